@@ -1,0 +1,212 @@
+"""``curator build SOURCE OUT``: a source folder (dataset card + studies table + NIfTI files) -> a release.
+
+Everything is written into a temporary folder beside OUT, validated, and only then renamed into place, so a
+failed build leaves nothing half-written. The source is only ever read.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from curator.build.files import GzipHeaderError, place_nifti
+from curator.build.manifests import write_manifests
+from curator.build.plan import PlannedStudy, plan_release
+from curator.build.readme import (
+    TemplateMissing,
+    known_licences,
+    licence_text_path,
+    readme_name,
+    render_readme,
+)
+from curator.build.registry import sheet_name, write_registry
+from curator.build.stats import release_stats
+from curator.checks.names import name_problems
+from curator.io import ReadError
+from curator.io.card import load_card
+from curator.io.nifti import NiftiHeader, read_header
+from curator.io.source import read_studies
+from curator.models.card import DatasetCard
+from curator.models.findings import Report
+from curator.models.profile import Profile
+from curator.models.records import SourceStudy
+from curator.profiles import get_profile
+from curator.validate import ValidateOptions, validate
+
+CARD_NAME = "dataset.yaml"
+STUDIES_NAME = "studies.csv"
+
+
+class BuildError(Exception):
+    """The build could not be made. ``exit_code`` 2: bad configuration (card, table, options);
+    1: the source data itself is wrong (missing or unreadable files, masks off their study's grid)."""
+
+    def __init__(self, message: str, exit_code: int = 1, problems: list[str] | None = None):
+        super().__init__(message)
+        self.exit_code = exit_code
+        self.problems = problems or []
+
+
+@dataclass
+class BuildResult:
+    out: Path
+    studies: int
+    masks: int
+    files: int
+    bytes: int
+    report: Report
+    per_category: dict[str, int] = field(default_factory=dict)
+
+
+def _inside(base: Path, relative: str) -> Path | None:
+    """``base/relative`` if it stays inside ``base`` (no absolute paths, no ``..``, no links out)."""
+    candidate = (base / relative).resolve()
+    try:
+        candidate.relative_to(base.resolve())
+    except ValueError:
+        return None
+    return candidate
+
+
+def check_source(source: Path, card: DatasetCard, profile: Profile, studies: list[SourceStudy]) -> list[str]:
+    """Everything wrong with the source data, as sentences; empty when it can be built."""
+    problems: list[str] = []
+    card_categories = [c.id for c in card.categories]
+    unknown_profile = [c for c in card_categories if c not in profile.categories]
+    if unknown_profile:
+        problems.append(f"dataset.yaml declares categories {unknown_profile} that the {profile.name} profile does "
+                        f"not know ({', '.join(profile.categories)})")
+    seen: dict[str, int] = {}
+    for line, study in enumerate(studies, start=2):
+        where = f"{STUDIES_NAME} line {line}"
+        if study.category not in card_categories:
+            problems.append(f"{where}: category {study.category!r} is not declared in dataset.yaml "
+                            f"({', '.join(card_categories)})")
+        if study.study in seen:
+            problems.append(f"{where}: {study.study} is already listed on line {seen[study.study]}")
+        seen.setdefault(study.study, line)
+        headers: dict[str, NiftiHeader] = {}
+        for column, rel in (("study", study.study), ("mask", study.mask)):
+            if rel is None:
+                continue
+            path = _inside(source, rel)
+            if path is None:
+                problems.append(f"{where}: {column} path {rel!r} points outside the source folder")
+                continue
+            if not rel.endswith((".nii", ".nii.gz")):
+                problems.append(f"{where}: {column} {rel!r} is not a NIfTI file (.nii or .nii.gz)")
+                continue
+            if not path.is_file():
+                problems.append(f"{where}: {column} file {rel} does not exist")
+                continue
+            try:
+                headers[column] = read_header(path)
+            except ReadError as error:
+                problems.append(f"{where}: {column} file {rel} cannot be read as NIfTI: {error}")
+        if "study" in headers and "mask" in headers and headers["study"].shape[:3] != headers["mask"].shape[:3]:
+            problems.append(f"{where}: mask {study.mask} has grid {list(headers['mask'].shape)}, "
+                            f"its study {list(headers['study'].shape)}")
+    return problems
+
+
+def _write_release(stage: Path, source: Path, card: DatasetCard, profile: Profile,
+                   planned: list[PlannedStudy], studies: list[SourceStudy], jobs: int | None) -> None:
+    for item in planned:
+        place_nifti(source / item.source.study, stage / item.study_path)
+        if item.mask_path and item.source.mask:
+            place_nifti(source / item.source.mask, stage / item.mask_path)
+    spec = profile.registry
+    assert spec is not None, "the builder writes registry-based profiles only"
+    write_registry(stage, spec.path, spec.csv, [p.registry_row() for p in planned],
+                   sheet_name(card.short_name, card.code), card.release_date)
+    stats = release_stats(studies, [c.id for c in card.categories])
+    files = {
+        "registry": spec.path,
+        "registry_csv": spec.csv,
+        "licence": "LICENSE",
+        "readmes": [readme_name(lang) for lang in card.languages],
+        "pdfs": [],
+        "manifests": ["SHA256SUMS", "MD5SUMS"],
+        "studies_dir": "studies",
+        "masks_dir": "masks",
+        "study_name": "study_BBBB.nii.gz",
+        "mask_name": "study_BBBB_mask.nii.gz",
+        "extra": [CARD_NAME],
+    }
+    for lang in card.languages:
+        (stage / readme_name(lang)).write_text(render_readme(card, lang, stats, files), encoding="utf-8",
+                                               newline="\n")
+    shutil.copyfile(licence_text_path(card.licence), stage / "LICENSE")
+    card_data = card.model_dump(mode="json", exclude_none=True)
+    (stage / CARD_NAME).write_text(yaml.safe_dump(card_data, allow_unicode=True, sort_keys=False),
+                                   encoding="utf-8", newline="\n")
+    write_manifests(stage, jobs)
+
+
+def build(source: Path | str, out: Path | str, *, force: bool = False, jobs: int | None = None,
+          profile_name: str = "mosmed") -> BuildResult:
+    source, out = Path(source), Path(out)
+    if not source.is_dir():
+        raise BuildError(f"source {source} is not a folder (it should hold {CARD_NAME} and {STUDIES_NAME})", 2)
+    try:
+        card = load_card(source / CARD_NAME)
+        studies = read_studies(source / STUDIES_NAME)
+    except ReadError as error:
+        raise BuildError(str(error), 2) from error
+    profile = get_profile(profile_name)
+    if card.licence not in known_licences():
+        raise BuildError(f"dataset.yaml: licence {card.licence!r} has no legal text in curator; "
+                         f"known SPDX ids: {', '.join(known_licences())}", 2)
+    problems = check_source(source, card, profile, studies)
+    if problems:
+        raise BuildError(f"the source has {len(problems)} problem(s); nothing was written", 1, problems)
+    planned = plan_release(card, profile, studies)
+    bad_names = [f"{p}: {r}" for item in planned for p in filter(None, (item.study_path, item.mask_path))
+                 for r in name_problems(p)]
+    if bad_names:
+        raise BuildError("release names break the portable-name policy", 2, bad_names)
+
+    out = out.absolute()
+    if out.exists() and not force and (not out.is_dir() or any(out.iterdir())):
+        raise BuildError(f"{out} already exists and is not empty; choose another folder or pass --force", 2)
+    if out.resolve() == source.resolve() or source.resolve() in out.resolve().parents:
+        raise BuildError(f"the release folder {out} must not be inside the source {source}", 2)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    try:
+        try:
+            _write_release(stage, source, card, profile, planned, studies, jobs)
+        except (TemplateMissing, GzipHeaderError, OSError) as error:
+            raise BuildError(f"writing the release failed: {error}", 1) from error
+        os.chmod(stage, 0o755)
+        report = validate(stage, ValidateOptions(profile=profile.name, jobs=jobs))
+        if not report.valid:
+            problems = [f"{f.code} {f.path}: {f.message}" for f in report.findings if f.severity.value == "error"]
+            raise BuildError("the built release does not validate; nothing was written", 1, problems)
+        _move_into_place(stage, out)
+    finally:
+        if stage.exists():
+            shutil.rmtree(stage, ignore_errors=True)
+    report = report.model_copy(update={"root": str(out)})
+    return BuildResult(out=out, studies=len(planned), masks=sum(1 for p in planned if p.mask_path),
+                       files=report.stats.files, bytes=report.stats.bytes, report=report,
+                       per_category=release_stats(studies, [c.id for c in card.categories])["per_category"])
+
+
+def _move_into_place(stage: Path, out: Path) -> None:
+    """Rename the finished stage to ``out``; an existing ``out`` (with --force) is removed only after."""
+    if out.exists():
+        old = out.with_name(f".{out.name}.old-{os.getpid()}")
+        out.rename(old)
+        stage.rename(out)
+        if old.is_dir():
+            shutil.rmtree(old)
+        else:
+            old.unlink()
+    else:
+        stage.rename(out)

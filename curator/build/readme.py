@@ -1,0 +1,110 @@
+"""README_<LANG>.md per card language, from Jinja2 templates and one context built from card and data."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import yaml
+
+from curator.models.card import DatasetCard, localise
+from curator.resources import templates_dir
+
+LANGUAGE_NAMES = {
+    "en": {"en": "English", "ru": "Russian", "zh": "Chinese", "de": "German", "fr": "French", "es": "Spanish"},
+    "ru": {"en": "английский", "ru": "русский", "zh": "китайский", "de": "немецкий", "fr": "французский",
+           "es": "испанский"},
+}
+
+
+class TemplateMissing(LookupError):
+    pass
+
+
+@cache
+def licence_table() -> dict[str, dict[str, Any]]:
+    data: dict[str, dict[str, Any]] = yaml.safe_load(
+        (templates_dir() / "licences" / "licences.yaml").read_text(encoding="utf-8"))
+    return data
+
+
+def licence_text_path(spdx: str) -> Path:
+    return templates_dir() / "licences" / f"{spdx}.txt"
+
+
+def known_licences() -> list[str]:
+    return sorted(p.stem for p in (templates_dir() / "licences").glob("*.txt") if p.stem != "PROVENANCE")
+
+
+def readme_name(lang: str, suffix: str = "md") -> str:
+    return f"README_{lang.upper()}.{suffix}"
+
+
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(templates_dir() / "readme")),
+        undefined=jinja2.StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def template_name(lang: str) -> str:
+    name = f"README.{lang}.md.j2"
+    if not (templates_dir() / "readme" / name).is_file():
+        raise TemplateMissing(f"no README template for language {lang!r} (expected templates/readme/{name})")
+    return name
+
+
+def readme_context(card: DatasetCard, lang: str, stats: dict[str, Any], files: dict[str, Any]) -> dict[str, Any]:
+    def t(value: Any) -> str:
+        return localise(value, lang)
+
+    info = licence_table().get(card.licence, {})
+    names = LANGUAGE_NAMES.get(lang, LANGUAGE_NAMES["en"])
+    return {
+        "lang": lang,
+        "title": t(card.title),
+        "description": t(card.description),
+        "short_name": card.short_name,
+        "code": card.code,
+        "version": card.version,
+        "release_date": card.release_date.strftime("%d.%m.%Y"),
+        "permanent_link": card.permanent_link,
+        "licence": {
+            "id": card.licence,
+            "name": info.get("name_ru" if lang == "ru" else "name", card.licence),
+            "short": info.get("short", card.licence),
+            "url": info.get("url", ""),
+            "commercial": bool(info.get("commercial", False)),
+            "derivatives": bool(info.get("derivatives", False)),
+            "share_alike": bool(info.get("share_alike", False)),
+            "attribution": bool(info.get("attribution", True)),
+        },
+        "copyright_holder": t(card.copyright_holder),
+        "copyright_year": card.copyright_year,
+        "contributors": [{"name": t(c.name), "affiliations": list(c.affiliations), "email": c.email,
+                          "orcid": c.orcid} for c in card.contributors],
+        "affiliations": [{"id": a.id, "name": t(a.name), "ror": a.ror} for a in card.affiliations],
+        "keywords": card.keywords_in(lang),
+        "funding": t(card.funding),
+        "annotation_classes": list(card.annotation_classes),
+        "languages": [names.get(code, code) for code in card.languages],
+        "categories": [{"id": c.id, "label": t(c.label), "description": t(c.description),
+                        "count": stats["per_category"].get(c.id, 0)} for c in card.categories],
+        "preprocessing": [{"text": t(step.text), "code": step.code} for step in card.preprocessing],
+        "annotation_principles": t(card.annotation_principles) if card.annotation_principles else None,
+        "intended_use": [t(item) for item in card.intended_use],
+        "citation": card.citation,
+        "stats": stats,
+        "files": files,
+    }
+
+
+def render_readme(card: DatasetCard, lang: str, stats: dict[str, Any], files: dict[str, Any]) -> str:
+    template = _environment().get_template(template_name(lang))
+    return template.render(**readme_context(card, lang, stats, files))

@@ -1,0 +1,84 @@
+"""The finding catalogue: ``schema/rules/*.yaml``, checked against ``schema/rules/rules.schema.json``."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from curator.models.findings import Finding, Severity
+from curator.models.rules import Rule
+from curator.resources import schema_dir
+
+
+class CatalogueError(Exception):
+    """The shipped catalogue is broken: a packaging or development error, not a data problem."""
+
+
+def load_catalogue(folder: Path | None = None) -> dict[str, Rule]:
+    """Read and check every rule file; codes must be unique across files."""
+    folder = folder or schema_dir() / "rules"
+    metaschema = json.loads((folder / "rules.schema.json").read_text(encoding="utf-8"))
+    validator = jsonschema.Draft202012Validator(metaschema)
+    rules: dict[str, Rule] = {}
+    for path in sorted(folder.glob("*.yaml")):
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
+        if errors:
+            where = "/".join(str(p) for p in errors[0].absolute_path)
+            raise CatalogueError(f"{path.name}: {where}: {errors[0].message}")
+        for code, body in data.items():
+            if code in rules:
+                raise CatalogueError(f"{path.name}: code {code} is defined twice")
+            rules[code] = Rule(code=code, **body)
+    if not rules:
+        raise CatalogueError(f"no rule files in {folder}")
+    return rules
+
+
+@cache
+def catalogue() -> dict[str, Rule]:
+    """The shipped catalogue, read once per process."""
+    return load_catalogue()
+
+
+def make_finding(code: str, path: str, *, study_id: int | None = None, lang: str = "en",
+                 severity: Severity | None = None, **context: Any) -> Finding:
+    """A finding for ``code`` with its message rendered from the catalogue.
+
+    ``context`` holds the message's placeholders and any further machine-readable detail.
+    """
+    rule = catalogue()[code]
+    return Finding(
+        code=code,
+        severity=severity or rule.level,
+        path=path,
+        study_id=study_id,
+        message=rule.render(lang, {"path": path, "study_id": study_id, **context}),
+        context=context,
+    )
+
+
+def localise_finding(finding: Finding, lang: str) -> Finding:
+    """The same finding with its message in ``lang``."""
+    if lang == "en":
+        return finding
+    rule = catalogue()[finding.code]
+    message = rule.render(lang, {"path": finding.path, "study_id": finding.study_id, **finding.context})
+    return finding.model_copy(update={"message": message})
+
+
+def rules_for_selector(selector: str) -> set[str]:
+    """Codes named by a ``--select``/``--ignore`` item: a code, or a tag."""
+    rules = catalogue()
+    if selector in rules:
+        return {selector}
+    return {code for code, rule in rules.items() if selector in rule.tags}
+
+
+def as_json(rules: dict[str, Rule]) -> list[dict[str, Any]]:
+    return [rule.model_dump(mode="json") for rule in sorted(rules.values(), key=lambda r: r.code)]

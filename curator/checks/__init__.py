@@ -1,0 +1,12 @@
+"""Judgement: functions that look at gathered facts and yield findings. No reading, no printing.
+
+Every check module declares ``CODES``, the finding codes it can emit; a test keeps the union of them equal
+to the active codes of the catalogue.
+"""
+
+from curator.checks import headers, inventory, manifest, registry
+
+CHECK_MODULES = (inventory, registry, headers, manifest)
+CODES: frozenset[str] = frozenset().union(*(module.CODES for module in CHECK_MODULES)) | {"LAYOUT_UNRECOGNISED"}
+
+__all__ = ["CHECK_MODULES", "CODES"]

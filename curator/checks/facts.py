@@ -1,0 +1,47 @@
+"""What the orchestrator gathered about a release, handed to every check."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from curator.io.inventory import Entry
+from curator.io.manifest import Manifest
+from curator.io.nifti import NiftiHeader
+from curator.io.registry import RegistryTable
+from curator.models.profile import Profile
+from curator.models.registry import RegistryRow
+
+
+@dataclass
+class Facts:
+    root: Path
+    profile: Profile
+    languages: list[str]
+    entries: list[Entry]
+    registry: RegistryTable | None = None
+    registry_error: str | None = None
+    registry_copy: RegistryTable | None = None      # the CSV twin, when the xlsx is the registry
+    registry_copy_error: str | None = None
+    rows: list[tuple[int, RegistryRow]] = field(default_factory=list)  # rows that passed their schema
+    headers: dict[str, NiftiHeader | str] = field(default_factory=dict)  # path -> header or read error
+    manifests: list[Manifest] = field(default_factory=list)
+    manifest_errors: dict[str, str] = field(default_factory=dict)       # manifest path -> read error
+    digests: dict[str, dict[str, str] | str] = field(default_factory=dict)  # path -> {algo: hex} or error
+
+    @property
+    def files(self) -> dict[str, Entry]:
+        return {e.path: e for e in self.entries if e.kind == "file"}
+
+    def data_kind(self, path: str) -> tuple[str, dict[str, str]] | None:
+        """(kind, named groups) of the profile's data pattern ``path`` matches, or None."""
+        for pattern in self.profile.data_files:
+            match = pattern.regex.match(path)
+            if match:
+                return pattern.kind, match.groupdict()
+        return None
+
+    @property
+    def registry_name(self) -> str:
+        return self.registry.path.name if self.registry else (self.profile.registry.path if self.profile.registry
+                                                              else "registry")

@@ -1,0 +1,73 @@
+"""The tree itself: required files, litter, unsafe entries, names."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from curator.catalogue import make_finding
+from curator.checks.facts import Facts
+from curator.checks.names import case_collisions, is_junk, name_problems
+from curator.models.findings import Finding
+
+CODES = frozenset({"REQUIRED_FILE_MISSING", "FILE_JUNK", "FILE_NAME_INVALID", "FILE_UNSAFE"})
+
+IMAGING_SUFFIXES = (".nii", ".nii.gz", ".dcm", ".png", ".jpg", ".jpeg", ".mha", ".mhd", ".nrrd", ".npy", ".npz")
+
+
+def required_files(facts: Facts) -> list[str]:
+    paths = []
+    for item in facts.profile.required_files:
+        if "{LANG}" in item:
+            paths += [item.replace("{LANG}", lang.upper()) for lang in facts.languages]
+        else:
+            paths.append(item)
+    return paths
+
+
+def check(facts: Facts) -> Iterator[Finding]:
+    files = facts.files
+    for path in required_files(facts):
+        if path not in files:
+            yield make_finding("REQUIRED_FILE_MISSING", path)
+
+    junk_reported: set[str] = set()
+    clean = []
+    for entry in facts.entries:
+        if is_junk(entry.path):
+            top = _junk_root(entry.path)
+            if top not in junk_reported:
+                junk_reported.add(top)
+                yield make_finding("FILE_JUNK", top)
+            continue
+        if entry.kind not in ("file", "dir"):
+            yield make_finding("FILE_UNSAFE", entry.path, kind=entry.kind)
+            continue
+        clean.append(entry)
+
+    for entry in clean:
+        for reason in name_problems(entry.path):
+            yield make_finding("FILE_NAME_INVALID", entry.path, reason=reason)
+    for path, other in case_collisions(e.path for e in clean).items():
+        yield make_finding("FILE_NAME_INVALID", path, reason=f"differs only in letter case from {other}")
+
+    data_roots = tuple(root.rstrip("/") + "/" for root in facts.profile.data_roots)
+    for entry in clean:
+        if entry.kind != "file":
+            continue
+        if entry.path.startswith(data_roots):
+            if facts.data_kind(entry.path) is None:
+                templates = " or ".join(p.template for p in facts.profile.data_files)
+                yield make_finding("FILE_NAME_INVALID", entry.path,
+                                   reason=f"a file here must be named like {templates}")
+        elif entry.path.lower().endswith(IMAGING_SUFFIXES):
+            yield make_finding("FILE_NAME_INVALID", entry.path,
+                               reason=f"imaging files belong under {', '.join(sorted(data_roots))}")
+
+
+def _junk_root(path: str) -> str:
+    """The outermost junk component of ``path`` (report ``__MACOSX`` once, not each file in it)."""
+    parts = path.split("/")
+    for i, part in enumerate(parts):
+        if is_junk(part):
+            return "/".join(parts[: i + 1])
+    return path

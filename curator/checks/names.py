@@ -1,0 +1,47 @@
+"""The portable-name policy (DESIGN.md): names that round-trip through GNU, BagIt, xxhsum and pooch."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+_ALLOWED = re.compile(r"^[A-Za-z0-9._/-]+$")
+_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
+MAX_PATH = 200
+JUNK_NAMES = {".DS_Store", "Thumbs.db", "desktop.ini", "ehthumbs.db", ".Spotlight-V100", ".Trashes", ".fseventsd"}
+
+
+def is_junk(path: str) -> bool:
+    parts = path.split("/")
+    return any(part in JUNK_NAMES or part == "__MACOSX" or part.startswith("._") for part in parts)
+
+
+def name_problems(path: str) -> list[str]:
+    """Why ``path`` (relative, POSIX) breaks the portable-name policy; empty when it does not."""
+    problems = []
+    if not _ALLOWED.match(path):
+        bad = sorted({c for c in path if not re.match(r"[A-Za-z0-9._/-]", c)})
+        problems.append("characters outside ASCII letters, digits and ._-: " + " ".join(repr(c) for c in bad))
+    for part in path.split("/"):
+        if part.startswith("-"):
+            problems.append(f"{part!r} starts with '-'")
+        if part.split(".")[0].upper() in _RESERVED:
+            problems.append(f"{part!r} is a reserved name on Windows")
+        if part.endswith((".", " ")):
+            problems.append(f"{part!r} ends with a dot or space (Windows drops it)")
+    if len(path) >= MAX_PATH:
+        problems.append(f"path is {len(path)} characters, the limit is {MAX_PATH - 1}")
+    return problems
+
+
+def case_collisions(paths: Iterable[str]) -> dict[str, str]:
+    """path -> the earlier path it collides with when case is ignored (macOS, Windows)."""
+    seen: dict[str, str] = {}
+    collisions = {}
+    for path in sorted(paths):
+        key = path.casefold()
+        if key in seen:
+            collisions[path] = seen[key]
+        else:
+            seen[key] = path
+    return collisions

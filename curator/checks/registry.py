@@ -1,0 +1,154 @@
+"""The registry against its schema, the profile and the disk."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from typing import Any
+
+from pydantic import ValidationError
+
+from curator.catalogue import make_finding
+from curator.checks.facts import Facts
+from curator.io.registry import RegistryTable
+from curator.models.findings import Finding
+from curator.models.registry import RegistryRow
+
+CODES = frozenset({
+    "REGISTRY_UNREADABLE", "REGISTRY_ROW_INVALID", "REGISTRY_DUPLICATE_ID", "REGISTRY_CATEGORY_MISMATCH",
+    "REGISTRY_COPIES_DISAGREE", "FILE_MISSING", "FILE_UNLISTED", "MASK_STUDY_MISSING",
+})
+
+
+def parse_rows(facts: Facts) -> tuple[list[tuple[int, RegistryRow]], list[Finding]]:
+    """Rows that pass the record schema and the profile; findings for the ones that do not."""
+    table = facts.registry
+    if table is None:
+        return [], []
+    rel = facts.registry_name
+    profile = facts.profile
+    study_pattern = profile.pattern_for("study")
+    mask_pattern = profile.pattern_for("mask")
+    good: list[tuple[int, RegistryRow]] = []
+    findings: list[Finding] = []
+    for number, raw in table.rows:
+        values = {k: raw.get(k) for k in ("study_id", "category", "study_file", "mask_file")}
+        try:
+            row = RegistryRow.model_validate(values)
+        except ValidationError as error:
+            for item in error.errors():
+                field = str(item["loc"][0]) if item["loc"] else "row"
+                findings.append(make_finding("REGISTRY_ROW_INVALID", rel, row=number, field=field,
+                                             reason=f"{item['msg']} (found {raw.get(field)!r})"))
+            continue
+        problems = []
+        if row.category not in profile.categories:
+            problems.append(("category", f"{row.category!r} is not one of {', '.join(profile.categories)}"))
+        study = study_pattern.regex.match(row.study_file[1:])
+        if study is None:
+            problems.append(("study_file", f"{row.study_file!r} is not named like /{study_pattern.template}"))
+        elif int(study["study_id"]) != row.study_id:
+            problems.append(("study_file", f"{row.study_file!r} names study {int(study['study_id'])}, "
+                                           f"the row's study_id is {row.study_id}"))
+        if row.mask_file is not None:
+            mask = mask_pattern.regex.match(row.mask_file[1:])
+            if mask is None:
+                problems.append(("mask_file", f"{row.mask_file!r} is not named like /{mask_pattern.template}"))
+            elif int(mask["study_id"]) != row.study_id:
+                problems.append(("mask_file", f"{row.mask_file!r} belongs to study {int(mask['study_id'])}, "
+                                              f"the row's study_id is {row.study_id}"))
+        for field, reason in problems:
+            findings.append(make_finding("REGISTRY_ROW_INVALID", rel, row=number, field=field, reason=reason,
+                                         study_id=row.study_id))
+        if study is not None and "category" in study.groupdict() and study["category"] != row.category:
+            findings.append(make_finding("REGISTRY_CATEGORY_MISMATCH", rel, row=number, study_id=row.study_id,
+                                         category=row.category, folder=study["category"]))
+        good.append((number, row))
+    return good, findings
+
+
+def check(facts: Facts) -> Iterator[Finding]:
+    if facts.registry is None:
+        if facts.registry_error:
+            path = facts.profile.registry.path if facts.profile.registry else ""
+            yield make_finding("REGISTRY_UNREADABLE", path, reason=facts.registry_error)
+        return
+    rel = facts.registry_name
+    _, row_findings = parse_rows(facts)
+    yield from row_findings
+    yield from _duplicates(facts, rel)
+    yield from _against_disk(facts, rel)
+    yield from _copies(facts)
+
+
+def _duplicates(facts: Facts, rel: str) -> Iterator[Finding]:
+    by_id: dict[Any, list[int]] = defaultdict(list)
+    for number, raw in facts.registry.rows if facts.registry else []:
+        if raw.get("study_id") is not None:
+            by_id[raw["study_id"]].append(number)
+    for study_id, rows in by_id.items():
+        if len(rows) > 1 and isinstance(study_id, int):  # a non-integer id is already REGISTRY_ROW_INVALID
+            yield make_finding("REGISTRY_DUPLICATE_ID", rel, study_id=study_id, rows=rows)
+
+
+def _against_disk(facts: Facts, rel: str) -> Iterator[Finding]:
+    files = facts.files
+    listed: set[str] = set()
+    listed_ids: set[int] = set()
+    for number, row in facts.rows:
+        listed_ids.add(row.study_id)
+        for listed_path in (row.study_file, row.mask_file):
+            if listed_path is None:
+                continue
+            path = listed_path.lstrip("/")
+            listed.add(path)
+            if path not in files:
+                yield make_finding("FILE_MISSING", path, study_id=row.study_id, listed_in=rel, row=number)
+    for path in files:
+        if path in listed:
+            continue
+        kind = facts.data_kind(path)
+        if kind is None:
+            continue
+        study_id = int(kind[1]["study_id"]) if kind[1].get("study_id") else None
+        if kind[0] == "mask" and study_id not in listed_ids:
+            yield make_finding("MASK_STUDY_MISSING", path, study_id=study_id,
+                               study=f"study_id {study_id}")
+        else:
+            yield make_finding("FILE_UNLISTED", path, study_id=study_id, expected_in=rel)
+
+
+def _copies(facts: Facts) -> Iterator[Finding]:
+    """The CSV twin must say exactly what the xlsx says."""
+    main, copy = facts.registry, facts.registry_copy
+    if copy is None and facts.registry_copy_error and facts.profile.registry and facts.profile.registry.csv:
+        yield make_finding("REGISTRY_UNREADABLE", facts.profile.registry.csv, reason=facts.registry_copy_error)
+        return
+    if main is None or copy is None:
+        return
+    csv_rel, xlsx_rel = copy.path.name, main.path.name
+    columns = [c for c in main.header if c]
+    left = [tuple(_cell(r.get(c)) for c in columns) for _, r in main.rows]
+    right = [tuple(_cell(r.get(c)) for c in columns) for _, r in copy.rows]
+    reported = 0
+    for index, (a, b) in enumerate(zip(left, right, strict=False)):
+        if a != b and reported < 20:
+            reported += 1
+            diff = [f"{c}: {x!r} vs {y!r}" for c, x, y in zip(columns, a, b, strict=True) if x != y]
+            yield make_finding("REGISTRY_COPIES_DISAGREE", csv_rel, other=xlsx_rel, row=copy.rows[index][0],
+                               reason="; ".join(diff))
+    if len(left) != len(right):
+        yield make_finding("REGISTRY_COPIES_DISAGREE", csv_rel, other=xlsx_rel, row=min(len(left), len(right)) + 2,
+                           reason=f"{xlsx_rel} has {len(left)} rows, {csv_rel} has {len(right)}")
+
+
+def _cell(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def category_counts(rows: list[tuple[int, RegistryRow]]) -> dict[str, int]:
+    return dict(sorted(Counter(row.category for _, row in rows).items()))
+
+
+def registry_table_rows(table: RegistryTable | None) -> int:
+    return len(table.rows) if table else 0

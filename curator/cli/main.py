@@ -1,0 +1,157 @@
+"""``curator``: build, validate and verify dataset releases.
+
+Exit codes (DESIGN.md): 0 valid/intact, 1 invalid, 2 usage or configuration error, 3 could not run.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from curator import __version__
+from curator.build import BuildError
+from curator.catalogue import catalogue
+from curator.models.findings import Severity
+from curator.profiles import ProfileError
+from curator.render.report import to_json, to_text
+from curator.render.rules import rules_json, rules_text
+from curator.validate import OptionsError, RunError, ValidateOptions
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_VALID, EXIT_INVALID, EXIT_USAGE, EXIT_CANNOT_RUN = 0, 1, 2, 3
+
+
+def guarded(function: F) -> F:
+    """Map failures to the documented exit codes; an unexpected exception is an internal error (3)."""
+
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return function(*args, **kwargs)
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except (OptionsError, ProfileError) as error:
+            click.echo(f"curator: error: {error}", err=True)
+            sys.exit(EXIT_USAGE)
+        except RunError as error:
+            click.echo(f"curator: cannot run: {error}", err=True)
+            sys.exit(EXIT_CANNOT_RUN)
+        except BuildError as error:
+            click.echo(f"curator build: {error}", err=True)
+            for problem in error.problems[:50]:
+                click.echo(f"  - {problem}", err=True)
+            if len(error.problems) > 50:
+                click.echo(f"  ... and {len(error.problems) - 50} more", err=True)
+            sys.exit(error.exit_code)
+        except Exception:
+            click.echo("curator: internal error (please report it with the traceback below)", err=True)
+            click.echo(traceback.format_exc(), err=True)
+            sys.exit(EXIT_CANNOT_RUN)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _split(values: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(item.strip() for value in values for item in value.split(",") if item.strip())
+
+
+def _emit(text: str, output: Path | None) -> None:
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="curator")
+def main() -> None:
+    """Package, validate and verify medical-imaging dataset releases."""
+
+
+@main.command()
+@click.argument("root", type=click.Path(path_type=Path))
+@click.option("--profile", help="Layout profile (default: detected from the folder).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--fail-on", type=click.Choice([s.value for s in Severity]), default="error", show_default=True,
+              help="Lowest severity that makes the release invalid (exit 1).")
+@click.option("--select", multiple=True, help="Only these codes or tags (repeatable, comma-separated).")
+@click.option("--ignore", multiple=True, help="Drop these codes or tags (repeatable, comma-separated).")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), help="Files read at once (default: all cores).")
+@click.option("--fast", "tier", flag_value="fast", default=True, help="Headers, registry, manifests (default).")
+@click.option("--lang", type=click.Choice(["en", "ru"]), default="en", show_default=True,
+              help="Language of the text output's messages.")
+@click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False), help="Write the report here.")
+@guarded
+def validate(root: Path, profile: str | None, fmt: str, fail_on: str, select: tuple[str, ...],
+             ignore: tuple[str, ...], jobs: int | None, tier: str, lang: str, output: Path | None) -> None:
+    """Check the release at ROOT: files, registry, NIfTI headers, checksums."""
+    from curator.validate import validate as run_validate
+
+    options = ValidateOptions(profile=profile, fail_on=Severity(fail_on), select=_split(select),
+                              ignore=_split(ignore), jobs=jobs)
+    report = run_validate(root, options)
+    _emit(to_json(report) if fmt == "json" else to_text(report, lang=lang), output)
+    sys.exit(EXIT_VALID if report.valid else EXIT_INVALID)
+
+
+@main.command()
+@click.argument("root", type=click.Path(path_type=Path))
+@click.option("--manifest", help="Manifest to check against (default: SHA256SUMS, else MD5SUMS, ...).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--jobs", "-j", type=click.IntRange(min=1), help="Files hashed at once (default: all cores).")
+@guarded
+def verify(root: Path, manifest: str | None, fmt: str, jobs: int | None) -> None:
+    """Check a downloaded copy at ROOT against its checksum manifest."""
+    from curator.verify import verify as run_verify
+
+    report = run_verify(root, manifest=manifest, jobs=jobs)
+    click.echo(to_json(report) if fmt == "json" else to_text(report, command="verify"), nl=False)
+    sys.exit(EXIT_VALID if report.valid else EXIT_INVALID)
+
+
+@main.command()
+@click.argument("source", type=click.Path(path_type=Path))
+@click.argument("out", type=click.Path(path_type=Path))
+@click.option("--force", is_flag=True, help="Replace OUT if it exists (only once the new release is complete).")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), help="Files hashed at once (default: all cores).")
+@guarded
+def build(source: Path, out: Path, force: bool, jobs: int | None) -> None:
+    """Build a release in OUT from SOURCE (dataset.yaml + studies.csv + NIfTI files)."""
+    from curator.build import build as run_build
+
+    result = run_build(source, out, force=force, jobs=jobs)
+    per = ", ".join(f"{k} {v}" for k, v in result.per_category.items())
+    click.echo(f"built {result.out}: {result.studies} studies ({per}), {result.masks} masks, "
+               f"{result.files} files, {result.bytes:,} bytes; validated with 0 errors")
+
+
+@main.command()
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@guarded
+def rules(fmt: str) -> None:
+    """List the finding codes: level, tags, title; [planned] codes are reserved for checks to come."""
+    click.echo(rules_json(catalogue()) if fmt == "json" else rules_text(catalogue()), nl=False)
+
+
+@main.command()
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False), default=Path("curator-demo"),
+              show_default=True, help="Folder for the demo source and release.")
+@click.option("--force", is_flag=True, help="Replace an earlier demo in OUT.")
+@guarded
+def demo(out: Path, force: bool) -> None:
+    """Make the embedded synthetic example, build its release, validate it and verify it."""
+    from curator.demo import run_demo
+
+    result = run_demo(out, force=force, echo=click.echo)
+    sys.exit(EXIT_VALID if result.ok else EXIT_INVALID)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

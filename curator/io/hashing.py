@@ -1,0 +1,34 @@
+"""Hash a file once for several algorithms. hashlib releases the GIL on large updates, so threads scale."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Protocol
+
+import xxhash
+
+CHUNK = 1 << 20
+ALGORITHMS = ("sha256", "md5", "sha1", "sha512", "xxh128")
+
+
+class _Hasher(Protocol):
+    def update(self, data: bytes, /) -> None: ...
+    def hexdigest(self) -> str: ...
+
+
+def new_hasher(algorithm: str) -> _Hasher:
+    if algorithm == "xxh128":
+        return xxhash.xxh3_128()
+    return hashlib.new(algorithm)
+
+
+def hash_file(path: Path, algorithms: Iterable[str]) -> dict[str, str]:
+    """Hex digests of ``path`` for each algorithm, from one read of the file."""
+    hashers = {name: new_hasher(name) for name in algorithms}
+    with path.open("rb") as handle:
+        while chunk := handle.read(CHUNK):
+            for hasher in hashers.values():
+                hasher.update(chunk)
+    return {name: hasher.hexdigest() for name, hasher in hashers.items()}

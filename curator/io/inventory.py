@@ -1,0 +1,52 @@
+"""Walk a release tree without following links."""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Entry:
+    path: str          # POSIX, relative to the root
+    kind: str          # "file", "dir", "symbolic link", "device", "named pipe", "socket", "other"
+    size: int
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISREG(mode):
+        return "file"
+    if stat.S_ISDIR(mode):
+        return "dir"
+    if stat.S_ISLNK(mode):
+        return "symbolic link"
+    if stat.S_ISBLK(mode) or stat.S_ISCHR(mode):
+        return "device"
+    if stat.S_ISFIFO(mode):
+        return "named pipe"
+    if stat.S_ISSOCK(mode):
+        return "socket"
+    return "other"
+
+
+def walk(root: Path) -> list[Entry]:
+    """Every entry under ``root`` (not ``root`` itself), sorted by path. Links are listed, never followed."""
+    entries: list[Entry] = []
+    pending = [("", root)]
+    while pending:
+        prefix, folder = pending.pop()
+        try:
+            children = list(os.scandir(folder))
+        except OSError:
+            continue  # an unreadable folder: its entry is listed with kind "dir"; nothing more to see
+        for child in children:
+            rel = f"{prefix}{child.name}"
+            info = child.stat(follow_symlinks=False)
+            kind = _kind(info.st_mode)
+            entries.append(Entry(rel, kind, info.st_size if kind == "file" else 0))
+            if kind == "dir":
+                pending.append((rel + "/", Path(child.path)))
+    entries.sort(key=lambda e: e.path)
+    return entries

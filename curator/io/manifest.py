@@ -1,0 +1,97 @@
+"""Checksum manifests: GNU coreutils (``sha256sum``), BSD tagged (``shasum --tag``), BagIt manifests."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from curator.io import ReadError
+
+# manifest file name -> algorithm
+MANIFEST_ALGORITHMS = {
+    "SHA256SUMS": "sha256",
+    "SHA512SUMS": "sha512",
+    "SHA1SUMS": "sha1",
+    "MD5SUMS": "md5",
+    "XXH128SUMS": "xxh128",
+    "manifest-sha256.txt": "sha256",
+    "manifest-md5.txt": "md5",
+}
+_HEX_LENGTH = {"sha256": 64, "sha512": 128, "sha1": 40, "md5": 32, "xxh128": 32}
+_TAGS = {"SHA256": "sha256", "SHA512": "sha512", "SHA1": "sha1", "MD5": "md5", "XXH128": "xxh128"}
+_GNU = re.compile(r"^(?P<digest>[0-9a-fA-F]+) (?P<mode>[ *])(?P<path>.+)$")
+_TAGGED = re.compile(r"^(?P<tag>[A-Z0-9]+) \((?P<path>.+)\) = (?P<digest>[0-9a-fA-F]+)$")
+
+
+class ManifestReadError(ReadError):
+    pass
+
+
+@dataclass(frozen=True)
+class ManifestEntry:
+    path: str
+    digest: str
+    algorithm: str
+    line: int
+
+
+@dataclass
+class Manifest:
+    path: Path
+    algorithm: str
+    entries: list[ManifestEntry] = field(default_factory=list)
+    problems: list[tuple[int, str]] = field(default_factory=list)   # (line number, reason)
+
+
+def parse_manifest(path: Path, algorithm: str | None = None) -> Manifest:
+    """Parse every line; a line that does not parse is recorded in ``problems``, never raised."""
+    algorithm = algorithm or MANIFEST_ALGORITHMS.get(path.name, "sha256")
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except OSError as error:
+        raise ManifestReadError(f"cannot open the manifest ({error.strerror or error})") from error
+    except UnicodeDecodeError as error:
+        raise ManifestReadError(f"the manifest is not UTF-8 text (byte {error.start})") from error
+    manifest = Manifest(path=path, algorithm=algorithm)
+    seen: dict[str, int] = {}
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.rstrip("\r")
+        if not line.strip() or line.startswith("#"):
+            continue
+        if line.startswith("\\"):
+            manifest.problems.append((number, "escaped names (a leading backslash) are not portable"))
+            continue
+        tagged = _TAGGED.match(line)
+        gnu = None if tagged else _GNU.match(line)
+        match = tagged or gnu
+        if match is None:
+            manifest.problems.append((number, "expected '<hex digest>  <path>' or 'ALGO (<path>) = <hex digest>'"))
+            continue
+        line_algorithm = _TAGS.get(match["tag"], "") if tagged else algorithm
+        if not line_algorithm:
+            manifest.problems.append((number, f"unknown algorithm tag {match['tag']!r}"))
+            continue
+        digest = match["digest"].lower()
+        if len(digest) != _HEX_LENGTH[line_algorithm]:
+            manifest.problems.append(
+                (number, f"a {line_algorithm} digest has {_HEX_LENGTH[line_algorithm]} hex digits, "
+                         f"this one has {len(digest)}"))
+            continue
+        rel = match["path"]
+        if rel.startswith("./"):
+            rel = rel[2:]
+        if rel.startswith("/") or ".." in rel.split("/"):
+            manifest.problems.append((number, f"path {rel!r} points outside the release"))
+            continue
+        if rel in seen:
+            manifest.problems.append((number, f"{rel} is listed again (first on line {seen[rel]})"))
+            continue
+        seen[rel] = number
+        manifest.entries.append(ManifestEntry(rel, digest, line_algorithm, number))
+    return manifest
+
+
+def format_gnu(digests: dict[str, str]) -> str:
+    """GNU coreutils format, sorted by path: byte-identical to a BagIt manifest with the same paths."""
+    return "".join(f"{digests[p]}  {p}\n" for p in sorted(digests))

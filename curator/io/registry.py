@@ -1,0 +1,95 @@
+"""Read a registry (xlsx or its CSV twin) tolerantly: BOM, CRLF, trailing empty rows, numbers as floats."""
+
+from __future__ import annotations
+
+import csv
+import io
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from curator.io import ReadError
+
+
+class RegistryReadError(ReadError):
+    pass
+
+
+@dataclass
+class RegistryTable:
+    """Raw cells: ``rows`` pairs the 1-based spreadsheet row number with a column -> value mapping."""
+
+    path: Path
+    sheet: str | None
+    header: list[str]
+    rows: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+
+
+def _normalise(value: Any) -> Any:
+    if isinstance(value, str):
+        value = value.strip()
+        return value or None
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _table(path: Path, sheet: str | None, cells: list[list[Any]], columns: list[str]) -> RegistryTable:
+    if not cells:
+        raise RegistryReadError("the registry is empty")
+    header = [str(c).strip().lstrip("\ufeff") if c is not None else "" for c in cells[0]]
+    while header and header[-1] == "":
+        header.pop()
+    missing = [c for c in columns if c not in header]
+    if missing:
+        raise RegistryReadError(f"expected columns {columns}, found {header}; missing {missing}")
+    table = RegistryTable(path=path, sheet=sheet, header=header)
+    for number, values in enumerate(cells[1:], start=2):
+        record = {name: _normalise(values[i]) if i < len(values) else None for i, name in enumerate(header)}
+        if all(v is None for v in record.values()):
+            continue  # blank lines at the end of a sheet are not rows
+        table.rows.append((number, record))
+    return table
+
+
+def read_xlsx(path: Path, columns: list[str], sheet: str | None = None) -> RegistryTable:
+    import openpyxl  # imported here: loading openpyxl costs ~0.2 s that most commands never need
+
+    try:
+        with path.open("rb") as handle:
+            data = handle.read()
+        book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except (OSError, zipfile.BadZipFile, KeyError, ValueError, TypeError) as error:
+        raise RegistryReadError(f"not a readable xlsx workbook ({type(error).__name__}: {error})") from error
+    except Exception as error:  # openpyxl raises many types on malformed XML; all mean "unreadable"
+        raise RegistryReadError(f"not a readable xlsx workbook ({type(error).__name__}: {error})") from error
+    try:
+        if sheet is not None and sheet not in book.sheetnames:
+            raise RegistryReadError(f"no sheet named {sheet!r}; sheets are {book.sheetnames}")
+        worksheet = book[sheet] if sheet else book.worksheets[0]
+        cells = [list(row) for row in worksheet.iter_rows(values_only=True)]
+        return _table(path, worksheet.title, cells, columns)
+    finally:
+        book.close()
+
+
+def read_csv(path: Path, columns: list[str]) -> RegistryTable:
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except OSError as error:
+        raise RegistryReadError(f"cannot open the file ({error.strerror or error})") from error
+    except UnicodeDecodeError as error:
+        raise RegistryReadError(f"not UTF-8 text ({error.reason} at byte {error.start})") from error
+    try:
+        cells: list[list[Any]] = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as error:
+        raise RegistryReadError(f"not valid CSV ({error})") from error
+    return _table(path, None, cells, columns)
+
+
+def read_registry(path: Path, columns: list[str], sheet: str | None = None) -> RegistryTable:
+    """Read ``path`` by its suffix: ``.xlsx`` with openpyxl, anything else as CSV."""
+    if path.suffix.lower() == ".xlsx":
+        return read_xlsx(path, columns, sheet)
+    return read_csv(path, columns)

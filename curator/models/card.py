@@ -1,0 +1,123 @@
+"""The dataset card (``dataset.yaml``): everything a release says about itself that is not computed from data.
+
+Text a reader sees is *localised*: either one string for every language, or a mapping ``{lang: text}``
+that must cover every language the card declares.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Localised = str | dict[str, str]
+
+_SEMVER = r"^(0|[1-9]\d*)\.(0|[1-9]\d*)(\.(0|[1-9]\d*))?(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$"
+
+
+def localise(value: Localised, lang: str) -> str:
+    """The text of ``value`` in ``lang`` (a plain string is the same in every language)."""
+    if isinstance(value, str):
+        return value
+    return value[lang]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class Affiliation(_Strict):
+    id: int = Field(ge=1, description="number used by contributors' `affiliations`")
+    name: Localised
+    ror: str | None = Field(default=None, description="ROR identifier URL, if the organisation has one")
+
+
+class Contributor(_Strict):
+    name: Localised = Field(description="'Family, Given' as in the MosMed README")
+    affiliations: list[int] = Field(min_length=1)
+    email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    orcid: str | None = Field(default=None, pattern=r"^\d{4}-\d{4}-\d{4}-\d{3}[\dX]$")
+
+
+class Category(_Strict):
+    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$", description="folder name, e.g. CT-1")
+    label: Localised
+    description: Localised
+
+
+class PreprocessingStep(_Strict):
+    text: Localised
+    code: str | None = Field(default=None, description="a selection rule shown as code, e.g. InstanceNumber % 10 = 0")
+
+
+class DatasetCard(_Strict):
+    """``dataset.yaml``: the curator's description of a dataset release."""
+
+    title: Localised
+    short_name: str = Field(min_length=1, max_length=24, description="e.g. MosMedData; names the registry sheet")
+    code: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", description="internal code, e.g. COVID19_1110")
+    version: str = Field(pattern=_SEMVER)
+    release_date: dt.date
+    licence: str = Field(pattern=r"^[A-Za-z0-9.+-]+$", description="SPDX licence identifier, e.g. CC-BY-NC-ND-3.0")
+    languages: list[str] = Field(min_length=1, description="README languages, ISO 639-1 codes, first is primary")
+    description: Localised
+    copyright_holder: Localised
+    copyright_year: int = Field(ge=1900, le=2200)
+    permanent_link: str = Field(pattern=r"^https?://\S+$")
+    contributors: list[Contributor] = Field(min_length=1)
+    affiliations: list[Affiliation] = Field(min_length=1)
+    keywords: dict[str, list[str]] | list[str]
+    funding: Localised
+    annotation_classes: list[str] = Field(default_factory=list)
+    categories: list[Category] = Field(min_length=1)
+    preprocessing: list[PreprocessingStep] = Field(default_factory=list)
+    annotation_principles: Localised | None = None
+    intended_use: list[Localised] = Field(default_factory=list)
+    citation: str | None = None
+
+    @model_validator(mode="after")
+    def _check_consistency(self) -> DatasetCard:
+        for lang in self.languages:
+            if not (len(lang) == 2 and lang.isascii() and lang.islower()):
+                raise ValueError(f"language {lang!r} is not a two-letter ISO 639-1 code")
+        if len(set(self.languages)) != len(self.languages):
+            raise ValueError("languages repeat")
+        missing = sorted(_untranslated(self.model_dump(), set(self.languages)))
+        if missing:
+            raise ValueError("text missing for a declared language: " + "; ".join(missing))
+        known = {a.id for a in self.affiliations}
+        for person in self.contributors:
+            unknown = sorted(set(person.affiliations) - known)
+            if unknown:
+                raise ValueError(f"contributor {localise(person.name, self.languages[0])!r} "
+                                 f"refers to unknown affiliations {unknown}")
+        ids = [c.id for c in self.categories]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"category ids repeat: {ids}")
+        return self
+
+    def text(self, value: Localised, lang: str) -> str:
+        return localise(value, lang)
+
+    def keywords_in(self, lang: str) -> list[str]:
+        return self.keywords if isinstance(self.keywords, list) else self.keywords[lang]
+
+
+def _untranslated(data: Any, languages: set[str], where: str = "") -> list[str]:
+    """Paths of localised mappings that lack one of ``languages``."""
+    problems: list[str] = []
+    if isinstance(data, dict):
+        keys = set(data)
+        if keys and all(isinstance(k, str) and len(k) == 2 and k.islower() for k in keys) and all(
+            isinstance(v, (str, list)) for v in data.values()
+        ):
+            for lang in sorted(languages - keys):
+                problems.append(f"{where or 'card'} has no {lang!r}")
+            return problems
+        for key, value in data.items():
+            problems += _untranslated(value, languages, f"{where}.{key}" if where else str(key))
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            problems += _untranslated(value, languages, f"{where}[{i}]")
+    return problems

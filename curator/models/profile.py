@@ -1,0 +1,62 @@
+"""A dataset layout profile (``schema/profiles/*.yaml``): data, not code."""
+
+from __future__ import annotations
+
+import re
+from functools import cached_property
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class DataPattern(BaseModel):
+    """Where one kind of data file lives. The regex names its groups ``study_id`` and ``category``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["study", "mask", "image", "series"]
+    pattern: str
+    template: str = Field(description="how a file of this kind is named, for humans and for the builder")
+
+    @cached_property
+    def regex(self) -> re.Pattern[str]:
+        return re.compile(self.pattern)
+
+
+class RegistrySpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    path: str
+    csv: str | None = None
+    columns: list[str]
+    sheet: str | None = Field(default=None, description="sheet name; None = the first sheet")
+
+
+class Detection(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    all_of: list[str] = Field(default_factory=list, description="paths that must exist (folders end with /)")
+    any_of: list[str] = Field(default_factory=list)
+
+
+class Profile(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str
+    description: str
+    detect: Detection
+    data_roots: list[str] = Field(description="top-level folders that hold only data files")
+    data_files: list[DataPattern]
+    required_files: list[str] = Field(description="may contain {lang} for each README language")
+    release_files: list[str] = Field(description="regexes of the non-data files a release may carry")
+    registry: RegistrySpec | None = None
+    categories: list[str]
+    labels: list[int]
+    languages: list[str] = Field(default_factory=lambda: ["en", "ru"])
+    manifests: list[str] = Field(default_factory=lambda: ["SHA256SUMS", "MD5SUMS"])
+
+    def pattern_for(self, kind: str) -> DataPattern:
+        for item in self.data_files:
+            if item.kind == kind:
+                return item
+        raise KeyError(f"profile {self.name!r} has no data files of kind {kind!r}")

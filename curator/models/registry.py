@@ -1,0 +1,23 @@
+"""Rows of a MosMed-style registry (``dataset_registry.xlsx`` / ``.csv``)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+REGISTRY_COLUMNS = ("study_id", "category", "study_file", "mask_file")
+
+
+class RegistryRow(BaseModel):
+    """One study of the registry, exactly as the real MosMed file stores it.
+
+    Paths start with ``/`` and are relative to the release root, e.g. ``/studies/CT-1/study_0255.nii.gz``.
+    ``mask_file`` is ``None`` when the study has no mask. Whether ``category`` is one of the profile's
+    categories is the registry check's business, not the record's.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    study_id: int = Field(ge=1, le=999_999)
+    category: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$", max_length=32)
+    study_file: str = Field(pattern=r"^/[^\x00]+$", max_length=200)
+    mask_file: str | None = Field(default=None, pattern=r"^/[^\x00]+$", max_length=200)

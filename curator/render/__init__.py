@@ -1,0 +1,1 @@
+"""Presentation: reports and catalogues as text or JSON. Nothing here decides what is wrong."""

@@ -1,0 +1,62 @@
+"""A report as JSON (the contract of DESIGN.md) or as text grouped by code with a one-line summary."""
+
+from __future__ import annotations
+
+import json
+from itertools import groupby
+
+from curator.catalogue import catalogue, localise_finding
+from curator.models.findings import Report
+
+GROUP_LIMIT = 20
+
+
+def to_json(report: Report) -> str:
+    return json.dumps(report.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n"
+
+
+def human_bytes(count: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if count < 1000 or unit == "TB":
+            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
+        count /= 1000
+    raise AssertionError("unreachable")
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" + ("" if count == 1 else "s")
+
+
+def summary(report: Report, command: str = "validate") -> str:
+    state = "VALID" if report.valid else "INVALID"
+    if command == "verify":
+        state = "INTACT" if report.valid else "NOT INTACT"
+    counts = report.counts
+    where = f"profile {report.profile}" if report.profile else f"manifest {report.stats.model_extra.get('manifest', '')}"
+    return (f"{command} {report.root}: {state}: {_plural(counts.error, 'error')}, "
+            f"{_plural(counts.warning, 'warning')}, {counts.info} info; "
+            f"{_plural(report.stats.files, 'file')}, {human_bytes(report.stats.bytes)} in {report.stats.seconds:.2f} s "
+            f"({where.strip()})")
+
+
+def to_text(report: Report, *, command: str = "validate", lang: str = "en", limit: int = GROUP_LIMIT) -> str:
+    """Findings grouped by code (errors first), each group capped at ``limit`` lines, then the summary."""
+    rules = catalogue()
+    lines: list[str] = []
+    for code, group in groupby(report.findings, key=lambda f: f.code):
+        items = list(group)
+        rule = rules.get(code)
+        title = rule.title if rule else code
+        lines.append(f"{items[0].severity.value.upper()} {code} ({len(items)}): {title}")
+        for finding in items[:limit]:
+            message = localise_finding(finding, lang).message
+            prefix = "" if finding.path and finding.path in message else f"{finding.path or '.'}: "
+            lines.append(f"  {prefix}{message}")
+        if len(items) > limit:
+            lines.append(f"  ... and {len(items) - limit} more (--format json lists them all)")
+    extra = report.stats.model_extra or {}
+    if "categories" in extra:
+        per = ", ".join(f"{k} {v}" for k, v in extra["categories"].items())
+        lines.append(f"registry: {extra.get('registry_rows', 0)} rows ({per})")
+    lines.append(summary(report, command))
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,52 @@
+"""``curator verify``: is a downloaded copy complete and intact? Only the manifest is trusted."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from curator.checks import manifest as manifest_check
+from curator.checks.facts import Facts
+from curator.io import ReadError
+from curator.io.inventory import walk
+from curator.io.manifest import parse_manifest
+from curator.models.findings import Report, Severity
+from curator.profiles import load_profiles
+from curator.validate import RunError, check_root, finish_report, hash_listed
+
+MANIFEST_PREFERENCE = ("SHA256SUMS", "SHA512SUMS", "XXH128SUMS", "MD5SUMS", "manifest-sha256.txt")
+
+
+def choose_manifest(root: Path, name: str | None = None) -> Path:
+    if name:
+        path = root / name
+        if not path.is_file():
+            raise RunError(f"manifest {path} does not exist")
+        return path
+    for candidate in MANIFEST_PREFERENCE:
+        if (root / candidate).is_file():
+            return root / candidate
+    raise RunError(f"{root} has no checksum manifest ({', '.join(MANIFEST_PREFERENCE)}); nothing to verify against")
+
+
+def verify(root: Path | str, *, manifest: str | None = None, jobs: int | None = None) -> Report:
+    """Check every file the manifest lists; files it does not list are reported as warnings."""
+    started = time.perf_counter()
+    root = Path(root)
+    check_root(root)
+    path = choose_manifest(root, manifest)
+    try:
+        parsed = parse_manifest(path)
+    except ReadError as error:
+        raise RunError(f"cannot read {path.name}: {error}") from error
+    facts = Facts(root=root, profile=load_profiles()["mosmed"], languages=[], entries=walk(root))
+    facts.manifests = [parsed]
+    facts.digests = hash_listed(root, [parsed], facts.files, jobs)
+    findings = []
+    for finding in manifest_check.check(facts):
+        if finding.code == "FILE_UNLISTED":  # extra files do not make the listed ones less intact
+            finding = finding.model_copy(update={"severity": Severity.warning})
+        findings.append(finding)
+    listed = sum(1 for e in parsed.entries)
+    return finish_report(root, None, findings, facts, started, Severity.error,
+                         {"manifest": path.name, "listed": listed})
