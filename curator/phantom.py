@@ -1,19 +1,19 @@
 """Deterministic synthetic chest-CT phantoms for the demo and for tests.
 
-Real MosMedData studies cannot be shipped with the repository, so the demo dataset and the test suite are built
-from phantoms generated here.  A phantom is a small NIfTI-sized chest CT in Hounsfield units that looks like an
-axial chest CT in a lung window: air around a body ellipse with a subcutaneous fat rim, two lungs with a faint
-vessel texture that shrink towards the apex and the diaphragm domes, mediastinal fat with heart, aorta, trachea
-and oesophagus, a vertebra, sternum, ribs and (upper slices) scapulae, and a scanner table below the patient.
+Real MosMedData studies cannot be shipped with the repository, so the demo dataset and the test suite are
+built from phantoms generated here.  A phantom is a small chest CT in Hounsfield units that looks like an
+axial chest CT in a lung window: air around a body ellipse with a subcutaneous fat rim, two lungs with a
+faint vessel texture that shrink towards the apex and the diaphragm domes, mediastinal fat with heart,
+aorta, trachea and oesophagus, a vertebra, sternum, ribs and (upper slices) scapulae, and a scanner table.
 
 COVID-19 lesions are placed only inside the lungs according to the MosMed category of the spec (CT-0 none,
-CT-1 to CT-4 an increasing share of the lung): soft-edged ground-glass opacities, plus consolidations from CT-3
-on.  They favour the periphery, the posterior and the lower parts of the lungs as the real disease does.  The
-binary mask returned with the volume is 1 exactly on the voxels whose intensity was changed by a lesion.
+CT-1 to CT-4 an increasing share of the lung): soft-edged ground-glass opacities, plus consolidations from
+CT-3 on.  They favour the periphery, the posterior and the lower parts of the lungs as the real disease
+does.  The binary mask returned with the volume is 1 exactly on the voxels a lesion was placed on.
 
 Everything is a pure function of the :class:`PhantomSpec`: the same spec always yields identical arrays, and
-:func:`write_nifti` writes byte-identical ``.nii.gz`` files for identical input (no time stamp or file name in
-the gzip header), which keeps generated releases and their checksums reproducible.
+:func:`write_nifti` writes byte-identical ``.nii.gz`` files for identical input (no time stamp or file name
+in the gzip header), which keeps generated releases and their checksums reproducible.
 
 The anatomy is laid out in coordinates normalised to the field of view, so a 512x512 phantom shows the same
 chest as a 96x96 one, only sampled more finely.
@@ -28,7 +28,7 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 import nibabel as nib
 import numpy as np
@@ -70,6 +70,8 @@ FRACTION_BANDS: Final[dict[int, tuple[float, float]]] = {
 }
 
 _NIFTI_MAX_DESCRIP: Final = 80
+# nibabel is only partly annotated; its header calls are used through an ``Any`` handle under mypy --strict.
+_NIFTI1: Any = nib.nifti1
 
 
 @dataclass(frozen=True)
@@ -92,9 +94,7 @@ class PhantomSpec:
             raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
         if isinstance(self.category, bool) or self.category not in FRACTION_BANDS:
             raise ValueError(f"category must be one of 0..4, got {self.category!r}")
-        if len(self.shape) != 3 or any(
-            isinstance(n, bool) or not isinstance(n, int | np.integer) for n in self.shape
-        ):
+        if len(self.shape) != 3 or any(isinstance(n, bool) or not isinstance(n, int | np.integer) for n in self.shape):
             raise ValueError(f"shape must be three integers, got {self.shape!r}")
         if self.shape[0] < 16 or self.shape[1] < 16 or self.shape[2] < 1:
             raise ValueError(f"shape must be at least (16, 16, 1), got {self.shape!r}")
@@ -104,7 +104,7 @@ class PhantomSpec:
             raise ValueError(f"sex must be 'M' or 'F', got {self.sex!r}")
 
 
-# --------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------------
 # Small geometry helpers
 
 
@@ -193,7 +193,7 @@ class _Canvas:
         self.ellipse(cx, cy, a - wall, b - wall, inner, angle=angle)
 
 
-# --------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------------
 # Smooth random fields (separable Gaussian radial-basis synthesis; no scipy needed)
 
 
@@ -216,9 +216,7 @@ def _smooth_field_2d(rng: np.random.Generator, u: F32, v: F32, nz: int, n_centre
     return _normalise(field)
 
 
-def _smooth_field_3d(
-    rng: np.random.Generator, u: F32, v: F32, t: F32, n_plane: int, n_z: int
-) -> F32:
+def _smooth_field_3d(rng: np.random.Generator, u: F32, v: F32, t: F32, n_plane: int, n_z: int) -> F32:
     """Smooth 3-D random field, shape (nz, nx, ny), zero mean, unit variance."""
     wu = _rbf_matrix(u, n_plane, -1.1, 1.1)
     wv = _rbf_matrix(v, n_plane, -1.1, 1.1)
@@ -231,14 +229,18 @@ def _smooth_field_3d(
 
 
 def _normalise(field: F32) -> F32:
-    field -= np.float32(field.mean(dtype=np.float64))
-    std = float(field.std(dtype=np.float64))
+    """Shift and scale ``field`` in place to zero mean and unit variance (estimated on a sub-grid)."""
+    step = max(1, min(field.shape[1], field.shape[2]) // 64)
+    sample = field[:, ::step, ::step]
+    mean = float(sample.mean(dtype=np.float64))
+    std = float(sample.std(dtype=np.float64))
+    field -= np.float32(mean)
     if std > 0.0:
         field *= np.float32(1.0 / std)
     return field
 
 
-# --------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------------
 # Anatomy
 
 
@@ -272,16 +274,16 @@ def _draw_body(rng: np.random.Generator, male: bool) -> _Body:
 
 def _lung_centres(body: _Body) -> tuple[tuple[float, float, float, float], tuple[float, float, float, float]]:
     """(cx, cy, a, b) of the right (patient right = negative u) and left lung at their widest level."""
-    s = body.lung_scale * (body.body_a / (0.84 if body.male else 0.78))
+    s = 0.95 * body.lung_scale
     w = 1.05 if body.male else 1.0
-    right = (-0.35 * s * w, -0.02, 0.27 * s * w, 0.40 * s)
-    left = (0.36 * s * w, -0.02, 0.25 * s * w, 0.39 * s)
+    right = (-0.35 * s * w, -0.035, 0.27 * s * w, 0.40 * s)
+    left = (0.36 * s * w, -0.035, 0.25 * s * w, 0.39 * s)
     return right, left
 
 
 def _lung_profile(t: float) -> float:
-    """Cross-section scale of the lungs over the normalised cranio-caudal position (0 = caudal, 1 = cranial)."""
-    return _bump(t, 0.40, 0.62) ** 0.45
+    """Cross-section scale of the lungs at normalised height ``t`` (0 = caudal, 1 = cranial)."""
+    return math.pow(_bump(t, 0.40, 0.62), 0.45)
 
 
 def _paint_slice(c: _Canvas, body: _Body, t: float) -> None:
@@ -319,8 +321,7 @@ def _paint_slice(c: _Canvas, body: _Body, t: float) -> None:
     sw = _smoothstep(0.55, 0.8, t)
     if sw > 0.0:
         for sign in (-1.0, 1.0):
-            c.shell(sign * 0.52 * a / 0.8, cy - 0.70 * b, 0.14 * sw, 0.026, 0.01, 550.0, 250.0,
-                        angle=sign * 0.45)
+            c.shell(sign * 0.52 * a / 0.8, cy - 0.70 * b, 0.14 * sw, 0.026, 0.01, 550.0, 250.0, angle=sign * 0.45)
 
     # Lungs.
     prof = _lung_profile(t)
@@ -331,10 +332,10 @@ def _paint_slice(c: _Canvas, body: _Body, t: float) -> None:
         c.ellipse(lcx * (1.0 - 0.15 * apex), lcy - 0.08 * apex, la * prof, lb * prof, HU_LUNG, is_lung=True)
 
     # Diaphragm domes: liver under the right lung, spleen / stomach under the left one.
-    r_dome = 0.50 * _bump(t, 0.0, 0.34)
+    r_dome = 0.50 * _bump(t, 0.0, 0.29)
     if r_dome > 0.0:
         c.ellipse(right[0] + 0.03, right[1] + 0.04, r_dome, r_dome * 0.85, HU_LIVER)
-    l_dome = 0.42 * _bump(t, 0.0, 0.27)
+    l_dome = 0.42 * _bump(t, 0.0, 0.23)
     if l_dome > 0.0:
         c.ellipse(left[0], left[1] + 0.02, l_dome, l_dome * 0.85, 45.0)
         c.ellipse(left[0] + 0.02, left[1] + 0.14, 0.35 * l_dome, 0.22 * l_dome, -990.0)  # gastric gas
@@ -384,8 +385,8 @@ def _paint_slice(c: _Canvas, body: _Body, t: float) -> None:
         c.shell(0.0, sy, 0.075, 0.03, 0.012, 550.0, 180.0)
 
     # Ribs: oval cross-sections on the rib cage, skipping the spine and sternum.
-    cage_a = a - rim - 0.075
-    cage_b = b - rim - 0.06
+    cage_a = a - rim - 0.06
+    cage_b = b - rim - 0.05
     n_ribs = 9
     for i in range(n_ribs):
         frac = (i + (body.rib_phase + 2.5 * t) % 1.0) / n_ribs
@@ -399,9 +400,7 @@ def _paint_slice(c: _Canvas, body: _Body, t: float) -> None:
             c.shell(x, y, 0.034, 0.02, 0.008, 650.0, 200.0, angle=tangent)
 
 
-def _paint_anatomy(
-    body: _Body, u: F32, v: F32, t: F32
-) -> tuple[F32, npt.NDArray[np.bool_]]:
+def _paint_anatomy(body: _Body, u: F32, v: F32, t: F32) -> tuple[F32, npt.NDArray[np.bool_]]:
     nx, ny, nz = u.size, v.size, t.size
     hu = np.empty((nz, nx, ny), dtype=np.float32)
     lung = np.empty((nz, nx, ny), dtype=np.bool_)
@@ -420,7 +419,7 @@ def _add_vessels(
     """
     nz, nx, ny = hu.shape
     wiggle = _smooth_field_2d(rng, u, v, nz, 12)
-    dots = _smooth_field_2d(rng, u, v, nz, 46)
+    dots = _smooth_field_2d(rng, u, v, nz, 72)
     phases = rng.uniform(0.0, 2.0 * math.pi, size=(nz, 2, 2)).astype(np.float32)
     right, left = _lung_centres(body)
     idx = np.flatnonzero(lung)
@@ -446,14 +445,14 @@ def _add_vessels(
         width = np.float32(w0) * np.clip(np.float32(1.0) - r / np.float32(reach), 0.0, 1.0)
         if level == 1:
             width *= (r > np.float32(0.18)).astype(np.float32)
-        line = np.exp(-((r * dtheta) / (width + np.float32(1e-6))) ** 2)
+        line = np.exp(-(((r * dtheta) / (width + np.float32(1e-6))) ** 2))
         np.maximum(vessel, line * level_amp * np.float32(600.0 - 250.0 * level), out=vessel)
     d = dots.reshape(-1)[idx]
-    dot_hu = np.clip((d - np.float32(1.4)) / np.float32(0.5), 0.0, 1.0) * np.float32(450.0)
+    dot_hu = np.clip((d - np.float32(1.9)) / np.float32(0.5), 0.0, 1.0) * np.float32(450.0)
     hu.reshape(-1)[idx] += np.maximum(vessel, dot_hu)
 
 
-# --------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------------
 # Lesions
 
 
@@ -489,13 +488,13 @@ def _add_lesions(
     fraction = affected_fraction(spec)
     idx = np.flatnonzero(lung)
     n_lung = idx.size
-    n_lesion = int(round(fraction * n_lung))
+    n_lesion = round(fraction * n_lung)
     if n_lesion == 0:
         return mask
 
     # Preference for peripheral, posterior and basal lung (typical COVID-19 distribution).
     right, left = _lung_centres(body)
-    nz, nx, ny = hu.shape
+    _, nx, ny = hu.shape
     plane = idx % (nx * ny)
     ix = plane // ny
     iy = plane % ny
@@ -511,7 +510,7 @@ def _add_lesions(
     score = (
         big.reshape(-1)[idx]
         + np.float32(0.45) * medium.reshape(-1)[idx]
-        + np.float32(0.8) * np.minimum(radial, np.float32(1.2))
+        + np.float32(0.9) * np.minimum(radial, np.float32(1.2)) ** 2
         - np.float32(0.9) * vv
         - np.float32(0.5) * tt
     )
@@ -526,7 +525,7 @@ def _add_lesions(
     target = np.float32(ggo_hu) + np.float32(45.0) * medium.reshape(-1)[idx[chosen]]
     lesion = np.float32(HU_LUNG) + (target - np.float32(HU_LUNG)) * (np.float32(0.3) + np.float32(0.7) * edge)
     if spec.category >= 3:
-        n_cons = max(int(round(cons_share * n_lesion)), 1)
+        n_cons = max(round(cons_share * n_lesion), 1)
         cons_threshold = np.partition(s, n_lesion - n_cons)[n_lesion - n_cons]
         w = np.clip((s - cons_threshold) / np.float32(0.25 * spread), 0.0, 1.0)
         lesion += (np.float32(cons_hu) - lesion) * w
@@ -537,7 +536,7 @@ def _add_lesions(
     return mask
 
 
-# --------------------------------------------------------------------------------------------------------------
+# ----------------------------------------------------------------------------------------------------------
 # Public API
 
 
@@ -545,15 +544,9 @@ def _grids(spec: PhantomSpec) -> tuple[F32, F32, F32]:
     nx, ny, nz = spec.shape
     sx, sy, _ = spec.spacing
     half_fov = max(nx * sx, ny * sy) / 2.0
-    u = ((np.arange(nx, dtype=np.float32) - np.float32((nx - 1) / 2)) * np.float32(sx / half_fov)).astype(
-        np.float32
-    )
-    v = ((np.arange(ny, dtype=np.float32) - np.float32((ny - 1) / 2)) * np.float32(sy / half_fov)).astype(
-        np.float32
-    )
-    t = (
-        np.linspace(0.0, 1.0, nz, dtype=np.float32) if nz > 1 else np.full(1, 0.5, dtype=np.float32)
-    )
+    u = ((np.arange(nx, dtype=np.float32) - np.float32((nx - 1) / 2)) * np.float32(sx / half_fov)).astype(np.float32)
+    v = ((np.arange(ny, dtype=np.float32) - np.float32((ny - 1) / 2)) * np.float32(sy / half_fov)).astype(np.float32)
+    t = np.linspace(0.0, 1.0, nz, dtype=np.float32) if nz > 1 else np.full(1, 0.5, dtype=np.float32)
     return u, v, t
 
 
@@ -573,10 +566,15 @@ def make_phantom(spec: PhantomSpec) -> tuple[npt.NDArray[np.int16], npt.NDArray[
     else:
         mask = np.zeros(hu.shape, dtype=np.uint8)
     del lung
-    hu += rng.standard_normal(hu.shape, dtype=np.float32) * np.float32(NOISE_SIGMA_HU)
+    noise = rng.standard_normal(hu.shape, dtype=np.float32)
+    noise *= np.float32(NOISE_SIGMA_HU)
+    hu += noise
+    del noise
     np.rint(hu, out=hu)
     np.clip(hu, HU_MIN, HU_MAX, out=hu)
-    volume = np.ascontiguousarray(hu.transpose(1, 2, 0)).astype(np.int16)
+    nx, ny, nz = spec.shape
+    volume = np.empty((nx, ny, nz), dtype=np.int16)
+    np.copyto(volume, hu.transpose(1, 2, 0), casting="unsafe")
     del hu
     return volume, np.ascontiguousarray(mask.transpose(1, 2, 0))
 
@@ -629,7 +627,7 @@ def write_nifti(
     if len(descrip_bytes) > _NIFTI_MAX_DESCRIP:
         raise ValueError(f"descrip is limited to {_NIFTI_MAX_DESCRIP} bytes")
 
-    header = nib.nifti1.Nifti1Header()
+    header = _NIFTI1.Nifti1Header()
     header.set_data_dtype(arr.dtype)
     header.set_data_shape(arr.shape)
     header.set_qform(aff, code=1)
@@ -640,6 +638,7 @@ def write_nifti(
 
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    tmp_path = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as raw:
             with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6) as gz:
@@ -649,15 +648,12 @@ def write_nifti(
                     raise RuntimeError("NIfTI header larger than vox_offset")
                 gz.write(b"\x00" * pad)
                 # NIfTI stores voxels in Fortran order; write slab by slab to keep memory low.
-                slabs = arr.reshape(arr.shape[:2] + (-1,), order="F")
+                slabs = arr.reshape((*arr.shape[:2], -1), order="F")
                 for k in range(slabs.shape[2]):
                     gz.write(np.asfortranarray(slabs[:, :, k]).tobytes(order="F"))
             raw.flush()
             os.fsync(raw.fileno())
-        os.replace(tmp_name, target)
+        tmp_path.replace(target)
     except BaseException:
-        try:
-            os.unlink(tmp_name)
-        except FileNotFoundError:
-            pass
+        tmp_path.unlink(missing_ok=True)
         raise

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,7 +17,7 @@ from curator.io import ReadError
 from curator.io.card import load_card
 from curator.io.hashing import hash_file
 from curator.io.inventory import walk
-from curator.io.manifest import MANIFEST_ALGORITHMS, Manifest, parse_manifest
+from curator.io.manifest import Manifest, parse_manifest
 from curator.io.nifti import NiftiHeader, read_header
 from curator.io.registry import read_registry
 from curator.models.findings import Counts, Finding, Report, Severity, Stats
@@ -140,7 +140,7 @@ def gather(root: Path, profile: Profile, options: ValidateOptions) -> Facts:
     return facts
 
 
-def hash_listed(root: Path, manifests: list[Manifest], files: dict[str, object],
+def hash_listed(root: Path, manifests: list[Manifest], files: Mapping[str, object],
                 jobs: int | None) -> dict[str, dict[str, str] | str]:
     """Digests of every listed regular file, one read per file for all the algorithms it needs."""
     wanted: dict[str, set[str]] = {}

@@ -18,7 +18,7 @@ from curator.build.files import GzipHeaderError, place_nifti
 from curator.build.manifests import write_manifests
 from curator.build.plan import PlannedStudy, plan_release
 from curator.build.readme import (
-    TemplateMissing,
+    TemplateMissingError,
     known_licences,
     licence_text_path,
     readme_name,
@@ -181,9 +181,9 @@ def build(source: Path | str, out: Path | str, *, force: bool = False, jobs: int
     try:
         try:
             _write_release(stage, source, card, profile, planned, studies, jobs)
-        except (TemplateMissing, GzipHeaderError, OSError) as error:
+        except (TemplateMissingError, GzipHeaderError, OSError) as error:
             raise BuildError(f"writing the release failed: {error}", 1) from error
-        os.chmod(stage, 0o755)
+        stage.chmod(0o755)  # mkdtemp makes it 0700; a release is for sharing
         report = validate(stage, ValidateOptions(profile=profile.name, jobs=jobs))
         if not report.valid:
             problems = [f"{f.code} {f.path}: {f.message}" for f in report.findings if f.severity.value == "error"]

@@ -19,7 +19,7 @@ LANGUAGE_NAMES = {
 }
 
 
-class TemplateMissing(LookupError):
+class TemplateMissingError(LookupError):
     pass
 
 
@@ -56,7 +56,7 @@ def _environment() -> jinja2.Environment:
 def template_name(lang: str) -> str:
     name = f"README.{lang}.md.j2"
     if not (templates_dir() / "readme" / name).is_file():
-        raise TemplateMissing(f"no README template for language {lang!r} (expected templates/readme/{name})")
+        raise TemplateMissingError(f"no README template for language {lang!r} (expected templates/readme/{name})")
     return name
 
 

@@ -33,7 +33,7 @@ def release_stats(studies: list[SourceStudy], categories: list[str]) -> dict[str
         "studies": len(studies),
         "patients": len(patients),
         "masks": sum(1 for s in studies if s.mask),
-        "sex": {"known": sum(sexes.values()), **percentages(dict(sexes), ["M", "F", "O"])},
+        "sex": {"known": sum(sexes.values()), **percentages({str(k): v for k, v in sexes.items()}, ["M", "F", "O"])},
         "age": {"known": len(ages), "min": ages[0] if ages else None, "median": median,
                 "max": ages[-1] if ages else None},
         "per_category": {c: per_category.get(c, 0) for c in categories},

@@ -94,7 +94,7 @@ def read_header(path: Path) -> NiftiHeader:
     else:
         raise NiftiReadError(f"sizeof_hdr is {size_le}, not 348 (NIfTI-1) or 540 (NIfTI-2)")
     try:
-        header = klass.from_fileobj(io.BytesIO(raw), check=False)
+        header = klass.from_fileobj(io.BytesIO(raw), check=False)  # type: ignore[no-untyped-call]
     except Exception as error:  # nibabel raises assorted errors on garbage; all mean "unreadable"
         raise NiftiReadError(f"the header does not parse ({error})") from error
     dims = tuple(int(d) for d in header["dim"])

@@ -37,7 +37,9 @@ def read_studies(path: Path) -> list[SourceStudy]:
     if missing or unknown:
         raise SourceError(
             f"{path.name}: columns must be {', '.join(STUDY_COLUMNS)} (study and category required); "
-            f"found {header}" + (f", missing {missing}" if missing else "") + (f", unknown {unknown}" if unknown else "")
+            f"found {header}"
+            + (f", missing {missing}" if missing else "")
+            + (f", unknown {unknown}" if unknown else "")
         )
     studies, problems = [], []
     for number, raw in enumerate(reader, start=2):

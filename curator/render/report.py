@@ -32,7 +32,8 @@ def summary(report: Report, command: str = "validate") -> str:
     if command == "verify":
         state = "INTACT" if report.valid else "NOT INTACT"
     counts = report.counts
-    where = f"profile {report.profile}" if report.profile else f"manifest {report.stats.model_extra.get('manifest', '')}"
+    extra = report.stats.model_extra or {}
+    where = f"profile {report.profile}" if report.profile else f"manifest {extra.get('manifest', '')}"
     return (f"{command} {report.root}: {state}: {_plural(counts.error, 'error')}, "
             f"{_plural(counts.warning, 'warning')}, {counts.info} info; "
             f"{_plural(report.stats.files, 'file')}, {human_bytes(report.stats.bytes)} in {report.stats.seconds:.2f} s "

@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from curator.build import build
+from tests.factories import make_source
+
+REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
+
+
+@pytest.fixture(scope="session")
+def realdata() -> Path:
+    """The real third-party files beside the checkout (see ../shared/realdata/INDEX.md)."""
+    if not REALDATA.is_dir():
+        pytest.skip(f"real data not found at {REALDATA}")
+    return REALDATA
+
+
+@pytest.fixture(scope="session")
+def built_release(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One release built from the factory source; tests that change it take a copy (``release``)."""
+    base = tmp_path_factory.mktemp("built")
+    source = make_source(base / "source")
+    out = base / "release"
+    build(source, out, jobs=1)
+    return out
+
+
+@pytest.fixture
+def release(built_release: Path, tmp_path: Path) -> Path:
+    copy = tmp_path / "release"
+    shutil.copytree(built_release, copy, symlinks=True)
+    return copy
+
+
+_realdata_passed = 0
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    global _realdata_passed
+    if report.when == "call" and report.passed and "realdata" in report.keywords:
+        _realdata_passed += 1
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """CI reads how many realdata tests passed (CURATOR_REALDATA_COUNT names the file)."""
+    import os
+
+    target = os.environ.get("CURATOR_REALDATA_COUNT")
+    if target:
+        Path(target).write_text(str(_realdata_passed), encoding="utf-8")

@@ -1,0 +1,118 @@
+"""Tiny test data made on the fly: NIfTI volumes, build sources, releases."""
+
+from __future__ import annotations
+
+import gzip
+import io
+from pathlib import Path
+from typing import Any
+
+import nibabel as nib
+import numpy as np
+import yaml
+
+DEFAULT_AFFINE = np.diag([-0.8, 0.8, 8.0, 1.0])
+
+
+def nifti_bytes(data: np.ndarray, affine: np.ndarray | None = None, *, descrip: str = "",
+                qform_code: int = 1, sform_code: int = 1) -> bytes:
+    image = nib.Nifti1Image(data, DEFAULT_AFFINE if affine is None else affine)
+    image.header.set_qform(image.affine, code=qform_code)
+    image.header.set_sform(image.affine, code=sform_code)
+    image.header["descrip"] = descrip.encode()
+    raw = io.BytesIO()
+    image.header.set_data_dtype(data.dtype)
+    image.header["vox_offset"] = 352
+    raw.write(image.header.binaryblock)
+    raw.write(b"\x00" * 4)
+    raw.write(np.asarray(data, order="F").tobytes(order="F"))
+    return raw.getvalue()
+
+
+def write_nifti(path: Path, data: np.ndarray, affine: np.ndarray | None = None, *, gz: bool = True,
+                gzip_name: str = "", **kwargs: Any) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = nifti_bytes(data, affine, **kwargs)
+    if gz:
+        with path.open("wb") as handle, gzip.GzipFile(filename=gzip_name, mode="wb", fileobj=handle, mtime=0) as z:
+            z.write(payload)
+    else:
+        path.write_bytes(payload)
+    return path
+
+
+def ct_volume(shape: tuple[int, int, int] = (8, 8, 4), seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return rng.integers(-1000, 400, size=shape, dtype=np.int16)
+
+
+def lesion_mask(shape: tuple[int, int, int] = (8, 8, 4)) -> np.ndarray:
+    mask = np.zeros(shape, dtype=np.int16)
+    mask[2:5, 2:5, 1:3] = 1
+    return mask
+
+
+def card_data(**overrides: Any) -> dict[str, Any]:
+    """A valid bilingual dataset card as a mapping."""
+    card: dict[str, Any] = {
+        "title": {"en": "Test chest CT", "ru": "Тестовые КТ грудной клетки"},
+        "short_name": "TestData",
+        "code": "TEST_0008",
+        "version": "1.0.0",
+        "release_date": "2026-01-15",
+        "licence": "CC-BY-NC-ND-3.0",
+        "languages": ["en", "ru"],
+        "description": {"en": "Test studies.", "ru": "Тестовые исследования."},
+        "copyright_holder": {"en": "Test Centre", "ru": "Тестовый центр"},
+        "copyright_year": 2026,
+        "permanent_link": "https://example.org/test",
+        "contributors": [{"name": {"en": "Doe, Jane", "ru": "Доу, Джейн"}, "affiliations": [1],
+                          "email": "jane@example.org"}],
+        "affiliations": [{"id": 1, "name": {"en": "Test Centre", "ru": "Тестовый центр"}}],
+        "keywords": {"en": ["CT"], "ru": ["КТ"]},
+        "funding": {"en": "None", "ru": "Нет"},
+        "categories": [
+            {"id": f"CT-{k}", "label": {"en": f"level {k}", "ru": f"уровень {k}"},
+             "description": {"en": f"category {k}", "ru": f"категория {k}"}}
+            for k in range(5)
+        ],
+    }
+    card.update(overrides)
+    return card
+
+
+DEFAULT_STUDIES = [
+    # (category, sex, age, has mask)
+    ("CT-1", "F", 40, True),
+    ("CT-0", "M", 30, False),
+    ("CT-1", "M", 55, True),
+    ("CT-2", "F", 61, False),
+    ("CT-0", "F", 25, False),
+    ("CT-3", "M", 70, False),
+    ("CT-4", "O", 88, False),
+    ("CT-1", "F", 47, False),
+]
+
+
+def make_source(folder: Path, studies: list[tuple[str, str, int, bool]] | None = None,
+                card: dict[str, Any] | None = None, shape: tuple[int, int, int] = (8, 8, 4)) -> Path:
+    """A build source: dataset.yaml, studies.csv and tiny NIfTI volumes (masks on the same grid)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "dataset.yaml").write_text(yaml.safe_dump(card or card_data(), allow_unicode=True), encoding="utf-8")
+    lines = ["study,category,sex,age,mask"]
+    for index, (category, sex, age, has_mask) in enumerate(studies or DEFAULT_STUDIES, start=1):
+        study = f"raw/case{index:02d}.nii.gz"
+        write_nifti(folder / study, ct_volume(shape, seed=index), gzip_name=f"case{index:02d}.nii")
+        mask = ""
+        if has_mask:
+            mask = f"raw/case{index:02d}_seg.nii.gz"
+            write_nifti(folder / mask, lesion_mask(shape))
+        lines.append(f"{study},{category},{sex},{age},{mask}")
+    (folder / "studies.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return folder
+
+
+def flip_byte(path: Path, offset: int = -10) -> None:
+    data = bytearray(path.read_bytes())
+    data[offset] ^= 0xFF
+    path.write_bytes(bytes(data))

@@ -1,0 +1,155 @@
+"""`curator build`: a MosMed-faithful release, reproducible, checkable without curator, never half-written."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import io
+import shutil
+import subprocess
+import zipfile
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import openpyxl
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from curator.build import build
+from curator.cli.main import main
+from tests.factories import card_data, make_source, write_nifti
+
+
+def tree_digest(root: Path) -> dict[str, str]:
+    return {p.relative_to(root).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_layout_follows_mosmed(built_release: Path) -> None:
+    names = set(tree_digest(built_release))
+    assert {"README_EN.md", "README_RU.md", "LICENSE", "dataset_registry.xlsx", "dataset_registry.csv",
+            "SHA256SUMS", "MD5SUMS", "dataset.yaml"} <= names
+    studies = sorted(n for n in names if n.startswith("studies/"))
+    assert studies == [
+        "studies/CT-0/study_0001.nii.gz", "studies/CT-0/study_0002.nii.gz",
+        "studies/CT-1/study_0003.nii.gz", "studies/CT-1/study_0004.nii.gz", "studies/CT-1/study_0005.nii.gz",
+        "studies/CT-2/study_0006.nii.gz", "studies/CT-3/study_0007.nii.gz", "studies/CT-4/study_0008.nii.gz",
+    ]
+    assert sorted(n for n in names if n.startswith("masks/")) == [
+        "masks/study_0003_mask.nii.gz", "masks/study_0004_mask.nii.gz"]
+
+
+def test_registry_is_faithful_to_the_real_one(built_release: Path) -> None:
+    book = openpyxl.load_workbook(built_release / "dataset_registry.xlsx")
+    assert book.sheetnames == ["TestData TEST_0008"]
+    rows = list(book.worksheets[0].iter_rows(values_only=True))
+    assert rows[0] == ("study_id", "category", "study_file", "mask_file")
+    assert rows[1] == (1, "CT-0", "/studies/CT-0/study_0001.nii.gz", None)
+    assert rows[3] == (3, "CT-1", "/studies/CT-1/study_0003.nii.gz", "/masks/study_0003_mask.nii.gz")
+    assert book.properties.creator == "curator" and book.properties.lastModifiedBy is None
+    raw = (built_release / "dataset_registry.csv").read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbfstudy_id,category,study_file,mask_file\r\n")
+    assert b"\r\n1,CT-0,/studies/CT-0/study_0001.nii.gz,\r\n" in raw
+    assert list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))[1:] == [
+        [str(c) if c is not None else "" for c in row] for row in rows[1:]]
+
+
+def test_studies_keep_their_voxels_and_lose_their_gzip_names(built_release: Path, tmp_path: Path) -> None:
+    source = make_source(tmp_path / "src")
+    original = nib.load(source / "raw/case01.nii.gz")      # CT-1, with mask: becomes study 3
+    copied = nib.load(built_release / "studies/CT-1/study_0003.nii.gz")
+    assert np.array_equal(np.asarray(original.dataobj), np.asarray(copied.dataobj))
+    assert np.allclose(original.affine, copied.affine)
+    head = (built_release / "studies/CT-1/study_0003.nii.gz").read_bytes()[:10]
+    assert head[3] == 0 and head[4:8] == b"\x00\x00\x00\x00"   # no FNAME/FCOMMENT flag, mtime 0
+    with gzip.open(source / "raw/case01.nii.gz") as a, gzip.open(built_release / "studies/CT-1/study_0003.nii.gz") as b:
+        assert a.read() == b.read()
+
+
+def test_manifests_pass_coreutils(built_release: Path) -> None:
+    if shutil.which("sha256sum") is None:
+        pytest.skip("coreutils sha256sum not installed")
+    for tool, manifest in (("sha256sum", "SHA256SUMS"), ("md5sum", "MD5SUMS")):
+        result = subprocess.run([tool, "-c", "--strict", manifest], cwd=built_release, capture_output=True,
+                                text=True, check=False)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert result.stdout.count(": OK") == len(tree_digest(built_release)) - 2
+    listed = [line.split("  ", 1)[1] for line in (built_release / "SHA256SUMS").read_text().splitlines()]
+    assert listed == sorted(listed) and "SHA256SUMS" not in listed and "MD5SUMS" not in listed
+
+
+def test_readmes_state_numbers_computed_from_the_data(built_release: Path) -> None:
+    english = (built_release / "README_EN.md").read_text(encoding="utf-8")
+    russian = (built_release / "README_RU.md").read_text(encoding="utf-8")
+    for text in (english, russian):
+        assert "2/ 3/ 1/ 1/ 1" in text          # studies per category CT-0..CT-4
+        assert "25/ 51/ 88" in text             # age min/median/max: median of 8 ages is (47 + 55) / 2
+        assert "38/ 50/ 12" in text             # sex M/F/O %: 3 M, 4 F, 1 O -> 37.5/50/12.5 rounded to 100
+        assert "Doe, Jane" in text or "Доу, Джейн" in text
+    assert "Test chest CT" in english and "Тестовые КТ грудной клетки" in russian
+    licence = (built_release / "LICENSE").read_text(encoding="utf-8")
+    assert "Attribution-NonCommercial-NoDerivs 3.0 Unported" in licence
+
+
+def test_build_is_reproducible(built_release: Path, tmp_path: Path) -> None:
+    source = make_source(tmp_path / "src")
+    again = tmp_path / "again"
+    build(source, again, jobs=2)
+    assert tree_digest(again) == tree_digest(built_release)
+    with zipfile.ZipFile(again / "dataset_registry.xlsx") as book:
+        assert {info.date_time for info in book.infolist()} == {(2026, 1, 15, 0, 0, 0)}
+
+
+def test_source_is_never_modified(tmp_path: Path) -> None:
+    source = make_source(tmp_path / "src")
+    before = tree_digest(source)
+    build(source, tmp_path / "out")
+    assert tree_digest(source) == before
+
+
+def test_bad_sources_give_clear_errors_and_write_nothing(tmp_path: Path) -> None:
+    runner = CliRunner()
+    source = make_source(tmp_path / "src")
+    out = tmp_path / "out"
+    # a mask on another grid: source data problem, exit 1
+    write_nifti(source / "raw/case01_seg.nii.gz", np.zeros((8, 8, 3), dtype=np.int16))
+    result = runner.invoke(main, ["build", str(source), str(out)])
+    assert result.exit_code == 1, result.output
+    assert "case01_seg.nii.gz has grid [8, 8, 3]" in result.output and "Traceback" not in result.output
+    assert not out.exists() and not list(tmp_path.glob(".out.partial-*"))
+    # a study file that is missing, and one pointing outside the source
+    source = make_source(tmp_path / "src2")
+    (source / "raw/case02.nii.gz").unlink()
+    table = (source / "studies.csv").read_text().replace("raw/case03.nii.gz", "../outside.nii.gz")
+    (source / "studies.csv").write_text(table)
+    result = runner.invoke(main, ["build", str(source), str(out)])
+    assert result.exit_code == 1
+    assert "raw/case02.nii.gz does not exist" in result.output
+    assert "points outside the source folder" in result.output
+    # configuration problems: exit 2
+    source = make_source(tmp_path / "src3", card=card_data(licence="Proprietary-1.0"))
+    result = runner.invoke(main, ["build", str(source), str(out)])
+    assert result.exit_code == 2 and "known SPDX ids" in result.output
+    (source / "dataset.yaml").write_text(yaml.safe_dump(card_data()), encoding="utf-8")
+    (source / "studies.csv").write_text("study,category\nraw/case01.nii.gz,CT-9\n")
+    result = runner.invoke(main, ["build", str(source), str(out)])
+    assert result.exit_code == 1 and "'CT-9' is not declared" in result.output
+    result = runner.invoke(main, ["build", str(tmp_path / "missing"), str(out)])
+    assert result.exit_code == 2 and "is not a folder" in result.output
+    assert not out.exists()
+
+
+def test_existing_output_needs_force(tmp_path: Path, built_release: Path) -> None:
+    source = make_source(tmp_path / "src")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    result = CliRunner().invoke(main, ["build", str(source), str(out)])
+    assert result.exit_code == 2 and "--force" in result.output
+    assert (out / "keep.txt").read_text() == "mine"
+    result = CliRunner().invoke(main, ["build", str(source), str(out), "--force"])
+    assert result.exit_code == 0, result.output
+    assert "8 studies" in result.output and tree_digest(out) == tree_digest(built_release)
