@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from curator.build import build
+from curator.errors import BuildError
 from curator.io.source import read_studies
 from curator.models.findings import Report
 from curator.phantom import PhantomSpec, make_phantom, phantom_affine, write_nifti
@@ -54,8 +55,6 @@ def run_demo(out: Path, *, force: bool = False, echo: Callable[[str], object] = 
     source, release = out / "source", out / "release"
     if out.exists() and any(out.iterdir()):
         if not force:
-            from curator.build import BuildError
-
             raise BuildError(f"{out} already exists and is not empty; pass --force or another --out", 2)
         for child in (source, release):
             if child.exists():

@@ -3,34 +3,28 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from curator import __version__
 from curator.catalogue import catalogue, make_finding, rules_for_selector
 from curator.checks import CHECK_MODULES
 from curator.checks import registry as registry_check
 from curator.checks.facts import Facts
+from curator.errors import OptionsError, RunError
 from curator.executor import run_tasks
 from curator.io import ReadError
 from curator.io.card import load_card
-from curator.io.hashing import hash_file
 from curator.io.inventory import walk
-from curator.io.manifest import Manifest, parse_manifest
+from curator.io.manifest import parse_manifest
 from curator.io.nifti import NiftiHeader, read_header
 from curator.io.registry import read_registry
-from curator.models.findings import Counts, Finding, Report, Severity, Stats
+from curator.models.findings import Report, Severity
 from curator.models.profile import Profile
 from curator.profiles import detect_profile, get_profile, load_profiles
+from curator.runs import check_root, finish_report, hash_listed
 
-
-class RunError(Exception):
-    """The command could not run at all (exit 3): the root is missing, unreadable, not a folder."""
-
-
-class OptionsError(Exception):
-    """Options that make no sense (exit 2): an unknown code or tag in --select/--ignore, and the like."""
+__all__ = ["OptionsError", "RunError", "ValidateOptions", "check_root", "validate"]
 
 
 @dataclass(frozen=True)
@@ -63,29 +57,6 @@ def _selection(options: ValidateOptions) -> _Selection:
         return codes
 
     return _Selection(expand(options.select) if options.select else None, expand(options.ignore))
-
-
-def check_root(root: Path) -> None:
-    if not root.exists():
-        raise RunError(f"{root} does not exist")
-    if not root.is_dir():
-        raise RunError(f"{root} is not a folder; pass the release's root folder")
-
-
-def finish_report(root: Path, profile: str | None, findings: list[Finding], facts: Facts | None,
-                  started: float, fail_on: Severity, extra_stats: dict[str, object] | None = None) -> Report:
-    counts = Counts()
-    for finding in findings:
-        setattr(counts, finding.severity.value, getattr(counts, finding.severity.value) + 1)
-    files = facts.files if facts else {}
-    stats = Stats(files=len(files), bytes=sum(e.size for e in files.values()),
-                  seconds=round(time.perf_counter() - started, 3), **(extra_stats or {}))
-    severity_order = {Severity.error: 0, Severity.warning: 1, Severity.info: 2}
-    findings = sorted(findings, key=lambda f: (severity_order[f.severity], f.code, f.path,
-                                               f.context.get("row", 0) if isinstance(f.context.get("row"), int) else 0))
-    valid = not any(f.severity.rank >= fail_on.rank for f in findings)
-    return Report(version=__version__, root=str(root), profile=profile, valid=valid, counts=counts,
-                  stats=stats, findings=findings)
 
 
 def _languages(root: Path, profile: Profile) -> list[str]:
@@ -138,25 +109,6 @@ def gather(root: Path, profile: Profile, options: ValidateOptions) -> Facts:
     if options.checksums:
         facts.digests = hash_listed(root, facts.manifests, files, options.jobs)
     return facts
-
-
-def hash_listed(root: Path, manifests: list[Manifest], files: Mapping[str, object],
-                jobs: int | None) -> dict[str, dict[str, str] | str]:
-    """Digests of every listed regular file, one read per file for all the algorithms it needs."""
-    wanted: dict[str, set[str]] = {}
-    for manifest in manifests:
-        for entry in manifest.entries:
-            if entry.path in files:
-                wanted.setdefault(entry.path, set()).add(entry.algorithm)
-    paths = sorted(wanted)
-
-    def task(path: str) -> dict[str, str] | str:
-        try:
-            return hash_file(root / path, sorted(wanted[path]))
-        except OSError as error:
-            return f"cannot read the file ({error.strerror or error})"
-
-    return dict(zip(paths, run_tasks(task, paths, jobs), strict=True))
 
 
 def validate(root: Path | str, options: ValidateOptions | None = None) -> Report:

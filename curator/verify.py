@@ -7,12 +7,13 @@ from pathlib import Path
 
 from curator.checks import manifest as manifest_check
 from curator.checks.facts import Facts
+from curator.errors import RunError
 from curator.io import ReadError
 from curator.io.inventory import walk
 from curator.io.manifest import parse_manifest
 from curator.models.findings import Report, Severity
 from curator.profiles import load_profiles
-from curator.validate import RunError, check_root, finish_report, hash_listed
+from curator.runs import check_root, finish_report, hash_listed
 
 MANIFEST_PREFERENCE = ("SHA256SUMS", "SHA512SUMS", "XXH128SUMS", "MD5SUMS", "manifest-sha256.txt")
 

@@ -27,6 +27,7 @@ from curator.build.readme import (
 from curator.build.registry import sheet_name, write_registry
 from curator.build.stats import release_stats
 from curator.checks.names import name_problems
+from curator.errors import BuildError
 from curator.io import ReadError
 from curator.io.card import load_card
 from curator.io.nifti import NiftiHeader, read_header
@@ -38,18 +39,10 @@ from curator.models.records import SourceStudy
 from curator.profiles import get_profile
 from curator.validate import ValidateOptions, validate
 
+__all__ = ["BuildError", "BuildResult", "build"]
+
 CARD_NAME = "dataset.yaml"
 STUDIES_NAME = "studies.csv"
-
-
-class BuildError(Exception):
-    """The build could not be made. ``exit_code`` 2: bad configuration (card, table, options);
-    1: the source data itself is wrong (missing or unreadable files, masks off their study's grid)."""
-
-    def __init__(self, message: str, exit_code: int = 1, problems: list[str] | None = None):
-        super().__init__(message)
-        self.exit_code = exit_code
-        self.problems = problems or []
 
 
 @dataclass

@@ -15,13 +15,12 @@ from typing import Any, TypeVar
 import click
 
 from curator import __version__
-from curator.build import BuildError
 from curator.catalogue import catalogue
+from curator.errors import BuildError, OptionsError, RunError
 from curator.models.findings import Severity
 from curator.profiles import ProfileError
 from curator.render.report import to_json, to_text
 from curator.render.rules import rules_json, rules_text
-from curator.validate import OptionsError, RunError, ValidateOptions
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -92,6 +91,7 @@ def main() -> None:
 def validate(root: Path, profile: str | None, fmt: str, fail_on: str, select: tuple[str, ...],
              ignore: tuple[str, ...], jobs: int | None, tier: str, lang: str, output: Path | None) -> None:
     """Check the release at ROOT: files, registry, NIfTI headers, checksums."""
+    from curator.validate import ValidateOptions
     from curator.validate import validate as run_validate
 
     options = ValidateOptions(profile=profile, fail_on=Severity(fail_on), select=_split(select),

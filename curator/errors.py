@@ -1,0 +1,21 @@
+"""Exceptions that map to the documented exit codes (kept import-light: the CLI needs them at start-up)."""
+
+from __future__ import annotations
+
+
+class RunError(Exception):
+    """The command could not run at all (exit 3): the root is missing, unreadable, not a folder."""
+
+
+class OptionsError(Exception):
+    """Options that make no sense (exit 2): an unknown code or tag in --select/--ignore, and the like."""
+
+
+class BuildError(Exception):
+    """The build could not be made. ``exit_code`` 2: bad configuration (card, table, options);
+    1: the source data itself is wrong (missing or unreadable files, masks off their study's grid)."""
+
+    def __init__(self, message: str, exit_code: int = 1, problems: list[str] | None = None):
+        super().__init__(message)
+        self.exit_code = exit_code
+        self.problems = problems or []

@@ -1,0 +1,62 @@
+"""What validate and verify share: the root check, hashing the listed files, and closing the report."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+from curator import __version__
+from curator.checks.facts import Facts
+from curator.errors import RunError
+from curator.executor import run_tasks
+from curator.io.hashing import hash_file
+from curator.io.manifest import Manifest
+from curator.models.findings import Counts, Finding, Report, Severity, Stats
+
+_ORDER = {Severity.error: 0, Severity.warning: 1, Severity.info: 2}
+
+
+def check_root(root: Path) -> None:
+    if not root.exists():
+        raise RunError(f"{root} does not exist")
+    if not root.is_dir():
+        raise RunError(f"{root} is not a folder; pass the release's root folder")
+
+
+def hash_listed(root: Path, manifests: list[Manifest], files: Mapping[str, object],
+                jobs: int | None) -> dict[str, dict[str, str] | str]:
+    """Digests of every listed regular file, one read per file for all the algorithms it needs."""
+    wanted: dict[str, set[str]] = {}
+    for manifest in manifests:
+        for entry in manifest.entries:
+            if entry.path in files:
+                wanted.setdefault(entry.path, set()).add(entry.algorithm)
+    paths = sorted(wanted)
+
+    def task(path: str) -> dict[str, str] | str:
+        try:
+            return hash_file(root / path, sorted(wanted[path]))
+        except OSError as error:
+            return f"cannot read the file ({error.strerror or error})"
+
+    return dict(zip(paths, run_tasks(task, paths, jobs), strict=True))
+
+
+def _row(finding: Finding) -> int:
+    row = finding.context.get("row", 0)
+    return row if isinstance(row, int) else 0
+
+
+def finish_report(root: Path, profile: str | None, findings: list[Finding], facts: Facts | None,
+                  started: float, fail_on: Severity, extra_stats: dict[str, object] | None = None) -> Report:
+    counts = Counts()
+    for finding in findings:
+        setattr(counts, finding.severity.value, getattr(counts, finding.severity.value) + 1)
+    files = facts.files if facts else {}
+    stats = Stats(files=len(files), bytes=sum(e.size for e in files.values()),
+                  seconds=round(time.perf_counter() - started, 3), **(extra_stats or {}))
+    findings = sorted(findings, key=lambda f: (_ORDER[f.severity], f.code, f.path, _row(f)))
+    valid = not any(f.severity.rank >= fail_on.rank for f in findings)
+    return Report(version=__version__, root=str(root), profile=profile, valid=valid, counts=counts,
+                  stats=stats, findings=findings)
