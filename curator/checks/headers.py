@@ -7,10 +7,12 @@ from collections.abc import Iterator
 
 from curator.catalogue import make_finding
 from curator.checks.facts import Facts
+from curator.checks.geometry import misalignment
 from curator.io.nifti import NiftiHeader
 from curator.models.findings import Finding
 
-CODES = frozenset({"IMAGE_UNREADABLE", "IMAGE_HEADER_INVALID", "IMAGE_TRUNCATED", "MASK_SHAPE_MISMATCH"})
+CODES = frozenset({"IMAGE_UNREADABLE", "IMAGE_HEADER_INVALID", "IMAGE_TRUNCATED", "MASK_SHAPE_MISMATCH",
+                   "MASK_GEOMETRY_MISMATCH"})
 
 
 def header_problems(header: NiftiHeader) -> list[str]:
@@ -82,3 +84,15 @@ def _mask_grids(facts: Facts) -> Iterator[Finding]:
         if mask.shape[:3] != study.shape[:3]:
             yield make_finding("MASK_SHAPE_MISMATCH", mask_path, study_id=study_id,
                                mask_shape=list(mask.shape), study=study_path, study_shape=list(study.shape))
+            continue
+        if mask.affine is None or study.affine is None:
+            continue  # IMAGE_HEADER_INVALID says why
+        off = misalignment(study.affine, mask.affine, study.shape)
+        tolerance = facts.profile.geometry
+        if off.mirrored or off.shift_voxels > tolerance.voxel_fraction or off.rotation_deg > tolerance.degrees:
+            yield make_finding("MASK_GEOMETRY_MISMATCH", mask_path, study_id=study_id, study=study_path,
+                               shift_mm=round(off.shift_mm, 3), shift_voxels=round(off.shift_voxels, 3),
+                               rotation_deg=round(off.rotation_deg, 3),
+                               spacing_ratio=[round(r, 4) for r in off.spacing_ratio], mirrored=off.mirrored,
+                               tolerance={"voxel_fraction": tolerance.voxel_fraction,
+                                          "degrees": tolerance.degrees})

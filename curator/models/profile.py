@@ -39,6 +39,15 @@ class Detection(BaseModel):
     any_of: list[str] = Field(default_factory=list)
 
 
+class GeometryTolerance(BaseModel):
+    """How far a mask's affine may stray from its study's before it is MASK_GEOMETRY_MISMATCH."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    voxel_fraction: float = Field(default=0.05, gt=0, description="largest corner shift, in voxels")
+    degrees: float = Field(default=0.05, gt=0, description="largest rotation between the grids")
+
+
 class Profile(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -54,6 +63,7 @@ class Profile(BaseModel):
     labels: list[int]
     languages: list[str] = Field(default_factory=lambda: ["en", "ru"])
     manifests: list[str] = Field(default_factory=lambda: ["SHA256SUMS", "MD5SUMS"])
+    geometry: GeometryTolerance = Field(default_factory=GeometryTolerance)
 
     def pattern_for(self, kind: str) -> DataPattern:
         for item in self.data_files:
