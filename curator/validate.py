@@ -18,6 +18,7 @@ from curator.io.card import load_card
 from curator.io.inventory import walk
 from curator.io.manifest import parse_manifest
 from curator.io.nifti import NiftiHeader, read_header
+from curator.io.payload import Payload, scan_nifti
 from curator.io.registry import read_registry
 from curator.models.findings import Report, Severity
 from curator.models.profile import Profile
@@ -35,6 +36,7 @@ class ValidateOptions:
     ignore: tuple[str, ...] = ()
     jobs: int | None = None
     checksums: bool = True
+    deep: bool = False
 
 
 @dataclass
@@ -89,16 +91,6 @@ def gather(root: Path, profile: Profile, options: ValidateOptions) -> Facts:
                     facts.registry_copy_error = str(error)
         facts.rows, _ = registry_check.parse_rows(facts)
 
-    nifti_paths = [p for p in files if p.endswith((".nii", ".nii.gz"))]
-
-    def header_task(path: str) -> NiftiHeader | str:
-        try:
-            return read_header(root / path)
-        except ReadError as error:
-            return str(error)
-
-    facts.headers = dict(zip(nifti_paths, run_tasks(header_task, nifti_paths, options.jobs), strict=True))
-
     for name in profile.manifests:
         if name not in files:
             continue
@@ -106,9 +98,46 @@ def gather(root: Path, profile: Profile, options: ValidateOptions) -> Facts:
             facts.manifests.append(parse_manifest(root / name))
         except ReadError as error:
             facts.manifest_errors[name] = str(error)
+
+    nifti_paths = [p for p in files if p.endswith((".nii", ".nii.gz"))]
+    if options.deep:
+        _scan_payloads(facts, nifti_paths, options.jobs)
+    else:
+        def header_task(path: str) -> NiftiHeader | str:
+            try:
+                return read_header(root / path)
+            except ReadError as error:
+                return str(error)
+
+        facts.headers = dict(zip(nifti_paths, run_tasks(header_task, nifti_paths, options.jobs), strict=True))
     if options.checksums:
-        facts.digests = hash_listed(root, facts.manifests, files, options.jobs)
+        rest = {p: e for p, e in files.items() if p not in facts.payloads}
+        facts.digests.update(hash_listed(root, facts.manifests, rest, options.jobs))
     return facts
+
+
+def _scan_payloads(facts: Facts, paths: list[str], jobs: int | None) -> None:
+    """--deep: read each NIfTI file once, feeding its hashers, the decompressor and the voxel statistics."""
+    algorithms: dict[str, set[str]] = {}
+    for manifest in facts.manifests:
+        for entry in manifest.entries:
+            algorithms.setdefault(entry.path, set()).add(entry.algorithm)
+
+    def task(path: str) -> Payload | str:
+        try:
+            return scan_nifti(facts.root / path, sorted(algorithms.get(path, ())))
+        except OSError as error:
+            return f"cannot read the file ({error.strerror or error})"
+
+    for path, result in zip(paths, run_tasks(task, paths, jobs), strict=True):
+        if isinstance(result, str):
+            facts.headers[path] = result
+            facts.digests[path] = result
+            continue
+        facts.payloads[path] = result
+        facts.headers[path] = result.header
+        if path in algorithms:
+            facts.digests[path] = result.digests
 
 
 def validate(root: Path | str, options: ValidateOptions | None = None) -> Report:

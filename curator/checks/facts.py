@@ -8,6 +8,7 @@ from pathlib import Path
 from curator.io.inventory import Entry
 from curator.io.manifest import Manifest
 from curator.io.nifti import NiftiHeader
+from curator.io.payload import Payload
 from curator.io.registry import RegistryTable
 from curator.models.profile import Profile
 from curator.models.registry import RegistryRow
@@ -28,6 +29,7 @@ class Facts:
     manifests: list[Manifest] = field(default_factory=list)
     manifest_errors: dict[str, str] = field(default_factory=dict)       # manifest path -> read error
     digests: dict[str, dict[str, str] | str] = field(default_factory=dict)  # path -> {algo: hex} or error
+    payloads: dict[str, Payload] = field(default_factory=dict)           # --deep: NIfTI path -> one full read
 
     @property
     def files(self) -> dict[str, Entry]:

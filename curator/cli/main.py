@@ -84,6 +84,8 @@ def main() -> None:
 @click.option("--ignore", multiple=True, help="Drop these codes or tags (repeatable, comma-separated).")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), help="Files read at once (default: all cores).")
 @click.option("--fast", "tier", flag_value="fast", default=True, help="Headers, registry, manifests (default).")
+@click.option("--deep", "tier", flag_value="deep",
+              help="Also read every NIfTI payload once: gzip CRC, mask labels, empty masks, HU range.")
 @click.option("--lang", type=click.Choice(["en", "ru"]), default="en", show_default=True,
               help="Language of the text output's messages.")
 @click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False), help="Write the report here.")
@@ -95,7 +97,7 @@ def validate(root: Path, profile: str | None, fmt: str, fail_on: str, select: tu
     from curator.validate import validate as run_validate
 
     options = ValidateOptions(profile=profile, fail_on=Severity(fail_on), select=_split(select),
-                              ignore=_split(ignore), jobs=jobs)
+                              ignore=_split(ignore), jobs=jobs, deep=tier == "deep")
     report = run_validate(root, options)
     _emit(to_json(report) if fmt == "json" else to_text(report, lang=lang), output)
     sys.exit(EXIT_VALID if report.valid else EXIT_INVALID)

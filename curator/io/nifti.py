@@ -18,6 +18,7 @@ from curator.io import ReadError
 GZIP_MAGIC = b"\x1f\x8b"
 _NIFTI1_SIZE = 348
 _NIFTI2_SIZE = 540
+HEADER_PREFIX = _NIFTI2_SIZE + 4
 
 
 class NiftiReadError(ReadError):
@@ -32,6 +33,9 @@ class NiftiHeader:
     dims_raw: tuple[int, ...]         # dim[0..7] as stored
     pixdim_raw: tuple[float, ...]     # pixdim[0..7] as stored
     datatype: str
+    dtype_str: str                     # numpy dtype with byte order, e.g. "<i2"; "" when unknown
+    scl_slope: float                   # identity (1, 0) when the header leaves scaling unset
+    scl_inter: float
     bitpix: int
     vox_offset: float
     qform_code: int
@@ -71,15 +75,20 @@ def _read_prefix(path: Path, size: int) -> tuple[bytes, bool, int, int | None]:
 
 def read_header(path: Path) -> NiftiHeader:
     """Parse the header of a ``.nii`` or ``.nii.gz`` file; raise NiftiReadError with a reason."""
+    try:
+        raw, compressed, file_size, isize = _read_prefix(path, HEADER_PREFIX)
+    except OSError as error:
+        raise NiftiReadError(f"cannot open the file ({error.strerror or error})") from error
+    return parse_header(raw, compressed=compressed, file_size=file_size, isize=isize)
+
+
+def parse_header(raw: bytes, *, compressed: bool, file_size: int, isize: int | None) -> NiftiHeader:
+    """Parse the first bytes of a (decompressed) NIfTI stream; raise NiftiReadError with a reason."""
     # imported here: nibabel costs ~0.3 s to import, which `curator verify` never needs
     import numpy as np
     from nibabel.nifti1 import Nifti1Header
     from nibabel.nifti2 import Nifti2Header
 
-    try:
-        raw, compressed, file_size, isize = _read_prefix(path, _NIFTI2_SIZE + 4)
-    except OSError as error:
-        raise NiftiReadError(f"cannot open the file ({error.strerror or error})") from error
     if len(raw) < _NIFTI1_SIZE:
         raise NiftiReadError(f"only {len(raw)} bytes, a NIfTI header needs {_NIFTI1_SIZE}")
     size_le = struct.unpack("<i", raw[:4])[0]
@@ -103,9 +112,11 @@ def read_header(path: Path) -> NiftiHeader:
     if not 1 <= ndim <= 7:
         raise NiftiReadError(f"dim[0] is {ndim}, must be 1..7")
     try:
-        datatype = str(header.get_data_dtype())
+        dtype = header.get_data_dtype()
+        datatype, dtype_str = str(dtype.name), str(dtype.str)
     except Exception:
-        datatype = f"code {int(header['datatype'])}"
+        datatype, dtype_str = f"code {int(header['datatype'])}", ""
+    slope, inter = (float(v) if v is not None else math.nan for v in header.get_slope_inter())
     affine: tuple[tuple[float, ...], ...] | None
     try:
         matrix = np.asarray(header.get_best_affine(), dtype=float)
@@ -117,6 +128,10 @@ def read_header(path: Path) -> NiftiHeader:
         dims_raw=dims,
         pixdim_raw=tuple(float(p) for p in header["pixdim"]),
         datatype=datatype,
+        dtype_str=dtype_str,
+        # unset scaling (NaN or a zero slope) means identity, as nibabel reads it
+        scl_slope=slope if math.isfinite(slope) and slope != 0 else 1.0,
+        scl_inter=inter if math.isfinite(inter) else 0.0,
         bitpix=int(header["bitpix"]),
         # vox_offset 0 in a single-file NIfTI (the real MosMed masks have it) means "right after the header"
         vox_offset=max(float(header["vox_offset"]), float(len(raw) + 4)),

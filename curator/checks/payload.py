@@ -1,0 +1,57 @@
+"""The deep tier's judgement on voxel payloads: intact streams, label sets, empty masks, plausible HU."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from curator.catalogue import make_finding
+from curator.checks.facts import Facts
+from curator.io.nifti import NiftiHeader
+from curator.models.findings import Finding
+
+CODES = frozenset({"IMAGE_TRUNCATED", "MASK_VALUES_UNEXPECTED", "MASK_EMPTY", "IMAGE_INTENSITY_IMPLAUSIBLE"})
+
+HU_RANGE = (-2048, 4095)
+
+
+def _number(value: float) -> int | float:
+    return int(value) if float(value).is_integer() else value
+
+
+def check(facts: Facts) -> Iterator[Finding]:
+    labels = set(facts.profile.labels)
+    for path, payload in sorted(facts.payloads.items()):
+        header = payload.header
+        if not isinstance(header, NiftiHeader):
+            continue  # IMAGE_UNREADABLE, from the headers check
+        kind = facts.data_kind(path)
+        study_id = int(kind[1]["study_id"]) if kind and kind[1].get("study_id") else None
+        expected = header.data_bytes
+        if payload.stream_error or payload.decompressed < expected:
+            yield make_finding("IMAGE_TRUNCATED", path, study_id=study_id, expected_bytes=expected,
+                               actual_bytes=payload.decompressed,
+                               reason=payload.stream_error or "the data ends before the header's voxel count")
+            continue
+        stats = payload.voxels
+        if stats is None or kind is None:
+            continue
+        if kind[0] == "mask":
+            if stats.values is None:
+                yield make_finding("MASK_VALUES_UNEXPECTED", path, study_id=study_id,
+                                   values=f"more than {len(labels)} distinct values (a label map has few)",
+                                   allowed=sorted(labels))
+                continue
+            bad = {_number(v): n for v, n in sorted(stats.values.items()) if v not in labels}
+            if bad or stats.non_finite:
+                yield make_finding("MASK_VALUES_UNEXPECTED", path, study_id=study_id, values=sorted(bad),
+                                   allowed=sorted(labels), voxels=bad, non_finite=stats.non_finite)
+            elif all(v == 0 for v in stats.values):
+                yield make_finding("MASK_EMPTY", path, study_id=study_id)
+        elif kind[0] == "study":
+            low, high = HU_RANGE
+            if stats.non_finite or stats.below or stats.above:
+                yield make_finding("IMAGE_INTENSITY_IMPLAUSIBLE", path, study_id=study_id,
+                                   minimum=_number(stats.minimum) if stats.minimum is not None else None,
+                                   maximum=_number(stats.maximum) if stats.maximum is not None else None,
+                                   non_finite=stats.non_finite, low=low, high=high,
+                                   below=stats.below, above=stats.above)
