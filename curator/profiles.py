@@ -40,10 +40,13 @@ def detect_profile(root: Path) -> Profile | None:
     """The first profile whose detection rules the folder satisfies, or None."""
     for profile in load_profiles().values():
         rules = profile.detect
-        if not rules.all_of and not rules.any_of:
+        if not rules.all_of and not rules.any_of and not rules.any_glob:
             continue
-        if all(_exists(root, item) for item in rules.all_of) and (
-            not rules.any_of or any(_exists(root, item) for item in rules.any_of)
-        ):
-            return profile
+        if not all(_exists(root, item) for item in rules.all_of):
+            continue
+        if rules.any_of and not any(_exists(root, item) for item in rules.any_of):
+            continue
+        if rules.any_glob and not any(next(root.glob(pattern), None) for pattern in rules.any_glob):
+            continue
+        return profile
     return None

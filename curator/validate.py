@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from importlib import import_module
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,7 +75,8 @@ def _languages(root: Path, profile: Profile) -> list[str]:
 
 def gather(root: Path, profile: Profile, options: ValidateOptions) -> Facts:
     """Read everything the checks need; reading problems are stored, never raised."""
-    facts = Facts(root=root, profile=profile, languages=_languages(root, profile), entries=walk(root))
+    facts = Facts(root=root, profile=profile, languages=_languages(root, profile), entries=walk(root),
+                  deep=options.deep, jobs=options.jobs)
     files = facts.files
     spec = profile.registry
     if spec is not None:
@@ -110,6 +112,9 @@ def gather(root: Path, profile: Profile, options: ValidateOptions) -> Facts:
                 return str(error)
 
         facts.headers = dict(zip(nifti_paths, run_tasks(header_task, nifti_paths, options.jobs), strict=True))
+    if profile.gatherer:
+        module, function = profile.gatherer.split(":")
+        getattr(import_module(module), function)(facts)
     if options.checksums:
         rest = {p: e for p, e in files.items() if p not in facts.payloads}
         facts.digests.update(hash_listed(root, facts.manifests, rest, options.jobs))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from curator.io.inventory import Entry
 from curator.io.manifest import Manifest
@@ -30,6 +31,9 @@ class Facts:
     manifest_errors: dict[str, str] = field(default_factory=dict)       # manifest path -> read error
     digests: dict[str, dict[str, str] | str] = field(default_factory=dict)  # path -> {algo: hex} or error
     payloads: dict[str, Payload] = field(default_factory=dict)           # --deep: NIfTI path -> one full read
+    deep: bool = False
+    jobs: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)  # what a profile's own gatherer read (DICOM series, ...)
 
     @property
     def files(self) -> dict[str, Entry]:

@@ -37,6 +37,7 @@ class Detection(BaseModel):
 
     all_of: list[str] = Field(default_factory=list, description="paths that must exist (folders end with /)")
     any_of: list[str] = Field(default_factory=list)
+    any_glob: list[str] = Field(default_factory=list, description="glob patterns; one match is enough")
 
 
 class GeometryTolerance(BaseModel):
@@ -64,6 +65,9 @@ class Profile(BaseModel):
     languages: list[str] = Field(default_factory=lambda: ["en", "ru"])
     manifests: list[str] = Field(default_factory=lambda: ["SHA256SUMS", "MD5SUMS"])
     geometry: GeometryTolerance = Field(default_factory=GeometryTolerance)
+    gatherer: str | None = Field(
+        default=None, pattern=r"^[a-z_.]+:[a-z_]+$",
+        description="'module:function' that reads this layout's own facts into Facts.extra (e.g. DICOM series)")
 
     def pattern_for(self, kind: str) -> DataPattern:
         for item in self.data_files:
