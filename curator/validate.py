@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import time
-from importlib import import_module
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from importlib import import_module
 from pathlib import Path
 
 from curator.catalogue import catalogue, make_finding, rules_for_selector
@@ -19,7 +19,7 @@ from curator.io.card import load_card
 from curator.io.inventory import walk
 from curator.io.manifest import parse_manifest
 from curator.io.nifti import NiftiHeader, read_header
-from curator.io.payload import Payload, scan_nifti
+from curator.io.payload import Payload, scan_nifti, scan_pair
 from curator.io.registry import read_registry
 from curator.models.findings import Report, Severity
 from curator.models.profile import Profile
@@ -128,21 +128,32 @@ def _scan_payloads(facts: Facts, paths: list[str], jobs: int | None) -> None:
         for entry in manifest.entries:
             algorithms.setdefault(entry.path, set()).add(entry.algorithm)
 
-    def task(path: str) -> Payload | str:
-        try:
-            return scan_nifti(facts.root / path, sorted(algorithms.get(path, ())))
-        except OSError as error:
-            return f"cannot read the file ({error.strerror or error})"
+    wanted = set(paths)
+    pairs = [(study, mask) for mask, study, _ in facts.mask_pairs() if mask in wanted and study in wanted]
+    paired = {p for pair in pairs for p in pair}
+    units: list[tuple[str, ...]] = [*pairs, *((p,) for p in paths if p not in paired)]
 
-    for path, result in zip(paths, run_tasks(task, paths, jobs), strict=True):
-        if isinstance(result, str):
-            facts.headers[path] = result
-            facts.digests[path] = result
-            continue
-        facts.payloads[path] = result
-        facts.headers[path] = result.header
-        if path in algorithms:
-            facts.digests[path] = result.digests
+    def task(unit: tuple[str, ...]) -> list[Payload | str]:
+        try:
+            if len(unit) == 2:
+                return list(scan_pair(facts.root / unit[0], facts.root / unit[1],
+                                      sorted(algorithms.get(unit[0], ())), sorted(algorithms.get(unit[1], ()))))
+            return [scan_nifti(facts.root / unit[0], sorted(algorithms.get(unit[0], ())))]
+        except OSError as error:
+            if len(unit) == 2:  # find out which of the two cannot be read
+                return [item for path in unit for item in task((path,))]
+            return [f"cannot read the file ({error.strerror or error})"]
+
+    for unit, results in zip(units, run_tasks(task, units, jobs), strict=True):
+        for path, result in zip(unit, results, strict=True):
+            if isinstance(result, str):
+                facts.headers[path] = result
+                facts.digests[path] = result
+                continue
+            facts.payloads[path] = result
+            facts.headers[path] = result.header
+            if path in algorithms:
+                facts.digests[path] = result.digests
 
 
 def validate(root: Path | str, options: ValidateOptions | None = None) -> Report:

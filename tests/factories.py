@@ -15,14 +15,17 @@ DEFAULT_AFFINE = np.diag([-0.8, 0.8, 8.0, 1.0])
 
 
 def nifti_bytes(data: np.ndarray, affine: np.ndarray | None = None, *, descrip: str = "",
-                qform_code: int = 1, sform_code: int = 1) -> bytes:
+                qform_code: int = 1, sform_code: int = 1, scaling: tuple[float, float] | None = None) -> bytes:
     image = nib.Nifti1Image(data, DEFAULT_AFFINE if affine is None else affine)
     image.header.set_qform(image.affine, code=qform_code)
     image.header.set_sform(image.affine, code=sform_code)
     image.header["descrip"] = descrip.encode()
+    image.header.set_xyzt_units("mm", "sec")
     raw = io.BytesIO()
     image.header.set_data_dtype(data.dtype)
     image.header["vox_offset"] = 352
+    if scaling is not None:  # stored values are multiplied by slope, plus intercept, when read
+        image.header["scl_slope"], image.header["scl_inter"] = scaling
     raw.write(image.header.binaryblock)
     raw.write(b"\x00" * 4)
     raw.write(np.asarray(data, order="F").tobytes(order="F"))

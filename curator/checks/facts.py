@@ -51,3 +51,16 @@ class Facts:
     def registry_name(self) -> str:
         return self.registry.path.name if self.registry else (self.profile.registry.path if self.profile.registry
                                                               else "registry")
+
+    def mask_pairs(self) -> list[tuple[str, str, int]]:
+        """(mask, study, study_id) from the registry rows, else from file names."""
+        if self.rows:
+            return [(row.mask_file.lstrip("/"), row.study_file.lstrip("/"), row.study_id)
+                    for _, row in self.rows if row.mask_file]
+        studies: dict[int, str] = {}
+        masks: dict[int, str] = {}
+        for path in self.files:
+            kind = self.data_kind(path)
+            if kind and kind[1].get("study_id"):
+                (studies if kind[0] == "study" else masks)[int(kind[1]["study_id"])] = path
+        return [(masks[i], studies[i], i) for i in sorted(masks) if i in studies]

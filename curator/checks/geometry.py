@@ -74,3 +74,14 @@ def misalignment(study: Matrix, mask: Matrix, shape: tuple[int, ...]) -> Misalig
     ratio = tuple(m / s if s else math.inf for m, s in zip(mask_zooms, study_zooms, strict=True))
     return Misalignment(shift_mm=shift, shift_voxels=shift / smallest, rotation_deg=rotation_degrees(study, mask),
                         spacing_ratio=ratio, mirrored=is_mirrored(study, mask))  # type: ignore[arg-type]
+
+
+def axcodes(affine: Matrix) -> str:
+    """Orientation letters of the voxel axes, as nibabel's aff2axcodes: 'LAS' for the real MosMed files."""
+    letters = (("L", "R"), ("P", "A"), ("I", "S"))
+    directions = _directions(affine)
+    codes = []
+    for column in range(3):
+        axis = max(range(3), key=lambda row: abs(directions[row][column]))
+        codes.append(letters[axis][1] if directions[axis][column] > 0 else letters[axis][0])
+    return "".join(codes)

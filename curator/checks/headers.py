@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Iterator
 
 from curator.catalogue import make_finding
 from curator.checks.facts import Facts
-from curator.checks.geometry import misalignment
+from curator.checks.geometry import axcodes, misalignment
 from curator.io.nifti import NiftiHeader
 from curator.models.findings import Finding
 
 CODES = frozenset({"IMAGE_UNREADABLE", "IMAGE_HEADER_INVALID", "IMAGE_TRUNCATED", "MASK_SHAPE_MISMATCH",
-                   "MASK_GEOMETRY_MISMATCH"})
+                   "MASK_GEOMETRY_MISMATCH", "IMAGE_XFORM_INCONSISTENT", "IMAGE_HEADER_SUSPECT",
+                   "ORIENTATION_INCONSISTENT", "MASK_DTYPE_INVALID"})
+
+_SPATIAL_UNITS = {0: "unknown", 1: "metres", 2: "millimetres", 3: "micrometres"}
 
 
 def header_problems(header: NiftiHeader) -> list[str]:
@@ -31,6 +35,22 @@ def header_problems(header: NiftiHeader) -> list[str]:
     if header.datatype.startswith("code "):
         problems.append(f"datatype {header.datatype} is not a NIfTI data type")
     return problems
+
+
+def header_oddities(header: NiftiHeader) -> list[str]:
+    """Legal but suspicious header values: readers have to guess what was meant."""
+    oddities = []
+    units = header.xyzt_units & 0x07
+    if units != 2:
+        oddities.append(f"spatial units are {_SPATIAL_UNITS.get(units, units)}, not millimetres (xyzt_units "
+                        f"{header.xyzt_units}); readers will assume mm")
+    qfac = header.pixdim_raw[0]
+    if qfac not in (-1.0, 1.0) and header.qform_code > 0:
+        oddities.append(f"qfac (pixdim[0]) is {qfac}, must be -1 or 1")
+    for name, code in (("qform_code", header.qform_code), ("sform_code", header.sform_code)):
+        if not 0 <= code <= 5:
+            oddities.append(f"{name} is {code}, defined codes are 0..5")
+    return oddities
 
 
 def truncation(header: NiftiHeader) -> tuple[int, int] | None:
@@ -53,31 +73,58 @@ def check(facts: Facts) -> Iterator[Finding]:
         if isinstance(header, str):
             yield make_finding("IMAGE_UNREADABLE", path, study_id=study_id, reason=header)
             continue
-        for reason in header_problems(header):
+        problems = header_problems(header)
+        for reason in problems:
             yield make_finding("IMAGE_HEADER_INVALID", path, study_id=study_id, reason=reason)
+        for reason in [] if problems else header_oddities(header):
+            yield make_finding("IMAGE_HEADER_SUSPECT", path, study_id=study_id, reason=reason)
+        if header.qform is not None and header.sform is not None and not problems:
+            off = misalignment(header.sform, header.qform, header.shape)
+            tolerance = facts.profile.geometry
+            if off.shift_voxels > tolerance.voxel_fraction or off.rotation_deg > tolerance.degrees:
+                yield make_finding("IMAGE_XFORM_INCONSISTENT", path, study_id=study_id,
+                                   shift_mm=round(off.shift_mm, 3), rotation_deg=round(off.rotation_deg, 3))
+        if kind and kind[0] == "mask":
+            type_problem = _mask_type_problem(header)
+            if type_problem:
+                yield make_finding("MASK_DTYPE_INVALID", path, study_id=study_id, datatype=header.datatype,
+                                   reason=type_problem)
         sizes = None if path in facts.payloads else truncation(header)  # --deep knows better than the trailer
         if sizes:
             yield make_finding("IMAGE_TRUNCATED", path, study_id=study_id,
                                expected_bytes=sizes[0], actual_bytes=sizes[1])
     yield from _mask_grids(facts)
+    yield from _orientations(facts)
 
 
-def mask_pairs(facts: Facts) -> list[tuple[str, str, int]]:
-    """(mask, study, study_id) from the registry rows, else from file names."""
-    if facts.rows:
-        return [(row.mask_file.lstrip("/"), row.study_file.lstrip("/"), row.study_id)
-                for _, row in facts.rows if row.mask_file]
-    studies: dict[int, str] = {}
-    masks: dict[int, str] = {}
-    for path in facts.files:
-        kind = facts.data_kind(path)
-        if kind and kind[1].get("study_id"):
-            (studies if kind[0] == "study" else masks)[int(kind[1]["study_id"])] = path
-    return [(masks[i], studies[i], i) for i in sorted(masks) if i in studies]
+def _mask_type_problem(header: NiftiHeader) -> str | None:
+    if header.datatype.startswith(("float", "complex")) or header.datatype.startswith("code "):
+        return "a floating-point or unknown type"
+    if (header.scl_slope, header.scl_inter) != (1.0, 0.0):
+        return f"intensity scaling scl_slope={header.scl_slope}, scl_inter={header.scl_inter}"
+    return None
+
+
+def _orientations(facts: Facts) -> Iterator[Finding]:
+    """One voxel orientation for the whole release; name the files that differ from the majority."""
+    seen: dict[str, str] = {}
+    for path, header in facts.headers.items():
+        if isinstance(header, NiftiHeader) and header.affine is not None and not header_problems(header):
+            seen[path] = axcodes(header.affine)
+    if len(set(seen.values())) < 2:
+        return
+    tally = Counter(seen.values())
+    majority, count = tally.most_common(1)[0]
+    if list(tally.values()).count(count) > 1:
+        return  # no clear majority: nothing to call the odd one out
+    for path, orientation in sorted(seen.items()):
+        if orientation != majority:
+            yield make_finding("ORIENTATION_INCONSISTENT", path, orientation=orientation, majority=majority,
+                               count=count)
 
 
 def _mask_grids(facts: Facts) -> Iterator[Finding]:
-    for mask_path, study_path, study_id in mask_pairs(facts):
+    for mask_path, study_path, study_id in facts.mask_pairs():
         mask, study = facts.headers.get(mask_path), facts.headers.get(study_path)
         if not isinstance(mask, NiftiHeader) or not isinstance(study, NiftiHeader):
             continue  # missing or unreadable: reported elsewhere

@@ -7,9 +7,11 @@ from collections.abc import Iterator
 from curator.catalogue import make_finding
 from curator.checks.facts import Facts
 from curator.io.nifti import NiftiHeader
+from curator.io.payload import Payload
 from curator.models.findings import Finding
 
-CODES = frozenset({"IMAGE_TRUNCATED", "MASK_VALUES_UNEXPECTED", "MASK_EMPTY", "IMAGE_INTENSITY_IMPLAUSIBLE"})
+CODES = frozenset({"IMAGE_TRUNCATED", "MASK_VALUES_UNEXPECTED", "MASK_EMPTY", "IMAGE_INTENSITY_IMPLAUSIBLE",
+                   "MASK_IMPLAUSIBLE", "IMAGE_HU_OFFSET_MISSING"})
 
 HU_RANGE = (-2048, 4095)
 
@@ -47,6 +49,7 @@ def check(facts: Facts) -> Iterator[Finding]:
                                    allowed=sorted(labels), voxels=bad, non_finite=stats.non_finite)
             elif all(v == 0 for v in stats.values):
                 yield make_finding("MASK_EMPTY", path, study_id=study_id)
+            yield from _lesion_plausibility(facts, path, payload, study_id)
         elif kind[0] == "study":
             low, high = HU_RANGE
             if stats.non_finite or stats.below or stats.above:
@@ -55,3 +58,21 @@ def check(facts: Facts) -> Iterator[Finding]:
                                    maximum=_number(stats.maximum) if stats.maximum is not None else None,
                                    non_finite=stats.non_finite, low=low, high=high,
                                    below=stats.below, above=stats.above)
+            if stats.minimum is not None and stats.maximum is not None and stats.minimum >= 0 and stats.maximum >= 500:
+                yield make_finding("IMAGE_HU_OFFSET_MISSING", path, study_id=study_id,
+                                   minimum=_number(stats.minimum), maximum=_number(stats.maximum))
+
+
+def _lesion_plausibility(facts: Facts, path: str, payload: Payload, study_id: int | None) -> Iterator[Finding]:
+    lesion = payload.lesion
+    if lesion is None or lesion.mean_hu is None:
+        return
+    rules = facts.profile.plausibility
+    low, high = rules.lesion_hu
+    mean = lesion.mean_hu
+    far = mean < low - rules.lesion_hu_margin or mean > high + rules.lesion_hu_margin
+    if far or lesion.air_fraction > rules.max_air_fraction:
+        study = next((s for m, s, _ in facts.mask_pairs() if m == path), "")
+        yield make_finding("MASK_IMPLAUSIBLE", path, study_id=study_id, study=study, mean_hu=round(mean, 1),
+                           air_percent=round(100 * lesion.air_fraction, 1), low=_number(low), high=_number(high),
+                           voxels=lesion.voxels)

@@ -16,7 +16,7 @@ from curator.models.registry import RegistryRow
 
 CODES = frozenset({
     "REGISTRY_UNREADABLE", "REGISTRY_ROW_INVALID", "REGISTRY_DUPLICATE_ID", "REGISTRY_CATEGORY_MISMATCH",
-    "REGISTRY_COPIES_DISAGREE", "FILE_MISSING", "FILE_UNLISTED", "MASK_STUDY_MISSING",
+    "REGISTRY_COPIES_DISAGREE", "FILE_MISSING", "FILE_UNLISTED", "MASK_STUDY_MISSING", "MASK_CATEGORY_UNEXPECTED",
 })
 
 
@@ -77,6 +77,11 @@ def check(facts: Facts) -> Iterator[Finding]:
     _, row_findings = parse_rows(facts)
     yield from row_findings
     yield from _duplicates(facts, rel)
+    no_lesions = set(facts.profile.plausibility.no_lesion_categories)
+    for _, row in facts.rows:
+        if row.mask_file and row.category in no_lesions:
+            yield make_finding("MASK_CATEGORY_UNEXPECTED", row.mask_file.lstrip("/"), study_id=row.study_id,
+                               category=row.category)
     yield from _against_disk(facts, rel)
     yield from _copies(facts)
 

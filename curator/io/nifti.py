@@ -41,6 +41,9 @@ class NiftiHeader:
     qform_code: int
     sform_code: int
     affine: tuple[tuple[float, ...], ...] | None   # the affine nibabel would use; None when not computable
+    qform: tuple[tuple[float, ...], ...] | None    # each transform as stored, None when its code is 0
+    sform: tuple[tuple[float, ...], ...] | None
+    xyzt_units: int
     compressed: bool
     file_size: int
     isize: int | None                  # gzip trailer: uncompressed size mod 2**32 (single-member streams)
@@ -117,12 +120,16 @@ def parse_header(raw: bytes, *, compressed: bool, file_size: int, isize: int | N
     except Exception:
         datatype, dtype_str = f"code {int(header['datatype'])}", ""
     slope, inter = (float(v) if v is not None else math.nan for v in header.get_slope_inter())
-    affine: tuple[tuple[float, ...], ...] | None
-    try:
-        matrix = np.asarray(header.get_best_affine(), dtype=float)
-        affine = tuple(tuple(float(v) for v in row) for row in matrix)
-    except Exception:
-        affine = None
+    def as_tuple(getter: str) -> tuple[tuple[float, ...], ...] | None:
+        try:
+            matrix = np.asarray(getattr(header, getter)(), dtype=float)
+            return tuple(tuple(float(v) for v in row) for row in matrix)
+        except Exception:  # a header that cannot produce this transform
+            return None
+
+    affine = as_tuple("get_best_affine")
+    qform = as_tuple("get_qform") if int(header["qform_code"]) > 0 else None
+    sform = as_tuple("get_sform") if int(header["sform_code"]) > 0 else None
     return NiftiHeader(
         shape=dims[1 : ndim + 1],
         dims_raw=dims,
@@ -138,6 +145,9 @@ def parse_header(raw: bytes, *, compressed: bool, file_size: int, isize: int | N
         qform_code=int(header["qform_code"]),
         sform_code=int(header["sform_code"]),
         affine=affine,
+        qform=qform,
+        sform=sform,
+        xyzt_units=int(header["xyzt_units"]),
         compressed=compressed,
         file_size=file_size,
         isize=isize,

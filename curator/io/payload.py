@@ -1,5 +1,10 @@
-"""The deep tier's single pass over a NIfTI file: every hasher, the gzip decompressor (CRC and size checked by
-zlib) and the voxel statistics are fed from one read of the file."""
+"""The deep tier's single pass over NIfTI files.
+
+One read of a file feeds every hasher, the gzip decompressor (zlib checks each member's CRC-32 and size) and
+the voxel statistics. A study and its mask are streamed in lockstep, voxel range by voxel range, so the HU
+under a lesion mask is measured without holding either volume in memory: memory stays at a few MB per task
+whatever the volume size.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +13,21 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from curator.io import ReadError
 from curator.io.hashing import CHUNK, new_hasher
 from curator.io.nifti import GZIP_MAGIC, HEADER_PREFIX, NiftiHeader, parse_header
 
-MAX_DISTINCT = 64  # a mask with more distinct values than this is not a label map; stop counting them
+if TYPE_CHECKING:
+    import numpy.typing as npt
+
+MAX_DISTINCT = 64          # a mask with more distinct values than this is not a label map; stop counting
+VOXELS_PER_STEP = 1 << 20  # voxels handed to the statistics at once (2 MB of int16)
+# decompressed bytes per zlib call: bounds memory (1 MB of a mask's gzip can inflate to ~1 GB) and lets all but
+# the last piece through before zlib checks the trailer, so a CRC error still leaves the header readable
+MAX_PIECE = 256 << 10
+AIR_HU = -950              # below this a voxel is air, not lung tissue
 
 
 @dataclass
@@ -26,6 +40,79 @@ class VoxelStats:
     values: Counter[float] | None = field(default_factory=Counter)  # None once past MAX_DISTINCT
     below: int = 0    # voxels under the plausible range given to the scan
     above: int = 0
+    low: float = -2048
+    high: float = 4095
+
+    def update(self, values: npt.NDArray[Any]) -> None:
+        import numpy as np
+
+        self.count += values.size
+        if values.dtype.kind == "f":
+            finite = np.isfinite(values)
+            self.non_finite += int(values.size - finite.sum())
+            if self.non_finite:
+                values = values[finite]
+        if values.size == 0:
+            return
+        low, high = float(values.min()), float(values.max())
+        self.minimum = low if self.minimum is None else min(self.minimum, low)
+        self.maximum = high if self.maximum is None else max(self.maximum, high)
+        self.total += float(values.sum(dtype=np.float64))
+        if low < self.low:
+            self.below += int((values < self.low).sum())
+        if high > self.high:
+            self.above += int((values > self.high).sum())
+        if self.values is not None:
+            self._count_values(values, low, high)
+
+    def _count_values(self, values: npt.NDArray[Any], low: float, high: float) -> None:
+        import numpy as np
+
+        assert self.values is not None
+        if values.dtype.kind in "iu" and high - low < 1 << 16:
+            # a histogram is ~20x faster than np.unique's sort for the small ranges of label maps
+            counts = np.bincount((values - int(low)).astype(np.intp, copy=False))
+            present = np.flatnonzero(counts)
+            pairs = zip((present + int(low)).tolist(), counts[present].tolist(), strict=True)
+        else:
+            distinct, counted = np.unique(values, return_counts=True)
+            if distinct.size > MAX_DISTINCT:
+                self.values = None
+                return
+            pairs = zip(distinct.tolist(), counted.tolist(), strict=True)
+        for value, count in pairs:
+            self.values[value] += count
+        if len(self.values) > MAX_DISTINCT:
+            self.values = None
+
+
+@dataclass
+class LesionStats:
+    """What a study's HU say about the voxels its mask marks (the MosMed paper: lesions -700..-130 HU)."""
+
+    voxels: int = 0
+    hu_total: float = 0.0
+    air: int = 0           # marked voxels below AIR_HU: outside the body or in the airway
+
+    @property
+    def mean_hu(self) -> float | None:
+        return self.hu_total / self.voxels if self.voxels else None
+
+    @property
+    def air_fraction(self) -> float:
+        return self.air / self.voxels if self.voxels else 0.0
+
+    def update(self, study: npt.NDArray[Any], mask: npt.NDArray[Any]) -> None:
+        import numpy as np
+
+        marked = mask != 0
+        count = int(marked.sum())
+        if not count:
+            return
+        hu = study[marked].astype(np.float64, copy=False)
+        self.voxels += count
+        self.hu_total += float(hu.sum())
+        self.air += int((hu < AIR_HU).sum())
 
 
 @dataclass
@@ -35,171 +122,182 @@ class Payload:
     stream_error: str | None = None    # gzip CRC/size mismatch, corrupt or unfinished stream
     decompressed: int = 0
     voxels: VoxelStats | None = None
+    lesion: LesionStats | None = None  # on a mask's payload, when read with its study
 
 
-class _VoxelSink:
-    """Receives the decompressed stream and turns the voxel part into statistics."""
+class NiftiStream:
+    """Read a NIfTI file once, from the first byte to the last, whatever the caller asks of it."""
 
-    def __init__(self, low: float, high: float) -> None:
-        self.prefix = bytearray()
-        self.header: NiftiHeader | str | None = None
-        self.stats = VoxelStats()
-        self.skip = 0
-        self.remaining = 0
-        self.pending = b""
-        self.low, self.high = low, high
-        self.dtype: object = None
+    def __init__(self, path: Path, algorithms: list[str]) -> None:
+        self.path = path
+        self.hashers = {name: new_hasher(name) for name in algorithms}
+        self.stream_error: str | None = None
+        self.decompressed = 0
+        self.file_size = path.stat().st_size
+        self._handle = path.open("rb")
+        first = self._handle.read(CHUNK)
+        self.compressed = first[:2] == GZIP_MAGIC
+        self.isize: int | None = None
+        if self.compressed and self.file_size >= 18:
+            self._handle.seek(-4, 2)
+            self.isize = int.from_bytes(self._handle.read(4), "little")
+            self._handle.seek(len(first))
+        self._gunzip = zlib.decompressobj(wbits=31) if self.compressed else None
+        self._pieces = self._decompressed(first)
+        self._buffer = bytearray()
+        self._voxels_left: int | None = None
+        self.header: NiftiHeader | str = self._read_header()
 
-    def feed(self, data: bytes, *, compressed: bool, file_size: int, isize: int | None) -> None:
-        if self.header is None:
-            self.prefix += data
-            if len(self.prefix) < HEADER_PREFIX:
-                return
-            self._start(compressed, file_size, isize)
-            data, self.prefix = bytes(self.prefix), bytearray()
-        if isinstance(self.header, str) or self.dtype is None:
-            return
-        if self.skip:
-            taken = min(self.skip, len(data))
-            self.skip -= taken
-            data = data[taken:]
-        if self.remaining <= 0 or not data:
-            return
-        data = self.pending + data[: self.remaining - len(self.pending)]
-        import numpy as np
+    def close(self) -> None:
+        self._handle.close()
 
-        itemsize = np.dtype(self.dtype).itemsize  # type: ignore[call-overload]
-        usable = len(data) - len(data) % itemsize
-        self.pending = data[usable:]
-        if usable:
-            self._update(np.frombuffer(data[:usable], dtype=self.dtype))  # type: ignore[call-overload]
-            self.remaining -= usable
+    def _decompressed(self, first: bytes) -> Iterator[bytes]:
+        chunk = first
+        while chunk:
+            for hasher in self.hashers.values():
+                hasher.update(chunk)
+            if self._gunzip is None:
+                self.decompressed += len(chunk)
+                yield chunk
+            elif self.stream_error is None:
+                try:
+                    for piece in self._inflate(chunk):
+                        self.decompressed += len(piece)
+                        yield piece
+                except zlib.error as error:
+                    self.stream_error = _explain(error)
+            chunk = self._handle.read(CHUNK)
+        if self._gunzip is not None and self.stream_error is None and not self._gunzip.eof:
+            self.stream_error = "the gzip stream ends before its end marker: the file is truncated"
 
-    def finish(self, *, compressed: bool, file_size: int, isize: int | None) -> None:
-        if self.header is None:  # a stream shorter than the header prefix
-            self._start(compressed, file_size, isize)
+    def _inflate(self, chunk: bytes) -> Iterator[bytes]:
+        """Pieces of at most MAX_PIECE bytes; concatenated gzip members (pigz -i, bgzip) are each checked."""
+        assert self._gunzip is not None
+        while chunk:
+            if self._gunzip.eof:
+                self._gunzip = zlib.decompressobj(wbits=31)
+            yield self._gunzip.decompress(chunk, MAX_PIECE)
+            if self._gunzip.unconsumed_tail:
+                chunk = self._gunzip.unconsumed_tail
+            elif self._gunzip.eof:
+                chunk = self._gunzip.unused_data
+            else:
+                chunk = b""
 
-    def _start(self, compressed: bool, file_size: int, isize: int | None) -> None:
+    def _fill(self, size: int) -> bool:
+        """Buffer at least ``size`` decompressed bytes; False when the stream ends first."""
+        while len(self._buffer) < size:
+            piece = next(self._pieces, None)
+            if piece is None:
+                return False
+            self._buffer += piece
+        return True
+
+    def _take(self, size: int) -> bytes:
+        self._fill(size)
+        data = bytes(self._buffer[:size])
+        del self._buffer[:size]
+        return data
+
+    def _read_header(self) -> NiftiHeader | str:
+        self._fill(HEADER_PREFIX)
         try:
-            self.header = parse_header(bytes(self.prefix), compressed=compressed, file_size=file_size, isize=isize)
+            return parse_header(bytes(self._buffer[:HEADER_PREFIX]), compressed=self.compressed,
+                                file_size=self.file_size, isize=self.isize)
         except ReadError as error:
-            self.header = str(error)
-            return
-        header = self.header
-        if header.dtype_str and header.bitpix % 8 == 0 and all(n > 0 for n in header.shape):
-            self.dtype = header.dtype_str
-            self.skip = int(header.vox_offset)
-            self.remaining = header.data_bytes - int(header.vox_offset)
+            return self.stream_error or str(error)
 
-    def _update(self, array: object) -> None:
+    @property
+    def readable_voxels(self) -> bool:
+        header = self.header
+        return (isinstance(header, NiftiHeader) and bool(header.dtype_str) and header.bitpix % 8 == 0
+                and all(n > 0 for n in header.shape))
+
+    def voxel_blocks(self, per_block: int = VOXELS_PER_STEP) -> Iterator[npt.NDArray[Any]]:
+        """The voxels not yet read, in file order, ``per_block`` at a time, scaled by scl_slope/scl_inter.
+
+        Calling it again continues where the previous generator stopped.
+        """
         import numpy as np
 
-        values = np.asarray(array)
         header = self.header
-        assert isinstance(header, NiftiHeader)
-        if (header.scl_slope, header.scl_inter) != (1.0, 0.0):
-            values = values.astype(np.float64) * header.scl_slope + header.scl_inter
-        stats = self.stats
-        stats.count += values.size
-        if values.dtype.kind == "f":
-            finite = np.isfinite(values)
-            stats.non_finite += int(values.size - finite.sum())
-            values = values[finite]
-        if values.size == 0:
-            return
-        low, high = float(values.min()), float(values.max())
-        stats.minimum = low if stats.minimum is None else min(stats.minimum, low)
-        stats.maximum = high if stats.maximum is None else max(stats.maximum, high)
-        stats.total += float(values.sum(dtype=np.float64))
-        if low < self.low:
-            stats.below += int((values < self.low).sum())
-        if high > self.high:
-            stats.above += int((values > self.high).sum())
-        if stats.values is None:
-            return
-        if values.dtype.kind in "iu" and high - low < 1 << 16:
-            # a histogram is ~20x faster than np.unique's sort for the small ranges of label maps
-            counts = np.bincount((values - int(low)).astype(np.intp, copy=False))
-            present = np.flatnonzero(counts)
-            pairs = zip((present + int(low)).tolist(), counts[present].tolist(), strict=True)
-        else:
-            distinct, counted = np.unique(values, return_counts=True)
-            if distinct.size > MAX_DISTINCT:
-                stats.values = None
+        assert isinstance(header, NiftiHeader) and self.readable_voxels
+        dtype = np.dtype(header.dtype_str)
+        if self._voxels_left is None:
+            self._take(int(header.vox_offset))
+            self._voxels_left = (header.data_bytes - int(header.vox_offset)) // dtype.itemsize
+        scaled = (header.scl_slope, header.scl_inter) != (1.0, 0.0)
+        while self._voxels_left > 0:
+            want = min(per_block, self._voxels_left)
+            data = self._take(want * dtype.itemsize)
+            usable = len(data) - len(data) % dtype.itemsize
+            if usable == 0:
+                self._voxels_left = 0
                 return
-            pairs = zip(distinct.tolist(), counted.tolist(), strict=True)
-        for value, count in pairs:
-            stats.values[value] += count
-        if len(stats.values) > MAX_DISTINCT:
-            stats.values = None
+            block = np.frombuffer(data[:usable], dtype=dtype)
+            self._voxels_left -= block.size
+            if usable < want * dtype.itemsize:
+                self._voxels_left = 0
+            yield block.astype(np.float64) * header.scl_slope + header.scl_inter if scaled else block
+
+    def finish(self) -> Payload:
+        """Read whatever is left (the hashes and the gzip trailer need every byte) and summarise."""
+        for _ in self._pieces:
+            pass
+        self.close()
+        return Payload(digests={n: h.hexdigest() for n, h in self.hashers.items()}, header=self.header,
+                       stream_error=self.stream_error, decompressed=self.decompressed)
 
 
 def scan_nifti(path: Path, algorithms: list[str], *, low: float = -2048, high: float = 4095) -> Payload:
     """Read ``path`` once: digests, the gzip stream checked end to end, the header and voxel statistics."""
-    hashers = {name: new_hasher(name) for name in algorithms}
-    sink = _VoxelSink(low, high)
-    decompressor: _Gunzip | None = None
-    decompressed = 0
-    stream_error = None
-    file_size = path.stat().st_size
-    isize = None
-    with path.open("rb") as handle:
-        first = handle.read(CHUNK)
-        compressed = first[:2] == GZIP_MAGIC
-        if compressed and file_size >= 18:
-            handle.seek(-4, 2)
-            isize = int.from_bytes(handle.read(4), "little")
-            handle.seek(len(first))
-        if compressed:
-            decompressor = _Gunzip()
-        chunk = first
-        while chunk:
-            for hasher in hashers.values():
-                hasher.update(chunk)
-            if decompressor is None:
-                decompressed += len(chunk)
-                sink.feed(chunk, compressed=compressed, file_size=file_size, isize=isize)
-            elif stream_error is None:
-                try:
-                    for data in _inflate(decompressor, chunk):
-                        decompressed += len(data)
-                        sink.feed(data, compressed=compressed, file_size=file_size, isize=isize)
-                except zlib.error as error:
-                    stream_error = _explain(error)
-            chunk = handle.read(CHUNK)
-    if decompressor is not None and stream_error is None and not decompressor.stream.eof:
-        stream_error = "the gzip stream ends before its end marker: the file is truncated"
-    sink.finish(compressed=compressed, file_size=file_size, isize=isize)
-    header = sink.header if sink.header is not None else "empty file"
-    return Payload(digests={n: h.hexdigest() for n, h in hashers.items()}, header=header,
-                   stream_error=stream_error, decompressed=decompressed,
-                   voxels=sink.stats if isinstance(header, NiftiHeader) and sink.dtype is not None else None)
+    stream = NiftiStream(path, algorithms)
+    stats = None
+    if stream.readable_voxels:
+        stats = VoxelStats(low=low, high=high)
+        for block in stream.voxel_blocks():
+            stats.update(block)
+    payload = stream.finish()
+    payload.voxels = stats
+    return payload
 
 
-# decompressed bytes per step: bounds memory (1 MB of a mask's gzip can inflate to ~1 GB) and lets all but the
-# last piece through before zlib checks the trailer, so a CRC error still leaves the header readable
-MAX_PIECE = 256 << 10
-
-
-class _Gunzip:
-    """gzip members one after another (pigz -i and bgzip write several); zlib checks each CRC-32 and size."""
-
-    def __init__(self) -> None:
-        self.stream = zlib.decompressobj(wbits=31)
-
-
-def _inflate(state: _Gunzip, chunk: bytes) -> Iterator[bytes]:
-    """Decompressed pieces of at most MAX_PIECE bytes for ``chunk``."""
-    while chunk:
-        if state.stream.eof:
-            state.stream = zlib.decompressobj(wbits=31)
-        yield state.stream.decompress(chunk, MAX_PIECE)
-        if state.stream.unconsumed_tail:
-            chunk = state.stream.unconsumed_tail
-        elif state.stream.eof:
-            chunk = state.stream.unused_data
-        else:
-            chunk = b""
+def scan_pair(study_path: Path, mask_path: Path, study_algorithms: list[str], mask_algorithms: list[str], *,
+              low: float = -2048, high: float = 4095) -> tuple[Payload, Payload]:
+    """Read a study and its mask once each, in lockstep: both payloads, plus the HU under the mask."""
+    study = NiftiStream(study_path, study_algorithms)
+    try:
+        mask = NiftiStream(mask_path, mask_algorithms)
+    except OSError:
+        study.close()
+        raise
+    study_stats, mask_stats, lesion = None, None, None
+    same_grid = (isinstance(study.header, NiftiHeader) and isinstance(mask.header, NiftiHeader)
+                 and study.header.shape[:3] == mask.header.shape[:3])
+    if study.readable_voxels and mask.readable_voxels and same_grid:
+        study_stats, mask_stats, lesion = VoxelStats(low=low, high=high), VoxelStats(), LesionStats()
+        for study_block, mask_block in zip(study.voxel_blocks(), mask.voxel_blocks(), strict=False):
+            study_stats.update(study_block)
+            mask_stats.update(mask_block)
+            if study_block.size == mask_block.size:
+                lesion.update(study_block, mask_block)
+        # a truncated stream stops the zip early; what is left of the other still counts
+        for block in study.voxel_blocks():
+            study_stats.update(block)
+        for block in mask.voxel_blocks():
+            mask_stats.update(block)
+    else:
+        if study.readable_voxels:
+            study_stats = VoxelStats(low=low, high=high)
+            for block in study.voxel_blocks():
+                study_stats.update(block)
+        if mask.readable_voxels:
+            mask_stats = VoxelStats()
+            for block in mask.voxel_blocks():
+                mask_stats.update(block)
+    study_payload, mask_payload = study.finish(), mask.finish()
+    study_payload.voxels, mask_payload.voxels, mask_payload.lesion = study_stats, mask_stats, lesion
+    return study_payload, mask_payload
 
 
 def _explain(error: zlib.error) -> str:

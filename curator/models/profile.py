@@ -49,6 +49,17 @@ class GeometryTolerance(BaseModel):
     degrees: float = Field(default=0.05, gt=0, description="largest rotation between the grids")
 
 
+class Plausibility(BaseModel):
+    """What lesion masks and CT values should look like (MosMed paper: lesions average -700..-130 HU)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    lesion_hu: tuple[float, float] = (-700.0, -130.0)
+    lesion_hu_margin: float = Field(default=150.0, ge=0, description="how far outside lesion_hu is 'far'")
+    max_air_fraction: float = Field(default=0.5, ge=0, le=1, description="share of marked voxels below -950 HU")
+    no_lesion_categories: list[str] = Field(default_factory=list, description="categories that have no lesions")
+
+
 class Profile(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -65,6 +76,7 @@ class Profile(BaseModel):
     languages: list[str] = Field(default_factory=lambda: ["en", "ru"])
     manifests: list[str] = Field(default_factory=lambda: ["SHA256SUMS", "MD5SUMS"])
     geometry: GeometryTolerance = Field(default_factory=GeometryTolerance)
+    plausibility: Plausibility = Field(default_factory=Plausibility)
     gatherer: str | None = Field(
         default=None, pattern=r"^[a-z_.]+:[a-z_]+$",
         description="'module:function' that reads this layout's own facts into Facts.extra (e.g. DICOM series)")
