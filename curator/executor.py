@@ -1,32 +1,66 @@
-"""Run independent per-file tasks: serially or on a thread pool.
+"""Run independent per-file tasks: serially, on threads, or on a process pool.
 
-Threads suffice: the work is hashing and zlib, which release the GIL, and reading, which waits on the disk.
+Threads suit hashing and plain reading (hashlib and zlib release the GIL); the deep tier's voxel statistics are
+numpy work that holds it between calls, so those tasks go to processes. Results come back in input order and the
+pool's window is bounded, so memory is bounded by the tasks in flight, never by the dataset.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from multiprocessing import get_all_start_methods, get_context
 from typing import TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+Progress = Callable[[int, int], None]   # (tasks done, tasks in all)
 
 
 def default_jobs() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
-def run_tasks(function: Callable[[T], R], items: Iterable[T], jobs: int | None = None) -> list[R]:
-    """``[function(item) for item in items]``, in order, with at most ``jobs`` running at once.
+def run_tasks(function: Callable[[T], R], items: Iterable[T], jobs: int | None = None, *,
+              processes: bool = False, progress: Progress | None = None) -> list[R]:
+    """``[function(item) for item in items]`` in order, with at most ``jobs`` running at once.
 
-    The pool's window is bounded by ``map`` over a list of inputs, so memory is bounded by the results,
-    which for curator's tasks are small (digests, headers), never file contents.
+    With ``processes`` the function and items must pickle (module-level functions, plain data).
     """
     work = list(items)
     jobs = jobs or default_jobs()
-    if jobs <= 1 or len(work) <= 1:
-        return [function(item) for item in work]
-    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="curator") as pool:
-        return list(pool.map(function, work))
+    total = len(work)
+    if jobs <= 1 or total <= 1:
+        results = []
+        for index, item in enumerate(work, start=1):
+            results.append(function(item))
+            if progress:
+                progress(index, total)
+        return results
+    pool: Executor
+    if processes:
+        # fork is cheap and shares the loaded modules; "spawn" would re-import numpy in every worker
+        method = "fork" if "fork" in get_all_start_methods() else "spawn"
+        pool = ProcessPoolExecutor(max_workers=jobs, mp_context=get_context(method))
+    else:
+        pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="curator")
+    with pool:
+        window = jobs * 2
+        futures: list[Future[R]] = []
+        results_by_index: list[R] = []
+        next_item = 0
+        while next_item < total and len(futures) < window:
+            futures.append(pool.submit(function, work[next_item]))
+            next_item += 1
+        done = 0
+        while futures:
+            results_by_index.append(futures.pop(0).result())
+            done += 1
+            if progress:
+                progress(done, total)
+            if next_item < total:
+                futures.append(pool.submit(function, work[next_item]))
+                next_item += 1
+        return results_by_index

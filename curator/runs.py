@@ -9,7 +9,7 @@ from pathlib import Path
 from curator import __version__
 from curator.checks.facts import Facts
 from curator.errors import RunError
-from curator.executor import run_tasks
+from curator.executor import Progress, run_tasks
 from curator.io.hashing import hash_file
 from curator.io.manifest import Manifest
 from curator.models.findings import Counts, Finding, Report, Severity, Stats
@@ -24,8 +24,8 @@ def check_root(root: Path) -> None:
         raise RunError(f"{root} is not a folder; pass the release's root folder")
 
 
-def hash_listed(root: Path, manifests: list[Manifest], files: Mapping[str, object],
-                jobs: int | None) -> dict[str, dict[str, str] | str]:
+def hash_listed(root: Path, manifests: list[Manifest], files: Mapping[str, object], jobs: int | None, *,
+                progress: Progress | None = None) -> dict[str, dict[str, str] | str]:
     """Digests of every listed regular file, one read per file for all the algorithms it needs."""
     wanted: dict[str, set[str]] = {}
     for manifest in manifests:
@@ -40,7 +40,7 @@ def hash_listed(root: Path, manifests: list[Manifest], files: Mapping[str, objec
         except OSError as error:
             return f"cannot read the file ({error.strerror or error})"
 
-    return dict(zip(paths, run_tasks(task, paths, jobs), strict=True))
+    return dict(zip(paths, run_tasks(task, paths, jobs, progress=progress), strict=True))
 
 
 def _row(finding: Finding) -> int:

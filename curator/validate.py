@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from importlib import import_module
 from pathlib import Path
@@ -13,13 +13,13 @@ from curator.checks import CHECK_MODULES
 from curator.checks import registry as registry_check
 from curator.checks.facts import Facts
 from curator.errors import OptionsError, RunError
-from curator.executor import run_tasks
+from curator.executor import Progress, run_tasks
 from curator.io import ReadError
 from curator.io.card import load_card
 from curator.io.inventory import walk
 from curator.io.manifest import parse_manifest
 from curator.io.nifti import NiftiHeader, read_header
-from curator.io.payload import Payload, scan_nifti, scan_pair
+from curator.io.payload import scan_unit
 from curator.io.registry import read_registry
 from curator.models.findings import Report, Severity
 from curator.models.profile import Profile
@@ -27,6 +27,9 @@ from curator.profiles import detect_profile, get_profile, load_profiles
 from curator.runs import check_root, finish_report, hash_listed
 
 __all__ = ["OptionsError", "RunError", "ValidateOptions", "check_root", "validate"]
+
+
+PhaseProgress = Callable[[str, int, int], None]   # (phase, tasks done, tasks in all)
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,7 @@ class ValidateOptions:
     jobs: int | None = None
     checksums: bool = True
     deep: bool = False
+    progress: PhaseProgress | None = field(default=None, compare=False)
 
 
 @dataclass
@@ -103,7 +107,7 @@ def gather(root: Path, profile: Profile, options: ValidateOptions) -> Facts:
 
     nifti_paths = [p for p in files if p.endswith((".nii", ".nii.gz"))]
     if options.deep:
-        _scan_payloads(facts, nifti_paths, options.jobs)
+        _scan_payloads(facts, nifti_paths, options.jobs, options.progress)
     else:
         def header_task(path: str) -> NiftiHeader | str:
             try:
@@ -111,17 +115,25 @@ def gather(root: Path, profile: Profile, options: ValidateOptions) -> Facts:
             except ReadError as error:
                 return str(error)
 
-        facts.headers = dict(zip(nifti_paths, run_tasks(header_task, nifti_paths, options.jobs), strict=True))
+        headers = run_tasks(header_task, nifti_paths, options.jobs, progress=_phase(options.progress, "headers"))
+        facts.headers = dict(zip(nifti_paths, headers, strict=True))
     if profile.gatherer:
         module, function = profile.gatherer.split(":")
         getattr(import_module(module), function)(facts)
     if options.checksums:
         rest = {p: e for p, e in files.items() if p not in facts.payloads}
-        facts.digests.update(hash_listed(root, facts.manifests, rest, options.jobs))
+        facts.digests.update(hash_listed(root, facts.manifests, rest, options.jobs,
+                                         progress=_phase(options.progress, "checksums")))
     return facts
 
 
-def _scan_payloads(facts: Facts, paths: list[str], jobs: int | None) -> None:
+def _phase(progress: PhaseProgress | None, name: str) -> Progress | None:
+    if progress is None:
+        return None
+    return lambda done, total: progress(name, done, total)
+
+
+def _scan_payloads(facts: Facts, paths: list[str], jobs: int | None, progress: PhaseProgress | None) -> None:
     """--deep: read each NIfTI file once, feeding its hashers, the decompressor and the voxel statistics."""
     algorithms: dict[str, set[str]] = {}
     for manifest in facts.manifests:
@@ -133,18 +145,9 @@ def _scan_payloads(facts: Facts, paths: list[str], jobs: int | None) -> None:
     paired = {p for pair in pairs for p in pair}
     units: list[tuple[str, ...]] = [*pairs, *((p,) for p in paths if p not in paired)]
 
-    def task(unit: tuple[str, ...]) -> list[Payload | str]:
-        try:
-            if len(unit) == 2:
-                return list(scan_pair(facts.root / unit[0], facts.root / unit[1],
-                                      sorted(algorithms.get(unit[0], ())), sorted(algorithms.get(unit[1], ()))))
-            return [scan_nifti(facts.root / unit[0], sorted(algorithms.get(unit[0], ())))]
-        except OSError as error:
-            if len(unit) == 2:  # find out which of the two cannot be read
-                return [item for path in unit for item in task((path,))]
-            return [f"cannot read the file ({error.strerror or error})"]
-
-    for unit, results in zip(units, run_tasks(task, units, jobs), strict=True):
+    jobs_list = [(facts.root, unit, tuple(tuple(sorted(algorithms.get(p, ()))) for p in unit)) for unit in units]
+    results_list = run_tasks(scan_unit, jobs_list, jobs, processes=True, progress=_phase(progress, "deep"))
+    for unit, results in zip(units, results_list, strict=True):
         for path, result in zip(unit, results, strict=True):
             if isinstance(result, str):
                 facts.headers[path] = result

@@ -93,12 +93,17 @@ def main() -> None:
 def validate(root: Path, profile: str | None, fmt: str, fail_on: str, select: tuple[str, ...],
              ignore: tuple[str, ...], jobs: int | None, tier: str, lang: str, output: Path | None) -> None:
     """Check the release at ROOT: files, registry, NIfTI headers, checksums."""
+    from curator.render.progress import ProgressLine
     from curator.validate import ValidateOptions
     from curator.validate import validate as run_validate
 
+    progress = ProgressLine()
     options = ValidateOptions(profile=profile, fail_on=Severity(fail_on), select=_split(select),
-                              ignore=_split(ignore), jobs=jobs, deep=tier == "deep")
-    report = run_validate(root, options)
+                              ignore=_split(ignore), jobs=jobs, deep=tier == "deep", progress=progress)
+    try:
+        report = run_validate(root, options)
+    finally:
+        progress.close()
     _emit(to_json(report) if fmt == "json" else to_text(report, lang=lang), output)
     sys.exit(EXIT_VALID if report.valid else EXIT_INVALID)
 

@@ -307,3 +307,20 @@ def _explain(error: zlib.error) -> str:
     if "incorrect length check" in text:
         return "the gzip trailer's size does not match the data: the file is damaged"
     return f"the gzip stream is corrupt ({text})"
+
+
+def scan_unit(job: tuple[Path, tuple[str, ...], tuple[tuple[str, ...], ...]]) -> list[Payload | str]:
+    """One deep-tier task, picklable for a process pool: ``(root, paths, algorithms per path)``.
+
+    Two paths are a study and its mask, read in lockstep; one path is read alone. A file that cannot be opened
+    gives a reason string in its place.
+    """
+    root, unit, algorithms = job
+    try:
+        if len(unit) == 2:
+            return list(scan_pair(root / unit[0], root / unit[1], list(algorithms[0]), list(algorithms[1])))
+        return [scan_nifti(root / unit[0], list(algorithms[0]))]
+    except OSError as error:
+        if len(unit) == 2:  # find out which of the two cannot be read
+            return [*scan_unit((root, unit[:1], algorithms[:1])), *scan_unit((root, unit[1:], algorithms[1:]))]
+        return [f"cannot read the file ({error.strerror or error})"]

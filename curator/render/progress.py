@@ -1,0 +1,39 @@
+"""A one-line progress display on stderr, for runs long enough to need one and only on a terminal."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import TextIO
+
+
+class ProgressLine:
+    """Call with (phase, done, total); draws after ``delay`` seconds, at most ``rate`` times a second."""
+
+    def __init__(self, stream: TextIO | None = None, delay: float = 2.0, rate: float = 5.0) -> None:
+        self.stream = stream or sys.stderr
+        self.enabled = self.stream.isatty()
+        self.started = time.monotonic()
+        self.delay, self.interval = delay, 1.0 / rate
+        self.last = 0.0
+        self.phase_started: dict[str, float] = {}
+        self.drawn = False
+
+    def __call__(self, phase: str, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        begun = self.phase_started.setdefault(phase, now)
+        if now - self.started < self.delay or (now - self.last < self.interval and done < total):
+            return
+        self.last = now
+        rate = done / (now - begun) if now > begun else 0.0
+        eta = f", {int((total - done) / rate)} s left" if rate and done < total else ""
+        self.stream.write(f"\r{phase}: {done}/{total} files{eta}\x1b[K")
+        self.stream.flush()
+        self.drawn = True
+
+    def close(self) -> None:
+        if self.drawn:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
