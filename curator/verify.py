@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from curator.catalogue import make_finding
 from curator.checks import manifest as manifest_check
 from curator.checks.facts import Facts
 from curator.errors import RunError
@@ -19,13 +20,14 @@ MANIFEST_PREFERENCE = ("SHA256SUMS", "SHA512SUMS", "XXH128SUMS", "MD5SUMS", "man
 
 
 def choose_manifest(root: Path, name: str | None = None) -> Path:
+    """``--manifest`` as given (a path, else a name inside ROOT), or the strongest manifest in ROOT."""
     if name:
-        path = root / name
-        if not path.is_file():
-            raise RunError(f"manifest {path} does not exist")
-        return path
+        for path in (Path(name), root / name):
+            if path.is_file():
+                return path
+        raise RunError(f"manifest {name} does not exist (looked in the current folder and in {root})")
     for candidate in MANIFEST_PREFERENCE:
-        if (root / candidate).is_file():
+        if (root / candidate).is_file() or (root / candidate).is_symlink():
             return root / candidate
     raise RunError(f"{root} has no checksum manifest ({', '.join(MANIFEST_PREFERENCE)}); nothing to verify against")
 
@@ -36,11 +38,14 @@ def verify(root: Path | str, *, manifest: str | None = None, jobs: int | None = 
     root = Path(root)
     check_root(root)
     path = choose_manifest(root, manifest)
+    facts = Facts(root=root, profile=load_profiles()["mosmed"], languages=[], entries=walk(root))
+    if manifest is None and path.is_symlink():  # never follow a link out of the release, nor trust one
+        finding = make_finding("FILE_UNSAFE", path.name, kind="symbolic link")
+        return finish_report(root, None, [finding], facts, started, Severity.error, {"manifest": path.name})
     try:
         parsed = parse_manifest(path)
     except ReadError as error:
         raise RunError(f"cannot read {path.name}: {error}") from error
-    facts = Facts(root=root, profile=load_profiles()["mosmed"], languages=[], entries=walk(root))
     facts.manifests = [parsed]
     facts.digests = hash_listed(root, [parsed], facts.files, jobs)
     findings = []

@@ -23,6 +23,7 @@ from curator.build.readme import (
     licence_text_path,
     readme_name,
     render_readme,
+    template_name,
 )
 from curator.build.registry import sheet_name, write_registry
 from curator.build.stats import release_stats
@@ -31,7 +32,7 @@ from curator.errors import BuildError
 from curator.io import ReadError
 from curator.io.card import load_card
 from curator.io.nifti import NiftiHeader, read_header
-from curator.io.source import read_studies
+from curator.io.source import read_study_table
 from curator.models.card import DatasetCard
 from curator.models.findings import Report
 from curator.models.profile import Profile
@@ -58,6 +59,8 @@ class BuildResult:
 
 def _inside(base: Path, relative: str) -> Path | None:
     """``base/relative`` if it stays inside ``base`` (no absolute paths, no ``..``, no links out)."""
+    if "\x00" in relative:
+        return None
     candidate = (base / relative).resolve()
     try:
         candidate.relative_to(base.resolve())
@@ -66,7 +69,8 @@ def _inside(base: Path, relative: str) -> Path | None:
     return candidate
 
 
-def check_source(source: Path, card: DatasetCard, profile: Profile, studies: list[SourceStudy]) -> list[str]:
+def check_source(source: Path, card: DatasetCard, profile: Profile,
+                 table: list[tuple[int, SourceStudy]]) -> list[str]:
     """Everything wrong with the source data, as sentences; empty when it can be built."""
     problems: list[str] = []
     card_categories = [c.id for c in card.categories]
@@ -75,7 +79,7 @@ def check_source(source: Path, card: DatasetCard, profile: Profile, studies: lis
         problems.append(f"dataset.yaml declares categories {unknown_profile} that the {profile.name} profile does "
                         f"not know ({', '.join(profile.categories)})")
     seen: dict[str, int] = {}
-    for line, study in enumerate(studies, start=2):
+    for line, study in table:
         where = f"{STUDIES_NAME} line {line}"
         if study.category not in card_categories:
             problems.append(f"{where}: category {study.category!r} is not declared in dataset.yaml "
@@ -89,7 +93,7 @@ def check_source(source: Path, card: DatasetCard, profile: Profile, studies: lis
                 continue
             path = _inside(source, rel)
             if path is None:
-                problems.append(f"{where}: {column} path {rel!r} points outside the source folder")
+                problems.append(f"{where}: {column} path {rel!r} points outside the source folder or is not a path")
                 continue
             if not rel.endswith((".nii", ".nii.gz")):
                 problems.append(f"{where}: {column} {rel!r} is not a NIfTI file (.nii or .nii.gz)")
@@ -148,14 +152,20 @@ def build(source: Path | str, out: Path | str, *, force: bool = False, jobs: int
         raise BuildError(f"source {source} is not a folder (it should hold {CARD_NAME} and {STUDIES_NAME})", 2)
     try:
         card = load_card(source / CARD_NAME)
-        studies = read_studies(source / STUDIES_NAME)
+        table = read_study_table(source / STUDIES_NAME)
     except ReadError as error:
         raise BuildError(str(error), 2) from error
+    studies = [study for _, study in table]
     profile = get_profile(profile_name)
+    try:
+        for lang in card.languages:
+            template_name(lang)
+    except TemplateMissingError as error:
+        raise BuildError(f"dataset.yaml: {error}", 2) from error
     if card.licence not in known_licences():
         raise BuildError(f"dataset.yaml: licence {card.licence!r} has no legal text in curator; "
                          f"known SPDX ids: {', '.join(known_licences())}", 2)
-    problems = check_source(source, card, profile, studies)
+    problems = check_source(source, card, profile, table)
     if problems:
         raise BuildError(f"the source has {len(problems)} problem(s); nothing was written", 1, problems)
     planned = plan_release(card, profile, studies)
@@ -165,12 +175,21 @@ def build(source: Path | str, out: Path | str, *, force: bool = False, jobs: int
         raise BuildError("release names break the portable-name policy", 2, bad_names)
 
     out = out.absolute()
+    if out.is_symlink():
+        raise BuildError(f"{out} is a symbolic link; pass the folder it points to", 2)
     if out.exists() and not force and (not out.is_dir() or any(out.iterdir())):
         raise BuildError(f"{out} already exists and is not empty; choose another folder or pass --force", 2)
-    if out.resolve() == source.resolve() or source.resolve() in out.resolve().parents:
+    real_out, real_source = out.resolve(), source.resolve()
+    if real_out == real_source or real_source in real_out.parents:
         raise BuildError(f"the release folder {out} must not be inside the source {source}", 2)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    if real_out in real_source.parents:
+        raise BuildError(f"the source {source} lies inside the release folder {out}; replacing that folder "
+                         "would delete the source", 2)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    except OSError as error:
+        raise BuildError(f"cannot write beside {out}: {error.strerror or error}", 2) from error
     try:
         try:
             _write_release(stage, source, card, profile, planned, studies, jobs)

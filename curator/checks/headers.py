@@ -21,7 +21,7 @@ _SPATIAL_UNITS = {0: "unknown", 1: "metres", 2: "millimetres", 3: "micrometres"}
 
 def header_problems(header: NiftiHeader) -> list[str]:
     """Why a header cannot describe a volume in space; empty when it can."""
-    problems = []
+    problems = list(header.problems)
     if any(n <= 0 for n in header.shape):
         problems.append(f"dimensions {list(header.shape)} must all be positive")
     spatial = len(header.shape[:3])
@@ -57,10 +57,13 @@ def truncation(header: NiftiHeader) -> tuple[int, int] | None:
     """(expected, actual) uncompressed sizes when the file is shorter than its header implies."""
     expected = header.data_bytes
     if header.compressed:
-        # the gzip trailer holds the size modulo 2**32; a multi-member stream only its last member's
-        if header.isize is not None and header.isize != expected % 2**32:
-            return expected, header.isize
-        return None
+        # the gzip trailer holds the size modulo 2**32; a multi-member stream only its last member's, so a
+        # disagreement was measured by decompressing (stream_size) before it counts
+        if header.isize is None or header.isize == expected % 2**32:
+            return None
+        if header.stream_size is not None and header.stream_error is None and header.stream_size >= expected:
+            return None
+        return expected, header.stream_size if header.stream_size is not None else header.isize
     if header.file_size < expected:
         return expected, header.file_size
     return None
@@ -89,7 +92,8 @@ def check(facts: Facts) -> Iterator[Finding]:
             if type_problem:
                 yield make_finding("MASK_DTYPE_INVALID", path, study_id=study_id, datatype=header.datatype,
                                    reason=type_problem)
-        sizes = None if path in facts.payloads else truncation(header)  # --deep knows better than the trailer
+        # --deep knows better than the trailer; an invalid header implies no size
+        sizes = None if path in facts.payloads or problems else truncation(header)
         if sizes:
             yield make_finding("IMAGE_TRUNCATED", path, study_id=study_id,
                                expected_bytes=sizes[0], actual_bytes=sizes[1])

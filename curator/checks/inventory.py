@@ -33,14 +33,14 @@ def check(facts: Facts) -> Iterator[Finding]:
     junk_reported: set[str] = set()
     clean = []
     for entry in facts.entries:
+        if entry.kind not in ("file", "dir"):  # a link named .DS_Store is still a link
+            yield make_finding("FILE_UNSAFE", entry.path, kind=entry.kind)
+            continue
         if is_junk(entry.path):
             top = _junk_root(entry.path)
             if top not in junk_reported:
                 junk_reported.add(top)
                 yield make_finding("FILE_JUNK", top)
-            continue
-        if entry.kind not in ("file", "dir"):
-            yield make_finding("FILE_UNSAFE", entry.path, kind=entry.kind)
             continue
         clean.append(entry)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 from curator.catalogue import make_finding
 from curator.checks.facts import Facts
@@ -21,26 +22,43 @@ def check(facts: Facts) -> Iterator[Finding]:
         yield make_finding("MANIFEST_MALFORMED", rel, line=0, reason=reason)
     files = facts.files
     for manifest in facts.manifests:
-        rel = manifest.path.relative_to(facts.root).as_posix()
+        rel = label(manifest.path, facts.root)
         for line, reason in manifest.problems:
             yield make_finding("MANIFEST_MALFORMED", rel, line=line, reason=reason)
+        if not manifest.entries and not manifest.problems:
+            yield make_finding("MANIFEST_MALFORMED", rel, line=0, reason="the manifest lists no files")
         for entry in manifest.entries:
+            study_id = _study_id(facts, entry.path)
             if entry.path not in files:
-                yield make_finding("FILE_MISSING", entry.path, listed_in=rel, line=entry.line)
+                yield make_finding("FILE_MISSING", entry.path, study_id=study_id, listed_in=rel, line=entry.line)
                 continue
             digests = facts.digests.get(entry.path)
             if isinstance(digests, str):
-                yield make_finding("CHECKSUM_MISMATCH", entry.path, manifest=rel, algorithm=entry.algorithm,
-                                   expected=entry.digest, actual=None, reason=digests)
+                yield make_finding("CHECKSUM_MISMATCH", entry.path, study_id=study_id, manifest=rel,
+                                   algorithm=entry.algorithm, expected=entry.digest, actual=None, reason=digests)
             elif digests is not None and digests.get(entry.algorithm) != entry.digest:
-                yield make_finding("CHECKSUM_MISMATCH", entry.path, manifest=rel, algorithm=entry.algorithm,
-                                   expected=entry.digest, actual=digests.get(entry.algorithm))
+                yield make_finding("CHECKSUM_MISMATCH", entry.path, study_id=study_id, manifest=rel,
+                                   algorithm=entry.algorithm, expected=entry.digest,
+                                   actual=digests.get(entry.algorithm))
     primary = facts.manifests[0] if facts.manifests else None
     if primary is None:
         return
     listed = {entry.path for entry in primary.entries}
-    primary_rel = primary.path.relative_to(facts.root).as_posix()
+    primary_rel = label(primary.path, facts.root)
     for path in files:
         if path in listed or path in MANIFEST_ALGORITHMS or is_junk(path):
             continue
         yield make_finding("FILE_UNLISTED", path, expected_in=primary_rel)
+
+
+def label(path: Path, root: Path) -> str:
+    """How a manifest is named in findings: relative to the root, or by its own path when outside it."""
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _study_id(facts: Facts, path: str) -> int | None:
+    kind = facts.data_kind(path)
+    return int(kind[1]["study_id"]) if kind and kind[1].get("study_id") else None

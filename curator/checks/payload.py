@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from curator.catalogue import make_finding
 from curator.checks.facts import Facts
+from curator.checks.headers import header_problems
 from curator.io.nifti import NiftiHeader
 from curator.io.payload import Payload
 from curator.models.findings import Finding
@@ -24,8 +25,8 @@ def check(facts: Facts) -> Iterator[Finding]:
     labels = set(facts.profile.labels)
     for path, payload in sorted(facts.payloads.items()):
         header = payload.header
-        if not isinstance(header, NiftiHeader):
-            continue  # IMAGE_UNREADABLE, from the headers check
+        if not isinstance(header, NiftiHeader) or header_problems(header):
+            continue  # IMAGE_UNREADABLE or IMAGE_HEADER_INVALID, from the headers check
         kind = facts.data_kind(path)
         study_id = int(kind[1]["study_id"]) if kind and kind[1].get("study_id") else None
         expected = header.data_bytes

@@ -89,10 +89,13 @@ def check(facts: Facts) -> Iterator[Finding]:
 def _duplicates(facts: Facts, rel: str) -> Iterator[Finding]:
     by_id: dict[Any, list[int]] = defaultdict(list)
     for number, raw in facts.registry.rows if facts.registry else []:
-        if raw.get("study_id") is not None:
-            by_id[raw["study_id"]].append(number)
+        value = raw.get("study_id")
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value)  # the CSV twin holds text
+        if value is not None:
+            by_id[value].append(number)
     for study_id, rows in by_id.items():
-        if len(rows) > 1 and isinstance(study_id, int):  # a non-integer id is already REGISTRY_ROW_INVALID
+        if len(rows) > 1 and type(study_id) is int:  # a non-integer id is already REGISTRY_ROW_INVALID
             yield make_finding("REGISTRY_DUPLICATE_ID", rel, study_id=study_id, rows=rows)
 
 

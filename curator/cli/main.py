@@ -64,8 +64,11 @@ def _split(values: tuple[str, ...]) -> tuple[str, ...]:
 def _emit(text: str, output: Path | None) -> None:
     if output is None:
         click.echo(text, nl=False)
-    else:
+        return
+    try:
         output.write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise OptionsError(f"cannot write the report to {output}: {error.strerror or error}") from error
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

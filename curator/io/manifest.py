@@ -48,15 +48,17 @@ def parse_manifest(path: Path, algorithm: str | None = None) -> Manifest:
     """Parse every line; a line that does not parse is recorded in ``problems``, never raised."""
     algorithm = algorithm or MANIFEST_ALGORITHMS.get(path.name, "sha256")
     try:
-        text = path.read_bytes().decode("utf-8")
+        data = path.read_bytes()
     except OSError as error:
         raise ManifestReadError(f"cannot open the manifest ({error.strerror or error})") from error
-    except UnicodeDecodeError as error:
-        raise ManifestReadError(f"the manifest is not UTF-8 text (byte {error.start})") from error
     manifest = Manifest(path=path, algorithm=algorithm)
     seen: dict[str, int] = {}
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.rstrip("\r")
+    for number, raw_line in enumerate(data.split(b"\n"), start=1):
+        try:
+            line = raw_line.decode("utf-8").rstrip("\r")
+        except UnicodeDecodeError as error:
+            manifest.problems.append((number, f"not UTF-8 text (byte {error.start} of the line)"))
+            continue
         if not line.strip() or line.startswith("#"):
             continue
         if line.startswith("\\"):

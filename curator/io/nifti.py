@@ -5,13 +5,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import io
 import math
 import struct
+import warnings
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from curator.io import ReadError
 
@@ -47,6 +50,9 @@ class NiftiHeader:
     compressed: bool
     file_size: int
     isize: int | None                  # gzip trailer: uncompressed size mod 2**32 (single-member streams)
+    problems: tuple[str, ...] = ()     # values the header holds that no reader can use (IMAGE_HEADER_INVALID)
+    stream_size: int | None = None     # true uncompressed size, measured only when the trailer disagrees
+    stream_error: str | None = None    # why that measurement stopped early
 
     @property
     def data_bytes(self) -> int:
@@ -82,13 +88,36 @@ def read_header(path: Path) -> NiftiHeader:
         raw, compressed, file_size, isize = _read_prefix(path, HEADER_PREFIX)
     except OSError as error:
         raise NiftiReadError(f"cannot open the file ({error.strerror or error})") from error
-    return parse_header(raw, compressed=compressed, file_size=file_size, isize=isize)
+    header = parse_header(raw, compressed=compressed, file_size=file_size, isize=isize)
+    if compressed and isize is not None and isize != header.data_bytes % 2**32 and not header.problems:
+        # the trailer holds only the last member's size (bgzip, pigz -i write many): measure before judging
+        size, reason = _stream_size(path)
+        header = dataclasses.replace(header, stream_size=size, stream_error=reason)
+    return header
+
+
+def _stream_size(path: Path) -> tuple[int, str | None]:
+    """Decompressed size of every gzip member of ``path``, and why reading stopped early (if it did)."""
+    total = 0
+    decompressor = zlib.decompressobj(wbits=31)
+    try:
+        with path.open("rb") as handle:
+            while chunk := handle.read(1 << 20):
+                while chunk:
+                    if decompressor.eof:
+                        decompressor = zlib.decompressobj(wbits=31)
+                    total += len(decompressor.decompress(chunk, 1 << 24))
+                    chunk = decompressor.unconsumed_tail or (decompressor.unused_data if decompressor.eof else b"")
+    except (OSError, zlib.error) as error:
+        return total, f"the gzip stream is corrupt ({error})"
+    if not decompressor.eof:
+        return total, "the gzip stream ends before its end marker"
+    return total, None
 
 
 def parse_header(raw: bytes, *, compressed: bool, file_size: int, isize: int | None) -> NiftiHeader:
     """Parse the first bytes of a (decompressed) NIfTI stream; raise NiftiReadError with a reason."""
     # imported here: nibabel costs ~0.3 s to import, which `curator verify` never needs
-    import numpy as np
     from nibabel.nifti1 import Nifti1Header
     from nibabel.nifti2 import Nifti2Header
 
@@ -106,8 +135,16 @@ def parse_header(raw: bytes, *, compressed: bool, file_size: int, isize: int | N
         raw = raw[:_NIFTI2_SIZE]
     else:
         raise NiftiReadError(f"sizeof_hdr is {size_le}, not 348 (NIfTI-1) or 540 (NIfTI-2)")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # nibabel warns on odd values; the checks report them as findings
+        return _parse(raw, klass, compressed=compressed, file_size=file_size, isize=isize)
+
+
+def _parse(raw: bytes, klass: type[Any], *, compressed: bool, file_size: int, isize: int | None) -> NiftiHeader:
+    import numpy as np
+
     try:
-        header = klass.from_fileobj(io.BytesIO(raw), check=False)  # type: ignore[no-untyped-call]
+        header = klass.from_fileobj(io.BytesIO(raw), check=False)
     except Exception as error:  # nibabel raises assorted errors on garbage; all mean "unreadable"
         raise NiftiReadError(f"the header does not parse ({error})") from error
     dims = tuple(int(d) for d in header["dim"])
@@ -119,7 +156,16 @@ def parse_header(raw: bytes, *, compressed: bool, file_size: int, isize: int | N
         datatype, dtype_str = str(dtype.name), str(dtype.str)
     except Exception:
         datatype, dtype_str = f"code {int(header['datatype'])}", ""
-    slope, inter = (float(v) if v is not None else math.nan for v in header.get_slope_inter())
+    problems: list[str] = []
+    try:
+        slope, inter = (float(v) if v is not None else math.nan for v in header.get_slope_inter())
+    except Exception as error:  # nibabel refuses e.g. a valid slope with an infinite intercept
+        slope, inter = 1.0, 0.0
+        problems.append(f"intensity scaling is unusable ({error})")
+    raw_offset = float(header["vox_offset"])
+    if not math.isfinite(raw_offset) or raw_offset < 0 or raw_offset > 2**31:
+        problems.append(f"vox_offset is {raw_offset}, must be a byte offset after the header")
+        raw_offset = 0.0
     def as_tuple(getter: str) -> tuple[tuple[float, ...], ...] | None:
         try:
             matrix = np.asarray(getattr(header, getter)(), dtype=float)
@@ -141,7 +187,7 @@ def parse_header(raw: bytes, *, compressed: bool, file_size: int, isize: int | N
         scl_inter=inter if math.isfinite(inter) else 0.0,
         bitpix=int(header["bitpix"]),
         # vox_offset 0 in a single-file NIfTI (the real MosMed masks have it) means "right after the header"
-        vox_offset=max(float(header["vox_offset"]), float(len(raw) + 4)),
+        vox_offset=max(raw_offset, float(len(raw) + 4)),
         qform_code=int(header["qform_code"]),
         sform_code=int(header["sform_code"]),
         affine=affine,
@@ -151,4 +197,5 @@ def parse_header(raw: bytes, *, compressed: bool, file_size: int, isize: int | N
         compressed=compressed,
         file_size=file_size,
         isize=isize,
+        problems=tuple(problems),
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,23 +33,40 @@ def _normalise(value: Any) -> Any:
         return value or None
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    return value
+    return value  # bool stays bool: the row schema rejects it as an id
 
 
-def _table(path: Path, sheet: str | None, cells: list[list[Any]], columns: list[str]) -> RegistryTable:
-    if not cells:
+MAX_COLUMNS = 64          # a registry has a handful; more is a broken or hostile sheet
+MAX_ROWS = 2_000_000
+MAX_BLANK_RUN = 10_000    # this many blank rows in a row end the table (stray formatting far below it)
+
+
+def _table(path: Path, sheet: str | None, rows: Iterator[Sequence[Any]], columns: list[str]) -> RegistryTable:
+    """Build the table from an iterator of rows, never holding more than the rows that count."""
+    first = next(rows, None)
+    if first is None:
         raise RegistryReadError("the registry is empty")
-    header = [str(c).strip().lstrip("\ufeff") if c is not None else "" for c in cells[0]]
+    header = [str(c).strip().lstrip("\ufeff") if c is not None else "" for c in first[:MAX_COLUMNS]]
     while header and header[-1] == "":
         header.pop()
     missing = [c for c in columns if c not in header]
     if missing:
         raise RegistryReadError(f"expected columns {columns}, found {header}; missing {missing}")
+    repeated = sorted({h for h in header if h and header.count(h) > 1})
+    if repeated:
+        raise RegistryReadError(f"column(s) {', '.join(repeated)} appear more than once")
     table = RegistryTable(path=path, sheet=sheet, header=header)
-    for number, values in enumerate(cells[1:], start=2):
+    blank_run = 0
+    for number, values in enumerate(rows, start=2):
+        if number > MAX_ROWS:
+            raise RegistryReadError(f"more than {MAX_ROWS:,} rows; not a registry")
         record = {name: _normalise(values[i]) if i < len(values) else None for i, name in enumerate(header)}
         if all(v is None for v in record.values()):
+            blank_run += 1
+            if blank_run >= MAX_BLANK_RUN:
+                break
             continue  # blank lines at the end of a sheet are not rows
+        blank_run = 0
         table.rows.append((number, record))
     return table
 
@@ -68,8 +86,13 @@ def read_xlsx(path: Path, columns: list[str], sheet: str | None = None) -> Regis
         if sheet is not None and sheet not in book.sheetnames:
             raise RegistryReadError(f"no sheet named {sheet!r}; sheets are {book.sheetnames}")
         worksheet = book[sheet] if sheet else book.worksheets[0]
-        cells = [list(row) for row in worksheet.iter_rows(values_only=True)]
-        return _table(path, worksheet.title, cells, columns)
+        # read-only mode parses the sheet lazily, inside iter_rows: its errors are read errors too
+        rows = worksheet.iter_rows(values_only=True, max_col=MAX_COLUMNS)
+        return _table(path, worksheet.title, rows, columns)
+    except RegistryReadError:
+        raise
+    except Exception as error:  # malformed sheet XML and the like
+        raise RegistryReadError(f"the worksheet cannot be read ({type(error).__name__}: {error})") from error
     finally:
         book.close()
 
@@ -82,10 +105,9 @@ def read_csv(path: Path, columns: list[str]) -> RegistryTable:
     except UnicodeDecodeError as error:
         raise RegistryReadError(f"not UTF-8 text ({error.reason} at byte {error.start})") from error
     try:
-        cells: list[list[Any]] = list(csv.reader(io.StringIO(text, newline="")))
+        return _table(path, None, csv.reader(io.StringIO(text, newline="")), columns)
     except csv.Error as error:
         raise RegistryReadError(f"not valid CSV ({error})") from error
-    return _table(path, None, cells, columns)
 
 
 def read_registry(path: Path, columns: list[str], sheet: str | None = None) -> RegistryTable:

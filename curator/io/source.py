@@ -22,6 +22,11 @@ class SourceError(ReadError):
 
 def read_studies(path: Path) -> list[SourceStudy]:
     """Every row of the studies table; any bad row makes the whole table an error (listing all bad rows)."""
+    return [study for _, study in read_study_table(path)]
+
+
+def read_study_table(path: Path) -> list[tuple[int, SourceStudy]]:
+    """Like :func:`read_studies`, each study with its line number in the file."""
     try:
         text = path.read_bytes().decode("utf-8-sig")
     except FileNotFoundError as error:
@@ -30,8 +35,16 @@ def read_studies(path: Path) -> list[SourceStudy]:
         raise SourceError(f"cannot read {path} ({error.strerror or error})") from error
     except UnicodeDecodeError as error:
         raise SourceError(f"{path} is not UTF-8 text (byte {error.start})") from error
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    header = [h.strip() for h in reader.fieldnames or []]
+    try:
+        cells = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as error:
+        raise SourceError(f"{path.name} is not valid CSV ({error})") from error
+    if not cells:
+        raise SourceError(f"{path.name} is empty")
+    header = [h.strip() for h in cells[0]]
+    repeated = sorted({h for h in header if header.count(h) > 1})
+    if repeated:
+        raise SourceError(f"{path.name}: column(s) {', '.join(repeated)} appear more than once")
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
     unknown = [c for c in header if c not in STUDY_COLUMNS]
     if missing or unknown:
@@ -41,14 +54,18 @@ def read_studies(path: Path) -> list[SourceStudy]:
             + (f", missing {missing}" if missing else "")
             + (f", unknown {unknown}" if unknown else "")
         )
-    studies, problems = [], []
-    for number, raw in enumerate(reader, start=2):
-        values = {k.strip(): (v.strip() if isinstance(v, str) else v) for k, v in raw.items() if k is not None}
+    studies: list[tuple[int, SourceStudy]] = []
+    problems = []
+    for number, row in enumerate(cells[1:], start=2):
+        if len(row) > len(header):
+            problems.append(f"line {number}: {len(row)} cells, the header has {len(header)}")
+            continue
+        values = {name: cell.strip() for name, cell in zip(header, row, strict=False)}
         if not any(values.values()):
             continue
-        clean = {k: v for k, v in values.items() if v not in ("", None)}
+        clean = {k: v for k, v in values.items() if v}
         try:
-            studies.append(SourceStudy.model_validate(clean))
+            studies.append((number, SourceStudy.model_validate(clean)))
         except ValidationError as error:
             problems.append(f"line {number}: {describe_validation_error(error, limit=3)}")
     if problems:

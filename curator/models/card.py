@@ -7,11 +7,13 @@ that must cover every language the card declares.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-Localised = str | dict[str, str]
+LanguageCode = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}$")]
+# one text for every language, or {language code: text}; the card checks every declared language is there
+Localised = str | Annotated[dict[LanguageCode, str], Field(min_length=1)]
 
 _SEMVER = r"^(0|[1-9]\d*)\.(0|[1-9]\d*)(\.(0|[1-9]\d*))?(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?$"
 
@@ -67,7 +69,7 @@ class DatasetCard(_Strict):
     permanent_link: str = Field(pattern=r"^https?://\S+$")
     contributors: list[Contributor] = Field(min_length=1)
     affiliations: list[Affiliation] = Field(min_length=1)
-    keywords: dict[str, list[str]] | list[str]
+    keywords: Annotated[dict[LanguageCode, list[str]], Field(min_length=1)] | list[str]
     funding: Localised
     annotation_classes: list[str] = Field(default_factory=list)
     categories: list[Category] = Field(min_length=1)

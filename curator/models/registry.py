@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 REGISTRY_COLUMNS = ("study_id", "category", "study_file", "mask_file")
 
@@ -21,3 +23,10 @@ class RegistryRow(BaseModel):
     category: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$", max_length=32)
     study_file: str = Field(pattern=r"^/[^\x00]+$", max_length=200)
     mask_file: str | None = Field(default=None, pattern=r"^/[^\x00]+$", max_length=200)
+
+    @field_validator("study_id", mode="before")
+    @classmethod
+    def _no_booleans(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            raise ValueError("a study id is a number, not TRUE/FALSE")
+        return value
