@@ -75,9 +75,9 @@ def test_nan_in_a_float_study(release: Path) -> None:
 
 def test_crc_damage_is_truncation_in_the_deep_tier_only(release: Path) -> None:
     path = release / "studies/CT-0/study_0001.nii.gz"
-    write_nifti(path, ct_volume((64, 64, 40)), affine_of(path))
+    write_nifti(path, ct_volume((128, 128, 40)), affine_of(path))
     path = release / "masks/study_0003_mask.nii.gz"
-    write_nifti(path, lesion_mask(), affine_of(path))  # tiny: the trailer comes with the header
+    write_nifti(path, lesion_mask(), affine_of(path))  # tiny: the trailer arrives with the header
     flip_byte(path, -6)
     path = release / "studies/CT-0/study_0001.nii.gz"
     flip_byte(path, -6)     # inside the gzip trailer's CRC-32: headers and sizes still look fine
@@ -85,7 +85,7 @@ def test_crc_damage_is_truncation_in_the_deep_tier_only(release: Path) -> None:
     assert fast["findings"] == []
     _, report = deep(release, "--select", "image")
     assert [(f["code"], f["path"]) for f in report["findings"]] == [
-        ("IMAGE_TRUNCATED", "studies/CT-0/study_0001.nii.gz"), ("IMAGE_UNREADABLE", "masks/study_0003_mask.nii.gz")]
+        ("IMAGE_TRUNCATED", "masks/study_0003_mask.nii.gz"), ("IMAGE_TRUNCATED", "studies/CT-0/study_0001.nii.gz")]
     assert "CRC" in report["findings"][0]["context"]["reason"]
 
 

@@ -1,0 +1,123 @@
+"""`curator validate --deep` against plain decompression of the same files, and `--fast` per-file cost.
+
+Makes phantom studies (512x512x40 int16 with lesion masks, MosMed layout) totalling --gigabytes of compressed
+data, then times, on the same warm files in one run:
+  * plain decompression, one core: stdlib zlib (gzip) and, when installed, ISA-L (`isal`);
+  * `curator validate --deep --jobs 1` (per-core cost: hashing + gzip CRC + voxel statistics + HU under masks);
+  * `curator validate --deep` on every core;
+  * `curator validate --fast` (headers + registry, no manifest) per file, and the bare header read in-process.
+Ratios below 1.5 for `--deep --jobs 1` / fastest plain decompression meet the issue's target.
+
+    python benchmarks/deep_throughput.py --gigabytes 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import zlib
+from pathlib import Path
+
+from curator.build.registry import csv_bytes
+from curator.io.nifti import read_header
+from curator.models.registry import RegistryRow
+from curator.phantom import PhantomSpec, make_phantom, phantom_affine, write_nifti
+
+DISTINCT = 4
+
+
+def make_release(root: Path, gigabytes: float, shape: tuple[int, int, int]) -> tuple[int, int]:
+    """Studies (and a mask for every study) in the MosMed layout with a CSV registry; returns (files, bytes)."""
+    made: list[tuple[Path, Path]] = []
+    for seed in range(DISTINCT):
+        spec = PhantomSpec(seed=seed, category=1 + seed % 4, shape=shape, spacing=(0.7, 0.7, 8.0))
+        volume, mask = make_phantom(spec)
+        study_path = root / f"proto/study_{seed}.nii.gz"
+        mask_path = root / f"proto/mask_{seed}.nii.gz"
+        study_path.parent.mkdir(parents=True, exist_ok=True)
+        write_nifti(study_path, volume, phantom_affine(spec))
+        write_nifti(mask_path, mask, phantom_affine(spec))
+        made.append((study_path, mask_path))
+    pair_bytes = sum(s.stat().st_size + m.stat().st_size for s, m in made) / len(made)
+    count = max(1, int(gigabytes * 1e9 / pair_bytes))
+    rows = []
+    for study_id in range(1, count + 1):
+        study, mask = made[study_id % len(made)]
+        category = "CT-1"
+        study_rel = f"studies/{category}/study_{study_id:04d}.nii.gz"
+        mask_rel = f"masks/study_{study_id:04d}_mask.nii.gz"
+        for source, rel in ((study, study_rel), (mask, mask_rel)):
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, root / rel)
+        rows.append(RegistryRow(study_id=study_id, category=category, study_file="/" + study_rel,
+                                mask_file="/" + mask_rel))
+    shutil.rmtree(root / "proto")
+    (root / "dataset_registry.csv").write_bytes(csv_bytes(rows))
+    files = sorted(root.glob("*/**/*.nii.gz"))
+    return len(files), sum(p.stat().st_size for p in files)
+
+
+def plain_decompress(files: list[Path], module: object) -> float:
+    started = time.perf_counter()
+    for path in files:
+        decompressor = module.decompressobj(wbits=31)  # type: ignore[attr-defined]
+        with path.open("rb") as handle:
+            while chunk := handle.read(1 << 20):
+                decompressor.decompress(chunk)
+    return time.perf_counter() - started
+
+
+def timed(command: list[str], cwd: Path) -> float:
+    started = time.perf_counter()
+    subprocess.run(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    return time.perf_counter() - started
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--gigabytes", type=float, default=1.0, help="compressed size of the release")
+    parser.add_argument("--shape", type=int, nargs=3, default=(512, 512, 40))
+    parser.add_argument("--dir", type=Path, help="work folder (default: a temporary one, removed after)")
+    args = parser.parse_args()
+    work = args.dir or Path(tempfile.mkdtemp(prefix="curator-deep-bench-"))
+    root = work / "release"
+    try:
+        count, size = make_release(root, args.gigabytes, tuple(args.shape))
+        files = sorted(root.glob("*/**/*.nii.gz"))
+        print(f"data: {count} NIfTI files (studies + masks), {size / 1e9:.2f} GB compressed")
+        plain_decompress(files, zlib)                                   # warm the page cache
+        results = {"plain zlib (stdlib gzip), 1 core": plain_decompress(files, zlib)}
+        try:
+            from isal import isal_zlib
+
+            results["plain ISA-L (isal), 1 core"] = plain_decompress(files, isal_zlib)
+        except ImportError:
+            print("isal not installed: ISA-L column skipped (pip install isal)")
+        curator = [sys.executable, "-m", "curator", "validate", ".", "--profile", "mosmed"]
+        results["curator --deep --jobs 1"] = timed([*curator, "--deep", "--jobs", "1"], root)
+        results["curator --deep (all cores)"] = timed([*curator, "--deep"], root)
+        fast = timed([*curator, "--fast"], root)
+        startup = timed([sys.executable, "-m", "curator", "rules"], root)
+        started = time.perf_counter()
+        for path in files:
+            read_header(path)
+        header_ms = (time.perf_counter() - started) / len(files) * 1000
+        fastest = min(v for k, v in results.items() if k.startswith("plain"))
+        print(f"{'run':<34} {'seconds':>8} {'MB/s':>7} {'vs fastest plain, 1 core':>25}")
+        for name, seconds in results.items():
+            print(f"{name:<34} {seconds:>8.2f} {size / 1e6 / seconds:>7.0f} {seconds / fastest:>25.2f}")
+        per_file = max(fast - startup, 0) / len(files) * 1000
+        print(f"--fast: {fast:.2f} s for {len(files)} files = {per_file:.2f} ms per file after start-up "
+              f"({startup:.2f} s); bare header read in-process: {header_ms:.3f} ms per file")
+    finally:
+        if args.dir is None:
+            shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
