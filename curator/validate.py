@@ -42,6 +42,8 @@ class ValidateOptions:
     checksums: bool = True
     deep: bool = False
     progress: PhaseProgress | None = field(default=None, compare=False)
+    tolerance_voxels: float | None = None    # overrides the profile's geometry tolerance
+    tolerance_degrees: float | None = None
 
 
 @dataclass
@@ -170,6 +172,11 @@ def validate(root: Path | str, options: ValidateOptions | None = None) -> Report
     if profile is None:
         finding = make_finding("LAYOUT_UNRECOGNISED", "", profiles=", ".join(sorted(load_profiles())))
         return finish_report(root, None, [finding], None, started, options.fail_on)
+    if options.tolerance_voxels is not None or options.tolerance_degrees is not None:
+        tolerance = profile.geometry.model_copy(update={
+            k: v for k, v in (("voxel_fraction", options.tolerance_voxels), ("degrees", options.tolerance_degrees))
+            if v is not None})
+        profile = profile.model_copy(update={"geometry": tolerance})
     facts = gather(root, profile, options)
     findings = [f for module in CHECK_MODULES for f in module.check(facts) if selection.keeps(f.code)]
     extra: dict[str, object] = {}

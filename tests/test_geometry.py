@@ -64,7 +64,11 @@ def test_a_shifted_mask_is_an_error_with_physical_context(release: Path) -> None
     assert finding["context"]["shift_mm"] == pytest.approx(1.6, abs=1e-3)
     assert finding["context"]["shift_voxels"] == pytest.approx(2.0, abs=1e-3)
     assert finding["context"]["study"] == "studies/CT-1/study_0003.nii.gz"
-    assert "1.6 mm" in finding["message"]
+    assert "1.6 mm" in finding["message"] and "along y (anterior-posterior)" in finding["message"]
+    # a looser tolerance, given on the command line, lets it pass
+    result = CliRunner().invoke(main, ["validate", str(release), "--format", "json", "--select", "geometry",
+                                       "--tolerance-voxels", "2.5"])
+    assert json.loads(result.output)["findings"] == []
 
 
 def test_a_mirrored_mask_is_caught_and_float_noise_is_not(release: Path) -> None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from itertools import product
 
 Matrix = tuple[tuple[float, ...], ...]
+_AXES = ("x (left-right)", "y (anterior-posterior)", "z (head-feet)")
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,7 @@ class Misalignment:
     rotation_deg: float      # angle of the rotation taking the study's axes onto the mask's
     spacing_ratio: tuple[float, float, float]   # mask voxel size / study voxel size per axis
     mirrored: bool           # the mask's grid is a mirror image of the study's (e.g. left-right flipped)
+    axis: str = ""           # world axis along which the largest shift mostly lies
 
 
 def _apply(affine: Matrix, point: tuple[float, float, float]) -> tuple[float, float, float]:
@@ -64,16 +66,20 @@ def rotation_degrees(study: Matrix, mask: Matrix) -> float:
 def misalignment(study: Matrix, mask: Matrix, shape: tuple[int, ...]) -> Misalignment:
     """How far the mask's grid is from the study's, over the corners of the study's grid."""
     extent = [max(int(n) - 1, 0) for n in shape[:3]] + [0] * (3 - len(shape[:3]))
-    shift = 0.0
+    shift, axis = 0.0, ""
     for corner in product(*((0, n) for n in extent)):
         p = _apply(study, corner)  # type: ignore[arg-type]
         q = _apply(mask, corner)  # type: ignore[arg-type]
-        shift = max(shift, math.dist(p, q))
+        distance = math.dist(p, q)
+        if distance > shift:
+            delta = [b - a for a, b in zip(p, q, strict=True)]
+            axis = _AXES[max(range(3), key=lambda i: abs(delta[i]))]
+            shift = distance
     study_zooms, mask_zooms = _zooms(study), _zooms(mask)
     smallest = min(z for z in study_zooms if z > 0) if any(z > 0 for z in study_zooms) else 1.0
     ratio = tuple(m / s if s else math.inf for m, s in zip(mask_zooms, study_zooms, strict=True))
     return Misalignment(shift_mm=shift, shift_voxels=shift / smallest, rotation_deg=rotation_degrees(study, mask),
-                        spacing_ratio=ratio, mirrored=is_mirrored(study, mask))  # type: ignore[arg-type]
+                        spacing_ratio=ratio, mirrored=is_mirrored(study, mask), axis=axis)  # type: ignore[arg-type]
 
 
 def axcodes(affine: Matrix) -> str:

@@ -143,6 +143,7 @@ def _mask_grids(facts: Facts) -> Iterator[Finding]:
         if off.mirrored or off.shift_voxels > tolerance.voxel_fraction or off.rotation_deg > tolerance.degrees:
             yield make_finding("MASK_GEOMETRY_MISMATCH", mask_path, study_id=study_id, study=study_path,
                                shift_mm=round(off.shift_mm, 3), shift_voxels=round(off.shift_voxels, 3),
+                               axis=off.axis or "none",
                                rotation_deg=round(off.rotation_deg, 3),
                                spacing_ratio=[round(r, 4) for r in off.spacing_ratio], mirrored=off.mirrored,
                                tolerance={"voxel_fraction": tolerance.voxel_fraction,

@@ -89,12 +89,17 @@ def main() -> None:
 @click.option("--fast", "tier", flag_value="fast", default=True, help="Headers, registry, manifests (default).")
 @click.option("--deep", "tier", flag_value="deep",
               help="Also read every NIfTI payload once: gzip CRC, mask labels, empty masks, HU range.")
+@click.option("--tolerance-voxels", type=click.FloatRange(min=0, min_open=True),
+              help="Largest mask-vs-study shift allowed, in voxels (default: the profile's, 0.05).")
+@click.option("--tolerance-degrees", type=click.FloatRange(min=0, min_open=True),
+              help="Largest mask-vs-study rotation allowed, in degrees (default: the profile's, 0.05).")
 @click.option("--lang", type=click.Choice(["en", "ru"]), default="en", show_default=True,
               help="Language of the text output's messages.")
 @click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False), help="Write the report here.")
 @guarded
 def validate(root: Path, profile: str | None, fmt: str, fail_on: str, select: tuple[str, ...],
-             ignore: tuple[str, ...], jobs: int | None, tier: str, lang: str, output: Path | None) -> None:
+             ignore: tuple[str, ...], jobs: int | None, tier: str, tolerance_voxels: float | None,
+             tolerance_degrees: float | None, lang: str, output: Path | None) -> None:
     """Check the release at ROOT: files, registry, NIfTI headers, checksums."""
     from curator.render.progress import ProgressLine
     from curator.validate import ValidateOptions
@@ -102,7 +107,8 @@ def validate(root: Path, profile: str | None, fmt: str, fail_on: str, select: tu
 
     progress = ProgressLine()
     options = ValidateOptions(profile=profile, fail_on=Severity(fail_on), select=_split(select),
-                              ignore=_split(ignore), jobs=jobs, deep=tier == "deep", progress=progress)
+                              ignore=_split(ignore), jobs=jobs, deep=tier == "deep", progress=progress,
+                              tolerance_voxels=tolerance_voxels, tolerance_degrees=tolerance_degrees)
     try:
         report = run_validate(root, options)
     finally:
