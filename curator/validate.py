@@ -21,6 +21,7 @@ from curator.io.manifest import parse_manifest
 from curator.io.nifti import NiftiHeader, read_header
 from curator.io.payload import scan_unit
 from curator.io.registry import read_registry
+from curator.models.card import DatasetCard
 from curator.models.findings import Report, Severity
 from curator.models.profile import Profile
 from curator.profiles import detect_profile, get_profile, load_profiles
@@ -68,21 +69,48 @@ def _selection(options: ValidateOptions) -> _Selection:
     return _Selection(expand(options.select) if options.select else None, expand(options.ignore))
 
 
-def _languages(root: Path, profile: Profile) -> list[str]:
-    """README languages: the release's own dataset.yaml when it has a readable one, else the profile's."""
+MAX_TEXT = 4 << 20  # a README or LICENSE larger than this is not read for the text checks
+
+
+def _card(root: Path) -> DatasetCard | None:
+    """The release's own dataset.yaml, when it has a readable one."""
     card_path = root / "dataset.yaml"
     if card_path.is_file() and not card_path.is_symlink():
         try:
-            return list(load_card(card_path).languages)
+            return load_card(card_path)
         except ReadError:
-            pass
-    return list(profile.languages)
+            return None
+    return None
+
+
+def _text(path: Path) -> str | None:
+    try:
+        if path.is_symlink() or not path.is_file() or path.stat().st_size > MAX_TEXT:
+            return None
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+
+
+def _read_documents(facts: Facts, card: DatasetCard | None) -> None:
+    """README per language, LICENSE and the card, for the licence, attribution and statistics checks."""
+    facts.extra["card"] = card
+    facts.extra["licence_text"] = _text(facts.root / "LICENSE")
+    readmes = {}
+    for lang in facts.languages:
+        name = f"README_{lang.upper()}.md"
+        text = _text(facts.root / name)
+        if text is not None:
+            readmes[lang] = (name, text)
+    facts.extra["readmes"] = readmes
 
 
 def gather(root: Path, profile: Profile, options: ValidateOptions) -> Facts:
     """Read everything the checks need; reading problems are stored, never raised."""
-    facts = Facts(root=root, profile=profile, languages=_languages(root, profile), entries=walk(root),
-                  deep=options.deep, jobs=options.jobs)
+    card = _card(root)
+    facts = Facts(root=root, profile=profile, languages=list(card.languages if card else profile.languages),
+                  entries=walk(root), deep=options.deep, jobs=options.jobs)
+    _read_documents(facts, card)
     files = facts.files
     spec = profile.registry
     if spec is not None:

@@ -4,9 +4,9 @@ Every check module declares ``CODES``, the finding codes it can emit; a test kee
 to the active codes of the catalogue.
 """
 
-from curator.checks import headers, inventory, manifest, payload, registry
+from curator.checks import dicom_series, headers, inventory, manifest, payload, registry, release_docs, slices
 
-CHECK_MODULES = (inventory, registry, headers, manifest, payload)
+CHECK_MODULES = (inventory, registry, headers, manifest, payload, release_docs, slices, dicom_series)
 CODES: frozenset[str] = frozenset().union(*(module.CODES for module in CHECK_MODULES)) | {"LAYOUT_UNRECOGNISED"}
 
 __all__ = ["CHECK_MODULES", "CODES"]

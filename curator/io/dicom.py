@@ -1,0 +1,442 @@
+"""Reading DICOM files: headers (and, with ``--deep``, pixel data), grouped into series. No judgement here.
+
+``gather(facts)`` is the ``dicom`` profile's gatherer: it stores a ``DicomFacts`` in ``facts.extra["dicom"]``.
+A file is a DICOM candidate when it carries the ``DICM`` marker at byte 128 or has a DICOM file suffix;
+other files are skipped. A candidate that pydicom cannot parse (``force=False``) is recorded with the reason.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import posixpath
+import warnings
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
+
+from pydicom import dcmread
+from pydicom.dataset import Dataset
+from pydicom.uid import UID
+
+from curator.executor import run_tasks
+
+if TYPE_CHECKING:
+    from curator.checks.facts import Facts
+
+__all__ = ["DICOM_SUFFIXES", "Decoding", "DicomFacts", "DicomFile", "DicomSeries", "gather", "read_file"]
+
+DICOM_SUFFIXES = (".dcm", ".dicom", ".dic", ".ima")
+MEDIA_STORAGE_DIRECTORY = "1.2.840.10008.1.3.10"  # DICOMDIR: an index of the files, not an image
+MAX_DECODED_BYTES = 1 << 30  # never let a header make the decoder allocate more than this per file
+IMPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2"
+EXPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2.1"
+PIXEL_DATA_TAG = b"\xe0\x7f\x10\x00"  # (7FE0,0010) little endian
+
+
+@dataclass(frozen=True)
+class DicomFile:
+    """The header of one DICOM file, reduced to what the series checks need."""
+
+    path: str
+    sop_class_uid: str
+    sop_instance_uid: str
+    study_uid: str
+    series_uid: str
+    patient_id: str
+    modality: str
+    series_number: int | None
+    series_description: str
+    instance_number: int | None
+    transfer_syntax: str
+    rows: int | None
+    columns: int | None
+    frames: int
+    pixel_spacing: tuple[float, float] | None
+    orientation: tuple[float, float, float, float, float, float] | None
+    position: tuple[float, float, float] | None
+    gantry_tilt: float | None
+    image_type: tuple[str, ...]
+    invalid: tuple[str, ...] = ()  # "Keyword: why" for attributes present with values that do not parse
+    pixel_expected: int | None = None  # uncompressed syntaxes: bytes of pixel data the header implies
+    pixel_present: int | None = None   # ... and the bytes the file actually holds for it
+
+    @property
+    def is_image(self) -> bool:
+        return self.rows is not None and self.columns is not None
+
+    @property
+    def is_localizer(self) -> bool:
+        return "LOCALIZER" in self.image_type
+
+    @property
+    def syntax_name(self) -> str:
+        return _syntax_name(self.transfer_syntax)
+
+
+@dataclass(frozen=True)
+class Decoding:
+    """What happened when the pixel data of one file was decoded (``--deep``)."""
+
+    syntax: str                     # transfer syntax name
+    error: str = ""                 # the decoder's reason when decoding failed
+    missing: tuple[str, ...] = ()   # no decoder installed: pydicom's plugin requirements ("pylibjpeg - requires ...")
+
+    @property
+    def ok(self) -> bool:
+        return not self.error and not self.missing
+
+
+@dataclass
+class DicomSeries:
+    """The files of one series in one patient folder."""
+
+    patient: str        # top-level folder ('' when the files lie in the root)
+    folder: str         # the deepest folder holding all the files ('' = root)
+    study_uid: str
+    series_uid: str
+    series_number: int | None
+    files: list[DicomFile]
+
+    label: str = ""     # how a radiographer names it: number and description (+ UID when those collide)
+
+
+def _label(series: DicomSeries) -> str:
+    first = series.files[0]
+    parts = []
+    if series.series_number is not None:
+        parts.append(f"#{series.series_number}")
+    if first.series_description:
+        parts.append(f'"{first.series_description}"')
+    if not parts and series.series_uid:
+        parts.append(series.series_uid)
+    return " ".join(parts) or "?"
+
+
+@dataclass
+class DicomFacts:
+    files: dict[str, DicomFile] = field(default_factory=dict)
+    unreadable: dict[str, str] = field(default_factory=dict)     # path -> reason
+    series: list[DicomSeries] = field(default_factory=list)
+    decoded: dict[str, Decoding] = field(default_factory=dict)   # --deep: path -> outcome
+    directories: list[str] = field(default_factory=list)         # DICOMDIR files (not images)
+    looked_at: int = 0                                           # files considered
+
+
+def _syntax_name(uid: str) -> str:
+    if not uid:
+        return "unknown transfer syntax"
+    name = UID(uid).name
+    return f"{name} ({uid})" if name != uid else uid
+
+
+def _marker(path: Path) -> bool | None:
+    """True when the file has the DICOM Part 10 marker, False when not, None when it cannot be opened."""
+    try:
+        with path.open("rb") as handle:
+            return handle.read(132)[128:132] == b"DICM"
+    except OSError:
+        return None
+
+
+def _named_dicom(path: Path) -> bool:
+    return path.name.lower().endswith(DICOM_SUFFIXES) or path.name.upper() == "DICOMDIR"
+
+
+def _text(ds: Dataset, keyword: str) -> str:
+    try:
+        value = ds.get(keyword)
+    except Exception:  # a malformed element; the caller cannot use it either way
+        return ""
+    if value is None:
+        return ""
+    return str(value).strip().strip("\x00").strip()
+
+
+def _number(ds: Dataset, keyword: str, invalid: list[str]) -> float | None:
+    if keyword not in ds:
+        return None
+    try:
+        value = ds.get(keyword)
+        if value is None or value == "":
+            return None
+        number = float(value)
+    except Exception as error:
+        invalid.append(f"{keyword}: {error}")
+        return None
+    if not math.isfinite(number):
+        invalid.append(f"{keyword}: {number} is not finite")
+        return None
+    return number
+
+
+def _integer(ds: Dataset, keyword: str, invalid: list[str]) -> int | None:
+    number = _number(ds, keyword, invalid)
+    if number is None:
+        return None
+    if number != int(number):
+        invalid.append(f"{keyword}: {number:g} is not a whole number")
+        return None
+    return int(number)
+
+
+def _vector(ds: Dataset, keyword: str, size: int, invalid: list[str]) -> tuple[float, ...] | None:
+    if keyword not in ds:
+        return None
+    try:
+        value = ds.get(keyword)
+        if value is None or value == "":
+            return None
+        items = [value] if isinstance(value, str | bytes | int | float) else list(value)
+        numbers = tuple(float(item) for item in items)
+    except Exception as error:
+        invalid.append(f"{keyword}: {error}")
+        return None
+    if len(numbers) != size:
+        invalid.append(f"{keyword}: {len(numbers)} values instead of {size}")
+        return None
+    if not all(math.isfinite(n) for n in numbers):
+        invalid.append(f"{keyword}: values are not finite")
+        return None
+    return numbers
+
+
+def _image_type(ds: Dataset) -> tuple[str, ...]:
+    try:
+        value = ds.get("ImageType")
+    except Exception:
+        return ()
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return tuple(part.strip().upper() for part in value.split("\\"))
+    try:
+        return tuple(str(part).strip().upper() for part in value)
+    except TypeError:
+        return ()
+
+
+def _expected_pixel_bytes(ds: Dataset, syntax: str, rows: int | None, columns: int | None, frames: int,
+                          invalid: list[str]) -> int | None:
+    """Bytes of native pixel data the header implies; None for compressed or unknown syntaxes."""
+    if syntax not in (IMPLICIT_VR_LITTLE_ENDIAN, EXPLICIT_VR_LITTLE_ENDIAN) or not rows or not columns:
+        return None
+    bits = _integer(ds, "BitsAllocated", invalid)
+    samples = _integer(ds, "SamplesPerPixel", invalid) or 1
+    if not bits or bits <= 0 or samples <= 0:
+        return None
+    return (rows * columns * frames * samples * bits + 7) // 8
+
+
+def _header(rel: str, ds: Dataset, pixel_present: int | None = None) -> DicomFile:
+    invalid: list[str] = []
+    meta = getattr(ds, "file_meta", None)
+    syntax = _text(meta, "TransferSyntaxUID") if meta is not None else ""
+    sop_class = _text(ds, "SOPClassUID") or (_text(meta, "MediaStorageSOPClassUID") if meta is not None else "")
+    spacing = _vector(ds, "PixelSpacing", 2, invalid)
+    orientation = _vector(ds, "ImageOrientationPatient", 6, invalid)
+    position = _vector(ds, "ImagePositionPatient", 3, invalid)
+    frames = _integer(ds, "NumberOfFrames", invalid) or 1
+    frames = max(frames, 1)
+    rows = _integer(ds, "Rows", invalid)
+    columns = _integer(ds, "Columns", invalid)
+    expected = _expected_pixel_bytes(ds, syntax, rows, columns, frames, invalid)
+    if pixel_present is None and expected is not None and "PixelData" in ds:
+        try:
+            pixel_present = len(ds.PixelData)
+        except Exception:
+            pixel_present = None
+    return DicomFile(
+        path=rel,
+        sop_class_uid=sop_class,
+        sop_instance_uid=_text(ds, "SOPInstanceUID"),
+        study_uid=_text(ds, "StudyInstanceUID"),
+        series_uid=_text(ds, "SeriesInstanceUID"),
+        patient_id=_text(ds, "PatientID"),
+        modality=_text(ds, "Modality").upper(),
+        series_number=_integer(ds, "SeriesNumber", invalid),
+        series_description=_text(ds, "SeriesDescription"),
+        instance_number=_integer(ds, "InstanceNumber", invalid),
+        transfer_syntax=syntax,
+        rows=rows,
+        columns=columns,
+        frames=frames,
+        pixel_spacing=(spacing[0], spacing[1]) if spacing else None,
+        orientation=(orientation[0], orientation[1], orientation[2], orientation[3], orientation[4],
+                     orientation[5]) if orientation else None,
+        position=(position[0], position[1], position[2]) if position else None,
+        gantry_tilt=_number(ds, "GantryDetectorTilt", invalid),
+        image_type=_image_type(ds),
+        invalid=tuple(invalid),
+        pixel_expected=expected,
+        pixel_present=pixel_present if expected is not None else None,
+    )
+
+
+def missing_decoder(syntax: str) -> tuple[str, ...]:
+    """pydicom's requirements for decoding ``syntax`` when no installed plugin can; () when one can.
+
+    Raises NotImplementedError for a transfer syntax pydicom has no decoder for at all.
+    """
+    from pydicom.pixels.decoders.base import get_decoder
+
+    decoder = get_decoder(syntax)
+    if decoder.is_available:
+        return ()
+    return tuple(decoder.missing_dependencies) or ("no decoder plugin is available",)
+
+
+def _decode(ds: Dataset, header: DicomFile) -> Decoding:
+    name = header.syntax_name
+    if "PixelData" not in ds and "FloatPixelData" not in ds and "DoubleFloatPixelData" not in ds:
+        return Decoding(name, error="the file has image attributes but no pixel data element")
+    try:
+        missing = missing_decoder(header.transfer_syntax)
+    except NotImplementedError:
+        return Decoding(name, error="pydicom has no decoder for this transfer syntax")
+    except Exception as error:
+        return Decoding(name, error=f"cannot choose a decoder: {error}")
+    if missing:
+        return Decoding(name, missing=missing)
+    try:
+        bits = int(ds.get("BitsAllocated") or 16)
+        samples = int(ds.get("SamplesPerPixel") or 1)
+    except Exception as error:
+        return Decoding(name, error=f"invalid BitsAllocated or SamplesPerPixel: {error}")
+    implied = (header.rows or 0) * (header.columns or 0) * header.frames * samples * max(bits, 8) // 8
+    if implied > MAX_DECODED_BYTES:
+        return Decoding(name, error=f"the header implies {implied} bytes of pixels, more than the "
+                                    f"{MAX_DECODED_BYTES} bytes allowed per file")
+    try:
+        array = ds.pixel_array
+    except Exception as error:
+        reason = " ".join(str(error).split()) or type(error).__name__
+        return Decoding(name, error=reason)
+    expected = (header.rows, header.columns)
+    if tuple(array.shape[-3 if samples > 1 else -2:][:2]) != expected:
+        return Decoding(name, error=f"decoded {array.shape} pixels, the header says {header.rows}x{header.columns}")
+    return Decoding(name)
+
+
+def _pixel_extent(handle: BinaryIO, ds: Dataset) -> int | None:
+    """Bytes of a native (7FE0,0010) element present in the file, from its element header at the handle."""
+    meta = getattr(ds, "file_meta", None)
+    syntax = _text(meta, "TransferSyntaxUID") if meta is not None else ""
+    if syntax not in (IMPLICIT_VR_LITTLE_ENDIAN, EXPLICIT_VR_LITTLE_ENDIAN):
+        return None
+    start = handle.tell()
+    element = handle.read(12)
+    if element[:4] != PIXEL_DATA_TAG:
+        return 0 if not element else None  # the file ends where the pixel data should begin
+    if syntax == EXPLICIT_VR_LITTLE_ENDIAN:
+        header_size, length = 12, int.from_bytes(element[8:12], "little")
+    else:
+        header_size, length = 8, int.from_bytes(element[4:8], "little")
+    if length == 0xFFFFFFFF:
+        return None
+    size = os.fstat(handle.fileno()).st_size
+    return max(0, min(length, size - start - header_size))
+
+
+def read_file(root: Path, rel: str, deep: bool) -> tuple[DicomFile | str | None, Decoding | None]:
+    """(header, decoding) of one file; the header is None for a non-DICOM file and a reason when unreadable."""
+    path = root / rel
+    marked = _marker(path)
+    if not marked:
+        if not _named_dicom(path):
+            return None, None  # not DICOM, and not pretending to be
+        if marked is None:
+            return "the file cannot be opened", None
+        size = path.stat().st_size
+        return ("it has no 'DICM' marker at byte 128, so it is not a DICOM (Part 10) file" if size >= 132
+                else f"it is only {size} bytes long, too short for a DICOM file"), None
+    present = None
+    try:
+        with path.open("rb") as handle:
+            ds = dcmread(handle, stop_before_pixels=not deep, force=False)
+            if not deep:  # pydicom stopped at the pixel data element: measure it without reading it
+                present = _pixel_extent(handle, ds)
+    except Exception as error:
+        return " ".join(str(error).split()) or type(error).__name__, None
+    if not len(ds):
+        return "no data elements follow the file meta information: the file is truncated or holds no image", None
+    try:
+        header = _header(rel, ds, present)
+    except Exception as error:
+        return f"the DICOM header cannot be interpreted: {error}", None
+    if not header.sop_class_uid and not header.sop_instance_uid:
+        return "it has neither a SOP Class UID nor a SOP Instance UID, so it is no DICOM object", None
+    decoding = _decode(ds, header) if deep and header.is_image else None
+    return header, decoding
+
+
+def _patient(path: str) -> str:
+    return path.split("/", 1)[0] if "/" in path else ""
+
+
+def _series_key(item: DicomFile) -> tuple[object, ...]:
+    patient = _patient(item.path)
+    if item.series_uid:
+        return (patient, item.study_uid, item.series_uid)
+    # anonymisation sometimes empties the UIDs: the folder, series number and orientation still tell series apart
+    orientation = tuple(round(v, 2) for v in item.orientation) if item.orientation else None
+    return (patient, item.study_uid, "", posixpath.dirname(item.path), item.series_number, orientation)
+
+
+def group_series(files: list[DicomFile]) -> list[DicomSeries]:
+    groups: dict[tuple[object, ...], list[DicomFile]] = {}
+    for item in sorted(files, key=lambda f: f.path):
+        groups.setdefault(_series_key(item), []).append(item)
+    series = []
+    for members in groups.values():
+        first = members[0]
+        folders = {posixpath.dirname(m.path) for m in members}
+        folder = posixpath.commonpath(sorted(folders)) if len(folders) > 1 else folders.pop()
+        series.append(DicomSeries(patient=_patient(first.path), folder=folder, study_uid=first.study_uid,
+                                  series_uid=first.series_uid, series_number=first.series_number, files=members))
+    series.sort(key=lambda s: (s.folder, s.series_number if s.series_number is not None else -1, s.series_uid,
+                               s.files[0].path))
+    names = Counter((one.folder, _label(one)) for one in series)
+    for one in series:
+        one.label = _label(one)
+        if names[(one.folder, one.label)] > 1:  # several series in one folder with one number and description
+            one.label += f" ({one.series_uid or one.files[0].path.rsplit('/', 1)[-1]})"
+    return series
+
+
+def _skipped(path: str) -> bool:
+    """macOS litter (``__MACOSX``, ``._name``) is not data; the inventory check reports it."""
+    return any(part == "__MACOSX" or part.startswith("._") for part in path.split("/"))
+
+
+def gather(facts: Facts) -> None:
+    """Read every DICOM file of the release (in parallel) into ``facts.extra["dicom"]``."""
+    paths = sorted(p for p in facts.files if not _skipped(p))
+    root, deep = facts.root, facts.deep
+
+    def task(rel: str) -> tuple[DicomFile | str | None, Decoding | None]:
+        try:
+            return read_file(root, rel, deep)
+        except Exception as error:  # the boundary: whatever a hostile file does becomes a reason
+            return " ".join(str(error).split()) or type(error).__name__, None
+
+    with warnings.catch_warnings():  # pydicom warns about every odd value; the checks report what matters
+        warnings.simplefilter("ignore")
+        results = run_tasks(task, paths, facts.jobs)
+
+    found = DicomFacts(looked_at=len(paths))
+    for rel, (header, decoding) in zip(paths, results, strict=True):
+        if header is None:
+            continue
+        if isinstance(header, str):
+            found.unreadable[rel] = header
+            continue
+        if header.sop_class_uid == MEDIA_STORAGE_DIRECTORY:
+            found.directories.append(rel)
+            continue
+        found.files[rel] = header
+        if decoding is not None:
+            found.decoded[rel] = decoding
+    found.series = group_series(list(found.files.values()))
+    facts.extra["dicom"] = found

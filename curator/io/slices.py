@@ -1,0 +1,304 @@
+"""Reading 2D slice datasets (profile ``slices``, the CNCB layout): image and mask headers, mask values,
+and CNCB's metadata CSVs. No judgement here: what cannot be read is recorded as a reason, never raised.
+
+``gather(facts)`` is the profile's gatherer; it stores a ``SliceFacts`` in ``facts.extra["slices"]``.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from curator.executor import run_tasks
+from curator.io import ReadError
+from curator.io.inventory import Entry
+
+__all__ = [
+    "LESIONS_CSV",
+    "SCANS_CSV",
+    "LesionRow",
+    "MetadataError",
+    "RowProblem",
+    "ScanRow",
+    "SliceFacts",
+    "SliceHeader",
+    "gather",
+    "read_lesions",
+    "read_scans",
+    "read_slice",
+]
+
+# CNCB's metadata files (ncov-ai.big.ac.cn), at the top of the release, and the columns each must have
+SCANS_CSV = "unzip_filenames.csv"
+SCANS_COLUMNS = ("zip_file", "label", "patient_id", "scan_id", "n_slice")
+LESIONS_CSV = "lesions_slices.csv"
+LESIONS_COLUMNS = ("imgpath",)
+
+FORMATS = ("PNG", "JPEG")
+MAX_DECODE_PIXELS = 4096 * 4096   # a CT slice is 512..1024 pixels square; bigger is not decoded (memory bound)
+MAX_ROWS = 5_000_000              # CNCB's largest list has 58,766 rows
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+class MetadataError(ReadError):
+    """A metadata CSV that cannot be read as a table with the expected columns."""
+
+
+@dataclass(frozen=True)
+class SliceHeader:
+    """What an image or mask file's header says, and with --deep what its pixels hold."""
+
+    format: str                  # Pillow's format name: "PNG", "JPEG"
+    width: int
+    height: int
+    mode: str                    # Pillow's mode: "1", "L", "P" (palette), "I;16", "RGB", ...
+    bit_depth: int | None        # bits per sample (PNG IHDR, JPEG precision); None if the format does not say
+    palette: bool
+    decoded: bool = False        # --deep: the pixels were decoded
+    values: dict[int, int] | None = None   # --deep, masks in an index/grey mode: value (palette index) -> pixels
+    decode_error: str | None = None         # --deep: why the pixels could not be decoded
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.width, self.height
+
+
+@dataclass(frozen=True)
+class ScanRow:
+    """One scan of ``unzip_filenames.csv``: its slices are in the case folder <label>/<patient_id>/<scan_id>."""
+
+    row: int
+    zip_file: str
+    label: str
+    patient_id: str
+    scan_id: str
+    n_slice: int
+
+    @property
+    def case(self) -> str:
+        return f"{self.label}/{self.patient_id}/{self.scan_id}"
+
+
+@dataclass(frozen=True)
+class LesionRow:
+    """One row of ``lesions_slices.csv``: a slice said to show lesions."""
+
+    row: int
+    case: str        # <label>/<patient_id>/<scan_id>
+    slice: str       # the file name without its extension, e.g. "0008"
+    name: str        # the file name as listed, e.g. "0008.png"
+
+
+@dataclass(frozen=True)
+class RowProblem:
+    row: int
+    field: str
+    reason: str
+
+
+@dataclass
+class SliceFacts:
+    """Everything read about a slice dataset; stored in ``Facts.extra["slices"]``."""
+
+    files: dict[str, SliceHeader | str] = field(default_factory=dict)  # image/mask path -> header or read error
+    scans: list[ScanRow] | None = None          # unzip_filenames.csv, when present and readable
+    lesions: list[LesionRow] | None = None      # lesions_slices.csv, when present and readable
+    metadata_errors: dict[str, str] = field(default_factory=dict)             # CSV name -> why unreadable
+    row_problems: dict[str, list[RowProblem]] = field(default_factory=dict)   # CSV name -> rows that do not parse
+
+
+class _Facts(Protocol):
+    """The part of ``curator.checks.facts.Facts`` this reader uses (io does not import checks)."""
+
+    root: Path
+    deep: bool
+    jobs: int | None
+    extra: dict[str, Any]
+
+    @property
+    def files(self) -> Mapping[str, Entry]: ...
+
+    def data_kind(self, path: str) -> tuple[str, dict[str, str]] | None: ...
+
+
+# --- images and masks ---------------------------------------------------------------------------------------
+
+def _bit_depth(head: bytes, image: Image.Image) -> int | None:
+    if head.startswith(_PNG_SIGNATURE) and len(head) >= 26 and head[12:16] == b"IHDR":
+        return head[24]
+    bits = getattr(image, "bits", None)  # JPEG sample precision, from the SOF marker
+    return bits if isinstance(bits, int) else None
+
+
+def _count_values(image: Image.Image) -> dict[int, int] | None:
+    """Pixel value -> count for single-channel modes; palette images give their INDICES, never colours."""
+    if image.mode not in ("1", "L", "P", "I", "I;16", "I;16B", "I;16L", "I;16N"):
+        return None
+    if image.mode == "1":  # Pillow's bool array for 1-bit data holds 255 for True: count black/white as 0/1
+        pixels = (np.asarray(image.convert("L")) > 0).astype(np.uint8)
+    else:
+        pixels = np.asarray(image)
+    if pixels.ndim != 2:
+        return None
+    flat = pixels.ravel()
+    if flat.dtype.kind == "u" and flat.dtype.itemsize <= 2:
+        counts = np.bincount(flat)
+        return {int(v): int(n) for v, n in enumerate(counts) if n}
+    values, counts = np.unique(flat, return_counts=True)
+    return {int(v): int(n) for v, n in zip(values, counts, strict=True)}
+
+
+def _reason(error: BaseException) -> str:
+    if isinstance(error, OSError) and error.strerror:
+        return f"cannot read the file ({error.strerror})"
+    return str(error) or type(error).__name__
+
+
+def read_slice(path: Path, *, decode: bool = False, count: bool = False) -> SliceHeader | str:
+    """The header of a PNG or JPEG slice, read without decoding; ``decode`` also decodes the pixels once
+    (truncation shows here) and ``count`` counts the values of a single-channel image (a mask).
+
+    Returns the reason as a string when the file is not a readable PNG/JPEG: bad input is never raised.
+    """
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(32)
+            handle.seek(0)
+            with Image.open(handle, formats=FORMATS) as image:
+                header = SliceHeader(format=str(image.format), width=image.width, height=image.height,
+                                     mode=image.mode, bit_depth=_bit_depth(head, image), palette=image.mode == "P")
+                if not decode:
+                    return header
+                if image.width * image.height > MAX_DECODE_PIXELS:
+                    return replace(header, decode_error=(
+                        f"{image.width} x {image.height} pixels is more than a CT slice has; not decoded "
+                        f"(limit {MAX_DECODE_PIXELS} pixels)"))
+                try:
+                    image.load()
+                    values = _count_values(image) if count else None
+                except Exception as error:  # Pillow raises many types for damaged data; all mean "cannot decode"
+                    return replace(header, decode_error=f"the pixel data cannot be decoded: {_reason(error)}")
+                return replace(header, decoded=True, values=values)
+    except UnidentifiedImageError:
+        return "not a readable PNG or JPEG image (its header parses as neither format)"
+    except Exception as error:  # Pillow raises many types for a damaged header; all mean "cannot read"
+        if isinstance(error, OSError) and error.strerror:
+            return _reason(error)
+        return f"the header cannot be parsed: {_reason(error)}"
+
+
+# --- metadata CSVs ------------------------------------------------------------------------------------------
+
+def _rows(path: Path, columns: tuple[str, ...]) -> Iterator[tuple[int, dict[str, str]]]:
+    """(line number, row by lower-case column name) of a CSV; BOM, CRLF, ``;``/tab delimiters and padding
+    around values are tolerated, extra columns ignored. Raises MetadataError when it is not such a table."""
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            first = handle.readline(1 << 16)
+            if not first.strip():
+                raise MetadataError(f"the file is empty; expected a header row with {', '.join(columns)}")
+            delimiter = max((",", ";", "\t"), key=first.count)
+            handle.seek(0)
+            reader = csv.reader(handle, delimiter=delimiter)
+            header = [name.strip().lstrip("\ufeff").lower() for name in next(reader)]
+            missing = [name for name in columns if name not in header]
+            if missing:
+                raise MetadataError(f"column(s) {', '.join(missing)} missing; the header row is "
+                                    f"{', '.join(header) or '(empty)'}, expected {', '.join(columns)}")
+            where = {name: header.index(name) for name in columns}
+            for values in reader:
+                if reader.line_num > MAX_ROWS:
+                    raise MetadataError(f"more than {MAX_ROWS} rows; this is not a slice list")
+                if not any(v.strip() for v in values):
+                    continue
+                yield reader.line_num, {name: (values[i].strip() if i < len(values) else "")
+                                        for name, i in where.items()}
+    except UnicodeDecodeError as error:
+        raise MetadataError(f"not UTF-8 text (byte {error.start}); save it as UTF-8 CSV") from error
+    except csv.Error as error:
+        raise MetadataError(f"not a CSV table: {error}") from error
+    except OSError as error:
+        raise MetadataError(f"cannot read the file ({error.strerror or error})") from error
+
+
+def read_scans(path: Path) -> tuple[list[ScanRow], list[RowProblem]]:
+    """``unzip_filenames.csv``: zip_file, label, patient_id, scan_id, n_slice. Raises MetadataError."""
+    scans: list[ScanRow] = []
+    problems: list[RowProblem] = []
+    for number, raw in _rows(path, SCANS_COLUMNS):
+        bad = [RowProblem(number, name, f"{raw[name]!r} is not a folder name (letters, digits, _ and - only)")
+               for name in ("label", "patient_id", "scan_id") if not _NAME.match(raw[name])]
+        try:
+            n_slice = int(raw["n_slice"])
+            if n_slice < 1:
+                raise ValueError
+        except ValueError:
+            bad.append(RowProblem(number, "n_slice", f"{raw['n_slice']!r} is not a whole number of slices above 0"))
+            n_slice = 0
+        if bad:
+            problems += bad
+            continue
+        scans.append(ScanRow(number, raw["zip_file"], raw["label"], raw["patient_id"], raw["scan_id"], n_slice))
+    return scans, problems
+
+
+def read_lesions(path: Path) -> tuple[list[LesionRow], list[RowProblem]]:
+    """``lesions_slices.csv``: imgpath = <label>/<patient_id>/<scan_id>/<slice>.<ext>. Raises MetadataError."""
+    lesions: list[LesionRow] = []
+    problems: list[RowProblem] = []
+    for number, raw in _rows(path, LESIONS_COLUMNS):
+        value = raw["imgpath"]
+        parts = value.replace("\\", "/").strip("/").split("/")
+        name = parts[-1]
+        stem, dot, suffix = name.rpartition(".")
+        # the extension is not judged: CNCB's own list mixes .png, .jpg, .JPG, .bmp and .BMP for the slices of
+        # one scan list, and a slice is matched by case and name whatever format it is stored in
+        if (len(parts) < 2 or not all(_NAME.match(p) for p in parts[:-1]) or not dot
+                or not _NAME.match(stem) or not (suffix.isascii() and suffix.isalnum())):
+            problems.append(RowProblem(number, "imgpath", f"{value!r} is not a slice path like "
+                                                          "<label>/<patient_id>/<scan_id>/<NNNN>.png"))
+            continue
+        lesions.append(LesionRow(number, "/".join(parts[:-1]), stem, name))
+    return lesions, problems
+
+
+# --- the gatherer -------------------------------------------------------------------------------------------
+
+def gather(facts: _Facts) -> None:
+    """Read every image and mask header (with --deep also their pixels, once) and the metadata CSVs."""
+    data = SliceFacts()
+    kinds: dict[str, str] = {}
+    for path in facts.files:
+        kind = facts.data_kind(path)
+        if kind is not None and kind[0] in ("image", "mask"):
+            kinds[path] = kind[0]
+    paths = sorted(kinds)
+    root, deep = facts.root, facts.deep
+
+    def task(path: str) -> SliceHeader | str:
+        return read_slice(root / path, decode=deep, count=deep and kinds[path] == "mask")
+
+    data.files = dict(zip(paths, run_tasks(task, paths, facts.jobs), strict=True))
+
+    files = facts.files
+    if SCANS_CSV in files:
+        try:
+            data.scans, problems = read_scans(root / SCANS_CSV)
+            data.row_problems[SCANS_CSV] = problems
+        except MetadataError as error:
+            data.metadata_errors[SCANS_CSV] = str(error)
+    if LESIONS_CSV in files:
+        try:
+            data.lesions, problems = read_lesions(root / LESIONS_CSV)
+            data.row_problems[LESIONS_CSV] = problems
+        except MetadataError as error:
+            data.metadata_errors[LESIONS_CSV] = str(error)
+    facts.extra["slices"] = data

@@ -1,0 +1,83 @@
+"""Tiny DICOM CT series written with pydicom: 8x8 slices with real geometry, one defect at a time."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
+
+AXIAL = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
+CORONAL = (1.0, 0.0, 0.0, 0.0, 0.0, -1.0)
+UID_ROOT = "1.2.826.0.1.3680043.8.498."  # pydicom's root for generated UIDs
+
+
+def ct_slice(*, study_uid: str, series_uid: str, instance: int, position: Sequence[float],
+             orientation: Sequence[float] = AXIAL, rows: int = 8, columns: int = 8,
+             spacing: Sequence[float] = (0.7, 0.7), modality: str | None = "CT", series_number: int = 2,
+             patient_id: str = "P001", tilt: float | None = None, image_type: Sequence[str] = ("ORIGINAL", "PRIMARY",
+                                                                                               "AXIAL"),
+             sop_uid: str | None = None, pixel_bytes: bytes | None = None) -> Dataset:
+    """One CT image as a dataset, pixels a ramp of HU-like values."""
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = CTImageStorage
+    meta.MediaStorageSOPInstanceUID = sop_uid or generate_uid(UID_ROOT)
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = Dataset()
+    ds.file_meta = meta
+    ds.SOPClassUID = CTImageStorage
+    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+    ds.StudyInstanceUID = study_uid
+    ds.SeriesInstanceUID = series_uid
+    ds.PatientID = patient_id
+    if modality is not None:
+        ds.Modality = modality
+    ds.SeriesNumber = series_number
+    ds.SeriesDescription = "Chest 2.5"
+    ds.InstanceNumber = instance
+    ds.ImageType = list(image_type)
+    ds.ImagePositionPatient = [float(v) for v in position]
+    ds.ImageOrientationPatient = [float(v) for v in orientation]
+    ds.PixelSpacing = [float(v) for v in spacing]
+    ds.SliceThickness = 2.5
+    if tilt is not None:
+        ds.GantryDetectorTilt = tilt
+    ds.Rows, ds.Columns = rows, columns
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = "MONOCHROME2"
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 1
+    ds.RescaleIntercept, ds.RescaleSlope = -1024, 1
+    pixels = (np.arange(rows * columns, dtype=np.int16).reshape(rows, columns) * 10 + instance).tobytes()
+    ds.PixelData = pixels if pixel_bytes is None else pixel_bytes
+    return ds
+
+
+def write_series(folder: Path, positions: Sequence[float] | None = None, *, count: int = 5, step: float = 2.5,
+                 start: float = -100.0, study_uid: str | None = None, series_uid: str | None = None,
+                 orientation: Sequence[float] = AXIAL, direction: Sequence[float] | None = None,
+                 names: str = "IM{instance:04d}.dcm", **kwargs: object) -> list[Path]:
+    """A series of slices at ``positions`` along ``direction`` (default: the slice normal, here +z).
+
+    ``kwargs`` go to every slice; pass ``per_slice={index: {...}}`` to change single slices.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    study_uid = study_uid if study_uid is not None else generate_uid(UID_ROOT)
+    series_uid = series_uid if series_uid is not None else generate_uid(UID_ROOT)
+    offsets = list(positions) if positions is not None else [start + i * step for i in range(count)]
+    per_slice: dict[int, dict[str, object]] = kwargs.pop("per_slice", {})
+    if direction is None:
+        row, col = np.array(orientation[:3]), np.array(orientation[3:])
+        direction = tuple(np.cross(row, col))
+    written = []
+    for index, offset in enumerate(offsets):
+        options = {**kwargs, **per_slice.get(index, {})}
+        instance = int(options.pop("instance", index + 1))
+        position = [-100.0 + offset * direction[0], -120.0 + offset * direction[1], offset * direction[2]]
+        ds = ct_slice(study_uid=study_uid, series_uid=series_uid, instance=instance, position=position,
+                      orientation=options.pop("orientation", orientation), **options)
+        path = folder / names.format(instance=instance, index=index)
+        ds.save_as(path, enforce_file_format=True)
+        written.append(path)
+    return written

@@ -1,0 +1,76 @@
+"""LICENSE is the declared licence; READMEs attribute; README numbers agree with the registry and each other."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from curator.cli.main import main
+from curator.resources import templates_dir
+
+
+def findings(root: Path, *args: str) -> list[dict]:
+    result = CliRunner().invoke(main, ["validate", str(root), "--format", "json", "--select", "licence,readme",
+                                       *args])
+    assert result.exit_code in (0, 1), result.output
+    return json.loads(result.output)["findings"]
+
+
+def test_a_built_release_passes(built_release: Path) -> None:
+    assert findings(built_release) == []
+
+
+def test_another_licence_text_is_detected_by_fingerprint(release: Path) -> None:
+    shutil.copyfile(templates_dir() / "licences/CC-BY-NC-SA-3.0.txt", release / "LICENSE")
+    (finding,) = findings(release)
+    assert finding["code"] == "LICENSE_MISMATCH" and finding["path"] == "LICENSE"
+    assert finding["context"]["declared"] == "CC-BY-NC-ND-3.0" and finding["context"]["detected"] == "CC-BY-NC-SA-3.0"
+
+
+def test_a_reflowed_licence_with_its_own_copyright_line_still_matches(release: Path) -> None:
+    text = (templates_dir() / "licences/CC-BY-NC-ND-3.0.txt").read_text(encoding="utf-8")
+    reflowed = "Copyright (c) 2026 Test Centre.\n\n" + " ".join(text.split()).upper()
+    (release / "LICENSE").write_text(reflowed, encoding="utf-8")
+    assert findings(release) == []
+    (release / "LICENSE").write_text("All rights reserved.\n", encoding="utf-8")
+    (finding,) = findings(release)
+    assert finding["context"]["detected"] == "no known licence"
+
+
+def test_missing_attribution_is_named_per_language(release: Path) -> None:
+    russian = (release / "README_RU.md").read_text(encoding="utf-8")
+    russian = russian.replace("Доу, Джейн", "(автор не указан)").replace("https://example.org/test", "")
+    (release / "README_RU.md").write_text(russian, encoding="utf-8")
+    (finding,) = findings(release, "--ignore", "README_STATS_MISMATCH")
+    assert finding["code"] == "ATTRIBUTION_MISSING" and finding["path"] == "README_RU.md"
+    assert finding["context"]["missing"] == "authors, permanent link"
+
+
+def test_readme_numbers_against_the_registry_and_the_other_language(release: Path) -> None:
+    english = (release / "README_EN.md").read_text(encoding="utf-8")
+    (release / "README_EN.md").write_text(english.replace("| 2/ 3/ 1/ 1/ 1", "| 2/ 3/ 1/ 1/ 9"), encoding="utf-8")
+    russian = (release / "README_RU.md").read_text(encoding="utf-8")
+    (release / "README_RU.md").write_text(russian.replace("25/ 51/ 88", "25/ 52/ 88"), encoding="utf-8")
+    found = {(f["path"], f["context"]["statistic"], f["context"]["stated"], f["context"]["actual"])
+             for f in findings(release) if f["code"] == "README_STATS_MISMATCH"}
+    assert ("README_EN.md", "per category", "2/3/1/1/9", "2/3/1/1/1") in found
+    assert any(path == "README_RU.md" and stated == "25/52/88" and actual == "25/51/88"
+               for path, _, stated, actual in found)
+
+
+@pytest.mark.realdata
+def test_the_real_mosmed_readme_agrees_with_the_real_registry(realdata: Path, tmp_path: Path) -> None:
+    real = realdata / "mosmed_michaelwfry"
+    for name in ("dataset_registry.xlsx", "README_EN.md"):
+        shutil.copyfile(real / name, tmp_path / name)
+    found = findings(tmp_path, "--profile", "mosmed")
+    assert [f for f in found if f["code"] == "README_STATS_MISMATCH"] == []
+    (tmp_path / "README_EN.md").write_text(
+        (real / "README_EN.md").read_text(encoding="utf-8").replace("254/ 684/ 125/ 45/ 2", "254/ 684/ 125/ 44/ 3"),
+        encoding="utf-8")
+    (finding,) = [f for f in findings(tmp_path, "--profile", "mosmed") if f["code"] == "README_STATS_MISMATCH"]
+    assert finding["context"]["stated"] == "254/684/125/44/3" and finding["context"]["actual"] == "254/684/125/45/2"
