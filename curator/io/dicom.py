@@ -410,20 +410,26 @@ def _skipped(path: str) -> bool:
     return any(part == "__MACOSX" or part.startswith("._") for part in path.split("/"))
 
 
-def gather(facts: Facts) -> None:
-    """Read every DICOM file of the release (in parallel) into ``facts.extra["dicom"]``."""
-    paths = sorted(p for p in facts.files if not _skipped(p))
-    root, deep = facts.root, facts.deep
-
-    def task(rel: str) -> tuple[DicomFile | str | None, Decoding | None]:
+def read_task(job: tuple[Path, str, bool]) -> tuple[DicomFile | str | None, Decoding | None]:
+    """One file, picklable for a process pool: ``(root, relative path, decode the pixels too)``."""
+    root, rel, deep = job
+    with warnings.catch_warnings():  # pydicom warns about every odd value; the checks report what matters
+        warnings.simplefilter("ignore")
         try:
             return read_file(root, rel, deep)
         except Exception as error:  # the boundary: whatever a hostile file does becomes a reason
             return " ".join(str(error).split()) or type(error).__name__, None
 
-    with warnings.catch_warnings():  # pydicom warns about every odd value; the checks report what matters
-        warnings.simplefilter("ignore")
-        results = run_tasks(task, paths, facts.jobs)
+
+def gather(facts: Facts) -> None:
+    """Read every DICOM file of the release (in parallel) into ``facts.extra["dicom"]``.
+
+    Decoding pixels (--deep) is CPU work that holds the GIL in places, so it runs on processes; reading
+    headers only is I/O and runs on threads.
+    """
+    paths = sorted(p for p in facts.files if not _skipped(p))
+    jobs = [(facts.root, rel, facts.deep) for rel in paths]
+    results = run_tasks(read_task, jobs, facts.jobs, processes=facts.deep)
 
     found = DicomFacts(looked_at=len(paths))
     for rel, (header, decoding) in zip(paths, results, strict=True):
