@@ -32,6 +32,10 @@ __all__ = ["OptionsError", "RunError", "ValidateOptions", "check_root", "validat
 
 PhaseProgress = Callable[[str, int, int], None]   # (phase, tasks done, tasks in all)
 
+# readers that run for every profile after the profile's own gatherer: "module:function", each taking Facts
+# and storing what it read in facts.extra (the privacy audit's readers register here)
+GATHERERS: tuple[str, ...] = ()
+
 
 @dataclass(frozen=True)
 class ValidateOptions:
@@ -45,6 +49,7 @@ class ValidateOptions:
     progress: PhaseProgress | None = field(default=None, compare=False)
     tolerance_voxels: float | None = None    # overrides the profile's geometry tolerance
     tolerance_degrees: float | None = None
+    identifiers: Path | None = None          # the curator's secret list of names and IDs to look for
 
 
 @dataclass
@@ -147,8 +152,9 @@ def gather(root: Path, profile: Profile, options: ValidateOptions) -> Facts:
 
         headers = run_tasks(header_task, nifti_paths, options.jobs, progress=_phase(options.progress, "headers"))
         facts.headers = dict(zip(nifti_paths, headers, strict=True))
-    if profile.gatherer:
-        module, function = profile.gatherer.split(":")
+    facts.extra["identifiers_path"] = options.identifiers
+    for gatherer in ((profile.gatherer,) if profile.gatherer else ()) + GATHERERS:
+        module, function = gatherer.split(":")
         getattr(import_module(module), function)(facts)
     if options.checksums:
         rest = {p: e for p, e in files.items() if p not in facts.payloads}

@@ -95,11 +95,13 @@ def main() -> None:
               help="Largest mask-vs-study rotation allowed, in degrees (default: the profile's, 0.05).")
 @click.option("--lang", type=click.Choice(["en", "ru"]), default="en", show_default=True,
               help="Language of the text output's messages.")
+@click.option("--identifiers", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="A private list of names and IDs (one per line) that must not appear anywhere in the release.")
 @click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False), help="Write the report here.")
 @guarded
 def validate(root: Path, profile: str | None, fmt: str, fail_on: str, select: tuple[str, ...],
              ignore: tuple[str, ...], jobs: int | None, tier: str, tolerance_voxels: float | None,
-             tolerance_degrees: float | None, lang: str, output: Path | None) -> None:
+             tolerance_degrees: float | None, lang: str, identifiers: Path | None, output: Path | None) -> None:
     """Check the release at ROOT: files, registry, NIfTI headers, checksums."""
     from curator.render.progress import ProgressLine
     from curator.validate import ValidateOptions
@@ -108,7 +110,8 @@ def validate(root: Path, profile: str | None, fmt: str, fail_on: str, select: tu
     progress = ProgressLine()
     options = ValidateOptions(profile=profile, fail_on=Severity(fail_on), select=_split(select),
                               ignore=_split(ignore), jobs=jobs, deep=tier == "deep", progress=progress,
-                              tolerance_voxels=tolerance_voxels, tolerance_degrees=tolerance_degrees)
+                              tolerance_voxels=tolerance_voxels, tolerance_degrees=tolerance_degrees,
+                              identifiers=identifiers)
     try:
         report = run_validate(root, options)
     finally:
