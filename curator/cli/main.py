@@ -6,6 +6,7 @@ Exit codes (DESIGN.md): 0 valid/intact, 1 invalid, 2 usage or configuration erro
 from __future__ import annotations
 
 import functools
+import os
 import sys
 import traceback
 from collections.abc import Callable
@@ -17,9 +18,9 @@ import click
 from curator import __version__
 from curator.catalogue import catalogue
 from curator.errors import BuildError, OptionsError, RunError
-from curator.models.findings import Severity
+from curator.models.findings import Report, Severity
 from curator.profiles import ProfileError
-from curator.render.report import to_json, to_text
+from curator.render.report import GROUP_LIMIT, to_json, to_text
 from curator.render.rules import rules_json, rules_text
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -61,6 +62,9 @@ def _split(values: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(item.strip() for value in values for item in value.split(",") if item.strip())
 
 
+FORMATS = ("text", "json", "sarif", "junit", "github", "markdown")
+
+
 def _emit(text: str, output: Path | None) -> None:
     if output is None:
         click.echo(text, nl=False)
@@ -69,6 +73,41 @@ def _emit(text: str, output: Path | None) -> None:
         output.write_text(text, encoding="utf-8")
     except OSError as error:
         raise OptionsError(f"cannot write the report to {output}: {error.strerror or error}") from error
+
+
+def _present(report: Report, formats: tuple[str, ...], outputs: tuple[Path, ...], *, command: str,
+             lang: str = "en", verbose: bool = False) -> None:
+    """Each format to its --output (paired in order); the formats left over go to standard output."""
+    from curator.render.github import job_summary, to_github
+    from curator.render.junit import to_junit
+    from curator.render.markdown import to_markdown
+    from curator.render.sarif import to_sarif
+
+    formats = formats or ("text",)
+    if len(outputs) > len(formats):
+        raise OptionsError(f"{len(outputs)} --output files for {len(formats)} --format(s); pair each output "
+                           "with a format")
+    if len(formats) - len(outputs) > 1:
+        raise OptionsError("only one format can go to standard output; give the others an --output file")
+    colour = not outputs[len(formats) - 1:] and sys.stdout.isatty() and "NO_COLOR" not in os.environ
+    renderers: dict[str, Callable[[], str]] = {
+        "text": lambda: to_text(report, command=command, lang=lang, limit=None if verbose else GROUP_LIMIT,
+                                colour=colour),
+        "json": lambda: to_json(report),
+        "sarif": lambda: to_sarif(report, command),
+        "junit": lambda: to_junit(report, command),
+        "github": lambda: to_github(report, command),
+        "markdown": lambda: to_markdown(report, command),
+    }
+    for index, fmt in enumerate(formats):
+        _emit(renderers[fmt](), outputs[index] if index < len(outputs) else None)
+        summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
+        if fmt == "github" and summary_file:
+            try:
+                with Path(summary_file).open("a", encoding="utf-8") as handle:
+                    handle.write(job_summary(report, command))
+            except OSError as error:
+                raise OptionsError(f"cannot write GITHUB_STEP_SUMMARY {summary_file}: {error}") from error
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -80,7 +119,8 @@ def main() -> None:
 @main.command()
 @click.argument("root", type=click.Path(path_type=Path))
 @click.option("--profile", help="Layout profile (default: detected from the folder).")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), multiple=True,
+              help="text (default), json, sarif, junit, github or markdown; repeat for several, each with an --output.")
 @click.option("--fail-on", type=click.Choice([s.value for s in Severity]), default="error", show_default=True,
               help="Lowest severity that makes the release invalid (exit 1).")
 @click.option("--select", multiple=True, help="Only these codes or tags (repeatable, comma-separated).")
@@ -97,11 +137,14 @@ def main() -> None:
               help="Language of the text output's messages.")
 @click.option("--identifiers", type=click.Path(path_type=Path, dir_okay=False, exists=True),
               help="A private list of names and IDs (one per line) that must not appear anywhere in the release.")
-@click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False), help="Write the report here.")
+@click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False), multiple=True,
+              help="Write the report here (one per --format, in order).")
+@click.option("--verbose", "-v", is_flag=True, help="Text output: list every finding, not two per code.")
 @guarded
-def validate(root: Path, profile: str | None, fmt: str, fail_on: str, select: tuple[str, ...],
+def validate(root: Path, profile: str | None, fmt: tuple[str, ...], fail_on: str, select: tuple[str, ...],
              ignore: tuple[str, ...], jobs: int | None, tier: str, tolerance_voxels: float | None,
-             tolerance_degrees: float | None, lang: str, identifiers: Path | None, output: Path | None) -> None:
+             tolerance_degrees: float | None, lang: str, identifiers: Path | None, output: tuple[Path, ...],
+             verbose: bool) -> None:
     """Check the release at ROOT: files, registry, NIfTI headers, checksums."""
     from curator.render.progress import ProgressLine
     from curator.validate import ValidateOptions
@@ -116,22 +159,27 @@ def validate(root: Path, profile: str | None, fmt: str, fail_on: str, select: tu
         report = run_validate(root, options)
     finally:
         progress.close()
-    _emit(to_json(report) if fmt == "json" else to_text(report, lang=lang), output)
+    _present(report, fmt, output, command="validate", lang=lang, verbose=verbose)
     sys.exit(EXIT_VALID if report.valid else EXIT_INVALID)
 
 
 @main.command()
 @click.argument("root", type=click.Path(path_type=Path))
 @click.option("--manifest", help="Manifest to check against (default: SHA256SUMS, else MD5SUMS, ...).")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(FORMATS), multiple=True,
+              help="text (default), json, sarif, junit, github or markdown; repeat for several, each with an --output.")
+@click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False), multiple=True,
+              help="Write the report here (one per --format, in order).")
+@click.option("--verbose", "-v", is_flag=True, help="Text output: list every finding, not two per code.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), help="Files hashed at once (default: all cores).")
 @guarded
-def verify(root: Path, manifest: str | None, fmt: str, jobs: int | None) -> None:
+def verify(root: Path, manifest: str | None, fmt: tuple[str, ...], output: tuple[Path, ...], verbose: bool,
+           jobs: int | None) -> None:
     """Check a downloaded copy at ROOT against its checksum manifest."""
     from curator.verify import verify as run_verify
 
     report = run_verify(root, manifest=manifest, jobs=jobs)
-    click.echo(to_json(report) if fmt == "json" else to_text(report, command="verify"), nl=False)
+    _present(report, fmt, output, command="verify", verbose=verbose)
     sys.exit(EXIT_VALID if report.valid else EXIT_INVALID)
 
 

@@ -8,7 +8,8 @@ from itertools import groupby
 from curator.catalogue import catalogue, localise_finding
 from curator.models.findings import Report
 
-GROUP_LIMIT = 20
+GROUP_LIMIT = 2  # examples per code before "N more"; --verbose shows every one
+_COLOURS = {"ERROR": "\x1b[1;31m", "WARNING": "\x1b[33m", "INFO": "\x1b[36m"}
 
 
 def to_json(report: Report) -> str:
@@ -40,7 +41,8 @@ def summary(report: Report, command: str = "validate") -> str:
             f"({where.strip()})")
 
 
-def to_text(report: Report, *, command: str = "validate", lang: str = "en", limit: int = GROUP_LIMIT) -> str:
+def to_text(report: Report, *, command: str = "validate", lang: str = "en", limit: int | None = GROUP_LIMIT,
+            colour: bool = False) -> str:
     """Findings grouped by code (errors first), each group capped at ``limit`` lines, then the summary."""
     rules = catalogue()
     lines: list[str] = []
@@ -48,13 +50,15 @@ def to_text(report: Report, *, command: str = "validate", lang: str = "en", limi
         items = list(group)
         rule = rules.get(code)
         title = rule.title if rule else code
-        lines.append(f"{items[0].severity.value.upper()} {code} ({len(items)}): {title}")
+        level = items[0].severity.value.upper()
+        shown = f"{_COLOURS[level]}{level}\x1b[0m" if colour else level
+        lines.append(f"{shown} {code} ({len(items)}): {title}")
         for finding in items[:limit]:
             message = localise_finding(finding, lang).message
             prefix = "" if finding.path and finding.path in message else f"{finding.path or '.'}: "
             lines.append(f"  {prefix}{message}")
-        if len(items) > limit:
-            lines.append(f"  ... and {len(items) - limit} more (--format json lists them all)")
+        if limit is not None and len(items) > limit:
+            lines.append(f"  ... and {len(items) - limit} more (--verbose or --format json lists them all)")
     extra = report.stats.model_extra or {}
     if "categories" in extra:
         per = ", ".join(f"{k} {v}" for k, v in extra["categories"].items())

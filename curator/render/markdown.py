@@ -1,0 +1,32 @@
+"""A Markdown report, for a pull-request comment or a job summary."""
+
+from __future__ import annotations
+
+from itertools import groupby
+
+from curator.catalogue import catalogue
+from curator.models.findings import Report
+from curator.render.report import summary
+
+ROWS_PER_CODE = 10
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def to_markdown(report: Report, command: str = "validate") -> str:
+    icon = "✅" if report.valid else "❌"
+    lines = [f"### {icon} curator {command}", "", summary(report, command), ""]
+    if not report.findings:
+        return "\n".join(lines) + "\n"
+    rules = catalogue()
+    lines += ["| severity | code | file | message |", "| --- | --- | --- | --- |"]
+    for code, group in groupby(report.findings, key=lambda f: f.code):
+        items = list(group)
+        for finding in items[:ROWS_PER_CODE]:
+            lines.append(f"| {finding.severity.value} | `{code}` | `{_cell(finding.path or '.')}` | "
+                         f"{_cell(finding.message)} |")
+        if len(items) > ROWS_PER_CODE:
+            lines.append(f"| | `{code}` | | … and {len(items) - ROWS_PER_CODE} more ({_cell(rules[code].title)}) |")
+    return "\n".join(lines) + "\n"
