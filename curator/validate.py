@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import import_module
 from pathlib import Path
 
@@ -12,6 +13,8 @@ from curator.catalogue import catalogue, make_finding, rules_for_selector
 from curator.checks import CHECK_MODULES
 from curator.checks import registry as registry_check
 from curator.checks.facts import Facts
+from curator.checks.waivers import apply_config
+from curator.config import find_config, load_config
 from curator.errors import OptionsError, RunError
 from curator.executor import Progress, run_tasks
 from curator.io import ReadError
@@ -22,6 +25,7 @@ from curator.io.nifti import NiftiHeader, read_header
 from curator.io.payload import scan_unit
 from curator.io.registry import read_registry
 from curator.models.card import DatasetCard
+from curator.models.config import ValidationConfig
 from curator.models.findings import Report, Severity
 from curator.models.profile import Profile
 from curator.profiles import detect_profile, get_profile, load_profiles
@@ -39,8 +43,11 @@ GATHERERS: tuple[str, ...] = ()
 
 @dataclass(frozen=True)
 class ValidateOptions:
+    """What to check and how. Options left at None fall back to the release's configuration file
+    (curator.toml or [tool.curator] in pyproject.toml), then to the defaults."""
+
     profile: str | None = None
-    fail_on: Severity = Severity.error
+    fail_on: Severity | None = None
     select: tuple[str, ...] = ()
     ignore: tuple[str, ...] = ()
     jobs: int | None = None
@@ -50,6 +57,10 @@ class ValidateOptions:
     tolerance_voxels: float | None = None    # overrides the profile's geometry tolerance
     tolerance_degrees: float | None = None
     identifiers: Path | None = None          # the curator's secret list of names and IDs to look for
+    config: ValidationConfig | None = None   # given settings; else config_file; else found in the root
+    config_file: Path | None = None
+    discover_config: bool = True
+    today: dt.date | None = None             # for waiver expiry; today's date when None
 
 
 @dataclass
@@ -201,23 +212,59 @@ def validate(root: Path | str, options: ValidateOptions | None = None) -> Report
     started = time.perf_counter()
     root = Path(root)
     check_root(root)
+    config, config_where = _configuration(root, options)
+    options = _merge(options, config)
     selection = _selection(options)
     profile = get_profile(options.profile) if options.profile else detect_profile(root)
     if profile is None:
         finding = make_finding("LAYOUT_UNRECOGNISED", "", profiles=", ".join(sorted(load_profiles())))
-        return finish_report(root, None, [finding], None, started, options.fail_on)
+        return finish_report(root, None, [finding], None, started, options.fail_on or Severity.error)
     if options.tolerance_voxels is not None or options.tolerance_degrees is not None:
         tolerance = profile.geometry.model_copy(update={
             k: v for k, v in (("voxel_fraction", options.tolerance_voxels), ("degrees", options.tolerance_degrees))
             if v is not None})
         profile = profile.model_copy(update={"geometry": tolerance})
+    if config.labels is not None:
+        profile = profile.model_copy(update={"labels": list(config.labels)})
     facts = gather(root, profile, options)
     findings = [f for module in CHECK_MODULES for f in module.check(facts) if selection.keeps(f.code)]
+    outcome = apply_config(findings, config, config_where, options.today or dt.date.today())
+    findings = outcome.findings
     extra: dict[str, object] = {}
+    if outcome.waived:
+        extra["waived"] = len(outcome.waived)
     if facts.registry is not None:
         extra["registry_rows"] = len(facts.registry.rows)
         extra["categories"] = registry_check.category_counts(facts.rows)
-    return finish_report(root, profile.name, findings, facts, started, options.fail_on, extra)
+    return finish_report(root, profile.name, findings, facts, started, options.fail_on or Severity.error, extra)
+
+
+def _configuration(root: Path, options: ValidateOptions) -> tuple[ValidationConfig, str]:
+    """The settings in force and where they came from (a path relative to the root when inside it)."""
+    if options.config is not None:
+        return options.config, ""
+    path = options.config_file or (find_config(root) if options.discover_config else None)
+    if path is None:
+        return ValidationConfig(), ""
+    try:
+        where = path.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        where = str(path)
+    return load_config(path), where
+
+
+def _merge(options: ValidateOptions, config: ValidationConfig) -> ValidateOptions:
+    """Explicit options win over the configuration file; ignore lists add up."""
+    return replace(
+        options,
+        profile=options.profile or config.profile,
+        fail_on=options.fail_on or config.fail_on,
+        select=options.select or tuple(config.select),
+        ignore=tuple(options.ignore) + tuple(config.ignore),
+        tolerance_voxels=options.tolerance_voxels if options.tolerance_voxels is not None else config.tolerance_voxels,
+        tolerance_degrees=(options.tolerance_degrees if options.tolerance_degrees is not None
+                           else config.tolerance_degrees),
+    )
 
 
 def known_codes() -> set[str]:

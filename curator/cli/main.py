@@ -121,8 +121,11 @@ def main() -> None:
 @click.option("--profile", help="Layout profile (default: detected from the folder).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), multiple=True,
               help="text (default), json, sarif, junit, github or markdown; repeat for several, each with an --output.")
-@click.option("--fail-on", type=click.Choice([s.value for s in Severity]), default="error", show_default=True,
-              help="Lowest severity that makes the release invalid (exit 1).")
+@click.option("--fail-on", type=click.Choice([s.value for s in Severity]),
+              help="Lowest severity that makes the release invalid (exit 1); default error.")
+@click.option("--config", "config_file", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="Settings file (default: curator.toml or [tool.curator] in pyproject.toml in ROOT).")
+@click.option("--no-config", is_flag=True, help="Ignore any settings file in ROOT.")
 @click.option("--select", multiple=True, help="Only these codes or tags (repeatable, comma-separated).")
 @click.option("--ignore", multiple=True, help="Drop these codes or tags (repeatable, comma-separated).")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), help="Files read at once (default: all cores).")
@@ -141,7 +144,8 @@ def main() -> None:
               help="Write the report here (one per --format, in order).")
 @click.option("--verbose", "-v", is_flag=True, help="Text output: list every finding, not two per code.")
 @guarded
-def validate(root: Path, profile: str | None, fmt: tuple[str, ...], fail_on: str, select: tuple[str, ...],
+def validate(root: Path, profile: str | None, fmt: tuple[str, ...], fail_on: str | None, config_file: Path | None,
+             no_config: bool, select: tuple[str, ...],
              ignore: tuple[str, ...], jobs: int | None, tier: str, tolerance_voxels: float | None,
              tolerance_degrees: float | None, lang: str, identifiers: Path | None, output: tuple[Path, ...],
              verbose: bool) -> None:
@@ -151,10 +155,10 @@ def validate(root: Path, profile: str | None, fmt: tuple[str, ...], fail_on: str
     from curator.validate import validate as run_validate
 
     progress = ProgressLine()
-    options = ValidateOptions(profile=profile, fail_on=Severity(fail_on), select=_split(select),
+    options = ValidateOptions(profile=profile, fail_on=Severity(fail_on) if fail_on else None, select=_split(select),
                               ignore=_split(ignore), jobs=jobs, deep=tier == "deep", progress=progress,
                               tolerance_voxels=tolerance_voxels, tolerance_degrees=tolerance_degrees,
-                              identifiers=identifiers)
+                              identifiers=identifiers, config_file=config_file, discover_config=not no_config)
     try:
         report = run_validate(root, options)
     finally:

@@ -12,6 +12,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from curator.models.card import DatasetCard
+from curator.models.config import ValidationConfig
 from curator.models.findings import Finding, Report
 from curator.models.profile import Profile
 from curator.models.records import MaskRecord, SourceStudy, StudyRecord
@@ -28,6 +29,7 @@ EXPORTED: dict[str, type[BaseModel]] = {
     "report": Report,
     "rule": Rule,
     "profile": Profile,
+    "validation_config": ValidationConfig,
 }
 
 
