@@ -10,6 +10,7 @@ from curator import __version__
 from curator.checks.facts import Facts
 from curator.errors import RunError
 from curator.executor import Progress, run_tasks
+from curator.io.cache import Cache, file_key
 from curator.io.hashing import hash_file
 from curator.io.manifest import Manifest
 from curator.models.findings import Counts, Finding, Report, Severity, Stats
@@ -25,14 +26,26 @@ def check_root(root: Path) -> None:
 
 
 def hash_listed(root: Path, manifests: list[Manifest], files: Mapping[str, object], jobs: int | None, *,
-                progress: Progress | None = None) -> dict[str, dict[str, str] | str]:
-    """Digests of every listed regular file, one read per file for all the algorithms it needs."""
+                progress: Progress | None = None, cache: Cache | None = None) -> dict[str, dict[str, str] | str]:
+    """Digests of every listed regular file, one read per file for all the algorithms it needs.
+
+    With a cache, a file whose identity (size, times, inode) is unchanged since it was last hashed is not read.
+    """
     wanted: dict[str, set[str]] = {}
     for manifest in manifests:
         for entry in manifest.entries:
             if entry.path in files:
                 wanted.setdefault(entry.path, set()).add(entry.algorithm)
-    paths = sorted(wanted)
+    results: dict[str, dict[str, str] | str] = {}
+    keys: dict[str, str] = {}
+    if cache is not None:
+        keys = {p: k for p in wanted if (k := file_key(root / p)) is not None}
+        known = cache.get_many("digests", keys.values())
+        for path, key in keys.items():
+            cached = known.get(key)
+            if isinstance(cached, dict) and wanted[path] <= set(cached):
+                results[path] = cached
+    paths = sorted(p for p in wanted if p not in results)
 
     def task(path: str) -> dict[str, str] | str:
         try:
@@ -40,7 +53,11 @@ def hash_listed(root: Path, manifests: list[Manifest], files: Mapping[str, objec
         except OSError as error:
             return f"cannot read the file ({error.strerror or error})"
 
-    return dict(zip(paths, run_tasks(task, paths, jobs, progress=progress), strict=True))
+    fresh = dict(zip(paths, run_tasks(task, paths, jobs, progress=progress), strict=True))
+    if cache is not None:
+        cache.put_many("digests", {keys[p]: d for p, d in fresh.items() if isinstance(d, dict) and p in keys})
+    results.update(fresh)
+    return results
 
 
 def _row(finding: Finding) -> int:

@@ -18,10 +18,11 @@ from curator.config import find_config, load_config
 from curator.errors import OptionsError, RunError
 from curator.executor import Progress, run_tasks
 from curator.io import ReadError
+from curator.io.cache import Cache, file_key
 from curator.io.card import load_card
 from curator.io.inventory import walk
 from curator.io.manifest import parse_manifest
-from curator.io.nifti import NiftiHeader, read_header
+from curator.io.nifti import NiftiHeader, header_from_json, header_to_json, read_header
 from curator.io.payload import scan_unit
 from curator.io.registry import read_registry
 from curator.models.card import DatasetCard
@@ -57,6 +58,7 @@ class ValidateOptions:
     tolerance_voxels: float | None = None    # overrides the profile's geometry tolerance
     tolerance_degrees: float | None = None
     identifiers: Path | None = None          # the curator's secret list of names and IDs to look for
+    cache_dir: Path | None = None            # persistent cache of digests and headers; None: no cache
     config: ValidationConfig | None = None   # given settings; else config_file; else found in the root
     config_file: Path | None = None
     discover_config: bool = True
@@ -121,7 +123,7 @@ def _read_documents(facts: Facts, card: DatasetCard | None) -> None:
     facts.extra["readmes"] = readmes
 
 
-def gather(root: Path, profile: Profile, options: ValidateOptions) -> Facts:
+def gather(root: Path, profile: Profile, options: ValidateOptions, cache: Cache | None = None) -> Facts:
     """Read everything the checks need; reading problems are stored, never raised."""
     card = _card(root)
     facts = Facts(root=root, profile=profile, languages=list(card.languages if card else profile.languages),
@@ -155,14 +157,7 @@ def gather(root: Path, profile: Profile, options: ValidateOptions) -> Facts:
     if options.deep:
         _scan_payloads(facts, nifti_paths, options.jobs, options.progress)
     else:
-        def header_task(path: str) -> NiftiHeader | str:
-            try:
-                return read_header(root / path)
-            except ReadError as error:
-                return str(error)
-
-        headers = run_tasks(header_task, nifti_paths, options.jobs, progress=_phase(options.progress, "headers"))
-        facts.headers = dict(zip(nifti_paths, headers, strict=True))
+        facts.headers = _read_headers(root, nifti_paths, options, cache)
     facts.extra["identifiers_path"] = options.identifiers
     for gatherer in ((profile.gatherer,) if profile.gatherer else ()) + GATHERERS:
         module, function = gatherer.split(":")
@@ -170,8 +165,37 @@ def gather(root: Path, profile: Profile, options: ValidateOptions) -> Facts:
     if options.checksums:
         rest = {p: e for p, e in files.items() if p not in facts.payloads}
         facts.digests.update(hash_listed(root, facts.manifests, rest, options.jobs,
-                                         progress=_phase(options.progress, "checksums")))
+                                         progress=_phase(options.progress, "checksums"), cache=cache))
     return facts
+
+
+def _read_headers(root: Path, paths: list[str], options: ValidateOptions,
+                  cache: Cache | None) -> dict[str, NiftiHeader | str]:
+    """NIfTI headers, from the cache where the file is unchanged, else read (in parallel)."""
+    headers: dict[str, NiftiHeader | str] = {}
+    keys: dict[str, str] = {}
+    if cache is not None:
+        keys = {p: k for p in paths if (k := file_key(root / p)) is not None}
+        known = cache.get_many("nifti-header", keys.values())
+        for path, key in keys.items():
+            if key in known:
+                value = known[key]
+                headers[path] = value["error"] if "error" in value else header_from_json(value)
+    missing = [p for p in paths if p not in headers]
+
+    def header_task(path: str) -> NiftiHeader | str:
+        try:
+            return read_header(root / path)
+        except ReadError as error:
+            return str(error)
+
+    read = run_tasks(header_task, missing, options.jobs, progress=_phase(options.progress, "headers"))
+    fresh = dict(zip(missing, read, strict=True))
+    if cache is not None:
+        cache.put_many("nifti-header", {keys[p]: {"error": h} if isinstance(h, str) else header_to_json(h)
+                                        for p, h in fresh.items() if p in keys})
+    headers.update(fresh)
+    return {p: headers[p] for p in paths}
 
 
 def _phase(progress: PhaseProgress | None, name: str) -> Progress | None:
@@ -226,13 +250,20 @@ def validate(root: Path | str, options: ValidateOptions | None = None) -> Report
         profile = profile.model_copy(update={"geometry": tolerance})
     if config.labels is not None:
         profile = profile.model_copy(update={"labels": list(config.labels)})
-    facts = gather(root, profile, options)
+    cache = Cache(options.cache_dir) if options.cache_dir else None
+    try:
+        facts = gather(root, profile, options, cache)
+    finally:
+        if cache is not None:
+            cache.close()
     findings = [f for module in CHECK_MODULES for f in module.check(facts) if selection.keeps(f.code)]
     outcome = apply_config(findings, config, config_where, options.today or dt.date.today())
     findings = outcome.findings
     extra: dict[str, object] = {}
     if outcome.waived:
         extra["waived"] = len(outcome.waived)
+    if cache is not None:
+        extra["cache"] = {"hits": cache.hits, "misses": cache.misses}
     if facts.registry is not None:
         extra["registry_rows"] = len(facts.registry.rows)
         extra["categories"] = registry_check.category_counts(facts.rows)

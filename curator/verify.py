@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from fnmatch import fnmatchcase
 from pathlib import Path
 
 from curator.catalogue import make_finding
@@ -10,6 +11,7 @@ from curator.checks import manifest as manifest_check
 from curator.checks.facts import Facts
 from curator.errors import RunError
 from curator.io import ReadError
+from curator.io.cache import Cache
 from curator.io.inventory import walk
 from curator.io.manifest import parse_manifest
 from curator.models.findings import Report, Severity
@@ -32,8 +34,13 @@ def choose_manifest(root: Path, name: str | None = None) -> Path:
     raise RunError(f"{root} has no checksum manifest ({', '.join(MANIFEST_PREFERENCE)}); nothing to verify against")
 
 
-def verify(root: Path | str, *, manifest: str | None = None, jobs: int | None = None) -> Report:
-    """Check every file the manifest lists; files it does not list are reported as warnings."""
+def verify(root: Path | str, *, manifest: str | None = None, jobs: int | None = None,
+           cache_dir: Path | None = None, only: tuple[str, ...] = ()) -> Report:
+    """Check every file the manifest lists; files it does not list are reported as warnings.
+
+    ``only`` limits the check to paths matching any of its globs (one category, the masks, ...). The report's
+    stats carry ``refetch``: exactly the files to download again.
+    """
     started = time.perf_counter()
     root = Path(root)
     check_root(root)
@@ -46,13 +53,27 @@ def verify(root: Path | str, *, manifest: str | None = None, jobs: int | None = 
         parsed = parse_manifest(path)
     except ReadError as error:
         raise RunError(f"cannot read {path.name}: {error}") from error
+    if only:
+        parsed.entries = [e for e in parsed.entries if _selected(e.path, only)]
+        facts.entries = [e for e in facts.entries if e.kind == "dir" or _selected(e.path, only)]
     facts.manifests = [parsed]
-    facts.digests = hash_listed(root, [parsed], facts.files, jobs)
+    cache = Cache(cache_dir) if cache_dir else None
+    try:
+        facts.digests = hash_listed(root, [parsed], facts.files, jobs, cache=cache)
+    finally:
+        if cache is not None:
+            cache.close()
     findings = []
     for finding in manifest_check.check(facts):
         if finding.code == "FILE_UNLISTED":  # extra files do not make the listed ones less intact
             finding = finding.model_copy(update={"severity": Severity.warning})
         findings.append(finding)
-    listed = sum(1 for e in parsed.entries)
-    return finish_report(root, None, findings, facts, started, Severity.error,
-                         {"manifest": path.name, "listed": listed})
+    refetch = sorted({f.path for f in findings if f.code in ("FILE_MISSING", "CHECKSUM_MISMATCH")})
+    extra: dict[str, object] = {"manifest": path.name, "listed": len(parsed.entries), "refetch": refetch}
+    if cache is not None:
+        extra["cache"] = {"hits": cache.hits, "misses": cache.misses}
+    return finish_report(root, None, findings, facts, started, Severity.error, extra)
+
+
+def _selected(path: str, globs: tuple[str, ...]) -> bool:
+    return any(fnmatchcase(path, glob) or fnmatchcase(path, glob.rstrip("/") + "/*") for glob in globs)

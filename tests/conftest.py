@@ -11,6 +11,14 @@ from tests.factories import make_source
 REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The command line caches digests in ~/.cache/curator; tests keep theirs apart."""
+    import os
+
+    os.environ["CURATOR_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
+
+
 @pytest.fixture(scope="session")
 def realdata() -> Path:
     """The real third-party files beside the checkout (see ../shared/realdata/INDEX.md)."""

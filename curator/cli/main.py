@@ -143,13 +143,17 @@ def main() -> None:
 @click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False), multiple=True,
               help="Write the report here (one per --format, in order).")
 @click.option("--verbose", "-v", is_flag=True, help="Text output: list every finding, not two per code.")
+@click.option("--cache-dir", type=click.Path(path_type=Path, file_okay=False),
+              help="Where unchanged files' digests and headers are remembered (default: ~/.cache/curator).")
+@click.option("--no-cache", is_flag=True, help="Read every file again; remember nothing.")
 @guarded
 def validate(root: Path, profile: str | None, fmt: tuple[str, ...], fail_on: str | None, config_file: Path | None,
              no_config: bool, select: tuple[str, ...],
              ignore: tuple[str, ...], jobs: int | None, tier: str, tolerance_voxels: float | None,
              tolerance_degrees: float | None, lang: str, identifiers: Path | None, output: tuple[Path, ...],
-             verbose: bool) -> None:
+             verbose: bool, cache_dir: Path | None, no_cache: bool) -> None:
     """Check the release at ROOT: files, registry, NIfTI headers, checksums."""
+    from curator.io.cache import default_cache_dir
     from curator.render.progress import ProgressLine
     from curator.validate import ValidateOptions
     from curator.validate import validate as run_validate
@@ -158,7 +162,8 @@ def validate(root: Path, profile: str | None, fmt: tuple[str, ...], fail_on: str
     options = ValidateOptions(profile=profile, fail_on=Severity(fail_on) if fail_on else None, select=_split(select),
                               ignore=_split(ignore), jobs=jobs, deep=tier == "deep", progress=progress,
                               tolerance_voxels=tolerance_voxels, tolerance_degrees=tolerance_degrees,
-                              identifiers=identifiers, config_file=config_file, discover_config=not no_config)
+                              identifiers=identifiers, config_file=config_file, discover_config=not no_config,
+                              cache_dir=None if no_cache else (cache_dir or default_cache_dir()))
     try:
         report = run_validate(root, options)
     finally:
@@ -176,14 +181,23 @@ def validate(root: Path, profile: str | None, fmt: tuple[str, ...], fail_on: str
               help="Write the report here (one per --format, in order).")
 @click.option("--verbose", "-v", is_flag=True, help="Text output: list every finding, not two per code.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), help="Files hashed at once (default: all cores).")
+@click.option("--only", multiple=True, help="Check only paths matching this glob (repeatable), e.g. 'masks/*'.")
+@click.option("--cache-dir", type=click.Path(path_type=Path, file_okay=False),
+              help="Where unchanged files' digests are remembered (default: ~/.cache/curator).")
+@click.option("--no-cache", is_flag=True, help="Hash every file again; remember nothing.")
 @guarded
 def verify(root: Path, manifest: str | None, fmt: tuple[str, ...], output: tuple[Path, ...], verbose: bool,
-           jobs: int | None) -> None:
-    """Check a downloaded copy at ROOT against its checksum manifest."""
+           jobs: int | None, only: tuple[str, ...], cache_dir: Path | None, no_cache: bool) -> None:
+    """Check a downloaded copy at ROOT against its checksum manifest; list the files to fetch again."""
+    from curator.io.cache import default_cache_dir
     from curator.verify import verify as run_verify
 
-    report = run_verify(root, manifest=manifest, jobs=jobs)
+    report = run_verify(root, manifest=manifest, jobs=jobs, only=only,
+                        cache_dir=None if no_cache else (cache_dir or default_cache_dir()))
     _present(report, fmt, output, command="verify", verbose=verbose)
+    refetch = (report.stats.model_extra or {}).get("refetch") or []
+    if refetch and not fmt:
+        click.echo(f"fetch again ({len(refetch)}): " + " ".join(refetch))
     sys.exit(EXIT_VALID if report.valid else EXIT_INVALID)
 
 
@@ -222,6 +236,23 @@ def demo(out: Path, force: bool) -> None:
 
     result = run_demo(out, force=force, echo=click.echo)
     sys.exit(EXIT_VALID if result.ok else EXIT_INVALID)
+
+
+@main.group()
+def cache() -> None:
+    """The cache of digests and headers that makes reruns over unchanged files free."""
+
+
+@cache.command("clear")
+@click.option("--cache-dir", type=click.Path(path_type=Path, file_okay=False))
+@guarded
+def cache_clear(cache_dir: Path | None) -> None:
+    """Delete the cache."""
+    from curator.io.cache import clear_cache, default_cache_dir
+
+    folder = cache_dir or default_cache_dir()
+    freed = clear_cache(folder) if folder.is_dir() else 0
+    click.echo(f"cleared {folder} ({freed:,} bytes)")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -199,3 +199,16 @@ def _parse(raw: bytes, klass: type[Any], *, compressed: bool, file_size: int, is
         isize=isize,
         problems=tuple(problems),
     )
+
+
+def header_to_json(header: NiftiHeader) -> dict[str, Any]:
+    """A header as plain JSON data, for the cache."""
+    return dataclasses.asdict(header)
+
+
+def header_from_json(data: dict[str, Any]) -> NiftiHeader:
+    """The inverse of :func:`header_to_json` (lists back to tuples)."""
+    def tuples(value: Any) -> Any:
+        return tuple(tuples(v) for v in value) if isinstance(value, list) else value
+
+    return NiftiHeader(**{key: tuples(value) for key, value in data.items()})
