@@ -20,6 +20,7 @@ from curator.executor import Progress, run_tasks
 from curator.io import ReadError
 from curator.io.cache import Cache, file_key
 from curator.io.card import load_card
+from curator.io.git import changed_files
 from curator.io.inventory import walk
 from curator.io.manifest import parse_manifest
 from curator.io.nifti import NiftiHeader, header_from_json, header_to_json, read_header
@@ -59,6 +60,7 @@ class ValidateOptions:
     tolerance_degrees: float | None = None
     identifiers: Path | None = None          # the curator's secret list of names and IDs to look for
     cache_dir: Path | None = None            # persistent cache of digests and headers; None: no cache
+    changed_since: str | None = None         # git ref: read only files changed since it (+ dataset-level files)
     config: ValidationConfig | None = None   # given settings; else config_file; else found in the root
     config_file: Path | None = None
     discover_config: bool = True
@@ -128,6 +130,8 @@ def gather(root: Path, profile: Profile, options: ValidateOptions, cache: Cache 
     card = _card(root)
     facts = Facts(root=root, profile=profile, languages=list(card.languages if card else profile.languages),
                   entries=walk(root), deep=options.deep, jobs=options.jobs)
+    if options.changed_since:
+        facts.scope = _scope(facts, changed_files(root, options.changed_since))
     _read_documents(facts, card)
     files = facts.files
     spec = profile.registry
@@ -153,7 +157,7 @@ def gather(root: Path, profile: Profile, options: ValidateOptions, cache: Cache 
         except ReadError as error:
             facts.manifest_errors[name] = str(error)
 
-    nifti_paths = [p for p in files if p.endswith((".nii", ".nii.gz"))]
+    nifti_paths = [p for p in files if p.endswith((".nii", ".nii.gz")) and facts.in_scope(p)]
     if options.deep:
         _scan_payloads(facts, nifti_paths, options.jobs, options.progress)
     else:
@@ -163,10 +167,21 @@ def gather(root: Path, profile: Profile, options: ValidateOptions, cache: Cache 
         module, function = gatherer.split(":")
         getattr(import_module(module), function)(facts)
     if options.checksums:
-        rest = {p: e for p, e in files.items() if p not in facts.payloads}
+        rest = {p: e for p, e in files.items() if p not in facts.payloads and facts.in_scope(p)}
         facts.digests.update(hash_listed(root, facts.manifests, rest, options.jobs,
                                          progress=_phase(options.progress, "checksums"), cache=cache))
     return facts
+
+
+def _scope(facts: Facts, changed: set[str]) -> set[str]:
+    """The changed files, their study/mask partners (a grid check needs both), and the dataset-level files."""
+    scope = set(changed)
+    for mask, study, _ in facts.mask_pairs():
+        if mask in changed or study in changed:
+            scope |= {mask, study}
+    roots = tuple(r.rstrip("/") + "/" for r in facts.profile.data_roots)
+    scope |= {p for p in facts.files if "/" not in p and not p.startswith(roots)}
+    return scope
 
 
 def _read_headers(root: Path, paths: list[str], options: ValidateOptions,
@@ -256,7 +271,8 @@ def validate(root: Path | str, options: ValidateOptions | None = None) -> Report
     finally:
         if cache is not None:
             cache.close()
-    findings = [f for module in CHECK_MODULES for f in module.check(facts) if selection.keeps(f.code)]
+    findings = [f for module in CHECK_MODULES for f in module.check(facts)
+                if selection.keeps(f.code) and (facts.scope is None or f.path in facts.scope or f.path == "")]
     outcome = apply_config(findings, config, config_where, options.today or dt.date.today())
     findings = outcome.findings
     extra: dict[str, object] = {}
@@ -264,6 +280,9 @@ def validate(root: Path | str, options: ValidateOptions | None = None) -> Report
         extra["waived"] = len(outcome.waived)
     if cache is not None:
         extra["cache"] = {"hits": cache.hits, "misses": cache.misses}
+    if facts.scope is not None:
+        extra["changed_since"] = options.changed_since
+        extra["in_scope"] = len(facts.scope)
     if facts.registry is not None:
         extra["registry_rows"] = len(facts.registry.rows)
         extra["categories"] = registry_check.category_counts(facts.rows)

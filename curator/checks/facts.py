@@ -33,7 +33,11 @@ class Facts:
     payloads: dict[str, Payload] = field(default_factory=dict)           # --deep: NIfTI path -> one full read
     deep: bool = False
     jobs: int | None = None
-    extra: dict[str, Any] = field(default_factory=dict)  # what a profile's own gatherer read (DICOM series, ...)
+    extra: dict[str, Any] = field(default_factory=dict)
+    scope: set[str] | None = None   # --changed-since: the only files whose contents are read and reported
+
+    def in_scope(self, path: str) -> bool:
+        return self.scope is None or path in self.scope  # what a profile's own gatherer read (DICOM series, ...)
 
     @property
     def files(self) -> dict[str, Entry]:

@@ -146,12 +146,14 @@ def main() -> None:
 @click.option("--cache-dir", type=click.Path(path_type=Path, file_okay=False),
               help="Where unchanged files' digests and headers are remembered (default: ~/.cache/curator).")
 @click.option("--no-cache", is_flag=True, help="Read every file again; remember nothing.")
+@click.option("--changed-since", metavar="REF",
+              help="Only files changed since this git ref (plus the registry, manifests and READMEs).")
 @guarded
 def validate(root: Path, profile: str | None, fmt: tuple[str, ...], fail_on: str | None, config_file: Path | None,
              no_config: bool, select: tuple[str, ...],
              ignore: tuple[str, ...], jobs: int | None, tier: str, tolerance_voxels: float | None,
              tolerance_degrees: float | None, lang: str, identifiers: Path | None, output: tuple[Path, ...],
-             verbose: bool, cache_dir: Path | None, no_cache: bool) -> None:
+             verbose: bool, cache_dir: Path | None, no_cache: bool, changed_since: str | None) -> None:
     """Check the release at ROOT: files, registry, NIfTI headers, checksums."""
     from curator.io.cache import default_cache_dir
     from curator.render.progress import ProgressLine
@@ -163,7 +165,8 @@ def validate(root: Path, profile: str | None, fmt: tuple[str, ...], fail_on: str
                               ignore=_split(ignore), jobs=jobs, deep=tier == "deep", progress=progress,
                               tolerance_voxels=tolerance_voxels, tolerance_degrees=tolerance_degrees,
                               identifiers=identifiers, config_file=config_file, discover_config=not no_config,
-                              cache_dir=None if no_cache else (cache_dir or default_cache_dir()))
+                              cache_dir=None if no_cache else (cache_dir or default_cache_dir()),
+                              changed_since=changed_since)
     try:
         report = run_validate(root, options)
     finally:

@@ -1,0 +1,67 @@
+"""--changed-since: a pull request's CI reads the files it changed and the dataset-level files, nothing else."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import jsonschema
+import pytest
+from click.testing import CliRunner
+
+from curator.cli.main import main
+from curator.io import hashing, nifti
+from tests.factories import flip_byte
+
+SARIF_SCHEMA = Path(__file__).resolve().parents[2] / "shared" / "schemas" / "sarif-schema-2.1.0.json"
+
+
+def git(repo: Path, *args: str) -> None:
+    subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True)
+
+
+@pytest.fixture
+def repo(built_release: Path, tmp_path: Path) -> Path:
+    if shutil.which("git") is None:
+        pytest.skip("git not installed")
+    repo = tmp_path / "dataset"
+    shutil.copytree(built_release, repo / "release")
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "-c", "user.email=ci@example.org", "-c", "user.name=CI", "add", ".")
+    git(repo, "-c", "user.email=ci@example.org", "-c", "user.name=CI", "commit", "-qm", "release 1.0.0")
+    git(repo, "checkout", "-q", "-b", "change")
+    return repo
+
+
+def test_only_the_changed_study_and_the_dataset_files_are_read(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    release = repo / "release"
+    flip_byte(release / "studies/CT-0/study_0001.nii.gz")
+    reads: list[str] = []
+    real_hash, real_header = hashing.hash_file, nifti.read_header
+    monkeypatch.setattr("curator.runs.hash_file",
+                        lambda p, a: reads.append(Path(p).relative_to(release).as_posix()) or real_hash(p, a))
+    monkeypatch.setattr("curator.validate.read_header",
+                        lambda p: reads.append(Path(p).relative_to(release).as_posix()) or real_header(p))
+    result = CliRunner().invoke(main, ["validate", str(release), "--changed-since", "main", "--format", "sarif",
+                                       "--no-cache"])
+    assert result.exit_code == 1, result.output
+    assert set(reads) == {"studies/CT-0/study_0001.nii.gz", "README_EN.md", "README_RU.md", "LICENSE",
+                          "dataset.yaml", "dataset_registry.xlsx", "dataset_registry.csv"}
+    sarif = json.loads(result.output)
+    if SARIF_SCHEMA.is_file():
+        schema = json.loads(SARIF_SCHEMA.read_text(encoding="utf-8"))
+        jsonschema.validators.validator_for(schema)(schema).validate(sarif)
+    results = sarif["runs"][0]["results"]
+    assert {(r["ruleId"], r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]) for r in results} == {
+        ("CHECKSUM_MISMATCH", "studies/CT-0/study_0001.nii.gz")}
+    github = CliRunner().invoke(main, ["validate", str(release), "--changed-since", "main", "--format", "github"])
+    assert len(github.output.strip().splitlines()) == len(results)
+
+
+def test_unknown_ref_or_no_repository_is_a_usage_error(repo: Path, built_release: Path) -> None:
+    result = CliRunner().invoke(main, ["validate", str(repo / "release"), "--changed-since", "no-such-branch"])
+    assert result.exit_code == 2
+    outside = CliRunner().invoke(main, ["validate", str(built_release), "--changed-since", "main"])
+    assert outside.exit_code == 2 and "git" in outside.output
