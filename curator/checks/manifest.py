@@ -7,7 +7,7 @@ from pathlib import Path
 
 from curator.catalogue import make_finding
 from curator.checks.facts import Facts
-from curator.checks.names import is_junk
+from curator.checks.names import is_junk, is_repository_file
 from curator.io.manifest import MANIFEST_ALGORITHMS
 from curator.models.findings import Finding
 
@@ -46,7 +46,7 @@ def check(facts: Facts) -> Iterator[Finding]:
     listed = {entry.path for entry in primary.entries}
     primary_rel = label(primary.path, facts.root)
     for path in files:
-        if path in listed or path in MANIFEST_ALGORITHMS or is_junk(path):
+        if path in listed or path in MANIFEST_ALGORITHMS or is_junk(path) or is_repository_file(path):
             continue
         yield make_finding("FILE_UNLISTED", path, expected_in=primary_rel)
 

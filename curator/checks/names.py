@@ -11,6 +11,15 @@ MAX_PATH = 200
 JUNK_NAMES = {".DS_Store", "Thumbs.db", "desktop.ini", "ehthumbs.db", ".Spotlight-V100", ".Trashes", ".fseventsd"}
 
 
+# files of the dataset's repository rather than of the release: never expected in its manifest
+_REPOSITORY_FILES = (".gitignore", ".gitattributes", ".gitmodules", ".pre-commit-config.yaml", ".gitlab-ci.yml",
+                     "curator.toml", ".dvcignore")
+
+
+def is_repository_file(path: str) -> bool:
+    return path in _REPOSITORY_FILES or path.startswith((".github/", ".gitlab/"))
+
+
 def is_junk(path: str) -> bool:
     parts = path.split("/")
     return any(part in JUNK_NAMES or part == "__MACOSX" or part.startswith("._") for part in parts)

@@ -31,8 +31,14 @@ def _kind(mode: int) -> str:
     return "other"
 
 
+VCS_FOLDERS = frozenset({".git", ".hg", ".svn", ".dvc", ".datalad"})
+
+
 def walk(root: Path) -> list[Entry]:
-    """Every entry under ``root`` (not ``root`` itself), sorted by path. Links are listed, never followed."""
+    """Every entry under ``root`` (not ``root`` itself), sorted by path. Links are listed, never followed.
+
+    Version-control folders (.git, ...) are the repository's bookkeeping, not the release: not entered.
+    """
     entries: list[Entry] = []
     pending = [("", root)]
     while pending:
@@ -42,6 +48,8 @@ def walk(root: Path) -> list[Entry]:
         except OSError:
             continue  # an unreadable folder: its entry is listed with kind "dir"; nothing more to see
         for child in children:
+            if child.name in VCS_FOLDERS and child.is_dir(follow_symlinks=False):
+                continue
             rel = f"{prefix}{child.name}"
             info = child.stat(follow_symlinks=False)
             kind = _kind(info.st_mode)
