@@ -241,6 +241,23 @@ def demo(out: Path, force: bool) -> None:
     sys.exit(EXIT_VALID if result.ok else EXIT_INVALID)
 
 
+@main.command()
+@click.argument("old", type=click.Path(path_type=Path))
+@click.argument("new", type=click.Path(path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
+@click.option("--jobs", "-j", type=click.IntRange(min=1))
+@guarded
+def diff(old: Path, new: Path, fmt: str, jobs: int | None) -> None:
+    """What changed from release OLD to NEW, and the SemVer bump it calls for (exit 0 same, 1 different)."""
+    from curator.diff import diff_releases
+    from curator.render.diff import diff_json, diff_markdown, diff_text
+
+    result = diff_releases(old, new, jobs)
+    renderers = {"text": diff_text, "json": diff_json, "markdown": diff_markdown}
+    click.echo(renderers[fmt](result), nl=False)
+    sys.exit(EXIT_VALID if result.bump == "NONE" else EXIT_INVALID)
+
+
 @main.group()
 def cache() -> None:
     """The cache of digests and headers that makes reruns over unchanged files free."""

@@ -1,0 +1,46 @@
+"""A release diff as text, JSON, or a Markdown changelog section."""
+
+from __future__ import annotations
+
+import json
+
+from curator.diff import ReleaseDiff
+
+
+def diff_json(diff: ReleaseDiff) -> str:
+    return json.dumps(diff.as_dict(), indent=2, ensure_ascii=False) + "\n"
+
+
+def _describe(change_kind: str, detail: dict[str, object]) -> str:
+    if change_kind == "mask changed":
+        return (f"mask changed: Dice {detail.get('dice')}, {detail.get('old_voxels')} -> "
+                f"{detail.get('new_voxels')} voxels")
+    if change_kind == "repackaged":
+        return "repackaged (same voxels and geometry)"
+    return change_kind
+
+
+def diff_text(diff: ReleaseDiff) -> str:
+    lines = [f"diff {diff.old} -> {diff.new}"]
+    lines += [f"  added    {p}" for p in diff.added]
+    lines += [f"  removed  {p}" for p in diff.removed]
+    lines += [f"  changed  {c.path}: {_describe(c.kind, c.detail)}" for c in diff.changed]
+    for key, ids in diff.registry.items():
+        lines.append(f"  registry rows {key}: {', '.join(map(str, ids[:20]))}{' ...' if len(ids) > 20 else ''}")
+    lines.append(f"semver: {diff.bump} ({len(diff.added)} added, {len(diff.removed)} removed, "
+                 f"{len(diff.changed)} changed)")
+    return "\n".join(lines) + "\n"
+
+
+def diff_markdown(diff: ReleaseDiff, version: str = "Unreleased") -> str:
+    lines = [f"## {version}", "", f"Suggested version bump: **{diff.bump}**.", ""]
+    sections = (
+        ("Added", [f"`{p}`" for p in diff.added]),
+        ("Removed", [f"`{p}`" for p in diff.removed]),
+        ("Changed", [f"`{c.path}`: {_describe(c.kind, c.detail)}" for c in diff.changed]),
+        ("Registry", [f"rows {key}: {', '.join(map(str, ids))}" for key, ids in diff.registry.items()]),
+    )
+    for title, items in sections:
+        if items:
+            lines += [f"### {title}", "", *[f"- {item}" for item in items], ""]
+    return "\n".join(lines)
