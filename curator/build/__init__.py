@@ -14,6 +14,7 @@ from pathlib import Path
 
 import yaml
 
+from curator.build.figures_and_pdfs import pdf_names, write_figures, write_pdfs
 from curator.build.files import GzipHeaderError, place_nifti
 from curator.build.manifests import write_manifests
 from curator.build.plan import PlannedStudy, plan_release
@@ -33,7 +34,7 @@ from curator.io import ReadError
 from curator.io.card import load_card
 from curator.io.nifti import NiftiHeader, read_header
 from curator.io.source import read_study_table
-from curator.models.card import DatasetCard
+from curator.models.card import DatasetCard, localise
 from curator.models.findings import Report
 from curator.models.profile import Profile
 from curator.models.records import SourceStudy
@@ -122,12 +123,15 @@ def _write_release(stage: Path, source: Path, card: DatasetCard, profile: Profil
     write_registry(stage, spec.path, spec.csv, [p.registry_row() for p in planned],
                    sheet_name(card.short_name, card.code), card.release_date)
     stats = release_stats(studies, [c.id for c in card.categories])
+    figure_names = write_figures(stage, [(p.source.category, p.study_path, p.mask_path) for p in planned],
+                                 studies, stats, card.languages)
     files = {
         "registry": spec.path,
         "registry_csv": spec.csv,
         "licence": "LICENSE",
         "readmes": [readme_name(lang) for lang in card.languages],
-        "pdfs": [],
+        "pdfs": pdf_names(card.languages),
+        "figures": figure_names,
         "manifests": ["SHA256SUMS", "MD5SUMS"],
         "studies_dir": "studies",
         "masks_dir": "masks",
@@ -138,6 +142,8 @@ def _write_release(stage: Path, source: Path, card: DatasetCard, profile: Profil
     for lang in card.languages:
         (stage / readme_name(lang)).write_text(render_readme(card, lang, stats, files), encoding="utf-8",
                                                newline="\n")
+    write_pdfs(stage, card.languages, card.release_date,
+               {lang: localise(card.title, lang) for lang in card.languages})
     shutil.copyfile(licence_text_path(card.licence), stage / "LICENSE")
     card_data = card.model_dump(mode="json", exclude_none=True)
     (stage / CARD_NAME).write_text(yaml.safe_dump(card_data, allow_unicode=True, sort_keys=False),

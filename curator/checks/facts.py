@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,10 @@ class Facts:
     jobs: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     scope: set[str] | None = None   # --changed-since: the only files whose contents are read and reported
+
+    def is_release_file(self, path: str) -> bool:
+        """One of the profile's non-data release files (README, LICENSE, figures/*.png, ...)."""
+        return any(re.match(pattern, path) for pattern in self.profile.release_files)
 
     def in_scope(self, path: str) -> bool:
         return self.scope is None or path in self.scope  # what a profile's own gatherer read (DICOM series, ...)

@@ -59,7 +59,8 @@ def check(facts: Facts) -> Iterator[Finding]:
                 templates = " or ".join(p.template for p in facts.profile.data_files)
                 yield make_finding("FILE_NAME_INVALID", entry.path,
                                    reason=f"a file here must be named like {templates}")
-        elif entry.path.lower().endswith(IMAGING_SUFFIXES) and facts.data_kind(entry.path) is None:
+        elif (entry.path.lower().endswith(IMAGING_SUFFIXES) and facts.data_kind(entry.path) is None
+              and not facts.is_release_file(entry.path)):
             yield make_finding("FILE_NAME_INVALID", entry.path,
                                reason=f"imaging files belong under {', '.join(sorted(data_roots))}")
 
