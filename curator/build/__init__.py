@@ -14,9 +14,11 @@ from pathlib import Path
 
 import yaml
 
+from curator.build.bagit import write_bag
 from curator.build.figures_and_pdfs import pdf_names, write_figures, write_pdfs
 from curator.build.files import GzipHeaderError, place_nifti
-from curator.build.manifests import write_manifests
+from curator.build.manifests import release_files, write_manifests
+from curator.build.metadata import hash_files, write_metadata
 from curator.build.plan import PlannedStudy, plan_release
 from curator.build.readme import (
     TemplateMissingError,
@@ -28,6 +30,7 @@ from curator.build.readme import (
 )
 from curator.build.registry import sheet_name, write_registry
 from curator.build.stats import release_stats
+from curator.build.verifykit import write_verify_kit, write_xxh128sums
 from curator.checks.names import name_problems
 from curator.errors import BuildError
 from curator.io import ReadError
@@ -112,8 +115,13 @@ def check_source(source: Path, card: DatasetCard, profile: Profile,
     return problems
 
 
+METADATA_FILES = ["datapackage.json", "croissant.json", "datacite.json", "zenodo.json"]
+VERIFY_KIT = ["verify.sh", "verify.ps1"]
+
+
 def _write_release(stage: Path, source: Path, card: DatasetCard, profile: Profile,
-                   planned: list[PlannedStudy], studies: list[SourceStudy], jobs: int | None) -> None:
+                   planned: list[PlannedStudy], studies: list[SourceStudy], jobs: int | None,
+                   xxh128: bool) -> None:
     for item in planned:
         place_nifti(source / item.source.study, stage / item.study_path)
         if item.mask_path and item.source.mask:
@@ -132,12 +140,12 @@ def _write_release(stage: Path, source: Path, card: DatasetCard, profile: Profil
         "readmes": [readme_name(lang) for lang in card.languages],
         "pdfs": pdf_names(card.languages),
         "figures": figure_names,
-        "manifests": ["SHA256SUMS", "MD5SUMS"],
+        "manifests": ["SHA256SUMS", "MD5SUMS", *(["XXH128SUMS"] if xxh128 else [])],
         "studies_dir": "studies",
         "masks_dir": "masks",
         "study_name": "study_BBBB.nii.gz",
         "mask_name": "study_BBBB_mask.nii.gz",
-        "extra": [CARD_NAME],
+        "extra": [CARD_NAME, *METADATA_FILES, *VERIFY_KIT],
     }
     for lang in card.languages:
         (stage / readme_name(lang)).write_text(render_readme(card, lang, stats, files), encoding="utf-8",
@@ -148,11 +156,20 @@ def _write_release(stage: Path, source: Path, card: DatasetCard, profile: Profil
     card_data = card.model_dump(mode="json", exclude_none=True)
     (stage / CARD_NAME).write_text(yaml.safe_dump(card_data, allow_unicode=True, sort_keys=False),
                                    encoding="utf-8", newline="\n")
+    # the verify kit and the metadata are listed in the manifests; the metadata lists every other file's hash
+    write_verify_kit(stage)
+    digests = hash_files(stage, release_files(stage), jobs, ("sha256", "md5", "xxh128"))
+    write_metadata(stage, card, [p.registry_row() for p in planned], release_files(stage), digests=digests,
+                   jobs=jobs, profile=profile)
+    if xxh128:
+        write_xxh128sums(stage, release_files(stage), digests={p: d["xxh128"] for p, d in digests.items()},
+                         jobs=jobs)
     write_manifests(stage, jobs)
 
 
 def build(source: Path | str, out: Path | str, *, force: bool = False, jobs: int | None = None,
-          profile_name: str = "mosmed") -> BuildResult:
+          profile_name: str = "mosmed", xxh128: bool = False, bag: Path | str | None = None) -> BuildResult:
+    """Build the release; ``xxh128`` adds a tagged XXH128SUMS, ``bag`` also writes a BagIt bag of it there."""
     source, out = Path(source), Path(out)
     if not source.is_dir():
         raise BuildError(f"source {source} is not a folder (it should hold {CARD_NAME} and {STUDIES_NAME})", 2)
@@ -198,7 +215,7 @@ def build(source: Path | str, out: Path | str, *, force: bool = False, jobs: int
         raise BuildError(f"cannot write beside {out}: {error.strerror or error}", 2) from error
     try:
         try:
-            _write_release(stage, source, card, profile, planned, studies, jobs)
+            _write_release(stage, source, card, profile, planned, studies, jobs, xxh128)
         except (TemplateMissingError, GzipHeaderError, OSError) as error:
             raise BuildError(f"writing the release failed: {error}", 1) from error
         stage.chmod(0o755)  # mkdtemp makes it 0700; a release is for sharing
@@ -207,6 +224,8 @@ def build(source: Path | str, out: Path | str, *, force: bool = False, jobs: int
             problems = [f"{f.code} {f.path}: {f.message}" for f in report.findings if f.severity.value == "error"]
             raise BuildError("the built release does not validate; nothing was written", 1, problems)
         _move_into_place(stage, out)
+        if bag is not None:
+            write_bag(out, Path(bag))
     finally:
         if stage.exists():
             shutil.rmtree(stage, ignore_errors=True)

@@ -209,12 +209,15 @@ def verify(root: Path, manifest: str | None, fmt: tuple[str, ...], output: tuple
 @click.argument("out", type=click.Path(path_type=Path))
 @click.option("--force", is_flag=True, help="Replace OUT if it exists (only once the new release is complete).")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), help="Files hashed at once (default: all cores).")
+@click.option("--xxh128", is_flag=True, help="Also write a tagged XXH128SUMS (xxhsum -c checks it fast).")
+@click.option("--bagit", "bag", type=click.Path(path_type=Path, file_okay=False),
+              help="Also write a BagIt bag of the release to this folder.")
 @guarded
-def build(source: Path, out: Path, force: bool, jobs: int | None) -> None:
+def build(source: Path, out: Path, force: bool, jobs: int | None, xxh128: bool, bag: Path | None) -> None:
     """Build a release in OUT from SOURCE (dataset.yaml + studies.csv + NIfTI files)."""
     from curator.build import build as run_build
 
-    result = run_build(source, out, force=force, jobs=jobs)
+    result = run_build(source, out, force=force, jobs=jobs, xxh128=xxh128, bag=bag)
     per = ", ".join(f"{k} {v}" for k, v in result.per_category.items())
     click.echo(f"built {result.out}: {result.studies} studies ({per}), {result.masks} masks, "
                f"{result.files} files, {result.bytes:,} bytes; validated with 0 errors")
@@ -274,6 +277,19 @@ def cache_clear(cache_dir: Path | None) -> None:
     freed = clear_cache(folder) if folder.is_dir() else 0
     click.echo(f"cleared {folder} ({freed:,} bytes)")
 
+
+from curator.cli.anonymise import anonymise  # noqa: E402  (the command module imports `guarded` from here)
+
+main.add_command(anonymise)
+
+
+def _register_commands() -> None:
+    from curator.cli.pack import pack
+
+    main.add_command(pack)
+
+
+_register_commands()
 
 if __name__ == "__main__":  # pragma: no cover
     main()
