@@ -20,6 +20,7 @@ from curator.executor import Progress, run_tasks
 from curator.io import ReadError
 from curator.io.cache import Cache, file_key
 from curator.io.card import load_card
+from curator.io.deid_table import DEID_EDITION
 from curator.io.git import changed_files
 from curator.io.inventory import walk
 from curator.io.manifest import parse_manifest
@@ -40,7 +41,7 @@ PhaseProgress = Callable[[str, int, int], None]   # (phase, tasks done, tasks in
 
 # readers that run for every profile after the profile's own gatherer: "module:function", each taking Facts
 # and storing what it read in facts.extra (the privacy audit's readers register here)
-GATHERERS: tuple[str, ...] = ()
+GATHERERS: tuple[str, ...] = ("curator.io.dicom_audit:gather", "curator.io.privacy_files:gather")
 
 
 @dataclass(frozen=True)
@@ -286,6 +287,8 @@ def validate(root: Path | str, options: ValidateOptions | None = None) -> Report
     if facts.registry is not None:
         extra["registry_rows"] = len(facts.registry.rows)
         extra["categories"] = registry_check.category_counts(facts.rows)
+    if getattr(facts.extra.get("dicom_audit"), "files", None):
+        extra["deid_edition"] = DEID_EDITION  # the PS3.15 edition the DICOM files were judged against
     return finish_report(root, profile.name, findings, facts, started, options.fail_on or Severity.error, extra)
 
 

@@ -9,8 +9,11 @@ from pathlib import Path
 from curator.catalogue import make_finding
 from curator.checks import manifest as manifest_check
 from curator.checks.facts import Facts
+from curator.checks.parts import check_parts
 from curator.errors import RunError
+from curator.executor import run_tasks
 from curator.io import ReadError
+from curator.io.archive_members import list_archive
 from curator.io.cache import Cache
 from curator.io.inventory import walk
 from curator.io.manifest import parse_manifest
@@ -18,6 +21,8 @@ from curator.models.findings import Report, Severity
 from curator.profiles import load_profiles
 from curator.runs import check_root, finish_report, hash_listed
 
+PARTS_LIST = "PARTS.tsv"
+ARCHIVE_SUFFIXES = (".zip", ".tar.gz", ".tgz")
 MANIFEST_PREFERENCE = ("SHA256SUMS", "SHA512SUMS", "XXH128SUMS", "MD5SUMS", "manifest-sha256.txt")
 
 
@@ -65,11 +70,21 @@ def verify(root: Path | str, *, manifest: str | None = None, jobs: int | None = 
             cache.close()
     findings = []
     for finding in manifest_check.check(facts):
+        if finding.code == "FILE_UNLISTED" and finding.path == PARTS_LIST:
+            continue  # the parts list carries the parts' digests: it cannot be listed beside them
         if finding.code == "FILE_UNLISTED":  # extra files do not make the listed ones less intact
             finding = finding.model_copy(update={"severity": Severity.warning})
         findings.append(finding)
     refetch = sorted({f.path for f in findings if f.code in ("FILE_MISSING", "CHECKSUM_MISMATCH")})
     extra: dict[str, object] = {"manifest": path.name, "listed": len(parsed.entries), "refetch": refetch}
+    if (root / PARTS_LIST).is_file():
+        # a folder of archive parts: look inside every part that is there, before anyone extracts it
+        parts = [e.path for e in parsed.entries if e.path.endswith(ARCHIVE_SUFFIXES) and e.path in facts.files]
+        listings = run_tasks(lambda name: list_archive(root / name, capture=("SHA256SUMS",)), parts, jobs)
+        inside = check_parts(dict(zip(parts, listings, strict=True)))
+        findings += inside.findings
+        extra["parts"] = len(parts)
+        extra["refetch"] = sorted(set(refetch) | inside.refetch_parts)
     if cache is not None:
         extra["cache"] = {"hits": cache.hits, "misses": cache.misses}
     return finish_report(root, None, findings, facts, started, Severity.error, extra)

@@ -75,10 +75,15 @@ def test_rules_command_lists_the_catalogue_as_text_and_json() -> None:
     runner = CliRunner()
     text = runner.invoke(main, ["rules"])
     assert text.exit_code == 0
-    assert "MASK_VALUES_UNEXPECTED" in text.output and "[planned]" in text.output
+    assert "MASK_VALUES_UNEXPECTED" in text.output
+    # every code of DESIGN.md is implemented by now; a code reserved for later still shows as [planned]
+    from curator.render.rules import rules_text
+
+    reserved = catalogue()["ARCHIVE_BOMB"].model_copy(update={"status": "planned"})
+    assert "[planned]" in rules_text({"ARCHIVE_BOMB": reserved})
     assert re.search(r"^FILE_MISSING\s+error\s", text.output, re.M)
     data = json.loads(runner.invoke(main, ["rules", "--format", "json"]).output)
     by_code = {rule["code"]: rule for rule in data}
     assert by_code["CHECKSUM_MISMATCH"]["status"] == "active"
-    assert by_code["PHI_DICOM_PRIVATE"]["status"] == "planned"
+    assert by_code["PHI_DICOM_PRIVATE"]["status"] == "active"
     assert set(by_code["FILE_MISSING"]["message"]) >= {"en", "ru"}

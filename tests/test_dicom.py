@@ -24,7 +24,9 @@ Row = tuple[str, str, str]  # (code, path, severity)
 
 
 def run(root: Path, *args: str) -> dict:
-    result = CliRunner().invoke(main, ["validate", str(root), "--profile", "dicom", "--format", "json", *args])
+    # the privacy audit of the same files is tested in test_privacy_dicom.py
+    result = CliRunner().invoke(main, ["validate", str(root), "--profile", "dicom", "--format", "json",
+                                       "--ignore", "privacy", *args])
     assert result.exit_code in (0, 1), result.output
     return json.loads(result.output)
 

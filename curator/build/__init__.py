@@ -14,6 +14,7 @@ from pathlib import Path
 
 import yaml
 
+from curator.anonymise.nifti import NiftiAnonymiseError, scrub_nifti_header
 from curator.build.bagit import write_bag
 from curator.build.figures_and_pdfs import pdf_names, write_figures, write_pdfs
 from curator.build.files import GzipHeaderError, place_nifti
@@ -123,9 +124,12 @@ def _write_release(stage: Path, source: Path, card: DatasetCard, profile: Profil
                    planned: list[PlannedStudy], studies: list[SourceStudy], jobs: int | None,
                    xxh128: bool) -> None:
     for item in planned:
+        # the release never carries header text, extensions or gzip names from the source (privacy audit)
         place_nifti(source / item.source.study, stage / item.study_path)
+        scrub_nifti_header(stage / item.study_path)
         if item.mask_path and item.source.mask:
             place_nifti(source / item.source.mask, stage / item.mask_path)
+            scrub_nifti_header(stage / item.mask_path)
     spec = profile.registry
     assert spec is not None, "the builder writes registry-based profiles only"
     write_registry(stage, spec.path, spec.csv, [p.registry_row() for p in planned],
@@ -216,7 +220,7 @@ def build(source: Path | str, out: Path | str, *, force: bool = False, jobs: int
     try:
         try:
             _write_release(stage, source, card, profile, planned, studies, jobs, xxh128)
-        except (TemplateMissingError, GzipHeaderError, OSError) as error:
+        except (TemplateMissingError, GzipHeaderError, NiftiAnonymiseError, OSError) as error:
             raise BuildError(f"writing the release failed: {error}", 1) from error
         stage.chmod(0o755)  # mkdtemp makes it 0700; a release is for sharing
         report = validate(stage, ValidateOptions(profile=profile.name, jobs=jobs))

@@ -51,6 +51,12 @@ def parse_manifest(path: Path, algorithm: str | None = None) -> Manifest:
         data = path.read_bytes()
     except OSError as error:
         raise ManifestReadError(f"cannot open the manifest ({error.strerror or error})") from error
+    return parse_manifest_bytes(data, path, algorithm)
+
+
+def parse_manifest_bytes(data: bytes, path: Path, algorithm: str | None = None) -> Manifest:
+    """Parse manifest text already read (e.g. from inside an archive); ``path`` names it in findings."""
+    algorithm = algorithm or MANIFEST_ALGORITHMS.get(path.name, "sha256")
     manifest = Manifest(path=path, algorithm=algorithm)
     seen: dict[str, int] = {}
     for number, raw_line in enumerate(data.split(b"\n"), start=1):

@@ -1,0 +1,352 @@
+"""``curator anonymise SRC OUT`` for DICOM: the PS3.15 Basic Application Level Confidentiality Profile, applied
+to every element of every file, recursively through sequences, with the file meta information rebuilt.
+
+What happens to each attribute (Table E.1-1, edition ``DEID_EDITION``):
+
+- X: removed. Compound actions take the choice that keeps the attribute present, so Type 2 attributes stay:
+  X/Z, Z/D and X/Z/D are emptied, X/D gets a dummy value. A sequence the profile removes or empties loses its
+  items (X/D sequences are removed); X/Z/U* sequences (references to other images) are kept with their UIDs
+  replaced.
+- Z: emptied. D: a dummy value ("ANONYMIZED", 0, 19000101, ...).
+- U: a new UID, ``2.25.`` + the decimal of the first 128 bits of HMAC-SHA256(key, UID) (made a version 4
+  UUID): the same UID gives the same new UID in every file and every run with the same key, and nothing
+  without the key links the two. DICOM's own well-known UIDs (1.2.840.10008.*) are kept.
+- Dates and date-times the Retain Longitudinal Temporal Information Modified Dates Option (113107) covers
+  are shifted by one offset per patient (1 to 10 years back, from HMAC(key, PatientID)), so intervals within
+  a patient are preserved; times of day are kept. Birth dates are removed all the same.
+- PatientID and PatientName become the patient's pseudonym: from the caller's mapping (original PatientID ->
+  pseudonym), else ``ANON-`` + ten digits of HMAC(key, PatientID).
+- Private attributes are removed, except the known safe ones with ``keep_safe_private`` (113111).
+- Overlay planes (groups 6000-601E) and curves (5000-501E) are removed whole.
+- With ``retain_patient_characteristics`` (113108) sex, age, size and weight are kept; ages of 90 and over
+  become 090Y.
+
+Then (0012,0062) Patient Identity Removed = YES, (0012,0063) says what was done, (0012,0064) lists the CID 7050
+codes actually applied (113100, plus 113107 when dates were shifted, 113108, 113111), and (0028,0303)
+Longitudinal Temporal Information Modified = MODIFIED when dates were shifted. The pixel data element is
+written back byte for byte; the preamble is zeroed. Nothing of the key is written anywhere.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import uuid
+import warnings
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydicom import dcmread
+from pydicom.dataelem import DataElement
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.multival import MultiValue
+from pydicom.sequence import Sequence
+from pydicom.tag import BaseTag
+from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, UID
+
+from curator import __version__
+from curator.io.deid_table import BASIC_PROFILE, DEID_EDITION, OPTION_NAMES, DeidRule, deid_table, safe_private
+
+__all__ = ["FilePlan", "anonymise_file", "date_offset", "pseudonym", "remap_uid"]
+
+WELL_KNOWN_UID = "1.2.840.10008."
+MODIFIED_DATES = "113107"
+PATIENT_CHARACTERISTICS = "113108"
+SAFE_PRIVATE = "113111"
+DUMMY_TEXT = "ANONYMIZED"
+TEXT_VRS = frozenset({"AE", "CS", "LO", "LT", "PN", "SH", "ST", "UC", "UT"})
+NUMBER_VRS = frozenset({"IS", "DS"})
+BINARY_NUMBER_VRS = frozenset({"US", "SS", "UL", "SL", "UV", "SV", "FL", "FD", "AT"})
+OFFSET_MIN_DAYS, OFFSET_SPAN_DAYS = 365, 3287   # 1 to 10 years back
+META_KEPT = frozenset({0x00020001, 0x00020002, 0x00020010})
+
+
+def _digest(key: bytes, purpose: str, value: str) -> bytes:
+    return hmac.new(key, f"{purpose}\0{value}".encode(), hashlib.sha256).digest()
+
+
+def remap_uid(key: bytes, value: str) -> str:
+    """The replacement for UID ``value``: ``2.25.<decimal of a UUID made from HMAC-SHA256(key, value)>``."""
+    value = value.strip().strip("\x00")
+    if not value or value.startswith(WELL_KNOWN_UID):
+        return value
+    return f"2.25.{uuid.UUID(bytes=_digest(key, 'uid', value)[:16], version=4).int}"
+
+
+def date_offset(key: bytes, patient_id: str) -> int:
+    """Days to add to every date of one patient: negative, 1 to 10 years, the same for every file of them."""
+    number = int.from_bytes(_digest(key, "date-offset", patient_id)[:8], "big")
+    return -(OFFSET_MIN_DAYS + number % OFFSET_SPAN_DAYS)
+
+
+def pseudonym(key: bytes, patient_id: str) -> str:
+    """The generated pseudonym of a patient: ``ANON-`` and ten digits."""
+    number = int.from_bytes(_digest(key, "pseudonym", patient_id)[:8], "big")
+    return f"ANON-{number % 10**10:010d}"
+
+
+@dataclass(frozen=True)
+class FilePlan:
+    """Everything one worker needs for one file (plain data: it crosses process boundaries)."""
+
+    source: Path
+    target: Path
+    key: bytes
+    pseudonym: str
+    offset_days: int
+    name: str = ""                                # the file's path relative to SRC (names a missing instance UID)
+    force: bool = False                           # the file has no DICM marker but parses as DICOM
+    keep_safe_private: bool = False
+    retain_patient_characteristics: bool = False
+
+
+class _Scrubber:
+    def __init__(self, plan: FilePlan) -> None:
+        self.plan = plan
+        self.table = deid_table()
+        self.safe = safe_private() if plan.keep_safe_private else {}
+        self.counts: Counter[str] = Counter()
+        self.options = {MODIFIED_DATES} | ({PATIENT_CHARACTERISTICS} if plan.retain_patient_characteristics else set())
+
+    # --- values ---------------------------------------------------------------------------------------------
+
+    def _shift_date(self, text: str) -> str | None:
+        try:
+            day = dt.datetime.strptime(text[:8], "%Y%m%d").date()
+        except ValueError:
+            return None
+        return (day + dt.timedelta(days=self.plan.offset_days)).strftime("%Y%m%d")
+
+    def _shift(self, element: DataElement) -> bool:
+        """Shift a DA or DT element; False when a value is no date (the caller then applies the basic action)."""
+        values = element.value if isinstance(element.value, MultiValue | list) else [element.value]
+        shifted: list[str] = []
+        for raw in values:
+            text = str(raw).strip() if raw is not None else ""
+            if not text:
+                shifted.append("")
+                continue
+            if element.VR == "DA" and "-" in text:   # a range, in query-like data
+                parts = [self._shift_date(p) if p else "" for p in text.split("-")]
+                if any(p is None for p in parts):
+                    return False
+                shifted.append("-".join(p or "" for p in parts))
+                continue
+            if len(text) < 8:
+                return False
+            new = self._shift_date(text)
+            if new is None:
+                return False
+            shifted.append(new + text[8:])
+        element.value = shifted if len(shifted) != 1 else shifted[0]
+        return True
+
+    def _dummy(self, element: DataElement) -> None:
+        vr = str(element.VR)
+        if vr == "UI":
+            self._remap(element)
+            return
+        if vr in TEXT_VRS:
+            element.value = DUMMY_TEXT
+        elif vr == "DA":
+            element.value = "19000101"
+        elif vr == "DT":
+            element.value = "19000101000000"
+        elif vr == "TM":
+            element.value = "000000"
+        elif vr == "AS":
+            element.value = "000Y"
+        elif vr in NUMBER_VRS:
+            element.value = "0"
+        elif vr in BINARY_NUMBER_VRS:
+            element.value = 0
+        else:
+            element.value = element.empty_value
+            self.counts["Z"] += 1
+            return
+        self.counts["D"] += 1
+
+    def _remap(self, element: DataElement) -> None:
+        value = element.value
+        if isinstance(value, MultiValue | list):
+            element.value = [remap_uid(self.plan.key, str(v)) for v in value]
+        elif value:
+            element.value = remap_uid(self.plan.key, str(value))
+        self.counts["U"] += 1
+
+    # --- elements -------------------------------------------------------------------------------------------
+
+    def _private(self, ds: Dataset) -> None:
+        """Remove private elements (the safe ones stay with keep_safe_private), and creators left with nothing."""
+        private = [int(t) for t in list(ds.keys()) if int(t) >> 16 & 1]
+        if not private:
+            return
+        kept_blocks: set[tuple[int, int]] = set()
+        for tag in private:
+            element = tag & 0xFFFF
+            if element <= 0xFF:
+                continue  # group length or a private creator: decided below
+            creator_tag = (tag & 0xFFFF0000) | (element >> 8)
+            creator = ds.get(BaseTag(creator_tag))
+            name = str(creator.value).strip().upper() if creator is not None and creator.value else ""
+            if (name, tag >> 16, element & 0xFF) in self.safe:
+                kept_blocks.add((tag >> 16, element >> 8))
+                self.counts["private kept"] += 1
+                continue
+            del ds[tag]
+            self.counts["private removed"] += 1
+        for tag in private:
+            element = tag & 0xFFFF
+            if element <= 0xFF and (tag >> 16, element) not in kept_blocks and BaseTag(tag) in ds:
+                del ds[tag]
+                self.counts["private removed"] += 1
+
+    def scrub(self, ds: Dataset) -> None:
+        self._private(ds)
+        for key in list(ds.keys()):
+            tag = int(key)
+            if tag >> 16 & 1:
+                continue  # the safe private elements that stayed
+            group = tag >> 16
+            if 0x6000 <= group <= 0x601E and not group & 1:   # overlay planes: removed whole
+                del ds[tag]
+                self.counts["X"] += 1
+                continue
+            element = ds[tag]
+            rule = self.table.lookup(tag)
+            keyword = element.keyword
+            if keyword in ("PatientID", "PatientName"):
+                element.value = self.plan.pseudonym
+                self.counts["pseudonymised"] += 1
+                continue
+            if rule is None:
+                if element.VR == "SQ":
+                    self._items(element)
+                continue
+            self._apply(ds, tag, element, rule)
+
+    def _items(self, element: DataElement) -> None:
+        for item in element.value or []:
+            self.scrub(item)
+
+    def _apply(self, ds: Dataset, tag: int, element: DataElement, rule: DeidRule) -> None:
+        vr = str(element.VR)
+        option = rule.option(self.options)
+        if option == "K":
+            if element.keyword == "PatientAge" and _age_years(str(element.value or "")) >= 90:
+                element.value = "090Y"
+                self.counts["D"] += 1
+            else:
+                self.counts["kept (option)"] += 1
+            if vr == "SQ":
+                self._items(element)
+            return
+        if option == "C" and rule.options.get(MODIFIED_DATES) == "C" and vr in ("DA", "DT", "TM"):
+            if vr == "TM" or element.value in (None, ""):
+                self.counts["kept (option)"] += 1
+                return
+            if self._shift(element):
+                self.counts["dates shifted"] += 1
+                return
+        action = rule.action
+        if vr == "SQ":
+            if action == "X/Z/U*":
+                self._items(element)  # references to other images: kept, their instance UIDs replaced
+            elif action in ("X", "X/D"):
+                del ds[tag]
+                self.counts["X"] += 1
+            else:
+                element.value = Sequence()
+                self.counts["Z"] += 1
+            return
+        if action == "X":
+            del ds[tag]
+            self.counts["X"] += 1
+        elif action == "U" or (vr == "UI" and "D" in action.split("/")):
+            self._remap(element)
+        elif action in ("D", "X/D"):
+            self._dummy(element)
+        else:  # Z, X/Z, Z/D, X/Z/D, X/Z/U* outside a sequence
+            element.value = element.empty_value
+            self.counts["Z"] += 1
+
+
+def _age_years(value: str) -> float:
+    text = value.strip().upper()
+    if len(text) < 2 or not text[:-1].isdigit():
+        return 0.0
+    number, unit = int(text[:-1]), text[-1]
+    return number / {"D": 365.25, "W": 52.18, "M": 12.0, "Y": 1.0}.get(unit, 1.0)
+
+
+def _file_meta(ds: Dataset, key: bytes, name: str, counts: Counter[str]) -> None:
+    """Keep only the meta elements that describe the encoding; replace the instance UID; drop AE titles."""
+    old = getattr(ds, "file_meta", None) or FileMetaDataset()
+    meta = FileMetaDataset()
+    for meta_tag in list(old.keys()):
+        if int(meta_tag) in META_KEPT:
+            meta[meta_tag] = old[meta_tag]
+        elif int(meta_tag) not in (0x00020000, 0x00020003, 0x00020012, 0x00020013):
+            counts["X"] += 1
+    instance = str(ds.get("SOPInstanceUID") or "").strip()  # already remapped by the scrub
+    if not instance:  # an instance without its UID (some exports empty them): the remapped meta one, or a new one
+        former = str(old.get("MediaStorageSOPInstanceUID") or "").strip()
+        instance = remap_uid(key, former) if former else remap_uid(key, f"file\0{name}")
+        ds.SOPInstanceUID = instance
+        counts["U"] += 1
+    meta.MediaStorageSOPInstanceUID = UID(instance)
+    if "MediaStorageSOPClassUID" not in meta and "SOPClassUID" in ds:
+        meta.MediaStorageSOPClassUID = ds.SOPClassUID
+    meta.ImplementationClassUID = PYDICOM_IMPLEMENTATION_UID
+    meta.ImplementationVersionName = f"CURATOR_{__version__}"[:16]
+    ds.file_meta = meta
+
+
+def _mark(ds: Dataset, applied: list[str], shifted: bool) -> None:
+    ds.PatientIdentityRemoved = "YES"
+    notes = [f"curator {__version__} anonymise", f"DICOM PS3.15 {DEID_EDITION} Basic Profile",
+             "UIDs remapped: HMAC-SHA256 to 2.25"]
+    if shifted:
+        notes.append("dates shifted per patient, intervals kept")
+    ds.DeidentificationMethod = notes
+    items = []
+    for code in applied:
+        item = Dataset()
+        item.CodeValue = code
+        item.CodingSchemeDesignator = "DCM"
+        item.CodeMeaning = OPTION_NAMES[code]
+        items.append(item)
+    ds.DeidentificationMethodCodeSequence = Sequence(items)
+    if shifted:
+        ds.LongitudinalTemporalInformationModified = "MODIFIED"
+    elif "LongitudinalTemporalInformationModified" in ds:
+        del ds.LongitudinalTemporalInformationModified
+
+
+def anonymise_file(plan: FilePlan) -> dict[str, int]:
+    """Write the anonymised copy of ``plan.source`` to ``plan.target``; the counts of what was done."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ds = dcmread(plan.source, force=plan.force)
+        for marker in ("PatientIdentityRemoved", "DeidentificationMethod", "DeidentificationMethodCodeSequence",
+                       "LongitudinalTemporalInformationModified"):
+            if marker in ds:
+                del ds[marker]  # a former de-identification's claims are replaced by what is done here
+        scrubber = _Scrubber(plan)
+        scrubber.scrub(ds)
+        _file_meta(ds, plan.key, plan.name, scrubber.counts)
+        shifted = scrubber.counts["dates shifted"] > 0
+        applied = [BASIC_PROFILE]
+        if shifted:
+            applied.append(MODIFIED_DATES)
+        if plan.retain_patient_characteristics:
+            applied.append(PATIENT_CHARACTERISTICS)
+        if plan.keep_safe_private:
+            applied.append(SAFE_PRIVATE)
+        _mark(ds, applied, shifted)
+        ds.preamble = b"\0" * 128
+        plan.target.parent.mkdir(parents=True, exist_ok=True)
+        ds.save_as(plan.target, enforce_file_format=True)
+    return dict(scrubber.counts)

@@ -1,0 +1,326 @@
+"""Privacy of DICOM files: the PS3.15 Basic Application Level Confidentiality Profile, judged on what
+``curator.io.dicom_audit`` read. Judgement only; no value is ever put into a finding in full.
+
+What is accepted where the profile asks for a value to be emptied or replaced (actions Z and D, and the
+compound actions that include them):
+
+- an empty value;
+- a placeholder: ANONYMOUS, ANONYMIZED/ANONYMISED, ANON, REMOVED, REDACTED, DUMMY, UNKNOWN, NONE, N/A, NA,
+  DEIDENTIFIED/DE-IDENTIFIED, or only X, *, 0 or ^ characters; for dates and times 19000101, 00010101, 19700101
+  and all-zero times;
+- for PatientID and PatientName (the pseudonym a de-identifier writes): any value that does not look like a
+  name, a date, a phone number or an e-mail address, but only in a file that declares de-identification
+  ((0012,0062) YES with (0012,0063) or (0012,0064)). In a file that does not, only the placeholders count.
+
+Options claimed in (0012,0064) (CID 7050) widen this: an attribute the option keeps (K) may keep its value,
+one it cleans (C) may keep a cleaned value (dates shifted under 113107, descriptions under 113105 -- those
+are still scanned for names, dates, phone numbers, e-mail addresses and IDs). Direct identifiers of the
+patient (name, IDs, birth date, address, phone, ...) are never widened by an option. UIDs in attributes
+the profile replaces (action U) must be 2.25 UUID-derived or DICOM's own 1.2.840.10008; vendor roots are
+errors, other roots warnings, unless 113110 Retain UIDs is claimed. PatientAge of 90 or more is an error
+whatever is claimed, except 090Y in a declared file: the "90 or older" category ages are aggregated into.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from curator.catalogue import make_finding
+from curator.checks.facts import Facts
+from curator.checks.phi_text import mask, text_kinds
+from curator.io.deid_table import BASIC_PROFILE, OPTION_NAMES, DeidRule, deid_table, safe_private, uid_roots
+from curator.io.dicom_audit import TEXT_VRS, AuditedFile, AuditElement, DicomAudit
+from curator.models.findings import Finding
+
+CODES = frozenset({
+    "PHI_DICOM_ELEMENT", "PHI_DICOM_PRIVATE", "PHI_DICOM_NOT_DEIDENTIFIED", "PHI_DICOM_UID_ROOT",
+    "PHI_DICOM_UID_NOT_REMAPPED", "PHI_DICOM_AGE_NINETY_PLUS", "PHI_DICOM_BURNED_IN", "PHI_DICOM_TEXT",
+    "PHI_DICOM_CLAIM_CONTRADICTED", "PHI_DICOM_AUDIT_INCOMPLETE",
+})
+
+# the patient's own identifiers: no option of PS3.15 lets them keep a real value
+DIRECT_IDENTIFIERS = frozenset({
+    "PatientName", "PatientID", "PatientBirthDate", "PatientBirthTime", "OtherPatientIDs", "OtherPatientIDsSequence",
+    "OtherPatientNames", "PatientBirthName", "PatientMotherBirthName", "PatientAddress", "PatientTelephoneNumbers",
+    "PatientTelecomInformation", "MedicalRecordLocator", "IssuerOfPatientID", "PatientInsurancePlanCodeSequence",
+    "ResponsiblePerson", "MilitaryRank", "BranchOfService",
+})
+PSEUDONYM_KEYWORDS = frozenset({"PatientID", "PatientName"})
+PLACEHOLDERS = frozenset({"ANONYMOUS", "ANONYMIZED", "ANONYMISED", "ANON", "REMOVED", "REDACTED", "DUMMY", "UNKNOWN",
+                          "NONE", "N/A", "NA", "DEIDENTIFIED", "DE-IDENTIFIED", "DEIDENTIFIED^DEIDENTIFIED"})
+PLACEHOLDER_DATES = frozenset({"19000101", "00010101", "19700101"})
+WELL_KNOWN_UID = "1.2.840.10008."
+UUID_UID = "2.25."
+AGE_LIMIT = 90
+AGE_CAP = "090Y"   # in a declared file, the aggregate "90 or older" (HIPAA Safe Harbor) that curator anonymise writes
+# non-table attributes whose text is free text worth scanning (technical ones, e.g. software versions, are not)
+FREE_TEXT = re.compile(r"(Description|Comments?|Notes?|History|Reason|Remarks?|Text|Narrative|Label)$")
+ACTION_TEXT = {
+    "X": "X (remove)", "Z": "Z (empty or a dummy value)", "D": "D (a dummy value)", "U": "U (a new UID)",
+    "X/Z": "X/Z (remove or empty)", "X/D": "X/D (remove or a dummy value)", "Z/D": "Z/D (empty or a dummy value)",
+    "X/Z/D": "X/Z/D (remove, empty or a dummy value)", "X/Z/U*": "X/Z/U* (remove, empty or new UIDs)",
+}
+DATE_VRS = frozenset({"DA", "DT", "TM"})
+NUMBER_VRS = frozenset({"IS", "DS", "US", "SS", "UL", "SL", "UV", "SV", "FL", "FD"})
+
+
+def check(facts: Facts) -> Iterator[Finding]:
+    audit: DicomAudit | None = facts.extra.get("dicom_audit")
+    if audit is None:
+        return
+    for path, reason in sorted(audit.unreadable.items()):
+        yield make_finding("PHI_DICOM_NOT_DEIDENTIFIED", path,
+                           reason=f"the file cannot be read, so it was not audited: {reason}")
+    for path in sorted(audit.files):
+        yield from judge_file(audit.files[path])
+
+
+def _option_label(code: str) -> str:
+    return f"{code} {OPTION_NAMES.get(code, 'unknown option')}"
+
+
+def _declared(audited: AuditedFile) -> bool:
+    return audited.identity_removed == "YES" and bool(audited.method or audited.method_codes)
+
+
+def _marking(audited: AuditedFile) -> Iterator[Finding]:
+    if audited.directory:
+        return  # a DICOMDIR indexes files; it has no de-identification module of its own
+    if audited.identity_removed is None:
+        reason = "(0012,0062) Patient Identity Removed is missing"
+    elif audited.identity_removed != "YES":
+        reason = f"(0012,0062) Patient Identity Removed is {audited.identity_removed[:16]!r}, not YES"
+    elif not audited.method and not audited.method_codes:
+        reason = "(0012,0062) is YES but neither (0012,0063) nor (0012,0064) says which method was applied"
+    else:
+        return
+    yield make_finding("PHI_DICOM_NOT_DEIDENTIFIED", audited.path, reason=reason)
+
+
+def _shown(element: AuditElement) -> str:
+    if element.vr == "SQ":
+        return f"{element.size} item{'s' if element.size != 1 else ''}"
+    if not element.value:
+        return f"{element.size} bytes"
+    return mask(element.value)
+
+
+def _is_placeholder(element: AuditElement) -> bool:
+    values = element.values or [element.value]
+    for value in values:
+        text = value.strip().upper()
+        if element.vr in DATE_VRS:
+            digits = text.replace(".", "").replace("-", "").replace("+", "")
+            if text[:8] in PLACEHOLDER_DATES and set(digits[8:]) <= {"0"}:
+                continue
+            if element.vr == "TM" and set(digits) <= {"0"}:
+                continue
+            return False
+        if element.vr in NUMBER_VRS:
+            try:
+                if float(text) == 0:
+                    continue
+            except ValueError:
+                pass
+            return False
+        squeezed = text.replace("^", "").replace(" ", "")
+        if text in PLACEHOLDERS or squeezed in PLACEHOLDERS or set(squeezed) <= {"X", "*", "0"}:
+            continue
+        return False
+    return True
+
+
+def _looks_like_name(value: str) -> bool:
+    parts = [p for p in value.split("^") if p.strip()]
+    return len(parts) >= 2 and all(p.replace(" ", "").replace("-", "").isalpha() and len(p) >= 2 for p in parts[:2])
+
+
+def _pseudonym(element: AuditElement, declared: bool) -> bool:
+    """A de-identifier's pseudonym in PatientID/PatientName: accepted in declared files when it looks harmless."""
+    if not declared or element.keyword not in PSEUDONYM_KEYWORDS:
+        return False
+    kinds = [k for k in text_kinds(element.value) if k != "ID number"]
+    return not kinds and not (element.vr == "PN" and _looks_like_name(element.value))
+
+
+def _age_years(value: str) -> float | None:
+    match = re.fullmatch(r"\s*(\d{1,3})\s*([DWMY]?)\s*", value.upper())
+    if not match:
+        return None
+    number, unit = int(match.group(1)), match.group(2) or "Y"
+    return number / {"D": 365.25, "W": 52.18, "M": 12.0, "Y": 1.0}[unit]
+
+
+def _scan_text(element: AuditElement, path: str) -> Iterator[Finding]:
+    if element.vr not in TEXT_VRS or not element.value:
+        return
+    kinds = text_kinds(element.value)
+    if kinds:
+        yield make_finding("PHI_DICOM_TEXT", path, keyword=element.location, tag=_tag(element.tag),
+                           kinds=", ".join(kinds), value=mask(element.value))
+
+
+def _tag(tag: int) -> str:
+    return f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
+
+
+@dataclass
+class _Uids:
+    vendor: dict[tuple[str, str], list[str]] = field(default_factory=dict)   # (root, organisation) -> attributes
+    other: list[tuple[str, str]] = field(default_factory=list)               # (attribute, uid)
+
+
+def _check_uids(element: AuditElement, uids: _Uids) -> None:
+    for uid in element.values:
+        if not uid or uid.startswith((UUID_UID, WELL_KNOWN_UID)):
+            continue
+        for root in uid_roots():
+            if uid == root.root or uid.startswith(root.root + "."):
+                uids.vendor.setdefault((root.root, root.organisation), []).append(element.location)
+                break
+        else:
+            uids.other.append((element.location, uid))
+
+
+def _common_root(uids: list[str]) -> str:
+    parts = [u.split(".") for u in uids]
+    common: list[str] = []
+    for components in zip(*parts, strict=False):
+        if len(set(components)) > 1:
+            break
+        common.append(components[0])
+    if len(common) < 4:
+        common = parts[0][:6]
+    return ".".join(common[:8])
+
+
+def _uid_findings(path: str, uids: _Uids) -> Iterator[Finding]:
+    for (root, organisation), attributes in sorted(uids.vendor.items()):
+        names = sorted(set(attributes))
+        yield make_finding("PHI_DICOM_UID_ROOT", path, count=len(attributes), keywords=", ".join(names[:8]),
+                           organisation=organisation, root=root, attributes=names)
+    if uids.other:
+        names = sorted({a for a, _ in uids.other})
+        yield make_finding("PHI_DICOM_UID_NOT_REMAPPED", path, count=len(uids.other),
+                           keywords=", ".join(names[:8]), root=_common_root([u for _, u in uids.other]),
+                           attributes=names)
+
+
+def _allowed(rule: DeidRule, element: AuditElement, declared: bool) -> bool:
+    """Whether ``element`` keeps an acceptable value under the Basic Profile action alone."""
+    action = rule.action
+    if element.vr == "SQ":
+        # a sequence the profile removes or empties must have no items; one it may replace is judged by its items
+        return action not in ("X", "Z", "X/Z")
+    if action == "X":
+        return False
+    return _is_placeholder(element) or _pseudonym(element, declared)
+
+
+def judge_file(audited: AuditedFile) -> Iterator[Finding]:
+    """Every privacy finding about one audited DICOM file."""
+    path = audited.path
+    table = deid_table()
+    claimed = set(audited.method_codes)
+    declared = _declared(audited)
+    yield from _marking(audited)
+    for note in audited.notes:
+        yield make_finding("PHI_DICOM_AUDIT_INCOMPLETE", path, reason=note)
+
+    private: list[AuditElement] = []
+    uids = _Uids()
+    for element in audited.elements:
+        if element.is_private:
+            private.append(element)
+            continue
+        rule = table.lookup(element.tag)
+        if rule is None:
+            if element.vr in ("LT", "ST", "UT", "PN", "UC") or FREE_TEXT.search(element.keyword):
+                yield from _scan_text(element, path)
+            continue
+        direct = element.keyword in DIRECT_IDENTIFIERS
+        if element.keyword == "PatientAge":
+            years = _age_years(element.value)
+            capped = declared and element.value.strip().upper() == AGE_CAP  # the "90 or older" category
+            if years is not None and years >= AGE_LIMIT and not capped:
+                yield make_finding("PHI_DICOM_AGE_NINETY_PLUS", path, keyword=element.location, limit=AGE_LIMIT)
+                continue
+        option = None if direct else rule.option(claimed)
+        if option is not None:  # kept (K) or cleaned (C) under an option the file claims
+            yield from _scan_text(element, path)
+            continue
+        if element.vr == "UI" and ("U" in rule.action or rule.action == "D"):
+            _check_uids(element, uids)
+            continue
+        if rule.action == "X/Z/U*" or _allowed(rule, element, declared):
+            if element.vr != "SQ" and element.keyword not in PSEUDONYM_KEYWORDS:
+                yield from _scan_text(element, path)
+            continue
+        context: dict[str, Any] = {}
+        if element.vr in TEXT_VRS and element.value:
+            kinds = text_kinds(element.value)
+            if kinds:
+                context["looks_like"] = kinds
+        yield make_finding("PHI_DICOM_ELEMENT", path, keyword=element.location, tag=_tag(element.tag),
+                           action=ACTION_TEXT.get(rule.action, rule.action), value=_shown(element),
+                           direct_identifier=direct, rule_source=rule.source, **context)
+    yield from _uid_findings(path, uids)
+    yield from _private(audited, private, claimed)
+    yield from _burned_in(audited)
+    yield from _contradictions(audited, claimed)
+
+
+def _private(audited: AuditedFile, elements: list[AuditElement], claimed: set[str]) -> Iterator[Finding]:
+    if not elements:
+        return
+    allowed = safe_private()
+    safe: list[AuditElement] = []
+    unsafe: list[AuditElement] = []
+    creators: list[AuditElement] = []
+    for element in elements:
+        if element.is_private_creator:
+            creators.append(element)
+        elif (element.creator.strip().upper(), element.tag >> 16, element.tag & 0xFF) in allowed:
+            safe.append(element)
+        else:
+            unsafe.append(element)
+    needed = {(e.tag >> 16, e.creator.strip().upper()) for e in safe}
+    unsafe += [c for c in creators if (c.tag >> 16, c.value.strip().upper()) not in needed]
+    if unsafe:
+        groups = sorted({f"{e.tag >> 16:04X}" for e in unsafe})
+        names = sorted({(e.value if e.is_private_creator else e.creator).strip() for e in unsafe} - {""})
+        yield make_finding("PHI_DICOM_PRIVATE", audited.path, count=len(unsafe), groups=", ".join(groups),
+                           creators=names, claims_safe_private="113111" in claimed)
+    if safe and claimed and "113111" not in claimed:
+        yield make_finding("PHI_DICOM_CLAIM_CONTRADICTED", audited.path, option=_option_label(BASIC_PROFILE),
+                           reason=f"{len(safe)} private attributes (known safe ones) are still present without a claim "
+                                  "of 113111 Retain Safe Private Option, and the Basic Profile removes all private "
+                                  "attributes")
+
+
+def _burned_in(audited: AuditedFile) -> Iterator[Finding]:
+    if audited.burned_in == "YES":
+        yield make_finding("PHI_DICOM_BURNED_IN", audited.path, keyword="BurnedInAnnotation (0028,0301)")
+    if audited.visual_features == "YES":
+        yield make_finding("PHI_DICOM_BURNED_IN", audited.path, keyword="RecognizableVisualFeatures (0028,0302)")
+
+
+def _contradictions(audited: AuditedFile, claimed: set[str]) -> Iterator[Finding]:
+    temporal = audited.temporal
+    if "113106" in claimed and "113107" in claimed:
+        yield make_finding("PHI_DICOM_CLAIM_CONTRADICTED", audited.path, option=_option_label("113106"),
+                           reason="the file also claims 113107 (modified dates); dates are either kept or modified")
+    elif "113107" in claimed and temporal != "MODIFIED":
+        yield make_finding("PHI_DICOM_CLAIM_CONTRADICTED", audited.path, option=_option_label("113107"),
+                           reason="(0028,0303) Longitudinal Temporal Information Modified is "
+                                  + (f"{temporal[:16]!r}" if temporal else "missing") + ", not MODIFIED")
+    elif "113106" in claimed and temporal == "MODIFIED":
+        yield make_finding("PHI_DICOM_CLAIM_CONTRADICTED", audited.path, option=_option_label("113106"),
+                           reason="(0028,0303) Longitudinal Temporal Information Modified says the dates were "
+                                  "MODIFIED, which keeping full dates rules out")
+    if "113101" in claimed and audited.burned_in == "YES":
+        yield make_finding("PHI_DICOM_CLAIM_CONTRADICTED", audited.path, option=_option_label("113101"),
+                           reason="(0028,0301) Burned In Annotation is still YES")

@@ -1,0 +1,373 @@
+"""Reading every DICOM file of a release for the privacy audit: every element, recursively through sequences,
+and the file meta information. No judgement here (that is ``curator.checks.privacy_dicom``).
+
+``gather(facts)`` runs for every profile (``curator.validate.GATHERERS``) and stores a ``DicomAudit`` in
+``facts.extra["dicom_audit"]``. A file is read when it carries the ``DICM`` marker at byte 128, or has a DICOM
+suffix and parses as a DICOM data set without one; files known to be something else (NIfTI, PNG, spreadsheets,
+...) are skipped without being opened. Reads stop at the pixel data; elements stored after it (trailing
+private attributes, padding) are read by skipping over the pixel data element. Reading is I/O and runs on
+threads.
+
+Only what a privacy rule can judge is kept, so memory stays small on clean releases: file meta elements,
+elements Table E.1-1 lists, private elements, and text (person names, descriptions, comments) anywhere; each
+with a non-empty value. Identical elements are shared between files (a series repeats most of them).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import time
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO, Literal
+
+from pydicom import dcmread
+from pydicom.datadict import dictionary_VR
+from pydicom.dataset import Dataset
+from pydicom.filereader import read_dataset
+from pydicom.multival import MultiValue
+from pydicom.tag import BaseTag
+
+from curator.executor import run_tasks
+from curator.io.deid_table import deid_table
+from curator.io.dicom import DICOM_SUFFIXES, MEDIA_STORAGE_DIRECTORY, _marker, _named_dicom, _skipped
+
+if TYPE_CHECKING:
+    from curator.checks.facts import Facts
+
+__all__ = ["TEXT_VRS", "AuditElement", "AuditedFile", "DicomAudit", "audit_file", "audit_task", "gather",
+           "text_values"]
+
+TEXT_VRS = frozenset({"AE", "LO", "LT", "PN", "SH", "ST", "UC", "UR", "UT"})
+BINARY_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "UN"})
+# files that are certainly not DICOM: skipped without opening them
+NOT_DICOM_SUFFIXES = (".nii", ".nii.gz", ".mgz", ".nrrd", ".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp",
+                      ".gif", ".xlsx", ".xls", ".csv", ".tsv", ".md", ".pdf", ".json", ".jsonld", ".yaml", ".yml",
+                      ".txt", ".html", ".zip", ".tar", ".gz", ".tgz", ".xz", ".bz2", ".zst", ".7z", ".npy", ".npz",
+                      ".py", ".sha256", ".md5")
+MAX_VALUE = 1024          # characters of a value kept for the checks (a longer text is cut)
+MAX_TAIL = 16 << 20       # bytes after the pixel data read for trailing elements
+MAX_FRAGMENTS = 1 << 20   # encapsulated pixel data items skipped before giving up
+DEFLATED = "1.2.840.10008.1.2.1.99"
+PIXEL_DATA = 0x7FE00010
+ITEM, SEQUENCE_END = 0xFFFEE000, 0xFFFEE0DD
+META_GROUP = 0x0002
+
+
+@dataclass(frozen=True)
+class AuditElement:
+    """One data element with a value, as the audit sees it."""
+
+    location: str        # "PatientName", "OtherPatientIDsSequence[0].PatientID", "(0009,1001)"
+    tag: int             # group << 16 | element
+    vr: str
+    value: str           # text form, several values joined with "\\"; "" for binary values and sequences
+    size: int            # bytes of a value, items of a sequence
+    creator: str = ""    # the private creator reserving a private element's block
+    meta: bool = False   # part of the file meta information (group 0002)
+
+    @property
+    def is_private(self) -> bool:
+        return bool((self.tag >> 16) & 1)
+
+    @property
+    def is_private_creator(self) -> bool:
+        return self.is_private and 0x0010 <= (self.tag & 0xFFFF) <= 0x00FF
+
+    @property
+    def values(self) -> list[str]:
+        return [part.strip() for part in self.value.split("\\")] if self.value else []
+
+    @property
+    def keyword(self) -> str:
+        """The element's own name: the last part of the location."""
+        return self.location.rsplit(".", 1)[-1]
+
+
+@dataclass(frozen=True)
+class AuditedFile:
+    path: str
+    elements: tuple[AuditElement, ...]
+    identity_removed: str | None       # (0012,0062) Patient Identity Removed, upper-cased; None when absent
+    method: tuple[str, ...]            # (0012,0063) De-identification Method
+    method_codes: tuple[str, ...]      # CodeValue of each item of (0012,0064) De-identification Method Code Sequence
+    temporal: str | None               # (0028,0303) Longitudinal Temporal Information Modified
+    burned_in: str | None              # (0028,0301) Burned In Annotation
+    visual_features: str | None        # (0028,0302) Recognizable Visual Features
+    directory: bool = False            # a DICOMDIR (Media Storage Directory), not an instance
+    notes: tuple[str, ...] = ()        # what could not be read (a malformed element, the part after the pixels)
+
+
+@dataclass
+class DicomAudit:
+    files: dict[str, AuditedFile] = field(default_factory=dict)
+    unreadable: dict[str, str] = field(default_factory=dict)   # DICOM files that could not be parsed: path -> why
+    looked_at: int = 0        # files opened to look for the DICM marker
+    skipped: int = 0          # files skipped by name (certainly not DICOM)
+    bytes: int = 0            # size of the DICOM files audited
+    seconds: float = 0.0
+
+
+def _text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bytes):
+        return ""
+    if isinstance(value, list | tuple | MultiValue):
+        return "\\".join(_text(v) for v in value)
+    return str(value).strip().strip("\x00").strip()
+
+
+def _tag_text(tag: int) -> str:
+    return f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
+
+
+def _creator(ds: Dataset, tag: int) -> str:
+    block = (tag & 0xFFFF) >> 8
+    if not 0x10 <= block <= 0xFF:
+        return ""
+    creator_tag = (tag & 0xFFFF0000) | block
+    try:
+        element = ds.get(BaseTag(creator_tag))
+        return _text(element.value) if element is not None else ""
+    except Exception:
+        return ""
+
+
+_WALKED_VRS = TEXT_VRS | {"SQ", "", "UN"}
+
+
+def _raw_vr(ds: Dataset, tag: int) -> str:
+    """The element's VR without decoding its value ("" when neither the file nor the dictionary says)."""
+    try:
+        raw = ds.get_item(BaseTag(tag))
+        if raw is not None and raw.VR:
+            return str(raw.VR)
+        return str(dictionary_VR(tag))
+    except Exception:
+        return ""
+
+
+def _walk(ds: Dataset, prefix: str, meta: bool, notes: list[str]) -> Iterator[AuditElement]:
+    table = deid_table()
+    for key in list(ds.keys()):
+        tag = int(key)
+        private = bool((tag >> 16) & 1)
+        if not (meta or private) and table.lookup(tag) is None and _raw_vr(ds, tag) not in _WALKED_VRS:
+            continue  # nothing a privacy rule looks at (geometry, pixel description, codes): not even decoded
+        try:
+            element = ds[tag]
+        except Exception as error:  # the message may quote the value: only its kind is kept
+            notes.append(f"{prefix}{_tag_text(tag)} cannot be decoded ({type(error).__name__})")
+            continue
+        keyword = element.keyword or _tag_text(tag)
+        location = f"{prefix}{keyword}"
+        vr = str(element.VR)
+        if vr == "SQ":
+            items = element.value or []
+            if not items:
+                continue
+            if meta or private or table.lookup(tag) is not None:
+                yield AuditElement(location, tag, vr, "", len(items), _creator(ds, tag) if private else "", meta)
+            for index, item in enumerate(items):
+                yield from _walk(item, f"{location}[{index}].", meta, notes)
+            continue
+        try:
+            value = element.value
+        except Exception as error:
+            notes.append(f"{location} cannot be decoded ({type(error).__name__})")
+            continue
+        if vr in BINARY_VRS or isinstance(value, bytes):
+            size = len(value) if isinstance(value, bytes) else (0 if value is None else 1)
+            if not size:
+                continue
+            text = ""
+        else:
+            text = _text(value)
+            if not text:
+                continue
+            size = len(text)
+        if not (meta or private or vr in TEXT_VRS or table.lookup(tag) is not None):
+            continue  # nothing a privacy rule looks at: geometry, pixel description, codes
+        yield AuditElement(location, tag, vr, text[:MAX_VALUE], size, _creator(ds, tag) if private else "", meta)
+
+
+def _code_values(ds: Dataset) -> tuple[str, ...]:
+    try:
+        items = ds.get("DeidentificationMethodCodeSequence")
+        return tuple(_text(item.get("CodeValue")) for item in (items or []) if _text(item.get("CodeValue")))
+    except Exception:
+        return ()
+
+
+def _single(ds: Dataset, keyword: str) -> str | None:
+    try:
+        if keyword not in ds:
+            return None
+        return _text(ds.get(keyword)).upper()
+    except Exception:
+        return ""
+
+
+def _skip_element(handle: BinaryIO, syntax: str) -> str:
+    """Move past the (7FE0,0010) element at the handle; "" when done, else why not."""
+    start = handle.tell()
+    little = syntax != "1.2.840.10008.1.2.2"
+    order: Literal["little", "big"] = "little" if little else "big"
+    head = handle.read(8)
+    if len(head) < 8:
+        return ""  # the file ends at the pixel data element: nothing after it
+    if int.from_bytes(head[0:2], order) << 16 | int.from_bytes(head[2:4], order) != PIXEL_DATA:
+        handle.seek(start)
+        return ""
+    if syntax == "1.2.840.10008.1.2":  # implicit VR: tag, length
+        length = int.from_bytes(head[4:8], "little")
+    else:  # explicit VR: tag, VR, 2 reserved bytes, 4-byte length (OB/OW)
+        more = handle.read(4)
+        if len(more) < 4:
+            return "the pixel data element is cut short"
+        length = int.from_bytes(more, order)
+    if length != 0xFFFFFFFF:
+        handle.seek(length, os.SEEK_CUR)
+        return ""
+    for _ in range(MAX_FRAGMENTS):  # encapsulated: items up to the sequence delimiter
+        item = handle.read(8)
+        if len(item) < 8:
+            return "the encapsulated pixel data has no sequence delimiter"
+        tag = int.from_bytes(item[0:2], order) << 16 | int.from_bytes(item[2:4], order)
+        size = int.from_bytes(item[4:8], order)
+        if tag == SEQUENCE_END:
+            return ""
+        if tag != ITEM:
+            return f"unexpected tag {_tag_text(tag)} inside the encapsulated pixel data"
+        handle.seek(size, os.SEEK_CUR)
+    return "too many pixel data fragments to skip"
+
+
+def _tail(handle: BinaryIO, ds: Dataset, syntax: str, notes: list[str]) -> Dataset | None:
+    """The elements stored after the pixel data, when there are any."""
+    why = _skip_element(handle, syntax)
+    if why:
+        notes.append(f"elements after the pixel data were not read: {why}")
+        return None
+    size = os.fstat(handle.fileno()).st_size
+    rest = size - handle.tell()
+    if rest <= 0:
+        return None
+    if rest > MAX_TAIL:
+        notes.append(f"elements after the pixel data were not read: {rest} bytes follow it")
+        return None
+    data = handle.read(rest)
+    try:
+        tail = read_dataset(io.BytesIO(data), syntax == "1.2.840.10008.1.2", syntax != "1.2.840.10008.1.2.2",
+                            parent_encoding=ds._character_set)
+    except Exception as error:
+        notes.append(f"elements after the pixel data cannot be parsed: {' '.join(str(error).split())}")
+        return None
+    return tail
+
+
+def _parse(path: Path, marked: bool) -> tuple[Dataset, list[str]]:
+    notes: list[str] = []
+    with path.open("rb") as handle:
+        ds = dcmread(handle, stop_before_pixels=True, force=not marked)
+        meta = getattr(ds, "file_meta", None)
+        syntax = _text(meta.get("TransferSyntaxUID")) if meta is not None else ""
+        if syntax == DEFLATED:  # the stream position means nothing in a deflated data set: read it all
+            handle.seek(0)
+            ds = dcmread(handle, force=not marked)
+            if "PixelData" in ds:
+                del ds.PixelData
+            return ds, notes
+        tail = _tail(handle, ds, syntax or "1.2.840.10008.1.2.1", notes) if marked else None
+    if tail is not None:
+        for element in tail:
+            if int(element.tag) != 0xFFFCFFFC:  # Data Set Trailing Padding holds nothing
+                ds[element.tag] = element
+    return ds, notes
+
+
+def audit_file(root: Path, rel: str) -> AuditedFile | str | None:
+    """The audit's view of one file: None when it is not DICOM, a reason when it cannot be read."""
+    path = root / rel
+    marked = _marker(path)
+    if marked is None:
+        return "the file cannot be opened" if _named_dicom(path) else None
+    if not marked and not path.name.lower().endswith(DICOM_SUFFIXES):
+        return None
+    try:
+        ds, notes = _parse(path, marked)
+    except Exception as error:
+        if not marked:
+            return None if path.stat().st_size < 132 or not _named_dicom(path) else (
+                "it has no 'DICM' marker at byte 128 and does not parse as a DICOM data set")
+        return " ".join(str(error).split()) or type(error).__name__
+    if not marked and not any((int(tag) >> 16) in (0x0008, 0x0010, 0x0020) for tag in list(ds.keys())):
+        return "it has no 'DICM' marker at byte 128 and does not parse as a DICOM data set"
+    if not len(ds):
+        return "no data elements follow the file meta information: the file is truncated or holds no data set"
+    elements: list[AuditElement] = []
+    meta = getattr(ds, "file_meta", None)
+    if meta is not None:
+        elements.extend(_walk(meta, "", True, notes))
+    elements.extend(_walk(ds, "", False, notes))
+    sop_class = _text(ds.get("SOPClassUID")) or (_text(meta.get("MediaStorageSOPClassUID")) if meta else "")
+    method = ds.get("DeidentificationMethod")
+    return AuditedFile(
+        path=rel, elements=tuple(elements), identity_removed=_single(ds, "PatientIdentityRemoved"),
+        method=tuple(v for v in _text(method).split("\\") if v) if method is not None else (),
+        method_codes=_code_values(ds), temporal=_single(ds, "LongitudinalTemporalInformationModified"),
+        burned_in=_single(ds, "BurnedInAnnotation"), visual_features=_single(ds, "RecognizableVisualFeatures"),
+        directory=sop_class == MEDIA_STORAGE_DIRECTORY, notes=tuple(notes))
+
+
+def audit_task(job: tuple[Path, str]) -> AuditedFile | str | None:
+    """One file, the boundary: whatever a hostile file does becomes a reason, never an exception."""
+    root, rel = job
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            result = audit_file(root, rel)
+        except Exception as error:
+            result = " ".join(str(error).split()) or type(error).__name__
+        return result[:300] if isinstance(result, str) else result
+
+
+def candidates(facts: Facts) -> tuple[list[str], int]:
+    """The files worth opening, and how many were skipped by name or because another reader knows them."""
+    files = facts.files
+    wanted = [p for p in sorted(files) if not _skipped(p) and p not in facts.headers and facts.in_scope(p)
+              and not p.lower().endswith(NOT_DICOM_SUFFIXES)]
+    return wanted, len(files) - len(wanted)
+
+
+def gather(facts: Facts) -> None:
+    """Audit-read every DICOM file of the release into ``facts.extra["dicom_audit"]``."""
+    started = time.perf_counter()
+    paths, skipped = candidates(facts)
+    results = run_tasks(audit_task, [(facts.root, rel) for rel in paths], facts.jobs)
+    audit = DicomAudit(looked_at=len(paths), skipped=skipped)
+    shared: dict[AuditElement, AuditElement] = {}
+    files = facts.files
+    for rel, result in zip(paths, results, strict=True):
+        if result is None:
+            continue
+        if isinstance(result, str):
+            audit.unreadable[rel] = result
+            continue
+        elements = tuple(shared.setdefault(e, e) for e in result.elements)
+        audit.files[rel] = replace(result, elements=elements)
+        audit.bytes += files[rel].size
+    audit.seconds = round(time.perf_counter() - started, 3)
+    facts.extra["dicom_audit"] = audit
+
+
+def text_values(audit: DicomAudit) -> Iterator[tuple[str, str, str]]:
+    """(path, location, text) of every text value the audit read, for the known-identifier search."""
+    for path, audited in sorted(audit.files.items()):
+        for element in audited.elements:
+            if element.value and element.vr not in ("UI", "DA", "DT", "TM") and element.vr != "SQ":
+                yield path, element.location, element.value
