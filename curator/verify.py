@@ -11,7 +11,7 @@ from curator.checks import manifest as manifest_check
 from curator.checks.facts import Facts
 from curator.checks.parts import check_parts
 from curator.errors import RunError
-from curator.executor import run_tasks
+from curator.executor import Progress, run_tasks
 from curator.io import ReadError
 from curator.io.archive_members import list_archive
 from curator.io.cache import Cache
@@ -40,7 +40,8 @@ def choose_manifest(root: Path, name: str | None = None) -> Path:
 
 
 def verify(root: Path | str, *, manifest: str | None = None, jobs: int | None = None,
-           cache_dir: Path | None = None, only: tuple[str, ...] = ()) -> Report:
+           cache_dir: Path | None = None, only: tuple[str, ...] = (),
+           progress: Progress | None = None) -> Report:
     """Check every file the manifest lists; files it does not list are reported as warnings.
 
     ``only`` limits the check to paths matching any of its globs (one category, the masks, ...). The report's
@@ -64,7 +65,7 @@ def verify(root: Path | str, *, manifest: str | None = None, jobs: int | None = 
     facts.manifests = [parsed]
     cache = Cache(cache_dir) if cache_dir else None
     try:
-        facts.digests = hash_listed(root, [parsed], facts.files, jobs, cache=cache)
+        facts.digests = hash_listed(root, [parsed], facts.files, jobs, cache=cache, progress=progress)
     finally:
         if cache is not None:
             cache.close()

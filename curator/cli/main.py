@@ -193,10 +193,16 @@ def verify(root: Path, manifest: str | None, fmt: tuple[str, ...], output: tuple
            jobs: int | None, only: tuple[str, ...], cache_dir: Path | None, no_cache: bool) -> None:
     """Check a downloaded copy at ROOT against its checksum manifest; list the files to fetch again."""
     from curator.io.cache import default_cache_dir
+    from curator.render.progress import ProgressLine
     from curator.verify import verify as run_verify
 
-    report = run_verify(root, manifest=manifest, jobs=jobs, only=only,
-                        cache_dir=None if no_cache else (cache_dir or default_cache_dir()))
+    line = ProgressLine()
+    try:
+        report = run_verify(root, manifest=manifest, jobs=jobs, only=only,
+                            cache_dir=None if no_cache else (cache_dir or default_cache_dir()),
+                            progress=lambda done, total: line("verify", done, total))
+    finally:
+        line.close()
     _present(report, fmt, output, command="verify", verbose=verbose)
     refetch = (report.stats.model_extra or {}).get("refetch") or []
     if refetch and not fmt:
