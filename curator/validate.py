@@ -10,8 +10,8 @@ from importlib import import_module
 from pathlib import Path
 
 from curator.catalogue import catalogue, make_finding, rules_for_selector
-from curator.checks import CHECK_MODULES
 from curator.checks import registry as registry_check
+from curator.checks.catalogue_of_checks import CHECK_MODULES
 from curator.checks.facts import Facts
 from curator.checks.waivers import apply_config
 from curator.config import find_config, load_config

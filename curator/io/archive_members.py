@@ -9,7 +9,6 @@ from __future__ import annotations
 import stat
 import tarfile
 import zipfile
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -109,7 +108,7 @@ def list_archive(path: Path, capture: tuple[str, ...] = ()) -> ArchiveListing:
             _list_zip(path, listing, budget, capture)
         else:
             _list_tar(path, listing, budget, capture)
-    except (OSError, EOFError, zlib.error, zipfile.BadZipFile, tarfile.TarError, ValueError) as error:
+    except Exception as error:  # the boundary: whatever a hostile archive makes the readers raise is a finding
         listing.error = f"{type(error).__name__}: {error}"
     return listing
 

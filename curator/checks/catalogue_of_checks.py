@@ -1,0 +1,29 @@
+"""Every check module, in the order they run, and the codes they can emit together.
+
+Kept apart from ``curator/checks/__init__.py`` so that importing one check (as ``curator verify`` does) does not
+import them all (the DICOM checks bring pydicom, ~0.5 s).
+"""
+
+
+from curator.checks import (
+    dicom_series,
+    headers,
+    inventory,
+    manifest,
+    parts,
+    payload,
+    privacy_dicom,
+    privacy_files,
+    registry,
+    release_docs,
+    slices,
+    waivers,
+)
+
+CHECK_MODULES = (inventory, registry, headers, manifest, payload, release_docs, slices, dicom_series, privacy_dicom,
+                 privacy_files)
+# the waiver codes come from applying the configuration to a run's findings, and the parts codes from verify
+CODES: frozenset[str] = (frozenset().union(*(module.CODES for module in CHECK_MODULES)) | {"LAYOUT_UNRECOGNISED"}
+                         | waivers.CODES | parts.CODES)
+
+__all__ = ["CHECK_MODULES", "CODES"]
