@@ -65,6 +65,11 @@ def rotation_degrees(study: Matrix, mask: Matrix) -> float:
 
 def misalignment(study: Matrix, mask: Matrix, shape: tuple[int, ...]) -> Misalignment:
     """How far the mask's grid is from the study's, over the corners of the study's grid."""
+    if study == mask:  # the common case, a mask written with its study's affine: nothing to measure
+        zooms = _zooms(study)
+        return Misalignment(shift_mm=0.0, shift_voxels=0.0, rotation_deg=0.0,
+                            spacing_ratio=tuple(1.0 if z else math.inf for z in zooms),  # type: ignore[arg-type]
+                            mirrored=False, axis="")
     extent = [max(int(n) - 1, 0) for n in shape[:3]] + [0] * (3 - len(shape[:3]))
     shift, axis = 0.0, ""
     for corner in product(*((0, n) for n in extent)):

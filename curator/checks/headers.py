@@ -81,7 +81,7 @@ def check(facts: Facts) -> Iterator[Finding]:
             yield make_finding("IMAGE_HEADER_INVALID", path, study_id=study_id, reason=reason)
         for reason in [] if problems else header_oddities(header):
             yield make_finding("IMAGE_HEADER_SUSPECT", path, study_id=study_id, reason=reason)
-        if header.qform is not None and header.sform is not None and not problems:
+        if header.qform is not None and header.sform is not None and not problems and header.qform != header.sform:
             off = misalignment(header.sform, header.qform, header.shape)
             tolerance = facts.profile.geometry
             if off.shift_voxels > tolerance.voxel_fraction or off.rotation_deg > tolerance.degrees:
