@@ -293,6 +293,9 @@ def _register_commands() -> None:
     from curator.cli.pack import pack
 
     main.add_command(pack)
+    from curator.cli.review import review
+
+    main.add_command(review)
 
 
 _register_commands()
