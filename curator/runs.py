@@ -53,7 +53,18 @@ def hash_listed(root: Path, manifests: list[Manifest], files: Mapping[str, objec
         except OSError as error:
             return f"cannot read the file ({error.strerror or error})"
 
-    fresh = dict(zip(paths, run_tasks(task, paths, jobs, progress=progress), strict=True))
+    report = progress
+    if progress is not None and getattr(progress, "wants_bytes", False):
+        # tasks finish in input order: the bytes done are the sizes of the first ``done`` files
+        sizes = [(root / p).stat().st_size for p in paths]
+        prefix = [0]
+        for size in sizes:
+            prefix.append(prefix[-1] + size)
+
+        def report(done: int, total: int) -> None:
+            progress.with_bytes(done, total, prefix[done], prefix[-1])  # type: ignore[attr-defined]
+
+    fresh = dict(zip(paths, run_tasks(task, paths, jobs, progress=report), strict=True))
     if cache is not None:
         cache.put_many("digests", {keys[p]: d for p, d in fresh.items() if isinstance(d, dict) and p in keys})
     results.update(fresh)

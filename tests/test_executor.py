@@ -42,3 +42,18 @@ def test_progress_line_draws_on_a_terminal_only() -> None:
     line("checksums", 4, 4)
     line.close()
     assert "checksums: 4/4 files" in terminal.getvalue() and terminal.getvalue().endswith("\r\x1b[K")
+
+
+def test_progress_line_shows_bytes_and_time_left(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from curator.cli.main import _BytesProgress
+    from curator.io.manifest import parse_manifest
+    from curator.runs import hash_listed
+
+    for index in range(3):
+        (tmp_path / f"f{index}").write_bytes(b"x" * 1000)
+    (tmp_path / "SHA256SUMS").write_text("".join(f"{'0' * 64}  f{index}\n" for index in range(3)))
+    terminal = _Terminal()
+    line = ProgressLine(terminal, delay=0, rate=1000)
+    hash_listed(tmp_path, [parse_manifest(tmp_path / "SHA256SUMS")], {f"f{i}": None for i in range(3)}, 1,
+                progress=_BytesProgress(line, "verify"))
+    assert "verify: 3/3 files, 0.00/0.00 GB" in terminal.getvalue()

@@ -65,6 +65,21 @@ def _split(values: tuple[str, ...]) -> tuple[str, ...]:
 FORMATS = ("text", "json", "sarif", "junit", "github", "markdown")
 
 
+class _BytesProgress:
+    """A progress callback that also asks for bytes (hash_listed sees ``wants_bytes``)."""
+
+    wants_bytes = True
+
+    def __init__(self, line: Any, phase: str) -> None:
+        self.line, self.phase = line, phase
+
+    def __call__(self, done: int, total: int) -> None:
+        self.line(self.phase, done, total)
+
+    def with_bytes(self, done: int, total: int, done_bytes: int, total_bytes: int) -> None:
+        self.line.with_bytes(self.phase, done, total, done_bytes, total_bytes)
+
+
 def _emit(text: str, output: Path | None) -> None:
     if output is None:
         click.echo(text, nl=False)
@@ -200,7 +215,7 @@ def verify(root: Path, manifest: str | None, fmt: tuple[str, ...], output: tuple
     try:
         report = run_verify(root, manifest=manifest, jobs=jobs, only=only,
                             cache_dir=None if no_cache else (cache_dir or default_cache_dir()),
-                            progress=lambda done, total: line("verify", done, total))
+                            progress=_BytesProgress(line, "verify"))
     finally:
         line.close()
     _present(report, fmt, output, command="verify", verbose=verbose)

@@ -19,7 +19,14 @@ class ProgressLine:
         self.phase_started: dict[str, float] = {}
         self.drawn = False
 
+    def with_bytes(self, phase: str, done: int, total: int, done_bytes: int, total_bytes: int) -> None:
+        """Files and bytes done, with the time left estimated from the bytes."""
+        self._draw(phase, done, total, done_bytes, total_bytes)
+
     def __call__(self, phase: str, done: int, total: int) -> None:
+        self._draw(phase, done, total, None, None)
+
+    def _draw(self, phase: str, done: int, total: int, done_bytes: int | None, total_bytes: int | None) -> None:
         if not self.enabled:
             return
         now = time.monotonic()
@@ -27,9 +34,12 @@ class ProgressLine:
         if now - self.started < self.delay or (now - self.last < self.interval and done < total):
             return
         self.last = now
-        rate = done / (now - begun) if now > begun else 0.0
-        eta = f", {int((total - done) / rate)} s left" if rate and done < total else ""
-        self.stream.write(f"\r{phase}: {done}/{total} files{eta}\x1b[K")
+        amount, whole = (done_bytes, total_bytes) if done_bytes is not None and total_bytes else (done, total)
+        rate = amount / (now - begun) if now > begun else 0.0
+        eta = f", {int((whole - amount) / rate)} s left" if rate and amount < whole else ""
+        size = (f", {done_bytes / 1e9:.2f}/{total_bytes / 1e9:.2f} GB" if done_bytes is not None and total_bytes
+                else "")
+        self.stream.write(f"\r{phase}: {done}/{total} files{size}{eta}\x1b[K")
         self.stream.flush()
         self.drawn = True
 
