@@ -9,7 +9,7 @@ from dataclasses import dataclass, field, replace
 from importlib import import_module
 from pathlib import Path
 
-from curator.catalogue import catalogue, make_finding, rules_for_selector
+from curator.catalogue import make_finding, rules_for_selector
 from curator.checks import registry as registry_check
 from curator.checks.catalogue_of_checks import CHECK_MODULES
 from curator.checks.facts import Facts
@@ -318,7 +318,3 @@ def _merge(options: ValidateOptions, config: ValidationConfig) -> ValidateOption
         tolerance_degrees=(options.tolerance_degrees if options.tolerance_degrees is not None
                            else config.tolerance_degrees),
     )
-
-
-def known_codes() -> set[str]:
-    return set(catalogue())

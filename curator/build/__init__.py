@@ -23,8 +23,6 @@ from curator.build.metadata import hash_files, write_metadata
 from curator.build.plan import PlannedStudy, plan_release
 from curator.build.readme import (
     TemplateMissingError,
-    known_licences,
-    licence_text_path,
     readme_name,
     render_readme,
     template_name,
@@ -36,6 +34,7 @@ from curator.checks.names import name_problems
 from curator.errors import BuildError
 from curator.io import ReadError
 from curator.io.card import load_card
+from curator.io.licences import known_licences, licence_text_path
 from curator.io.nifti import NiftiHeader, read_header
 from curator.io.source import read_study_table
 from curator.models.card import DatasetCard, localise
@@ -168,7 +167,7 @@ def _write_release(stage: Path, source: Path, card: DatasetCard, profile: Profil
     if xxh128:
         write_xxh128sums(stage, release_files(stage), digests={p: d["xxh128"] for p, d in digests.items()},
                          jobs=jobs)
-    write_manifests(stage, jobs)
+    write_manifests(stage, jobs, known=digests)  # only the metadata files written since are read again
 
 
 def build(source: Path | str, out: Path | str, *, force: bool = False, jobs: int | None = None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from curator.executor import run_tasks
@@ -21,10 +22,20 @@ def release_files(root: Path) -> list[str]:
     return sorted(found)
 
 
-def write_manifests(root: Path, jobs: int | None = None, names: dict[str, str] | None = None) -> dict[str, Path]:
+def write_manifests(root: Path, jobs: int | None = None, names: dict[str, str] | None = None, *,
+                    known: Mapping[str, Mapping[str, str]] | None = None) -> dict[str, Path]:
+    """Write the manifests of every release file; ``known`` digests (path -> {algorithm: hex}) of files already
+    hashed in this build are used instead of reading those files again."""
     names = names or WRITTEN
+    algorithms = sorted(set(names.values()))
+    known = known or {}
     paths = release_files(root)
-    digests = run_tasks(lambda rel: hash_file(root / rel, sorted(set(names.values()))), paths, jobs)
+
+    def digest(rel: str) -> Mapping[str, str]:
+        have = known.get(rel, {})
+        return have if all(a in have for a in algorithms) else hash_file(root / rel, algorithms)
+
+    digests = run_tasks(digest, paths, jobs)
     written = {}
     for name, algorithm in names.items():
         target = root / name

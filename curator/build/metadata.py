@@ -22,9 +22,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from curator.build.readme import licence_table
 from curator.executor import run_tasks
 from curator.io.hashing import hash_file
+from curator.io.licences import licence_table
 from curator.models.card import Contributor, DatasetCard, Localised, localise
 from curator.models.profile import Profile
 from curator.models.registry import REGISTRY_COLUMNS, RegistryRow

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from functools import cache
-from pathlib import Path
 from typing import Any
 
 import jinja2
-import yaml
 
+from curator.io.licences import licence_table
 from curator.models.card import DatasetCard, localise
 from curator.resources import templates_dir
 
@@ -21,21 +19,6 @@ LANGUAGE_NAMES = {
 
 class TemplateMissingError(LookupError):
     pass
-
-
-@cache
-def licence_table() -> dict[str, dict[str, Any]]:
-    data: dict[str, dict[str, Any]] = yaml.safe_load(
-        (templates_dir() / "licences" / "licences.yaml").read_text(encoding="utf-8"))
-    return data
-
-
-def licence_text_path(spdx: str) -> Path:
-    return templates_dir() / "licences" / f"{spdx}.txt"
-
-
-def known_licences() -> list[str]:
-    return sorted(p.stem for p in (templates_dir() / "licences").glob("*.txt") if p.stem != "PROVENANCE")
 
 
 def readme_name(lang: str, suffix: str = "md") -> str:

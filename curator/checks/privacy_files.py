@@ -28,7 +28,6 @@ from curator.checks.privacy_patterns import (
     is_neutral,
     looks_like_contact,
     looks_like_date,
-    looks_like_id,
     looks_like_name,
 )
 from curator.io.identifiers import mask, tokens
@@ -305,13 +304,7 @@ def _names(facts: Facts) -> Iterator[Finding]:
     for entry in facts.entries:
         name = entry.path.rsplit("/", 1)[-1]
         stem = re.sub(r"(\.[A-Za-z0-9]{1,5}){1,2}$", "", name) or name
-        kinds = []
-        if looks_like_name(stem, shapes=False):
-            kinds.append(NAME)
-        if looks_like_date(stem):
-            kinds.append(DATE)
-        if looks_like_id(stem):
-            kinds.append(ID)
+        kinds = classify(stem, shapes=False)
         if kinds:
             yield make_finding("PHI_FILE_NAME", entry.path, kinds=", ".join(_KIND_WORDS[k] for k in kinds),
                                part=mask(stem), looks_like=kinds, folder=entry.kind == "dir")

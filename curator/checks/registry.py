@@ -10,7 +10,6 @@ from pydantic import ValidationError
 
 from curator.catalogue import make_finding
 from curator.checks.facts import Facts
-from curator.io.registry import RegistryTable
 from curator.models.findings import Finding
 from curator.models.registry import RegistryRow
 
@@ -156,7 +155,3 @@ def _cell(value: Any) -> str:
 
 def category_counts(rows: list[tuple[int, RegistryRow]]) -> dict[str, int]:
     return dict(sorted(Counter(row.category for _, row in rows).items()))
-
-
-def registry_table_rows(table: RegistryTable | None) -> int:
-    return len(table.rows) if table else 0

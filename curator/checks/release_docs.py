@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 from curator.catalogue import make_finding
 from curator.checks.facts import Facts
-from curator.io.licences import fingerprint, known_fingerprints, similarity
+from curator.io.licences import fingerprint, known_fingerprints, licence_table, similarity
 from curator.models.card import localise
 from curator.models.findings import Finding
 
@@ -50,8 +50,6 @@ def _licence(facts: Facts) -> Iterator[Finding]:
 
 def _attribution(facts: Facts) -> Iterator[Finding]:
     card = facts.extra.get("card")
-    from curator.build.readme import licence_table
-
     for lang, (path, text) in sorted(facts.extra.get("readmes", {}).items()):
         missing = []
         folded = text.casefold()

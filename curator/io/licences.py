@@ -1,9 +1,14 @@
-"""Licence texts shipped with curator (templates/licences/<SPDX>.txt), read for fingerprinting."""
+"""Licence texts shipped with curator (templates/licences/<SPDX>.txt) and their metadata (licences.yaml):
+read for the LICENSE a build writes, the README and metadata it renders, and fingerprinting."""
 
 from __future__ import annotations
 
 import re
 from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
 
 from curator.resources import templates_dir
 
@@ -15,6 +20,21 @@ def fingerprint(text: str) -> frozenset[int]:
     """Hashes of the overlapping word 5-grams of a text, case, punctuation and layout ignored."""
     words = _WORD.findall(text.lower())
     return frozenset(hash(tuple(words[i : i + SHINGLE])) for i in range(max(len(words) - SHINGLE + 1, 1)))
+
+
+@cache
+def licence_table() -> dict[str, dict[str, Any]]:
+    data: dict[str, dict[str, Any]] = yaml.safe_load(
+        (templates_dir() / "licences" / "licences.yaml").read_text(encoding="utf-8"))
+    return data
+
+
+def licence_text_path(spdx: str) -> Path:
+    return templates_dir() / "licences" / f"{spdx}.txt"
+
+
+def known_licences() -> list[str]:
+    return sorted(p.stem for p in (templates_dir() / "licences").glob("*.txt") if p.stem != "PROVENANCE")
 
 
 @cache

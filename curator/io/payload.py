@@ -216,9 +216,6 @@ class NiftiStream:
             need -= len(piece)
         return parts[0] if len(parts) == 1 else b"".join(parts)
 
-    def _take(self, size: int) -> bytes:
-        return self._read(size)
-
     def _parse(self, head: bytes) -> NiftiHeader | str:
         try:
             return parse_header(head, compressed=self.compressed, file_size=self.file_size, isize=self.isize)
@@ -242,12 +239,12 @@ class NiftiStream:
         assert isinstance(header, NiftiHeader) and self.readable_voxels
         dtype = np.dtype(header.dtype_str)
         if self._voxels_left is None:
-            self._take(int(header.vox_offset))
+            self._read(int(header.vox_offset))
             self._voxels_left = (header.data_bytes - int(header.vox_offset)) // dtype.itemsize
         scaled = (header.scl_slope, header.scl_inter) != (1.0, 0.0)
         while self._voxels_left > 0:
             want = min(per_block, self._voxels_left)
-            data = self._take(want * dtype.itemsize)
+            data = self._read(want * dtype.itemsize)
             usable = len(data) - len(data) % dtype.itemsize
             if usable == 0:
                 self._voxels_left = 0
