@@ -8,7 +8,7 @@ pool's window is bounded, so memory is bounded by the tasks in flight, never by 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from multiprocessing import get_all_start_methods, get_context
 from typing import TypeVar
@@ -29,16 +29,22 @@ def run_tasks(function: Callable[[T], R], items: Iterable[T], jobs: int | None =
 
     With ``processes`` the function and items must pickle (module-level functions, plain data).
     """
+    return list(iter_tasks(function, items, jobs, processes=processes, progress=progress))
+
+
+def iter_tasks(function: Callable[[T], R], items: Iterable[T], jobs: int | None = None, *,
+               processes: bool = False, progress: Progress | None = None) -> Iterator[R]:
+    """Like :func:`run_tasks`, each result yielded as soon as it and those before it are done, so the caller
+    can commit work as it goes (``curator ingest`` keeps finished studies when a run is cut off)."""
     work = list(items)
     jobs = jobs or default_jobs()
     total = len(work)
     if jobs <= 1 or total <= 1:
-        results = []
         for index, item in enumerate(work, start=1):
-            results.append(function(item))
+            yield function(item)
             if progress:
                 progress(index, total)
-        return results
+        return
     pool: Executor
     if processes:
         # fork is cheap and shares the loaded modules; "spawn" would re-import numpy in every worker
@@ -49,18 +55,21 @@ def run_tasks(function: Callable[[T], R], items: Iterable[T], jobs: int | None =
     with pool:
         window = jobs * 2
         futures: list[Future[R]] = []
-        results_by_index: list[R] = []
         next_item = 0
         while next_item < total and len(futures) < window:
             futures.append(pool.submit(function, work[next_item]))
             next_item += 1
         done = 0
-        while futures:
-            results_by_index.append(futures.pop(0).result())
-            done += 1
-            if progress:
-                progress(done, total)
-            if next_item < total:
-                futures.append(pool.submit(function, work[next_item]))
-                next_item += 1
-        return results_by_index
+        try:
+            while futures:
+                result = futures.pop(0).result()
+                done += 1
+                if progress:
+                    progress(done, total)
+                if next_item < total:
+                    futures.append(pool.submit(function, work[next_item]))
+                    next_item += 1
+                yield result
+        finally:
+            for future in futures:
+                future.cancel()

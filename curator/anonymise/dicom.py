@@ -49,7 +49,7 @@ from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, UID
 from curator import __version__
 from curator.io.deid_table import BASIC_PROFILE, DEID_EDITION, OPTION_NAMES, DeidRule, deid_table, safe_private
 
-__all__ = ["FilePlan", "anonymise_file", "date_offset", "pseudonym", "remap_uid"]
+__all__ = ["FilePlan", "anonymise_dataset", "anonymise_file", "date_offset", "pseudonym", "remap_uid"]
 
 WELL_KNOWN_UID = "1.2.840.10008."
 MODIFIED_DATES = "113107"
@@ -325,11 +325,14 @@ def _mark(ds: Dataset, applied: list[str], shifted: bool) -> None:
         del ds.LongitudinalTemporalInformationModified
 
 
-def anonymise_file(plan: FilePlan) -> dict[str, int]:
-    """Write the anonymised copy of ``plan.source`` to ``plan.target``; the counts of what was done."""
+def anonymise_dataset(ds: Dataset, plan: FilePlan) -> dict[str, int]:
+    """De-identify ``ds`` in place (``plan.source``/``plan.target`` are not used); the counts of what was done.
+
+    ``curator ingest`` calls this on datasets read from archives, before it converts them; ``anonymise_file``
+    wraps it for files.
+    """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        ds = dcmread(plan.source, force=plan.force)
         for marker in ("PatientIdentityRemoved", "DeidentificationMethod", "DeidentificationMethodCodeSequence",
                        "LongitudinalTemporalInformationModified"):
             if marker in ds:
@@ -347,6 +350,15 @@ def anonymise_file(plan: FilePlan) -> dict[str, int]:
             applied.append(SAFE_PRIVATE)
         _mark(ds, applied, shifted)
         ds.preamble = b"\0" * 128
+    return dict(scrubber.counts)
+
+
+def anonymise_file(plan: FilePlan) -> dict[str, int]:
+    """Write the anonymised copy of ``plan.source`` to ``plan.target``; the counts of what was done."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ds = dcmread(plan.source, force=plan.force)
+        counts = anonymise_dataset(ds, plan)
         plan.target.parent.mkdir(parents=True, exist_ok=True)
         ds.save_as(plan.target, enforce_file_format=True)
-    return dict(scrubber.counts)
+    return counts

@@ -19,11 +19,13 @@ from curator.checks import (
     slices,
     waivers,
 )
+from curator.ingest.codes import CODES as INGEST_CODES
 
 CHECK_MODULES = (inventory, registry, headers, manifest, payload, release_docs, slices, dicom_series, privacy_dicom,
                  privacy_files)
-# the waiver codes come from applying the configuration to a run's findings, and the parts codes from verify
+# the waiver codes come from applying the configuration to a run's findings, the parts codes from verify and the
+# ingest codes from curator ingest
 CODES: frozenset[str] = (frozenset().union(*(module.CODES for module in CHECK_MODULES)) | {"LAYOUT_UNRECOGNISED"}
-                         | waivers.CODES | parts.CODES)
+                         | waivers.CODES | parts.CODES | INGEST_CODES)
 
 __all__ = ["CHECK_MODULES", "CODES"]

@@ -311,6 +311,9 @@ def _register_commands() -> None:
     from curator.cli.review import review
 
     main.add_command(review)
+    from curator.cli.ingest import ingest
+
+    main.add_command(ingest)
 
 
 _register_commands()

@@ -1,0 +1,146 @@
+"""``curator ingest INPUT... OUT``: DICOM studies (folders, zip, tar, 7z, RAR) into a source for ``curator build``.
+
+Registered on the ``curator`` group in ``curator.cli.main``; the work is imported only when the command runs.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+
+def _rules(preset: str, rules_file: Path | None, overrides: dict[tuple[str, str], Any]) -> Any:
+    import yaml
+    from pydantic import ValidationError
+
+    from curator.errors import OptionsError
+    from curator.io.card import describe_validation_error
+    from curator.models.ingest import PRESETS, IngestRules
+
+    data = PRESETS[preset].model_dump()
+    if rules_file is not None:
+        try:
+            loaded = yaml.safe_load(rules_file.read_text(encoding="utf-8")) or {}
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+            raise OptionsError(f"cannot read the rules file {rules_file}: {error}") from error
+        if not isinstance(loaded, dict):
+            raise OptionsError(f"the rules file {rules_file} must be a mapping (series:, instances:, conversion:)")
+        for section, values in loaded.items():
+            if isinstance(values, dict) and isinstance(data.get(section), dict):
+                data[section].update(values)
+            else:
+                data[section] = values
+    for (section, name), value in overrides.items():
+        if value not in (None, ()):
+            data[section][name] = value
+    try:
+        return IngestRules.model_validate(data)
+    except ValidationError as error:
+        raise OptionsError(f"invalid ingest rules: {describe_validation_error(error, limit=5)}") from error
+
+
+def _run(paths: tuple[Path, ...], key_file: Path | None, map_file: Path | None, key_map: Path | None,
+         preset: str, rules_file: Path | None, overrides: dict[tuple[str, str], Any], categories: Path | None,
+         category_column: str, category: str | None, card: Path | None, jobs: int | None,
+         fmt: tuple[str, ...], output: tuple[Path, ...], verbose: bool, max_gigabytes: float,
+         max_ratio: float) -> None:
+    from curator.anonymise import load_key, load_mapping
+    from curator.cli.main import EXIT_INVALID, EXIT_VALID, _present
+    from curator.errors import OptionsError
+    from curator.ingest.categories import load_category_map
+    from curator.ingest.pipeline import IngestOptions, ingest
+    from curator.io.archive_read import Limits
+    from curator.render.progress import ProgressLine
+
+    if len(paths) < 2:
+        raise OptionsError("give at least one INPUT and the OUT folder")
+    *inputs, out = paths
+    key = load_key(key_file)
+    rules = _rules(preset, rules_file, overrides)
+    mapping = load_category_map(categories, category_column, category)
+    if categories is None and category is None:
+        raise OptionsError("every study needs a category: give --categories FILE (a CSV mapping inputs, patients or "
+                           "studies to categories) or --category for all")
+    if card is not None and not card.is_file():
+        raise OptionsError(f"the dataset card {card} does not exist")
+    key_map = key_map or out.resolve().parent / f"{out.resolve().name}.keymap.csv"
+    limits = Limits(max_total_bytes=int(max_gigabytes * 2**30), max_ratio=max_ratio)
+    line = ProgressLine()
+    try:
+        report = ingest(inputs, out, IngestOptions(
+            key=key, key_map=key_map, rules=rules, categories=mapping,
+            pseudonyms=load_mapping(map_file) if map_file else None, card=card, jobs=jobs, limits=limits,
+            progress=lambda done, total: line("ingest", done, total)))
+    finally:
+        line.close()
+    _present(report, fmt, output, command="ingest", verbose=verbose)
+    extra = report.stats.model_extra or {}
+    if not fmt or fmt == ("text",):
+        click.echo(f"{extra.get('volumes', 0)} volumes in {out} ({extra.get('units_done', 0)} inputs converted, "
+                   f"{extra.get('units_resumed', 0)} unchanged since the last run); studies.csv lists "
+                   f"{extra.get('studies', 0)}; the key file is {key_map} (keep it private, outside the release)")
+    sys.exit(EXIT_VALID if report.valid else EXIT_INVALID)
+
+
+@click.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--key-file", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="Secret key for pseudonyms, date shifts and study names (default: $CURATOR_ANON_KEY).")
+@click.option("--map", "map_file", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="CSV of original PatientID,pseudonym (default: ANON-<10 digits> derived from the key).")
+@click.option("--key-map", type=click.Path(path_type=Path, dir_okay=False),
+              help="Where the pseudonym -> PatientID/StudyInstanceUID/input map is written; must be outside OUT "
+                   "(default: OUT.keymap.csv beside OUT).")
+@click.option("--preset", type=click.Choice(["default", "mosmed"]), default="default", show_default=True,
+              help="mosmed: SeriesDescription *BODY* and every 10th image (InstanceNumber % 10 = 0).")
+@click.option("--rules", "rules_file", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="YAML file of rules (series:, instances:, conversion:), applied over the preset.")
+@click.option("--series-description", multiple=True, help="Keep series whose description matches this glob.")
+@click.option("--exclude-description", multiple=True, help="Leave out series whose description matches this glob.")
+@click.option("--kernel", multiple=True, help="Keep series whose ConvolutionKernel matches this glob.")
+@click.option("--min-images", type=click.IntRange(min=1), help="Images a series needs (before --every).")
+@click.option("--pick", type=click.Choice(["largest", "all"]), help="Several matching series: the largest, or all.")
+@click.option("--every", type=click.IntRange(min=1), help="Keep images with InstanceNumber % N == remainder.")
+@click.option("--remainder", type=click.IntRange(min=0), help="See --every (default 0).")
+@click.option("--tilt", type=click.Choice(["keep", "resample"]), help="Gantry tilt: resample (default) or keep.")
+@click.option("--uneven", type=click.Choice(["refuse", "keep", "resample"]),
+              help="Unevenly spaced slices: refuse (default), keep, or resample.")
+@click.option("--categories", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="CSV: category (and optional mask) per input, patient_id, study_uid or accession.")
+@click.option("--category-column", default="category", show_default=True, help="The category column's name.")
+@click.option("--category", help="Category of every study the map does not name.")
+@click.option("--card", type=click.Path(path_type=Path, dir_okay=False), help="dataset.yaml to put in OUT.")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), help="Inputs processed at once (default: all cores).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif", "junit", "github", "markdown"]),
+              multiple=True, help="Report format (default text); repeat with --output for several.")
+@click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False), multiple=True)
+@click.option("--verbose", "-v", is_flag=True, help="Text output: every finding, not two per code.")
+@click.option("--max-expanded-gb", "max_gigabytes", type=click.FloatRange(min=0.001), default=64.0,
+              show_default=True, help="An archive expanding beyond this is refused (ARCHIVE_BOMB).")
+@click.option("--max-ratio", type=click.FloatRange(min=1), default=200.0, show_default=True,
+              help="An archive expanding more than this many times its size is refused (ARCHIVE_BOMB).")
+def ingest(paths: tuple[Path, ...], key_file: Path | None, map_file: Path | None, key_map: Path | None,
+           preset: str, rules_file: Path | None, series_description: tuple[str, ...],
+           exclude_description: tuple[str, ...], kernel: tuple[str, ...], min_images: int | None, pick: str | None,
+           every: int | None, remainder: int | None, tilt: str | None, uneven: str | None, categories: Path | None,
+           category_column: str, category: str | None, card: Path | None, jobs: int | None, fmt: tuple[str, ...],
+           output: tuple[Path, ...], verbose: bool, max_gigabytes: float, max_ratio: float) -> None:
+    """Convert the DICOM studies in INPUT... (folders, zip, tar, 7z, RAR) into a build source in OUT.
+
+    Per study: the series chosen by the rules, every Nth image if asked, anonymised in memory (PS3.15 Basic
+    Profile), converted to NIfTI (int16 HU, true slice spacing), gzipped deterministically. OUT gets the volumes,
+    studies.csv (category, sex, age), provenance.json and, with --card, dataset.yaml: run `curator build OUT REL`
+    next. Identifiers go only to the key file, outside OUT. A rerun skips inputs already done and intact.
+    Exit codes: 0 done; 1 some input or series could not be used (the rest is written); 2 usage; 3 internal error.
+    """
+    from curator.cli.main import guarded
+
+    overrides = {("series", "description"): series_description, ("series", "exclude_description"): exclude_description,
+                 ("series", "kernel"): kernel, ("series", "min_images"): min_images, ("series", "pick"): pick,
+                 ("instances", "every"): every, ("instances", "remainder"): remainder,
+                 ("conversion", "tilt"): tilt, ("conversion", "uneven"): uneven}
+    guarded(_run)(paths, key_file, map_file, key_map, preset, rules_file, overrides, categories, category_column,
+                  category, card, jobs, fmt, output, verbose, max_gigabytes, max_ratio)

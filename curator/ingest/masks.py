@@ -1,0 +1,53 @@
+"""Masks given alongside the DICOM studies (NIfTI, made on the converted volume): checked, then written clean.
+
+A mask is taken only when it sits on its volume's grid (same shape; voxel corners within 0.05 voxel) and holds
+integer labels from {0, 1}, MosMed's lesion masks. It is written with the volume's affine, as uint8, without
+header text or extensions, gzip without name or time: the same bytes on every run.
+"""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+
+from curator.phantom import write_nifti
+
+LABELS = frozenset({0, 1})
+TOLERANCE_VOXELS = 0.05
+
+
+def _corner_shift(shape: tuple[int, ...], a: np.ndarray, b: np.ndarray) -> float:
+    corners = np.array([[*c, 1.0] for c in itertools.product(*[(0, n - 1) for n in shape[:3]])]).T
+    return float(np.max(np.linalg.norm((a @ corners - b @ corners)[:3], axis=0)))
+
+
+def stage_mask(source: Path, volume: Path, target: Path) -> str | None:
+    """Write the checked mask to ``target``; None when done, else why the mask cannot be used."""
+    try:
+        mask_image = nib.load(source)
+        volume_image = nib.load(volume)
+    except FileNotFoundError:
+        return "the file does not exist"
+    except Exception as error:  # nibabel raises many kinds for a broken file
+        return f"not a readable NIfTI file ({' '.join(str(error).split())[:200]})"
+    mask_shape = tuple(int(n) for n in mask_image.shape)
+    shape = tuple(int(n) for n in volume_image.shape)
+    if mask_shape != shape:
+        return f"its shape {mask_shape} differs from the volume's {shape}"
+    spacing = float(min(volume_image.header.get_zooms()[:3]))
+    shift = _corner_shift(shape, np.asarray(mask_image.affine), np.asarray(volume_image.affine))
+    if shift > TOLERANCE_VOXELS * spacing:
+        return f"its grid is shifted {shift:.3f} mm from the volume's (tolerance {TOLERANCE_VOXELS} voxel)"
+    dtype = mask_image.get_data_dtype()
+    if not np.issubdtype(dtype, np.integer) and dtype != np.bool_:
+        return f"it stores {dtype} voxels; a label mask needs an integer type"
+    data = np.asarray(mask_image.dataobj)
+    values = {int(v) for v in np.unique(data)}
+    stray = sorted(values - LABELS)
+    if stray:
+        return f"it holds values {stray[:10]} outside {sorted(LABELS)}"
+    write_nifti(target, data.astype(np.uint8), np.asarray(volume_image.affine))
+    return None

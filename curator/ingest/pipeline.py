@@ -1,0 +1,349 @@
+"""``curator ingest INPUT... OUT``: raw DICOM studies into a build source (studies.csv + NIfTI volumes).
+
+The MosMed pipeline made repeatable: pick each study's series by rules, keep every Nth image if asked,
+anonymise the datasets in memory (PS3.15 Basic Profile, the same anonymiser as ``curator anonymise``), convert
+to NIfTI, gzip deterministically, and write the studies table with category, sex and age. OUT gets:
+
+- ``volumes/<pseudonym>/<study key>.nii.gz`` (and ``masks/...`` for masks given alongside);
+- ``studies.csv`` for ``curator build``, and ``dataset.yaml`` when a card is given;
+- ``provenance.json``: the rules, the tool and library versions, every input by SHA-256 and size, and per study
+  the source series (images, kept), the output's SHA-256 and the conversion notes. No identifier, no input name;
+- ``.ingest/<unit>.json``: what each unit produced, written as it finishes, so a rerun (or a run after an
+  interruption) skips units already done and still intact.
+
+The key file (``--key-map``, outside OUT) maps each pseudonym back to PatientID, StudyInstanceUID, accession
+and the input's path; it is the only place those are written.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import hmac
+import io
+import json
+import os
+import shutil
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from curator import __version__
+from curator.catalogue import make_finding
+from curator.errors import OptionsError, RunError
+from curator.executor import Progress, iter_tasks
+from curator.ingest.categories import CategoryMap
+from curator.ingest.masks import stage_mask
+from curator.ingest.units import StudyOutput, Unit, UnitResult, UnitTask, discover, process_unit
+from curator.io.archive_read import Limits
+from curator.io.deid_table import DEID_EDITION
+from curator.models.findings import Counts, Finding, Report, Severity, Stats
+from curator.models.ingest import IngestRules
+
+STATE = ".ingest"
+STAGING = ".ingest-staging"
+KEY_MAP_COLUMNS = ("unit", "input", "pseudonym", "patient_id", "study_uid", "accession", "volume")
+
+
+@dataclass(frozen=True)
+class IngestOptions:
+    key: bytes
+    key_map: Path
+    rules: IngestRules = IngestRules()
+    categories: CategoryMap = field(default_factory=CategoryMap)
+    pseudonyms: Mapping[str, str] | None = None
+    card: Path | None = None
+    jobs: int | None = None
+    limits: Limits = Limits()
+    progress: Progress | None = field(default=None, compare=False)
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return path.resolve() == folder.resolve() or folder.resolve() in path.resolve().parents
+
+
+def _check_places(inputs: Sequence[Path], out: Path, options: IngestOptions) -> None:
+    for given in inputs:
+        if _inside(out, given) or _inside(given, out):
+            raise OptionsError(f"OUT ({out}) and the input {given} overlap; write the output elsewhere")
+    if _inside(options.key_map, out):
+        raise OptionsError(f"the key file {options.key_map} would be inside OUT: it maps pseudonyms back to "
+                           "patients and must stay outside what is published")
+    if out.exists() and not out.is_dir():
+        raise OptionsError(f"OUT ({out}) exists and is not a folder")
+    if out.is_dir() and any(out.iterdir()) and not (out / STATE).is_dir():
+        raise OptionsError(f"OUT ({out}) is not empty and was not made by curator ingest; give a new folder")
+
+
+def _keyed(key: bytes, purpose: str, value: str, size: int = 16) -> str:
+    return hmac.new(key, f"{purpose}\0{value}".encode(), hashlib.sha256).hexdigest()[:size]
+
+
+def _write_atomic(path: Path, data: bytes, mode: int | None = None) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with temporary.open("wb") as handle:
+        handle.write(data)
+    if mode is not None:
+        temporary.chmod(mode)
+    os.replace(temporary, path)
+
+
+def _sha256(path: Path) -> str | None:
+    try:
+        digest = hashlib.sha256()
+        with path.open("rb") as handle:
+            while chunk := handle.read(1 << 20):
+                digest.update(chunk)
+        return digest.hexdigest()
+    except OSError:
+        return None
+
+
+@dataclass
+class _Previous:
+    records: dict[str, dict[str, Any]]            # unit id -> record (from .ingest/)
+    keys: dict[str, list[dict[str, str]]]         # unit id -> key-map rows
+
+
+def _load_previous(out: Path, key_map: Path) -> _Previous:
+    records: dict[str, dict[str, Any]] = {}
+    for path in sorted((out / STATE).glob("*.json")) if (out / STATE).is_dir() else []:
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue   # a damaged record only means the unit is done again
+        if isinstance(record, dict) and isinstance(record.get("unit"), str):
+            records[record["unit"]] = record
+    keys: dict[str, list[dict[str, str]]] = {}
+    if key_map.is_file():
+        try:
+            with key_map.open(encoding="utf-8", newline="") as handle:
+                for row in csv.DictReader(handle):
+                    keys.setdefault(row.get("unit") or "", []).append({k: row.get(k) or "" for k in KEY_MAP_COLUMNS})
+        except (OSError, UnicodeDecodeError, csv.Error) as error:
+            raise OptionsError(f"cannot read the key file {key_map}: {error}") from error
+    return _Previous(records, keys)
+
+
+def _intact(out: Path, record: dict[str, Any], fingerprint: str, rows: list[dict[str, str]]) -> bool:
+    """A unit done before is skipped when its inputs and rules are unchanged and every output is still intact."""
+    if record.get("fingerprint") != fingerprint:
+        return False
+    studies = record.get("studies") or []
+    if {row["volume"] for row in rows} != {s["volume"] for s in studies}:
+        return False    # without its key-map rows the unit cannot be listed: do it again
+    return all(_sha256(out / s["volume"]) == s["sha256"] for s in studies)
+
+
+def _commit(out: Path, staging: Path, result: UnitResult, old: dict[str, Any] | None) -> None:
+    """Move a unit's staged volumes into place, then drop the outputs of its former run that are gone."""
+    for study in result.studies:
+        target = out / study.volume
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(staging / study.volume, target)
+    now = {s.volume for s in result.studies}
+    for former in (old or {}).get("studies") or []:
+        rel = former.get("volume", "")
+        if rel not in now and rel.startswith("volumes/") and ".." not in rel.split("/"):
+            (out / rel).unlink(missing_ok=True)
+
+
+def _record(result: UnitResult, fingerprint: str) -> dict[str, Any]:
+    return {
+        "unit": result.unit_id,
+        "fingerprint": fingerprint,
+        "inputs": result.inputs,
+        "dicom_files": result.images_read,
+        "other_files": result.not_dicom,
+        "studies": [{"volume": s.volume, "sha256": s.sha256, "pseudonym": s.pseudonym, "sex": s.sex, "age": s.age,
+                     "shape": list(s.shape), "spacing": list(s.spacing), "series": s.series, "notes": list(s.notes)}
+                    for s in result.studies],
+        "problems": [{"code": code, **({"series": c["series"]} if "series" in c else {})}
+                     for code, c in result.problems],
+    }
+
+
+def _key_rows(result: UnitResult, unit: Unit) -> list[dict[str, str]]:
+    source = str(unit.archive.resolve()) if unit.archive else str(unit.files[0][1].resolve().parent)
+    return [{"unit": result.unit_id, "input": source, "pseudonym": s.pseudonym, "volume": s.volume,
+             "patient_id": s.identity.get("patient_id", ""), "study_uid": s.identity.get("study_uid", ""),
+             "accession": s.identity.get("accession", "")} for s in result.studies]
+
+
+def _studies_from(record: dict[str, Any], rows: list[dict[str, str]]) -> list[StudyOutput]:
+    by_volume = {row["volume"]: row for row in rows}
+    studies = []
+    for s in record.get("studies") or []:
+        row = by_volume.get(s["volume"], {})
+        studies.append(StudyOutput(
+            volume=s["volume"], sha256=s["sha256"], pseudonym=s["pseudonym"], sex=s.get("sex"), age=s.get("age"),
+            shape=tuple(s.get("shape") or ()), spacing=tuple(s.get("spacing") or ()), series=s.get("series") or {},
+            notes=tuple(s.get("notes") or ()),
+            identity={k: row.get(k, "") for k in ("patient_id", "study_uid", "accession")}))
+    return studies
+
+
+def _csv_bytes(columns: Sequence[str], rows: list[dict[str, Any]]) -> bytes:
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=list(columns), lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({c: "" if row.get(c) is None else row.get(c) for c in columns})
+    return text.getvalue().encode("utf-8")
+
+
+def _finding(code: str, label: str, context: dict[str, Any]) -> Finding:
+    return make_finding(code, label, **context)
+
+
+def ingest(inputs: Sequence[Path | str], out: Path | str, options: IngestOptions) -> Report:
+    """Ingest ``inputs`` into ``out``; the report's findings say what was left out and why."""
+    started = time.perf_counter()
+    paths, out = [Path(p) for p in inputs], Path(out)
+    if not paths:
+        raise OptionsError("no input given: name folders or archives of DICOM files")
+    _check_places(paths, out, options)
+    found = discover(paths)
+    if found.problems:
+        raise OptionsError("; ".join(found.problems))
+    if not found.units:
+        raise OptionsError("the inputs hold no files")
+    rules_text = options.rules.model_dump_json()
+    previous = _load_previous(out, options.key_map)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / STATE).mkdir(exist_ok=True)
+    staging = out / STAGING
+    shutil.rmtree(staging, ignore_errors=True)
+
+    labels: dict[str, Unit] = {}
+    fingerprints: dict[str, str] = {}
+    tasks: list[UnitTask] = []
+    kept: dict[str, tuple[dict[str, Any], list[dict[str, str]]]] = {}
+    for unit in found.units:
+        unit_id = "u" + _keyed(options.key, "unit", unit.label, 12)
+        labels[unit_id] = unit
+        try:
+            fingerprints[unit_id] = _keyed(options.key, "fingerprint", unit.stat_fingerprint() + rules_text, 32)
+        except OSError as error:
+            raise RunError(f"cannot read {unit.label}: {error.strerror or error}") from error
+        record, rows = previous.records.get(unit_id), previous.keys.get(unit_id, [])
+        if record is not None and _intact(out, record, fingerprints[unit_id], rows):
+            kept[unit_id] = (record, rows)
+            continue
+        tasks.append(UnitTask(unit=unit, unit_id=unit_id, rules=options.rules, key=options.key,
+                              pseudonyms=options.pseudonyms, staging=staging / unit_id, limits=options.limits))
+
+    findings: list[Finding] = []
+    results: dict[str, tuple[dict[str, Any], list[dict[str, str]], list[StudyOutput]]] = {}
+    for unit_id, (record, rows) in kept.items():
+        results[unit_id] = (record, rows, _studies_from(record, rows))
+    key_rows_done: list[dict[str, str]] = [row for _, rows in kept.values() for row in rows]
+    try:
+        for result in iter_tasks(process_unit, tasks, options.jobs, processes=True, progress=options.progress):
+            unit = labels[result.unit_id]
+            _commit(out, staging / result.unit_id, result, previous.records.get(result.unit_id))
+            record = _record(result, fingerprints[result.unit_id])
+            rows = _key_rows(result, unit)
+            _write_atomic(out / STATE / f"{result.unit_id}.json",
+                          json.dumps(record, indent=1, sort_keys=True).encode())
+            key_rows_done.extend(rows)
+            _write_atomic(options.key_map, _csv_bytes(KEY_MAP_COLUMNS, _merged_keys(previous, key_rows_done)),
+                          mode=0o600)
+            results[result.unit_id] = (record, rows, result.studies)
+            findings.extend(_finding(code, unit.label, context) for code, context in result.problems)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    # units no longer among the inputs: their outputs go, so OUT mirrors this run
+    for unit_id, record in previous.records.items():
+        if unit_id not in labels:
+            _commit(out, staging, UnitResult(unit_id, ""), record)
+            (out / STATE / f"{unit_id}.json").unlink(missing_ok=True)
+    key_rows = [row for row in _merged_keys(previous, key_rows_done) if row["unit"] in labels]
+    _write_atomic(options.key_map, _csv_bytes(KEY_MAP_COLUMNS, key_rows), mode=0o600)
+
+    table, mask_findings = _studies_table(out, results, labels, options)
+    findings.extend(mask_findings)
+    _write_atomic(out / "studies.csv", _csv_bytes(("study", "category", "sex", "age", "mask", "patient"), table))
+    _write_atomic(out / "provenance.json", _provenance(results, options).encode())
+    if options.card is not None:
+        _write_atomic(out / "dataset.yaml", options.card.read_bytes())
+    return _report(out, findings, started, {
+        "units": len(found.units), "units_done": len(tasks), "units_resumed": len(kept),
+        "studies": len(table), "volumes": sum(len(r[2]) for r in results.values()),
+        "key_map": str(options.key_map)})
+
+
+def _merged_keys(previous: _Previous, done: list[dict[str, str]]) -> list[dict[str, str]]:
+    fresh = {row["unit"] for row in done}
+    rows = [row for unit, rows in previous.keys.items() if unit not in fresh for row in rows]
+    return sorted(rows + done, key=lambda r: (r["unit"], r["volume"]))
+
+
+def _studies_table(out: Path, results: dict[str, tuple[dict[str, Any], list[dict[str, str]], list[StudyOutput]]],
+                   labels: Mapping[str, Unit], options: IngestOptions) -> tuple[list[dict[str, Any]], list[Finding]]:
+    table: list[dict[str, Any]] = []
+    findings: list[Finding] = []
+    wanted_masks: set[str] = set()
+    for unit_id in sorted(results, key=lambda u: labels[u].label):
+        label = labels[unit_id].label
+        for study in results[unit_id][2]:
+            assignment = options.categories.lookup(label, study.identity)
+            if assignment is None:
+                findings.append(make_finding("INGEST_CATEGORY_MISSING", label, volume=study.volume))
+                continue
+            mask = ""
+            if assignment.mask is not None:
+                rel = study.volume.replace("volumes/", "masks/", 1).replace(".nii.gz", "_mask.nii.gz")
+                problem = stage_mask(assignment.mask, out / study.volume, out / rel)
+                if problem is None:
+                    mask = rel
+                    wanted_masks.add(rel)
+                else:
+                    findings.append(make_finding("INGEST_MASK_INVALID", label, mask=assignment.mask.name,
+                                                 volume=study.volume, reason=problem))
+            table.append({"study": study.volume, "category": assignment.category, "sex": study.sex,
+                          "age": study.age, "mask": mask, "patient": study.pseudonym})
+    masks = out / "masks"
+    if masks.is_dir():   # masks of an earlier run that are no longer given
+        for path in sorted(masks.rglob("*.nii.gz")):
+            if path.relative_to(out).as_posix() not in wanted_masks:
+                path.unlink()
+    table.sort(key=lambda row: row["study"])
+    return table, findings
+
+
+def _provenance(results: Mapping[str, tuple[dict[str, Any], list[dict[str, str]], list[StudyOutput]]],
+                options: IngestOptions) -> str:
+    import nibabel
+    import numpy
+    import pydicom
+
+    document = {
+        "tool": {"name": "curator", "version": __version__, "command": "ingest"},
+        "libraries": {"pydicom": pydicom.__version__, "nibabel": nibabel.__version__, "numpy": numpy.__version__},
+        "rules": options.rules.model_dump(mode="json"),
+        "anonymisation": {
+            "profile": f"DICOM PS3.15 {DEID_EDITION} Basic Application Level Confidentiality Profile",
+            "applied_to": "every image read, in memory, before conversion; the NIfTI volumes carry no header text",
+            "pseudonyms": "given map" if options.pseudonyms else "derived from the key (ANON-<10 digits>)",
+            "key_check": _keyed(options.key, "key-check", "curator", 16),
+            "identifiers_kept_in": "the key file outside this folder (--key-map)",
+        },
+        "units": [results[unit_id][0] for unit_id in sorted(results)],
+    }
+    return json.dumps(document, indent=1, sort_keys=True) + "\n"
+
+
+def _report(out: Path, findings: list[Finding], started: float, extra: dict[str, object]) -> Report:
+    counts = Counts()
+    for finding in findings:
+        setattr(counts, finding.severity.value, getattr(counts, finding.severity.value) + 1)
+    order = {Severity.error: 0, Severity.warning: 1, Severity.info: 2}
+    findings.sort(key=lambda f: (order[f.severity], f.code, f.path))
+    stats = Stats(files=int(str(extra["volumes"])), bytes=0, seconds=round(time.perf_counter() - started, 3),
+                  **extra)
+    return Report(version=__version__, root=str(out), profile="ingest", valid=counts.error == 0, counts=counts,
+                  stats=stats, findings=findings)

@@ -1,0 +1,281 @@
+"""Units of ingest work: one archive, or the loose DICOM files of one folder, turned into NIfTI volumes.
+
+A unit is what one worker process handles from start to end: read every member once (hashing it for the
+provenance), judge each header against the rules, keep the bytes of the images that pass, then per chosen series
+anonymise the datasets in memory, convert them and write the volume into the unit's staging folder. Nothing of
+the unit reaches the output until the caller moves the staged files into place, so a unit that fails half-way
+(a hostile archive, a missing slice) leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import io
+import os
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydicom import dcmread
+from pydicom.dataset import Dataset
+from pydicom.errors import InvalidDicomError
+
+from curator.anonymise.dicom import FilePlan, anonymise_dataset, date_offset, pseudonym
+from curator.ingest.convert import ConversionError, Volume, convert_series, write_volume
+from curator.ingest.select import ImageHeader, choose, image_excluded, image_header
+from curator.io.archive_read import ArchiveProblem, ArchiveToolMissing, Limits, archive_kind, iter_members
+from curator.models.ingest import IngestRules
+
+ARCHIVE_SUFFIXES = (".tar.gz", ".tar.bz2", ".tar.xz", ".tgz", ".tbz2", ".txz", ".tar", ".zip", ".7z", ".rar")
+JUNK = (".DS_Store", "Thumbs.db", "desktop.ini")
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One archive, or loose files under one folder; ``label`` names it (archive name without its suffix)."""
+
+    label: str
+    archive: Path | None = None
+    files: tuple[tuple[str, Path], ...] = ()
+
+    def stat_fingerprint(self) -> str:
+        """Changes whenever a file of the unit is replaced or touched (size, mtime), without reading it."""
+        entries = [("", self.archive)] if self.archive is not None else list(self.files)
+        digest = hashlib.sha256()
+        for name, path in entries:
+            info = path.stat()
+            digest.update(f"{name}\0{info.st_size}\0{info.st_mtime_ns}\n".encode())
+        return digest.hexdigest()
+
+
+def archive_label(name: str) -> str:
+    lowered = name.lower()
+    for suffix in ARCHIVE_SUFFIXES:
+        if lowered.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def _junk(name: str) -> bool:
+    return any(part == "__MACOSX" or part.startswith("._") or part in JUNK for part in name.split("/"))
+
+
+@dataclass
+class Discovery:
+    units: list[Unit] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)   # inputs that cannot be used (usage errors)
+
+
+def discover(inputs: Sequence[Path]) -> Discovery:
+    """The units of the inputs: each archive (found by its bytes) is one; loose files group by the first folder
+    below the input folder (one folder per patient or study, as the public CT collections ship them)."""
+    found = Discovery()
+    loose: dict[str, list[tuple[str, Path]]] = {}
+    for given in inputs:
+        if given.is_symlink() or not given.exists():
+            found.problems.append(f"{given}: {'is a symbolic link' if given.is_symlink() else 'does not exist'}")
+            continue
+        if given.is_file():
+            if archive_kind(given) is not None:
+                found.units.append(Unit(label=archive_label(given.name), archive=given))
+            else:
+                loose.setdefault(given.stem or given.name, []).append((given.name, given))
+            continue
+        for folder, dirs, files in os.walk(given):
+            dirs.sort()
+            base = Path(folder)
+            for name in sorted(files):
+                path = base / name
+                rel = path.relative_to(given).as_posix()
+                if _junk(rel) or path.is_symlink() or not path.is_file():
+                    continue
+                if archive_kind(path) is not None:
+                    found.units.append(Unit(label=archive_label(rel), archive=path))
+                    continue
+                head, _, rest = rel.partition("/")
+                label, inner = (head, rest) if rest else (given.resolve().name, rel)
+                loose.setdefault(label, []).append((inner, path))
+    found.units.extend(Unit(label=label, files=tuple(files)) for label, files in loose.items())
+    labels: dict[str, int] = {}
+    for unit in found.units:
+        labels[unit.label] = labels.get(unit.label, 0) + 1
+    repeated = sorted(label for label, count in labels.items() if count > 1)
+    if repeated:
+        found.problems.append(f"several inputs are named {', '.join(repeated)} (e.g. a folder and an archive of it); "
+                              "give each study's input once")
+    found.units.sort(key=lambda u: u.label)
+    return found
+
+
+@dataclass(frozen=True)
+class UnitTask:
+    """Everything one worker needs (plain data: it crosses process boundaries)."""
+
+    unit: Unit
+    unit_id: str
+    rules: IngestRules
+    key: bytes
+    pseudonyms: Mapping[str, str] | None
+    staging: Path
+    limits: Limits = Limits()
+
+
+@dataclass
+class StudyOutput:
+    volume: str                 # relative to OUT
+    sha256: str
+    pseudonym: str
+    sex: str | None
+    age: int | None
+    shape: tuple[int, ...]
+    spacing: tuple[float, ...]
+    series: dict[str, Any]      # number, images, kept, rule: what the provenance says of the source series
+    notes: tuple[str, ...]
+    identity: dict[str, str]    # patient_id, study_uid, accession: for the category map and the key file only
+
+
+@dataclass
+class UnitResult:
+    unit_id: str
+    label: str
+    inputs: list[dict[str, Any]] = field(default_factory=list)     # {"sha256", "bytes"} per file read
+    studies: list[StudyOutput] = field(default_factory=list)
+    problems: list[tuple[str, dict[str, Any]]] = field(default_factory=list)   # (code, context)
+    not_dicom: int = 0
+    images_read: int = 0
+
+
+def _members(unit: Unit, limits: Limits) -> Iterator[tuple[str, bytes]]:
+    if unit.archive is not None:
+        for member in iter_members(unit.archive, limits):
+            if not _junk(member.name):
+                yield member.name, member.data
+        return
+    for name, path in unit.files:
+        yield name, path.read_bytes()
+
+
+def _header(name: str, data: bytes) -> ImageHeader | None:
+    """The header of a DICOM file, or None for anything else (a CSV, a .npy, a broken file)."""
+    marker = len(data) > 132 and data[128:132] == b"DICM"
+    if not marker and not name.lower().endswith((".dcm", ".ima")) and "." in name.rsplit("/", 1)[-1]:
+        return None
+    try:
+        ds = dcmread(io.BytesIO(data), stop_before_pixels=True, force=not marker)
+    except (InvalidDicomError, EOFError, ValueError, TypeError, KeyError, OSError, AttributeError):
+        return None
+    if "SOPClassUID" not in ds and "ImagePositionPatient" not in ds:
+        return None
+    return image_header(name, ds)
+
+
+def _digest(key: bytes, purpose: str, value: str, size: int = 10) -> str:
+    return hmac.new(key, f"{purpose}\0{value}".encode(), hashlib.sha256).hexdigest()[:size]
+
+
+def study_key(key: bytes, label: str, study_uid: str) -> str:
+    """A short keyed name for a study: the same under the same key, nothing of the UID without it."""
+    return _digest(key, "study", study_uid or f"input\0{label}")
+
+
+def _file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _anonymised(data: bytes, header: ImageHeader, task: UnitTask, alias: str, offset: int) -> Dataset:
+    ds = dcmread(io.BytesIO(data), force=True)
+    plan = FilePlan(source=Path(header.name), target=Path(header.name), key=task.key, pseudonym=alias,
+                    offset_days=offset, name=header.name,
+                    retain_patient_characteristics=task.rules.anonymisation.retain_patient_characteristics)
+    anonymise_dataset(ds, plan)
+    return ds
+
+
+def process_unit(task: UnitTask) -> UnitResult:
+    """Read, select, anonymise, convert and stage one unit. Problems become coded entries, never exceptions."""
+    with warnings.catch_warnings():  # pydicom warns about every odd value; what matters is reported
+        warnings.simplefilter("ignore")
+        try:
+            return _process(task)
+        except ArchiveProblem as problem:
+            result = UnitResult(task.unit_id, task.unit.label)
+            result.problems.append((problem.code, {"member": problem.member, "reason": problem.message}))
+            return result
+        except ArchiveToolMissing as missing:
+            result = UnitResult(task.unit_id, task.unit.label)
+            result.problems.append(("INGEST_INPUT_UNREADABLE", {"reason": str(missing)}))
+            return result
+        except OSError as error:
+            result = UnitResult(task.unit_id, task.unit.label)
+            result.problems.append(("INGEST_INPUT_UNREADABLE", {"reason": error.strerror or str(error)}))
+            return result
+
+
+def _process(task: UnitTask) -> UnitResult:
+    unit, rules = task.unit, task.rules
+    result = UnitResult(task.unit_id, unit.label)
+    headers: list[ImageHeader] = []
+    payloads: dict[str, bytes] = {}
+    for name, data in _members(unit, task.limits):
+        if unit.archive is None:
+            result.inputs.append({"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)})
+        header = _header(name, data)
+        if header is None:
+            result.not_dicom += 1
+            continue
+        result.images_read += 1
+        headers.append(header)
+        if image_excluded(header, rules) is None and rules.instances.keeps(header.instance):
+            payloads[name] = data
+    if unit.archive is not None:
+        result.inputs.append({"sha256": _file_sha256(unit.archive), "bytes": unit.archive.stat().st_size})
+    if not headers:
+        result.problems.append(("INGEST_NO_SERIES", {"reason": "no DICOM image in it"}))
+        return result
+    for choice in choose(headers, rules):
+        if not choice.chosen:
+            reasons = "; ".join(f"{series.label()}: {why}" for series, why in choice.left_out)
+            result.problems.append(("INGEST_NO_SERIES", {"reason": reasons}))
+            continue
+        for index, series in enumerate(choice.chosen):
+            first = series.first
+            alias = (task.pseudonyms or {}).get(first.patient_id) or pseudonym(task.key, first.patient_id or unit.label)
+            offset = date_offset(task.key, first.patient_id or unit.label)
+            name = study_key(task.key, unit.label, choice.study_uid)
+            if len(choice.chosen) > 1:
+                name += f"_{index + 1}"
+            described = {"number": series.series_number, "images": len(series.images), "kept": len(series.kept),
+                         "instance_rule": rules.instances.describe()}
+            try:
+                datasets = [_anonymised(payloads[h.name], h, task, alias, offset) for h in series.kept]
+                volume = convert_series(datasets, tilt=rules.conversion.tilt, uneven=rules.conversion.uneven)
+            except ConversionError as error:
+                result.problems.append(("INGEST_SERIES_REFUSED", {"series": series.label(), "reason": str(error)}))
+                continue
+            except Exception as error:  # a hostile file may break the reader anywhere: the boundary
+                reason = " ".join(str(error).split()) or type(error).__name__
+                result.problems.append(("INGEST_SERIES_REFUSED", {"series": series.label(), "reason": reason}))
+                continue
+            result.studies.append(_stage(task, volume, f"volumes/{alias}/{name}.nii.gz", alias, first, described))
+        for series, why in choice.left_out:
+            result.problems.append(("INGEST_SERIES_LEFT_OUT", {"series": series.label(), "reason": why}))
+    return result
+
+
+def _stage(task: UnitTask, volume: Volume, rel: str, alias: str, first: ImageHeader,
+           described: dict[str, Any]) -> StudyOutput:
+    target = task.staging / rel
+    target.parent.mkdir(parents=True, exist_ok=True)
+    write_volume(target, volume)
+    return StudyOutput(
+        volume=rel, sha256=_file_sha256(target), pseudonym=alias, sex=first.sex, age=first.age,
+        shape=tuple(int(n) for n in volume.data.shape), spacing=tuple(round(float(s), 6) for s in volume.spacing),
+        series=described, notes=tuple(volume.notes),
+        identity={"patient_id": first.patient_id, "study_uid": first.study_uid, "accession": first.accession})
