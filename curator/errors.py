@@ -11,6 +11,10 @@ class OptionsError(Exception):
     """Options that make no sense (exit 2): an unknown code or tag in --select/--ignore, and the like."""
 
 
+class ProfileError(Exception):
+    """An unknown profile name or a broken profile file: a usage/configuration error (exit 2)."""
+
+
 class BuildError(Exception):
     """The build could not be made. ``exit_code`` 2: bad configuration (card, table, options);
     1: the source data itself is wrong (missing or unreadable files, masks off their study's grid)."""

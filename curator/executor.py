@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
-from multiprocessing import get_all_start_methods, get_context
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -47,6 +46,10 @@ def iter_tasks(function: Callable[[T], R], items: Iterable[T], jobs: int | None 
         return
     pool: Executor
     if processes:
+        # imported here, not at start-up: process pools bring multiprocessing, which verify never needs
+        from concurrent.futures import ProcessPoolExecutor
+        from multiprocessing import get_all_start_methods, get_context
+
         # fork is cheap and shares the loaded modules; "spawn" would re-import numpy in every worker
         method = "fork" if "fork" in get_all_start_methods() else "spawn"
         pool = ProcessPoolExecutor(max_workers=jobs, mp_context=get_context(method))

@@ -7,12 +7,11 @@ from pathlib import Path
 
 import yaml
 
+from curator.errors import ProfileError
 from curator.models.profile import Profile
 from curator.resources import schema_dir
 
-
-class ProfileError(Exception):
-    """An unknown profile name or a broken profile file: a usage/configuration error (exit 2)."""
+__all__ = ["ProfileError", "detect_profile", "get_profile", "load_profiles"]
 
 
 @cache

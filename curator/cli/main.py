@@ -11,17 +11,18 @@ import sys
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from curator import __version__
-from curator.catalogue import catalogue
-from curator.errors import BuildError, OptionsError, RunError
-from curator.models.findings import Report, Severity
-from curator.profiles import ProfileError
-from curator.render.report import GROUP_LIMIT, to_json, to_text
-from curator.render.rules import rules_json, rules_text
+from curator.errors import BuildError, OptionsError, ProfileError, RunError
+
+if TYPE_CHECKING:
+    from curator.models.findings import Report
+
+# Only click and the exceptions are imported at start-up: each command imports what it needs when it runs, so
+# `curator verify` on an unchanged release is done before pydantic and the catalogue would have loaded.
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -96,6 +97,7 @@ def _present(report: Report, formats: tuple[str, ...], outputs: tuple[Path, ...]
     from curator.render.github import job_summary, to_github
     from curator.render.junit import to_junit
     from curator.render.markdown import to_markdown
+    from curator.render.report import GROUP_LIMIT, to_json, to_text
     from curator.render.sarif import to_sarif
 
     formats = formats or ("text",)
@@ -136,7 +138,7 @@ def main() -> None:
 @click.option("--profile", help="Layout profile (default: detected from the folder).")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), multiple=True,
               help="text (default), json, sarif, junit, github or markdown; repeat for several, each with an --output.")
-@click.option("--fail-on", type=click.Choice([s.value for s in Severity]),
+@click.option("--fail-on", type=click.Choice(["error", "warning", "info"]),
               help="Lowest severity that makes the release invalid (exit 1); default error.")
 @click.option("--config", "config_file", type=click.Path(path_type=Path, dir_okay=False, exists=True),
               help="Settings file (default: curator.toml or [tool.curator] in pyproject.toml in ROOT).")
@@ -171,6 +173,7 @@ def validate(root: Path, profile: str | None, fmt: tuple[str, ...], fail_on: str
              verbose: bool, cache_dir: Path | None, no_cache: bool, changed_since: str | None) -> None:
     """Check the release at ROOT: files, registry, NIfTI headers, checksums."""
     from curator.io.cache import default_cache_dir
+    from curator.models.findings import Severity
     from curator.render.progress import ProgressLine
     from curator.validate import ValidateOptions
     from curator.validate import validate as run_validate
@@ -209,15 +212,21 @@ def verify(root: Path, manifest: str | None, fmt: tuple[str, ...], output: tuple
     """Check a downloaded copy at ROOT against its checksum manifest; list the files to fetch again."""
     from curator.io.cache import default_cache_dir
     from curator.render.progress import ProgressLine
-    from curator.verify import verify as run_verify
+    from curator.verify import intact_summary, judge, read_release
 
     line = ProgressLine()
     try:
-        report = run_verify(root, manifest=manifest, jobs=jobs, only=only,
-                            cache_dir=None if no_cache else (cache_dir or default_cache_dir()),
-                            progress=_BytesProgress(line, "verify"))
+        reading = read_release(root, manifest=manifest, jobs=jobs, only=only,
+                               cache_dir=None if no_cache else (cache_dir or default_cache_dir()),
+                               progress=_BytesProgress(line, "verify"))
     finally:
         line.close()
+    if fmt in ((), ("text",)) and not output:
+        intact = intact_summary(reading)   # nothing to report: no need to build (and import) the report
+        if intact is not None:
+            click.echo(intact)
+            sys.exit(EXIT_VALID)
+    report = judge(reading, jobs)
     _present(report, fmt, output, command="verify", verbose=verbose)
     refetch = (report.stats.model_extra or {}).get("refetch") or []
     if refetch and not fmt:
@@ -249,6 +258,9 @@ def build(source: Path, out: Path, force: bool, jobs: int | None, xxh128: bool, 
 @guarded
 def rules(fmt: str) -> None:
     """List the finding codes: level, tags, title; [planned] codes are reserved for checks to come."""
+    from curator.catalogue import catalogue
+    from curator.render.rules import rules_json, rules_text
+
     click.echo(rules_json(catalogue()) if fmt == "json" else rules_text(catalogue()), nl=False)
 
 

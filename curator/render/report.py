@@ -7,6 +7,9 @@ from itertools import groupby
 
 from curator.catalogue import catalogue, localise_finding
 from curator.models.findings import Report
+from curator.render.summary import human_bytes, summary_line
+
+__all__ = ["GROUP_LIMIT", "human_bytes", "summary", "to_json", "to_text"]
 
 GROUP_LIMIT = 2  # examples per code before "N more"; --verbose shows every one
 _COLOURS = {"ERROR": "\x1b[1;31m", "WARNING": "\x1b[33m", "INFO": "\x1b[36m"}
@@ -16,29 +19,12 @@ def to_json(report: Report) -> str:
     return json.dumps(report.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n"
 
 
-def human_bytes(count: float) -> str:
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if count < 1000 or unit == "TB":
-            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
-        count /= 1000
-    raise AssertionError("unreachable")
-
-
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}" + ("" if count == 1 else "s")
-
-
 def summary(report: Report, command: str = "validate") -> str:
-    state = "VALID" if report.valid else "INVALID"
-    if command == "verify":
-        state = "INTACT" if report.valid else "NOT INTACT"
     counts = report.counts
     extra = report.stats.model_extra or {}
     where = f"profile {report.profile}" if report.profile else f"manifest {extra.get('manifest', '')}"
-    return (f"{command} {report.root}: {state}: {_plural(counts.error, 'error')}, "
-            f"{_plural(counts.warning, 'warning')}, {counts.info} info; "
-            f"{_plural(report.stats.files, 'file')}, {human_bytes(report.stats.bytes)} in {report.stats.seconds:.2f} s "
-            f"({where.strip()})")
+    return summary_line(command, report.root, report.valid, counts.error, counts.warning, counts.info,
+                        report.stats.files, report.stats.bytes, report.stats.seconds, where)
 
 
 def to_text(report: Report, *, command: str = "validate", lang: str = "en", limit: int | None = GROUP_LIMIT,

@@ -1,0 +1,25 @@
+"""The one-line summary of a run, from plain numbers (no report model needed: ``curator verify`` prints it for an
+intact release without loading pydantic)."""
+
+from __future__ import annotations
+
+
+def human_bytes(count: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if count < 1000 or unit == "TB":
+            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
+        count /= 1000
+    raise AssertionError("unreachable")
+
+
+def plural(count: int, word: str) -> str:
+    return f"{count} {word}" + ("" if count == 1 else "s")
+
+
+def summary_line(command: str, root: str, valid: bool, errors: int, warnings: int, infos: int, files: int,
+                 size: int, seconds: float, where: str) -> str:
+    state = "VALID" if valid else "INVALID"
+    if command == "verify":
+        state = "INTACT" if valid else "NOT INTACT"
+    return (f"{command} {root}: {state}: {plural(errors, 'error')}, {plural(warnings, 'warning')}, {infos} info; "
+            f"{plural(files, 'file')}, {human_bytes(size)} in {seconds:.2f} s ({where.strip()})")
