@@ -59,7 +59,7 @@ def ct_image(*, patient: dict[str, str], study_uid: str, series_uid: str, series
     ds.ConvolutionKernel = kernel
     ds.InstanceNumber = instance
     ds.ImageType = ["ORIGINAL", "PRIMARY", "AXIAL"]
-    ds.FrameOfReferenceUID = study_uid + ".1"
+    ds.FrameOfReferenceUID = generate_uid(UID_ROOT)
     ds.ImagePositionPatient = [-(size - 1) * spacing / 2, -(size - 1) * spacing / 2, z]
     ds.ImageOrientationPatient = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0]
     ds.PixelSpacing = [spacing, spacing]

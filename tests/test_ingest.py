@@ -209,7 +209,7 @@ def test_categories_come_from_a_map_by_input_or_patient_and_a_study_without_one_
     out = tmp_path / "out"
     code, output = run(*sorted(raw.iterdir()), out, "--categories", mapping, "--format", "json")
     assert code == 1
-    (missing,) = json.loads(output)["findings"]
+    (missing,) = [f for f in json.loads(output)["findings"] if f["severity"] == "error"]
     assert missing["code"] == "INGEST_CATEGORY_MISSING" and missing["path"] == "case02"
     assert [r["category"] for r in rows(out)] == ["CT-4"]
     mapping.write_text("input,patient_id,category\ncase01,,CT-4\n,MSK-000456,CT-0\n", encoding="utf-8")
@@ -239,7 +239,7 @@ def test_a_mask_given_alongside_is_checked_against_the_converted_volume(raw: Pat
     mapping.write_text("input,category,mask\ncase01,CT-1,shifted.nii.gz\n", encoding="utf-8")
     code, output = run(raw / "case01", out, "--preset", "mosmed", "--categories", mapping, "--format", "json")
     assert code == 1
-    (invalid,) = json.loads(output)["findings"]
+    (invalid,) = [f for f in json.loads(output)["findings"] if f["severity"] == "error"]
     assert invalid["code"] == "INGEST_MASK_INVALID" and "shifted 2.000 mm" in invalid["message"]
     assert rows(out)[0]["mask"] == "" and not list(out.glob("masks/**/*.nii.gz"))
 

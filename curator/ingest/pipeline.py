@@ -51,12 +51,12 @@ KEY_MAP_COLUMNS = ("unit", "input", "pseudonym", "patient_id", "study_uid", "acc
 class IngestOptions:
     key: bytes
     key_map: Path
-    rules: IngestRules = IngestRules()
+    rules: IngestRules = field(default_factory=IngestRules)
     categories: CategoryMap = field(default_factory=CategoryMap)
     pseudonyms: Mapping[str, str] | None = None
     card: Path | None = None
     jobs: int | None = None
-    limits: Limits = Limits()
+    limits: Limits = field(default_factory=Limits)
     progress: Progress | None = field(default=None, compare=False)
 
 
@@ -88,7 +88,7 @@ def _write_atomic(path: Path, data: bytes, mode: int | None = None) -> None:
         handle.write(data)
     if mode is not None:
         temporary.chmod(mode)
-    os.replace(temporary, path)
+    temporary.replace(path)
 
 
 def _sha256(path: Path) -> str | None:
@@ -143,7 +143,7 @@ def _commit(out: Path, staging: Path, result: UnitResult, old: dict[str, Any] | 
     for study in result.studies:
         target = out / study.volume
         target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(staging / study.volume, target)
+        (staging / study.volume).replace(target)
     now = {s.volume for s in result.studies}
     for former in (old or {}).get("studies") or []:
         rel = former.get("volume", "")
@@ -167,7 +167,8 @@ def _record(result: UnitResult, fingerprint: str) -> dict[str, Any]:
 
 
 def _key_rows(result: UnitResult, unit: Unit) -> list[dict[str, str]]:
-    source = str(unit.archive.resolve()) if unit.archive else str(unit.files[0][1].resolve().parent)
+    where = unit.archive or unit.folder or unit.files[0][1].parent
+    source = str(where.resolve())
     return [{"unit": result.unit_id, "input": source, "pseudonym": s.pseudonym, "volume": s.volume,
              "patient_id": s.identity.get("patient_id", ""), "study_uid": s.identity.get("study_uid", ""),
              "accession": s.identity.get("accession", "")} for s in result.studies]
@@ -343,7 +344,8 @@ def _report(out: Path, findings: list[Finding], started: float, extra: dict[str,
         setattr(counts, finding.severity.value, getattr(counts, finding.severity.value) + 1)
     order = {Severity.error: 0, Severity.warning: 1, Severity.info: 2}
     findings.sort(key=lambda f: (order[f.severity], f.code, f.path))
-    stats = Stats(files=int(str(extra["volumes"])), bytes=0, seconds=round(time.perf_counter() - started, 3),
-                  **extra)
+    volumes = sorted((out / "volumes").rglob("*.nii.gz")) if (out / "volumes").is_dir() else []
+    stats = Stats(files=len(volumes), bytes=sum(p.stat().st_size for p in volumes),
+                  seconds=round(time.perf_counter() - started, 3), **extra)
     return Report(version=__version__, root=str(out), profile="ingest", valid=counts.error == 0, counts=counts,
                   stats=stats, findings=findings)

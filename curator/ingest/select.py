@@ -129,7 +129,8 @@ def image_header(name: str, ds: Dataset) -> ImageHeader:
         accession=_text(ds, "AccessionNumber"),
         sex=sex if sex in ("M", "F", "O") else None,
         age=age_years(ds),
-        is_image="PixelData" in ds or "FloatPixelData" in ds or "DoubleFloatPixelData" in ds,
+        # headers are read without the pixel data: an image is what has the Image Pixel module's size
+        is_image=all(keyword in ds for keyword in ("Rows", "Columns", "BitsAllocated")),
     )
 
 
@@ -142,7 +143,7 @@ def image_excluded(header: ImageHeader, rules: IngestRules) -> str | None:
     """Why one image is out whatever its series (the rules that judge single headers), or None."""
     series = rules.series
     if not header.is_image:
-        return "no pixel data"
+        return "not an image (no Rows/Columns/BitsAllocated)"
     if header.modality != series.modality.upper():
         return f"modality {header.modality or 'missing'}, not {series.modality}"
     if series.description and not _matches(header.description, series.description):

@@ -40,6 +40,7 @@ class Unit:
     label: str
     archive: Path | None = None
     files: tuple[tuple[str, Path], ...] = ()
+    folder: Path | None = None          # where loose files come from (for the key file)
 
     def stat_fingerprint(self) -> str:
         """Changes whenever a file of the unit is replaced or touched (size, mtime), without reading it."""
@@ -74,6 +75,8 @@ def discover(inputs: Sequence[Path]) -> Discovery:
     below the input folder (one folder per patient or study, as the public CT collections ship them)."""
     found = Discovery()
     loose: dict[str, list[tuple[str, Path]]] = {}
+    groups: dict[str, list[tuple[str, Path]]] = {}
+    folders: dict[str, Path] = {}
     for given in inputs:
         if given.is_symlink() or not given.exists():
             found.problems.append(f"{given}: {'is a symbolic link' if given.is_symlink() else 'does not exist'}")
@@ -83,6 +86,7 @@ def discover(inputs: Sequence[Path]) -> Discovery:
                 found.units.append(Unit(label=archive_label(given.name), archive=given))
             else:
                 loose.setdefault(given.stem or given.name, []).append((given.name, given))
+                folders[given.stem or given.name] = given.parent
             continue
         for folder, dirs, files in os.walk(given):
             dirs.sort()
@@ -96,9 +100,11 @@ def discover(inputs: Sequence[Path]) -> Discovery:
                     found.units.append(Unit(label=archive_label(rel), archive=path))
                     continue
                 head, _, rest = rel.partition("/")
-                label, inner = (head, rest) if rest else (given.resolve().name, rel)
-                loose.setdefault(label, []).append((inner, path))
-    found.units.extend(Unit(label=label, files=tuple(files)) for label, files in loose.items())
+                groups.setdefault(head if rest else "", []).append((rel, path))
+        _group_loose(given, groups, loose, folders)
+        groups.clear()
+    found.units.extend(Unit(label=label, files=tuple(files), folder=folders.get(label))
+                       for label, files in loose.items())
     labels: dict[str, int] = {}
     for unit in found.units:
         labels[unit.label] = labels.get(unit.label, 0) + 1
@@ -108,6 +114,35 @@ def discover(inputs: Sequence[Path]) -> Discovery:
                               "give each study's input once")
     found.units.sort(key=lambda u: u.label)
     return found
+
+
+def _study_of(files: list[tuple[str, Path]], tries: int = 20) -> str | None:
+    """The StudyInstanceUID of the first of ``files`` that is DICOM (a header peek: no pixel data is read)."""
+    for _, path in files[:tries]:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                ds = dcmread(path, stop_before_pixels=True, specific_tags=["StudyInstanceUID"])
+        except Exception:  # not DICOM, or broken: look at the next file
+            continue
+        return str(ds.get("StudyInstanceUID") or "")
+    return None
+
+
+def _group_loose(given: Path, groups: dict[str, list[tuple[str, Path]]],
+                 loose: dict[str, list[tuple[str, Path]]], folders: dict[str, Path]) -> None:
+    """One unit per sub-folder of ``given`` when they hold different studies (a folder of patients), else one unit
+    for ``given`` (a study folder whose series sit in sub-folders)."""
+    name = given.resolve().name
+    studies = {_study_of(files) for head, files in groups.items() if head}
+    split = len(studies - {None}) > 1
+    for head, files in groups.items():
+        if split and head:
+            loose.setdefault(head, []).extend((rel.partition("/")[2], path) for rel, path in files)
+            folders[head] = given / head
+        else:
+            loose.setdefault(name, []).extend(files)
+            folders[name] = given
 
 
 @dataclass(frozen=True)
@@ -120,7 +155,7 @@ class UnitTask:
     key: bytes
     pseudonyms: Mapping[str, str] | None
     staging: Path
-    limits: Limits = Limits()
+    limits: Limits = field(default_factory=Limits)
 
 
 @dataclass
