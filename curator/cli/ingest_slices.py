@@ -1,0 +1,138 @@
+"""``curator ingest-slices --images PATH... --masks PATH... OUT``: 2D slices + label masks into a ``slices`` source.
+
+Registered on the ``curator`` group in ``curator.cli.main``; the work is imported only when the command runs.
+
+Each of ``--images``, ``--masks`` and ``--metadata`` takes every path after it up to the next option, so several
+zip parts follow one flag; OUT is the last argument (or the first, before any of the three flags).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from curator.errors import OptionsError
+
+GROUPS = {"--images": "images", "--masks": "masks", "--metadata": "metadata"}
+
+
+def split_arguments(tokens: tuple[str, ...]) -> tuple[dict[str, list[Path]], Path]:
+    """``--images A B --masks C OUT`` -> ({"images": [A, B], "masks": [C], "metadata": []}, OUT).
+
+    OUT is the path before the first of the three flags, or else the last path of all. ``--images=A`` works
+    too."""
+    groups: dict[str, list[Path]] = {name: [] for name in GROUPS.values()}
+    leading: list[str] = []
+    current: str | None = None
+    last: str | None = None      # the group the last path went to (None: no path after a flag yet)
+    for token in tokens:
+        flag, equals, value = token.partition("=")
+        if flag in GROUPS:
+            current, last = GROUPS[flag], None
+            if equals:
+                if not value:
+                    raise OptionsError(f"{flag}= needs a path")
+                groups[current].append(Path(value))
+            continue
+        if token.startswith("-") and len(token) > 1:
+            raise OptionsError(f"no such option: {token} (see curator ingest-slices --help)")
+        if current is None:
+            leading.append(token)
+        else:
+            groups[current].append(Path(token))
+            last = current
+    if len(leading) > 1:
+        raise OptionsError(f"one OUT folder expected before the flags; found {', '.join(leading)}")
+    if leading:
+        out = Path(leading[0])
+    elif last is not None:
+        out = groups[last].pop()
+    else:
+        raise OptionsError("give the OUT folder: curator ingest-slices --images PATH... --masks PATH... OUT")
+    for flag, name in GROUPS.items():
+        if name != "metadata" and not groups[name]:
+            raise OptionsError(f"give {flag} PATH... (folders or archive parts holding the {name})")
+    return groups, out
+
+
+def _labels(text: str | None) -> tuple[int, ...] | None:
+    if text is None:
+        return None
+    try:
+        values = tuple(sorted({int(item) for item in text.replace(" ", "").split(",") if item}))
+    except ValueError as error:
+        raise OptionsError(f"--labels {text!r}: expected whole numbers separated by commas (0,1,2,3)") from error
+    if not values or any(v < 0 or v > 65535 for v in values):
+        raise OptionsError(f"--labels {text!r}: expected whole numbers from 0 to 65535 separated by commas")
+    return values
+
+
+def _run(tokens: tuple[str, ...], labels: str | None, case: str, force: bool, jobs: int | None,
+         fmt: tuple[str, ...], output: tuple[Path, ...], verbose: bool, max_gigabytes: float,
+         max_ratio: float) -> None:
+    from curator.cli.main import EXIT_INVALID, EXIT_VALID, _present
+    from curator.ingest.slices import IngestSlicesOptions, ingest_slices
+    from curator.io.archive_read import Limits
+    from curator.render.progress import ProgressLine
+
+    groups, out = split_arguments(tokens)
+    limits = Limits(max_total_bytes=int(max_gigabytes * 2**30), max_ratio=max_ratio)
+    line = ProgressLine()
+    try:
+        report = ingest_slices(groups["images"], groups["masks"], out, IngestSlicesOptions(
+            labels=_labels(labels), flat_case=case, metadata=tuple(groups["metadata"]), force=force, jobs=jobs,
+            limits=limits, progress=lambda done, total: line("slices", done, total)))
+    finally:
+        line.close()
+    _present(report, fmt, output, command="ingest-slices", verbose=verbose)
+    extra = report.stats.model_extra or {}
+    if not fmt or fmt == ("text",):
+        removed = extra.get("removed") or {}
+        stripped = ", ".join(f"{name} {count}" for name, count in removed.items()) or "none"
+        click.echo(f"{extra.get('pairs', 0)} image/mask pairs in {extra.get('cases', 0)} cases written to {out}; "
+                   f"{extra.get('pairs_left_out', 0)} left out; metadata removed: {stripped}. "
+                   f"Next: curator validate {out} --profile slices --deep")
+    sys.exit(EXIT_VALID if report.valid else EXIT_INVALID)
+
+
+@click.command("ingest-slices", context_settings={"ignore_unknown_options": True},
+               options_metavar="--images PATH... --masks PATH... [--metadata FILE...] [OPTIONS]")
+@click.argument("tokens", nargs=-1, type=click.UNPROCESSED, metavar="OUT")
+@click.option("--labels", help="Label set the masks may hold, comma-separated (default: the slices profile's, "
+                               "0,1,2,3).")
+@click.option("--case", default="0", show_default=True,
+              help="Case folder for slices lying at the top of an input (Inf-Net's Imgs/6.jpg).")
+@click.option("--force", is_flag=True, help="Replace a non-empty OUT (only once the new tree is complete).")
+@click.option("--jobs", "-j", type=click.IntRange(min=1), help="Files processed at once (default: all cores).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif", "junit", "github", "markdown"]),
+              multiple=True, help="Report format (default text); repeat with --output for several.")
+@click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False), multiple=True)
+@click.option("--verbose", "-v", is_flag=True, help="Text output: every finding, not two per code.")
+@click.option("--max-expanded-gb", "max_gigabytes", type=click.FloatRange(min=0.001), default=64.0,
+              show_default=True, help="An archive part expanding beyond this is refused (ARCHIVE_BOMB).")
+@click.option("--max-ratio", type=click.FloatRange(min=1), default=200.0, show_default=True,
+              help="An archive part expanding more than this many times its size is refused (ARCHIVE_BOMB).")
+def ingest_slices(tokens: tuple[str, ...], labels: str | None, case: str, force: bool, jobs: int | None,
+                  fmt: tuple[str, ...], output: tuple[Path, ...], verbose: bool, max_gigabytes: float,
+                  max_ratio: float) -> None:
+    """Pair 2D CT slices with their label masks and write them as a `slices` source in OUT.
+
+    \b
+    --images PATH...    folders or archive parts (zip, tar, 7z): the slices (JPEG, PNG)
+    --masks PATH...     folders or archive parts: the label masks (one-channel PNG)
+    --metadata FILE...  CNCB's unzip_filenames.csv, lesions_slices.csv, metadata.csv
+
+    Several parts after one flag (or in one folder) form one tree. An image pairs with the mask at the same path
+    without the extension; case folders (<n> or <label>/<patient_id>/<scan_id>) are kept, slice numbers are padded
+    to four digits (6.jpg -> 0006.jpg), slices at the top of a tree go to the case --case. OUT gets
+    image/<case>/<slice>.jpg or .png, mask/<case>/<slice>.png and provenance.json (and the metadata CSVs). PNG
+    text/time/EXIF chunks and JPEG EXIF/XMP/IPTC/comment segments and bytes after the image's end are removed
+    without re-encoding; every copy is checked to decode to the same pixels. The inputs are only read; OUT appears
+    only when complete.
+    Exit codes: 0 done; 1 some pairs were left out (see the report; the rest is written); 2 usage; 3 internal error.
+    """
+    from curator.cli.main import guarded
+
+    guarded(_run)(tokens, labels, case, force, jobs, fmt, output, verbose, max_gigabytes, max_ratio)
