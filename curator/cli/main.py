@@ -326,6 +326,9 @@ def _register_commands() -> None:
     from curator.cli.ingest import ingest
 
     main.add_command(ingest)
+    from curator.cli.ingest_slices import ingest_slices
+
+    main.add_command(ingest_slices)
 
 
 _register_commands()

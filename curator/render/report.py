@@ -23,6 +23,8 @@ def summary(report: Report, command: str = "validate") -> str:
     counts = report.counts
     extra = report.stats.model_extra or {}
     where = f"profile {report.profile}" if report.profile else f"manifest {extra.get('manifest', '')}"
+    if command == "ingest":
+        where = "a source for curator build"
     return summary_line(command, report.root, report.valid, counts.error, counts.warning, counts.info,
                         report.stats.files, report.stats.bytes, report.stats.seconds, where)
 

@@ -18,8 +18,7 @@ def plural(count: int, word: str) -> str:
 
 def summary_line(command: str, root: str, valid: bool, errors: int, warnings: int, infos: int, files: int,
                  size: int, seconds: float, where: str) -> str:
-    state = "VALID" if valid else "INVALID"
-    if command == "verify":
-        state = "INTACT" if valid else "NOT INTACT"
+    state = {"verify": ("INTACT", "NOT INTACT"), "ingest": ("DONE", "DONE WITH ERRORS")}.get(
+        command, ("VALID", "INVALID"))[0 if valid else 1]
     return (f"{command} {root}: {state}: {plural(errors, 'error')}, {plural(warnings, 'warning')}, {infos} info; "
             f"{plural(files, 'file')}, {human_bytes(size)} in {seconds:.2f} s ({where.strip()})")
