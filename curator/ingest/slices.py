@@ -452,21 +452,8 @@ def _refused(item: _Input, limits: Limits, findings: list[Finding], read: Callab
     return True
 
 
-_EXPANDED = re.compile(r"(?:stopped after|to more than) ([0-9,]+)")
-
-
 def _archive_finding(item: _Input, problem: ArchiveProblem, limits: Limits) -> Finding:
-    context: dict[str, Any] = {"member": problem.member, "reason": problem.message}
-    if problem.code == "ARCHIVE_BOMB":
-        # the reader says how far it got only in its message; the catalogue's message wants the numbers
-        match = _EXPANDED.search(problem.message)
-        total = int(match.group(1).replace(",", "")) if match else None
-        per_member = "max_member_bytes" in problem.message
-        context.update({
-            "total_bytes": f"more than {total:,}" if total is not None else "more than the limit",
-            "ratio": f"{total / max(item.size, 1):,.0f}" if total is not None else "unknown",
-            "max_bytes": f"{limits.max_member_bytes if per_member else limits.max_total_bytes:,}",
-            "max_ratio": f"{limits.max_ratio:,.0f}"})
+    context: dict[str, Any] = {"member": problem.member, "reason": problem.message, **problem.context}
     return make_finding(problem.code, item.label, **context)
 
 

@@ -241,7 +241,8 @@ def process_unit(task: UnitTask) -> UnitResult:
             return _process(task)
         except ArchiveProblem as problem:
             result = UnitResult(task.unit_id, task.unit.label)
-            result.problems.append((problem.code, {"member": problem.member, "reason": problem.message}))
+            result.problems.append((problem.code, {"member": problem.member, "reason": problem.message,
+                                                   **problem.context}))
             return result
         except ArchiveToolMissing as missing:
             result = UnitResult(task.unit_id, task.unit.label)

@@ -99,11 +99,12 @@ class Member:
 class ArchiveProblem(Exception):  # noqa: N818 - the name callers use
     """The archive cannot be used: ``code`` is a finding code, ``member`` the member ("" for the archive)."""
 
-    def __init__(self, code: str, member: str, message: str) -> None:
-        super().__init__(code, member, message)
+    def __init__(self, code: str, member: str, message: str, context: dict[str, str] | None = None) -> None:
+        super().__init__(code, member, message, context)
         self.code = code
         self.member = member
         self.message = message
+        self.context = context or {}   # ARCHIVE_BOMB: total_bytes, ratio, max_bytes, max_ratio (the catalogue's)
 
     def __str__(self) -> str:
         where = f" {self.member!r}" if self.member else ""
@@ -200,12 +201,17 @@ class _Meter:
         self.members = 0
         self.current = ""          # the member being read, for the messages
 
+    def _numbers(self, total: int, limit: int) -> dict[str, str]:
+        return {"total_bytes": f"more than {total:,}", "ratio": f"{total / self.compressed:,.0f}",
+                "max_bytes": f"{limit:,}", "max_ratio": f"{self.limits.max_ratio:,.0f}"}
+
     def entry(self, name: str) -> None:
         self.members += 1
         if self.members > self.limits.max_members:
             raise ArchiveProblem(BOMB, name, f"expected at most {self.limits.max_members:,} members "
                                              f"(Limits.max_members); the archive holds more. If it is genuine, "
-                                             "split it or raise the limit")
+                                             "split it or raise the limit",
+                                 self._numbers(self.total, self.limits.max_total_bytes))
 
     def expand(self, count: int) -> None:
         self.total += count
@@ -213,19 +219,22 @@ class _Meter:
         if self.total > limits.max_total_bytes:
             raise ArchiveProblem(BOMB, self.current, f"expected at most {limits.max_total_bytes:,} bytes expanded "
                                                      f"in all (Limits.max_total_bytes); stopped after "
-                                                     f"{self.total:,}. If the archive is genuine, raise the limit")
+                                                     f"{self.total:,}. If the archive is genuine, raise the limit",
+                                 self._numbers(self.total, limits.max_total_bytes))
         ratio = self.total / self.compressed
         if self.total > limits.ratio_floor and ratio > limits.max_ratio:
             raise ArchiveProblem(BOMB, self.current, f"{self.compressed:,} bytes on disk expanded to more than "
                                                      f"{self.total:,} (ratio {ratio:,.0f}, above Limits.max_ratio "
                                                      f"{limits.max_ratio:,.0f}): a decompression bomb, CT data "
-                                                     "compresses far less. If the data is genuine, raise max_ratio")
+                                                     "compresses far less. If the data is genuine, raise max_ratio",
+                                 self._numbers(self.total, limits.max_total_bytes))
 
     def member_size(self, name: str, size: int) -> None:
         if size > self.limits.max_member_bytes:
             raise ArchiveProblem(BOMB, name, f"expected members of at most {self.limits.max_member_bytes:,} bytes "
                                              f"(Limits.max_member_bytes); this one expands to more than {size:,}. "
-                                             "If it is genuine, raise the limit")
+                                             "If it is genuine, raise the limit",
+                                 self._numbers(size, self.limits.max_member_bytes))
 
 
 _LINKS = ("symbolic link", "hard link", "file copy (a link)", "junction (a Windows link)")
