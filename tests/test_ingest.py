@@ -16,6 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from curator.cli.main import main
+from tests.archive_factories import RarEntry, make_rar4
 from tests.ingest_factories import PATIENTS, write_study
 
 KEY = "k" * 32
@@ -101,6 +102,9 @@ def _archive(source: Path, target: Path, kind: str) -> Path:
     elif kind == "tar.gz":
         with tarfile.open(target, "w:gz") as archive:
             archive.add(source, arcname=source.name)
+    elif kind == "rar":   # RAR 4, stored (nothing free writes compressed RAR); read through rarfile
+        make_rar4(target, [RarEntry(f"{source.name}/{p.relative_to(source).as_posix()}", p.read_bytes())
+                           for p in files])
     else:
         py7zr = pytest.importorskip("py7zr")
         with py7zr.SevenZipFile(target, "w") as archive:
@@ -108,10 +112,10 @@ def _archive(source: Path, target: Path, kind: str) -> Path:
     return target
 
 
-def test_the_same_studies_from_a_folder_a_zip_a_tar_gz_and_a_7z_give_identical_output(
+def test_the_same_studies_from_a_folder_a_zip_a_tar_gz_a_7z_and_a_rar_give_identical_output(
         raw: Path, tmp_path: Path) -> None:
     outputs = {}
-    for kind in ("folder", "zip", "tar.gz", "7z"):
+    for kind in ("folder", "zip", "tar.gz", "7z", "rar"):
         if kind == "folder":
             inputs = sorted(raw.iterdir())
         else:
