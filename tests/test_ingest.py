@@ -273,3 +273,18 @@ def test_the_text_report_says_where_the_key_file_is(raw: Path, tmp_path: Path) -
     assert "1 volumes" in output and str(tmp_path / "src.keymap.csv") in output
     assert io.StringIO(output).read().count("INGEST_SERIES_LEFT_OUT") == 1
     assert os.access(out / "studies.csv", os.R_OK)
+
+
+def test_rules_come_from_a_yaml_file_and_an_unknown_key_is_a_usage_error(raw: Path, tmp_path: Path) -> None:
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("series:\n  kernel: ['B70*']\ninstances:\n  every: 5\n  remainder: 1\n", encoding="utf-8")
+    out = tmp_path / "out"
+    code, output = run(raw / "case01", out, "--rules", rules, "--category", "CT-0")
+    assert code == 0, output
+    (row,) = rows(out)
+    assert nib.load(out / row["study"]).shape == (32, 32, 22)        # instances 1, 6, ..., 106 of the LUNG series
+    provenance = json.loads((out / "provenance.json").read_text(encoding="utf-8"))
+    assert provenance["rules"]["series"]["kernel"] == ["B70*"] and provenance["rules"]["instances"]["remainder"] == 1
+    rules.write_text("series:\n  kernels: ['B70*']\n", encoding="utf-8")
+    code, output = run(raw / "case01", tmp_path / "other", "--rules", rules, "--category", "CT-0")
+    assert code == 2 and "kernels" in output
