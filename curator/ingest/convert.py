@@ -1,0 +1,807 @@
+"""One DICOM CT series -> one NIfTI volume of int16 Hounsfield units (the conversion step of ``curator ingest``).
+
+``convert_series(datasets)`` takes the already selected and anonymised pydicom datasets of ONE series (single-frame
+images, or enhanced multi-frame objects whose geometry sits in the functional group sequences; possibly only every
+Nth image) and returns a ``Volume``; ``write_volume(path, volume)`` writes it as a deterministic ``.nii.gz``.
+Anything wrong with the data raises ``ConversionError`` whose message says what was expected, what was found and
+what to do; nothing else escapes for bad data.
+
+Conventions (checked against dcm2niix v1.0.20260724 on real series, see tests/test_convert_dcm2niix.py):
+
+- Voxel order: i = DICOM columns (along the row direction cosine), j = DICOM rows (along the column direction
+  cosine), k = slices in increasing position along the slice normal n = row x column cosines, whatever the file order
+  or InstanceNumber. dcm2niix writes the same voxels with j reversed (it flips rows) and the affine to match; after
+  reorientation to the closest canonical frame the two agree voxel for voxel.
+- Affine: RAS+ (NIfTI), from ImagePositionPatient, ImageOrientationPatient and PixelSpacing (LPS, x and y negated).
+  Column k is the step between slice positions, so every slice sits at its own ImagePositionPatient.
+  ``Volume.spacing`` is (column spacing, row spacing, slice spacing), the last measured along the slice normal from
+  the positions (every 10th image of a 0.8 mm series gives 8 mm), never taken from SliceThickness.
+- Values: HU = stored x RescaleSlope + RescaleIntercept, each image with its own slope and intercept, stored as
+  int16. CT numbers are whole numbers in [-32768, 32767] on every scanner; a series whose rescale gives fractions or
+  larger values is not plain CT (perfusion maps, derived floats) and is refused rather than rounded or written as
+  float32, so every release volume has the same data type and values exactly equal to the scanner's.
+- Missing slices: a step that is a whole multiple (>= 2) of the series' step while every other step is regular is
+  refused, naming the positions on both sides. Two images at one position are refused.
+- Uneven spacing (steps that vary without being multiples, e.g. a head CT at 4 mm then 7 mm): ``uneven="refuse"``
+  (default), ``"keep"`` (slices as they are; column k is the mean step, so inner slices may sit off their position;
+  the note says by how much) or ``"resample"`` (linear interpolation along the normal to the step nearest the
+  series' nominal step, or ``resample_step_mm``, that divides the stack evenly, so the first and last slices are
+  kept; dcm2niix's ``_Eq`` output interpolates the same way at its own step).
+- Gantry tilt (slice positions step along a line that is not the slice normal): ``tilt="keep"`` (default) writes a
+  sheared sform that places every slice exactly; a qform cannot hold a shear, so it gets the un-sheared frame
+  (in-plane axes and the normal, scaled by the true slice spacing) and readers that use the qform see the tilt as
+  a shear. ``tilt="resample"`` shifts each slice in-plane to its place in an orthogonal grid (linear interpolation,
+  the grid grows so nothing is cut, new pixels get PixelPaddingValue or else the darkest value of the series, and
+  pixels next to padding are taken nearest-neighbour), exactly as dcm2niix's ``_Tilt`` output. Interpolated
+  values are rounded half away from zero after each pass, as dcm2niix does.
+- The output array is allocated once and filled slice by slice; pixel data are decoded one image at a time through
+  pydicom's decoders (pylibjpeg for JPEG lossless and JPEG 2000); a missing decoder names the package to install.
+
+The NIfTI file: NIfTI-1, little endian, int16, scl_slope 1 / scl_inter 0, qform_code = sform_code = 1 (scanner
+anatomical: the coordinates are the scanner's patient coordinates from the DICOM headers, not aligned to another
+image or template, which is what code 2 would claim), xyzt_units mm + s, descrip and the other text fields empty,
+no extensions, vox_offset 352; gzip with mtime 0 and no file name (ISA-L level 2 where installed, else zlib level 6),
+written to a temporary file in the target folder and moved into place: the same volume gives the same bytes.
+"""
+
+from __future__ import annotations
+
+import gzip
+import math
+import os
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, Literal, cast
+
+import numpy as np
+import numpy.typing as npt
+from pydicom.dataset import Dataset
+from pydicom.uid import UID
+
+from curator.io.dicom import MAX_DECODED_BYTES, missing_decoder
+
+__all__ = ["ConversionError", "Volume", "convert_series", "write_volume"]
+
+Uneven = Literal["refuse", "keep", "resample"]
+Tilt = Literal["keep", "resample"]
+FloatArray = npt.NDArray[np.float64]
+
+RELATIVE_TOLERANCE = 0.02          # a step may differ from the series' step by 2 % (plus tolerance_mm)
+ORIENTATION_TOLERANCE = 1e-3       # direction cosines that differ by less are the same orientation
+PIXEL_SPACING_TOLERANCE = 1e-4     # mm
+PERPENDICULAR_TOLERANCE = 1e-2     # |row . column| above this: the direction cosines are not perpendicular
+SHIFT_PIXELS = 0.01                # tilt="resample" moves slices only when one would move by more than this
+MAX_VOLUME_BYTES = 4 << 30         # never allocate a larger output volume
+ISAL_LEVEL = 2                     # ISA-L's scale (0..3); as small as zlib 6 on CT and much faster
+ZLIB_LEVEL = 6
+NIFTI_HEADER_BYTES = 352           # 348-byte header + 4-byte empty extension flag
+CHUNK_SLICES_BYTES = 16 << 20      # voxel bytes handed to the compressor at a time
+
+
+class ConversionError(Exception):
+    """The series cannot be converted as it is; the message says what was expected, found, and what to do."""
+
+
+@dataclass(frozen=True, eq=False)  # eq=False: arrays do not compare to one truth value
+class Volume:
+    """A converted series. ``data`` is read-only int16 HU with shape (columns, rows, slices) = NIfTI (i, j, k)."""
+
+    data: npt.NDArray[np.int16]
+    affine: FloatArray                    # 4x4 voxel -> RAS+ mm
+    spacing: tuple[float, float, float]   # (column mm, row mm, slice mm along the normal)
+    tilt_degrees: float                   # gantry tilt seen in the positions (0 when none)
+    notes: tuple[str, ...]                # facts for the provenance record
+
+
+@dataclass(frozen=True)
+class _Image:
+    """One image (a single-frame dataset or one frame of a multi-frame one) with its geometry."""
+
+    label: str
+    dataset: Dataset
+    frame: int | None                     # index into a multi-frame object, None for a single-frame one
+    rows: int
+    columns: int
+    orientation: tuple[float, ...]        # 6 direction cosines
+    position: tuple[float, float, float]
+    pixel_spacing: tuple[float, float]    # (row spacing, column spacing) as in DICOM
+    slope: float
+    intercept: float
+    rescaled: bool                        # RescaleSlope/Intercept present (else stored values taken as HU)
+    syntax: str
+    padding: float | None                 # PixelPaddingValue (stored units)
+
+
+@dataclass
+class _Plan:
+    images: list[_Image]                  # in order along the normal
+    relative: FloatArray                  # distance of each from the first along the normal (mm)
+    shifts: FloatArray | None             # (n, 2) in-plane shift of each slice in pixels (i, j), when resampled
+    low: tuple[int, int]                  # pixels added before column 0 / row 0 by the shift
+    shape: tuple[int, int]                # output (columns, rows)
+    targets: FloatArray | None            # output slice positions (relative mm) when resampled along the normal
+    step: float                           # output slice spacing along the normal
+    affine: FloatArray
+    tilt: float
+    notes: list[str]
+
+
+# --- reading the headers -------------------------------------------------------------------------------------------
+
+def _text(value: object) -> str:
+    return " ".join(str(value).split())
+
+
+def _instance_label(ds: Dataset, index: int) -> str:
+    try:
+        number = ds.get("InstanceNumber")
+        if number is not None and str(number).strip() != "":
+            return f"instance {int(float(number))}"
+    except Exception:  # an unreadable InstanceNumber only changes how the image is named
+        pass
+    return f"image {index + 1} (no InstanceNumber)"
+
+
+def _lookup(ds: Dataset, groups: list[Dataset], sequence: str, keyword: str) -> object:
+    """``keyword`` from the first functional group that has ``sequence`` (per-frame, then shared), else top level."""
+    for group in groups:
+        seq = group.get(sequence)
+        if seq:
+            value = seq[0].get(keyword)
+            if value is not None and value != "":
+                return value
+    value = ds.get(keyword)
+    return None if value == "" else value
+
+
+def _numbers(value: object, count: int, keyword: str, label: str) -> tuple[float, ...]:
+    if value is None:
+        raise ConversionError(f"{label} has no {keyword}: a volume needs it on every image to place the slices. "
+                              "Convert a series whose images all carry it.")
+    try:
+        items = [value] if isinstance(value, str | bytes | int | float) else list(cast("Sequence[object]", value))
+        numbers = tuple(float(cast("float", item)) for item in items)
+    except (TypeError, ValueError) as error:
+        raise ConversionError(f"{label}: {keyword} {_text(value)!r} is not a list of numbers ({error}).") from error
+    if len(numbers) != count or not all(math.isfinite(v) for v in numbers):
+        raise ConversionError(f"{label}: {keyword} should hold {count} finite numbers, found {_text(value)!r}.")
+    return numbers
+
+
+def _integer(ds: Dataset, keyword: str, label: str, default: int | None = None) -> int:
+    value = ds.get(keyword)
+    if value is None or value == "":
+        if default is not None:
+            return default
+        raise ConversionError(f"{label} has no {keyword}; an image needs it to be decoded.")
+    try:
+        number = int(value)
+    except (TypeError, ValueError) as error:
+        raise ConversionError(f"{label}: {keyword} {_text(value)!r} is not a whole number.") from error
+    return number
+
+
+def _images(datasets: Sequence[Dataset]) -> list[_Image]:
+    images: list[_Image] = []
+    for index, ds in enumerate(datasets):
+        if not isinstance(ds, Dataset):
+            raise ConversionError(f"item {index + 1} of the series is a {type(ds).__name__}, not a pydicom Dataset.")
+        try:
+            images.extend(_frames(ds, index))
+        except ConversionError:
+            raise
+        except Exception as error:  # a malformed element pydicom only notices when it is read
+            raise ConversionError(f"{_instance_label(ds, index)}: the DICOM header cannot be read ({_text(error)})."
+                                  " Check the file with `curator validate`.") from error
+    return images
+
+
+def _frames(ds: Dataset, index: int) -> Iterator[_Image]:
+    label = _instance_label(ds, index)
+    meta = getattr(ds, "file_meta", None)
+    syntax = str(meta.get("TransferSyntaxUID") or "") if meta is not None else ""
+    if not syntax:
+        raise ConversionError(f"{label} has no transfer syntax (file meta information missing), so its pixel data "
+                              "cannot be interpreted. Read the files with pydicom.dcmread so file_meta is kept.")
+    if "PixelData" not in ds:
+        what = "float pixel data, not CT numbers" if ("FloatPixelData" in ds or "DoubleFloatPixelData" in ds) \
+            else "no pixel data"
+        raise ConversionError(f"{label} has {what}; a CT volume needs stored integers with a rescale to HU.")
+    rows = _integer(ds, "Rows", label)
+    columns = _integer(ds, "Columns", label)
+    samples = _integer(ds, "SamplesPerPixel", label, default=1)
+    bits = _integer(ds, "BitsAllocated", label)
+    frames = _integer(ds, "NumberOfFrames", label, default=1)
+    if rows <= 0 or columns <= 0 or frames <= 0 or bits not in (8, 16, 32):
+        raise ConversionError(f"{label}: Rows {rows}, Columns {columns}, NumberOfFrames {frames}, BitsAllocated "
+                              f"{bits} do not describe a greyscale image.")
+    if samples != 1:
+        raise ConversionError(f"{label} is a colour image (SamplesPerPixel {samples}); a CT volume holds one value "
+                              "per pixel. Choose the series of original CT images.")
+    implied = rows * columns * frames * bits // 8
+    if implied > MAX_DECODED_BYTES:
+        raise ConversionError(f"{label}: the header implies {implied} bytes of pixels, more than the "
+                              f"{MAX_DECODED_BYTES} allowed per file.")
+    per_frame = ds.get("PerFrameFunctionalGroupsSequence")
+    shared_seq = ds.get("SharedFunctionalGroupsSequence")
+    shared = [shared_seq[0]] if shared_seq else []
+    multi = frames > 1 or per_frame is not None
+    if multi and (per_frame is None or len(per_frame) != frames):
+        found = "no PerFrameFunctionalGroupsSequence" if per_frame is None else f"{len(per_frame)} items"
+        raise ConversionError(f"{label} has {frames} frames but {found}: the position of each frame is unknown. "
+                              "Only enhanced multi-frame objects (one Plane Position per frame) can be converted.")
+    padding_value = ds.get("PixelPaddingValue")
+    padding: float | None = None
+    if padding_value is not None and padding_value != "":
+        try:
+            padding = float(padding_value)
+        except (TypeError, ValueError):
+            padding = None
+        if padding is not None and ds.get("PixelRepresentation") == 1 and padding > 32767:
+            padding -= 65536  # a signed value read through an unsigned VR
+    for frame in range(frames):
+        groups = ([per_frame[frame]] if multi and per_frame is not None else []) + shared
+        name = f"frame {frame + 1} of {label}" if multi else label
+        orientation = _numbers(_lookup(ds, groups, "PlaneOrientationSequence", "ImageOrientationPatient"), 6,
+                               "ImageOrientationPatient", name)
+        position = _numbers(_lookup(ds, groups, "PlanePositionSequence", "ImagePositionPatient"), 3,
+                            "ImagePositionPatient", name)
+        spacing = _numbers(_lookup(ds, groups, "PixelMeasuresSequence", "PixelSpacing"), 2, "PixelSpacing", name)
+        if min(spacing) <= 0:
+            raise ConversionError(f"{name}: PixelSpacing {spacing} is not positive.")
+        raw_slope = _lookup(ds, groups, "PixelValueTransformationSequence", "RescaleSlope")
+        raw_intercept = _lookup(ds, groups, "PixelValueTransformationSequence", "RescaleIntercept")
+        slope = _numbers(raw_slope, 1, "RescaleSlope", name)[0] if raw_slope is not None else 1.0
+        intercept = _numbers(raw_intercept, 1, "RescaleIntercept", name)[0] if raw_intercept is not None else 0.0
+        if slope == 0:
+            raise ConversionError(f"{name}: RescaleSlope is 0, which maps every pixel to one value.")
+        yield _Image(label=name, dataset=ds, frame=frame if multi else None, rows=rows, columns=columns,
+                     orientation=orientation, position=(position[0], position[1], position[2]),
+                     pixel_spacing=(spacing[0], spacing[1]), slope=slope, intercept=intercept,
+                     rescaled=raw_slope is not None or raw_intercept is not None, syntax=syntax, padding=padding)
+
+
+def _same_geometry(images: list[_Image]) -> None:
+    first = images[0]
+    for image in images[1:]:
+        if (image.rows, image.columns) != (first.rows, first.columns):
+            raise ConversionError(
+                f"{image.label} is {image.rows} rows x {image.columns} columns where {first.label} is {first.rows} x "
+                f"{first.columns}: a volume needs one image size. Remove the odd image(s) or choose another series.")
+        if max(abs(a - b) for a, b in zip(image.orientation, first.orientation, strict=True)) > ORIENTATION_TOLERANCE:
+            raise ConversionError(
+                f"{image.label} has ImageOrientationPatient {_vector(image.orientation)} where {first.label} has "
+                f"{_vector(first.orientation)}: a volume needs one orientation (localizer or reformat mixed in?). "
+                "Remove the odd image(s) or choose another series.")
+        if max(abs(a - b) for a, b in zip(image.pixel_spacing, first.pixel_spacing, strict=True)) \
+                > PIXEL_SPACING_TOLERANCE:
+            raise ConversionError(
+                f"{image.label} has PixelSpacing {_vector(image.pixel_spacing)} mm where {first.label} has "
+                f"{_vector(first.pixel_spacing)} mm: a volume needs one pixel size. Choose another series.")
+
+
+def _vector(values: Sequence[float]) -> str:
+    return "(" + ", ".join(f"{v:g}" for v in values) + ")"
+
+
+def _mm(value: float) -> str:
+    """A length for a message: two decimals, trailing zeros dropped but one kept (5.0, 0.75, -120.0)."""
+    text = f"{value:.2f}".rstrip("0")
+    return text + "0" if text.endswith(".") else text
+
+
+# --- planning the grid ---------------------------------------------------------------------------------------------
+
+def _axes(image: _Image) -> tuple[FloatArray, FloatArray, FloatArray]:
+    row = np.array(image.orientation[:3], dtype=np.float64)
+    col = np.array(image.orientation[3:], dtype=np.float64)
+    row_length, col_length = float(np.linalg.norm(row)), float(np.linalg.norm(col))
+    if row_length < 0.5 or col_length < 0.5:
+        raise ConversionError(f"{image.label}: ImageOrientationPatient {_vector(image.orientation)} does not hold "
+                              "two unit direction vectors.")
+    row, col = row / row_length, col / col_length
+    if abs(float(row @ col)) > PERPENDICULAR_TOLERANCE:
+        raise ConversionError(f"{image.label}: the row and column directions of ImageOrientationPatient "
+                              f"{_vector(image.orientation)} are not perpendicular.")
+    normal = np.cross(row, col)
+    return row, col, normal / float(np.linalg.norm(normal))
+
+
+def _nominal_step(steps: FloatArray, tolerance_mm: float) -> float:
+    """The step most slices are apart (the smaller one on a tie), averaged over the steps that agree with it."""
+    ordered = np.sort(steps)
+    best, best_count = float(ordered[0]), 0
+    for candidate in ordered:
+        limit = float(candidate) * RELATIVE_TOLERANCE + tolerance_mm
+        count = int(np.searchsorted(ordered, candidate + limit, "right") - np.searchsorted(ordered, candidate - limit))
+        if count > best_count:
+            best, best_count = float(candidate), count
+    limit = best * RELATIVE_TOLERANCE + tolerance_mm
+    cluster = ordered[(ordered >= best - limit) & (ordered <= best + limit)]
+    return float(cluster.mean())
+
+
+def _runs(steps: FloatArray, tolerance_mm: float) -> str:
+    """Steps in slice order, run-length encoded: '13 x 4.0, 1 x 1.08, 13 x 7.0' (mm)."""
+    runs: list[list[float]] = []
+    for step in steps.tolist():
+        if runs and abs(step - runs[-1][0]) <= runs[-1][0] * RELATIVE_TOLERANCE + tolerance_mm:
+            runs[-1].append(step)
+        else:
+            runs.append([step])
+    text = [f"{len(run)} x {_mm(sum(run) / len(run))}" for run in runs[:8]]
+    return ", ".join(text) + (", ..." if len(runs) > 8 else "")
+
+
+@dataclass
+class _Stack:
+    """The images in order along the slice normal, with what the planning steps need of them."""
+
+    images: list[_Image]
+    positions: FloatArray            # (n, 3) LPS
+    relative: FloatArray             # distance of each from the first along the normal (mm)
+    row: FloatArray                  # unit row direction (increasing column index)
+    col: FloatArray                  # unit column direction (increasing row index)
+    normal: FloatArray               # row x col
+    axis: int                        # the patient axis nearest the normal, for messages
+
+    def coordinate(self, index: int) -> str:
+        """The position of image ``index`` on the patient axis nearest the normal (DICOM patient mm)."""
+        return _mm(float(self.positions[index][self.axis]))
+
+    def at(self, index: int) -> str:
+        return f"{'xyz'[self.axis]} = {self.coordinate(index)}"
+
+
+def _stack(images: list[_Image], tolerance_mm: float) -> _Stack:
+    """Order the images along the normal; refuse one position held twice (or by all)."""
+    row, col, normal = _axes(images[0])
+    positions = np.array([image.position for image in images], dtype=np.float64)
+    distances = positions @ normal
+    order = np.argsort(distances, kind="stable")
+    stack = _Stack(images=[images[i] for i in order], positions=positions[order],
+                   relative=distances[order] - distances[order][0], row=row, col=col, normal=normal,
+                   axis=int(np.argmax(np.abs(normal))))
+    steps = np.diff(stack.relative)
+    count = len(images)
+    if float(steps.max()) <= tolerance_mm:
+        names = ", ".join(image.label for image in stack.images[:6]) + (", ..." if count > 6 else "")
+        raise ConversionError(
+            f"all {count} images lie at one position ({stack.at(0)} mm, within {tolerance_mm:g} mm along the slice "
+            f"normal): this is not a volume but repeated images of one slice ({names}). Choose the series that "
+            "holds the volume.")
+    for index, step in enumerate(steps.tolist()):
+        if step <= tolerance_mm:
+            a, b = stack.images[index], stack.images[index + 1]
+            raise ConversionError(
+                f"{a.label} and {b.label} both lie at {stack.at(index)} mm (closer than {tolerance_mm:g} mm along the "
+                "slice normal): a volume holds each position once. Remove the duplicate, or split the series if it "
+                "holds several acquisitions.")
+    return stack
+
+
+def _spacing(stack: _Stack, uneven: Uneven, tolerance_mm: float, resample_step_mm: float | None,
+             notes: list[str]) -> tuple[FloatArray | None, float]:
+    """(output slice positions when resampled along the normal else None, output slice spacing)."""
+    steps = np.diff(stack.relative)
+    count, extent = len(stack.images), float(stack.relative[-1])
+    nominal = _nominal_step(steps, tolerance_mm)
+
+    def tolerance(expected: float) -> float:
+        return expected * RELATIVE_TOLERANCE + tolerance_mm
+
+    gaps: list[tuple[int, int]] = []
+    irregular: list[int] = []
+    for index, step in enumerate(steps.tolist()):
+        if abs(step - nominal) <= tolerance(nominal):
+            continue
+        multiple = round(step / nominal)
+        if multiple >= 2 and abs(step - multiple * nominal) <= tolerance(multiple * nominal):
+            gaps.append((index, multiple - 1))
+        else:
+            irregular.append(index)
+    if gaps and not irregular:
+        index, missing = gaps[0]
+        before, after = stack.images[index], stack.images[index + 1]
+        more = f" ({len(gaps)} gaps in all)" if len(gaps) > 1 else ""
+        raise ConversionError(
+            f"missing slice between {stack.at(index)} and {stack.coordinate(index + 1)} mm (gap "
+            f"{_mm(float(steps[index]))} mm where the series steps by {_mm(nominal)} mm: {missing} "
+            f"image{'s' if missing > 1 else ''} missing between {before.label} and {after.label}){more}. Find the "
+            "missing image(s) and convert the complete series, or choose another series; interpolating over a gap "
+            "would invent anatomy.")
+    step_out = extent / (count - 1)
+    if not irregular:
+        return None, step_out
+    first = irregular[0]
+    described = (f"steps {_runs(steps, tolerance_mm)} mm along the slice normal (first change between "
+                 f"{stack.at(first)} and {stack.coordinate(first + 1)} mm, {stack.images[first].label} -> "
+                 f"{stack.images[first + 1].label})")
+    if uneven == "refuse":
+        raise ConversionError(
+            f"the slices are unevenly spaced: {described}; a NIfTI volume has one slice spacing. Convert with "
+            "uneven='keep' (slices as they are, the affine uses the mean step) or uneven='resample' (linear "
+            "interpolation to an even step), or choose another series.")
+    if uneven == "keep":
+        off = float(np.max(np.abs(stack.relative - np.arange(count) * step_out)))
+        notes.append(f"uneven slice spacing kept: {described}; the affine uses the mean step {step_out:.4f} mm, "
+                     f"so a slice may lie up to {off:.2f} mm from the position the affine gives it")
+        return None, step_out
+    wanted = resample_step_mm if resample_step_mm is not None else nominal
+    if not (wanted > 0 and math.isfinite(wanted)):
+        raise ValueError(f"resample_step_mm must be a positive number, not {resample_step_mm!r}")
+    intervals = max(1, round(extent / wanted))
+    step_out = extent / intervals
+    targets = np.arange(intervals + 1, dtype=np.float64) * step_out
+    targets[-1] = extent
+    notes.append(f"uneven slice spacing resampled: {described}; {count} slices interpolated linearly along the "
+                 f"normal to {intervals + 1} slices {step_out:.4f} mm apart (the first and last kept)")
+    return targets, step_out
+
+
+def _plan(images: list[_Image], uneven: Uneven, tilt: Tilt, tolerance_mm: float,
+          resample_step_mm: float | None) -> _Plan:
+    stack = _stack(images, tolerance_mm)
+    notes: list[str] = []
+    targets, step_out = _spacing(stack, uneven, tolerance_mm, resample_step_mm, notes)
+    images, positions, relative = stack.images, stack.positions, stack.relative
+    row, col, normal = stack.row, stack.col, stack.normal
+    dy, dx = images[0].pixel_spacing  # DICOM: (row spacing = along the column direction, column spacing)
+    extent = float(relative[-1])
+
+    # in-plane offsets of each slice from the line along the normal through the first: gantry tilt
+    offsets = (positions - positions[0]) - np.outer(relative, normal)
+    in_row, in_col = offsets @ row, offsets @ col
+    tilt_degrees = math.degrees(math.atan2(float(np.hypot(in_row[-1], in_col[-1])), extent))
+    if tilt_degrees < 1e-3:
+        tilt_degrees = 0.0
+    tag = _gantry_tag(images[0].dataset)
+    tag_text = f" (GantryDetectorTilt {tag:g} deg)" if tag is not None and tag != 0 else ""
+    shifts_px = np.stack([in_row / dx, in_col / dy], axis=1)
+    shifting = tilt == "resample" and float(np.max(np.abs(shifts_px))) > SHIFT_PIXELS
+    low = (0, 0)
+    shape = (images[0].columns, images[0].rows)
+    if shifting:
+        low_i = math.ceil(max(0.0, -float(shifts_px[:, 0].min())) - 1e-4)
+        high_i = math.ceil(max(0.0, float(shifts_px[:, 0].max())) - 1e-4)
+        low_j = math.ceil(max(0.0, -float(shifts_px[:, 1].min())) - 1e-4)
+        high_j = math.ceil(max(0.0, float(shifts_px[:, 1].max())) - 1e-4)
+        low = (low_i, low_j)
+        shape = (shape[0] + low_i + high_i, shape[1] + low_j + high_j)
+        largest = float(np.max(np.hypot(shifts_px[:, 0], shifts_px[:, 1])))
+        grown = [f"{a + b} {what}" for a, b, what in ((low_i, high_i, "columns"), (low_j, high_j, "rows")) if a + b]
+        notes.append(f"gantry tilt {tilt_degrees:.2f} deg{tag_text} corrected: each slice shifted in-plane onto an "
+                     f"orthogonal grid (up to {largest:.2f} pixels, linear interpolation, as dcm2niix's _Tilt "
+                     f"output), the grid extended by {' and '.join(grown) or 'nothing'}")
+        direction = normal
+    else:
+        # the slices stack along the line joining the first and the last; they must lie on it
+        misses = np.linalg.norm(offsets - np.outer(relative / extent, offsets[-1]), axis=1)
+        if float(misses.max()) > tolerance_mm + 0.05 * min(dx, dy):
+            worst = int(np.argmax(misses))
+            raise ConversionError(
+                f"the slice positions do not lie on one line: {images[worst].label} lies {float(misses.max()):.2f} mm "
+                "off the line joining the first and last slice (in-plane). Convert with tilt='resample', which moves "
+                "each slice to its place, or choose another series.")
+        direction = (positions[-1] - positions[0]) / extent
+        if tilt_degrees > 0:
+            off = float(np.max(np.linalg.norm(offsets, axis=1)))
+            notes.append(f"gantry tilt {tilt_degrees:.2f} deg{tag_text} kept: the sform is sheared so that every "
+                         "slice sits at its DICOM position; the qform, which cannot hold a shear, is the un-sheared "
+                         f"frame and places a slice up to {off:.2f} mm from its position")
+    if tilt_degrees == 0 and tag:
+        notes.append(f"GantryDetectorTilt says {tag:g} deg but the slice positions show no tilt; the positions "
+                     "were used")
+
+    origin = positions[0] - low[0] * dx * row - low[1] * dy * col
+    lps = np.eye(4)
+    lps[:3, 0], lps[:3, 1], lps[:3, 2], lps[:3, 3] = row * dx, col * dy, direction * step_out, origin
+    affine = np.diag([-1.0, -1.0, 1.0, 1.0]) @ lps
+    return _Plan(images=images, relative=relative, shifts=shifts_px if shifting else None, low=low, shape=shape,
+                 targets=targets, step=step_out, affine=affine, tilt=round(tilt_degrees, 4), notes=notes)
+
+
+def _gantry_tag(ds: Dataset) -> float | None:
+    try:
+        value = ds.get("GantryDetectorTilt")
+        return None if value is None or value == "" else float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+# --- pixels --------------------------------------------------------------------------------------------------------
+
+def _check_decoders(images: list[_Image]) -> list[str]:
+    """Notes naming the transfer syntaxes; ConversionError when one cannot be decoded here."""
+    notes = []
+    for syntax in sorted({image.syntax for image in images}):
+        name = UID(syntax).name
+        try:
+            missing = missing_decoder(syntax)
+        except NotImplementedError as error:
+            raise ConversionError(f"the pixel data use transfer syntax {name} ({syntax}), which pydicom cannot "
+                                  "decode at all. Convert the files to an uncompressed syntax first.") from error
+        except Exception as error:
+            raise ConversionError(f"transfer syntax {syntax!r} is not a known DICOM transfer syntax ({error}).") \
+                from error
+        if missing:
+            raise ConversionError(f"the pixel data use transfer syntax {name} ({syntax}) and no installed decoder "
+                                  f"can read it. Install: {'; '.join(missing)} (for example `pip install pylibjpeg "
+                                  "pylibjpeg-libjpeg pylibjpeg-openjpeg`).")
+        if UID(syntax).is_compressed:
+            notes.append(f"pixel data in {name} ({syntax}) decoded with pydicom")
+    return notes
+
+
+def _stored(image: _Image) -> npt.NDArray[np.generic]:
+    from pydicom.pixels.decoders.base import get_decoder
+
+    try:
+        array, _ = get_decoder(image.syntax).as_array(image.dataset, index=image.frame)
+    except Exception as error:
+        reason = _text(error) or type(error).__name__
+        raise ConversionError(f"{image.label}: the pixel data cannot be decoded ({reason}). The file may be "
+                              "truncated or corrupt; check it with `curator validate --deep`.") from error
+    if array.shape != (image.rows, image.columns):
+        raise ConversionError(f"{image.label}: decoded {array.shape} pixels where the header says {image.rows} x "
+                              f"{image.columns}.")
+    return array
+
+
+def _hu(image: _Image) -> npt.NDArray[np.int32]:
+    """The image in whole HU (int32), range-checked for int16."""
+    stored = _stored(image)
+    if image.slope == 1.0 and float(image.intercept).is_integer():
+        low, high = int(stored.min()), int(stored.max())
+        intercept = int(image.intercept)
+        if low + intercept < -32768 or high + intercept > 32767:
+            raise _range_error(image, low + intercept, high + intercept)
+        return stored.astype(np.int32) + np.int32(intercept)
+    values = stored.astype(np.float64) * image.slope + image.intercept
+    rounded = np.rint(values)
+    if not np.array_equal(values, rounded):
+        example = float(values[values != rounded].flat[0])
+        raise ConversionError(
+            f"{image.label}: RescaleSlope {image.slope:g} and RescaleIntercept {image.intercept:g} give values that "
+            f"are not whole HU (e.g. {example:g}); curator writes CT volumes as int16 HU, which would change them. "
+            "This is not a plain CT series (a derived or parametric map?): choose the original CT series.")
+    smallest, largest = float(rounded.min()), float(rounded.max())
+    if smallest < -32768 or largest > 32767:
+        raise _range_error(image, smallest, largest)
+    return rounded.astype(np.int32)
+
+
+def _range_error(image: _Image, low: float, high: float) -> ConversionError:
+    return ConversionError(f"{image.label}: HU values {low:g}..{high:g} do not fit int16 (-32768..32767) after "
+                           f"RescaleSlope {image.slope:g} and RescaleIntercept {image.intercept:g}; the rescale "
+                           "attributes look wrong. Check them against the scanner's export.")
+
+
+def _round(values: FloatArray) -> FloatArray:
+    """Round half away from zero, as C's round() in dcm2niix."""
+    return np.trunc(values + np.copysign(0.5, values))
+
+
+def _shift_axis(source: FloatArray, shift: float, low: int, size: int, pad: float, nearest_pad: bool) -> FloatArray:
+    """Move ``source`` along axis 0 by ``shift`` pixels into ``size`` rows starting ``low`` rows before it.
+
+    Output row r samples input row y = r - low - shift by linear interpolation between floor(y) and floor(y)+1;
+    rows with y outside [0, rows - 1] are padding. With a PixelPaddingValue, a pixel next to padding is taken from
+    the nearer input pixel instead of being blended with padding (dcm2niix issue 262).
+    """
+    rows = source.shape[0]
+    out = np.full((size, *source.shape[1:]), pad, dtype=np.float64)
+    y0 = -low - shift                       # input coordinate of output row 0
+    base = math.floor(y0 + 1e-6)            # a move within a millionth of a pixel of a whole one is that one
+    frac = max(0.0, y0 - base)
+    first = max(0, -base)                   # first output row whose floor(y) >= 0
+    if frac < 1e-6:                         # whole-pixel move: copy
+        last = min(size, rows - base)
+        if last > first:
+            out[first:last] = source[first + base:last + base]
+        return out
+    last = min(size, rows - 1 - base)       # output rows whose floor(y) + 1 <= rows - 1
+    if last <= first:
+        return out
+    lo = source[first + base:last + base]
+    hi = source[first + base + 1:last + base + 1]
+    blended = lo * (1.0 - frac) + hi * frac
+    if nearest_pad:
+        touching = (lo == pad) | (hi == pad)
+        blended = np.where(touching, hi if frac >= 0.5 else lo, blended)
+    out[first:last] = blended
+    return out
+
+
+def _shifted(hu: npt.NDArray[np.int32], shift: npt.NDArray[np.float64], low: tuple[int, int],
+             shape: tuple[int, int], pad: float, nearest_pad: bool) -> FloatArray:
+    """One slice (rows, columns) moved in-plane by ``shift`` = (i, j) pixels into the (rows, columns) grid."""
+    values = hu.astype(np.float64)
+    if abs(float(shift[1])) > 0 or low[1] or shape[1] != hu.shape[0]:
+        values = _shift_axis(values, float(shift[1]), low[1], shape[1], pad, nearest_pad)
+    if abs(float(shift[0])) > 0 or low[0] or shape[0] != hu.shape[1]:
+        values = _shift_axis(values.T, float(shift[0]), low[0], shape[0], pad, nearest_pad).T
+    return _round(values)
+
+
+def _padding(plan: _Plan) -> tuple[float, bool]:
+    """The value for pixels the tilt correction adds (HU), and whether PixelPaddingValue gave it (a padding value
+    that is no int16 HU is ignored: the darkest value of the series is used, as when there is none)."""
+    first = plan.images[0]
+    if first.padding is not None:
+        value = first.padding * first.slope + first.intercept
+        if -32768 <= value <= 32767 and float(value).is_integer():
+            return value, True
+    return float(min(int(_hu(image).min()) for image in plan.images)), False
+
+
+def _fill(plan: _Plan, out: npt.NDArray[np.int16]) -> None:
+    """Fill ``out`` (slices, rows, columns) slice by slice."""
+    pad, nearest_pad = _padding(plan) if plan.shifts is not None else (0.0, False)
+    cache: dict[int, npt.NDArray[np.generic]] = {}
+
+    def prepared(index: int) -> npt.NDArray[np.generic]:
+        if index not in cache:
+            hu = _hu(plan.images[index])
+            value: npt.NDArray[np.generic] = hu if plan.shifts is None else \
+                _shifted(hu, plan.shifts[index], plan.low, plan.shape, pad, nearest_pad)
+            for old in [key for key in cache if key < index - 1]:
+                del cache[old]
+            cache[index] = value
+        return cache[index]
+
+    if plan.targets is None:
+        for index in range(len(plan.images)):
+            out[index] = prepared(index)
+            cache.clear()
+        return
+    relative = plan.relative
+    for s, target in enumerate(plan.targets.tolist()):
+        high = min(int(np.searchsorted(relative, target, "left")), len(relative) - 1)
+        low = max(high - 1, 0)
+        if relative[high] == relative[low] or target >= relative[high]:
+            out[s] = prepared(high)
+            continue
+        weight = (target - relative[low]) / (relative[high] - relative[low])
+        below = prepared(low).astype(np.float64)
+        above = prepared(high).astype(np.float64)
+        out[s] = _round(below * (1.0 - weight) + above * weight)
+
+
+# --- the public functions ------------------------------------------------------------------------------------------
+
+def convert_series(datasets: Sequence[Dataset], *, uneven: Uneven = "refuse", tilt: Tilt = "keep",
+                   tolerance_mm: float = 0.01, resample_step_mm: float | None = None) -> Volume:
+    """Convert the datasets of one CT series (with pixel data) into a ``Volume`` of int16 HU.
+
+    ``tolerance_mm`` (plus 2 % of the step) is how far a slice step may differ from the series' step and still be
+    regular; slices closer than ``tolerance_mm`` along the normal are duplicates. ``resample_step_mm`` sets the step
+    that ``uneven="resample"`` aims at (default: the series' nominal step, the one most slices are apart).
+    Raises ConversionError for anything in the data that prevents a correct volume (see the module docstring).
+    """
+    if uneven not in ("refuse", "keep", "resample"):
+        raise ValueError(f"uneven must be 'refuse', 'keep' or 'resample', not {uneven!r}")
+    if tilt not in ("keep", "resample"):
+        raise ValueError(f"tilt must be 'keep' or 'resample', not {tilt!r}")
+    if not (tolerance_mm >= 0 and math.isfinite(tolerance_mm)):
+        raise ValueError(f"tolerance_mm must be a non-negative number, not {tolerance_mm!r}")
+    images = _images(list(datasets))
+    if len(images) < 2:
+        found = "no image" if not images else f"one image ({images[0].label})"
+        raise ConversionError(f"the series holds {found}; a volume needs at least two slices to know their spacing. "
+                              "Choose a series with the whole volume.")
+    _same_geometry(images)
+    plan = _plan(images, uneven, tilt, tolerance_mm, resample_step_mm)
+    notes = _check_decoders(images)
+    columns, rows = plan.shape
+    slices = len(plan.images) if plan.targets is None else len(plan.targets)
+    if columns * rows * slices * 2 > MAX_VOLUME_BYTES:
+        raise ConversionError(f"the volume would be {columns} x {rows} x {slices} voxels, more than "
+                              f"{MAX_VOLUME_BYTES >> 30} GiB; check the geometry (or resample_step_mm).")
+    buffer = np.empty((slices, rows, columns), dtype=np.int16)
+    _fill(plan, buffer)
+    data = buffer.transpose(2, 1, 0)  # (columns, rows, slices), Fortran-ordered: NIfTI's voxel order on disk
+    data.flags.writeable = False
+
+    first = plan.images[0]
+    facts = [f"{len(plan.images)} images ({_span(plan.images)}) converted to {columns} x {rows} x {slices} voxels of "
+             f"{first.pixel_spacing[1]:g} x {first.pixel_spacing[0]:g} x {plan.step:.4f} mm, slices ordered by "
+             "position along the slice normal"]
+    if any(image.frame is not None for image in plan.images):
+        objects = len({id(image.dataset) for image in plan.images})
+        facts.append(f"enhanced multi-frame: {len(plan.images)} frames of {objects} object(s), geometry from the "
+                     "functional group sequences")
+    facts.extend(_rescale_notes(plan.images))
+    return Volume(data=data, affine=plan.affine, spacing=(first.pixel_spacing[1], first.pixel_spacing[0], plan.step),
+                  tilt_degrees=plan.tilt, notes=tuple(facts + notes + plan.notes))
+
+
+def _span(images: list[_Image]) -> str:
+    return images[0].label if len(images) == 1 else f"{images[0].label} .. {images[-1].label}"
+
+
+def _rescale_notes(images: list[_Image]) -> list[str]:
+    if not any(image.rescaled for image in images):
+        return ["no RescaleSlope/RescaleIntercept: stored values taken as HU"]
+    pairs = sorted({(image.slope, image.intercept) for image in images})
+    if len(pairs) == 1:
+        slope, intercept = pairs[0]
+        return [f"HU = stored x {slope:g} + {intercept:g}"]
+    intercepts = [intercept for _, intercept in pairs]
+    slopes = [slope for slope, _ in pairs]
+    return [f"rescale differs between slices (slope {min(slopes):g}..{max(slopes):g}, intercept "
+            f"{min(intercepts):g}..{max(intercepts):g}); each slice's own was applied"]
+
+
+def _qform(affine: FloatArray) -> FloatArray:
+    """The un-sheared part of ``affine``: the in-plane axes and their normal, scaled by the spacing along it."""
+    axis_i, axis_j, axis_k = affine[:3, 0], affine[:3, 1], affine[:3, 2]
+    unit_i = axis_i / np.linalg.norm(axis_i)
+    unit_j = axis_j - (axis_j @ unit_i) * unit_i
+    unit_j = unit_j / np.linalg.norm(unit_j)
+    normal = np.cross(unit_i, unit_j)
+    qform = affine.copy()
+    qform[:3, 1] = unit_j * np.linalg.norm(axis_j)
+    qform[:3, 2] = normal * float(axis_k @ normal)
+    return qform
+
+
+def _compressor(handle: IO[bytes]) -> IO[bytes]:
+    """A gzip writer without name or time: ISA-L where installed, else zlib."""
+    try:
+        from isal import igzip
+
+        return cast("IO[bytes]", igzip.IGzipFile(filename="", mode="wb", fileobj=handle, mtime=0,  # type: ignore[no-untyped-call]
+                                                 compresslevel=ISAL_LEVEL))
+    except ImportError:  # pragma: no cover - isal is a dependency, but a platform may lack a wheel
+        return cast("IO[bytes]", gzip.GzipFile(filename="", mode="wb", fileobj=handle, mtime=0,
+                                               compresslevel=ZLIB_LEVEL))
+
+
+def write_volume(path: Path, volume: Volume) -> None:
+    """Write ``volume`` to ``path`` (``.nii.gz``) deterministically, through a temporary file in the same folder."""
+    from nibabel.nifti1 import Nifti1Header  # imported here: nibabel costs ~0.3 s to import
+
+    target = Path(path)
+    if not target.name.endswith(".nii.gz"):
+        raise ValueError(f"a volume is written as .nii.gz, not {target.name}")
+    data = np.asarray(volume.data)
+    affine = np.asarray(volume.affine, dtype=np.float64)
+    if data.dtype != np.int16 or data.ndim != 3 or 0 in data.shape:
+        raise ValueError(f"volume data must be a non-empty 3-D int16 array, not {data.dtype} {data.shape}")
+    if affine.shape != (4, 4) or not np.all(np.isfinite(affine)):
+        raise ValueError("volume affine must be a finite 4x4 matrix")
+
+    header: Any = Nifti1Header(endianness="<")  # type: ignore[no-untyped-call]
+    header.set_data_dtype(np.int16)
+    header.set_data_shape(data.shape)
+    header.set_qform(_qform(affine), code=1)
+    header.set_sform(affine, code=1)
+    header.set_xyzt_units("mm", "sec")
+    header["descrip"] = b""
+    header["vox_offset"] = NIFTI_HEADER_BYTES
+    header["scl_slope"], header["scl_inter"] = 1.0, 0.0
+    block = header.binaryblock + b"\x00\x00\x00\x00"  # extension flag: none
+    assert len(block) == NIFTI_HEADER_BYTES
+
+    voxels = np.asfortranarray(data).astype("<i2", copy=False).T  # (slices, rows, columns), C order = file order
+    per_chunk = max(1, CHUNK_SLICES_BYTES // max(1, voxels[0].nbytes))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    temporary = Path(name)
+    try:
+        with os.fdopen(handle, "wb") as raw:
+            with _compressor(raw) as stream:
+                stream.write(block)
+                for start in range(0, voxels.shape[0], per_chunk):
+                    chunk = np.ascontiguousarray(voxels[start:start + per_chunk])
+                    stream.write(chunk.tobytes())
+            raw.flush()
+            os.fsync(raw.fileno())
+        temporary.chmod(0o644)
+        temporary.replace(target)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
