@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 from pathlib import Path
+from typing import Any
 
 import nibabel as nib
 import numpy as np
@@ -27,8 +28,8 @@ def _corner_shift(shape: tuple[int, ...], a: np.ndarray, b: np.ndarray) -> float
 def stage_mask(source: Path, volume: Path, target: Path) -> str | None:
     """Write the checked mask to ``target``; None when done, else why the mask cannot be used."""
     try:
-        mask_image = nib.load(source)
-        volume_image = nib.load(volume)
+        mask_image: Any = nib.load(source)      # a NIfTI image (nibabel types load() as any image)
+        volume_image: Any = nib.load(volume)
     except FileNotFoundError:
         return "the file does not exist"
     except Exception as error:  # nibabel raises many kinds for a broken file
