@@ -288,3 +288,32 @@ def test_rules_come_from_a_yaml_file_and_an_unknown_key_is_a_usage_error(raw: Pa
     rules.write_text("series:\n  kernels: ['B70*']\n", encoding="utf-8")
     code, output = run(raw / "case01", tmp_path / "other", "--rules", rules, "--category", "CT-0")
     assert code == 2 and "kernels" in output
+
+
+def test_a_dicom_seg_in_the_input_becomes_the_mask_of_its_subsampled_volume(tmp_path: Path) -> None:
+    from pydicom import dcmread
+
+    from tests.seg_factories import seg_from_masks
+
+    case = tmp_path / "in" / "case07"
+    write_study(case, PATIENTS[0], images=40)
+    body = sorted((dcmread(p) for p in (case / "SE2").iterdir()), key=lambda d: int(d.InstanceNumber))
+    lesion = np.zeros((len(body), 32, 32), dtype=np.uint8)
+    lesion[9:30, 5:11, 20:26] = 1          # instances 10..30, rows 5..10, columns 20..25 (a full-series SEG)
+    (case / "SEG").mkdir()
+    seg_from_masks(body, {1: lesion}).save_as(case / "SEG" / "lesions.dcm", enforce_file_format=True)
+    out = tmp_path / "out"
+    code, output = run(case, out, "--preset", "mosmed", "--category", "CT-2", "--format", "json")
+    assert code == 0, output
+    (row,) = rows(out)
+    mask = np.asarray(nib.load(out / row["mask"]).dataobj)
+    volume = nib.load(out / row["study"])
+    assert mask.shape == volume.shape == (32, 32, 4)            # instances 10, 20, 30, 40
+    expected = np.zeros(mask.shape, dtype=np.uint8)
+    expected[20:26, 5:11, 0:3] = 1                               # i = column, j = row, k = kept slices 10, 20, 30
+    assert np.array_equal(mask, expected)
+    assert np.allclose(nib.load(out / row["mask"]).affine, volume.affine)
+    study = json.loads((out / "provenance.json").read_text(encoding="utf-8"))["units"][0]["studies"][0]
+    assert study["mask_from"] == "DICOM SEG" and any("dropped" in note for note in study["notes"])
+    code, again = run(case, out, "--preset", "mosmed", "--category", "CT-2", "--format", "json")
+    assert json.loads(again)["stats"]["units_resumed"] == 1 and rows(out)[0]["mask"] == row["mask"]

@@ -135,19 +135,23 @@ def _intact(out: Path, record: dict[str, Any], fingerprint: str, rows: list[dict
     studies = record.get("studies") or []
     if {row["volume"] for row in rows} != {s["volume"] for s in studies}:
         return False    # without its key-map rows the unit cannot be listed: do it again
-    return all(_sha256(out / s["volume"]) == s["sha256"] for s in studies)
+    return all(_sha256(out / s["volume"]) == s["sha256"] and (not s.get("mask")
+               or _sha256(out / s["mask"]) == s.get("mask_sha256")) for s in studies)
+
+
+def _outputs(studies: list[dict[str, Any]]) -> set[str]:
+    return {rel for s in studies for rel in (s.get("volume"), s.get("mask")) if rel}
 
 
 def _commit(out: Path, staging: Path, result: UnitResult, old: dict[str, Any] | None) -> None:
     """Move a unit's staged volumes into place, then drop the outputs of its former run that are gone."""
-    for study in result.studies:
-        target = out / study.volume
+    now = {rel for s in result.studies for rel in (s.volume, s.mask) if rel}
+    for rel in sorted(now):
+        target = out / rel
         target.parent.mkdir(parents=True, exist_ok=True)
-        (staging / study.volume).replace(target)
-    now = {s.volume for s in result.studies}
-    for former in (old or {}).get("studies") or []:
-        rel = former.get("volume", "")
-        if rel not in now and rel.startswith("volumes/") and ".." not in rel.split("/"):
+        (staging / rel).replace(target)
+    for rel in _outputs((old or {}).get("studies") or []) - now:
+        if rel.startswith(("volumes/", "masks/")) and ".." not in rel.split("/"):
             (out / rel).unlink(missing_ok=True)
 
 
@@ -159,7 +163,8 @@ def _record(result: UnitResult, fingerprint: str) -> dict[str, Any]:
         "dicom_files": result.images_read,
         "other_files": result.not_dicom,
         "studies": [{"volume": s.volume, "sha256": s.sha256, "pseudonym": s.pseudonym, "sex": s.sex, "age": s.age,
-                     "shape": list(s.shape), "spacing": list(s.spacing), "series": s.series, "notes": list(s.notes)}
+                     "shape": list(s.shape), "spacing": list(s.spacing), "series": s.series, "notes": list(s.notes),
+                     **({"mask": s.mask, "mask_sha256": s.mask_sha256, "mask_from": "DICOM SEG"} if s.mask else {})}
                     for s in result.studies],
         "problems": [{"code": code, **({"series": c["series"]} if "series" in c else {})}
                      for code, c in result.problems],
@@ -183,7 +188,8 @@ def _studies_from(record: dict[str, Any], rows: list[dict[str, str]]) -> list[St
             volume=s["volume"], sha256=s["sha256"], pseudonym=s["pseudonym"], sex=s.get("sex"), age=s.get("age"),
             shape=tuple(s.get("shape") or ()), spacing=tuple(s.get("spacing") or ()), series=s.get("series") or {},
             notes=tuple(s.get("notes") or ()),
-            identity={k: row.get(k, "") for k in ("patient_id", "study_uid", "accession")}))
+            identity={k: row.get(k, "") for k in ("patient_id", "study_uid", "accession")},
+            mask=s.get("mask"), mask_sha256=s.get("mask_sha256")))
     return studies
 
 
@@ -291,12 +297,16 @@ def _studies_table(out: Path, results: dict[str, tuple[dict[str, Any], list[dict
     for unit_id in sorted(results, key=lambda u: labels[u].label):
         label = labels[unit_id].label
         for study in results[unit_id][2]:
+            if study.mask:
+                wanted_masks.add(study.mask)   # kept even while the study waits for its category
             assignment = options.categories.lookup(label, study.identity)
             if assignment is None:
                 findings.append(make_finding("INGEST_CATEGORY_MISSING", label, volume=study.volume))
                 continue
             mask = ""
-            if assignment.mask is not None:
+            if assignment.mask is None and study.mask:     # from the input's DICOM SEG objects
+                mask = study.mask
+            elif assignment.mask is not None:
                 rel = study.volume.replace("volumes/", "masks/", 1).replace(".nii.gz", "_mask.nii.gz")
                 problem = stage_mask(assignment.mask, out / study.volume, out / rel)
                 if problem is None:

@@ -25,6 +25,7 @@ class ImageHeader:
     """What the rules need of one DICOM file, read from its original header."""
 
     name: str
+    sop_uid: str
     study_uid: str
     series_uid: str
     series_number: int | None
@@ -117,6 +118,7 @@ def image_header(name: str, ds: Dataset) -> ImageHeader:
     sex = _text(ds, "PatientSex").upper()
     return ImageHeader(
         name=name,
+        sop_uid=_text(ds, "SOPInstanceUID"),
         study_uid=_text(ds, "StudyInstanceUID"),
         series_uid=_text(ds, "SeriesInstanceUID"),
         series_number=_integer(ds, "SeriesNumber"),

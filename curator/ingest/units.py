@@ -19,15 +19,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from pydicom import dcmread
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 
 from curator.anonymise.dicom import FilePlan, anonymise_dataset, date_offset, pseudonym
 from curator.ingest.convert import ConversionError, Volume, convert_series, write_volume
+from curator.ingest.seg import SegError, is_segmentation, mask_from_seg, referenced_instances, referenced_series
 from curator.ingest.select import ImageHeader, choose, image_excluded, image_header
 from curator.io.archive_read import ArchiveProblem, ArchiveToolMissing, Limits, archive_kind, iter_members
 from curator.models.ingest import IngestRules
+from curator.phantom import write_nifti
 
 ARCHIVE_SUFFIXES = (".tar.gz", ".tar.bz2", ".tar.xz", ".tgz", ".tbz2", ".txz", ".tar", ".zip", ".7z", ".rar")
 JUNK = (".DS_Store", "Thumbs.db", "desktop.ini")
@@ -170,6 +173,9 @@ class StudyOutput:
     series: dict[str, Any]      # number, images, kept, rule: what the provenance says of the source series
     notes: tuple[str, ...]
     identity: dict[str, str]    # patient_id, study_uid, accession: for the category map and the key file only
+    mask: str | None = None     # from DICOM SEG objects in the input, relative to OUT
+    mask_sha256: str | None = None
+    mask_sources: list[str] = field(default_factory=list)   # the SEG members placed (names inside the input)
 
 
 @dataclass
@@ -193,8 +199,9 @@ def _members(unit: Unit, limits: Limits) -> Iterator[tuple[str, bytes]]:
         yield name, path.read_bytes()
 
 
-def _header(name: str, data: bytes) -> ImageHeader | None:
-    """The header of a DICOM file, or None for anything else (a CSV, a .npy, a broken file)."""
+def _header(name: str, data: bytes) -> tuple[ImageHeader, bool] | None:
+    """The header of a DICOM file and whether it is a segmentation, or None for anything else (a CSV, a .npy, a
+    broken file)."""
     marker = len(data) > 132 and data[128:132] == b"DICM"
     if not marker and not name.lower().endswith((".dcm", ".ima")) and "." in name.rsplit("/", 1)[-1]:
         return None
@@ -204,7 +211,7 @@ def _header(name: str, data: bytes) -> ImageHeader | None:
         return None
     if "SOPClassUID" not in ds and "ImagePositionPatient" not in ds:
         return None
-    return image_header(name, ds)
+    return image_header(name, ds), is_segmentation(ds)
 
 
 def _digest(key: bytes, purpose: str, value: str, size: int = 10) -> str:
@@ -259,14 +266,19 @@ def _process(task: UnitTask) -> UnitResult:
     result = UnitResult(task.unit_id, unit.label)
     headers: list[ImageHeader] = []
     payloads: dict[str, bytes] = {}
+    segmentations: dict[str, bytes] = {}
     for name, data in _members(unit, task.limits):
         if unit.archive is None:
             result.inputs.append({"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)})
-        header = _header(name, data)
-        if header is None:
+        found = _header(name, data)
+        if found is None:
             result.not_dicom += 1
             continue
+        header, segmentation = found
         result.images_read += 1
+        if segmentation:   # a DICOM SEG: a mask for a series of this unit, placed once that series is converted
+            segmentations[name] = data
+            continue
         headers.append(header)
         if image_excluded(header, rules) is None and rules.instances.keeps(header.instance):
             payloads[name] = data
@@ -299,10 +311,48 @@ def _process(task: UnitTask) -> UnitResult:
                 reason = " ".join(str(error).split()) or type(error).__name__
                 result.problems.append(("INGEST_SERIES_REFUSED", {"series": series.label(), "reason": reason}))
                 continue
-            result.studies.append(_stage(task, volume, f"volumes/{alias}/{name}.nii.gz", alias, first, described))
+            study = _stage(task, volume, f"volumes/{alias}/{name}.nii.gz", alias, first, described)
+            _attach_segmentations(task, result, study, volume, series.series_uid,
+                                  {h.sop_uid for h in series.images if h.sop_uid}, segmentations)
+            result.studies.append(study)
         for series, why in choice.left_out:
             result.problems.append(("INGEST_SERIES_LEFT_OUT", {"series": series.label(), "reason": why}))
+    used = {n for study in result.studies for n in study.mask_sources}
+    for name in sorted(set(segmentations) - used):
+        result.problems.append(("INGEST_MASK_INVALID", {
+            "mask": name, "volume": "any volume", "reason": "the segmentation references no series that was "
+            "converted (its series was left out or refused, or its references do not match any image)"}))
     return result
+
+
+def _attach_segmentations(task: UnitTask, result: UnitResult, study: StudyOutput, volume: Volume, series_uid: str,
+                          instances: set[str], segmentations: Mapping[str, bytes]) -> None:
+    """Place every DICOM SEG that references this series (by SeriesInstanceUID, or by the SOP instances of its
+    images: some exports empty the series UIDs) onto the converted volume; several are merged."""
+    merged: np.ndarray | None = None
+    notes: list[str] = []
+    for name in sorted(segmentations):
+        try:
+            ds = dcmread(io.BytesIO(segmentations[name]), force=True)
+            if not (series_uid and series_uid in referenced_series(ds)) and not referenced_instances(ds) & instances:
+                continue
+            mask = mask_from_seg(ds, volume.affine, tuple(int(n) for n in volume.data.shape))  # type: ignore[arg-type]
+        except SegError as error:
+            study.mask_sources.append(name)
+            result.problems.append(("INGEST_MASK_INVALID", {"mask": name, "volume": study.volume,
+                                                            "reason": str(error)}))
+            continue
+        study.mask_sources.append(name)
+        merged = mask.data.copy() if merged is None else np.maximum(merged, mask.data)
+        notes.extend(f"{name.rsplit('/', 1)[-1]}: {note}" for note in mask.notes)
+    if merged is None:
+        return
+    rel = study.volume.replace("volumes/", "masks/", 1).replace(".nii.gz", "_mask.nii.gz")
+    target = task.staging / rel
+    write_nifti(target, merged, volume.affine)
+    study.mask = rel
+    study.mask_sha256 = _file_sha256(target)
+    study.notes = (*study.notes, *notes)
 
 
 def _stage(task: UnitTask, volume: Volume, rel: str, alias: str, first: ImageHeader,
