@@ -264,7 +264,7 @@ def test_uneven_spacing_is_refused_by_default() -> None:
     message = str(caught.value)
     assert "unevenly spaced: steps 3 x 2.0, 2 x 3.0 mm along the slice normal" in message
     assert "first change between z = 6.0 and 9.0 mm, instance 4 -> instance 5" in message
-    assert "uneven='keep'" in message and "uneven='resample'" in message
+    assert "--uneven keep|resample" in message and "'keep'" in message and "'resample'" in message
 
 
 def test_uneven_keep_uses_the_mean_step() -> None:

@@ -54,3 +54,37 @@ def test_p001_and_synthetic_studies_ingest_build_and_validate_deep_without_error
     result = json.loads(validated.output)
     assert validated.exit_code == 0, [f for f in result["findings"] if f["severity"] == "error"]
     assert result["counts"]["error"] == 0 and result["stats"]["files"] > 0
+
+
+def test_real_series_of_every_kind_ingest_or_are_refused_with_the_reason(realdata: Path, tmp_path: Path) -> None:
+    """Enhanced multi-frame CT, JPEG 2000 with empty UIDs and a tilted series are converted; the GE head (uneven
+    spacing) and dicom2nifti's missing-slice and not-a-volume series are refused, each with its reason."""
+    inputs = {
+        "ect": realdata / "pydicom_ct_files" / "pydicom_data_1.0.0" / "eCT_Supplemental.dcm",
+        "ts": realdata / "totalsegmentator_examples" / "example_ct_dicom",
+        "tilt": realdata / "dicom2nifti_ct_series" / "gantrytilting" / "001",
+        "ge": realdata / "dcm_qa_ct_ge_head" / "In",
+        "gap": realdata / "dicom2nifti_ct_series" / "sliceincrement" / "001",
+        "flat": realdata / "dicom2nifti_ct_series" / "notavolume" / "001",
+    }
+    outputs = {}
+    for name, path in inputs.items():
+        out = tmp_path / name
+        result = CliRunner().invoke(main, ["ingest", str(path), str(out), "--category", "CT-0", "--min-images", "2",
+                                           "--format", "json"], env=KEY)
+        outputs[name] = (result.exit_code, json.loads(result.output), out)
+    for name in ("ect", "ts", "tilt"):
+        code, report, out = outputs[name]
+        assert code == 0, (name, report["findings"])
+        (volume,) = sorted(out.rglob("*.nii.gz"))
+        assert np.asarray(nib.load(volume).dataobj).dtype == np.int16
+    assert nib.load(next(outputs["ect"][2].rglob("*.nii.gz"))).shape == (512, 512, 2)
+    assert nib.load(next(outputs["ts"][2].rglob("*.nii.gz"))).shape[2] == 20
+    tilted = json.loads((outputs["tilt"][2] / "provenance.json").read_text(encoding="utf-8"))
+    assert any("tilt" in note for note in tilted["units"][0]["studies"][0]["notes"])
+    reasons = {name: " ".join(f["message"] for f in outputs[name][1]["findings"] if f["severity"] == "error")
+               for name in ("ge", "gap", "flat")}
+    assert all(outputs[name][0] == 1 for name in reasons)
+    assert "unevenly spaced" in reasons["ge"] and "--uneven" in reasons["ge"]
+    assert "missing slice between z = 28.11 and 38.11 mm" in reasons["gap"]
+    assert "one position" in reasons["flat"]

@@ -422,8 +422,8 @@ def _spacing(stack: _Stack, uneven: Uneven, tolerance_mm: float, resample_step_m
     if uneven == "refuse":
         raise ConversionError(
             f"the slices are unevenly spaced: {described}; a NIfTI volume has one slice spacing. Convert with "
-            "uneven='keep' (slices as they are, the affine uses the mean step) or uneven='resample' (linear "
-            "interpolation to an even step), or choose another series.")
+            "uneven 'keep' (slices as they are, the affine uses the mean step) or 'resample' (linear "
+            "interpolation to an even step; `curator ingest --uneven keep|resample`), or choose another series")
     if uneven == "keep":
         off = float(np.max(np.abs(stack.relative - np.arange(count) * step_out)))
         notes.append(f"uneven slice spacing kept: {described}; the affine uses the mean step {step_out:.4f} mm, "
@@ -483,8 +483,8 @@ def _plan(images: list[_Image], uneven: Uneven, tilt: Tilt, tolerance_mm: float,
             worst = int(np.argmax(misses))
             raise ConversionError(
                 f"the slice positions do not lie on one line: {images[worst].label} lies {float(misses.max()):.2f} mm "
-                "off the line joining the first and last slice (in-plane). Convert with tilt='resample', which moves "
-                "each slice to its place, or choose another series.")
+                "off the line joining the first and last slice (in-plane). Convert with tilt 'resample' "
+                "(`curator ingest --tilt resample`), which moves each slice to its place, or choose another series")
         direction = (positions[-1] - positions[0]) / extent
         if tilt_degrees > 0:
             off = float(np.max(np.linalg.norm(offsets, axis=1)))

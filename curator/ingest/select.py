@@ -39,6 +39,7 @@ class ImageHeader:
     sex: str | None
     age: int | None
     is_image: bool
+    frames: int = 1             # an enhanced multi-frame image holds a whole series in one file
 
 
 @dataclass
@@ -53,9 +54,13 @@ class Series:
     def first(self) -> ImageHeader:
         return self.images[0]
 
+    @property
+    def frames(self) -> int:
+        return sum(h.frames for h in self.images)
+
     def label(self) -> str:
         number = "?" if self.series_number is None else str(self.series_number)
-        return f"series {number} ({len(self.images)} images)"
+        return f"series {number} ({self.frames} images)"
 
 
 @dataclass
@@ -133,6 +138,7 @@ def image_header(name: str, ds: Dataset) -> ImageHeader:
         age=age_years(ds),
         # headers are read without the pixel data: an image is what has the Image Pixel module's size
         is_image=all(keyword in ds for keyword in ("Rows", "Columns", "BitsAllocated")),
+        frames=max(_integer(ds, "NumberOfFrames") or 1, 1),
     )
 
 
@@ -182,12 +188,14 @@ def choose(headers: list[ImageHeader], rules: IngestRules) -> list[Choice]:
     for key, one in sorted(series.items(), key=lambda item: (item[0][0], item[0][1], str(item[0][2]))):
         choice = studies.setdefault(one.study_uid, Choice(one.study_uid, [], []))
         reason = reasons.get(key)
-        if reason is None and len(one.images) < rules.series.min_images:
-            reason = f"{len(one.images)} images, fewer than the {rules.series.min_images} required"
+        if reason is None and one.frames < rules.series.min_images:
+            reason = f"{one.frames} images, fewer than the {rules.series.min_images} required"
         if reason is None:
-            one.kept = [h for h in one.images if rules.instances.keeps(h.instance)]
-            if len(one.kept) < 2:
-                reason = f"{len(one.kept)} image(s) left by the instance rule ({rules.instances.describe()})"
+            # the instance rule picks single-frame images; an enhanced multi-frame image is kept whole
+            one.kept = [h for h in one.images if h.frames > 1 or rules.instances.keeps(h.instance)]
+            kept = sum(h.frames for h in one.kept)
+            if kept < 2:
+                reason = f"{kept} image(s) left by the instance rule ({rules.instances.describe()})"
         if reason is None:
             choice.chosen.append(one)
         else:
@@ -195,7 +203,7 @@ def choose(headers: list[ImageHeader], rules: IngestRules) -> list[Choice]:
     if rules.series.pick == "largest":
         for choice in studies.values():
             if len(choice.chosen) > 1:
-                ranked = sorted(choice.chosen, key=lambda s: (-len(s.images), s.series_number or 0, s.series_uid))
+                ranked = sorted(choice.chosen, key=lambda s: (-s.frames, s.series_number or 0, s.series_uid))
                 choice.chosen = ranked[:1]
                 choice.left_out.extend((s, f"a larger series ({ranked[0].label()}) was chosen") for s in ranked[1:])
     return [studies[uid] for uid in sorted(studies)]

@@ -299,13 +299,14 @@ def _process(task: UnitTask) -> UnitResult:
             name = study_key(task.key, unit.label, choice.study_uid)
             if len(choice.chosen) > 1:
                 name += f"_{index + 1}"
-            described = {"number": series.series_number, "images": len(series.images), "kept": len(series.kept),
-                         "instance_rule": rules.instances.describe()}
+            described = {"number": series.series_number, "images": series.frames,
+                         "kept": sum(h.frames for h in series.kept), "instance_rule": rules.instances.describe()}
             try:
                 datasets = [_anonymised(payloads[h.name], h, task, alias, offset) for h in series.kept]
                 volume = convert_series(datasets, tilt=rules.conversion.tilt, uneven=rules.conversion.uneven)
             except ConversionError as error:
-                result.problems.append(("INGEST_SERIES_REFUSED", {"series": series.label(), "reason": str(error)}))
+                reason = str(error).rstrip(".")   # the catalogue's message ends the sentence
+                result.problems.append(("INGEST_SERIES_REFUSED", {"series": series.label(), "reason": reason}))
                 continue
             except Exception as error:  # a hostile file may break the reader anywhere: the boundary
                 reason = " ".join(str(error).split()) or type(error).__name__
