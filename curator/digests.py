@@ -9,7 +9,7 @@ from pathlib import Path
 
 from curator.errors import RunError
 from curator.executor import Progress, run_tasks
-from curator.io.cache import Cache, file_key
+from curator.io.cache import Cache, file_keys
 from curator.io.hashing import hash_file
 from curator.io.manifest import Manifest
 
@@ -35,7 +35,7 @@ def hash_listed(root: Path, manifests: list[Manifest], files: Mapping[str, objec
     results: dict[str, dict[str, str] | str] = {}
     keys: dict[str, str] = {}
     if cache is not None:
-        keys = {p: k for p in wanted if (k := file_key(root / p)) is not None}
+        keys = file_keys(root, wanted)
         known = cache.get_many("digests", keys.values())
         for path, key in keys.items():
             cached = known.get(key)

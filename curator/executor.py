@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:
+    from concurrent.futures import Executor, Future
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -44,6 +46,8 @@ def iter_tasks(function: Callable[[T], R], items: Iterable[T], jobs: int | None 
             if progress:
                 progress(index, total)
         return
+    from concurrent.futures import ThreadPoolExecutor  # not at start-up: a fully cached verify runs no task
+
     pool: Executor
     if processes:
         # imported here, not at start-up: process pools bring multiprocessing, which verify never needs

@@ -18,7 +18,7 @@ from curator.config import find_config, load_config
 from curator.errors import OptionsError, RunError
 from curator.executor import Progress, run_tasks
 from curator.io import ReadError
-from curator.io.cache import Cache, file_key
+from curator.io.cache import Cache, file_keys
 from curator.io.card import load_card
 from curator.io.deid_table import DEID_EDITION
 from curator.io.git import changed_files
@@ -191,7 +191,7 @@ def _read_headers(root: Path, paths: list[str], options: ValidateOptions,
     headers: dict[str, NiftiHeader | str] = {}
     keys: dict[str, str] = {}
     if cache is not None:
-        keys = {p: k for p in paths if (k := file_key(root / p)) is not None}
+        keys = file_keys(root, paths)
         known = cache.get_many("nifti-header", keys.values())
         for path, key in keys.items():
             if key in known:

@@ -24,13 +24,29 @@ def default_cache_dir() -> Path:
     return Path(base) / "curator"
 
 
-def file_key(path: Path) -> str | None:
-    """The identity of the file's current content, or None when it cannot be stat'ed."""
+def file_key(path: Path, resolved: str | None = None) -> str | None:
+    """The identity of the file's current content, or None when it cannot be stat'ed.
+
+    ``resolved`` is ``path`` already resolved (callers keying many files under one root resolve the root once:
+    resolving every path costs a stat per component).
+    """
     try:
-        info = path.lstat()
+        info = os.lstat(path)
     except OSError:
         return None
-    return f"{path.resolve()}\0{info.st_size}\0{info.st_mtime_ns}\0{info.st_ctime_ns}\0{info.st_ino}\0{info.st_dev}"
+    name = resolved if resolved is not None else str(path.resolve())
+    return f"{name}\0{info.st_size}\0{info.st_mtime_ns}\0{info.st_ctime_ns}\0{info.st_ino}\0{info.st_dev}"
+
+
+def file_keys(root: Path, paths: Iterable[str]) -> dict[str, str]:
+    """``file_key`` of each path (POSIX, relative to ``root``, inside folders the walk entered: no links)."""
+    base = str(root.resolve())
+    keys = {}
+    for rel in paths:
+        key = file_key(root / rel, f"{base}/{rel}")
+        if key is not None:
+            keys[rel] = key
+    return keys
 
 
 class Cache:

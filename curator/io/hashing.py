@@ -7,8 +7,6 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Protocol
 
-import xxhash
-
 CHUNK = 1 << 20
 ALGORITHMS = ("sha256", "md5", "sha1", "sha512", "xxh128")
 
@@ -20,6 +18,8 @@ class _Hasher(Protocol):
 
 def new_hasher(algorithm: str) -> _Hasher:
     if algorithm == "xxh128":
+        import xxhash  # only for XXH128SUMS; not at start-up
+
         return xxhash.xxh3_128()
     return hashlib.new(algorithm)
 
