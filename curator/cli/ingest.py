@@ -73,6 +73,7 @@ def _run(paths: tuple[Path, ...], key_file: Path | None, map_file: Path | None, 
         report = ingest(inputs, out, IngestOptions(
             key=key, key_map=key_map, rules=rules, categories=mapping,
             pseudonyms=load_mapping(map_file) if map_file else None, card=card, jobs=jobs, limits=limits,
+            key_file=key_file, own_files=tuple(p for p in (map_file, categories, rules_file, card) if p is not None),
             progress=lambda done, total: line("ingest", done, total)))
     finally:
         line.close()

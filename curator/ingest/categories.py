@@ -46,8 +46,9 @@ def load_category_map(path: Path | None, column: str = "category", default: str 
         return mapping
     try:
         with path.open(encoding="utf-8-sig", newline="") as handle:
-            rows = list(csv.DictReader(handle))
-            header = [h.strip() for h in (rows[0].keys() if rows else [])]
+            reader = csv.DictReader(handle)
+            rows = list(reader)
+            header = [h.strip() for h in reader.fieldnames or []]
     except (OSError, UnicodeDecodeError, csv.Error) as error:
         raise OptionsError(f"cannot read the category map {path}: {error}") from error
     if not rows:
@@ -57,7 +58,8 @@ def load_category_map(path: Path | None, column: str = "category", default: str 
         raise OptionsError(f"the category map {path} needs a {column!r} column and one of {', '.join(KEY_COLUMNS)}; "
                            f"found {', '.join(header)}")
     for number, row in enumerate(rows, start=2):
-        cells = {k.strip(): (v or "").strip() for k, v in row.items() if k is not None}
+        # cells beyond the header (a trailing comma, as spreadsheets write) come under the key None: ignored
+        cells = {k.strip(): v.strip() for k, v in row.items() if isinstance(k, str) and isinstance(v, str)}
         category = cells.get(column, "")
         if not category:
             raise OptionsError(f"{path}, line {number}: no {column}")

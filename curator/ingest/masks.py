@@ -38,14 +38,24 @@ def stage_mask(source: Path, volume: Path, target: Path) -> str | None:
     shape = tuple(int(n) for n in volume_image.shape)
     if mask_shape != shape:
         return f"its shape {mask_shape} differs from the volume's {shape}"
+    affine = np.asarray(mask_image.affine, dtype=np.float64)
+    if not np.all(np.isfinite(affine)):
+        return "its affine holds values that are not finite numbers (NaN or infinity)"
     spacing = float(min(volume_image.header.get_zooms()[:3]))
-    shift = _corner_shift(shape, np.asarray(mask_image.affine), np.asarray(volume_image.affine))
+    shift = _corner_shift(shape, affine, np.asarray(volume_image.affine))
     if shift > TOLERANCE_VOXELS * spacing:
         return f"its grid is shifted {shift:.3f} mm from the volume's (tolerance {TOLERANCE_VOXELS} voxel)"
     dtype = mask_image.get_data_dtype()
     if not np.issubdtype(dtype, np.integer) and dtype != np.bool_:
         return f"it stores {dtype} voxels; a label mask needs an integer type"
-    data = np.asarray(mask_image.dataobj)
+    slope, intercept = mask_image.header.get_slope_inter()
+    if slope not in (None, 1.0) or intercept not in (None, 0.0):
+        return (f"its header scales the stored labels (scl_slope {slope}, scl_inter {intercept}); a label mask is "
+                "stored unscaled: write it with slope 1 and intercept 0")
+    try:
+        data = np.asarray(mask_image.dataobj.get_unscaled())
+    except Exception as error:  # a truncated file is found only when its voxels are read
+        return f"its voxels cannot be read ({' '.join(str(error).split())[:200]})"
     values = {int(v) for v in np.unique(data)}
     stray = sorted(values - LABELS)
     if stray:

@@ -18,14 +18,17 @@ and the input's path; it is the only place those are written.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import hmac
 import io
 import json
 import os
+import re
 import shutil
 import time
 from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,12 +39,13 @@ from curator.errors import OptionsError, RunError
 from curator.executor import Progress, iter_tasks
 from curator.ingest.categories import CategoryMap
 from curator.ingest.masks import stage_mask
-from curator.ingest.units import StudyOutput, Unit, UnitResult, UnitTask, discover, process_unit
+from curator.ingest.units import StudyOutput, Unit, UnitResult, UnitTask, discover, display, process_unit
 from curator.io.archive_read import Limits
 from curator.io.deid_table import DEID_EDITION
 from curator.models.findings import Counts, Finding, Report, Severity, Stats
 from curator.models.ingest import IngestRules
 
+KEPT_PROBLEMS = frozenset({"INGEST_SERIES_LEFT_OUT"})   # a unit with only these is done; any other: do it again
 STATE = ".ingest"
 STAGING = ".ingest-staging"
 KEY_MAP_COLUMNS = ("unit", "input", "pseudonym", "patient_id", "study_uid", "accession", "volume")
@@ -58,6 +62,11 @@ class IngestOptions:
     jobs: int | None = None
     limits: Limits = field(default_factory=Limits)
     progress: Progress | None = field(default=None, compare=False)
+    key_file: Path | None = None                 # the secret key's file: never inside OUT
+    own_files: tuple[Path, ...] = ()             # the map, categories, rules, card: never overwritten
+
+
+_PSEUDONYM = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
 def _inside(path: Path, folder: Path) -> bool:
@@ -68,26 +77,45 @@ def _check_places(inputs: Sequence[Path], out: Path, options: IngestOptions) -> 
     for given in inputs:
         if _inside(out, given) or _inside(given, out):
             raise OptionsError(f"OUT ({out}) and the input {given} overlap; write the output elsewhere")
-    if _inside(options.key_map, out):
-        raise OptionsError(f"the key file {options.key_map} would be inside OUT: it maps pseudonyms back to "
-                           "patients and must stay outside what is published")
+    key_map = options.key_map
+    if _inside(key_map, out):
+        raise OptionsError(f"the key map {key_map} would be inside OUT: it maps pseudonyms back to patients and must "
+                           "stay outside what is published")
+    for given in inputs:
+        if _inside(key_map, given):
+            raise OptionsError(f"the key map {key_map} would be written into the input {given}; keep it beside OUT")
+    for own in (*options.own_files, *([options.key_file] if options.key_file else [])):
+        if own.resolve() == key_map.resolve():
+            raise OptionsError(f"the key map {key_map} is also given as {own.name}: writing it would destroy that "
+                               "file; name another --key-map")
+    if options.key_file is not None and _inside(options.key_file, out):
+        raise OptionsError(f"the secret key file {options.key_file} lies inside OUT, which is meant to be published; "
+                           "move it outside")
     if out.exists() and not out.is_dir():
         raise OptionsError(f"OUT ({out}) exists and is not a folder")
     if out.is_dir() and any(out.iterdir()) and not (out / STATE).is_dir():
         raise OptionsError(f"OUT ({out}) is not empty and was not made by curator ingest; give a new folder")
+    bad = sorted(alias for alias in (options.pseudonyms or {}).values() if not _PSEUDONYM.match(alias))
+    if bad:
+        raise OptionsError(f"pseudonym(s) {', '.join(repr(b) for b in bad[:5])} in --map: a pseudonym names a folder "
+                           "of OUT, so it must be 1 to 64 of A-Z a-z 0-9 . _ - and start with a letter or digit")
 
 
 def _keyed(key: bytes, purpose: str, value: str, size: int = 16) -> str:
-    return hmac.new(key, f"{purpose}\0{value}".encode(), hashlib.sha256).hexdigest()[:size]
+    return hmac.new(key, f"{purpose}\0{value}".encode("utf-8", "surrogateescape"), hashlib.sha256).hexdigest()[:size]
 
 
-def _write_atomic(path: Path, data: bytes, mode: int | None = None) -> None:
+def _write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
+    """Write through a temporary file created with ``mode`` from the start (the key map is never readable by
+    others, not even for a moment), then rename it into place."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with temporary.open("wb") as handle:
-        handle.write(data)
-    if mode is not None:
-        temporary.chmod(mode)
+    handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    try:
+        os.fchmod(handle, mode)   # the umask does not apply: the mode is what it says
+        os.write(handle, data)
+    finally:
+        os.close(handle)
     temporary.replace(path)
 
 
@@ -100,6 +128,24 @@ def _sha256(path: Path) -> str | None:
         return digest.hexdigest()
     except OSError:
         return None
+
+
+def _well_formed(record: object) -> bool:
+    """A state record as this version writes it; anything else only means the unit is done again."""
+    if not isinstance(record, dict) or not isinstance(record.get("unit"), str):
+        return False
+    studies, problems = record.get("studies"), record.get("problems")
+    if not isinstance(studies, list) or not isinstance(problems, list):
+        return False
+    for study in studies:
+        if not isinstance(study, dict) or not all(isinstance(study.get(k), str) for k in ("volume", "sha256",
+                                                                                           "pseudonym")):
+            return False
+        if not isinstance(study.get("series", {}), dict) or not isinstance(study.get("notes", []), list):
+            return False
+        if any(not isinstance(study.get(k), str | None) for k in ("mask", "mask_sha256")):
+            return False
+    return all(isinstance(p, dict) and isinstance(p.get("code"), str) for p in problems)
 
 
 @dataclass
@@ -115,7 +161,7 @@ def _load_previous(out: Path, key_map: Path) -> _Previous:
             record = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue   # a damaged record only means the unit is done again
-        if isinstance(record, dict) and isinstance(record.get("unit"), str):
+        if _well_formed(record):
             records[record["unit"]] = record
     keys: dict[str, list[dict[str, str]]] = {}
     if key_map.is_file():
@@ -132,6 +178,8 @@ def _intact(out: Path, record: dict[str, Any], fingerprint: str, rows: list[dict
     """A unit done before is skipped when its inputs and rules are unchanged and every output is still intact."""
     if record.get("fingerprint") != fingerprint:
         return False
+    if any(p.get("code") not in KEPT_PROBLEMS for p in record.get("problems") or []):
+        return False    # a refused series or input is tried again: the cause may be fixed, and it is reported again
     studies = record.get("studies") or []
     if {row["volume"] for row in rows} != {s["volume"] for s in studies}:
         return False    # without its key-map rows the unit cannot be listed: do it again
@@ -143,14 +191,16 @@ def _outputs(studies: list[dict[str, Any]]) -> set[str]:
     return {rel for s in studies for rel in (s.get("volume"), s.get("mask")) if rel}
 
 
-def _commit(out: Path, staging: Path, result: UnitResult, old: dict[str, Any] | None) -> None:
-    """Move a unit's staged volumes into place, then drop the outputs of its former run that are gone."""
+def _commit(out: Path, staging: Path, result: UnitResult, old: dict[str, Any] | None,
+            claimed: AbstractSet[str] = frozenset()) -> None:
+    """Move a unit's staged volumes into place, then drop the outputs of its former run that are gone (and that no
+    other unit claims: one study reached through two inputs is one file)."""
     now = {rel for s in result.studies for rel in (s.volume, s.mask) if rel}
     for rel in sorted(now):
         target = out / rel
         target.parent.mkdir(parents=True, exist_ok=True)
         (staging / rel).replace(target)
-    for rel in _outputs((old or {}).get("studies") or []) - now:
+    for rel in _outputs((old or {}).get("studies") or []) - now - claimed:
         if rel.startswith(("volumes/", "masks/")) and ".." not in rel.split("/"):
             (out / rel).unlink(missing_ok=True)
 
@@ -166,7 +216,9 @@ def _record(result: UnitResult, fingerprint: str) -> dict[str, Any]:
                      "shape": list(s.shape), "spacing": list(s.spacing), "series": s.series, "notes": list(s.notes),
                      **({"mask": s.mask, "mask_sha256": s.mask_sha256, "mask_from": "DICOM SEG"} if s.mask else {})}
                     for s in result.studies],
-        "problems": [{"code": code, **({"series": c["series"]} if "series" in c else {})}
+        # left-out series keep their reason (rule text, no identifier) so a rerun reports them again
+        "problems": [{"code": code, **({"series": c["series"]} if "series" in c else {}),
+                      **({"reason": c["reason"]} if code in KEPT_PROBLEMS else {})}
                      for code, c in result.problems],
     }
 
@@ -199,11 +251,34 @@ def _csv_bytes(columns: Sequence[str], rows: list[dict[str, Any]]) -> bytes:
     writer.writeheader()
     for row in rows:
         writer.writerow({c: "" if row.get(c) is None else row.get(c) for c in columns})
-    return text.getvalue().encode("utf-8")
+    return text.getvalue().encode("utf-8", "surrogateescape")
 
 
 def _finding(code: str, label: str, context: dict[str, Any]) -> Finding:
-    return make_finding(code, label, **context)
+    return make_finding(code, display(label), **context)
+
+
+def _previous_key_check(out: Path) -> str | None:
+    try:
+        document = json.loads((out / "provenance.json").read_text(encoding="utf-8"))
+        check = document["anonymisation"]["key_check"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return check if isinstance(check, str) else None
+
+
+def _prepare(out: Path, options: IngestOptions, previous: _Previous) -> None:
+    """Make OUT and write the key map as it stands, before any work: a place that cannot be written is found now,
+    not after the first study was converted."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / STATE).mkdir(exist_ok=True)
+    except OSError as error:
+        raise RunError(f"cannot make OUT ({out}): {error.strerror or error}") from error
+    try:
+        _write_atomic(options.key_map, _csv_bytes(KEY_MAP_COLUMNS, _merged_keys(previous, [])), mode=0o600)
+    except OSError as error:
+        raise RunError(f"cannot write the key map {options.key_map}: {error.strerror or error}") from error
 
 
 def ingest(inputs: Sequence[Path | str], out: Path | str, options: IngestOptions) -> Report:
@@ -216,15 +291,22 @@ def ingest(inputs: Sequence[Path | str], out: Path | str, options: IngestOptions
     found = discover(paths)
     if found.problems:
         raise OptionsError("; ".join(found.problems))
-    if not found.units:
+    if not found.units and not found.skipped:
         raise OptionsError("the inputs hold no files")
-    rules_text = options.rules.model_dump_json()
+    key_check = _keyed(options.key, "key-check", "curator", 16)
+    former_check = _previous_key_check(out)
+    if former_check is not None and former_check != key_check:
+        raise OptionsError(f"OUT ({out}) was made with another key: its pseudonyms and study names would all change. "
+                           "Use the key it was made with, or ingest into a new folder")
+    # what decides a unit's output besides its files: the rules, the archive limits, the pseudonym map
+    settings = json.dumps([options.rules.model_dump(mode="json"), dataclasses.asdict(options.limits),
+                           sorted((options.pseudonyms or {}).items())], sort_keys=True)
     previous = _load_previous(out, options.key_map)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / STATE).mkdir(exist_ok=True)
+    _prepare(out, options, previous)
     staging = out / STAGING
     shutil.rmtree(staging, ignore_errors=True)
 
+    findings: list[Finding] = [make_finding(code, display(where), **context) for code, where, context in found.skipped]
     labels: dict[str, Unit] = {}
     fingerprints: dict[str, str] = {}
     tasks: list[UnitTask] = []
@@ -233,17 +315,18 @@ def ingest(inputs: Sequence[Path | str], out: Path | str, options: IngestOptions
         unit_id = "u" + _keyed(options.key, "unit", unit.label, 12)
         labels[unit_id] = unit
         try:
-            fingerprints[unit_id] = _keyed(options.key, "fingerprint", unit.stat_fingerprint() + rules_text, 32)
+            fingerprints[unit_id] = _keyed(options.key, "fingerprint", unit.stat_fingerprint() + settings, 32)
         except OSError as error:
-            raise RunError(f"cannot read {unit.label}: {error.strerror or error}") from error
+            raise RunError(f"cannot read {display(unit.label)}: {error.strerror or error}") from error
         record, rows = previous.records.get(unit_id), previous.keys.get(unit_id, [])
         if record is not None and _intact(out, record, fingerprints[unit_id], rows):
             kept[unit_id] = (record, rows)
+            findings.extend(_finding(str(p["code"]), unit.label, {k: v for k, v in p.items() if k != "code"})
+                            for p in record.get("problems") or [])
             continue
         tasks.append(UnitTask(unit=unit, unit_id=unit_id, rules=options.rules, key=options.key,
                               pseudonyms=options.pseudonyms, staging=staging / unit_id, limits=options.limits))
 
-    findings: list[Finding] = []
     results: dict[str, tuple[dict[str, Any], list[dict[str, str]], list[StudyOutput]]] = {}
     for unit_id, (record, rows) in kept.items():
         results[unit_id] = (record, rows, _studies_from(record, rows))
@@ -251,7 +334,8 @@ def ingest(inputs: Sequence[Path | str], out: Path | str, options: IngestOptions
     try:
         for result in iter_tasks(process_unit, tasks, options.jobs, processes=True, progress=options.progress):
             unit = labels[result.unit_id]
-            _commit(out, staging / result.unit_id, result, previous.records.get(result.unit_id))
+            claimed = {rel for r in results.values() for rel in _outputs(r[0].get("studies") or [])}
+            _commit(out, staging / result.unit_id, result, previous.records.get(result.unit_id), claimed)
             record = _record(result, fingerprints[result.unit_id])
             rows = _key_rows(result, unit)
             _write_atomic(out / STATE / f"{result.unit_id}.json",
@@ -263,18 +347,20 @@ def ingest(inputs: Sequence[Path | str], out: Path | str, options: IngestOptions
             findings.extend(_finding(code, unit.label, context) for code, context in result.problems)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    # units no longer among the inputs: their outputs go, so OUT mirrors this run
+    # units no longer among the inputs: their outputs go (unless a unit of this run claims them), so OUT mirrors
+    # this run
+    claimed = {rel for r in results.values() for rel in _outputs(r[0].get("studies") or [])}
     for unit_id, record in previous.records.items():
         if unit_id not in labels:
-            _commit(out, staging, UnitResult(unit_id, ""), record)
+            _commit(out, staging, UnitResult(unit_id, ""), record, claimed)
             (out / STATE / f"{unit_id}.json").unlink(missing_ok=True)
     key_rows = [row for row in _merged_keys(previous, key_rows_done) if row["unit"] in labels]
     _write_atomic(options.key_map, _csv_bytes(KEY_MAP_COLUMNS, key_rows), mode=0o600)
 
-    table, mask_findings = _studies_table(out, results, labels, options)
-    findings.extend(mask_findings)
+    table, table_findings = _studies_table(out, results, labels, options)
+    findings.extend(table_findings)
     _write_atomic(out / "studies.csv", _csv_bytes(("study", "category", "sex", "age", "mask", "patient"), table))
-    _write_atomic(out / "provenance.json", _provenance(results, options).encode())
+    _write_atomic(out / "provenance.json", _provenance(results, options, key_check).encode())
     if options.card is not None:
         _write_atomic(out / "dataset.yaml", options.card.read_bytes())
     return _report(out, findings, started, {
@@ -294,11 +380,17 @@ def _studies_table(out: Path, results: dict[str, tuple[dict[str, Any], list[dict
     table: list[dict[str, Any]] = []
     findings: list[Finding] = []
     wanted_masks: set[str] = set()
+    listed: dict[str, str] = {}
     for unit_id in sorted(results, key=lambda u: labels[u].label):
         label = labels[unit_id].label
         for study in results[unit_id][2]:
             if study.mask:
                 wanted_masks.add(study.mask)   # kept even while the study waits for its category
+            if study.volume in listed:   # one study reached through two inputs (a copy, a re-export)
+                findings.append(make_finding("INGEST_STUDY_DUPLICATE", display(label), volume=study.volume,
+                                             first=display(listed[study.volume])))
+                continue
+            listed[study.volume] = label
             assignment = options.categories.lookup(label, study.identity)
             if assignment is None:
                 findings.append(make_finding("INGEST_CATEGORY_MISSING", label, volume=study.volume))
@@ -327,7 +419,7 @@ def _studies_table(out: Path, results: dict[str, tuple[dict[str, Any], list[dict
 
 
 def _provenance(results: Mapping[str, tuple[dict[str, Any], list[dict[str, str]], list[StudyOutput]]],
-                options: IngestOptions) -> str:
+                options: IngestOptions, key_check: str) -> str:
     import nibabel
     import numpy
     import pydicom
@@ -340,7 +432,7 @@ def _provenance(results: Mapping[str, tuple[dict[str, Any], list[dict[str, str]]
             "profile": f"DICOM PS3.15 {DEID_EDITION} Basic Application Level Confidentiality Profile",
             "applied_to": "every image read, in memory, before conversion; the NIfTI volumes carry no header text",
             "pseudonyms": "given map" if options.pseudonyms else "derived from the key (ANON-<10 digits>)",
-            "key_check": _keyed(options.key, "key-check", "curator", 16),
+            "key_check": key_check,
             "identifiers_kept_in": "the key file outside this folder (--key-map)",
         },
         "units": [results[unit_id][0] for unit_id in sorted(results)],

@@ -70,6 +70,7 @@ class Choice:
     study_uid: str
     chosen: list[Series]
     left_out: list[tuple[Series, str]]
+    patient_id: str = ""
 
 
 def _text(ds: Dataset, keyword: str) -> str:
@@ -91,7 +92,7 @@ def _integer(ds: Dataset, keyword: str) -> int | None:
     try:
         value = ds.get(keyword)
         return None if value is None or str(value).strip() == "" else int(float(str(value)))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):   # "abc", "inf", "1e400"
         return None
 
 
@@ -166,17 +167,19 @@ def image_excluded(header: ImageHeader, rules: IngestRules) -> str | None:
     return None
 
 
-def _series_key(header: ImageHeader) -> tuple[str, str, object]:
+def _series_key(header: ImageHeader) -> tuple[str, str, str, object]:
+    # the patient first: exports that empty the UIDs would otherwise put two patients into one study
     if header.series_uid:
-        return (header.study_uid, header.series_uid, None)
+        return (header.patient_id, header.study_uid, header.series_uid, None)
     # anonymised exports sometimes empty the UIDs: the series number still tells series apart
-    return (header.study_uid, "", header.series_number)
+    return (header.patient_id, header.study_uid, "", header.series_number)
 
 
 def choose(headers: list[ImageHeader], rules: IngestRules) -> list[Choice]:
-    """Per study (in StudyInstanceUID order): the series kept, with their kept images, and the series left out."""
-    series: dict[tuple[str, str, object], Series] = {}
-    reasons: dict[tuple[str, str, object], str] = {}
+    """Per study (by patient, then StudyInstanceUID): the series kept, with their kept images, and the series left
+    out."""
+    series: dict[tuple[str, str, str, object], Series] = {}
+    reasons: dict[tuple[str, str, str, object], str] = {}
     for header in sorted(headers, key=lambda h: h.name):
         key = _series_key(header)
         one = series.setdefault(key, Series(header.study_uid, header.series_uid, header.series_number))
@@ -184,9 +187,9 @@ def choose(headers: list[ImageHeader], rules: IngestRules) -> list[Choice]:
         reason = image_excluded(header, rules)
         if reason is not None:
             reasons.setdefault(key, reason)
-    studies: dict[str, Choice] = {}
-    for key, one in sorted(series.items(), key=lambda item: (item[0][0], item[0][1], str(item[0][2]))):
-        choice = studies.setdefault(one.study_uid, Choice(one.study_uid, [], []))
+    studies: dict[tuple[str, str], Choice] = {}
+    for key, one in sorted(series.items(), key=lambda item: (*item[0][:3], str(item[0][3]))):
+        choice = studies.setdefault(key[:2], Choice(one.study_uid, [], [], patient_id=key[0]))
         reason = reasons.get(key)
         if reason is None and one.frames < rules.series.min_images:
             reason = f"{one.frames} images, fewer than the {rules.series.min_images} required"
@@ -206,4 +209,4 @@ def choose(headers: list[ImageHeader], rules: IngestRules) -> list[Choice]:
                 ranked = sorted(choice.chosen, key=lambda s: (-s.frames, s.series_number or 0, s.series_uid))
                 choice.chosen = ranked[:1]
                 choice.left_out.extend((s, f"a larger series ({ranked[0].label()}) was chosen") for s in ranked[1:])
-    return [studies[uid] for uid in sorted(studies)]
+    return [studies[key] for key in sorted(studies)]

@@ -22,7 +22,6 @@ from typing import Any
 import numpy as np
 from pydicom import dcmread
 from pydicom.dataset import Dataset
-from pydicom.errors import InvalidDicomError
 
 from curator.anonymise.dicom import FilePlan, anonymise_dataset, date_offset, pseudonym
 from curator.ingest.convert import ConversionError, Volume, convert_series, write_volume
@@ -50,8 +49,9 @@ class Unit:
         entries = [("", self.archive)] if self.archive is not None else list(self.files)
         digest = hashlib.sha256()
         for name, path in entries:
-            info = path.stat()
-            digest.update(f"{name}\0{info.st_size}\0{info.st_mtime_ns}\n".encode())
+            info = path.stat()   # ctime too: a copy that keeps size and mtime (cp -p, rsync -t) still changes it
+            digest.update(f"{name}\0{info.st_size}\0{info.st_mtime_ns}\0{info.st_ctime_ns}\0{info.st_ino}\n"
+                          .encode("utf-8", "surrogateescape"))
         return digest.hexdigest()
 
 
@@ -71,51 +71,78 @@ def _junk(name: str) -> bool:
 class Discovery:
     units: list[Unit] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)   # inputs that cannot be used (usage errors)
+    skipped: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)   # (code, path, context) findings
+
+
+def display(text: str) -> str:
+    """A name as it can be printed: bytes that are not UTF-8 (kept by the OS as surrogates) shown as escapes."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def _inside(path: Path, other: Path) -> bool:
+    return path != other and other in path.parents
 
 
 def discover(inputs: Sequence[Path]) -> Discovery:
     """The units of the inputs: each archive (found by its bytes) is one; loose files group by the first folder
-    below the input folder (one folder per patient or study, as the public CT collections ship them)."""
+    below the input folder (one folder per patient or study, as the public CT collections ship them).
+
+    Two units with one name (two folders called ``case01``, a folder and its archive, the same input twice) or an
+    input inside another would mix or repeat patients: they are usage errors. Links are never followed; each one,
+    and each empty input folder, is reported.
+    """
     found = Discovery()
-    loose: dict[str, list[tuple[str, Path]]] = {}
-    groups: dict[str, list[tuple[str, Path]]] = {}
-    folders: dict[str, Path] = {}
+    units: list[Unit] = []
+    resolved = [(given, given.resolve()) for given in inputs if given.exists() and not given.is_symlink()]
+    for given, real in resolved:
+        for other, other_real in resolved:
+            if _inside(real, other_real):
+                found.problems.append(f"the input {display(str(given))} lies inside the input {display(str(other))}; "
+                                      "give each folder once")
     for given in inputs:
         if given.is_symlink() or not given.exists():
-            found.problems.append(f"{given}: {'is a symbolic link' if given.is_symlink() else 'does not exist'}")
+            found.problems.append(f"{display(str(given))}: "
+                                  f"{'is a symbolic link' if given.is_symlink() else 'does not exist'}")
             continue
         if given.is_file():
             if archive_kind(given) is not None:
-                found.units.append(Unit(label=archive_label(given.name), archive=given))
+                units.append(Unit(label=archive_label(given.name), archive=given))
             else:
-                loose.setdefault(given.stem or given.name, []).append((given.name, given))
-                folders[given.stem or given.name] = given.parent
+                units.append(Unit(label=given.stem or given.name, files=((given.name, given),), folder=given.parent))
             continue
+        groups: dict[str, list[tuple[str, Path]]] = {}
+        seen = 0
         for folder, dirs, files in os.walk(given):
             dirs.sort()
             base = Path(folder)
+            for name in sorted([*files, *dirs]):
+                path = base / name
+                if path.is_symlink():
+                    rel = path.relative_to(given).as_posix()
+                    found.skipped.append(("FILE_UNSAFE", f"{given.name}/{rel}", {"kind": "symbolic link"}))
             for name in sorted(files):
                 path = base / name
                 rel = path.relative_to(given).as_posix()
                 if _junk(rel) or path.is_symlink() or not path.is_file():
                     continue
+                seen += 1
                 if archive_kind(path) is not None:
-                    found.units.append(Unit(label=archive_label(rel), archive=path))
+                    units.append(Unit(label=archive_label(rel), archive=path))
                     continue
                 head, _, rest = rel.partition("/")
                 groups.setdefault(head if rest else "", []).append((rel, path))
-        _group_loose(given, groups, loose, folders)
-        groups.clear()
-    found.units.extend(Unit(label=label, files=tuple(files), folder=folders.get(label))
-                       for label, files in loose.items())
+        if not seen:
+            found.skipped.append(("INGEST_NO_SERIES", given.name or str(given), {"reason": "the folder holds no file"}))
+        units.extend(_group_loose(given, groups))
     labels: dict[str, int] = {}
-    for unit in found.units:
+    for unit in units:
         labels[unit.label] = labels.get(unit.label, 0) + 1
-    repeated = sorted(label for label, count in labels.items() if count > 1)
+    repeated = sorted(display(label) for label, count in labels.items() if count > 1)
     if repeated:
-        found.problems.append(f"several inputs are named {', '.join(repeated)} (e.g. a folder and an archive of it); "
-                              "give each study's input once")
-    found.units.sort(key=lambda u: u.label)
+        found.problems.append(f"several inputs are named {', '.join(repeated)} (e.g. a folder and an archive of it, "
+                              "two folders of one name, or one input given twice); give each study's input once, "
+                              "under a name of its own")
+    found.units = sorted(units, key=lambda u: u.label)
     return found
 
 
@@ -125,27 +152,33 @@ def _study_of(files: list[tuple[str, Path]], tries: int = 20) -> str | None:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                ds = dcmread(path, stop_before_pixels=True, specific_tags=["StudyInstanceUID"])
+                ds = dcmread(path, stop_before_pixels=True, specific_tags=["StudyInstanceUID", "PatientID"])
         except Exception:  # not DICOM, or broken: look at the next file
             continue
-        return str(ds.get("StudyInstanceUID") or "")
+        study = str(ds.get("StudyInstanceUID") or "")
+        return study or f"patient\0{ds.get('PatientID') or ''}"   # exports that empty the UIDs: the patient
     return None
 
 
-def _group_loose(given: Path, groups: dict[str, list[tuple[str, Path]]],
-                 loose: dict[str, list[tuple[str, Path]]], folders: dict[str, Path]) -> None:
+def _group_loose(given: Path, groups: dict[str, list[tuple[str, Path]]]) -> list[Unit]:
     """One unit per sub-folder of ``given`` when they hold different studies (a folder of patients), else one unit
     for ``given`` (a study folder whose series sit in sub-folders)."""
+    if not groups:
+        return []
     name = given.resolve().name
     studies = {_study_of(files) for head, files in groups.items() if head}
     split = len(studies - {None}) > 1
-    for head, files in groups.items():
+    units: list[Unit] = []
+    whole: list[tuple[str, Path]] = []
+    for head, files in sorted(groups.items()):
         if split and head:
-            loose.setdefault(head, []).extend((rel.partition("/")[2], path) for rel, path in files)
-            folders[head] = given / head
+            units.append(Unit(label=head, files=tuple((rel.partition("/")[2], path) for rel, path in files),
+                              folder=given / head))
         else:
-            loose.setdefault(name, []).extend(files)
-            folders[name] = given
+            whole.extend(files)
+    if whole:
+        units.append(Unit(label=name, files=tuple(whole), folder=given))
+    return units
 
 
 @dataclass(frozen=True)
@@ -207,20 +240,20 @@ def _header(name: str, data: bytes) -> tuple[ImageHeader, bool] | None:
         return None
     try:
         ds = dcmread(io.BytesIO(data), stop_before_pixels=True, force=not marker)
-    except (InvalidDicomError, EOFError, ValueError, TypeError, KeyError, OSError, AttributeError):
+        if "SOPClassUID" not in ds and "ImagePositionPatient" not in ds:
+            return None
+        return image_header(name, ds), is_segmentation(ds)
+    except Exception:  # the boundary: a hostile header (unknown VR, cut element, absurd value) is not an image
         return None
-    if "SOPClassUID" not in ds and "ImagePositionPatient" not in ds:
-        return None
-    return image_header(name, ds), is_segmentation(ds)
 
 
 def _digest(key: bytes, purpose: str, value: str, size: int = 10) -> str:
-    return hmac.new(key, f"{purpose}\0{value}".encode(), hashlib.sha256).hexdigest()[:size]
+    return hmac.new(key, f"{purpose}\0{value}".encode("utf-8", "surrogateescape"), hashlib.sha256).hexdigest()[:size]
 
 
-def study_key(key: bytes, label: str, study_uid: str) -> str:
+def study_key(key: bytes, label: str, study_uid: str, patient_id: str = "") -> str:
     """A short keyed name for a study: the same under the same key, nothing of the UID without it."""
-    return _digest(key, "study", study_uid or f"input\0{label}")
+    return _digest(key, "study", study_uid or f"input\0{label}\0{patient_id}")
 
 
 def _file_sha256(path: Path) -> str:
@@ -231,8 +264,8 @@ def _file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _anonymised(data: bytes, header: ImageHeader, task: UnitTask, alias: str, offset: int) -> Dataset:
-    ds = dcmread(io.BytesIO(data), force=True)
+def _anonymised(data: bytes | Path, header: ImageHeader, task: UnitTask, alias: str, offset: int) -> Dataset:
+    ds = dcmread(io.BytesIO(data if isinstance(data, bytes) else data.read_bytes()), force=True)
     plan = FilePlan(source=Path(header.name), target=Path(header.name), key=task.key, pseudonym=alias,
                     offset_days=offset, name=header.name,
                     retain_patient_characteristics=task.rules.anonymisation.retain_patient_characteristics)
@@ -259,13 +292,21 @@ def process_unit(task: UnitTask) -> UnitResult:
             result = UnitResult(task.unit_id, task.unit.label)
             result.problems.append(("INGEST_INPUT_UNREADABLE", {"reason": error.strerror or str(error)}))
             return result
+        except Exception as error:  # the boundary: whatever a hostile input does is reported, the run goes on
+            result = UnitResult(task.unit_id, task.unit.label)
+            reason = " ".join(str(error).split())[:300] or type(error).__name__
+            result.problems.append(("INGEST_INPUT_UNREADABLE", {"reason": f"{type(error).__name__}: {reason}"}))
+            return result
 
 
 def _process(task: UnitTask) -> UnitResult:
     unit, rules = task.unit, task.rules
     result = UnitResult(task.unit_id, unit.label)
     headers: list[ImageHeader] = []
-    payloads: dict[str, bytes] = {}
+    # bytes of the images that pass the per-image rules; loose files are only named, and read again per series, so a
+    # folder of many studies needs the memory of one series, not of all
+    payloads: dict[str, bytes | Path] = {}
+    on_disk = dict(unit.files)
     segmentations: dict[str, bytes] = {}
     for name, data in _members(unit, task.limits):
         if unit.archive is None:
@@ -280,8 +321,8 @@ def _process(task: UnitTask) -> UnitResult:
             segmentations[name] = data
             continue
         headers.append(header)
-        if image_excluded(header, rules) is None and rules.instances.keeps(header.instance):
-            payloads[name] = data
+        if image_excluded(header, rules) is None and (header.frames > 1 or rules.instances.keeps(header.instance)):
+            payloads[name] = on_disk.get(name) or data
     if unit.archive is not None:
         result.inputs.append({"sha256": _file_sha256(unit.archive), "bytes": unit.archive.stat().st_size})
     if not headers:
@@ -296,7 +337,7 @@ def _process(task: UnitTask) -> UnitResult:
             first = series.first
             alias = (task.pseudonyms or {}).get(first.patient_id) or pseudonym(task.key, first.patient_id or unit.label)
             offset = date_offset(task.key, first.patient_id or unit.label)
-            name = study_key(task.key, unit.label, choice.study_uid)
+            name = study_key(task.key, unit.label, choice.study_uid, choice.patient_id)
             if len(choice.chosen) > 1:
                 name += f"_{index + 1}"
             described = {"number": series.series_number, "images": series.frames,

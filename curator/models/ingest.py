@@ -43,6 +43,8 @@ class InstanceRule(BaseModel):
 
     @model_validator(mode="after")
     def _remainder_below_every(self) -> InstanceRule:
+        if self.every == 1 and self.remainder:
+            raise ValueError("a remainder needs every (keep InstanceNumber % every == remainder)")
         if self.every > 1 and self.remainder >= self.every:
             raise ValueError(f"remainder must be below every ({self.every})")
         return self
