@@ -317,3 +317,20 @@ def test_a_dicom_seg_in_the_input_becomes_the_mask_of_its_subsampled_volume(tmp_
     assert study["mask_from"] == "DICOM SEG" and any("dropped" in note for note in study["notes"])
     code, again = run(case, out, "--preset", "mosmed", "--category", "CT-2", "--format", "json")
     assert json.loads(again)["stats"]["units_resumed"] == 1 and rows(out)[0]["mask"] == row["mask"]
+
+
+def test_a_series_that_is_not_greyscale_is_left_out_not_converted_as_hu(tmp_path: Path) -> None:
+    from pydicom import dcmread
+
+    case = tmp_path / "in" / "case09"
+    write_study(case, PATIENTS[0], images=20)
+    for path in (case / "SE2").iterdir():        # the BODY series claims a palette: its values are indices, not HU
+        ds = dcmread(path)
+        ds.PhotometricInterpretation = "PALETTE COLOR"
+        ds.save_as(path, enforce_file_format=True)
+    out = tmp_path / "out"
+    code, output = run(case, out, "--series-description", "BODY*", "--category", "CT-1", "--format", "json")
+    assert code == 1
+    (finding,) = [f for f in json.loads(output)["findings"] if f["severity"] == "error"]
+    assert finding["code"] == "INGEST_NO_SERIES" and "PALETTE COLOR" in finding["message"]
+    assert rows(out) == []

@@ -40,6 +40,7 @@ class ImageHeader:
     age: int | None
     is_image: bool
     frames: int = 1             # an enhanced multi-frame image holds a whole series in one file
+    photometric: str = "MONOCHROME2"
 
 
 @dataclass
@@ -140,6 +141,7 @@ def image_header(name: str, ds: Dataset) -> ImageHeader:
         # headers are read without the pixel data: an image is what has the Image Pixel module's size
         is_image=all(keyword in ds for keyword in ("Rows", "Columns", "BitsAllocated")),
         frames=max(_integer(ds, "NumberOfFrames") or 1, 1),
+        photometric=_text(ds, "PhotometricInterpretation").upper() or "MONOCHROME2",
     )
 
 
@@ -161,6 +163,8 @@ def image_excluded(header: ImageHeader, rules: IngestRules) -> str | None:
         return f"SeriesDescription matches an excluded pattern ({', '.join(series.exclude_description)})"
     if series.kernel and not any(_matches(k, series.kernel) for k in header.kernel):
         return f"ConvolutionKernel matches none of {', '.join(series.kernel)}"
+    if header.photometric not in ("MONOCHROME1", "MONOCHROME2"):
+        return f"PhotometricInterpretation {header.photometric}: not a greyscale CT image (its values are not HU)"
     excluded = sorted(set(header.image_type) & {t.upper() for t in series.image_type_excluded})
     if excluded:
         return f"ImageType {'/'.join(excluded)}"
