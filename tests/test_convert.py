@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import gzip
+import io
 import random
+import struct
+import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
 
 import nibabel as nib
 import numpy as np
 import pytest
+from PIL import Image
+from pydicom import dcmread
 from pydicom.dataset import Dataset
-from pydicom.uid import RLELossless
+from pydicom.encaps import encapsulate, generate_frames
+from pydicom.uid import JPEG2000Lossless, JPEGBaseline8Bit, JPEGLosslessSV1, JPEGLSLossless, RLELossless
 
 from curator.ingest import convert
 from curator.ingest.convert import ConversionError, Volume, convert_series, write_volume
@@ -251,6 +258,178 @@ def test_multiframe_without_frame_positions_is_refused() -> None:
     del ds.PerFrameFunctionalGroupsSequence
     with pytest.raises(ConversionError, match="2 frames but no PerFrameFunctionalGroupsSequence"):
         convert_series([ds])
+
+
+# --- compressed frames are checked against the header before anything is decoded --------------------------------
+
+def _first_frame(ds: Dataset) -> bytes:
+    return next(generate_frames(ds.PixelData, number_of_frames=1))
+
+
+def _jpeg_ls(ds: Dataset) -> bytes:
+    pytest.importorskip("jpeg_ls")
+    ds.compress(JPEGLSLossless, encoding_plugin="pyjpegls")
+    return _first_frame(ds)
+
+
+def _jpeg_2000(ds: Dataset) -> bytes:
+    ds.compress(JPEG2000Lossless)
+    return _first_frame(ds)
+
+
+def _jpeg_baseline(ds: Dataset) -> bytes:
+    """An 8-bit baseline JPEG (Pillow) of the slice's low bytes, as the frame of a JPEG Baseline dataset."""
+    pixels = (ds.pixel_array % 256).astype(np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels, mode="L").save(buffer, format="JPEG", quality=95)
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit = 8, 8, 7
+    _encapsulated(ds, JPEGBaseline8Bit, buffer.getvalue())
+    return buffer.getvalue()
+
+
+def _encapsulated(ds: Dataset, syntax: str, frame: bytes) -> None:
+    ds.file_meta.TransferSyntaxUID = syntax
+    ds.PixelData = encapsulate([frame])
+    ds["PixelData"].VR = "OB"
+    ds.PhotometricInterpretation = "MONOCHROME2"
+
+
+def _patched(frame: bytes, at: int, height: int, width: int, size: str = ">HH") -> bytes:
+    data = bytearray(frame)
+    data[at:at + struct.calcsize(size)] = struct.pack(size, height, width)
+    return bytes(data)
+
+
+def _sof_dimensions(frame: bytes, height: int, width: int) -> bytes:
+    """``frame`` with the height and width of its JPEG / JPEG-LS frame header replaced."""
+    at = min(i for i in (frame.find(b"\xff\xc0"), frame.find(b"\xff\xf7")) if i >= 0)
+    return _patched(frame, at + 5, height, width)
+
+
+def _siz_dimensions(frame: bytes, height: int, width: int) -> bytes:
+    """``frame`` with the JPEG 2000 SIZ reference grid (Xsiz, Ysiz; no offsets here) replaced."""
+    return _patched(frame, 8, width, height, ">II")
+
+
+def _peak_refusal(datasets: list[Dataset], match: str) -> int:
+    tracemalloc.start()
+    try:
+        with pytest.raises(ConversionError, match=match):
+            convert_series(datasets)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+Encoder = Callable[[Dataset], bytes]
+
+
+@pytest.mark.parametrize(("encode", "syntax", "resize"), [
+    (_jpeg_ls, JPEGLSLossless, _sof_dimensions),
+    (_jpeg_2000, JPEG2000Lossless, _siz_dimensions),
+    (_jpeg_baseline, JPEGBaseline8Bit, _sof_dimensions),
+], ids=["jpeg-ls", "jpeg-2000", "jpeg-baseline"])
+def test_a_codestream_that_disagrees_with_rows_and_columns_is_refused_before_decoding(
+        encode: Encoder, syntax: str, resize: Callable[[bytes, int, int], bytes]) -> None:
+    datasets = series(count=2, rows=32, columns=40)   # openjpeg wants 32 x 32 or more
+    for ds in datasets:
+        _encapsulated(ds, syntax, resize(encode(ds), 30000, 30000))
+    peak = _peak_refusal(datasets, r"instance 1: the JPEG (2000 SIZ segment|frame header) says 30000 x 30000 pixels "
+                                   r"where Rows x Columns is 32 x 40\. Refused before decoding")
+    assert peak < 1 << 20
+
+
+@pytest.mark.parametrize("encode", [_jpeg_ls, _jpeg_2000, _jpeg_baseline],
+                         ids=["jpeg-ls", "jpeg-2000", "jpeg-baseline"])
+def test_well_formed_codestreams_pass_the_checks(encode: Encoder) -> None:
+    plain = series(count=3, rows=32, columns=40)
+    packed = series(count=3, rows=32, columns=40)
+    for ds in packed:
+        encode(ds)
+    volume = convert_series(packed)
+    assert volume.data.shape == (40, 32, 3)
+    if encode is not _jpeg_baseline:  # lossless
+        np.testing.assert_array_equal(volume.data, convert_series(plain).data)
+
+
+def test_an_rle_frame_too_short_for_rows_and_columns_is_refused_before_allocating() -> None:
+    datasets = series(count=2)
+    for ds in datasets:
+        ds.compress(RLELossless)
+        ds.Rows = ds.Columns = 8000     # 128 MB of 16-bit pixels from a few hundred bytes
+    peak = _peak_refusal(datasets, r"instance 1: RLE segment 1 is \d+ bytes, which decode to at most \d+ bytes \(64 "
+                                   r"per byte\), but Rows x Columns is 8000 x 8000 = 64000000")
+    assert peak < 1 << 20
+
+
+def test_an_rle_frame_with_the_wrong_segments_is_refused() -> None:
+    datasets = series(count=2)
+    for ds in datasets:
+        ds.compress(RLELossless)
+        frame = bytearray(_first_frame(ds))
+        frame[0:4] = struct.pack("<I", 1)
+        _encapsulated(ds, RLELossless, bytes(frame))
+    with pytest.raises(ConversionError, match="the RLE header gives 1 segments where BitsAllocated 16 needs 2"):
+        convert_series(datasets)
+
+
+@pytest.mark.parametrize(("marker", "needs"), [(0xC0, r"4096 bytes at two bits per 8 x 8 block"),
+                                               (0xC3, r"131072 bytes at one bit per pixel")],
+                         ids=["baseline", "lossless"])
+def test_a_huffman_jpeg_too_small_for_its_pixels_is_refused(marker: int, needs: str) -> None:
+    """Huffman coding has a floor per pixel, so a codestream of a few hundred bytes cannot hold 1024 x 1024."""
+    datasets = series(count=2)
+    for ds in datasets:
+        frame = bytearray(_sof_dimensions(_jpeg_baseline(ds), 1024, 1024))
+        frame[frame.find(b"\xff\xc0") + 1] = marker
+        _encapsulated(ds, JPEGLosslessSV1 if marker == 0xC3 else JPEGBaseline8Bit, bytes(frame))
+        ds.Rows = ds.Columns = 1024
+    _peak_refusal(datasets, rf"instance 1: the JPEG codestream is \d+ bytes, but Rows x Columns 1024 x 1024 needs at "
+                            rf"least {needs}")
+
+
+def test_codings_without_a_floor_are_capped_per_frame() -> None:
+    datasets = series(count=2)
+    for ds in datasets:
+        _encapsulated(ds, JPEGLSLossless, _sof_dimensions(_jpeg_ls(ds), 5000, 5000))
+        ds.Rows = ds.Columns = 5000
+    _peak_refusal(datasets, r"Rows x Columns is 5000 x 5000; JPEG-LS coding can describe any number of pixels in a few "
+                            r"bytes, so frames are decoded up to 16777216 pixels \(4096 x 4096\) only")
+
+
+def test_a_jpeg_2000_tiling_larger_than_its_codestream_is_refused() -> None:
+    datasets = series(count=2, rows=64, columns=64)
+    for ds in datasets:
+        frame = _patched(_jpeg_2000(ds), 24, 1, 1, ">II")     # XTsiz = YTsiz = 1: 4096 tiles
+        _encapsulated(ds, JPEG2000Lossless, frame)
+    _peak_refusal(datasets, r"the JPEG 2000 SIZ segment divides the image into 4096 tiles, but the \d+-byte "
+                            r"codestream has room for at most \d+")
+
+
+def test_an_absurd_number_of_frames_is_named_in_the_refusal() -> None:
+    datasets = series(count=2)
+    datasets[0].NumberOfFrames = 1_000_000_000
+    with pytest.raises(ConversionError, match=r"instance 1: Rows 4 x Columns 6 x NumberOfFrames 1000000000 x 2 bytes "
+                                              r"is 48000000000 bytes of pixels, more than the 1 GiB allowed"):
+        convert_series(datasets)
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("number", range(4, 10))
+def test_real_compressed_files_pass_the_checks_and_decode_like_the_uncompressed_one(realdata: Path,
+                                                                                    number: int) -> None:
+    """dcm_qa_ts: one image saved in every lossless transfer syntax (RLE, JPEG lossless, JPEG-LS, JPEG 2000)."""
+    folder = realdata / "dcm_qa_ts_transfer_syntaxes" / "In"
+
+    def two_slices(path: Path) -> list[Dataset]:
+        first, second = dcmread(path), dcmread(path)
+        normal = np.cross(*np.reshape(np.array(first.ImageOrientationPatient, dtype=float), (2, 3)))
+        second.ImagePositionPatient = (np.array(first.ImagePositionPatient, dtype=float) + 2 * normal).tolist()
+        return [first, second]
+
+    volume = convert_series(two_slices(folder / f"{number}.dcm"))
+    assert any("decoded with pydicom" in note for note in volume.notes)
+    np.testing.assert_array_equal(volume.data, convert_series(two_slices(folder / "1.dcm")).data)
 
 
 # --- uneven spacing ------------------------------------------------------------------------------------------------

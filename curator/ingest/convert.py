@@ -36,6 +36,14 @@ Conventions (checked against dcm2niix v1.0.20260724 on real series, see tests/te
   values are rounded half away from zero after each pass, as dcm2niix does.
 - The output array is allocated once and filled slice by slice; pixel data are decoded one image at a time through
   pydicom's decoders (pylibjpeg for JPEG lossless and JPEG 2000); a missing decoder names the package to install.
+- Nothing is allocated from a header before it is checked against the data. Rows x Columns x NumberOfFrames is
+  capped per file (``MAX_DECODED_BYTES``); before the volume is allocated, every compressed frame's own header (JPEG
+  and JPEG-LS SOFn/LSE/DNL, JPEG 2000 SIZ, the RLE segment table) must state Rows x Columns, one sample and at
+  most BitsAllocated bits, and the frame must be large enough for its pixels at the coding's largest expansion:
+  RLE 64 times (a 2-byte run gives at most 128 bytes), Huffman JPEG one bit per pixel (lossless) or two bits per
+  8 x 8 block (sequential DCT; one for progressive). JPEG-LS, JPEG 2000 and arithmetic JPEG can describe any
+  image in a few bytes: their frames are capped at ``MAX_FRAME_PIXELS`` (4096 x 4096, beyond any CT slice), and a
+  JPEG 2000 tiling may not have more tiles than the codestream has room for tile-parts (14 bytes each).
 
 The NIfTI file: NIfTI-1, little endian, int16, scl_slope 1 / scl_inter 0, qform_code = sform_code = 1 (scanner
 anatomical: the coordinates are the scanner's patient coordinates from the DICOM headers, not aligned to another
@@ -58,7 +66,7 @@ from typing import IO, Any, Literal, cast
 import numpy as np
 import numpy.typing as npt
 from pydicom.dataset import Dataset
-from pydicom.uid import UID
+from pydicom.uid import UID, JPEG2000TransferSyntaxes, JPEGLSTransferSyntaxes, JPEGTransferSyntaxes, RLELossless
 
 from curator.io.dicom import MAX_DECODED_BYTES, missing_decoder
 
@@ -78,6 +86,9 @@ ISAL_LEVEL = 2                     # ISA-L's scale (0..3); as small as zlib 6 on
 ZLIB_LEVEL = 6
 NIFTI_HEADER_BYTES = 352           # 348-byte header + 4-byte empty extension flag
 CHUNK_SLICES_BYTES = 16 << 20      # voxel bytes handed to the compressor at a time
+MAX_FRAME_PIXELS = 4096 * 4096     # a compressed frame whose coding bounds no expansion (JPEG-LS, JPEG 2000)
+RLE_EXPANSION = 64                 # an RLE segment: 2 bytes (replicate run) decode to at most 128
+J2K_TILE_PART_BYTES = 14           # the smallest tile-part (SOT segment + SOD marker); every tile has one
 
 
 class ConversionError(Exception):
@@ -222,8 +233,11 @@ def _frames(ds: Dataset, index: int) -> Iterator[_Image]:
                               "per pixel. Choose the series of original CT images.")
     implied = rows * columns * frames * bits // 8
     if implied > MAX_DECODED_BYTES:
-        raise ConversionError(f"{label}: the header implies {implied} bytes of pixels, more than the "
-                              f"{MAX_DECODED_BYTES} allowed per file.")
+        raise ConversionError(f"{label}: Rows {rows} x Columns {columns} x NumberOfFrames {frames} x {bits // 8} "
+                              f"bytes is {implied} bytes of pixels, more than the {MAX_DECODED_BYTES >> 30} GiB "
+                              "allowed per file; the header is damaged or forged (an absurd NumberOfFrames?).")
+    if _encapsulated(syntax):
+        _check_encoded(ds, label, syntax, rows, columns, bits, frames)
     per_frame = ds.get("PerFrameFunctionalGroupsSequence")
     shared_seq = ds.get("SharedFunctionalGroupsSequence")
     shared = [shared_seq[0]] if shared_seq else []
@@ -533,6 +547,256 @@ def _check_decoders(images: list[_Image]) -> list[str]:
         if UID(syntax).is_compressed:
             notes.append(f"pixel data in {name} ({syntax}) decoded with pydicom")
     return notes
+
+
+def _encapsulated(syntax: str) -> bool:
+    try:
+        return bool(UID(syntax).is_encapsulated)
+    except ValueError:  # not a transfer syntax: _check_decoders says so
+        return False
+
+
+def _check_encoded(ds: Dataset, label: str, syntax: str, rows: int, columns: int, bits: int, frames: int) -> None:
+    """Refuse compressed frames whose own header disagrees with Rows/Columns/BitsAllocated, or whose payload is too
+    small for Rows x Columns, before a decoder allocates anything from either.
+
+    Decoders allocate their output from the codestream's header (and pydicom from Rows x Columns) before reading
+    the compressed data; a kilobyte that claims 30000 x 30000 pixels would take gigabytes. Each frame is taken from
+    the pixel data exactly as pydicom's decoder takes it (``get_frame`` with the same offsets), so the bytes checked
+    are the bytes decoded.
+    """
+    from pydicom.encaps import get_frame
+    from pydicom.pixels.utils import as_pixel_options
+
+    options = as_pixel_options(ds)
+    for frame in range(frames):
+        name = f"frame {frame + 1} of {label}" if frames > 1 else label
+        try:
+            data = get_frame(ds.PixelData, frame, number_of_frames=options["number_of_frames"],
+                             extended_offsets=options.get("extended_offsets"))
+        except Exception as error:
+            raise ConversionError(f"{name}: the compressed pixel data cannot be split into its {frames} frame(s) "
+                                  f"({_text(error) or type(error).__name__}). The file may be truncated or corrupt; "
+                                  "check it with `curator validate --deep`.") from error
+        if syntax == RLELossless:
+            problem = _rle_problem(data, rows, columns, bits)
+        elif syntax in JPEG2000TransferSyntaxes:
+            problem = _j2k_problem(data, rows, columns, bits)
+        elif syntax in JPEGTransferSyntaxes or syntax in JPEGLSTransferSyntaxes:
+            problem = _jpeg_problem(data, rows, columns, bits)
+        else:  # a compressed syntax without a parser here: only the per-frame cap
+            problem = _capped(rows, columns, f"transfer syntax {UID(syntax).name}")
+        if problem:
+            raise ConversionError(f"{name}: {problem}. Refused before decoding: the header does not match the "
+                                  "compressed data (a damaged or forged file); check it with `curator validate "
+                                  "--deep`.")
+
+
+def _capped(rows: int, columns: int, coding: str) -> str | None:
+    """Why a frame whose coding gives no bound on its expansion is too large to decode, or None."""
+    if rows * columns > MAX_FRAME_PIXELS:
+        return (f"Rows x Columns is {rows} x {columns}; {coding} can describe any number of pixels in a few bytes, "
+                f"so frames are decoded up to {MAX_FRAME_PIXELS} pixels ({math.isqrt(MAX_FRAME_PIXELS)} x "
+                f"{math.isqrt(MAX_FRAME_PIXELS)}) only")
+    return None
+
+
+def _rle_problem(data: bytes, rows: int, columns: int, bits: int) -> str | None:
+    """RLE (PS3.5 G): a 64-byte header of segment count and offsets, then one PackBits segment per byte plane of
+    Rows x Columns bytes. A segment's byte pair decodes to at most 128 bytes, so a segment of n bytes holds at most
+    64 n: one shorter than Rows x Columns / 64 cannot be this image."""
+    if len(data) < 64:
+        return f"the RLE frame is {len(data)} bytes, shorter than its 64-byte header"
+    header = np.frombuffer(data[:64], dtype="<u4")
+    count, expected = int(header[0]), bits // 8
+    if count != expected:
+        return f"the RLE header gives {count} segments where BitsAllocated {bits} needs {expected}"
+    starts = [int(offset) for offset in header[1:1 + count]]
+    ends = [*starts[1:], len(data)]
+    plane = rows * columns
+    for index, (start, end) in enumerate(zip(starts, ends, strict=True)):
+        if not 64 <= start <= end <= len(data):
+            return (f"RLE segment {index + 1} lies at bytes {start}..{end} of a {len(data)}-byte frame (the offsets "
+                    "must increase after the 64-byte header)")
+        if (end - start) * RLE_EXPANSION < plane:
+            return (f"RLE segment {index + 1} is {end - start} bytes, which decode to at most "
+                    f"{(end - start) * RLE_EXPANSION} bytes ({RLE_EXPANSION} per byte), but Rows x Columns is "
+                    f"{rows} x {columns} = {plane}")
+    return None
+
+
+# JPEG (ISO 10918-1) and JPEG-LS (ISO 14495-1) frame headers: pydicom's JPEG decoder (libjpeg) reads both
+_SOF_HUFFMAN = {0xC0: "baseline DCT", 0xC1: "extended DCT", 0xC2: "progressive DCT", 0xC3: "lossless"}
+_SOF_OTHER = {0xC5: "differential DCT", 0xC6: "differential progressive DCT", 0xC7: "differential lossless",
+              0xC9: "arithmetic extended DCT", 0xCA: "arithmetic progressive DCT", 0xCB: "arithmetic lossless",
+              0xCD: "arithmetic differential DCT", 0xCE: "arithmetic differential progressive DCT",
+              0xCF: "arithmetic differential lossless", 0xF7: "JPEG-LS", 0xF9: "JPEG-LS extended"}
+_STANDALONE = {0x01, *range(0xD0, 0xD8)}      # TEM, RST0..7: markers without a length
+_SOS, _EOI, _DNL, _DHP, _EXP, _LSE = 0xDA, 0xD9, 0xDC, 0xDE, 0xDF, 0xF8
+
+
+def _jpeg_problem(data: bytes, rows: int, columns: int, bits: int) -> str | None:
+    """Walk every marker segment of a JPEG or JPEG-LS codestream, skipping the entropy-coded data (where no marker
+    can occur: FF is followed by 00 or a restart marker in JPEG, by a byte below 80 in JPEG-LS). The frame header
+    (SOFn; a zero height or width there is stated by a DNL or JPEG-LS LSE 4 segment, which are checked too) must
+    state Rows x Columns, one component and at most BitsAllocated bits; at the first scan the size of the
+    codestream must allow Rows x Columns pixels."""
+    if data[:2] != b"\xff\xd8":
+        return "the JPEG codestream does not start with a start-of-image marker (FFD8)"
+    frame: int | None = None        # the SOF marker
+    stated = [0, 0]                 # height and width as the segments state them
+    ls = False                      # JPEG-LS entropy coding (other marker stuffing)
+    at, end = 2, len(data)
+    while at < end:
+        if data[at] != 0xFF:        # bytes that are no marker (a decoder skips them too)
+            at = data.find(b"\xff", at)
+            if at < 0:
+                break
+        while at < end and data[at] == 0xFF:  # fill bytes
+            at += 1
+        if at >= end:
+            break
+        marker = data[at]
+        at += 1
+        if marker in _STANDALONE:
+            continue
+        if marker == _EOI:
+            break
+        if at + 2 > end:
+            return f"the JPEG codestream ends inside the FF{marker:02X} segment"
+        length = int.from_bytes(data[at:at + 2], "big")
+        if length < 2 or at + length > end:
+            return f"the JPEG FF{marker:02X} segment of {length} bytes runs past the end of the codestream"
+        segment = data[at + 2:at + length]
+        at += length
+        if marker in (_DHP, _EXP):
+            return "the JPEG codestream is hierarchical (DHP/EXP marker), which no DICOM CT transfer syntax uses"
+        if marker in _SOF_HUFFMAN or marker in _SOF_OTHER:
+            if frame is not None:
+                return "the JPEG codestream holds more than one frame header"
+            if len(segment) < 6:
+                return f"the JPEG frame header (FF{marker:02X}) is {len(segment)} bytes, too short"
+            precision, components = segment[0], segment[5]
+            stated = [int.from_bytes(segment[1:3], "big"), int.from_bytes(segment[3:5], "big")]
+            if stated[0] not in (0, rows) or stated[1] not in (0, columns):
+                return (f"the JPEG frame header says {stated[0]} x {stated[1]} pixels where Rows x Columns is "
+                        f"{rows} x {columns}")
+            if components != 1:
+                return f"the JPEG frame header gives {components} components where SamplesPerPixel is 1"
+            if not 2 <= precision <= bits:
+                return f"the JPEG frame header gives {precision}-bit samples where BitsAllocated is {bits}"
+            frame, ls = marker, marker in (0xF7, 0xF9)
+        elif marker == _LSE and segment[:1] == b"\x04":  # JPEG-LS oversize image dimension
+            size = segment[1] if len(segment) > 1 else 0
+            if not 2 <= size <= 4 or len(segment) < 2 + 2 * size:
+                return "the JPEG-LS oversize-dimension segment (LSE 4) is malformed"
+            height = int.from_bytes(segment[2:2 + size], "big")
+            width = int.from_bytes(segment[2 + size:2 + 2 * size], "big")
+            if (height, width) != (rows, columns):
+                return (f"the JPEG-LS oversize-dimension segment says {height} x {width} pixels where Rows x Columns "
+                        f"is {rows} x {columns}")
+            stated = [height, width]
+        elif marker == _DNL:
+            lines = int.from_bytes(segment[:2], "big") if len(segment) >= 2 else -1
+            if lines != rows:
+                return f"the JPEG DNL segment says {lines} lines where Rows is {rows}"
+            stated[0] = lines
+        elif marker == _SOS:
+            if frame is None:
+                return "the JPEG codestream has a scan before any frame header"
+            bound = _jpeg_bound(frame, len(data), rows, columns)
+            if bound:
+                return bound
+            at = _scan_end(data, at, ls)
+    if frame is None:
+        return "the JPEG codestream ends before its frame header"
+    if stated != [rows, columns]:
+        return f"the JPEG codestream states {stated[0]} x {stated[1]} pixels where Rows x Columns is {rows} x {columns}"
+    return None
+
+
+def _scan_end(data: bytes, at: int, ls: bool) -> int:
+    """The position of the first marker after the entropy-coded data starting at ``at`` (len(data) if none);
+    restart markers belong to the data."""
+    while True:
+        at = data.find(b"\xff", at)
+        if at < 0 or at + 1 >= len(data):
+            return len(data)
+        following = data[at + 1]
+        if (following >= 0x80 if ls else following not in (0x00, 0xFF)) and not 0xD0 <= following <= 0xD7:
+            return at
+        at += 1
+
+
+def _jpeg_bound(frame: int, size: int, rows: int, columns: int) -> str | None:
+    """Huffman coding spends at least one bit per pixel (lossless: every sample codes its difference category),
+    two bits per 8 x 8 block (sequential DCT: a DC code and an AC end-of-block) or one bit per block (progressive:
+    each block's DC in the first scan); arithmetic coding and JPEG-LS have no such floor, so their frames are
+    capped instead."""
+    blocks = math.ceil(rows / 8) * math.ceil(columns / 8)
+    if frame == 0xC3:
+        needed, what = rows * columns, "one bit per pixel (lossless Huffman coding)"
+    elif frame in (0xC0, 0xC1):
+        needed, what = 2 * blocks, "two bits per 8 x 8 block (sequential Huffman DCT)"
+    elif frame == 0xC2:
+        needed, what = blocks, "one bit per 8 x 8 block (progressive Huffman DCT)"
+    else:
+        return _capped(rows, columns, f"{_SOF_OTHER[frame]} coding")
+    if size * 8 < needed:
+        return (f"the JPEG codestream is {size} bytes, but Rows x Columns {rows} x {columns} needs at least "
+                f"{math.ceil(needed / 8)} bytes at {what}")
+    return None
+
+
+def _j2k_problem(data: bytes, rows: int, columns: int, bits: int) -> str | None:
+    """JPEG 2000 (ISO 15444-1 A.5.1; HTJ2K alike): SOC, then SIZ with the reference grid, the tiling and one
+    entry per component. The image must be Rows x Columns, one component of at most BitsAllocated bits; every tile
+    has at least one tile-part (14 bytes), so the tiling cannot have more tiles than the codestream has room for
+    (a decoder sets up every tile from SIZ alone). Pixels: capped (the coding has no floor per pixel)."""
+    at = 0
+    if data[:8] == b"\x00\x00\x00\x0cjP  ":  # a JP2 file: the codestream is the jp2c box
+        at = 12
+        while True:
+            if at + 8 > len(data):
+                return "the JP2 file holds no codestream box (jp2c)"
+            length, kind = int.from_bytes(data[at:at + 4], "big"), data[at + 4:at + 8]
+            header = 8
+            if length == 1 and at + 16 <= len(data):
+                length, header = int.from_bytes(data[at + 8:at + 16], "big"), 16
+            if kind == b"jp2c":
+                at += header
+                break
+            if length < header:
+                return "the JP2 file holds no codestream box (jp2c)"
+            at += length
+    if data[at:at + 4] != b"\xff\x4f\xff\x51":
+        return "the JPEG 2000 codestream does not start with SOC and SIZ markers (FF4F FF51)"
+    siz = data[at + 4:]
+    if len(siz) < 38:
+        return "the JPEG 2000 SIZ segment is cut short"
+    (x, y, x0, y0, tile_x, tile_y, tile_x0, tile_y0) = (int.from_bytes(siz[i:i + 4], "big")
+                                                        for i in range(4, 36, 4))
+    components = int.from_bytes(siz[36:38], "big")
+    if not (x0 < x and y0 < y and tile_x > 0 and tile_y > 0 and tile_x0 <= x0 and tile_y0 <= y0
+            and tile_x + tile_x0 > x0 and tile_y + tile_y0 > y0):
+        return f"the JPEG 2000 SIZ segment's grid is inconsistent (image {x0}..{x} x {y0}..{y}, tiles {tile_x} x " \
+               f"{tile_y} from {tile_x0}, {tile_y0})"
+    height, width = y - y0, x - x0
+    if (height, width) != (rows, columns):
+        return f"the JPEG 2000 SIZ segment says {height} x {width} pixels where Rows x Columns is {rows} x {columns}"
+    if components != 1:
+        return f"the JPEG 2000 SIZ segment gives {components} components where SamplesPerPixel is 1"
+    if len(siz) < 39:
+        return "the JPEG 2000 SIZ segment is cut short"
+    precision = (siz[38] & 0x7F) + 1
+    if precision > bits:
+        return f"the JPEG 2000 SIZ segment gives {precision}-bit samples where BitsAllocated is {bits}"
+    tiles = math.ceil((x - tile_x0) / tile_x) * math.ceil((y - tile_y0) / tile_y)
+    if tiles * J2K_TILE_PART_BYTES > len(data):
+        return (f"the JPEG 2000 SIZ segment divides the image into {tiles} tiles, but the {len(data)}-byte "
+                f"codestream has room for at most {len(data) // J2K_TILE_PART_BYTES} (each needs a tile-part of at "
+                f"least {J2K_TILE_PART_BYTES} bytes)")
+    return _capped(rows, columns, "JPEG 2000 coding")
 
 
 def _stored(image: _Image) -> npt.NDArray[np.generic]:
