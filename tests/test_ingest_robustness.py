@@ -588,9 +588,6 @@ def test_a_run_stopped_while_writing_the_key_map_leaves_no_readable_identifiers(
 
 # --- 22. ingest-slices: the input's own name in OUT ----------------------------------------------------------------
 
-@pytest.mark.xfail(strict=True, reason="defect: ingest-slices writes the input folder's name (and archive part names) "
-                                       "into OUT/provenance.json ('name', 'from'); a folder named after the patient "
-                                       "is published")
 def test_ingest_slices_does_not_publish_the_input_folder_name(tmp_path: Path) -> None:
     from curator.cli.ingest_slices import ingest_slices as command
     from tests.ingest_slices_factories import make_inputs

@@ -160,9 +160,9 @@ def test_folders_become_a_slices_source_that_validates(tmp_path: Path) -> None:
     assert provenance["counts"] == {"pairs": 5, "cases": 2, "pairs_left_out": 0, "findings": {}}
     assert provenance["cases"] == {"1": {"slices": 3}, "CP/7/70": {"slices": 2}}
     assert [(i["side"], i["name"], i["kind"], i["files"]) for i in provenance["inputs"]] == [
-        ("image", "images", "folder", 5), ("mask", "masks", "folder", 5)]
+        ("image", "images-1", "folder", 5), ("mask", "masks-1", "folder", 5)]
     first = provenance["slices"][0]
-    assert first["image"]["from"] == "images/1/0.jpg"
+    assert first["image"]["from"] == "images-1/1/0.jpg"
     assert first["image"]["source_sha256"] == hashlib.sha256((images / "1/0.jpg").read_bytes()).hexdigest()
     assert first["image"]["sha256"] == hashlib.sha256((out / "image/1/0000.jpg").read_bytes()).hexdigest()
     assert first["mask"]["removed"] == ["tEXt", "zTXt", "iTXt", "tIME"]
@@ -184,8 +184,8 @@ def test_folders_and_split_zip_parts_give_the_same_tree(tmp_path: Path) -> None:
     assert [(s["image"]["sha256"], s["mask"]["sha256"]) for s in a["slices"]] == \
         [(s["image"]["sha256"], s["mask"]["sha256"]) for s in b["slices"]]
     assert [(i["name"], i["kind"], i["bytes"]) for i in b["inputs"]] == \
-        [(p.name, "zip", p.stat().st_size) for p in image_parts] + [(p.name, "zip", p.stat().st_size)
-                                                                    for p in mask_parts]
+        [(f"images-{n}", "zip", p.stat().st_size) for n, p in enumerate(image_parts, 1)] + \
+        [(f"masks-{n}", "zip", p.stat().st_size) for n, p in enumerate(mask_parts, 1)]
     assert b["inputs"][0]["sha256"] == hashlib.sha256(image_parts[0].read_bytes()).hexdigest()
     # a folder holding the parts (as CNCB's downloads land) reads them as parts of one tree too
     from_folder_of_parts = tmp_path / "c"
@@ -195,7 +195,10 @@ def test_folders_and_split_zip_parts_give_the_same_tree(tmp_path: Path) -> None:
         tree_bytes(from_zips, skip=("provenance.json",))
     c = json.loads((from_folder_of_parts / "provenance.json").read_text(encoding="utf-8"))
     assert [i["name"] for i in c["inputs"] if i["side"] == "image"] == [
-        "image-parts", "image-parts/images-1.zip", "image-parts/images-2.zip", "image-parts/images-3.zip"]
+        "images-1", "images-1/part-1", "images-1/part-2", "images-1/part-3"]
+    # the inputs' own names are told to the curator, not published
+    assert f"images-1/part-1 = {(tmp_path / 'image-parts' / 'images-1.zip').as_posix()}" in output
+    assert "image-parts" not in (from_folder_of_parts / "provenance.json").read_text(encoding="utf-8")
 
 
 def test_one_archive_holding_image_and_mask_serves_both_sides(tmp_path: Path) -> None:
@@ -214,7 +217,12 @@ def test_one_archive_holding_image_and_mask_serves_both_sides(tmp_path: Path) ->
     ingest_slices([images], [masks], reference, IngestSlicesOptions(jobs=1))
     assert tree_bytes(out, skip=("provenance.json",)) == tree_bytes(reference, skip=("provenance.json",))
     provenance = json.loads((out / "provenance.json").read_text(encoding="utf-8"))
-    assert [i["read_from"] for i in provenance["inputs"]] == ["ct_lesion_seg/image/", "ct_lesion_seg/mask/"]
+    assert [i["read_from"] for i in provenance["inputs"]] == ["*/image/", "*/mask/"]   # the folder above: not named
+    assert provenance["slices"][0]["image"]["from"] == "images-1/0/0.jpg"
+    assert "ct_lesion_seg" not in (out / "provenance.json").read_text(encoding="utf-8")
+    assert (report.stats.model_extra or {})["inputs"] == [
+        {"name": "images-1", "path": seg.as_posix(), "read_from": "ct_lesion_seg/image/"},
+        {"name": "masks-1", "path": seg.as_posix(), "read_from": "ct_lesion_seg/mask/"}]
 
 
 @pytest.mark.parametrize("member", ["../evil.png", "{tmp}/evil.png", "..\\evil.png", "1/../../evil.png"])
@@ -344,9 +352,17 @@ def test_out_is_refused_when_not_empty_and_replaced_with_force_only_when_complet
     code, output = _run("--images", images, "--masks", masks, out)
     assert code == 2 and "not empty" in output
     assert (out / "keep.txt").exists()
+    # --force replaces only what ingest-slices wrote: a folder of other work is never deleted
+    code, output = _run("--images", images, "--masks", masks, "--force", out)
+    assert code == 2 and "not one: it holds no provenance.json" in output
+    assert (out / "keep.txt").read_bytes() == b"earlier work\n"
+    (out / "keep.txt").unlink()
+    code, output = _run("--images", images, "--masks", masks, out)
+    assert code == 0, output
+    write(out / "image/1/stale.jpg", b"from an earlier run\n")
     code, output = _run("--images", images, "--masks", masks, "--force", out)
     assert code == 0, output
-    assert not (out / "keep.txt").exists() and (out / "image/1/0000.jpg").is_file()
+    assert not (out / "image/1/stale.jpg").exists() and (out / "image/1/0000.jpg").is_file()
     umask = os.umask(0)
     os.umask(umask)
     assert stat.S_IMODE(out.stat().st_mode) == 0o777 & ~umask   # published: not a 0700 temporary folder
@@ -356,6 +372,27 @@ def test_out_is_refused_when_not_empty_and_replaced_with_force_only_when_complet
     assert code == 2 and "not a folder or an archive part" in output
     assert (out / "image/1/0000.jpg").is_file()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bogus.zip", "in", "out"]
+
+
+@pytest.mark.parametrize(("planted", "reason"), [
+    ({"provenance.json": b'{"tool": {"name": "curator", "command": "ingest"}}'}, "was not written by curator "
+                                                                                  "ingest-slices"),
+    ({"provenance.json": b"not json"}, "provenance.json cannot be read"),
+    ({"provenance.json": b"[" * 100000}, "provenance.json cannot be read"),
+    ({"LICENSE": b"CC-BY\n"}, "it also holds LICENSE, which ingest-slices does not write"),
+], ids=["another-tool", "not-json", "nested", "extra-file"])
+def test_force_refuses_an_out_that_ingest_slices_did_not_write(tmp_path: Path, planted: dict[str, bytes],
+                                                                reason: str) -> None:
+    images, masks = make_inputs(tmp_path / "in", {"1": [0]})
+    out = tmp_path / "out"
+    assert _run("--images", images, "--masks", masks, out)[0] == 0
+    for name, data in planted.items():
+        write(out / name, data)
+    before = tree_bytes(out)
+    code, output = _run("--images", images, "--masks", masks, "--force", out)
+    assert code == 2 and "--force replaces only a folder written by curator ingest-slices" in output
+    assert reason in output
+    assert tree_bytes(out) == before
 
 
 @pytest.mark.parametrize(("arguments", "message"), [

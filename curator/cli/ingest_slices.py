@@ -91,6 +91,9 @@ def _run(tokens: tuple[str, ...], labels: str | None, case: str, force: bool, jo
     if not fmt or fmt == ("text",):
         removed = extra.get("removed") or {}
         stripped = ", ".join(f"{name} {count}" for name, count in removed.items()) or "none"
+        named = "; ".join(f"{given['name']} = {given['path']}" for given in extra.get("inputs") or [])
+        if named:
+            click.echo(f"inputs as {out}/provenance.json names them (their own names are not published): {named}")
         click.echo(f"{extra.get('pairs', 0)} image/mask pairs in {extra.get('cases', 0)} cases written to {out}; "
                    f"{extra.get('pairs_left_out', 0)} left out; metadata removed: {stripped}. "
                    f"Next: curator validate {out} --profile slices --deep")
@@ -104,7 +107,8 @@ def _run(tokens: tuple[str, ...], labels: str | None, case: str, force: bool, jo
                                "0,1,2,3).")
 @click.option("--case", default="0", show_default=True,
               help="Case folder for slices lying at the top of an input (Inf-Net's Imgs/6.jpg).")
-@click.option("--force", is_flag=True, help="Replace a non-empty OUT (only once the new tree is complete).")
+@click.option("--force", is_flag=True, help="Replace an OUT written by an earlier ingest-slices (only once the new "
+                                            "tree is complete); any other non-empty folder is refused.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), help="Files processed at once (default: all cores).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif", "junit", "github", "markdown"]),
               multiple=True, help="Report format (default text); repeat with --output for several.")
@@ -127,10 +131,11 @@ def ingest_slices(tokens: tuple[str, ...], labels: str | None, case: str, force:
     Several parts after one flag (or in one folder) form one tree. An image pairs with the mask at the same path
     without the extension; case folders (<n> or <label>/<patient_id>/<scan_id>) are kept, slice numbers are padded
     to four digits (6.jpg -> 0006.jpg), slices at the top of a tree go to the case --case. OUT gets
-    image/<case>/<slice>.jpg or .png, mask/<case>/<slice>.png and provenance.json (and the metadata CSVs). PNG
-    text/time/EXIF chunks and JPEG EXIF/XMP/IPTC/comment segments and bytes after the image's end are removed
-    without re-encoding; every copy is checked to decode to the same pixels. The inputs are only read; OUT appears
-    only when complete.
+    image/<case>/<slice>.jpg or .png, mask/<case>/<slice>.png and provenance.json (and the metadata CSVs); the
+    inputs are named there images-1, masks-1, ... (their own names, which may identify a patient, only in the
+    report). PNG text/time/EXIF chunks and JPEG EXIF/XMP/IPTC/comment segments and bytes after the image's end are
+    removed without re-encoding; every copy is checked to decode to the same pixels. The inputs are only read; OUT
+    appears only when complete; --force replaces only an OUT that ingest-slices wrote.
     Exit codes: 0 done; 1 some pairs were left out (see the report; the rest is written); 2 usage; 3 internal error.
     """
     from curator.cli.main import guarded

@@ -32,6 +32,12 @@ Anonymisation on the way in, without touching a pixel:
 Dropping EXIF also drops its Orientation tag: the stored pixel grid (the one the PNG mask is drawn on) is what the
 copy shows everywhere; how many slices had an Orientation other than 1 is in the report and the provenance.
 
+Inputs are named in OUT by neutral labels only: ``images-1``, ``images-2``, ``masks-1`` in the order given, an
+archive part found in a folder input ``images-1/part-2``; a slice's ``from`` is that label and its path below the
+side's folder. The inputs' own names (a folder may be named after the patient) and the folder above ``image/`` in
+an archive stay in the report (``stats.inputs``), which stays with the curator. ``force`` replaces only an OUT
+that ingest-slices made (its provenance.json names the tool and command, and it holds nothing else at its top).
+
 Judgement: a mask must be a single-channel PNG (grey, palette - read as indices - or 1-bit) with values in the label
 set, of its image's size. A slice without its counterpart, a duplicate, an unreadable file or a mask that fails is
 reported and its pair left out; the rest is written. Nothing is ever joined from an archive member's name onto the
@@ -93,6 +99,8 @@ CODES = frozenset({
 PROFILE = "slices"
 SIDES = ("image", "mask")
 INPUT_FLAGS = {"image": "--images", "mask": "--masks"}
+INPUT_LABELS = {"image": "images", "mask": "masks"}     # images-1, masks-2: the inputs as OUT names them
+OUTPUT_ENTRIES = {"image", "mask", "provenance.json"}   # what ingest-slices writes at the top of OUT (and the CSVs)
 METADATA_NAMES = re.compile(r"^(unzip_filenames|lesions_slices|metadata)\.csv$")   # the profile's release_files
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 PNG_STRIPPED_CHUNKS = (b"tEXt", b"zTXt", b"iTXt", b"tIME", b"eXIf")
@@ -265,7 +273,8 @@ class _Input:
     path: Path
     label: str           # as the curator gave it (for findings)
     kind: str            # "folder", or the archive kind ("zip", ...)
-    name: str            # its own name, without the folders above it (for the provenance)
+    name: str            # its neutral label in OUT: images-1, masks-2, images-1/part-3 (never its own name)
+    order: tuple[int, int, int] = (0, 0, 0)   # (side, number, part): the order of the provenance's inputs
     prefix: str = ""     # "image/" or "mask/" when the tree sits in the side's own folder
     sha256: str = ""     # archives: of the file; folders: of the SHA256SUMS-style listing of the files read
     size: int = 0
@@ -335,8 +344,37 @@ def _inputs(images: Sequence[Path], masks: Sequence[Path]) -> list[_Input]:
                 kind = found
             if any(item.side == side and item.path.resolve() == path.resolve() for item in inputs):
                 raise OptionsError(f"{INPUT_FLAGS[side]} names {path} twice; give each folder or part once")
-            inputs.append(_Input(side, path, path.as_posix(), kind, path.resolve().name))
+            number = sum(item.side == side for item in inputs) + 1
+            inputs.append(_Input(side, path, path.as_posix(), kind, f"{INPUT_LABELS[side]}-{number}",
+                                 (SIDES.index(side), number, 0)))
     return inputs
+
+
+def _public_prefix(given: _Input) -> str:
+    """Where in the input the tree was read, as OUT says it: the side's own folder, never the folder above it."""
+    if not given.prefix:
+        return "/"
+    return given.prefix if given.prefix.count("/") == 1 else f"*/{given.side}/"
+
+
+def _not_ours(out: Path) -> str | None:
+    """Why the non-empty folder ``out`` is not an output of ingest-slices that ``force`` may replace, or None."""
+    provenance = out / "provenance.json"
+    if provenance.is_symlink() or not provenance.is_file():
+        return "it holds no provenance.json"
+    try:
+        document = json.loads(provenance.read_bytes())
+    except (OSError, ValueError, RecursionError) as error:
+        return f"its provenance.json cannot be read ({type(error).__name__})"
+    tool = document.get("tool") if isinstance(document, dict) else None
+    if not isinstance(tool, dict) or tool.get("name") != "curator" or tool.get("command") != "ingest-slices":
+        return "its provenance.json was not written by curator ingest-slices"
+    foreign = sorted(entry.name for entry in out.iterdir()
+                     if entry.name not in OUTPUT_ENTRIES and not METADATA_NAMES.match(entry.name))
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+        return f"it also holds {shown}, which ingest-slices does not write"
+    return None
 
 
 def _check_places(inputs: list[_Input], out: Path, options: IngestSlicesOptions) -> None:
@@ -357,9 +395,14 @@ def _check_places(inputs: list[_Input], out: Path, options: IngestSlicesOptions)
         raise OptionsError(f"--metadata names {', '.join(repeated)} more than once")
     if out.is_symlink() or (out.exists() and not out.is_dir()):
         raise OptionsError(f"OUT ({out}) exists and is not a folder")
-    if out.is_dir() and any(out.iterdir()) and not options.force:
-        raise OptionsError(f"OUT ({out}) exists and is not empty; give a new folder, or --force to replace it "
-                           "once the new tree is complete")
+    if out.is_dir() and any(out.iterdir()):
+        if not options.force:
+            raise OptionsError(f"OUT ({out}) exists and is not empty; give a new folder, or --force to replace it "
+                               "once the new tree is complete")
+        why = _not_ours(out)
+        if why:
+            raise OptionsError(f"--force replaces only a folder written by curator ingest-slices, and OUT ({out}) is "
+                               f"not one: {why}. Give a new folder, or move its contents away yourself")
     if not out.resolve().parent.is_dir():
         raise OptionsError(f"the folder OUT is to be made in ({out.resolve().parent}) does not exist")
     parts = options.flat_case.split("/")
@@ -777,10 +820,10 @@ def _provenance(inputs: list[_Input], written: list[dict[str, Any]], labels: tup
             "case": "the slice's folder path inside its input, kept as it is (1 or 3 levels)",
             "flat_case": options.flat_case,
         },
-        "inputs": [{"side": given.side, "name": given.name, "kind": given.kind, "read_from": given.prefix or "/",
+        "inputs": [{"side": given.side, "name": given.name, "kind": given.kind, "read_from": _public_prefix(given),
                     "sha256": given.sha256, "bytes": given.size, "files": given.files,
                     **({"refused": True} if given.refused else {})}
-                   for given in sorted(inputs, key=lambda g: (g.side, g.name, g.sha256))],
+                   for given in sorted(inputs, key=lambda g: g.order)],
         "anonymisation": {
             "png": "chunks tEXt, zTXt, iTXt, tIME and eXIf and bytes after IEND left out; every other chunk copied "
                    "byte for byte with its CRC",
@@ -890,11 +933,13 @@ def _ingest(inputs: list[_Input], out: Path, temporary: Path, labels: tuple[int,
             collector.folder(source, given)
         else:
             collector.archive(source, given, options.limits)
+    parts: Counter[int] = Counter()
     for folder, rel in collector.parts:   # archive parts inside a folder input: parts of the same tree
         given = inputs[folder]
         path = given.path / rel
+        parts[folder] += 1
         inputs.append(_Input(given.side, path, f"{given.label}/{rel}", str(archive_kind(path)),
-                             f"{given.name}/{rel}"))
+                             f"{given.name}/part-{parts[folder]}", (*given.order[:2], parts[folder])))
         collector.archive(len(inputs) - 1, inputs[-1], options.limits)
     findings = collector.findings
     files = _choose_prefixes(inputs, collector.files)
@@ -945,7 +990,7 @@ def _ingest(inputs: list[_Input], out: Path, temporary: Path, labels: tuple[int,
             target.parent.mkdir(parents=True, exist_ok=True)
             (work / "clean" / str(item.index)).rename(target)
             given = inputs[item.source]
-            entry[side] = {"path": rel, "from": f"{given.name}/{item.rel}", "source_sha256": read.sha256_in,
+            entry[side] = {"path": rel, "from": f"{given.name}/{item.name}", "source_sha256": read.sha256_in,
                            "sha256": read.sha256, "bytes": read.size,
                            **({"removed": list(read.removed)} if read.removed else {}),
                            **({"trailing_bytes": read.trailing} if read.trailing else {}),
@@ -974,5 +1019,8 @@ def _ingest(inputs: list[_Input], out: Path, temporary: Path, labels: tuple[int,
         "pairs": len(written), "cases": cases, "pairs_left_out": pairing.left_out,
         "files_ignored": ignored, "removed": dict(sorted(removed.items())),
         "trailing_bytes": {"files": trailing_files, "bytes": trailing_bytes},
-        "exif_orientation_dropped": orientations, "metadata": [entry["name"] for entry in copied]})
+        "exif_orientation_dropped": orientations, "metadata": [entry["name"] for entry in copied],
+        # the inputs' own names, for the curator only: OUT calls them by their labels
+        "inputs": [{"name": given.name, "path": given.label, "read_from": given.prefix or "/"}
+                   for given in sorted(inputs, key=lambda g: g.order)]})
 
