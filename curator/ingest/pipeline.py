@@ -42,6 +42,7 @@ from curator.ingest.masks import stage_mask
 from curator.ingest.units import StudyOutput, Unit, UnitResult, UnitTask, discover, display, process_unit
 from curator.io.archive_read import Limits
 from curator.io.deid_table import DEID_EDITION
+from curator.io.hashing import sha256_of
 from curator.models.findings import Counts, Finding, Report, Severity, Stats
 from curator.models.ingest import IngestRules
 
@@ -121,11 +122,7 @@ def _write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
 
 def _sha256(path: Path) -> str | None:
     try:
-        digest = hashlib.sha256()
-        with path.open("rb") as handle:
-            while chunk := handle.read(1 << 20):
-                digest.update(chunk)
-        return digest.hexdigest()
+        return sha256_of(path)
     except OSError:
         return None
 

@@ -73,6 +73,7 @@ from curator.checks.slices import MASK_MODES
 from curator.errors import OptionsError, RunError
 from curator.executor import Progress, run_tasks
 from curator.io.archive_read import ArchiveProblem, ArchiveToolMissing, Limits, Member, archive_kind, iter_members
+from curator.io.hashing import sha256_of
 from curator.io.slices import LESIONS_CSV, MAX_DECODE_PIXELS, SCANS_CSV, MetadataError, read_lesions, read_scans
 from curator.models.findings import Counts, Finding, Report, Severity, Stats
 from curator.profiles import get_profile
@@ -414,14 +415,6 @@ def _check_places(inputs: list[_Input], out: Path, options: IngestSlicesOptions)
         raise OptionsError(f"slice numbers padded to {options.digits} digits: expected 1 to 9")
 
 
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 class _Collector:
     """Lists the files of every input (archive members by name: nothing is extracted here)."""
 
@@ -460,7 +453,7 @@ class _Collector:
     def archive(self, source: int, item: _Input, limits: Limits) -> None:
         """List the members by name (their data is read later, once the member is known to be wanted); a part
         that is unsafe or damaged is refused whole."""
-        item.sha256, item.size = _sha256_file(item.path), item.path.stat().st_size
+        item.sha256, item.size = sha256_of(item.path), item.path.stat().st_size
         names: list[str] = []
 
         def listed(name: str) -> bool:

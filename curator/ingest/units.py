@@ -28,6 +28,7 @@ from curator.ingest.convert import ConversionError, Volume, convert_series, writ
 from curator.ingest.seg import SegError, is_segmentation, mask_from_seg, referenced_instances, referenced_series
 from curator.ingest.select import ImageHeader, choose, image_excluded, image_header
 from curator.io.archive_read import ArchiveProblem, ArchiveToolMissing, Limits, archive_kind, iter_members
+from curator.io.hashing import sha256_of
 from curator.models.ingest import IngestRules
 from curator.phantom import write_nifti
 
@@ -256,14 +257,6 @@ def study_key(key: bytes, label: str, study_uid: str, patient_id: str = "") -> s
     return _digest(key, "study", study_uid or f"input\0{label}\0{patient_id}")
 
 
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _anonymised(data: bytes | Path, header: ImageHeader, task: UnitTask, alias: str, offset: int) -> Dataset:
     ds = dcmread(io.BytesIO(data if isinstance(data, bytes) else data.read_bytes()), force=True)
     plan = FilePlan(source=Path(header.name), target=Path(header.name), key=task.key, pseudonym=alias,
@@ -324,7 +317,7 @@ def _process(task: UnitTask) -> UnitResult:
         if image_excluded(header, rules) is None and (header.frames > 1 or rules.instances.keeps(header.instance)):
             payloads[name] = on_disk.get(name) or data
     if unit.archive is not None:
-        result.inputs.append({"sha256": _file_sha256(unit.archive), "bytes": unit.archive.stat().st_size})
+        result.inputs.append({"sha256": sha256_of(unit.archive), "bytes": unit.archive.stat().st_size})
     if not headers:
         result.problems.append(("INGEST_NO_SERIES", {"reason": "no DICOM image in it"}))
         return result
@@ -393,7 +386,7 @@ def _attach_segmentations(task: UnitTask, result: UnitResult, study: StudyOutput
     target = task.staging / rel
     write_nifti(target, merged, volume.affine)
     study.mask = rel
-    study.mask_sha256 = _file_sha256(target)
+    study.mask_sha256 = sha256_of(target)
     study.notes = (*study.notes, *notes)
 
 
@@ -403,7 +396,7 @@ def _stage(task: UnitTask, volume: Volume, rel: str, alias: str, first: ImageHea
     target.parent.mkdir(parents=True, exist_ok=True)
     write_volume(target, volume)
     return StudyOutput(
-        volume=rel, sha256=_file_sha256(target), pseudonym=alias, sex=first.sex, age=first.age,
+        volume=rel, sha256=sha256_of(target), pseudonym=alias, sex=first.sex, age=first.age,
         shape=tuple(int(n) for n in volume.data.shape), spacing=tuple(round(float(s), 6) for s in volume.spacing),
         series=described, notes=tuple(volume.notes),
         identity={"patient_id": first.patient_id, "study_uid": first.study_uid, "accession": first.accession})

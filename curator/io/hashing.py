@@ -32,3 +32,8 @@ def hash_file(path: Path, algorithms: Iterable[str]) -> dict[str, str]:
             for hasher in hashers.values():
                 hasher.update(chunk)
     return {name: hasher.hexdigest() for name, hasher in hashers.items()}
+
+
+def sha256_of(path: Path) -> str:
+    """The SHA-256 hex digest of a file (OSError when it cannot be read)."""
+    return hash_file(path, ["sha256"])["sha256"]
