@@ -366,20 +366,22 @@ def _attach_segmentations(task: UnitTask, result: UnitResult, study: StudyOutput
     images: some exports empty the series UIDs) onto the converted volume; several are merged."""
     merged: np.ndarray | None = None
     notes: list[str] = []
-    for name in sorted(segmentations):
+    for number, name in enumerate(sorted(segmentations), start=1):
         try:
             ds = dcmread(io.BytesIO(segmentations[name]), force=True)
             if not (series_uid and series_uid in referenced_series(ds)) and not referenced_instances(ds) & instances:
                 continue
             mask = mask_from_seg(ds, volume.affine, tuple(int(n) for n in volume.data.shape))  # type: ignore[arg-type]
-        except SegError as error:
+        except Exception as error:  # SegError, or whatever a hostile SEG does to the reader: the boundary
             study.mask_sources.append(name)
+            reason = str(error) if isinstance(error, SegError) else f"{type(error).__name__}: {error}"
             result.problems.append(("INGEST_MASK_INVALID", {"mask": name, "volume": study.volume,
-                                                            "reason": str(error)}))
+                                                            "reason": " ".join(reason.split())[:300]}))
             continue
         study.mask_sources.append(name)
         merged = mask.data.copy() if merged is None else np.maximum(merged, mask.data)
-        notes.extend(f"{name.rsplit('/', 1)[-1]}: {note}" for note in mask.notes)
+        # the notes go into provenance.json: the SEG is named by its number, never by its file name
+        notes.extend(f"segmentation {number}: {note}" for note in mask.notes)
     if merged is None:
         return
     rel = study.volume.replace("volumes/", "masks/", 1).replace(".nii.gz", "_mask.nii.gz")
