@@ -8,7 +8,8 @@ from pathlib import Path
 
 from curator.catalogue import make_finding
 from curator.checks.names import is_junk
-from curator.io.archive_members import MAX_RATIO, MAX_TOTAL_BYTES, ArchiveListing, unsafe_name
+from curator.io.archive_members import MAX_RATIO, MAX_TOTAL_BYTES, ArchiveListing
+from curator.io.archive_read import unsafe_name
 from curator.io.manifest import MANIFEST_ALGORITHMS, parse_manifest_bytes
 from curator.models.findings import Finding, Severity
 

@@ -6,13 +6,13 @@ named, and reading stops when the expansion passes the limits (a zip or gzip bom
 
 from __future__ import annotations
 
-import stat
 import tarfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from curator.io.archive_read import tar_member_kind, unsafe_name, zip_member_kind
 from curator.io.hashing import CHUNK, new_hasher
 
 MAX_TOTAL_BYTES = 1 << 40      # 1 TiB expanded
@@ -35,17 +35,6 @@ class ArchiveListing:
     error: str | None = None     # the archive is corrupt or unreadable
     bomb: tuple[int, float] | None = None   # (bytes expanded when stopped, ratio)
     captured: dict[str, bytes] = field(default_factory=dict)  # contents of the members asked for
-
-
-def unsafe_name(name: str) -> str | None:
-    """Why a member name could write outside the extraction folder, or None."""
-    if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":"):
-        return "absolute path"
-    if ".." in name.replace("\\", "/").split("/"):
-        return "'..' in the path"
-    if "\x00" in name:
-        return "NUL character in the name"
-    return None
 
 
 class _Budget:
@@ -71,31 +60,6 @@ def _digest(stream: IO[bytes], budget: _Budget, keep: bytearray | None = None) -
         if budget.spend(len(chunk)):
             return hasher.hexdigest(), True
     return hasher.hexdigest(), False
-
-
-def _zip_kind(info: zipfile.ZipInfo) -> str:
-    mode = info.external_attr >> 16
-    if info.is_dir():
-        return "dir"
-    if stat.S_ISLNK(mode):
-        return "symbolic link"
-    if mode and not stat.S_ISREG(mode):
-        return "device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "other"
-    return "file"
-
-
-def _tar_kind(info: tarfile.TarInfo) -> str:
-    if info.isfile():
-        return "file"
-    if info.isdir():
-        return "dir"
-    if info.issym():
-        return "symbolic link"
-    if info.islnk():
-        return "hard link"
-    if info.ischr() or info.isblk():
-        return "device"
-    return "other"
 
 
 def list_archive(path: Path, capture: tuple[str, ...] = ()) -> ArchiveListing:
@@ -129,7 +93,7 @@ def _read_member(listing: ArchiveListing, budget: _Budget, name: str, stream: IO
 def _list_zip(path: Path, listing: ArchiveListing, budget: _Budget, capture: tuple[str, ...]) -> None:
     with zipfile.ZipFile(path) as archive:
         for info in archive.infolist():
-            kind = _zip_kind(info)
+            kind = zip_member_kind(info)
             digest = None
             if kind == "file" and unsafe_name(info.filename) is None:
                 with archive.open(info) as stream:
@@ -142,7 +106,7 @@ def _list_zip(path: Path, listing: ArchiveListing, budget: _Budget, capture: tup
 def _list_tar(path: Path, listing: ArchiveListing, budget: _Budget, capture: tuple[str, ...]) -> None:
     with tarfile.open(path, mode="r|*") as archive:
         for info in archive:
-            kind = _tar_kind(info)
+            kind = tar_member_kind(info)
             digest = None
             if kind == "file" and unsafe_name(info.name) is None:
                 stream = archive.extractfile(info)

@@ -61,8 +61,6 @@ from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import IO, Any, Protocol
 
-from curator.io.archive_members import unsafe_name
-
 __all__ = ["ARCHIVE_KINDS", "ArchiveProblem", "ArchiveToolMissing", "Limits", "Member", "archive_kind",
            "iter_members", "rar_tool_help"]
 
@@ -113,6 +111,17 @@ class ArchiveProblem(Exception):  # noqa: N818 - the name callers use
 
 class ArchiveToolMissing(Exception):  # noqa: N818 - the name callers use
     """Reading the archive needs a program or package that is not installed; the message says which."""
+
+
+def unsafe_name(name: str) -> str | None:
+    """Why a member name could write outside the extraction folder, or None."""
+    if name.startswith(("/", "\\")) or (len(name) > 1 and name[1] == ":"):
+        return "absolute path"
+    if ".." in name.replace("\\", "/").split("/"):
+        return "'..' in the path"
+    if "\x00" in name:
+        return "NUL character in the name"
+    return None
 
 
 def rar_tool_help() -> str:
@@ -371,7 +380,7 @@ def _corrupt_reason(kind: str, compression: str | None, error: Exception) -> str
 
 # zip
 
-def _zip_kind(info: zipfile.ZipInfo) -> str:
+def zip_member_kind(info: zipfile.ZipInfo) -> str:
     mode = info.external_attr >> 16 if info.create_system == 3 else 0
     kind = stat.S_IFMT(mode)   # 0 when only permissions (or nothing) were stored: a regular file
     if kind == stat.S_IFLNK:
@@ -398,7 +407,7 @@ def _zip_members(handle: IO[bytes], meter: _Meter, wanted: _Wanted) -> Iterator[
         seen: set[str] = set()
         plan: list[tuple[zipfile.ZipInfo, str]] = []
         for info in archive.infolist():  # the whole central directory is judged before any data is read
-            kind = _zip_kind(info)
+            kind = zip_member_kind(info)
             name = _judge(info.filename, kind, meter, seen)
             if kind == "file" and not _junk(name):
                 plan.append((info, name))
@@ -462,7 +471,7 @@ def _zip_read_bzip2(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, 
 
 # tar
 
-def _tar_kind(info: tarfile.TarInfo) -> str:
+def tar_member_kind(info: tarfile.TarInfo) -> str:
     if info.isreg():
         return "file"
     if info.isdir():
@@ -519,7 +528,7 @@ def _tar_members(handle: IO[bytes], compression: str | None, meter: _Meter, want
                 archive.members.clear()  # streaming: keep no list of every member seen
                 if info is None:
                     break
-                kind = _tar_kind(info)
+                kind = tar_member_kind(info)
                 name = _judge(info.name, kind, meter, seen)
                 if kind != "file":
                     continue
