@@ -7,7 +7,6 @@ series are measured along the direction the slices are actually stacked in.
 from __future__ import annotations
 
 import math
-from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from itertools import pairwise
@@ -15,6 +14,7 @@ from itertools import pairwise
 from curator.catalogue import make_finding
 from curator.checks.facts import Facts
 from curator.io.dicom import DicomFacts, DicomFile, DicomSeries
+from curator.io.slice_steps import classify_steps, mm, nominal_step, step_runs
 from curator.models.findings import Finding, Severity
 
 CODES = frozenset({
@@ -26,8 +26,6 @@ CODES = frozenset({
 })
 
 MIN_SLICES = 3
-SPACING_TOLERANCE = 0.02          # a step may differ from the series' step by 2 % ...
-SPACING_TOLERANCE_MM = 0.01       # ... plus 0.01 mm (positions are written with limited decimals)
 SAME_POSITION_MM = 0.01           # two slices closer than this along the normal occupy one position
 ORIENTATION_TOLERANCE = 1e-3      # direction cosines that differ by less are the same orientation
 TILT_DEGREES = 0.1                # below this a tilt is rounding noise
@@ -60,12 +58,6 @@ def check(facts: Facts) -> Iterator[Finding]:
     yield from _mixed_studies(found)
     for series in found.series:
         yield from _series(series)
-
-
-def _mm(value: float) -> str:
-    """A length for a message: two decimals, trailing zeros dropped but one kept (5.0, 0.75, -120.0)."""
-    text = f"{value:.2f}".rstrip("0")
-    return text + "0" if text.endswith(".") else text
 
 
 def _instance(item: DicomFile) -> str:
@@ -260,7 +252,7 @@ def _positions(series: DicomSeries, items: list[DicomFile]) -> Iterator[Finding]
         example = crowded[0]
         coordinate = (example[0][1].position or (0.0, 0.0, 0.0))[axis_index]
         yield make_finding("SERIES_DUPLICATE_POSITION", path, series=label, count=len(crowded), axis=axis,
-                           position_mm=_mm(coordinate),
+                           position_mm=mm(coordinate),
                            instances=", ".join(_instance(item) for _, item in example),
                            files=[item.path for _, item in example],
                            slices=sum(len(level) for level in crowded))
@@ -288,64 +280,23 @@ def _spacing(series: DicomSeries, levels: list[list[tuple[float, DicomFile]]], a
              axis_index: int) -> Iterator[Finding]:
     distances = [level[0][0] for level in levels]
     steps = [b - a for a, b in pairwise(distances)]
-    nominal = _nominal_step(steps)
-
-    def tolerance(expected: float) -> float:
-        return expected * SPACING_TOLERANCE + SPACING_TOLERANCE_MM
-
-    gaps: list[tuple[int, int]] = []   # (index of the step, slices missing)
-    irregular = []
-    for index, step in enumerate(steps):
-        if abs(step - nominal) <= tolerance(nominal):
-            continue
-        multiple = round(step / nominal)
-        if multiple >= 2 and abs(step - multiple * nominal) <= tolerance(multiple * nominal):
-            gaps.append((index, multiple - 1))
-        else:
-            irregular.append(index)
+    nominal = nominal_step(steps)
+    gaps, irregular = classify_steps(steps, nominal)   # gaps: (index of the step, slices missing)
 
     if irregular:
         yield make_finding("SERIES_SPACING_UNEVEN", series.folder, series=series.label,
-                           min_mm=_mm(min(steps)), max_mm=_mm(max(steps)), steps=_runs(steps),
+                           min_mm=mm(min(steps)), max_mm=mm(max(steps)), steps=step_runs(steps),
                            nominal_mm=round(nominal, 4),
                            first_change=_between(levels, irregular[0], axis_index))
         return
     for index, missing in gaps:
         before, after = levels[index][0][1], levels[index + 1][0][1]
         yield make_finding("SERIES_SLICE_MISSING", series.folder, series=series.label, axis=axis,
-                           before_mm=_mm((before.position or (0.0, 0.0, 0.0))[axis_index]),
-                           after_mm=_mm((after.position or (0.0, 0.0, 0.0))[axis_index]),
+                           before_mm=mm((before.position or (0.0, 0.0, 0.0))[axis_index]),
+                           after_mm=mm((after.position or (0.0, 0.0, 0.0))[axis_index]),
                            before_instance=_instance(before), after_instance=_instance(after),
-                           gap_mm=_mm(steps[index]), step_mm=_mm(nominal), missing=missing,
+                           gap_mm=mm(steps[index]), step_mm=mm(nominal), missing=missing,
                            before_file=before.path, after_file=after.path)
-
-
-def _nominal_step(steps: list[float]) -> float:
-    """The step most slices are apart (the smaller one on a tie): gaps are multiples of it."""
-    ordered = sorted(steps)
-    best, best_count = ordered[0], 0
-    for candidate in ordered:
-        limit = candidate * SPACING_TOLERANCE + SPACING_TOLERANCE_MM
-        count = bisect_right(ordered, candidate + limit) - bisect_left(ordered, candidate - limit)
-        if count > best_count:
-            best, best_count = candidate, count
-    limit = best * SPACING_TOLERANCE + SPACING_TOLERANCE_MM
-    cluster = ordered[bisect_left(ordered, best - limit):bisect_right(ordered, best + limit)]
-    return sum(cluster) / len(cluster)
-
-
-def _runs(steps: list[float]) -> str:
-    """Steps in slice order, run-length encoded: '13 x 4.0, 1 x 1.08, 13 x 7.0' (mm)."""
-    runs: list[list[float]] = []
-    for step in steps:
-        if runs and abs(step - runs[-1][0]) <= runs[-1][0] * SPACING_TOLERANCE + SPACING_TOLERANCE_MM:
-            runs[-1].append(step)
-        else:
-            runs.append([step])
-    text = [f"{len(run)} x {_mm(sum(run) / len(run))}" for run in runs[:8]]
-    if len(runs) > 8:
-        text.append("...")
-    return ", ".join(text)
 
 
 def _between(levels: list[list[tuple[float, DicomFile]]], index: int, axis_index: int) -> dict[str, object]:

@@ -69,6 +69,7 @@ from pydicom.dataset import Dataset
 from pydicom.uid import UID, JPEG2000TransferSyntaxes, JPEGLSTransferSyntaxes, JPEGTransferSyntaxes, RLELossless
 
 from curator.io.dicom import MAX_DECODED_BYTES, missing_decoder
+from curator.io.slice_steps import classify_steps, mm, nominal_step, step_runs
 
 __all__ = ["ConversionError", "Volume", "convert_series", "write_volume"]
 
@@ -76,7 +77,6 @@ Uneven = Literal["refuse", "keep", "resample"]
 Tilt = Literal["keep", "resample"]
 FloatArray = npt.NDArray[np.float64]
 
-RELATIVE_TOLERANCE = 0.02          # a step may differ from the series' step by 2 % (plus tolerance_mm)
 ORIENTATION_TOLERANCE = 1e-3       # direction cosines that differ by less are the same orientation
 PIXEL_SPACING_TOLERANCE = 1e-4     # mm
 PERPENDICULAR_TOLERANCE = 1e-2     # |row . column| above this: the direction cosines are not perpendicular
@@ -300,12 +300,6 @@ def _vector(values: Sequence[float]) -> str:
     return "(" + ", ".join(f"{v:g}" for v in values) + ")"
 
 
-def _mm(value: float) -> str:
-    """A length for a message: two decimals, trailing zeros dropped but one kept (5.0, 0.75, -120.0)."""
-    text = f"{value:.2f}".rstrip("0")
-    return text + "0" if text.endswith(".") else text
-
-
 # --- planning the grid ---------------------------------------------------------------------------------------------
 
 def _axes(image: _Image) -> tuple[FloatArray, FloatArray, FloatArray]:
@@ -323,32 +317,6 @@ def _axes(image: _Image) -> tuple[FloatArray, FloatArray, FloatArray]:
     return row, col, normal / float(np.linalg.norm(normal))
 
 
-def _nominal_step(steps: FloatArray, tolerance_mm: float) -> float:
-    """The step most slices are apart (the smaller one on a tie), averaged over the steps that agree with it."""
-    ordered = np.sort(steps)
-    best, best_count = float(ordered[0]), 0
-    for candidate in ordered:
-        limit = float(candidate) * RELATIVE_TOLERANCE + tolerance_mm
-        count = int(np.searchsorted(ordered, candidate + limit, "right") - np.searchsorted(ordered, candidate - limit))
-        if count > best_count:
-            best, best_count = float(candidate), count
-    limit = best * RELATIVE_TOLERANCE + tolerance_mm
-    cluster = ordered[(ordered >= best - limit) & (ordered <= best + limit)]
-    return float(cluster.mean())
-
-
-def _runs(steps: FloatArray, tolerance_mm: float) -> str:
-    """Steps in slice order, run-length encoded: '13 x 4.0, 1 x 1.08, 13 x 7.0' (mm)."""
-    runs: list[list[float]] = []
-    for step in steps.tolist():
-        if runs and abs(step - runs[-1][0]) <= runs[-1][0] * RELATIVE_TOLERANCE + tolerance_mm:
-            runs[-1].append(step)
-        else:
-            runs.append([step])
-    text = [f"{len(run)} x {_mm(sum(run) / len(run))}" for run in runs[:8]]
-    return ", ".join(text) + (", ..." if len(runs) > 8 else "")
-
-
 @dataclass
 class _Stack:
     """The images in order along the slice normal, with what the planning steps need of them."""
@@ -363,7 +331,7 @@ class _Stack:
 
     def coordinate(self, index: int) -> str:
         """The position of image ``index`` on the patient axis nearest the normal (DICOM patient mm)."""
-        return _mm(float(self.positions[index][self.axis]))
+        return mm(float(self.positions[index][self.axis]))
 
     def at(self, index: int) -> str:
         return f"{'xyz'[self.axis]} = {self.coordinate(index)}"
@@ -401,28 +369,15 @@ def _spacing(stack: _Stack, uneven: Uneven, tolerance_mm: float, resample_step_m
     """(output slice positions when resampled along the normal else None, output slice spacing)."""
     steps = np.diff(stack.relative)
     count, extent = len(stack.images), float(stack.relative[-1])
-    nominal = _nominal_step(steps, tolerance_mm)
-
-    def tolerance(expected: float) -> float:
-        return expected * RELATIVE_TOLERANCE + tolerance_mm
-
-    gaps: list[tuple[int, int]] = []
-    irregular: list[int] = []
-    for index, step in enumerate(steps.tolist()):
-        if abs(step - nominal) <= tolerance(nominal):
-            continue
-        multiple = round(step / nominal)
-        if multiple >= 2 and abs(step - multiple * nominal) <= tolerance(multiple * nominal):
-            gaps.append((index, multiple - 1))
-        else:
-            irregular.append(index)
+    nominal = nominal_step(steps.tolist(), tolerance_mm)
+    gaps, irregular = classify_steps(steps.tolist(), nominal, tolerance_mm)
     if gaps and not irregular:
         index, missing = gaps[0]
         before, after = stack.images[index], stack.images[index + 1]
         more = f" ({len(gaps)} gaps in all)" if len(gaps) > 1 else ""
         raise ConversionError(
             f"missing slice between {stack.at(index)} and {stack.coordinate(index + 1)} mm (gap "
-            f"{_mm(float(steps[index]))} mm where the series steps by {_mm(nominal)} mm: {missing} "
+            f"{mm(float(steps[index]))} mm where the series steps by {mm(nominal)} mm: {missing} "
             f"image{'s' if missing > 1 else ''} missing between {before.label} and {after.label}){more}. Find the "
             "missing image(s) and convert the complete series, or choose another series; interpolating over a gap "
             "would invent anatomy.")
@@ -430,7 +385,7 @@ def _spacing(stack: _Stack, uneven: Uneven, tolerance_mm: float, resample_step_m
     if not irregular:
         return None, step_out
     first = irregular[0]
-    described = (f"steps {_runs(steps, tolerance_mm)} mm along the slice normal (first change between "
+    described = (f"steps {step_runs(steps.tolist(), tolerance_mm)} mm along the slice normal (first change between "
                  f"{stack.at(first)} and {stack.coordinate(first + 1)} mm, {stack.images[first].label} -> "
                  f"{stack.images[first + 1].label})")
     if uneven == "refuse":
