@@ -1,9 +1,10 @@
 """``curator verify``: is a downloaded copy complete and intact? Only the manifest is trusted.
 
 Two stages: :func:`read_release` hashes what the manifest lists (through the cache) with light modules only, and
-:func:`judge` turns that into the report. An intact release in text output needs no report at all
-(:func:`intact_summary`), so a rerun over an unchanged release finishes in about the time Python takes to start,
-without loading pydantic, the rule catalogue or the profiles.
+:func:`judge` turns that into the report. Text output needs no report at all
+(:func:`quick_answer` words the findings from the compiled catalogue), so a rerun with the cache, over an intact
+or a damaged release, finishes in about the time Python takes to start, without loading pydantic, yaml or the
+profiles.
 """
 
 from __future__ import annotations
@@ -14,15 +15,17 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from curator.checks.names import is_junk, is_repository_file
+from curator.checks.listing import compare
 from curator.digests import check_root, hash_listed
 from curator.errors import RunError
 from curator.executor import Progress, run_tasks
 from curator.io import ReadError
 from curator.io.cache import Cache
 from curator.io.inventory import Entry, walk
-from curator.io.manifest import MANIFEST_ALGORITHMS, Manifest, parse_manifest
+from curator.io.manifest import Manifest, parse_manifest
 from curator.render.summary import summary_line
+from curator.render.text_groups import GROUP_LIMIT, Line, group_lines
+from curator.rule_texts import message, rule_texts
 
 if TYPE_CHECKING:
     from curator.models.findings import Report
@@ -30,6 +33,9 @@ if TYPE_CHECKING:
 PARTS_LIST = "PARTS.tsv"
 ARCHIVE_SUFFIXES = (".zip", ".tar.gz", ".tgz")
 MANIFEST_PREFERENCE = ("SHA256SUMS", "SHA512SUMS", "XXH128SUMS", "MD5SUMS", "manifest-sha256.txt")
+REFETCH_CODES = frozenset({"FILE_MISSING", "CHECKSUM_MISMATCH"})
+_LEVEL = {"FILE_UNLISTED": "warning"}   # extra files do not make the listed ones less intact
+_ORDER = {"error": 0, "warning": 1, "info": 2}   # as curator.runs sorts findings
 
 
 def choose_manifest(root: Path, name: str | None = None) -> Path:
@@ -91,27 +97,39 @@ def read_release(root: Path | str, *, manifest: str | None = None, jobs: int | N
     return reading
 
 
-def intact_summary(reading: Reading) -> str | None:
-    """The summary line when nothing at all is wrong (what :func:`judge` would report with no finding), else None.
+@dataclass
+class Answer:
+    """verify's text output and verdict, worded without the report models."""
 
-    Conservative: anything the judgement might remark on (an unlisted file, a malformed line, a parts folder) sends
-    the run through :func:`judge`.
+    text: str
+    valid: bool
+    refetch: list[str]
+
+
+def quick_answer(reading: Reading, *, limit: int | None = GROUP_LIMIT, colour: bool = False) -> Answer | None:
+    """The text :func:`judge`'s report would print, straight from the reading; None when the judgement needs more
+    than the manifest comparison (a parts folder, or a manifest that is a link).
+
+    A cached rerun of a damaged release is then answered in about the time Python takes to start: the findings are
+    worded from the compiled catalogue, and pydantic, yaml and the profiles are never loaded.
     """
-    parsed, digests = reading.parsed, reading.digests or {}
-    if parsed is None or parsed.problems or not parsed.entries or (reading.root / PARTS_LIST).exists():
+    parsed = reading.parsed
+    if parsed is None or (reading.root / PARTS_LIST).exists():
         return None
+    levels = {code: rule["level"] for code, rule in rule_texts().items()}
+    items = [Line(p.code, _LEVEL.get(p.code, levels[p.code]), p.path, message(p.code, p.path, **p.context))
+             for p in compare([parsed], reading.root, reading.files, reading.digests or {})]
+    items.sort(key=lambda item: (_ORDER[item.level], item.code, item.path))
+    count = {level: sum(1 for item in items if item.level == level) for level in _ORDER}
     files = reading.files
-    for entry in parsed.entries:
-        found = digests.get(entry.path)
-        if entry.path not in files or not isinstance(found, dict) or found.get(entry.algorithm) != entry.digest:
-            return None
-    listed = {entry.path for entry in parsed.entries}
-    for rel in files:
-        if not (rel in listed or rel in MANIFEST_ALGORITHMS or is_junk(rel) or is_repository_file(rel)):
-            return None
     seconds = round(time.perf_counter() - reading.started, 3)
-    return summary_line("verify", str(reading.root), True, 0, 0, 0, len(files), sum(e.size for e in files.values()),
-                        seconds, f"manifest {reading.manifest.name}")
+    lines = group_lines(items, {code: rule["title"] for code, rule in rule_texts().items()}, limit=limit,
+                        colour=colour)
+    lines.append(summary_line("verify", str(reading.root), count["error"] == 0, count["error"], count["warning"],
+                              count["info"], len(files), sum(e.size for e in files.values()), seconds,
+                              f"manifest {reading.manifest.name}"))
+    refetch = sorted({item.path for item in items if item.code in REFETCH_CODES})
+    return Answer("\n".join(lines) + "\n", count["error"] == 0, refetch)
 
 
 def verify(root: Path | str, *, manifest: str | None = None, jobs: int | None = None,
@@ -149,10 +167,10 @@ def judge(reading: Reading, jobs: int | None = None) -> Report:
     for finding in manifest_check.check(facts):
         if finding.code == "FILE_UNLISTED" and finding.path == PARTS_LIST:
             continue  # the parts list carries the parts' digests: it cannot be listed beside them
-        if finding.code == "FILE_UNLISTED":  # extra files do not make the listed ones less intact
-            finding = finding.model_copy(update={"severity": Severity.warning})
+        if finding.code in _LEVEL:
+            finding = finding.model_copy(update={"severity": Severity(_LEVEL[finding.code])})
         findings.append(finding)
-    refetch = sorted({f.path for f in findings if f.code in ("FILE_MISSING", "CHECKSUM_MISMATCH")})
+    refetch = sorted({f.path for f in findings if f.code in REFETCH_CODES})
     extra: dict[str, object] = {"manifest": path.name, "listed": len(parsed.entries), "refetch": refetch}
     if (root / PARTS_LIST).is_file():
         # a folder of archive parts: look inside every part that is there, before anyone extracts it

@@ -45,7 +45,7 @@ def test_progress_line_draws_on_a_terminal_only() -> None:
 
 
 def test_progress_line_shows_bytes_and_time_left(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from curator.cli.main import _BytesProgress
+    from curator.cli.main import BytesProgress
     from curator.io.manifest import parse_manifest
     from curator.runs import hash_listed
 
@@ -55,5 +55,5 @@ def test_progress_line_shows_bytes_and_time_left(tmp_path) -> None:  # type: ign
     terminal = _Terminal()
     line = ProgressLine(terminal, delay=0, rate=1000)
     hash_listed(tmp_path, [parse_manifest(tmp_path / "SHA256SUMS")], {f"f{i}": None for i in range(3)}, 1,
-                progress=_BytesProgress(line, "verify"))
+                progress=BytesProgress(line, "verify"))
     assert "verify: 3/3 files, 0.00/0.00 GB" in terminal.getvalue()

@@ -48,7 +48,7 @@ def _run(paths: tuple[Path, ...], key_file: Path | None, map_file: Path | None, 
          fmt: tuple[str, ...], output: tuple[Path, ...], verbose: bool, max_gigabytes: float,
          max_ratio: float) -> None:
     from curator.anonymise import load_key, load_mapping
-    from curator.cli.main import EXIT_INVALID, EXIT_VALID, _present
+    from curator.cli.main import EXIT_INVALID, EXIT_VALID, present
     from curator.errors import OptionsError
     from curator.ingest.categories import load_category_map
     from curator.ingest.pipeline import IngestOptions, ingest
@@ -77,7 +77,7 @@ def _run(paths: tuple[Path, ...], key_file: Path | None, map_file: Path | None, 
             progress=lambda done, total: line("ingest", done, total)))
     finally:
         line.close()
-    _present(report, fmt, output, command="ingest", verbose=verbose)
+    present(report, fmt, output, command="ingest", verbose=verbose)
     extra = report.stats.model_extra or {}
     if not fmt or fmt == ("text",):
         click.echo(f"{extra.get('volumes', 0)} volumes in {out} ({extra.get('units_done', 0)} inputs converted, "

@@ -72,7 +72,7 @@ def _labels(text: str | None) -> tuple[int, ...] | None:
 def _run(tokens: tuple[str, ...], labels: str | None, case: str, force: bool, jobs: int | None,
          fmt: tuple[str, ...], output: tuple[Path, ...], verbose: bool, max_gigabytes: float,
          max_ratio: float) -> None:
-    from curator.cli.main import EXIT_INVALID, EXIT_VALID, _present
+    from curator.cli.main import EXIT_INVALID, EXIT_VALID, present
     from curator.ingest.slices import IngestSlicesOptions, ingest_slices
     from curator.io.archive_read import Limits
     from curator.render.progress import ProgressLine
@@ -86,7 +86,7 @@ def _run(tokens: tuple[str, ...], labels: str | None, case: str, force: bool, jo
             limits=limits, progress=lambda done, total: line("slices", done, total)))
     finally:
         line.close()
-    _present(report, fmt, output, command="ingest-slices", verbose=verbose)
+    present(report, fmt, output, command="ingest-slices", verbose=verbose)
     extra = report.stats.model_extra or {}
     if not fmt or fmt == ("text",):
         removed = extra.get("removed") or {}

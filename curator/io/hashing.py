@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Protocol
@@ -21,6 +20,8 @@ def new_hasher(algorithm: str) -> _Hasher:
         import xxhash  # only for XXH128SUMS; not at start-up
 
         return xxhash.xxh3_128()
+    import hashlib  # here, not at start-up: a verify that the cache answers hashes nothing
+
     return hashlib.new(algorithm)
 
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import string
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from curator.models.findings import Severity
+from curator.rule_texts import render_template
 
 
 class Rule(BaseModel):
@@ -24,15 +24,5 @@ class Rule(BaseModel):
     deprecated: bool = False
 
     def render(self, lang: str, values: dict[str, Any]) -> str:
-        """The message in ``lang`` (English when that language is missing) with placeholders filled in.
-
-        A placeholder without a value stays visible as ``{name}`` rather than failing: a message must
-        never turn a finding into a crash.
-        """
-        template = self.message.get(lang) or self.message["en"]
-        return string.Formatter().vformat(template, (), _Lenient(values))
-
-
-class _Lenient(dict[str, Any]):
-    def __missing__(self, key: str) -> str:
-        return "{" + key + "}"
+        """The message in ``lang`` (English when missing), placeholders filled; a missing value stays ``{name}``."""
+        return render_template(self.message, lang, values)

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import json
-from itertools import groupby
 
 from curator.catalogue import catalogue, localise_finding
 from curator.models.findings import Report
 from curator.render.summary import human_bytes, summary_line
+from curator.render.text_groups import GROUP_LIMIT, Line, group_lines
 
 __all__ = ["GROUP_LIMIT", "human_bytes", "summary", "to_json", "to_text"]
-
-GROUP_LIMIT = 2  # examples per code before "N more"; --verbose shows every one
-_COLOURS = {"ERROR": "\x1b[1;31m", "WARNING": "\x1b[33m", "INFO": "\x1b[36m"}
 
 
 def to_json(report: Report) -> str:
@@ -33,20 +30,8 @@ def to_text(report: Report, *, command: str = "validate", lang: str = "en", limi
             colour: bool = False) -> str:
     """Findings grouped by code (errors first), each group capped at ``limit`` lines, then the summary."""
     rules = catalogue()
-    lines: list[str] = []
-    for code, group in groupby(report.findings, key=lambda f: f.code):
-        items = list(group)
-        rule = rules.get(code)
-        title = rule.title if rule else code
-        level = items[0].severity.value.upper()
-        shown = f"{_COLOURS[level]}{level}\x1b[0m" if colour else level
-        lines.append(f"{shown} {code} ({len(items)}): {title}")
-        for finding in items[:limit]:
-            message = localise_finding(finding, lang).message
-            prefix = "" if finding.path and finding.path in message else f"{finding.path or '.'}: "
-            lines.append(f"  {prefix}{message}")
-        if limit is not None and len(items) > limit:
-            lines.append(f"  ... and {len(items) - limit} more (--verbose or --format json lists them all)")
+    items = [Line(f.code, f.severity.value, f.path, localise_finding(f, lang).message) for f in report.findings]
+    lines = group_lines(items, {code: rule.title for code, rule in rules.items()}, limit=limit, colour=colour)
     extra = report.stats.model_extra or {}
     if "categories" in extra:
         per = ", ".join(f"{k} {v}" for k, v in extra["categories"].items())

@@ -1,0 +1,37 @@
+"""Findings as text, grouped by code, from plain values: shared by the report's text output and by ``curator
+verify``'s answer without the report models."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from itertools import groupby
+from typing import NamedTuple
+
+GROUP_LIMIT = 2  # examples per code before "N more"; --verbose shows every one
+_COLOURS = {"ERROR": "\x1b[1;31m", "WARNING": "\x1b[33m", "INFO": "\x1b[36m"}
+
+
+class Line(NamedTuple):
+    code: str
+    level: str      # error, warning or info
+    path: str
+    message: str
+
+
+def group_lines(items: Iterable[Line], titles: Mapping[str, str], *, limit: int | None = GROUP_LIMIT,
+                colour: bool = False) -> list[str]:
+    """A heading per code (``items`` come sorted), then up to ``limit`` messages; "N more" when more than one is
+    left over (a single one is shown: its line is no longer than the note would be)."""
+    lines: list[str] = []
+    for code, group in groupby(items, key=lambda item: item.code):
+        found = list(group)
+        level = found[0].level.upper()
+        shown = f"{_COLOURS[level]}{level}\x1b[0m" if colour else level
+        lines.append(f"{shown} {code} ({len(found)}): {titles.get(code, code)}")
+        cut = len(found) if limit is None or len(found) <= limit + 1 else limit
+        for item in found[:cut]:
+            prefix = "" if item.path and item.path in item.message else f"{item.path or '.'}: "
+            lines.append(f"  {prefix}{item.message}")
+        if cut < len(found):
+            lines.append(f"  ... and {len(found) - cut} more (--verbose or --format json lists them all)")
+    return lines
