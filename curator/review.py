@@ -16,7 +16,7 @@ import os
 import secrets
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -186,13 +186,26 @@ def _place(tmp: Path, out: Path) -> None:
     tmp.rmdir()
 
 
-def _counts(report: Report, study: ReviewStudy) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    paths = {study.study_path, study.mask_path}
-    for finding in report.findings:
-        if finding.path in paths or (study.study_id is not None and finding.study_id == study.study_id):
-            counts[finding.severity.value] = counts.get(finding.severity.value, 0) + 1
-    return counts
+def _counts(report: Report, studies: Sequence[ReviewStudy]) -> list[dict[str, int]]:
+    """Each study's findings (about its file, its mask or its id) by severity. The findings are indexed once:
+    50,000 findings times thousands of studies must not be a product (seconds per thousand studies)."""
+    by_path: dict[str, list[int]] = {}
+    by_id: dict[int, list[int]] = {}
+    for index, finding in enumerate(report.findings):
+        by_path.setdefault(finding.path, []).append(index)
+        if finding.study_id is not None:
+            by_id.setdefault(finding.study_id, []).append(index)
+    result = []
+    for study in studies:
+        hits = set(by_path.get(study.study_path, ()))   # a set: a finding both about the file and the id counts once
+        hits.update(by_path.get(study.mask_path, ()) if study.mask_path else ())
+        hits.update(by_id.get(study.study_id, ()) if study.study_id is not None else ())
+        counts: dict[str, int] = {}
+        for index in hits:
+            severity = report.findings[index].severity.value
+            counts[severity] = counts.get(severity, 0) + 1
+        result.append(counts)
+    return result
 
 
 def write_review(root: Path | str, out: Path | str, *, options: ValidateOptions | None = None,
@@ -217,7 +230,7 @@ def write_review(root: Path | str, out: Path | str, *, options: ValidateOptions 
         report = validate(root, options)
 
     studies = find_studies(root, get_profile(report.profile)) if report.profile else []
-    counts = [_counts(report, study) for study in studies]
+    counts = _counts(report, studies)
     order = sorted(range(len(studies)), key=lambda i: (not counts[i], i))   # studies with findings first
     chosen = sorted(order if max_studies is None else order[:max_studies])
     notes: list[str] = []

@@ -9,6 +9,7 @@ import re
 import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import nibabel as nib
 import numpy as np
@@ -18,7 +19,8 @@ from click.testing import CliRunner
 from PIL import Image
 
 from curator.cli.main import main
-from curator.render.review import TILE, axial_planes
+from curator.models.findings import Counts, Finding, Report, Severity, Stats
+from curator.render.review import PAGE, TILE, axial_planes, review_html
 from curator.review import find_studies, write_review
 from curator.validate import ValidateOptions, validate
 from tests.factories import DEFAULT_AFFINE, ct_volume, lesion_mask, write_nifti
@@ -40,6 +42,7 @@ class _Page(HTMLParser):
         self.attributes: dict[str, dict[str, str | None]] = {}
         self.errors = ""
         self.json = ""
+        self.out = ""      # what a test's script wrote (see ``scripted``)
         self._in: str | None = None
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
@@ -52,7 +55,7 @@ class _Page(HTMLParser):
             self.images.append(data)
         if data.get("id"):
             self.attributes[str(data["id"])] = data
-        if data.get("id") in ("js-errors", "report-data"):
+        if data.get("id") in ("js-errors", "report-data", "test-out"):
             self._in = data["id"]
 
     def handle_endtag(self, tag: str) -> None:
@@ -64,6 +67,8 @@ class _Page(HTMLParser):
             self.errors += data
         elif self._in == "report-data":
             self.json += data
+        elif self._in == "test-out":
+            self.out += data
 
 
 def parse(text: str) -> _Page:
@@ -302,3 +307,225 @@ def test_browser_screenshot_renders(damaged_review: Path, tmp_path: Path) -> Non
     assert pixels.std() > 20                                   # not blank
     red = (pixels[..., 0] > 150) & (pixels[..., 1] < 80) & (pixels[..., 2] < 80)
     assert red.sum() > 100                                     # the INVALID badge, error rows, the flagged cards
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Filters in the address, large reports: pages scripted in the browser
+
+# runs after the page's own script: ``record(label)`` appends the page's state as one JSON line to
+# <pre id="test-out">, which --dump-dom shows; ``pick``/``type``/``tick`` change a filter as a reviewer does
+_PRELUDE = """
+var out = document.createElement("pre");
+out.id = "test-out";
+document.body.appendChild(out);
+function text(id) { return document.getElementById(id).textContent; }
+function record(label) {
+  var rows = Array.prototype.map.call(document.querySelectorAll("#findings-table tbody tr"), function (tr) {
+    return [tr.getAttribute("data-code"), tr.getAttribute("data-severity"), tr.getAttribute("data-path")];
+  });
+  var more = document.getElementById("more");
+  var levels = Array.prototype.filter.call(document.querySelectorAll("input[name=severity]"), function (box) {
+    return box.checked;
+  }).map(function (box) { return box.value; });
+  out.textContent += JSON.stringify({label: label, hash: location.hash, rows: rows, matching: text("matching"),
+    paging: document.getElementById("paging").textContent.replace(more.textContent, "").trim(),
+    more: more.hidden ? null : more.textContent, code: document.getElementById("f-code").value,
+    path: document.getElementById("f-path").value, severities: levels}) + "\\n";
+}
+function pick(value) {
+  var code = document.getElementById("f-code");
+  code.value = value;
+  code.dispatchEvent(new Event("change"));
+}
+function type(value) {
+  var path = document.getElementById("f-path");
+  path.value = value;
+  path.dispatchEvent(new Event("input"));
+}
+function tick(severity) { document.querySelector("input[name=severity][value=" + severity + "]").click(); }
+"""
+
+
+def scripted(index: Path, name: str, script: str, before: str = "") -> Path:
+    """A copy of the review page beside it (its thumbnails resolve) that runs ``script`` after the page's own
+    script, with ``_PRELUDE``'s helpers; ``before`` runs before the page's script."""
+    text = index.read_text(encoding="utf-8")
+    if before:
+        mark = '<script type="application/json" id="report-data">'
+        text = text.replace(mark, f"<script>{before}</script>\n{mark}", 1)
+    head, tail = text.rsplit("</body>", 1)
+    target = index.with_name(f"{name}.html")
+    target.write_text(f"{head}<script>(function () {{{_PRELUDE}\n{script}\n}})();</script></body>{tail}",
+                      encoding="utf-8")
+    return target
+
+
+def states(tmp_path: Path, url: str) -> tuple[_Page, dict[str, dict[str, Any]]]:
+    """Load a scripted page; its DOM and the states it recorded, by label."""
+    page = parse(chromium(tmp_path, url, "--dump-dom").stdout)
+    assert page.errors == ""
+    return page, {state["label"]: state for state in map(json.loads, page.out.splitlines())}
+
+
+def rows_of(page: _Page) -> list[list[str | None]]:
+    return [[row["data-code"], row["data-severity"], row["data-path"]] for row in page.rows]
+
+
+def test_browser_filters_are_written_to_the_hash_and_restored_from_it(damaged_review: Path, tmp_path: Path) -> None:
+    findings = json.loads(parse(damaged_review.read_text(encoding="utf-8")).json)["findings"]
+    page = parse(chromium(tmp_path, damaged_review.as_uri() + "#severity=warning", "--dump-dom").stdout)
+    assert page.errors == "" and rows_of(page) == [[f["code"], f["severity"], f["path"]] for f in findings
+                                                   if f["severity"] == "warning"]
+
+    url = scripted(damaged_review, "hash-written", """
+        record("loaded");
+        pick("FILE_MISSING"); record("code");
+        tick("info"); record("severity");
+        type(" study_0002 "); record("path");
+        document.getElementById("f-flagged").click(); record("flagged");
+        pick(""); tick("info"); type(""); document.getElementById("f-flagged").click(); record("cleared");
+    """).as_uri()
+    _, seen = states(tmp_path, url)
+    assert seen["loaded"]["hash"] == "" and len(seen["loaded"]["rows"]) == len(findings)
+    assert seen["code"]["hash"] == "#code=FILE_MISSING"
+    assert seen["severity"]["hash"] == "#code=FILE_MISSING&severity=error,warning"
+    assert seen["path"]["hash"] == "#code=FILE_MISSING&severity=error,warning&path=study_0002"
+    assert seen["flagged"]["hash"] == "#code=FILE_MISSING&severity=error,warning&path=study_0002&flagged=1"
+    assert seen["cleared"]["hash"] == ""                        # filters back at their defaults leave the hash
+    assert seen["cleared"]["rows"] == seen["loaded"]["rows"]
+    assert seen["path"]["rows"] == [[f["code"], f["severity"], f["path"]] for f in findings
+                                    if f["code"] == "FILE_MISSING" and "study_0002" in f["path"]] != []
+
+    # the written address, opened again, is the same view
+    again = parse(chromium(tmp_path, damaged_review.as_uri() + str(seen["flagged"]["hash"]), "--dump-dom").stdout)
+    assert rows_of(again) == seen["flagged"]["rows"]
+    assert {card["id"] for card in again.cards if "hidden" not in card} == {"study-0002", "study-0003"}
+
+    # a filter the query sets stays in the hash when put back to its default: the hash must override it
+    url = scripted(damaged_review, "hash-over-query", 'record("loaded"); tick("warning"); tick("info"); '
+                   'record("all");').as_uri()
+    _, seen = states(tmp_path, url + "?severity=error")
+    assert {row[1] for row in seen["loaded"]["rows"]} == {"error"}
+    assert seen["all"]["hash"] == "#severity=error,warning,info" and len(seen["all"]["rows"]) == len(findings)
+    plain = damaged_review.as_uri() + "?severity=error" + str(seen["all"]["hash"])
+    again = parse(chromium(tmp_path, plain, "--dump-dom").stdout)
+    assert len(again.rows) == len(findings)
+
+
+def test_browser_a_refused_address_change_breaks_nothing(damaged_review: Path, tmp_path: Path) -> None:
+    refuse = 'history.replaceState = function () { throw new DOMException("refused", "SecurityError"); };'
+    url = scripted(damaged_review, "refused", 'pick("FILE_JUNK"); record("code");', before=refuse).as_uri()
+    _, seen = states(tmp_path, url)
+    assert seen["code"]["hash"] == "" and seen["code"]["rows"] == [["FILE_JUNK", "warning", ".DS_Store"]]
+
+
+def test_browser_hostile_addresses_are_harmless(damaged_review: Path, tmp_path: Path) -> None:
+    hostile = "#code=%3Cimg%20src%3Dx%20onerror%3Dalert(1)%3E&path=%E0%A4%A%3Cb%3E&severity=bogus&flagged=%00"
+    url = scripted(damaged_review, "hostile-address", 'record("loaded");').as_uri()
+    page, seen = states(tmp_path, url + hostile)
+    assert page.rows == [] and len(page.images) == 7             # the thumbnails only: nothing injected
+    loaded = seen["loaded"]
+    assert loaded["code"] == "" and loaded["severities"] == [] and loaded["path"] == "\ufffd%A<b>"
+    assert loaded["paging"] == "showing 0 of 0 matching findings" and loaded["more"] is None
+
+
+def test_browser_rows_drawn_by_the_script_are_the_pages_own(damaged_review: Path, tmp_path: Path) -> None:
+    """The script redraws the table from the JSON: the same rows, links and titles as the HTML it replaces."""
+
+    class Cells(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.rows: list[list[tuple[str, ...]]] = []
+            self._cell: list[str] | None = None
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            data = {k: v or "" for k, v in attrs}
+            if tag == "tr" and "data-code" in data:
+                self.rows.append([tuple(f"{k}={v}" for k, v in sorted(data.items()))])
+            elif tag == "td" and self.rows and self._cell is None:
+                self._cell = [data.get("class", ""), data.get("title", ""), ""]
+            elif tag == "a" and self._cell is not None:
+                self._cell.append(data.get("href", ""))
+
+        def handle_endtag(self, tag: str) -> None:
+            if tag == "td" and self._cell is not None:
+                self.rows[-1].append(tuple(self._cell))
+                self._cell = None
+
+        def handle_data(self, data: str) -> None:
+            if self._cell is not None:
+                self._cell[2] += data
+
+    def cells(text: str) -> list[list[tuple[str, ...]]]:
+        parser = Cells()
+        parser.feed(text)
+        return parser.rows
+
+    static = cells(damaged_review.read_text(encoding="utf-8"))
+    drawn = cells(chromium(tmp_path, damaged_review.as_uri(), "--dump-dom").stdout)
+    assert static and drawn == static
+    assert any(("link", "", "view", "#study-0003") in row for row in drawn)
+    assert any(cell[0] == "code" and cell[1] for row in drawn for cell in row[1:])   # the rule's title
+
+
+def synthetic_report(count: int, late: int = 10) -> Report:
+    """``count`` findings: seven codes over three severities, then ``late`` of a code found nowhere before,
+    about paths that look like object properties or markup."""
+    severities = list(Severity)
+    findings = [Finding.model_construct(code=f"CODE_{i % 7}", severity=severities[i % 3], study_id=i,
+                                        path=f"studies/CT-{i % 5}/study_{i:05d}.nii.gz", message=f"finding {i}",
+                                        context={})
+                for i in range(count - late)]
+    odd = ["constructor", "__proto__", HOSTILE, "toString"]
+    findings += [Finding(code="LATE_CODE", severity=Severity.warning, path=f"late/{i}" if i >= len(odd) else odd[i],
+                         message=f"late {i} {HOSTILE}") for i in range(late)]
+    counts = Counts(**{s.value: sum(1 for f in findings if f.severity is s) for s in Severity})
+    return Report(version="test", root="/data/release", profile=None, valid=False, counts=counts, stats=Stats(),
+                  findings=findings)
+
+
+def test_a_large_report_is_drawn_a_page_at_a_time(tmp_path: Path) -> None:
+    report = synthetic_report(20_000)
+    text = review_html(report, [], title="curator review: large")
+    index = tmp_path / "review" / "index.html"
+    index.parent.mkdir()
+    index.write_text(text, encoding="utf-8")
+    static = parse(text)
+    assert len(static.rows) == PAGE
+    # the page is the embedded report plus about one page of rows, not 20,000 rows
+    assert len(text.encode()) - len(static.json) < 250_000
+    assert "the first 500 of 20,000 findings" in text
+    # the counts beside the filters count every finding, not the drawn ones
+    errors = sum(1 for f in report.findings if f.severity is Severity.error)
+    code_0 = sum(1 for f in report.findings if f.code == "CODE_0")
+    assert f"error ({errors:,})" in text and "LATE_CODE (10)" in text and f"CODE_0 ({code_0:,})" in text
+
+    late = parse(chromium(tmp_path, index.as_uri() + "#code=LATE_CODE", "--dump-dom").stdout)
+    assert late.errors == "" and len(late.rows) == 10 and {row["data-code"] for row in late.rows} == {"LATE_CODE"}
+    assert [row["data-path"] for row in late.rows[:3]] == ["constructor", "__proto__", HOSTILE]
+    assert late.images == []                                    # the hostile path stayed text
+
+    url = scripted(index, "paging", """
+        record("loaded");
+        document.getElementById("more").click(); record("more");
+        tick("warning"); tick("info"); record("errors");
+        tick("warning"); type("late/"); record("late path");
+        type(""); pick("LATE_CODE"); record("late code");
+    """).as_uri()
+    _, seen = states(tmp_path, url)
+    first = seen["loaded"]
+    assert len(first["rows"]) == PAGE and first["rows"] == rows_of(static)
+    assert first["paging"] == "showing 500 of 20,000 matching findings" and first["more"] == "show 500 more"
+    assert first["matching"] == "20,000 of 20,000 match"
+    assert len(seen["more"]["rows"]) == 2 * PAGE and seen["more"]["rows"][:PAGE] == first["rows"]
+    assert seen["more"]["paging"] == "showing 1,000 of 20,000 matching findings"
+    # a filter runs over every finding; the table starts again at one page
+    assert seen["errors"]["matching"] == f"{errors:,} of 20,000 match" and len(seen["errors"]["rows"]) == PAGE
+    assert {row[1] for row in seen["errors"]["rows"]} == {"error"}
+    assert seen["late path"]["rows"] == [["LATE_CODE", "warning", f"late/{i}"] for i in range(4, 10)]
+    assert len(seen["late code"]["rows"]) == 10 and seen["late code"]["more"] is None
+    assert seen["late code"]["paging"] == "showing 10 of 10 matching findings"
+    assert seen["late code"]["hash"] == "#code=LATE_CODE&severity=error,warning"
+    print(f"large report: {len(text.encode()):,} bytes of HTML ({len(static.json):,} of them the JSON report), "
+          f"{len(static.rows)} rows in the HTML, {len(first['rows'])} rows in the DOM, "
+          f"{len(seen['more']['rows'])} after 'show more'")

@@ -11,7 +11,10 @@ Two parts, both pure presentation:
 * :func:`review_html` writes the page: the validation summary, the findings table with filters (plain
   JavaScript, no external resources, works from ``file://``) and one card per study. Every text that comes
   from the release (file names, messages, registry values) is escaped; the report itself is embedded as JSON
-  in a ``<script type="application/json">`` block with ``<``, ``>`` and ``&`` escaped.
+  in a ``<script type="application/json">`` block with ``<``, ``>`` and ``&`` escaped. The table is drawn
+  from that JSON ``PAGE`` rows at a time (a release with 50,000 findings must not put 50,000 rows in the
+  DOM); the filters apply to every finding and are written back into the address's hash, so a copied link
+  opens the same view.
 """
 
 from __future__ import annotations
@@ -29,11 +32,12 @@ import numpy.typing as npt
 
 from curator.catalogue import catalogue
 from curator.io.volume import read_volume
-from curator.models.findings import Report, Severity
+from curator.models.findings import Finding, Report, Severity
 from curator.render.figures import LUNG_WINDOW, MASK_COLOUR, _display, lung_window_rgb
 from curator.render.report import human_bytes
 
 __all__ = [
+    "PAGE",
     "SLICES",
     "TILE",
     "Planes",
@@ -46,6 +50,8 @@ __all__ = [
 #: Axial slices per study and the edge of one slice's square tile, in pixels.
 SLICES: Final = 5
 TILE: Final = 128
+#: Finding rows drawn at first and added by each "show more".
+PAGE: Final = 500
 
 HU = npt.NDArray[np.float32]
 Mask = npt.NDArray[np.bool_]
@@ -293,7 +299,7 @@ def _summary(report: Report, notes: Sequence[str]) -> str:
         '<section id="summary">',
         f'<p class="state {state.lower()}" id="state">{state}</p>',
         '<ul class="counts">',
-        *(f'<li class="sev-{s}"><b>{getattr(counts, s)}</b> {_count(getattr(counts, s), s).split(" ", 1)[1]}</li>'
+        *(f'<li class="sev-{s}"><b>{getattr(counts, s):,}</b> {_count(getattr(counts, s), s).split(" ", 1)[1]}</li>'
           for s in _SEVERITIES),
         "</ul>",
         '<dl class="stats">',
@@ -305,33 +311,40 @@ def _summary(report: Report, notes: Sequence[str]) -> str:
     return "\n".join(parts)
 
 
-def _findings(report: Report, links: Mapping[str, str], by_id: Mapping[int, str]) -> str:
-    rules = catalogue()
+def _anchor(finding: Finding, links: Mapping[str, str], by_id: Mapping[int, str]) -> str | None:
+    """The card a finding links to: its file's study, else its study id's."""
+    return links.get(finding.path) or (by_id.get(finding.study_id) if finding.study_id is not None else None)
+
+
+def _row(finding: Finding, anchor: str | None, titles: Mapping[str, str]) -> str:
+    """One table row; the page's script draws the same markup (``row`` in ``_JS``) for the rows after these."""
+    study = f'<a href="#{anchor}">view</a>' if anchor else ""
+    title = f' title="{_e(titles[finding.code])}"' if finding.code in titles else ""
+    severity = finding.severity.value
+    return (f'<tr class="sev-{severity}" data-code="{_e(finding.code)}" data-severity="{severity}" '
+            f'data-path="{_e(finding.path)}"><td class="severity">{severity}</td>'
+            f"<td class=\"code\"{title}>{_e(finding.code)}</td><td class=\"path\">{_e(finding.path or '(root)')}</td>"
+            f'<td class="message">{_e(finding.message)}</td><td class="link">{study}</td></tr>')
+
+
+def _findings(report: Report, links: Mapping[str, str], by_id: Mapping[int, str],
+              titles: Mapping[str, str]) -> str:
     codes: dict[str, int] = {}
     severities: dict[str, int] = dict.fromkeys(_SEVERITIES, 0)
     for finding in report.findings:
         codes[finding.code] = codes.get(finding.code, 0) + 1
         severities[finding.severity.value] += 1
     options = ['<option value="">all codes</option>'] + [
-        f'<option value="{_e(code)}">{_e(code)} ({n})</option>' for code, n in sorted(codes.items())]
+        f'<option value="{_e(code)}">{_e(code)} ({n:,})</option>' for code, n in sorted(codes.items())]
     boxes = [f'<label class="sev-{s}"><input type="checkbox" name="severity" value="{s}" checked> {s} '
-             f"({severities[s]})</label>" for s in _SEVERITIES]
-    rows = []
-    for finding in report.findings:
-        anchor = links.get(finding.path) or (by_id.get(finding.study_id) if finding.study_id is not None else None)
-        study = f'<a href="#{anchor}">view</a>' if anchor else ""
-        rule = rules.get(finding.code)
-        title = f' title="{_e(rule.title)}"' if rule else ""
-        severity = finding.severity.value
-        rows.append(
-            f'<tr class="sev-{severity}" data-code="{_e(finding.code)}" data-severity="{severity}" '
-            f'data-path="{_e(finding.path)}"><td class="severity">{severity}</td>'
-            f"<td class=\"code\"{title}>{_e(finding.code)}</td><td class=\"path\">{_e(finding.path or '(root)')}</td>"
-            f'<td class="message">{_e(finding.message)}</td><td class="link">{study}</td></tr>')
+             f"({severities[s]:,})</label>" for s in _SEVERITIES]
+    total = len(report.findings)
+    # the first page only, for a browser without JavaScript; the script redraws the table from the JSON
+    rows = [_row(finding, _anchor(finding, links, by_id), titles) for finding in report.findings[:PAGE]]
     empty = '<p class="empty">No findings.</p>' if not report.findings else ""
     return "\n".join([
         '<section id="findings">',
-        f"<h2>Findings <small id=\"shown\">{len(report.findings)} of {len(report.findings)} shown</small></h2>",
+        f'<h2>Findings <small id="matching">{total:,} of {total:,} match</small></h2>',
         '<form id="filters" class="filters" autocomplete="off">',
         f'<label>code <select id="f-code" name="code">{"".join(options)}</select></label>',
         '<span class="severities">', *boxes, "</span>",
@@ -342,6 +355,9 @@ def _findings(report: Report, links: Mapping[str, str], by_id: Mapping[int, str]
         "<th>study</th></tr></thead><tbody>",
         *rows,
         "</tbody></table>",
+        f'<p id="paging" class="paging"{"" if total else " hidden"}>showing <span id="rendered">{len(rows):,}</span> '
+        f'of <span id="matched">{total:,}</span> matching findings '
+        '<button type="button" id="more" hidden>show more</button></p>',
         "</section>",
     ])
 
@@ -452,6 +468,8 @@ tr.sev-info td.severity { color: var(--info); }
          margin-left: 4px; }
 .badge.sev-warning { color: var(--warn); } .badge.sev-info { color: var(--info); }
 .only { display: block; margin: 4px 0 8px; }
+.paging { margin: 8px 0 0; color: #5f6b77; }
+.paging button { margin-left: 12px; font: inherit; padding: 2px 10px; cursor: pointer; }
 #js-errors { color: var(--err); white-space: pre-wrap; }
 [hidden] { display: none !important; }
 """
@@ -479,25 +497,81 @@ _JS: Final = r"""
 (function () {
   "use strict";
   var report = JSON.parse(document.getElementById("report-data").textContent);
-  var rows = Array.prototype.slice.call(document.querySelectorAll("#findings-table tbody tr"));
+  var view = JSON.parse(document.getElementById("view-data").textContent);
+  var findings = report.findings;
+  var lowerPaths = findings.map(function (f) { return String(f.path).toLowerCase(); });   // once, not per key
+  var body = document.querySelector("#findings-table tbody");
   var cards = Array.prototype.slice.call(document.querySelectorAll("article.study"));
   var code = document.getElementById("f-code");
   var path = document.getElementById("f-path");
   var flagged = document.getElementById("f-flagged");
   var boxes = Array.prototype.slice.call(document.querySelectorAll("input[name=severity]"));
-  var shown = document.getElementById("shown");
+  var more = document.getElementById("more");
+  var matching = [];   // indices into findings that pass the filters
+  var rendered = 0;    // how many of them are rows in the table
 
+  function number(n) { return n.toLocaleString("en-US"); }
+  // JSON.parse makes plain objects: a path such as "constructor" must not find Object.prototype's
+  function own(map, key) { return Object.prototype.hasOwnProperty.call(map, key) ? map[key] : ""; }
+
+  function cell(row, name, text) {
+    var td = document.createElement("td");
+    td.className = name;
+    td.textContent = text;
+    row.appendChild(td);
+    return td;
+  }
+
+  // the markup of _row in review.py; data only ever goes into textContent and attribute values
+  function row(finding) {
+    var tr = document.createElement("tr");
+    tr.className = "sev-" + finding.severity;
+    tr.setAttribute("data-code", finding.code);
+    tr.setAttribute("data-severity", finding.severity);
+    tr.setAttribute("data-path", finding.path);
+    cell(tr, "severity", finding.severity);
+    var codeCell = cell(tr, "code", finding.code), title = own(view.titles, finding.code);
+    if (title) { codeCell.title = title; }
+    cell(tr, "path", finding.path || "(root)");
+    cell(tr, "message", finding.message);
+    var link = cell(tr, "link", "");
+    var anchor = own(view.paths, finding.path) ||
+                 (finding.study_id === null ? "" : own(view.ids, String(finding.study_id)));
+    if (anchor) {
+      var a = document.createElement("a");
+      a.href = "#" + anchor;
+      a.textContent = "view";
+      link.appendChild(a);
+    }
+    return tr;
+  }
+
+  function showMore() {
+    var end = Math.min(matching.length, rendered + view.page), part = document.createDocumentFragment();
+    for (; rendered < end; rendered += 1) { part.appendChild(row(findings[matching[rendered]])); }
+    body.appendChild(part);
+    document.getElementById("rendered").textContent = number(rendered);
+    document.getElementById("matched").textContent = number(matching.length);
+    more.hidden = rendered >= matching.length;
+    more.textContent = "show " + number(Math.min(view.page, matching.length - rendered)) + " more";
+  }
+
+  // the filters run over every finding of the report; only the first page of matches becomes rows
   function apply() {
-    var wanted = {}, text = path.value.trim().toLowerCase(), count = 0;
+    var wanted = {}, text = path.value.trim().toLowerCase();
     boxes.forEach(function (box) { wanted[box.value] = box.checked; });
-    rows.forEach(function (row) {
-      var keep = (!code.value || row.getAttribute("data-code") === code.value) &&
-                 wanted[row.getAttribute("data-severity")] === true &&
-                 (!text || row.getAttribute("data-path").toLowerCase().indexOf(text) !== -1);
-      row.hidden = !keep;
-      if (keep) { count += 1; }
+    matching = [];
+    findings.forEach(function (finding, i) {
+      if ((!code.value || finding.code === code.value) && wanted[finding.severity] === true &&
+          (!text || lowerPaths[i].indexOf(text) !== -1)) {
+        matching.push(i);
+      }
     });
-    shown.textContent = count + " of " + report.findings.length + " shown";
+    body.textContent = "";
+    rendered = 0;
+    showMore();
+    document.getElementById("matching").textContent =
+      number(matching.length) + " of " + number(findings.length) + " match";
     cards.forEach(function (card) { card.hidden = flagged.checked && !card.classList.contains("flagged"); });
   }
 
@@ -525,12 +599,42 @@ _JS: Final = r"""
     if (touched && scroll) { document.getElementById("findings").scrollIntoView(); }
   }
 
-  [code, path, flagged].concat(boxes).forEach(function (input) {
-    input.addEventListener("input", apply);
-    input.addEventListener("change", apply);
-  });
+  function encode(value) { return encodeURIComponent(value).replace(/%2C/g, ",").replace(/%2F/g, "/"); }
+
+  // the filters back into the hash, so a copied link or a reload opens this view. Filters at their default
+  // are left out, unless the query names them (the hash must then override the query). replaceState adds no
+  // history entry and fires no hashchange; a browser may refuse it (file://, too many calls): the filters
+  // still work, only the address does not follow.
+  function toAddress() {
+    var query = new URLSearchParams(window.location.search);
+    var levels = boxes.filter(function (b) { return b.checked; }).map(function (b) { return b.value; });
+    var filters = [["code", code.value, !code.value],
+                   ["severity", levels.join(",") || "none", levels.length === boxes.length],
+                   ["path", path.value.trim(), !path.value.trim()],
+                   ["flagged", flagged.checked ? "1" : "0", !flagged.checked]];
+    var hash = filters.filter(function (f) { return !f[2] || query.has(f[0]); })
+                      .map(function (f) { return f[0] + "=" + encode(f[1]); }).join("&");
+    var current = window.location.hash.replace(/^#/, "");
+    if (!hash && current.indexOf("=") === -1) { return; }   // no filters: leave a study's anchor alone
+    var address = window.location.href.split("#")[0] + (hash ? "#" + hash : "");
+    if (address === window.location.href) { return; }
+    try {
+      window.history.replaceState(window.history.state, "", address);
+    } catch (refused) {
+      // the view is right; only the address does not follow
+    }
+  }
+
+  function changed() { apply(); toAddress(); }
+
+  path.addEventListener("input", changed);
+  [code, flagged].concat(boxes).forEach(function (input) { input.addEventListener("change", changed); });
+  more.addEventListener("click", showMore);
   document.getElementById("filters").addEventListener("submit", function (event) { event.preventDefault(); });
-  window.addEventListener("hashchange", function () { fromAddress(true); });
+  // a link to filters ("show its findings"); a study's own anchor changes no filter
+  window.addEventListener("hashchange", function () {
+    if (window.location.hash.indexOf("=") !== -1) { fromAddress(true); toAddress(); }
+  });
   fromAddress(false);
   document.body.setAttribute("data-ready", "1");
 })();
@@ -548,6 +652,14 @@ def review_html(report: Report, cards: Sequence[StudyCard], *, title: str, notes
             links[card.mask_path] = card.anchor
         if card.study_id is not None:
             by_id.setdefault(card.study_id, card.anchor)
+    rules = catalogue()
+    titles = {code: rules[code].title for code in {f.code for f in report.findings} if code in rules}
+    # what the script needs besides the report to draw a row as _row does
+    view = {"page": PAGE, "titles": titles, "paths": links, "ids": {str(k): v for k, v in by_id.items()}}
+    total = len(report.findings)
+    without_js = ("The filters need JavaScript; the tables below list everything." if total <= PAGE else
+                  f"The filters need JavaScript; the table below lists the first {PAGE:,} of {total:,} findings "
+                  "(all of them are in the JSON report embedded in this page).")
     csp = ("default-src 'none'; img-src 'self' file: data:; style-src 'unsafe-inline'; "
            "script-src 'unsafe-inline'; base-uri 'none'; form-action 'none'")
     state = "valid" if report.valid else "invalid"
@@ -568,12 +680,13 @@ def review_html(report: Report, cards: Sequence[StudyCard], *, title: str, notes
         "<main>",
         '<pre id="js-errors" hidden></pre>',
         f"<script>{_ERRORS_JS}</script>",
-        '<noscript><p class="note">The filters need JavaScript; the tables below list everything.</p></noscript>',
+        f'<noscript><p class="note">{_e(without_js)}</p></noscript>',
         _summary(report, notes),
-        _findings(report, links, by_id),
+        _findings(report, links, by_id, titles),
         _studies(cards, study_notes),
         "</main>",
         f'<script type="application/json" id="report-data">{_json_block(report.model_dump(mode="json"))}</script>',
+        f'<script type="application/json" id="view-data">{_json_block(view)}</script>',
         f"<script>{_JS}</script>",
         "</body>",
         "</html>",
