@@ -45,7 +45,7 @@ def test_progress_line_draws_on_a_terminal_only() -> None:
 
 
 def test_progress_line_shows_bytes_and_time_left(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from curator.cli.main import BytesProgress
+    from curator.cli.common import BytesProgress
     from curator.io.manifest import parse_manifest
     from curator.runs import hash_listed
 

@@ -90,17 +90,17 @@ def test_the_compiled_catalogue_is_current() -> None:
 
 
 @pytest.mark.parametrize("kind", ["none", "three flipped"])
-def test_a_cached_rerun_loads_neither_pydantic_nor_yaml(release: Path, tmp_path: Path, kind: str) -> None:
+def test_a_cached_rerun_loads_neither_pydantic_yaml_nor_click(release: Path, tmp_path: Path, kind: str) -> None:
     damage(release, kind)
     code = (
         "import sys\n"
-        "from curator.cli.main import main\n"
+        "from curator.cli.entry import main\n"
         "try:\n"
         f"    main(['verify', {str(release)!r}, '--cache-dir', {str(tmp_path / 'cache')!r}])\n"
         "except SystemExit as done:\n"
         "    print('EXIT', done.code)\n"
         "heavy = sorted(m for m in ('pydantic', 'numpy', 'yaml', 'curator.catalogue', 'curator.models.findings',\n"
-        "                           'curator.profiles') if m in sys.modules)\n"
+        "                           'curator.profiles', 'click') if m in sys.modules)\n"
         "print('HEAVY', heavy)\n"
     )
     for run in ("first", "rerun"):
@@ -112,3 +112,35 @@ def test_a_cached_rerun_loads_neither_pydantic_nor_yaml(release: Path, tmp_path:
         else:
             assert "NOT INTACT: 3 errors" in done.stdout and "fetch again (3)" in done.stdout
             assert "EXIT 1" in done.stdout
+
+
+def _curator(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "curator", *args], capture_output=True, text=True, check=False)
+
+
+def test_verify_has_its_own_parser_with_the_documented_exit_codes(built_release: Path) -> None:
+    helped = _curator("verify", "--help")
+    assert helped.returncode == 0
+    for option in ("--manifest", "--format", "--output", "--verbose", "--jobs", "--only", "--cache-dir", "--no-cache"):
+        assert option in helped.stdout
+    for bad, says in ((["-j", "0"], "--jobs"), (["--format", "xml"], "invalid choice"), (["--bogus"], "--bogus"),
+                      (["--no-c"], "--no-c")):       # no abbreviations: a typo is not silently another option
+        done = _curator("verify", str(built_release), *bad)
+        assert done.returncode == 2, bad
+        assert says in done.stderr and "Traceback" not in done.stderr
+    missing = _curator("verify", str(built_release / "nowhere"))
+    assert missing.returncode == 3 and "does not exist" in missing.stderr
+    assert _curator("verify", str(built_release), "--no-cache").returncode == 0
+
+
+def test_the_click_group_forwards_verify_to_the_same_parser(release: Path) -> None:
+    from click.testing import CliRunner
+
+    from curator.cli.main import main
+
+    assert "verify" in CliRunner().invoke(main, ["--help"]).output
+    assert "--only GLOB" in CliRunner().invoke(main, ["verify", "--help"]).output
+    assert CliRunner().invoke(main, ["verify", str(release), "-j", "0"]).exit_code == 2
+    damage(release, "three flipped")
+    done = CliRunner().invoke(main, ["verify", str(release), "--no-cache", "-v"])
+    assert done.exit_code == 1 and "fetch again (3)" in done.output

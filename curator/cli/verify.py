@@ -1,67 +1,98 @@
 """``curator verify``: check a downloaded copy against its checksum manifest; name the files to fetch again.
 
-Registered on the ``curator`` group in ``curator.cli.main``, which imports this module only when the command
-is named: no command pays for the others' definitions at start-up.
+Parsed with argparse, not click: downloaders rerun it over whole releases, and with the cache a rerun takes about
+as long as the interpreter's start-up, to which click would add half again. :mod:`curator.cli.entry` sends
+``curator verify ...`` here before click is imported; the click group forwards to the same :func:`run`.
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
-import click
-
-from curator.cli.main import (
+from curator.cli.common import (
     EXIT_INVALID,
+    EXIT_USAGE,
     EXIT_VALID,
     FORMATS,
     BytesProgress,
     colour_wanted,
-    guarded,
     present,
     refetch_line,
+    report_failure,
 )
 
 
-@click.command()
-@click.argument("root", type=click.Path(path_type=Path))
-@click.option("--manifest", help="Manifest to check against (default: SHA256SUMS, else MD5SUMS, ...).")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), multiple=True,
-              help="text (default), json, sarif, junit, github or markdown; repeat for several, each with an --output.")
-@click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False), multiple=True,
-              help="Write the report here (one per --format, in order).")
-@click.option("--verbose", "-v", is_flag=True, help="Text output: list every finding, not two per code.")
-@click.option("--jobs", "-j", type=click.IntRange(min=1), help="Files hashed at once (default: all cores).")
-@click.option("--only", multiple=True, help="Check only paths matching this glob (repeatable), e.g. 'masks/*'.")
-@click.option("--cache-dir", type=click.Path(path_type=Path, file_okay=False),
-              help="Where unchanged files' digests are remembered (default: ~/.cache/curator).")
-@click.option("--no-cache", is_flag=True, help="Hash every file again; remember nothing.")
-@guarded
-def verify(root: Path, manifest: str | None, fmt: tuple[str, ...], output: tuple[Path, ...], verbose: bool,
-           jobs: int | None, only: tuple[str, ...], cache_dir: Path | None, no_cache: bool) -> None:
-    """Check a downloaded copy at ROOT against its checksum manifest; list the files to fetch again."""
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of 1 or more")
+    return value
+
+
+def parser() -> argparse.ArgumentParser:
+    parse = argparse.ArgumentParser(
+        prog="curator verify", allow_abbrev=False,
+        description="Check a downloaded copy at ROOT against its checksum manifest; list the files to fetch again. "
+                    "Exit 0 all intact, 1 files damaged or missing, 2 usage error, 3 could not run.")
+    parse.add_argument("root", type=Path, metavar="ROOT", help="The release folder (or a folder of archive parts).")
+    parse.add_argument("--manifest", metavar="FILE",
+                       help="Manifest to check against (default: SHA256SUMS, else MD5SUMS, ...).")
+    parse.add_argument("--format", dest="fmt", choices=FORMATS, action="append", default=[], metavar="FORMAT",
+                       help="text (default), json, sarif, junit, github or markdown; repeat for several, each with "
+                            "an --output.")
+    parse.add_argument("--output", "-o", type=Path, action="append", default=[], metavar="FILE",
+                       help="Write the report here (one per --format, in order).")
+    parse.add_argument("--verbose", "-v", action="store_true", help="Text output: list every finding, not two per "
+                                                                   "code.")
+    parse.add_argument("--jobs", "-j", type=_positive, metavar="N", help="Files hashed at once (default: all cores).")
+    parse.add_argument("--only", action="append", default=[], metavar="GLOB",
+                       help="Check only paths matching this glob (repeatable), e.g. 'masks/*'.")
+    parse.add_argument("--cache-dir", type=Path, metavar="DIR",
+                       help="Where unchanged files' digests are remembered (default: ~/.cache/curator).")
+    parse.add_argument("--no-cache", action="store_true", help="Hash every file again; remember nothing.")
+    return parse
+
+
+def run(argv: list[str]) -> int:
+    """The exit code of ``curator verify argv...`` (its output written to stdout/stderr)."""
+    try:
+        options = parser().parse_args(argv)
+    except SystemExit as done:   # --help (0) or a usage error, already explained by argparse (2)
+        return done.code if isinstance(done.code, int) else EXIT_USAGE
+    try:
+        return _verify(options)
+    except Exception as error:
+        return report_failure(error)
+
+
+def _verify(options: argparse.Namespace) -> int:
     from curator.io.cache import default_cache_dir
     from curator.render.progress import ProgressLine
     from curator.render.text_groups import GROUP_LIMIT
     from curator.verify import judge, quick_answer, read_release
 
+    fmt, output = tuple(options.fmt), tuple(options.output)
     line = ProgressLine()
     try:
-        reading = read_release(root, manifest=manifest, jobs=jobs, only=only,
-                               cache_dir=None if no_cache else (cache_dir or default_cache_dir()),
+        reading = read_release(options.root, manifest=options.manifest, jobs=options.jobs, only=tuple(options.only),
+                               cache_dir=None if options.no_cache else (options.cache_dir or default_cache_dir()),
                                progress=BytesProgress(line, "verify"))
     finally:
         line.close()
     if fmt in ((), ("text",)) and not output:
         # worded without the report models: a cached rerun is done before pydantic would have loaded
-        answer = quick_answer(reading, limit=None if verbose else GROUP_LIMIT, colour=colour_wanted())
+        answer = quick_answer(reading, limit=None if options.verbose else GROUP_LIMIT, colour=colour_wanted())
         if answer is not None:
-            click.echo(answer.text, nl=False)
+            sys.stdout.write(answer.text)
             refetch_line(answer.refetch)
-            sys.exit(EXIT_VALID if answer.valid else EXIT_INVALID)
-    report = judge(reading, jobs)
-    present(report, fmt, output, command="verify", verbose=verbose)
+            return EXIT_VALID if answer.valid else EXIT_INVALID
+    report = judge(reading, options.jobs)
+    present(report, fmt, output, command="verify", verbose=options.verbose)
     if not fmt:
         refetch_line((report.stats.model_extra or {}).get("refetch") or [])
-    sys.exit(EXIT_VALID if report.valid else EXIT_INVALID)
-
+    return EXIT_VALID if report.valid else EXIT_INVALID

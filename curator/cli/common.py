@@ -1,0 +1,119 @@
+"""What the commands share without click: exit codes, formats, the report's presentation and the mapping of
+failures to exit codes. ``curator verify`` runs on these alone (see :mod:`curator.cli.entry`)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from curator.errors import BuildError, OptionsError, ProfileError, RunError
+
+if TYPE_CHECKING:
+    from curator.models.findings import Report
+
+EXIT_VALID, EXIT_INVALID, EXIT_USAGE, EXIT_CANNOT_RUN = 0, 1, 2, 3
+
+
+def report_failure(error: Exception) -> int:
+    """Say on stderr why the command stopped; the documented exit code. An unexpected exception is an internal
+    error (3), shown with its traceback for the bug report."""
+    say = sys.stderr.write
+    if isinstance(error, (OptionsError, ProfileError)):
+        say(f"curator: error: {error}\n")
+        return EXIT_USAGE
+    if isinstance(error, RunError):
+        say(f"curator: cannot run: {error}\n")
+        return EXIT_CANNOT_RUN
+    if isinstance(error, BuildError):
+        say(f"curator build: {error}\n")
+        for problem in error.problems[:50]:
+            say(f"  - {problem}\n")
+        if len(error.problems) > 50:
+            say(f"  ... and {len(error.problems) - 50} more\n")
+        return error.exit_code
+    import traceback
+
+    say("curator: internal error (please report it with the traceback below)\n")
+    say("".join(traceback.format_exception(error)) + "\n")
+    return EXIT_CANNOT_RUN
+
+
+def split_items(values: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(item.strip() for value in values for item in value.split(",") if item.strip())
+
+
+FORMATS = ("text", "json", "sarif", "junit", "github", "markdown")
+
+
+class BytesProgress:
+    """A progress callback that also asks for bytes (hash_listed sees ``wants_bytes``)."""
+
+    wants_bytes = True
+
+    def __init__(self, line: Any, phase: str) -> None:
+        self.line, self.phase = line, phase
+
+    def __call__(self, done: int, total: int) -> None:
+        self.line(self.phase, done, total)
+
+    def with_bytes(self, done: int, total: int, done_bytes: int, total_bytes: int) -> None:
+        self.line.with_bytes(self.phase, done, total, done_bytes, total_bytes)
+
+
+def emit(text: str, output: Path | None) -> None:
+    if output is None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise OptionsError(f"cannot write the report to {output}: {error.strerror or error}") from error
+
+
+def colour_wanted() -> bool:
+    return sys.stdout.isatty() and "NO_COLOR" not in os.environ
+
+
+def refetch_line(refetch: list[str]) -> None:
+    if refetch:
+        sys.stdout.write(f"fetch again ({len(refetch)}): " + " ".join(refetch) + "\n")
+
+
+def present(report: Report, formats: tuple[str, ...], outputs: tuple[Path, ...], *, command: str,
+             lang: str = "en", verbose: bool = False) -> None:
+    """Each format to its --output (paired in order); the formats left over go to standard output."""
+    from curator.render.github import job_summary, to_github
+    from curator.render.junit import to_junit
+    from curator.render.markdown import to_markdown
+    from curator.render.report import GROUP_LIMIT, to_json, to_text
+    from curator.render.sarif import to_sarif
+
+    formats = formats or ("text",)
+    if len(outputs) > len(formats):
+        raise OptionsError(f"{len(outputs)} --output files for {len(formats)} --format(s); pair each output "
+                           "with a format")
+    if len(formats) - len(outputs) > 1:
+        raise OptionsError("only one format can go to standard output; give the others an --output file")
+    colour = not outputs[len(formats) - 1:] and colour_wanted()
+    renderers: dict[str, Callable[[], str]] = {
+        "text": lambda: to_text(report, command=command, lang=lang, limit=None if verbose else GROUP_LIMIT,
+                                colour=colour),
+        "json": lambda: to_json(report),
+        "sarif": lambda: to_sarif(report, command),
+        "junit": lambda: to_junit(report, command),
+        "github": lambda: to_github(report, command),
+        "markdown": lambda: to_markdown(report, command),
+    }
+    for index, fmt in enumerate(formats):
+        emit(renderers[fmt](), outputs[index] if index < len(outputs) else None)
+        summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
+        if fmt == "github" and summary_file:
+            try:
+                with Path(summary_file).open("a", encoding="utf-8") as handle:
+                    handle.write(job_summary(report, command))
+            except OSError as error:
+                raise OptionsError(f"cannot write GITHUB_STEP_SUMMARY {summary_file}: {error}") from error
