@@ -78,7 +78,9 @@ def main() -> int:
     # as installed by pip, Python keeps compiled bytecode; a sandbox's PYTHONDONTWRITEBYTECODE=1 would make every run
     # compile curator's modules again (~40 ms), which no user pays: the first curator run below writes them
     env.pop("PYTHONDONTWRITEBYTECODE", None)
-    curator = [sys.executable, "-m", "curator", "verify", "."]
+    script = Path(sys.executable).with_name("curator")   # the command users run (python -m adds runpy's imports)
+    curator = [str(script) if script.is_file() else sys.executable, *([] if script.is_file() else ["-m", "curator"]),
+               "verify", "."]
     try:
         release = work / "release"
         size = make_release(release, args.gigabytes)

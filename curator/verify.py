@@ -10,10 +10,9 @@ profiles.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from curator.checks.listing import compare
 from curator.digests import check_root, hash_listed
@@ -51,17 +50,17 @@ def choose_manifest(root: Path, name: str | None = None) -> Path:
     raise RunError(f"{root} has no checksum manifest ({', '.join(MANIFEST_PREFERENCE)}); nothing to verify against")
 
 
-@dataclass
 class Reading:
-    """What verify saw: the tree, the manifest and every listed file's digests (or why it could not be read)."""
+    """What verify saw: the tree, the manifest and every listed file's digests (or why it could not be read).
 
-    root: Path
-    manifest: Path
-    started: float
-    entries: list[Entry]
-    parsed: Manifest | None = None               # None when the manifest is a link (it is not read)
-    digests: dict[str, dict[str, str] | str] | None = None
-    cache: dict[str, int] | None = None
+    A plain class: this module avoids dataclasses, whose import (with inspect) is a tenth of a cached rerun.
+    """
+
+    def __init__(self, root: Path, manifest: Path, started: float, entries: list[Entry]) -> None:
+        self.root, self.manifest, self.started, self.entries = root, manifest, started, entries
+        self.parsed: Manifest | None = None     # None when the manifest is a link (it is not read)
+        self.digests: dict[str, dict[str, str] | str] | None = None
+        self.cache: dict[str, int] | None = None
 
     @property
     def files(self) -> dict[str, Entry]:
@@ -97,8 +96,7 @@ def read_release(root: Path | str, *, manifest: str | None = None, jobs: int | N
     return reading
 
 
-@dataclass
-class Answer:
+class Answer(NamedTuple):
     """verify's text output and verdict, worded without the report models."""
 
     text: str

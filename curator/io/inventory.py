@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(NamedTuple):   # not a dataclass: verify reads the tree without importing dataclasses
     path: str          # POSIX, relative to the root
     kind: str          # "file", "dir", "symbolic link", "device", "named pipe", "socket", "other"
     size: int
