@@ -96,12 +96,9 @@ def read_release(root: Path | str, *, manifest: str | None = None, jobs: int | N
     return reading
 
 
-class Answer(NamedTuple):
-    """verify's text output and verdict, worded without the report models."""
-
-    text: str
-    valid: bool
-    refetch: list[str]
+# verify's text output and verdict, worded without the report models (the functional form: under
+# `from __future__ import annotations` the class form would compile each field's annotation at import)
+Answer = NamedTuple("Answer", [("text", str), ("valid", bool), ("refetch", list[str])])  # noqa: UP014
 
 
 def quick_answer(reading: Reading, *, limit: int | None = GROUP_LIMIT, colour: bool = False) -> Answer | None:

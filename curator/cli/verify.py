@@ -8,6 +8,7 @@ as long as the interpreter's start-up, to which click would add half again. :mod
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -34,9 +35,19 @@ def _positive(text: str) -> int:
     return value
 
 
+def _formatter(prog: str) -> argparse.HelpFormatter:
+    # the width as shutil.get_terminal_size gives it: argparse would import shutil (and bz2, lzma) for it on every
+    # run, help or not, which is a twentieth of a cached verify
+    try:
+        width = int(os.environ.get("COLUMNS", "0")) or os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+    except (AttributeError, ValueError, OSError):   # no terminal (or no stdout at all): argparse's own fallback
+        width = 80
+    return argparse.HelpFormatter(prog, width=max(width - 2, 40))
+
+
 def parser() -> argparse.ArgumentParser:
     parse = argparse.ArgumentParser(
-        prog="curator verify", allow_abbrev=False,
+        prog="curator verify", allow_abbrev=False, formatter_class=_formatter,
         description="Check a downloaded copy at ROOT against its checksum manifest; list the files to fetch again. "
                     "Exit 0 all intact, 1 files damaged or missing, 2 usage error, 3 could not run.")
     parse.add_argument("root", type=Path, metavar="ROOT", help="The release folder (or a folder of archive parts).")
