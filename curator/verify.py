@@ -111,12 +111,12 @@ def quick_answer(reading: Reading, *, limit: int | None = GROUP_LIMIT, colour: b
     parsed = reading.parsed
     if parsed is None or (reading.root / PARTS_LIST).exists():
         return None
+    files = reading.files
     levels = {code: rule["level"] for code, rule in rule_texts().items()}
     items = [Line(p.code, _LEVEL.get(p.code, levels[p.code]), p.path, message(p.code, p.path, **p.context))
-             for p in compare([parsed], reading.root, reading.files, reading.digests or {})]
+             for p in compare([parsed], reading.root, files, reading.digests or {})]
     items.sort(key=lambda item: (_ORDER[item.level], item.code, item.path))
     count = {level: sum(1 for item in items if item.level == level) for level in _ORDER}
-    files = reading.files
     seconds = round(time.perf_counter() - reading.started, 3)
     lines = group_lines(items, {code: rule["title"] for code, rule in rule_texts().items()}, limit=limit,
                         colour=colour)
