@@ -21,15 +21,14 @@ class Line(NamedTuple):
 
 def group_lines(items: Iterable[Line], titles: Mapping[str, str], *, limit: int | None = GROUP_LIMIT,
                 colour: bool = False) -> list[str]:
-    """A heading per code (``items`` come sorted), then up to ``limit`` messages; "N more" when more than one is
-    left over (a single one is shown: its line is no longer than the note would be)."""
+    """A heading per code (``items`` come sorted), then up to ``limit`` messages and "N more" for the rest."""
     lines: list[str] = []
     for code, group in groupby(items, key=lambda item: item.code):
         found = list(group)
         level = found[0].level.upper()
         shown = f"{_COLOURS[level]}{level}\x1b[0m" if colour else level
         lines.append(f"{shown} {code} ({len(found)}): {titles.get(code, code)}")
-        cut = len(found) if limit is None or len(found) <= limit + 1 else limit
+        cut = len(found) if limit is None else min(limit, len(found))
         for item in found[:cut]:
             prefix = "" if item.path and item.path in item.message else f"{item.path or '.'}: "
             lines.append(f"  {prefix}{item.message}")
