@@ -25,7 +25,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -33,18 +33,23 @@ import numpy.typing as npt
 from curator.catalogue import catalogue
 from curator.io.volume import read_volume
 from curator.models.findings import Finding, Report, Severity
-from curator.render.figures import LUNG_WINDOW, MASK_COLOUR, _display, lung_window_rgb
+from curator.render.figures import LUNG_WINDOW, MASK_ALPHA, MASK_COLOUR, _display, lung_window_rgb
 from curator.render.report import human_bytes
 
 __all__ = [
+    "LABEL_ALPHA",
+    "LABEL_COLOURS",
     "PAGE",
     "SLICES",
     "TILE",
     "Planes",
     "StudyCard",
     "axial_planes",
+    "label_strip_png",
     "review_html",
     "strip_png",
+    "volume_planes",
+    "within",
 ]
 
 #: Axial slices per study and the edge of one slice's square tile, in pixels.
@@ -53,8 +58,22 @@ TILE: Final = 128
 #: Finding rows drawn at first and added by each "show more".
 PAGE: Final = 500
 
+T = TypeVar("T")
 HU = npt.NDArray[np.float32]
 Mask = npt.NDArray[np.bool_]
+Grey = npt.NDArray[np.uint8]      # a 2D slice as stored: 8-bit grey, already windowed
+Labels = npt.NDArray[np.integer[Any]]   # a 2D label map: 0 background, 1 lung field, 2 GGO, 3 consolidation
+
+#: 2D label maps (profile ``slices``): lesion label -> (RGB colour 0..1, name). Ground-glass yellow, consolidation
+#: red, each a translucent fill with a solid outline; the lung field only a thin half-transparent cyan outline.
+LABEL_COLOURS: Final[dict[int, tuple[tuple[float, float, float], str]]] = {
+    2: ((1.0, 0.84, 0.0), "ground-glass opacity"),
+    3: ((0.95, 0.1, 0.1), "consolidation"),
+}
+LABEL_ALPHA: Final = MASK_ALPHA   # as the NIfTI mask: the opacity under a lesion stays visible
+LUNG_LABEL: Final = 1
+LUNG_OUTLINE: Final = (0.3, 0.85, 1.0)
+LUNG_OUTLINE_ALPHA: Final = 0.55
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -96,11 +115,24 @@ def axial_planes(study: Path, mask: Path | None = None, count: int = SLICES) -> 
     is resampled into the study's grid through both affines (nearest neighbour): what is drawn is where the
     mask's own header says it lies. Raises OSError or VolumeError when a file cannot be read.
     """
+    volume = read_volume(study)
+    mask_grid: tuple[npt.NDArray[np.bool_], npt.NDArray[np.float64]] | None = None
+    if mask is not None:
+        mask_read = read_volume(mask)
+        mask_grid = (np.asarray(mask_read.data != 0), mask_read.affine)
+        del mask_read   # only the boolean mask is kept
+    return volume_planes(volume.data, volume.affine, volume.zooms, mask_grid, count)
+
+
+def volume_planes(raw: npt.NDArray[Any], affine: npt.NDArray[np.float64], zooms: Sequence[float],
+                  mask_grid: tuple[npt.NDArray[np.bool_], npt.NDArray[np.float64]] | None = None,
+                  count: int = SLICES) -> Planes:
+    """:func:`axial_planes` of a volume already in memory: ``raw`` in voxel order with its ``affine`` and voxel
+    sizes ``zooms``, and optionally a boolean mask with its own affine (a DICOM series converted by
+    :func:`curator.ingest.convert.convert_series` comes this way)."""
     import nibabel.orientations
 
     orientations: Any = nibabel.orientations   # nibabel is only partly annotated
-    volume = read_volume(study)
-    affine = volume.affine
     ornt: npt.NDArray[np.float64] = orientations.io_orientation(affine)
     notes: list[str] = []
     if np.isnan(ornt).any() or sorted(int(o) for o in ornt[:3, 0]) != [0, 1, 2]:
@@ -108,17 +140,13 @@ def axial_planes(study: Path, mask: Path | None = None, count: int = SLICES) -> 
         notes.append("the study's affine is degenerate: voxel axes drawn as they are")
     axial = int(np.flatnonzero(ornt[:3, 0] == 2)[0])
     first, second = (a for a in range(3) if a != axial)
-    raw = volume.data
     shape = raw.shape[:3]
 
     mask_volume: npt.NDArray[np.bool_] | None = None
     to_mask: npt.NDArray[np.float64] | None = None   # study voxel -> mask voxel; None: the same grid
     extent: tuple[int, int] | None = None
-    if mask is not None:
-        mask_read = read_volume(mask)
-        mask_volume = np.asarray(mask_read.data != 0)
-        mask_affine = mask_read.affine
-        del mask_read   # only the boolean mask is kept
+    if mask_grid is not None:
+        mask_volume, mask_affine = mask_grid
         try:
             to_mask = np.linalg.inv(mask_affine) @ affine
         except np.linalg.LinAlgError:
@@ -165,7 +193,6 @@ def axial_planes(study: Path, mask: Path | None = None, count: int = SLICES) -> 
         shown = None if mask_plane is None else np.ascontiguousarray(_display(mask_plane, (first, second), ornt))
         slices.append((hu, shown))
 
-    zooms = volume.zooms
     row_axis = first if int(ornt[first, 0]) == 1 else second   # after _display rows follow the A axis
     column_axis = second if row_axis == first else first
     pixel_mm = (zooms[row_axis] or 1.0, zooms[column_axis] or 1.0)
@@ -202,44 +229,96 @@ def _edge(mask: Mask) -> Mask:
     return mask & ~inner
 
 
-def _tile(hu: HU, mask: Mask | None, pixel_mm: tuple[float, float], size: int) -> npt.NDArray[np.uint8]:
-    """One slice fitted into a ``size`` x ``size`` black tile, square pixels in millimetres."""
-    from PIL import Image
-
-    rows, columns = hu.shape
+def _fit(shape: tuple[int, ...], pixel_mm: tuple[float, float], size: int) -> tuple[int, int, bool]:
+    """(height, width) of a slice of ``shape`` fitted into a ``size`` tile with square millimetre pixels, and
+    whether it is enlarged three times or more (then its pixels are shown as blocks, not blurred)."""
+    rows, columns = shape[:2]
     height_mm, width_mm = rows * pixel_mm[0], columns * pixel_mm[1]
     scale = size / max(height_mm, width_mm)
     out_h = min(size, max(1, round(height_mm * scale)))
     out_w = min(size, max(1, round(width_mm * scale)))
-    upscale = out_h >= 3 * rows or out_w >= 3 * columns   # a tiny volume: show its voxels, do not blur them
-    grey_filter = Image.Resampling.NEAREST if upscale else Image.Resampling.LANCZOS
-    hu_small = np.asarray(Image.fromarray(np.ascontiguousarray(hu, dtype=np.float32), mode="F")
-                          .resize((out_w, out_h), grey_filter), dtype=np.float32)
-    mask_small: Mask | None = None
-    if mask is not None:
-        weights = Image.fromarray(np.ascontiguousarray(mask, dtype=np.uint8) * 255, mode="L")
-        mask_filter = Image.Resampling.NEAREST if upscale else Image.Resampling.BILINEAR
-        mask_small = np.asarray(weights.resize((out_w, out_h), mask_filter)) > 63   # keep small lesions visible
-    rgb = lung_window_rgb(hu_small, mask_small)
-    if mask_small is not None and mask_small.any():
-        rgb[_edge(mask_small)] = np.asarray(MASK_COLOUR, dtype=np.float32)
+    return out_h, out_w, out_h >= 3 * rows or out_w >= 3 * columns
+
+
+def _fit_mask(mask: Mask, out_h: int, out_w: int, upscale: bool) -> Mask:
+    """A boolean mask resized to the tile; a thin structure stays visible when it is made smaller."""
+    from PIL import Image
+
+    weights = Image.fromarray(np.ascontiguousarray(mask, dtype=np.uint8) * 255, mode="L")
+    mask_filter = Image.Resampling.NEAREST if upscale else Image.Resampling.BILINEAR
+    return np.asarray(weights.resize((out_w, out_h), mask_filter)) > 63   # keep small lesions visible
+
+
+def _place(rgb: npt.NDArray[np.float32], size: int) -> npt.NDArray[np.uint8]:
+    """An RGB image (0..1) centred on a black ``size`` x ``size`` tile."""
+    out_h, out_w = rgb.shape[:2]
     tile = np.zeros((size, size, 3), dtype=np.uint8)
     top, left = (size - out_h) // 2, (size - out_w) // 2
     tile[top:top + out_h, left:left + out_w] = np.round(np.clip(rgb, 0, 1) * 255).astype(np.uint8)
     return tile
 
 
-def strip_png(planes: Planes, size: int = TILE) -> tuple[bytes, tuple[int, int]]:
-    """The slices side by side, ``size`` pixels a slice, as PNG bytes, and the image's (width, height)."""
+def _tile(hu: HU, mask: Mask | None, pixel_mm: tuple[float, float], size: int) -> npt.NDArray[np.uint8]:
+    """One slice fitted into a ``size`` x ``size`` black tile, square pixels in millimetres."""
     from PIL import Image
 
-    tiles = [_tile(hu, mask, planes.pixel_mm, size) for hu, mask in planes.slices]
+    out_h, out_w, upscale = _fit(hu.shape, pixel_mm, size)
+    grey_filter = Image.Resampling.NEAREST if upscale else Image.Resampling.LANCZOS
+    hu_small = np.asarray(Image.fromarray(np.ascontiguousarray(hu, dtype=np.float32), mode="F")
+                          .resize((out_w, out_h), grey_filter), dtype=np.float32)
+    mask_small = None if mask is None else _fit_mask(mask, out_h, out_w, upscale)
+    rgb = lung_window_rgb(hu_small, mask_small)
+    if mask_small is not None and mask_small.any():
+        rgb[_edge(mask_small)] = np.asarray(MASK_COLOUR, dtype=np.float32)
+    return _place(rgb, size)
+
+
+def _strip(tiles: Sequence[npt.NDArray[np.uint8]], size: int) -> tuple[bytes, tuple[int, int]]:
+    from PIL import Image
+
     strip = np.concatenate(tiles, axis=1) if tiles else np.zeros((size, size, 3), dtype=np.uint8)
     for k in range(1, len(tiles)):
         strip[:, k * size] = 64   # a thin grey line between slices
     buffer = io.BytesIO()
     Image.fromarray(strip, mode="RGB").save(buffer, format="PNG", compress_level=6)
     return buffer.getvalue(), (strip.shape[1], strip.shape[0])
+
+
+def strip_png(planes: Planes, size: int = TILE) -> tuple[bytes, tuple[int, int]]:
+    """The slices side by side, ``size`` pixels a slice, as PNG bytes, and the image's (width, height)."""
+    return _strip([_tile(hu, mask, planes.pixel_mm, size) for hu, mask in planes.slices], size)
+
+
+def _label_tile(grey: Grey, labels: Labels | None, size: int) -> npt.NDArray[np.uint8]:
+    """One 8-bit slice as it is (no windowing), fitted into a tile, its label map drawn over it: the lung field
+    (label 1, and the lesions inside it) as a thin half-transparent outline, each lesion label a translucent fill
+    with a solid outline in its own colour (:data:`LABEL_COLOURS`)."""
+    from PIL import Image
+
+    out_h, out_w, upscale = _fit(grey.shape, (1.0, 1.0), size)
+    grey_filter = Image.Resampling.NEAREST if upscale else Image.Resampling.LANCZOS
+    small = np.asarray(Image.fromarray(np.ascontiguousarray(grey, dtype=np.uint8), mode="L")
+                       .resize((out_w, out_h), grey_filter), dtype=np.float32) / np.float32(255)
+    rgb = np.repeat(small[..., None], 3, axis=2)
+    if labels is not None:
+        lung = _fit_mask(np.isin(labels, (LUNG_LABEL, *LABEL_COLOURS)), out_h, out_w, upscale)
+        edge = _edge(lung)
+        colour = np.asarray(LUNG_OUTLINE, dtype=np.float32)
+        rgb[edge] = (1 - LUNG_OUTLINE_ALPHA) * rgb[edge] + LUNG_OUTLINE_ALPHA * colour
+        for label, (fill, _name) in LABEL_COLOURS.items():
+            found = labels == label
+            if not found.any():
+                continue
+            region = _fit_mask(found, out_h, out_w, upscale)
+            colour = np.asarray(fill, dtype=np.float32)
+            rgb[region] = (1 - LABEL_ALPHA) * rgb[region] + LABEL_ALPHA * colour
+            rgb[_edge(region)] = colour
+    return _place(rgb, size)
+
+
+def label_strip_png(slices: Sequence[tuple[Grey, Labels | None]], size: int = TILE) -> tuple[bytes, tuple[int, int]]:
+    """2D slices (8-bit grey as stored) with their label maps side by side, as PNG bytes and (width, height)."""
+    return _strip([_label_tile(grey, labels, size) for grey, labels in slices], size)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -258,10 +337,14 @@ class StudyCard:
     study_id: int | None = None
     thumbnail: str | None = None        # relative URL of the strip (thumbs/...png)
     size: tuple[int, int] | None = None
-    slices: tuple[int, ...] = ()
+    slices: tuple[int | str, ...] = ()  # axial voxel indices (volumes) or slice file names (2D slices)
     notes: tuple[str, ...] = ()
     problem: str | None = None          # why there is no thumbnail
     counts: Mapping[str, int] = field(default_factory=dict)   # findings about the study or its mask, by severity
+    kind: str = "nifti"                 # "nifti" study volume, "dicom" patient folder, "slices" 2D case
+    folders: tuple[str, ...] = ()       # folders whose files' findings belong to this card (patient, case)
+    facts: tuple[str, ...] = ()         # what was drawn (the series, the slices' masks), one line each
+    search: str | None = None           # the findings filter "show its findings" sets (default: the file's stem)
 
 
 def _e(value: object) -> str:
@@ -309,6 +392,15 @@ def _summary(report: Report, notes: Sequence[str]) -> str:
         "</section>",
     ]
     return "\n".join(parts)
+
+
+def within(path: str, folders: Mapping[str, T]) -> T | None:
+    """The value of the deepest of ``folders`` that is ``path`` or holds it, else None."""
+    while path:
+        if path in folders:
+            return folders[path]
+        path = path.rpartition("/")[0]
+    return None
 
 
 def _anchor(finding: Finding, links: Mapping[str, str], by_id: Mapping[int, str]) -> str | None:
@@ -376,37 +468,66 @@ def _card(card: StudyCard) -> str:
              + (f' <span class="category">{_e(card.category)}</span>' if card.category else "")
              + f" {badges}</h3>"]
     lines.append('<div class="body">')
+    what = "slices" if card.kind == "slices" else "axial slices"
     if card.thumbnail and card.size:
         width, height = card.size
-        alt = f"{len(card.slices)} axial slices of {card.study_path}"
+        alt = f"{len(card.slices)} {what} of {card.study_path}"
         lines.append(f'<img src="{_e(card.thumbnail)}" width="{width}" height="{height}" alt="{_e(alt)}">')
     else:
         lines.append(f'<p class="problem">{_e(card.problem or "no thumbnail")}</p>')
     lines.append('<div class="details">')
-    lines.append(f'<p class="facts">{_e(card.study_path)}<br>'
-                 + (f"mask {_e(card.mask_path)}" if card.mask_path else "no mask") + "</p>")
+    mask = f"<br>mask {_e(card.mask_path)}" if card.mask_path else ("" if card.kind == "dicom" else "<br>no mask")
+    lines.append(f'<p class="facts">{_e(card.study_path)}{mask}</p>')
+    lines += [f'<p class="facts">{_e(fact)}</p>' for fact in card.facts]
     if card.slices:
-        lines.append(f'<p class="facts">axial slices {_e(", ".join(str(i) for i in card.slices))}</p>')
+        lines.append(f'<p class="facts">{what} {_e(", ".join(str(i) for i in card.slices))}</p>')
     lines += [f'<p class="note">{_e(note)}</p>' for note in card.notes]
     if flagged:
         from urllib.parse import quote
 
-        target = quote(card.study_path.rsplit("/", 1)[-1].split(".", 1)[0], safe="")
+        search = card.search or card.study_path.rsplit("/", 1)[-1].split(".", 1)[0]
+        target = quote(search, safe="")
         lines.append(f'<p><a class="show" href="#path={_e(target)}">show its findings</a></p>')
     lines.append("</div></div>")
     lines.append("</article>")
     return "\n".join(lines)
 
 
-def _studies(cards: Sequence[StudyCard], notes: Sequence[str]) -> str:
-    flagged = sum(1 for c in cards if sum(c.counts.values()))
+def _legends(kinds: set[str]) -> list[str]:
+    """What the strips show, once for each kind of study on the page."""
     width, level = LUNG_WINDOW
+    window = f"in the lung window (W {width:.0f} / L {level:.0f} HU), anterior up, patient's right on the left"
+    legends = []
+    if "nifti" in kinds:
+        legends.append(f'<p class="legend">Axial slices {window}; the mask in translucent red with a red outline, '
+                       "placed by its own affine, so a shifted, mirrored or transposed mask shows as such.</p>")
+    if "dicom" in kinds:
+        legends.append(f'<p class="legend">One card per patient folder: axial slices of its largest CT series '
+                       f"(most images), converted from DICOM as <code>curator ingest</code> converts it, {window}. "
+                       "The folder's other series are listed on the card; a series that cannot be converted "
+                       "says why.</p>")
+    if "slices" in kinds:
+        swatches = "".join(f'<span class="swatch" style="background: {_css_colour(colour)}"></span> {_e(name)} '
+                           f"(label {label}), " for label, (colour, name) in LABEL_COLOURS.items())
+        legends.append('<p class="legend">One card per case: a few evenly spaced slices, slices whose mask has '
+                       "lesion labels first, each shown as stored (the images are already windowed); the mask "
+                       f"over it: {swatches}each a translucent fill with an outline, and the lung field (label "
+                       f'{LUNG_LABEL}) as a thin <span class="swatch" style="background: '
+                       f'{_css_colour(LUNG_OUTLINE)}"></span> outline.</p>')
+    return legends
+
+
+def _css_colour(colour: tuple[float, float, float]) -> str:
+    red, green, blue = (round(c * 255) for c in colour)
+    return f"rgb({red}, {green}, {blue})"
+
+
+def _studies(cards: Sequence[StudyCard], notes: Sequence[str], layout: str) -> str:
+    flagged = sum(1 for c in cards if sum(c.counts.values()))
     parts = [
         '<section id="studies">',
         f"<h2>Studies <small>{len(cards)} shown, {flagged} with findings</small></h2>",
-        f'<p class="legend">Axial slices in the lung window (W {width:.0f} / L {level:.0f} HU), anterior up, '
-        "patient's right on the left; the mask in translucent red with a red outline, placed by its own "
-        "affine, so a shifted, mirrored or transposed mask shows as such.</p>",
+        *_legends({card.kind for card in cards} | {layout}),
         *(f'<p class="note">{_e(note)}</p>' for note in notes),
         '<label class="only"><input type="checkbox" id="f-flagged"> only studies with findings</label>',
         '<div class="cards">',
@@ -462,6 +583,7 @@ tr.sev-info td.severity { color: var(--info); }
 .study .facts { font-family: ui-monospace, "DejaVu Sans Mono", monospace; font-size: 11px; color: #5f6b77;
                 overflow-wrap: anywhere; }
 .study .details p { margin: 0 0 4px; }
+.swatch { display: inline-block; width: 10px; height: 10px; border: 1px solid #5f6b77; vertical-align: -1px; }
 .problem { color: var(--err); }
 .category { font-weight: normal; color: #5f6b77; }
 .badge { font-size: 11px; font-weight: 600; border: 1px solid currentColor; border-radius: 8px; padding: 0 6px;
@@ -642,16 +764,24 @@ _JS: Final = r"""
 
 
 def review_html(report: Report, cards: Sequence[StudyCard], *, title: str, notes: Sequence[str] = (),
-                study_notes: Sequence[str] = ()) -> str:
-    """The whole page as one string: no external resources, thumbnails by relative URL."""
+                study_notes: Sequence[str] = (), layout: str = "nifti") -> str:
+    """The whole page as one string: no external resources, thumbnails by relative URL. ``layout`` is what a
+    study is in the release ("nifti", "dicom", "slices"): the legend explains its strips even without cards."""
     links: dict[str, str] = {}
     by_id: dict[int, str] = {}
+    folders: dict[str, str] = {}
     for card in cards:
         links[card.study_path] = card.anchor
         if card.mask_path:
             links[card.mask_path] = card.anchor
         if card.study_id is not None:
             by_id.setdefault(card.study_id, card.anchor)
+        for folder in card.folders:
+            folders.setdefault(folder, card.anchor)
+    if folders:   # a finding about a file inside a card's patient or case folder links to that card
+        for finding in report.findings:
+            if finding.path not in links and (anchor := within(finding.path, folders)) is not None:
+                links[finding.path] = anchor
     rules = catalogue()
     titles = {code: rules[code].title for code in {f.code for f in report.findings} if code in rules}
     # what the script needs besides the report to draw a row as _row does
@@ -683,7 +813,7 @@ def review_html(report: Report, cards: Sequence[StudyCard], *, title: str, notes
         f'<noscript><p class="note">{_e(without_js)}</p></noscript>',
         _summary(report, notes),
         _findings(report, links, by_id, titles),
-        _studies(cards, study_notes),
+        _studies(cards, study_notes, layout),
         "</main>",
         f'<script type="application/json" id="report-data">{_json_block(report.model_dump(mode="json"))}</script>',
         f'<script type="application/json" id="view-data">{_json_block(view)}</script>',
