@@ -32,7 +32,8 @@ from curator.cli.main import EXIT_INVALID, EXIT_VALID, guarded
 def review(root: Path, out: Path, force: bool, profile: str | None, tier: str, max_studies: int | None,
            jobs: int | None, no_cache: bool) -> None:
     """Validate the release at ROOT and write a review page to --out: summary, filterable findings and a
-    strip of axial slices (lung window, mask in red) for each study. Open index.html in a browser."""
+    strip of slices with their masks for each study (NIfTI study, DICOM patient or slices case). Open index.html
+    in a browser."""
     from curator.io.cache import default_cache_dir
     from curator.render.progress import ProgressLine
     from curator.render.report import summary
