@@ -118,6 +118,12 @@ def layout(profile: Profile) -> str:
     return "nifti"
 
 
+def _folder_search(study: ReviewStudy) -> str | None:
+    """The path filter of a patient or case card's "show its findings": its folder as a whole path component
+    (the page matches against "/" + path + "/"), so patient P2 never shows P20's or XP2's findings."""
+    return f"/{study.name}/" if study.name is not None else None
+
+
 def _natural(text: str) -> tuple[tuple[int, int | str], ...]:
     """A sort key that puts case 2 before case 10."""
     return tuple((0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", text) if part)
@@ -455,7 +461,7 @@ def write_review(root: Path | str, out: Path | str, *, options: ValidateOptions 
                 size=result.size if isinstance(result, _Drawn) else None,
                 slices=result.slices if isinstance(result, _Drawn) else (), notes=tuple(card_notes),
                 problem=problem, counts=counts[index], kind=study.kind, folders=study.folders,
-                facts=result.facts if result is not None else (), search=study.name))
+                facts=result.facts if result is not None else (), search=_folder_search(study)))
         page = review_html(report, cards, title=f"curator review: {root.absolute().name}", notes=notes,
                            study_notes=notes_for_studies, layout=layout(profile) if profile else "nifti")
         (tmp / INDEX).write_text(page, encoding="utf-8")

@@ -143,7 +143,7 @@ def test_dicom_a_missing_slice_is_a_note_not_a_traceback(tmp_path: Path) -> None
     gap = next(row for row in page.rows if row["data-code"] == "SERIES_SLICE_MISSING")
     assert str(gap["data-path"]).startswith("P2")
     assert row_links(text)[str(gap["data-path"])] == {"patient-P2"}
-    assert 'href="#path=P2"' in p2                                  # "show its findings" filters on the folder
+    assert 'href="#path=%2FP2%2F"' in p2                      # "show its findings": the folder P2 as a whole
 
 
 def test_dicom_a_refused_largest_series_gives_way_to_the_next(tmp_path: Path) -> None:
@@ -425,3 +425,21 @@ def test_realdata_review_of_a_real_series_and_real_slices(realdata: Path, tmp_pa
     assert colours["ggo"] > 100 and colours["consolidation"] > 20
     print(f"realdata: 148-slice JPEG-lossless series reviewed in {seconds:.2f} s; {len(names)} real slices in "
           f"{slice_seconds:.2f} s")
+
+
+def test_browser_show_its_findings_keeps_to_the_patients_own_folder(tmp_path: Path) -> None:
+    from tests.test_review import shown
+
+    root = tmp_path / "release"
+    for patient in ("P2", "P20", "XP2"):      # each has a gap, so each has a finding; P2 is a prefix of the others
+        write_patient(root / patient, patient, count=12, skip=6)
+    index = write_review(root, tmp_path / "review", options=NO_PRIVACY, jobs=2)
+    text = index.read_text(encoding="utf-8")
+    target = re.search(r'href="(#path=[^"]+)">show its findings', card_text(text, "patient-P2"))
+    assert target is not None
+    page = parse(chromium(tmp_path, index.as_uri() + html.unescape(target.group(1)), "--dump-dom").stdout)
+    assert page.errors == ""
+    folders = {str(row["data-path"]).split("/", 1)[0] for row in shown(page.rows)}
+    assert folders == {"P2"}
+    everything = {str(row["data-path"]).split("/", 1)[0] for row in parse(text).rows}
+    assert everything == {"", "P2", "P20", "XP2"}      # "" is the release itself (MANIFEST_MISSING)

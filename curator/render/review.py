@@ -621,7 +621,9 @@ _JS: Final = r"""
   var report = JSON.parse(document.getElementById("report-data").textContent);
   var view = JSON.parse(document.getElementById("view-data").textContent);
   var findings = report.findings;
-  var lowerPaths = findings.map(function (f) { return String(f.path).toLowerCase(); });   // once, not per key
+  // once, not per key; between slashes, so that "/p2/" means the folder P2 itself or anything in it, never XP2 or
+  // P20: "show its findings" on a patient or case card filters that way
+  var lowerPaths = findings.map(function (f) { return "/" + String(f.path).toLowerCase() + "/"; });
   var body = document.querySelector("#findings-table tbody");
   var cards = Array.prototype.slice.call(document.querySelectorAll("article.study"));
   var code = document.getElementById("f-code");
