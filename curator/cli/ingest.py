@@ -11,6 +11,8 @@ from typing import Any
 
 import click
 
+from curator.cli.options import archive_limit_options, report_options
+
 
 def _rules(preset: str, rules_file: Path | None, overrides: dict[tuple[str, str], Any]) -> Any:
     import yaml
@@ -115,14 +117,8 @@ def _run(paths: tuple[Path, ...], key_file: Path | None, map_file: Path | None, 
 @click.option("--category", help="Category of every study the map does not name.")
 @click.option("--card", type=click.Path(path_type=Path, dir_okay=False), help="dataset.yaml to put in OUT.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), help="Inputs processed at once (default: all cores).")
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif", "junit", "github", "markdown"]),
-              multiple=True, help="Report format (default text); repeat with --output for several.")
-@click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False), multiple=True)
-@click.option("--verbose", "-v", is_flag=True, help="Text output: every finding, not two per code.")
-@click.option("--max-expanded-gb", "max_gigabytes", type=click.FloatRange(min=0.001), default=64.0,
-              show_default=True, help="An archive expanding beyond this is refused (ARCHIVE_BOMB).")
-@click.option("--max-ratio", type=click.FloatRange(min=1), default=200.0, show_default=True,
-              help="An archive expanding more than this many times its size is refused (ARCHIVE_BOMB).")
+@report_options
+@archive_limit_options("An archive")
 def ingest(paths: tuple[Path, ...], key_file: Path | None, map_file: Path | None, key_map: Path | None,
            preset: str, rules_file: Path | None, series_description: tuple[str, ...],
            exclude_description: tuple[str, ...], kernel: tuple[str, ...], min_images: int | None, pick: str | None,

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import click
 
+from curator.cli.options import archive_limit_options, report_options
 from curator.errors import OptionsError
 
 GROUPS = {"--images": "images", "--masks": "masks", "--metadata": "metadata"}
@@ -110,14 +111,8 @@ def _run(tokens: tuple[str, ...], labels: str | None, case: str, force: bool, jo
 @click.option("--force", is_flag=True, help="Replace an OUT written by an earlier ingest-slices (only once the new "
                                             "tree is complete); any other non-empty folder is refused.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), help="Files processed at once (default: all cores).")
-@click.option("--format", "fmt", type=click.Choice(["text", "json", "sarif", "junit", "github", "markdown"]),
-              multiple=True, help="Report format (default text); repeat with --output for several.")
-@click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False), multiple=True)
-@click.option("--verbose", "-v", is_flag=True, help="Text output: every finding, not two per code.")
-@click.option("--max-expanded-gb", "max_gigabytes", type=click.FloatRange(min=0.001), default=64.0,
-              show_default=True, help="An archive part expanding beyond this is refused (ARCHIVE_BOMB).")
-@click.option("--max-ratio", type=click.FloatRange(min=1), default=200.0, show_default=True,
-              help="An archive part expanding more than this many times its size is refused (ARCHIVE_BOMB).")
+@report_options
+@archive_limit_options("An archive part")
 def ingest_slices(tokens: tuple[str, ...], labels: str | None, case: str, force: bool, jobs: int | None,
                   fmt: tuple[str, ...], output: tuple[Path, ...], verbose: bool, max_gigabytes: float,
                   max_ratio: float) -> None:

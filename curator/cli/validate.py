@@ -11,14 +11,14 @@ from pathlib import Path
 
 import click
 
-from curator.cli.main import EXIT_INVALID, EXIT_VALID, FORMATS, guarded, present, split_items
+from curator.cli.main import EXIT_INVALID, EXIT_VALID, guarded, present, split_items
+from curator.cli.options import report_options
 
 
 @click.command()
 @click.argument("root", type=click.Path(path_type=Path))
 @click.option("--profile", help="Layout profile (default: detected from the folder).")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), multiple=True,
-              help="text (default), json, sarif, junit, github or markdown; repeat for several, each with an --output.")
+@report_options
 @click.option("--fail-on", type=click.Choice(["error", "warning", "info"]),
               help="Lowest severity that makes the release invalid (exit 1); default error.")
 @click.option("--config", "config_file", type=click.Path(path_type=Path, dir_okay=False, exists=True),
@@ -38,9 +38,6 @@ from curator.cli.main import EXIT_INVALID, EXIT_VALID, FORMATS, guarded, present
               help="Language of the text output's messages.")
 @click.option("--identifiers", type=click.Path(path_type=Path, dir_okay=False, exists=True),
               help="A private list of names and IDs (one per line) that must not appear anywhere in the release.")
-@click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False), multiple=True,
-              help="Write the report here (one per --format, in order).")
-@click.option("--verbose", "-v", is_flag=True, help="Text output: list every finding, not two per code.")
 @click.option("--cache-dir", type=click.Path(path_type=Path, file_okay=False),
               help="Where unchanged files' digests and headers are remembered (default: ~/.cache/curator).")
 @click.option("--no-cache", is_flag=True, help="Read every file again; remember nothing.")

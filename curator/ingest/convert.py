@@ -68,7 +68,7 @@ import numpy.typing as npt
 from pydicom.dataset import Dataset
 from pydicom.uid import UID, JPEG2000TransferSyntaxes, JPEGLSTransferSyntaxes, JPEGTransferSyntaxes, RLELossless
 
-from curator.io.dicom import MAX_DECODED_BYTES, missing_decoder
+from curator.io.dicom import MAX_DECODED_BYTES, finite_numbers, missing_decoder
 from curator.io.slice_steps import classify_steps, mm, nominal_step, step_runs
 
 __all__ = ["ConversionError", "Volume", "convert_series", "write_volume"]
@@ -171,13 +171,9 @@ def _numbers(value: object, count: int, keyword: str, label: str) -> tuple[float
     if value is None:
         raise ConversionError(f"{label} has no {keyword}: a volume needs it on every image to place the slices. "
                               "Convert a series whose images all carry it.")
-    try:
-        items = [value] if isinstance(value, str | bytes | int | float) else list(cast("Sequence[object]", value))
-        numbers = tuple(float(cast("float", item)) for item in items)
-    except (TypeError, ValueError) as error:
-        raise ConversionError(f"{label}: {keyword} {_text(value)!r} is not a list of numbers ({error}).") from error
-    if len(numbers) != count or not all(math.isfinite(v) for v in numbers):
-        raise ConversionError(f"{label}: {keyword} should hold {count} finite numbers, found {_text(value)!r}.")
+    numbers = finite_numbers(value, count)
+    if isinstance(numbers, str):
+        raise ConversionError(f"{label}: {keyword} {numbers}.")
     return numbers
 
 

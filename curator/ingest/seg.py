@@ -37,14 +37,14 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal, cast
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 from pydicom.dataset import Dataset
 from pydicom.uid import UID
 
-from curator.io.dicom import MAX_DECODED_BYTES, missing_decoder
+from curator.io.dicom import MAX_DECODED_BYTES, finite_numbers, missing_decoder
 
 __all__ = ["SEGMENTATION_STORAGE", "SegError", "SegMask", "is_segmentation", "mask_from_seg",
            "referenced_instances", "referenced_series"]
@@ -207,13 +207,9 @@ def _numbers(value: object, count: int, keyword: str, where: str) -> tuple[float
         raise SegError(f"{where} has no {keyword} (looked in the per-frame and the shared functional groups): the "
                        "frame cannot be placed on the volume. A SEG must give every frame's geometry; re-export it "
                        "with a conforming writer.")
-    try:
-        items = [value] if isinstance(value, str | bytes | int | float) else list(cast("Sequence[object]", value))
-        numbers = tuple(float(cast("float", item)) for item in items)
-    except (TypeError, ValueError) as error:
-        raise SegError(f"{where}: {keyword} {_text(value)!r} is not a list of numbers.") from error
-    if len(numbers) != count or not all(math.isfinite(v) for v in numbers):
-        raise SegError(f"{where}: {keyword} should hold {count} finite numbers, found {_text(value)!r}.")
+    numbers = finite_numbers(value, count)
+    if isinstance(numbers, str):
+        raise SegError(f"{where}: {keyword} {numbers}.")
     return numbers
 
 

@@ -181,6 +181,20 @@ def _integer(ds: Dataset, keyword: str, invalid: list[str]) -> int | None:
     return int(number)
 
 
+def finite_numbers(value: object, count: int) -> tuple[float, ...] | str:
+    """A DICOM decimal value (one number or a multi-value) as ``count`` finite floats, or what is wrong with it
+    (a phrase for the caller's message: "'1\\x' is not a list of numbers (...)")."""
+    shown = " ".join(str(value).split())
+    try:
+        items = [value] if isinstance(value, str | bytes | int | float) else list(value)  # type: ignore[call-overload]
+        numbers = tuple(float(item) for item in items)
+    except (TypeError, ValueError) as error:
+        return f"{shown!r} is not a list of numbers ({error})"
+    if len(numbers) != count or not all(math.isfinite(v) for v in numbers):
+        return f"should hold {count} finite numbers, found {shown!r}"
+    return numbers
+
+
 def _vector(ds: Dataset, keyword: str, size: int, invalid: list[str]) -> tuple[float, ...] | None:
     if keyword not in ds:
         return None
