@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,11 +13,11 @@ REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
 
 
 @pytest.fixture(autouse=True, scope="session")
-def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
-    """The command line caches digests in ~/.cache/curator; tests keep theirs apart."""
-    import os
-
-    os.environ["CURATOR_CACHE_DIR"] = str(tmp_path_factory.mktemp("cache"))
+def _private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The command line caches digests in ~/.cache/curator; tests keep theirs apart, and the variable is put back."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CURATOR_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+        yield
 
 
 @pytest.fixture(scope="session")
