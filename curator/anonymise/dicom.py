@@ -25,7 +25,8 @@ What happens to each attribute (Table E.1-1, edition ``DEID_EDITION``):
 Then (0012,0062) Patient Identity Removed = YES, (0012,0063) says what was done, (0012,0064) lists the CID 7050
 codes actually applied (113100, plus 113107 when dates were shifted, 113108, 113111), and (0028,0303)
 Longitudinal Temporal Information Modified = MODIFIED when dates were shifted. The pixel data element is
-written back byte for byte; the preamble is zeroed. Nothing of the key is written anywhere.
+written back byte for byte and checked on the copy read back (``curator.anonymise.integrity``); the preamble
+is zeroed. Nothing of the key is written anywhere.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from pydicom.tag import BaseTag
 from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, UID
 
 from curator import __version__
+from curator.anonymise.integrity import payload_lost, pixel_payload, short_elements
 from curator.io.deid_table import BASIC_PROFILE, DEID_EDITION, OPTION_NAMES, DeidRule, deid_table, safe_private
 from curator.io.iod_types import choose_action
 
@@ -371,7 +373,16 @@ def anonymise_file(plan: FilePlan) -> dict[str, int]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ds = dcmread(plan.source, force=plan.force)
+        short = short_elements(ds)
+        if short:
+            raise ValueError(f"the file is malformed: {'; '.join(short[:3])}; what follows (the pixel data among it) "
+                             "would be lost, so it is not copied")
+        pixels = pixel_payload(ds)
         counts = anonymise_dataset(ds, plan)
         plan.target.parent.mkdir(parents=True, exist_ok=True)
         ds.save_as(plan.target, enforce_file_format=True)
+    lost = payload_lost(plan.target, pixels)
+    if lost:
+        plan.target.unlink(missing_ok=True)
+        raise ValueError(f"{lost}; the copy was removed")
     return counts
