@@ -159,7 +159,8 @@ def main() -> None:
         "source": f"dicom3tools libsrc/standard module and iodcomp tables, QIICR/dicom3tools commit {commit}",
         "licence": "BSD-3-Clause, Copyright (c) 1993-2024 David A. Clunie DBA PixelMed Publishing "
                    "(LICENSE-dicom3tools.txt)",
-        "sop_classes": {uid: {"name": name, "iod": iod, "types": types[iod]} for uid, (name, iod) in SOP_CLASSES.items()},
+        "sop_classes": {uid: {"name": name, "iod": iod, "types": types[iod]}
+                        for uid, (name, iod) in SOP_CLASSES.items()},
         "*": {"name": "fallback: any other SOP class", "iod": "*", "types": dict(sorted(fallback.items()))},
     }
     json.dump(result, sys.stdout, indent=0, sort_keys=False)

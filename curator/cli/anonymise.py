@@ -16,8 +16,14 @@ import click
 def _run(source: Path, out: Path, key_file: Path | None, map_file: Path | None, keep_safe_private: bool,
          retain_patient_characteristics: bool, copy_other: bool, skip_failed: bool, force: bool, jobs: int | None,
          fmt: str) -> None:
-    from curator.anonymise import AnonymiseError, AnonymiseOptions, key_file_exposure, load_key, load_mapping
-    from curator.anonymise import summary_text
+    from curator.anonymise import (
+        AnonymiseError,
+        AnonymiseOptions,
+        key_file_exposure,
+        load_key,
+        load_mapping,
+        summary_text,
+    )
     from curator.anonymise import anonymise as run_anonymise
     from curator.cli.main import EXIT_INVALID, EXIT_VALID
 
