@@ -141,8 +141,11 @@ def test_the_planted_corpus_gets_dummy_type_1_and_loses_type_3(tmp_path: Path) -
 
 def test_the_planted_corpus_gains_no_dciodvfy_error(tmp_path: Path) -> None:
     write_conformance_corpus(tmp_path / "src")
-    code, output = anonymise(tmp_path / "src", tmp_path / "out")
-    assert code == 0, output
+    source = snapshot(tmp_path / "src")
+    run = run_bounded(["anonymise", str(tmp_path / "src"), str(tmp_path / "out")], cwd=tmp_path, timeout=60,
+                      env={"CURATOR_ANON_KEY": KEY})
+    run.assert_bounded(exit_code=0, seconds=30, megabytes=300)
+    assert snapshot(tmp_path / "src") == source
     assert new_errors(tmp_path / "src", tmp_path / "out", KEY) == {}
 
 
@@ -238,6 +241,14 @@ def test_a_folder_without_dicom_fails_and_leaves_no_out(tmp_path: Path) -> None:
     assert snapshot(tmp_path / "src") == before
 
 
+def test_skip_failed_with_every_file_failing_leaves_no_empty_out(tmp_path: Path) -> None:
+    with_overlong_element(_one_slice(tmp_path / "src"))
+    code, output = anonymise(tmp_path / "src", tmp_path / "out", "--skip-failed")
+    assert code == 1
+    assert "no DICOM file of SRC could be anonymised" in output and "declares" in output
+    assert not (tmp_path / "out").exists()
+
+
 def _ingest(*args: str | Path, key: str = KEY) -> tuple[int, str]:
     result = CliRunner().invoke(main, ["ingest", *map(str, args)], env={"CURATOR_ANON_KEY": key})
     return result.exit_code, result.output
@@ -264,10 +275,13 @@ def test_an_ingest_killed_before_provenance_refuses_another_key(study: Path, tmp
     out = tmp_path / "out"
     assert _ingest(study, out, "--category", "CT-1")[0] == 0
     (out / "provenance.json").unlink()                        # as if killed before provenance.json was written
-    code, output = _ingest(study, out, "--category", "CT-1", key=OTHER_KEY)
-    assert code == 2, output
-    assert "another key" in output
-    assert OTHER_KEY not in (out / ".ingest" / "key-check").read_text() and KEY not in output
+    before, source = snapshot(out), snapshot(study)
+    run = run_bounded(["ingest", str(study), str(out), "--category", "CT-1"], cwd=tmp_path, timeout=60,
+                      env={"CURATOR_ANON_KEY": OTHER_KEY})
+    run.assert_bounded(exit_code=2, seconds=30, megabytes=400)
+    assert "another key" in run.stderr + run.stdout
+    assert snapshot(out) == before and snapshot(study) == source   # nothing of the other key's run was written
+    assert OTHER_KEY not in (out / ".ingest" / "key-check").read_text()
 
 
 def test_the_key_fingerprint_is_written_before_the_first_output(study: Path, tmp_path: Path) -> None:

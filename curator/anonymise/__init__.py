@@ -332,6 +332,9 @@ def anonymise(source: Path | str, out: Path | str, options: AnonymiseOptions,
             raise AnonymiseError(f"{len(summary.failed)} DICOM files could not be anonymised, so nothing was written "
                                  "(pass --skip-failed to leave them out)",
                                  [f"{path}: {why}" for path, why in summary.failed.items()])
+        if not summary.files:  # --skip-failed left nothing: no empty OUT
+            raise AnonymiseError("no DICOM file of SRC could be anonymised, so no copy was made",
+                                 [f"{path}: {why}" for path, why in summary.failed.items()])
         for path in summary.failed:
             (temporary / mirrored(path, options.key)).unlink(missing_ok=True)
         claimed = {"113100"}
