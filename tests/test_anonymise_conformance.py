@@ -218,12 +218,14 @@ def test_a_copy_is_compared_with_the_pixels_read(tmp_path: Path) -> None:
 
 # --- exit codes ----------------------------------------------------------------------------------------------------
 
-def test_a_missing_source_could_not_run(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("name", "reason"), [("nowhere", "does not exist"), ("a-file.dcm", "is not a folder")])
+def test_a_missing_source_could_not_run(tmp_path: Path, name: str, reason: str) -> None:
+    (tmp_path / "a-file.dcm").write_bytes(b"\0" * 256)
     before = snapshot(tmp_path)
-    run = run_bounded(["anonymise", str(tmp_path / "nowhere"), str(tmp_path / "out")], cwd=tmp_path, timeout=60,
+    run = run_bounded(["anonymise", str(tmp_path / name), str(tmp_path / "out")], cwd=tmp_path, timeout=60,
                       env={"CURATOR_ANON_KEY": KEY})
     run.assert_bounded(exit_code=3, seconds=20, megabytes=300)
-    assert "does not exist" in run.stderr and "internal error" not in run.stderr
+    assert reason in run.stderr and "internal error" not in run.stderr
     assert snapshot(tmp_path) == before
 
 
