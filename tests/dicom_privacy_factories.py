@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 from pathlib import Path
 
 from pydicom.dataset import Dataset
@@ -94,3 +95,44 @@ def with_trailing_private(ds: Dataset, *, encapsulated: bool = False) -> Dataset
     block = ds.private_block(0x7FE1, "ACME_TRAILER", create=True)
     block.add_new(0x01, "LO", "Ivanov^Petr")
     return ds
+
+
+ENHANCED_CT = "1.2.840.10008.5.1.4.1.1.2.1"
+DEVICE_SERIAL = "SN-4471-77"
+
+
+def write_conformance_corpus(folder: Path) -> dict[str, Path]:
+    """Planted files whose anonymisation must follow the attribute Types of their IOD: a CT image with a Type 3
+    ReferencedStudySequence and a Type 3 DeviceSerialNumber, and one of the Enhanced CT class, where
+    DeviceSerialNumber is Type 1 (Enhanced General Equipment)."""
+    written = {}
+    for name, sop_class in (("ct", None), ("enhanced", ENHANCED_CT)):
+        ds = planted_slice(1)
+        ds.Manufacturer = "ACME"
+        ds.DeviceSerialNumber = DEVICE_SERIAL
+        ds.AccessionNumber = "ACC-991"
+        study = Dataset()
+        study.ReferencedSOPClassUID = "1.2.840.10008.3.1.2.3.1"   # Detached Study Management
+        study.ReferencedSOPInstanceUID = f"{GE_STUDY}.77"
+        ds.ReferencedStudySequence = Sequence([study])
+        if sop_class is not None:
+            ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID = sop_class
+            ds.ManufacturerModelName = "Scanner 9"
+            ds.SoftwareVersions = "1.0"
+        path = folder / name / "IM0001.dcm"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        ds.save_as(path, enforce_file_format=True)
+        written[name] = path
+    return written
+
+
+def with_overlong_element(path: Path, length: int = 0xFFFFFFF0) -> int:
+    """Put a private OB element declaring ``length`` bytes just before (7FE0,0010) of the explicit VR little endian
+    file at ``path``: a parser that trusts the length reads the pixel data as that element's value. Returns the
+    new size of the file."""
+    data = path.read_bytes()
+    at = data.rindex(b"\xe0\x7f\x10\x00OW") if b"\xe0\x7f\x10\x00OW" in data else data.rindex(b"\xe0\x7f\x10\x00OB")
+    creator = struct.pack("<HH", 0x0029, 0x0010) + b"LO" + struct.pack("<H", 4) + b"ACME"
+    element = struct.pack("<HH", 0x0029, 0x1010) + b"OB\0\0" + struct.pack("<I", length)
+    path.write_bytes(data[:at] + creator + element + data[at:])
+    return path.stat().st_size

@@ -31,7 +31,7 @@ from pydicom import dcmread
 from curator.anonymise.dicom import FilePlan, anonymise_file, date_offset, pseudonym, remap_uid
 from curator.checks.phi_text import mask
 from curator.checks.privacy_dicom import judge_file
-from curator.errors import OptionsError
+from curator.errors import OptionsError, RunError
 from curator.executor import Progress, run_tasks
 from curator.io.deid_table import DEID_EDITION
 from curator.io.dicom import DICOM_SUFFIXES, MEDIA_STORAGE_DIRECTORY, _marker, _skipped
@@ -40,7 +40,7 @@ from curator.io.inventory import walk
 from curator.models.findings import Severity
 
 __all__ = ["KEY_ENV", "MIN_KEY_CHARS", "AnonymiseError", "AnonymiseOptions", "AnonymiseSummary", "anonymise",
-           "date_offset", "load_key", "load_mapping", "pseudonym", "remap_uid", "summary_text"]
+           "date_offset", "key_file_exposure", "load_key", "load_mapping", "pseudonym", "remap_uid", "summary_text"]
 
 KEY_ENV = "CURATOR_ANON_KEY"
 MIN_KEY_CHARS = 16
@@ -77,6 +77,22 @@ def load_key(key_file: Path | None, environ: Mapping[str, str] | None = None) ->
         raise OptionsError(f"the key in {where} has {len(text)} characters; use at least {MIN_KEY_CHARS} "
                            "(e.g. `openssl rand -hex 32`)")
     return text
+
+
+def key_file_exposure(key_file: Path | None) -> str | None:
+    """Why the key file is readable by others (its group or everyone), or None: the key unlocks every pseudonym,
+    UID and date offset, so its file should be readable by its owner only (``chmod 600``)."""
+    if key_file is None:
+        return None
+    try:
+        mode = key_file.stat().st_mode
+    except OSError:
+        return None
+    readers = [who for who, bit in (("its group", 0o040), ("every user", 0o004)) if mode & bit]
+    if not readers:
+        return None
+    return (f"the key file {key_file} is readable by {' and '.join(readers)} (mode {mode & 0o777:o}); anyone who "
+            f"can read it can undo the pseudonyms and date shifts: run `chmod 600 {key_file}`")
 
 
 def load_mapping(path: Path) -> dict[str, str]:
@@ -136,6 +152,7 @@ class AnonymiseSummary:
     failed: dict[str, str] = field(default_factory=dict)     # path -> why it could not be anonymised
     remaining: Counter[str] = field(default_factory=Counter)  # audit error code -> copies that still have it
     options: list[str] = field(default_factory=list)         # CID 7050 codes claimed in the copies
+    warnings: list[str] = field(default_factory=list)        # e.g. a key file others can read
     edition: str = DEID_EDITION
     seconds: float = 0.0
 
@@ -143,7 +160,7 @@ class AnonymiseSummary:
         return {"source": self.source, "out": self.out, "files": self.files, "bytes": self.bytes,
                 "patients": self.patients, "actions": dict(sorted(self.actions.items())), "copied": self.copied,
                 "left_out": self.left_out, "failed": self.failed, "remaining": dict(sorted(self.remaining.items())),
-                "options": self.options,
+                "options": self.options, "warnings": self.warnings,
                 "deid_edition": self.edition, "seconds": self.seconds}
 
 
@@ -170,6 +187,7 @@ def summary_text(summary: AnonymiseSummary) -> str:
     if summary.remaining:
         lines.append("  the audit still finds errors in the copy (curator validate OUT lists them):")
         lines.extend(f"    {code}: {count} files" for code, count in sorted(summary.remaining.items()))
+    lines.extend(f"  warning: {text}" for text in summary.warnings)
     if summary.failed:
         lines.append(f"  FAILED and left out: {len(summary.failed)} files")
         lines.extend(f"    {path}: {why}" for path, why in list(summary.failed.items())[:20])
@@ -231,8 +249,10 @@ def _task(plan: FilePlan) -> dict[str, int] | str:
 
 
 def _check_places(source: Path, out: Path, force: bool) -> None:
+    if not source.exists():
+        raise RunError(f"SRC ({source}) does not exist; pass the folder that holds the DICOM files")
     if not source.is_dir():
-        raise OptionsError(f"{source} is not a folder; pass the folder that holds the DICOM files")
+        raise RunError(f"SRC ({source}) is not a folder; pass the folder that holds the DICOM files")
     src, dst = source.resolve(), out.resolve()
     if dst == src or dst.is_relative_to(src) or src.is_relative_to(dst):
         raise OptionsError(f"OUT ({out}) must be outside SRC ({source}) and must not contain it")
@@ -268,6 +288,9 @@ def anonymise(source: Path | str, out: Path | str, options: AnonymiseOptions,
             summary.failed[path] = item.reason
         elif item.kind == "other" and not options.copy_other:
             summary.left_out[path] = "not DICOM (pass --copy-other to copy such files unchanged)"
+    if not dicom and not summary.failed:
+        raise AnonymiseError(f"SRC ({source}) holds no DICOM file ({len(paths)} other files), so no copy was made; "
+                             "check that it is the folder of the DICOM export")
     patients = sorted({found[p].patient_id for p in dicom})
     if options.mapping is not None:
         missing = [pid for pid in patients if pid not in options.mapping]
@@ -308,6 +331,9 @@ def anonymise(source: Path | str, out: Path | str, options: AnonymiseOptions,
         if summary.failed and not options.skip_failed:
             raise AnonymiseError(f"{len(summary.failed)} DICOM files could not be anonymised, so nothing was written "
                                  "(pass --skip-failed to leave them out)",
+                                 [f"{path}: {why}" for path, why in summary.failed.items()])
+        if not summary.files:  # --skip-failed left nothing: no empty OUT
+            raise AnonymiseError("no DICOM file of SRC could be anonymised, so no copy was made",
                                  [f"{path}: {why}" for path, why in summary.failed.items()])
         for path in summary.failed:
             (temporary / mirrored(path, options.key)).unlink(missing_ok=True)

@@ -3,10 +3,11 @@ to every element of every file, recursively through sequences, with the file met
 
 What happens to each attribute (Table E.1-1, edition ``DEID_EDITION``):
 
-- X: removed. Compound actions take the choice that keeps the attribute present, so Type 2 attributes stay:
-  X/Z, Z/D and X/Z/D are emptied, X/D gets a dummy value. A sequence the profile removes or empties loses its
-  items (X/D sequences are removed); X/Z/U* sequences (references to other images) are kept with their UIDs
-  replaced.
+- X: removed. Compound actions (Z, X/Z, X/D, Z/D, X/Z/D) are chosen by the attribute's Type in the file's IOD
+  (``curator.io.iod_types.choose_action``), so the copy stays conformant: a dummy value for Type 1, empty for
+  Type 2, removed for Type 3 and for attributes the IOD does not list. A sequence is emptied (Type 2), removed
+  (Type 3: never left with zero items) or, Type 1, kept with its items de-identified; X/Z/U* sequences
+  (references to other images) are kept with their UIDs replaced.
 - Z: emptied. D: a dummy value ("ANONYMIZED", 0, 19000101, ...).
 - U: a new UID, ``2.25.`` + the decimal of the first 128 bits of HMAC-SHA256(key, UID) (made a version 4
   UUID): the same UID gives the same new UID in every file and every run with the same key, and nothing
@@ -24,7 +25,8 @@ What happens to each attribute (Table E.1-1, edition ``DEID_EDITION``):
 Then (0012,0062) Patient Identity Removed = YES, (0012,0063) says what was done, (0012,0064) lists the CID 7050
 codes actually applied (113100, plus 113107 when dates were shifted, 113108, 113111), and (0028,0303)
 Longitudinal Temporal Information Modified = MODIFIED when dates were shifted. The pixel data element is
-written back byte for byte; the preamble is zeroed. Nothing of the key is written anywhere.
+written back byte for byte and checked on the copy read back (``curator.anonymise.integrity``); the preamble
+is zeroed. Nothing of the key is written anywhere.
 """
 
 from __future__ import annotations
@@ -47,7 +49,9 @@ from pydicom.tag import BaseTag
 from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, UID
 
 from curator import __version__
+from curator.anonymise.integrity import payload_lost, pixel_payload, short_elements
 from curator.io.deid_table import BASIC_PROFILE, DEID_EDITION, OPTION_NAMES, DeidRule, deid_table, safe_private
+from curator.io.iod_types import choose_action
 
 __all__ = ["FilePlan", "anonymise_dataset", "anonymise_file", "date_offset", "pseudonym", "remap_uid"]
 
@@ -109,6 +113,8 @@ class _Scrubber:
         self.safe = safe_private() if plan.keep_safe_private else {}
         self.counts: Counter[str] = Counter()
         self.options = {MODIFIED_DATES} | ({PATIENT_CHARACTERISTICS} if plan.retain_patient_characteristics else set())
+        self.sop_class = ""                 # the file's SOP Class UID: its IOD decides compound actions
+        self.path: list[int] = []           # tags of the sequences enclosing the dataset being scrubbed
 
     # --- values ---------------------------------------------------------------------------------------------
 
@@ -228,8 +234,12 @@ class _Scrubber:
             self._apply(ds, tag, element, rule)
 
     def _items(self, element: DataElement) -> None:
-        for item in element.value or []:
-            self.scrub(item)
+        self.path.append(int(element.tag))
+        try:
+            for item in element.value or []:
+                self.scrub(item)
+        finally:
+            self.path.pop()
 
     def _apply(self, ds: Dataset, tag: int, element: DataElement, rule: DeidRule) -> None:
         vr = str(element.VR)
@@ -250,25 +260,28 @@ class _Scrubber:
             if self._shift(element):
                 self.counts["dates shifted"] += 1
                 return
-        action = rule.action
+        action = choose_action(rule.action, self.sop_class, (*self.path, tag), sequence=vr == "SQ")
         if vr == "SQ":
             if action == "X/Z/U*":
                 self._items(element)  # references to other images: kept, their instance UIDs replaced
-            elif action in ("X", "X/D"):
-                del ds[tag]
-                self.counts["X"] += 1
-            else:
+            elif action == "D":
+                self._items(element)  # a Type 1 sequence: kept, its items de-identified
+                self.counts["D"] += 1
+            elif action == "Z":
                 element.value = Sequence()
                 self.counts["Z"] += 1
+            else:
+                del ds[tag]
+                self.counts["X"] += 1
             return
         if action == "X":
             del ds[tag]
             self.counts["X"] += 1
         elif action == "U" or (vr == "UI" and "D" in action.split("/")):
             self._remap(element)
-        elif action in ("D", "X/D"):
+        elif action == "D":
             self._dummy(element)
-        else:  # Z, X/Z, Z/D, X/Z/D, X/Z/U* outside a sequence
+        else:  # Z, or X/Z/U* outside a sequence
             element.value = element.empty_value
             self.counts["Z"] += 1
 
@@ -338,6 +351,8 @@ def anonymise_dataset(ds: Dataset, plan: FilePlan) -> dict[str, int]:
             if marker in ds:
                 del ds[marker]  # a former de-identification's claims are replaced by what is done here
         scrubber = _Scrubber(plan)
+        meta = getattr(ds, "file_meta", None)
+        scrubber.sop_class = str(ds.get("SOPClassUID") or (meta.get("MediaStorageSOPClassUID", "") if meta else ""))
         scrubber.scrub(ds)
         _file_meta(ds, plan.key, plan.name, scrubber.counts)
         shifted = scrubber.counts["dates shifted"] > 0
@@ -358,7 +373,16 @@ def anonymise_file(plan: FilePlan) -> dict[str, int]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ds = dcmread(plan.source, force=plan.force)
+        short = short_elements(ds)
+        if short:
+            raise ValueError(f"the file is malformed: {'; '.join(short[:3])}; what follows (the pixel data among it) "
+                             "would be lost, so it is not copied")
+        pixels = pixel_payload(ds)
         counts = anonymise_dataset(ds, plan)
         plan.target.parent.mkdir(parents=True, exist_ok=True)
         ds.save_as(plan.target, enforce_file_format=True)
+    lost = payload_lost(plan.target, pixels)
+    if lost:
+        plan.target.unlink(missing_ok=True)
+        raise ValueError(f"{lost}; the copy was removed")
     return counts

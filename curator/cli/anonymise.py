@@ -16,7 +16,14 @@ import click
 def _run(source: Path, out: Path, key_file: Path | None, map_file: Path | None, keep_safe_private: bool,
          retain_patient_characteristics: bool, copy_other: bool, skip_failed: bool, force: bool, jobs: int | None,
          fmt: str) -> None:
-    from curator.anonymise import AnonymiseError, AnonymiseOptions, load_key, load_mapping, summary_text
+    from curator.anonymise import (
+        AnonymiseError,
+        AnonymiseOptions,
+        key_file_exposure,
+        load_key,
+        load_mapping,
+        summary_text,
+    )
     from curator.anonymise import anonymise as run_anonymise
     from curator.cli.main import EXIT_INVALID, EXIT_VALID
 
@@ -28,18 +35,24 @@ def _run(source: Path, out: Path, key_file: Path | None, map_file: Path | None, 
     try:
         summary = run_anonymise(source, out, options)
     except AnonymiseError as error:
+        exposed = key_file_exposure(key_file)
+        if exposed:
+            click.echo(f"curator anonymise: warning: {exposed}", err=True)
         click.echo(f"curator anonymise: {error}", err=True)
         for problem in error.problems[:50]:
             click.echo(f"  - {problem}", err=True)
         if len(error.problems) > 50:
             click.echo(f"  ... and {len(error.problems) - 50} more", err=True)
         sys.exit(EXIT_INVALID)
+    exposed = key_file_exposure(key_file)
+    if exposed:
+        summary.warnings.append(exposed)
     click.echo(json.dumps(summary.as_dict(), indent=2) + "\n" if fmt == "json" else summary_text(summary), nl=False)
     sys.exit(EXIT_INVALID if summary.failed or summary.remaining else EXIT_VALID)
 
 
 @click.command()
-@click.argument("source", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.argument("source", type=click.Path(path_type=Path))
 @click.argument("out", type=click.Path(path_type=Path))
 @click.option("--key-file", type=click.Path(path_type=Path, dir_okay=False, exists=True),
               help="File holding the secret key (default: $CURATOR_ANON_KEY). Same key, same new UIDs, "
@@ -65,7 +78,8 @@ def anonymise(source: Path, out: Path, key_file: Path | None, map_file: Path | N
     by one offset per patient, private attributes removed; pixel data is copied byte for byte. SOURCE is only
     read; files that are not DICOM are left out unless --copy-other. Check the result with `curator validate OUT`.
     Exit codes: 0 done and the copy passes the DICOM privacy audit; 1 files could not be anonymised or the audit
-    still finds errors in the copy (e.g. burned-in annotation); 2 usage (e.g. no key); 3 internal error.
+    still finds errors in the copy (e.g. burned-in annotation) or SOURCE holds no DICOM file; 2 usage (e.g. no
+    key); 3 could not run (SOURCE missing or not a folder, internal error).
     """
     from curator.cli.main import guarded
 

@@ -131,7 +131,8 @@ def ingest(paths: tuple[Path, ...], key_file: Path | None, map_file: Path | None
     Profile), converted to NIfTI (int16 HU, true slice spacing), gzipped deterministically. OUT gets the volumes,
     studies.csv (category, sex, age), provenance.json and, with --card, dataset.yaml: run `curator build OUT REL`
     next. Identifiers go only to the key file, outside OUT. A rerun skips inputs already done and intact.
-    Exit codes: 0 done; 1 some input or series could not be used (the rest is written); 2 usage; 3 internal error.
+    Exit codes: 0 done; 1 some input or series could not be used (the rest is written); 2 usage (also
+    another key than OUT was made with); 3 could not run (an input is missing, OUT cannot be written, internal error).
     """
     from curator.cli.main import guarded
 

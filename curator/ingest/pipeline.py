@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from curator import __version__
+from curator.anonymise import key_file_exposure
 from curator.catalogue import make_finding
 from curator.errors import OptionsError, RunError
 from curator.executor import Progress, iter_tasks
@@ -48,6 +49,7 @@ from curator.models.ingest import IngestRules
 
 KEPT_PROBLEMS = frozenset({"INGEST_SERIES_LEFT_OUT"})   # a unit with only these is done; any other: do it again
 STATE = ".ingest"
+KEY_CHECK = "key-check"   # in STATE: the key's fingerprint, written before anything else
 STAGING = ".ingest-staging"
 KEY_MAP_COLUMNS = ("unit", "input", "pseudonym", "patient_id", "study_uid", "accession", "volume")
 
@@ -104,6 +106,12 @@ def _check_places(inputs: Sequence[Path], out: Path, options: IngestOptions) -> 
 
 def _keyed(key: bytes, purpose: str, value: str, size: int = 16) -> str:
     return hmac.new(key, f"{purpose}\0{value}".encode("utf-8", "surrogateescape"), hashlib.sha256).hexdigest()[:size]
+
+
+def _key_check(key: bytes) -> str:
+    """The key's fingerprint (an HMAC made with the key, which reveals nothing of it): OUT records it before its
+    first output, so a rerun with another key is refused instead of mixing two keys' pseudonyms."""
+    return _keyed(key, "key-check", "curator", 16)
 
 
 def _write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
@@ -256,6 +264,12 @@ def _finding(code: str, label: str, context: dict[str, Any]) -> Finding:
 
 
 def _previous_key_check(out: Path) -> str | None:
+    try:  # recorded before the first output: a run killed before provenance.json still names its key
+        recorded = (out / STATE / KEY_CHECK).read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        recorded = ""
+    if recorded:
+        return recorded
     try:
         document = json.loads((out / "provenance.json").read_text(encoding="utf-8"))
         check = document["anonymisation"]["key_check"]
@@ -270,6 +284,7 @@ def _prepare(out: Path, options: IngestOptions, previous: _Previous) -> None:
     try:
         out.mkdir(parents=True, exist_ok=True)
         (out / STATE).mkdir(exist_ok=True)
+        _write_atomic(out / STATE / KEY_CHECK, _key_check(options.key).encode())
     except OSError as error:
         raise RunError(f"cannot make OUT ({out}): {error.strerror or error}") from error
     try:
@@ -284,13 +299,17 @@ def ingest(inputs: Sequence[Path | str], out: Path | str, options: IngestOptions
     paths, out = [Path(p) for p in inputs], Path(out)
     if not paths:
         raise OptionsError("no input given: name folders or archives of DICOM files")
+    missing = [p for p in paths if not p.exists() and not p.is_symlink()]
+    if missing:
+        raise RunError(f"the input {display(str(missing[0]))} does not exist"
+                       + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "") + "; nothing was ingested")
     _check_places(paths, out, options)
     found = discover(paths)
     if found.problems:
         raise OptionsError("; ".join(found.problems))
     if not found.units and not found.skipped:
         raise OptionsError("the inputs hold no files")
-    key_check = _keyed(options.key, "key-check", "curator", 16)
+    key_check = _key_check(options.key)
     former_check = _previous_key_check(out)
     if former_check is not None and former_check != key_check:
         raise OptionsError(f"OUT ({out}) was made with another key: its pseudonyms and study names would all change. "
@@ -304,6 +323,9 @@ def ingest(inputs: Sequence[Path | str], out: Path | str, options: IngestOptions
     shutil.rmtree(staging, ignore_errors=True)
 
     findings: list[Finding] = [make_finding(code, display(where), **context) for code, where, context in found.skipped]
+    exposed = key_file_exposure(options.key_file)
+    if exposed:
+        findings.append(make_finding("INGEST_KEY_FILE_READABLE", display(str(options.key_file)), reason=exposed))
     labels: dict[str, Unit] = {}
     fingerprints: dict[str, str] = {}
     tasks: list[UnitTask] = []
