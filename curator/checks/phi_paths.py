@@ -123,21 +123,21 @@ def _kind(char: str) -> str:
     return "digit" if char.isdigit() else "letter" if char.isalpha() else ""
 
 
-def _bounded(text: str, start: int, end: int, strict: bool) -> bool:
+def _bounded(text: str, start: int, end: int, strict: bool, breaks: frozenset[int] = frozenset()) -> bool:
     """Is text[start:end] a token of its own: strictly between separators or the ends, or (not strict) at least
-    not continuing a run of digits with digits or of letters with letters?"""
-    before = text[start - 1] if start else ""
-    after = text[end] if end < len(text) else ""
+    not continuing a run of digits with digits or of letters with letters? ``breaks``: offsets where separators
+    were taken out of ``text``."""
+    before = "" if start == 0 or start in breaks else text[start - 1]
+    after = "" if end == len(text) or end in breaks else text[end]
     if strict:
         return not before.isalnum() and not after.isalnum()
-    first, last = _kind(text[start]), _kind(text[end - 1])
-    return not (before and _kind(before) == first) and not (after and _kind(after) == last)
+    return _kind(before) != _kind(text[start]) and _kind(after) != _kind(text[end - 1])
 
 
-def _occurs(needle: str, text: str, strict: bool) -> bool:
+def _occurs(needle: str, text: str, strict: bool, breaks: frozenset[int] = frozenset()) -> bool:
     start = text.find(needle)
     while start >= 0:
-        if _bounded(text, start, start + len(needle), strict):
+        if _bounded(text, start, start + len(needle), strict, breaks):
             return True
         start = text.find(needle, start + 1)
     return False
@@ -163,7 +163,14 @@ def _id_hit(needle: _Id, component: str) -> bool:
     spaced = _SEPARATORS.sub(" ", _normal(component))
     if _occurs(needle.spaced, spaced, needle.short):
         return True
-    return len(needle.compact) >= COMPACT_ID and _occurs(needle.compact, spaced.replace(" ", ""), False)
+    if len(needle.compact) < COMPACT_ID:
+        return False
+    words = spaced.split(" ")
+    breaks, offset = set(), 0
+    for word in words:
+        offset += len(word)
+        breaks.add(offset)
+    return _occurs(needle.compact, "".join(words), False, frozenset(breaks | {0}))
 
 
 @dataclass(frozen=True)
