@@ -33,6 +33,7 @@ from tests.dicom_privacy_factories import (
     write_named,
     write_planted,
 )
+from tests.hostile import run_bounded, snapshot, written_outside
 
 KEY = "k" * 8 + "0123456789abcdef"
 OTHER_KEY = "z" * 8 + "0123456789abcdef"
@@ -355,3 +356,37 @@ def test_covid_ct_md_series_in_its_own_layout(realdata: Path) -> None:
     assert len(rows) == 148 and all(path.startswith("98C14734-ASSH_") for path in rows)
     assert {tuple(attributes) for attributes in rows.values()} == {("PatientID",)}
 
+
+
+# --- hostile names ---------------------------------------------------------------------------------------------
+
+def _hostile_tree(src: Path, count: int) -> None:
+    """``count`` patients, each with a name of eight long words and 100 other IDs, in a folder and a file named
+    with up to 240 letters made of those words (the worst case of the name matcher's segmentation)."""
+    for index in range(count):
+        words = [f"{chr(97 + index % 26)}{chr(97 + index // 26 % 26)}" + "q" * (2 + k) for k in range(8)]
+        name = " ".join(words[:4]) + "^" + " ".join(words[4:])
+        joined = "".join(words)
+        folder = joined * (240 // len(joined))
+        write_named(src, f"{folder}/{folder[: len(joined) * 2]}_{index}.dcm", index + 1, patient_id=f"H{index:06d}",
+                    name=name, other_ids=tuple(f"OID{index:04d}{k:03d}" for k in range(100)),
+                    series_uid=f"2.25.77{index}")
+
+
+def test_hostile_names_and_identities_are_judged_and_renamed_within_bounds(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    _hostile_tree(src, 300)
+    before = snapshot(tmp_path)
+    run = run_bounded(["validate", str(src), "--profile", "dicom", "--select", "privacy", "--format", "json"],
+                      cwd=tmp_path, timeout=120)
+    run.assert_bounded(exit_code=1, seconds=60, megabytes=400)
+    print(f"validate: {run.seconds:.1f} s, {run.peak_mb:.0f} MB")
+    rows = [f for f in json.loads(run.stdout)["findings"] if f["code"] == "PHI_PATH"]
+    assert len(rows) == 600 and {tuple(f["context"]["attributes"]) for f in rows} == {("PatientName",)}
+    run = run_bounded(["anonymise", str(src), str(tmp_path / "out"), "--format", "json"], cwd=tmp_path,
+                      timeout=120, env={"CURATOR_ANON_KEY": KEY})
+    run.assert_bounded(exit_code=0, seconds=60, megabytes=400)
+    print(f"anonymise: {run.seconds:.1f} s, {run.peak_mb:.0f} MB")
+    assert json.loads(run.stdout)["renamed"] == 600
+    assert written_outside(before, snapshot(tmp_path), "out") == ["out.namemap.csv"]   # the map, beside OUT
+    assert snapshot(src) == {k[len("src/"):]: v for k, v in before.items() if k.startswith("src/")}

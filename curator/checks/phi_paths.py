@@ -65,6 +65,7 @@ SHORT_ID = 3        # IDs with this many letters and digits or fewer match only 
 COMPACT_ID = 6      # IDs with this many letters and digits or more are also found with their separators dropped
 MIN_NAME_WORD = 2   # shorter name words (initials) are dropped
 MIN_ALONE = 4       # letters a name (or family name) alone needs to match by itself
+MAX_NAME_WORDS = 8  # a longer name is judged on its first words (keeps a hostile 1,000-word name cheap)
 
 
 @dataclass(frozen=True)
@@ -159,23 +160,39 @@ def _id_needle(value: str) -> _Id | None:
     return _Id(spaced, compact, len(compact) <= SHORT_ID)
 
 
-def _id_hit(needle: _Id, component: str) -> bool:
-    spaced = _SEPARATORS.sub(" ", _normal(component))
-    if _occurs(needle.spaced, spaced, needle.short):
+@dataclass(frozen=True)
+class _Component:
+    """One name, prepared once for every value it is compared with."""
+
+    spaced: str                # separators as one space
+    compact: str               # letters and digits only
+    breaks: frozenset[int]     # offsets in ``compact`` where separators were
+    runs: tuple[str, ...]      # runs of letters, and their romanised forms
+
+    @classmethod
+    def of(cls, component: str) -> _Component:
+        normal = _normal(component)
+        spaced = _SEPARATORS.sub(" ", normal)
+        words = spaced.split(" ")
+        breaks, offset = {0}, 0
+        for word in words:
+            offset += len(word)
+            breaks.add(offset)
+        runs = _LETTERS.findall(normal)
+        return cls(spaced, "".join(words), frozenset(breaks), tuple(dict.fromkeys(
+            [*runs, *(fold_token(run) for run in runs)])))
+
+
+def _id_hit(needle: _Id, component: _Component) -> bool:
+    if _occurs(needle.spaced, component.spaced, needle.short):
         return True
-    if len(needle.compact) < COMPACT_ID:
-        return False
-    words = spaced.split(" ")
-    breaks, offset = set(), 0
-    for word in words:
-        offset += len(word)
-        breaks.add(offset)
-    return _occurs(needle.compact, "".join(words), False, frozenset(breaks | {0}))
+    return len(needle.compact) >= COMPACT_ID and _occurs(needle.compact, component.compact, False, component.breaks)
 
 
 @dataclass(frozen=True)
 class _Name:
     words: frozenset[str]      # every word, as written and romanised
+    lengths: tuple[int, ...]   # their lengths
     whole: tuple[frozenset[str], ...]    # alternatives (as written, romanised): the words that make the full name
     family: tuple[frozenset[str], ...]   # ... the words that make the family name (empty when too short)
 
@@ -188,38 +205,45 @@ def _words(text: str) -> list[str]:
 def _name_needle(value: str) -> _Name | None:
     if _placeholder(value):
         return None
-    words = _words(value)
+    words = _words(value)[:MAX_NAME_WORDS]
     if not words or (len(words) == 1 and len(words[0]) < MIN_ALONE):
         return None
-    family = _words(value.split("^", 1)[0]) if "^" in value else words
+    family = _words(value.split("^", 1)[0])[:MAX_NAME_WORDS] if "^" in value else words
     family_ok = bool(family) and sum(map(len, family)) >= MIN_ALONE
     forms = (lambda w: w, fold_token)
+    every = frozenset(form(w) for w in words for form in forms) - {""}
     return _Name(
-        words=frozenset(form(w) for w in words for form in forms),
+        words=every, lengths=tuple(sorted({len(w) for w in every})),
         whole=tuple(frozenset(form(w) for w in words) for form in forms),
         family=tuple(frozenset(form(w) for w in family) for form in forms) if family_ok else (),
     )
 
 
-def _segments(token: str, words: frozenset[str]) -> frozenset[str] | None:
-    """The name words ``token`` is made of, end to end (``kowalczykwieslawa``), or None."""
-    best: list[frozenset[str] | None] = [frozenset()] + [None] * len(token)
-    for end in range(1, len(token) + 1):
-        for start in range(end):
-            found = best[start]
-            if found is not None and token[start:end] in words:
-                best[end] = found | {token[start:end]}
-                break
-    return best[len(token)]
+def _segments(token: str, needle: _Name) -> set[str]:
+    """The name words ``token`` is made of, end to end (``kowalczykwieslawa``); empty when it is not."""
+    size = len(token)
+    step = [0] * (size + 1)   # length of the word that ends at each offset reached, 0 where none does
+    step[0] = -1
+    for start in range(size):
+        if not step[start]:
+            continue
+        for length in needle.lengths:
+            end = start + length
+            if end <= size and not step[end] and token[start:end] in needle.words:
+                step[end] = length
+    if not step[size]:
+        return set()
+    words, end = set(), size
+    while end > 0:
+        words.add(token[end - step[end] : end])
+        end -= step[end]
+    return words
 
 
-def _name_hit(needle: _Name, component: str) -> bool:
+def _name_hit(needle: _Name, component: _Component) -> bool:
     covered: set[str] = set()
-    for run in _LETTERS.findall(_normal(component)):
-        for form in (run, fold_token(run)):
-            parts = _segments(form, needle.words)
-            if parts:
-                covered |= parts
+    for run in component.runs:
+        covered |= _segments(run, needle)
     if not covered:
         return False
     return any(words <= covered for words in needle.whole + needle.family)
@@ -239,20 +263,21 @@ def _date_pattern(value: str) -> re.Pattern[str] | None:
     return re.compile(r"(?<!\d)(?:" + "|".join(re.escape(s) for s in spellings) + r")(?!\d)")
 
 
-@lru_cache(maxsize=1 << 16)
+@lru_cache(maxsize=1 << 13)
 def match_component(component: str, identity: Identity) -> tuple[str, ...]:
     """The attributes of ``identity`` whose values ``component`` (one file or folder name) carries."""
     found: list[str] = []
+    prepared = _Component.of(component)
     for attribute, value in identity.values:
         if attribute in found:
             continue
         kind = ATTRIBUTES[attribute]
         if kind == "id":
             needle = _id_needle(value)
-            hit = needle is not None and _id_hit(needle, component)
+            hit = needle is not None and _id_hit(needle, prepared)
         elif kind == "name":
             name = _name_needle(value)
-            hit = name is not None and _name_hit(name, component)
+            hit = name is not None and _name_hit(name, prepared)
         else:
             pattern = _date_pattern(value)
             hit = pattern is not None and pattern.search(component) is not None
