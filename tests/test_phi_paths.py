@@ -311,6 +311,23 @@ def test_the_name_map_may_not_go_inside_src_or_out(named_source: Path, tmp_path:
     assert not (tmp_path / "out").exists() and not (named_source / "map.csv").exists()
 
 
+def test_name_map_option_places_the_map_and_refuses_to_overwrite_the_key(named_source: Path, tmp_path: Path) -> None:
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    summary = run_anonymise(named_source, tmp_path / "out", "--name-map", str(keys / "names.csv"))
+    assert Path(summary["name_map"]) == (keys / "names.csv").resolve() and not (tmp_path / "out.namemap.csv").exists()
+    assert stat.S_IMODE((keys / "names.csv").stat().st_mode) == 0o600
+    key_file = keys / "anon.key"
+    key_file.write_text(KEY, encoding="utf-8")
+    runner = CliRunner()
+    for target in (key_file, tmp_path / "out2" / "names.csv", named_source / "names.csv"):
+        result = runner.invoke(main, ["anonymise", str(named_source), str(tmp_path / "out2"), "--key-file",
+                                      str(key_file), "--name-map", str(target)])
+        assert result.exit_code == 2, result.output
+        assert "name map" in result.output
+    assert key_file.read_text(encoding="utf-8") == KEY and not (tmp_path / "out2").exists()
+
+
 def test_renaming_is_collision_free_and_keeps_extensions_that_carry_nothing() -> None:
     identity = Identity.of([("PatientName", "Kowal^Ewa"), ("PatientID", "ID-55555")])
     paths = ["x/Ewa.Kowal", "x/ID-55555.dcm", "x/id-55555.DCM", "x/Kowal.nii.gz", "x/2.25.1.dcm"]

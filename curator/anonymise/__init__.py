@@ -260,6 +260,10 @@ def anonymise(source: Path | str, out: Path | str, options: AnonymiseOptions,
     started = time.perf_counter()
     source, out = Path(source), Path(out)
     _check_places(source, out, options.force)
+    name_map = options.name_map or default_name_map(out)
+    if any(name_map.resolve().is_relative_to(place.resolve()) for place in (source, out)):
+        raise OptionsError(f"the name map {name_map} would be inside SRC or OUT; it names the patients: keep it "
+                           "beside OUT")
     summary = AnonymiseSummary(source=str(source), out=str(out))
     entries = walk(source)
     files = {e.path: e for e in entries if e.kind == "file"}
@@ -292,10 +296,6 @@ def anonymise(source: Path | str, out: Path | str, options: AnonymiseOptions,
     offsets = {pid: date_offset(options.key, pid) for pid in patients}
     written = dicom + ([p for p in paths if found[p].kind == "other"] if options.copy_other else [])
     targets, renamed = plan_names(written, {p: found[p].identity for p in dicom}, options.key)
-    name_map = options.name_map or default_name_map(out)
-    if any(name_map.resolve().is_relative_to(place.resolve()) for place in (source, out)):
-        raise OptionsError(f"the name map {name_map} would be inside SRC or OUT; it names the patients: keep it "
-                           "beside OUT")
 
     temporary = out.parent / f".{out.name}.curator-partial-{os.getpid()}"
     if temporary.exists():
