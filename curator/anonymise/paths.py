@@ -48,22 +48,19 @@ class Renamed:
 
 
 def identity_of(ds: Any) -> Identity:
-    """The identifying values of a pydicom data set read with (at least) ``IDENTITY_TAGS``."""
+    """The identifying values of a pydicom data set read with (at least) ``IDENTITY_TAGS``; a value that cannot
+    be decoded is left out (the audit of the copy reports what the file holds)."""
     pairs: list[tuple[str, str]] = []
     for keyword in IDENTITY_TAGS:
         try:
             value = ds.get(keyword)
+            if keyword == "OtherPatientIDsSequence":
+                pairs.extend((keyword, str(item.get("PatientID") or "")) for item in value or [])
+            elif value is not None:
+                many = isinstance(value, list | tuple) or type(value).__name__ == "MultiValue"
+                pairs.extend((keyword, str(v)) for v in (value if many else [value]))
         except Exception:
             continue
-        if keyword == "OtherPatientIDsSequence":
-            for item in value or []:
-                try:
-                    pairs.append((keyword, str(item.get("PatientID") or "")))
-                except Exception:
-                    continue
-        elif value is not None:
-            values = value if isinstance(value, list | tuple) or type(value).__name__ == "MultiValue" else [value]
-            pairs.extend((keyword, str(v)) for v in values)
     return Identity.of(pairs)
 
 

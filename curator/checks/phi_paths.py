@@ -18,11 +18,14 @@ The rules (they keep short or dummy values from making every name a hit):
   run of the other kind (``P12345`` for ``12345``) but never extends a run of its own kind (``0012345`` and
   ``123456`` are not ``12345``); from six letters and digits it is also found with its separators dropped
   (``98C14734ASSH``).
-- Names: the words of the name (split at ``^``, ``=``, spaces, ``_``, ``-``, ``.`` and the like; words of one
-  letter, i.e. initials, are dropped) are looked for among the name's letter runs, in any order, either as whole
-  runs or as runs made only of name words (``KowalczykWieslawa``), as written or romanised (``Иванов`` meets
-  ``Ivanov``). A hit is every word of the name (at least two words, or one word of four letters or more), or the
-  family name (the part before the first ``^``, all of its words) when it has four letters or more.
+- Names: the words of the name (split at ``^``, spaces, ``_``, ``-``, ``.`` and the like; words of one letter,
+  i.e. initials, are dropped; a longer name is judged on its first eight words) are looked for among the letter
+  runs of the file or folder name, in any order, either as whole runs or as runs made only of name words
+  (``KowalczykWieslawa``), as written or romanised (``Иванов`` meets ``Ivanov``). A hit is every word of the
+  name (at least two words, or one word of four letters or more); or the family name (the part before the first
+  ``^``, all of its words) when it has four letters or more; or the family name with the first given name when
+  they have five letters or more together. Each ``=`` group of a PN (alphabetic, ideographic, phonetic) counts
+  on its own.
 - Birth dates (a real calendar date, not 19000101 and the like) match as YYYYMMDD, YYYY-MM-DD, DD.MM.YYYY and the
   same with ``-``, ``_`` or ``.`` as separator, never inside a longer run of digits.
 
@@ -191,10 +194,9 @@ def _id_hit(needle: _Id, component: _Component) -> bool:
 
 @dataclass(frozen=True)
 class _Name:
-    words: frozenset[str]      # every word, as written and romanised
-    lengths: tuple[int, ...]   # their lengths
-    whole: tuple[frozenset[str], ...]    # alternatives (as written, romanised): the words that make the full name
-    family: tuple[frozenset[str], ...]   # ... the words that make the family name (empty when too short)
+    words: frozenset[str]                      # every word, as written and romanised
+    lengths: tuple[int, ...]                   # their lengths
+    alternatives: tuple[frozenset[str], ...]   # sets of words any one of which, all found, is a hit
 
 
 def _words(text: str) -> list[str]:
@@ -203,20 +205,30 @@ def _words(text: str) -> list[str]:
 
 @lru_cache(maxsize=4096)
 def _name_needle(value: str) -> _Name | None:
+    """The words of a person name and the sets of them that make a hit: the whole name, the family name, the
+    family name with the first given name; for each group of a PN (``alphabetic=ideographic=phonetic``)."""
     if _placeholder(value):
         return None
-    words = _words(value)[:MAX_NAME_WORDS]
-    if not words or (len(words) == 1 and len(words[0]) < MIN_ALONE):
+    alternatives: list[frozenset[str]] = []
+    for group in value.split("="):
+        words = _words(group)[:MAX_NAME_WORDS]
+        parts = [_words(part) for part in group.split("^")] if "^" in group else [words]
+        family = parts[0][:MAX_NAME_WORDS]
+        given = next((part[0] for part in parts[1:] if part), None)
+        choices = [words] if len(words) >= 2 or sum(map(len, words)) >= MIN_ALONE else []
+        if sum(map(len, family)) >= MIN_ALONE:
+            choices.append(family)
+        if family and given is not None and sum(map(len, family)) + len(given) > MIN_ALONE:
+            choices.append([*family, given])
+        for choice in choices:
+            for form in (str, fold_token):
+                folded = frozenset(form(w) for w in choice) - {""}
+                if folded and folded not in alternatives:
+                    alternatives.append(folded)
+    if not alternatives:
         return None
-    family = _words(value.split("^", 1)[0])[:MAX_NAME_WORDS] if "^" in value else words
-    family_ok = bool(family) and sum(map(len, family)) >= MIN_ALONE
-    forms = (lambda w: w, fold_token)
-    every = frozenset(form(w) for w in words for form in forms) - {""}
-    return _Name(
-        words=every, lengths=tuple(sorted({len(w) for w in every})),
-        whole=tuple(frozenset(form(w) for w in words) for form in forms),
-        family=tuple(frozenset(form(w) for w in family) for form in forms) if family_ok else (),
-    )
+    every = frozenset().union(*alternatives)
+    return _Name(words=every, lengths=tuple(sorted({len(w) for w in every})), alternatives=tuple(alternatives))
 
 
 def _segments(token: str, needle: _Name) -> set[str]:
@@ -246,7 +258,7 @@ def _name_hit(needle: _Name, component: _Component) -> bool:
         covered |= _segments(run, needle)
     if not covered:
         return False
-    return any(words <= covered for words in needle.whole + needle.family)
+    return any(words <= covered for words in needle.alternatives)
 
 
 @lru_cache(maxsize=1024)
