@@ -315,7 +315,8 @@ def match_path(path: str, identity: Identity) -> list[tuple[int, str, tuple[str,
 class _Flagged:
     component: str
     attributes: list[str]
-    files: list[str]
+    example: str        # the first file whose header the component carries
+    files: int = 0      # how many files
 
 
 def flagged_components(facts: Facts) -> Mapping[str, _Flagged]:
@@ -333,20 +334,17 @@ def flagged_components(facts: Facts) -> Mapping[str, _Flagged]:
         parts = path.split("/")
         for index, component, attributes in match_path(path, identity):
             prefix = "/".join(parts[: index + 1])
-            entry = flagged.setdefault(prefix, _Flagged(component, [], []))
+            entry = flagged.setdefault(prefix, _Flagged(component, [], path))
             entry.attributes.extend(a for a in attributes if a not in entry.attributes)
-            entry.files.append(path)
+            entry.files += 1
     facts.extra["phi_paths"] = flagged
     return flagged
-
-
-def _and(words: list[str]) -> str:
-    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
 def check(facts: Facts) -> Iterator[Finding]:
     for prefix, entry in sorted(flagged_components(facts).items()):
         attributes = [a for a in ATTRIBUTES if a in entry.attributes]
-        yield make_finding("PHI_PATH", prefix, component=entry.component, attribute=_and(attributes),
-                           attributes=attributes, files=len(entry.files), example=entry.files[0],
-                           folder=prefix != entry.files[0])
+        # attribute keywords read the same in every language
+        yield make_finding("PHI_PATH", prefix, component=entry.component, attribute=", ".join(attributes),
+                           attributes=attributes, files=entry.files, example=entry.example,
+                           folder=prefix != entry.example)
