@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from pydicom import dcmread
 
 from curator.anonymise import AnonymiseOptions, anonymise
 from curator.anonymise.paths import path_pseudonym, plan_names
@@ -351,22 +352,31 @@ def test_renaming_is_collision_free_and_keeps_extensions_that_carry_nothing() ->
 
 @pytest.mark.realdata
 def test_covid_ct_md_file_named_after_its_own_patient(realdata: Path, tmp_path: Path) -> None:
-    """COVID-CT-MD's 98C14734-ASSH_<n>.dcm is its PatientID (the file has no PatientName element)."""
+    """COVID-CT-MD's 98C14734-ASSH_<n>.dcm is its PatientID. The file has no PatientName element, so a second copy
+    gets one (written with pydicom, the JPEG-lossless pixel data untouched) and a folder and file named after it."""
     real = realdata / COVID_CT_MD / "98C14734-ASSH_57.dcm"
     src = tmp_path / "src"
     (src / "98C14734-ASSH").mkdir(parents=True)
     shutil.copyfile(real, src / "98C14734-ASSH" / real.name)
+    named = dcmread(real)
+    named.PatientName = "Kowalczyk^Wieslawa"
+    (src / "Kowalczyk_Wieslawa").mkdir()
+    named.save_as(src / "Kowalczyk_Wieslawa" / "WIESLAWA KOWALCZYK 57.dcm")
     findings = validate(src)
-    assert phi_path(findings) == {"98C14734-ASSH": ["PatientID"], "98C14734-ASSH/98C14734-ASSH_57.dcm": ["PatientID"]}
+    assert phi_path(findings) == {
+        "98C14734-ASSH": ["PatientID"], "98C14734-ASSH/98C14734-ASSH_57.dcm": ["PatientID"],
+        "Kowalczyk_Wieslawa": ["PatientName"], "Kowalczyk_Wieslawa/WIESLAWA KOWALCZYK 57.dcm": ["PatientName"]}
 
     out = tmp_path / "out"
     summary = run_anonymise(src, out)
-    assert summary["renamed"] == 2
+    assert summary["files"] == 2 and summary["renamed"] == 4
     copied = tree(out)
-    assert len(copied) == 2 and not [p for p in copied if "98C14734" in p or "ASSH" in p]
+    assert len(copied) == 4
+    for secret in ("98C14734", "ASSH", "kowalczyk", "wieslawa"):
+        assert not [p for p in copied if secret.casefold() in p.casefold()], secret
     assert {row["original"] for row in name_map(out)} == set(phi_path(findings))
     assert validate(out, exit_code=0) == []
-    assert walk(src)[0].path == "98C14734-ASSH"                  # the source keeps its names
+    assert [e.path for e in walk(src) if e.kind == "dir"] == ["98C14734-ASSH", "Kowalczyk_Wieslawa"]  # SRC as it was
 
 
 @pytest.mark.realdata
