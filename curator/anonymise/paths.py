@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydicom.multival import MultiValue
+
 from curator.checks.phi_paths import ATTRIBUTES, Identity, match_component
 
 __all__ = ["NAME_MAP_COLUMNS", "Renamed", "default_name_map", "identity_of", "name_map_bytes", "path_pseudonym",
@@ -57,7 +59,7 @@ def identity_of(ds: Any) -> Identity:
             if keyword == "OtherPatientIDsSequence":
                 pairs.extend((keyword, str(item.get("PatientID") or "")) for item in value or [])
             elif value is not None:
-                many = isinstance(value, list | tuple) or type(value).__name__ == "MultiValue"
+                many = isinstance(value, list | tuple | MultiValue)
                 pairs.extend((keyword, str(v)) for v in (value if many else [value]))
         except Exception:
             continue

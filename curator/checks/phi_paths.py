@@ -42,11 +42,11 @@ import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
 
 from curator.catalogue import make_finding
 from curator.checks.facts import Facts
 from curator.checks.privacy_dicom import PLACEHOLDER_DATES, PLACEHOLDERS, _declared, _is_placeholder, _pseudonym
+from curator.io.dicom_audit import AuditElement
 from curator.io.identifiers import fold_token
 from curator.models.findings import Finding
 
@@ -81,22 +81,22 @@ class Identity:
     def of(cls, pairs: Iterable[tuple[str, str]]) -> Identity:
         """From (attribute or audit location, value) pairs; multi-values (``a\\b``) are split, empty ones and
         attributes that identify no one are dropped."""
-        kept: list[tuple[str, str]] = []
+        kept: dict[tuple[str, str], None] = {}
         for location, value in pairs:
             attribute = "OtherPatientIDsSequence" if _OTHER_ID_ITEM.fullmatch(location) else location
             if attribute not in ATTRIBUTES:
                 continue
             for part in str(value or "").split("\\"):
                 part = part.strip().strip("\x00").strip()
-                if part and (attribute, part) not in kept:
-                    kept.append((attribute, part))
+                if part:
+                    kept[(attribute, part)] = None
         return cls(tuple(kept))
 
     def __bool__(self) -> bool:
         return bool(self.values)
 
 
-def audited_identity(elements: Iterable[Any], declared: bool) -> Identity:
+def audited_identity(elements: Iterable[AuditElement], declared: bool) -> Identity:
     """The identity of an audited file (``curator.io.dicom_audit.AuditElement``s), without the values the
     privacy audit accepts (placeholders; a harmless pseudonym in a declared file)."""
     pairs = []
