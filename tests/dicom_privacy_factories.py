@@ -136,3 +136,48 @@ def with_overlong_element(path: Path, length: int = 0xFFFFFFF0) -> int:
     element = struct.pack("<HH", 0x0029, 0x1010) + b"OB\0\0" + struct.pack("<I", length)
     path.write_bytes(data[:at] + creator + element + data[at:])
     return path.stat().st_size
+# --- files and folders named after the patient (PHI_PATH) ------------------------------------------------------
+
+PATH_ID = "98C14734-ASSH"              # COVID-CT-MD names its files after the PatientID
+PATH_NAME = "KOWALCZYK^WIESLAWA"
+PATH_ACCESSION = "ACC20200417"
+PATH_BIRTH = "19580312"
+PATH_OTHER_ID = "MRN-000777"
+PATH_SECRETS = ("98C14734", "ASSH", "Kowalczyk", "KOWALCZYK", "Wieslawa", "WIESLAWA", "20200417", "19580312",
+                "1958-03-12", "12.03.1958", "000777")
+
+
+def named_slice(instance: int = 1, *, patient_id: str = PATH_ID, name: str | None = PATH_NAME,
+                accession: str | None = PATH_ACCESSION, birth_date: str | None = PATH_BIRTH,
+                other_ids: tuple[str, ...] = (), other_ids_sequence: tuple[str, ...] = (),
+                series_uid: str = "2.25.5550001") -> Dataset:
+    """A CT slice whose header carries the identity its file and folder names are to be judged against."""
+    ds = ct_slice(study_uid="2.25.5550000", series_uid=series_uid, instance=instance,
+                  position=(-100.0, -120.0, instance * 2.5), patient_id=patient_id,
+                  sop_uid=f"{series_uid}{instance:03d}")
+    if name is not None:
+        if not name.isascii():
+            ds.SpecificCharacterSet = "ISO_IR 192"   # UTF-8
+        ds.PatientName = name
+    if accession is not None:
+        ds.AccessionNumber = accession
+    if birth_date is not None:
+        ds.PatientBirthDate = birth_date
+    if other_ids:
+        ds.OtherPatientIDs = list(other_ids)
+    if other_ids_sequence:
+        items = []
+        for value in other_ids_sequence:
+            item = Dataset()
+            item.PatientID = value
+            items.append(item)
+        ds.OtherPatientIDsSequence = Sequence(items)
+    return ds
+
+
+def write_named(root: Path, rel: str, instance: int = 1, **identity: object) -> Path:
+    """One slice at ``root/rel`` (folders made), its header from ``named_slice(**identity)``."""
+    path = root / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    named_slice(instance, **identity).save_as(path, enforce_file_format=True)  # type: ignore[arg-type]
+    return path

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import hashlib
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -360,6 +362,24 @@ def _pixels(root: Path) -> dict[str, bytes]:
     return found
 
 
+def _original_paths(out: Path) -> Callable[[str], str]:
+    """A path of the copy -> its path in SRC, through the name map anonymise keeps beside OUT (folders and files
+    named after the patient are renamed)."""
+    names = out.parent / f"{out.name}.namemap.csv"
+    with names.open(encoding="utf-8", newline="") as handle:
+        back = {row["renamed"]: row["original"] for row in csv.DictReader(handle)}
+
+    def original(path: str) -> str:
+        parts = path.split("/")
+        for index in range(len(parts), 0, -1):
+            prefix = "/".join(parts[:index])
+            if prefix in back:
+                return "/".join([back[prefix], *parts[index:]])
+        return path
+
+    return original
+
+
 @pytest.mark.realdata
 def test_pydicom_ct_files_names_dates_and_vendor_uids_then_clean(realdata: Path, tmp_path: Path) -> None:
     root = realdata / "pydicom_ct_files"
@@ -381,7 +401,9 @@ def test_pydicom_ct_files_names_dates_and_vendor_uids_then_clean(realdata: Path,
     assert summary["failed"] == {} and summary["files"] >= 80
     assert phi(audit(out), "error") == set()
     before, after = _pixels(root), _pixels(out)
-    assert after and all(after[path] == before[path] for path in after)
+    original = _original_paths(out)                            # dicomdirtests/77654033 is named after its PatientID
+    assert not (out / "pydicom_3.0.2_test_files" / "dicomdirtests" / "77654033").exists()
+    assert after and all(after[path] == before[original(path)] for path in after)
 
 
 def _dicom_facts(root: Path) -> tuple[DicomAudit, set[Row], set[tuple[str, str, str]], list[object]]:
@@ -411,8 +433,13 @@ def test_covid_ct_md_p001_audited_anonymised_and_clean_with_the_same_geometry(re
     assert len(found_out.files) == 148 and privacy_out == set()
     assert series_rows_out == series_rows == set()           # no new SERIES_* or DICOM_* finding
     assert len(series_out) == len(series) == 1
-    geometry = [[(f.path, f.position, f.orientation, f.pixel_spacing, f.rows, f.columns)  # type: ignore[attr-defined]
+    original = _original_paths(out)                            # 98C14734-ASSH_<n>.dcm: named after the PatientID
+    assert all("98C14734" not in f.path and original(f.path).startswith("P001/98C14734-ASSH_")
+               for f in series_out[0].files)  # type: ignore[attr-defined]
+    geometry = [[(original(f.path), f.position, f.orientation, f.pixel_spacing, f.rows, f.columns)  # type: ignore[attr-defined]
                  for f in one.files] for one in (series[0], series_out[0])]  # type: ignore[attr-defined]
+    geometry[0].sort()
+    geometry[1].sort()
     assert geometry[0] == geometry[1]
 
 

@@ -1,10 +1,11 @@
 """``curator anonymise SRC OUT``: a de-identified copy of a folder of DICOM files (see ``curator.anonymise.dicom``
 for what is done to each attribute).
 
-OUT mirrors SRC's tree; only UIDs inside file and folder names (exports name files after their SOP Instance
-UID) are remapped like the UIDs in the files. The copy is written into a temporary folder beside OUT, every
-file is audited again, and the folder is renamed into place only when every file succeeded, so a failed run
-leaves nothing half-written; SRC is only ever read. Files that are not DICOM are left out unless
+OUT mirrors SRC's tree; UIDs inside file and folder names (exports name files after their SOP Instance UID) are
+remapped like the UIDs in the files, and names that carry a patient's identifiers are renamed with keyed
+pseudonyms, the map kept beside OUT (``curator.anonymise.paths``). The copy is written into a temporary folder
+beside OUT, every file is audited again, and the folder is renamed into place only when every file succeeded, so
+a failed run leaves nothing half-written; SRC is only ever read. Files that are not DICOM are left out unless
 ``copy_other`` is set (they may hold identifiers too); DICOMDIR files are left out (their records name the
 patients and the old UIDs: regenerate them from the copy).
 
@@ -29,10 +30,13 @@ from pathlib import Path
 from pydicom import dcmread
 
 from curator.anonymise.dicom import FilePlan, anonymise_file, date_offset, pseudonym, remap_uid
+from curator.anonymise.paths import IDENTITY_TAGS, default_name_map, identity_of, name_map_bytes, plan_names
+from curator.checks.phi_paths import Identity
 from curator.checks.phi_text import mask
 from curator.checks.privacy_dicom import judge_file
 from curator.errors import OptionsError, RunError
 from curator.executor import Progress, run_tasks
+from curator.ingest.pipeline import _write_atomic
 from curator.io.deid_table import DEID_EDITION
 from curator.io.dicom import DICOM_SUFFIXES, MEDIA_STORAGE_DIRECTORY, _marker, _skipped
 from curator.io.dicom_audit import audit_task
@@ -135,6 +139,7 @@ class AnonymiseOptions:
     copy_other: bool = False                   # copy files that are not DICOM unchanged
     skip_failed: bool = False                  # leave out DICOM files that cannot be anonymised instead of failing
     force: bool = False                        # replace OUT if it exists
+    name_map: Path | None = None               # original -> new names of renamed components (default: beside OUT)
     jobs: int | None = None
     progress: Progress | None = field(default=None, compare=False)
 
@@ -153,6 +158,8 @@ class AnonymiseSummary:
     remaining: Counter[str] = field(default_factory=Counter)  # audit error code -> copies that still have it
     options: list[str] = field(default_factory=list)         # CID 7050 codes claimed in the copies
     warnings: list[str] = field(default_factory=list)        # e.g. a key file others can read
+    renamed: int = 0                                         # path components renamed: they named the patient
+    name_map: str = ""                                       # where their original names are kept
     edition: str = DEID_EDITION
     seconds: float = 0.0
 
@@ -160,7 +167,8 @@ class AnonymiseSummary:
         return {"source": self.source, "out": self.out, "files": self.files, "bytes": self.bytes,
                 "patients": self.patients, "actions": dict(sorted(self.actions.items())), "copied": self.copied,
                 "left_out": self.left_out, "failed": self.failed, "remaining": dict(sorted(self.remaining.items())),
-                "options": self.options, "warnings": self.warnings,
+                "options": self.options, "warnings": self.warnings, "renamed": self.renamed,
+                "name_map": self.name_map,
                 "deid_edition": self.edition, "seconds": self.seconds}
 
 
@@ -181,6 +189,9 @@ def summary_text(summary: AnonymiseSummary) -> str:
             lines.append(f"  {label}: {summary.actions[action]:,} elements")
     if summary.copied:
         lines.append(f"  copied unchanged (not DICOM): {len(summary.copied)} files")
+    if summary.renamed:
+        lines.append(f"  renamed {summary.renamed} file and folder names that carried patient identifiers; "
+                     f"the original names are in {summary.name_map} (keep it private, outside the release)")
     if summary.left_out:
         lines.append(f"  left out: {len(summary.left_out)} files")
         lines.extend(f"    {path}: {why}" for path, why in list(summary.left_out.items())[:20])
@@ -200,6 +211,7 @@ class _Found:
     patient_id: str = ""
     force: bool = False
     reason: str = ""
+    identity: Identity = field(default_factory=Identity)   # the values a file or folder name must not carry
 
 
 def _look(path: Path) -> _Found:
@@ -213,7 +225,7 @@ def _look(path: Path) -> _Found:
         warnings.simplefilter("ignore")
         try:
             ds = dcmread(path, stop_before_pixels=True, force=not marked,
-                         specific_tags=["PatientID", "SOPClassUID", "StudyInstanceUID", "Modality"])
+                         specific_tags=["SOPClassUID", "StudyInstanceUID", "Modality", *IDENTITY_TAGS])
         except Exception as error:
             if not marked:
                 return _Found("other")
@@ -224,7 +236,8 @@ def _look(path: Path) -> _Found:
         return _Found("directory")
     if not marked and not any(k in ds for k in ("SOPClassUID", "StudyInstanceUID", "PatientID", "Modality")):
         return _Found("other")
-    return _Found("dicom", patient_id=str(ds.get("PatientID") or "").strip(), force=not marked)
+    return _Found("dicom", patient_id=str(ds.get("PatientID") or "").strip(), force=not marked,
+                  identity=identity_of(ds))
 
 
 def mirrored(path: str, key: bytes) -> str:
@@ -268,6 +281,10 @@ def anonymise(source: Path | str, out: Path | str, options: AnonymiseOptions,
     started = time.perf_counter()
     source, out = Path(source), Path(out)
     _check_places(source, out, options.force)
+    name_map = options.name_map or default_name_map(out)
+    if any(name_map.resolve().is_relative_to(place.resolve()) for place in (source, out)):
+        raise OptionsError(f"the name map {name_map} would be inside SRC or OUT; it names the patients: keep it "
+                           "beside OUT")
     summary = AnonymiseSummary(source=str(source), out=str(out))
     entries = walk(source)
     files = {e.path: e for e in entries if e.kind == "file"}
@@ -301,13 +318,15 @@ def anonymise(source: Path | str, out: Path | str, options: AnonymiseOptions,
     aliases = {pid: (options.mapping[pid] if options.mapping is not None else pseudonym(options.key, pid))
                for pid in patients}
     offsets = {pid: date_offset(options.key, pid) for pid in patients}
+    written = dicom + ([p for p in paths if found[p].kind == "other"] if options.copy_other else [])
+    targets, renamed = plan_names(written, {p: found[p].identity for p in dicom}, options.key)
 
     temporary = out.parent / f".{out.name}.curator-partial-{os.getpid()}"
     if temporary.exists():
         shutil.rmtree(temporary)
     temporary.mkdir(parents=True)
     try:
-        plans = [FilePlan(source=source / p, target=temporary / mirrored(p, options.key), key=options.key, name=p,
+        plans = [FilePlan(source=source / p, target=temporary / targets[p], key=options.key, name=p,
                           pseudonym=aliases[found[p].patient_id], offset_days=offsets[found[p].patient_id],
                           force=found[p].force, keep_safe_private=options.keep_safe_private,
                           retain_patient_characteristics=options.retain_patient_characteristics) for p in dicom]
@@ -324,7 +343,7 @@ def anonymise(source: Path | str, out: Path | str, options: AnonymiseOptions,
         if options.copy_other:
             for path in paths:
                 if found[path].kind == "other":
-                    target = temporary / mirrored(path, options.key)
+                    target = temporary / targets[path]
                     target.parent.mkdir(parents=True, exist_ok=True)
                     shutil.copyfile(source / path, target)
                     summary.copied.append(path)
@@ -336,7 +355,7 @@ def anonymise(source: Path | str, out: Path | str, options: AnonymiseOptions,
             raise AnonymiseError("no DICOM file of SRC could be anonymised, so no copy was made",
                                  [f"{path}: {why}" for path, why in summary.failed.items()])
         for path in summary.failed:
-            (temporary / mirrored(path, options.key)).unlink(missing_ok=True)
+            (temporary / targets[path]).unlink(missing_ok=True)
         claimed = {"113100"}
         if summary.actions.get("dates shifted"):
             claimed.add("113107")
@@ -345,6 +364,12 @@ def anonymise(source: Path | str, out: Path | str, options: AnonymiseOptions,
         if options.keep_safe_private:
             claimed.add("113111")
         summary.options = sorted(claimed)
+        kept = {"/".join(p.split("/")[: i + 1]) for p in written if p not in summary.failed
+                for i in range(p.count("/") + 1)}
+        renamed = [r for r in renamed if r.original in kept]
+        if renamed:
+            _write_atomic(name_map, name_map_bytes(renamed), mode=0o600)   # as private as ingest's key map
+            summary.renamed, summary.name_map = len(renamed), str(name_map)
         _move_into_place(temporary, out)
     except BaseException:
         shutil.rmtree(temporary, ignore_errors=True)

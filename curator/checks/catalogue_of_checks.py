@@ -12,6 +12,7 @@ from curator.checks import (
     manifest,
     parts,
     payload,
+    phi_paths,
     privacy_dicom,
     privacy_files,
     registry,
@@ -22,7 +23,7 @@ from curator.checks import (
 from curator.ingest.codes import CODES as INGEST_CODES
 
 CHECK_MODULES = (inventory, registry, headers, manifest, payload, release_docs, slices, dicom_series, privacy_dicom,
-                 privacy_files)
+                 privacy_files, phi_paths)
 # the waiver codes come from applying the configuration to a run's findings, the parts codes from verify and the
 # ingest codes from curator ingest
 CODES: frozenset[str] = (frozenset().union(*(module.CODES for module in CHECK_MODULES)) | {"LAYOUT_UNRECOGNISED"}

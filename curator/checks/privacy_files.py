@@ -20,6 +20,7 @@ from typing import Any
 
 from curator.catalogue import make_finding
 from curator.checks.facts import Facts
+from curator.checks.phi_paths import flagged_components
 from curator.checks.privacy_patterns import (
     DATE,
     ID,
@@ -301,7 +302,10 @@ def _values(path: str, audit: FileAudit) -> Iterator[Finding]:
 # --- names, identifiers, gaps ------------------------------------------------------------------------------
 
 def _names(facts: Facts) -> Iterator[Finding]:
+    judged = flagged_components(facts)   # names PHI_PATH finds from the file's own headers are reported there
     for entry in facts.entries:
+        if entry.path in judged:
+            continue
         name = entry.path.rsplit("/", 1)[-1]
         stem = re.sub(r"(\.[A-Za-z0-9]{1,5}){1,2}$", "", name) or name
         kinds = classify(stem, shapes=False)

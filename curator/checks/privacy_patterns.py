@@ -107,7 +107,7 @@ def looks_like_name(text: str, *, shapes: bool = True) -> bool:
 def looks_like_id(text: str) -> bool:
     """A record or accession number: seven or more digits that are not a date or part of a UID or decimal, or
     five or more after a prefix such as ``acc``/``mrn``."""
-    found = tokens(_without_uids(re.sub(r"\d+\.\d+", " ", text)))
+    found = tokens(re.sub(r"\d+\.\d+", " ", _without_uids(text)))  # UIDs first: 2.25.<n> is no decimal
     for index, (word, _, _) in enumerate(found):
         if not word.isdigit():
             continue

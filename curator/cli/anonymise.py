@@ -15,7 +15,7 @@ import click
 
 def _run(source: Path, out: Path, key_file: Path | None, map_file: Path | None, keep_safe_private: bool,
          retain_patient_characteristics: bool, copy_other: bool, skip_failed: bool, force: bool, jobs: int | None,
-         fmt: str) -> None:
+         fmt: str, name_map: Path | None = None) -> None:
     from curator.anonymise import (
         AnonymiseError,
         AnonymiseOptions,
@@ -25,13 +25,19 @@ def _run(source: Path, out: Path, key_file: Path | None, map_file: Path | None, 
         summary_text,
     )
     from curator.anonymise import anonymise as run_anonymise
+    from curator.anonymise.paths import default_name_map
     from curator.cli.main import EXIT_INVALID, EXIT_VALID
+    from curator.errors import OptionsError
 
     key = load_key(key_file)
     mapping = load_mapping(map_file) if map_file is not None else None
+    names = (name_map or default_name_map(out)).resolve()
+    if any(own is not None and own.resolve() == names for own in (key_file, map_file)):
+        raise OptionsError(f"the name map {names} is also given as the key file or --map: writing it would destroy "
+                           "that file; name another --name-map")
     options = AnonymiseOptions(key=key, mapping=mapping, keep_safe_private=keep_safe_private,
                                retain_patient_characteristics=retain_patient_characteristics, copy_other=copy_other,
-                               skip_failed=skip_failed, force=force, jobs=jobs)
+                               skip_failed=skip_failed, force=force, jobs=jobs, name_map=name_map)
     try:
         summary = run_anonymise(source, out, options)
     except AnonymiseError as error:
@@ -59,6 +65,9 @@ def _run(source: Path, out: Path, key_file: Path | None, map_file: Path | None, 
                    "pseudonyms and date offsets; the key is never written to OUT.")
 @click.option("--map", "map_file", type=click.Path(path_type=Path, dir_okay=False, exists=True),
               help="CSV of original PatientID,pseudonym (default: ANON-<10 digits> derived from the key).")
+@click.option("--name-map", type=click.Path(path_type=Path, dir_okay=False),
+              help="Where to keep the original names of renamed files and folders (default: OUT.namemap.csv "
+                   "beside OUT; never inside SRC or OUT).")
 @click.option("--keep-safe-private", is_flag=True,
               help="Keep the private attributes known to be safe (schema/deid/safe_private.yaml; claims 113111).")
 @click.option("--retain-patient-characteristics", is_flag=True,
@@ -71,12 +80,14 @@ def _run(source: Path, out: Path, key_file: Path | None, map_file: Path | None, 
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 def anonymise(source: Path, out: Path, key_file: Path | None, map_file: Path | None, keep_safe_private: bool,
               retain_patient_characteristics: bool, copy_other: bool, skip_failed: bool, force: bool,
-              jobs: int | None, fmt: str) -> None:
+              jobs: int | None, fmt: str, name_map: Path | None) -> None:
     """Write a de-identified copy of the DICOM files in SOURCE to OUT (PS3.15 Basic Profile).
 
     Identifying attributes are removed, emptied or replaced, UIDs remapped with a keyed hash, dates shifted
     by one offset per patient, private attributes removed; pixel data is copied byte for byte. SOURCE is only
-    read; files that are not DICOM are left out unless --copy-other. Check the result with `curator validate OUT`.
+    read; files that are not DICOM are left out unless --copy-other. File and folder names that carry a patient's
+    identifiers are renamed to keyed pseudonyms, their original names kept in --name-map (mode 600). Check the
+    result with `curator validate OUT`.
     Exit codes: 0 done and the copy passes the DICOM privacy audit; 1 files could not be anonymised or the audit
     still finds errors in the copy (e.g. burned-in annotation) or SOURCE holds no DICOM file; 2 usage (e.g. no
     key); 3 could not run (SOURCE missing or not a folder, internal error).
@@ -84,4 +95,4 @@ def anonymise(source: Path, out: Path, key_file: Path | None, map_file: Path | N
     from curator.cli.main import guarded
 
     guarded(_run)(source, out, key_file, map_file, keep_safe_private, retain_patient_characteristics, copy_other,
-                  skip_failed, force, jobs, fmt)
+                  skip_failed, force, jobs, fmt, name_map)
