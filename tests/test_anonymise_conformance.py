@@ -4,6 +4,7 @@ exit codes of missing or empty inputs."""
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import re
@@ -76,7 +77,7 @@ def new_errors(source: Path, out: Path, key: str) -> dict[str, set[str]]:
     pairs = []
     for original in sorted(p for p in source.rglob("*") if p.is_file()):
         rel = original.relative_to(source).as_posix()
-        copy = out / mirrored(rel, key.encode())
+        copy = out / _copy_path(rel, out, key)
         if copy.is_file():
             pairs.append((rel, original, copy))
     assert pairs, f"no copies in {out}"
@@ -87,6 +88,22 @@ def new_errors(source: Path, out: Path, key: str) -> dict[str, set[str]]:
 
     with ThreadPoolExecutor(8) as pool:
         return {rel: added for rel, added in pool.map(compare, pairs) if added}
+
+
+def _copy_path(rel: str, out: Path, key: str) -> str:
+    """Where anonymise put SRC's ``rel``: components named after the patient are renamed (their new names are in
+    the name map beside OUT), UIDs in the other names remapped."""
+    names = out.parent / f"{out.name}.namemap.csv"
+    renamed = {}
+    if names.is_file():
+        with names.open(encoding="utf-8", newline="") as handle:
+            renamed = {row["original"]: row["renamed"] for row in csv.DictReader(handle)}
+    parts = rel.split("/")
+    for index in range(len(parts), 0, -1):
+        prefix = "/".join(parts[:index])
+        if prefix in renamed:
+            return "/".join([renamed[prefix], *(mirrored(p, key.encode()) for p in parts[index:])])
+    return mirrored(rel, key.encode())
 
 
 def anonymise(*args: str | Path, key: str = KEY) -> tuple[int, str]:

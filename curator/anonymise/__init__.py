@@ -36,7 +36,6 @@ from curator.checks.phi_text import mask
 from curator.checks.privacy_dicom import judge_file
 from curator.errors import OptionsError, RunError
 from curator.executor import Progress, run_tasks
-from curator.ingest.pipeline import _write_atomic
 from curator.io.deid_table import DEID_EDITION
 from curator.io.dicom import DICOM_SUFFIXES, MEDIA_STORAGE_DIRECTORY, _marker, _skipped
 from curator.io.dicom_audit import audit_task
@@ -368,6 +367,8 @@ def anonymise(source: Path | str, out: Path | str, options: AnonymiseOptions,
                 for i in range(p.count("/") + 1)}
         renamed = [r for r in renamed if r.original in kept]
         if renamed:
+            from curator.ingest.pipeline import _write_atomic  # here: ingest imports anonymise
+
             _write_atomic(name_map, name_map_bytes(renamed), mode=0o600)   # as private as ingest's key map
             summary.renamed, summary.name_map = len(renamed), str(name_map)
         _move_into_place(temporary, out)
