@@ -29,8 +29,8 @@ from curator.ingest.seg import SegError, is_segmentation, mask_from_seg, referen
 from curator.ingest.select import ImageHeader, choose, image_excluded, image_header
 from curator.io.archive_read import ArchiveProblem, ArchiveToolMissing, Limits, archive_kind, iter_members
 from curator.io.hashing import sha256_of
+from curator.io.nifti_writer import write_nifti
 from curator.models.ingest import IngestRules
-from curator.phantom import write_nifti
 
 ARCHIVE_SUFFIXES = (".tar.gz", ".tar.bz2", ".tar.xz", ".tgz", ".tbz2", ".txz", ".tar", ".zip", ".7z", ".rar")
 JUNK = (".DS_Store", "Thumbs.db", "desktop.ini")
