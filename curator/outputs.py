@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from curator.errors import OutputError
+from curator.errors import OptionsError, OutputError
 
 __all__ = ["DIR_MODE", "EXEC_MODE", "FILE_MODE", "PRIVATE_MODE", "Stage", "apply_modes", "atomic_file",
            "atomic_path", "atomic_write", "clean_stale", "contains", "lock", "move", "output_error", "overlap",
@@ -228,6 +228,12 @@ def lock(out: Path | str) -> Iterator[None]:
     """Hold the lock on OUT for the block; refuse at once (OutputError, exit 3) when another run holds it."""
     out = Path(out).absolute()
     path = lock_path(out)
+    for above in out.parents:   # a file where a folder of the path should be: the user's mistake, not the disk's
+        if above.exists() or above.is_symlink():
+            if not above.is_dir():
+                raise OptionsError(f"{above} is not a folder, so {out} cannot be made there; choose another "
+                                   "output folder")
+            break
     with writing(out):
         out.parent.mkdir(parents=True, exist_ok=True)
         while True:
