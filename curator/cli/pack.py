@@ -38,8 +38,7 @@ def parse_size(ctx: click.Context | None, param: click.Parameter | None, value: 
 
 
 def _release_date(release: Path) -> dt.date:
-    from curator.cli.common import report_failure
-    from curator.errors import OptionsError, RunError
+    from curator.errors import OptionsError
     from curator.io import ReadError
     from curator.io.card import load_card
 
@@ -72,6 +71,7 @@ def pack(release: Path, out_dir: Path, fmt: str, preset: str | None, max_part_by
     Members are sorted, dated SOURCE_DATE_EPOCH (else the release date), owned by 0:0 without names; each
     study stays with its mask; OUT_DIR gets the parts, PARTS.tsv and MD5SUMS/SHA256SUMS of the parts.
     """
+    from curator.cli.common import report_failure
     from curator.cli.common import report_failure
     from curator.errors import OptionsError, RunError
 
