@@ -72,7 +72,6 @@ def pack(release: Path, out_dir: Path, fmt: str, preset: str | None, max_part_by
     study stays with its mask; OUT_DIR gets the parts, PARTS.tsv and MD5SUMS/SHA256SUMS of the parts.
     """
     from curator.cli.common import report_failure
-    from curator.cli.common import report_failure
     from curator.errors import OptionsError, RunError
 
     try:
