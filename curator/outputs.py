@@ -60,11 +60,13 @@ LOCK = "curator-lock"
 log = logging.getLogger("curator.outputs")
 
 # errors that only a write can cause: whatever the path, the output is to blame
+_SPACE = "; free some space or choose another output folder, then run again"
+_PLACE = "; choose an output folder you can write to, then run again"
 _WRITE_ONLY = {
-    errno.EROFS: "the file system is read-only",
-    errno.ENOSPC: "no space left on the device",
-    errno.EDQUOT: "the disk quota is exhausted",
-    errno.EFBIG: "the file is larger than the file system or the file-size limit allows",
+    errno.EROFS: "the file system is read-only" + _PLACE,
+    errno.ENOSPC: "no space left on the device" + _SPACE,
+    errno.EDQUOT: "the disk quota is exhausted" + _SPACE,
+    errno.EFBIG: "the file is larger than the file system or the file-size limit allows" + _SPACE,
 }
 # errors that a read can cause too: the output's fault only when the path is an output place
 _WRITE_SIDE = {
@@ -78,7 +80,6 @@ _WRITE_SIDE = {
     errno.EMLINK: "too many links",
     errno.EXDEV: "the output spans two file systems",
 }
-_ADVICE = "; free space or choose another output folder, then run again"
 
 
 # --- containment ---------------------------------------------------------------------------------------------
@@ -108,9 +109,9 @@ def output_error(error: OSError, outs: Sequence[Path] = ()) -> OutputError | Non
     filename = error.filename if isinstance(error.filename, str | os.PathLike) else None
     if code in _WRITE_ONLY:
         where = filename or (outs[0] if outs else None)
-        return OutputError(str(where) if where is not None else "the output", _WRITE_ONLY[code] + _ADVICE)
+        return OutputError(str(where) if where is not None else "the output", _WRITE_ONLY[code])
     if code in _WRITE_SIDE and filename is not None and any(_output_side(Path(filename), Path(o)) for o in outs):
-        return OutputError(str(filename), _WRITE_SIDE[code] + _ADVICE)
+        return OutputError(str(filename), _WRITE_SIDE[code] + _PLACE)
     return None
 
 
@@ -237,7 +238,13 @@ def lock(out: Path | str) -> Iterator[None]:
     with writing(out):
         out.parent.mkdir(parents=True, exist_ok=True)
         while True:
-            handle = os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+            try:
+                handle = os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+            except OSError as error:   # the lock file is ours, not the user's: name the folder OUT goes in
+                found = output_error(error, [out])
+                if found is None:
+                    raise
+                raise OutputError(str(out.parent), found.reason) from error
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
