@@ -1,9 +1,9 @@
 """Outputs that cannot be written, concurrent runs and left-over staging folders, for every writing command
 (issue 12, "Trust": output problems, concurrent runs, left-over staging folders).
 
-A read-only or full output is made with a real file system: a tmpfs mounted read-only, or a tmpfs of 16 KiB (four pages).
-chmod does not stop root, and these tests run as root in CI; mounting needs root (or CAP_SYS_ADMIN), so where
-it is not permitted the tests say so and skip.
+A read-only or full output is made with a real file system: a tmpfs mounted read-only, or a tmpfs of 16 KiB
+(four pages). chmod does not stop root, and these tests run as root in CI; mounting needs root (or
+CAP_SYS_ADMIN), so where it is not permitted the tests say so and skip.
 """
 
 from __future__ import annotations
@@ -154,7 +154,7 @@ def test_a_second_build_into_the_same_out_is_refused_and_the_first_completes(inp
         assert f"cannot write {out}: another curator run (process {first.pid}) is writing it now" in second.stderr
         assert first.poll() is None, "the refused run must not stop the first"
     finally:
-        stdout, stderr = first.communicate(timeout=300)
+        _, stderr = first.communicate(timeout=300)
     assert first.returncode == 0, stderr.decode()
     report = validate(out, ValidateOptions(jobs=1))
     assert report.valid and report.counts.error == 0
