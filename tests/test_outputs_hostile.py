@@ -195,6 +195,7 @@ def test_a_killed_builds_staging_folder_is_removed_by_the_next_run_and_a_live_on
     shutil.rmtree(live)
 
 
+@pytest.mark.skipif(not Path("/usr/bin/prlimit").is_file(), reason="util-linux prlimit is not installed")
 def test_a_file_over_the_size_limit_is_exit_3_not_a_failed_input_file(inputs: dict[str, Path],
                                                                       tmp_path: Path) -> None:
     """RLIMIT_FSIZE: a file larger than the limit fails with EFBIG (Python ignores SIGXFSZ), on any file system.
