@@ -12,6 +12,7 @@ from curator.build import build
 from curator.errors import BuildError
 from curator.io.source import read_studies
 from curator.models.findings import Report
+from curator.outputs import lock, writing
 from curator.phantom import PhantomSpec, make_phantom, phantom_affine, write_nifti
 from curator.render.report import human_bytes, summary
 from curator.resources import examples_dir
@@ -52,6 +53,11 @@ def make_demo_source(target: Path) -> Path:
 
 def run_demo(out: Path, *, force: bool = False, echo: Callable[[str], object] = print) -> DemoResult:
     started = time.perf_counter()
+    with lock(out), writing(out):
+        return _run_demo(out, force, echo, started)
+
+
+def _run_demo(out: Path, force: bool, echo: Callable[[str], object], started: float) -> DemoResult:
     source, release = out / "source", out / "release"
     if out.exists() and any(out.iterdir()):
         if not force:

@@ -23,3 +23,15 @@ class BuildError(Exception):
         super().__init__(message)
         self.exit_code = exit_code
         self.problems = problems or []
+
+
+class OutputError(RunError):
+    """Curator could not write its output (exit 3): a read-only or full file system, no permission, a file too
+    large, a concurrent run holding OUT. ``path`` names the place; the input is not to blame."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        super().__init__(f"cannot write {path}: {reason}")
+        self.path, self.reason = path, reason
+
+    def __reduce__(self) -> tuple[type[OutputError], tuple[str, str]]:   # raised in worker processes too
+        return (type(self), (self.path, self.reason))

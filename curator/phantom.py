@@ -12,8 +12,9 @@ CT-3 on.  They favour the periphery, the posterior and the lower parts of the lu
 does.  The binary mask returned with the volume is 1 exactly on the voxels a lesion was placed on.
 
 Everything is a pure function of the :class:`PhantomSpec`: the same spec always yields identical arrays, and
-:func:`write_nifti` writes byte-identical ``.nii.gz`` files for identical input (no time stamp or file name
-in the gzip header), which keeps generated releases and their checksums reproducible.
+:func:`curator.io.nifti_writer.write_nifti` (re-exported here) writes byte-identical ``.nii.gz`` files
+for identical input (no time stamp or file name in the gzip header), which keeps generated releases and their
+checksums reproducible.
 
 The anatomy is laid out in coordinates normalised to the field of view, so a 512x512 phantom shows the same
 chest as a 96x96 one, only sampled more finely.
@@ -21,18 +22,14 @@ chest as a 96x96 one, only sampled more finely.
 
 from __future__ import annotations
 
-import gzip
 import math
-import os
-import tempfile
-from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
-import nibabel as nib
 import numpy as np
 import numpy.typing as npt
+
+from curator.io.nifti_writer import write_nifti
 
 __all__ = [
     "PhantomSpec",
@@ -68,11 +65,6 @@ FRACTION_BANDS: Final[dict[int, tuple[float, float]]] = {
     3: (0.54, 0.66),
     4: (0.80, 0.92),
 }
-
-_NIFTI_MAX_DESCRIP: Final = 80
-# nibabel is only partly annotated; its header calls are used through an ``Any`` handle under mypy --strict.
-_NIFTI1: Any = nib.nifti1
-
 
 @dataclass(frozen=True)
 class PhantomSpec:
@@ -592,68 +584,3 @@ def phantom_affine(spec: PhantomSpec) -> npt.NDArray[np.float64]:
     affine[1, 3] = 15.0 - (ny - 1) / 2.0 * sy
     affine[2, 3] = -150.0 - (nz - 1) / 2.0 * sz
     return affine
-
-
-def write_nifti(
-    path: str | os.PathLike[str],
-    data: npt.NDArray[np.generic],
-    affine: npt.NDArray[np.floating] | Sequence[Sequence[float]],
-    *,
-    descrip: str = "",
-) -> None:
-    """Write ``data`` as a gzipped NIfTI-1 file (``.nii.gz``), deterministically and atomically.
-
-    qform_code = sform_code = 1 (scanner), xyzt_units = 10 (mm + s), scl_slope/scl_inter unset (NaN, i.e. no
-    scaling), the on-disk dtype is the dtype of ``data`` (booleans are stored as uint8).  The gzip stream has
-    mtime 0 and no file name, so the same input always gives byte-identical files.  The file is written to a
-    temporary file in the target folder and moved into place with :func:`os.replace`.
-    """
-    target = Path(path)
-    if not target.name.endswith(".nii.gz"):
-        raise ValueError(f"NIfTI output must end with .nii.gz: {target}")
-    arr = np.asarray(data)
-    if arr.dtype == np.bool_:
-        arr = arr.astype(np.uint8)
-    if arr.ndim < 2 or arr.size == 0:
-        raise ValueError(f"data must be a non-empty array with at least 2 dimensions, got shape {arr.shape}")
-    arr = arr.astype(arr.dtype.newbyteorder("="), copy=False)
-    aff = np.asarray(affine, dtype=np.float64)
-    if aff.shape != (4, 4) or not np.all(np.isfinite(aff)):
-        raise ValueError("affine must be a finite 4x4 matrix")
-    try:
-        descrip_bytes = descrip.encode("ascii")
-    except UnicodeEncodeError as exc:
-        raise ValueError("descrip must be ASCII") from exc
-    if len(descrip_bytes) > _NIFTI_MAX_DESCRIP:
-        raise ValueError(f"descrip is limited to {_NIFTI_MAX_DESCRIP} bytes")
-
-    header = _NIFTI1.Nifti1Header()
-    header.set_data_dtype(arr.dtype)
-    header.set_data_shape(arr.shape)
-    header.set_qform(aff, code=1)
-    header.set_sform(aff, code=1)
-    header.set_xyzt_units("mm", "sec")
-    header["descrip"] = descrip_bytes
-    header["vox_offset"] = 352
-
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    tmp_path = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as raw:
-            with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6) as gz:
-                header.write_to(gz)
-                pad = int(header["vox_offset"]) - gz.tell()
-                if pad < 0:
-                    raise RuntimeError("NIfTI header larger than vox_offset")
-                gz.write(b"\x00" * pad)
-                # NIfTI stores voxels in Fortran order; write slab by slab to keep memory low.
-                slabs = arr.reshape((*arr.shape[:2], -1), order="F")
-                for k in range(slabs.shape[2]):
-                    gz.write(np.asfortranarray(slabs[:, :, k]).tobytes(order="F"))
-            raw.flush()
-            os.fsync(raw.fileno())
-        tmp_path.replace(target)
-    except BaseException:
-        tmp_path.unlink(missing_ok=True)
-        raise

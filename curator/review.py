@@ -25,8 +25,6 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
-import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -42,6 +40,7 @@ from curator.io.inventory import walk
 from curator.io.registry import read_registry
 from curator.models.findings import Report
 from curator.models.profile import Profile
+from curator.outputs import contains, lock, staged
 from curator.profiles import get_profile
 from curator.runs import check_root
 from curator.validate import ValidateOptions, validate
@@ -312,10 +311,9 @@ def _draw(job: _Job) -> _Drawn | _Refused:
 
 def check_out(root: Path, out: Path, force: bool) -> None:
     """Refuse an ``out`` inside the release or around it, a file, or a non-empty folder without ``force``."""
-    release, target = root.resolve(), out.resolve()
-    if target == release or target.is_relative_to(release):
+    if contains(root, out):
         raise OptionsError(f"--out {out} is inside the release {root}; write the review to a folder outside it")
-    if release.is_relative_to(target):
+    if contains(out, root):
         raise OptionsError(f"the release {root} is inside --out {out}; write the review to a folder of its own")
     if out.exists() or out.is_symlink():
         if not out.is_dir():
@@ -323,24 +321,6 @@ def check_out(root: Path, out: Path, force: bool) -> None:
         if any(out.iterdir()) and not force:
             raise OptionsError(f"--out {out} is not empty; pass --force to replace the review in it, "
                                "or choose another folder")
-
-
-def _place(tmp: Path, out: Path) -> None:
-    """Move the finished review into ``out``: a rename when ``out`` is new or empty; else replace our own
-    index.html and thumbs/ and leave anything else in ``out`` alone."""
-    if out.is_dir() and not out.is_symlink() and not any(out.iterdir()):
-        out.rmdir()
-    if not out.exists():
-        tmp.rename(out)
-        return
-    old = out / THUMBS
-    if old.is_symlink() or old.is_file():
-        old.unlink()
-    elif old.is_dir():
-        shutil.rmtree(old)
-    (tmp / THUMBS).rename(old)
-    (tmp / INDEX).replace(out / INDEX)
-    tmp.rmdir()
 
 
 def _counts(report: Report, studies: Sequence[ReviewStudy]) -> list[dict[str, int]]:
@@ -416,10 +396,9 @@ def write_review(root: Path | str, out: Path | str, *, options: ValidateOptions 
     elif max_studies is None and len(studies) > LARGE and warn is not None:
         warn(f"drawing thumbnails of all {len(studies)} studies; pass --max-studies N to draw fewer")
 
-    out.absolute().parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.absolute().parent / f".{out.name}.{secrets.token_hex(6)}.tmp"
-    tmp.mkdir()
-    try:
+    with lock(out), staged(out, merge=(INDEX, THUMBS)) as stage:   # with --force: only our two entries replaced
+        check_out(root, out, force)   # again, under the lock: another run may have written OUT meanwhile
+        tmp = stage.root
         (tmp / THUMBS).mkdir()
         anchors: dict[int, str] = {}
         used: set[str] = set()
@@ -465,8 +444,4 @@ def write_review(root: Path | str, out: Path | str, *, options: ValidateOptions 
         page = review_html(report, cards, title=f"curator review: {root.absolute().name}", notes=notes,
                            study_notes=notes_for_studies, layout=layout(profile) if profile else "nifti")
         (tmp / INDEX).write_text(page, encoding="utf-8")
-        _place(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out / INDEX

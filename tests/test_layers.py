@@ -14,7 +14,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "curator"
 
 # unit (first name below curator) -> layer; `curator` is the package's own __init__ (the version)
 LAYERS: dict[str, int] = {
-    "curator": 0, "resources": 0, "errors": 0, "rule_texts": 0, "executor": 0,
+    "curator": 0, "resources": 0, "errors": 0, "rule_texts": 0, "executor": 0, "outputs": 0,
     "models": 1, "catalogue": 1,
     "io": 2, "profiles": 2, "config": 2,
     "checks": 3, "digests": 3,
@@ -30,7 +30,6 @@ KNOWN: set[tuple[str, str]] = {
     ("checks", "ingest"),    # checks/catalogue_of_checks imports ingest.codes
     ("build", "render"),     # figures and PDFs live in render but only build uses them
     ("verify", "render"),    # verify's fast path formats through render
-    ("ingest", "phantom"),   # ingest writes NIfTI through the demo generator
 }
 KNOWN_CYCLES: set[frozenset[str]] = {frozenset({"anonymise", "build"})}
 

@@ -41,6 +41,7 @@ from curator.io.dicom import DICOM_SUFFIXES, MEDIA_STORAGE_DIRECTORY, _marker, _
 from curator.io.dicom_audit import audit_task
 from curator.io.inventory import walk
 from curator.models.findings import Severity
+from curator.outputs import atomic_write, lock, output_error, overlap, staged
 
 __all__ = ["KEY_ENV", "MIN_KEY_CHARS", "AnonymiseError", "AnonymiseOptions", "AnonymiseSummary", "anonymise",
            "date_offset", "key_file_exposure", "load_key", "load_mapping", "pseudonym", "remap_uid", "summary_text"]
@@ -249,6 +250,11 @@ def _task(plan: FilePlan) -> dict[str, int] | str:
     """Anonymise one file, then audit the copy as `curator validate` would (write, verify, then move)."""
     try:
         counts = anonymise_file(plan)
+    except OSError as error:   # a full or read-only output is not the file's fault: the run stops (exit 3)
+        found = output_error(error, [plan.target])
+        if found is not None:
+            raise found from error
+        return " ".join(str(error).split()) or type(error).__name__
     except Exception as error:  # the boundary: a hostile file becomes a reason
         return " ".join(str(error).split()) or type(error).__name__
     audited = audit_task((plan.target.parent, plan.target.name))
@@ -265,8 +271,7 @@ def _check_places(source: Path, out: Path, force: bool) -> None:
         raise RunError(f"SRC ({source}) does not exist; pass the folder that holds the DICOM files")
     if not source.is_dir():
         raise RunError(f"SRC ({source}) is not a folder; pass the folder that holds the DICOM files")
-    src, dst = source.resolve(), out.resolve()
-    if dst == src or dst.is_relative_to(src) or src.is_relative_to(dst):
+    if overlap(out, [source]) is not None:
         raise OptionsError(f"OUT ({out}) must be outside SRC ({source}) and must not contain it")
     if out.exists() and not force:
         raise OptionsError(f"{out} exists; pass --force to replace it (only once the new copy is complete)")
@@ -284,6 +289,16 @@ def anonymise(source: Path | str, out: Path | str, options: AnonymiseOptions,
     if any(name_map.resolve().is_relative_to(place.resolve()) for place in (source, out)):
         raise OptionsError(f"the name map {name_map} would be inside SRC or OUT; it names the patients: keep it "
                            "beside OUT")
+    with lock(out):
+        _check_places(source, out, options.force)   # again: another run may have made OUT meanwhile
+        summary = _anonymise(source, out, options, name_map)
+    summary.seconds = round(time.perf_counter() - started, 3)
+    if echo is not None:
+        echo(summary_text(summary))
+    return summary
+
+
+def _anonymise(source: Path, out: Path, options: AnonymiseOptions, name_map: Path) -> AnonymiseSummary:
     summary = AnonymiseSummary(source=str(source), out=str(out))
     entries = walk(source)
     files = {e.path: e for e in entries if e.kind == "file"}
@@ -320,11 +335,8 @@ def anonymise(source: Path | str, out: Path | str, options: AnonymiseOptions,
     written = dicom + ([p for p in paths if found[p].kind == "other"] if options.copy_other else [])
     targets, renamed = plan_names(written, {p: found[p].identity for p in dicom}, options.key)
 
-    temporary = out.parent / f".{out.name}.curator-partial-{os.getpid()}"
-    if temporary.exists():
-        shutil.rmtree(temporary)
-    temporary.mkdir(parents=True)
-    try:
+    with staged(out, replace=options.force) as stage:
+        temporary = stage.root
         plans = [FilePlan(source=source / p, target=temporary / targets[p], key=options.key, name=p,
                           pseudonym=aliases[found[p].patient_id], offset_days=offsets[found[p].patient_id],
                           force=found[p].force, keep_safe_private=options.keep_safe_private,
@@ -367,25 +379,6 @@ def anonymise(source: Path | str, out: Path | str, options: AnonymiseOptions,
                 for i in range(p.count("/") + 1)}
         renamed = [r for r in renamed if r.original in kept]
         if renamed:
-            from curator.ingest.pipeline import _write_atomic  # here: ingest imports anonymise
-
-            _write_atomic(name_map, name_map_bytes(renamed), mode=0o600)   # as private as ingest's key map
+            atomic_write(name_map, name_map_bytes(renamed), mode=0o600)   # as private as ingest's key map
             summary.renamed, summary.name_map = len(renamed), str(name_map)
-        _move_into_place(temporary, out)
-    except BaseException:
-        shutil.rmtree(temporary, ignore_errors=True)
-        raise
-    summary.seconds = round(time.perf_counter() - started, 3)
-    if echo is not None:
-        echo(summary_text(summary))
     return summary
-
-
-def _move_into_place(temporary: Path, out: Path) -> None:
-    if out.exists():
-        old = out.parent / f".{out.name}.curator-old-{os.getpid()}"
-        out.rename(old)
-        temporary.rename(out)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        temporary.rename(out)

@@ -26,11 +26,9 @@ builder uses on the files it writes.
 from __future__ import annotations
 
 import gzip
-import os
 import re
 import shutil
 import struct
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -46,6 +44,7 @@ from curator.io.hashing import hash_file
 from curator.io.inventory import walk
 from curator.io.manifest import MANIFEST_ALGORITHMS, ManifestReadError, parse_manifest
 from curator.io.privacy_files import NIFTI_TEXT_FIELDS, read_gzip_header, read_nifti_metadata
+from curator.outputs import atomic_path, lock, output_error, overlap, staged
 
 __all__ = ["NiftiAnonymiseError", "NiftiAnonymiseSummary", "NiftiScrub", "anonymise_nifti", "anonymise_nifti_tree",
            "needs_scrub", "scrub_nifti_header", "summary_text"]
@@ -325,16 +324,8 @@ def scrub_nifti_header(path: Path) -> NiftiScrub:
     """
     if not needs_scrub(path):
         return NiftiScrub()
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.scrub-", dir=path.parent)
-    os.close(handle)
-    target = Path(temporary)
-    try:
+    with atomic_path(path) as target:
         scrub = anonymise_nifti(path, target)
-        target.chmod(path.stat().st_mode & 0o777)
-        target.replace(path)
-    finally:
-        if target.exists():
-            target.unlink()
     return scrub
 
 
@@ -369,6 +360,9 @@ def _run(job: _Job) -> NiftiScrub | bool | str:
     except NiftiAnonymiseError as error:
         return str(error)
     except OSError as error:
+        found = output_error(error, [job.target])
+        if found is not None:   # a full or read-only output is not the file's fault: the run stops (exit 3)
+            raise found from error
         return f"cannot read or write the file ({error.strerror or error})"
     except Exception as error:  # a decoder error of an unexpected type on hostile input
         return " ".join(str(error).split()) or type(error).__name__
@@ -377,8 +371,7 @@ def _run(job: _Job) -> NiftiScrub | bool | str:
 def _check_places(source: Path, out: Path, force: bool) -> None:
     if not source.exists():
         raise OptionsError(f"{source} does not exist")
-    src, dst = source.resolve(), out.resolve()
-    if dst == src or dst.is_relative_to(src) or src.is_relative_to(dst):
+    if overlap(out, [source]) is not None:
         raise OptionsError(f"OUT ({out}) must be outside SRC ({source}) and must not contain it")
     if out.is_symlink():
         raise OptionsError(f"{out} is a symbolic link; pass the folder it points to")
@@ -424,47 +417,43 @@ def anonymise_nifti_tree(source: Path | str, out: Path | str, *, force: bool = F
     else:
         raise OptionsError(f"{source} is neither a file nor a folder")
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    temporary = Path(tempfile.mkdtemp(prefix=f".{out.name}.curator-partial-", dir=out.parent))
-    try:
-        jobs_list = []
-        for rel, _ in entries:
-            src = root / rel if rel else root
-            name = rel or source.name
-            kind = "nifti" if _is_nifti(name) else ("gzip" if name.lower().endswith((".gz", ".tgz")) else "copy")
-            jobs_list.append(_Job(src, temporary / (rel or "file"), kind))
-        results = run_tasks(_run, jobs_list, jobs, progress=progress)
-        changed: list[str] = []
-        for (rel, size), job, result in zip(entries, jobs_list, results, strict=True):
-            if isinstance(result, str):
-                summary.failed[rel or source.name] = result
-            elif isinstance(result, NiftiScrub):
-                summary.files += 1
-                summary.bytes += size
-                summary.changed += result.changed
-                summary.cleared.update(result.cleared)
-                summary.extensions += result.extensions
-                summary.gzip_headers += result.gzip_header
-                changed.append(rel)
-            elif job.kind == "gzip":
-                summary.other_gzip.append(rel)
-                changed.append(rel)
+    with lock(out):
+        _check_places(source, out, force)   # again: another run may have made OUT meanwhile
+        with staged(out, replace=force) as stage:
+            temporary = stage.root
+            jobs_list = []
+            for rel, _ in entries:
+                src = root / rel if rel else root
+                name = rel or source.name
+                kind = "nifti" if _is_nifti(name) else ("gzip" if name.lower().endswith((".gz", ".tgz")) else "copy")
+                jobs_list.append(_Job(src, temporary / (rel or "file"), kind))
+            results = run_tasks(_run, jobs_list, jobs, progress=progress)
+            changed: list[str] = []
+            for (rel, size), job, result in zip(entries, jobs_list, results, strict=True):
+                if isinstance(result, str):
+                    summary.failed[rel or source.name] = result
+                elif isinstance(result, NiftiScrub):
+                    summary.files += 1
+                    summary.bytes += size
+                    summary.changed += result.changed
+                    summary.cleared.update(result.cleared)
+                    summary.extensions += result.extensions
+                    summary.gzip_headers += result.gzip_header
+                    changed.append(rel)
+                elif job.kind == "gzip":
+                    summary.other_gzip.append(rel)
+                    changed.append(rel)
+                else:
+                    summary.copied.append(rel)
+            if summary.failed:
+                raise NiftiAnonymiseError(f"{len(summary.failed)} file(s) could not be anonymised, so nothing was "
+                                          "written: " + "; ".join(f"{p}: {why}" for p, why in
+                                                                  list(summary.failed.items())[:5]))
+            if source.is_dir():
+                summary.manifests = _refresh_manifests(temporary, changed)
+                summary.copied = [p for p in summary.copied if p not in summary.manifests]
             else:
-                summary.copied.append(rel)
-        if summary.failed:
-            raise NiftiAnonymiseError(f"{len(summary.failed)} file(s) could not be anonymised, so nothing was "
-                                      "written: " + "; ".join(f"{p}: {why}" for p, why in
-                                                              list(summary.failed.items())[:5]))
-        if source.is_dir():
-            summary.manifests = _refresh_manifests(temporary, changed)
-            summary.copied = [p for p in summary.copied if p not in summary.manifests]
-            temporary.chmod(0o755)
-            _move_into_place(temporary, out)
-        else:
-            target = temporary / "file"
-            _move_into_place(target, out)
-    finally:
-        shutil.rmtree(temporary, ignore_errors=True)
+                stage.payload = temporary / "file"
     summary.seconds = round(time.perf_counter() - started, 3)
     if echo is not None:
         echo(summary_text(summary))
@@ -496,15 +485,3 @@ def _refresh_manifests(root: Path, changed: list[str]) -> list[str]:
         updated.append(name)
     return updated
 
-
-def _move_into_place(temporary: Path, out: Path) -> None:
-    if out.exists() or out.is_symlink():
-        old = out.parent / f".{out.name}.curator-old-{os.getpid()}"
-        out.rename(old)
-        temporary.rename(out)
-        if old.is_dir():
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            old.unlink()
-    else:
-        temporary.rename(out)

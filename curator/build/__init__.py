@@ -6,9 +6,7 @@ failed build leaves nothing half-written. The source is only ever read.
 
 from __future__ import annotations
 
-import os
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -41,6 +39,7 @@ from curator.models.card import DatasetCard, localise
 from curator.models.findings import Report
 from curator.models.profile import Profile
 from curator.models.records import SourceStudy
+from curator.outputs import contains, lock, output_error, staged
 from curator.profiles import get_profile
 from curator.validate import ValidateOptions, validate
 
@@ -61,16 +60,11 @@ class BuildResult:
     per_category: dict[str, int] = field(default_factory=dict)
 
 
-def _inside(base: Path, relative: str) -> Path | None:
+def _source_path(base: Path, relative: str) -> Path | None:
     """``base/relative`` if it stays inside ``base`` (no absolute paths, no ``..``, no links out)."""
-    if "\x00" in relative:
+    if "\x00" in relative or not contains(base, base / relative):
         return None
-    candidate = (base / relative).resolve()
-    try:
-        candidate.relative_to(base.resolve())
-    except ValueError:
-        return None
-    return candidate
+    return (base / relative).resolve()
 
 
 def check_source(source: Path, card: DatasetCard, profile: Profile,
@@ -95,7 +89,7 @@ def check_source(source: Path, card: DatasetCard, profile: Profile,
         for column, rel in (("study", study.study), ("mask", study.mask)):
             if rel is None:
                 continue
-            path = _inside(source, rel)
+            path = _source_path(source, rel)
             if path is None:
                 problems.append(f"{where}: {column} path {rel!r} points outside the source folder or is not a path")
                 continue
@@ -203,50 +197,33 @@ def build(source: Path | str, out: Path | str, *, force: bool = False, jobs: int
     out = out.absolute()
     if out.is_symlink():
         raise BuildError(f"{out} is a symbolic link; pass the folder it points to", 2)
-    if out.exists() and not force and (not out.is_dir() or any(out.iterdir())):
-        raise BuildError(f"{out} already exists and is not empty; choose another folder or pass --force", 2)
-    real_out, real_source = out.resolve(), source.resolve()
-    if real_out == real_source or real_source in real_out.parents:
+    if contains(source, out):
         raise BuildError(f"the release folder {out} must not be inside the source {source}", 2)
-    if real_out in real_source.parents:
+    if contains(out, source):
         raise BuildError(f"the source {source} lies inside the release folder {out}; replacing that folder "
                          "would delete the source", 2)
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
-    except OSError as error:
-        raise BuildError(f"cannot write beside {out}: {error.strerror or error}", 2) from error
-    try:
-        try:
-            _write_release(stage, source, card, profile, planned, studies, jobs, xxh128)
-        except (TemplateMissingError, GzipHeaderError, NiftiAnonymiseError, OSError) as error:
-            raise BuildError(f"writing the release failed: {error}", 1) from error
-        stage.chmod(0o755)  # mkdtemp makes it 0700; a release is for sharing
-        report = validate(stage, ValidateOptions(profile=profile.name, jobs=jobs))
-        if not report.valid:
-            problems = [f"{f.code} {f.path}: {f.message}" for f in report.findings if f.severity.value == "error"]
-            raise BuildError("the built release does not validate; nothing was written", 1, problems)
-        _move_into_place(stage, out)
-        if bag is not None:
-            write_bag(out, Path(bag))
-    finally:
-        if stage.exists():
-            shutil.rmtree(stage, ignore_errors=True)
+    with lock(out):
+        if out.exists() and not force and (not out.is_dir() or any(out.iterdir())):
+            raise BuildError(f"{out} already exists and is not empty; choose another folder or pass --force", 2)
+        with staged(out, replace=force) as stage:
+            try:
+                _write_release(stage.root, source, card, profile, planned, studies, jobs, xxh128)
+            except (TemplateMissingError, GzipHeaderError, NiftiAnonymiseError) as error:
+                raise BuildError(f"writing the release failed: {error}", 1) from error
+            except OSError as error:   # the output's fault is exit 3 (naming the place); else the source's
+                found = output_error(error, [out])
+                if found is not None:
+                    raise found from error
+                raise BuildError(f"writing the release failed: {error}", 1) from error
+            report = validate(stage.root, ValidateOptions(profile=profile.name, jobs=jobs))
+            if not report.valid:
+                problems = [f"{f.code} {f.path}: {f.message}" for f in report.findings
+                            if f.severity.value == "error"]
+                raise BuildError("the built release does not validate; nothing was written", 1, problems)
+    if bag is not None:
+        write_bag(out, Path(bag))
     report = report.model_copy(update={"root": str(out)})
     return BuildResult(out=out, studies=len(planned), masks=sum(1 for p in planned if p.mask_path),
                        files=report.stats.files, bytes=report.stats.bytes, report=report,
                        per_category=release_stats(studies, [c.id for c in card.categories])["per_category"])
 
-
-def _move_into_place(stage: Path, out: Path) -> None:
-    """Rename the finished stage to ``out``; an existing ``out`` (with --force) is removed only after."""
-    if out.exists():
-        old = out.with_name(f".{out.name}.old-{os.getpid()}")
-        out.rename(old)
-        stage.rename(out)
-        if old.is_dir():
-            shutil.rmtree(old)
-        else:
-            old.unlink()
-    else:
-        stage.rename(out)

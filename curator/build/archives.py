@@ -28,10 +28,8 @@ import gzip
 import hashlib
 import os
 import re
-import shutil
 import stat
 import tarfile
-import tempfile
 import time
 import zipfile
 from collections.abc import Iterator, Mapping, Sequence
@@ -43,6 +41,7 @@ from curator.executor import run_tasks
 from curator.io.hashing import CHUNK, hash_file
 from curator.io.manifest import MANIFEST_ALGORITHMS, format_gnu, parse_manifest
 from curator.io.manifest import ManifestReadError as _ManifestReadError
+from curator.outputs import lock, overlap, staged
 
 __all__ = [
     "FORMATS",
@@ -401,8 +400,7 @@ def pack_release(release: Path, out_dir: Path, *, fmt: str, max_bytes: int | Non
     release, out_dir = Path(release).absolute(), Path(out_dir).absolute()
     if not release.is_dir():
         raise PackError(f"{release} is not a folder; pass a built release")
-    real_release, real_out = release.resolve(), out_dir.resolve()
-    if real_out == real_release or real_release in real_out.parents or real_out in real_release.parents:
+    if overlap(out_dir, [release]) is not None:
         raise PackError(f"the output folder {out_dir} and the release {release} must not contain each other")
     if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
         raise PackError(f"{out_dir} already exists and is not empty; choose another folder")
@@ -419,41 +417,35 @@ def pack_release(release: Path, out_dir: Path, *, fmt: str, max_bytes: int | Non
     _check_preset(chosen, len(plan), sum(_part_bound(fmt, sum(cost(r, sizes[r]) for r in part)) for part in plan),
                   "as planned")
 
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.partial-", dir=out_dir.parent))
-    try:
-        names = list(_part_names(stem, fmt, len(plan)))
+    with lock(out_dir):
+        if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
+            raise PackError(f"{out_dir} already exists and is not empty; choose another folder")
+        with staged(out_dir) as staging:
+            stage = staging.root
+            names = list(_part_names(stem, fmt, len(plan)))
 
-        def write_part(index: int) -> tuple[tuple[str, int, int, str, str], list[str]]:
-            part_name, members = names[index], plan[index]
-            target = stage / part_name
-            digests = _WRITERS[fmt](release, members, target, epoch)
-            damaged = [f"{rel}: sha256 {digests[rel]}, SHA256SUMS says {expected[rel]}"
-                       for rel in sorted(members) if expected and rel in expected and expected[rel] != digests[rel]]
-            size = target.stat().st_size
-            if max_bytes is not None and size > max_bytes:
-                raise AssertionError(f"{part_name} is {size} bytes, over the planned bound {max_bytes}")
-            hashes = hash_file(target, ("md5", "sha256"))
-            return (part_name, size, len(members), hashes["md5"], hashes["sha256"]), damaged
+            def write_part(index: int) -> tuple[tuple[str, int, int, str, str], list[str]]:
+                part_name, members = names[index], plan[index]
+                target = stage / part_name
+                digests = _WRITERS[fmt](release, members, target, epoch)
+                damaged = [f"{rel}: sha256 {digests[rel]}, SHA256SUMS says {expected[rel]}" for rel in sorted(members)
+                           if expected and rel in expected and expected[rel] != digests[rel]]
+                size = target.stat().st_size
+                if max_bytes is not None and size > max_bytes:
+                    raise AssertionError(f"{part_name} is {size} bytes, over the planned bound {max_bytes}")
+                hashes = hash_file(target, ("md5", "sha256"))
+                return (part_name, size, len(members), hashes["md5"], hashes["sha256"]), damaged
 
-        results = run_tasks(write_part, range(len(plan)), jobs)
-        rows = [row for row, _ in results]
-        damaged = [problem for _, problems in results for problem in problems]
-        if damaged:
-            raise PackError("files of the release differ from its SHA256SUMS; nothing was written", 1, damaged)
-        _check_preset(chosen, len(rows), sum(row[1] for row in rows), "as written")
-        table = "part\tbytes\tfiles\tmd5\tsha256\n" + "".join(
-            f"{part}\t{size}\t{count}\t{md5}\t{sha}\n" for part, size, count, md5, sha in rows)
-        (stage / PARTS_LIST).write_text(table, encoding="utf-8", newline="\n")
-        (stage / "MD5SUMS").write_text(format_gnu({r[0]: r[3] for r in rows}), encoding="utf-8", newline="\n")
-        (stage / "SHA256SUMS").write_text(format_gnu({r[0]: r[4] for r in rows}), encoding="utf-8", newline="\n")
-        for path in stage.iterdir():
-            path.chmod(0o644)
-        stage.chmod(0o755)
-        if out_dir.exists():
-            out_dir.rmdir()
-        stage.rename(out_dir)
-    finally:
-        if stage.exists():
-            shutil.rmtree(stage, ignore_errors=True)
+            results = run_tasks(write_part, range(len(plan)), jobs)
+            rows = [row for row, _ in results]
+            damaged = [problem for _, problems in results for problem in problems]
+            if damaged:
+                raise PackError("files of the release differ from its SHA256SUMS; nothing was written", 1, damaged)
+            _check_preset(chosen, len(rows), sum(row[1] for row in rows), "as written")
+            table = "part\tbytes\tfiles\tmd5\tsha256\n" + "".join(
+                f"{part}\t{size}\t{count}\t{md5}\t{sha}\n" for part, size, count, md5, sha in rows)
+            (stage / PARTS_LIST).write_text(table, encoding="utf-8", newline="\n")
+            for listing, column in (("MD5SUMS", 3), ("SHA256SUMS", 4)):
+                (stage / listing).write_text(format_gnu({str(r[0]): str(r[column]) for r in rows}), encoding="utf-8",
+                                             newline="\n")
     return [out_dir / n for n in names] + [out_dir / n for n in _LISTS]

@@ -12,9 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
-import shutil
 import stat
-import tempfile
 from pathlib import Path
 
 from curator import __version__
@@ -24,6 +22,7 @@ from curator.io.card import load_card
 from curator.io.hashing import CHUNK
 from curator.io.manifest import format_gnu
 from curator.models.card import DatasetCard, localise
+from curator.outputs import EXEC_MODE, lock, overlap, staged
 
 __all__ = ["bag_info", "write_bag"]
 
@@ -65,9 +64,8 @@ def _copy_hashing(source: Path, target: Path, link: bool) -> tuple[str, str]:
                     sha.update(chunk)
                     md5.update(chunk)
                     writer.write(chunk)
-    if not linked:
-        executable = source.stat().st_mode & stat.S_IXUSR
-        target.chmod(0o755 if executable else 0o644)
+    if not linked and source.stat().st_mode & stat.S_IXUSR:
+        target.chmod(EXEC_MODE)   # the mode policy (curator.outputs) keeps it executable, the rest 0644
     return sha.hexdigest(), md5.hexdigest()
 
 
@@ -109,8 +107,7 @@ def write_bag(release: Path, bag: Path, *, when: dt.date | None = None, link: bo
     release, bag = Path(release).absolute(), Path(bag).absolute()
     if not release.is_dir():
         raise BuildError(f"{release} is not a folder; pass a built release", 2)
-    real_release, real_bag = release.resolve(), bag.resolve()
-    if real_bag == real_release or real_release in real_bag.parents or real_bag in real_release.parents:
+    if overlap(bag, [release]) is not None:
         raise BuildError(f"the bag {bag} and the release {release} must not contain each other", 2)
     if bag.exists() and (not bag.is_dir() or any(bag.iterdir())):
         raise BuildError(f"{bag} already exists and is not empty; choose another folder", 2)
@@ -124,33 +121,29 @@ def write_bag(release: Path, bag: Path, *, when: dt.date | None = None, link: bo
     assert bagging_date is not None
     files = _release_files(release)
 
-    bag.parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=f".{bag.name}.partial-", dir=bag.parent))
-    try:
-        sha256: dict[str, str] = {}
-        md5: dict[str, str] = {}
-        octets = 0
-        for rel in files:
-            key = f"data/{rel}"
-            sha256[key], md5[key] = _copy_hashing(release / rel, stage / "data" / rel, link)
-            octets += (release / rel).stat().st_size
-        tags = {
-            "bagit.txt": "BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n",
-            "bag-info.txt": bag_info(card, bagging_date, octets, len(files)),
-            "manifest-sha256.txt": format_gnu(sha256),
-            "manifest-md5.txt": format_gnu(md5),
-        }
-        for name in _TAG_FILES:
-            (stage / name).write_bytes(tags[name].encode("utf-8"))
-        tagmanifest = {name: hashlib.sha256(tags[name].encode("utf-8")).hexdigest() for name in _TAG_FILES}
-        (stage / "tagmanifest-sha256.txt").write_bytes(format_gnu(tagmanifest).encode("utf-8"))
-        for path in [stage, *(p for p in stage.rglob("*") if p.is_dir())]:
-            path.chmod(0o755)
-        for name in (*_TAG_FILES, "tagmanifest-sha256.txt"):
-            (stage / name).chmod(0o644)
-        if bag.exists():
-            bag.rmdir()
-        stage.rename(bag)
-    finally:
-        if stage.exists():
-            shutil.rmtree(stage, ignore_errors=True)
+    with lock(bag):
+        if bag.exists() and (not bag.is_dir() or any(bag.iterdir())):
+            raise BuildError(f"{bag} already exists and is not empty; choose another folder", 2)
+        with staged(bag) as stage:
+            _write_payload(release, stage.root, files, card, bagging_date, link)
+
+
+def _write_payload(release: Path, stage: Path, files: list[str], card: DatasetCard | None, bagging_date: dt.date,
+                   link: bool) -> None:
+    sha256: dict[str, str] = {}
+    md5: dict[str, str] = {}
+    octets = 0
+    for rel in files:
+        key = f"data/{rel}"
+        sha256[key], md5[key] = _copy_hashing(release / rel, stage / "data" / rel, link)
+        octets += (release / rel).stat().st_size
+    tags = {
+        "bagit.txt": "BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n",
+        "bag-info.txt": bag_info(card, bagging_date, octets, len(files)),
+        "manifest-sha256.txt": format_gnu(sha256),
+        "manifest-md5.txt": format_gnu(md5),
+    }
+    for name in _TAG_FILES:
+        (stage / name).write_bytes(tags[name].encode("utf-8"))
+    tagmanifest = {name: hashlib.sha256(tags[name].encode("utf-8")).hexdigest() for name in _TAG_FILES}
+    (stage / "tagmanifest-sha256.txt").write_bytes(format_gnu(tagmanifest).encode("utf-8"))

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from curator.errors import BuildError, OptionsError, ProfileError, RunError
+from curator.errors import BuildError, OptionsError, OutputError, ProfileError, RunError
 
 if TYPE_CHECKING:
     from curator.models.findings import Report
@@ -24,6 +24,9 @@ def report_failure(error: Exception) -> int:
     if isinstance(error, (OptionsError, ProfileError)):
         say(f"curator: error: {error}\n")
         return EXIT_USAGE
+    if isinstance(error, OutputError):   # the output cannot be written (read-only, full, held by another run)
+        say(f"curator: {error}\n")
+        return EXIT_CANNOT_RUN
     if isinstance(error, RunError):
         say(f"curator: cannot run: {error}\n")
         return EXIT_CANNOT_RUN

@@ -71,7 +71,8 @@ def pack(release: Path, out_dir: Path, fmt: str, preset: str | None, max_part_by
     Members are sorted, dated SOURCE_DATE_EPOCH (else the release date), owned by 0:0 without names; each
     study stays with its mask; OUT_DIR gets the parts, PARTS.tsv and MD5SUMS/SHA256SUMS of the parts.
     """
-    from curator.errors import OptionsError
+    from curator.cli.common import report_failure
+    from curator.errors import OptionsError, RunError
 
     try:
         from curator.build.archives import PackError, pack_release
@@ -93,6 +94,8 @@ def pack(release: Path, out_dir: Path, fmt: str, preset: str | None, max_part_by
         sys.exit(EXIT_USAGE)
     except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
         raise
+    except RunError as error:   # an output that cannot be written (OutputError): exit 3, the path named
+        sys.exit(report_failure(error))
     except Exception:
         click.echo("curator: internal error (please report it with the traceback below)", err=True)
         click.echo(traceback.format_exc(), err=True)

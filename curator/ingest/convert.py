@@ -54,14 +54,11 @@ written to a temporary file in the target folder and moved into place: the same 
 
 from __future__ import annotations
 
-import gzip
 import math
-import os
-import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Literal, cast
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -69,6 +66,7 @@ from pydicom.dataset import Dataset
 from pydicom.uid import UID, JPEG2000TransferSyntaxes, JPEGLSTransferSyntaxes, JPEGTransferSyntaxes, RLELossless
 
 from curator.io.dicom import MAX_DECODED_BYTES, finite_numbers, missing_decoder
+from curator.io.nifti_writer import write_nifti
 from curator.io.slice_steps import classify_steps, mm, nominal_step, step_runs
 
 __all__ = ["ConversionError", "Volume", "convert_series", "write_volume"]
@@ -82,10 +80,6 @@ PIXEL_SPACING_TOLERANCE = 1e-4     # mm
 PERPENDICULAR_TOLERANCE = 1e-2     # |row . column| above this: the direction cosines are not perpendicular
 SHIFT_PIXELS = 0.01                # tilt="resample" moves slices only when one would move by more than this
 MAX_VOLUME_BYTES = 4 << 30         # never allocate a larger output volume
-ISAL_LEVEL = 2                     # ISA-L's scale (0..3); as small as zlib 6 on CT and much faster
-ZLIB_LEVEL = 6
-NIFTI_HEADER_BYTES = 352           # 348-byte header + 4-byte empty extension flag
-CHUNK_SLICES_BYTES = 16 << 20      # voxel bytes handed to the compressor at a time
 MAX_FRAME_PIXELS = 4096 * 4096     # a compressed frame whose coding bounds no expansion (JPEG-LS, JPEG 2000)
 RLE_EXPANSION = 64                 # an RLE segment: 2 bytes (replicate run) decode to at most 128
 J2K_TILE_PART_BYTES = 14           # the smallest tile-part (SOT segment + SOD marker); every tile has one
@@ -950,35 +944,8 @@ def _rescale_notes(images: list[_Image]) -> list[str]:
             f"{min(intercepts):g}..{max(intercepts):g}); each slice's own was applied"]
 
 
-def _qform(affine: FloatArray) -> FloatArray:
-    """The un-sheared part of ``affine``: the in-plane axes and their normal, scaled by the spacing along it."""
-    axis_i, axis_j, axis_k = affine[:3, 0], affine[:3, 1], affine[:3, 2]
-    unit_i = axis_i / np.linalg.norm(axis_i)
-    unit_j = axis_j - (axis_j @ unit_i) * unit_i
-    unit_j = unit_j / np.linalg.norm(unit_j)
-    normal = np.cross(unit_i, unit_j)
-    qform = affine.copy()
-    qform[:3, 1] = unit_j * np.linalg.norm(axis_j)
-    qform[:3, 2] = normal * float(axis_k @ normal)
-    return qform
-
-
-def _compressor(handle: IO[bytes]) -> IO[bytes]:
-    """A gzip writer without name or time: ISA-L where installed, else zlib."""
-    try:
-        from isal import igzip
-
-        return cast("IO[bytes]", igzip.IGzipFile(filename="", mode="wb", fileobj=handle, mtime=0,  # type: ignore[no-untyped-call]
-                                                 compresslevel=ISAL_LEVEL))
-    except ImportError:  # pragma: no cover - isal is a dependency, but a platform may lack a wheel
-        return cast("IO[bytes]", gzip.GzipFile(filename="", mode="wb", fileobj=handle, mtime=0,
-                                               compresslevel=ZLIB_LEVEL))
-
-
 def write_volume(path: Path, volume: Volume) -> None:
-    """Write ``volume`` to ``path`` (``.nii.gz``) deterministically, through a temporary file in the same folder."""
-    from nibabel.nifti1 import Nifti1Header  # imported here: nibabel costs ~0.3 s to import
-
+    """Write ``volume`` to ``path`` (``.nii.gz``) with the one NIfTI writer (:mod:`curator.io.nifti_writer`)."""
     target = Path(path)
     if not target.name.endswith(".nii.gz"):
         raise ValueError(f"a volume is written as .nii.gz, not {target.name}")
@@ -989,34 +956,4 @@ def write_volume(path: Path, volume: Volume) -> None:
     if affine.shape != (4, 4) or not np.all(np.isfinite(affine)):
         raise ValueError("volume affine must be a finite 4x4 matrix")
 
-    header: Any = Nifti1Header(endianness="<")  # type: ignore[no-untyped-call]
-    header.set_data_dtype(np.int16)
-    header.set_data_shape(data.shape)
-    header.set_qform(_qform(affine), code=1)
-    header.set_sform(affine, code=1)
-    header.set_xyzt_units("mm", "sec")
-    header["descrip"] = b""
-    header["vox_offset"] = NIFTI_HEADER_BYTES
-    header["scl_slope"], header["scl_inter"] = 1.0, 0.0
-    block = header.binaryblock + b"\x00\x00\x00\x00"  # extension flag: none
-    assert len(block) == NIFTI_HEADER_BYTES
-
-    voxels = np.asfortranarray(data).astype("<i2", copy=False).T  # (slices, rows, columns), C order = file order
-    per_chunk = max(1, CHUNK_SLICES_BYTES // max(1, voxels[0].nbytes))
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    temporary = Path(name)
-    try:
-        with os.fdopen(handle, "wb") as raw:
-            with _compressor(raw) as stream:
-                stream.write(block)
-                for start in range(0, voxels.shape[0], per_chunk):
-                    chunk = np.ascontiguousarray(voxels[start:start + per_chunk])
-                    stream.write(chunk.tobytes())
-            raw.flush()
-            os.fsync(raw.fileno())
-        temporary.chmod(0o644)
-        temporary.replace(target)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
+    write_nifti(target, data, affine)

@@ -14,7 +14,7 @@ from typing import Any
 import nibabel as nib
 import numpy as np
 
-from curator.phantom import write_nifti
+from curator.io.nifti_writer import write_nifti
 
 LABELS = frozenset({0, 1})
 TOLERANCE_VOXELS = 0.05

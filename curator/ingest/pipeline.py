@@ -23,7 +23,6 @@ import hashlib
 import hmac
 import io
 import json
-import os
 import re
 import shutil
 import time
@@ -46,6 +45,7 @@ from curator.io.deid_table import DEID_EDITION
 from curator.io.hashing import sha256_of
 from curator.models.findings import Counts, Finding, Report, Severity, Stats
 from curator.models.ingest import IngestRules
+from curator.outputs import FILE_MODE, PRIVATE_MODE, atomic_write, contains, lock, move, overlap, writing
 
 KEPT_PROBLEMS = frozenset({"INGEST_SERIES_LEFT_OUT"})   # a unit with only these is done; any other: do it again
 STATE = ".ingest"
@@ -72,26 +72,22 @@ class IngestOptions:
 _PSEUDONYM = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
 
-def _inside(path: Path, folder: Path) -> bool:
-    return path.resolve() == folder.resolve() or folder.resolve() in path.resolve().parents
-
-
 def _check_places(inputs: Sequence[Path], out: Path, options: IngestOptions) -> None:
     for given in inputs:
-        if _inside(out, given) or _inside(given, out):
+        if overlap(out, [given]) is not None:
             raise OptionsError(f"OUT ({out}) and the input {given} overlap; write the output elsewhere")
     key_map = options.key_map
-    if _inside(key_map, out):
+    if contains(out, key_map):
         raise OptionsError(f"the key map {key_map} would be inside OUT: it maps pseudonyms back to patients and must "
                            "stay outside what is published")
     for given in inputs:
-        if _inside(key_map, given):
+        if contains(given, key_map):
             raise OptionsError(f"the key map {key_map} would be written into the input {given}; keep it beside OUT")
     for own in (*options.own_files, *([options.key_file] if options.key_file else [])):
         if own.resolve() == key_map.resolve():
             raise OptionsError(f"the key map {key_map} is also given as {own.name}: writing it would destroy that "
                                "file; name another --key-map")
-    if options.key_file is not None and _inside(options.key_file, out):
+    if options.key_file is not None and contains(out, options.key_file):
         raise OptionsError(f"the secret key file {options.key_file} lies inside OUT, which is meant to be published; "
                            "move it outside")
     if out.exists() and not out.is_dir():
@@ -114,18 +110,10 @@ def _key_check(key: bytes) -> str:
     return _keyed(key, "key-check", "curator", 16)
 
 
-def _write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
+def _write_atomic(path: Path, data: bytes, mode: int = FILE_MODE) -> None:
     """Write through a temporary file created with ``mode`` from the start (the key map is never readable by
-    others, not even for a moment), then rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    try:
-        os.fchmod(handle, mode)   # the umask does not apply: the mode is what it says
-        os.write(handle, data)
-    finally:
-        os.close(handle)
-    temporary.replace(path)
+    others, not even for a moment), then rename it into place (curator.outputs)."""
+    atomic_write(path, data, mode=mode, durable=True)
 
 
 def _sha256(path: Path) -> str | None:
@@ -204,7 +192,7 @@ def _commit(out: Path, staging: Path, result: UnitResult, old: dict[str, Any] | 
     for rel in sorted(now):
         target = out / rel
         target.parent.mkdir(parents=True, exist_ok=True)
-        (staging / rel).replace(target)
+        move(staging / rel, target)
     for rel in _outputs((old or {}).get("studies") or []) - now - claimed:
         if rel.startswith(("volumes/", "masks/")) and ".." not in rel.split("/"):
             (out / rel).unlink(missing_ok=True)
@@ -288,7 +276,7 @@ def _prepare(out: Path, options: IngestOptions, previous: _Previous) -> None:
     except OSError as error:
         raise RunError(f"cannot make OUT ({out}): {error.strerror or error}") from error
     try:
-        _write_atomic(options.key_map, _csv_bytes(KEY_MAP_COLUMNS, _merged_keys(previous, [])), mode=0o600)
+        _write_atomic(options.key_map, _csv_bytes(KEY_MAP_COLUMNS, _merged_keys(previous, [])), mode=PRIVATE_MODE)
     except OSError as error:
         raise RunError(f"cannot write the key map {options.key_map}: {error.strerror or error}") from error
 
@@ -304,6 +292,12 @@ def ingest(inputs: Sequence[Path | str], out: Path | str, options: IngestOptions
         raise RunError(f"the input {display(str(missing[0]))} does not exist"
                        + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "") + "; nothing was ingested")
     _check_places(paths, out, options)
+    with lock(out), writing(out, options.key_map):
+        return _ingest(paths, out, options, started)
+
+
+def _ingest(paths: list[Path], out: Path, options: IngestOptions, started: float) -> Report:
+    _check_places(paths, out, options)   # again, under the lock: another run may have written OUT meanwhile
     found = discover(paths)
     if found.problems:
         raise OptionsError("; ".join(found.problems))
@@ -361,7 +355,7 @@ def ingest(inputs: Sequence[Path | str], out: Path | str, options: IngestOptions
                           json.dumps(record, indent=1, sort_keys=True).encode())
             key_rows_done.extend(rows)
             _write_atomic(options.key_map, _csv_bytes(KEY_MAP_COLUMNS, _merged_keys(previous, key_rows_done)),
-                          mode=0o600)
+                          mode=PRIVATE_MODE)
             results[result.unit_id] = (record, rows, result.studies)
             findings.extend(_finding(code, unit.label, context) for code, context in result.problems)
     finally:
@@ -374,7 +368,7 @@ def ingest(inputs: Sequence[Path | str], out: Path | str, options: IngestOptions
             _commit(out, staging, UnitResult(unit_id, ""), record, claimed)
             (out / STATE / f"{unit_id}.json").unlink(missing_ok=True)
     key_rows = [row for row in _merged_keys(previous, key_rows_done) if row["unit"] in labels]
-    _write_atomic(options.key_map, _csv_bytes(KEY_MAP_COLUMNS, key_rows), mode=0o600)
+    _write_atomic(options.key_map, _csv_bytes(KEY_MAP_COLUMNS, key_rows), mode=PRIVATE_MODE)
 
     table, table_findings = _studies_table(out, results, labels, options)
     findings.extend(table_findings)

@@ -51,7 +51,6 @@ import io
 import json
 import os
 import re
-import secrets
 import shutil
 import struct
 import time
@@ -70,12 +69,13 @@ from curator import __version__
 from curator.catalogue import make_finding
 from curator.checks.names import case_collisions, is_junk, name_problems
 from curator.checks.slices import MASK_MODES
-from curator.errors import OptionsError, RunError
+from curator.errors import OptionsError, OutputError
 from curator.executor import Progress, run_tasks
 from curator.io.archive_read import ArchiveProblem, ArchiveToolMissing, Limits, Member, archive_kind, iter_members
 from curator.io.hashing import sha256_of
 from curator.io.slices import LESIONS_CSV, MAX_DECODE_PIXELS, SCANS_CSV, MetadataError, read_lesions, read_scans
 from curator.models.findings import Counts, Finding, Report, Severity, Stats
+from curator.outputs import contains, lock, move, output_error, overlap, staged
 from curator.profiles import get_profile
 
 __all__ = [
@@ -319,11 +319,6 @@ class _Read:
         return self.slice and not self.problems
 
 
-def _inside(path: Path, folder: Path) -> bool:
-    path, folder = path.resolve(), folder.resolve()
-    return path == folder or folder in path.parents
-
-
 def _inputs(images: Sequence[Path], masks: Sequence[Path]) -> list[_Input]:
     inputs: list[_Input] = []
     for side, given in (("image", images), ("mask", masks)):
@@ -380,7 +375,7 @@ def _not_ours(out: Path) -> str | None:
 
 def _check_places(inputs: list[_Input], out: Path, options: IngestSlicesOptions) -> None:
     for item in inputs:
-        if _inside(out, item.path) or _inside(item.path, out):
+        if overlap(out, [item.path]) is not None:
             raise OptionsError(f"OUT ({out}) and the input {item.path} overlap; write the output elsewhere")
     for path in options.metadata:
         if not path.is_file():
@@ -388,7 +383,7 @@ def _check_places(inputs: list[_Input], out: Path, options: IngestSlicesOptions)
         if not METADATA_NAMES.match(path.name):
             raise OptionsError(f"--metadata {path}: expected one of CNCB's metadata files ({SCANS_CSV}, "
                                f"{LESIONS_CSV}, metadata.csv)")
-        if _inside(path, out):
+        if contains(out, path):
             raise OptionsError(f"--metadata {path} is inside OUT ({out}); give a copy from elsewhere")
     names = Counter(path.name for path in options.metadata)
     repeated = sorted(name for name, count in names.items() if count > 1)
@@ -640,8 +635,9 @@ def _process(task: _Task) -> _Read:
             return read
     try:
         task.target.write_bytes(stripped.data)
-    except OSError as error:   # our own folder, not the input: the run cannot go on
-        raise RunError(f"cannot write {task.target}: {error.strerror or error}") from error
+    except OSError as error:   # our own folder, not the input: the run cannot go on (exit 3)
+        raise (output_error(error, [task.target]) or OutputError(str(task.target), str(error.strerror or error))) \
+            from error
     read.sha256, read.size = hashlib.sha256(stripped.data).hexdigest(), len(stripped.data)
     return read
 
@@ -833,27 +829,6 @@ def _provenance(inputs: list[_Input], written: list[dict[str, Any]], labels: tup
     return _json(document)
 
 
-def _unused(parent: Path, stem: str) -> Path:
-    """A name in ``parent`` that nothing has (tempfile.mkdtemp would make the folder 0700, and OUT is published)."""
-    while True:
-        candidate = parent / f"{stem}-{os.getpid()}-{secrets.token_hex(4)}"
-        if not candidate.exists() and not candidate.is_symlink():
-            return candidate
-
-
-def _finish(temporary: Path, out: Path) -> None:
-    """Put the complete tree in place; a former OUT is removed only after the new one is there."""
-    if out.is_dir() and any(out.iterdir()):
-        former = _unused(out.parent, f".{out.name}.former")
-        out.rename(former)
-        temporary.rename(out)
-        shutil.rmtree(former)
-        return
-    if out.is_dir():
-        out.rmdir()
-    temporary.rename(out)
-
-
 def _report(out: Path, findings: list[Finding], started: float, files: int, size: int,
             extra: dict[str, Any]) -> Report:
     counts = Counts()
@@ -905,15 +880,10 @@ def ingest_slices(images: Sequence[Path], masks: Sequence[Path], out: Path,
     labels = tuple(sorted(set(options.labels if options.labels is not None else get_profile(PROFILE).labels)))
     inputs = _inputs(images, masks)
     _check_places(inputs, out, options)
-    temporary = _unused(out.resolve().parent, f".{out.name}.ingest")
-    temporary.mkdir()   # with the umask's permissions, like any folder the curator makes
-    try:
-        report = _ingest(inputs, out, temporary, labels, options, started)
-        _finish(temporary, out)
-    except BaseException:
-        shutil.rmtree(temporary, ignore_errors=True)
-        raise
-    return report
+    with lock(out):
+        _check_places(inputs, out, options)   # again, under the lock: another run may have written OUT meanwhile
+        with staged(out, replace=True) as stage:   # a non-empty OUT was checked to be ours, and --force given
+            return _ingest(inputs, out, stage.root, labels, options, started)
 
 
 def _ingest(inputs: list[_Input], out: Path, temporary: Path, labels: tuple[int, ...],
@@ -981,7 +951,7 @@ def _ingest(inputs: list[_Input], out: Path, temporary: Path, labels: tuple[int,
                 raise AssertionError(f"{rel} does not match the {PROFILE} profile's {side} pattern")
             target = temporary / rel
             target.parent.mkdir(parents=True, exist_ok=True)
-            (work / "clean" / str(item.index)).rename(target)
+            move(work / "clean" / str(item.index), target)
             given = inputs[item.source]
             entry[side] = {"path": rel, "from": f"{given.name}/{item.name}", "source_sha256": read.sha256_in,
                            "sha256": read.sha256, "bytes": read.size,

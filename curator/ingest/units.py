@@ -29,8 +29,9 @@ from curator.ingest.seg import SegError, is_segmentation, mask_from_seg, referen
 from curator.ingest.select import ImageHeader, choose, image_excluded, image_header
 from curator.io.archive_read import ArchiveProblem, ArchiveToolMissing, Limits, archive_kind, iter_members
 from curator.io.hashing import sha256_of
+from curator.io.nifti_writer import write_nifti
 from curator.models.ingest import IngestRules
-from curator.phantom import write_nifti
+from curator.outputs import contains, output_error
 
 ARCHIVE_SUFFIXES = (".tar.gz", ".tar.bz2", ".tar.xz", ".tgz", ".tbz2", ".txz", ".tar", ".zip", ".7z", ".rar")
 JUNK = (".DS_Store", "Thumbs.db", "desktop.ini")
@@ -80,10 +81,6 @@ def display(text: str) -> str:
     return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
-def _inside(path: Path, other: Path) -> bool:
-    return path != other and other in path.parents
-
-
 def discover(inputs: Sequence[Path]) -> Discovery:
     """The units of the inputs: each archive (found by its bytes) is one; loose files group by the first folder
     below the input folder (one folder per patient or study, as the public CT collections ship them).
@@ -97,7 +94,7 @@ def discover(inputs: Sequence[Path]) -> Discovery:
     resolved = [(given, given.resolve()) for given in inputs if given.exists() and not given.is_symlink()]
     for given, real in resolved:
         for other, other_real in resolved:
-            if _inside(real, other_real):
+            if real != other_real and contains(other_real, real):
                 found.problems.append(f"the input {display(str(given))} lies inside the input {display(str(other))}; "
                                       "give each folder once")
     for given in inputs:
@@ -282,6 +279,9 @@ def process_unit(task: UnitTask) -> UnitResult:
             result.problems.append(("INGEST_INPUT_UNREADABLE", {"reason": str(missing)}))
             return result
         except OSError as error:
+            found = output_error(error, [task.staging])
+            if found is not None:   # a full or read-only OUT is not the input's fault: the run stops (exit 3)
+                raise found from error
             result = UnitResult(task.unit_id, task.unit.label)
             result.problems.append(("INGEST_INPUT_UNREADABLE", {"reason": error.strerror or str(error)}))
             return result
