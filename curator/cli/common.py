@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from curator.errors import BuildError, OptionsError, ProfileError, RunError
+from curator.escaping import display
 
 if TYPE_CHECKING:
     from curator.models.findings import Report
@@ -22,10 +23,10 @@ def report_failure(error: Exception) -> int:
     error (3), shown with its traceback for the bug report."""
     say = sys.stderr.write
     if isinstance(error, (OptionsError, ProfileError)):
-        say(f"curator: error: {error}\n")
+        say(f"curator: error: {display(str(error), keep_newlines=True)}\n")
         return EXIT_USAGE
     if isinstance(error, RunError):
-        say(f"curator: cannot run: {error}\n")
+        say(f"curator: cannot run: {display(str(error), keep_newlines=True)}\n")
         return EXIT_CANNOT_RUN
     if isinstance(error, BuildError):
         say(f"curator build: {error}\n")
@@ -63,24 +64,55 @@ class BytesProgress:
         self.line.with_bytes(self.phase, done, total, done_bytes, total_bytes)
 
 
+def write_report(output: Path, text: str) -> None:
+    """Write a report file atomically: a temporary file beside it, renamed over it once complete, so a failure
+    never leaves a 0-byte or half-written report (nor spoils an older one). To be merged onto the shared atomic
+    writer of the outputs module."""
+    import tempfile
+
+    data = text.encode("utf-8", "backslashreplace")   # renderers escape names; this only guards against a bug
+    handle, temporary = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+        Path(temporary).chmod(0o666 & ~_umask())
+        Path(temporary).replace(output)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def emit(text: str, output: Path | None) -> None:
     if output is None:
         sys.stdout.write(text)
         sys.stdout.flush()
         return
     try:
-        output.write_text(text, encoding="utf-8")
+        write_report(output, text)
     except OSError as error:
-        raise OptionsError(f"cannot write the report to {output}: {error.strerror or error}") from error
+        raise OptionsError(f"cannot write the report to {display(str(output))}: {error.strerror or error}") \
+            from error
 
 
 def colour_wanted() -> bool:
     return sys.stdout.isatty() and "NO_COLOR" not in os.environ
 
 
+def cache_warning(cache: Any) -> None:
+    """The cache's one warning (damaged and set aside, or unusable), on stderr: the report is unaffected."""
+    if isinstance(cache, dict) and cache.get("warning"):
+        sys.stderr.write(f"curator: warning: {display(str(cache['warning']))}\n")
+
+
 def refetch_line(refetch: list[str]) -> None:
     if refetch:
-        sys.stdout.write(f"fetch again ({len(refetch)}): " + " ".join(refetch) + "\n")
+        sys.stdout.write(f"fetch again ({len(refetch)}): " + " ".join(display(path) for path in refetch) + "\n")
 
 
 def present(report: Report, formats: tuple[str, ...], outputs: tuple[Path, ...], *, command: str,
