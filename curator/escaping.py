@@ -18,7 +18,8 @@ overrides. The rule:
   terminal that shows the file).
 - :func:`markdown_text` (Markdown reports, README_*.md): :func:`display`, then HTML escaped (``& < >`` as entities)
   and ``\\ ` [ ] |`` backslash-escaped, so text from the data can add no HTML, link, image, code span or table
-  cell. Emphasis (``*``, ``_``) is left alone: it cannot hide or point anywhere.
+  cell. Emphasis (``*``, ``_``) is left alone: it cannot hide or point anywhere. URLs from the data go through
+  :func:`markdown_url` (percent-encoded, usable as a link's text and destination).
 
 Import-light (the standard library only): ``curator verify``'s fast path uses it.
 """
@@ -30,7 +31,7 @@ import re
 import unicodedata
 from typing import Any
 
-__all__ = ["display", "json_text", "markdown_plain", "markdown_text", "path_bytes"]
+__all__ = ["display", "json_text", "markdown_plain", "markdown_text", "markdown_url", "path_bytes"]
 
 _ESCAPED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 _SHORT = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
@@ -101,6 +102,15 @@ _MARKDOWN = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\\": "\\\\",
 def markdown_text(text: str, *, keep_newlines: bool = False) -> str:
     """``text`` from the data as literal Markdown text: no HTML, link, image, code span or table cell from it."""
     return display(text, keep_newlines=keep_newlines).translate(_MARKDOWN)
+
+
+def markdown_url(url: str) -> str:
+    """A URL (or e-mail address) from the data, safe both as a Markdown link's text and as its destination:
+    every character outside the URL's own punctuation percent-encoded (``<``, ``>``, brackets, parentheses,
+    backslash, backtick, quote, ``|``, spaces, controls, non-ASCII), so it can close no link and open no HTML."""
+    from urllib.parse import quote
+
+    return quote(path_bytes(url), safe=":/?#@!$&*+,;=%~-._'")
 
 
 _MARKDOWN_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
