@@ -152,3 +152,32 @@ def add_hostile_names(release: Path) -> list[bytes]:
         for name in HOSTILE_LISTED:
             manifest.write(f"{'0' * 64}  {name}\n")
     return list(HOSTILE_NAMES)
+
+
+def damage_cache(folder: Path, how: str) -> Path:
+    """Damage the cache database in ``folder`` (made by an earlier run): ``garbage`` (random bytes),
+    ``header`` (cut inside the 100-byte header), ``truncated`` (padded with many entries, then cut in half) or
+    ``schema`` (another program's table under the cache's name). Returns the database's path."""
+    import random
+    import sqlite3
+
+    path = folder / "cache-v1.sqlite"
+    if how == "garbage":
+        path.write_bytes(random.Random(12).randbytes(8192))
+    elif how == "header":
+        path.write_bytes(path.read_bytes()[:50])
+    elif how == "truncated":
+        with sqlite3.connect(path) as db:
+            db.executemany("INSERT INTO entries VALUES ('digests', ?, ?)",
+                           [(f"/{i:06d}", '{"sha256": "' + "ab" * 32 + '"}') for i in range(20000)])
+        db.close()
+        data = path.read_bytes()
+        path.write_bytes(data[: len(data) // 2])
+    elif how == "schema":
+        path.unlink()
+        with sqlite3.connect(path) as db:
+            db.execute("CREATE TABLE entries (name TEXT, size INTEGER)")
+        db.close()
+    else:
+        raise ValueError(how)
+    return path
