@@ -47,7 +47,7 @@ def outputs(hostile: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[tup
         files = {fmt: work / f"{command}.{fmt}" for fmt in FORMATS if fmt != "text"}
         args = [arg for fmt, path in files.items() for arg in ("--format", fmt, "-o", str(path))]
         run = run_bounded([command, str(hostile), *args, "--format", "text", "--jobs", "1"], cwd=work, timeout=120)
-        run.assert_bounded(exit_code=1, seconds=30, megabytes=400)
+        run.assert_bounded(exit_code=1, seconds=120, megabytes=300)
         shown[command, "text"] = run.stdout
         shown.update({(command, fmt): path.read_bytes().decode("utf-8") for fmt, path in files.items()})
     return shown
@@ -142,7 +142,7 @@ def test_undecodable_nifti_name_with_the_cache(release: Path, tmp_path: Path) ->
     for _ in range(2):   # the second run reads the header from the cache
         run = run_bounded(["validate", str(release), "--cache-dir", str(cache), "--format", "json", "--jobs", "1"],
                           cwd=tmp_path)
-        run.assert_bounded(exit_code=1, seconds=60, megabytes=400)
+        run.assert_bounded(exit_code=1, seconds=120, megabytes=300)
         paths = {f["path"] for f in json.loads(run.stdout)["findings"]}
         assert "studies/CT-0/study_\\xff0001.nii.gz" in paths
     assert json.loads(run.stdout)["stats"]["cache"]["misses"] == 0
