@@ -192,3 +192,12 @@ def test_report_file_is_replaced_whole_or_not_at_all(tmp_path: Path) -> None:
 def test_listed_hostile_names_are_missing_in_verify(outputs: dict[tuple[str, str], str]) -> None:
     findings = _findings(outputs, "verify")
     assert {(f["code"], f["path"]) for f in findings} >= {("FILE_MISSING", name) for name in HOSTILE_LISTED}
+
+
+def test_pack_names_the_unlisted_hostile_files_escaped(hostile: Path, tmp_path: Path) -> None:
+    """Regression: ``curator pack`` listed the files it refuses with their raw names (a terminal escape in a
+    name cleared the screen)."""
+    run = run_bounded(["pack", str(hostile), str(tmp_path / "parts")], cwd=tmp_path)
+    run.assert_bounded(exit_code=1, seconds=120, megabytes=300)
+    assert not RAW.findall(run.stderr) and f"  - {BAD}: not listed in SHA256SUMS" in run.stderr
+    assert "  - rtl\\u202egnp.exe: not listed in SHA256SUMS" in run.stderr

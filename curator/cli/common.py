@@ -29,9 +29,9 @@ def report_failure(error: Exception) -> int:
         say(f"curator: cannot run: {display(str(error), keep_newlines=True)}\n")
         return EXIT_CANNOT_RUN
     if isinstance(error, BuildError):
-        say(f"curator build: {error}\n")
+        say(f"curator build: {display(str(error), keep_newlines=True)}\n")
         for problem in error.problems[:50]:
-            say(f"  - {problem}\n")
+            say(f"  - {display(problem)}\n")
         if len(error.problems) > 50:
             say(f"  ... and {len(error.problems) - 50} more\n")
         return error.exit_code
