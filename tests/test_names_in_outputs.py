@@ -201,3 +201,12 @@ def test_pack_names_the_unlisted_hostile_files_escaped(hostile: Path, tmp_path: 
     run.assert_bounded(exit_code=1, seconds=120, megabytes=300)
     assert not RAW.findall(run.stderr) and f"  - {BAD}: not listed in SHA256SUMS" in run.stderr
     assert "  - rtl\\u202egnp.exe: not listed in SHA256SUMS" in run.stderr
+
+
+def test_verify_quick_answer_escapes_names(hostile: Path, tmp_path: Path) -> None:
+    """``curator verify ROOT`` (text, no -o) answers without the report models: the same rule applies there, and
+    to its "fetch again" line."""
+    run = run_bounded(["verify", str(hostile)], cwd=tmp_path)
+    run.assert_bounded(exit_code=1, seconds=120, megabytes=300)
+    assert not RAW.findall(run.stdout)
+    assert "fetch again (3): gone\\x1b[2J.nii.gz gone<script>&.nii.gz gone\\u202eexe.nii.gz\n" in run.stdout
