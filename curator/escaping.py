@@ -31,7 +31,7 @@ import re
 import unicodedata
 from typing import Any
 
-__all__ = ["display", "json_text", "markdown_plain", "markdown_text", "markdown_url", "path_bytes"]
+__all__ = ["display", "displayed", "json_text", "markdown_plain", "markdown_text", "markdown_url", "path_bytes"]
 
 _ESCAPED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 _SHORT = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
@@ -83,6 +83,18 @@ def _valid_unicode(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_valid_unicode(v) for v in value]
     return value
+
+
+def displayed(document: Any) -> Any:
+    """``document`` (JSON-like) with every string, keys included, as :func:`display` shows it: for a page that puts
+    the data on screen itself (the review page's script)."""
+    if isinstance(document, str):
+        return display(document)
+    if isinstance(document, dict):
+        return {displayed(k): displayed(v) for k, v in document.items()}
+    if isinstance(document, (list, tuple)):
+        return [displayed(v) for v in document]
+    return document
 
 
 def json_text(document: Any, *, indent: int | None = 2) -> str:

@@ -210,3 +210,13 @@ def test_verify_quick_answer_escapes_names(hostile: Path, tmp_path: Path) -> Non
     run.assert_bounded(exit_code=1, seconds=120, megabytes=300)
     assert not RAW.findall(run.stdout)
     assert "fetch again (3): gone\\x1b[2J.nii.gz gone<script>&.nii.gz gone\\u202eexe.nii.gz\n" in run.stdout
+
+
+def test_review_page_shows_names_escaped(hostile: Path, tmp_path: Path) -> None:
+    """The review page (HTML, and the JSON its script puts on screen) follows the same rule: no terminal escape or
+    bidi override reaches the page, an undecodable byte is \\xNN (it was U+FFFD)."""
+    run = run_bounded(["review", str(hostile), "--out", str(tmp_path / "review"), "--no-cache"], cwd=tmp_path)
+    run.assert_bounded(exit_code=1, seconds=120, megabytes=500)
+    page = (tmp_path / "review" / "index.html").read_bytes().decode("utf-8")
+    assert not RAW.findall(page) and "<b>bold" not in page
+    assert "bad\\\\xff\\\\xfename.txt" in page and "rtl\\\\u202egnp.exe" in page   # in the page's JSON data
