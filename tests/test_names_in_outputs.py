@@ -216,7 +216,7 @@ def test_review_page_shows_names_escaped(hostile: Path, tmp_path: Path) -> None:
     """The review page (HTML, and the JSON its script puts on screen) follows the same rule: no terminal escape or
     bidi override reaches the page, an undecodable byte is \\xNN (it was U+FFFD)."""
     run = run_bounded(["review", str(hostile), "--out", str(tmp_path / "review"), "--no-cache"], cwd=tmp_path)
-    run.assert_bounded(exit_code=1, seconds=120, megabytes=500)
+    run.assert_bounded(exit_code=1, seconds=120, megabytes=300)
     page = (tmp_path / "review" / "index.html").read_bytes().decode("utf-8")
     assert not RAW.findall(page) and "<b>bold" not in page
     assert "bad\\\\xff\\\\xfename.txt" in page and "rtl\\\\u202egnp.exe" in page   # in the page's JSON data
