@@ -21,14 +21,12 @@ overrides. The rule:
   cell. Emphasis (``*``, ``_``) is left alone: it cannot hide or point anywhere. URLs from the data go through
   :func:`markdown_url` (percent-encoded, usable as a link's text and destination).
 
-Import-light (the standard library only): ``curator verify``'s fast path uses it.
+Import-light (``re`` only at import): ``curator verify``'s fast path uses it.
 """
 
 from __future__ import annotations
 
-import json
 import re
-import unicodedata
 from typing import Any
 
 __all__ = ["display", "displayed", "json_text", "markdown_plain", "markdown_text", "markdown_url", "path_bytes"]
@@ -50,6 +48,8 @@ def _escape(char: str) -> str:
 
 
 def _needs_escape(char: str) -> bool:
+    import unicodedata  # only for text that is not plain printable (verify's fast path never needs it)
+
     return unicodedata.category(char) in _ESCAPED_CATEGORIES or char in _NOT_XML
 
 
@@ -99,6 +99,8 @@ def displayed(document: Any) -> Any:
 
 def json_text(document: Any, *, indent: int | None = 2) -> str:
     """``document`` as JSON text that every parser accepts and no terminal interprets (see above)."""
+    import json
+
     text = json.dumps(_valid_unicode(document), indent=indent, ensure_ascii=False)
     # json.dumps escapes C0 controls but leaves DEL, C1, format and separator characters raw; outside strings
     # there is only the indentation's newlines and spaces
