@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
 import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 CURATOR = [sys.executable, "-m", "curator"]
 
@@ -42,36 +44,53 @@ def run_bounded(args: list[str], *, cwd: Path | None = None, timeout: float = 12
                 env: dict[str, str] | None = None, stdin: bytes | None = None) -> Run:
     """Run ``curator ARGS`` (or a full command when ARGS starts with a path to a program) in a subprocess.
 
-    The child's own peak RSS comes from ``os.wait4`` (kilobytes on Linux). A child still running at
-    ``timeout`` is killed and reported with exit code -9 and the time it ran, so a hang fails its test
-    with a message instead of hanging the suite.
+    The child's own peak RSS comes from ``os.wait4`` (kilobytes on Linux), taken by a small helper process that
+    forks the command: a child forked straight from pytest would report pytest's own RSS as its peak (Linux
+    carries the pre-exec high-water mark into ``ru_maxrss``). A child still running at ``timeout`` is killed
+    (with its process group) and reported with exit code -9 and the time it ran, so a hang fails its test with
+    a message instead of hanging the suite.
     """
     command = args if args and (args[0] == sys.executable or os.sep in args[0]) else [*CURATOR, *args]
     environment = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", **(env or {})}
     out_dir = Path(os.environ.get("TMPDIR", "/tmp"))
-    with _pipe_input(stdin or b"") as given, _capture(out_dir) as stdout, _capture(out_dir) as stderr:
+    with _pipe_input(stdin or b"") as given, _capture(out_dir) as stdout, _capture(out_dir) as stderr, \
+            _capture(out_dir) as measured:
         start = time.monotonic()
-        process = subprocess.Popen(command, cwd=cwd, env=environment, stdin=given, stdout=stdout, stderr=stderr)
-        status, usage = _wait(process, start + timeout)
+        process = subprocess.Popen([sys.executable, "-S", "-c", _MEASURE, str(measured.fileno()), *command],
+                                   cwd=cwd, env=environment, stdin=given, stdout=stdout, stderr=stderr,
+                                   pass_fds=(measured.fileno(),), start_new_session=True)
+        status, peak_kb = _wait(process, start + timeout, measured)
         seconds = time.monotonic() - start
         process.returncode = status
         stdout.seek(0)
         stderr.seek(0)
         return Run(args=command, exit_code=status, stdout=stdout.read().decode("utf-8", "replace"),
-                   stderr=stderr.read().decode("utf-8", "replace"), seconds=seconds,
-                   peak_mb=usage.ru_maxrss / 1024 if usage is not None else 0.0)
+                   stderr=stderr.read().decode("utf-8", "replace"), seconds=seconds, peak_mb=peak_kb / 1024)
 
 
-def _wait(process: subprocess.Popen[bytes], deadline: float) -> tuple[int, os.struct_rusage | None]:
-    while True:
-        pid, status, usage = os.wait4(process.pid, os.WNOHANG)
-        if pid == process.pid:
-            return os.waitstatus_to_exitcode(status), usage
+# forks the command, waits for it and writes "<exit code> <peak RSS in KB>" to the file descriptor argv[1]
+_MEASURE = """import os, sys
+pid = os.fork()
+if pid == 0:
+    try:
+        os.execvp(sys.argv[2], sys.argv[2:])
+    finally:
+        os._exit(127)
+_, status, usage = os.wait4(pid, 0)
+os.write(int(sys.argv[1]), f"{os.waitstatus_to_exitcode(status)} {usage.ru_maxrss}".encode())
+"""
+
+
+def _wait(process: subprocess.Popen[bytes], deadline: float, measured: Any) -> tuple[int, int]:
+    while process.poll() is None:
         if time.monotonic() > deadline:
-            process.kill()
-            _, status, usage = os.wait4(process.pid, 0)
-            return -9, usage
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            return -9, 0
         time.sleep(0.01)
+    measured.seek(0)
+    status, peak = measured.read().decode().split()
+    return int(status), int(peak)
 
 
 def _capture(folder: Path):  # type: ignore[no-untyped-def]
