@@ -88,7 +88,7 @@ def without_cache(damaged_release: Path, tmp_path_factory: pytest.TempPathFactor
     answers = {}
     for command in ("validate", "verify"):
         run = run_bounded([*_args(command, damaged_release), "--no-cache"], cwd=work)
-        run.assert_bounded(exit_code=1, seconds=120, megabytes=300)
+        run.assert_bounded(exit_code=1, seconds=60, megabytes=200)
         answers[command] = _answer(run)
     return answers
 
@@ -99,7 +99,7 @@ def filled_cache(damaged_release: Path, tmp_path_factory: pytest.TempPathFactory
     folder = tmp_path_factory.mktemp("filled") / "cache"
     for command in ("validate", "verify"):
         run_bounded([*_args(command, damaged_release), "--cache-dir", str(folder)], cwd=folder.parent
-                    ).assert_bounded(exit_code=1, seconds=120, megabytes=300)
+                    ).assert_bounded(exit_code=1, seconds=60, megabytes=200)
     return folder
 
 
@@ -114,12 +114,12 @@ def test_damaged_database_is_set_aside_and_rebuilt(damaged_release: Path, withou
     damage_cache(cache, how)
     args = [*_args(command, damaged_release), "--cache-dir", str(cache)]
     damaged = run_bounded(args, cwd=tmp_path)
-    damaged.assert_bounded(exit_code=1, seconds=120, megabytes=300)
+    damaged.assert_bounded(exit_code=1, seconds=60, megabytes=200)
     assert _answer(damaged) == without_cache[command]
     assert len(_warnings(damaged)) == 1 and "was damaged" in _warnings(damaged)[0]
     assert len(list(cache.glob("cache-v1.sqlite.damaged-*"))) == 1
     rebuilt = run_bounded(args, cwd=tmp_path)
-    rebuilt.assert_bounded(exit_code=1, seconds=120, megabytes=300)
+    rebuilt.assert_bounded(exit_code=1, seconds=60, megabytes=200)
     assert _answer(rebuilt) == without_cache[command] and _warnings(rebuilt) == []
     assert json.loads(rebuilt.stdout)["stats"]["cache"]["hits"] > 0
 
@@ -147,7 +147,7 @@ def test_cache_dir_naming_a_file(damaged_release: Path, without_cache: dict[str,
     not_a_folder = tmp_path / "notes.txt"
     not_a_folder.write_text("mine\n")
     run = run_bounded([*_args(command, damaged_release), "--cache-dir", str(not_a_folder)], cwd=tmp_path)
-    run.assert_bounded(exit_code=1, seconds=120, megabytes=300)
+    run.assert_bounded(exit_code=1, seconds=60, megabytes=200)
     assert _answer(run) == without_cache[command] and not_a_folder.read_text() == "mine\n"
     assert len(_warnings(run)) == 1 and "cannot use the cache" in _warnings(run)[0]
 
@@ -176,7 +176,7 @@ def test_read_only_cache(release: Path, filled_cache: Path, tmp_path: Path, comm
     before = snapshot(cache)
     run = run_bounded(_read_only(cache, [*args, "--cache-dir", str(cache)]), cwd=tmp_path)
     cache.chmod(0o755)
-    run.assert_bounded(exit_code=1, seconds=120, megabytes=300)
+    run.assert_bounded(exit_code=1, seconds=60, megabytes=200)
     assert _answer(run) == _answer(without) and snapshot(cache) == before
     assert len(_warnings(run)) == 1 and "cannot write to the cache" in _warnings(run)[0]
 
@@ -189,6 +189,6 @@ def test_read_only_folder_without_a_cache(damaged_release: Path, without_cache: 
     run = run_bounded(_read_only(folder, [*_args(command, damaged_release), "--cache-dir", str(folder)]),
                       cwd=tmp_path)
     folder.chmod(0o755)
-    run.assert_bounded(exit_code=1, seconds=120, megabytes=300)
+    run.assert_bounded(exit_code=1, seconds=60, megabytes=200)
     assert _answer(run) == without_cache[command] and list(folder.iterdir()) == []
     assert len(_warnings(run)) == 1 and "cannot use the cache" in _warnings(run)[0]

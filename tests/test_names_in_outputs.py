@@ -47,7 +47,7 @@ def outputs(hostile: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[tup
         files = {fmt: work / f"{command}.{fmt}" for fmt in FORMATS if fmt != "text"}
         args = [arg for fmt, path in files.items() for arg in ("--format", fmt, "-o", str(path))]
         run = run_bounded([command, str(hostile), *args, "--format", "text", "--jobs", "1"], cwd=work, timeout=120)
-        run.assert_bounded(exit_code=1, seconds=120, megabytes=300)
+        run.assert_bounded(exit_code=1, seconds=60, megabytes=200)
         shown[command, "text"] = run.stdout
         shown.update({(command, fmt): path.read_bytes().decode("utf-8") for fmt, path in files.items()})
     return shown
@@ -142,7 +142,7 @@ def test_undecodable_nifti_name_with_the_cache(release: Path, tmp_path: Path) ->
     for _ in range(2):   # the second run reads the header from the cache
         run = run_bounded(["validate", str(release), "--cache-dir", str(cache), "--format", "json", "--jobs", "1"],
                           cwd=tmp_path)
-        run.assert_bounded(exit_code=1, seconds=120, megabytes=300)
+        run.assert_bounded(exit_code=1, seconds=60, megabytes=200)
         paths = {f["path"] for f in json.loads(run.stdout)["findings"]}
         assert "studies/CT-0/study_\\xff0001.nii.gz" in paths
     assert json.loads(run.stdout)["stats"]["cache"]["misses"] == 0
@@ -198,7 +198,7 @@ def test_pack_names_the_unlisted_hostile_files_escaped(hostile: Path, tmp_path: 
     """Regression: ``curator pack`` listed the files it refuses with their raw names (a terminal escape in a
     name cleared the screen)."""
     run = run_bounded(["pack", str(hostile), str(tmp_path / "parts")], cwd=tmp_path)
-    run.assert_bounded(exit_code=1, seconds=120, megabytes=300)
+    run.assert_bounded(exit_code=1, seconds=60, megabytes=200)
     assert not RAW.findall(run.stderr) and f"  - {BAD}: not listed in SHA256SUMS" in run.stderr
     assert "  - rtl\\u202egnp.exe: not listed in SHA256SUMS" in run.stderr
 
@@ -207,7 +207,7 @@ def test_verify_quick_answer_escapes_names(hostile: Path, tmp_path: Path) -> Non
     """``curator verify ROOT`` (text, no -o) answers without the report models: the same rule applies there, and
     to its "fetch again" line."""
     run = run_bounded(["verify", str(hostile)], cwd=tmp_path)
-    run.assert_bounded(exit_code=1, seconds=120, megabytes=300)
+    run.assert_bounded(exit_code=1, seconds=60, megabytes=200)
     assert not RAW.findall(run.stdout)
     assert "fetch again (3): gone\\x1b[2J.nii.gz gone<script>&.nii.gz gone\\u202eexe.nii.gz\n" in run.stdout
 
@@ -216,7 +216,7 @@ def test_review_page_shows_names_escaped(hostile: Path, tmp_path: Path) -> None:
     """The review page (HTML, and the JSON its script puts on screen) follows the same rule: no terminal escape or
     bidi override reaches the page, an undecodable byte is \\xNN (it was U+FFFD)."""
     run = run_bounded(["review", str(hostile), "--out", str(tmp_path / "review"), "--no-cache"], cwd=tmp_path)
-    run.assert_bounded(exit_code=1, seconds=120, megabytes=300)
+    run.assert_bounded(exit_code=1, seconds=60, megabytes=200)
     page = (tmp_path / "review" / "index.html").read_bytes().decode("utf-8")
     assert not RAW.findall(page) and "<b>bold" not in page
     assert "bad\\\\xff\\\\xfename.txt" in page and "rtl\\\\u202egnp.exe" in page   # in the page's JSON data
