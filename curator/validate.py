@@ -280,7 +280,8 @@ def validate(root: Path | str, options: ValidateOptions | None = None) -> Report
     if outcome.waived:
         extra["waived"] = len(outcome.waived)
     if cache is not None:
-        extra["cache"] = {"hits": cache.hits, "misses": cache.misses}
+        extra["cache"] = {"hits": cache.hits, "misses": cache.misses,
+                          **({"warning": cache.warning} if cache.warning else {})}
     if facts.scope is not None:
         extra["changed_since"] = options.changed_since
         extra["in_scope"] = len(facts.scope)

@@ -60,7 +60,7 @@ class Reading:
         self.root, self.manifest, self.started, self.entries = root, manifest, started, entries
         self.parsed: Manifest | None = None     # None when the manifest is a link (it is not read)
         self.digests: dict[str, dict[str, str] | str] | None = None
-        self.cache: dict[str, int] | None = None
+        self.cache: dict[str, int | str] | None = None   # hits, misses and any warning of the cache
 
     @property
     def files(self) -> dict[str, Entry]:
@@ -92,7 +92,8 @@ def read_release(root: Path | str, *, manifest: str | None = None, jobs: int | N
     finally:
         if cache is not None:
             cache.close()
-            reading.cache = {"hits": cache.hits, "misses": cache.misses}
+            reading.cache = {"hits": cache.hits, "misses": cache.misses,
+                             **({"warning": cache.warning} if cache.warning else {})}
     return reading
 
 

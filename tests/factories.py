@@ -119,3 +119,65 @@ def flip_byte(path: Path, offset: int = -10) -> None:
     data = bytearray(path.read_bytes())
     data[offset] ^= 0xFF
     path.write_bytes(bytes(data))
+
+
+# File names a hostile or careless source can hold (anything but "/" and NUL), as bytes: not UTF-8, a terminal
+# escape, a newline and a carriage return, a bidi override, C1 and DEL, HTML and Markdown, workflow-command
+# punctuation. Each is a FILE_NAME_INVALID (and FILE_UNLISTED) in a release.
+HOSTILE_NAMES = (
+    b"bad\xff\xfename.txt",
+    b"esc\x1b[31mred\x1b[0m\x1b]0;title\x07.txt",
+    b"new\nline.txt",
+    b"tab\tand\rcr.txt",
+    "rtl\u202egnp.exe".encode(),
+    b"c1\xc2\x9b2Jx.txt",
+    b"del\x7fx.txt",
+    b"<b>bold<i>&amp;[x](javascript:y)|.txt",
+    b"pct%0A,:x::error title=y.txt",
+)
+# names a manifest may list that are not on disk (valid UTF-8, unescaped: verify reports them FILE_MISSING)
+HOSTILE_LISTED = ("gone\x1b[2J.nii.gz", "gone\u202eexe.nii.gz", "gone<script>&.nii.gz")
+
+
+def add_hostile_names(release: Path) -> list[bytes]:
+    """Files with every HOSTILE_NAMES name in ``release``'s root, and SHA256SUMS lines for HOSTILE_LISTED
+    (missing files); returns the names made."""
+    import os
+
+    root = os.fsencode(release)
+    for name in HOSTILE_NAMES:
+        with open(root + b"/" + name, "wb") as handle:  # noqa: PTH123 (a bytes path: Path would decode it)
+            handle.write(b"x")
+    with (release / "SHA256SUMS").open("a", encoding="utf-8", newline="\n") as manifest:
+        for name in HOSTILE_LISTED:
+            manifest.write(f"{'0' * 64}  {name}\n")
+    return list(HOSTILE_NAMES)
+
+
+def damage_cache(folder: Path, how: str) -> Path:
+    """Damage the cache database in ``folder`` (made by an earlier run): ``garbage`` (random bytes),
+    ``header`` (cut inside the 100-byte header), ``truncated`` (padded with many entries, then cut in half) or
+    ``schema`` (another program's table under the cache's name). Returns the database's path."""
+    import random
+    import sqlite3
+
+    path = folder / "cache-v1.sqlite"
+    if how == "garbage":
+        path.write_bytes(random.Random(12).randbytes(8192))
+    elif how == "header":
+        path.write_bytes(path.read_bytes()[:50])
+    elif how == "truncated":
+        with sqlite3.connect(path) as db:
+            db.executemany("INSERT INTO entries VALUES ('digests', ?, ?)",
+                           [(f"/{i:06d}", '{"sha256": "' + "ab" * 32 + '"}') for i in range(20000)])
+        db.close()
+        data = path.read_bytes()
+        path.write_bytes(data[: len(data) // 2])
+    elif how == "schema":
+        path.unlink()
+        with sqlite3.connect(path) as db:
+            db.execute("CREATE TABLE entries (name TEXT, size INTEGER)")
+        db.close()
+    else:
+        raise ValueError(how)
+    return path

@@ -62,4 +62,4 @@ def test_added_study_is_minor_and_markdown_changelog(built_release: Path, tmp_pa
     diff = diff_releases(built, new)
     assert diff.registry == {"added": [9]} and diff.bump == "MINOR"
     text = CliRunner().invoke(main, ["diff", str(built), str(new), "--format", "markdown"]).output
-    assert "Suggested version bump: **MINOR**" in text and "- `studies/CT-0/study_0009.nii.gz`" in text
+    assert "Suggested version bump: **MINOR**" in text and "- studies/CT-0/study_0009.nii.gz\n" in text

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import jinja2
 
+from curator.escaping import display, markdown_text, markdown_url
 from curator.io.licences import licence_table
 from curator.models.card import DatasetCard, localise
 from curator.resources import templates_dir
@@ -43,21 +45,35 @@ def template_name(lang: str) -> str:
     return name
 
 
+def _fence(code: str | None) -> str:
+    """A code fence longer than any run of backticks in ``code``, so the code cannot close it."""
+    return "`" * max([3, *(len(run) + 1 for run in re.findall(r"`+", code or ""))])
+
+
 def readme_context(card: DatasetCard, lang: str, stats: dict[str, Any], files: dict[str, Any]) -> dict[str, Any]:
+    """Card text enters the Markdown as literal text (curator.escaping.markdown_text: no HTML, link, image or code
+    span from it; line breaks kept where a text may have several lines), URLs percent-encoded where Markdown would
+    read them (markdown_url), code in a fence longer than any backtick run in it."""
     def t(value: Any) -> str:
-        return localise(value, lang)
+        return markdown_text(localise(value, lang))
+
+    def lines(value: Any) -> str:
+        return markdown_text(localise(value, lang), keep_newlines=True)
+
+    def url(value: str | None) -> str | None:
+        return None if value is None else markdown_url(value)
 
     info = licence_table().get(card.licence, {})
     names = LANGUAGE_NAMES.get(lang, LANGUAGE_NAMES["en"])
     return {
         "lang": lang,
         "title": t(card.title),
-        "description": t(card.description),
-        "short_name": card.short_name,
+        "description": lines(card.description),
+        "short_name": markdown_text(card.short_name),
         "code": card.code,
         "version": card.version,
         "release_date": card.release_date.strftime("%d.%m.%Y"),
-        "permanent_link": card.permanent_link,
+        "permanent_link": markdown_url(card.permanent_link),
         "licence": {
             "id": card.licence,
             "name": info.get("name_ru" if lang == "ru" else "name", card.licence),
@@ -70,19 +86,22 @@ def readme_context(card: DatasetCard, lang: str, stats: dict[str, Any], files: d
         },
         "copyright_holder": t(card.copyright_holder),
         "copyright_year": card.copyright_year,
-        "contributors": [{"name": t(c.name), "affiliations": list(c.affiliations), "email": c.email,
-                          "orcid": c.orcid} for c in card.contributors],
-        "affiliations": [{"id": a.id, "name": t(a.name), "ror": a.ror} for a in card.affiliations],
-        "keywords": card.keywords_in(lang),
+        "contributors": [{"name": t(c.name), "affiliations": list(c.affiliations),
+                          "email": url(c.email), "orcid": c.orcid} for c in card.contributors],
+        "affiliations": [{"id": a.id, "name": t(a.name), "ror": url(a.ror)}
+                         for a in card.affiliations],
+        "keywords": [markdown_text(k) for k in card.keywords_in(lang)],
         "funding": t(card.funding),
-        "annotation_classes": list(card.annotation_classes),
+        "annotation_classes": [markdown_text(c) for c in card.annotation_classes],
         "languages": [names.get(code, code) for code in card.languages],
-        "categories": [{"id": c.id, "label": t(c.label), "description": t(c.description),
+        "categories": [{"id": c.id, "label": t(c.label), "description": lines(c.description),
                         "count": stats["per_category"].get(c.id, 0)} for c in card.categories],
-        "preprocessing": [{"text": t(step.text), "code": step.code} for step in card.preprocessing],
-        "annotation_principles": t(card.annotation_principles) if card.annotation_principles else None,
+        "preprocessing": [{"text": lines(step.text),
+                           "code": display(step.code, keep_newlines=True) if step.code else None,
+                           "fence": _fence(step.code)} for step in card.preprocessing],
+        "annotation_principles": lines(card.annotation_principles) if card.annotation_principles else None,
         "intended_use": [t(item) for item in card.intended_use],
-        "citation": card.citation,
+        "citation": markdown_text(card.citation, keep_newlines=True) if card.citation else card.citation,
         "stats": stats,
         "files": files,
     }

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from curator.escaping import display
+
 _ALLOWED = re.compile(r"^[A-Za-z0-9._/-]+$")
 _RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
 MAX_PATH = 200
@@ -30,7 +32,7 @@ def name_problems(path: str) -> list[str]:
     problems = []
     if not _ALLOWED.match(path):
         bad = sorted({c for c in path if not re.match(r"[A-Za-z0-9._/-]", c)})
-        problems.append("characters outside ASCII letters, digits and ._-: " + " ".join(repr(c) for c in bad))
+        problems.append("characters outside ASCII letters, digits and ._-: " + " ".join(f"'{display(c)}'" for c in bad))
     for part in path.split("/"):
         if part.startswith("-"):
             problems.append(f"{part!r} starts with '-'")

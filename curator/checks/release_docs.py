@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 from curator.catalogue import make_finding
 from curator.checks.facts import Facts
+from curator.escaping import markdown_plain, markdown_url
 from curator.io.licences import fingerprint, known_fingerprints, licence_table, similarity
 from curator.models.card import localise
 from curator.models.findings import Finding
@@ -53,6 +54,8 @@ def _attribution(facts: Facts) -> Iterator[Finding]:
     for lang, (path, text) in sorted(facts.extra.get("readmes", {}).items()):
         missing = []
         folded = text.casefold()
+        # what a reader sees, too: the README writes card text escaped (curator.escaping.markdown_text)
+        folded += "\n" + markdown_plain(text).casefold()
         if card is not None:
             names = [localise(person.name, lang) if isinstance(person.name, str) or lang in person.name
                      else next(iter(person.name.values())) for person in card.contributors]
@@ -62,7 +65,7 @@ def _attribution(facts: Facts) -> Iterator[Finding]:
                             else next(iter(a.name.values())) for a in card.affiliations]
             if not any(name.casefold() in folded for name in affiliations):
                 missing.append("affiliations")
-            if card.permanent_link.casefold() not in folded:
+            if not any(link.casefold() in folded for link in (card.permanent_link, markdown_url(card.permanent_link))):
                 missing.append("permanent link")
             info = licence_table().get(card.licence, {})
             marks = [card.licence, info.get("short", ""), info.get("url", "")]

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from curator.errors import BuildError, OptionsError, OutputError, ProfileError, RunError
+from curator.escaping import display
 
 if TYPE_CHECKING:
     from curator.models.findings import Report
@@ -22,18 +23,18 @@ def report_failure(error: Exception) -> int:
     error (3), shown with its traceback for the bug report."""
     say = sys.stderr.write
     if isinstance(error, (OptionsError, ProfileError)):
-        say(f"curator: error: {error}\n")
+        say(f"curator: error: {display(str(error), keep_newlines=True)}\n")
         return EXIT_USAGE
     if isinstance(error, OutputError):   # the output cannot be written (read-only, full, held by another run)
-        say(f"curator: {error}\n")
+        say(f"curator: {display(str(error), keep_newlines=True)}\n")
         return EXIT_CANNOT_RUN
     if isinstance(error, RunError):
-        say(f"curator: cannot run: {error}\n")
+        say(f"curator: cannot run: {display(str(error), keep_newlines=True)}\n")
         return EXIT_CANNOT_RUN
     if isinstance(error, BuildError):
-        say(f"curator build: {error}\n")
+        say(f"curator build: {display(str(error), keep_newlines=True)}\n")
         for problem in error.problems[:50]:
-            say(f"  - {problem}\n")
+            say(f"  - {display(problem)}\n")
         if len(error.problems) > 50:
             say(f"  ... and {len(error.problems) - 50} more\n")
         return error.exit_code
@@ -66,24 +67,39 @@ class BytesProgress:
         self.line.with_bytes(self.phase, done, total, done_bytes, total_bytes)
 
 
+def write_report(output: Path, text: str) -> None:
+    """Write a report file atomically (curator.outputs): a failure never leaves a 0-byte or half-written report,
+    nor spoils an older one."""
+    from curator.outputs import atomic_write
+
+    atomic_write(output, text.encode("utf-8", "backslashreplace"))   # renderers escape names; this guards a bug
+
+
 def emit(text: str, output: Path | None) -> None:
     if output is None:
         sys.stdout.write(text)
         sys.stdout.flush()
         return
     try:
-        output.write_text(text, encoding="utf-8")
+        write_report(output, text)
     except OSError as error:
-        raise OptionsError(f"cannot write the report to {output}: {error.strerror or error}") from error
+        raise OptionsError(f"cannot write the report to {display(str(output))}: {error.strerror or error}") \
+            from error
 
 
 def colour_wanted() -> bool:
     return sys.stdout.isatty() and "NO_COLOR" not in os.environ
 
 
+def cache_warning(cache: Any) -> None:
+    """The cache's one warning (damaged and set aside, or unusable), on stderr: the report is unaffected."""
+    if isinstance(cache, dict) and cache.get("warning"):
+        sys.stderr.write(f"curator: warning: {display(str(cache['warning']))}\n")
+
+
 def refetch_line(refetch: list[str]) -> None:
     if refetch:
-        sys.stdout.write(f"fetch again ({len(refetch)}): " + " ".join(refetch) + "\n")
+        sys.stdout.write(f"fetch again ({len(refetch)}): " + " ".join(display(path) for path in refetch) + "\n")
 
 
 def present(report: Report, formats: tuple[str, ...], outputs: tuple[Path, ...], *, command: str,

@@ -83,9 +83,11 @@ def pack(release: Path, out_dir: Path, fmt: str, preset: str | None, max_part_by
             written = pack_release(release, out_dir, fmt=fmt, max_bytes=max_part_bytes, max_files=max_part_files,
                                    when=_release_date(release), preset=preset, name=name, jobs=jobs)
         except PackError as error:
-            click.echo(f"curator pack: {error}", err=True)
+            from curator.escaping import display
+
+            click.echo(f"curator pack: {display(str(error), keep_newlines=True)}", err=True)
             for problem in error.problems[:50]:
-                click.echo(f"  - {problem}", err=True)
+                click.echo(f"  - {display(problem)}", err=True)
             if len(error.problems) > 50:
                 click.echo(f"  ... and {len(error.problems) - 50} more", err=True)
             sys.exit(error.exit_code)

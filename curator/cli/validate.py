@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from curator.cli.common import cache_warning
 from curator.cli.main import EXIT_INVALID, EXIT_VALID, guarded, present, split_items
 from curator.cli.options import report_options
 
@@ -38,7 +39,7 @@ from curator.cli.options import report_options
               help="Language of the text output's messages.")
 @click.option("--identifiers", type=click.Path(path_type=Path, dir_okay=False, exists=True),
               help="A private list of names and IDs (one per line) that must not appear anywhere in the release.")
-@click.option("--cache-dir", type=click.Path(path_type=Path, file_okay=False),
+@click.option("--cache-dir", type=click.Path(path_type=Path),
               help="Where unchanged files' digests and headers are remembered (default: ~/.cache/curator).")
 @click.option("--no-cache", is_flag=True, help="Read every file again; remember nothing.")
 @click.option("--changed-since", metavar="REF",
@@ -68,6 +69,7 @@ def validate(root: Path, profile: str | None, fmt: tuple[str, ...], fail_on: str
         report = run_validate(root, options)
     finally:
         progress.close()
+    cache_warning((report.stats.model_extra or {}).get("cache"))
     present(report, fmt, output, command="validate", lang=lang, verbose=verbose)
     sys.exit(EXIT_VALID if report.valid else EXIT_INVALID)
 

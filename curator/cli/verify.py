@@ -18,6 +18,7 @@ from curator.cli.common import (
     EXIT_VALID,
     FORMATS,
     BytesProgress,
+    cache_warning,
     colour_wanted,
     present,
     refetch_line,
@@ -95,6 +96,7 @@ def _verify(options: argparse.Namespace) -> int:
                                progress=BytesProgress(line, "verify"))
     finally:
         line.close()
+    cache_warning(reading.cache)
     if fmt in ((), ("text",)) and not output:
         # worded without the report models: a cached rerun is done before pydantic would have loaded
         answer = quick_answer(reading, limit=None if options.verbose else GROUP_LIMIT, colour=colour_wanted())

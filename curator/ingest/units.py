@@ -24,6 +24,7 @@ from pydicom import dcmread
 from pydicom.dataset import Dataset
 
 from curator.anonymise.dicom import FilePlan, anonymise_dataset, date_offset, pseudonym
+from curator.escaping import display as display  # re-exported: ingest.pipeline imports it from here
 from curator.ingest.convert import ConversionError, Volume, convert_series, write_volume
 from curator.ingest.seg import SegError, is_segmentation, mask_from_seg, referenced_instances, referenced_series
 from curator.ingest.select import ImageHeader, choose, image_excluded, image_header
@@ -76,9 +77,6 @@ class Discovery:
     skipped: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)   # (code, path, context) findings
 
 
-def display(text: str) -> str:
-    """A name as it can be printed: bytes that are not UTF-8 (kept by the OS as surrogates) shown as escapes."""
-    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def discover(inputs: Sequence[Path]) -> Discovery:

@@ -7,9 +7,11 @@ nothing is ever unpickled). A rerun over an unchanged release reads no file agai
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -49,38 +51,151 @@ def file_keys(root: Path, paths: Iterable[str]) -> dict[str, str]:
     return keys
 
 
+_DAMAGED = frozenset({11, 26})   # SQLITE_CORRUPT, SQLITE_NOTADB: the file is not (or no longer) a cache database
+_COLUMNS = ["kind", "key", "value"]
+
+
+class _WrongSchema(sqlite3.DatabaseError):
+    """The database is readable but its ``entries`` table is not this cache's."""
+
+
+def _damaged(error: BaseException) -> bool:
+    if isinstance(error, _WrongSchema):
+        return True
+    code = getattr(error, "sqlite_errorcode", None)
+    if code is not None:
+        return (code & 0xFF) in _DAMAGED
+    return isinstance(error, sqlite3.DatabaseError) and any(
+        words in str(error) for words in ("not a database", "malformed", "file is encrypted"))
+
+
+def _stored(key: str) -> str:
+    """The key as SQLite can hold it: a name that is not UTF-8 (surrogates) is written as NUL + its bytes in hex,
+    which no real key starts with (a key starts with an absolute path)."""
+    try:
+        key.encode("utf-8")
+    except UnicodeEncodeError:
+        return "\0" + key.encode("utf-8", "surrogatepass").hex()
+    return key
+
+
 class Cache:
-    """``get``/``put`` JSON values per (kind, file key). Use from one thread; look up before fanning out."""
+    """``get``/``put`` JSON values per (kind, file key). Use from one thread; look up before fanning out.
+
+    The cache only ever saves work: when it cannot be used (the folder is a file or read-only, the database is
+    locked away) every lookup misses and nothing is remembered; a damaged database (not SQLite, truncated, another
+    schema) is renamed aside (``cache-v1.sqlite.damaged-<time>``) and a new one started. Either way ``warning``
+    says what happened, once, for the command to print; the results are those of a run without a cache.
+    """
 
     def __init__(self, folder: Path) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
+        self.folder = folder
         self.path = folder / f"cache-v{SCHEMA_VERSION}.sqlite"
-        self._db = sqlite3.connect(self.path, timeout=30)
-        self._db.execute("CREATE TABLE IF NOT EXISTS entries (kind TEXT, key TEXT, value TEXT, "
-                         "PRIMARY KEY (kind, key))")
         self.hits = 0
         self.misses = 0
+        self.warning: str | None = None
+        self._db: sqlite3.Connection | None = None
+        self._writable = True
+        try:
+            self._db = self._open()
+        except (OSError, sqlite3.Error) as error:
+            self._recover(error)
+
+    def _open(self) -> sqlite3.Connection:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self.path, timeout=30)
+        try:
+            db.execute("CREATE TABLE IF NOT EXISTS entries (kind TEXT, key TEXT, value TEXT, "
+                       "PRIMARY KEY (kind, key))")
+            columns = [row[1] for row in db.execute("PRAGMA table_info(entries)")]
+            if columns != _COLUMNS:
+                raise _WrongSchema(f"its table has the columns {columns}, not {_COLUMNS}")
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def _recover(self, error: BaseException) -> None:
+        """After ``error``: set a damaged database aside and start a new one, else go on without the cache."""
+        self._close_db()
+        reason = getattr(error, "strerror", None) or str(error)
+        if _damaged(error) and self.path.is_file():
+            try:
+                aside = self._set_aside()
+                self._db = self._open()
+            except (OSError, sqlite3.Error) as again:
+                self._close_db()
+                self._warn(f"the cache {self.path} is damaged ({reason}) and cannot be replaced "
+                           f"({getattr(again, 'strerror', None) or again}); running without it")
+                return
+            self._warn(f"the cache {self.path} was damaged ({reason}); moved it to {aside.name} and started a "
+                       "new one")
+            return
+        self._warn(f"cannot use the cache in {self.folder} ({reason}); running without it "
+                   "(--cache-dir DIR or --no-cache to choose)")
+
+    def _set_aside(self) -> Path:
+        stamp = time.strftime("%Y%m%dT%H%M%S")
+        aside = self.path.with_name(f"{self.path.name}.damaged-{stamp}-{os.getpid()}")
+        self.path.replace(aside)
+        for suffix in ("-journal", "-wal", "-shm"):   # a stale journal must not be replayed into the new database
+            sibling = self.path.with_name(self.path.name + suffix)
+            if sibling.exists():
+                sibling.replace(aside.with_name(aside.name + suffix))
+        return aside
+
+    def _warn(self, text: str) -> None:
+        if self.warning is None:
+            self.warning = text
+
+    def _close_db(self) -> None:
+        if self._db is not None:
+            with contextlib.suppress(sqlite3.Error):
+                self._db.close()
+            self._db = None
 
     def get_many(self, kind: str, keys: Iterable[str]) -> dict[str, Any]:
         found: dict[str, Any] = {}
         wanted = list(keys)
-        for start in range(0, len(wanted), 500):
-            batch = wanted[start : start + 500]
-            marks = ",".join("?" * len(batch))
-            rows = self._db.execute(f"SELECT key, value FROM entries WHERE kind = ? AND key IN ({marks})",
-                                    [kind, *batch])
-            found.update((key, json.loads(value)) for key, value in rows)
+        if self._db is not None:
+            try:
+                found = self._select(self._db, kind, wanted)
+            except (sqlite3.Error, ValueError) as error:   # ValueError: a stored value that is not JSON
+                self._recover(error if not isinstance(error, ValueError) else _WrongSchema(str(error)))
+                found = {}
         self.hits += len(found)
         self.misses += len(wanted) - len(found)
         return found
 
+    @staticmethod
+    def _select(db: sqlite3.Connection, kind: str, wanted: list[str]) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        stored = {_stored(key): key for key in wanted}
+        names = list(stored)
+        for start in range(0, len(names), 500):
+            batch = names[start : start + 500]
+            marks = ",".join("?" * len(batch))
+            rows = db.execute(f"SELECT key, value FROM entries WHERE kind = ? AND key IN ({marks})", [kind, *batch])
+            found.update((stored[key], json.loads(value)) for key, value in rows)
+        return found
+
     def put_many(self, kind: str, items: dict[str, Any]) -> None:
-        with self._db:
-            self._db.executemany("INSERT OR REPLACE INTO entries (kind, key, value) VALUES (?, ?, ?)",
-                                 [(kind, key, json.dumps(value)) for key, value in items.items()])
+        if self._db is None or not self._writable or not items:
+            return
+        try:
+            with self._db:
+                self._db.executemany("INSERT OR REPLACE INTO entries (kind, key, value) VALUES (?, ?, ?)",
+                                     [(kind, _stored(key), json.dumps(value)) for key, value in items.items()])
+        except sqlite3.Error as error:
+            if _damaged(error):
+                self._recover(error)
+                return
+            self._writable = False   # read-only folder or file, disk full, locked: keep reading, stop writing
+            self._warn(f"cannot write to the cache {self.path} ({error}); files read now will be read again "
+                       "next time")
 
     def close(self) -> None:
-        self._db.close()
+        self._close_db()
 
 
 def clear_cache(folder: Path) -> int:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
-
 from curator.diff import ReleaseDiff
+from curator.escaping import display, json_text, markdown_text
 
 
 def diff_json(diff: ReleaseDiff) -> str:
-    return json.dumps(diff.as_dict(), indent=2, ensure_ascii=False) + "\n"
+    return json_text(diff.as_dict()) + "\n"
 
 
 def _describe(change_kind: str, detail: dict[str, object]) -> str:
@@ -21,10 +20,10 @@ def _describe(change_kind: str, detail: dict[str, object]) -> str:
 
 
 def diff_text(diff: ReleaseDiff) -> str:
-    lines = [f"diff {diff.old} -> {diff.new}"]
-    lines += [f"  added    {p}" for p in diff.added]
-    lines += [f"  removed  {p}" for p in diff.removed]
-    lines += [f"  changed  {c.path}: {_describe(c.kind, c.detail)}" for c in diff.changed]
+    lines = [f"diff {display(str(diff.old))} -> {display(str(diff.new))}"]
+    lines += [f"  added    {display(p)}" for p in diff.added]
+    lines += [f"  removed  {display(p)}" for p in diff.removed]
+    lines += [f"  changed  {display(c.path)}: {_describe(c.kind, c.detail)}" for c in diff.changed]
     for key, ids in diff.registry.items():
         lines.append(f"  registry rows {key}: {', '.join(map(str, ids[:20]))}{' ...' if len(ids) > 20 else ''}")
     lines.append(f"semver: {diff.bump} ({len(diff.added)} added, {len(diff.removed)} removed, "
@@ -35,9 +34,9 @@ def diff_text(diff: ReleaseDiff) -> str:
 def diff_markdown(diff: ReleaseDiff, version: str = "Unreleased") -> str:
     lines = [f"## {version}", "", f"Suggested version bump: **{diff.bump}**.", ""]
     sections = (
-        ("Added", [f"`{p}`" for p in diff.added]),
-        ("Removed", [f"`{p}`" for p in diff.removed]),
-        ("Changed", [f"`{c.path}`: {_describe(c.kind, c.detail)}" for c in diff.changed]),
+        ("Added", [markdown_text(p) for p in diff.added]),
+        ("Removed", [markdown_text(p) for p in diff.removed]),
+        ("Changed", [f"{markdown_text(c.path)}: {_describe(c.kind, c.detail)}" for c in diff.changed]),
         ("Registry", [f"rows {key}: {', '.join(map(str, ids))}" for key, ids in diff.registry.items()]),
     )
     for title, items in sections:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from curator.escaping import display
 from curator.models.findings import Report, Severity
 from curator.render.markdown import to_markdown
 
@@ -9,7 +10,8 @@ _COMMAND = {Severity.error: "error", Severity.warning: "warning", Severity.info:
 
 
 def _data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    """Workflow-command escaping, after control characters are made visible (curator.escaping.display)."""
+    return display(text).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
 def _property(text: str) -> str:

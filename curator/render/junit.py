@@ -6,6 +6,7 @@ from collections import defaultdict
 from xml.etree import ElementTree as ET
 
 from curator.catalogue import catalogue
+from curator.escaping import display
 from curator.models.findings import Finding, Report, Severity
 
 
@@ -14,7 +15,7 @@ def to_junit(report: Report, command: str = "validate") -> str:
     for finding in report.findings:
         by_code[finding.code].append(finding)
     rules = catalogue()
-    suite = ET.Element("testsuite", name=f"curator {command} {report.root}")
+    suite = ET.Element("testsuite", name=f"curator {command} {display(report.root)}")
     tests = failures = skipped = 0
     for code in sorted(set(by_code) | {c for c, r in rules.items() if r.status == "active"}):
         findings = by_code.get(code, [])
@@ -24,16 +25,16 @@ def to_junit(report: Report, command: str = "validate") -> str:
             continue
         by_path: dict[str, list[Finding]] = defaultdict(list)
         for finding in findings:
-            by_path[finding.path or "."].append(finding)
+            by_path[display(finding.path or ".")].append(finding)   # XML 1.0 cannot carry controls
         for path, items in sorted(by_path.items()):
             case = ET.SubElement(suite, "testcase", classname=code, name=path)
             tests += 1
-            text = "\n".join(f.message for f in items)
+            text = "\n".join(display(f.message) for f in items)
             if any(f.severity == Severity.error for f in items):
-                ET.SubElement(case, "failure", message=items[0].message, type=code).text = text
+                ET.SubElement(case, "failure", message=display(items[0].message), type=code).text = text
                 failures += 1
             else:
-                ET.SubElement(case, "skipped", message=items[0].message).text = text
+                ET.SubElement(case, "skipped", message=display(items[0].message)).text = text
                 skipped += 1
     suite.set("tests", str(tests))
     suite.set("failures", str(failures))

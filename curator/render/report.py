@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import json
-
 from curator.catalogue import catalogue, localise_finding
+from curator.escaping import display, json_text
 from curator.models.findings import Report
 from curator.render.summary import human_bytes, summary_line
 from curator.render.text_groups import GROUP_LIMIT, Line, group_lines
@@ -13,7 +12,8 @@ __all__ = ["GROUP_LIMIT", "human_bytes", "summary", "to_json", "to_text"]
 
 
 def to_json(report: Report) -> str:
-    return json.dumps(report.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n"
+    """The report contract as JSON; names are written as :func:`curator.escaping.json_text` says."""
+    return json_text(report.model_dump(mode="json")) + "\n"
 
 
 def summary(report: Report, command: str = "validate") -> str:
@@ -34,7 +34,7 @@ def to_text(report: Report, *, command: str = "validate", lang: str = "en", limi
     lines = group_lines(items, {code: rule.title for code, rule in rules.items()}, limit=limit, colour=colour)
     extra = report.stats.model_extra or {}
     if "categories" in extra:
-        per = ", ".join(f"{k} {v}" for k, v in extra["categories"].items())
+        per = ", ".join(f"{display(k)} {v}" for k, v in extra["categories"].items())
         lines.append(f"registry: {extra.get('registry_rows', 0)} rows ({per})")
     lines.append(summary(report, command))
     return "\n".join(lines) + "\n"

@@ -31,6 +31,7 @@ import numpy as np
 import numpy.typing as npt
 
 from curator.catalogue import catalogue
+from curator.escaping import display, displayed
 from curator.io.volume import read_volume
 from curator.models.findings import Finding, Report, Severity
 from curator.render.figures import LUNG_WINDOW, MASK_ALPHA, MASK_COLOUR, _display, lung_window_rgb
@@ -348,14 +349,14 @@ class StudyCard:
 
 
 def _e(value: object) -> str:
-    """Text for HTML (content or a quoted attribute); undecodable file-name bytes become U+FFFD."""
-    text = str(value).encode("utf-8", "replace").decode("utf-8", "replace")
-    return html.escape(text, quote=True)
+    """Text for HTML (content or a quoted attribute), names shown as curator.escaping.display says."""
+    return html.escape(display(str(value), keep_newlines=True), quote=True)
 
 
 def _json_block(data: object) -> str:
-    """JSON safe inside <script type="application/json">: ASCII only, no '<', '>' or '&'."""
-    text = json.dumps(data, ensure_ascii=True, sort_keys=False)
+    """JSON safe inside <script type="application/json">: ASCII only, no '<', '>' or '&'; the strings as
+    curator.escaping.display shows them (the page's script puts them on screen)."""
+    text = json.dumps(displayed(data), ensure_ascii=True, sort_keys=False)
     return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
 
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from urllib.parse import quote
 
 from curator import __version__
 from curator.catalogue import catalogue
+from curator.escaping import display, json_text, path_bytes
 from curator.models.findings import Report, Severity
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -35,13 +35,13 @@ def to_sarif(report: Report, command: str = "validate") -> str:
             "ruleId": finding.code,
             "ruleIndex": index[finding.code],
             "level": _LEVEL[finding.severity],
-            "message": {"text": finding.message},
+            "message": {"text": display(finding.message)},
             "properties": {"context": finding.context, **({"studyId": finding.study_id}
                                                             if finding.study_id is not None else {})},
         }
         if finding.path:
             result["locations"] = [{"physicalLocation": {"artifactLocation": {
-                "uri": quote(finding.path), "uriBaseId": "RELEASEROOT"}}}]
+                "uri": quote(path_bytes(finding.path)), "uriBaseId": "RELEASEROOT"}}}]
         results.append(result)
     root_uri = Path(report.root).absolute().as_uri() + "/"
     document = {
@@ -56,4 +56,4 @@ def to_sarif(report: Report, command: str = "validate") -> str:
             "results": results,
         }],
     }
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    return json_text(document) + "\n"

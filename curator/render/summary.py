@@ -20,5 +20,8 @@ def summary_line(command: str, root: str, valid: bool, errors: int, warnings: in
                  size: int, seconds: float, where: str) -> str:
     state = {"verify": ("INTACT", "NOT INTACT"), "ingest": ("DONE", "DONE WITH ERRORS")}.get(
         command, ("VALID", "INVALID"))[0 if valid else 1]
-    return (f"{command} {root}: {state}: {plural(errors, 'error')}, {plural(warnings, 'warning')}, {infos} info; "
+    from curator.escaping import display
+
+    where_ = display(root)
+    return (f"{command} {where_}: {state}: {plural(errors, 'error')}, {plural(warnings, 'warning')}, {infos} info; "
             f"{plural(files, 'file')}, {human_bytes(size)} in {seconds:.2f} s ({where.strip()})")

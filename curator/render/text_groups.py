@@ -8,6 +8,8 @@ from collections.abc import Iterable, Mapping
 from itertools import groupby
 from typing import NamedTuple
 
+from curator.escaping import display
+
 GROUP_LIMIT = 2  # examples per code before "N more"; --verbose shows every one
 _COLOURS = {"ERROR": "\x1b[1;31m", "WARNING": "\x1b[33m", "INFO": "\x1b[36m"}
 
@@ -29,9 +31,9 @@ def group_lines(items: Iterable[Line], titles: Mapping[str, str], *, limit: int 
         shown = f"{_COLOURS[level]}{level}\x1b[0m" if colour else level
         lines.append(f"{shown} {code} ({len(found)}): {titles.get(code, code)}")
         cut = len(found) if limit is None else min(limit, len(found))
-        for item in found[:cut]:
-            prefix = "" if item.path and item.path in item.message else f"{item.path or '.'}: "
-            lines.append(f"  {prefix}{item.message}")
+        for item in found[:cut]:   # names from the data are shown as curator.escaping.display says
+            prefix = "" if item.path and item.path in item.message else f"{display(item.path or '.')}: "
+            lines.append(f"  {prefix}{display(item.message)}")
         if cut < len(found):
             lines.append(f"  ... and {len(found) - cut} more (--verbose or --format json lists them all)")
     return lines

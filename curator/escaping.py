@@ -1,0 +1,145 @@
+"""How a name or message from the data is shown in each output format: the one home of that rule.
+
+Names come from the file system and may hold anything but ``/`` and NUL: bytes that are not UTF-8 (Python keeps
+each as a lone surrogate U+DC80..U+DCFF, ``os.fsdecode``'s surrogateescape), terminal escapes, newlines, bidi
+overrides. The rule:
+
+- :func:`display` (text, GitHub annotations, JUnit, SARIF message text, Markdown): every character that is not
+  printable in a line of text is written as a visible escape. A byte that is not UTF-8 becomes ``\\xNN`` (the
+  byte, as ``ls --quoting-style=escape`` and Python show it); tab, newline and carriage return ``\\t \\n \\r``; other
+  C0 controls, DEL and C1 controls ``\\xNN``; format characters (bidi overrides such as U+202E, zero-width
+  characters), line/paragraph separators and other surrogates ``\\uNNNN`` (``\\UNNNNNNNN`` above U+FFFF). Nothing
+  else changes. A backslash is left as it is: a name holding one breaks the portable-name policy and is
+  reported as FILE_NAME_INVALID anyway, so the escape can only be confused with another invalid name.
+- :func:`json_text` (JSON, SARIF): valid JSON that is valid UTF-8 and keeps every value exact, except a byte that
+  is not UTF-8, written as the four characters ``\\xNN`` (as :func:`display` does): a lone surrogate in JSON is
+  refused or replaced by most parsers other than Python's. Control, format and separator characters, which
+  ``json.dumps`` would leave raw, are written as ``\\uNNNN`` JSON escapes (same value, nothing raw reaches a
+  terminal that shows the file).
+- :func:`markdown_text` (Markdown reports, README_*.md): :func:`display`, then HTML escaped (``& < >`` as entities)
+  and ``\\ ` [ ] |`` backslash-escaped, so text from the data can add no HTML, link, image, code span or table
+  cell. Emphasis (``*``, ``_``) is left alone: it cannot hide or point anywhere. URLs from the data go through
+  :func:`markdown_url` (percent-encoded, usable as a link's text and destination).
+
+Import-light (``re`` only at import): ``curator verify``'s fast path uses it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+__all__ = ["display", "displayed", "json_text", "markdown_plain", "markdown_text", "markdown_url", "path_bytes"]
+
+_ESCAPED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+_SHORT = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
+_NOT_XML = frozenset("\ufffe\uffff")   # XML 1.0 cannot carry them, even as character references
+
+
+def _escape(char: str) -> str:
+    code = ord(char)
+    if 0xDC80 <= code <= 0xDCFF:         # a byte that is not UTF-8, kept by surrogateescape
+        return f"\\x{code - 0xDC00:02x}"
+    if char in _SHORT:
+        return _SHORT[char]
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}"
+
+
+def _needs_escape(char: str) -> bool:
+    import unicodedata  # only for text that is not plain printable (verify's fast path never needs it)
+
+    return unicodedata.category(char) in _ESCAPED_CATEGORIES or char in _NOT_XML
+
+
+def display(text: str, *, keep_newlines: bool = False) -> str:
+    """``text`` with every control, format, separator or undecodable character as a visible escape (see above).
+
+    ``keep_newlines`` keeps ``\\n`` as a line break (multi-line text such as an error message or a card's
+    description); everything else is still escaped.
+    """
+    if text.isprintable():               # the common case, one C call
+        return text
+    return "".join(_escape(c) if _needs_escape(c) and not (keep_newlines and c == "\n") else c for c in text)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _json_escape(char: str) -> str:
+    code = ord(char)
+    if code <= 0xFFFF:
+        return f"\\u{code:04x}"
+    code -= 0x10000   # JSON escapes a character above U+FFFF as its UTF-16 surrogate pair
+    return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+
+
+def _valid_unicode(value: Any) -> Any:
+    if isinstance(value, str):
+        return _SURROGATE.sub(lambda m: _escape(m.group()), value) if _SURROGATE.search(value) else value
+    if isinstance(value, dict):
+        return {_valid_unicode(k): _valid_unicode(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_valid_unicode(v) for v in value]
+    return value
+
+
+def displayed(document: Any) -> Any:
+    """``document`` (JSON-like) with every string, keys included, as :func:`display` shows it: for a page that puts
+    the data on screen itself (the review page's script)."""
+    if isinstance(document, str):
+        return display(document)
+    if isinstance(document, dict):
+        return {displayed(k): displayed(v) for k, v in document.items()}
+    if isinstance(document, (list, tuple)):
+        return [displayed(v) for v in document]
+    return document
+
+
+def json_text(document: Any, *, indent: int | None = 2) -> str:
+    """``document`` as JSON text that every parser accepts and no terminal interprets (see above)."""
+    import json
+
+    text = json.dumps(_valid_unicode(document), indent=indent, ensure_ascii=False)
+    # json.dumps escapes C0 controls but leaves DEL, C1, format and separator characters raw; outside strings
+    # there is only the indentation's newlines and spaces
+    if all(line.isprintable() for line in text.split("\n")):
+        return text
+    return "".join(c if c.isprintable() or c == "\n" else _json_escape(c) for c in text)
+
+
+_MARKDOWN = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\\": "\\\\", "`": "\\`", "[": "\\[",
+                           "]": "\\]", "|": "\\|"})
+
+
+def markdown_text(text: str, *, keep_newlines: bool = False) -> str:
+    """``text`` from the data as literal Markdown text: no HTML, link, image, code span or table cell from it."""
+    return display(text, keep_newlines=keep_newlines).translate(_MARKDOWN)
+
+
+def markdown_url(url: str) -> str:
+    """A URL (or e-mail address) from the data, safe both as a Markdown link's text and as its destination:
+    every character outside the URL's own punctuation percent-encoded (``<``, ``>``, brackets, parentheses,
+    backslash, backtick, quote, ``|``, spaces, controls, non-ASCII), so it can close no link and open no HTML."""
+    from urllib.parse import quote
+
+    return quote(path_bytes(url), safe=":/?#@!$&*+,;=%~-._'")
+
+
+_MARKDOWN_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
+
+
+def markdown_plain(markdown: str) -> str:
+    """The text a reader sees for Markdown :func:`markdown_text` wrote: backslash escapes and entities undone."""
+    import html
+
+    return html.unescape(_MARKDOWN_ESCAPE.sub(r"\1", markdown))
+
+
+def path_bytes(path: str) -> bytes:
+    """The bytes of a name as the file system holds them (undoing surrogateescape), for a URI or a key."""
+    try:
+        return path.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:   # a surrogate surrogateescape did not make: keep it, injectively
+        return path.encode("utf-8", "surrogatepass")
