@@ -16,6 +16,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from curator.outputs import move
+
 SCHEMA_VERSION = 1
 
 
@@ -137,11 +139,11 @@ class Cache:
     def _set_aside(self) -> Path:
         stamp = time.strftime("%Y%m%dT%H%M%S")
         aside = self.path.with_name(f"{self.path.name}.damaged-{stamp}-{os.getpid()}")
-        self.path.replace(aside)
+        move(self.path, aside)
         for suffix in ("-journal", "-wal", "-shm"):   # a stale journal must not be replayed into the new database
             sibling = self.path.with_name(self.path.name + suffix)
             if sibling.exists():
-                sibling.replace(aside.with_name(aside.name + suffix))
+                move(sibling, aside.with_name(aside.name + suffix))
         return aside
 
     def _warn(self, text: str) -> None:
