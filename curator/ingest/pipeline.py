@@ -357,7 +357,7 @@ def ingest(inputs: Sequence[Path | str], out: Path | str, options: IngestOptions
     table, table_findings = _studies_table(out, results, labels, options)
     findings.extend(table_findings)
     _write_atomic(out / "studies.csv", _csv_bytes(("study", "category", "sex", "age", "mask", "patient"), table))
-    _write_atomic(out / "provenance.json", _provenance(results, options, key_check).encode())
+    _write_atomic(out / "provenance.json", _provenance(results, options, key_check, table).encode())
     if options.card is not None:
         _write_atomic(out / "dataset.yaml", options.card.read_bytes())
     return _report(out, findings, started, {
@@ -392,20 +392,21 @@ def _studies_table(out: Path, results: dict[str, tuple[dict[str, Any], list[dict
             if assignment is None:
                 findings.append(make_finding("INGEST_CATEGORY_MISSING", label, volume=study.volume))
                 continue
-            mask = ""
+            mask, given = "", dict[str, str]()
             if assignment.mask is None and study.mask:     # from the input's DICOM SEG objects
                 mask = study.mask
             elif assignment.mask is not None:
                 rel = study.volume.replace("volumes/", "masks/", 1).replace(".nii.gz", "_mask.nii.gz")
-                problem = stage_mask(assignment.mask, out / study.volume, out / rel)
-                if problem is None:
+                staged = stage_mask(assignment.mask, out / study.volume, out / rel)
+                if staged.problem is None:
                     mask = rel
                     wanted_masks.add(rel)
+                    given = {"mask_reordered": staged.reordered}   # for provenance.json, not a studies.csv column
                 else:
                     findings.append(make_finding("INGEST_MASK_INVALID", label, mask=assignment.mask.name,
-                                                 volume=study.volume, reason=problem))
+                                                 volume=study.volume, reason=staged.problem))
             table.append({"study": study.volume, "category": assignment.category, "sex": study.sex,
-                          "age": study.age, "mask": mask, "patient": study.pseudonym})
+                          "age": study.age, "mask": mask, "patient": study.pseudonym, **given})
     masks = out / "masks"
     if masks.is_dir():   # masks of an earlier run that are no longer given
         for path in sorted(masks.rglob("*.nii.gz")):
@@ -416,7 +417,7 @@ def _studies_table(out: Path, results: dict[str, tuple[dict[str, Any], list[dict
 
 
 def _provenance(results: Mapping[str, tuple[dict[str, Any], list[dict[str, str]], list[StudyOutput]]],
-                options: IngestOptions, key_check: str) -> str:
+                options: IngestOptions, key_check: str, table: Sequence[Mapping[str, Any]] = ()) -> str:
     import nibabel
     import numpy
     import pydicom
@@ -433,6 +434,10 @@ def _provenance(results: Mapping[str, tuple[dict[str, Any], list[dict[str, str]]
             "identifiers_kept_in": "the key file outside this folder (--key-map)",
         },
         "units": [results[unit_id][0] for unit_id in sorted(results)],
+        # masks given alongside (--categories' mask column): each one's way onto its volume's voxel grid
+        "masks": [{"study": row["study"], "mask": row["mask"],
+                   "voxel_order": row.get("mask_reordered") or "the volume's (written as given)"}
+                  for row in table if "mask_reordered" in row],
     }
     return json.dumps(document, indent=1, sort_keys=True) + "\n"
 
