@@ -142,6 +142,30 @@ def test_bad_sources_give_clear_errors_and_write_nothing(tmp_path: Path) -> None
     assert not out.exists()
 
 
+def test_every_card_problem_is_told_in_one_run_with_exit_2(tmp_path: Path) -> None:
+    """Field errors, cross-field rules (checked by pydantic only once the fields pass), a language without a
+    README template and a licence without a text: all at once, not one per run."""
+    card = card_data(version="not-semver", languages=["en", "ru", "de"], licence="CC-BY-9.9")
+    card["contributors"][0]["affiliations"] = [7]
+    source = make_source(tmp_path / "src", card=card)
+    result = CliRunner().invoke(main, ["build", str(source), str(tmp_path / "out")])
+    assert result.exit_code == 2, result.output
+    assert "the dataset card has 5 problem(s)" in result.output
+    for words in ("dataset.yaml: version: String should match pattern", "title has no 'de'",
+                  "refers to unknown affiliations [7]", "no README template for language 'de'",
+                  "licence 'CC-BY-9.9' has no legal text"):
+        assert words in result.output, words
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_bad_studies_table_is_bad_source_data_exit_1(tmp_path: Path) -> None:
+    source = make_source(tmp_path / "src")
+    (source / "studies.csv").write_text("study,kategorie\nraw/case01.nii.gz,CT-1\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["build", str(source), str(tmp_path / "out")])
+    assert result.exit_code == 1, result.output
+    assert "columns must be" in result.output and "Traceback" not in result.output
+
+
 def test_existing_output_needs_force(tmp_path: Path, built_release: Path) -> None:
     source = make_source(tmp_path / "src")
     out = tmp_path / "out"
