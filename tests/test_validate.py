@@ -142,6 +142,26 @@ def test_required_files_junk_unsafe_and_bad_names(release: Path) -> None:
     assert ("FILE_NAME_INVALID", "studies/CT-1/notes on study.txt", "error") in found
 
 
+def test_a_space_in_one_folder_is_one_finding_not_one_per_file_under_it(release: Path) -> None:
+    for name in ("a.txt", "b.txt", "deeper/c.txt", "deeper/d e.txt"):
+        (release / "extra notes" / name).parent.mkdir(parents=True, exist_ok=True)
+        (release / "extra notes" / name).write_text("x", encoding="utf-8")
+    _, report = run_json(release, "--select", "FILE_NAME_INVALID")
+    assert sorted(f["path"] for f in report["findings"]) == ["extra notes", "extra notes/deeper/d e.txt"]
+
+
+def test_a_stray_image_under_the_dicom_profile_is_told_its_pattern_not_an_empty_list(tmp_path: Path) -> None:
+    from tests.dicom_factories import write_series
+
+    write_series(tmp_path / "P1" / "s1")
+    write_nifti(tmp_path / "stray.nii.gz", ct_volume())
+    _, report = run_json(tmp_path, "--profile", "dicom", "--select", "FILE_NAME_INVALID")
+    (finding,) = report["findings"]
+    assert finding["path"] == "stray.nii.gz"
+    assert finding["context"]["reason"] == ("imaging files must be named like <patient>/<series folder>/<image>.dcm "
+                                            "or <patient>/<series folder>/CT.<SOP Instance UID>")
+
+
 def test_case_collision_is_a_bad_name(release: Path) -> None:
     shutil.copyfile(release / "LICENSE", release / "license")
     _, report = run_json(release)
