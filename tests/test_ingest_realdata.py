@@ -112,3 +112,12 @@ def test_totalsegmentator_mask_in_dcm2niix_order_is_reordered_onto_the_ingested_
     assert np.array_equal(np.asarray(mask.dataobj), lesion[:, ::-1, :])
     (recorded,) = json.loads((out / "provenance.json").read_text(encoding="utf-8"))["masks"]
     assert recorded["voxel_order"].startswith("mask voxel order LAS, study's LPS: axis 1 flipped")
+
+
+def test_a_folder_of_refused_series_names_the_sub_folder_of_each(realdata: Path, tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["ingest", str(realdata / "pydicom_ct_files"), str(tmp_path / "out"),
+                                       "--category", "CT-0", "--format", "json"], env=KEY)
+    assert result.exit_code == 1
+    paths = {f["path"] for f in json.loads(result.output)["findings"] if f["code"] == "INGEST_NO_SERIES"}
+    assert "pydicom_ct_files/pydicom_data_1.0.0" in paths
+    assert "pydicom_ct_files/pydicom_3.0.2_test_files/dicomdirtests/98892003" in paths

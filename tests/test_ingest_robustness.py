@@ -540,6 +540,19 @@ def test_an_input_without_a_usable_series_exits_1(study: Path, tmp_path: Path) -
     assert "INGEST_NO_SERIES" in output and code == 1
 
 
+def test_the_summary_does_not_call_a_refused_input_converted(study: Path, tmp_path: Path) -> None:
+    mr = copy(study, tmp_path / "in" / "mr")
+    for path in mr.rglob("IM*"):
+        ds = pydicom.dcmread(path)
+        ds.Modality = "MR"
+        ds.save_as(path)
+    code, output = run(mr, tmp_path / "out", "--category", "CT-1")
+    assert code == 1
+    assert f"0 volumes in {tmp_path / 'out'} (0 of 1 input read converted, 1 without a volume, 0 unchanged" in output
+    assert "studies.csv lists 0 studies;" in output
+    assert "(1 images)" not in output and "(2 images)" not in output
+
+
 def test_an_empty_input_folder_is_reported(study: Path, tmp_path: Path) -> None:
     case = copy(study, tmp_path / "in" / "case01")
     empty = tmp_path / "in" / "case02"

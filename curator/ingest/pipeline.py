@@ -252,7 +252,8 @@ def _csv_bytes(columns: Sequence[str], rows: list[dict[str, Any]]) -> bytes:
 
 
 def _finding(code: str, label: str, context: dict[str, Any]) -> Finding:
-    return make_finding(code, display(label), **context)
+    folder = context.get("folder")   # the sub-folder of the input the finding is about, when there is one
+    return make_finding(code, display(f"{label}/{folder}" if folder else label), **context)
 
 
 def _previous_key_check(out: Path) -> str | None:
@@ -362,6 +363,7 @@ def ingest(inputs: Sequence[Path | str], out: Path | str, options: IngestOptions
         _write_atomic(out / "dataset.yaml", options.card.read_bytes())
     return _report(out, findings, started, {
         "units": len(found.units), "units_done": len(tasks), "units_resumed": len(kept),
+        "units_converted": sum(1 for task in tasks if results.get(task.unit_id, ({}, [], []))[2]),
         "studies": len(table), "volumes": sum(len(r[2]) for r in results.values()),
         "key_map": str(options.key_map)})
 
