@@ -177,3 +177,21 @@ def test_existing_output_needs_force(tmp_path: Path, built_release: Path) -> Non
     result = CliRunner().invoke(main, ["build", str(source), str(out), "--force"])
     assert result.exit_code == 0, result.output
     assert "8 studies" in result.output and tree_digest(out) == tree_digest(built_release)
+
+
+def test_a_small_release_is_described_as_it_is(tmp_path: Path) -> None:
+    """Two studies, both CT-1, one of unknown sex: '2 studies, 1 mask', a tree with only the CT-1 folder, and the
+    sex shares say they are of the one study whose sex is known (not a bare '100/ 0/ 0')."""
+    source = make_source(tmp_path / "src", studies=[("CT-1", "F", 40, True), ("CT-1", "", 50, False)])
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["build", str(source), str(out)])
+    assert result.exit_code == 0, result.output
+    assert "2 studies (CT-0 0, CT-1 2, CT-2 0, CT-3 0, CT-4 0), 1 mask," in result.output
+    english = (out / "README_EN.md").read_text(encoding="utf-8")
+    russian = (out / "README_RU.md").read_text(encoding="utf-8")
+    tree = english.split("## Data Structure", 1)[1] if "## Data Structure" in english else english
+    assert "|-- CT-0" not in tree and "CT-2" not in tree.split("```")[1] and "`-- CT-1" in tree
+    assert "directory contains a directory named `CT-1` (for more" in english
+    assert "| 0/ 100/ 0 |" in english
+    assert "Sex is known for 1 of 2 studies; the shares by sex are of those." in english
+    assert "Пол известен для 1 из 2 исследований; доли по полу указаны от них." in russian

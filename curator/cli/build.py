@@ -28,6 +28,8 @@ def build(source: Path, out: Path, force: bool, jobs: int | None, xxh128: bool, 
 
     result = run_build(source, out, force=force, jobs=jobs, xxh128=xxh128, bag=bag)
     per = ", ".join(f"{k} {v}" for k, v in result.per_category.items())
-    click.echo(f"built {result.out}: {result.studies} studies ({per}), {result.masks} masks, "
+    studies = f"{result.studies} {'study' if result.studies == 1 else 'studies'}"
+    masks = f"{result.masks} mask{'' if result.masks == 1 else 's'}"
+    click.echo(f"built {result.out}: {studies} ({per}), {masks}, "
                f"{result.files} files, {result.bytes:,} bytes; validated with 0 errors")
 
