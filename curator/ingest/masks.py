@@ -75,8 +75,10 @@ def _stage(source: Path, volume: Path, target: Path) -> tuple[str | None, str]:
     dtype = mask_image.get_data_dtype()
     if not np.issubdtype(dtype, np.integer) and dtype != np.bool_:
         return f"it stores {dtype} voxels; a label mask needs an integer type", ""
-    slope, intercept = mask_image.header.get_slope_inter()
-    if slope not in (None, 1.0) or intercept not in (None, 0.0):
+    # a loaded image's header has its scaling reset (nibabel keeps it on the data proxy): read it there
+    slope, intercept = (float(getattr(mask_image.dataobj, name, value)) for name, value in (("slope", 1.0),
+                                                                                          ("inter", 0.0)))
+    if slope != 1.0 or intercept != 0.0:
         return (f"its header scales the stored labels (scl_slope {slope}, scl_inter {intercept}); a label mask is "
                 "stored unscaled: write it with slope 1 and intercept 0"), ""
     try:
