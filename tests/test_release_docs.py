@@ -331,6 +331,7 @@ def _colour_pixels(png: bytes, colour: tuple[int, int, int], tolerance: int = 12
     return int((np.abs(pixels - np.array(colour)).max(axis=2) <= tolerance).sum())
 
 
+@pytest.mark.needs_tool("pdftoppm")
 def test_a_rendered_page_shows_the_figures(docs: Docs, tmp_path: Path) -> None:
     if shutil.which("pdftoppm") is None:
         pytest.skip("pdftoppm (poppler-utils) is not installed")
