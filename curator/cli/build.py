@@ -28,8 +28,9 @@ def build(source: Path, out: Path, force: bool, jobs: int | None, xxh128: bool, 
 
     result = run_build(source, out, force=force, jobs=jobs, xxh128=xxh128, bag=bag)
     per = ", ".join(f"{k} {v}" for k, v in result.per_category.items())
-    studies = f"{result.studies} {'study' if result.studies == 1 else 'studies'}"
-    masks = f"{result.masks} mask{'' if result.masks == 1 else 's'}"
-    click.echo(f"built {result.out}: {studies} ({per}), {masks}, "
+    from curator.render.summary import plural
+
+    click.echo(f"built {result.out}: {plural(result.studies, 'study', 'studies')} ({per}), "
+               f"{plural(result.masks, 'mask')}, "
                f"{result.files} files, {result.bytes:,} bytes; validated with 0 errors")
 

@@ -143,12 +143,11 @@ def ingest(paths: tuple[Path, ...], key_file: Path | None, map_file: Path | None
 
 def ingest_summary(extra: dict[str, Any], out: Path, key_map: Path) -> str:
     """The closing line: volumes, and inputs converted out of those read (a refused one is not converted)."""
-    def count(n: int, one: str, many: str) -> str:
-        return f"{n} {one if n == 1 else many}"
+    from curator.render.summary import plural
 
     done, converted = int(extra.get("units_done", 0)), int(extra.get("units_converted", 0))
     volumes, studies = int(extra.get("volumes", 0)), int(extra.get("studies", 0))
-    return (f"{count(volumes, 'volume', 'volumes')} in {out} ({converted} of {count(done, 'input', 'inputs')} read "
-            f"converted, {done - converted} without a volume, {extra.get('units_resumed', 0)} unchanged since the "
-            f"last run); studies.csv lists {count(studies, 'study', 'studies')}; the key file is {key_map} (keep it "
-            "private, outside the release)")
+    return (f"{plural(volumes, 'volume')} in {out} ({converted} of {plural(done, 'input')} read converted, "
+            f"{done - converted} without a volume, {extra.get('units_resumed', 0)} unchanged since the last run); "
+            f"studies.csv lists {plural(studies, 'study', 'studies')}; the key file is {key_map} (keep it private, "
+            "outside the release)")

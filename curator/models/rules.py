@@ -33,6 +33,11 @@ class Rule(BaseModel):
     rationale: str
     deprecated: bool = False
     variants: dict[str, RuleVariant] = Field(default_factory=dict)
+    titles: dict[str, str] = Field(default_factory=dict)   # the title in other languages than English
+
+    def title_in(self, lang: str) -> str:
+        """The title in ``lang``, English when the rule has none in it."""
+        return self.titles.get(lang) or self.title
 
     def render(self, lang: str, values: dict[str, Any]) -> str:
         """The message in ``lang`` (English when missing), placeholders filled; a missing value stays ``{name}``.
