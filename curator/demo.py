@@ -14,6 +14,7 @@ from curator.io.source import read_studies
 from curator.models.findings import Report
 from curator.phantom import PhantomSpec, make_phantom, phantom_affine, write_nifti
 from curator.render.report import human_bytes, summary
+from curator.render.summary import plural
 from curator.resources import examples_dir
 from curator.validate import ValidateOptions, validate
 from curator.verify import verify
@@ -64,7 +65,8 @@ def run_demo(out: Path, *, force: bool = False, echo: Callable[[str], object] = 
          f"NIfTI files)")
     result = build(source, release, force=force)
     per = ", ".join(f"{k} {v}" for k, v in result.per_category.items())
-    echo(f"2. build: {release}: {result.studies} studies ({per}), {result.masks} masks, {result.files} files, "
+    echo(f"2. build: {release}: {plural(result.studies, 'study', 'studies')} ({per}), {plural(result.masks, 'mask')}, "
+         f"{result.files} files, "
          f"{human_bytes(result.bytes)}")
     validation = validate(release, ValidateOptions())
     echo(f"3. {summary(validation)}")
