@@ -295,7 +295,7 @@ def test_the_text_report_says_where_the_key_file_is(raw: Path, tmp_path: Path) -
     out = tmp_path / "src"
     code, output = run(raw / "case01", out, "--preset", "mosmed", "--category", "CT-1")
     assert code == 0
-    assert "1 volumes" in output and str(tmp_path / "src.keymap.csv") in output
+    assert "1 volume in" in output and str(tmp_path / "src.keymap.csv") in output
     assert io.StringIO(output).read().count("INGEST_SERIES_LEFT_OUT") == 1
     assert os.access(out / "studies.csv", os.R_OK)
 
