@@ -158,6 +158,18 @@ def test_every_card_problem_is_told_in_one_run_with_exit_2(tmp_path: Path) -> No
     assert not (tmp_path / "out").exists()
 
 
+def test_a_card_with_odd_value_types_is_told_not_a_crash(tmp_path: Path) -> None:
+    card = card_data(languages=["en", 7, ["ru"]])
+    card["affiliations"][0]["id"] = [1]            # unhashable where an id belongs
+    card["categories"][0]["id"] = {"x": 1}
+    card["contributors"][0]["affiliations"] = ["one", 2]
+    source = make_source(tmp_path / "src", card=card)
+    result = CliRunner().invoke(main, ["build", str(source), str(tmp_path / "out")])
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output and "affiliations.0.id" in result.output
+    assert "refers to unknown affiliations [2]" in result.output
+
+
 def test_a_bad_studies_table_is_bad_source_data_exit_1(tmp_path: Path) -> None:
     source = make_source(tmp_path / "src")
     (source / "studies.csv").write_text("study,kategorie\nraw/case01.nii.gz,CT-1\n", encoding="utf-8")

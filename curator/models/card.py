@@ -109,7 +109,8 @@ def consistency_problems(data: Any) -> list[str]:
     if missing:
         problems.append("text missing for a declared language: " + "; ".join(missing))
     affiliations = data.get("affiliations")
-    known = {a.get("id") for a in affiliations if isinstance(a, dict)} if isinstance(affiliations, list) else set()
+    known = ({a.get("id") for a in affiliations if isinstance(a, dict) and isinstance(a.get("id"), int | str)}
+             if isinstance(affiliations, list) else set())
     contributors = data.get("contributors")
     for person in contributors if isinstance(contributors, list) else []:
         refs = person.get("affiliations") if isinstance(person, dict) else None
@@ -119,8 +120,9 @@ def consistency_problems(data: Any) -> list[str]:
             if isinstance(name, dict):
                 name = name.get(languages[0]) if languages and languages[0] in name else next(iter(name.values()), "")
             problems.append(f"contributor {name!r} refers to unknown affiliations {unknown}")
-    ids = [c.get("id") for c in data.get("categories") or [] if isinstance(c, dict)] \
-        if isinstance(data.get("categories"), list) else []
+    categories = data.get("categories")
+    ids = ([c.get("id") for c in categories if isinstance(c, dict) and isinstance(c.get("id"), str)]
+           if isinstance(categories, list) else [])
     if len(set(ids)) != len(ids):
         problems.append(f"category ids repeat: {ids}")
     return problems
