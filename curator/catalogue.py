@@ -90,4 +90,5 @@ def rules_for_selector(selector: str) -> set[str]:
 
 
 def as_json(rules: dict[str, Rule]) -> list[dict[str, Any]]:
-    return [rule.model_dump(mode="json") for rule in sorted(rules.values(), key=lambda r: r.code)]
+    return [rule.model_dump(mode="json", exclude={name for name in ("variants", "titles") if not getattr(rule, name)})
+            for rule in sorted(rules.values(), key=lambda r: r.code)]

@@ -15,6 +15,7 @@ from curator.models.findings import Report
 from curator.outputs import lock, writing
 from curator.phantom import PhantomSpec, make_phantom, phantom_affine, write_nifti
 from curator.render.report import human_bytes, summary
+from curator.render.summary import plural
 from curator.resources import examples_dir
 from curator.validate import ValidateOptions, validate
 from curator.verify import verify
@@ -70,7 +71,8 @@ def _run_demo(out: Path, force: bool, echo: Callable[[str], object], started: fl
          f"NIfTI files)")
     result = build(source, release, force=force)
     per = ", ".join(f"{k} {v}" for k, v in result.per_category.items())
-    echo(f"2. build: {release}: {result.studies} studies ({per}), {result.masks} masks, {result.files} files, "
+    echo(f"2. build: {release}: {plural(result.studies, 'study', 'studies')} ({per}), {plural(result.masks, 'mask')}, "
+         f"{result.files} files, "
          f"{human_bytes(result.bytes)}")
     validation = validate(release, ValidateOptions())
     echo(f"3. {summary(validation)}")

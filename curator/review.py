@@ -42,6 +42,7 @@ from curator.models.findings import Report
 from curator.models.profile import Profile
 from curator.outputs import contains, lock, staged
 from curator.profiles import get_profile
+from curator.render.summary import plural
 from curator.runs import check_root
 from curator.validate import ValidateOptions, validate
 
@@ -420,7 +421,7 @@ def write_review(root: Path | str, out: Path | str, *, options: ValidateOptions 
             progress=(lambda done, total: progress("thumbnails", done, total)) if progress else None), strict=True))
         seconds = time.perf_counter() - started
         if drawable:
-            notes_for_studies = [f"{len(drawable)} studies drawn in {seconds:.1f} s "
+            notes_for_studies = [f"{plural(len(drawable), 'study', 'studies')} drawn in {seconds:.1f} s "
                                  f"({seconds / len(drawable) * 1000:.0f} ms a study, {min(workers, len(drawable))} "
                                  "worker(s))."]
         else:

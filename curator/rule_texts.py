@@ -42,4 +42,6 @@ def rule_texts() -> dict[str, dict[str, Any]]:
 
 def message(code: str, path: str, lang: str = "en", **context: Any) -> str:
     """What :func:`curator.catalogue.make_finding` would word for the same code, path and context."""
-    return render_template(rule_texts()[code]["message"], lang, {"path": path, "study_id": None, **context})
+    rule = rule_texts()[code]
+    variant = (rule.get("variants") or {}).get(str(context.get("variant") or ""))
+    return render_template((variant or rule)["message"], lang, {"path": path, "study_id": None, **context})

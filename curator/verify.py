@@ -172,7 +172,8 @@ def judge(reading: Reading, jobs: int | None = None) -> Report:
         # a folder of archive parts: look inside every part that is there, before anyone extracts it
         parts = [e.path for e in parsed.entries if e.path.endswith(ARCHIVE_SUFFIXES) and e.path in facts.files]
         listings = run_tasks(lambda name: list_archive(root / name, capture=("SHA256SUMS",)), parts, jobs)
-        inside = check_parts(dict(zip(parts, listings, strict=True)))
+        missing = [e.path for e in parsed.entries if e.path.endswith(ARCHIVE_SUFFIXES) and e.path not in facts.files]
+        inside = check_parts(dict(zip(parts, listings, strict=True)), missing)
         findings += inside.findings
         extra["parts"] = len(parts)
         extra["refetch"] = sorted(set(refetch) | inside.refetch_parts)

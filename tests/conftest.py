@@ -8,6 +8,7 @@ import pytest
 
 from curator.build import build
 from tests.factories import make_source
+from tests.tool_skips import pytest_runtest_makereport  # noqa: F401  (a skip of a needs_tool test fails CI)
 
 REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
 

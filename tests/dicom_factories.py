@@ -81,3 +81,20 @@ def write_series(folder: Path, positions: Sequence[float] | None = None, *, coun
         ds.save_as(path, enforce_file_format=True)
         written.append(path)
     return written
+
+
+def write_radiographs(folder: Path, count: int = 2, modality: str = "CR") -> list[Path]:
+    """A computed-radiography series (chest X-ray views): projection images carry no ImagePositionPatient or
+    ImageOrientationPatient, by their IOD."""
+    folder.mkdir(parents=True, exist_ok=True)
+    study_uid, series_uid = generate_uid(UID_ROOT), generate_uid(UID_ROOT)
+    written = []
+    for instance in range(1, count + 1):
+        ds = ct_slice(study_uid=study_uid, series_uid=series_uid, instance=instance, position=(0, 0, 0),
+                      modality=modality, image_type=("ORIGINAL", "PRIMARY"))
+        ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.1"   # CR Image Storage
+        del ds.ImagePositionPatient, ds.ImageOrientationPatient, ds.SliceThickness
+        path = folder / f"CR{instance:04d}.dcm"
+        ds.save_as(path, enforce_file_format=True)
+        written.append(path)
+    return written

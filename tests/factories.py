@@ -44,6 +44,16 @@ def write_nifti(path: Path, data: np.ndarray, affine: np.ndarray | None = None, 
     return path
 
 
+def in_voxel_order(data: np.ndarray, affine: np.ndarray, codes: str) -> tuple[np.ndarray, np.ndarray]:
+    """The same image on the same world grid with its voxel axes in another order (``codes`` such as "LPS",
+    "SLA"), made by nibabel's orientation tools: what dcm2niix or TotalSegmentator write for a volume that another
+    converter stores in another order."""
+    from nibabel.orientations import apply_orientation, axcodes2ornt, inv_ornt_aff, io_orientation, ornt_transform
+
+    transform = ornt_transform(io_orientation(affine), axcodes2ornt(tuple(codes)))
+    return apply_orientation(data, transform), affine @ inv_ornt_aff(transform, data.shape)
+
+
 def ct_volume(shape: tuple[int, int, int] = (8, 8, 4), seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     return rng.integers(-1000, 400, size=shape, dtype=np.int16)

@@ -460,6 +460,7 @@ def test_a_compressed_rar_member_without_a_tool_says_what_to_install(tmp_path: P
 @needs_rar
 @pytest.mark.skipif(not (shutil.which("unar") or shutil.which("bsdtar") or shutil.which("unrar")),
                     reason="no RAR tool on PATH")
+@pytest.mark.needs_tool("unar")
 def test_a_compressed_rar_member_the_tool_cannot_decode_is_corrupt(tmp_path: Path,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(rarfile, "HACK_TMP_DIR", str(tmp_path / "tmp"))

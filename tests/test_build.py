@@ -142,6 +142,42 @@ def test_bad_sources_give_clear_errors_and_write_nothing(tmp_path: Path) -> None
     assert not out.exists()
 
 
+def test_every_card_problem_is_told_in_one_run_with_exit_2(tmp_path: Path) -> None:
+    """Field errors, cross-field rules (checked by pydantic only once the fields pass), a language without a
+    README template and a licence without a text: all at once, not one per run."""
+    card = card_data(version="not-semver", languages=["en", "ru", "de"], licence="CC-BY-9.9")
+    card["contributors"][0]["affiliations"] = [7]
+    source = make_source(tmp_path / "src", card=card)
+    result = CliRunner().invoke(main, ["build", str(source), str(tmp_path / "out")])
+    assert result.exit_code == 2, result.output
+    assert "the dataset card has 5 problem(s)" in result.output
+    for words in ("dataset.yaml: version: String should match pattern", "title has no 'de'",
+                  "refers to unknown affiliations [7]", "no README template for language 'de'",
+                  "licence 'CC-BY-9.9' has no legal text"):
+        assert words in result.output, words
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_card_with_odd_value_types_is_told_not_a_crash(tmp_path: Path) -> None:
+    card = card_data(languages=["en", 7, ["ru"]])
+    card["affiliations"][0]["id"] = [1]            # unhashable where an id belongs
+    card["categories"][0]["id"] = {"x": 1}
+    card["contributors"][0]["affiliations"] = ["one", 2]
+    source = make_source(tmp_path / "src", card=card)
+    result = CliRunner().invoke(main, ["build", str(source), str(tmp_path / "out")])
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output and "affiliations.0.id" in result.output
+    assert "refers to unknown affiliations [2]" in result.output
+
+
+def test_a_bad_studies_table_is_bad_source_data_exit_1(tmp_path: Path) -> None:
+    source = make_source(tmp_path / "src")
+    (source / "studies.csv").write_text("study,kategorie\nraw/case01.nii.gz,CT-1\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["build", str(source), str(tmp_path / "out")])
+    assert result.exit_code == 1, result.output
+    assert "columns must be" in result.output and "Traceback" not in result.output
+
+
 def test_existing_output_needs_force(tmp_path: Path, built_release: Path) -> None:
     source = make_source(tmp_path / "src")
     out = tmp_path / "out"
@@ -153,3 +189,21 @@ def test_existing_output_needs_force(tmp_path: Path, built_release: Path) -> Non
     result = CliRunner().invoke(main, ["build", str(source), str(out), "--force"])
     assert result.exit_code == 0, result.output
     assert "8 studies" in result.output and tree_digest(out) == tree_digest(built_release)
+
+
+def test_a_small_release_is_described_as_it_is(tmp_path: Path) -> None:
+    """Two studies, both CT-1, one of unknown sex: '2 studies, 1 mask', a tree with only the CT-1 folder, and the
+    sex shares say they are of the one study whose sex is known (not a bare '100/ 0/ 0')."""
+    source = make_source(tmp_path / "src", studies=[("CT-1", "F", 40, True), ("CT-1", "", 50, False)])
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["build", str(source), str(out)])
+    assert result.exit_code == 0, result.output
+    assert "2 studies (CT-0 0, CT-1 2, CT-2 0, CT-3 0, CT-4 0), 1 mask," in result.output
+    english = (out / "README_EN.md").read_text(encoding="utf-8")
+    russian = (out / "README_RU.md").read_text(encoding="utf-8")
+    tree = english.split("## Data Structure", 1)[1] if "## Data Structure" in english else english
+    assert "|-- CT-0" not in tree and "CT-2" not in tree.split("```")[1] and "`-- CT-1" in tree
+    assert "directory contains a directory named `CT-1` (for more" in english
+    assert "| 0/ 100/ 0 |" in english
+    assert "Sex is known for 1 of 2 studies; the shares by sex are of those." in english
+    assert "Пол известен для 1 из 2 исследований; доли по полу указаны от них." in russian

@@ -54,6 +54,9 @@ def test_messages_use_only_their_declared_placeholders_in_both_languages() -> No
         for lang in ("en", "ru"):
             names = {field for _, field, _, _ in string.Formatter().parse(rule.message[lang]) if field}
             assert names == set(rule.placeholders), (code, lang)
+            for name, variant in rule.variants.items():
+                used = {field for _, field, _, _ in string.Formatter().parse(variant.message[lang]) if field}
+                assert used == set(variant.placeholders), (code, name, lang)
 
 
 def test_a_broken_rule_file_is_rejected_by_the_metaschema(tmp_path: Path) -> None:

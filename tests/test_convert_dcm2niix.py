@@ -26,7 +26,7 @@ from pydicom.dataset import Dataset
 
 from curator.ingest.convert import ConversionError, Volume, convert_series, write_volume
 
-pytestmark = pytest.mark.realdata
+pytestmark = [pytest.mark.realdata, pytest.mark.needs_tool("dcm2niix")]
 
 P001 = "covid_ct_md_dicom/Sample data/COVID-19 subjects/P001"
 TOTALSEG = "totalsegmentator_examples/example_ct_dicom"

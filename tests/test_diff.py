@@ -63,3 +63,6 @@ def test_added_study_is_minor_and_markdown_changelog(built_release: Path, tmp_pa
     assert diff.registry == {"added": [9]} and diff.bump == "MINOR"
     text = CliRunner().invoke(main, ["diff", str(built), str(new), "--format", "markdown"]).output
     assert "Suggested version bump: **MINOR**" in text and "- studies/CT-0/study_0009.nii.gz\n" in text
+    assert "- 1 row added (study_id 9)" in text
+    plain = CliRunner().invoke(main, ["diff", str(built), str(new)]).output
+    assert "  registry: 1 row added (study_id 9)\n" in plain     # was "registry rows added: 9", read as nine rows

@@ -82,3 +82,46 @@ def test_a_mirrored_mask_is_caught_and_float_noise_is_not(release: Path) -> None
     write_nifti(release / "masks/study_0004_mask.nii.gz", lesion_mask(), mirrored)
     (finding,) = _mask_findings(release)
     assert finding["context"]["rotation_deg"] == pytest.approx(180.0) and finding["context"]["mirrored"] is True
+
+
+def test_a_flip_or_permutation_of_the_voxel_grid_is_found_exactly_and_a_shift_is_not() -> None:
+    from curator.checks.geometry import to_study_order, voxel_order
+    from tests.factories import in_voxel_order
+
+    study = DEFAULT_AFFINE.copy()
+    study[:3, 3] = [10.0, -20.0, 30.0]
+    data = lesion_mask()
+    data[0, 0, 0] = 1                           # no symmetry that would hide a wrong flip
+    for codes, flipped, axes in (("LPS", "1", "0, 1, 2"), ("RAS", "0", "0, 1, 2"), ("SLA", "none", "1, 2, 0"),
+                                 ("PIR", "0, 1, 2", "2, 0, 1")):
+        mask, affine = in_voxel_order(data, study, codes)
+        order = voxel_order(as_tuple(study), as_tuple(affine), data.shape, mask.shape, 0.05)
+        assert order is not None and (order.flipped_axes, order.axis_order) == (flipped, axes), codes
+        assert (order.mask_order, order.study_order) == (codes, "LAS")
+        assert np.array_equal(to_study_order(mask, order), data), codes
+    mask, affine = in_voxel_order(data, study, "LPS")
+    affine[1, 3] += 0.8                         # flipped, and one voxel off: not the same grid
+    assert voxel_order(as_tuple(study), as_tuple(affine), data.shape, mask.shape, 0.05) is None
+    mirrored = study.copy()
+    mirrored[0, 0] *= -1                        # the same array drawn mirrored in space: not the same grid
+    assert voxel_order(as_tuple(study), as_tuple(mirrored), data.shape, data.shape, 0.05) is None
+
+
+def test_a_mask_in_another_voxel_order_is_named_as_flips_not_as_a_shift(release: Path) -> None:
+    from tests.factories import in_voxel_order
+
+    study = nib.load(release / "studies/CT-1/study_0003.nii.gz")
+    mask, affine = in_voxel_order(lesion_mask(), study.affine, "LPS")      # the study is LAS
+    write_nifti(release / "masks/study_0003_mask.nii.gz", mask, affine)
+    (finding,) = _mask_findings(release)
+    assert finding["code"] == "MASK_GEOMETRY_MISMATCH" and finding["path"] == "masks/study_0003_mask.nii.gz"
+    assert finding["context"]["variant"] == "voxel_order"
+    assert (finding["context"]["flipped"], finding["context"]["axis_order"]) == ("1", "0, 1, 2")
+    assert "mask voxel order LPS, study's LAS; flipped axes: 1" in finding["message"]
+    assert "shifted" not in finding["message"].replace("not shifted", "")
+    result = CliRunner().invoke(main, ["validate", str(release), "--select", "MASK_GEOMETRY_MISMATCH", "--lang", "ru"])
+    assert "в другом порядке вокселей" in result.output and "порядок вокселей маски LPS" in result.output
+    permuted, affine = in_voxel_order(lesion_mask(), study.affine, "SAL")   # axes 2, 1, 0: another shape too
+    write_nifti(release / "masks/study_0003_mask.nii.gz", permuted, affine)
+    (finding,) = _mask_findings(release)
+    assert finding["code"] == "MASK_GEOMETRY_MISMATCH" and finding["context"]["axis_order"] == "2, 1, 0"

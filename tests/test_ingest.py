@@ -250,6 +250,31 @@ def test_a_mask_given_alongside_is_checked_against_the_converted_volume(raw: Pat
     assert rows(out)[0]["mask"] == "" and not list(out.glob("masks/**/*.nii.gz"))
 
 
+def test_a_mask_in_another_voxel_order_is_reordered_onto_the_volume_and_recorded(raw: Path, tmp_path: Path) -> None:
+    """dcm2niix and TotalSegmentator write LAS; curator's volumes are LPS: the same grid, axis 1 reversed."""
+    from tests.factories import in_voxel_order
+
+    out = tmp_path / "out"
+    assert run(raw / "case01", out, "--preset", "mosmed", "--category", "CT-1")[0] == 0
+    volume = nib.load(out / rows(out)[0]["study"])
+    assert nib.aff2axcodes(volume.affine) == ("L", "P", "S")
+    good = np.zeros(volume.shape, dtype=np.uint8)
+    good[10:20, 3:9, 3:6] = 1                       # not symmetric along any axis
+    for codes, words in (("LAS", "axis 1 flipped"), ("SAL", "axes permuted")):
+        data, affine = in_voxel_order(good, volume.affine, codes)
+        nib.save(nib.Nifti1Image(data, affine), tmp_path / f"{codes}.nii.gz")
+        mapping = tmp_path / "categories.csv"
+        mapping.write_text(f"input,category,mask\ncase01,CT-1,{codes}.nii.gz\n", encoding="utf-8")
+        code, output = run(raw / "case01", out, "--preset", "mosmed", "--categories", mapping)
+        assert code == 0, output
+        (row,) = rows(out)
+        written = nib.load(out / row["mask"])
+        assert np.array_equal(np.asarray(written.dataobj), good) and np.allclose(written.affine, volume.affine)
+        (recorded,) = json.loads((out / "provenance.json").read_text(encoding="utf-8"))["masks"]
+        assert recorded["mask"] == row["mask"] and f"mask voxel order {codes}, study's LPS" in recorded["voxel_order"]
+        assert words in recorded["voxel_order"] and "no resampling" in recorded["voxel_order"]
+
+
 def test_usage_errors_exit_2_and_write_nothing(raw: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     code, output = run(raw / "case01", out, "--category", "CT-1", "--key-map", out / "keys.csv")
@@ -270,7 +295,7 @@ def test_the_text_report_says_where_the_key_file_is(raw: Path, tmp_path: Path) -
     out = tmp_path / "src"
     code, output = run(raw / "case01", out, "--preset", "mosmed", "--category", "CT-1")
     assert code == 0
-    assert "1 volumes" in output and str(tmp_path / "src.keymap.csv") in output
+    assert "1 volume in" in output and str(tmp_path / "src.keymap.csv") in output
     assert io.StringIO(output).read().count("INGEST_SERIES_LEFT_OUT") == 1
     assert os.access(out / "studies.csv", os.R_OK)
 

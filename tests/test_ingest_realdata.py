@@ -88,3 +88,36 @@ def test_real_series_of_every_kind_ingest_or_are_refused_with_the_reason(realdat
     assert "unevenly spaced" in reasons["ge"] and "--uneven" in reasons["ge"]
     assert "missing slice between z = 28.11 and 38.11 mm" in reasons["gap"]
     assert "one position" in reasons["flat"]
+
+
+def test_totalsegmentator_mask_in_dcm2niix_order_is_reordered_onto_the_ingested_series(realdata: Path,
+                                                                                        tmp_path: Path) -> None:
+    """The published segmentation of the 20-slice Siemens series is LAS (dcm2niix's order); curator's volume of the
+    same series is LPS. Same world grid: the mask is taken, its rows reversed, and provenance says so."""
+    ts = realdata / "totalsegmentator_examples"
+    seg = nib.load(ts / "example_seg_dicom.nii.gz")
+    labels = np.asarray(seg.dataobj)
+    lesion = (labels == np.bincount(labels[labels > 0]).argmax()).astype(np.uint8)   # its largest organ, as {0, 1}
+    nib.save(nib.Nifti1Image(lesion, seg.affine, seg.header), tmp_path / "organ.nii.gz")
+    categories = tmp_path / "categories.csv"
+    categories.write_text("input,category,mask\nexample_ct_dicom,CT-1,organ.nii.gz\n", encoding="utf-8")
+    out = tmp_path / "source"
+    result = CliRunner().invoke(main, ["ingest", str(ts / "example_ct_dicom"), str(out), "--categories",
+                                       str(categories), "--format", "json"], env=KEY)
+    assert result.exit_code == 0, result.output
+    with (out / "studies.csv").open(encoding="utf-8", newline="") as handle:
+        (row,) = list(csv.DictReader(handle))
+    volume, mask = nib.load(out / row["study"]), nib.load(out / row["mask"])
+    assert nib.aff2axcodes(seg.affine) == ("L", "A", "S") and nib.aff2axcodes(volume.affine) == ("L", "P", "S")
+    assert np.array_equal(np.asarray(mask.dataobj), lesion[:, ::-1, :])
+    (recorded,) = json.loads((out / "provenance.json").read_text(encoding="utf-8"))["masks"]
+    assert recorded["voxel_order"].startswith("mask voxel order LAS, study's LPS: axis 1 flipped")
+
+
+def test_a_folder_of_refused_series_names_the_sub_folder_of_each(realdata: Path, tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["ingest", str(realdata / "pydicom_ct_files"), str(tmp_path / "out"),
+                                       "--category", "CT-0", "--format", "json"], env=KEY)
+    assert result.exit_code == 1
+    paths = {f["path"] for f in json.loads(result.output)["findings"] if f["code"] == "INGEST_NO_SERIES"}
+    assert "pydicom_ct_files/pydicom_data_1.0.0" in paths
+    assert "pydicom_ct_files/pydicom_3.0.2_test_files/dicomdirtests/98892003" in paths

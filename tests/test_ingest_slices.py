@@ -328,7 +328,7 @@ def test_flat_trees_go_into_one_case_and_numbers_are_padded(tmp_path: Path) -> N
     code, output = _run("--images", images, "--masks", masks, "--case", "infnet", out)
     assert code == 0, output
     assert sorted(p.name for p in (out / "image" / "infnet").iterdir()) == ["0006.jpg", "0059.jpg", "12345.jpg"]
-    assert "3 image/mask pairs in 1 cases" in output
+    assert "3 image/mask pairs in 1 case written" in output
 
 
 def test_two_runs_are_byte_identical_and_inputs_untouched(tmp_path: Path) -> None:

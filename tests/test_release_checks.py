@@ -74,3 +74,50 @@ def test_the_real_mosmed_readme_agrees_with_the_real_registry(realdata: Path, tm
         encoding="utf-8")
     (finding,) = [f for f in findings(tmp_path, "--profile", "mosmed") if f["code"] == "README_STATS_MISMATCH"]
     assert finding["context"]["stated"] == "254/684/125/44/3" and finding["context"]["actual"] == "254/684/125/45/2"
+
+
+@pytest.mark.realdata
+def test_the_real_mosmed_licence_is_a_truncated_cc_by_4_before_the_declared_text(release: Path,
+                                                                                  realdata: Path) -> None:
+    shutil.copyfile(realdata / "mosmed_michaelwfry/LICENSE.repo", release / "LICENSE")
+    (finding,) = [f for f in findings(release) if f["code"].startswith("LICENSE_")]
+    assert finding["code"] == "LICENSE_COMPOSITE" and finding["path"] == "LICENSE"
+    assert [(f["spdx"], f["complete"]) for f in finding["context"]["found"]] == [
+        ("CC-BY-NC-ND-3.0", True), ("CC-BY-4.0", False)]
+    assert "CC-BY-NC-ND-3.0 100%, CC-BY-4.0 64%" in finding["message"]
+
+
+def test_a_cut_off_licence_or_two_whole_ones_are_composite(release: Path) -> None:
+    declared = (templates_dir() / "licences/CC-BY-NC-ND-3.0.txt").read_text(encoding="utf-8")
+    (release / "LICENSE").write_text(declared[: len(declared) // 2], encoding="utf-8")
+    (finding,) = findings(release)
+    assert finding["code"] == "LICENSE_COMPOSITE"
+    (found,) = finding["context"]["found"]
+    assert found["spdx"] == "CC-BY-NC-ND-3.0" and not found["complete"] and 0.4 < found["coverage"] < 0.6
+    other = (templates_dir() / "licences/CC0-1.0.txt").read_text(encoding="utf-8")
+    (release / "LICENSE").write_text(declared + "\n\n" + other, encoding="utf-8")
+    (finding,) = findings(release)
+    assert [(f["spdx"], f["complete"]) for f in finding["context"]["found"]] == [
+        ("CC-BY-NC-ND-3.0", True), ("CC0-1.0", True)]
+
+
+def test_a_readme_linking_another_licence_than_the_declared_one_is_a_mismatch(release: Path) -> None:
+    english = (release / "README_EN.md").read_text(encoding="utf-8")
+    assert "https://creativecommons.org/licenses/by-nc-nd/3.0/" in english
+    (release / "README_EN.md").write_text(english.replace("https://creativecommons.org/licenses/by-nc-nd/3.0/",
+                                                          "https://creativecommons.org/licenses/by/4.0/"),
+                                          encoding="utf-8")
+    (finding,) = findings(release)
+    assert (finding["code"], finding["path"], finding["context"]["detected"]) == (
+        "LICENSE_MISMATCH", "README_EN.md", "CC-BY-4.0")
+    assert finding["message"].startswith("README_EN.md names or links the licence CC-BY-4.0 "
+                                         "(\"creativecommons.org/licenses/by/4.0\"), but the declared licence is "
+                                         "CC-BY-NC-ND-3.0")
+
+
+@pytest.mark.realdata
+def test_the_real_mosmed_readme_links_cc_by_4_for_its_cc_by_nc_nd_3(release: Path, realdata: Path) -> None:
+    shutil.copyfile(realdata / "mosmed_michaelwfry/README_EN.md", release / "README_EN.md")
+    (finding,) = [f for f in findings(release) if f["code"].startswith("LICENSE_")]
+    assert (finding["path"], finding["context"]["declared"], finding["context"]["detected"]) == (
+        "README_EN.md", "CC-BY-NC-ND-3.0", "CC-BY-4.0")

@@ -225,6 +225,22 @@ def test_figures_are_deterministic_and_of_fixed_size(tmp_path: Path) -> None:
     assert figures.examples_figure([], tmp_path / "none.png") is None
 
 
+def test_an_example_figure_of_one_category_is_wide_enough_for_its_title(tmp_path: Path) -> None:
+    hu = np.random.default_rng(3).normal(-700, 300, (40, 48)).astype(np.float32)
+    mask = np.zeros((40, 48), bool)
+    mask[10:20, 5:15] = True
+    for lang in ("en", "ru"):
+        out = figures.examples_figure([("CT-1", hu, mask)], tmp_path / f"one_{lang}.png", lang=lang)
+        assert out is not None
+        with Image.open(out) as image:
+            pixels = np.asarray(image.convert("L"))
+        assert pixels.shape == (300 + 75, 900)
+        strip = pixels[:75]                       # the title: drawn, and clear of both edges (not clipped)
+        assert strip.max() > 128 and strip[:, :20].max() < 32 and strip[:, -20:].max() < 32, lang
+        panel = pixels[75:]
+        assert panel[:, :300].max() < 32 and panel[:, 300:600].max() > 128   # one panel, centred
+
+
 def test_the_example_slice_is_oriented_like_a_radiologist_reads_it(tmp_path: Path) -> None:
     # LAS voxel grid (as MosMed and the phantoms): i runs to the patient's left, j anterior, k superior
     volume = np.full((10, 12, 5), -1000, dtype=np.int16)
@@ -315,6 +331,7 @@ def _colour_pixels(png: bytes, colour: tuple[int, int, int], tolerance: int = 12
     return int((np.abs(pixels - np.array(colour)).max(axis=2) <= tolerance).sum())
 
 
+@pytest.mark.needs_tool("pdftoppm")
 def test_a_rendered_page_shows_the_figures(docs: Docs, tmp_path: Path) -> None:
     if shutil.which("pdftoppm") is None:
         pytest.skip("pdftoppm (poppler-utils) is not installed")

@@ -357,6 +357,7 @@ def console_messages(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines() if ":CONSOLE" in line or "Refused" in line]
 
 
+@pytest.mark.needs_tool("chromium")
 @pytest.mark.parametrize("layout", ["dicom", "slices"])
 def test_browser_loads_each_page_without_errors(layout: str, dicom_release: Path, slices_release: Path,
                                                 tmp_path: Path) -> None:
@@ -427,6 +428,7 @@ def test_realdata_review_of_a_real_series_and_real_slices(realdata: Path, tmp_pa
           f"{slice_seconds:.2f} s")
 
 
+@pytest.mark.needs_tool("chromium")
 def test_browser_show_its_findings_keeps_to_the_patients_own_folder(tmp_path: Path) -> None:
     from tests.test_review import shown
 

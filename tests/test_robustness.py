@@ -55,12 +55,12 @@ def test_hostile_source_tables_and_cards(tmp_path: Path) -> None:
     table = source / "studies.csv"
     good = table.read_text()
     table.write_text(good + "x" * 200_000 + ",CT-1\n")
-    assert invoke("build", str(source), str(tmp_path / "o"))[0] == 2
+    assert invoke("build", str(source), str(tmp_path / "o"))[0] == 1    # bad source data (README: exit 1)
     table.write_text(good.replace("raw/case01.nii.gz", "raw/case\x0001.nii.gz"))
     code, output = invoke("build", str(source), str(tmp_path / "o"))
     assert code == 1 and "line 2" in output
     table.write_text(good.replace("study,category", "study,study"))
-    assert invoke("build", str(source), str(tmp_path / "o"))[0] == 2
+    assert invoke("build", str(source), str(tmp_path / "o"))[0] == 1
     table.write_text(good.replace("\n", "\n\n", 2))      # blank lines keep true line numbers
     (source / "raw/case02.nii.gz").unlink()
     code, output = invoke("build", str(source), str(tmp_path / "o"))

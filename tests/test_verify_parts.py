@@ -87,3 +87,26 @@ def test_a_corrupt_part(parts: Path) -> None:
     rewrite_parts_manifests(parts)
     _, report = verify_json(parts)
     assert ("ARCHIVE_CORRUPT", part.name) in {(f["code"], f["path"]) for f in report["findings"]}
+
+
+def test_members_of_a_corrupt_part_are_said_to_be_in_it_not_missing_from_disk(parts: Path) -> None:
+    part = sorted(parts.glob("*.zip"))[-1]
+    members = zipfile.ZipFile(part).namelist()
+    part.write_bytes(part.read_bytes()[:200])
+    rewrite_parts_manifests(parts)
+    _, report = verify_json(parts)
+    missing = [f for f in report["findings"] if f["code"] == "FILE_MISSING"]
+    assert sorted(f["path"] for f in missing) == sorted(members)
+    assert all(f["context"]["parts"] == part.name and "not on disk" not in f["message"] for f in missing)
+    assert f"it is in one of {part.name} (missing or unreadable): fetch those again" in missing[0]["message"]
+
+
+def test_a_missing_first_part_is_named_as_the_home_of_the_manifest(parts: Path) -> None:
+    first = sorted(parts.glob("*.zip"))[0]
+    assert "SHA256SUMS" in zipfile.ZipFile(first).namelist()
+    first.unlink()
+    code, report = verify_json(parts)
+    (manifest,) = [f for f in report["findings"] if f["code"] == "MANIFEST_MISSING"]
+    assert code == 1 and manifest["severity"] == "error" and manifest["context"]["parts"] == first.name
+    assert "has no checksum manifest" not in manifest["message"] and first.name in manifest["message"]
+    assert first.name in report["stats"]["refetch"]

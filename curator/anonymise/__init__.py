@@ -181,7 +181,10 @@ ACTION_LABELS = {
 
 
 def summary_text(summary: AnonymiseSummary) -> str:
-    lines = [f"anonymised {summary.files} DICOM files ({summary.bytes:,} bytes) of {summary.patients} patients "
+    from curator.render.summary import plural
+
+    lines = [f"anonymised {plural(summary.files, 'DICOM file')} ({summary.bytes:,} bytes) of "
+             f"{plural(summary.patients, 'patient')} "
              f"from {summary.source} into {summary.out} in {summary.seconds:.1f} s",
              f"  profile: DICOM PS3.15 {summary.edition} Basic Profile; claimed codes {', '.join(summary.options)}"]
     for action, label in ACTION_LABELS.items():

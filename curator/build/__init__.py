@@ -31,7 +31,7 @@ from curator.build.verifykit import write_verify_kit, write_xxh128sums
 from curator.checks.names import name_problems
 from curator.errors import BuildError
 from curator.io import ReadError
-from curator.io.card import load_card
+from curator.io.card import CardError, load_card
 from curator.io.licences import known_licences, licence_text_path
 from curator.io.nifti import NiftiHeader, read_header
 from curator.io.source import read_study_table
@@ -170,21 +170,36 @@ def build(source: Path | str, out: Path | str, *, force: bool = False, jobs: int
     source, out = Path(source), Path(out)
     if not source.is_dir():
         raise BuildError(f"source {source} is not a folder (it should hold {CARD_NAME} and {STUDIES_NAME})", 2)
+    # the card is configuration (exit 2), studies.csv and the files it lists are data (exit 1); every problem of
+    # the card is told in one run
+    card, raw, configuration = None, dict[str, object](), list[str]()
     try:
         card = load_card(source / CARD_NAME)
+        raw = card.model_dump()
+    except CardError as error:
+        configuration.extend(f"{CARD_NAME}: {problem}" for problem in error.problems)
+        raw = error.data
+    languages, licence = raw.get("languages"), raw.get("licence")
+    for lang in languages if isinstance(languages, list) else []:
+        try:
+            template_name(str(lang))
+        except TemplateMissingError as error:
+            configuration.append(f"{CARD_NAME}: {error}")
+    if isinstance(licence, str) and licence not in known_licences():
+        configuration.append(f"{CARD_NAME}: licence {licence!r} has no legal text in curator; "
+                             f"known SPDX ids: {', '.join(known_licences())}")
+    try:
         table = read_study_table(source / STUDIES_NAME)
     except ReadError as error:
-        raise BuildError(str(error), 2) from error
+        if configuration:
+            configuration.append(str(error))
+        else:
+            raise BuildError(str(error), 1) from error
+    if configuration or card is None:
+        raise BuildError(f"the dataset card has {len(configuration)} problem(s); nothing was written", 2,
+                         configuration)
     studies = [study for _, study in table]
     profile = get_profile(profile_name)
-    try:
-        for lang in card.languages:
-            template_name(lang)
-    except TemplateMissingError as error:
-        raise BuildError(f"dataset.yaml: {error}", 2) from error
-    if card.licence not in known_licences():
-        raise BuildError(f"dataset.yaml: licence {card.licence!r} has no legal text in curator; "
-                         f"known SPDX ids: {', '.join(known_licences())}", 2)
     problems = check_source(source, card, profile, table)
     if problems:
         raise BuildError(f"the source has {len(problems)} problem(s); nothing was written", 1, problems)

@@ -28,6 +28,7 @@ from curator.io.licences import licence_table
 from curator.models.card import Contributor, DatasetCard, Localised, localise
 from curator.models.profile import Profile
 from curator.models.registry import REGISTRY_COLUMNS, RegistryRow
+from curator.render.summary import plural
 
 __all__ = [
     "METADATA_FILES",
@@ -405,13 +406,15 @@ def croissant(card: DatasetCard, rows: list[RegistryRow], files: list[str],
     categories = "; ".join(f"{c.id} ({localise(c.label, lang)}): {localise(c.description, lang).rstrip('.')}"
                            for c in card.categories)
     counts = ", ".join(f"{k} {v}" for k, v in per_category.items())
-    collection = (f"{len(rows)} chest CT studies ({counts}), {masks} of them with a lesion mask, released by "
+    collection = (f"{plural(len(rows), 'chest CT study', 'chest CT studies')} ({counts}), {masks} of them with a "
+                  "lesion mask, released by "
                   f"{localise(card.copyright_holder, lang)}. Categories: {categories}.")
     preprocessing = [localise(step.text, lang) + (f" {step.code}" if step.code else "")
                      for step in card.preprocessing]
     annotation = localise(card.annotation_principles, lang) if card.annotation_principles else None
     limitations = [*licence_terms(card, "en" if lang == "en" else lang),
-                   f"Studies per category: {counts}; lesion masks exist for {masks} of {len(rows)} studies."]
+                   f"Studies per category: {counts}; lesion masks exist for {masks} of "
+                   f"{plural(len(rows), 'study', 'studies')}."]
 
     data: dict[str, Any] = {
         "@context": context,
@@ -556,8 +559,8 @@ def datacite(card: DatasetCard, rows: list[RegistryRow], files: list[str],
         "language": lang,
         "alternateIdentifiers": [{"alternateIdentifier": card.code,
                                   "alternateIdentifierType": "Local accession number"}],
-        "sizes": [f"{len(rows)} studies", f"{masks} masks", f"{len(files)} files", f"{total} bytes"]
-                 + [f"{k}: {v} studies" for k, v in per_category.items()],
+        "sizes": [plural(len(rows), "study", "studies"), plural(masks, "mask"), plural(len(files), "file"),
+                  f"{total} bytes"] + [f"{k}: {plural(v, 'study', 'studies')}" for k, v in per_category.items()],
         "formats": formats,
         "version": card.version,
         "rightsList": [{"rights": licence["name"], "rightsUri": licence["url"], "rightsIdentifier": licence["id"],
@@ -583,7 +586,7 @@ def zenodo(card: DatasetCard, rows: list[RegistryRow]) -> dict[str, Any]:
     paragraphs += [f'<p lang="{code}">{html.escape(localise(card.description, code))}</p>'
                    for code in card.languages if code != lang]
     counts = ", ".join(f"{html.escape(k)}: {v}" for k, v in per_category.items())
-    paragraphs.append(f"<p>{len(rows)} studies ({counts}); {masks} with lesion masks.</p>")
+    paragraphs.append(f"<p>{plural(len(rows), 'study', 'studies')} ({counts}); {masks} with lesion masks.</p>")
     paragraphs.append("<p>" + html.escape(" ".join(licence_terms(card, "en"))) + "</p>")
     return {
         "upload_type": "dataset",

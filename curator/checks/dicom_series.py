@@ -31,6 +31,9 @@ ORIENTATION_TOLERANCE = 1e-3      # direction cosines that differ by less are th
 TILT_DEGREES = 0.1                # below this a tilt is rounding noise
 PIXEL_SPACING_TOLERANCE = 1e-4    # mm
 EXAMPLES = 5                      # files named in a finding's context
+# projection radiography and other 2-D modalities: images without a place in a volume (SERIES_MODALITY_UNEXPECTED
+# already says they are not CT)
+PROJECTION_MODALITIES = frozenset({"CR", "DX", "MG", "IO", "PX", "RF", "XA", "XC", "ES", "OP", "SM", "US"})
 
 Vector = tuple[float, float, float]
 
@@ -137,6 +140,8 @@ def _series(series: DicomSeries) -> Iterator[Finding]:
         return  # a scout series or a non-image object (structured report, segmentation without pixels)
     if any(item.frames > 1 for item in images):
         return  # enhanced multi-frame objects carry their geometry per frame; not checked here
+    if all(item.modality in PROJECTION_MODALITIES for item in images):
+        return  # radiographs are projections: no position or orientation by their IOD, no volume to assemble
     yield from _inconsistent(series, images)
 
     lacking = [item.path for item in images if item.orientation is None or item.position is None]

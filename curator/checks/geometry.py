@@ -11,6 +11,8 @@ import math
 from dataclasses import dataclass
 from itertools import product
 
+import numpy as np
+
 Matrix = tuple[tuple[float, ...], ...]
 _AXES = ("x (left-right)", "y (anterior-posterior)", "z (head-feet)")
 
@@ -96,3 +98,89 @@ def axcodes(affine: Matrix) -> str:
         axis = max(range(3), key=lambda row: abs(directions[row][column]))
         codes.append(letters[axis][1] if directions[axis][column] > 0 else letters[axis][0])
     return "".join(codes)
+
+
+@dataclass(frozen=True)
+class VoxelOrder:
+    """How a mask's voxel array maps onto its study's when both lie on one world grid in different voxel orders.
+
+    Study axis ``i`` is the mask's axis ``axes[i]``, reversed when ``flipped[i]``: ``numpy.transpose`` by ``axes``
+    then ``numpy.flip`` on the flipped axes puts the mask's voxels in the study's order, without resampling.
+    """
+
+    axes: tuple[int, int, int]
+    flipped: tuple[bool, bool, bool]
+    mask_order: str          # orientation letters of the mask's voxel axes (e.g. LAS)
+    study_order: str         # and of the study's (e.g. LPS)
+
+    @property
+    def identity(self) -> bool:
+        return self.axes == (0, 1, 2) and not any(self.flipped)
+
+    @property
+    def flipped_axes(self) -> str:
+        """The study axes the mask runs backwards along, e.g. "1" or "0, 2"; "none"."""
+        return ", ".join(str(i) for i, f in enumerate(self.flipped) if f) or "none"
+
+    @property
+    def axis_order(self) -> str:
+        """The mask axis behind each study axis, e.g. "0, 1, 2" (no permutation) or "2, 1, 0"."""
+        return ", ".join(str(a) for a in self.axes)
+
+    def describe(self) -> str:
+        """In words, for provenance and ingest messages: "mask voxel order LAS, study's LPS: axis 1 flipped"."""
+        parts = []
+        if self.axes != (0, 1, 2):
+            parts.append(f"axes permuted (study axes 0, 1, 2 are the mask's axes {self.axis_order})")
+        if any(self.flipped):
+            flips = [str(i) for i, f in enumerate(self.flipped) if f]
+            parts.append(f"{'axis' if len(flips) == 1 else 'axes'} {', '.join(flips)} flipped")
+        return f"mask voxel order {self.mask_order}, study's {self.study_order}: {'; '.join(parts) or 'the same'}"
+
+
+def voxel_order(study: Matrix, mask: Matrix, study_shape: tuple[int, ...], mask_shape: tuple[int, ...],
+                tolerance_voxels: float) -> VoxelOrder | None:
+    """The exact axis flips and permutation that take the mask's voxel grid onto the study's, when the two grids
+    are the same set of points in space (every voxel centre within ``tolerance_voxels`` of the study's smallest
+    voxel size); None when they are not (a shift, a rotation, another spacing or extent)."""
+    if len(study_shape) < 3 or len(mask_shape) < 3:
+        return None
+    try:
+        to_study = np.linalg.inv(np.asarray(study, dtype=np.float64)) @ np.asarray(mask, dtype=np.float64)
+    except np.linalg.LinAlgError:
+        return None
+    if not np.all(np.isfinite(to_study)):
+        return None
+    rotation = np.rint(to_study[:3, :3])
+    axes: list[int] = []
+    flipped: list[bool] = []
+    translation = np.zeros(3)
+    for i in range(3):
+        nonzero = [c for c in range(3) if rotation[i, c] != 0]
+        if len(nonzero) != 1 or abs(rotation[i, nonzero[0]]) != 1:
+            return None
+        column = nonzero[0]
+        if int(mask_shape[column]) != int(study_shape[i]):
+            return None
+        axes.append(column)
+        flipped.append(bool(rotation[i, column] < 0))
+        translation[i] = int(study_shape[i]) - 1 if flipped[-1] else 0
+    if sorted(axes) != [0, 1, 2]:
+        return None
+    exact = np.eye(4)
+    exact[:3, :3] = rotation
+    exact[:3, 3] = translation
+    corners = np.array([[*c, 1.0] for c in product(*[(0, int(n) - 1) for n in mask_shape[:3]])]).T
+    error = np.linalg.norm((np.asarray(mask) @ corners - np.asarray(study) @ exact @ corners)[:3], axis=0)
+    zooms = [z for z in _zooms(study) if z > 0] or [1.0]
+    if float(np.max(error)) > tolerance_voxels * min(zooms):
+        return None
+    return VoxelOrder(axes=(axes[0], axes[1], axes[2]), flipped=(flipped[0], flipped[1], flipped[2]),
+                      mask_order=axcodes(mask), study_order=axcodes(study))
+
+
+def to_study_order(data: np.ndarray, order: VoxelOrder) -> np.ndarray:
+    """The mask's voxels in the study's voxel order: a transpose and flips, no resampling (a copy)."""
+    moved = np.transpose(data, (*order.axes, *range(3, data.ndim)))
+    flips = tuple(i for i, f in enumerate(order.flipped) if f)
+    return np.ascontiguousarray(np.flip(moved, axis=flips) if flips else moved)

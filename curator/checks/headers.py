@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 from curator.catalogue import make_finding
 from curator.checks.facts import Facts
-from curator.checks.geometry import axcodes, misalignment
+from curator.checks.geometry import axcodes, misalignment, voxel_order
 from curator.io.nifti import NiftiHeader
 from curator.models.findings import Finding
 
@@ -132,6 +132,14 @@ def _mask_grids(facts: Facts) -> Iterator[Finding]:
         mask, study = facts.headers.get(mask_path), facts.headers.get(study_path)
         if not isinstance(mask, NiftiHeader) or not isinstance(study, NiftiHeader):
             continue  # missing or unreadable: reported elsewhere
+        tolerance = facts.profile.geometry
+        order = (voxel_order(study.affine, mask.affine, study.shape, mask.shape, tolerance.voxel_fraction)
+                 if mask.affine is not None and study.affine is not None else None)
+        if order is not None and not order.identity:   # one world grid, another voxel order: not a shift
+            yield make_finding("MASK_GEOMETRY_MISMATCH", mask_path, study_id=study_id, study=study_path,
+                               variant="voxel_order", mask_order=order.mask_order, study_order=order.study_order,
+                               flipped=order.flipped_axes, axis_order=order.axis_order)
+            continue
         if mask.shape[:3] != study.shape[:3]:
             yield make_finding("MASK_SHAPE_MISMATCH", mask_path, study_id=study_id,
                                mask_shape=list(mask.shape), study=study_path, study_shape=list(study.shape))
@@ -139,7 +147,6 @@ def _mask_grids(facts: Facts) -> Iterator[Finding]:
         if mask.affine is None or study.affine is None:
             continue  # IMAGE_HEADER_INVALID says why
         off = misalignment(study.affine, mask.affine, study.shape)
-        tolerance = facts.profile.geometry
         if off.mirrored or off.shift_voxels > tolerance.voxel_fraction or off.rotation_deg > tolerance.degrees:
             yield make_finding("MASK_GEOMETRY_MISMATCH", mask_path, study_id=study_id, study=study_path,
                                shift_mm=round(off.shift_mm, 3), shift_voxels=round(off.shift_voxels, 3),

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from curator.catalogue import make_finding
 from curator.checks.facts import Facts
-from curator.checks.names import case_collisions, is_junk, name_problems
+from curator.checks.names import case_collisions, is_junk, path_name_problems
 from curator.models.findings import Finding
 
 CODES = frozenset({"REQUIRED_FILE_MISSING", "FILE_JUNK", "FILE_NAME_INVALID", "FILE_UNSAFE"})
@@ -44,9 +44,12 @@ def check(facts: Facts) -> Iterator[Finding]:
             continue
         clean.append(entry)
 
+    named: set[tuple[str, str]] = set()
     for entry in clean:
-        for reason in name_problems(entry.path):
-            yield make_finding("FILE_NAME_INVALID", entry.path, reason=reason)
+        for where, reason in path_name_problems(entry.path):   # a folder's bad name once, not per file in it
+            if (where, reason) not in named:
+                named.add((where, reason))
+                yield make_finding("FILE_NAME_INVALID", where, reason=reason)
     for path, other in case_collisions(e.path for e in clean).items():
         yield make_finding("FILE_NAME_INVALID", path, reason=f"differs only in letter case from {other}")
 
@@ -61,8 +64,10 @@ def check(facts: Facts) -> Iterator[Finding]:
                                    reason=f"a file here must be named like {templates}")
         elif (entry.path.lower().endswith(IMAGING_SUFFIXES) and facts.data_kind(entry.path) is None
               and not facts.is_release_file(entry.path)):
-            yield make_finding("FILE_NAME_INVALID", entry.path,
-                               reason=f"imaging files belong under {', '.join(sorted(data_roots))}")
+            templates = " or ".join(p.template for p in facts.profile.data_files)
+            where = (f"imaging files belong under {', '.join(sorted(data_roots))}" if data_roots
+                     else f"imaging files must be named like {templates}")
+            yield make_finding("FILE_NAME_INVALID", entry.path, reason=where)
 
 
 def _junk_root(path: str) -> str:

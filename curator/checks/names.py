@@ -27,6 +27,21 @@ def is_junk(path: str) -> bool:
     return any(part in JUNK_NAMES or part == "__MACOSX" or part.startswith("._") for part in parts)
 
 
+def component_problems(part: str) -> list[str]:
+    """Why one path component (a folder or file name) breaks the portable-name policy."""
+    problems = []
+    if not _ALLOWED.match(part) and part:
+        bad = sorted({c for c in part if not re.match(r"[A-Za-z0-9._/-]", c)})
+        problems.append("characters outside ASCII letters, digits and ._-: " + " ".join(repr(c) for c in bad))
+    if part.startswith("-"):
+        problems.append(f"{part!r} starts with '-'")
+    if part.split(".")[0].upper() in _RESERVED:
+        problems.append(f"{part!r} is a reserved name on Windows")
+    if part.endswith((".", " ")):
+        problems.append(f"{part!r} ends with a dot or space (Windows drops it)")
+    return problems
+
+
 def name_problems(path: str) -> list[str]:
     """Why ``path`` (relative, POSIX) breaks the portable-name policy; empty when it does not."""
     problems = []
@@ -34,15 +49,20 @@ def name_problems(path: str) -> list[str]:
         bad = sorted({c for c in path if not re.match(r"[A-Za-z0-9._/-]", c)})
         problems.append("characters outside ASCII letters, digits and ._-: " + " ".join(f"'{display(c)}'" for c in bad))
     for part in path.split("/"):
-        if part.startswith("-"):
-            problems.append(f"{part!r} starts with '-'")
-        if part.split(".")[0].upper() in _RESERVED:
-            problems.append(f"{part!r} is a reserved name on Windows")
-        if part.endswith((".", " ")):
-            problems.append(f"{part!r} ends with a dot or space (Windows drops it)")
+        problems += [p for p in component_problems(part) if not p.startswith("characters outside")]
     if len(path) >= MAX_PATH:
         problems.append(f"path is {len(path)} characters, the limit is {MAX_PATH - 1}")
     return problems
+
+
+def path_name_problems(path: str) -> list[tuple[str, str]]:
+    """``name_problems`` by the component that has them: (the path up to that component, reason). A folder named
+    badly is one problem, not one per file under it."""
+    parts = path.split("/")
+    found = [("/".join(parts[: i + 1]), reason) for i, part in enumerate(parts) for reason in component_problems(part)]
+    if len(path) >= MAX_PATH:
+        found.append((path, f"path is {len(path)} characters, the limit is {MAX_PATH - 1}"))
+    return found
 
 
 def case_collisions(paths: Iterable[str]) -> dict[str, str]:

@@ -3,6 +3,7 @@ present in some part with the content the release's own SHA256SUMS (inside the p
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,9 +25,14 @@ class PartsResult:
     refetch_parts: set[str] = field(default_factory=set)
 
 
-def check_parts(listings: dict[str, ArchiveListing]) -> PartsResult:
-    """Judge the listings of the parts (part name -> listing)."""
+def check_parts(listings: dict[str, ArchiveListing], missing: Sequence[str] = ()) -> PartsResult:
+    """Judge the listings of the parts (part name -> listing); ``missing`` names the listed parts not on disk.
+
+    What is not found in the parts that could be read is said to be in the missing or unreadable ones, never
+    "not on disk" or "no manifest" when the cause is a part to fetch again.
+    """
     result = PartsResult()
+    lost = sorted({*missing, *(part for part, listing in listings.items() if listing.error)})
     where: dict[str, tuple[str, str | None]] = {}   # member -> (part, digest)
     manifest_text: tuple[str, bytes] | None = None
     for part, listing in sorted(listings.items()):
@@ -49,7 +55,12 @@ def check_parts(listings: dict[str, ArchiveListing]) -> PartsResult:
         if RELEASE_MANIFEST in listing.captured and manifest_text is None:
             manifest_text = (part, listing.captured[RELEASE_MANIFEST])
     if manifest_text is None:
-        result.findings.append(make_finding("MANIFEST_MISSING", "", severity=Severity.warning))
+        if lost:
+            result.findings.append(make_finding("MANIFEST_MISSING", "", severity=Severity.error, variant="in_parts",
+                                                parts=", ".join(lost)))
+            result.refetch_parts.update(lost)
+        else:
+            result.findings.append(make_finding("MANIFEST_MISSING", "", severity=Severity.warning))
         return result
     holder, data = manifest_text
     manifest = parse_manifest_bytes(data, Path(RELEASE_MANIFEST))
@@ -60,7 +71,10 @@ def check_parts(listings: dict[str, ArchiveListing]) -> PartsResult:
     for entry in manifest.entries:
         listed.add(entry.path)
         found = where.get(entry.path)
-        if found is None:
+        if found is None and lost:
+            result.findings.append(make_finding("FILE_MISSING", entry.path, listed_in=label, variant="in_parts",
+                                                parts=", ".join(lost)))
+        elif found is None:
             result.findings.append(make_finding("FILE_MISSING", entry.path, listed_in=label))
         elif found[1] != entry.digest:
             result.findings.append(make_finding("CHECKSUM_MISMATCH", entry.path, manifest=label,

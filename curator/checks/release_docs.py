@@ -9,11 +9,16 @@ from collections.abc import Iterator
 from curator.catalogue import make_finding
 from curator.checks.facts import Facts
 from curator.escaping import markdown_plain, markdown_url
-from curator.io.licences import fingerprint, known_fingerprints, licence_table, similarity
+from curator.io.licences import (
+    known_fingerprints,
+    licence_table,
+    licence_texts,
+    licences_named,
+)
 from curator.models.card import localise
 from curator.models.findings import Finding
 
-CODES = frozenset({"LICENSE_MISMATCH", "ATTRIBUTION_MISSING", "README_STATS_MISMATCH"})
+CODES = frozenset({"LICENSE_MISMATCH", "LICENSE_COMPOSITE", "ATTRIBUTION_MISSING", "README_STATS_MISMATCH"})
 
 LICENCE_MATCH = 0.9   # share of the licence's word 5-grams the LICENSE must contain
 
@@ -35,18 +40,28 @@ def check(facts: Facts) -> Iterator[Finding]:
 def _licence(facts: Facts) -> Iterator[Finding]:
     text = facts.extra.get("licence_text")
     card = facts.extra.get("card")
-    if text is None or card is None:
+    if text is not None:
+        texts = licence_texts(text)
+        if len(texts) > 1 or (texts and texts[0].coverage < LICENCE_MATCH):
+            yield make_finding("LICENSE_COMPOSITE", "LICENSE",
+                               licences=", ".join(f"{t.spdx} {_percent(t.coverage)}" for t in texts),
+                               complete=_percent(LICENCE_MATCH),
+                               found=[{"spdx": t.spdx, "coverage": round(t.coverage, 3),
+                                       "complete": t.coverage >= LICENCE_MATCH} for t in texts])
+        if card is not None and card.licence in known_fingerprints() and card.licence not in {t.spdx for t in texts}:
+            yield make_finding("LICENSE_MISMATCH", "LICENSE", declared=card.licence,
+                               detected=texts[0].spdx if texts else "no known licence")
+    if card is None:
         return
-    known = known_fingerprints()
-    if card.licence not in known:
-        return
-    found = fingerprint(text)
-    scores = {spdx: similarity(found, licence) for spdx, licence in known.items()}
-    best = max(scores, key=lambda spdx: scores[spdx])
-    if scores[card.licence] < LICENCE_MATCH or best != card.licence:
-        detected = best if scores[best] >= LICENCE_MATCH else "no known licence"
-        yield make_finding("LICENSE_MISMATCH", "LICENSE", declared=card.licence, detected=detected,
-                           similarity=round(scores[card.licence], 3))
+    for _, (path, readme) in sorted(facts.extra.get("readmes", {}).items()):
+        for spdx, words in licences_named(readme).items():
+            if spdx != card.licence:   # the seed README links CC BY 4.0 for its CC BY-NC-ND 3.0
+                yield make_finding("LICENSE_MISMATCH", path, variant="readme", declared=card.licence,
+                                   detected=spdx, mention=words)
+
+
+def _percent(share: float) -> str:
+    return f"{share * 100:.0f}%" if share < 0.995 else "100%"
 
 
 def _attribution(facts: Facts) -> Iterator[Finding]:

@@ -82,9 +82,7 @@ def _run(paths: tuple[Path, ...], key_file: Path | None, map_file: Path | None, 
     present(report, fmt, output, command="ingest", verbose=verbose)
     extra = report.stats.model_extra or {}
     if not fmt or fmt == ("text",):
-        click.echo(f"{extra.get('volumes', 0)} volumes in {out} ({extra.get('units_done', 0)} inputs converted, "
-                   f"{extra.get('units_resumed', 0)} unchanged since the last run); studies.csv lists "
-                   f"{extra.get('studies', 0)}; the key file is {key_map} (keep it private, outside the release)")
+        click.echo(ingest_summary(extra, out, key_map))
     sys.exit(EXIT_VALID if report.valid else EXIT_INVALID)
 
 
@@ -142,3 +140,15 @@ def ingest(paths: tuple[Path, ...], key_file: Path | None, map_file: Path | None
                  ("conversion", "tilt"): tilt, ("conversion", "uneven"): uneven}
     guarded(_run)(paths, key_file, map_file, key_map, preset, rules_file, overrides, categories, category_column,
                   category, card, jobs, fmt, output, verbose, max_gigabytes, max_ratio)
+
+
+def ingest_summary(extra: dict[str, Any], out: Path, key_map: Path) -> str:
+    """The closing line: volumes, and inputs converted out of those read (a refused one is not converted)."""
+    from curator.render.summary import plural
+
+    done, converted = int(extra.get("units_done", 0)), int(extra.get("units_converted", 0))
+    volumes, studies = int(extra.get("volumes", 0)), int(extra.get("studies", 0))
+    return (f"{plural(volumes, 'volume')} in {out} ({converted} of {plural(done, 'input')} read converted, "
+            f"{done - converted} without a volume, {extra.get('units_resumed', 0)} unchanged since the last run); "
+            f"studies.csv lists {plural(studies, 'study', 'studies')}; the key file is {key_map} (keep it private, "
+            "outside the release)")

@@ -95,7 +95,10 @@ def _run(tokens: tuple[str, ...], labels: str | None, case: str, force: bool, jo
         named = "; ".join(f"{given['name']} = {given['path']}" for given in extra.get("inputs") or [])
         if named:
             click.echo(f"inputs as {out}/provenance.json names them (their own names are not published): {named}")
-        click.echo(f"{extra.get('pairs', 0)} image/mask pairs in {extra.get('cases', 0)} cases written to {out}; "
+        from curator.render.summary import plural
+
+        click.echo(f"{plural(int(extra.get('pairs', 0)), 'image/mask pair')} in "
+                   f"{plural(int(extra.get('cases', 0)), 'case')} written to {out}; "
                    f"{extra.get('pairs_left_out', 0)} left out; metadata removed: {stripped}. "
                    f"Next: curator validate {out} --profile slices --deep")
     sys.exit(EXIT_VALID if report.valid else EXIT_INVALID)

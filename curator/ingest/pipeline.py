@@ -248,7 +248,8 @@ def _csv_bytes(columns: Sequence[str], rows: list[dict[str, Any]]) -> bytes:
 
 
 def _finding(code: str, label: str, context: dict[str, Any]) -> Finding:
-    return make_finding(code, display(label), **context)
+    folder = context.get("folder")   # the sub-folder of the input the finding is about, when there is one
+    return make_finding(code, display(f"{label}/{folder}" if folder else label), **context)
 
 
 def _previous_key_check(out: Path) -> str | None:
@@ -373,11 +374,12 @@ def _ingest(paths: list[Path], out: Path, options: IngestOptions, started: float
     table, table_findings = _studies_table(out, results, labels, options)
     findings.extend(table_findings)
     _write_atomic(out / "studies.csv", _csv_bytes(("study", "category", "sex", "age", "mask", "patient"), table))
-    _write_atomic(out / "provenance.json", _provenance(results, options, key_check).encode())
+    _write_atomic(out / "provenance.json", _provenance(results, options, key_check, table).encode())
     if options.card is not None:
         _write_atomic(out / "dataset.yaml", options.card.read_bytes())
     return _report(out, findings, started, {
         "units": len(found.units), "units_done": len(tasks), "units_resumed": len(kept),
+        "units_converted": sum(1 for task in tasks if results.get(task.unit_id, ({}, [], []))[2]),
         "studies": len(table), "volumes": sum(len(r[2]) for r in results.values()),
         "key_map": str(options.key_map)})
 
@@ -408,20 +410,21 @@ def _studies_table(out: Path, results: dict[str, tuple[dict[str, Any], list[dict
             if assignment is None:
                 findings.append(make_finding("INGEST_CATEGORY_MISSING", label, volume=study.volume))
                 continue
-            mask = ""
+            mask, given = "", dict[str, str]()
             if assignment.mask is None and study.mask:     # from the input's DICOM SEG objects
                 mask = study.mask
             elif assignment.mask is not None:
                 rel = study.volume.replace("volumes/", "masks/", 1).replace(".nii.gz", "_mask.nii.gz")
-                problem = stage_mask(assignment.mask, out / study.volume, out / rel)
-                if problem is None:
+                staged = stage_mask(assignment.mask, out / study.volume, out / rel)
+                if staged.problem is None:
                     mask = rel
                     wanted_masks.add(rel)
+                    given = {"mask_reordered": staged.reordered}   # for provenance.json, not a studies.csv column
                 else:
                     findings.append(make_finding("INGEST_MASK_INVALID", label, mask=assignment.mask.name,
-                                                 volume=study.volume, reason=problem))
+                                                 volume=study.volume, reason=staged.problem))
             table.append({"study": study.volume, "category": assignment.category, "sex": study.sex,
-                          "age": study.age, "mask": mask, "patient": study.pseudonym})
+                          "age": study.age, "mask": mask, "patient": study.pseudonym, **given})
     masks = out / "masks"
     if masks.is_dir():   # masks of an earlier run that are no longer given
         for path in sorted(masks.rglob("*.nii.gz")):
@@ -432,7 +435,7 @@ def _studies_table(out: Path, results: dict[str, tuple[dict[str, Any], list[dict
 
 
 def _provenance(results: Mapping[str, tuple[dict[str, Any], list[dict[str, str]], list[StudyOutput]]],
-                options: IngestOptions, key_check: str) -> str:
+                options: IngestOptions, key_check: str, table: Sequence[Mapping[str, Any]] = ()) -> str:
     import nibabel
     import numpy
     import pydicom
@@ -449,6 +452,10 @@ def _provenance(results: Mapping[str, tuple[dict[str, Any], list[dict[str, str]]
             "identifiers_kept_in": "the key file outside this folder (--key-map)",
         },
         "units": [results[unit_id][0] for unit_id in sorted(results)],
+        # masks given alongside (--categories' mask column): each one's way onto its volume's voxel grid
+        "masks": [{"study": row["study"], "mask": row["mask"],
+                   "voxel_order": row.get("mask_reordered") or "the volume's (written as given)"}
+                  for row in table if "mask_reordered" in row],
     }
     return json.dumps(document, indent=1, sort_keys=True) + "\n"
 

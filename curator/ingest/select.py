@@ -61,7 +61,7 @@ class Series:
 
     def label(self) -> str:
         number = "?" if self.series_number is None else str(self.series_number)
-        return f"series {number} ({self.frames} images)"
+        return f"series {number} ({self.frames} image{'' if self.frames == 1 else 's'})"
 
 
 @dataclass
@@ -196,7 +196,8 @@ def choose(headers: list[ImageHeader], rules: IngestRules) -> list[Choice]:
         choice = studies.setdefault(key[:2], Choice(one.study_uid, [], [], patient_id=key[0]))
         reason = reasons.get(key)
         if reason is None and one.frames < rules.series.min_images:
-            reason = f"{one.frames} images, fewer than the {rules.series.min_images} required"
+            reason = (f"{one.frames} image{'' if one.frames == 1 else 's'}, fewer than the "
+                      f"{rules.series.min_images} required")
         if reason is None:
             # the instance rule picks single-frame images; an enhanced multi-frame image is kept whole
             one.kept = [h for h in one.images if h.frames > 1 or rules.instances.keeps(h.instance)]

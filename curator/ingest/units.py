@@ -322,7 +322,8 @@ def _process(task: UnitTask) -> UnitResult:
     for choice in choose(headers, rules):
         if not choice.chosen:
             reasons = "; ".join(f"{series.label()}: {why}" for series, why in choice.left_out)
-            result.problems.append(("INGEST_NO_SERIES", {"reason": reasons}))
+            folder = _folder_of([h.name for series, _ in choice.left_out for h in series.images])
+            result.problems.append(("INGEST_NO_SERIES", {"reason": reasons, **({"folder": folder} if folder else {})}))
             continue
         for index, series in enumerate(choice.chosen):
             first = series.first
@@ -356,6 +357,14 @@ def _process(task: UnitTask) -> UnitResult:
             "mask": name, "volume": "any volume", "reason": "the segmentation references no series that was "
             "converted (its series was left out or refused, or its references do not match any image)"}))
     return result
+
+
+def _folder_of(names: Sequence[str]) -> str:
+    """The sub-folder of the input that holds all of ``names`` ("" when they lie at its top or apart)."""
+    folders = {name.rpartition("/")[0] for name in names}
+    if not folders or "" in folders:
+        return ""
+    return os.path.commonpath(sorted(folders))
 
 
 def _attach_segmentations(task: UnitTask, result: UnitResult, study: StudyOutput, volume: Volume, series_uid: str,

@@ -8,11 +8,29 @@ import yaml
 from pydantic import ValidationError
 
 from curator.io import ReadError
-from curator.models.card import DatasetCard
+from curator.models.card import DatasetCard, consistency_problems
 
 
 class CardError(ReadError):
-    pass
+    """The card cannot be used; ``problems`` lists every reason (all at once, not one per run)."""
+
+    def __init__(self, message: str, problems: list[str] | None = None, data: dict[str, object] | None = None):
+        super().__init__(message)
+        self.problems = problems or [message]
+        self.data = data or {}     # the card's raw fields, when it parsed as a mapping
+
+
+def card_problems(error: ValidationError, data: object) -> list[str]:
+    """Every problem of a card: each field that fails, then each rule across fields (those pydantic checks only
+    once every field passes, so they are checked here on the raw mapping as well)."""
+    problems = []
+    for item in error.errors():
+        if item["type"] == "value_error" and not item["loc"]:
+            continue   # the cross-field rules, joined in one message: listed one by one below
+        where = ".".join(str(p) for p in item["loc"]) or "(top level)"
+        problems.append(f"{where}: {item['msg']}")
+    problems += [p for p in consistency_problems(data) if p not in problems]
+    return problems
 
 
 def describe_validation_error(error: ValidationError, limit: int = 8) -> str:
@@ -41,4 +59,7 @@ def load_card(path: Path) -> DatasetCard:
     try:
         return DatasetCard.model_validate(data)
     except ValidationError as error:
-        raise CardError(f"{path} is not a valid dataset card: {describe_validation_error(error)}") from error
+        problems = card_problems(error, data)
+        count = f"{len(problems)} problems" if len(problems) != 1 else "1 problem"
+        raise CardError(f"{path} is not a valid dataset card ({count}): {'; '.join(problems)}", problems,
+                        data) from error

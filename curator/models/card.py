@@ -80,23 +80,9 @@ class DatasetCard(_Strict):
 
     @model_validator(mode="after")
     def _check_consistency(self) -> DatasetCard:
-        for lang in self.languages:
-            if not (len(lang) == 2 and lang.isascii() and lang.islower()):
-                raise ValueError(f"language {lang!r} is not a two-letter ISO 639-1 code")
-        if len(set(self.languages)) != len(self.languages):
-            raise ValueError("languages repeat")
-        missing = sorted(_untranslated(self.model_dump(), set(self.languages)))
-        if missing:
-            raise ValueError("text missing for a declared language: " + "; ".join(missing))
-        known = {a.id for a in self.affiliations}
-        for person in self.contributors:
-            unknown = sorted(set(person.affiliations) - known)
-            if unknown:
-                raise ValueError(f"contributor {localise(person.name, self.languages[0])!r} "
-                                 f"refers to unknown affiliations {unknown}")
-        ids = [c.id for c in self.categories]
-        if len(set(ids)) != len(ids):
-            raise ValueError(f"category ids repeat: {ids}")
+        problems = consistency_problems(self.model_dump())
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
 
     def text(self, value: Localised, lang: str) -> str:
@@ -104,6 +90,42 @@ class DatasetCard(_Strict):
 
     def keywords_in(self, lang: str) -> list[str]:
         return self.keywords if isinstance(self.keywords, list) else self.keywords[lang]
+
+
+def consistency_problems(data: Any) -> list[str]:
+    """Every rule across fields of a card (languages, translations, affiliation references, category ids), each
+    as a sentence. Works on the raw mapping too, so a card whose fields also fail is told all of it in one run."""
+    if not isinstance(data, dict):
+        return []
+    problems: list[str] = []
+    languages = [lang for lang in data.get("languages") or [] if isinstance(lang, str)] \
+        if isinstance(data.get("languages"), list) else []
+    for lang in languages:
+        if not (len(lang) == 2 and lang.isascii() and lang.islower()):
+            problems.append(f"language {lang!r} is not a two-letter ISO 639-1 code")
+    if len(set(languages)) != len(languages):
+        problems.append("languages repeat")
+    missing = sorted(_untranslated(data, set(languages)))
+    if missing:
+        problems.append("text missing for a declared language: " + "; ".join(missing))
+    affiliations = data.get("affiliations")
+    known = ({a.get("id") for a in affiliations if isinstance(a, dict) and isinstance(a.get("id"), int | str)}
+             if isinstance(affiliations, list) else set())
+    contributors = data.get("contributors")
+    for person in contributors if isinstance(contributors, list) else []:
+        refs = person.get("affiliations") if isinstance(person, dict) else None
+        unknown = sorted({r for r in refs if isinstance(r, int)} - known) if isinstance(refs, list) else []
+        if unknown:
+            name = person.get("name")
+            if isinstance(name, dict):
+                name = name.get(languages[0]) if languages and languages[0] in name else next(iter(name.values()), "")
+            problems.append(f"contributor {name!r} refers to unknown affiliations {unknown}")
+    categories = data.get("categories")
+    ids = ([c.get("id") for c in categories if isinstance(c, dict) and isinstance(c.get("id"), str)]
+           if isinstance(categories, list) else [])
+    if len(set(ids)) != len(ids):
+        problems.append(f"category ids repeat: {ids}")
+    return problems
 
 
 def _untranslated(data: Any, languages: set[str], where: str = "") -> list[str]:

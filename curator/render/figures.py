@@ -53,6 +53,8 @@ CHART_MARGINS: Final = {"left": 0.11, "right": 0.985, "bottom": 0.15, "top": 0.8
 PANEL_SIZE: Final = 2.0
 PANEL_TITLE: Final = 0.5
 PANEL_COLUMNS: Final = 5
+#: The panel figure is never narrower than three panels (900 px): its title fits, one or two panels are centred.
+PANEL_MIN_WIDTH: Final = 3 * PANEL_SIZE
 #: Lung window (width, level) in HU, as in the MosMed paper's figures.
 LUNG_WINDOW: Final = (1500.0, -600.0)
 MASK_COLOUR: Final = (0.93, 0.11, 0.14)
@@ -264,7 +266,8 @@ def examples_figure(examples: Sequence[tuple[str, HU, Mask | None]], out: Path, 
     text = _text(lang)
     columns = min(len(examples), PANEL_COLUMNS)
     rows = math.ceil(len(examples) / columns)
-    size = (columns * PANEL_SIZE, rows * PANEL_SIZE + PANEL_TITLE)
+    size = (max(columns * PANEL_SIZE, PANEL_MIN_WIDTH), rows * PANEL_SIZE + PANEL_TITLE)
+    margin = (size[0] - columns * PANEL_SIZE) / 2   # inches left of the first panel
     any_mask = any(mask is not None and mask.any() for _, _, mask in examples)
     with _style():
         figure = _new_figure(size)
@@ -278,9 +281,9 @@ def examples_figure(examples: Sequence[tuple[str, HU, Mask | None]], out: Path, 
                 if mask.shape != hu.shape:
                     raise ValueError(f"{category}: mask shape {mask.shape} differs from slice shape {hu.shape}")
             row, column = divmod(index, columns)
-            left = column / columns
+            left = (margin + column * PANEL_SIZE) / size[0]
             bottom = 1 - (PANEL_TITLE + (row + 1) * PANEL_SIZE) / size[1]
-            axes = figure.add_axes((left, bottom, 1 / columns, PANEL_SIZE / size[1]))
+            axes = figure.add_axes((left, bottom, PANEL_SIZE / size[0], PANEL_SIZE / size[1]))
             axes.set_axis_off()
             axes.imshow(lung_window_rgb(hu, mask), interpolation="antialiased", aspect="equal")
             if mask is not None and mask.any() and min(mask.shape) >= 3:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from curator.catalogue import catalogue, localise_finding
 from curator.escaping import display, json_text
 from curator.models.findings import Report
-from curator.render.summary import human_bytes, summary_line
+from curator.render.summary import human_bytes, plural, plural_ru, summary_line
 from curator.render.text_groups import GROUP_LIMIT, Line, group_lines
 
 __all__ = ["GROUP_LIMIT", "human_bytes", "summary", "to_json", "to_text"]
@@ -16,14 +16,16 @@ def to_json(report: Report) -> str:
     return json_text(report.model_dump(mode="json")) + "\n"
 
 
-def summary(report: Report, command: str = "validate") -> str:
+def summary(report: Report, command: str = "validate", lang: str = "en") -> str:
     counts = report.counts
     extra = report.stats.model_extra or {}
-    where = f"profile {report.profile}" if report.profile else f"manifest {extra.get('manifest', '')}"
+    russian = lang == "ru"
+    where = (f"{'профиль' if russian else 'profile'} {report.profile}" if report.profile
+             else f"{'манифест' if russian else 'manifest'} {extra.get('manifest', '')}")
     if command == "ingest":
-        where = "a source for curator build"
+        where = "источник для curator build" if russian else "a source for curator build"
     return summary_line(command, report.root, report.valid, counts.error, counts.warning, counts.info,
-                        report.stats.files, report.stats.bytes, report.stats.seconds, where)
+                        report.stats.files, report.stats.bytes, report.stats.seconds, where, lang=lang)
 
 
 def to_text(report: Report, *, command: str = "validate", lang: str = "en", limit: int | None = GROUP_LIMIT,
@@ -31,10 +33,13 @@ def to_text(report: Report, *, command: str = "validate", lang: str = "en", limi
     """Findings grouped by code (errors first), each group capped at ``limit`` lines, then the summary."""
     rules = catalogue()
     items = [Line(f.code, f.severity.value, f.path, localise_finding(f, lang).message) for f in report.findings]
-    lines = group_lines(items, {code: rule.title for code, rule in rules.items()}, limit=limit, colour=colour)
+    lines = group_lines(items, {code: rule.title_in(lang) for code, rule in rules.items()}, limit=limit,
+                        colour=colour, lang=lang)
     extra = report.stats.model_extra or {}
     if "categories" in extra:
         per = ", ".join(f"{display(k)} {v}" for k, v in extra["categories"].items())
-        lines.append(f"registry: {extra.get('registry_rows', 0)} rows ({per})")
-    lines.append(summary(report, command))
+        rows = int(extra.get("registry_rows", 0))
+        lines.append(f"реестр: {plural_ru(rows, 'строка', 'строки', 'строк')} ({per})" if lang == "ru"
+                     else f"registry: {plural(rows, 'row')} ({per})")
+    lines.append(summary(report, command, lang))
     return "\n".join(lines) + "\n"

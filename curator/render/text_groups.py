@@ -21,8 +21,12 @@ class Line(NamedTuple):
     message: str
 
 
+MORE = {"en": "  ... and {count} more (--verbose or --format json lists them all)",
+        "ru": "  ... и ещё {count} (все перечисляют --verbose и --format json)"}
+
+
 def group_lines(items: Iterable[Line], titles: Mapping[str, str], *, limit: int | None = GROUP_LIMIT,
-                colour: bool = False) -> list[str]:
+                colour: bool = False, lang: str = "en") -> list[str]:
     """A heading per code (``items`` come sorted), then up to ``limit`` messages and "N more" for the rest."""
     lines: list[str] = []
     for code, group in groupby(items, key=lambda item: item.code):
@@ -35,5 +39,5 @@ def group_lines(items: Iterable[Line], titles: Mapping[str, str], *, limit: int 
             prefix = "" if item.path and item.path in item.message else f"{display(item.path or '.')}: "
             lines.append(f"  {prefix}{display(item.message)}")
         if cut < len(found):
-            lines.append(f"  ... and {len(found) - cut} more (--verbose or --format json lists them all)")
+            lines.append((MORE.get(lang) or MORE["en"]).format(count=len(found) - cut))
     return lines
