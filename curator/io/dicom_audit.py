@@ -284,9 +284,8 @@ def _parse(path: Path, marked: bool) -> tuple[Dataset, list[str]]:
             return ds, notes
         tail = _tail(handle, ds, syntax or "1.2.840.10008.1.2.1", notes) if marked else None
     if tail is not None:
-        for element in tail:
-            if int(element.tag) != 0xFFFCFFFC:  # Data Set Trailing Padding holds nothing
-                ds[element.tag] = element
+        for element in tail:   # Data Set Trailing Padding too: the profile removes it (X), as anonymise does
+            ds[element.tag] = element
     return ds, notes
 
 
