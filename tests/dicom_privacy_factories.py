@@ -94,3 +94,40 @@ def with_trailing_private(ds: Dataset, *, encapsulated: bool = False) -> Dataset
     block = ds.private_block(0x7FE1, "ACME_TRAILER", create=True)
     block.add_new(0x01, "LO", "Ivanov^Petr")
     return ds
+
+
+# --- free text where the PS3.15 table does not look --------------------------------------------------------------
+
+REQUESTED_BY = "CT chest requested by Wisniewski"   # a surname in a code's meaning
+CLEAN_MEANING = "CT chest without contrast"          # a meaning with nothing identifying: must stay
+PHONE_NOTE = "call back +48 22 555 01 23"
+EMAIL_NOTE = "report to t.kowalczyk@example-mail.pl"
+NESTED_DATE = "planned on 12.03.2021"
+
+
+def code_item(value: str, meaning: str, scheme: str = "99LOCAL") -> Dataset:
+    item = Dataset()
+    item.CodeValue, item.CodingSchemeDesignator, item.CodeMeaning = value, scheme, meaning
+    return item
+
+
+def with_untabled_text(ds: Dataset) -> Dataset:
+    """Free text in sequences the table does not name: a code meaning with a surname, a clean code next to it, an
+    LT with a phone number, a nested sequence two levels down with an e-mail (LO) and a date (UT)."""
+    requested = code_item("CTCH01", REQUESTED_BY)
+    requested.ExtendedCodeMeaning = PHONE_NOTE                           # LT (0008,0108)
+    ds.ProcedureCodeSequence = Sequence([requested, code_item("CTCH02", CLEAN_MEANING)])
+    protocol = code_item("P-100", "Routine chest")
+    inner = code_item("R-1", EMAIL_NOTE)
+    inner.ReferenceLocationDescription = NESTED_DATE                    # UT (0018,9901)
+    protocol.ConceptNameCodeSequence = Sequence([inner])
+    ds.PerformedProtocolCodeSequence = Sequence([protocol])
+    return ds
+
+
+UNTABLED_LOCATIONS = {                                  # location -> the planted value, for with_untabled_text
+    "ProcedureCodeSequence[0].CodeMeaning": REQUESTED_BY,
+    "ProcedureCodeSequence[0].ExtendedCodeMeaning": PHONE_NOTE,
+    "PerformedProtocolCodeSequence[0].ConceptNameCodeSequence[0].CodeMeaning": EMAIL_NOTE,
+    "PerformedProtocolCodeSequence[0].ConceptNameCodeSequence[0].ReferenceLocationDescription": NESTED_DATE,
+}

@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 
 from curator.checks.privacy_patterns import looks_like_name
+from curator.io.identifiers import fold_token
 
 __all__ = ["CODED_KEYWORDS", "KINDS", "NESTED_TEXT_VRS", "PLACEHOLDERS", "TOP_TEXT_VRS", "is_placeholder", "mask",
            "text_kinds", "untabled_text_kinds"]
@@ -52,11 +53,30 @@ _ID = re.compile("|".join((
 
 KINDS = ("name", "date", "phone number", "e-mail address", "ID number")
 
+_WORD = re.compile(r"[^\W\d_]{4,}")
+# surname endings as written (privacy_patterns judges folded words, where "window" becomes "vindov")
+_WRITTEN_ENDINGS = ("ov", "ova", "ev", "eva", "ski", "sky", "ska", "skaya", "skiy", "skii", "enko", "vich", "vna",
+                    "ichna", "ов", "ова", "ев", "ева", "ёв", "ёва", "ский", "ская", "цкий", "цкая", "енко", "вич",
+                    "вна", "ична")
+_FOLDED_ENDINGS = ("ov", "ova", "ev", "eva", "ski", "skaia", "enko", "vich", "vna", "ichna")
+
+
+def _name_word(text: str) -> bool:
+    """A surname or first name as a word (``requested by Wisniewski``), as ``privacy_patterns`` judges words, but
+    a surname ending must be written, not made by spelling folds."""
+    for match in _WORD.finditer(text):
+        word = match.group()
+        if not looks_like_name(word, shapes=False):
+            continue
+        if word.lower().endswith(_WRITTEN_ENDINGS) or not fold_token(word).endswith(_FOLDED_ENDINGS):
+            return True
+    return False
+
 
 def text_kinds(text: str) -> list[str]:
     """The kinds of identifying content ``text`` seems to contain, in KINDS order; [] when none."""
     found: list[str] = []
-    if _NAME.search(text) or looks_like_name(_EMAIL.sub(" ", text), shapes=False):  # an address is an e-mail
+    if _NAME.search(text) or _name_word(_EMAIL.sub(" ", text)):  # an e-mail address is an e-mail, not a name
         found.append("name")
     dates = [m.span() for m in _DATE.finditer(text)]
     if dates:
