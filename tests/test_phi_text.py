@@ -19,10 +19,14 @@ from curator.cli.main import main
 from curator.io.identifiers import IdentifierList
 from tests.dicom_privacy_factories import (
     CLEAN_MEANING,
+    CORPUS_IDENTIFIERS,
     REQUESTED_BY,
     UNTABLED_LOCATIONS,
+    Plant,
+    PlantedCorpus,
     clean_slice,
     code_item,
+    plant_corpus,
     with_untabled_text,
 )
 
@@ -241,3 +245,94 @@ def test_no_code_item_gets_lost(tmp_path: Path) -> None:
     copy = dcmread(tmp_path / "out" / "P001" / "IM1.dcm")
     assert [(i.CodeValue, i.CodeMeaning) for i in copy.ProcedureCodeSequence] == [
         ("CTCH02", CLEAN_MEANING), ("113691", "IEC Head")]
+
+
+# --- the planted corpus (real files) ---------------------------------------------------------------------------
+
+
+def _text_values(ds: Dataset) -> list[str]:
+    """Every decoded string value of ``ds``, through sequences, private elements included."""
+    found: list[str] = []
+    for element in ds:
+        if element.VR == "SQ":
+            for item in element.value or []:
+                found += _text_values(item)
+        elif isinstance(element.value, bytes):
+            found.append(element.value.decode("latin-1"))
+        elif element.value is not None:
+            found.append(str(element.value))
+    return found
+
+
+def _residual(corpus: PlantedCorpus, out: Path) -> list[Plant]:
+    """The plants still present in the anonymised copy: as a decoded value, or as bytes anywhere in the file."""
+    left = []
+    for plant in corpus.plants:
+        data = (out / plant.path).read_bytes()
+        values = _text_values(dcmread(out / plant.path))
+        if plant.encoded in data or plant.value.encode("utf-8") in data or any(plant.value in v for v in values):
+            left.append(plant)
+    return left
+
+
+@pytest.mark.realdata
+def test_the_planted_corpus_is_found_before_and_nothing_planted_survives_anonymise(realdata: Path,
+                                                                                   tmp_path: Path) -> None:
+    corpus = plant_corpus(realdata, tmp_path / "src", tmp_path / "ids.txt")
+    report = validate(corpus.root, "--identifiers", str(corpus.identifiers))
+    by_file: dict[str, set[tuple[str, str]]] = {}
+    for f in report["findings"]:
+        by_file.setdefault(f["path"], set()).add((f["code"], f["context"].get("keyword", "")))
+    missed = []
+    for plant in corpus.plants:
+        seen = by_file.get(plant.path, set())
+        if plant.location:
+            hit = any(keyword == plant.location for code, keyword in seen
+                      if code in ("PHI_DICOM_ELEMENT", "PHI_DICOM_TEXT"))
+        else:  # a private element: reported as private, and found by the identifier list
+            hit = ("PHI_DICOM_PRIVATE", "") in seen and ("PHI_IDENTIFIER_FOUND", "") in seen
+        if not hit:
+            missed.append(plant)
+    listed = [f for f in report["findings"] if f["code"] == "PHI_IDENTIFIER_FOUND"]
+    found_entries = {f["context"]["entry_number"] for f in listed}
+    kinds = sorted({p.kind for p in corpus.plants})
+    print(f"\nplanted corpus: {len(corpus.plants)} values in {len({p.path for p in corpus.plants})} real files, "
+          f"classes: {', '.join(kinds)}")
+    print(f"before anonymise: {len(corpus.plants) - len(missed)} of {len(corpus.plants)} planted values reported; "
+          f"{len(found_entries)} of {len(CORPUS_IDENTIFIERS)} listed identifiers found")
+    assert missed == []
+    assert found_entries == set(range(1, len(CORPUS_IDENTIFIERS) + 1))
+
+    out = tmp_path / "out"
+    summary = anonymise(corpus.root, out)
+    assert summary["files"] == 5 and summary["failed"] == {}
+    after = validate(out, "--identifiers", str(corpus.identifiers))
+    violations = [f for f in after["findings"] if f["code"] == "PHI_DICOM_ELEMENT"]
+    errors = [f for f in after["findings"] if f["severity"] == "error"]
+    residual = _residual(corpus, out)
+    print(f"after anonymise: residual planted values {len(residual)} (decoded values and byte search), "
+          f"PS3.15 table violations {len(violations)}, listed identifiers found "
+          f"{sum(f['code'] == 'PHI_IDENTIFIER_FOUND' for f in after['findings'])}, errors {len(errors)}")
+    assert residual == []
+    assert violations == [] and errors == []
+    assert rows(after) == set()
+    # the byte search can see a planted value at all: each is in its source copy, in its own character set
+    assert all(plant.encoded in (corpus.root / plant.path).read_bytes() for plant in corpus.plants)
+    assert _residual(corpus, corpus.root) == corpus.plants
+
+
+@pytest.mark.realdata
+def test_real_trailing_padding_and_performed_procedure_step_references_are_flagged(realdata: Path,
+                                                                                   tmp_path: Path) -> None:
+    small = realdata / "pydicom_ct_files/pydicom_3.0.2_test_files/CT_small.dcm"
+    series = sorted((realdata / "totalsegmentator_examples/example_ct_dicom").glob("CT.*"))[:2]
+    for source in [small, *series]:
+        (tmp_path / "src" / "P001").mkdir(parents=True, exist_ok=True)
+        (tmp_path / "src" / "P001" / source.name).write_bytes(source.read_bytes())
+    found = {(f["path"].rsplit("/", 1)[-1], f["context"]["keyword"]) for f in validate(tmp_path / "src")["findings"]
+             if f["code"] == "PHI_DICOM_ELEMENT"}
+    assert ("CT_small.dcm", "DataSetTrailingPadding") in found
+    assert {(s.name, "ReferencedPerformedProcedureStepSequence") for s in series} <= found
+    anonymise(tmp_path / "src", tmp_path / "out")
+    after = {f["context"].get("keyword") for f in validate(tmp_path / "out")["findings"]}
+    assert not after & {"DataSetTrailingPadding", "ReferencedPerformedProcedureStepSequence"}
