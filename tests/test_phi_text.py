@@ -116,9 +116,9 @@ def test_what_validate_flags_anonymise_cleans_and_the_output_is_clean(tmp_path: 
                if f["code"] == "PHI_DICOM_TEXT"}
     anonymise(tmp_path / "src", tmp_path / "out")
     copy = dcmread(tmp_path / "out" / "P001" / "IM1.dcm")
-    changed = {f"ProcedureCodeSequence[{index}].{item[item_tag].keyword}"
-               for index, item in enumerate(copy.ProcedureCodeSequence) for item_tag in item.keys()
-               if str(item[item_tag].value) != str(ds.ProcedureCodeSequence[index][item_tag].value)}
+    changed = {f"ProcedureCodeSequence[{index}].{element.keyword}"
+               for index, item in enumerate(copy.ProcedureCodeSequence) for element in item
+               if str(element.value) != str(ds.ProcedureCodeSequence[index][element.tag].value)}
     assert flagged == changed
     assert len(flagged) >= 5   # the identifying values above, whatever the VR
     assert rows(validate(tmp_path / "out")) == set()
@@ -134,8 +134,11 @@ def test_a_record_number_in_patient_id_is_an_error_even_in_a_file_marked_de_iden
     found = [f for f in report["findings"] if f["code"] == "PHI_DICOM_ELEMENT"]
     assert [(f["context"]["keyword"], f["severity"]) for f in found] == [("PatientID", "error")]
     assert found[0]["context"]["looks_like"] == ["ID number"]
-    ds.PatientID = "ANON-0123456789"   # the anonymiser's own pseudonym is fine
-    assert rows(validate(save(tmp_path / "P001", ds).parent.parent)) == set()
+    for pseudonym in ("ANON-0123456789", "SUBJ000123"):   # the anonymiser's own pseudonym, a study's code
+        ds.PatientID = pseudonym
+        assert rows(validate(save(tmp_path / "P001", ds).parent.parent)) == set(), pseudonym
+    ds.PatientID = "ID 7734521"
+    assert rows(validate(save(tmp_path / "P001", ds).parent.parent)) == {("PHI_DICOM_ELEMENT", "PatientID")}
 
 
 # --- placeholders -----------------------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from curator.checks.privacy_patterns import looks_like_name
 from curator.io.identifiers import fold_token
 
 __all__ = ["CODED_KEYWORDS", "KINDS", "NESTED_TEXT_VRS", "PLACEHOLDERS", "TOP_TEXT_VRS", "is_placeholder", "mask",
-           "text_kinds", "untabled_text_kinds"]
+           "pseudonym_kinds", "text_kinds", "untabled_text_kinds"]
 
 _L = r"[^\W\d_]"           # a letter of any alphabet
 _UP = r"[A-ZА-ЯЁ]"
@@ -45,11 +45,11 @@ _DATE = re.compile("|".join((
 )), re.IGNORECASE)
 _PHONE = re.compile(r"(?<![\d.])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{2,5}\)[\s.-]?)?\d{2,4}(?:[\s.-]\d{2,4}){2,3}(?![\d.])")
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-_ID = re.compile("|".join((
-    r"\b(?i:MRN|PID|ID|No|Nr)\b\.?\s*[:#№-]?\s*[A-Z0-9-]*\d{4,}",   # MRN: 1234567, ID 55012
+_LABELLED_ID = re.compile("|".join((
+    r"\b(?i:MRN|PID|ID|No|Nr)\b\.?\s*[:#№-]?\s*[A-Z0-9-]*\d{4,}",   # MRN: 1234567, ID 55012, MRN-7734521
     r"№\s*\d{4,}",
-    r"\b[A-Z]{1,4}\d{6,}\b",                                          # AB1234567
 )))
+_ID = re.compile("|".join((_LABELLED_ID.pattern, r"\b[A-Z]{1,4}\d{6,}\b")))   # AB1234567
 
 KINDS = ("name", "date", "phone number", "e-mail address", "ID number")
 
@@ -93,6 +93,16 @@ def text_kinds(text: str) -> list[str]:
     if _ID.search(text):
         found.append("ID number")
     return found
+
+
+def pseudonym_kinds(text: str) -> list[str]:
+    """What makes ``text`` unacceptable as a pseudonym in PatientID/PatientName of a file marked de-identified:
+    a name, date, phone number or e-mail address, or a labelled record number (``MRN-7734521``). An unlabelled
+    letters-and-digits code (``SUBJ000123``) is what pseudonyms look like, so it alone is not."""
+    kinds = [kind for kind in text_kinds(text) if kind != "ID number"]
+    if _LABELLED_ID.search(text):
+        kinds.append("ID number")
+    return kinds
 
 
 def mask(value: str, parts: int = 3) -> str:

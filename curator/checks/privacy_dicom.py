@@ -37,7 +37,7 @@ from typing import Any
 
 from curator.catalogue import make_finding
 from curator.checks.facts import Facts
-from curator.checks.phi_text import is_placeholder, mask, text_kinds, untabled_text_kinds
+from curator.checks.phi_text import is_placeholder, mask, pseudonym_kinds, text_kinds, untabled_text_kinds
 from curator.io.deid_table import BASIC_PROFILE, OPTION_NAMES, DeidRule, deid_table, safe_private, uid_roots
 from curator.io.dicom_audit import TEXT_VRS, AuditedFile, AuditElement, DicomAudit
 from curator.models.findings import Finding
@@ -144,7 +144,7 @@ def _pseudonym(element: AuditElement, declared: bool) -> bool:
     """A de-identifier's pseudonym in PatientID/PatientName: accepted in declared files when it looks harmless."""
     if not declared or element.keyword not in PSEUDONYM_KEYWORDS:
         return False
-    kinds = text_kinds(element.value)   # a record number (MRN-7734521) is no pseudonym, marked or not
+    kinds = pseudonym_kinds(element.value)   # a record number (MRN-7734521) is no pseudonym, marked or not
     return not kinds and not (element.vr == "PN" and _looks_like_name(element.value))
 
 
