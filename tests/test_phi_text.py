@@ -220,6 +220,8 @@ def test_a_listed_date_matches_any_written_form_of_the_day() -> None:
         assert len(listed.search(text)) == 1, text
     for text in ("19450313", "1945031", "20450312", "12.03.1946"):
         assert listed.search(text) == [], text
+    number = IdentifierList.from_lines(["1945031"])      # seven digits: an ID, not 1945-03-01
+    assert number.entries[0].forms == () and number.search("19450301") == []
 
 
 @pytest.mark.parametrize("implicit", [False, True])

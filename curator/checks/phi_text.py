@@ -19,6 +19,7 @@ dummy value (see ``PLACEHOLDERS``).
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from curator.checks.privacy_patterns import looks_like_name
 from curator.io.identifiers import fold_token
@@ -75,6 +76,15 @@ def _name_word(text: str) -> bool:
 
 def text_kinds(text: str) -> list[str]:
     """The kinds of identifying content ``text`` seems to contain, in KINDS order; [] when none."""
+    return list(_cached_kinds(text) if len(text) <= 1024 else _kinds(text))
+
+
+@lru_cache(maxsize=1 << 14)   # a series repeats most of its values in every file; short texts only (memory)
+def _cached_kinds(text: str) -> tuple[str, ...]:
+    return _kinds(text)
+
+
+def _kinds(text: str) -> tuple[str, ...]:
     found: list[str] = []
     if _NAME.search(text) or _name_word(_EMAIL.sub(" ", text)):  # an e-mail address is an e-mail, not a name
         found.append("name")
@@ -92,7 +102,7 @@ def text_kinds(text: str) -> list[str]:
         found.append("e-mail address")
     if _ID.search(text):
         found.append("ID number")
-    return found
+    return tuple(found)
 
 
 def pseudonym_kinds(text: str) -> list[str]:

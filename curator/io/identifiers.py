@@ -127,8 +127,8 @@ def _date_forms(text: str) -> tuple[tuple[str, ...], ...]:
     zeros); () when ``text`` is not a calendar date."""
     for pattern in _DATE_FORMS:
         match = pattern.fullmatch(text.strip())
-        if match is None or (len(match["m"]) == 1 and not match["s"]):
-            continue
+        if match is None or (not match["s"] and len(match["m"] + match["d"]) != 4):
+            continue  # without separators only YYYYMMDD is a date (1945031 is a number)
         year, month, day = int(match["y"]), int(match["m"]), int(match["d"])
         if not (1 <= month <= 12 and 1 <= day <= 31):
             return ()
