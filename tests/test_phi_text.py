@@ -29,6 +29,7 @@ from tests.dicom_privacy_factories import (
     plant_corpus,
     with_untabled_text,
 )
+from tests.hostile import run_bounded, snapshot
 
 KEY = "k" * 8 + "0123456789abcdef"
 
@@ -341,3 +342,30 @@ def test_real_trailing_padding_and_performed_procedure_step_references_are_flagg
     anonymise(tmp_path / "src", tmp_path / "out")
     after = {f["context"].get("keyword") for f in validate(tmp_path / "out")["findings"]}
     assert not after & {"DataSetTrailingPadding", "ReferencedPerformedProcedureStepSequence"}
+
+
+# --- hostile: long free text ------------------------------------------------------------------------------------
+
+
+def test_a_huge_untabled_text_is_judged_in_bounded_time_and_memory(tmp_path: Path) -> None:
+    """Every regular expression of the detector is linear (no restart inside a run of digits or letters), and of
+    a long value only the first JUDGED_CHARS characters are judged: 8 MB of digits and of a@a@... take no longer
+    than a small file."""
+    ds = clean_slice()
+    item = code_item("X-1", "Long")
+    item.add_new(0x00189901, "UT", "1" * (8 << 20))          # ReferenceLocationDescription
+    other = code_item("X-2", "Long too")
+    other.add_new(0x00189901, "UT", "a@" * (4 << 20))
+    ds.ProcedureCodeSequence = Sequence([item, other])
+    ds.ImageComments = "1." * 30000                           # the audit cuts its values at 1024 characters
+    save(tmp_path / "src" / "P001", ds)
+    before = snapshot(tmp_path / "src")
+    fixed = run_bounded(["anonymise", str(tmp_path / "src"), str(tmp_path / "out"), "--format", "json"],
+                        env={"CURATOR_ANON_KEY": KEY}, timeout=120)
+    fixed.assert_bounded(exit_code=0, seconds=20, megabytes=300)
+    assert snapshot(tmp_path / "src") == before
+    audited = run_bounded(["validate", str(tmp_path / "src"), "--profile", "dicom", "--select", "privacy",
+                           "--format", "json"], timeout=120)
+    audited.assert_bounded(exit_code=1, seconds=20, megabytes=250)
+    print(f"\nhuge untabled text (16 MB of values): anonymise {fixed.seconds:.1f} s, {fixed.peak_mb:.0f} MB; "
+          f"validate {audited.seconds:.1f} s, {audited.peak_mb:.0f} MB")

@@ -24,8 +24,8 @@ from functools import lru_cache
 from curator.checks.privacy_patterns import looks_like_name
 from curator.io.identifiers import fold_token
 
-__all__ = ["CODED_KEYWORDS", "KINDS", "NESTED_TEXT_VRS", "PLACEHOLDERS", "TOP_TEXT_VRS", "is_placeholder", "mask",
-           "pseudonym_kinds", "text_kinds", "untabled_text_kinds"]
+__all__ = ["CODED_KEYWORDS", "JUDGED_CHARS", "KINDS", "NESTED_TEXT_VRS", "PLACEHOLDERS", "TOP_TEXT_VRS",
+           "is_placeholder", "mask", "pseudonym_kinds", "text_kinds", "untabled_text_kinds"]
 
 _L = r"[^\W\d_]"           # a letter of any alphabet
 _UP = r"[A-ZА-ЯЁ]"
@@ -45,7 +45,7 @@ _DATE = re.compile("|".join((
     rf"(?<!\d)(?:0?[1-9]|[12]\d|3[01])[ -]{_MONTHS}[ -,]*(?:19|20)\d{{2}}(?!\d)",        # 5 Mar 2020
 )), re.IGNORECASE)
 _PHONE = re.compile(r"(?<![\d.])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{2,5}\)[\s.-]?)?\d{2,4}(?:[\s.-]\d{2,4}){2,3}(?![\d.])")
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+")   # linear: no restart inside a word
 _LABELLED_ID = re.compile("|".join((
     r"\b(?i:MRN|PID|ID|No|Nr)\b\.?\s*[:#№-]?\s*[A-Z0-9-]*\d{4,}",   # MRN: 1234567, ID 55012, MRN-7734521
     r"№\s*\d{4,}",
@@ -159,12 +159,16 @@ CODED_KEYWORDS = frozenset({"CodeValue", "CodingSchemeDesignator", "CodingScheme
                             "CodingSchemeIdentificationSequence", "ContextUID"})
 
 
+JUDGED_CHARS = 1 << 16   # of a longer value only the start is judged: the time per value stays bounded
+
+
 def untabled_text_kinds(keyword: str, vr: str, value: str, *, nested: bool) -> list[str]:
     """The kinds of identifying content of a text value the PS3.15 table does not name ([] when it is clean or not
     text worth judging). ``nested``: the element is inside a sequence item. A person name (PN) that is not a
-    placeholder is a name whatever its shape."""
+    placeholder is a name whatever its shape. Only the first ``JUDGED_CHARS`` characters are judged."""
     if not value or keyword in CODED_KEYWORDS:
         return []
+    value = value[:JUDGED_CHARS]
     if nested:
         if vr not in NESTED_TEXT_VRS:
             return []

@@ -52,7 +52,7 @@ _COMBINING = re.compile(r"[\u0300-\u036f]+")
 _NEWLINE = re.compile("\n")
 SHORT_TEXT = 2048  # texts shorter than this are searched token by token straight away
 _TOKEN = re.compile(r"[^\W\d_]+|\d+")
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+")   # linear: no restart inside a word
 _DATE_FORMS = (re.compile(r"(?P<y>(?:19|20)\d\d)(?P<s>[-./]?)(?P<m>\d\d?)(?P=s)(?P<d>\d\d?)"),
                re.compile(r"(?P<d>\d\d?)(?P<s>[-./])(?P<m>\d\d?)(?P=s)(?P<y>(?:19|20)\d\d)"))
 
