@@ -200,6 +200,10 @@ def test_fresh_uids_are_not_reported_and_a_root_is_never_a_whole_uid(tmp_path: P
     report = validate(save(tmp_path / "P001", ds).parent.parent)
     found = [f for f in report["findings"] if f["code"] == "PHI_DICOM_UID_NOT_REMAPPED"]
     assert [f["context"]["root"] for f in found] == ["1.2.3.4"]
+    ds.FrameOfReferenceUID = "1.2.840.113619"   # a UID that is only GE's root: still never shown whole
+    report = validate(save(tmp_path / "P001", ds).parent.parent)
+    shown = [f["context"]["root"] for f in report["findings"] if f["code"].startswith("PHI_DICOM_UID")]
+    assert shown == ["1.2.840"]
     assert _common_root(["1.2.3.4.5.6.7.8.9.10"]) == "1.2.3.4.5.6.7.8"
     assert _common_root(["1.2.3", "1.2.3"]) == "1.2"
     assert _common_root(["dccc9599087131742838"]) == ""

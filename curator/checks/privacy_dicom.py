@@ -190,7 +190,7 @@ def _check_uids(element: AuditElement, uids: _Uids) -> None:
         if not uid or uid.startswith(WELL_KNOWN_UID) or fresh_uid(uid):
             continue
         for root in uid_roots():
-            if uid == root.root or uid.startswith(root.root + "."):
+            if uid.startswith(root.root + "."):   # (a UID that is only a root is judged below: never shown whole)
                 uids.vendor.setdefault((root.root, root.organisation), []).append(element.location)
                 break
         else:
