@@ -175,7 +175,7 @@ def test_trailing_padding_overlay_label_and_performed_procedure_step_are_flagged
     ds.add_new(0xFFFCFFFC, "OB", b"\0" * 64)             # Data Set Trailing Padding, after the pixel data
     save(tmp_path / "src" / "P001", ds)
     assert rows(validate(tmp_path / "src")) == {
-        ("PHI_DICOM_ELEMENT", "(6000,1500)"), ("PHI_DICOM_ELEMENT", "(6000,0022)"),
+        ("PHI_DICOM_ELEMENT", "OverlayLabel"), ("PHI_DICOM_ELEMENT", "OverlayDescription"),
         ("PHI_DICOM_ELEMENT", "ReferencedPerformedProcedureStepSequence"),
         ("PHI_DICOM_ELEMENT", "DataSetTrailingPadding")}
     anonymise(tmp_path / "src", tmp_path / "out")

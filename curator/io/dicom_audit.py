@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Literal
 
 from pydicom import dcmread
-from pydicom.datadict import dictionary_VR
+from pydicom.datadict import dictionary_VR, keyword_for_tag
 from pydicom.dataset import Dataset
 from pydicom.filereader import read_dataset
 from pydicom.multival import MultiValue
@@ -171,7 +171,7 @@ def _walk(ds: Dataset, prefix: str, meta: bool, notes: list[str]) -> Iterator[Au
         except Exception as error:  # the message may quote the value: only its kind is kept
             notes.append(f"{prefix}{_tag_text(tag)} cannot be decoded ({type(error).__name__})")
             continue
-        keyword = element.keyword or _tag_text(tag)
+        keyword = element.keyword or (keyword_for_tag(tag) if not private else "") or _tag_text(tag)  # 60xx too
         location = f"{prefix}{keyword}"
         vr = str(element.VR)
         if vr == "SQ":
