@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import struct
+from dataclasses import dataclass
 from pathlib import Path
 
+from pydicom import dcmread
 from pydicom.dataset import Dataset
 from pydicom.encaps import encapsulate
 from pydicom.sequence import Sequence
-from pydicom.uid import JPEGLosslessSV1
+from pydicom.uid import ImplicitVRLittleEndian, JPEGLosslessSV1
 
 from tests.dicom_factories import ct_slice
 
@@ -181,3 +183,148 @@ def write_named(root: Path, rel: str, instance: int = 1, **identity: object) -> 
     path.parent.mkdir(parents=True, exist_ok=True)
     named_slice(instance, **identity).save_as(path, enforce_file_format=True)  # type: ignore[arg-type]
     return path
+# --- free text where the PS3.15 table does not look --------------------------------------------------------------
+
+REQUESTED_BY = "CT chest requested by Wisniewski"   # a surname in a code's meaning
+CLEAN_MEANING = "CT chest without contrast"          # a meaning with nothing identifying: must stay
+PHONE_NOTE = "call back +48 22 555 01 23"
+EMAIL_NOTE = "report to t.kowalczyk@example-mail.pl"
+NESTED_DATE = "planned on 12.03.2021"
+
+
+def code_item(value: str, meaning: str, scheme: str = "99LOCAL") -> Dataset:
+    item = Dataset()
+    item.CodeValue, item.CodingSchemeDesignator, item.CodeMeaning = value, scheme, meaning
+    return item
+
+
+def with_untabled_text(ds: Dataset) -> Dataset:
+    """Free text in sequences the table does not name: a code meaning with a surname, a clean code next to it, an
+    LT with a phone number, a nested sequence two levels down with an e-mail (LO) and a date (UT)."""
+    requested = code_item("CTCH01", REQUESTED_BY)
+    requested.ExtendedCodeMeaning = PHONE_NOTE                           # LT (0008,0108)
+    ds.ProcedureCodeSequence = Sequence([requested, code_item("CTCH02", CLEAN_MEANING)])
+    protocol = code_item("P-100", "Routine chest")
+    inner = code_item("R-1", EMAIL_NOTE)
+    inner.ReferenceLocationDescription = NESTED_DATE                    # UT (0018,9901)
+    protocol.ConceptNameCodeSequence = Sequence([inner])
+    ds.PerformedProtocolCodeSequence = Sequence([protocol])
+    return ds
+
+
+UNTABLED_LOCATIONS = {                                  # location -> the planted value, for with_untabled_text
+    "ProcedureCodeSequence[0].CodeMeaning": REQUESTED_BY,
+    "ProcedureCodeSequence[0].ExtendedCodeMeaning": PHONE_NOTE,
+    "PerformedProtocolCodeSequence[0].ConceptNameCodeSequence[0].CodeMeaning": EMAIL_NOTE,
+    "PerformedProtocolCodeSequence[0].ConceptNameCodeSequence[0].ReferenceLocationDescription": NESTED_DATE,
+}
+
+
+# --- the planted corpus: identifiers planted into copies of real DICOM files ------------------------------------
+
+CYRILLIC_144 = "Кузнецова^Анна"                      # ISO_IR 144 (ISO 8859-5)
+CYRILLIC_144_TEXT = "КТ по направлению Кузнецовой А.В."
+CYRILLIC_192 = "Смирнов^Игорь"                       # ISO_IR 192 (UTF-8)
+CYRILLIC_192_TEXT = "Назначил Смирнов И.П."
+DIRTY_ID = "MRN-7734521"
+PLANTED_BIRTH = "19450312"
+CORPUS_IDENTIFIERS = ("Kuznetsova Anna", "Smirnov Igor", DIRTY_ID, "1945-03-12", "t.kowalczyk@example-mail.pl")
+
+
+@dataclass(frozen=True)
+class Plant:
+    """One identifier planted into one file of the corpus."""
+
+    kind: str                   # the class: "free text in untabled sequences", "marked-but-dirty PatientID", ...
+    path: str                   # the file, relative to the corpus root
+    location: str               # where validate must report it (the keyword path), "" for private elements
+    value: str
+    encoding: str = "ascii"     # how the value is stored, for the byte search of the anonymised copy
+
+    @property
+    def encoded(self) -> bytes:
+        return self.value.encode(self.encoding)
+
+
+@dataclass
+class PlantedCorpus:
+    root: Path
+    plants: list[Plant]
+    identifiers: Path           # the secret list naming the planted people, IDs, date and e-mail
+
+
+# The folder of each case in the corpus. phi-paths: paths with names, IDs and birth dates go here (e.g.
+# "case02": "Kuznetsova_Anna_19450312"); add a Plant of kind "path" for each so the corpus test counts it.
+CORPUS_FOLDERS: dict[str, str] = {f"case0{n}": f"case0{n}" for n in range(1, 6)}
+
+
+def _private_date(ds: Dataset, value: str) -> None:
+    block = ds.private_block(0x0011, "ACME_PLANTED", create=True)
+    block.add_new(0x12, "DA", value)                 # (0011,1012)
+
+
+def plant_corpus(realdata: Path, root: Path, identifiers: Path, folders: dict[str, str] | None = None
+                 ) -> PlantedCorpus:
+    """Copies of five real DICOM files from ``realdata`` with identifiers planted in them, under ``root``, and the
+    identifier list naming them at ``identifiers`` (outside ``root``)."""
+    names = {**CORPUS_FOLDERS, **(folders or {})}
+    plants: list[Plant] = []
+
+    def write(case: str, ds: Dataset, name: str) -> str:
+        rel = f"{names[case]}/{name}"
+        (root / names[case]).mkdir(parents=True, exist_ok=True)
+        ds.save_as(root / rel, enforce_file_format=True)
+        return rel
+
+    # case01 (pydicom CT_small, ISO_IR 100): free text in untabled sequences, an e-mail, a phone, a date
+    ds = with_untabled_text(dcmread(realdata / "pydicom_ct_files/pydicom_3.0.2_test_files/CT_small.dcm"))
+    rel = write("case01", ds, "CT_small.dcm")
+    plants += [Plant("free text in untabled sequences", rel, location, value)
+               for location, value in UNTABLED_LOCATIONS.items()]
+
+    # case02 (COVID-CT-MD, JPEG lossless): Cyrillic in ISO_IR 144, a birth date in a DA element and a private one
+    source = next(iter(sorted((realdata / "covid_ct_md_dicom/Sample data/COVID-19 subjects/P001").glob("*.dcm"))))
+    ds = dcmread(source)
+    ds.SpecificCharacterSet = "ISO_IR 144"
+    ds.PatientName = CYRILLIC_144
+    ds.PatientBirthDate = PLANTED_BIRTH
+    ds.ProcedureCodeSequence = Sequence([code_item("CT-01", CYRILLIC_144_TEXT)])
+    _private_date(ds, PLANTED_BIRTH)
+    rel = write("case02", ds, "slice1.dcm")
+    plants += [Plant("Cyrillic, ISO_IR 144", rel, "PatientName", CYRILLIC_144, "iso8859_5"),
+               Plant("Cyrillic, ISO_IR 144", rel, "ProcedureCodeSequence[0].CodeMeaning", CYRILLIC_144_TEXT,
+                     "iso8859_5"),
+               Plant("dates in DA elements", rel, "PatientBirthDate", PLANTED_BIRTH),
+               Plant("dates in DA elements", rel, "", PLANTED_BIRTH)]
+
+    # case03 (dicom2nifti, ISO_IR 192 already): Cyrillic in UTF-8, in a tabled name and in untabled free text
+    ds = dcmread(realdata / "dicom2nifti_ct_series/gantrytilting/001/IM-0001-0001.dcm")
+    ds.PatientName = CYRILLIC_192
+    requested = code_item("CT-02", "CT chest")
+    requested.ExtendedCodeMeaning = CYRILLIC_192_TEXT
+    ds.RequestedProcedureCodeSequence = Sequence([requested])
+    rel = write("case03", ds, "IM-0001.dcm")
+    plants += [Plant("Cyrillic, ISO_IR 192", rel, "PatientName", CYRILLIC_192, "utf-8"),
+               Plant("Cyrillic, ISO_IR 192", rel, "RequestedProcedureCodeSequence[0].ExtendedCodeMeaning",
+                     CYRILLIC_192_TEXT, "utf-8")]
+
+    # case04 (GE head, marked PatientIdentityRemoved YES by its publisher): a record number as PatientID
+    ds = dcmread(realdata / "dcm_qa_ct_ge_head/In/GE/01.dcm")
+    ds.DeidentificationMethod = "publisher's de-identification"   # so the marking is a full claim
+    ds.PatientID = DIRTY_ID
+    rel = write("case04", ds, "01.dcm")
+    plants.append(Plant("marked-but-dirty PatientID", rel, "PatientID", DIRTY_ID))
+
+    # case05 (lungmask, written in implicit VR): a private date whose VR a reader cannot know, and an e-mail
+    ds = dcmread(realdata / "lungmask_testdata/testdata/0.dcm")
+    ds.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian
+    _private_date(ds, PLANTED_BIRTH)
+    note = code_item("N-1", "Lung")
+    note.add_new(0x00080108, "LT", EMAIL_NOTE)          # ExtendedCodeMeaning
+    ds.AnatomicRegionSequence = Sequence([note])
+    rel = write("case05", ds, "0.dcm")
+    plants += [Plant("dates in DA elements", rel, "", PLANTED_BIRTH),
+               Plant("e-mails and phones", rel, "AnatomicRegionSequence[0].ExtendedCodeMeaning", EMAIL_NOTE)]
+
+    identifiers.write_text("\n".join(CORPUS_IDENTIFIERS) + "\n", encoding="utf-8")
+    return PlantedCorpus(root, plants, identifiers)

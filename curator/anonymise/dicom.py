@@ -19,6 +19,11 @@ What happens to each attribute (Table E.1-1, edition ``DEID_EDITION``):
   pseudonym), else ``ANON-`` + ten digits of HMAC(key, PatientID).
 - Private attributes are removed, except the known safe ones with ``keep_safe_private`` (113111).
 - Overlay planes (groups 6000-601E) and curves (5000-501E) are removed whole.
+- Text the table does not name (descriptions, and every string inside an untabled sequence, such as
+  ProcedureCodeSequence[0].CodeMeaning) is replaced by "ANONYMIZED" when ``untabled_text_kinds`` (the audit's own
+  decision) finds a name, date, phone number, e-mail address or record number in it; values with nothing
+  identifying stay, so codes and their meanings keep the file useful ("CT chest" stays, "CT chest requested by
+  Wisniewski" goes).
 - With ``retain_patient_characteristics`` (113108) sex, age, size and weight are kept; ages of 90 and over
   become 090Y.
 
@@ -50,6 +55,7 @@ from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, UID
 
 from curator import __version__
 from curator.anonymise.integrity import payload_lost, pixel_payload, short_elements
+from curator.checks.phi_text import untabled_text_kinds
 from curator.io.deid_table import BASIC_PROFILE, DEID_EDITION, OPTION_NAMES, DeidRule, deid_table, safe_private
 from curator.io.iod_types import choose_action
 
@@ -209,7 +215,18 @@ class _Scrubber:
                 del ds[tag]
                 self.counts["private removed"] += 1
 
-    def scrub(self, ds: Dataset) -> None:
+    def _untabled_text(self, element: DataElement, nested: bool) -> None:
+        """Replace a text value the table does not name when the audit's decision finds it identifying."""
+        value = element.value
+        if value is None or isinstance(value, bytes) or value == "":
+            return
+        values = value if isinstance(value, MultiValue | list) else [value]
+        text = "\\".join(str(v).strip().strip("\x00").strip() for v in values)
+        if untabled_text_kinds(element.keyword, str(element.VR), text.strip(), nested=nested):
+            element.value = DUMMY_TEXT
+            self.counts["text cleaned"] += 1
+
+    def scrub(self, ds: Dataset, nested: bool = False) -> None:
         self._private(ds)
         for key in list(ds.keys()):
             tag = int(key)
@@ -230,6 +247,8 @@ class _Scrubber:
             if rule is None:
                 if element.VR == "SQ":
                     self._items(element)
+                else:
+                    self._untabled_text(element, nested)
                 continue
             self._apply(ds, tag, element, rule)
 
@@ -237,7 +256,7 @@ class _Scrubber:
         self.path.append(int(element.tag))
         try:
             for item in element.value or []:
-                self.scrub(item)
+                self.scrub(item, nested=True)
         finally:
             self.path.pop()
 

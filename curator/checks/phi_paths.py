@@ -45,7 +45,8 @@ from functools import lru_cache
 
 from curator.catalogue import make_finding
 from curator.checks.facts import Facts
-from curator.checks.privacy_dicom import PLACEHOLDER_DATES, PLACEHOLDERS, _declared, _is_placeholder, _pseudonym
+from curator.checks.phi_text import is_placeholder
+from curator.checks.privacy_dicom import PLACEHOLDER_DATES, _declared, _is_placeholder, _pseudonym
 from curator.io.dicom_audit import AuditElement
 from curator.io.identifiers import fold_token
 from curator.models.findings import Finding
@@ -119,8 +120,7 @@ def _normal(text: str) -> str:
 
 
 def _placeholder(value: str) -> bool:
-    squeezed = value.upper().replace("^", "").replace(" ", "")
-    return value.upper() in PLACEHOLDERS or squeezed in PLACEHOLDERS or set(squeezed) <= {"X", "*", "0"}
+    return is_placeholder(value)   # the one placeholder rule (checks.phi_text)
 
 
 def _kind(char: str) -> str:

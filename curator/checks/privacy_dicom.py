@@ -5,12 +5,19 @@ What is accepted where the profile asks for a value to be emptied or replaced (a
 compound actions that include them):
 
 - an empty value;
-- a placeholder: ANONYMOUS, ANONYMIZED/ANONYMISED, ANON, REMOVED, REDACTED, DUMMY, UNKNOWN, NONE, N/A, NA,
-  DEIDENTIFIED/DE-IDENTIFIED, or only X, *, 0 or ^ characters; for dates and times 19000101, 00010101, 19700101
-  and all-zero times;
+- a placeholder, which counts as emptied (``curator.checks.phi_text.is_placeholder``): ANONYMOUS,
+  ANONYMIZED/ANONYMISED, ANON, REMOVED, REDACTED, DUMMY, UNKNOWN, NONE, N/A, NA, DEIDENTIFIED/DE-IDENTIFIED (alone
+  or as every component of a person name, REMOVED^REMOVED), or only X, *, 0, ^ and spaces (XXXX, ^); for dates
+  and times 19000101, 00010101, 19700101 and all-zero times. Where the profile says X (remove) a placeholder is
+  still a finding;
 - for PatientID and PatientName (the pseudonym a de-identifier writes): any value that does not look like a
-  name, a date, a phone number or an e-mail address, but only in a file that declares de-identification
-  ((0012,0062) YES with (0012,0063) or (0012,0064)). In a file that does not, only the placeholders count.
+  name, a date, a phone number, an e-mail address or a record number (MRN-7734521), but only in a file that
+  declares de-identification ((0012,0062) YES with (0012,0063) or (0012,0064)). In a file that does not, only
+  the placeholders count. The declaration is a claim checked against the values, never a reason to skip them.
+
+Text the table does not name (descriptions, and every string inside an untabled sequence, such as
+ProcedureCodeSequence[0].CodeMeaning) goes through ``curator.checks.phi_text.untabled_text_kinds``, the decision
+the anonymiser applies too; a hit is PHI_DICOM_TEXT naming the element's path.
 
 Options claimed in (0012,0064) (CID 7050) widen this: an attribute the option keeps (K) may keep its value,
 one it cleans (C) may keep a cleaned value (dates shifted under 113107, descriptions under 113105 -- those
@@ -30,7 +37,7 @@ from typing import Any
 
 from curator.catalogue import make_finding
 from curator.checks.facts import Facts
-from curator.checks.phi_text import mask, text_kinds
+from curator.checks.phi_text import is_placeholder, mask, pseudonym_kinds, text_kinds, untabled_text_kinds
 from curator.io.deid_table import BASIC_PROFILE, OPTION_NAMES, DeidRule, deid_table, safe_private, uid_roots
 from curator.io.dicom_audit import TEXT_VRS, AuditedFile, AuditElement, DicomAudit
 from curator.models.findings import Finding
@@ -49,15 +56,11 @@ DIRECT_IDENTIFIERS = frozenset({
     "ResponsiblePerson", "MilitaryRank", "BranchOfService",
 })
 PSEUDONYM_KEYWORDS = frozenset({"PatientID", "PatientName"})
-PLACEHOLDERS = frozenset({"ANONYMOUS", "ANONYMIZED", "ANONYMISED", "ANON", "REMOVED", "REDACTED", "DUMMY", "UNKNOWN",
-                          "NONE", "N/A", "NA", "DEIDENTIFIED", "DE-IDENTIFIED", "DEIDENTIFIED^DEIDENTIFIED"})
 PLACEHOLDER_DATES = frozenset({"19000101", "00010101", "19700101"})
 WELL_KNOWN_UID = "1.2.840.10008."
 UUID_UID = "2.25."
 AGE_LIMIT = 90
 AGE_CAP = "090Y"   # in a declared file, the aggregate "90 or older" (HIPAA Safe Harbor) that curator anonymise writes
-# non-table attributes whose text is free text worth scanning (technical ones, e.g. software versions, are not)
-FREE_TEXT = re.compile(r"(Description|Comments?|Notes?|History|Reason|Remarks?|Text|Narrative|Label)$")
 ACTION_TEXT = {
     "X": "X (remove)", "Z": "Z (empty or a dummy value)", "D": "D (a dummy value)", "U": "U (a new UID)",
     "X/Z": "X/Z (remove or empty)", "X/D": "X/D (remove or a dummy value)", "Z/D": "Z/D (empty or a dummy value)",
@@ -126,8 +129,7 @@ def _is_placeholder(element: AuditElement) -> bool:
             except ValueError:
                 pass
             return False
-        squeezed = text.replace("^", "").replace(" ", "")
-        if text in PLACEHOLDERS or squeezed in PLACEHOLDERS or set(squeezed) <= {"X", "*", "0"}:
+        if is_placeholder(text):
             continue
         return False
     return True
@@ -142,7 +144,7 @@ def _pseudonym(element: AuditElement, declared: bool) -> bool:
     """A de-identifier's pseudonym in PatientID/PatientName: accepted in declared files when it looks harmless."""
     if not declared or element.keyword not in PSEUDONYM_KEYWORDS:
         return False
-    kinds = [k for k in text_kinds(element.value) if k != "ID number"]
+    kinds = pseudonym_kinds(element.value)   # a record number (MRN-7734521) is no pseudonym, marked or not
     return not kinds and not (element.vr == "PN" and _looks_like_name(element.value))
 
 
@@ -173,12 +175,22 @@ class _Uids:
     other: list[tuple[str, str]] = field(default_factory=list)               # (attribute, uid)
 
 
+def fresh_uid(uid: str) -> bool:
+    """A UID made fresh by a de-identifier: under 2.25 (from a UUID), or under 2 with a second arc no registration
+    authority assigns (dicognito writes ``2.<date and time>.<46 random digits>``): the arcs under 2 are small
+    numbers, so a second arc of five or more digits is a random one."""
+    if uid.startswith(UUID_UID):
+        return True
+    parts = uid.split(".")
+    return len(parts) >= 2 and parts[0] == "2" and len(parts[1]) >= 5 and parts[1].isdigit()
+
+
 def _check_uids(element: AuditElement, uids: _Uids) -> None:
     for uid in element.values:
-        if not uid or uid.startswith((UUID_UID, WELL_KNOWN_UID)):
+        if not uid or uid.startswith(WELL_KNOWN_UID) or fresh_uid(uid):
             continue
         for root in uid_roots():
-            if uid == root.root or uid.startswith(root.root + "."):
+            if uid.startswith(root.root + "."):   # (a UID that is only a root is judged below: never shown whole)
                 uids.vendor.setdefault((root.root, root.organisation), []).append(element.location)
                 break
         else:
@@ -186,6 +198,8 @@ def _check_uids(element: AuditElement, uids: _Uids) -> None:
 
 
 def _common_root(uids: list[str]) -> str:
+    """The root the UIDs share (at most 8 arcs, or the first UID's first 6 when they share fewer than 4), never a
+    whole UID: always at least one arc shorter than the shortest. "" for a UID of one arc (no root to name)."""
     parts = [u.split(".") for u in uids]
     common: list[str] = []
     for components in zip(*parts, strict=False):
@@ -194,7 +208,8 @@ def _common_root(uids: list[str]) -> str:
         common.append(components[0])
     if len(common) < 4:
         common = parts[0][:6]
-    return ".".join(common[:8])
+    shortest = min(len(p) for p in parts)
+    return ".".join(common[: min(8, shortest - 1)])
 
 
 def _uid_findings(path: str, uids: _Uids) -> Iterator[Finding]:
@@ -205,7 +220,8 @@ def _uid_findings(path: str, uids: _Uids) -> Iterator[Finding]:
     if uids.other:
         names = sorted({a for a, _ in uids.other})
         yield make_finding("PHI_DICOM_UID_NOT_REMAPPED", path, count=len(uids.other),
-                           keywords=", ".join(names[:8]), root=_common_root([u for _, u in uids.other]),
+                           keywords=", ".join(names[:8]),
+                           root=_common_root([u for _, u in uids.other]) or "(none: not a dotted UID)",
                            attributes=names)
 
 
@@ -213,8 +229,10 @@ def _allowed(rule: DeidRule, element: AuditElement, declared: bool) -> bool:
     """Whether ``element`` keeps an acceptable value under the Basic Profile action alone."""
     action = rule.action
     if element.vr == "SQ":
-        # a sequence the profile removes or empties must have no items; one it may replace is judged by its items
-        return action not in ("X", "Z", "X/Z")
+        # a sequence the profile may remove or empty (X, Z, and the compound actions with them, such as X/Z/D for
+        # ReferencedPerformedProcedureStepSequence) must have no items, as anonymise leaves it; one it only
+        # replaces (D) or keeps with new UIDs (X/Z/U*) is judged by its items
+        return action in ("D", "X/Z/U*")
     if action == "X":
         return False
     return _is_placeholder(element) or _pseudonym(element, declared)
@@ -238,8 +256,10 @@ def judge_file(audited: AuditedFile) -> Iterator[Finding]:
             continue
         rule = table.lookup(element.tag)
         if rule is None:
-            if element.vr in ("LT", "ST", "UT", "PN", "UC") or FREE_TEXT.search(element.keyword):
-                yield from _scan_text(element, path)
+            kinds = untabled_text_kinds(element.keyword, element.vr, element.value, nested="[" in element.location)
+            if kinds:
+                yield make_finding("PHI_DICOM_TEXT", path, keyword=element.location, tag=_tag(element.tag),
+                                   kinds=", ".join(kinds), value=mask(element.value))
             continue
         direct = element.keyword in DIRECT_IDENTIFIERS
         if element.keyword == "PatientAge":

@@ -22,7 +22,7 @@ __all__ = ["DATE", "EMAIL", "ID", "NAME", "PHONE", "classify", "is_date", "is_ne
 NAME, DATE, ID, PHONE, EMAIL = "name", "date", "id", "phone", "e-mail"
 
 # a DICOM UID: four or more components, or a 2.25.<decimal> UUID-derived one (three components)
-_UID = re.compile(r"\b2\.25\.\d{10,}\b|\d+(?:\.\d+){3,}")
+_UID = re.compile(r"\b2\.25\.\d{10,}\b|(?<!\d)\d+(?:\.\d+){3,}")   # (?<!...): linear on long runs
 _DATES = (
     re.compile(r"(?<!\d)(?P<y>(?:19|20)\d\d)(?P<s>[-_./]?)(?P<m>0[1-9]|1[0-2])(?P=s)(?P<d>0[1-9]|[12]\d|3[01])(?!\d)"),
     re.compile(r"(?<!\d)(?P<d>0?[1-9]|[12]\d|3[01])(?P<s>[-_./])(?P<m>0?[1-9]|1[0-2])(?P=s)(?P<y>(?:19|20)\d\d)(?!\d)"),
@@ -31,11 +31,11 @@ _DATES = (
 _MONTHS = ("jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|янв|фев|мар|апр|ма[йя]|июн|июл|авг|сен|окт|ноя|дек")
 _WORD_DATE = re.compile(rf"(?i)(?<![^\W\d_])(?:\d{{1,2}}[ .-]?(?:{_MONTHS})[^\W\d_]*\.?[ ,.-]*(?:19|20)\d\d|"
                         rf"(?:{_MONTHS})[^\W\d_]*\.? \d{{1,2}},? (?:19|20)\d\d)(?!\d)")
-_PN = re.compile(r"[^\W\d_]{2,}\^[^\W\d_]+")                               # DICOM person name: Family^Given
+_PN = re.compile(r"(?<![^\W\d_])[^\W\d_]{2,}\^[^\W\d_]+")                            # DICOM person name: Family^Given
 _COMMA_NAME = re.compile(r"\b[A-ZА-ЯЁ][a-zа-яё]{2,},\s*[A-ZА-ЯЁ](?:[a-zа-яё]+|\.)")   # Doe, Jane / Doe, J.
 _FIO = re.compile(r"\b[А-ЯЁ][а-яё]+\s+(?:[А-ЯЁ][а-яё]+\s+[А-ЯЁ][а-яё]+(?:вич|вна|чна|ична|ьич|лич)\b|"
                   r"[А-ЯЁ]\.\s?[А-ЯЁ]\.)")                                   # Иванов Иван Иванович / Иванов И.И.
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+")   # linear: no restart inside a word
 _PHONE = re.compile(r"(?<![\w.+])(?:\+7|8)[\s(-]*\d{3}[\s)-]*\d{3}[\s-]*\d{2}[\s-]*\d{2}(?![\w.])|"
                     r"(?<![\w.+])\+\d{1,3}[\s(-]+\d{2,4}[\s)-]+\d{3,4}[\s-]*\d{2,4}(?![\w.])")
 _ID_PREFIXES = frozenset({"acc", "accession", "mrn", "pid", "pat", "patient", "hn", "emk", "emias", "snils"})
@@ -107,7 +107,7 @@ def looks_like_name(text: str, *, shapes: bool = True) -> bool:
 def looks_like_id(text: str) -> bool:
     """A record or accession number: seven or more digits that are not a date or part of a UID or decimal, or
     five or more after a prefix such as ``acc``/``mrn``."""
-    found = tokens(re.sub(r"\d+\.\d+", " ", _without_uids(text)))  # UIDs first: 2.25.<n> is no decimal
+    found = tokens(re.sub(r"(?<!\d)\d+\.\d+", " ", _without_uids(text)))  # UIDs first: 2.25.<n> is no decimal
     for index, (word, _, _) in enumerate(found):
         if not word.isdigit():
             continue

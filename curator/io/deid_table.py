@@ -162,7 +162,8 @@ def _rule(row: Mapping[str, Any]) -> DeidRule:
 
 
 # Attributes Table E.1-1 does not list but that name a device or site: the AE titles and network addresses
-# of the file meta information, and its private information (PS3.10 7.1). curator removes them too.
+# of the file meta information, and its private information (PS3.10 7.1); and the free text of overlay planes
+# (label, description), which the anonymiser removes with the whole overlay group. curator removes them too.
 EXTRA_RULES: tuple[DeidRule, ...] = tuple(
     DeidRule(name=name, tag=tag, action="X", options={}, in_standard_iod=False, keyword=keyword, source="curator")
     for tag, keyword, name in (
@@ -173,6 +174,8 @@ EXTRA_RULES: tuple[DeidRule, ...] = tuple(
         ("(0002,0027)", "SendingPresentationAddress", "Sending Presentation Address"),
         ("(0002,0028)", "ReceivingPresentationAddress", "Receiving Presentation Address"),
         ("(0002,0102)", "PrivateInformation", "Private Information"),
+        ("(60XX,1500)", "", "Overlay Label"),
+        ("(60XX,0022)", "", "Overlay Description"),
     ))
 
 

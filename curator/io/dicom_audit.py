@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Literal
 
 from pydicom import dcmread
-from pydicom.datadict import dictionary_VR
+from pydicom.datadict import dictionary_VR, keyword_for_tag
 from pydicom.dataset import Dataset
 from pydicom.filereader import read_dataset
 from pydicom.multival import MultiValue
@@ -121,6 +121,14 @@ def _text(value: object) -> str:
     return str(value).strip().strip("\x00").strip()
 
 
+def _plain(data: bytes) -> str:
+    """``data`` as text when it is short printable ASCII (padding stripped), else ""."""
+    if len(data) > MAX_VALUE:
+        return ""
+    text = data.rstrip(b"\x00 ").decode("ascii", errors="replace")
+    return text.strip() if text.isprintable() and "\ufffd" not in text else ""
+
+
 def _tag_text(tag: int) -> str:
     return f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
 
@@ -163,7 +171,7 @@ def _walk(ds: Dataset, prefix: str, meta: bool, notes: list[str]) -> Iterator[Au
         except Exception as error:  # the message may quote the value: only its kind is kept
             notes.append(f"{prefix}{_tag_text(tag)} cannot be decoded ({type(error).__name__})")
             continue
-        keyword = element.keyword or _tag_text(tag)
+        keyword = element.keyword or (keyword_for_tag(tag) if not private else "") or _tag_text(tag)  # 60xx too
         location = f"{prefix}{keyword}"
         vr = str(element.VR)
         if vr == "SQ":
@@ -184,7 +192,9 @@ def _walk(ds: Dataset, prefix: str, meta: bool, notes: list[str]) -> Iterator[Au
             size = len(value) if isinstance(value, bytes) else (0 if value is None else 1)
             if not size:
                 continue
-            text = ""
+            # a private value of unknown VR (implicit VR files) that is plain text, e.g. a date: kept as text so
+            # the identifier search sees it
+            text = _plain(value) if private and vr == "UN" and isinstance(value, bytes) else ""
         else:
             text = _text(value)
             if not text:
@@ -284,9 +294,8 @@ def _parse(path: Path, marked: bool) -> tuple[Dataset, list[str]]:
             return ds, notes
         tail = _tail(handle, ds, syntax or "1.2.840.10008.1.2.1", notes) if marked else None
     if tail is not None:
-        for element in tail:
-            if int(element.tag) != 0xFFFCFFFC:  # Data Set Trailing Padding holds nothing
-                ds[element.tag] = element
+        for element in tail:   # Data Set Trailing Padding too: the profile removes it (X), as anonymise does
+            ds[element.tag] = element
     return ds, notes
 
 
@@ -366,8 +375,13 @@ def gather(facts: Facts) -> None:
 
 
 def text_values(audit: DicomAudit) -> Iterator[tuple[str, str, str]]:
-    """(path, location, text) of every text value the audit read, for the known-identifier search."""
+    """(path, location, text) of every text value the audit read, for the known-identifier search. Dates (DA,
+    and the date part of DT) are included, so a listed birth date is found wherever it is kept."""
     for path, audited in sorted(audit.files.items()):
         for element in audited.elements:
-            if element.value and element.vr not in ("UI", "DA", "DT", "TM") and element.vr != "SQ":
+            if not element.value or element.vr in ("UI", "TM", "SQ"):
+                continue
+            if element.vr == "DT":
+                yield path, element.location, " ".join(value[:8] for value in element.values)
+            else:
                 yield path, element.location, element.value

@@ -9,6 +9,10 @@ so ``Иванов Юрий``, ``IVANOV^IURII`` and ``Ivanov Yuriy`` meet on the 
 - An entry of letters only with two or more words is a *name*: its words may appear in any order, given names
   may be shortened to initials (``Ivanov I.``), and for three or more words any two full words are enough
   (``Ivan Ivanov`` for ``Ivanov Ivan Ivanovich``). A surname alone is not a match: too common.
+- An e-mail address matches only the whole address, case-insensitive (never its words: ``example-mail`` is a
+  domain many people share).
+- A date (``1945-03-12``, ``12.03.1945``, ``19450312``, ``12/03/1945``) matches the same day written in any of
+  these forms, DICOM DA (``19450312``) included.
 - Any other entry (an ID, one word) must appear as the same tokens in the same order.
 
 Nothing here prints an entry: ``mask`` keeps the first two characters of each word (``Iv*** Iv***``).
@@ -48,6 +52,9 @@ _COMBINING = re.compile(r"[\u0300-\u036f]+")
 _NEWLINE = re.compile("\n")
 SHORT_TEXT = 2048  # texts shorter than this are searched token by token straight away
 _TOKEN = re.compile(r"[^\W\d_]+|\d+")
+_EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+")   # linear: no restart inside a word
+_DATE_FORMS = (re.compile(r"(?P<y>(?:19|20)\d\d)(?P<s>[-./]?)(?P<m>\d\d?)(?P=s)(?P<d>\d\d?)"),
+               re.compile(r"(?P<d>\d\d?)(?P<s>[-./])(?P<m>\d\d?)(?P=s)(?P<y>(?:19|20)\d\d)"))
 
 
 class IdentifierListError(ReadError):
@@ -115,6 +122,22 @@ def mask(text: str) -> str:
     return " ".join((w[:2] if len(w) > 3 else w[:1]) + "***" for w in words) or "***"
 
 
+def _date_forms(text: str) -> tuple[tuple[str, ...], ...]:
+    """The token sequences a listed date may appear as: 19450312; 1945 03 12; 12 03 1945 (and without leading
+    zeros); () when ``text`` is not a calendar date."""
+    for pattern in _DATE_FORMS:
+        match = pattern.fullmatch(text.strip())
+        if match is None or (not match["s"] and len(match["m"] + match["d"]) != 4):
+            continue  # without separators only YYYYMMDD is a date (1945031 is a number)
+        year, month, day = int(match["y"]), int(match["m"]), int(match["d"])
+        if not (1 <= month <= 12 and 1 <= day <= 31):
+            return ()
+        y, m, d = f"{year:04d}", f"{month:02d}", f"{day:02d}"
+        forms = [(y + m + d,), (y, m, d), (d, m, y), (y, str(month), str(day)), (str(day), str(month), y)]
+        return tuple(dict.fromkeys(forms))
+    return ()
+
+
 @dataclass(frozen=True)
 class Identifier:
     number: int                  # 1-based position among the entries (comments and blank lines not counted)
@@ -122,6 +145,8 @@ class Identifier:
     tokens: tuple[str, ...]      # folded
     is_name: bool                # letters only, two or more words: any order, initials allowed
     masked: str
+    email: str = ""              # an e-mail address entry, lower-cased: matched as a whole address only
+    forms: tuple[tuple[str, ...], ...] = ()   # a date entry: the token sequences it may appear as
 
     @property
     def label(self) -> str:
@@ -146,6 +171,13 @@ class IdentifierList:
     def __post_init__(self) -> None:
         words: set[str] = set()
         for entry in self.entries:
+            if entry.email:
+                continue  # searched for as a whole address (``_search_emails``)
+            if entry.forms:
+                for form in entry.forms:
+                    self._by_token.setdefault(form[0], []).append(entry)
+                    words.add(max(form, key=len))
+                continue
             for token in set(entry.tokens) if entry.is_name else {entry.tokens[0]}:
                 self._by_token.setdefault(token, []).append(entry)
             # the pre-filter's words: every match holds one of them (a name: a full word of 3+ letters; an ID:
@@ -165,8 +197,10 @@ class IdentifierList:
                 raise IdentifierListError(
                     f"line {number} of the identifier list has fewer than {MIN_CHARS} letters or digits; an entry "
                     "that short would match almost everywhere, so give the full name or ID")
-            is_name = len(folded) >= 2 and all(not t.isdigit() for t in folded)
-            entries.append(Identifier(len(entries) + 1, number, folded, is_name, mask(text)))
+            email = text.casefold() if _EMAIL.fullmatch(text) else ""
+            forms = () if email else _date_forms(text)
+            is_name = not email and len(folded) >= 2 and all(not t.isdigit() for t in folded)
+            entries.append(Identifier(len(entries) + 1, number, folded, is_name, mask(text), email, forms))
         if not entries:
             raise IdentifierListError("the identifier list has no entries (one name or ID per line, # for comments)")
         return cls(entries, source)
@@ -183,8 +217,9 @@ class IdentifierList:
         """
         if not text:
             return []
+        emails = self._search_emails(text)
         if len(text) < SHORT_TEXT:
-            return self._search_tokens(text, 0)
+            return sorted(self._search_tokens(text, 0) + emails, key=lambda m: (m.start, m.identifier.number))
         folded = fold_text(text)
         positions: list[int] = []
         for word in self._words:
@@ -193,7 +228,7 @@ class IdentifierList:
                 positions.append(at)
                 at = folded.find(word, at + 1)
         if not positions:
-            return []
+            return emails
         breaks = [m.start() for m in _NEWLINE.finditer(folded)]
         hit_lines = sorted({bisect.bisect_left(breaks, at) for at in positions})
         starts = [0] + [m.end() for m in _NEWLINE.finditer(text)]
@@ -205,7 +240,15 @@ class IdentifierList:
             end = starts[last + 1] - 1 if last + 1 < len(starts) else len(text)
             for match in self._search_tokens(text[begin:end], begin):
                 found.setdefault((match.identifier.number, match.start), match)
-        return sorted(found.values(), key=lambda m: (m.start, m.identifier.number))
+        return sorted([*found.values(), *emails], key=lambda m: (m.start, m.identifier.number))
+
+    def _search_emails(self, text: str) -> list[Match]:
+        """The e-mail entries, each found only as a whole address (case-insensitive)."""
+        wanted = {entry.email: entry for entry in self.entries if entry.email}
+        if not wanted or "@" not in text:
+            return []
+        return [Match(wanted[found.group().casefold()], found.start(), found.end())
+                for found in _EMAIL.finditer(text) if found.group().casefold() in wanted]
 
     def _search_tokens(self, text: str, base: int) -> list[Match]:
         found = tokens(text)
@@ -224,6 +267,11 @@ class IdentifierList:
 
 def _match_at(entry: Identifier, words: list[str], index: int) -> tuple[int, int] | None:
     """(first, last) token index of an occurrence of ``entry`` that uses token ``index``, or None."""
+    if entry.forms:  # a date: any of its forms, starting here
+        for form in entry.forms:
+            if tuple(words[index : index + len(form)]) == form:
+                return index, index + len(form) - 1
+        return None
     want = entry.tokens
     size = len(want)
     if not entry.is_name:  # same tokens, same order, starting here (``index`` holds the first token)
