@@ -20,12 +20,13 @@ def _rules(preset: str, rules_file: Path | None, overrides: dict[tuple[str, str]
 
     from curator.errors import OptionsError
     from curator.io.card import describe_validation_error
+    from curator.io.regular import read_regular_text
     from curator.models.ingest import PRESETS, IngestRules
 
     data = PRESETS[preset].model_dump()
     if rules_file is not None:
         try:
-            loaded = yaml.safe_load(rules_file.read_text(encoding="utf-8")) or {}
+            loaded = yaml.safe_load(read_regular_text(rules_file)) or {}
         except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
             raise OptionsError(f"cannot read the rules file {rules_file}: {error}") from error
         if not isinstance(loaded, dict):

@@ -33,7 +33,8 @@ from pydicom.tag import BaseTag
 
 from curator.executor import run_tasks
 from curator.io.deid_table import deid_table
-from curator.io.dicom import DICOM_SUFFIXES, MEDIA_STORAGE_DIRECTORY, _marker, _named_dicom, _skipped
+from curator.io.dicom import (BARE, DICOM_SUFFIXES, MEDIA_STORAGE_DIRECTORY, PART10, _named_dicom, _skipped,
+                              dicom_kind)
 
 if TYPE_CHECKING:
     from curator.checks.facts import Facts
@@ -293,11 +294,15 @@ def _parse(path: Path, marked: bool) -> tuple[Dataset, list[str]]:
 def audit_file(root: Path, rel: str) -> AuditedFile | str | None:
     """The audit's view of one file: None when it is not DICOM, a reason when it cannot be read."""
     path = root / rel
-    marked = _marker(path)
+    kind = dicom_kind(path)   # from the first bytes only: a large file of zeros is never parsed
+    marked = None if kind is False else kind == PART10
     if marked is None:
         return "the file cannot be opened" if _named_dicom(path) else None
     if not marked and not path.name.lower().endswith(DICOM_SUFFIXES):
         return None
+    if not marked and kind != BARE:
+        return None if path.stat().st_size < 132 else (
+            "it has no 'DICM' marker at byte 128 and does not parse as a DICOM data set")
     try:
         ds, notes = _parse(path, marked)
     except Exception as error:
