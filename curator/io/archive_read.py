@@ -1,4 +1,10 @@
-"""Read the regular files of an input archive (zip, tar, 7z, RAR) into memory, one member at a time, safely.
+"""Read the regular files of an input archive (zip, tar, 7z, RAR), one member at a time, streamed, safely.
+
+Memory per member is a stated constant, whatever the member's size: it is read in chunks of 1 MiB (``_CHUNK``), the
+caller's ``take`` sees its first HEAD_BYTES and decides whether its content is kept at all, and a kept member is held
+in memory up to SPILL_BYTES (8 MiB) and beyond that written to a temporary file (see :func:`iter_members`). A zip
+member that is not taken is not expanded past its head; a tar member that is not taken is read through (the stream
+must be) and only counted.
 
 ``curator ingest`` receives studies as folders or as archives; this module is how it reads the archives.
 Every archive is hostile until read to its end:
@@ -14,7 +20,8 @@ Every archive is hostile until read to its end:
 (a tar is judged while it streams, a CRC is known only once a member is read). Callers keep what they derive
 from the members apart and commit it only after the iteration completed without an exception.
 
-Nothing is written to disk by this module. For RAR only, rarfile may: a compressed member is decompressed by
+Nothing is written to disk by this module except the spill files of kept members larger than SPILL_BYTES (in a
+private ``mkdtemp`` folder, or the caller's ``spill`` folder). For RAR, rarfile may also write: a compressed member is decompressed by
 an external tool (unrar, unar, 7z or bsdtar) that writes to a pipe; for a member of a non-solid, single-volume,
 unencrypted archive whose unpacked size is at most ``rarfile.HACK_SIZE_LIMIT`` (20 MiB), rarfile first copies
 that member's header and compressed bytes into a temporary ``.rar`` made with ``mkstemp`` in
@@ -45,6 +52,7 @@ from __future__ import annotations
 
 import bz2
 import copy
+import dataclasses
 import gzip
 import io
 import lzma
@@ -416,13 +424,16 @@ class _Collector:
 
 
 def _collect(stream: _Readable, collector: _Collector, meter: _Meter, count: bool = True,
-             chunk: int = _CHUNK) -> Member:
-    """Read a member in chunks, each judged against the limits before it is kept."""
+             chunk: int = _CHUNK, drain: bool = True) -> Member:
+    """Read a member in chunks, each judged against the limits before it is kept. ``drain`` False: a member not
+    taken is left unread past its head (a zip member: the others do not depend on it)."""
     while block := stream.read(chunk):
         meter.member_size(collector.name, collector.size + len(block))
         if count:
             meter.expand(len(block))
         collector.write(block)
+        if not drain and collector.decided and not collector.keep:
+            break
     return collector.finish()
 
 
@@ -568,7 +579,10 @@ def _zip_read(archive: zipfile.ZipFile, info: zipfile.ZipInfo, collector: _Colle
     chunk = 4096 if info.compress_type == zipfile.ZIP_LZMA else _CHUNK
     try:
         with archive.open(info) as stream:
-            return _collect(stream, collector, meter, chunk=chunk)
+            # a member the caller does not take (not DICOM by its first bytes) is not expanded further: zip members
+            # are independent, so neither its CRC nor its size matter to anything curator makes
+            member = _collect(stream, collector, meter, chunk=chunk, drain=False)
+            return member if member.kept else dataclasses.replace(member, size=info.file_size)
     except NotImplementedError as error:
         raise ArchiveProblem(CORRUPT, name, f"the member uses a compression method this reader lacks ({error}); "
                                             "expected stored, deflate, bzip2 or LZMA. Repack the archive with "

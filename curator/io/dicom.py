@@ -137,13 +137,17 @@ HEAD_BYTES = 1024  # what :func:`dicom_head` looks at: the preamble, the marker 
 _VRS = frozenset(b"AE AS AT CS DA DS DT FD FL IS LO LT OB OD OF OL OV OW PN SH SL SQ SS ST SV TM UC UI UL UN UR US "
                  b"UT UV".split())
 _LONG_VRS = frozenset(b"OB OD OF OL OV OW SQ UC UN UR UT UV".split())   # 2 reserved bytes, then a 4-byte length
-PART10, BARE = "part10", "bare"
+PART10, BARE, NO_META = "part10", "bare", "no-meta"
+NO_META_REASON = ("the 'DICM' marker at byte 128 is not followed by the file meta information (group 0002), as DICOM "
+                  "Part 10 requires: the file is damaged or not DICOM")
 
 
 def dicom_head(head: bytes) -> str | None:
     """Whether the first bytes of a file (up to HEAD_BYTES) are DICOM, judged from them alone, in O(1).
 
-    ``"part10"``: the ``DICM`` marker at byte 128 (DICOM Part 10). ``"bare"``: no preamble, but a data set that
+    ``"part10"``: the ``DICM`` marker at byte 128 (DICOM Part 10), followed by a group 0002 tag; ``"no-meta"``: the
+    marker followed by anything else (damaged: pydicom would parse whatever follows, e.g. gigabytes of zeros, as
+    empty elements, so such a file is never parsed). ``"bare"``: no preamble, but a data set that
     pydicom's ``force=True`` reads, recognised by a stated heuristic: the first element is a little-endian tag of
     group 0002 (file meta) or 0008 (every image's first group: SOP Class, dates, modality) with an element number
     below 0x1000, followed by an explicit VR or an implicit 4-byte length under 64 KiB; and when the next element
@@ -152,7 +156,7 @@ def dicom_head(head: bytes) -> str | None:
     recognised without a preamble.
     """
     if len(head) >= 132 and head[128:132] == b"DICM":
-        return PART10
+        return PART10 if head[132:134] == b"\x02\x00" else NO_META
     if len(head) < 8:
         return None
     group, element = int.from_bytes(head[0:2], "little"), int.from_bytes(head[2:4], "little")
@@ -419,7 +423,10 @@ def _pixel_extent(handle: BinaryIO, ds: Dataset) -> int | None:
 def read_file(root: Path, rel: str, deep: bool) -> tuple[DicomFile | str | None, Decoding | None]:
     """(header, decoding) of one file; the header is None for a non-DICOM file and a reason when unreadable."""
     path = root / rel
-    marked = _marker(path)
+    kind = dicom_kind(path)
+    if kind == NO_META:
+        return NO_META_REASON, None
+    marked = None if kind is False else kind == PART10
     if not marked:
         if not _named_dicom(path):
             return None, None  # not DICOM, and not pretending to be

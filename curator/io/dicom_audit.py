@@ -33,8 +33,8 @@ from pydicom.tag import BaseTag
 
 from curator.executor import run_tasks
 from curator.io.deid_table import deid_table
-from curator.io.dicom import (BARE, DICOM_SUFFIXES, MEDIA_STORAGE_DIRECTORY, PART10, _named_dicom, _skipped,
-                              dicom_kind)
+from curator.io.dicom import (BARE, DICOM_SUFFIXES, MEDIA_STORAGE_DIRECTORY, NO_META, NO_META_REASON, PART10,
+                              _named_dicom, _skipped, dicom_kind)
 
 if TYPE_CHECKING:
     from curator.checks.facts import Facts
@@ -295,6 +295,8 @@ def audit_file(root: Path, rel: str) -> AuditedFile | str | None:
     """The audit's view of one file: None when it is not DICOM, a reason when it cannot be read."""
     path = root / rel
     kind = dicom_kind(path)   # from the first bytes only: a large file of zeros is never parsed
+    if kind == NO_META:
+        return NO_META_REASON
     marked = None if kind is False else kind == PART10
     if marked is None:
         return "the file cannot be opened" if _named_dicom(path) else None
