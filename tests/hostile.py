@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -38,39 +39,56 @@ class Run:
         assert self.peak_mb <= megabytes, f"peak RSS {self.peak_mb:.0f} MB, bound {megabytes} MB\n{shown}"
 
 
+# Linux keeps a process's peak RSS (ru_maxrss) across exec, and a child starts from its parent's memory: a command
+# started straight from pytest reports pytest's own peak (hundreds of MB once fixtures are large), not its own. So the
+# command is started by a small launcher (~11 MB), which reports the command's own ru_maxrss from os.wait4.
+_LAUNCHER = r"""
+import os, subprocess, sys
+child = subprocess.Popen(sys.argv[2:])
+_, status, usage = os.wait4(child.pid, 0)
+with open(sys.argv[1], "w", encoding="ascii") as report:
+    report.write(f"{os.waitstatus_to_exitcode(status)} {usage.ru_maxrss}")
+"""
+
+
 def run_bounded(args: list[str], *, cwd: Path | None = None, timeout: float = 120.0,
                 env: dict[str, str] | None = None, stdin: bytes | None = None) -> Run:
     """Run ``curator ARGS`` (or a full command when ARGS starts with a path to a program) in a subprocess.
 
-    The child's own peak RSS comes from ``os.wait4`` (kilobytes on Linux). A child still running at
-    ``timeout`` is killed and reported with exit code -9 and the time it ran, so a hang fails its test
-    with a message instead of hanging the suite.
+    The command's own peak RSS comes from ``os.wait4`` (kilobytes on Linux), taken by a launcher process (see
+    ``_LAUNCHER``). A command still running at ``timeout`` is killed with its launcher and reported with exit code
+    -9 and the time it ran, so a hang fails its test with a message instead of hanging the suite.
     """
+    import tempfile
+
     command = args if args and (args[0] == sys.executable or os.sep in args[0]) else [*CURATOR, *args]
     environment = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", **(env or {})}
     out_dir = Path(os.environ.get("TMPDIR", "/tmp"))
-    with _pipe_input(stdin or b"") as given, _capture(out_dir) as stdout, _capture(out_dir) as stderr:
+    with _pipe_input(stdin or b"") as given, _capture(out_dir) as stdout, _capture(out_dir) as stderr, \
+            tempfile.TemporaryDirectory(dir=out_dir) as folder:
+        result = Path(folder) / "result"
         start = time.monotonic()
-        process = subprocess.Popen(command, cwd=cwd, env=environment, stdin=given, stdout=stdout, stderr=stderr)
-        status, usage = _wait(process, start + timeout)
+        process = subprocess.Popen([sys.executable, "-c", _LAUNCHER, str(result), *command], cwd=cwd,
+                                   env=environment, stdin=given, stdout=stdout, stderr=stderr, start_new_session=True)
+        finished = _wait(process, start + timeout)
         seconds = time.monotonic() - start
+        status, peak_kb = (int(n) for n in result.read_text(encoding="ascii").split()) if finished else (-9, 0)
         process.returncode = status
         stdout.seek(0)
         stderr.seek(0)
         return Run(args=command, exit_code=status, stdout=stdout.read().decode("utf-8", "replace"),
-                   stderr=stderr.read().decode("utf-8", "replace"), seconds=seconds,
-                   peak_mb=usage.ru_maxrss / 1024 if usage is not None else 0.0)
+                   stderr=stderr.read().decode("utf-8", "replace"), seconds=seconds, peak_mb=peak_kb / 1024)
 
 
-def _wait(process: subprocess.Popen[bytes], deadline: float) -> tuple[int, os.struct_rusage | None]:
+def _wait(process: subprocess.Popen[bytes], deadline: float) -> bool:
+    """True once the launcher has ended on its own; False when it (and the command) had to be killed."""
     while True:
-        pid, status, usage = os.wait4(process.pid, os.WNOHANG)
-        if pid == process.pid:
-            return os.waitstatus_to_exitcode(status), usage
+        if process.poll() is not None:
+            return True
         if time.monotonic() > deadline:
-            process.kill()
-            _, status, usage = os.wait4(process.pid, 0)
-            return -9, usage
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            return False
         time.sleep(0.01)
 
 

@@ -33,9 +33,9 @@ from curator.checks.phi_text import mask
 from curator.checks.privacy_dicom import judge_file
 from curator.errors import OptionsError
 from curator.executor import Progress, run_tasks
+from curator.io import dicom as dicom_files
 from curator.io.deid_table import DEID_EDITION
-from curator.io.dicom import (BARE, DICOM_SUFFIXES, MEDIA_STORAGE_DIRECTORY, NO_META, NO_META_REASON, PART10, _skipped,
-                              dicom_kind)
+from curator.io.dicom import DICOM_SUFFIXES, MEDIA_STORAGE_DIRECTORY, _skipped
 from curator.io.dicom_audit import audit_task
 from curator.io.inventory import walk
 from curator.io.regular import open_regular, read_regular_bytes
@@ -188,13 +188,13 @@ class _Found:
 
 def _look(path: Path) -> _Found:
     """Whether ``path`` is a DICOM file, and whose (read from its header only)."""
-    kind = dicom_kind(path)   # from the first bytes only: a large file of zeros is never parsed
+    kind = dicom_files.dicom_kind(path)   # from the first bytes only: a large file of zeros is never parsed
     if kind is False:
         return _Found("failed", reason="the file cannot be opened")
-    if kind == NO_META:
-        return _Found("failed", reason=NO_META_REASON)
-    marked = kind == PART10
-    if not marked and (kind != BARE or not path.name.lower().endswith(DICOM_SUFFIXES)):
+    if kind == dicom_files.NO_META:
+        return _Found("failed", reason=dicom_files.NO_META_REASON)
+    marked = kind == dicom_files.PART10
+    if not marked and (kind != dicom_files.BARE or not path.name.lower().endswith(DICOM_SUFFIXES)):
         return _Found("other")  # no marker, and no data set or no DICOM name: not worth parsing
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

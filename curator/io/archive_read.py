@@ -21,10 +21,11 @@ Every archive is hostile until read to its end:
 from the members apart and commit it only after the iteration completed without an exception.
 
 Nothing is written to disk by this module except the spill files of kept members larger than SPILL_BYTES (in a
-private ``mkdtemp`` folder, or the caller's ``spill`` folder). For RAR, rarfile may also write: a compressed member is decompressed by
-an external tool (unrar, unar, 7z or bsdtar) that writes to a pipe; for a member of a non-solid, single-volume,
-unencrypted archive whose unpacked size is at most ``rarfile.HACK_SIZE_LIMIT`` (20 MiB), rarfile first copies
-that member's header and compressed bytes into a temporary ``.rar`` made with ``mkstemp`` in
+private ``mkdtemp`` folder, or the caller's ``spill`` folder). For RAR, rarfile may also write: a compressed member
+is decompressed by an external tool (unrar, unar, 7z or bsdtar) that writes to a pipe; for a member of a
+non-solid, single-volume, unencrypted archive whose unpacked size is at most ``rarfile.HACK_SIZE_LIMIT``
+(20 MiB), rarfile first copies that member's header and compressed bytes into a temporary ``.rar`` made with
+``mkstemp`` in
 ``rarfile.HACK_TMP_DIR`` (None: the system temporary folder) and deletes it when the member's stream is
 closed. Stored (uncompressed) RAR members are read directly, without a tool.
 
@@ -37,11 +38,12 @@ How each format is read:
   the archive is decompressed once; members are judged as they are met, and the archive must end with its
   end-of-archive block (a missing or damaged one means a truncated or garbled archive);
 - 7z: py7zr (an optional dependency) lists every member, which is judged before anything is decompressed;
-  py7zr then decompresses in a worker thread into an in-memory writer (``extractall(factory=...)``, py7zr 1.x
+  py7zr then decompresses in a worker thread into a counting writer (``extractall(factory=...)``, py7zr 1.x
   has no ``read()``), handing members over one at a time in its decompression order (the archive's, except
-  that with several solid blocks the empty files come first). py7zr produces data in blocks of up to 128 MB,
-  so the peak above the limits is at most one such block. py7zr checks each name against the current folder
-  as if it were to extract there (it writes nothing). Leaving the iteration early stops the worker thread;
+  that with several solid blocks the empty files come first). py7zr produces data in blocks of
+  ``get_memory_limit()`` bytes (128 MB by default); curator sets that to 1 MiB (see ``_bound_py7zr_blocks``).
+  py7zr checks each name against the current folder as if it were to extract there (it writes nothing).
+  Leaving the iteration early stops the worker thread;
 - RAR: rarfile (an optional dependency) lists every member first; see above for the tools and temporary files.
   A solid RAR is read member by member, so the tool decompresses the archive from its start for each one.
   rarfile 4.5 builds a broken bsdtar command line ("-f --"); when bsdtar is the tool found, its cached tool
@@ -354,7 +356,7 @@ class _Store:
             self.folder = Path(tempfile.mkdtemp(prefix="curator-members-"))
         self.count += 1
         path = self.folder / f"member-{self.count}"
-        handle = path.open("xb")  # noqa: SIM115 - closed by the collector or by close()
+        handle = path.open("xb")   # closed by the collector, or by close()
         self.open_files.add(handle)
         return path, handle
 
@@ -382,27 +384,29 @@ class _Collector:
         self.path: Path | None = None
         self.file: IO[bytes] | None = None
 
-    def write(self, block: bytes) -> None:
+    def write(self, block: bytes | bytearray) -> None:
         self.size += len(block)
         if len(self.head) < HEAD_BYTES:
             self.head += block[:HEAD_BYTES - len(self.head)]
         if not self.keep:
             return
         if not self.decided:
-            self.buffer += block
-            if len(self.head) >= HEAD_BYTES:
-                self._decide()
-            return
+            if len(self.head) < HEAD_BYTES:   # everything so far fits in the head: held until the choice
+                self.buffer += block
+                return
+            self._decide()
+            if not self.keep:
+                return
         self._store(block)
 
     def _decide(self) -> None:
         self.decided = True
         pending, self.buffer = self.buffer, bytearray()
         self.keep = self.store.choose(self.name, bytes(self.head))
-        if self.keep:
-            self._store(bytes(pending))
+        if self.keep and pending:
+            self._store(pending)
 
-    def _store(self, block: bytes) -> None:
+    def _store(self, block: bytes | bytearray) -> None:
         if self.file is None and len(self.buffer) + len(block) <= SPILL_BYTES:
             self.buffer += block
             return
@@ -735,6 +739,20 @@ class _Handoff:
         raise _StoppedError
 
 
+def _chunk_limit() -> int:
+    return _CHUNK
+
+
+def _bound_py7zr_blocks() -> None:
+    """py7zr hands each member's data to its writer in blocks of up to ``get_memory_limit()`` bytes (128 MB by
+    default, and one block is held whole), the only use of that function; curator's process sets it to _CHUNK, so a
+    7z member costs the same constant memory as a member of any other archive."""
+    import py7zr.py7zr as core
+
+    if getattr(core, "get_memory_limit", None) is not _chunk_limit:
+        setattr(core, "get_memory_limit", _chunk_limit)  # noqa: B010 - not re-exported: mypy needs setattr
+
+
 def _sevenzip_kind(entry: Any) -> str:
     if entry.is_symlink:
         return "symbolic link"
@@ -755,6 +773,7 @@ def _sevenzip_members(handle: IO[bytes], meter: _Meter, wanted: _Wanted, store: 
         import py7zr
     except ImportError as error:
         raise ArchiveToolMissing("reading 7z archives needs the Python package py7zr: pip install py7zr") from error
+    _bound_py7zr_blocks()
 
     handoff = _Handoff()
 
@@ -773,7 +792,7 @@ def _sevenzip_members(handle: IO[bytes], meter: _Meter, wanted: _Wanted, store: 
             self.count += len(s)
             meter.member_size(self.name, self.count)
             meter.expand(len(s))
-            self.collector.write(bytes(s))
+            self.collector.write(s)
             return len(s)
 
         def read(self, size: int | None = None) -> bytes:

@@ -192,7 +192,7 @@ def head_of(path: Path, size: int = HEAD_BYTES) -> bytes:
         return head
 
 
-def dicom_kind(path: Path) -> str | None | bool:
+def dicom_kind(path: Path) -> str | bool | None:
     """:func:`dicom_head` of the file at ``path`` (reading HEAD_BYTES only, never the whole file); False when it
     cannot be opened or is no regular file."""
     try:

@@ -128,7 +128,7 @@ def read_xlsx(path: Path, columns: list[str], sheet: str | None = None) -> Regis
         raise
     except OSError as error:
         raise RegistryReadError(f"not a readable xlsx workbook ({error.strerror or error})") from error
-    except (OSError, zipfile.BadZipFile, KeyError, ValueError, TypeError) as error:
+    except (zipfile.BadZipFile, KeyError, ValueError, TypeError) as error:
         raise RegistryReadError(f"not a readable xlsx workbook ({type(error).__name__}: {error})") from error
     except Exception as error:  # openpyxl raises many types on malformed XML; all mean "unreadable"
         raise RegistryReadError(f"not a readable xlsx workbook ({type(error).__name__}: {error})") from error

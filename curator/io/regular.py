@@ -26,6 +26,9 @@ __all__ = ["NotRegularFile", "file_kind", "open_regular", "read_regular_bytes", 
 class NotRegularFile(OSError):  # noqa: N818 - an OSError: the callers' handlers report it
     """The name leads to a FIFO, a device, a socket or a folder, not to a regular file."""
 
+    def __str__(self) -> str:  # the callers' messages name the file already: no "[Errno 22]" noise
+        return str(self.strerror)
+
 
 def file_kind(mode: int) -> str:
     """What a ``st_mode`` is, in words."""
