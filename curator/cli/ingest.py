@@ -68,7 +68,7 @@ def _run(paths: tuple[Path, ...], key_file: Path | None, map_file: Path | None, 
         raise OptionsError("every study needs a category: give --categories FILE (a CSV mapping inputs, patients or "
                            "studies to categories) or --category for all")
     if card is not None and not card.is_file():
-        raise OptionsError(f"the dataset card {card} does not exist")
+        raise OptionsError(f"the dataset card {card} {'is not a regular file' if card.exists() else 'does not exist'}")
     key_map = key_map or out.resolve().parent / f"{out.resolve().name}.keymap.csv"
     limits = Limits(max_total_bytes=int(max_gigabytes * 2**30), max_ratio=max_ratio)
     line = ProgressLine()

@@ -584,9 +584,14 @@ def _zip_read(archive: zipfile.ZipFile, info: zipfile.ZipInfo, collector: _Colle
     try:
         with archive.open(info) as stream:
             # a member the caller does not take (not DICOM by its first bytes) is not expanded further: zip members
-            # are independent, so neither its CRC nor its size matter to anything curator makes
+            # are independent, so its CRC matters to nothing curator makes. The rest of it is counted at the size
+            # its header declares (a bomb is still an ARCHIVE_BOMB; a header that understates costs nothing here)
             member = _collect(stream, collector, meter, chunk=chunk, drain=False)
-            return member if member.kept else dataclasses.replace(member, size=info.file_size)
+            if member.kept:
+                return member
+            meter.member_size(name, max(info.file_size, member.size))
+            meter.expand(max(info.file_size - member.size, 0))
+            return dataclasses.replace(member, size=max(info.file_size, member.size))
     except NotImplementedError as error:
         raise ArchiveProblem(CORRUPT, name, f"the member uses a compression method this reader lacks ({error}); "
                                             "expected stored, deflate, bzip2 or LZMA. Repack the archive with "
