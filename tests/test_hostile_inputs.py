@@ -79,6 +79,29 @@ def test_a_3_gib_member_of_a_19_mb_tar_gz_stops_at_the_ratio_limit_in_bounded_me
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "out.keymap.csv"]
 
 
+def test_a_3_gib_member_in_a_part_is_an_archive_bomb_for_verify_in_bounded_memory(built_release: Path,
+                                                                                     tmp_path: Path) -> None:
+    # verify lists the members of a folder of parts (io.archive_members): each member is hashed in 1 MiB chunks, and
+    # zeros (ratio ~1030) pass its ratio limit of 1000 once 1 GiB has expanded: measured ~85 MB and ~10 s
+    import datetime as dt
+
+    from curator.build.archives import pack_release
+    from curator.build.manifests import write_manifests
+
+    parts = tmp_path / "parts"
+    pack_release(built_release, parts, fmt="zip", max_bytes=None, max_files=9, when=dt.date(2026, 1, 15))
+    part = sorted(parts.glob("*.zip"))[0]
+    zip_bomb(part, 3 * GIB, name="studies/CT-0/study_0001.nii.gz")
+    for name in ("SHA256SUMS", "MD5SUMS"):
+        (parts / name).unlink()
+    write_manifests(parts)
+    before = snapshot(parts)
+    run = run_bounded(["verify", str(parts), "--format", "json", "--no-cache"], cwd=tmp_path, timeout=180)
+    run.assert_bounded(exit_code=1, seconds=120, megabytes=300)
+    assert ("ARCHIVE_BOMB", part.name) in _findings(run.stdout)
+    assert snapshot(parts) == before
+
+
 def _dicom_like(size: int) -> tuple[bytes, int]:
     """Raw deflate data of a member that starts like a DICOM Part 10 file (so ``take`` keeps it), then zeros."""
     head = bytes(128) + b"DICM" + b"\x02\x00\x01\x00OB\x00\x00\x02\x00\x00\x00\x00\x01"
