@@ -29,7 +29,7 @@ from curator.ingest.convert import ConversionError, Volume, convert_series, writ
 from curator.ingest.seg import SegError, is_segmentation, mask_from_seg, referenced_instances, referenced_series
 from curator.ingest.select import ImageHeader, choose, image_excluded, image_header
 from curator.io.archive_read import ArchiveProblem, ArchiveToolMissing, Limits, archive_kind, iter_members
-from curator.io.dicom import BARE, HEAD_BYTES, PART10, dicom_head, head_of
+from curator.io.dicom import BARE, HEAD_BYTES, PART10, dicom_head, dicom_kind, head_of
 from curator.io.hashing import sha256_of
 from curator.io.regular import open_regular
 from curator.models.ingest import IngestRules
@@ -153,6 +153,8 @@ def discover(inputs: Sequence[Path]) -> Discovery:
 def _study_of(files: list[tuple[str, Path]], tries: int = 20) -> str | None:
     """The StudyInstanceUID of the first of ``files`` that is DICOM (a header peek: no pixel data is read)."""
     for _, path in files[:tries]:
+        if dicom_kind(path) != PART10:   # judged from the first bytes: a large file that is not DICOM is never parsed
+            continue
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
