@@ -370,3 +370,28 @@ def test_a_hyperlink_formula_with_a_cached_value_is_flagged(built_release: Path,
     assert "HYPERLINK" in flagged[0]["context"]["formula"]
     # the cached value is what a script reads: the row itself still passes, only the formula is flagged
     assert not [f for f in document["findings"] if f["code"] in ("REGISTRY_ROW_INVALID", "FILE_MISSING")]
+
+
+# --- the classifier itself -------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("implicit", [True, False])
+def test_a_data_set_without_preamble_is_recognised_and_other_bytes_are_not(implicit: bool) -> None:
+    import io
+
+    from pydicom.dataset import Dataset
+
+    from curator.io.dicom import BARE, NO_META, PART10, dicom_head
+
+    ds = Dataset()
+    ds.SpecificCharacterSet = "ISO_IR 100"
+    ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.2"
+    ds.Modality = "CT"
+    buffer = io.BytesIO()
+    ds.save_as(buffer, implicit_vr=implicit, little_endian=True)   # no preamble, no file meta: as force=True reads
+    bare = buffer.getvalue()
+    assert dicom_head(bare) == BARE
+    assert dicom_head(bytes(128) + b"DICM" + b"\x02\x00\x00\x00UL\x04\x00") == PART10
+    assert dicom_head(bytes(128) + b"DICM" + bytes(64)) == NO_META
+    for other in (bytes(4096), b"first line\nsecond line\n", b"\x89PNG\r\n\x1a\n" + bytes(64), bare[8:],
+                  bare[:18] + bare[:18]):   # a second element that does not follow the first
+        assert dicom_head(other) is None
