@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from curator.errors import OptionsError
 from curator.io.card import describe_validation_error
+from curator.io.regular import read_regular_text
 from curator.models.config import ValidationConfig
 
 CONFIG_NAME = "curator.toml"
@@ -18,7 +19,7 @@ def find_config(root: Path) -> Path | None:
     for candidate in (root / CONFIG_NAME, root / "pyproject.toml"):
         if not candidate.is_file() or candidate.is_symlink():
             continue
-        if candidate.name == CONFIG_NAME or "[tool.curator" in candidate.read_text(encoding="utf-8", errors="replace"):
+        if candidate.name == CONFIG_NAME or "[tool.curator" in read_regular_text(candidate, errors="replace"):
             return candidate
     return None
 
@@ -26,7 +27,7 @@ def find_config(root: Path) -> Path | None:
 def load_config(path: Path) -> ValidationConfig:
     """Read the settings; anything wrong (syntax, an unknown key, a bad value) is a usage error naming it."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(read_regular_text(path))
     except (OSError, UnicodeDecodeError) as error:
         raise OptionsError(f"cannot read {path}: {error}") from error
     except tomllib.TOMLDecodeError as error:

@@ -35,6 +35,7 @@ import secrets
 import shutil
 import socket
 import stat
+import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -45,7 +46,7 @@ from curator.errors import OptionsError, OutputError
 
 __all__ = ["DIR_MODE", "EXEC_MODE", "FILE_MODE", "PRIVATE_MODE", "Stage", "apply_modes", "atomic_file",
            "atomic_path", "atomic_write", "clean_stale", "contains", "lock", "move", "output_error", "overlap",
-           "staged", "writing"]
+           "scratch", "scratch_folder", "staged", "writing"]
 
 FILE_MODE = 0o644
 EXEC_MODE = 0o755
@@ -412,3 +413,21 @@ def _place(stage: Stage, out: Path, replace: bool | Callable[[Path], bool], merg
     old = stage.folder / "old"
     move(out, old)   # inside the staging folder: a run killed now leaves it for clean_stale
     move(stage.payload, out)
+
+
+# --- scratch space: intermediate files that are never output ------------------------------------------------------
+
+def scratch_folder(prefix: str = "curator-") -> Path:
+    """A new private folder (mode 0700) in the system's temporary folder; the caller removes it (``shutil.rmtree``).
+    For spilled archive members and other intermediate bytes that never become output."""
+    return Path(tempfile.mkdtemp(prefix=prefix))
+
+
+@contextmanager
+def scratch(prefix: str = "curator-") -> Iterator[Path]:
+    """:func:`scratch_folder`, removed with everything in it when the block ends."""
+    folder = scratch_folder(prefix)
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)

@@ -6,7 +6,9 @@ Hostile members (``..``, absolute names, links, devices) are written on purpose;
 
 from __future__ import annotations
 
+import gzip
 import io
+import random
 import stat
 import struct
 import tarfile
@@ -64,17 +66,63 @@ def deflated_zeros(size: int, head: bytes = b"") -> tuple[bytes, int]:
     return b"".join(parts), zlib.crc32(bytes(rest), crc)
 
 
-def zip_bomb(path: Path, size: int, name: str = "bomb.dcm") -> Path:
-    """A zip whose one member is ``size`` bytes of zeros, deflated to about a thousandth of that."""
-    data, crc = deflated_zeros(size)
-    encoded = name.encode()
-    fields = struct.pack("<HHHHHLLLHH", 20, 0, 8, 0, 0x21, crc, len(data), size, len(encoded), 0)
-    local = b"PK\x03\x04" + fields + encoded
-    central = (b"PK\x01\x02" + struct.pack("<H", 3 << 8 | 20) + fields
-               + struct.pack("<HHHLL", 0, 0, 0, (stat.S_IFREG | 0o644) << 16, 0) + encoded)
-    end = b"PK\x05\x06" + struct.pack("<HHHHLLH", 0, 0, 1, 1, len(central), len(local) + len(data), 0)
-    path.write_bytes(local + data + central + end)
+def deflated_repeat(unit: bytes, count: int, head: bytes = b"", tail: bytes = b"") -> tuple[bytes, int, int]:
+    """Raw deflate data of ``head + unit * count + tail``, its CRC32 and its length, without ever holding the
+    expanded bytes: after a full flush the compressor starts afresh, so ``unit`` compresses to the same block
+    every time and the block is repeated."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+    first = compressor.compress(head) + compressor.flush(zlib.Z_FULL_FLUSH)
+    block = compressor.compress(unit) + compressor.flush(zlib.Z_FULL_FLUSH)
+    last = compressor.compress(tail) + compressor.flush()
+    crc = zlib.crc32(head)
+    for _ in range(count):
+        crc = zlib.crc32(unit, crc)
+    return first + block * count + last, zlib.crc32(tail, crc), len(head) + len(unit) * count + len(tail)
+
+
+@dataclass(frozen=True)
+class RawMember:
+    """A zip member given as the bytes to store: ``method`` 0 (stored) or 8 (raw deflate data)."""
+
+    name: str
+    data: bytes
+    crc: int
+    size: int
+    method: int = 8
+
+
+def write_raw_zip(path: Path, members: Sequence[RawMember]) -> Path:
+    """A zip of members already compressed (no ZIP64: each under 4 GiB), written as Info-ZIP writes them."""
+    body, central = bytearray(), bytearray()
+    for member in members:
+        encoded = member.name.encode()
+        fields = struct.pack("<HHHHHLLLHH", 20, 0, member.method, 0, 0x21, member.crc, len(member.data),
+                             member.size, len(encoded), 0)
+        offset = len(body)
+        body += b"PK\x03\x04" + fields + encoded + member.data
+        central += (b"PK\x01\x02" + struct.pack("<H", 3 << 8 | 20) + fields
+                    + struct.pack("<HHHLL", 0, 0, 0, (stat.S_IFREG | 0o644) << 16, offset) + encoded)
+    end = b"PK\x05\x06" + struct.pack("<HHHHLLH", 0, 0, len(members), len(members), len(central), len(body), 0)
+    path.write_bytes(bytes(body + central) + end)
     return path
+
+
+def padding(size: int, seed: int = 0) -> bytes:
+    """Incompressible bytes (seeded): what keeps a bomb's expansion ratio under the limit."""
+    return random.Random(seed).randbytes(size)
+
+
+def zip_bomb(path: Path, size: int, name: str = "bomb.dcm", *, head: bytes = b"", pad: int = 0) -> Path:
+    """A zip whose member ``name`` is ``head`` and then zeros, ``size`` bytes in all, deflated to about a
+    thousandth of that. ``pad`` > 0 puts a stored member of that many random bytes first, so that the archive's
+    expansion ratio stays under a limit (the issue's 35 MB zip holding a 3 GiB member has a ratio of about 90)."""
+    count, rest = divmod(size - len(head), 1 << 20)
+    data, crc, total = deflated_repeat(bytes(1 << 20), count, head, bytes(rest))
+    members = [RawMember(name, data, crc, total)]
+    if pad:
+        filler = padding(pad)
+        members.insert(0, RawMember("padding.bin", filler, zlib.crc32(filler), pad, method=0))
+    return write_raw_zip(path, members)
 
 
 def corrupt_zip_member(path: Path, name: str) -> Path:
@@ -123,15 +171,23 @@ def make_tar(path: Path, members: dict[str, bytes] | Iterable[TarEntry], compres
     return path
 
 
-def tar_gz_bomb(path: Path, size: int, name: str = "bomb.dcm") -> Path:
-    """A .tar.gz whose one member is ``size`` (a multiple of 512) bytes of zeros."""
+def tar_gz_bomb(path: Path, size: int, name: str = "bomb.dcm", *, pad: int = 0) -> Path:
+    """A .tar.gz whose member ``name`` is ``size`` (a multiple of 512) bytes of zeros. ``pad`` > 0 (a multiple of
+    512) puts a member of that many random bytes first, in a gzip member of its own (stored, level 0), so the
+    archive's ratio stays under a limit (the issue's 18.7 MB tar.gz holding a 3 GiB member)."""
     info = tarfile.TarInfo(name)
     info.size = size
     header = info.tobuf(tarfile.USTAR_FORMAT)
-    total = len(header) + size + 2 * tarfile.BLOCKSIZE
+    lead = b""
+    if pad:
+        filler = tarfile.TarInfo("padding.bin")
+        filler.size = pad
+        lead = filler.tobuf(tarfile.USTAR_FORMAT) + padding(pad)
+    total = len(lead) + len(header) + size + 2 * tarfile.BLOCKSIZE
     zeros = size + 2 * tarfile.BLOCKSIZE + (-total % tarfile.RECORDSIZE)   # data, end-of-archive, record padding
     data, crc = deflated_zeros(zeros, header)
-    path.write_bytes(b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff" + data
+    first = gzip.compress(lead, compresslevel=0, mtime=0) if lead else b""
+    path.write_bytes(first + b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x02\xff" + data
                      + struct.pack("<LL", crc, (len(header) + zeros) & 0xFFFFFFFF))
     return path
 

@@ -495,7 +495,8 @@ def test_an_out_that_cannot_be_made_is_a_clear_error(study: Path, tmp_path: Path
     blocker.write_text("x", encoding="utf-8")
     code, output = run(case, blocker / "out", "--category", "CT-1")
     no_crash(code, output)
-    assert code == 3 and "cannot make OUT" in output, output   # an OUT that cannot be written: could not run
+    # a file where OUT's folder should be is a wrong argument (curator.outputs): usage, exit 2, with what to do
+    assert code == 2 and "is not a folder" in output and "choose another output folder" in output, output
 
 
 def test_a_key_map_that_cannot_be_written_is_found_before_converting(study: Path, tmp_path: Path) -> None:

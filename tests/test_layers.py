@@ -14,7 +14,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "curator"
 
 # unit (first name below curator) -> layer; `curator` is the package's own __init__ (the version)
 LAYERS: dict[str, int] = {
-    "curator": 0, "resources": 0, "errors": 0, "rule_texts": 0, "executor": 0, "outputs": 0, "escaping": 0,
+    "curator": 0, "resources": 0, "errors": 0, "rule_texts": 0, "executor": 0,
+    "outputs": 0, "escaping": 0, "wording": 0,
     "models": 1, "catalogue": 1,
     "io": 2, "profiles": 2, "config": 2,
     "checks": 3, "digests": 3,

@@ -97,7 +97,8 @@ def test_ingest_volumes_and_masks_get_the_same_mode_whatever_the_umask(tmp_path:
     given = write_test_nifti(tmp_path / "given_mask.nii.gz", lesion_mask((8, 8, 4)))
     with umask(0o077):
         write_volume(tmp_path / "out/volumes/study.nii.gz", volume)
-        assert stage_mask(given, tmp_path / "out/volumes/study.nii.gz", tmp_path / "out/masks/mask.nii.gz") is None
+        staged = stage_mask(given, tmp_path / "out/volumes/study.nii.gz", tmp_path / "out/masks/mask.nii.gz")
+        assert staged.problem is None and staged.reordered == ""
         write_nifti(tmp_path / "out/masks/seg.nii.gz", lesion_mask((8, 8, 4)), DEFAULT_AFFINE)
     modes = {p.name: p.stat().st_mode & 0o777 for p in (tmp_path / "out").rglob("*.nii.gz")}
     assert modes == {"study.nii.gz": 0o644, "mask.nii.gz": 0o644, "seg.nii.gz": 0o644}

@@ -36,10 +36,12 @@ from curator.checks.phi_text import mask
 from curator.checks.privacy_dicom import judge_file
 from curator.errors import OptionsError, RunError
 from curator.executor import Progress, run_tasks
+from curator.io import dicom as dicom_files
 from curator.io.deid_table import DEID_EDITION
-from curator.io.dicom import DICOM_SUFFIXES, MEDIA_STORAGE_DIRECTORY, _marker, _skipped
+from curator.io.dicom import DICOM_SUFFIXES, MEDIA_STORAGE_DIRECTORY, _skipped
 from curator.io.dicom_audit import audit_task
 from curator.io.inventory import walk
+from curator.io.regular import open_regular, read_regular_bytes
 from curator.models.findings import Severity
 from curator.outputs import atomic_write, lock, output_error, overlap, staged
 
@@ -66,7 +68,7 @@ def load_key(key_file: Path | None, environ: Mapping[str, str] | None = None) ->
     environ = os.environ if environ is None else environ
     if key_file is not None:
         try:
-            text = key_file.read_bytes().strip()
+            text = read_regular_bytes(key_file).strip()
         except OSError as error:
             raise OptionsError(f"cannot read the key file {key_file}: {error.strerror or error}") from error
         where = f"the key file {key_file}"
@@ -102,7 +104,7 @@ def key_file_exposure(key_file: Path | None) -> str | None:
 def load_mapping(path: Path) -> dict[str, str]:
     """original PatientID -> pseudonym from a two-column CSV (a header row is optional)."""
     try:
-        with path.open(encoding="utf-8-sig", newline="") as handle:
+        with open_regular(path, "r", encoding="utf-8-sig", newline="") as handle:
             rows = list(csv.reader(handle))
     except (OSError, UnicodeDecodeError) as error:
         raise OptionsError(f"cannot read the pseudonym map {path}: {error}") from error
@@ -181,7 +183,7 @@ ACTION_LABELS = {
 
 
 def summary_text(summary: AnonymiseSummary) -> str:
-    from curator.render.summary import plural
+    from curator.wording import plural
 
     lines = [f"anonymised {plural(summary.files, 'DICOM file')} ({summary.bytes:,} bytes) of "
              f"{plural(summary.patients, 'patient')} "
@@ -219,11 +221,14 @@ class _Found:
 
 def _look(path: Path) -> _Found:
     """Whether ``path`` is a DICOM file, and whose (read from its header only)."""
-    marked = _marker(path)
-    if marked is None:
+    kind = dicom_files.dicom_kind(path)   # from the first bytes only: a large file of zeros is never parsed
+    if kind is False:
         return _Found("failed", reason="the file cannot be opened")
-    if not marked and not path.name.lower().endswith(DICOM_SUFFIXES):
-        return _Found("other")  # no marker and no DICOM name: not worth parsing
+    if kind == dicom_files.NO_META:
+        return _Found("failed", reason=dicom_files.NO_META_REASON)
+    marked = kind == dicom_files.PART10
+    if not marked and (kind != dicom_files.BARE or not path.name.lower().endswith(DICOM_SUFFIXES)):
+        return _Found("other")  # no marker, and no data set or no DICOM name: not worth parsing
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:

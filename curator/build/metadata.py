@@ -28,7 +28,7 @@ from curator.io.licences import licence_table
 from curator.models.card import Contributor, DatasetCard, Localised, localise
 from curator.models.profile import Profile
 from curator.models.registry import REGISTRY_COLUMNS, RegistryRow
-from curator.render.summary import plural
+from curator.wording import plural
 
 __all__ = [
     "METADATA_FILES",

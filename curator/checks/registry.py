@@ -16,6 +16,7 @@ from curator.models.registry import RegistryRow
 CODES = frozenset({
     "REGISTRY_UNREADABLE", "REGISTRY_ROW_INVALID", "REGISTRY_DUPLICATE_ID", "REGISTRY_CATEGORY_MISMATCH",
     "REGISTRY_COPIES_DISAGREE", "FILE_MISSING", "FILE_UNLISTED", "MASK_STUDY_MISSING", "MASK_CATEGORY_UNEXPECTED",
+    "REGISTRY_FORMULA",
 })
 
 
@@ -73,6 +74,8 @@ def check(facts: Facts) -> Iterator[Finding]:
             yield make_finding("REGISTRY_UNREADABLE", path, reason=facts.registry_error)
         return
     rel = facts.registry_name
+    for cell, formula in facts.registry.formulas:
+        yield make_finding("REGISTRY_FORMULA", rel, cell=cell, formula=formula)
     _, row_findings = parse_rows(facts)
     yield from row_findings
     yield from _duplicates(facts, rel)

@@ -72,6 +72,8 @@ def write_report(output: Path, text: str) -> None:
     nor spoils an older one."""
     from curator.outputs import atomic_write
 
+    if not output.parent.is_dir():   # a report goes into a folder that exists: a typo must not make folders
+        raise FileNotFoundError(2, "no such folder", str(output.parent))
     atomic_write(output, text.encode("utf-8", "backslashreplace"))   # renderers escape names; this guards a bug
 
 

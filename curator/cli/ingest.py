@@ -20,12 +20,13 @@ def _rules(preset: str, rules_file: Path | None, overrides: dict[tuple[str, str]
 
     from curator.errors import OptionsError
     from curator.io.card import describe_validation_error
+    from curator.io.regular import read_regular_text
     from curator.models.ingest import PRESETS, IngestRules
 
     data = PRESETS[preset].model_dump()
     if rules_file is not None:
         try:
-            loaded = yaml.safe_load(rules_file.read_text(encoding="utf-8")) or {}
+            loaded = yaml.safe_load(read_regular_text(rules_file)) or {}
         except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
             raise OptionsError(f"cannot read the rules file {rules_file}: {error}") from error
         if not isinstance(loaded, dict):
@@ -67,7 +68,7 @@ def _run(paths: tuple[Path, ...], key_file: Path | None, map_file: Path | None, 
         raise OptionsError("every study needs a category: give --categories FILE (a CSV mapping inputs, patients or "
                            "studies to categories) or --category for all")
     if card is not None and not card.is_file():
-        raise OptionsError(f"the dataset card {card} does not exist")
+        raise OptionsError(f"the dataset card {card} {'is not a regular file' if card.exists() else 'does not exist'}")
     key_map = key_map or out.resolve().parent / f"{out.resolve().name}.keymap.csv"
     limits = Limits(max_total_bytes=int(max_gigabytes * 2**30), max_ratio=max_ratio)
     line = ProgressLine()

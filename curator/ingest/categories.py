@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from curator.errors import OptionsError
+from curator.io.regular import open_regular
 
 KEY_COLUMNS = ("input", "patient_id", "study_uid", "accession")
 
@@ -45,7 +46,7 @@ def load_category_map(path: Path | None, column: str = "category", default: str 
     if path is None:
         return mapping
     try:
-        with path.open(encoding="utf-8-sig", newline="") as handle:
+        with open_regular(path, "r", encoding="utf-8-sig", newline="") as handle:
             reader = csv.DictReader(handle)
             rows = list(reader)
             header = [h.strip() for h in reader.fieldnames or []]

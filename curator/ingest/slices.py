@@ -672,7 +672,8 @@ def _read_all(inputs: list[_Input], files: list[_File], clean: Path, labels: tup
             for member in iter_members(given.path, options.limits, want=lambda name: name in wanted):
                 item = wanted[member.name]
                 item.size = member.size
-                batch.append(_Task(item, clean / str(item.index), labels, member.data))
+                data = member.read_bytes() if member.size <= MAX_SLICE_BYTES else b""   # _process refuses larger
+                batch.append(_Task(item, clean / str(item.index), labels, data))
                 size += member.size
                 if size >= BATCH_BYTES or len(batch) >= BATCH_FILES:
                     run(batch)

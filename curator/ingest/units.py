@@ -29,10 +29,12 @@ from curator.ingest.convert import ConversionError, Volume, convert_series, writ
 from curator.ingest.seg import SegError, is_segmentation, mask_from_seg, referenced_instances, referenced_series
 from curator.ingest.select import ImageHeader, choose, image_excluded, image_header
 from curator.io.archive_read import ArchiveProblem, ArchiveToolMissing, Limits, archive_kind, iter_members
+from curator.io.dicom import BARE, HEAD_BYTES, PART10, dicom_head, dicom_kind, head_of
 from curator.io.hashing import sha256_of
 from curator.io.nifti_writer import write_nifti
+from curator.io.regular import open_regular
 from curator.models.ingest import IngestRules
-from curator.outputs import contains, output_error
+from curator.outputs import contains, output_error, scratch
 
 ARCHIVE_SUFFIXES = (".tar.gz", ".tar.bz2", ".tar.xz", ".tgz", ".tbz2", ".txz", ".tar", ".zip", ".7z", ".rar")
 JUNK = (".DS_Store", "Thumbs.db", "desktop.ini")
@@ -145,6 +147,8 @@ def discover(inputs: Sequence[Path]) -> Discovery:
 def _study_of(files: list[tuple[str, Path]], tries: int = 20) -> str | None:
     """The StudyInstanceUID of the first of ``files`` that is DICOM (a header peek: no pixel data is read)."""
     for _, path in files[:tries]:
+        if dicom_kind(path) != PART10:   # judged from the first bytes: a large file that is not DICOM is never parsed
+            continue
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -218,24 +222,39 @@ class UnitResult:
     images_read: int = 0
 
 
-def _members(unit: Unit, limits: Limits) -> Iterator[tuple[str, bytes]]:
+def _may_be_dicom(name: str, head: bytes) -> bool:
+    """Judged from the first bytes alone (io.dicom.dicom_head): a Part 10 file, or a bare data set under a DICOM
+    name or a name without a suffix (IM00001). Anything else is never parsed, however large."""
+    kind = dicom_head(head)
+    if kind == PART10:
+        return True
+    return kind == BARE and (name.lower().endswith((".dcm", ".ima")) or "." not in name.rsplit("/", 1)[-1])
+
+
+def _members(unit: Unit, limits: Limits, spill: Path) -> Iterator[tuple[str, bytes | Path | None, int]]:
+    """(name, content, size) of each file of the unit: the content in memory or in a file (a loose file itself, or
+    a large member spilled into ``spill``), None when its first bytes say it is not DICOM (then it is not kept)."""
     if unit.archive is not None:
-        for member in iter_members(unit.archive, limits):
+        for member in iter_members(unit.archive, limits, take=_may_be_dicom, spill=spill):
             if not _junk(member.name):
-                yield member.name, member.data
+                yield member.name, (member.spilled or member.data) if member.kept else None, member.size
         return
     for name, path in unit.files:
-        yield name, path.read_bytes()
+        yield name, path if _may_be_dicom(name, head_of(path, HEAD_BYTES)) else None, path.stat().st_size
 
 
-def _header(name: str, data: bytes) -> tuple[ImageHeader, bool] | None:
+def _source(content: bytes | Path) -> io.BytesIO | str:
+    return io.BytesIO(content) if isinstance(content, bytes) else str(content)
+
+
+def _header(name: str, data: bytes | Path) -> tuple[ImageHeader, bool] | None:
     """The header of a DICOM file and whether it is a segmentation, or None for anything else (a CSV, a .npy, a
     broken file)."""
-    marker = len(data) > 132 and data[128:132] == b"DICM"
-    if not marker and not name.lower().endswith((".dcm", ".ima")) and "." in name.rsplit("/", 1)[-1]:
-        return None
     try:
-        ds = dcmread(io.BytesIO(data), stop_before_pixels=True, force=not marker)
+        with open_regular(data, "rb") if isinstance(data, Path) else io.BytesIO(data) as handle:
+            marker = dicom_head(handle.read(132)) == PART10
+            handle.seek(0)
+            ds = dcmread(handle, stop_before_pixels=True, force=not marker)
         if "SOPClassUID" not in ds and "ImagePositionPatient" not in ds:
             return None
         return image_header(name, ds), is_segmentation(ds)
@@ -291,6 +310,12 @@ def process_unit(task: UnitTask) -> UnitResult:
 
 
 def _process(task: UnitTask) -> UnitResult:
+    # large archive members are spilled here (a private folder, mode 0700), removed with the unit's work
+    with scratch("curator-ingest-") as spill_folder:
+        return _process_in(task, str(spill_folder))
+
+
+def _process_in(task: UnitTask, spill_folder: str) -> UnitResult:
     unit, rules = task.unit, task.rules
     result = UnitResult(task.unit_id, unit.label)
     headers: list[ImageHeader] = []
@@ -298,12 +323,13 @@ def _process(task: UnitTask) -> UnitResult:
     # folder of many studies needs the memory of one series, not of all
     payloads: dict[str, bytes | Path] = {}
     on_disk = dict(unit.files)
-    segmentations: dict[str, bytes] = {}
-    for name, data in _members(unit, task.limits):
-        if unit.archive is None:
-            result.inputs.append({"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)})
-        found = _header(name, data)
-        if found is None:
+    segmentations: dict[str, bytes | Path] = {}
+    spill = Path(spill_folder)
+    for name, data, size in _members(unit, task.limits, spill):
+        if unit.archive is None:   # a loose file is hashed as it is streamed, never read whole into memory
+            result.inputs.append({"sha256": sha256_of(on_disk[name]), "bytes": size})
+        found = _header(name, data) if data is not None else None
+        if found is None or data is None:
             result.not_dicom += 1
             continue
         header, segmentation = found
@@ -368,14 +394,14 @@ def _folder_of(names: Sequence[str]) -> str:
 
 
 def _attach_segmentations(task: UnitTask, result: UnitResult, study: StudyOutput, volume: Volume, series_uid: str,
-                          instances: set[str], segmentations: Mapping[str, bytes]) -> None:
+                          instances: set[str], segmentations: Mapping[str, bytes | Path]) -> None:
     """Place every DICOM SEG that references this series (by SeriesInstanceUID, or by the SOP instances of its
     images: some exports empty the series UIDs) onto the converted volume; several are merged."""
     merged: np.ndarray | None = None
     notes: list[str] = []
     for number, name in enumerate(sorted(segmentations), start=1):
         try:
-            ds = dcmread(io.BytesIO(segmentations[name]), force=True)
+            ds = dcmread(_source(segmentations[name]), force=True)
             if not (series_uid and series_uid in referenced_series(ds)) and not referenced_instances(ds) & instances:
                 continue
             mask = mask_from_seg(ds, volume.affine, tuple(int(n) for n in volume.data.shape))  # type: ignore[arg-type]

@@ -1,4 +1,10 @@
-"""Read the regular files of an input archive (zip, tar, 7z, RAR) into memory, one member at a time, safely.
+"""Read the regular files of an input archive (zip, tar, 7z, RAR), one member at a time, streamed, safely.
+
+Memory per member is a stated constant, whatever the member's size: it is read in chunks of 1 MiB (``_CHUNK``), the
+caller's ``take`` sees its first HEAD_BYTES and decides whether its content is kept at all, and a kept member is held
+in memory up to SPILL_BYTES (8 MiB) and beyond that written to a temporary file (see :func:`iter_members`). A zip
+member that is not taken is not expanded past its head; a tar member that is not taken is read through (the stream
+must be) and only counted.
 
 ``curator ingest`` receives studies as folders or as archives; this module is how it reads the archives.
 Every archive is hostile until read to its end:
@@ -14,10 +20,12 @@ Every archive is hostile until read to its end:
 (a tar is judged while it streams, a CRC is known only once a member is read). Callers keep what they derive
 from the members apart and commit it only after the iteration completed without an exception.
 
-Nothing is written to disk by this module. For RAR only, rarfile may: a compressed member is decompressed by
-an external tool (unrar, unar, 7z or bsdtar) that writes to a pipe; for a member of a non-solid, single-volume,
-unencrypted archive whose unpacked size is at most ``rarfile.HACK_SIZE_LIMIT`` (20 MiB), rarfile first copies
-that member's header and compressed bytes into a temporary ``.rar`` made with ``mkstemp`` in
+Nothing is written to disk by this module except the spill files of kept members larger than SPILL_BYTES (in a
+private ``mkdtemp`` folder, or the caller's ``spill`` folder). For RAR, rarfile may also write: a compressed member
+is decompressed by an external tool (unrar, unar, 7z or bsdtar) that writes to a pipe; for a member of a
+non-solid, single-volume, unencrypted archive whose unpacked size is at most ``rarfile.HACK_SIZE_LIMIT``
+(20 MiB), rarfile first copies that member's header and compressed bytes into a temporary ``.rar`` made with
+``mkstemp`` in
 ``rarfile.HACK_TMP_DIR`` (None: the system temporary folder) and deletes it when the member's stream is
 closed. Stored (uncompressed) RAR members are read directly, without a tool.
 
@@ -30,11 +38,12 @@ How each format is read:
   the archive is decompressed once; members are judged as they are met, and the archive must end with its
   end-of-archive block (a missing or damaged one means a truncated or garbled archive);
 - 7z: py7zr (an optional dependency) lists every member, which is judged before anything is decompressed;
-  py7zr then decompresses in a worker thread into an in-memory writer (``extractall(factory=...)``, py7zr 1.x
+  py7zr then decompresses in a worker thread into a counting writer (``extractall(factory=...)``, py7zr 1.x
   has no ``read()``), handing members over one at a time in its decompression order (the archive's, except
-  that with several solid blocks the empty files come first). py7zr produces data in blocks of up to 128 MB,
-  so the peak above the limits is at most one such block. py7zr checks each name against the current folder
-  as if it were to extract there (it writes nothing). Leaving the iteration early stops the worker thread;
+  that with several solid blocks the empty files come first). py7zr produces data in blocks of
+  ``get_memory_limit()`` bytes (128 MB by default); curator sets that to 1 MiB (see ``_bound_py7zr_blocks``).
+  py7zr checks each name against the current folder as if it were to extract there (it writes nothing).
+  Leaving the iteration early stops the worker thread;
 - RAR: rarfile (an optional dependency) lists every member first; see above for the tools and temporary files.
   A solid RAR is read member by member, so the tool decompresses the archive from its start for each one.
   rarfile 4.5 builds a broken bsdtar command line ("-f --"); when bsdtar is the tool found, its cached tool
@@ -45,12 +54,14 @@ from __future__ import annotations
 
 import bz2
 import copy
+import dataclasses
 import gzip
 import io
 import lzma
 import os
 import queue
 import re
+import shutil
 import stat
 import tarfile
 import threading
@@ -61,8 +72,11 @@ from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import IO, Any, Protocol
 
-__all__ = ["ARCHIVE_KINDS", "ArchiveProblem", "ArchiveToolMissing", "Limits", "Member", "archive_kind",
-           "iter_members", "rar_tool_help"]
+from curator.io.regular import open_regular
+from curator.outputs import scratch_folder
+
+__all__ = ["ARCHIVE_KINDS", "HEAD_BYTES", "SPILL_BYTES", "ArchiveProblem", "ArchiveToolMissing", "Limits", "Member",
+           "archive_kind", "iter_members", "rar_tool_help"]
 
 ARCHIVE_KINDS = ("zip", "tar", "7z", "rar")
 
@@ -87,11 +101,37 @@ class Limits:
     ratio_floor: int = 32 * 2**20          # ... judged only once this much has been expanded
 
 
+HEAD_BYTES = 4096          # the first bytes of a member that ``take`` sees before its content is kept
+SPILL_BYTES = 8 << 20      # a kept member's content is held in memory up to this size, beyond it in a temporary file
+
+
 @dataclass(frozen=True)
 class Member:
+    """One regular file of the archive.
+
+    Its content is in ``data`` when it is at most SPILL_BYTES long, else in the temporary file ``spilled`` (``data``
+    is then empty); use :meth:`read_bytes` or :meth:`open` for either. ``head`` is its first bytes (up to
+    HEAD_BYTES); ``kept`` is False when the caller's ``take`` refused the content after seeing them.
+    """
+
     name: str      # POSIX path inside the archive, normalised: "/" separators, no leading "./", no empty parts
     size: int
-    data: bytes
+    data: bytes = b""
+    spilled: Path | None = None
+    head: bytes = b""
+    kept: bool = True
+
+    def read_bytes(self) -> bytes:
+        """The whole content (callers check ``size`` first: a spilled member may be large)."""
+        if self.spilled is not None:
+            return self.spilled.read_bytes()
+        return self.data
+
+    def open(self) -> IO[bytes]:
+        """The content as a binary file object."""
+        if self.spilled is not None:
+            return self.spilled.open("rb")
+        return io.BytesIO(self.data)
 
 
 class ArchiveProblem(Exception):  # noqa: N818 - the name callers use
@@ -192,7 +232,7 @@ def archive_kind(path: Path) -> str | None:
     it reports the damage instead of the file being taken for something else. An unreadable path gives None.
     """
     try:
-        with path.open("rb") as handle:
+        with open_regular(path, "rb") as handle:
             return _sniff(handle)[0]
     except OSError:
         return None
@@ -291,36 +331,149 @@ class _Readable(Protocol):
     def read(self, size: int = ..., /) -> bytes: ...
 
 
-def _read(stream: _Readable, name: str, meter: _Meter, keep: bool, count: bool = True,
-          chunk: int = _CHUNK) -> bytes:
-    """The member's bytes (b"" when not kept), read in chunks and judged against the limits as they come."""
-    buffer = io.BytesIO()
-    size = 0
+class _Store:
+    """Where kept members go: memory up to SPILL_BYTES each, beyond it files in a private temporary folder (made with
+    ``mkdtemp``: mode 0700) or in the caller's ``spill`` folder. ``take(name, head)`` is the caller's choice, made
+    on a member's first HEAD_BYTES, to keep its content or only count it."""
+
+    def __init__(self, take: Callable[[str, bytes], bool] | None, spill: Path | None) -> None:
+        self.take = take
+        self.own = spill is None          # our folder: each file goes when the caller moves to the next member
+        self.folder = spill
+        self.count = 0
+        self.open_files: set[IO[bytes]] = set()
+
+    def choose(self, name: str, head: bytes) -> bool:
+        if self.take is None:
+            return True
+        try:
+            return bool(self.take(name, head))
+        except Exception as error:
+            raise _CallerError(error) from error
+
+    def new_file(self) -> tuple[Path, IO[bytes]]:
+        if self.folder is None:
+            self.folder = scratch_folder("curator-members-")
+        self.count += 1
+        path = self.folder / f"member-{self.count}"
+        handle = path.open("xb")   # closed by the collector, or by close()
+        self.open_files.add(handle)
+        return path, handle
+
+    def close(self) -> None:
+        for handle in list(self.open_files):
+            handle.close()
+        self.open_files.clear()
+        if self.own and self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
+            self.folder = None
+
+
+class _Collector:
+    """One member's bytes as they come out of the decompressor: its head kept for ``take``, its content (when kept)
+    in memory up to SPILL_BYTES and in a spill file beyond; never more than that plus one chunk in memory."""
+
+    def __init__(self, name: str, store: _Store, keep: bool) -> None:
+        self.name = name
+        self.store = store
+        self.keep = keep
+        self.decided = not keep
+        self.size = 0
+        self.head = bytearray()
+        self.buffer = bytearray()
+        self.path: Path | None = None
+        self.file: IO[bytes] | None = None
+
+    def write(self, block: bytes | bytearray) -> None:
+        self.size += len(block)
+        if len(self.head) < HEAD_BYTES:
+            self.head += block[:HEAD_BYTES - len(self.head)]
+        if not self.keep:
+            return
+        if not self.decided:
+            if len(self.head) < HEAD_BYTES:   # everything so far fits in the head: held until the choice
+                self.buffer += block
+                return
+            self._decide()
+            if not self.keep:
+                return
+        self._store(block)
+
+    def _decide(self) -> None:
+        self.decided = True
+        pending, self.buffer = self.buffer, bytearray()
+        self.keep = self.store.choose(self.name, bytes(self.head))
+        if self.keep and pending:
+            self._store(pending)
+
+    def _store(self, block: bytes | bytearray) -> None:
+        if self.file is None and len(self.buffer) + len(block) <= SPILL_BYTES:
+            self.buffer += block
+            return
+        if self.file is None:
+            self.path, self.file = self.store.new_file()
+            self.file.write(self.buffer)
+            self.buffer = bytearray()
+        self.file.write(block)
+
+    def finish(self) -> Member:
+        if not self.decided:
+            self._decide()
+        if self.file is not None:
+            self.file.close()
+            self.store.open_files.discard(self.file)
+        data = bytes(self.buffer) if self.keep and self.file is None else b""
+        self.buffer = bytearray()
+        return Member(self.name, self.size, data, self.path if self.keep else None, bytes(self.head), self.keep)
+
+
+def _collect(stream: _Readable, collector: _Collector, meter: _Meter, count: bool = True,
+             chunk: int = _CHUNK, drain: bool = True) -> Member:
+    """Read a member in chunks, each judged against the limits before it is kept. ``drain`` False: a member not
+    taken is left unread past its head (a zip member: the others do not depend on it)."""
     while block := stream.read(chunk):
-        size += len(block)
-        meter.member_size(name, size)
+        meter.member_size(collector.name, collector.size + len(block))
         if count:
             meter.expand(len(block))
-        if keep:
-            buffer.write(block)
-    return buffer.getvalue()
+        collector.write(block)
+        if not drain and collector.decided and not collector.keep:
+            break
+    return collector.finish()
 
 
 # ----------------------------------------------------------------------------------------------- reading
 
 def iter_members(path: Path, limits: Limits = Limits(), want: Callable[[str], bool] | None = None,
+                 take: Callable[[str, bytes], bool] | None = None, spill: Path | None = None,
                  ) -> Generator[Member, None, None]:
-    """The regular files of the archive at ``path``, in archive order, each read fully into memory.
+    """The regular files of the archive at ``path``, in archive order, each streamed in chunks of 1 MiB.
 
     Folders and OS litter (``__MACOSX``, ``.DS_Store``, ``._*``, ``Thumbs.db``, ``desktop.ini``) are skipped.
-    ``want(name)`` False skips a member's data (it is still judged). A caller that stops early should
+    ``want(name)`` False skips a member's data (it is still judged). ``take(name, head)``, given a member's first
+    HEAD_BYTES, says whether to keep its content; a member not taken is still read to its end (counted against the
+    limits, its CRC checked) and yielded with ``kept=False``, its ``head`` only. A kept member is held in memory up
+    to SPILL_BYTES and beyond that in a temporary file: in ``spill`` when given (the caller's folder, the caller
+    removes the files), else in a private folder of the system's temporary folder, where each member's file is
+    removed when the iteration moves past it and the folder when it ends. So no member costs more memory than
+    SPILL_BYTES plus one chunk (for 7z, plus one py7zr block), whatever its size. A caller that stops early should
     ``close()`` the generator (or drop it) to release the file and the 7z worker thread.
 
     Raises :class:`ArchiveProblem` (possibly after members were yielded: see the module's contract),
     :class:`ArchiveToolMissing` when a RAR member or a 7z needs what is not installed, and ``OSError`` when
     ``path`` cannot be opened at all.
     """
-    with path.open("rb") as handle:
+    store = _Store(take, spill)
+    try:
+        for member in _members(path, limits, want, store):
+            yield member
+            if store.own and member.spilled is not None:
+                member.spilled.unlink(missing_ok=True)
+    finally:
+        store.close()
+
+
+def _members(path: Path, limits: Limits, want: Callable[[str], bool] | None, store: _Store) -> Iterator[Member]:
+    with open_regular(path, "rb") as handle:
         kind, compression = _sniff(handle)
         meter = _Meter(limits, os.fstat(handle.fileno()).st_size)
         wanted = _Wanted(want)
@@ -330,13 +483,13 @@ def iter_members(path: Path, limits: Limits = Limits(), want: Callable[[str], bo
                                               "an archive")
         try:
             if kind == "zip":
-                yield from _zip_members(handle, meter, wanted)
+                yield from _zip_members(handle, meter, wanted, store)
             elif kind == "tar":
-                yield from _tar_members(handle, compression, meter, wanted)
+                yield from _tar_members(handle, compression, meter, wanted, store)
             elif kind == "7z":
-                yield from _sevenzip_members(handle, meter, wanted)
+                yield from _sevenzip_members(handle, meter, wanted, store)
             else:
-                yield from _rar_members(path, meter, wanted)
+                yield from _rar_members(path, meter, wanted, store)
         except (ArchiveProblem, ArchiveToolMissing):
             raise
         except _CallerError as error:
@@ -402,7 +555,7 @@ def _mode_kind(mode: int) -> str:
     return f"special file (mode {stat.S_IFMT(mode):o})"
 
 
-def _zip_members(handle: IO[bytes], meter: _Meter, wanted: _Wanted) -> Iterator[Member]:
+def _zip_members(handle: IO[bytes], meter: _Meter, wanted: _Wanted, store: _Store) -> Iterator[Member]:
     with zipfile.ZipFile(handle) as archive:
         seen: set[str] = set()
         plan: list[tuple[zipfile.ZipInfo, str]] = []
@@ -418,19 +571,27 @@ def _zip_members(handle: IO[bytes], meter: _Meter, wanted: _Wanted) -> Iterator[
             if info.flag_bits & 0x1:
                 raise ArchiveProblem(CORRUPT, name, "the member is encrypted (password-protected); expected plain "
                                                     "members. Ask for an archive without a password")
-            data = _zip_read(archive, info, name, meter)
-            yield Member(name, len(data), data)
+            yield _zip_read(archive, info, _Collector(name, store, keep=True), meter)
 
 
-def _zip_read(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, meter: _Meter) -> bytes:
+def _zip_read(archive: zipfile.ZipFile, info: zipfile.ZipInfo, collector: _Collector, meter: _Meter) -> Member:
+    name = collector.name
     if info.compress_type == zipfile.ZIP_BZIP2:
-        return _zip_read_bzip2(archive, info, name, meter)
+        return _zip_read_bzip2(archive, info, collector, meter)
     # deflate output is bounded by the read size; zipfile's LZMA is not, so it gets small reads (LZMA expands
     # at most some thousands of times)
     chunk = 4096 if info.compress_type == zipfile.ZIP_LZMA else _CHUNK
     try:
         with archive.open(info) as stream:
-            return _read(stream, name, meter, keep=True, chunk=chunk)
+            # a member the caller does not take (not DICOM by its first bytes) is not expanded further: zip members
+            # are independent, so its CRC matters to nothing curator makes. The rest of it is counted at the size
+            # its header declares (a bomb is still an ARCHIVE_BOMB; a header that understates costs nothing here)
+            member = _collect(stream, collector, meter, chunk=chunk, drain=False)
+            if member.kept:
+                return member
+            meter.member_size(name, max(info.file_size, member.size))
+            meter.expand(max(info.file_size - member.size, 0))
+            return dataclasses.replace(member, size=max(info.file_size, member.size))
     except NotImplementedError as error:
         raise ArchiveProblem(CORRUPT, name, f"the member uses a compression method this reader lacks ({error}); "
                                             "expected stored, deflate, bzip2 or LZMA. Repack the archive with "
@@ -443,6 +604,7 @@ class _BoundedBzip2:
     def __init__(self, raw: IO[bytes]) -> None:
         self.raw = raw
         self.decompressor = bz2.BZ2Decompressor()
+        self.crc = 0
 
     def read(self, size: int = _CHUNK, /) -> bytes:
         while not self.decompressor.eof:
@@ -453,20 +615,22 @@ class _BoundedBzip2:
                     raise EOFError("bzip2 data ends early")
             out = self.decompressor.decompress(data, size)
             if out:
+                self.crc = zlib.crc32(out, self.crc)
                 return out
         return b""
 
 
-def _zip_read_bzip2(archive: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, meter: _Meter) -> bytes:
+def _zip_read_bzip2(archive: zipfile.ZipFile, info: zipfile.ZipInfo, collector: _Collector, meter: _Meter) -> Member:
     raw_info = copy.copy(info)
     raw_info.compress_type = zipfile.ZIP_STORED
     raw_info.file_size = info.compress_size
     del raw_info.CRC  # the raw bytes have no CRC of their own; the expanded ones are checked below
     with archive.open(raw_info) as raw:
-        data = _read(_BoundedBzip2(raw), name, meter, keep=True)
-    if len(data) != info.file_size or zlib.crc32(data) != info.CRC:
+        stream = _BoundedBzip2(raw)
+        member = _collect(stream, collector, meter)
+    if member.size != info.file_size or stream.crc != info.CRC:
         raise zipfile.BadZipFile(f"Bad CRC-32 or size for file {info.filename!r}")
-    return data
+    return member
 
 
 # tar
@@ -515,7 +679,8 @@ class _Expanded:
         return joined[start:start + _BLOCK] if start >= 0 else b""
 
 
-def _tar_members(handle: IO[bytes], compression: str | None, meter: _Meter, wanted: _Wanted) -> Iterator[Member]:
+def _tar_members(handle: IO[bytes], compression: str | None, meter: _Meter, wanted: _Wanted,
+                 store: _Store) -> Iterator[Member]:
     source = _decompressed(handle, compression) if compression else handle
     with source:
         expanded = _Expanded(source, meter)
@@ -538,9 +703,9 @@ def _tar_members(handle: IO[bytes], compression: str | None, meter: _Meter, want
                 if stream is None:  # pragma: no cover - a regular member always has a stream
                     continue
                 keep = not _junk(name) and wanted(name)
-                data = _read(stream, name, meter, keep=keep, count=False)  # _Expanded counts the total
+                member = _collect(stream, _Collector(name, store, keep), meter, count=False)  # _Expanded counts
                 if keep:
-                    yield Member(name, len(data), data)
+                    yield member
             end = archive.offset
         block = expanded.block_at(end)
         if expanded.count < end + _BLOCK:
@@ -579,6 +744,20 @@ class _Handoff:
         raise _StoppedError
 
 
+def _chunk_limit() -> int:
+    return _CHUNK
+
+
+def _bound_py7zr_blocks() -> None:
+    """py7zr hands each member's data to its writer in blocks of up to ``get_memory_limit()`` bytes (128 MB by
+    default, and one block is held whole), the only use of that function; curator's process sets it to _CHUNK, so a
+    7z member costs the same constant memory as a member of any other archive."""
+    import py7zr.py7zr as core
+
+    if getattr(core, "get_memory_limit", None) is not _chunk_limit:
+        setattr(core, "get_memory_limit", _chunk_limit)  # noqa: B010 - not re-exported: mypy needs setattr
+
+
 def _sevenzip_kind(entry: Any) -> str:
     if entry.is_symlink:
         return "symbolic link"
@@ -594,11 +773,12 @@ def _sevenzip_kind(entry: Any) -> str:
     return "file"
 
 
-def _sevenzip_members(handle: IO[bytes], meter: _Meter, wanted: _Wanted) -> Iterator[Member]:
+def _sevenzip_members(handle: IO[bytes], meter: _Meter, wanted: _Wanted, store: _Store) -> Iterator[Member]:
     try:
         import py7zr
     except ImportError as error:
         raise ArchiveToolMissing("reading 7z archives needs the Python package py7zr: pip install py7zr") from error
+    _bound_py7zr_blocks()
 
     handoff = _Handoff()
 
@@ -608,7 +788,7 @@ def _sevenzip_members(handle: IO[bytes], meter: _Meter, wanted: _Wanted) -> Iter
         def __init__(self, name: str, keep: bool) -> None:
             self.name = name
             self.keep = keep
-            self.buffer = io.BytesIO()
+            self.collector = _Collector(name, store, keep)
             self.count = 0
 
         def write(self, s: bytes | bytearray) -> int:
@@ -617,8 +797,7 @@ def _sevenzip_members(handle: IO[bytes], meter: _Meter, wanted: _Wanted) -> Iter
             self.count += len(s)
             meter.member_size(self.name, self.count)
             meter.expand(len(s))
-            if self.keep:
-                self.buffer.write(s)
+            self.collector.write(s)
             return len(s)
 
         def read(self, size: int | None = None) -> bytes:
@@ -634,10 +813,9 @@ def _sevenzip_members(handle: IO[bytes], meter: _Meter, wanted: _Wanted) -> Iter
             return self.count
 
         def close(self) -> None:
+            member = self.collector.finish()
             if self.keep:
-                data = self.buffer.getvalue()
-                self.buffer = io.BytesIO()
-                handoff.put(Member(self.name, len(data), data))
+                handoff.put(member)
 
     class Factory(py7zr.WriterFactory):
         def __init__(self, plan: dict[str, tuple[str, bool]]) -> None:
@@ -728,7 +906,7 @@ def _bsdtar_setup(rarfile: Any) -> Any:
     return BsdtarSetup(rarfile.BSDTAR_CONFIG)
 
 
-def _rar_members(path: Path, meter: _Meter, wanted: _Wanted) -> Iterator[Member]:
+def _rar_members(path: Path, meter: _Meter, wanted: _Wanted, store: _Store) -> Iterator[Member]:
     try:
         import rarfile  # type: ignore[import-untyped]
     except ImportError as error:
@@ -756,11 +934,11 @@ def _rar_members(path: Path, meter: _Meter, wanted: _Wanted) -> Iterator[Member]
                 tool = _rar_tool(rarfile)  # before rarfile writes a temporary copy of the member
             try:
                 with archive.open(info) as stream:
-                    data = _read(stream, name, meter, keep=True)
+                    member = _collect(stream, _Collector(name, store, keep=True), meter)
             except (rarfile.Error, OSError) as error:
                 using = f" (decompressed with {tool}; another tool, e.g. unrar, may read it)" if piped else ""
                 raise ArchiveProblem(CORRUPT, name, f"expected an intact RAR member; reading failed: "
                                                     f"{type(error).__name__}: {error}{using}. Check the file "
                                                     "against its published checksum or download it again"
                                      ) from error
-            yield Member(name, len(data), data)
+            yield member

@@ -8,6 +8,7 @@ import yaml
 from pydantic import ValidationError
 
 from curator.io import ReadError
+from curator.io.regular import read_regular_text
 from curator.models.card import DatasetCard, consistency_problems
 
 
@@ -47,7 +48,7 @@ def describe_validation_error(error: ValidationError, limit: int = 8) -> str:
 
 def load_card(path: Path) -> DatasetCard:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.safe_load(read_regular_text(path))
     except FileNotFoundError as error:
         raise CardError(f"{path} does not exist; a source needs a dataset card (dataset.yaml)") from error
     except (OSError, UnicodeDecodeError) as error:

@@ -21,11 +21,13 @@ from pydicom.dataset import Dataset
 from pydicom.uid import UID
 
 from curator.executor import run_tasks
+from curator.io.regular import open_regular
 
 if TYPE_CHECKING:
     from curator.checks.facts import Facts
 
-__all__ = ["DICOM_SUFFIXES", "Decoding", "DicomFacts", "DicomFile", "DicomSeries", "gather", "read_file"]
+__all__ = ["DICOM_SUFFIXES", "Decoding", "DicomFacts", "DicomFile", "DicomSeries", "dicom_head", "dicom_kind", "gather",
+           "read_file"]
 
 DICOM_SUFFIXES = (".dcm", ".dicom", ".dic", ".ima")
 MEDIA_STORAGE_DIRECTORY = "1.2.840.10008.1.3.10"  # DICOMDIR: an index of the files, not an image
@@ -131,13 +133,78 @@ def _syntax_name(uid: str) -> str:
     return f"{name} ({uid})" if name != uid else uid
 
 
+HEAD_BYTES = 1024  # what :func:`dicom_head` looks at: the preamble, the marker and the first elements
+_VRS = frozenset(b"AE AS AT CS DA DS DT FD FL IS LO LT OB OD OF OL OV OW PN SH SL SQ SS ST SV TM UC UI UL UN UR US "
+                 b"UT UV".split())
+_LONG_VRS = frozenset(b"OB OD OF OL OV OW SQ UC UN UR UT UV".split())   # 2 reserved bytes, then a 4-byte length
+PART10, BARE, NO_META = "part10", "bare", "no-meta"
+NO_META_REASON = ("the 'DICM' marker at byte 128 is not followed by the file meta information (group 0002), as DICOM "
+                  "Part 10 requires: the file is damaged or not DICOM")
+
+
+def dicom_head(head: bytes) -> str | None:
+    """Whether the first bytes of a file (up to HEAD_BYTES) are DICOM, judged from them alone, in O(1).
+
+    ``"part10"``: the ``DICM`` marker at byte 128 (DICOM Part 10), followed by a group 0002 tag; ``"no-meta"``: the
+    marker followed by anything else (damaged: pydicom would parse whatever follows, e.g. gigabytes of zeros, as
+    empty elements, so such a file is never parsed). ``"bare"``: no preamble, but a data set that
+    pydicom's ``force=True`` reads, recognised by a stated heuristic: the first element is a little-endian tag of
+    group 0002 (file meta) or 0008 (every image's first group: SOP Class, dates, modality) with an element number
+    below 0x1000, followed by an explicit VR or an implicit 4-byte length under 64 KiB; and when the next element
+    starts within the head, its tag comes after the first in the same or a later group. None: not DICOM (a file of
+    zeros, text, an image of another format), however it is named. Data sets that start with another group are not
+    recognised without a preamble.
+    """
+    if len(head) >= 132 and head[128:132] == b"DICM":
+        return PART10 if head[132:134] == b"\x02\x00" else NO_META
+    if len(head) < 8:
+        return None
+    group, element = int.from_bytes(head[0:2], "little"), int.from_bytes(head[2:4], "little")
+    if group not in (0x0002, 0x0008) or element >= 0x1000:
+        return None
+    vr = head[4:6]
+    if vr in _VRS:
+        if vr in _LONG_VRS:
+            if head[6:8] != b"\0\0" or len(head) < 12:
+                return None
+            length, start = int.from_bytes(head[8:12], "little"), 12
+        else:
+            length, start = int.from_bytes(head[6:8], "little"), 8
+    else:
+        length, start = int.from_bytes(head[4:8], "little"), 8
+    if length == 0xFFFFFFFF:   # an undefined length (a sequence): accepted on the first tag alone
+        return BARE
+    if length >= 0x10000:
+        return None
+    following = start + length
+    if following + 4 <= len(head):
+        next_group = int.from_bytes(head[following:following + 2], "little")
+        next_element = int.from_bytes(head[following + 2:following + 4], "little")
+        if (next_group, next_element) <= (group, element):
+            return None
+    return BARE
+
+
+def head_of(path: Path, size: int = HEAD_BYTES) -> bytes:
+    """The first ``size`` bytes of a regular file, opened without blocking (see :mod:`curator.io.regular`)."""
+    with open_regular(path, "rb") as handle:
+        head: bytes = handle.read(size)
+        return head
+
+
+def dicom_kind(path: Path) -> str | bool | None:
+    """:func:`dicom_head` of the file at ``path`` (reading HEAD_BYTES only, never the whole file); False when it
+    cannot be opened or is no regular file."""
+    try:
+        return dicom_head(head_of(path))
+    except OSError:
+        return False
+
+
 def _marker(path: Path) -> bool | None:
     """True when the file has the DICOM Part 10 marker, False when not, None when it cannot be opened."""
-    try:
-        with path.open("rb") as handle:
-            return handle.read(132)[128:132] == b"DICM"
-    except OSError:
-        return None
+    kind = dicom_kind(path)
+    return None if kind is False else kind == PART10
 
 
 def _named_dicom(path: Path) -> bool:
@@ -356,7 +423,10 @@ def _pixel_extent(handle: BinaryIO, ds: Dataset) -> int | None:
 def read_file(root: Path, rel: str, deep: bool) -> tuple[DicomFile | str | None, Decoding | None]:
     """(header, decoding) of one file; the header is None for a non-DICOM file and a reason when unreadable."""
     path = root / rel
-    marked = _marker(path)
+    kind = dicom_kind(path)
+    if kind == NO_META:
+        return NO_META_REASON, None
+    marked = None if kind is False else kind == PART10
     if not marked:
         if not _named_dicom(path):
             return None, None  # not DICOM, and not pretending to be

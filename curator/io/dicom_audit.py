@@ -32,8 +32,9 @@ from pydicom.multival import MultiValue
 from pydicom.tag import BaseTag
 
 from curator.executor import run_tasks
+from curator.io import dicom as dicom_files
 from curator.io.deid_table import deid_table
-from curator.io.dicom import DICOM_SUFFIXES, MEDIA_STORAGE_DIRECTORY, _marker, _named_dicom, _skipped
+from curator.io.dicom import DICOM_SUFFIXES, MEDIA_STORAGE_DIRECTORY, _named_dicom, _skipped
 
 if TYPE_CHECKING:
     from curator.checks.facts import Facts
@@ -302,11 +303,17 @@ def _parse(path: Path, marked: bool) -> tuple[Dataset, list[str]]:
 def audit_file(root: Path, rel: str) -> AuditedFile | str | None:
     """The audit's view of one file: None when it is not DICOM, a reason when it cannot be read."""
     path = root / rel
-    marked = _marker(path)
+    kind = dicom_files.dicom_kind(path)   # from the first bytes only: a large file of zeros is never parsed
+    if kind == dicom_files.NO_META:
+        return dicom_files.NO_META_REASON
+    marked = None if kind is False else kind == dicom_files.PART10
     if marked is None:
         return "the file cannot be opened" if _named_dicom(path) else None
     if not marked and not path.name.lower().endswith(DICOM_SUFFIXES):
         return None
+    if not marked and kind != dicom_files.BARE:
+        return None if path.stat().st_size < 132 else (
+            "it has no 'DICM' marker at byte 128 and does not parse as a DICOM data set")
     try:
         ds, notes = _parse(path, marked)
     except Exception as error:

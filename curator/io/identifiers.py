@@ -29,6 +29,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from curator.io import ReadError
+from curator.io.regular import read_regular_bytes
 
 __all__ = ["Identifier", "IdentifierList", "IdentifierListError", "Match", "fold_text", "fold_token", "mask",
            "read_identifiers", "tokens", "transliterate"]
@@ -312,7 +313,7 @@ def _permutation(window: list[str], want: tuple[str, ...], initials: bool) -> bo
 def read_identifiers(path: Path) -> IdentifierList:
     """Read the list (UTF-8, else Windows-1251); raise IdentifierListError with a reason."""
     try:
-        data = path.read_bytes()
+        data = read_regular_bytes(path)
     except OSError as error:
         raise IdentifierListError(f"cannot read the identifier list {path} ({error.strerror or error})") from error
     if len(data) > 64 << 20:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from curator.io import ReadError
+from curator.io.regular import read_regular_bytes
 
 # manifest file name -> algorithm
 MANIFEST_ALGORITHMS = {
@@ -55,7 +56,7 @@ def parse_manifest(path: Path, algorithm: str | None = None) -> Manifest:
     """Parse every line; a line that does not parse is recorded in ``problems``, never raised."""
     algorithm = algorithm or MANIFEST_ALGORITHMS.get(path.name, "sha256")
     try:
-        data = path.read_bytes()
+        data = read_regular_bytes(path)
     except OSError as error:
         raise ManifestReadError(f"cannot open the manifest ({error.strerror or error})") from error
     return parse_manifest_bytes(data, path, algorithm)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from curator.io import ReadError
+from curator.io.regular import read_regular_bytes
 
 
 class RegistryReadError(ReadError):
@@ -25,6 +26,7 @@ class RegistryTable:
     sheet: str | None
     header: list[str]
     rows: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    formulas: list[tuple[str, str]] = field(default_factory=list)   # (cell, formula) of each formula cell (xlsx)
 
 
 def _normalise(value: Any) -> Any:
@@ -71,14 +73,62 @@ def _table(path: Path, sheet: str | None, rows: Iterator[Sequence[Any]], columns
     return table
 
 
+XLSX_MAX_PART_BYTES = 32 << 20    # inflated from any one part of a workbook (a sheet, the shared strings, ...)
+XLSX_MAX_TOTAL_BYTES = 128 << 20  # inflated from all its parts together, and the most the file itself may hold
+MAX_FORMULAS = 1000               # formula cells recorded (all are counted)
+
+
+def check_xlsx_parts(data: bytes) -> None:
+    """Inflate every part of the workbook once, in chunks, counting the bytes: a part beyond XLSX_MAX_PART_BYTES or
+    a workbook beyond XLSX_MAX_TOTAL_BYTES raises RegistryReadError before openpyxl parses anything (a workbook whose
+    sharedStrings expand to gigabytes would otherwise cost that much memory). Parts must be stored or deflated."""
+    total = 0
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        for info in archive.infolist():
+            if info.is_dir():
+                continue
+            if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+                raise RegistryReadError(f"the part {info.filename!r} uses compression method {info.compress_type}; "
+                                        "expected stored or deflated parts, as spreadsheet programs write them")
+            size = 0
+            with archive.open(info) as stream:
+                while chunk := stream.read(1 << 20):   # deflate output is bounded by the read size
+                    size += len(chunk)
+                    total += len(chunk)
+                    if size > XLSX_MAX_PART_BYTES:
+                        raise RegistryReadError(
+                            f"the part {info.filename!r} expands to more than {XLSX_MAX_PART_BYTES:,} bytes "
+                            f"(the limit per part of a registry workbook); a registry is far smaller, so the "
+                            "workbook is damaged or a decompression bomb. Save the registry again from its source")
+                    if total > XLSX_MAX_TOTAL_BYTES:
+                        raise RegistryReadError(
+                            f"the workbook expands to more than {XLSX_MAX_TOTAL_BYTES:,} bytes (the limit for a "
+                            "registry workbook); a registry is far smaller, so the workbook is damaged or a "
+                            "decompression bomb. Save the registry again from its source")
+
+
+def _formulas(book: Any, title: str) -> list[tuple[str, str]]:
+    """(cell, formula) for the formula cells of the sheet (read with formulas, not their cached values)."""
+    found: list[tuple[str, str]] = []
+    for row in book[title].iter_rows(max_col=MAX_COLUMNS):
+        for cell in row:
+            if getattr(cell, "data_type", None) == "f" and len(found) < MAX_FORMULAS:
+                found.append((str(cell.coordinate), str(cell.value)[:200]))
+    return found
+
+
 def read_xlsx(path: Path, columns: list[str], sheet: str | None = None) -> RegistryTable:
     import openpyxl  # imported here: loading openpyxl costs ~0.2 s that most commands never need
 
     try:
-        with path.open("rb") as handle:
-            data = handle.read()
+        data = read_regular_bytes(path, limit=XLSX_MAX_TOTAL_BYTES)
+        check_xlsx_parts(data)
         book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (OSError, zipfile.BadZipFile, KeyError, ValueError, TypeError) as error:
+    except RegistryReadError:
+        raise
+    except OSError as error:
+        raise RegistryReadError(f"not a readable xlsx workbook ({error.strerror or error})") from error
+    except (zipfile.BadZipFile, KeyError, ValueError, TypeError) as error:
         raise RegistryReadError(f"not a readable xlsx workbook ({type(error).__name__}: {error})") from error
     except Exception as error:  # openpyxl raises many types on malformed XML; all mean "unreadable"
         raise RegistryReadError(f"not a readable xlsx workbook ({type(error).__name__}: {error})") from error
@@ -88,7 +138,14 @@ def read_xlsx(path: Path, columns: list[str], sheet: str | None = None) -> Regis
         worksheet = book[sheet] if sheet else book.worksheets[0]
         # read-only mode parses the sheet lazily, inside iter_rows: its errors are read errors too
         rows = worksheet.iter_rows(values_only=True, max_col=MAX_COLUMNS)
-        return _table(path, worksheet.title, rows, columns)
+        table = _table(path, worksheet.title, rows, columns)
+        # the cached values were read above; a second pass with formulas finds the cells that hold one
+        formulas = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=False)
+        try:
+            table.formulas = _formulas(formulas, worksheet.title)
+        finally:
+            formulas.close()
+        return table
     except RegistryReadError:
         raise
     except Exception as error:  # malformed sheet XML and the like
@@ -99,7 +156,7 @@ def read_xlsx(path: Path, columns: list[str], sheet: str | None = None) -> Regis
 
 def read_csv(path: Path, columns: list[str]) -> RegistryTable:
     try:
-        text = path.read_bytes().decode("utf-8-sig")
+        text = read_regular_bytes(path).decode("utf-8-sig")
     except OSError as error:
         raise RegistryReadError(f"cannot open the file ({error.strerror or error})") from error
     except UnicodeDecodeError as error:

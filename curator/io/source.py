@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from curator.io import ReadError
 from curator.io.card import describe_validation_error
+from curator.io.regular import read_regular_bytes
 from curator.models.records import SourceStudy
 
 STUDY_COLUMNS = ("study", "category", "sex", "age", "mask", "patient")
@@ -28,7 +29,7 @@ def read_studies(path: Path) -> list[SourceStudy]:
 def read_study_table(path: Path) -> list[tuple[int, SourceStudy]]:
     """Like :func:`read_studies`, each study with its line number in the file."""
     try:
-        text = path.read_bytes().decode("utf-8-sig")
+        text = read_regular_bytes(path).decode("utf-8-sig")
     except FileNotFoundError as error:
         raise SourceError(f"{path} does not exist; a source needs a studies table (studies.csv)") from error
     except OSError as error:

@@ -3,6 +3,9 @@ intact release without loading pydantic)."""
 
 from __future__ import annotations
 
+from curator.wording import plural as plural
+from curator.wording import plural_ru as plural_ru
+
 
 def human_bytes(count: float) -> str:
     for unit in ("B", "KB", "MB", "GB", "TB"):
@@ -10,20 +13,6 @@ def human_bytes(count: float) -> str:
             return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
         count /= 1000
     raise AssertionError("unreachable")
-
-
-def plural(count: int, word: str, many: str | None = None) -> str:
-    """ "1 error", "2 errors"; ``many`` for a plural that is not the word plus s ("studies")."""
-    return f"{count} {word if count == 1 else many or word + 's'}"
-
-
-def plural_ru(count: int, one: str, few: str, many: str) -> str:
-    """Russian: 1 ошибка, 2 ошибки, 5 ошибок, 11 ошибок, 21 ошибка."""
-    if count % 10 == 1 and count % 100 != 11:
-        return f"{count} {one}"
-    if 2 <= count % 10 <= 4 and not 12 <= count % 100 <= 14:
-        return f"{count} {few}"
-    return f"{count} {many}"
 
 
 def summary_line(command: str, root: str, valid: bool, errors: int, warnings: int, infos: int, files: int,
