@@ -45,7 +45,8 @@ from curator.executor import Progress, run_tasks
 from curator.io.hashing import hash_file
 from curator.io.inventory import walk
 from curator.io.manifest import MANIFEST_ALGORITHMS, ManifestReadError, parse_manifest
-from curator.io.privacy_files import NIFTI_TEXT_FIELDS, read_gzip_header, read_nifti_metadata
+from curator.io.gzip_header import GzipFieldTooLong, GzipHeaderError, read_gzip_header_from
+from curator.io.privacy_files import NIFTI_TEXT_FIELDS, read_nifti_metadata
 
 __all__ = ["NiftiAnonymiseError", "NiftiAnonymiseSummary", "NiftiScrub", "anonymise_nifti", "anonymise_nifti_tree",
            "needs_scrub", "scrub_nifti_header", "summary_text"]
@@ -194,13 +195,15 @@ def _clean_header(raw: bytes) -> tuple[bytes, int, int, tuple[str, ...], bool]:
 
 
 def _gzip_header_dirty(path: Path) -> bool:
+    """Does the gzip header of ``path`` hold more than a bare header (name, comment, extra field, CRC, time)?"""
     with path.open("rb") as handle:
-        head = handle.read(64 << 10)
-    if head[:2] != GZIP_MAGIC:
-        return False
-    parsed = read_gzip_header(head)
-    return parsed is None or parsed.name is not None or parsed.comment is not None or parsed.mtime != 0 \
-        or bool(head[3] & 0x06)  # FHCRC, FEXTRA
+        if handle.read(2) != GZIP_MAGIC:
+            return False
+        handle.seek(0)
+        try:
+            return not read_gzip_header_from(handle).bare
+        except GzipHeaderError:
+            return True
 
 
 def anonymise_nifti(source: Path, target: Path, *, verify: bool = True) -> NiftiScrub:
@@ -355,12 +358,14 @@ def _run(job: _Job) -> NiftiScrub | bool | str:
         if job.kind == "nifti":
             return anonymise_nifti(job.source, job.target)
         if job.kind == "gzip":
-            from curator.build.files import GzipHeaderError, copy_gzip_anonymous
+            from curator.build.files import copy_gzip_anonymous
 
             try:
                 dirty = _gzip_header_dirty(job.source)
                 copy_gzip_anonymous(job.source, job.target)
                 return dirty
+            except GzipFieldTooLong as error:  # gzip, with a name or comment beyond the reader's bound
+                return str(error)
             except GzipHeaderError:  # not really gzip: copy it as it is
                 shutil.copyfile(job.source, job.target)
                 return False
