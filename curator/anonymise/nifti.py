@@ -42,10 +42,10 @@ import xxhash
 
 from curator.errors import OptionsError
 from curator.executor import Progress, run_tasks
+from curator.io.gzip_header import GzipFieldTooLongError, GzipHeaderError, read_gzip_header_from
 from curator.io.hashing import hash_file
 from curator.io.inventory import walk
 from curator.io.manifest import MANIFEST_ALGORITHMS, ManifestReadError, parse_manifest
-from curator.io.gzip_header import GzipFieldTooLong, GzipHeaderError, read_gzip_header_from
 from curator.io.privacy_files import NIFTI_TEXT_FIELDS, read_nifti_metadata
 
 __all__ = ["NiftiAnonymiseError", "NiftiAnonymiseSummary", "NiftiScrub", "anonymise_nifti", "anonymise_nifti_tree",
@@ -364,7 +364,7 @@ def _run(job: _Job) -> NiftiScrub | bool | str:
                 dirty = _gzip_header_dirty(job.source)
                 copy_gzip_anonymous(job.source, job.target)
                 return dirty
-            except GzipFieldTooLong as error:  # gzip, with a name or comment beyond the reader's bound
+            except GzipFieldTooLongError as error:  # gzip, with a name or comment beyond the reader's bound
                 return str(error)
             except GzipHeaderError:  # not really gzip: copy it as it is
                 shutil.copyfile(job.source, job.target)

@@ -6,7 +6,7 @@ import gzip
 import shutil
 from pathlib import Path
 
-from curator.io.gzip_header import GZIP_MAGIC, MAX_FIELD, GzipFieldTooLong, GzipHeaderError, read_gzip_header_from
+from curator.io.gzip_header import GZIP_MAGIC, MAX_FIELD, GzipFieldTooLongError, GzipHeaderError, read_gzip_header_from
 
 __all__ = ["GzipHeaderError", "copy_gzip_anonymous", "gzip_deterministic", "place_nifti"]
 
@@ -17,13 +17,14 @@ def copy_gzip_anonymous(source: Path, target: Path) -> None:
     The compressed payload and the CRC/size trailer are copied byte for byte, so the decompressed data is
     identical; only what the header said about the source (its original name, its time) is dropped. The header
     is read to its real end (``curator.io.gzip_header``); a name or comment beyond its bound raises
-    GzipFieldTooLong (a GzipHeaderError).
+    GzipFieldTooLongError (a GzipHeaderError).
     """
     with source.open("rb") as src:
         header = read_gzip_header_from(src)
         if header.overlong:
-            raise GzipFieldTooLong(f"{source.name}: the gzip header's {' and '.join(header.overlong)} is longer than "
-                                  f"{MAX_FIELD:,} bytes; compress the file again without it (gzip -n)")
+            raise GzipFieldTooLongError(f"{source.name}: the gzip header's {' and '.join(header.overlong)} is "
+                                        f"longer than {MAX_FIELD:,} bytes; compress the file again without it "
+                                        "(gzip -n)")
         src.seek(0)
         fixed = src.read(10)
         src.seek(header.size)

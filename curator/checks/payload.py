@@ -11,7 +11,8 @@ from curator.io.nifti import NiftiHeader
 from curator.io.payload import Payload
 from curator.models.findings import Finding
 
-CODES = frozenset({"IMAGE_TRUNCATED", "IMAGE_TRAILING_DATA", "IMAGE_UNREADABLE", "MASK_VALUES_UNEXPECTED", "MASK_EMPTY", "IMAGE_INTENSITY_IMPLAUSIBLE",
+CODES = frozenset({"IMAGE_TRUNCATED", "IMAGE_TRAILING_DATA", "IMAGE_UNREADABLE", "MASK_VALUES_UNEXPECTED",
+                   "MASK_EMPTY", "IMAGE_INTENSITY_IMPLAUSIBLE",
                    "MASK_IMPLAUSIBLE", "IMAGE_HU_OFFSET_MISSING"})
 
 HU_RANGE = (-2048, 4095)

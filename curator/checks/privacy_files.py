@@ -157,7 +157,8 @@ def _gzip(path: str, audit: FileAudit) -> Iterator[Finding]:
         context["mtime"] = dt.datetime.fromtimestamp(header.mtime, dt.UTC).date().isoformat()
     if header.overlong:  # a field of a megabyte is a payload hidden in the header, whatever it says
         context["overlong"] = list(header.overlong)
-    severity = Severity.error if kinds or header.overlong else (Severity.info if same and header.comment is None else None)
+    severity = Severity.error if kinds or header.overlong else (
+        Severity.info if same and header.comment is None else None)
     yield make_finding("PHI_GZIP_HEADER", path, where=", ".join(parts), severity=severity,
                        looks_like=sorted(set(kinds)), **context)
 

@@ -14,8 +14,8 @@ import struct
 from dataclasses import dataclass
 from typing import IO
 
-__all__ = ["GZIP_MAGIC", "MAX_FIELD", "MAX_HEADER", "GzipHeader", "GzipFieldTooLong", "GzipHeaderError", "parse_gzip_header",
-           "read_gzip_header_from"]
+__all__ = ["GZIP_MAGIC", "MAX_FIELD", "MAX_HEADER", "GzipFieldTooLongError", "GzipHeader", "GzipHeaderError",
+           "parse_gzip_header", "read_gzip_header_from"]
 
 GZIP_MAGIC = b"\x1f\x8b"
 MAX_FIELD = 1 << 20     # bytes of FNAME, and of FCOMMENT, read before the field is called overlong
@@ -29,7 +29,7 @@ class GzipHeaderError(ValueError):
     """Not a deflate gzip member header (wrong magic or method, or the data ends inside the header)."""
 
 
-class GzipFieldTooLong(GzipHeaderError):
+class GzipFieldTooLongError(GzipHeaderError):
     """A gzip member whose FNAME or FCOMMENT is longer than MAX_FIELD: gzip, but not to be copied as it is."""
 
 
@@ -64,9 +64,10 @@ def parse_gzip_header(data: bytes, *, at_end: bool = False) -> GzipHeader | None
     Raises GzipHeaderError when ``data`` does not start a deflate gzip member. A name or comment longer than
     MAX_FIELD gives a header with ``overlong`` set and ``size`` 0, without looking further.
     """
-    def short() -> None:
+    def short() -> GzipHeader | None:
         if at_end:
             raise GzipHeaderError(f"the data ends inside the gzip header ({len(data)} bytes)")
+        return None
 
     if len(data) < 10:
         if data[: min(2, len(data))] != GZIP_MAGIC[: min(2, len(data))]:

@@ -1,9 +1,9 @@
 """The deep tier's single pass over NIfTI files.
 
 One read of a file feeds every hasher, the gzip decompressor (each member's CRC-32 and size checked against its
-trailer, bytes after the last member counted) and the voxel statistics. A study and its mask are streamed in lockstep, voxel range by voxel range, so the HU
-under a lesion mask is measured without holding either volume in memory: memory stays at a few MB per task
-whatever the volume size.
+trailer, bytes after the last member counted) and the voxel statistics. A study and its mask are streamed in
+lockstep, voxel range by voxel range, so the HU under a lesion mask is measured without holding either volume
+in memory: memory stays at a few MB per task whatever the volume size.
 """
 
 from __future__ import annotations
