@@ -7,6 +7,8 @@ For each ``.nii``/``.nii.gz`` file:
 - header extensions are dropped (the extension flag is zeroed), and so is any padding between the header and
   the voxels: ``vox_offset`` becomes 352 (NIfTI-1) or 544 (NIfTI-2) when it was larger; nothing is parsed, so
   nothing is ever unpickled;
+- bytes after the last voxel (vox_offset + voxels x bytes per voxel; IMAGE_TRAILING_DATA) are dropped and
+  counted;
 - a compressed file is written again as one gzip member without FNAME, FCOMMENT or FEXTRA, MTIME 0, by ISA-L at
   level 2 (zlib level 6 where ISA-L is missing): the same input gives the same bytes on every run with the same
   library. An uncompressed file stays uncompressed.
@@ -70,10 +72,12 @@ class NiftiScrub:
     extensions: int = 0                  # header extensions dropped
     extension_bytes: int = 0             # bytes between the header and the voxels dropped (extensions, padding)
     gzip_header: bool = False            # a gzip FNAME, FCOMMENT, FEXTRA or MTIME was dropped
+    trailing_bytes: int = 0              # decompressed bytes after the last voxel dropped (IMAGE_TRAILING_DATA)
 
     @property
     def changed(self) -> bool:
-        return bool(self.cleared or self.extensions or self.extension_bytes or self.gzip_header)
+        return bool(self.cleared or self.extensions or self.extension_bytes or self.gzip_header
+                    or self.trailing_bytes)
 
 
 @dataclass
@@ -86,6 +90,7 @@ class NiftiAnonymiseSummary:
     cleared: Counter[str] = field(default_factory=Counter)    # header field -> files it was cleared in
     extensions: int = 0                                       # header extensions dropped
     gzip_headers: int = 0                                     # gzip headers with a name, comment or time
+    trailing: dict[str, int] = field(default_factory=dict)    # path -> bytes after the last voxel dropped
     other_gzip: list[str] = field(default_factory=list)       # other .gz files whose gzip header was cleaned
     copied: list[str] = field(default_factory=list)           # other files copied unchanged
     manifests: list[str] = field(default_factory=list)        # manifests whose entries were updated
@@ -96,7 +101,8 @@ class NiftiAnonymiseSummary:
     def as_dict(self) -> dict[str, object]:
         return {"source": self.source, "out": self.out, "files": self.files, "changed": self.changed,
                 "bytes": self.bytes, "cleared": dict(sorted(self.cleared.items())), "extensions": self.extensions,
-                "gzip_headers": self.gzip_headers, "other_gzip": self.other_gzip, "copied": self.copied,
+                "gzip_headers": self.gzip_headers, "trailing": self.trailing, "other_gzip": self.other_gzip,
+                "copied": self.copied,
                 "manifests": self.manifests, "left_out": self.left_out, "failed": self.failed,
                 "seconds": self.seconds}
 
@@ -110,6 +116,9 @@ def summary_text(summary: NiftiAnonymiseSummary) -> str:
         lines.append(f"  header extensions dropped: {summary.extensions}")
     if summary.gzip_headers:
         lines.append(f"  gzip headers without name and time: {summary.gzip_headers} files")
+    if summary.trailing:
+        lines.append(f"  bytes after the last voxel dropped: {len(summary.trailing)} files, "
+                     f"{sum(summary.trailing.values()):,} bytes")
     if summary.other_gzip:
         lines.append(f"  other gzip files with a bare header: {len(summary.other_gzip)}")
     if summary.copied:
@@ -223,6 +232,7 @@ def anonymise_nifti(source: Path, target: Path, *, verify: bool = True) -> Nifti
                 raise NiftiAnonymiseError("not a NIfTI-1 or NIfTI-2 file (sizeof_hdr is neither 348 nor 540)")
             raw = first + _read_exactly(stream, size, "header")
             header, size, vox_offset, cleared, extended = _clean_header(raw)
+            voxel_bytes = _voxel_bytes(raw)
             # skip extensions and padding up to the voxels; a vox_offset of 0 (the real MosMed masks) means
             # "right after the header"
             gap = max(0, vox_offset - (size + 4))
@@ -233,13 +243,19 @@ def anonymise_nifti(source: Path, target: Path, *, verify: bool = True) -> Nifti
                     raise NiftiAnonymiseError(f"vox_offset {vox_offset} lies beyond the end of the data")
                 skipped += len(piece)
             voxels = xxhash.xxh3_128()
+            left, trailing = voxel_bytes, 0   # only the voxels are copied; what follows them is counted
             with target.open("wb") as out_raw:
                 out = _compressor(out_raw) if compressed else out_raw
                 try:
                     out.write(header)
                     while piece := stream.read(CHUNK):
-                        voxels.update(piece)
-                        out.write(piece)
+                        if len(piece) > left:
+                            trailing += len(piece) - left
+                            piece = piece[:left]
+                        left -= len(piece)
+                        if piece:
+                            voxels.update(piece)
+                            out.write(piece)
                 finally:
                     if compressed:
                         out.close()
@@ -255,10 +271,24 @@ def anonymise_nifti(source: Path, target: Path, *, verify: bool = True) -> Nifti
             if stream is not raw_handle:
                 stream.close()
     scrub = NiftiScrub(cleared=cleared, extensions=_count_extensions(source) if extended else 0,
-                       extension_bytes=gap, gzip_header=compressed and _gzip_header_dirty(source))
+                       extension_bytes=gap, gzip_header=compressed and _gzip_header_dirty(source),
+                       trailing_bytes=trailing)
     if verify:
         _verify(target, size, voxels.hexdigest())
     return scrub
+
+
+def _voxel_bytes(raw: bytes) -> int:
+    """Bytes of voxels the header ``raw`` announces (voxels x bytes per voxel)."""
+    from curator.io.nifti import NiftiReadError, parse_header
+
+    try:
+        parsed = parse_header(raw, compressed=False, file_size=0, isize=None)
+    except NiftiReadError as error:
+        raise NiftiAnonymiseError(f"the header does not say how many voxels follow it ({error})") from error
+    if parsed.problems:
+        raise NiftiAnonymiseError(f"the header does not say how many voxels follow it ({parsed.problems[0]})")
+    return parsed.data_bytes - int(parsed.vox_offset)
 
 
 def _count_extensions(path: Path) -> int:
@@ -450,6 +480,8 @@ def anonymise_nifti_tree(source: Path | str, out: Path | str, *, force: bool = F
                 summary.cleared.update(result.cleared)
                 summary.extensions += result.extensions
                 summary.gzip_headers += result.gzip_header
+                if result.trailing_bytes:
+                    summary.trailing[rel or source.name] = result.trailing_bytes
                 changed.append(rel)
             elif job.kind == "gzip":
                 summary.other_gzip.append(rel)

@@ -75,7 +75,7 @@ def check(facts: Facts) -> Iterator[Finding]:
 def _trailing_data(path: str, payload: Payload, expected: int, study_id: int | None) -> Iterator[Finding]:
     """Bytes past vox_offset + voxels x bytes per voxel, in the (decompressed) stream or after the gzip stream."""
     extra_stream = max(0, payload.decompressed - expected)
-    if not extra_stream and not payload.after_stream:
+    if not extra_stream and not payload.after_stream:  # the sum is io.payload.trailing_bytes
         return
     parts = []
     if extra_stream:

@@ -29,5 +29,5 @@ def build(source: Path, out: Path, force: bool, jobs: int | None, xxh128: bool, 
     result = run_build(source, out, force=force, jobs=jobs, xxh128=xxh128, bag=bag)
     per = ", ".join(f"{k} {v}" for k, v in result.per_category.items())
     click.echo(f"built {result.out}: {result.studies} studies ({per}), {result.masks} masks, "
-               f"{result.files} files, {result.bytes:,} bytes; validated with 0 errors")
+               f"{result.files} files, {result.bytes:,} bytes; validated (--deep) with 0 errors")
 

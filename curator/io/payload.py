@@ -396,6 +396,12 @@ class NiftiStream:
                        stream_problem=self.stream_problem, members=self.members, after_stream=self.after_stream)
 
 
+def trailing_bytes(payload: Payload, header: NiftiHeader) -> int:
+    """Bytes after the last voxel: decompressed bytes past vox_offset + voxels x bytes per voxel, plus bytes after
+    the last gzip member."""
+    return max(0, payload.decompressed - header.data_bytes) + payload.after_stream
+
+
 def scan_nifti(path: Path, algorithms: list[str], *, low: float = -2048, high: float = 4095,
                count_values: bool = True) -> Payload:
     """Read ``path`` once: digests, the gzip stream checked end to end, the header and voxel statistics."""
