@@ -31,7 +31,8 @@ def check(facts: Facts) -> Iterator[Finding]:
         kind = facts.data_kind(path)
         study_id = int(kind[1]["study_id"]) if kind and kind[1].get("study_id") else None
         expected = header.data_bytes
-        yield from _trailing_data(path, payload, expected, study_id)
+        if payload.stream_error is None:  # a damaged stream's sizes say nothing about hidden bytes
+            yield from _trailing_data(path, payload, expected, study_id)
         if payload.stream_problem == "corrupt":
             yield make_finding("IMAGE_UNREADABLE", path, study_id=study_id, reason=payload.stream_error,
                                expected_bytes=expected, decompressed_bytes=payload.decompressed)

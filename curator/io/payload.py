@@ -322,8 +322,8 @@ class NiftiStream:
                 except _INFLATE_ERRORS as error:
                     at = self._taken - len(self._input)
                     self._fail("corrupt", f"the deflate data of gzip member {self.members} cannot be decoded "
-                                          f"({error}), in the {CHUNK:,} bytes from file offset {at:,}, after "
-                                          f"{self.decompressed:,} bytes of data: the file is damaged")
+                                          f"({error}) at or after file offset {at:,}, with {self.decompressed:,} "
+                                          "bytes of data decoded before it: the file is damaged")
                     break
                 if self._inflater.unconsumed_tail:
                     self._input = self._inflater.unconsumed_tail
