@@ -294,3 +294,21 @@ def test_hostile_overlong_gzip_name(tmp_path: Path) -> None:
     run.assert_bounded(exit_code=1, seconds=15, megabytes=250)
     assert "longer than 1,048,576 bytes" in run.stderr + run.stdout
     assert snapshot(tmp_path) == before
+
+
+def test_hostile_overlong_gzip_name_in_a_release(release: Path, tmp_path: Path) -> None:
+    path = release / STUDY
+    path.write_bytes(gzip_member(nifti_bytes(ct_volume(), affine_of(path)), name=b"Ivanov^Ivan " * (MAX_FIELD // 4)))
+    before = snapshot(release)
+    run = run_bounded(["validate", str(release), "--deep", "--format", "json", "--no-cache"], cwd=tmp_path,
+                      timeout=60)
+    run.assert_bounded(exit_code=1, seconds=20, megabytes=300)
+    found = {(f["code"], f["path"], f["severity"]) for f in json.loads(run.stdout)["findings"]}
+    assert {("PHI_GZIP_HEADER", STUDY, "error"), ("IMAGE_UNREADABLE", STUDY, "error")} <= found
+    assert snapshot(release) == before
+
+
+def test_anonymise_nifti_takes_no_dicom_options(release: Path, tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["anonymise", "--nifti", "--copy-other", str(release), str(tmp_path / "o")])
+    assert result.exit_code == 2 and "--copy-other apply to DICOM" in result.output
+    assert not (tmp_path / "o").exists()

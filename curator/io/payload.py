@@ -240,7 +240,7 @@ class NiftiStream:
                 return
             if header is not None:
                 break
-            if not self._more_input(min(len(self._input) + want, MAX_HEADER)):
+            if len(self._input) >= MAX_HEADER or not self._more_input(min(len(self._input) + want, MAX_HEADER)):
                 self._fail("truncated", f"the file ends inside the header of gzip member {self.members + 1}")
                 return
             want *= 4
