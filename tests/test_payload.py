@@ -144,6 +144,15 @@ def test_voxels_split_over_gzip_members_are_legal(release: Path) -> None:
     assert findings == []
 
 
+def test_a_name_in_a_later_gzip_member_is_found(release: Path) -> None:
+    path = release / STUDY
+    stream = nifti_bytes(ct_volume(), affine_of(path))
+    path.write_bytes(gzip_member(stream) + gzip_member(b"", name=b"Ivanov_Ivan.nii", comment=b"MRN 123456"))
+    _, findings = deep(release, "--select", "image,PHI_GZIP_HEADER")
+    assert [(f["code"], f["severity"], f["context"]["where"]) for f in findings] == [
+        ("PHI_GZIP_HEADER", "error", "FNAME of gzip member 2, FCOMMENT of gzip member 2")]
+
+
 def test_trailing_bytes_of_an_uncompressed_file(tmp_path: Path) -> None:
     path = write_nifti(tmp_path / "x.nii", ct_volume(), gz=False, trailing=b"secret")
     payload = scan_nifti(path, ["sha256"])

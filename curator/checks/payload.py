@@ -9,10 +9,10 @@ from curator.checks.facts import Facts
 from curator.checks.headers import header_problems
 from curator.io.nifti import NiftiHeader
 from curator.io.payload import Payload
-from curator.models.findings import Finding
+from curator.models.findings import Finding, Severity
 
-CODES = frozenset({"IMAGE_TRUNCATED", "IMAGE_TRAILING_DATA", "IMAGE_UNREADABLE", "MASK_VALUES_UNEXPECTED",
-                   "MASK_EMPTY", "IMAGE_INTENSITY_IMPLAUSIBLE",
+CODES = frozenset({"IMAGE_TRUNCATED", "IMAGE_TRAILING_DATA", "IMAGE_UNREADABLE", "PHI_GZIP_HEADER",
+                   "MASK_VALUES_UNEXPECTED", "MASK_EMPTY", "IMAGE_INTENSITY_IMPLAUSIBLE",
                    "MASK_IMPLAUSIBLE", "IMAGE_HU_OFFSET_MISSING"})
 
 HU_RANGE = (-2048, 4095)
@@ -31,6 +31,9 @@ def check(facts: Facts) -> Iterator[Finding]:
         kind = facts.data_kind(path)
         study_id = int(kind[1]["study_id"]) if kind and kind[1].get("study_id") else None
         expected = header.data_bytes
+        if payload.later_texts:  # a name or comment in a later member is hidden from every gzip tool's listing
+            yield make_finding("PHI_GZIP_HEADER", path, study_id=study_id, where=", ".join(payload.later_texts),
+                               severity=Severity.error)
         if payload.stream_error is None:  # a damaged stream's sizes say nothing about hidden bytes
             yield from _trailing_data(path, payload, expected, study_id)
         if payload.stream_problem == "corrupt":

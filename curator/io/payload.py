@@ -148,6 +148,7 @@ class Payload:
     stream_problem: str | None = None
     members: int = 0                   # gzip members read (0 for an uncompressed file)
     after_stream: int = 0              # bytes after the last gzip member that start no member (garbage)
+    later_texts: list[str] = field(default_factory=list)   # "FNAME of gzip member 2", ...: names past the first
 
 
 @dataclass(frozen=True)
@@ -190,6 +191,7 @@ class NiftiStream:
         self._member_size = 0
         self.members = 0
         self.after_stream = 0
+        self.later_texts: list[str] = []
         self._voxels_left: int | None = None
         self._pushback = b""
         head = self._read(HEADER_PREFIX)
@@ -250,6 +252,9 @@ class NiftiStream:
             return
         self._input = self._input[header.size :]
         self.members += 1
+        if self.members > 1 and len(self.later_texts) < 10:  # the privacy audit reads the first member's header
+            self.later_texts += [f"{label} of gzip member {self.members}" for label, value in
+                                 (("FNAME", header.name), ("FCOMMENT", header.comment)) if value is not None]
         self._inflater = _inflate_lib.decompressobj(wbits=-15)
         self._crc, self._member_size = 0, 0
         self._state = "data"
@@ -393,7 +398,8 @@ class NiftiStream:
         self.close()
         return Payload(digests={n: h.hexdigest() for n, h in self.hashers.items()}, header=self.header,
                        stream_error=self.stream_error, decompressed=self.decompressed,
-                       stream_problem=self.stream_problem, members=self.members, after_stream=self.after_stream)
+                       stream_problem=self.stream_problem, members=self.members, after_stream=self.after_stream,
+                       later_texts=self.later_texts)
 
 
 def trailing_bytes(payload: Payload, header: NiftiHeader) -> int:
