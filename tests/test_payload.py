@@ -321,3 +321,15 @@ def test_anonymise_nifti_takes_no_dicom_options(release: Path, tmp_path: Path) -
     result = CliRunner().invoke(main, ["anonymise", "--nifti", "--copy-other", str(release), str(tmp_path / "o")])
     assert result.exit_code == 2 and "--copy-other apply to DICOM" in result.output
     assert not (tmp_path / "o").exists()
+
+
+def test_hostile_build_of_four_gib_of_hidden_zeros(tmp_path: Path) -> None:
+    # the mask has no gzip name, so the builder copies its compressed bytes as they are; the deep check refuses it
+    source = make_source(tmp_path / "source")
+    write_hidden_zeros(source / "raw/case01_seg.nii.gz", lesion_mask(), 1 << 32)
+    before = snapshot(tmp_path)
+    run = run_bounded(["build", str(source), "out", "--jobs", "1"], cwd=tmp_path, timeout=180)
+    run.assert_bounded(exit_code=1, seconds=90, megabytes=300)
+    assert "IMAGE_TRAILING_DATA" in run.stderr and "raw/case01_seg.nii.gz" in run.stderr
+    assert f"{1 << 32:,}" in run.stderr or str(1 << 32) in run.stderr
+    assert snapshot(tmp_path) == before
