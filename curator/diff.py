@@ -87,6 +87,14 @@ def _classify(old: Path, new: Path, path: str) -> FileChange:
     comparison = compare_volumes(old / path, new / path)
     if not comparison.readable:
         return FileChange(path, "changed", {"note": "not readable as NIfTI on one side"})
+    hidden = {side: value for side, value in (("old_trailing_bytes", comparison.old_trailing),
+                                               ("new_trailing_bytes", comparison.new_trailing),
+                                               ("old_stream_error", comparison.old_stream_error),
+                                               ("new_stream_error", comparison.new_stream_error)) if value}
+    if hidden and comparison.same_voxels:
+        # the voxels agree, but bytes after them (a place to hide data) or a damaged stream are no repackaging
+        return FileChange(path, "data changed", {"note": "the same voxels, but bytes after the last voxel or a "
+                                                          "damaged gzip stream on one side", **hidden})
     if comparison.same_voxels and comparison.same_grid:
         return FileChange(path, "repackaged")
     if comparison.same_voxels:

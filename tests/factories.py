@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gzip
 import io
+import struct
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -33,12 +35,17 @@ def nifti_bytes(data: np.ndarray, affine: np.ndarray | None = None, *, descrip: 
 
 
 def write_nifti(path: Path, data: np.ndarray, affine: np.ndarray | None = None, *, gz: bool = True,
-                gzip_name: str = "", **kwargs: Any) -> Path:
+                gzip_name: str = "", trailing: bytes = b"", after_gzip: bytes = b"", **kwargs: Any) -> Path:
+    """A NIfTI file; ``trailing`` is appended to the stream after the last voxel (inside the gzip stream),
+    ``after_gzip`` after the end of the gzip stream."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    payload = nifti_bytes(data, affine, **kwargs)
+    payload = nifti_bytes(data, affine, **kwargs) + trailing
     if gz:
         with path.open("wb") as handle, gzip.GzipFile(filename=gzip_name, mode="wb", fileobj=handle, mtime=0) as z:
             z.write(payload)
+        if after_gzip:
+            with path.open("ab") as handle:
+                handle.write(after_gzip)
     else:
         path.write_bytes(payload)
     return path
@@ -52,6 +59,48 @@ def in_voxel_order(data: np.ndarray, affine: np.ndarray, codes: str) -> tuple[np
 
     transform = ornt_transform(io_orientation(affine), axcodes2ornt(tuple(codes)))
     return apply_orientation(data, transform), affine @ inv_ornt_aff(transform, data.shape)
+
+
+def gzip_member(payload: bytes, *, name: bytes | None = None, comment: bytes | None = None,
+                extra: bytes | None = None, mtime: int = 0) -> bytes:
+    """One gzip member written field by field (RFC 1952), for headers Python's gzip cannot write (FEXTRA,
+    FCOMMENT, fields of any length)."""
+    flags = (4 if extra is not None else 0) | (8 if name is not None else 0) | (16 if comment is not None else 0)
+    head = b"\x1f\x8b\x08" + bytes([flags]) + struct.pack("<I", mtime) + b"\x00\x03"
+    if extra is not None:
+        head += struct.pack("<H", len(extra)) + extra
+    for field in (name, comment):
+        if field is not None:
+            head += field + b"\x00"
+    deflate = zlib.compressobj(6, zlib.DEFLATED, -15)
+    body = deflate.compress(payload) + deflate.flush()
+    return head + body + struct.pack("<II", zlib.crc32(payload), len(payload) % 2**32)
+
+
+def write_hidden_zeros(path: Path, data: np.ndarray, zeros: int, affine: np.ndarray | None = None,
+                       block: int = 1 << 20) -> Path:
+    """A .nii.gz whose single gzip member holds ``data``'s NIfTI stream and then ``zeros`` zero bytes (a multiple
+    of ``block``), written in a few MB however large ``zeros`` is: after a full flush, every block of zeros
+    compresses to the same bytes, so one compressed block is written ``zeros // block`` times. With ``zeros`` a
+    multiple of 2**32 the trailer's ISIZE equals the header's stream size."""
+    from isal import isal_zlib
+
+    assert zeros % block == 0
+    payload = nifti_bytes(data, affine)
+    deflate = zlib.compressobj(9, zlib.DEFLATED, -15)
+    zero = bytes(block)
+    crc = zlib.crc32(payload)
+    with path.open("wb") as handle:
+        handle.write(b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03")
+        handle.write(deflate.compress(payload) + deflate.flush(zlib.Z_FULL_FLUSH))
+        if zeros:
+            compressed = deflate.compress(zero) + deflate.flush(zlib.Z_FULL_FLUSH)
+            for _ in range(zeros // block):
+                handle.write(compressed)
+                crc = isal_zlib.crc32(zero, crc)
+        handle.write(deflate.flush())
+        handle.write(struct.pack("<II", crc, (len(payload) + zeros) % 2**32))
+    return path
 
 
 def ct_volume(shape: tuple[int, int, int] = (8, 8, 4), seed: int = 0) -> np.ndarray:

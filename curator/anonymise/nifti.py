@@ -7,6 +7,8 @@ For each ``.nii``/``.nii.gz`` file:
 - header extensions are dropped (the extension flag is zeroed), and so is any padding between the header and
   the voxels: ``vox_offset`` becomes 352 (NIfTI-1) or 544 (NIfTI-2) when it was larger; nothing is parsed, so
   nothing is ever unpickled;
+- bytes after the last voxel (vox_offset + voxels x bytes per voxel; IMAGE_TRAILING_DATA) are dropped and
+  counted;
 - a compressed file is written again as one gzip member without FNAME, FCOMMENT or FEXTRA, MTIME 0, by ISA-L at
   level 2 (zlib level 6 where ISA-L is missing): the same input gives the same bytes on every run with the same
   library. An uncompressed file stays uncompressed.
@@ -40,10 +42,11 @@ import xxhash
 
 from curator.errors import OptionsError
 from curator.executor import Progress, run_tasks
+from curator.io.gzip_header import GzipFieldTooLongError, GzipHeaderError, read_gzip_header_from
 from curator.io.hashing import hash_file
 from curator.io.inventory import walk
 from curator.io.manifest import MANIFEST_ALGORITHMS, ManifestReadError, parse_manifest
-from curator.io.privacy_files import NIFTI_TEXT_FIELDS, read_gzip_header, read_nifti_metadata
+from curator.io.privacy_files import NIFTI_TEXT_FIELDS, read_nifti_metadata
 from curator.outputs import atomic_path, lock, output_error, overlap, staged
 
 __all__ = ["NiftiAnonymiseError", "NiftiAnonymiseSummary", "NiftiScrub", "anonymise_nifti", "anonymise_nifti_tree",
@@ -68,10 +71,12 @@ class NiftiScrub:
     extensions: int = 0                  # header extensions dropped
     extension_bytes: int = 0             # bytes between the header and the voxels dropped (extensions, padding)
     gzip_header: bool = False            # a gzip FNAME, FCOMMENT, FEXTRA or MTIME was dropped
+    trailing_bytes: int = 0              # decompressed bytes after the last voxel dropped (IMAGE_TRAILING_DATA)
 
     @property
     def changed(self) -> bool:
-        return bool(self.cleared or self.extensions or self.extension_bytes or self.gzip_header)
+        return bool(self.cleared or self.extensions or self.extension_bytes or self.gzip_header
+                    or self.trailing_bytes)
 
 
 @dataclass
@@ -84,6 +89,7 @@ class NiftiAnonymiseSummary:
     cleared: Counter[str] = field(default_factory=Counter)    # header field -> files it was cleared in
     extensions: int = 0                                       # header extensions dropped
     gzip_headers: int = 0                                     # gzip headers with a name, comment or time
+    trailing: dict[str, int] = field(default_factory=dict)    # path -> bytes after the last voxel dropped
     other_gzip: list[str] = field(default_factory=list)       # other .gz files whose gzip header was cleaned
     copied: list[str] = field(default_factory=list)           # other files copied unchanged
     manifests: list[str] = field(default_factory=list)        # manifests whose entries were updated
@@ -94,7 +100,8 @@ class NiftiAnonymiseSummary:
     def as_dict(self) -> dict[str, object]:
         return {"source": self.source, "out": self.out, "files": self.files, "changed": self.changed,
                 "bytes": self.bytes, "cleared": dict(sorted(self.cleared.items())), "extensions": self.extensions,
-                "gzip_headers": self.gzip_headers, "other_gzip": self.other_gzip, "copied": self.copied,
+                "gzip_headers": self.gzip_headers, "trailing": self.trailing, "other_gzip": self.other_gzip,
+                "copied": self.copied,
                 "manifests": self.manifests, "left_out": self.left_out, "failed": self.failed,
                 "seconds": self.seconds}
 
@@ -108,6 +115,9 @@ def summary_text(summary: NiftiAnonymiseSummary) -> str:
         lines.append(f"  header extensions dropped: {summary.extensions}")
     if summary.gzip_headers:
         lines.append(f"  gzip headers without name and time: {summary.gzip_headers} files")
+    if summary.trailing:
+        lines.append(f"  bytes after the last voxel dropped: {len(summary.trailing)} files, "
+                     f"{sum(summary.trailing.values()):,} bytes")
     if summary.other_gzip:
         lines.append(f"  other gzip files with a bare header: {len(summary.other_gzip)}")
     if summary.copied:
@@ -193,13 +203,15 @@ def _clean_header(raw: bytes) -> tuple[bytes, int, int, tuple[str, ...], bool]:
 
 
 def _gzip_header_dirty(path: Path) -> bool:
+    """Does the gzip header of ``path`` hold more than a bare header (name, comment, extra field, CRC, time)?"""
     with path.open("rb") as handle:
-        head = handle.read(64 << 10)
-    if head[:2] != GZIP_MAGIC:
-        return False
-    parsed = read_gzip_header(head)
-    return parsed is None or parsed.name is not None or parsed.comment is not None or parsed.mtime != 0 \
-        or bool(head[3] & 0x06)  # FHCRC, FEXTRA
+        if handle.read(2) != GZIP_MAGIC:
+            return False
+        handle.seek(0)
+        try:
+            return not read_gzip_header_from(handle).bare
+        except GzipHeaderError:
+            return True
 
 
 def anonymise_nifti(source: Path, target: Path, *, verify: bool = True) -> NiftiScrub:
@@ -219,6 +231,7 @@ def anonymise_nifti(source: Path, target: Path, *, verify: bool = True) -> Nifti
                 raise NiftiAnonymiseError("not a NIfTI-1 or NIfTI-2 file (sizeof_hdr is neither 348 nor 540)")
             raw = first + _read_exactly(stream, size, "header")
             header, size, vox_offset, cleared, extended = _clean_header(raw)
+            voxel_bytes = _voxel_bytes(raw)
             # skip extensions and padding up to the voxels; a vox_offset of 0 (the real MosMed masks) means
             # "right after the header"
             gap = max(0, vox_offset - (size + 4))
@@ -229,13 +242,19 @@ def anonymise_nifti(source: Path, target: Path, *, verify: bool = True) -> Nifti
                     raise NiftiAnonymiseError(f"vox_offset {vox_offset} lies beyond the end of the data")
                 skipped += len(piece)
             voxels = xxhash.xxh3_128()
+            left, trailing = voxel_bytes, 0   # only the voxels are copied; what follows them is counted
             with target.open("wb") as out_raw:
                 out = _compressor(out_raw) if compressed else out_raw
                 try:
                     out.write(header)
                     while piece := stream.read(CHUNK):
-                        voxels.update(piece)
-                        out.write(piece)
+                        if len(piece) > left:
+                            trailing += len(piece) - left
+                            piece = piece[:left]
+                        left -= len(piece)
+                        if piece:
+                            voxels.update(piece)
+                            out.write(piece)
                 finally:
                     if compressed:
                         out.close()
@@ -251,10 +270,24 @@ def anonymise_nifti(source: Path, target: Path, *, verify: bool = True) -> Nifti
             if stream is not raw_handle:
                 stream.close()
     scrub = NiftiScrub(cleared=cleared, extensions=_count_extensions(source) if extended else 0,
-                       extension_bytes=gap, gzip_header=compressed and _gzip_header_dirty(source))
+                       extension_bytes=gap, gzip_header=compressed and _gzip_header_dirty(source),
+                       trailing_bytes=trailing)
     if verify:
         _verify(target, size, voxels.hexdigest())
     return scrub
+
+
+def _voxel_bytes(raw: bytes) -> int:
+    """Bytes of voxels the header ``raw`` announces (voxels x bytes per voxel)."""
+    from curator.io.nifti import NiftiReadError, parse_header
+
+    try:
+        parsed = parse_header(raw, compressed=False, file_size=0, isize=None)
+    except NiftiReadError as error:
+        raise NiftiAnonymiseError(f"the header does not say how many voxels follow it ({error})") from error
+    if parsed.problems:
+        raise NiftiAnonymiseError(f"the header does not say how many voxels follow it ({parsed.problems[0]})")
+    return parsed.data_bytes - int(parsed.vox_offset)
 
 
 def _count_extensions(path: Path) -> int:
@@ -346,12 +379,14 @@ def _run(job: _Job) -> NiftiScrub | bool | str:
         if job.kind == "nifti":
             return anonymise_nifti(job.source, job.target)
         if job.kind == "gzip":
-            from curator.build.files import GzipHeaderError, copy_gzip_anonymous
+            from curator.build.files import copy_gzip_anonymous
 
             try:
                 dirty = _gzip_header_dirty(job.source)
                 copy_gzip_anonymous(job.source, job.target)
                 return dirty
+            except GzipFieldTooLongError as error:  # gzip, with a name or comment beyond the reader's bound
+                return str(error)
             except GzipHeaderError:  # not really gzip: copy it as it is
                 shutil.copyfile(job.source, job.target)
                 return False
@@ -439,6 +474,8 @@ def anonymise_nifti_tree(source: Path | str, out: Path | str, *, force: bool = F
                     summary.cleared.update(result.cleared)
                     summary.extensions += result.extensions
                     summary.gzip_headers += result.gzip_header
+                    if result.trailing_bytes:
+                        summary.trailing[rel or source.name] = result.trailing_bytes
                     changed.append(rel)
                 elif job.kind == "gzip":
                     summary.other_gzip.append(rel)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from curator.anonymise.nifti import NiftiAnonymiseError, scrub_nifti_header
+from curator.anonymise.nifti import NiftiAnonymiseError, NiftiScrub, scrub_nifti_header
 from curator.build.bagit import write_bag
 from curator.build.figures_and_pdfs import pdf_names, write_figures, write_pdfs
 from curator.build.files import GzipHeaderError, place_nifti
@@ -113,16 +113,25 @@ METADATA_FILES = ["datapackage.json", "croissant.json", "datacite.json", "zenodo
 VERIFY_KIT = ["verify.sh", "verify.ps1"]
 
 
+def _refuse_trailing(scrub: NiftiScrub, source: str) -> None:
+    """The builder refuses bytes after the last voxel (IMAGE_TRAILING_DATA) rather than strip them: they are not
+    the curator's to drop unseen. Files the scrub leaves alone are caught by the deep validation of the stage."""
+    if scrub.trailing_bytes:
+        raise BuildError(f"the source file {source} holds {scrub.trailing_bytes:,} bytes after its last voxel "
+                         "(IMAGE_TRAILING_DATA); nothing was written. Write it again from its voxels, e.g. "
+                         "`curator anonymise --nifti`", 1)
+
+
 def _write_release(stage: Path, source: Path, card: DatasetCard, profile: Profile,
                    planned: list[PlannedStudy], studies: list[SourceStudy], jobs: int | None,
                    xxh128: bool) -> None:
     for item in planned:
         # the release never carries header text, extensions or gzip names from the source (privacy audit)
         place_nifti(source / item.source.study, stage / item.study_path)
-        scrub_nifti_header(stage / item.study_path)
+        _refuse_trailing(scrub_nifti_header(stage / item.study_path), item.source.study)
         if item.mask_path and item.source.mask:
             place_nifti(source / item.source.mask, stage / item.mask_path)
-            scrub_nifti_header(stage / item.mask_path)
+            _refuse_trailing(scrub_nifti_header(stage / item.mask_path), item.source.mask)
     spec = profile.registry
     assert spec is not None, "the builder writes registry-based profiles only"
     write_registry(stage, spec.path, spec.csv, [p.registry_row() for p in planned],
@@ -230,11 +239,15 @@ def build(source: Path | str, out: Path | str, *, force: bool = False, jobs: int
                 if found is not None:
                     raise found from error
                 raise BuildError(f"writing the release failed: {error}", 1) from error
-            report = validate(stage.root, ValidateOptions(profile=profile.name, jobs=jobs))
+            # the deep tier, as `validate --deep` runs it: every payload read (labels, HU, streams, trailing bytes)
+            report = validate(stage.root, ValidateOptions(profile=profile.name, jobs=jobs, deep=True))
             if not report.valid:
-                problems = [f"{f.code} {f.path}: {f.message}" for f in report.findings
-                            if f.severity.value == "error"]
-                raise BuildError("the built release does not validate; nothing was written", 1, problems)
+                origin = {p: str(item.source.study if p == item.study_path else item.source.mask)
+                          for item in planned for p in (item.study_path, item.mask_path) if p}
+                problems = [f"{f.code} {f.path}" + (f" (source {origin[f.path]})" if f.path in origin else "")
+                            + f": {f.message}" for f in report.findings if f.severity.value == "error"]
+                raise BuildError("the built release does not validate (validate --deep); nothing was written", 1,
+                                 problems)
     if bag is not None:
         write_bag(out, Path(bag))
     report = report.model_copy(update={"root": str(out)})

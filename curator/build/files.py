@@ -4,53 +4,32 @@ from __future__ import annotations
 
 import gzip
 import shutil
-import struct
 from pathlib import Path
 
-from curator.io.nifti import GZIP_MAGIC
+from curator.io.gzip_header import GZIP_MAGIC, MAX_FIELD, GzipFieldTooLongError, GzipHeaderError, read_gzip_header_from
 
-_FTEXT, _FHCRC, _FEXTRA, _FNAME, _FCOMMENT = 1, 2, 4, 8, 16
-
-
-class GzipHeaderError(ValueError):
-    pass
-
-
-def gzip_payload_offset(head: bytes) -> int:
-    """Length of the gzip member header at the start of ``head`` (raises on a malformed header)."""
-    if len(head) < 10 or head[:2] != GZIP_MAGIC or head[2] != 8:
-        raise GzipHeaderError("not a deflate gzip stream")
-    flags = head[3]
-    offset = 10
-    if flags & _FEXTRA:
-        (xlen,) = struct.unpack("<H", head[offset : offset + 2])
-        offset += 2 + xlen
-    for flag in (_FNAME, _FCOMMENT):
-        if flags & flag:
-            end = head.find(b"\x00", offset)
-            if end < 0:
-                raise GzipHeaderError("unterminated name or comment in the gzip header")
-            offset = end + 1
-    if flags & _FHCRC:
-        offset += 2
-    if offset > len(head):
-        raise GzipHeaderError("gzip header longer than the file")
-    return offset
+__all__ = ["GzipHeaderError", "copy_gzip_anonymous", "gzip_deterministic", "place_nifti"]
 
 
 def copy_gzip_anonymous(source: Path, target: Path) -> None:
     """Copy a gzip file with a bare header: no file name, comment or extra field, mtime 0.
 
     The compressed payload and the CRC/size trailer are copied byte for byte, so the decompressed data is
-    identical; only what the header said about the source (its original name, its time) is dropped.
+    identical; only what the header said about the source (its original name, its time) is dropped. The header
+    is read to its real end (``curator.io.gzip_header``); a name or comment beyond its bound raises
+    GzipFieldTooLongError (a GzipHeaderError).
     """
     with source.open("rb") as src:
-        head = src.read(64 * 1024)
-        offset = gzip_payload_offset(head)
-        xfl, os_byte = head[8], head[9]
+        header = read_gzip_header_from(src)
+        if header.overlong:
+            raise GzipFieldTooLongError(f"{source.name}: the gzip header's {' and '.join(header.overlong)} is "
+                                        f"longer than {MAX_FIELD:,} bytes; compress the file again without it "
+                                        "(gzip -n)")
+        src.seek(0)
+        fixed = src.read(10)
+        src.seek(header.size)
         with target.open("wb") as dst:
-            dst.write(GZIP_MAGIC + bytes([8, 0]) + b"\x00\x00\x00\x00" + bytes([xfl, os_byte]))
-            dst.write(head[offset:])
+            dst.write(GZIP_MAGIC + bytes([8, 0]) + b"\x00\x00\x00\x00" + bytes([fixed[8], fixed[9]]))
             shutil.copyfileobj(src, dst, 1 << 20)
 
 

@@ -95,8 +95,12 @@ def check(facts: Facts) -> Iterator[Finding]:
         # --deep knows better than the trailer; an invalid header implies no size
         sizes = None if path in facts.payloads or problems else truncation(header)
         if sizes:
-            yield make_finding("IMAGE_TRUNCATED", path, study_id=study_id,
-                               expected_bytes=sizes[0], actual_bytes=sizes[1])
+            measured = ("the file holds" if not header.compressed else "the gzip trailer records"
+                        if header.stream_size is None else "the gzip stream decompresses to")
+            yield make_finding("IMAGE_TRUNCATED", path, study_id=study_id, expected_bytes=sizes[0],
+                               actual_bytes=sizes[1],
+                               reason=f"the header implies {sizes[0]:,} bytes of uncompressed data, {measured} "
+                                      f"{sizes[1]:,}" + (f" ({header.stream_error})" if header.stream_error else ""))
     yield from _mask_grids(facts)
     yield from _orientations(facts)
 

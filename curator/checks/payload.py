@@ -9,9 +9,10 @@ from curator.checks.facts import Facts
 from curator.checks.headers import header_problems
 from curator.io.nifti import NiftiHeader
 from curator.io.payload import Payload
-from curator.models.findings import Finding
+from curator.models.findings import Finding, Severity
 
-CODES = frozenset({"IMAGE_TRUNCATED", "MASK_VALUES_UNEXPECTED", "MASK_EMPTY", "IMAGE_INTENSITY_IMPLAUSIBLE",
+CODES = frozenset({"IMAGE_TRUNCATED", "IMAGE_TRAILING_DATA", "IMAGE_UNREADABLE", "PHI_GZIP_HEADER",
+                   "MASK_VALUES_UNEXPECTED", "MASK_EMPTY", "IMAGE_INTENSITY_IMPLAUSIBLE",
                    "MASK_IMPLAUSIBLE", "IMAGE_HU_OFFSET_MISSING"})
 
 HU_RANGE = (-2048, 4095)
@@ -30,10 +31,21 @@ def check(facts: Facts) -> Iterator[Finding]:
         kind = facts.data_kind(path)
         study_id = int(kind[1]["study_id"]) if kind and kind[1].get("study_id") else None
         expected = header.data_bytes
+        if payload.later_texts:  # a name or comment in a later member is hidden from every gzip tool's listing
+            yield make_finding("PHI_GZIP_HEADER", path, study_id=study_id, where=", ".join(payload.later_texts),
+                               severity=Severity.error)
+        if payload.stream_error is None:  # a damaged stream's sizes say nothing about hidden bytes
+            yield from _trailing_data(path, payload, expected, study_id)
+        if payload.stream_problem == "corrupt":
+            yield make_finding("IMAGE_UNREADABLE", path, study_id=study_id, reason=payload.stream_error,
+                               expected_bytes=expected, decompressed_bytes=payload.decompressed)
+            continue
         if payload.stream_error or payload.decompressed < expected:
+            reason = payload.stream_error or (
+                f"the header implies {expected:,} bytes (vox_offset + voxels x bytes per voxel), the "
+                f"{'decompressed stream' if header.compressed else 'file'} holds {payload.decompressed:,}")
             yield make_finding("IMAGE_TRUNCATED", path, study_id=study_id, expected_bytes=expected,
-                               actual_bytes=payload.decompressed,
-                               reason=payload.stream_error or "the data ends before the header's voxel count")
+                               actual_bytes=payload.decompressed, reason=reason)
             continue
         stats = payload.voxels
         if stats is None or kind is None:
@@ -62,6 +74,23 @@ def check(facts: Facts) -> Iterator[Finding]:
             if stats.minimum is not None and stats.maximum is not None and stats.minimum >= 0 and stats.maximum >= 500:
                 yield make_finding("IMAGE_HU_OFFSET_MISSING", path, study_id=study_id,
                                    minimum=_number(stats.minimum), maximum=_number(stats.maximum))
+
+
+def _trailing_data(path: str, payload: Payload, expected: int, study_id: int | None) -> Iterator[Finding]:
+    """Bytes past vox_offset + voxels x bytes per voxel, in the (decompressed) stream or after the gzip stream."""
+    extra_stream = max(0, payload.decompressed - expected)
+    if not extra_stream and not payload.after_stream:  # the sum is io.payload.trailing_bytes
+        return
+    parts = []
+    if extra_stream:
+        members = f" in {payload.members} gzip members" if payload.members > 1 else ""
+        what = "decompressed stream" if payload.members else "file"
+        parts.append(f"the {what} holds {payload.decompressed:,} bytes{members}")
+    if payload.after_stream:
+        parts.append(f"{payload.after_stream:,} bytes that start no gzip member follow the end of the gzip stream")
+    yield make_finding("IMAGE_TRAILING_DATA", path, study_id=study_id, extra_bytes=extra_stream + payload.after_stream,
+                       expected_bytes=expected, found="; ".join(parts), actual_bytes=payload.decompressed,
+                       after_stream=payload.after_stream, members=payload.members)
 
 
 def _lesion_plausibility(facts: Facts, path: str, payload: Payload, study_id: int | None) -> Iterator[Finding]:

@@ -145,17 +145,21 @@ def _gzip(path: str, audit: FileAudit) -> Iterator[Finding]:
     parts, kinds = [], []
     context: dict[str, Any] = {}
     if header.name is not None:
-        parts.append("FNAME" + (" (this file's own name)" if same else ""))
+        parts.append("FNAME" + (" (this file's own name)" if same else "")
+                     + (" longer than 1 MiB" if "FNAME" in header.overlong else ""))
         context["fname"] = mask(header.name)
         if not same:
             kinds += classify(header.name, shapes=False)
     if header.comment is not None:
-        parts.append("FCOMMENT")
+        parts.append("FCOMMENT" + (" longer than 1 MiB" if "FCOMMENT" in header.overlong else ""))
         context["fcomment"] = mask(header.comment)
         kinds += [k for k in classify(header.comment) if k not in kinds]
     if header.mtime:
         context["mtime"] = dt.datetime.fromtimestamp(header.mtime, dt.UTC).date().isoformat()
-    severity = Severity.error if kinds else (Severity.info if same and header.comment is None else None)
+    if header.overlong:  # a field of a megabyte is a payload hidden in the header, whatever it says
+        context["overlong"] = list(header.overlong)
+    severity = Severity.error if kinds or header.overlong else (
+        Severity.info if same and header.comment is None else None)
     yield make_finding("PHI_GZIP_HEADER", path, where=", ".join(parts), severity=severity,
                        looks_like=sorted(set(kinds)), **context)
 

@@ -57,6 +57,21 @@ def _run(source: Path, out: Path, key_file: Path | None, map_file: Path | None, 
     sys.exit(EXIT_INVALID if summary.failed or summary.remaining else EXIT_VALID)
 
 
+def _run_nifti(source: Path, out: Path, force: bool, jobs: int | None, fmt: str) -> None:
+    from curator.anonymise.nifti import NiftiAnonymiseError, anonymise_nifti_tree
+    from curator.anonymise.nifti import summary_text as nifti_summary_text
+    from curator.cli.main import EXIT_INVALID, EXIT_VALID
+
+    try:
+        summary = anonymise_nifti_tree(source, out, force=force, jobs=jobs)
+    except NiftiAnonymiseError as error:
+        click.echo(f"curator anonymise --nifti: {error}", err=True)
+        sys.exit(EXIT_INVALID)
+    click.echo(json.dumps(summary.as_dict(), indent=2) + "\n" if fmt == "json" else nifti_summary_text(summary),
+               nl=False)
+    sys.exit(EXIT_VALID)
+
+
 @click.command()
 @click.argument("source", type=click.Path(path_type=Path))
 @click.argument("out", type=click.Path(path_type=Path))
@@ -78,9 +93,12 @@ def _run(source: Path, out: Path, key_file: Path | None, map_file: Path | None, 
 @click.option("--force", is_flag=True, help="Replace OUT if it exists (only once the new copy is complete).")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), help="Files processed at once (default: all cores).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--nifti", is_flag=True,
+              help="Copy a folder of NIfTI files (a release) instead: header text, extensions, gzip name/time and "
+                   "bytes after the last voxel removed, voxels untouched; other files copied. No key needed.")
 def anonymise(source: Path, out: Path, key_file: Path | None, map_file: Path | None, keep_safe_private: bool,
               retain_patient_characteristics: bool, copy_other: bool, skip_failed: bool, force: bool,
-              jobs: int | None, fmt: str, name_map: Path | None) -> None:
+              jobs: int | None, fmt: str, name_map: Path | None, nifti: bool) -> None:
     """Write a de-identified copy of the DICOM files in SOURCE to OUT (PS3.15 Basic Profile).
 
     Identifying attributes are removed, emptied or replaced, UIDs remapped with a keyed hash, dates shifted
@@ -94,5 +112,15 @@ def anonymise(source: Path, out: Path, key_file: Path | None, map_file: Path | N
     """
     from curator.cli.main import guarded
 
+    if nifti:
+        dicom_only = [name for name, given in (("--key-file", key_file), ("--map", map_file),
+                                                ("--keep-safe-private", keep_safe_private),
+                                                ("--retain-patient-characteristics", retain_patient_characteristics),
+                                                ("--copy-other", copy_other), ("--skip-failed", skip_failed),
+                                                ("--name-map", name_map)) if given]
+        if dicom_only:
+            raise click.UsageError(f"{', '.join(dicom_only)} apply to DICOM, not to --nifti")
+        guarded(_run_nifti)(source, out, force, jobs, fmt)
+        return
     guarded(_run)(source, out, key_file, map_file, keep_safe_private, retain_patient_characteristics, copy_other,
                   skip_failed, force, jobs, fmt, name_map)

@@ -32,5 +32,5 @@ def build(source: Path, out: Path, force: bool, jobs: int | None, xxh128: bool, 
 
     click.echo(f"built {result.out}: {plural(result.studies, 'study', 'studies')} ({per}), "
                f"{plural(result.masks, 'mask')}, "
-               f"{result.files} files, {result.bytes:,} bytes; validated with 0 errors")
+               f"{result.files} files, {result.bytes:,} bytes; validated (--deep) with 0 errors")
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from curator.io.nifti import NiftiHeader
-from curator.io.payload import NiftiStream
+from curator.io.payload import NiftiStream, trailing_bytes
 
 
 @dataclass(frozen=True)
@@ -17,6 +17,10 @@ class VolumeComparison:
     old_foreground: int = 0    # non-zero voxels, for masks
     new_foreground: int = 0
     overlap: int = 0           # voxels non-zero in both
+    old_trailing: int = 0      # bytes after the last voxel (in the stream or after the gzip stream)
+    new_trailing: int = 0
+    old_stream_error: str | None = None   # a damaged, corrupt or truncated stream
+    new_stream_error: str | None = None
 
     @property
     def dice(self) -> float | None:
@@ -54,8 +58,12 @@ def compare_volumes(old: Path, new: Path) -> VolumeComparison:
             new_fg += int(fb.sum())
             if fa.shape == fb.shape:
                 overlap += int((fa & fb).sum())
+        # read both to the end: bytes after the voxels, or a damaged trailer, are not "the same voxels repackaged"
+        end_a, end_b = first.finish(), second.finish()
         return VolumeComparison(readable=True, same_grid=same_grid, same_voxels=same, old_foreground=old_fg,
-                                new_foreground=new_fg, overlap=overlap)
+                                new_foreground=new_fg, overlap=overlap,
+                                old_trailing=trailing_bytes(end_a, a), new_trailing=trailing_bytes(end_b, b),
+                                old_stream_error=end_a.stream_error, new_stream_error=end_b.stream_error)
     finally:
         first.close()
         second.close()

@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import dataclasses
-import gzip
 import io
 import math
 import struct
@@ -14,11 +13,12 @@ import warnings
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from curator.io import ReadError
+from curator.io.gzip_header import GZIP_MAGIC as GZIP_MAGIC
+from curator.io.gzip_header import MAX_FIELD, GzipHeaderError, read_gzip_header_from
 
-GZIP_MAGIC = b"\x1f\x8b"
 _NIFTI1_SIZE = 348
 _NIFTI2_SIZE = 540
 HEADER_PREFIX = _NIFTI2_SIZE + 4
@@ -74,12 +74,46 @@ def _read_prefix(path: Path, size: int) -> tuple[bytes, bool, int, int | None]:
                 isize = struct.unpack("<I", handle.read(4))[0]
                 handle.seek(0)
             try:
-                with gzip.GzipFile(fileobj=handle, mode="rb") as stream:
-                    data = stream.read(size)
-            except (OSError, EOFError, zlib.error) as error:
+                data = _inflate_prefix(handle, size)
+            except (EOFError, zlib.error) as error:
                 raise NiftiReadError(f"the gzip stream is corrupt ({error})") from error
             return data, True, file_size, isize
         return handle.read(size), False, file_size, None
+
+
+def _inflate_prefix(handle: IO[bytes], size: int) -> bytes:
+    """The first ``size`` bytes of the gzip stream in ``handle`` (fewer if it ends first), member after member.
+
+    Each member header is read by ``curator.io.gzip_header`` to its real end, within its bound (Python's ``gzip``
+    reads a name byte by byte, without one); the data is inflated raw, so the trailers are not checked here.
+    """
+    out = bytearray()
+    start = handle.tell()
+    while len(out) < size:
+        handle.seek(start)
+        if out and handle.read(2) != GZIP_MAGIC:
+            break  # the end of the stream, or bytes after it (the deep tier counts them)
+        handle.seek(start)
+        try:
+            header = read_gzip_header_from(handle)
+        except GzipHeaderError as error:
+            raise NiftiReadError(f"the gzip stream is corrupt ({error})") from error
+        if header.overlong:
+            raise NiftiReadError(f"the gzip header's {' and '.join(header.overlong)} is longer than "
+                                 f"{MAX_FIELD:,} bytes")
+        handle.seek(start + header.size)
+        inflater = zlib.decompressobj(wbits=-15)
+        pending = b""
+        while len(out) < size and not inflater.eof:
+            pending = inflater.unconsumed_tail or handle.read(16 << 10)
+            piece = inflater.decompress(pending, size - len(out))
+            if not piece and not pending:
+                return bytes(out)  # the file ends inside the member
+            out += piece
+        if not inflater.eof:
+            break
+        start = handle.tell() - len(inflater.unused_data) + 8  # past the member's trailer
+    return bytes(out)
 
 
 def read_header(path: Path) -> NiftiHeader:

@@ -1,33 +1,37 @@
 """The deep tier's single pass over NIfTI files.
 
-One read of a file feeds every hasher, the gzip decompressor (zlib checks each member's CRC-32 and size) and
-the voxel statistics. A study and its mask are streamed in lockstep, voxel range by voxel range, so the HU
-under a lesion mask is measured without holding either volume in memory: memory stays at a few MB per task
-whatever the volume size.
+One read of a file feeds every hasher, the gzip decompressor (each member's CRC-32 and size checked against its
+trailer, bytes after the last member counted) and the voxel statistics. A study and its mask are streamed in
+lockstep, voxel range by voxel range, so the HU under a lesion mask is measured without holding either volume
+in memory: memory stays at a few MB per task whatever the volume size.
 """
 
 from __future__ import annotations
 
 import zlib
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, cast
 
 from curator.io import ReadError
+from curator.io.gzip_header import MAX_FIELD, MAX_HEADER, GzipHeaderError, parse_gzip_header
 from curator.io.hashing import CHUNK, new_hasher
 from curator.io.nifti import GZIP_MAGIC, HEADER_PREFIX, NiftiHeader, parse_header
 
 _inflate_lib: ModuleType
-try:  # ISA-L inflates about twice as fast as zlib; the stdlib is the fallback (DESIGN.md)
+_crc32: Callable[[bytes, int], int]
+try:  # ISA-L inflates about twice as fast as zlib, and its CRC-32 is ~4x faster; the stdlib is the fallback
     from isal import isal_zlib
 
     _inflate_lib = isal_zlib
+    _crc32 = isal_zlib.crc32
     _INFLATE_ERRORS: tuple[type[Exception], ...] = (zlib.error, cast("type[Exception]", isal_zlib.IsalError))
 except ImportError:  # pragma: no cover - isal is a dependency, but a platform may lack a wheel
     _inflate_lib = zlib
+    _crc32 = zlib.crc32
     _INFLATE_ERRORS = (zlib.error,)
 
 if TYPE_CHECKING:
@@ -139,19 +143,39 @@ class Payload:
     decompressed: int = 0
     voxels: VoxelStats | None = None
     lesion: LesionStats | None = None  # on a mask's payload, when read with its study
+    # what kind of stream_error: "truncated" (the data ends early), "damaged" (a trailer's CRC-32 or size
+    # disagrees with the data) or "corrupt" (the deflate data or a member header cannot be decoded)
+    stream_problem: str | None = None
+    members: int = 0                   # gzip members read (0 for an uncompressed file)
+    after_stream: int = 0              # bytes after the last gzip member that start no member (garbage)
+    later_texts: list[str] = field(default_factory=list)   # "FNAME of gzip member 2", ...: names past the first
+
+
+@dataclass(frozen=True)
+class _Trailer:
+    crc: int      # CRC-32 the trailer records
+    size: int     # ISIZE: uncompressed size mod 2**32 the trailer records
 
 
 class NiftiStream:
-    """Read a NIfTI file once, from the first byte to the last, whatever the caller asks of it."""
+    """Read a NIfTI file once, from the first byte to the last, whatever the caller asks of it.
+
+    A gzip file is framed here, member by member (``curator.io.gzip_header`` reads each member header to its
+    real end), and inflated as raw deflate with a running CRC-32, so a damaged trailer is reported with the
+    numbers it records and those of the data, and bytes after the last member are counted, not taken for a
+    corrupt member.
+    """
 
     def __init__(self, path: Path, algorithms: list[str]) -> None:
         self.path = path
         self.hashers = {name: new_hasher(name) for name in algorithms}
         self.stream_error: str | None = None
+        self.stream_problem: str | None = None
         self.decompressed = 0  # bytes of decompressed stream produced so far
         self.file_size = path.stat().st_size
         self._handle = path.open("rb")
         first = self._handle.read(CHUNK)
+        self._taken = len(first)  # bytes read from the file so far
         self.compressed = first[:2] == GZIP_MAGIC
         self.isize: int | None = None
         if self.compressed and self.file_size >= 18:
@@ -161,7 +185,13 @@ class NiftiStream:
         for hasher in self.hashers.values():
             hasher.update(first)
         self._input = first      # compressed (or raw) bytes read from the file, not yet decompressed
-        self._gunzip = _inflate_lib.decompressobj(wbits=31) if self.compressed else None
+        self._state = "header" if self.compressed else "raw"   # header, data, trailer, next, done, raw
+        self._inflater: Any = None
+        self._crc = 0
+        self._member_size = 0
+        self.members = 0
+        self.after_stream = 0
+        self.later_texts: list[str] = []
         self._voxels_left: int | None = None
         self._pushback = b""
         head = self._read(HEADER_PREFIX)
@@ -175,16 +205,99 @@ class NiftiStream:
         chunk = self._handle.read(CHUNK)
         if not chunk:
             return False
+        self._taken += len(chunk)
         for hasher in self.hashers.values():
             hasher.update(chunk)
         self._input = chunk
         return True
 
+    def _more_input(self, at_least: int) -> bool:
+        """Extend the unread input to ``at_least`` bytes (False when the file ends first)."""
+        parts, have = [self._input], len(self._input)
+        while have < at_least:
+            chunk = self._handle.read(max(CHUNK, at_least - have))
+            if not chunk:
+                self._input = b"".join(parts)
+                return False
+            self._taken += len(chunk)
+            for hasher in self.hashers.values():
+                hasher.update(chunk)
+            parts.append(chunk)
+            have += len(chunk)
+        self._input = b"".join(parts)
+        return True
+
+    def _fail(self, problem: str, reason: str) -> None:
+        self.stream_problem, self.stream_error = problem, reason
+        self._state = "done"
+
+    def _member_header(self) -> None:
+        """Read the header of the member starting the unread input; on to its data."""
+        want = 1 << 16
+        while True:
+            try:
+                header = parse_gzip_header(self._input, at_end=False)
+            except GzipHeaderError as error:
+                self._fail("corrupt", f"gzip member {self.members + 1}: {error}")
+                return
+            if header is not None:
+                break
+            if len(self._input) >= MAX_HEADER or not self._more_input(min(len(self._input) + want, MAX_HEADER)):
+                self._fail("truncated", f"the file ends inside the header of gzip member {self.members + 1}")
+                return
+            want *= 4
+        if header.overlong:
+            self._fail("corrupt", f"gzip member {self.members + 1}: its {' and '.join(header.overlong)} is longer "
+                                  f"than {MAX_FIELD:,} bytes")
+            return
+        self._input = self._input[header.size :]
+        self.members += 1
+        if self.members > 1 and len(self.later_texts) < 10:  # the privacy audit reads the first member's header
+            self.later_texts += [f"{label} of gzip member {self.members}" for label, value in
+                                 (("FNAME", header.name), ("FCOMMENT", header.comment)) if value is not None]
+        self._inflater = _inflate_lib.decompressobj(wbits=-15)
+        self._crc, self._member_size = 0, 0
+        self._state = "data"
+
+    def _member_trailer(self) -> None:
+        if len(self._input) < 8 and not self._more_input(8):
+            self._fail("truncated", f"the file ends inside the trailer of gzip member {self.members} "
+                                    f"({len(self._input)} of its 8 bytes)")
+            return
+        trailer = _Trailer(int.from_bytes(self._input[:4], "little"), int.from_bytes(self._input[4:8], "little"))
+        self._input = self._input[8:]
+        actual = _Trailer(self._crc, self._member_size % 2**32)
+        if trailer != actual:
+            which = " and ".join(w for w, bad in (("CRC-32", trailer.crc != actual.crc),
+                                                   ("size", trailer.size != actual.size)) if bad)
+            member = f"gzip member {self.members}" if self.members > 1 else "the gzip stream"
+            self._fail("damaged", f"the {which} in the trailer of {member} does not match the data: the trailer "
+                                  f"records CRC-32 {trailer.crc:08x} and {trailer.size:,} bytes (mod 2**32), the "
+                                  f"data has CRC-32 {actual.crc:08x} and {self._member_size:,} bytes; the file "
+                                  "is damaged")
+            return
+        self._state = "next"
+
+    def _after_member(self) -> None:
+        """After a trailer: another member (concatenated members are legal: pigz -i, bgzip), or the end; any other
+        bytes are counted as lying after the stream."""
+        if len(self._input) < 2:
+            self._more_input(2)
+        if not self._input:
+            self._state = "done"
+        elif self._input[:2] == GZIP_MAGIC:
+            self._state = "header"
+        else:
+            self.after_stream = self.file_size - (self._taken - len(self._input))
+            self._input = b""
+            self._state = "done"
+
     def _read(self, size: int) -> bytes:
         """The next ``size`` decompressed bytes (fewer at the end of the stream).
 
-        zlib is asked for exactly what is needed (``max_length``), so memory stays at one block however well a
-        mask compresses, and the trailer's CRC is checked only once everything before it has been handed out.
+        The inflater is asked for exactly what is needed (``max_length``), so memory stays at one block however
+        well a mask compresses, and each member's trailer is checked only once everything before it has been
+        handed out.
         """
         parts: list[bytes] = []
         need = size
@@ -192,25 +305,45 @@ class NiftiStream:
             parts.append(self._pushback[:need])
             self._pushback = self._pushback[need:]
             need -= len(parts[0])
-        while need > 0 and self.stream_error is None:
-            if not self._input and not self._next_input():
-                break
-            if self._gunzip is None:
-                piece, self._input = self._input[:need], self._input[need:]
-            else:
-                if self._gunzip.eof:  # concatenated members (pigz -i, bgzip) are legal; each is checked
-                    self._gunzip = _inflate_lib.decompressobj(wbits=31)
-                try:
-                    piece = self._gunzip.decompress(self._input, need)
-                except _INFLATE_ERRORS as error:
-                    self.stream_error = _explain(error)
+        while need > 0 and self._state != "done":
+            if self._state == "raw":
+                if not self._input and not self._next_input():
+                    self._state = "done"
                     break
-                if self._gunzip.unconsumed_tail:
-                    self._input = self._gunzip.unconsumed_tail
-                elif self._gunzip.eof:
-                    self._input = self._gunzip.unused_data
+                piece, self._input = self._input[:need], self._input[need:]
+            elif self._state == "header":
+                self._member_header()
+                continue
+            elif self._state == "trailer":
+                self._member_trailer()
+                continue
+            elif self._state == "next":
+                self._after_member()
+                continue
+            else:  # data
+                at_end = not self._input and not self._next_input()  # the inflater may still hold output
+                try:
+                    piece = self._inflater.decompress(self._input, need)
+                except _INFLATE_ERRORS as error:
+                    at = self._taken - len(self._input)
+                    self._fail("corrupt", f"the deflate data of gzip member {self.members} cannot be decoded "
+                                          f"({error}) at or after file offset {at:,}, with {self.decompressed:,} "
+                                          "bytes of data decoded before it: the file is damaged")
+                    break
+                if self._inflater.unconsumed_tail:
+                    self._input = self._inflater.unconsumed_tail
+                elif self._inflater.eof:
+                    self._input = self._inflater.unused_data
+                    self._state = "trailer"
                 else:
                     self._input = b""
+                if at_end and not piece and self._state == "data":
+                    self._fail("truncated", f"the file ends inside gzip member {self.members}, after "
+                                            f"{self.decompressed:,} bytes of data and before the member's end marker: "
+                                            "the file is truncated")
+                    break
+                self._crc = _crc32(piece, self._crc)
+                self._member_size += len(piece)
             self.decompressed += len(piece)
             parts.append(piece)
             need -= len(piece)
@@ -256,15 +389,23 @@ class NiftiStream:
             yield block.astype(np.float64) * header.scl_slope + header.scl_inter if scaled else block
 
     def finish(self) -> Payload:
-        """Read whatever is left (the hashes and the gzip trailer need every byte) and summarise."""
+        """Read whatever is left (the hashes and the gzip trailers need every byte) and summarise."""
         self._pushback = b""
         while self._read(MAX_PIECE):
             pass
-        if self._gunzip is not None and self.stream_error is None and not self._gunzip.eof:
-            self.stream_error = "the gzip stream ends before its end marker: the file is truncated"
+        while self._next_input():  # after a damaged stream or bytes after it: the digests still need them
+            pass
         self.close()
         return Payload(digests={n: h.hexdigest() for n, h in self.hashers.items()}, header=self.header,
-                       stream_error=self.stream_error, decompressed=self.decompressed)
+                       stream_error=self.stream_error, decompressed=self.decompressed,
+                       stream_problem=self.stream_problem, members=self.members, after_stream=self.after_stream,
+                       later_texts=self.later_texts)
+
+
+def trailing_bytes(payload: Payload, header: NiftiHeader) -> int:
+    """Bytes after the last voxel: decompressed bytes past vox_offset + voxels x bytes per voxel, plus bytes after
+    the last gzip member."""
+    return max(0, payload.decompressed - header.data_bytes) + payload.after_stream
 
 
 def scan_nifti(path: Path, algorithms: list[str], *, low: float = -2048, high: float = 4095,
@@ -317,15 +458,6 @@ def scan_pair(study_path: Path, mask_path: Path, study_algorithms: list[str], ma
     study_payload, mask_payload = study.finish(), mask.finish()
     study_payload.voxels, mask_payload.voxels, mask_payload.lesion = study_stats, mask_stats, lesion
     return study_payload, mask_payload
-
-
-def _explain(error: Exception) -> str:
-    text = str(error)
-    if "incorrect data check" in text or "Incorrect checksum" in text:
-        return "the gzip CRC-32 does not match the data: the file is damaged"
-    if "incorrect length check" in text or "Incorrect length" in text:
-        return "the gzip trailer's size does not match the data: the file is damaged"
-    return f"the gzip stream is corrupt ({text})"
 
 
 def scan_unit(job: tuple[Path, tuple[str, ...], tuple[tuple[str, ...], ...]]) -> list[Payload | str]:

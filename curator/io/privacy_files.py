@@ -4,7 +4,7 @@
 ``facts.extra["privacy_files"]``. Every read is bounded, whatever the file's size:
 
 - NIfTI: the header and its extensions only (at most ``MAX_EXTENSIONS`` bytes of the decompressed stream);
-- gzip: the member header (FNAME, FCOMMENT, MTIME), from the first 64 KiB;
+- gzip: the member header (FNAME, FCOMMENT, MTIME), read to its end (``curator.io.gzip_header``, bounded);
 - PNG: the chunk list, walked by seeking past the image data; text, ``eXIf`` and ``tIME`` chunks are read;
 - JPEG: the segments up to the start of the scan, and the last 64 KiB for bytes after the end-of-image marker;
 - xlsx/docx/pptx: ``docProps`` and a few named parts, each read through a size limit (zip bombs stay closed);
@@ -38,6 +38,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from curator.errors import OptionsError
 from curator.executor import run_tasks
+from curator.io.gzip_header import GzipHeader, GzipHeaderError, parse_gzip_header, read_gzip_header_from
 from curator.io.identifiers import IdentifierList, IdentifierListError, mask, read_identifiers
 
 if TYPE_CHECKING:
@@ -107,13 +108,6 @@ NIFTI_TEXT_FIELDS: dict[int, tuple[tuple[str, int, int], ...]] = {
 class TextItem:
     where: str      # the field, chunk or property: "descrip", "tEXt Comment", "creator", ...
     text: str       # its text, at most MAX_TEXT characters
-
-
-@dataclass(frozen=True)
-class GzipHeader:
-    name: str | None        # FNAME, the name of the file that was compressed
-    comment: str | None     # FCOMMENT
-    mtime: int              # MTIME, seconds since 1970 (0: not stored)
 
 
 @dataclass(frozen=True)
@@ -208,31 +202,20 @@ def _printable(raw: bytes, minimum: int = 4) -> str:
 
 def read_gzip_header(head: bytes) -> GzipHeader | None:
     """FNAME, FCOMMENT and MTIME of the gzip member at the start of ``head``; None when it is not gzip or the
-    header does not fit in ``head``."""
-    if len(head) < 10 or head[:2] != GZIP_MAGIC:
+    header does not fit in ``head`` (files: ``curator.io.gzip_header.read_gzip_header_from``, which reads on)."""
+    try:
+        return parse_gzip_header(head, at_end=True)
+    except GzipHeaderError:
         return None
-    flags = head[3]
-    (mtime,) = struct.unpack("<I", head[4:8])
-    offset = 10
-    if flags & 4:  # FEXTRA
-        if len(head) < 12:
-            return None
-        offset += 2 + struct.unpack("<H", head[10:12])[0]
-    values: list[str | None] = []
-    for flag in (8, 16):  # FNAME, FCOMMENT: zero-terminated; ISO 8859-1 by RFC 1952, UTF-8 from today's tools
-        if not flags & flag:
-            values.append(None)
-            continue
-        end = head.find(b"\x00", offset)
-        if end < 0:
-            return None
-        raw = head[offset:end]
-        try:
-            values.append(raw.decode("utf-8")[:MAX_TEXT])
-        except UnicodeDecodeError:
-            values.append(raw.decode("latin-1")[:MAX_TEXT])
-        offset = end + 1
-    return GzipHeader(values[0], values[1], mtime)
+
+
+def _gzip_header_of(handle: IO[bytes]) -> GzipHeader | None:
+    """The gzip header at the start of ``handle``, read to its real end (bounded); None when it is not gzip."""
+    handle.seek(0)
+    try:
+        return read_gzip_header_from(handle)
+    except GzipHeaderError:
+        return None
 
 
 def _inflate_prefix(handle: IO[bytes], size: int) -> bytes:
@@ -271,9 +254,8 @@ def read_nifti_metadata(path: Path) -> NiftiMetadata:
     AFNI/XML or other parsing, ever).
     """
     with path.open("rb") as handle:
-        head = handle.read(64 << 10)
-        gz = read_gzip_header(head)
-        compressed = head[:2] == GZIP_MAGIC
+        compressed = handle.read(2) == GZIP_MAGIC
+        gz = _gzip_header_of(handle) if compressed else None
 
         def prefix(size: int) -> bytes:
             if compressed:
@@ -844,7 +826,7 @@ def audit_file(root: Path, rel: str, size: int, identifiers: IdentifierList | No
 
 def _audit_gzip(path: Path, search: _Search) -> FileAudit:
     with path.open("rb") as handle:
-        gz = read_gzip_header(handle.read(64 << 10))
+        gz = _gzip_header_of(handle)
     _search_gzip(gz, search)
     return FileAudit("gzip", gzip=gz)
 
