@@ -399,3 +399,46 @@ def test_a_huge_untabled_text_is_judged_in_bounded_time_and_memory(tmp_path: Pat
     audited.assert_bounded(exit_code=1, seconds=20, megabytes=200)
     print(f"\nhuge untabled text (16 MB of values): anonymise {fixed.seconds:.1f} s, {fixed.peak_mb:.0f} MB; "
           f"validate {audited.seconds:.1f} s, {audited.peak_mb:.0f} MB")
+
+
+# Paths of the planted corpus: folders and files named after each file's own patient (issue 12, "Done means": paths
+# with names, IDs and birth dates). Each value is the file's own header value, so PHI_PATH must find it unasked.
+CORPUS_PATHS = {"case01": "CompressedSamples_CT1", "case02": "Kuznetsova_Anna_19450312",
+                "case03": "Смирнов_Игорь", "case04": "MRN-7734521"}
+CORPUS_FILE_NAMES = {"Kuznetsova_Anna_19450312/slice1.dcm": "98C14734-ASSH_1.dcm",   # as COVID-CT-MD names files
+                     "Смирнов_Игорь/IM-0001.dcm": "IM_25.07.2016.dcm",                  # its birth date, D.M.Y
+                     "CompressedSamples_CT1/CT_small.dcm": "1CT1_CT_small.dcm"}
+CORPUS_PATH_VALUES = ("CompressedSamples", "1CT1", "Kuznetsova", "19450312", "98C14734", "ASSH", "Смирнов", "Игорь",
+                      "25.07.2016", "MRN-7734521", "7734521")
+
+
+@pytest.mark.realdata
+def test_the_planted_corpus_with_paths_named_after_its_patients(realdata: Path, tmp_path: Path) -> None:
+    corpus = plant_corpus(realdata, tmp_path / "src", tmp_path / "ids.txt", folders=CORPUS_PATHS)
+    for old, name in CORPUS_FILE_NAMES.items():
+        (corpus.root / old).rename((corpus.root / old).with_name(name))
+    named = {p.relative_to(corpus.root).as_posix() for p in corpus.root.rglob("*")}
+    report = validate(corpus.root)
+    flagged = {f["path"] for f in report["findings"] if f["code"] == "PHI_PATH"}
+    carrying = {path for path in named if any(v.casefold() in path.rsplit("/", 1)[-1].casefold()
+                                              for v in CORPUS_PATH_VALUES)}
+    assert len(carrying) == len(CORPUS_PATHS) + len(CORPUS_FILE_NAMES)
+    # every named component is reported, once (a folder's finding stands for the files under it)
+    assert {path.split("/")[0] for path in flagged} == set(CORPUS_PATHS.values()), flagged
+    assert {p for p in carrying if "/" in p} <= flagged, sorted(carrying - flagged)
+
+    out = tmp_path / "out"
+    summary = anonymise(corpus.root, out)
+    assert summary["files"] == 5 and summary["failed"] == {} and summary["renamed"] == len(carrying)
+    copies = [p.relative_to(out).as_posix() for p in out.rglob("*")]
+    residual = sorted({value for value in CORPUS_PATH_VALUES for path in copies
+                       if value.casefold() in path.casefold()})
+    after = validate(out)
+    violations = [f for f in after["findings"] if f["code"] == "PHI_DICOM_ELEMENT"]
+    print(f"\nplanted corpus paths: {len(carrying)} names carrying {len(CORPUS_PATH_VALUES)} planted values; "
+          f"{len(flagged)} PHI_PATH findings before anonymise; after: residual values in paths {len(residual)}, "
+          f"PHI_PATH {sum(f['code'] == 'PHI_PATH' for f in after['findings'])}, table violations {len(violations)}")
+    assert residual == []
+    assert [f for f in after["findings"] if f["code"] == "PHI_PATH"] == [] and violations == []
+    names = out.parent / f"{out.name}.namemap.csv"
+    assert {row.split(",")[0] for row in names.read_text(encoding="utf-8").splitlines()[1:]} == carrying
