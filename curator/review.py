@@ -31,11 +31,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from curator.checks import registry as registry_check
-from curator.checks.facts import Facts
 from curator.checks.names import is_junk
 from curator.errors import OptionsError
 from curator.executor import default_jobs, run_tasks
 from curator.io import ReadError
+from curator.io.facts import Facts
 from curator.io.inventory import walk
 from curator.io.registry import read_registry
 from curator.models.findings import Report

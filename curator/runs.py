@@ -6,8 +6,8 @@ import time
 from pathlib import Path
 
 from curator import __version__
-from curator.checks.facts import Facts
 from curator.digests import check_root, hash_listed
+from curator.io.facts import Facts
 from curator.models.findings import Counts, Finding, Report, Severity, Stats
 
 __all__ = ["check_root", "finish_report", "hash_listed"]

@@ -12,7 +12,6 @@ from pathlib import Path
 from curator.catalogue import make_finding, rules_for_selector
 from curator.checks import registry as registry_check
 from curator.checks.catalogue_of_checks import CHECK_MODULES
-from curator.checks.facts import Facts
 from curator.checks.waivers import apply_config
 from curator.config import find_config, load_config
 from curator.errors import OptionsError, RunError
@@ -21,6 +20,7 @@ from curator.io import ReadError
 from curator.io.cache import Cache, file_keys
 from curator.io.card import load_card
 from curator.io.deid_table import DEID_EDITION
+from curator.io.facts import Facts
 from curator.io.git import changed_files
 from curator.io.inventory import walk
 from curator.io.manifest import parse_manifest

@@ -144,9 +144,9 @@ def judge(reading: Reading, jobs: int | None = None) -> Report:
     """The report of a reading: missing, damaged and unlisted files, and inside a folder of archive parts."""
     from curator.catalogue import make_finding
     from curator.checks import manifest as manifest_check
-    from curator.checks.facts import Facts
     from curator.checks.parts import check_parts
     from curator.io.archive_members import list_archive
+    from curator.io.facts import Facts
     from curator.models.findings import Severity
     from curator.profiles import load_profiles
     from curator.runs import finish_report

@@ -17,12 +17,12 @@ from curator.anonymise import AnonymiseOptions, anonymise
 from curator.anonymise.paths import path_pseudonym, plan_names
 from curator.catalogue import catalogue
 from curator.checks import phi_paths
-from curator.checks.facts import Facts
 from curator.checks.phi_paths import Identity, match_component
 from curator.checks.privacy_patterns import looks_like_id
 from curator.cli.main import main
 from curator.errors import OptionsError
 from curator.io.dicom_audit import AuditedFile, AuditElement, DicomAudit
+from curator.io.facts import Facts
 from curator.io.inventory import walk
 from curator.profiles import get_profile
 from tests.dicom_privacy_factories import (

@@ -40,6 +40,7 @@ from typing import IO, cast
 
 import xxhash
 
+from curator.anonymise.gzip_copy import copy_gzip_anonymous
 from curator.errors import OptionsError
 from curator.executor import Progress, run_tasks
 from curator.io.gzip_header import GzipFieldTooLongError, GzipHeaderError, read_gzip_header_from
@@ -379,8 +380,6 @@ def _run(job: _Job) -> NiftiScrub | bool | str:
         if job.kind == "nifti":
             return anonymise_nifti(job.source, job.target)
         if job.kind == "gzip":
-            from curator.build.files import copy_gzip_anonymous
-
             try:
                 dirty = _gzip_header_dirty(job.source)
                 copy_gzip_anonymous(job.source, job.target)

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import yaml
 
+from curator.anonymise.gzip_copy import GzipHeaderError, place_nifti
 from curator.anonymise.nifti import NiftiAnonymiseError, NiftiScrub, scrub_nifti_header
 from curator.build.bagit import write_bag
 from curator.build.figures_and_pdfs import pdf_names, write_figures, write_pdfs
-from curator.build.files import GzipHeaderError, place_nifti
 from curator.build.manifests import release_files, write_manifests
 from curator.build.metadata import hash_files, write_metadata
 from curator.build.plan import PlannedStudy, plan_release

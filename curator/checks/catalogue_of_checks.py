@@ -20,7 +20,7 @@ from curator.checks import (
     slices,
     waivers,
 )
-from curator.ingest.codes import CODES as INGEST_CODES
+from curator.checks.ingest_codes import CODES as INGEST_CODES
 
 CHECK_MODULES = (inventory, registry, headers, manifest, payload, release_docs, slices, dicom_series, privacy_dicom,
                  privacy_files, phi_paths)

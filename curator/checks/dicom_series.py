@@ -12,8 +12,8 @@ from collections.abc import Iterator, Sequence
 from itertools import pairwise
 
 from curator.catalogue import make_finding
-from curator.checks.facts import Facts
 from curator.io.dicom import DicomFacts, DicomFile, DicomSeries
+from curator.io.facts import Facts
 from curator.io.slice_steps import classify_steps, mm, nominal_step, step_runs
 from curator.models.findings import Finding, Severity
 

@@ -7,8 +7,8 @@ from collections import Counter
 from collections.abc import Iterator
 
 from curator.catalogue import make_finding
-from curator.checks.facts import Facts
 from curator.checks.geometry import axcodes, misalignment, voxel_order
+from curator.io.facts import Facts
 from curator.io.nifti import NiftiHeader
 from curator.models.findings import Finding
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from curator.catalogue import make_finding
-from curator.checks.facts import Facts
 from curator.checks.names import case_collisions, is_junk, path_name_problems
+from curator.io.facts import Facts
 from curator.models.findings import Finding
 
 CODES = frozenset({"REQUIRED_FILE_MISSING", "FILE_JUNK", "FILE_NAME_INVALID", "FILE_UNSAFE"})

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from curator.catalogue import make_finding
-from curator.checks.facts import Facts
 from curator.checks.listing import compare, label
+from curator.io.facts import Facts
 from curator.models.findings import Finding
 
 __all__ = ["CODES", "check", "label"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from curator.catalogue import make_finding
-from curator.checks.facts import Facts
 from curator.checks.headers import header_problems
+from curator.io.facts import Facts
 from curator.io.nifti import NiftiHeader
 from curator.io.payload import Payload
 from curator.models.findings import Finding, Severity

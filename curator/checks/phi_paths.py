@@ -44,10 +44,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from curator.catalogue import make_finding
-from curator.checks.facts import Facts
 from curator.checks.phi_text import is_placeholder
 from curator.checks.privacy_dicom import PLACEHOLDER_DATES, _declared, _is_placeholder, _pseudonym
 from curator.io.dicom_audit import AuditElement
+from curator.io.facts import Facts
 from curator.io.identifiers import fold_token
 from curator.models.findings import Finding
 

@@ -36,10 +36,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from curator.catalogue import make_finding
-from curator.checks.facts import Facts
 from curator.checks.phi_text import is_placeholder, mask, pseudonym_kinds, text_kinds, untabled_text_kinds
 from curator.io.deid_table import BASIC_PROFILE, OPTION_NAMES, DeidRule, deid_table, safe_private, uid_roots
 from curator.io.dicom_audit import TEXT_VRS, AuditedFile, AuditElement, DicomAudit
+from curator.io.facts import Facts
 from curator.models.findings import Finding
 
 CODES = frozenset({

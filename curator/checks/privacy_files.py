@@ -19,7 +19,6 @@ from functools import cache
 from typing import Any
 
 from curator.catalogue import make_finding
-from curator.checks.facts import Facts
 from curator.checks.phi_paths import flagged_components
 from curator.checks.privacy_patterns import (
     DATE,
@@ -31,6 +30,7 @@ from curator.checks.privacy_patterns import (
     looks_like_date,
     looks_like_name,
 )
+from curator.io.facts import Facts
 from curator.io.identifiers import mask, tokens
 from curator.io.privacy_files import EXTENSION_NAMES, FileAudit, Hit, PrivacyFacts, Table
 from curator.models.findings import Finding, Severity

@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from curator.catalogue import make_finding
-from curator.checks.facts import Facts
+from curator.io.facts import Facts
 from curator.models.findings import Finding
 from curator.models.registry import RegistryRow
 

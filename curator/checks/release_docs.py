@@ -7,8 +7,8 @@ import re
 from collections.abc import Iterator
 
 from curator.catalogue import make_finding
-from curator.checks.facts import Facts
 from curator.escaping import markdown_plain, markdown_url
+from curator.io.facts import Facts
 from curator.io.licences import (
     known_fingerprints,
     licence_table,

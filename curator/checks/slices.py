@@ -9,8 +9,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from curator.catalogue import make_finding
-from curator.checks.facts import Facts
 from curator.checks.names import is_junk
+from curator.io.facts import Facts
 from curator.io.slices import LESIONS_CSV, SCANS_CSV, LesionRow, ScanRow, SliceFacts, SliceHeader
 from curator.models.findings import Finding
 

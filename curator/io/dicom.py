@@ -24,7 +24,7 @@ from curator.executor import run_tasks
 from curator.io.regular import open_regular
 
 if TYPE_CHECKING:
-    from curator.checks.facts import Facts
+    from curator.io.facts import Facts
 
 __all__ = ["DICOM_SUFFIXES", "Decoding", "DicomFacts", "DicomFile", "DicomSeries", "dicom_head", "dicom_kind", "gather",
            "read_file"]

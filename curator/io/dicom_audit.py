@@ -37,7 +37,7 @@ from curator.io.deid_table import deid_table
 from curator.io.dicom import DICOM_SUFFIXES, MEDIA_STORAGE_DIRECTORY, _named_dicom, _skipped
 
 if TYPE_CHECKING:
-    from curator.checks.facts import Facts
+    from curator.io.facts import Facts
 
 __all__ = ["TEXT_VRS", "AuditElement", "AuditedFile", "DicomAudit", "audit_file", "audit_task", "gather",
            "text_values"]

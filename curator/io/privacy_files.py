@@ -42,7 +42,7 @@ from curator.io.gzip_header import GzipHeader, GzipHeaderError, parse_gzip_heade
 from curator.io.identifiers import IdentifierList, IdentifierListError, mask, read_identifiers
 
 if TYPE_CHECKING:
-    from curator.checks.facts import Facts
+    from curator.io.facts import Facts
 
 __all__ = [
     "EXTENSION_NAMES",

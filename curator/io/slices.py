@@ -116,7 +116,7 @@ class SliceFacts:
 
 
 class _Facts(Protocol):
-    """The part of ``curator.checks.facts.Facts`` this reader uses (io does not import checks)."""
+    """The part of ``curator.io.facts.Facts`` this reader uses (io does not import checks)."""
 
     root: Path
     deep: bool

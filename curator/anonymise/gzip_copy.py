@@ -1,4 +1,5 @@
-"""Copy imaging files into a release: gzip streams normalised, payloads untouched."""
+"""Gzip files written without what their header says about their source (name, comment, time): the fix for
+PHI_GZIP_HEADER, used by anonymise and by build when it copies volumes."""
 
 from __future__ import annotations
 
