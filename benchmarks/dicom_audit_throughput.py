@@ -18,10 +18,10 @@ import time
 import warnings
 from pathlib import Path
 
+from curator.checks.facts import Facts
 from pydicom import dcmread
 
 from curator.checks import privacy_dicom
-from curator.checks.facts import Facts
 from curator.io.dicom_audit import DicomAudit, gather
 from curator.io.inventory import walk
 from curator.profiles import get_profile

@@ -15,10 +15,10 @@ from curator.models.findings import Report
 from curator.outputs import lock, writing
 from curator.phantom import PhantomSpec, make_phantom, phantom_affine, write_nifti
 from curator.render.report import human_bytes, summary
-from curator.render.summary import plural
 from curator.resources import examples_dir
 from curator.validate import ValidateOptions, validate
 from curator.verify import verify
+from curator.wording import plural
 
 DEMO_SOURCE = "demo"
 

@@ -42,9 +42,9 @@ from curator.models.findings import Report
 from curator.models.profile import Profile
 from curator.outputs import contains, lock, staged
 from curator.profiles import get_profile
-from curator.render.summary import plural
 from curator.runs import check_root
 from curator.validate import ValidateOptions, validate
+from curator.wording import plural
 
 __all__ = ["LARGE", "ReviewStudy", "check_out", "find_studies", "layout", "write_review"]
 

@@ -22,9 +22,8 @@ from curator.io import ReadError
 from curator.io.cache import Cache
 from curator.io.inventory import Entry, walk
 from curator.io.manifest import Manifest, parse_manifest
-from curator.render.summary import summary_line
-from curator.render.text_groups import GROUP_LIMIT, Line, group_lines
 from curator.rule_texts import message, rule_texts
+from curator.wording import GROUP_LIMIT, Line, group_lines, summary_line
 
 if TYPE_CHECKING:
     from curator.models.findings import Report

@@ -24,13 +24,6 @@ LAYERS: dict[str, int] = {
     "cli": 6, "__main__": 6,
 }
 
-# Imports against the order that are still on main, each to be removed (issue 13, "Facts and layering").
-# The test fails when one of them is gone, so this list can only shrink.
-KNOWN: set[tuple[str, str]] = {
-    ("build", "render"),     # figures and PDFs live in render but only build uses them
-    ("verify", "render"),    # verify's fast path formats through render
-}
-KNOWN_CYCLES: set[frozenset[str]] = set()
 
 
 def _unit(module: str) -> str:
@@ -68,13 +61,11 @@ def test_every_unit_has_a_layer() -> None:
 def test_no_import_goes_up_the_layers() -> None:
     upward = {(source, target) for source, targets in _imports().items() for target in targets
               if LAYERS[target] > LAYERS[source]}
-    assert upward - KNOWN == set(), "imports against the layer order"
-    assert KNOWN - upward == set(), "fixed: remove these from KNOWN"
+    assert upward == set(), "imports against the layer order"
 
 
 def test_no_two_units_of_one_layer_import_each_other() -> None:
     edges = _imports()
     cycles = {frozenset({a, b}) for a, targets in edges.items() for b in targets
               if a != b and LAYERS[a] == LAYERS[b] and a in edges.get(b, set())}
-    assert cycles - KNOWN_CYCLES == set()
-    assert KNOWN_CYCLES - cycles == set(), "fixed: remove these from KNOWN_CYCLES"
+    assert cycles == set()

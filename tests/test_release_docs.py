@@ -20,7 +20,7 @@ import pytest
 from PIL import Image
 from pypdf import PdfReader
 
-from curator.build import build
+from curator.build import build, figures
 from curator.build.figures_and_pdfs import (
     FIGURE_NAMES,
     ReleaseDocsError,
@@ -30,6 +30,7 @@ from curator.build.figures_and_pdfs import (
     write_figures,
     write_pdfs,
 )
+from curator.build.pdf import PdfRenderError, markdown_to_pdf
 from curator.build.plan import plan_release
 from curator.build.readme import _environment, readme_name, render_readme
 from curator.build.stats import release_stats
@@ -39,8 +40,6 @@ from curator.io.source import read_study_table
 from curator.models.card import DatasetCard, localise
 from curator.models.records import SourceStudy
 from curator.profiles import get_profile
-from curator.render import figures
-from curator.render.pdf import PdfRenderError, markdown_to_pdf
 from tests.factories import card_data, make_source, write_nifti
 
 MOSMED_COUNTS = [254, 684, 125, 45, 2]

@@ -89,7 +89,7 @@ def write_figures(stage: Path, planned: Sequence[tuple[str, str, str | None]], s
     language. ``age_sex`` is left out when no age is known and ``examples`` when there is no study; an empty
     list means no figures (and no ``figures`` folder).
     """
-    from curator.render import figures as draw  # matplotlib is imported only when a release is built
+    from curator.build import figures as draw  # matplotlib is imported only when a release is built
 
     per_category: Mapping[str, int] = stats["per_category"]
     try:
@@ -129,7 +129,7 @@ def write_pdfs(stage: Path, langs: Sequence[str], when: dt.date, titles: Mapping
     creation date; ``titles[lang]`` their title (metadata and page footer), the Markdown's first heading when
     a language is missing.
     """
-    from curator.render.pdf import PdfRenderError, markdown_to_pdf
+    from curator.build.pdf import PdfRenderError, markdown_to_pdf
 
     names = pdf_names(langs)
     for lang, name in zip(langs, names, strict=True):

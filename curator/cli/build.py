@@ -28,7 +28,7 @@ def build(source: Path, out: Path, force: bool, jobs: int | None, xxh128: bool, 
 
     result = run_build(source, out, force=force, jobs=jobs, xxh128=xxh128, bag=bag)
     per = ", ".join(f"{k} {v}" for k, v in result.per_category.items())
-    from curator.render.summary import plural
+    from curator.wording import plural
 
     click.echo(f"built {result.out}: {plural(result.studies, 'study', 'studies')} ({per}), "
                f"{plural(result.masks, 'mask')}, "

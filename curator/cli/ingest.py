@@ -145,7 +145,7 @@ def ingest(paths: tuple[Path, ...], key_file: Path | None, map_file: Path | None
 
 def ingest_summary(extra: dict[str, Any], out: Path, key_map: Path) -> str:
     """The closing line: volumes, and inputs converted out of those read (a refused one is not converted)."""
-    from curator.render.summary import plural
+    from curator.wording import plural
 
     done, converted = int(extra.get("units_done", 0)), int(extra.get("units_converted", 0))
     volumes, studies = int(extra.get("volumes", 0)), int(extra.get("studies", 0))

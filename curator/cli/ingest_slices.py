@@ -95,7 +95,7 @@ def _run(tokens: tuple[str, ...], labels: str | None, case: str, force: bool, jo
         named = "; ".join(f"{given['name']} = {given['path']}" for given in extra.get("inputs") or [])
         if named:
             click.echo(f"inputs as {out}/provenance.json names them (their own names are not published): {named}")
-        from curator.render.summary import plural
+        from curator.wording import plural
 
         click.echo(f"{plural(int(extra.get('pairs', 0)), 'image/mask pair')} in "
                    f"{plural(int(extra.get('cases', 0)), 'case')} written to {out}; "

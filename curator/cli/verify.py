@@ -85,8 +85,8 @@ def run(argv: list[str]) -> int:
 def _verify(options: argparse.Namespace) -> int:
     from curator.io.cache import default_cache_dir
     from curator.render.progress import ProgressLine
-    from curator.render.text_groups import GROUP_LIMIT
     from curator.verify import judge, quick_answer, read_release
+    from curator.wording import GROUP_LIMIT
 
     fmt, output = tuple(options.fmt), tuple(options.output)
     line = ProgressLine()

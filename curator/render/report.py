@@ -5,8 +5,7 @@ from __future__ import annotations
 from curator.catalogue import catalogue, localise_finding
 from curator.escaping import display, json_text
 from curator.models.findings import Report
-from curator.render.summary import human_bytes, plural, plural_ru, summary_line
-from curator.render.text_groups import GROUP_LIMIT, Line, group_lines
+from curator.wording import GROUP_LIMIT, Line, group_lines, human_bytes, plural, plural_ru, summary_line
 
 __all__ = ["GROUP_LIMIT", "human_bytes", "summary", "to_json", "to_text"]
 

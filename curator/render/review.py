@@ -6,7 +6,7 @@ Two parts, both pure presentation:
   orientation, the mask placed in the study's space by the two files' affines (nearest neighbour), so a mask
   that is shifted, mirrored or transposed against its study *looks* shifted, mirrored or transposed.
   :func:`strip_png` draws them side by side in the lung window (the windowing and the translucent red
-  overlay are :mod:`curator.render.figures`'), one ``TILE`` x ``TILE`` pixel tile per slice, with Pillow:
+  overlay are :mod:`curator.build.figures`'), one ``TILE`` x ``TILE`` pixel tile per slice, with Pillow:
   small, fast and byte-identical for the same input.
 * :func:`review_html` writes the page: the validation summary, the findings table with filters (plain
   JavaScript, no external resources, works from ``file://``) and one card per study. Every text that comes
@@ -30,11 +30,11 @@ from typing import Any, Final, TypeVar
 import numpy as np
 import numpy.typing as npt
 
+from curator.build.figures import LUNG_WINDOW, MASK_ALPHA, MASK_COLOUR, _display, lung_window_rgb
 from curator.catalogue import catalogue
 from curator.escaping import display, displayed
 from curator.io.volume import read_volume
 from curator.models.findings import Finding, Report, Severity
-from curator.render.figures import LUNG_WINDOW, MASK_ALPHA, MASK_COLOUR, _display, lung_window_rgb
 from curator.render.report import human_bytes
 
 __all__ = [
