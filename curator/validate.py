@@ -40,7 +40,8 @@ __all__ = ["OptionsError", "RunError", "ValidateOptions", "check_root", "validat
 PhaseProgress = Callable[[str, int, int], None]   # (phase, tasks done, tasks in all)
 
 # readers that run for every profile after the profile's own gatherer: "module:function", each taking Facts
-# and storing what it read in facts.extra (the privacy audit's readers register here)
+# and storing what it read in facts.extra (the privacy audit's readers register here). A reader runs only when a
+# check that declares it in its READERS has a selected code: `--ignore privacy` reads no file for the audit.
 GATHERERS: tuple[str, ...] = ("curator.io.dicom_audit:gather", "curator.io.privacy_files:gather")
 
 
@@ -126,8 +127,16 @@ def _read_documents(facts: Facts, card: DatasetCard | None) -> None:
     facts.extra["readmes"] = readmes
 
 
-def gather(root: Path, profile: Profile, options: ValidateOptions, cache: Cache | None = None) -> Facts:
-    """Read everything the checks need; reading problems are stored, never raised."""
+def readers_needed(keeps: Callable[[str], bool]) -> set[str]:
+    """The GATHERERS that some check with a selected code declares it needs (its ``READERS``)."""
+    return {reader for module in CHECK_MODULES if any(keeps(code) for code in module.CODES)
+            for reader in getattr(module, "READERS", ())}
+
+
+def gather(root: Path, profile: Profile, options: ValidateOptions, cache: Cache | None = None,
+           readers: set[str] | None = None) -> Facts:
+    """Read everything the checks need (of GATHERERS, only ``readers`` when given); reading problems are stored,
+    never raised."""
     card = _card(root)
     facts = Facts(root=root, profile=profile, languages=list(card.languages if card else profile.languages),
                   entries=walk(root), deep=options.deep, jobs=options.jobs)
@@ -164,7 +173,8 @@ def gather(root: Path, profile: Profile, options: ValidateOptions, cache: Cache 
     else:
         facts.headers = _read_headers(root, nifti_paths, options, cache)
     facts.extra["identifiers_path"] = options.identifiers
-    for gatherer in ((profile.gatherer,) if profile.gatherer else ()) + GATHERERS:
+    wanted = tuple(g for g in GATHERERS if readers is None or g in readers)
+    for gatherer in ((profile.gatherer,) if profile.gatherer else ()) + wanted:
         module, function = gatherer.split(":")
         getattr(import_module(module), function)(facts)
     if options.checksums:
@@ -268,7 +278,7 @@ def validate(root: Path | str, options: ValidateOptions | None = None) -> Report
         profile = profile.model_copy(update={"labels": list(config.labels)})
     cache = Cache(options.cache_dir) if options.cache_dir else None
     try:
-        facts = gather(root, profile, options, cache)
+        facts = gather(root, profile, options, cache, readers_needed(selection.keeps))
     finally:
         if cache is not None:
             cache.close()

@@ -55,6 +55,9 @@ __all__ = ["ATTRIBUTES", "CODES", "Identity", "audited_identity", "check", "flag
            "match_path"]
 
 CODES = frozenset({"PHI_PATH"})
+# the readers (validate.GATHERERS) this check needs, skipped when none of CODES is selected:
+# the identity of each DICOM file, from the audit's reading
+READERS: tuple[str, ...] = ("curator.io.dicom_audit:gather",)
 
 # attribute -> kind of value; the order is the order findings name them in
 ATTRIBUTES: dict[str, str] = {

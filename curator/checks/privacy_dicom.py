@@ -47,6 +47,9 @@ CODES = frozenset({
     "PHI_DICOM_UID_NOT_REMAPPED", "PHI_DICOM_AGE_NINETY_PLUS", "PHI_DICOM_BURNED_IN", "PHI_DICOM_TEXT",
     "PHI_DICOM_CLAIM_CONTRADICTED", "PHI_DICOM_AUDIT_INCOMPLETE",
 })
+# the readers (validate.GATHERERS) this check needs, skipped when none of CODES is selected:
+# the DICOM privacy audit's reading of every element
+READERS: tuple[str, ...] = ("curator.io.dicom_audit:gather",)
 
 # the patient's own identifiers: no option of PS3.15 lets them keep a real value
 DIRECT_IDENTIFIERS = frozenset({

@@ -39,6 +39,9 @@ CODES = frozenset({
     "PHI_NIFTI_TEXT", "PHI_NIFTI_EXTENSION", "PHI_GZIP_HEADER", "PHI_IMAGE_METADATA", "PHI_DOCUMENT_METADATA",
     "PHI_IDENTIFIER_FOUND", "PHI_FILE_NAME", "PHI_TABLE_VALUE", "PHI_AUDIT_INCOMPLETE",
 })
+# the readers (validate.GATHERERS) this check needs, skipped when none of CODES is selected:
+# NIfTI/gzip/image/document metadata; the DICOM text values for --identifiers
+READERS: tuple[str, ...] = ("curator.io.privacy_files:gather", "curator.io.dicom_audit:gather")
 
 _DCM2NIIX_TIME = re.compile(r"(?:^|;)\s*Time=\d{1,6}(?:\.\d+)?\s*(?:;|$)")
 # document properties that hold a person's name; the others (Title, Producer, ...) are searched for known

@@ -14,7 +14,7 @@ import warnings
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import IO, TYPE_CHECKING
 
 from pydicom import dcmread
 from pydicom.dataset import Dataset
@@ -400,7 +400,7 @@ def _decode(ds: Dataset, header: DicomFile) -> Decoding:
     return Decoding(name)
 
 
-def _pixel_extent(handle: BinaryIO, ds: Dataset) -> int | None:
+def _pixel_extent(handle: IO[bytes], ds: Dataset) -> int | None:
     """Bytes of a native (7FE0,0010) element present in the file, from its element header at the handle."""
     meta = getattr(ds, "file_meta", None)
     syntax = _text(meta, "TransferSyntaxUID") if meta is not None else ""
@@ -421,13 +421,27 @@ def _pixel_extent(handle: BinaryIO, ds: Dataset) -> int | None:
 
 
 def read_file(root: Path, rel: str, deep: bool) -> tuple[DicomFile | str | None, Decoding | None]:
-    """(header, decoding) of one file; the header is None for a non-DICOM file and a reason when unreadable."""
+    """(header, decoding) of one file; the header is None for a non-DICOM file and a reason when unreadable. The
+    file is opened once: its first bytes classify it (:func:`dicom_head`), and the same handle is parsed."""
     path = root / rel
-    kind = dicom_kind(path)
+    try:
+        handle = open_regular(path, "rb")
+    except OSError:
+        handle = None
+    try:
+        return _read_opened(rel, path, handle, deep)
+    finally:
+        if handle is not None:
+            handle.close()
+
+
+def _read_opened(rel: str, path: Path, handle: IO[bytes] | None, deep: bool
+                 ) -> tuple[DicomFile | str | None, Decoding | None]:
+    kind = False if handle is None else dicom_head(handle.read(HEAD_BYTES))
     if kind == NO_META:
         return NO_META_REASON, None
     marked = None if kind is False else kind == PART10
-    if not marked:
+    if not marked or handle is None:
         if not _named_dicom(path):
             return None, None  # not DICOM, and not pretending to be
         if marked is None:
@@ -437,10 +451,10 @@ def read_file(root: Path, rel: str, deep: bool) -> tuple[DicomFile | str | None,
                 else f"it is only {size} bytes long, too short for a DICOM file"), None
     present = None
     try:
-        with path.open("rb") as handle:
-            ds = dcmread(handle, stop_before_pixels=not deep, force=False)
-            if not deep:  # pydicom stopped at the pixel data element: measure it without reading it
-                present = _pixel_extent(handle, ds)
+        handle.seek(0)
+        ds = dcmread(handle, stop_before_pixels=not deep, force=False)
+        if not deep:  # pydicom stopped at the pixel data element: measure it without reading it
+            present = _pixel_extent(handle, ds)
     except Exception as error:
         return " ".join(str(error).split()) or type(error).__name__, None
     if not len(ds):

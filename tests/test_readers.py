@@ -1,0 +1,64 @@
+"""Readers run only for checks that are selected: `--ignore privacy` on a DICOM folder reads each file once
+(issue 13: "each check declares what it needs, so that --select/--ignore skip the readers nobody needs").
+
+Measured, not assumed: a subprocess counts every open() of a .dcm file through a Python audit hook.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from curator.checks.catalogue_of_checks import CHECK_MODULES
+from curator.validate import GATHERERS, readers_needed
+from tests.dicom_factories import ct_slice
+
+COUNT_OPENS = r'''
+import collections, json, sys
+opens = collections.Counter()
+def hook(event, args):
+    if event == "open" and isinstance(args[0], str) and args[0].endswith(".dcm"):
+        opens[args[0].rsplit("/", 1)[-1]] += 1
+sys.addaudithook(hook)
+from curator.cli.entry import main
+try:
+    main(sys.argv[1:])
+except SystemExit:
+    pass
+sys.stderr.write("\nOPENS " + json.dumps(opens) + "\n")
+'''
+
+
+def _folder(root: Path, count: int = 4) -> Path:
+    for instance in range(1, count + 1):
+        ds = ct_slice(study_uid="2.25.1", series_uid="2.25.2", instance=instance, position=(0.0, 0.0, 2.0 * instance))
+        (root / "P1").mkdir(parents=True, exist_ok=True)
+        ds.save_as(root / "P1" / f"IM{instance:04d}.dcm", enforce_file_format=True)
+    return root
+
+
+def _run(root: Path, *extra: str) -> tuple[dict[str, int], dict]:
+    done = subprocess.run([sys.executable, "-c", COUNT_OPENS, "validate", str(root), "--profile", "dicom",
+                           "--jobs", "1", "--no-cache", "--format", "json", *extra],
+                          capture_output=True, text=True, timeout=120)
+    opens = json.loads(done.stderr.rsplit("OPENS ", 1)[1])
+    return opens, json.loads(done.stdout)
+
+
+def test_ignoring_privacy_reads_each_dicom_file_once(tmp_path: Path) -> None:
+    root = _folder(tmp_path / "src")
+    opens, report = _run(root, "--ignore", "privacy")
+    assert opens == {f"IM{i:04d}.dcm": 1 for i in range(1, 5)}
+    assert not [f for f in report["findings"] if f["code"].startswith("PHI_")]
+    everything, full = _run(root)
+    assert everything == {f"IM{i:04d}.dcm": 3 for i in range(1, 5)}   # + the audit's classification and parse
+    assert [f for f in full["findings"] if not f["code"].startswith("PHI_")] == report["findings"]
+
+
+def test_every_reader_is_declared_by_a_check_and_every_declared_reader_exists() -> None:
+    declared = {reader for module in CHECK_MODULES for reader in getattr(module, "READERS", ())}
+    assert declared == set(GATHERERS)
+    assert readers_needed(lambda code: not code.startswith("PHI_")) == set()
+    assert readers_needed(lambda code: code == "PHI_PATH") == {"curator.io.dicom_audit:gather"}
