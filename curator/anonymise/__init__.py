@@ -40,7 +40,7 @@ from curator.io import dicom as dicom_files
 from curator.io.deid_table import DEID_EDITION
 from curator.io.dicom import DICOM_SUFFIXES, MEDIA_STORAGE_DIRECTORY, _skipped
 from curator.io.dicom_audit import audit_task
-from curator.io.inventory import walk
+from curator.io.inventory import Entry, walk
 from curator.io.regular import open_regular, read_regular_bytes
 from curator.models.findings import Severity
 from curator.outputs import atomic_write, lock, output_error, overlap, staged
@@ -306,8 +306,9 @@ def anonymise(source: Path | str, out: Path | str, options: AnonymiseOptions,
     return summary
 
 
-def _anonymise(source: Path, out: Path, options: AnonymiseOptions, name_map: Path) -> AnonymiseSummary:
-    summary = AnonymiseSummary(source=str(source), out=str(out))
+def _survey(source: Path, options: AnonymiseOptions, summary: AnonymiseSummary
+            ) -> tuple[dict[str, Entry], list[str], dict[str, _Found]]:
+    """The files of SRC (by path), those to look at, and what each is; what is left out is noted in ``summary``."""
     entries = walk(source)
     files = {e.path: e for e in entries if e.kind == "file"}
     for entry in entries:
@@ -317,8 +318,6 @@ def _anonymise(source: Path, out: Path, options: AnonymiseOptions, name_map: Pat
     for path in sorted(set(files) - set(paths)):
         summary.left_out[path] = "operating-system litter"
     found = dict(zip(paths, run_tasks(_look, [source / p for p in paths], options.jobs), strict=True))
-
-    dicom = [p for p in paths if found[p].kind == "dicom"]
     for path in paths:
         item = found[path]
         if item.kind == "directory":
@@ -327,6 +326,25 @@ def _anonymise(source: Path, out: Path, options: AnonymiseOptions, name_map: Pat
             summary.failed[path] = item.reason
         elif item.kind == "other" and not options.copy_other:
             summary.left_out[path] = "not DICOM (pass --copy-other to copy such files unchanged)"
+    return files, paths, found
+
+
+def _claimed(summary: AnonymiseSummary, options: AnonymiseOptions) -> list[str]:
+    """The CID 7050 de-identification method codes the copies may claim, from what was done."""
+    claimed = {"113100"}
+    if summary.actions.get("dates shifted"):
+        claimed.add("113107")
+    if options.retain_patient_characteristics:
+        claimed.add("113108")
+    if options.keep_safe_private:
+        claimed.add("113111")
+    return sorted(claimed)
+
+
+def _anonymise(source: Path, out: Path, options: AnonymiseOptions, name_map: Path) -> AnonymiseSummary:
+    summary = AnonymiseSummary(source=str(source), out=str(out))
+    files, paths, found = _survey(source, options, summary)
+    dicom = [p for p in paths if found[p].kind == "dicom"]
     if not dicom and not summary.failed:
         raise AnonymiseError(f"SRC ({source}) holds no DICOM file ({len(paths)} other files), so no copy was made; "
                              "check that it is the folder of the DICOM export")
@@ -375,14 +393,7 @@ def _anonymise(source: Path, out: Path, options: AnonymiseOptions, name_map: Pat
                                  [f"{path}: {why}" for path, why in summary.failed.items()])
         for path in summary.failed:
             (temporary / targets[path]).unlink(missing_ok=True)
-        claimed = {"113100"}
-        if summary.actions.get("dates shifted"):
-            claimed.add("113107")
-        if options.retain_patient_characteristics:
-            claimed.add("113108")
-        if options.keep_safe_private:
-            claimed.add("113111")
-        summary.options = sorted(claimed)
+        summary.options = _claimed(summary, options)
         kept = {"/".join(p.split("/")[: i + 1]) for p in written if p not in summary.failed
                 for i in range(p.count("/") + 1)}
         renamed = [r for r in renamed if r.original in kept]
