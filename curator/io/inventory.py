@@ -15,7 +15,8 @@ class Entry(NamedTuple):   # not a dataclass: verify reads the tree without impo
     size: int
 
 
-def _kind(mode: int) -> str:
+def mode_kind(mode: int) -> str:
+    """The kind of a ``st_mode``, as an Entry names it."""
     if stat.S_ISREG(mode):
         return "file"
     if stat.S_ISDIR(mode):
@@ -52,7 +53,7 @@ def walk(root: Path) -> list[Entry]:
                 continue
             rel = f"{prefix}{child.name}"
             info = child.stat(follow_symlinks=False)
-            kind = _kind(info.st_mode)
+            kind = mode_kind(info.st_mode)
             entries.append(Entry(rel, kind, info.st_size if kind == "file" else 0))
             if kind == "dir":
                 pending.append((rel + "/", Path(child.path)))

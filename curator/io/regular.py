@@ -20,6 +20,8 @@ import stat
 from pathlib import Path
 from typing import IO, Any
 
+from curator.io.inventory import mode_kind
+
 __all__ = ["NotRegularFile", "file_kind", "open_regular", "read_regular_bytes", "read_regular_text"]
 
 
@@ -30,19 +32,13 @@ class NotRegularFile(OSError):  # noqa: N818 - an OSError: the callers' handlers
         return str(self.strerror)
 
 
+_WORDS = {"file": "regular file", "dir": "folder", "named pipe": "FIFO (named pipe)"}
+
+
 def file_kind(mode: int) -> str:
-    """What a ``st_mode`` is, in words."""
-    if stat.S_ISREG(mode):
-        return "regular file"
-    if stat.S_ISDIR(mode):
-        return "folder"
-    if stat.S_ISFIFO(mode):
-        return "FIFO (named pipe)"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "device"
-    if stat.S_ISSOCK(mode):
-        return "socket"
-    return f"special file (mode {stat.S_IFMT(mode):o})"
+    """What a ``st_mode`` is, in words (the kinds of :func:`curator.io.inventory.mode_kind`)."""
+    kind = mode_kind(mode)
+    return _WORDS.get(kind, kind) if kind != "other" else f"special file (mode {stat.S_IFMT(mode):o})"
 
 
 def _open_fd(path: Path | str) -> int:
