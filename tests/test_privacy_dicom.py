@@ -225,10 +225,10 @@ def test_private_attributes_after_the_pixel_data_are_read(tmp_path: Path) -> Non
 
 
 def test_dicom_is_audited_in_any_profile_and_a_nifti_release_stays_silent(release: Path) -> None:
-    report = json.loads(CliRunner().invoke(main, ["validate", str(release), "--format", "json"]).output)
+    report = validate_report(release, exit_code=0)
     assert phi(report) == set() and "deid_edition" not in report["stats"]
     planted_slice(1).save_as(release / "notes.bin", enforce_file_format=True)  # found by its DICM marker
-    report = json.loads(CliRunner().invoke(main, ["validate", str(release), "--format", "json"]).output)
+    report = validate_report(release, exit_code=1)
     assert ("PHI_DICOM_ELEMENT", "notes.bin") in phi(report, "error")
     assert report["stats"]["deid_edition"] == DEID_EDITION
 
