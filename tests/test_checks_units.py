@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 
 from curator.catalogue import make_finding
+from curator.checks.names import case_collisions, is_junk, is_repository_file, path_name_problems
 from curator.checks.waivers import apply_config
 from curator.models.config import ValidationConfig, Waiver
 from curator.models.findings import Severity
@@ -39,3 +40,20 @@ def test_no_configuration_leaves_the_findings_alone() -> None:
     findings = [make_finding("IMAGE_TRUNCATED", "a.nii.gz")]
     outcome = apply_config(findings, ValidationConfig(), "curator.yaml", TODAY)
     assert outcome.findings == findings and outcome.waived == []
+
+
+def test_names_problems_are_named_by_the_component_that_has_them() -> None:
+    assert path_name_problems("studies/CT-0/study_0001.nii.gz") == []
+    assert path_name_problems("bad dir/a.nii.gz") == [
+        ("bad dir", "characters outside ASCII letters, digits and ._-: ' '")]
+    assert path_name_problems("ok/-x/CON.txt") == [("ok/-x", "'-x' starts with '-'"),
+                                                   ("ok/-x/CON.txt", "'CON.txt' is a reserved name on Windows")]
+    long = "a/" * 100
+    assert path_name_problems(long[:-1] + "b") == [(long[:-1] + "b", "path is 200 characters, the limit is 199")]
+
+
+def test_names_case_collisions_junk_and_repository_files() -> None:
+    assert case_collisions(["b/A.nii.gz", "b/a.nii.gz", "c.txt"]) == {"b/a.nii.gz": "b/A.nii.gz"}
+    assert is_junk("studies/.DS_Store") and is_junk("__MACOSX/x") and is_junk("studies/._study.nii.gz")
+    assert not is_junk("studies/study_0001.nii.gz")
+    assert is_repository_file(".github/workflows/ci.yml") and not is_repository_file("docs/.gitignore")
