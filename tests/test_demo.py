@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 from pathlib import Path
@@ -10,6 +9,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from curator.cli.main import main
+from tests.reports import validate_report
 
 
 def test_demo_builds_a_release_that_validates_and_verifies(tmp_path: Path) -> None:
@@ -19,7 +19,7 @@ def test_demo_builds_a_release_that_validates_and_verifies(tmp_path: Path) -> No
     assert "12 studies (CT-0 3, CT-1 4, CT-2 2, CT-3 2, CT-4 1), 3 masks" in result.output
     assert "INTACT" in result.output and ": VALID: 0 errors" in result.output
     release = out / "release"
-    report = json.loads(CliRunner().invoke(main, ["validate", str(release), "--format", "json"]).output)
+    report = validate_report(release, exit_code=0)
     assert report["valid"] and report["counts"] == {"error": 0, "warning": 0, "info": 0}
     if shutil.which("sha256sum"):
         subprocess.run(["sha256sum", "-c", "--quiet", "SHA256SUMS"], cwd=release, check=True)

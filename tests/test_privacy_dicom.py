@@ -34,6 +34,7 @@ from tests.dicom_privacy_factories import (
     with_trailing_private,
     write_planted,
 )
+from tests.reports import validate_report
 
 KEY = "k" * 8 + "0123456789abcdef"
 OTHER_KEY = "z" * 8 + "0123456789abcdef"
@@ -41,12 +42,9 @@ COVID_CT_MD = "covid_ct_md_dicom/Sample data/COVID-19 subjects"
 Row = tuple[str, str]
 
 
-def audit(root: Path, *args: str) -> dict:
+def audit(root: Path, *args: str, exit_code: int) -> dict:
     """The privacy findings of `curator validate` (profile dicom), as JSON."""
-    result = CliRunner().invoke(main, ["validate", str(root), "--profile", "dicom", "--select", "privacy",
-                                       "--format", "json", *args])
-    assert result.exit_code in (0, 1), result.output
-    return json.loads(result.output)
+    return validate_report(root, "--profile", "dicom", "--select", "privacy", *args, exit_code=exit_code)
 
 
 def phi(report: dict, severity: str | None = None) -> set[Row]:
@@ -112,7 +110,7 @@ def test_masking_and_text_patterns() -> None:
 
 def test_every_planted_identifier_is_found_with_its_code_and_masked(tmp_path: Path) -> None:
     write_planted(tmp_path / "P001", count=1)
-    report = audit(tmp_path)
+    report = audit(tmp_path, exit_code=1)
     path = "P001/IM0001.dcm"
     assert report["stats"]["deid_edition"] == DEID_EDITION
     name = find(report, "PHI_DICOM_ELEMENT", "PatientName")[0]
@@ -147,15 +145,15 @@ def test_a_declared_clean_file_passes(tmp_path: Path) -> None:
     (tmp_path / "P001").mkdir()
     for instance in (1, 2, 3):
         clean_slice(instance).save_as(tmp_path / "P001" / f"IM{instance}.dcm", enforce_file_format=True)
-    report = audit(tmp_path)
+    report = audit(tmp_path, exit_code=0)
     assert phi(report) == set() and report["stats"]["deid_edition"] == DEID_EDITION
 
 
-def _one(tmp_path: Path, ds: object, name: str = "IM1.dcm") -> dict:
+def _one(tmp_path: Path, ds: object, name: str = "IM1.dcm", *, exit_code: int) -> dict:
     folder = tmp_path / "P001"
     folder.mkdir(exist_ok=True)
     ds.save_as(folder / name, enforce_file_format=True)  # type: ignore[attr-defined]
-    return audit(tmp_path)
+    return audit(tmp_path, exit_code=exit_code)
 
 
 def test_dummies_and_pseudonyms(tmp_path: Path) -> None:
@@ -163,20 +161,20 @@ def test_dummies_and_pseudonyms(tmp_path: Path) -> None:
     ds.PatientName = "ANONYMOUS"
     ds.PatientBirthDate = "19000101"       # a placeholder date
     ds.ReferringPhysicianName = "Doe^John"  # not a dummy
-    assert {(f["code"], f["context"].get("keyword")) for f in _one(tmp_path, ds)["findings"]} == {
+    assert {(f["code"], f["context"].get("keyword")) for f in _one(tmp_path, ds, exit_code=1)["findings"]} == {
         ("PHI_DICOM_ELEMENT", "ReferringPhysicianName")}
 
 
 def test_a_name_shaped_pseudonym_is_not_accepted_even_when_declared(tmp_path: Path) -> None:
     ds = clean_slice()
     ds.PatientName = "Doe^Archibald"
-    assert [f["context"]["keyword"] for f in _one(tmp_path, ds)["findings"]] == ["PatientName"]
+    assert [f["context"]["keyword"] for f in _one(tmp_path, ds, exit_code=1)["findings"]] == ["PatientName"]
 
 
 def test_undeclared_pseudonyms_are_not_accepted(tmp_path: Path) -> None:
     ds = clean_slice()
     del ds.PatientIdentityRemoved
-    codes = {(f["code"], f["context"].get("keyword")) for f in _one(tmp_path, ds)["findings"]}
+    codes = {(f["code"], f["context"].get("keyword")) for f in _one(tmp_path, ds, exit_code=1)["findings"]}
     assert codes == {("PHI_DICOM_NOT_DEIDENTIFIED", None), ("PHI_DICOM_ELEMENT", "PatientName"),
                      ("PHI_DICOM_ELEMENT", "PatientID")}
 
@@ -188,12 +186,12 @@ def test_options_claimed_change_what_is_allowed(tmp_path: Path) -> None:
     ds.PatientAge = "045Y"
     ds.SeriesDescription = "Chest 2.5"  # 113105 keeps cleaned descriptions ...
     ds.ImageComments = f"ask {EMAIL}"   # ... which are still scanned: a warning
-    report = _one(tmp_path, ds)
+    report = _one(tmp_path, ds, exit_code=0)
     assert [(f["code"], f["severity"], f["context"]["keyword"]) for f in report["findings"]] == [
         ("PHI_DICOM_TEXT", "warning", "ImageComments")]
     assert report["findings"][0]["context"]["kinds"] == "e-mail address"
     ds.PatientAge = "091Y"              # kept characteristics still must not single out the oldest
-    report = _one(tmp_path, ds)
+    report = _one(tmp_path, ds, exit_code=1)
     assert {f["code"] for f in report["findings"]} == {"PHI_DICOM_TEXT", "PHI_DICOM_AGE_NINETY_PLUS"}
 
 
@@ -202,7 +200,7 @@ def test_claims_the_content_contradicts(tmp_path: Path) -> None:
     ds.BurnedInAnnotation = "YES"
     block = ds.private_block(0x0019, "GEMS_ACQU_01", create=True)
     block.add_new(0x23, "DS", "41.0")                         # safe private kept without claiming 113111
-    report = _one(tmp_path, ds)
+    report = _one(tmp_path, ds, exit_code=1)
     contradicted = {f["context"]["option"].split()[0]: f["context"]["reason"]
                     for f in find(report, "PHI_DICOM_CLAIM_CONTRADICTED")}
     assert set(contradicted) == {"113107", "113100"}
@@ -210,7 +208,8 @@ def test_claims_the_content_contradicts(tmp_path: Path) -> None:
     assert find(report, "PHI_DICOM_BURNED_IN")[0]["context"]["keyword"].startswith("BurnedInAnnotation")
     assert not find(report, "PHI_DICOM_PRIVATE")
     declared(ds, "113100", "113106", "113101", "113111", temporal="MODIFIED")
-    contradicted = {f["context"]["option"].split()[0] for f in find(_one(tmp_path, ds), "PHI_DICOM_CLAIM_CONTRADICTED")}
+    report = _one(tmp_path, ds, exit_code=1)
+    contradicted = {f["context"]["option"].split()[0] for f in find(report, "PHI_DICOM_CLAIM_CONTRADICTED")}
     assert contradicted == {"113106", "113101"}
 
 
@@ -220,16 +219,16 @@ def test_private_attributes_after_the_pixel_data_are_read(tmp_path: Path) -> Non
         folder = tmp_path / "P001"
         folder.mkdir(exist_ok=True)
         ds.save_as(folder / f"IM{index}.dcm", enforce_file_format=True)
-    report = audit(tmp_path)
+    report = audit(tmp_path, exit_code=1)
     found = {(f["path"], f["context"]["groups"]) for f in find(report, "PHI_DICOM_PRIVATE")}
     assert found == {("P001/IM0.dcm", "7FE1"), ("P001/IM1.dcm", "7FE1")}
 
 
 def test_dicom_is_audited_in_any_profile_and_a_nifti_release_stays_silent(release: Path) -> None:
-    report = json.loads(CliRunner().invoke(main, ["validate", str(release), "--format", "json"]).output)
+    report = validate_report(release, exit_code=0)
     assert phi(report) == set() and "deid_edition" not in report["stats"]
     planted_slice(1).save_as(release / "notes.bin", enforce_file_format=True)  # found by its DICM marker
-    report = json.loads(CliRunner().invoke(main, ["validate", str(release), "--format", "json"]).output)
+    report = validate_report(release, exit_code=1)
     assert ("PHI_DICOM_ELEMENT", "notes.bin") in phi(report, "error")
     assert report["stats"]["deid_edition"] == DEID_EDITION
 
@@ -238,7 +237,7 @@ def test_an_unreadable_dicom_file_is_not_taken_as_clean(tmp_path: Path) -> None:
     (tmp_path / "P001").mkdir()
     data = bytearray(b"\0" * 128 + b"DICM" + b"\x02\x00\x10\x00UI\xff\xff")
     (tmp_path / "P001" / "broken.dcm").write_bytes(bytes(data))
-    report = audit(tmp_path)
+    report = audit(tmp_path, exit_code=1)
     found = find(report, "PHI_DICOM_NOT_DEIDENTIFIED")
     assert found and found[0]["context"]["reason"].startswith("the file cannot be read")
 
@@ -261,7 +260,7 @@ def test_anonymise_removes_every_planted_identifier(planted: Path, tmp_path: Pat
     assert summary["files"] == 5 and summary["patients"] == 2 and summary["failed"] == {}
     assert summary["options"] == ["113100", "113107"] and summary["deid_edition"] == DEID_EDITION
     assert {"X", "Z", "U", "dates shifted", "pseudonymised", "private removed"} <= set(summary["actions"])
-    report = audit(tmp_path / "out")
+    report = audit(tmp_path / "out", exit_code=0)
     assert phi(report, "error") == set() and phi(report) == set()
     for path in (tmp_path / "out").rglob("*.dcm"):
         no_secrets(path.read_bytes().decode("latin-1"))
@@ -325,7 +324,7 @@ def test_options_safe_private_patient_characteristics_and_a_map(planted: Path, t
     assert copy.PatientAge == "090Y" and copy.PatientSex == "M"
     assert copy.private_block(0x0019, "GEMS_ACQU_01")[0x23].value == "41.0"
     assert 0x00091001 not in copy and 0x00090010 not in copy
-    assert phi(audit(tmp_path / "out")) == set()
+    assert phi(audit(tmp_path / "out", exit_code=0)) == set()
 
 
 def test_anonymise_refuses_without_a_key_and_a_map_must_cover_every_patient(planted: Path, tmp_path: Path) -> None:
@@ -383,7 +382,7 @@ def _original_paths(out: Path) -> Callable[[str], str]:
 @pytest.mark.realdata
 def test_pydicom_ct_files_names_dates_and_vendor_uids_then_clean(realdata: Path, tmp_path: Path) -> None:
     root = realdata / "pydicom_ct_files"
-    report = audit(root)
+    report = audit(root, exit_code=1)
     small = "pydicom_3.0.2_test_files/CT_small.dcm"
     name = next(f for f in find(report, "PHI_DICOM_ELEMENT", "PatientName") if f["path"] == small)
     assert name["context"]["value"] == "Co*** C***"            # CompressedSamples^CT1, masked
@@ -399,7 +398,7 @@ def test_pydicom_ct_files_names_dates_and_vendor_uids_then_clean(realdata: Path,
     out = tmp_path / "out"
     summary = anonymise(root, out)
     assert summary["failed"] == {} and summary["files"] >= 80
-    assert phi(audit(out), "error") == set()
+    assert phi(audit(out, exit_code=0), "error") == set()
     before, after = _pixels(root), _pixels(out)
     original = _original_paths(out)                            # dicomdirtests/77654033 is named after its PatientID
     assert not (out / "pydicom_3.0.2_test_files" / "dicomdirtests" / "77654033").exists()
@@ -446,12 +445,12 @@ def test_covid_ct_md_p001_audited_anonymised_and_clean_with_the_same_geometry(re
 @pytest.mark.realdata
 def test_dicom2nifti_series_audited_anonymised_and_clean(realdata: Path, tmp_path: Path) -> None:
     root = realdata / "dicom2nifti_ct_series"
-    report = audit(root)
+    report = audit(root, exit_code=1)
     philips = [f for f in find(report, "PHI_DICOM_UID_ROOT") if f["context"]["root"] == "1.2.840.113704"]
     assert philips and philips[0]["context"]["attributes"] == ["MediaStorageSOPInstanceUID"]
     out = tmp_path / "out"
     anonymise(root, out)
-    assert phi(audit(out)) == set()
+    assert phi(audit(out, exit_code=0)) == set()
 
     def rows(where: Path) -> set[tuple[str, str, str]]:
         result = CliRunner().invoke(main, ["validate", str(where), "--profile", "dicom", "--format", "json"])
@@ -492,4 +491,4 @@ def test_the_copy_is_audited_and_what_anonymisation_cannot_fix_is_reported(tmp_p
                                 env={"CURATOR_ANON_KEY": KEY})
     assert result.exit_code == 1
     assert json.loads(result.output)["remaining"] == {"PHI_DICOM_BURNED_IN": 1}
-    assert phi(audit(tmp_path / "out")) == {("PHI_DICOM_BURNED_IN", "P001/IM1.dcm")}
+    assert phi(audit(tmp_path / "out", exit_code=1)) == {("PHI_DICOM_BURNED_IN", "P001/IM1.dcm")}

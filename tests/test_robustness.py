@@ -18,6 +18,7 @@ from click.testing import CliRunner
 from curator.build.manifests import write_manifests
 from curator.cli.main import main
 from tests.factories import card_data, ct_volume, make_source, nifti_bytes
+from tests.reports import flatten, validate_report
 
 
 def invoke(*args: str) -> tuple[int, str]:
@@ -26,10 +27,9 @@ def invoke(*args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
-def codes(root: Path, *args: str) -> set[tuple[str, str]]:
-    code, output = invoke("validate", str(root), "--format", "json", *args)
-    assert code in (0, 1), output
-    return {(f["code"], f["path"]) for f in json.loads(output)["findings"]}
+def codes(root: Path, *args: str, exit_code: int) -> set[tuple[str, str]]:
+    report = validate_report(root, *args, exit_code=exit_code)
+    return {(code, path) for code, path in flatten(report, ["code", "path"])}
 
 
 def test_force_never_deletes_a_source_inside_the_output(tmp_path: Path) -> None:
@@ -78,7 +78,7 @@ def test_far_away_cell_does_not_exhaust_memory(release: Path) -> None:
     book = openpyxl.load_workbook(release / "dataset_registry.xlsx")
     book.worksheets[0]["XFD1048576"] = "x"
     book.save(release / "dataset_registry.xlsx")
-    found = codes(release)
+    found = codes(release, exit_code=1)
     assert not any(code.startswith("REGISTRY_") and code != "REGISTRY_COPIES_DISAGREE" for code, _ in found)
 
 
@@ -91,7 +91,7 @@ def test_corrupt_worksheet_xml_is_unreadable_not_a_crash(release: Path) -> None:
     with zipfile.ZipFile(path, "w") as book:
         for name, data in members.items():
             book.writestr(name, data)
-    assert ("REGISTRY_UNREADABLE", "dataset_registry.xlsx") in codes(release)
+    assert ("REGISTRY_UNREADABLE", "dataset_registry.xlsx") in codes(release, exit_code=1)
 
 
 def test_registry_with_repeated_columns_and_boolean_ids(release: Path) -> None:
@@ -99,11 +99,11 @@ def test_registry_with_repeated_columns_and_boolean_ids(release: Path) -> None:
     sheet = book.worksheets[0]
     sheet.cell(row=2, column=1, value=True)
     book.save(release / "dataset_registry.xlsx")
-    found = codes(release)
+    found = codes(release, exit_code=1)
     assert ("REGISTRY_ROW_INVALID", "dataset_registry.xlsx") in found
     sheet.cell(row=1, column=4, value="study_id")
     book.save(release / "dataset_registry.xlsx")
-    assert ("REGISTRY_UNREADABLE", "dataset_registry.xlsx") in codes(release)
+    assert ("REGISTRY_UNREADABLE", "dataset_registry.xlsx") in codes(release, exit_code=1)
 
 
 def test_duplicate_ids_in_a_csv_registry(release: Path) -> None:
@@ -112,7 +112,7 @@ def test_duplicate_ids_in_a_csv_registry(release: Path) -> None:
     lines = csv_path.read_text(encoding="utf-8-sig").splitlines()
     lines[2] = "1" + lines[2][1:]
     csv_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    assert ("REGISTRY_DUPLICATE_ID", "dataset_registry.csv") in codes(release)
+    assert ("REGISTRY_DUPLICATE_ID", "dataset_registry.csv") in codes(release, exit_code=1)
 
 
 def _patch_header(path: Path, offset: int, fmt: str, *values: float) -> None:
@@ -125,7 +125,7 @@ def test_absurd_header_values_are_invalid_headers(release: Path) -> None:
     _patch_header(release / "studies/CT-0/study_0001.nii.gz", 112, "<ff", 1.0, float("inf"))  # scl_slope, _inter
     _patch_header(release / "studies/CT-0/study_0002.nii.gz", 108, "<f", float("nan"))   # vox_offset
     for tier in ("--fast", "--deep"):
-        found = codes(release, tier)
+        found = codes(release, tier, exit_code=1)
         assert ("IMAGE_HEADER_INVALID", "studies/CT-0/study_0001.nii.gz") in found
         assert ("IMAGE_HEADER_INVALID", "studies/CT-0/study_0002.nii.gz") in found
 
@@ -138,15 +138,16 @@ def test_multi_member_gzip_is_not_truncation(release: Path) -> None:
     for name in ("SHA256SUMS", "MD5SUMS"):
         (release / name).unlink()
     write_manifests(release)
-    assert codes(release) == set() and codes(release, "--deep") == set()
+    assert codes(release, exit_code=0) == set() and codes(release, "--deep", exit_code=0) == set()
     path.write_bytes(path.read_bytes()[:-3000])        # now really truncated
-    assert ("IMAGE_TRUNCATED", "studies/CT-0/study_0001.nii.gz") in codes(release, "--ignore", "CHECKSUM_MISMATCH")
+    found = codes(release, "--ignore", "CHECKSUM_MISMATCH", exit_code=1)
+    assert ("IMAGE_TRUNCATED", "studies/CT-0/study_0001.nii.gz") in found
 
 
 def test_links_named_like_litter_are_still_unsafe(release: Path) -> None:
     (release / ".DS_Store").symlink_to("/etc/passwd")
     (release / "studies" / "__MACOSX").symlink_to("/")
-    found = codes(release)
+    found = codes(release, exit_code=1)
     assert ("FILE_UNSAFE", ".DS_Store") in found and ("FILE_UNSAFE", "studies/__MACOSX") in found
 
 
