@@ -72,9 +72,11 @@ from curator.checks.slices import MASK_MODES
 from curator.errors import OptionsError, OutputError
 from curator.executor import Progress, run_tasks
 from curator.io.archive_read import ArchiveProblem, ArchiveToolMissing, Limits, Member, archive_kind, iter_members
+from curator.io.formats import PNG_SIGNATURE
 from curator.io.hashing import sha256_of
 from curator.io.slices import LESIONS_CSV, MAX_DECODE_PIXELS, SCANS_CSV, MetadataError, read_lesions, read_scans
 from curator.models.findings import Counts, Finding, Report, Severity, Stats
+from curator.models.severity import sort_index
 from curator.outputs import contains, lock, move, output_error, overlap, staged
 from curator.profiles import get_profile
 
@@ -103,7 +105,6 @@ INPUT_FLAGS = {"image": "--images", "mask": "--masks"}
 INPUT_LABELS = {"image": "images", "mask": "masks"}     # images-1, masks-2: the inputs as OUT names them
 OUTPUT_ENTRIES = {"image", "mask", "provenance.json"}   # what ingest-slices writes at the top of OUT (and the CSVs)
 METADATA_NAMES = re.compile(r"^(unzip_filenames|lesions_slices|metadata)\.csv$")   # the profile's release_files
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 PNG_STRIPPED_CHUNKS = (b"tEXt", b"zTXt", b"iTXt", b"tIME", b"eXIf")
 ARCHIVE_SUFFIXES = (".zip", ".tar", ".tgz", ".tar.gz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz", ".7z", ".rar")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".bmp", ".tif", ".tiff", ".gif", ".webp", ".dcm")
@@ -834,8 +835,7 @@ def _report(out: Path, findings: list[Finding], started: float, files: int, size
     counts = Counts()
     for finding in findings:
         setattr(counts, finding.severity.value, getattr(counts, finding.severity.value) + 1)
-    order = {Severity.error: 0, Severity.warning: 1, Severity.info: 2}
-    findings.sort(key=lambda f: (order[f.severity], f.code, f.path))
+    findings.sort(key=lambda f: (sort_index(f.severity.value), f.code, f.path))
     stats = Stats(files=files, bytes=size, seconds=round(time.perf_counter() - started, 3), **extra)
     return Report(version=__version__, root=str(out), profile=PROFILE, valid=counts.error == 0, counts=counts,
                   stats=stats, findings=findings)

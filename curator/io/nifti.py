@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from curator.io import ReadError
+from curator.io.formats import GZIP_MAGIC as GZIP_MAGIC
 
-GZIP_MAGIC = b"\x1f\x8b"
 _NIFTI1_SIZE = 348
 _NIFTI2_SIZE = 540
 HEADER_PREFIX = _NIFTI2_SIZE + 4

@@ -38,6 +38,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from curator.errors import OptionsError
 from curator.executor import run_tasks
+from curator.io.formats import GZIP_MAGIC, PNG_SIGNATURE
 from curator.io.identifiers import IdentifierList, IdentifierListError, mask, read_identifiers
 
 if TYPE_CHECKING:
@@ -60,8 +61,6 @@ __all__ = [
     "read_nifti_metadata",
 ]
 
-GZIP_MAGIC = b"\x1f\x8b"
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MAX_ITEM = 64 << 10           # bytes read of one metadata item (PNG chunk, JPEG segment, docProps part)
 MAX_TEXT = 4096               # characters kept of one metadata text
 MAX_EXTENSIONS = 1 << 20      # bytes of NIfTI header extensions read and parsed
