@@ -74,6 +74,7 @@ from curator.executor import Progress, run_tasks
 from curator.io.archive_read import ArchiveProblem, ArchiveToolMissing, Limits, Member, archive_kind, iter_members
 from curator.io.formats import PNG_SIGNATURE
 from curator.io.hashing import sha256_of
+from curator.io.image_metadata import PNG_METADATA_CHUNKS, jpeg_metadata_segment
 from curator.io.slices import LESIONS_CSV, MAX_DECODE_PIXELS, SCANS_CSV, MetadataError, read_lesions, read_scans
 from curator.models.findings import Counts, Finding, Report, Severity, Stats
 from curator.models.severity import sort_index
@@ -105,7 +106,7 @@ INPUT_FLAGS = {"image": "--images", "mask": "--masks"}
 INPUT_LABELS = {"image": "images", "mask": "masks"}     # images-1, masks-2: the inputs as OUT names them
 OUTPUT_ENTRIES = {"image", "mask", "provenance.json"}   # what ingest-slices writes at the top of OUT (and the CSVs)
 METADATA_NAMES = re.compile(r"^(unzip_filenames|lesions_slices|metadata)\.csv$")   # the profile's release_files
-PNG_STRIPPED_CHUNKS = (b"tEXt", b"zTXt", b"iTXt", b"tIME", b"eXIf")
+PNG_STRIPPED_CHUNKS = PNG_METADATA_CHUNKS   # the one table, shared with the privacy audit
 ARCHIVE_SUFFIXES = (".zip", ".tar", ".tgz", ".tar.gz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz", ".7z", ".rar")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".bmp", ".tif", ".tiff", ".gif", ".webp", ".dcm")
 MAX_SLICE_BYTES = 256 << 20     # a 1024 x 1024 16-bit slice is ~2 MB; a "slice" this big is not read into memory
@@ -176,25 +177,6 @@ def strip_png(data: bytes) -> Stripped:
     return Stripped("PNG", bytes(out), tuple(removed), size - position)
 
 
-def _jpeg_item(marker: int, payload: bytes) -> str | None:
-    """The name of a segment a released slice should not carry; None for one that is kept."""
-    if marker == 0xFE:
-        return "COM"
-    if marker == 0xE1:
-        if payload.startswith(b"Exif\x00"):
-            return "APP1 Exif"
-        if payload.startswith(b"http://ns.adobe.com/"):
-            return "APP1 XMP"
-        return "APP1"
-    if marker == 0xE2:
-        return None if payload.startswith(b"ICC_PROFILE\x00") else "APP2"
-    if marker == 0xED:
-        return "APP13 IPTC" if payload.startswith(b"Photoshop 3.0\x00") else "APP13"
-    if 0xE3 <= marker <= 0xEF and marker != 0xEE:
-        return f"APP{marker - 0xE0}"
-    return None
-
-
 def _scan_end(data: bytes, position: int) -> int:
     """Where the entropy-coded data starting at ``position`` ends: the next marker that is not a stuffed byte
     (FF 00) or a restart marker (FF D0..D7)."""
@@ -245,7 +227,7 @@ def strip_jpeg(data: bytes) -> Stripped:
         if length < 2 or end > size:
             raise SliceFormatError(f"segment FF{marker:02X} at byte {position} runs past the end of the file "
                                    "(truncated)")
-        name = _jpeg_item(marker, data[position + 4 : end])
+        name = jpeg_metadata_segment(marker, data[position + 4 : end])
         if name is None:
             out += data[position:end]
         else:
