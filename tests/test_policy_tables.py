@@ -123,7 +123,7 @@ def _audited(root: Path, name: str, data: bytes) -> list[str]:
 
 
 def test_jpeg_strip_removes_exactly_what_the_audit_flags(tmp_path: Path) -> None:
-    from curator.ingest.slices import strip_jpeg
+    from curator.anonymise.images import strip_jpeg
     from curator.io.image_metadata import jpeg_metadata_segment
 
     segments = _every_segment()
@@ -142,7 +142,7 @@ def test_jpeg_strip_removes_exactly_what_the_audit_flags(tmp_path: Path) -> None
 
 
 def test_png_strip_removes_exactly_what_the_audit_flags(tmp_path: Path) -> None:
-    from curator.ingest.slices import strip_png
+    from curator.anonymise.images import strip_png
     from curator.io.image_metadata import PNG_METADATA_CHUNKS
 
     data = png_bytes(label_map(), text=True, time=True, exif=True)
