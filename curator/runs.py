@@ -9,11 +9,9 @@ from curator import __version__
 from curator.digests import check_root, hash_listed
 from curator.io.facts import Facts
 from curator.models.findings import Counts, Finding, Report, Severity, Stats
+from curator.models.severity import sort_index
 
 __all__ = ["check_root", "finish_report", "hash_listed"]
-
-_ORDER = {Severity.error: 0, Severity.warning: 1, Severity.info: 2}
-
 
 def _row(finding: Finding) -> int:
     row = finding.context.get("row", 0)
@@ -28,7 +26,7 @@ def finish_report(root: Path, profile: str | None, findings: list[Finding], fact
     files = facts.files if facts else {}
     stats = Stats(files=len(files), bytes=sum(e.size for e in files.values()),
                   seconds=round(time.perf_counter() - started, 3), **(extra_stats or {}))
-    findings = sorted(findings, key=lambda f: (_ORDER[f.severity], f.code, f.path, _row(f)))
+    findings = sorted(findings, key=lambda f: (sort_index(f.severity.value), f.code, f.path, _row(f)))
     valid = not any(f.severity.rank >= fail_on.rank for f in findings)
     return Report(version=__version__, root=str(root), profile=profile, valid=valid, counts=counts,
                   stats=stats, findings=findings)

@@ -22,6 +22,7 @@ from curator.io import ReadError
 from curator.io.cache import Cache
 from curator.io.inventory import Entry, walk
 from curator.io.manifest import Manifest, parse_manifest
+from curator.models.severity import ORDER, sort_index
 from curator.rule_texts import message, rule_texts
 from curator.wording import GROUP_LIMIT, Line, group_lines, summary_line
 
@@ -33,7 +34,6 @@ ARCHIVE_SUFFIXES = (".zip", ".tar.gz", ".tgz")
 MANIFEST_PREFERENCE = ("SHA256SUMS", "SHA512SUMS", "XXH128SUMS", "MD5SUMS", "manifest-sha256.txt")
 REFETCH_CODES = frozenset({"FILE_MISSING", "CHECKSUM_MISMATCH"})
 _LEVEL = {"FILE_UNLISTED": "warning"}   # extra files do not make the listed ones less intact
-_ORDER = {"error": 0, "warning": 1, "info": 2}   # as curator.runs sorts findings
 
 
 def choose_manifest(root: Path, name: str | None = None) -> Path:
@@ -115,8 +115,8 @@ def quick_answer(reading: Reading, *, limit: int | None = GROUP_LIMIT, colour: b
     levels = {code: rule["level"] for code, rule in rule_texts().items()}
     items = [Line(p.code, _LEVEL.get(p.code, levels[p.code]), p.path, message(p.code, p.path, **p.context))
              for p in compare([parsed], reading.root, files, reading.digests or {})]
-    items.sort(key=lambda item: (_ORDER[item.level], item.code, item.path))
-    count = {level: sum(1 for item in items if item.level == level) for level in _ORDER}
+    items.sort(key=lambda item: (sort_index(item.level), item.code, item.path))
+    count = {level: sum(1 for item in items if item.level == level) for level in ORDER}
     seconds = round(time.perf_counter() - reading.started, 3)
     lines = group_lines(items, {code: rule["title"] for code, rule in rule_texts().items()}, limit=limit,
                         colour=colour)

@@ -59,6 +59,14 @@ def jpeg_bytes(pixels: np.ndarray, *, exif: bool = True, xmp: bool = True, iptc:
     return data[:2] + extra + data[2:] + trailing
 
 
+def jpeg_with_segments(pixels: np.ndarray, segments: Iterable[tuple[int, bytes]]) -> bytes:
+    """A plain greyscale JPEG with ``segments`` ((marker, payload) pairs) spliced in right after SOI."""
+    data = jpeg_bytes(pixels, exif=False, xmp=False, iptc=False, comment=False, trailing=b"")
+    extra = b"".join(bytes([0xFF, marker]) + struct.pack(">H", len(payload) + 2) + payload
+                     for marker, payload in segments)
+    return data[:2] + extra + data[2:]
+
+
 def png_bytes(array: np.ndarray, *, mode: str = "L", text: bool = True, time: bool = True, exif: bool = False,
               trailing: bytes = b"") -> bytes:
     """A PNG of ``array`` (mode "L" grey, "P" palette with non-grey colours, "1" bit) with tEXt/zTXt/iTXt naming

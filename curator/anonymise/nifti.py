@@ -43,9 +43,11 @@ import xxhash
 from curator.anonymise.gzip_copy import copy_gzip_anonymous
 from curator.errors import OptionsError
 from curator.executor import Progress, run_tasks
+from curator.io.formats import GZIP_MAGIC
 from curator.io.gzip_header import GzipFieldTooLongError, GzipHeaderError, read_gzip_header_from
 from curator.io.hashing import hash_file
 from curator.io.inventory import walk
+from curator.io.junk import is_junk_path
 from curator.io.manifest import MANIFEST_ALGORITHMS, ManifestReadError, parse_manifest
 from curator.io.privacy_files import NIFTI_TEXT_FIELDS, read_nifti_metadata
 from curator.outputs import atomic_path, lock, output_error, overlap, staged
@@ -53,10 +55,8 @@ from curator.outputs import atomic_path, lock, output_error, overlap, staged
 __all__ = ["NiftiAnonymiseError", "NiftiAnonymiseSummary", "NiftiScrub", "anonymise_nifti", "anonymise_nifti_tree",
            "needs_scrub", "scrub_nifti_header", "summary_text"]
 
-GZIP_MAGIC = b"\x1f\x8b"
 COMPRESS_LEVEL = 2   # ISA-L's scale (0..3)
 CHUNK = 1 << 20
-_LITTER = {".DS_Store", "Thumbs.db", "desktop.ini"}
 
 
 class NiftiAnonymiseError(ValueError):
@@ -441,8 +441,7 @@ def anonymise_nifti_tree(source: Path | str, out: Path | str, *, force: bool = F
     elif source.is_dir():
         entries = []
         for entry in walk(source):
-            if entry.kind == "file" and entry.path.rsplit("/", 1)[-1] not in _LITTER \
-                    and not entry.path.rsplit("/", 1)[-1].startswith("._"):
+            if entry.kind == "file" and not is_junk_path(entry.path):
                 entries.append((entry.path, entry.size))
             elif entry.kind not in ("dir",):
                 summary.left_out[entry.path] = (f"a {entry.kind}, not a regular file" if entry.kind != "file"

@@ -6,11 +6,11 @@ import re
 from collections.abc import Iterable
 
 from curator.escaping import display
+from curator.io.junk import is_junk_path
 
 _ALLOWED = re.compile(r"^[A-Za-z0-9._/-]+$")
 _RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
 MAX_PATH = 200
-JUNK_NAMES = {".DS_Store", "Thumbs.db", "desktop.ini", "ehthumbs.db", ".Spotlight-V100", ".Trashes", ".fseventsd"}
 
 
 # files of the dataset's repository rather than of the release: never expected in its manifest
@@ -23,8 +23,7 @@ def is_repository_file(path: str) -> bool:
 
 
 def is_junk(path: str) -> bool:
-    parts = path.split("/")
-    return any(part in JUNK_NAMES or part == "__MACOSX" or part.startswith("._") for part in parts)
+    return is_junk_path(path)
 
 
 def component_problems(part: str) -> list[str]:

@@ -43,8 +43,9 @@ from curator.ingest.units import StudyOutput, Unit, UnitResult, UnitTask, discov
 from curator.io.archive_read import Limits
 from curator.io.deid_table import DEID_EDITION
 from curator.io.hashing import sha256_of
-from curator.models.findings import Counts, Finding, Report, Severity, Stats
+from curator.models.findings import Counts, Finding, Report, Stats
 from curator.models.ingest import IngestRules
+from curator.models.severity import sort_index
 from curator.outputs import FILE_MODE, PRIVATE_MODE, atomic_write, contains, lock, move, overlap, writing
 
 KEPT_PROBLEMS = frozenset({"INGEST_SERIES_LEFT_OUT"})   # a unit with only these is done; any other: do it again
@@ -464,8 +465,7 @@ def _report(out: Path, findings: list[Finding], started: float, extra: dict[str,
     counts = Counts()
     for finding in findings:
         setattr(counts, finding.severity.value, getattr(counts, finding.severity.value) + 1)
-    order = {Severity.error: 0, Severity.warning: 1, Severity.info: 2}
-    findings.sort(key=lambda f: (order[f.severity], f.code, f.path))
+    findings.sort(key=lambda f: (sort_index(f.severity.value), f.code, f.path))
     volumes = sorted((out / "volumes").rglob("*.nii.gz")) if (out / "volumes").is_dir() else []
     stats = Stats(files=len(volumes), bytes=sum(p.stat().st_size for p in volumes),
                   seconds=round(time.perf_counter() - started, 3), **extra)

@@ -52,10 +52,8 @@ import json
 import os
 import re
 import shutil
-import struct
 import time
 import warnings
-import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -66,15 +64,25 @@ import numpy as np
 from PIL import Image
 
 from curator import __version__
+from curator.anonymise.images import (
+    PNG_STRIPPED_CHUNKS,
+    SliceFormatError,
+    Stripped,
+    strip_jpeg,
+    strip_metadata,
+    strip_png,
+)
 from curator.catalogue import make_finding
 from curator.checks.names import case_collisions, is_junk, name_problems
 from curator.checks.slices import MASK_MODES
 from curator.errors import OptionsError, OutputError
 from curator.executor import Progress, run_tasks
 from curator.io.archive_read import ArchiveProblem, ArchiveToolMissing, Limits, Member, archive_kind, iter_members
+from curator.io.formats import PNG_SIGNATURE
 from curator.io.hashing import sha256_of
 from curator.io.slices import LESIONS_CSV, MAX_DECODE_PIXELS, SCANS_CSV, MetadataError, read_lesions, read_scans
 from curator.models.findings import Counts, Finding, Report, Severity, Stats
+from curator.models.severity import sort_index
 from curator.outputs import contains, lock, move, output_error, overlap, staged
 from curator.profiles import get_profile
 
@@ -103,8 +111,6 @@ INPUT_FLAGS = {"image": "--images", "mask": "--masks"}
 INPUT_LABELS = {"image": "images", "mask": "masks"}     # images-1, masks-2: the inputs as OUT names them
 OUTPUT_ENTRIES = {"image", "mask", "provenance.json"}   # what ingest-slices writes at the top of OUT (and the CSVs)
 METADATA_NAMES = re.compile(r"^(unzip_filenames|lesions_slices|metadata)\.csv$")   # the profile's release_files
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-PNG_STRIPPED_CHUNKS = (b"tEXt", b"zTXt", b"iTXt", b"tIME", b"eXIf")
 ARCHIVE_SUFFIXES = (".zip", ".tar", ".tgz", ".tar.gz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz", ".7z", ".rar")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".bmp", ".tif", ".tiff", ".gif", ".webp", ".dcm")
 MAX_SLICE_BYTES = 256 << 20     # a 1024 x 1024 16-bit slice is ~2 MB; a "slice" this big is not read into memory
@@ -113,20 +119,6 @@ BATCH_FILES = 512
 MAX_CASE_DEPTH = 3              # <n> or <label>/<patient_id>/<scan_id>
 _FOLDER = re.compile(r"^[A-Za-z0-9_-]+$")
 _EXTENSIONS = {"JPEG": "jpg", "PNG": "png"}
-
-
-class SliceFormatError(ValueError):
-    """The bytes are not a well-formed PNG or JPEG; the message says where they break."""
-
-
-@dataclass(frozen=True)
-class Stripped:
-    """A PNG or JPEG without its metadata: the bytes, what was left out and the bytes after the image's end."""
-
-    format: str                   # "PNG" or "JPEG"
-    data: bytes
-    removed: tuple[str, ...]      # "tIME", "tEXt", "APP1 Exif", "APP1 XMP", "COM", ... in file order
-    trailing: int = 0             # bytes after IEND / EOI that were left out
 
 
 @dataclass(frozen=True)
@@ -141,129 +133,6 @@ class IngestSlicesOptions:
     jobs: int | None = None
     limits: Limits = field(default_factory=Limits)
     progress: Progress | None = field(default=None, compare=False)
-
-
-# --- metadata stripping ------------------------------------------------------------------------------------
-
-def strip_png(data: bytes) -> Stripped:
-    """The PNG without its text, time and EXIF chunks and without bytes after IEND; raises SliceFormatError."""
-    if not data.startswith(PNG_SIGNATURE):
-        raise SliceFormatError("no PNG signature")
-    out = bytearray(PNG_SIGNATURE)
-    removed: list[str] = []
-    position, size = len(PNG_SIGNATURE), len(data)
-    while True:
-        if position + 12 > size:
-            raise SliceFormatError(f"the file ends at byte {size} before its IEND chunk (truncated)")
-        length, kind = struct.unpack(">I4s", data[position : position + 8])
-        if not kind.isalpha() or not kind.isascii():
-            raise SliceFormatError(f"byte {position} does not start a PNG chunk (type {kind!r})")
-        end = position + 12 + length
-        if length > 0x7FFFFFFF or end > size:
-            raise SliceFormatError(f"chunk {kind.decode()} at byte {position} runs past the end of the file "
-                                   f"({length} bytes announced; truncated)")
-        (crc,) = struct.unpack(">I", data[end - 4 : end])
-        if zlib.crc32(data[position + 4 : end - 4]) != crc:
-            raise SliceFormatError(f"chunk {kind.decode()} at byte {position} fails its CRC (damaged)")
-        if kind in PNG_STRIPPED_CHUNKS:
-            removed.append(kind.decode())
-        else:
-            out += data[position:end]
-        position = end
-        if kind == b"IEND":
-            break
-    return Stripped("PNG", bytes(out), tuple(removed), size - position)
-
-
-def _jpeg_item(marker: int, payload: bytes) -> str | None:
-    """The name of a segment a released slice should not carry; None for one that is kept."""
-    if marker == 0xFE:
-        return "COM"
-    if marker == 0xE1:
-        if payload.startswith(b"Exif\x00"):
-            return "APP1 Exif"
-        if payload.startswith(b"http://ns.adobe.com/"):
-            return "APP1 XMP"
-        return "APP1"
-    if marker == 0xE2:
-        return None if payload.startswith(b"ICC_PROFILE\x00") else "APP2"
-    if marker == 0xED:
-        return "APP13 IPTC" if payload.startswith(b"Photoshop 3.0\x00") else "APP13"
-    if 0xE3 <= marker <= 0xEF and marker != 0xEE:
-        return f"APP{marker - 0xE0}"
-    return None
-
-
-def _scan_end(data: bytes, position: int) -> int:
-    """Where the entropy-coded data starting at ``position`` ends: the next marker that is not a stuffed byte
-    (FF 00) or a restart marker (FF D0..D7)."""
-    while True:
-        found = data.find(b"\xff", position)
-        if found < 0 or found + 1 >= len(data):
-            raise SliceFormatError("the scan data runs to the end of the file without an EOI marker (truncated)")
-        following = data[found + 1]
-        if following == 0x00 or 0xD0 <= following <= 0xD7:
-            position = found + 2
-        elif following == 0xFF:   # fill byte before a marker
-            position = found + 1
-        else:
-            return found
-
-
-def strip_jpeg(data: bytes) -> Stripped:
-    """The JPEG without EXIF/XMP/IPTC/comment segments and without bytes after EOI, segment by segment (no
-    re-encoding); raises SliceFormatError."""
-    if not data.startswith(b"\xff\xd8"):
-        raise SliceFormatError("no JPEG start-of-image marker")
-    out = bytearray(b"\xff\xd8")
-    removed: list[str] = []
-    position, size = 2, len(data)
-    while True:
-        if position + 2 > size:
-            raise SliceFormatError(f"the file ends at byte {size} before its EOI marker (truncated)")
-        if data[position] != 0xFF:
-            raise SliceFormatError(f"byte {position} is not a JPEG marker")
-        if data[position + 1] == 0xFF:   # fill byte
-            position += 1
-            continue
-        marker = data[position + 1]
-        if marker == 0xD9:
-            out += b"\xff\xd9"
-            position += 2
-            break
-        if marker == 0x01 or 0xD0 <= marker <= 0xD7:
-            out += data[position : position + 2]
-            position += 2
-            continue
-        if marker in (0x00, 0xD8):
-            raise SliceFormatError(f"unexpected marker FF{marker:02X} at byte {position}")
-        if position + 4 > size:
-            raise SliceFormatError(f"the file ends inside the segment at byte {position} (truncated)")
-        (length,) = struct.unpack(">H", data[position + 2 : position + 4])
-        end = position + 2 + length
-        if length < 2 or end > size:
-            raise SliceFormatError(f"segment FF{marker:02X} at byte {position} runs past the end of the file "
-                                   "(truncated)")
-        name = _jpeg_item(marker, data[position + 4 : end])
-        if name is None:
-            out += data[position:end]
-        else:
-            removed.append(name)
-        position = end
-        if marker == 0xDA:   # start of scan: the entropy-coded data follows, up to the next marker
-            scan_end = _scan_end(data, position)
-            out += data[position:scan_end]
-            position = scan_end
-    return Stripped("JPEG", bytes(out), tuple(removed), size - position)
-
-
-def strip_metadata(data: bytes) -> Stripped:
-    """``strip_png`` or ``strip_jpeg`` by the file's signature; raises SliceFormatError for anything else."""
-    if data.startswith(PNG_SIGNATURE):
-        return strip_png(data)
-    if data.startswith(b"\xff\xd8\xff"):
-        return strip_jpeg(data)
-    raise SliceFormatError("neither a PNG nor a JPEG file (no PNG signature or JPEG start-of-image marker)")
 
 
 # --- inputs ------------------------------------------------------------------------------------------------
@@ -835,8 +704,7 @@ def _report(out: Path, findings: list[Finding], started: float, files: int, size
     counts = Counts()
     for finding in findings:
         setattr(counts, finding.severity.value, getattr(counts, finding.severity.value) + 1)
-    order = {Severity.error: 0, Severity.warning: 1, Severity.info: 2}
-    findings.sort(key=lambda f: (order[f.severity], f.code, f.path))
+    findings.sort(key=lambda f: (sort_index(f.severity.value), f.code, f.path))
     stats = Stats(files=files, bytes=size, seconds=round(time.perf_counter() - started, 3), **extra)
     return Report(version=__version__, root=str(out), profile=PROFILE, valid=counts.error == 0, counts=counts,
                   stats=stats, findings=findings)

@@ -31,13 +31,13 @@ from curator.ingest.select import ImageHeader, choose, image_excluded, image_hea
 from curator.io.archive_read import ArchiveProblem, ArchiveToolMissing, Limits, archive_kind, iter_members
 from curator.io.dicom import BARE, HEAD_BYTES, PART10, dicom_head, dicom_kind, head_of
 from curator.io.hashing import sha256_of
+from curator.io.junk import is_junk_path
 from curator.io.nifti_writer import write_nifti
 from curator.io.regular import open_regular
 from curator.models.ingest import IngestRules
 from curator.outputs import contains, output_error, scratch
 
 ARCHIVE_SUFFIXES = (".tar.gz", ".tar.bz2", ".tar.xz", ".tgz", ".tbz2", ".txz", ".tar", ".zip", ".7z", ".rar")
-JUNK = (".DS_Store", "Thumbs.db", "desktop.ini")
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,7 @@ def archive_label(name: str) -> str:
 
 
 def _junk(name: str) -> bool:
-    return any(part == "__MACOSX" or part.startswith("._") or part in JUNK for part in name.split("/"))
+    return is_junk_path(name)
 
 
 @dataclass

@@ -72,6 +72,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import IO, Any, Protocol
 
+from curator.io.formats import GZIP_MAGIC
+from curator.io.junk import is_junk_path
 from curator.io.regular import open_regular
 from curator.outputs import scratch_folder
 
@@ -86,7 +88,6 @@ CORRUPT = "ARCHIVE_CORRUPT"
 
 _CHUNK = 1 << 20
 _BLOCK = tarfile.BLOCKSIZE
-_JUNK_NAMES = frozenset({".DS_Store", "Thumbs.db", "desktop.ini"})
 _DRIVE = re.compile(r"^[A-Za-z]:")
 
 
@@ -189,7 +190,7 @@ def _sniff(handle: IO[bytes]) -> tuple[str | None, str | None]:
         return "7z", None
     if head.startswith((b"Rar!\x1a\x07\x00", b"Rar!\x1a\x07\x01\x00")):
         return "rar", None
-    compression = (_GZIP if head.startswith(b"\x1f\x8b") else _BZIP2 if head.startswith(b"BZh")
+    compression = (_GZIP if head.startswith(GZIP_MAGIC) else _BZIP2 if head.startswith(b"BZh")
                    else _XZ if head.startswith(b"\xfd7zXZ\x00") else None)
     if compression is None:
         return ("tar", None) if _tar_block(head) else (None, None)
@@ -324,7 +325,7 @@ def _judge(raw: str, kind: str, meter: _Meter, seen: set[str]) -> str:
 
 
 def _junk(name: str) -> bool:
-    return any(part == "__MACOSX" or part.startswith("._") or part in _JUNK_NAMES for part in name.split("/"))
+    return is_junk_path(name)
 
 
 class _Readable(Protocol):

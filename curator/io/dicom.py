@@ -21,6 +21,7 @@ from pydicom.dataset import Dataset
 from pydicom.uid import UID
 
 from curator.executor import run_tasks
+from curator.io.junk import is_junk_path
 from curator.io.regular import open_regular
 
 if TYPE_CHECKING:
@@ -504,8 +505,8 @@ def group_series(files: list[DicomFile]) -> list[DicomSeries]:
 
 
 def _skipped(path: str) -> bool:
-    """macOS litter (``__MACOSX``, ``._name``) is not data; the inventory check reports it."""
-    return any(part == "__MACOSX" or part.startswith("._") for part in path.split("/"))
+    """OS litter (``__MACOSX``, ``._name``, ``Thumbs.db``, ...) is not data; the inventory check reports it."""
+    return is_junk_path(path)
 
 
 def read_task(job: tuple[Path, str, bool]) -> tuple[DicomFile | str | None, Decoding | None]:

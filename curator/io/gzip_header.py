@@ -14,10 +14,11 @@ import struct
 from dataclasses import dataclass
 from typing import IO
 
+from curator.io.formats import GZIP_MAGIC as GZIP_MAGIC
+
 __all__ = ["GZIP_MAGIC", "MAX_FIELD", "MAX_HEADER", "GzipFieldTooLongError", "GzipHeader", "GzipHeaderError",
            "parse_gzip_header", "read_gzip_header_from"]
 
-GZIP_MAGIC = b"\x1f\x8b"
 MAX_FIELD = 1 << 20     # bytes of FNAME, and of FCOMMENT, read before the field is called overlong
 MAX_TEXT = 4096         # characters kept of a name or comment
 FTEXT, FHCRC, FEXTRA, FNAME, FCOMMENT = 1, 2, 4, 8, 16

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from curator.io import ReadError
-from curator.io.gzip_header import GZIP_MAGIC as GZIP_MAGIC
+from curator.io.formats import GZIP_MAGIC as GZIP_MAGIC
 from curator.io.gzip_header import MAX_FIELD, GzipHeaderError, read_gzip_header_from
 
 _NIFTI1_SIZE = 348

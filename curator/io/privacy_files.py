@@ -38,8 +38,10 @@ from typing import IO, TYPE_CHECKING, Any
 
 from curator.errors import OptionsError
 from curator.executor import run_tasks
+from curator.io.formats import GZIP_MAGIC, PNG_SIGNATURE
 from curator.io.gzip_header import GzipHeader, GzipHeaderError, parse_gzip_header, read_gzip_header_from
 from curator.io.identifiers import IdentifierList, IdentifierListError, mask, read_identifiers
+from curator.io.image_metadata import JPEG_APP_MARKERS, JPEG_COM, PNG_METADATA_CHUNKS, jpeg_metadata_segment
 
 if TYPE_CHECKING:
     from curator.io.facts import Facts
@@ -61,8 +63,6 @@ __all__ = [
     "read_nifti_metadata",
 ]
 
-GZIP_MAGIC = b"\x1f\x8b"
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MAX_ITEM = 64 << 10           # bytes read of one metadata item (PNG chunk, JPEG segment, docProps part)
 MAX_TEXT = 4096               # characters kept of one metadata text
 MAX_EXTENSIONS = 1 << 20      # bytes of NIfTI header extensions read and parsed
@@ -418,7 +418,7 @@ def _audit_png(path: Path, size: int, search: _Search) -> FileAudit:
                 break
             length, kind = struct.unpack(">I4s", head)
             count += 1
-            if kind in (b"tEXt", b"zTXt", b"iTXt", b"eXIf", b"tIME"):
+            if kind in PNG_METADATA_CHUNKS:
                 data = handle.read(min(length, MAX_ITEM))
                 if kind == b"tIME" and len(data) >= 7:
                     year, month, day, hour, minute, second = struct.unpack(">HBBBBB", data[:7])
@@ -443,19 +443,16 @@ def _audit_png(path: Path, size: int, search: _Search) -> FileAudit:
 
 def _jpeg_segment(marker: int, data: bytes) -> TextItem | None:
     """The metadata segments a released slice should not carry; None for the technical ones (JFIF, ICC, Adobe)."""
-    if marker == 0xFE:
-        return TextItem("COM", _decode_any(data))
-    if marker == 0xE1:
-        if data.startswith(b"Exif\x00"):
-            return TextItem("APP1 Exif", _printable(data[6:]))
-        if data.startswith(b"http://ns.adobe.com/"):
-            return TextItem("APP1 XMP", data.partition(b"\x00")[2].decode("utf-8", "replace")[:MAX_TEXT])
-        return TextItem("APP1", _printable(data))
-    if marker == 0xED:
-        return TextItem("APP13 IPTC", _printable(data))
-    if 0xE3 <= marker <= 0xEF and marker not in (0xEE,):  # APP3..APP15 except APP14 (Adobe colour transform)
-        return TextItem(f"APP{marker - 0xE0}", _printable(data))
-    return None
+    name = jpeg_metadata_segment(marker, data)   # the one table, shared with ingest-slices' stripper
+    if name is None:
+        return None
+    if name == "COM":
+        return TextItem(name, _decode_any(data))
+    if name == "APP1 Exif":
+        return TextItem(name, _printable(data[6:]))
+    if name == "APP1 XMP":
+        return TextItem(name, data.partition(b"\x00")[2].decode("utf-8", "replace")[:MAX_TEXT])
+    return TextItem(name, _printable(data))
 
 
 def _decode_any(data: bytes) -> str:
@@ -487,7 +484,7 @@ def _audit_jpeg(path: Path, size: int, search: _Search) -> FileAudit:
             if marker in (0xDA, 0xD9) or len(head) < 4:   # start of scan / end of image: the metadata is behind us
                 break
             length = struct.unpack(">H", head[2:4])[0]
-            if marker == 0xFE or 0xE1 <= marker <= 0xEF:
+            if marker == JPEG_COM or marker in JPEG_APP_MARKERS:
                 item = _jpeg_segment(marker, handle.read(min(max(length - 2, 0), MAX_ITEM)))
                 if item is not None:
                     items.append(item)

@@ -18,6 +18,7 @@ from PIL import Image, UnidentifiedImageError
 
 from curator.executor import run_tasks
 from curator.io import ReadError
+from curator.io.formats import PNG_SIGNATURE
 from curator.io.inventory import Entry
 
 __all__ = [
@@ -44,7 +45,6 @@ LESIONS_COLUMNS = ("imgpath",)
 FORMATS = ("PNG", "JPEG")
 MAX_DECODE_PIXELS = 4096 * 4096   # a CT slice is 512..1024 pixels square; bigger is not decoded (memory bound)
 MAX_ROWS = 5_000_000              # CNCB's largest list has 58,766 rows
-_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
@@ -132,7 +132,7 @@ class _Facts(Protocol):
 # --- images and masks ---------------------------------------------------------------------------------------
 
 def _bit_depth(head: bytes, image: Image.Image) -> int | None:
-    if head.startswith(_PNG_SIGNATURE) and len(head) >= 26 and head[12:16] == b"IHDR":
+    if head.startswith(PNG_SIGNATURE) and len(head) >= 26 and head[12:16] == b"IHDR":
         return head[24]
     bits = getattr(image, "bits", None)  # JPEG sample precision, from the SOF marker
     return bits if isinstance(bits, int) else None

@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from curator.models.severity import rank as severity_rank
+
 
 class Severity(StrEnum):
     error = "error"
@@ -15,10 +17,7 @@ class Severity(StrEnum):
 
     @property
     def rank(self) -> int:
-        return _RANK[self]
-
-
-_RANK = {Severity.info: 0, Severity.warning: 1, Severity.error: 2}
+        return severity_rank(self.value)
 
 
 class Finding(BaseModel):
