@@ -279,7 +279,7 @@ class _Refused:
 def _draw(job: _Job) -> _Drawn | _Refused:
     """One worker task: read a study once (a NIfTI study and its mask, a patient's largest DICOM series, a
     case's slices and masks), write the strip's PNG."""
-    from curator.render.review import axial_planes, label_strip_png, strip_png
+    from curator.render.review_strips import axial_planes, label_strip_png, strip_png
 
     root = job.root
     try:

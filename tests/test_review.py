@@ -20,7 +20,8 @@ from PIL import Image
 
 from curator.cli.main import main
 from curator.models.findings import Counts, Finding, Report, Severity, Stats
-from curator.render.review import PAGE, TILE, axial_planes, review_html
+from curator.render.review import PAGE, review_html
+from curator.render.review_strips import TILE, axial_planes
 from curator.review import find_studies, write_review
 from curator.validate import ValidateOptions, validate
 from tests.factories import DEFAULT_AFFINE, ct_volume, lesion_mask, write_nifti

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 from pydicom.uid import generate_uid
 
-from curator.render.review import LABEL_ALPHA, LABEL_COLOURS, SLICES, TILE
+from curator.render.review_strips import LABEL_ALPHA, LABEL_COLOURS, SLICES, TILE
 from curator.review import find_studies, write_review
 from curator.validate import ValidateOptions
 from tests.ingest_factories import UID_ROOT, ct_image, write_study
