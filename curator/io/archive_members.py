@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from curator.io.archive_read import tar_member_kind, unsafe_name, zip_member_kind
+from curator.io.archive_formats import tar_member_kind, zip_member_kind
+from curator.io.archive_read import unsafe_name
 from curator.io.hashing import CHUNK, new_hasher
 
 MAX_TOTAL_BYTES = 1 << 40      # 1 TiB expanded
