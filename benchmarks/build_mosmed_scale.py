@@ -17,8 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from curator.build import build
-from curator.build.archives import pack_release
+from curator.release import build
+from curator.release.archives import pack_release
 from tests.mosmed_scale import make_mosmed_source
 
 

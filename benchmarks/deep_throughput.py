@@ -22,10 +22,10 @@ import time
 import zlib
 from pathlib import Path
 
-from curator.build.registry import csv_bytes
 from curator.io.nifti import read_header
 from curator.models.registry import RegistryRow
 from curator.phantom import PhantomSpec, make_phantom, phantom_affine, write_nifti
+from curator.release.registry import csv_bytes
 
 DISTINCT = 4
 

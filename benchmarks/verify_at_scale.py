@@ -26,11 +26,11 @@ import time
 from pathlib import Path
 from statistics import median
 
-from curator.build.archives import pack_release
-from curator.build.bagit import write_bag
-from curator.build.manifests import write_manifests
 from curator.executor import default_jobs
 from curator.phantom import PhantomSpec, make_phantom, phantom_affine, write_nifti
+from curator.release.archives import pack_release
+from curator.release.bagit import write_bag
+from curator.release.manifests import write_manifests
 
 DISTINCT = 4
 REPEAT = 5

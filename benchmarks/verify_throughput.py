@@ -17,8 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from curator.build.manifests import write_manifests
 from curator.phantom import PhantomSpec, make_phantom, phantom_affine, write_nifti
+from curator.release.manifests import write_manifests
 
 DISTINCT = 4  # phantoms actually generated; the rest are copies that differ in their header text
 

@@ -18,8 +18,8 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "BuildError": "curator.errors",
-    "BuildResult": "curator.build",
-    "build": "curator.build",
+    "BuildResult": "curator.release",
+    "build": "curator.release",
     "Finding": "curator.models.findings",
     "Report": "curator.models.findings",
     "Severity": "curator.models.findings",

@@ -8,12 +8,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from curator.build import build
 from curator.errors import BuildError
 from curator.io.source import read_studies
 from curator.models.findings import Report
 from curator.outputs import lock, writing
 from curator.phantom import PhantomSpec, make_phantom, phantom_affine, write_nifti
+from curator.release import build
 from curator.render.report import human_bytes, summary
 from curator.resources import examples_dir
 from curator.validate import ValidateOptions, validate

@@ -387,12 +387,12 @@ def staged(out: Path | str, *, replace: bool | Callable[[Path], bool] = False,
             stage.root.mkdir()
             yield stage
             apply_modes(stage.payload)
-            _place(stage, out, replace, merge)
+            _move_into_place(stage, out, replace, merge)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _place(stage: Stage, out: Path, replace: bool | Callable[[Path], bool], merge: Sequence[str]) -> None:
+def _move_into_place(stage: Stage, out: Path, replace: bool | Callable[[Path], bool], merge: Sequence[str]) -> None:
     if out.is_dir() and not out.is_symlink() and not any(out.iterdir()):
         out.rmdir()
     if not out.exists() and not out.is_symlink():

@@ -42,7 +42,7 @@ from curator.models.findings import Report
 from curator.models.profile import Profile
 from curator.outputs import contains, lock, staged
 from curator.profiles import get_profile
-from curator.runs import check_root
+from curator.root_and_hashes import check_root
 from curator.validate import ValidateOptions, validate
 from curator.wording import plural
 
@@ -151,7 +151,7 @@ def _dicom_studies(facts: Facts) -> list[ReviewStudy]:
         patient = path.split("/", 1)[0]
         folders.setdefault(patient, []).append(path)
         kind = facts.data_kind(path)
-        if kind is not None and kind[0] == "series":
+        if kind is not None and kind.kind == "series":
             named.add(patient)
     studies = []
     for patient, files in sorted(folders.items(), key=lambda item: _natural(item[0])):
@@ -166,10 +166,10 @@ def _slice_studies(facts: Facts) -> list[ReviewStudy]:
     sides: dict[str, dict[str, dict[str, str]]] = {"image": {}, "mask": {}}   # side -> case -> slice -> path
     for path in sorted(facts.files):
         kind = facts.data_kind(path)
-        if kind is None or kind[0] not in sides:
+        if kind is None or kind.kind not in sides:
             continue
-        case, number = kind[1].get("case", ""), kind[1].get("slice", "")
-        sides[kind[0]].setdefault(case, {}).setdefault(number, path)   # a duplicate: SLICE_DUPLICATE says so
+        case, number = kind.groups.get("case", ""), kind.groups.get("slice", "")
+        sides[kind.kind].setdefault(case, {}).setdefault(number, path)   # a duplicate: SLICE_DUPLICATE says so
     images, masks = sides["image"], sides["mask"]
     studies = []
     for case in sorted(images.keys() | masks.keys(), key=_natural):
@@ -204,11 +204,11 @@ def find_studies(root: Path, profile: Profile) -> list[ReviewStudy]:
         kind = facts.data_kind(path)
         if kind is None:
             continue
-        groups = kind[1]
+        groups = kind.groups
         number = int(groups["study_id"]) if groups.get("study_id", "").isdigit() else None
-        if kind[0] == "study":
+        if kind.kind == "study":
             on_disk[path] = (number, groups.get("category"))
-        elif kind[0] == "mask" and number is not None:
+        elif kind.kind == "mask" and number is not None:
             masks_by_id.setdefault(number, path)
 
     kinds = {entry.path: entry.kind for entry in facts.entries}

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from curator.catalogue import make_finding, rules_for_selector
 from curator.checks import registry as registry_check
-from curator.checks.catalogue_of_checks import CHECK_MODULES
+from curator.checks.all_checks import CHECK_MODULES
 from curator.checks.waivers import apply_config
 from curator.config import find_config, load_config
 from curator.errors import OptionsError, RunError
@@ -32,7 +32,8 @@ from curator.models.config import ValidationConfig
 from curator.models.findings import Report, Severity
 from curator.models.profile import Profile
 from curator.profiles import detect_profile, get_profile, load_profiles
-from curator.runs import check_root, finish_report, hash_listed
+from curator.report_closing import finish_report
+from curator.root_and_hashes import check_root, hash_listed
 
 __all__ = ["OptionsError", "RunError", "ValidateOptions", "check_root", "validate"]
 

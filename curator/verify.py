@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from curator.checks.listing import compare
-from curator.digests import check_root, hash_listed
 from curator.errors import RunError
 from curator.executor import Progress, run_tasks
 from curator.io import ReadError
@@ -23,6 +22,7 @@ from curator.io.cache import Cache
 from curator.io.inventory import Entry, walk
 from curator.io.manifest import Manifest, parse_manifest
 from curator.models.severity import ORDER, sort_index
+from curator.root_and_hashes import check_root, hash_listed
 from curator.rule_texts import message, rule_texts
 from curator.wording import GROUP_LIMIT, Line, group_lines, summary_line
 
@@ -148,7 +148,7 @@ def judge(reading: Reading, jobs: int | None = None) -> Report:
     from curator.io.facts import Facts
     from curator.models.findings import Severity
     from curator.profiles import load_profiles
-    from curator.runs import finish_report
+    from curator.report_closing import finish_report
 
     root, path, started = reading.root, reading.manifest, reading.started
     facts = Facts(root=root, profile=load_profiles()["mosmed"], languages=[], entries=reading.entries)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from curator.build import build
+from curator.release import build
 from tests.factories import make_source
 from tests.tool_skips import pytest_runtest_makereport  # noqa: F401  (a skip of a needs_tool test fails CI)
 

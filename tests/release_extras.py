@@ -12,11 +12,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from curator.build.manifests import release_files, write_manifests
-from curator.build.metadata import write_metadata
-from curator.build.verifykit import write_verify_kit, write_xxh128sums
 from curator.io.card import load_card
 from curator.models.registry import RegistryRow
+from curator.release.manifests import release_files, write_manifests
+from curator.release.metadata import write_metadata
+from curator.release.verifykit import write_verify_kit, write_xxh128sums
 
 
 def registry_rows(release: Path) -> list[RegistryRow]:

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from curator.build.archives import PRESETS, PackError, _check_preset, pack_release, plan_parts, study_units
 from curator.cli.pack import pack
 from curator.io.manifest import parse_manifest
+from curator.release.archives import PRESETS, PackError, _check_preset, pack_release, plan_parts, study_units
 from tests.factories import flip_byte
 from tests.release_extras import copy_release, finish_release, run
 

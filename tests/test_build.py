@@ -18,8 +18,8 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from curator.build import build
 from curator.cli.main import main
+from curator.release import build
 from tests.factories import card_data, make_source, write_nifti
 
 

@@ -27,7 +27,7 @@ def test_second_validate_reads_no_file(release: Path, tmp_path: Path, monkeypatc
     assert first.valid and first.stats.model_extra["cache"]["hits"] == 0
     reads: list[str] = []
     real_hash, real_header = hashing.hash_file, nifti.read_header
-    monkeypatch.setattr("curator.digests.hash_file", lambda p, a: reads.append(str(p)) or real_hash(p, a))
+    monkeypatch.setattr("curator.root_and_hashes.hash_file", lambda p, a: reads.append(str(p)) or real_hash(p, a))
     monkeypatch.setattr("curator.validate.read_header", lambda p: reads.append(str(p)) or real_header(p))
     second = validate(release, ValidateOptions(cache_dir=cache, jobs=1))
     assert second.valid and reads == [] and second.stats.model_extra["cache"]["misses"] == 0

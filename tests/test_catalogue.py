@@ -12,7 +12,7 @@ import yaml
 from click.testing import CliRunner
 
 from curator.catalogue import CatalogueError, catalogue, load_catalogue
-from curator.checks.catalogue_of_checks import CODES
+from curator.checks.all_checks import CODES
 from curator.cli.main import main
 from curator.resources import schema_dir
 
@@ -27,7 +27,7 @@ def test_every_active_code_is_emitted_by_a_check_and_every_emitted_code_is_catal
 def test_check_modules_only_emit_declared_codes() -> None:
     """A static look at each check module: every make_finding("CODE", ...) names a declared code."""
     from curator.checks import listing
-    from curator.checks.catalogue_of_checks import CHECK_MODULES
+    from curator.checks.all_checks import CHECK_MODULES
 
     helpers = {"curator.checks.manifest": [listing]}   # plain records that the check turns into findings
     for module in CHECK_MODULES:

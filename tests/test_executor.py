@@ -47,7 +47,7 @@ def test_progress_line_draws_on_a_terminal_only() -> None:
 def test_progress_line_shows_bytes_and_time_left(tmp_path) -> None:  # type: ignore[no-untyped-def]
     from curator.cli.common import BytesProgress
     from curator.io.manifest import parse_manifest
-    from curator.runs import hash_listed
+    from curator.root_and_hashes import hash_listed
 
     for index in range(3):
         (tmp_path / f"f{index}").write_bytes(b"x" * 1000)

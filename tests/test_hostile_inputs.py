@@ -85,8 +85,8 @@ def test_a_3_gib_member_in_a_part_is_an_archive_bomb_for_verify_in_bounded_memor
     # zeros (ratio ~1030) pass its ratio limit of 1000 once 1 GiB has expanded: measured ~85 MB and ~10 s
     import datetime as dt
 
-    from curator.build.archives import pack_release
-    from curator.build.manifests import write_manifests
+    from curator.release.archives import pack_release
+    from curator.release.manifests import write_manifests
 
     parts = tmp_path / "parts"
     pack_release(built_release, parts, fmt="zip", max_bytes=None, max_files=9, when=dt.date(2026, 1, 15))

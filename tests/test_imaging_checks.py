@@ -67,7 +67,7 @@ def test_mask_for_a_category_without_lesions(release: Path, tmp_path: Path) -> N
     from tests.factories import make_source
 
     source = make_source(tmp_path / "src", studies=[("CT-0", "F", 40, True), ("CT-1", "M", 50, True)])
-    from curator.build import build
+    from curator.release import build
 
     build(source, tmp_path / "out")
     (finding,) = findings(tmp_path / "out", "--select", "MASK_CATEGORY_UNEXPECTED", exit_code=0)

@@ -40,7 +40,7 @@ def test_only_the_changed_study_and_the_dataset_files_are_read(repo: Path, monke
     flip_byte(release / "studies/CT-0/study_0001.nii.gz")
     reads: list[str] = []
     real_hash, real_header = hashing.hash_file, nifti.read_header
-    monkeypatch.setattr("curator.digests.hash_file",
+    monkeypatch.setattr("curator.root_and_hashes.hash_file",
                         lambda p, a: reads.append(Path(p).relative_to(release).as_posix()) or real_hash(p, a))
     monkeypatch.setattr("curator.validate.read_header",
                         lambda p: reads.append(Path(p).relative_to(release).as_posix()) or real_header(p))

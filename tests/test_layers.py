@@ -16,10 +16,10 @@ PACKAGE = Path(__file__).resolve().parents[1] / "curator"
 LAYERS: dict[str, int] = {
     "curator": 0, "resources": 0, "errors": 0, "rule_texts": 0, "executor": 0,
     "outputs": 0, "escaping": 0, "wording": 0,
-    "models": 1, "catalogue": 1,
+    "models": 1, "catalogue": 1, "label_schemes": 1,
     "io": 2, "profiles": 2, "config": 2,
-    "checks": 3, "digests": 3,
-    "validate": 4, "runs": 4, "verify": 4, "build": 4, "ingest": 4, "anonymise": 4, "diff": 4,
+    "checks": 3, "root_and_hashes": 3,
+    "validate": 4, "report_closing": 4, "verify": 4, "release": 4, "ingest": 4, "anonymise": 4, "diff": 4,
     "phantom": 5, "render": 5, "review": 5, "demo": 5,
     "cli": 6, "__main__": 6,
 }

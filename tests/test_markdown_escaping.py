@@ -11,9 +11,9 @@ from click.testing import CliRunner
 from markdown_it import MarkdownIt
 from pypdf import PdfReader
 
-from curator.build import build
 from curator.cli.main import main
 from curator.diff import FileChange, ReleaseDiff
+from curator.release import build
 from curator.render.diff import diff_markdown, diff_text
 from tests.factories import card_data, make_source
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from curator.build import build
+from curator.release import build
 from curator.validate import ValidateOptions, validate
 from tests.mosmed_scale import make_mosmed_source
 

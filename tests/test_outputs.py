@@ -17,12 +17,12 @@ import numpy as np
 import pytest
 
 from curator import outputs
-from curator.build import build
 from curator.errors import OptionsError, OutputError
 from curator.ingest.convert import Volume, write_volume
 from curator.ingest.masks import stage_mask
 from curator.io.nifti_writer import write_nifti
 from curator.outputs import atomic_write, clean_stale, contains, lock, output_error, overlap, staged
+from curator.release import build
 from tests.factories import DEFAULT_AFFINE, ct_volume, lesion_mask, make_source
 from tests.factories import write_nifti as write_test_nifti
 
@@ -49,7 +49,7 @@ def _calls(module: Path) -> Iterator[tuple[int, str]]:
 
 # os.link in the bag writer hard-links payload files (an opt-in copy of a finished release, not a move);
 # there is no other way to make a hard link
-ALLOWED = {("build/bagit.py", "os.link")}
+ALLOWED = {("release/bagit.py", "os.link")}
 
 
 def test_only_the_output_module_renames_or_makes_temporary_files() -> None:

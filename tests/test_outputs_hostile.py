@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from curator.build import build
+from curator.release import build
 from curator.validate import ValidateOptions, validate
 from tests.dicom_factories import write_series
 from tests.factories import make_source

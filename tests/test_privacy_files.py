@@ -421,9 +421,9 @@ def test_scrub_contract_for_the_builder(release: Path, tmp_path: Path) -> None:
 
 
 def test_a_build_from_identifying_sources_is_clean_because_the_builder_scrubs(tmp_path: Path) -> None:
-    """``curator.build`` calls scrub_nifti_header on every NIfTI it places: a source whose headers name the patient
+    """``curator.release`` calls scrub_nifti_header on every NIfTI it places: a source whose headers name the patient
     builds into a release without the name (the builder itself, nothing patched in)."""
-    import curator.build as builder
+    import curator.release as builder
     from tests.factories import make_source
 
     source = make_source(tmp_path / "source", studies=[("CT-1", "F", 40, True), ("CT-0", "M", 30, False)])

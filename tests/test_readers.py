@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from curator.checks.catalogue_of_checks import CHECK_MODULES
+from curator.checks.all_checks import CHECK_MODULES
 from curator.validate import GATHERERS, readers_needed
 from tests.dicom_factories import ct_slice
 

@@ -20,8 +20,14 @@ import pytest
 from PIL import Image
 from pypdf import PdfReader
 
-from curator.build import build, figures
-from curator.build.figures_and_pdfs import (
+from curator.checks.release_docs import overview
+from curator.io.card import load_card
+from curator.io.source import read_study_table
+from curator.models.card import DatasetCard, localise
+from curator.models.records import SourceStudy
+from curator.profiles import get_profile
+from curator.release import build, figures
+from curator.release.figures_and_pdfs import (
     FIGURE_NAMES,
     ReleaseDocsError,
     example_studies,
@@ -30,16 +36,10 @@ from curator.build.figures_and_pdfs import (
     write_figures,
     write_pdfs,
 )
-from curator.build.pdf import PdfRenderError, markdown_to_pdf
-from curator.build.plan import plan_release
-from curator.build.readme import _environment, readme_name, render_readme
-from curator.build.stats import release_stats
-from curator.checks.release_docs import overview
-from curator.io.card import load_card
-from curator.io.source import read_study_table
-from curator.models.card import DatasetCard, localise
-from curator.models.records import SourceStudy
-from curator.profiles import get_profile
+from curator.release.pdf import PdfRenderError, markdown_to_pdf
+from curator.release.plan import plan_release
+from curator.release.readme import _environment, readme_name, render_readme
+from curator.release.stats import release_stats
 from tests.factories import card_data, make_source, write_nifti
 
 MOSMED_COUNTS = [254, 684, 125, 45, 2]

@@ -17,13 +17,13 @@ from pathlib import Path
 import pytest
 import xxhash
 
-from curator.build.bagit import write_bag
-from curator.build.manifests import release_files
-from curator.build.metadata import METADATA_FILES, croissant, datacite, write_metadata, zenodo
-from curator.build.verifykit import write_verify_kit
 from curator.io.card import load_card
 from curator.io.manifest import parse_manifest
 from curator.models.card import DatasetCard
+from curator.release.bagit import write_bag
+from curator.release.manifests import release_files
+from curator.release.metadata import METADATA_FILES, croissant, datacite, write_metadata, zenodo
+from curator.release.verifykit import write_verify_kit
 from curator.validate import ValidateOptions, validate
 from tests.factories import card_data, flip_byte
 from tests.release_extras import copy_release, finish_release, registry_rows, run, tool

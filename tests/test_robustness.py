@@ -15,8 +15,8 @@ import openpyxl
 import yaml
 from click.testing import CliRunner
 
-from curator.build.manifests import write_manifests
 from curator.cli.main import main
+from curator.release.manifests import write_manifests
 from tests.factories import card_data, ct_volume, make_source, nifti_bytes
 from tests.reports import flatten, validate_report
 

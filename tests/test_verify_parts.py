@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from curator.build.archives import pack_release
-from curator.build.manifests import write_manifests
 from curator.cli.main import main
+from curator.release.archives import pack_release
+from curator.release.manifests import write_manifests
 
 
 @pytest.fixture

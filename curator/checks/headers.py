@@ -72,7 +72,7 @@ def truncation(header: NiftiHeader) -> tuple[int, int] | None:
 def check(facts: Facts) -> Iterator[Finding]:
     for path, header in sorted(facts.headers.items()):
         kind = facts.data_kind(path)
-        study_id = int(kind[1]["study_id"]) if kind and kind[1].get("study_id") else None
+        study_id = int(kind.groups["study_id"]) if kind and kind.groups.get("study_id") else None
         if isinstance(header, str):
             yield make_finding("IMAGE_UNREADABLE", path, study_id=study_id, reason=header)
             continue
@@ -87,7 +87,7 @@ def check(facts: Facts) -> Iterator[Finding]:
             if off.shift_voxels > tolerance.voxel_fraction or off.rotation_deg > tolerance.degrees:
                 yield make_finding("IMAGE_XFORM_INCONSISTENT", path, study_id=study_id,
                                    shift_mm=round(off.shift_mm, 3), rotation_deg=round(off.rotation_deg, 3))
-        if kind and kind[0] == "mask":
+        if kind and kind.kind == "mask":
             type_problem = _mask_type_problem(header)
             if type_problem:
                 yield make_finding("MASK_DTYPE_INVALID", path, study_id=study_id, datatype=header.datatype,

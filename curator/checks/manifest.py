@@ -28,4 +28,4 @@ def check(facts: Facts) -> Iterator[Finding]:
 
 def _study_id(facts: Facts, path: str) -> int | None:
     kind = facts.data_kind(path)
-    return int(kind[1]["study_id"]) if kind and kind[1].get("study_id") else None
+    return int(kind.groups["study_id"]) if kind and kind.groups.get("study_id") else None

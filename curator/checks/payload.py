@@ -29,7 +29,7 @@ def check(facts: Facts) -> Iterator[Finding]:
         if not isinstance(header, NiftiHeader) or header_problems(header):
             continue  # IMAGE_UNREADABLE or IMAGE_HEADER_INVALID, from the headers check
         kind = facts.data_kind(path)
-        study_id = int(kind[1]["study_id"]) if kind and kind[1].get("study_id") else None
+        study_id = int(kind.groups["study_id"]) if kind and kind.groups.get("study_id") else None
         expected = header.data_bytes
         if payload.later_texts:  # a name or comment in a later member is hidden from every gzip tool's listing
             yield make_finding("PHI_GZIP_HEADER", path, study_id=study_id, where=", ".join(payload.later_texts),
@@ -50,7 +50,7 @@ def check(facts: Facts) -> Iterator[Finding]:
         stats = payload.voxels
         if stats is None or kind is None:
             continue
-        if kind[0] == "mask":
+        if kind.kind == "mask":
             if stats.values is None:
                 yield make_finding("MASK_VALUES_UNEXPECTED", path, study_id=study_id,
                                    values=f"more than {len(labels)} distinct values (a label map has few)",
@@ -63,7 +63,7 @@ def check(facts: Facts) -> Iterator[Finding]:
             elif all(v == 0 for v in stats.values):
                 yield make_finding("MASK_EMPTY", path, study_id=study_id)
             yield from _lesion_plausibility(facts, path, payload, study_id)
-        elif kind[0] == "study":
+        elif kind.kind == "study":
             low, high = HU_RANGE
             if stats.non_finite or stats.below or stats.above:
                 yield make_finding("IMAGE_INTENSITY_IMPLAUSIBLE", path, study_id=study_id,

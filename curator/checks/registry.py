@@ -120,8 +120,8 @@ def _against_disk(facts: Facts, rel: str) -> Iterator[Finding]:
         kind = facts.data_kind(path)
         if kind is None:
             continue
-        study_id = int(kind[1]["study_id"]) if kind[1].get("study_id") else None
-        if kind[0] == "mask" and study_id not in listed_ids:
+        study_id = int(kind.groups["study_id"]) if kind.groups.get("study_id") else None
+        if kind.kind == "mask" and study_id not in listed_ids:
             yield make_finding("MASK_STUDY_MISSING", path, study_id=study_id,
                                study=f"study_id {study_id}")
         else:

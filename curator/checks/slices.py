@@ -55,10 +55,10 @@ def _cases(facts: Facts, data: SliceFacts) -> dict[str, dict[str, _Case]]:
     cases: dict[str, dict[str, _Case]] = {side: {} for side in SIDES}
     for path in sorted(data.files):
         kind = facts.data_kind(path)
-        if kind is None or kind[0] not in cases:
+        if kind is None or kind.kind not in cases:
             continue
-        case, name = kind[1].get("case", ""), kind[1].get("slice", "")
-        entry = cases[kind[0]].setdefault(case, _Case(path.rsplit("/", 1)[0]))
+        case, name = kind.groups.get("case", ""), kind.groups.get("slice", "")
+        entry = cases[kind.kind].setdefault(case, _Case(path.rsplit("/", 1)[0]))
         entry.slices.setdefault(name, []).append(path)
     return cases
 
@@ -153,7 +153,7 @@ def _masks(facts: Facts, data: SliceFacts) -> Iterator[Finding]:
     labels = set(facts.profile.labels)
     for path, header in sorted(data.files.items()):
         kind = facts.data_kind(path)
-        if kind is None or kind[0] != "mask" or not isinstance(header, SliceHeader):
+        if kind is None or kind.kind != "mask" or not isinstance(header, SliceHeader):
             continue
         if header.format != "PNG" or header.mode not in MASK_MODES:
             yield make_finding("MASK_MODE_INVALID", path, format=header.format, mode=header.mode,

@@ -24,7 +24,7 @@ from curator.cli.main import guarded
 @guarded
 def build(source: Path, out: Path, force: bool, jobs: int | None, xxh128: bool, bag: Path | None) -> None:
     """Build a release in OUT from SOURCE (dataset.yaml + studies.csv + NIfTI files)."""
-    from curator.build import build as run_build
+    from curator.release import build as run_build
 
     result = run_build(source, out, force=force, jobs=jobs, xxh128=xxh128, bag=bag)
     per = ", ".join(f"{k} {v}" for k, v in result.per_category.items())

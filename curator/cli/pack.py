@@ -75,7 +75,7 @@ def pack(release: Path, out_dir: Path, fmt: str, preset: str | None, max_part_by
     from curator.errors import OptionsError, RunError
 
     try:
-        from curator.build.archives import PackError, pack_release
+        from curator.release.archives import PackError, pack_release
 
         if not release.is_dir():
             raise OptionsError(f"{release} is not a folder; pass a built release")

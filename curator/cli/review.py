@@ -38,7 +38,7 @@ def review(root: Path, out: Path, force: bool, profile: str | None, tier: str, m
     from curator.render.progress import ProgressLine
     from curator.render.report import summary
     from curator.review import check_out, write_review
-    from curator.runs import check_root
+    from curator.root_and_hashes import check_root
     from curator.validate import ValidateOptions, validate
 
     progress = ProgressLine()

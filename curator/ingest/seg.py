@@ -327,7 +327,7 @@ def _angle(a: FloatArray, b: FloatArray) -> float:
     return math.degrees(math.acos(max(-1.0, min(1.0, cosine))))
 
 
-def _place(frames: _Frames, affine: FloatArray, shape: tuple[int, int, int], tolerance_mm: float,
+def _frame_positions(frames: _Frames, affine: FloatArray, shape: tuple[int, int, int], tolerance_mm: float,
            segments: dict[int, _Segment]) -> tuple[FloatArray, FloatArray]:
     """(k of each frame as a float, distance of each frame from its nearest slice position along the normal, mm).
 
@@ -520,7 +520,7 @@ def _mask(ds: Dataset, affine: FloatArray, shape: tuple[int, int, int], merge: M
         raise SegError(f"the SEG's NumberOfFrames is {count}; a segmentation holds at least one frame.")
     segments = _segments(ds)
     frames = _frames(ds, count, segments)
-    k, off = _place(frames, affine, shape, tolerance_mm, segments)
+    k, off = _frame_positions(frames, affine, shape, tolerance_mm, segments)
     pixels = _Pixels(ds, count, rows, columns, 1 if kind == "BINARY" else 8)
     threshold = 1 if maximum is None else (maximum + 1) // 2
 

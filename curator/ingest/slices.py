@@ -387,7 +387,7 @@ def _choose_prefixes(inputs: list[_Input], files: list[_File]) -> list[_File]:
     return kept
 
 
-def _place(name: str, options: IngestSlicesOptions) -> tuple[str, str] | str:
+def _case_and_slice(name: str, options: IngestSlicesOptions) -> tuple[str, str] | str:
     """(case, slice) for a path inside a tree, or why it cannot be given a portable name."""
     *folders, filename = name.split("/")
     stem = filename.rsplit(".", 1)[0] if "." in filename else filename
@@ -791,7 +791,7 @@ def _ingest(inputs: list[_Input], out: Path, temporary: Path, labels: tuple[int,
             ignored += 1
             continue
         findings.extend(make_finding(code, item.label, **context) for code, context in read.problems)
-        placed = _place(item.name, options)
+        placed = _case_and_slice(item.name, options)
         if isinstance(placed, str):
             findings.append(make_finding("FILE_NAME_INVALID", item.label, reason=placed))
             continue

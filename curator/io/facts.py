@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from curator.io.inventory import Entry
 from curator.io.manifest import Manifest
@@ -14,6 +14,13 @@ from curator.io.payload import Payload
 from curator.io.registry import RegistryTable
 from curator.models.profile import Profile
 from curator.models.registry import RegistryRow
+
+
+class DataKind(NamedTuple):
+    """Which of the profile's data patterns a path matches: its kind ("study", "mask", "image", ...) and the named
+    groups the pattern captured (``study_id``, ``case``, ``slice``)."""
+    kind: str
+    groups: dict[str, str]
 
 
 @dataclass
@@ -48,12 +55,12 @@ class Facts:
     def files(self) -> dict[str, Entry]:
         return {e.path: e for e in self.entries if e.kind == "file"}
 
-    def data_kind(self, path: str) -> tuple[str, dict[str, str]] | None:
-        """(kind, named groups) of the profile's data pattern ``path`` matches, or None."""
+    def data_kind(self, path: str) -> DataKind | None:
+        """The kind and named groups of the profile's data pattern ``path`` matches, or None."""
         for pattern in self.profile.data_files:
             match = pattern.regex.match(path)
             if match:
-                return pattern.kind, match.groupdict()
+                return DataKind(pattern.kind, match.groupdict())
         return None
 
     @property
@@ -70,6 +77,6 @@ class Facts:
         masks: dict[int, str] = {}
         for path in self.files:
             kind = self.data_kind(path)
-            if kind and kind[1].get("study_id"):
-                (studies if kind[0] == "study" else masks)[int(kind[1]["study_id"])] = path
+            if kind and kind.groups.get("study_id"):
+                (studies if kind.kind == "study" else masks)[int(kind.groups["study_id"])] = path
         return [(masks[i], studies[i], i) for i in sorted(masks) if i in studies]

@@ -18,6 +18,7 @@ from PIL import Image, UnidentifiedImageError
 
 from curator.executor import run_tasks
 from curator.io import ReadError
+from curator.io.facts import DataKind
 from curator.io.formats import PNG_SIGNATURE
 from curator.io.inventory import Entry
 
@@ -116,7 +117,7 @@ class SliceFacts:
 
 
 class _Facts(Protocol):
-    """The part of ``curator.io.facts.Facts`` this reader uses (io does not import checks)."""
+    """The part of ``curator.io.facts.Facts`` this reader uses."""
 
     root: Path
     deep: bool
@@ -126,7 +127,7 @@ class _Facts(Protocol):
     @property
     def files(self) -> Mapping[str, Entry]: ...
 
-    def data_kind(self, path: str) -> tuple[str, dict[str, str]] | None: ...
+    def data_kind(self, path: str) -> DataKind | None: ...
 
 
 # --- images and masks ---------------------------------------------------------------------------------------
@@ -278,8 +279,8 @@ def gather(facts: _Facts) -> None:
     kinds: dict[str, str] = {}
     for path in facts.files:
         kind = facts.data_kind(path)
-        if kind is not None and kind[0] in ("image", "mask"):
-            kinds[path] = kind[0]
+        if kind is not None and kind.kind in ("image", "mask"):
+            kinds[path] = kind.kind
     paths = sorted(kinds)
     root, deep = facts.root, facts.deep
 

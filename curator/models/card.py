@@ -72,6 +72,8 @@ class DatasetCard(_Strict):
     keywords: Annotated[dict[LanguageCode, list[str]], Field(min_length=1)] | list[str]
     funding: Localised
     annotation_classes: list[str] = Field(default_factory=list)
+    label_scheme: str | None = Field(default=None, pattern=r"^[a-z][a-z0-9-]*$", description=(
+        "what the mask values mean: a scheme of schema/labels/ (cncb, infnet, binary-lesion, medseg)"))
     categories: list[Category] = Field(min_length=1)
     preprocessing: list[PreprocessingStep] = Field(default_factory=list)
     annotation_principles: Localised | None = None

@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Final, TypeVar
 
-from curator.build.figures import LUNG_WINDOW
 from curator.catalogue import catalogue
 from curator.escaping import display, displayed
 from curator.models.findings import Finding, Report, Severity
+from curator.release.figures import LUNG_WINDOW
 from curator.render.report import human_bytes
 from curator.render.review_strips import LABEL_COLOURS, LUNG_LABEL, LUNG_OUTLINE
 from curator.resources import templates_dir

@@ -4,7 +4,7 @@
 orientation, the mask placed in the study's space by the two files' affines (nearest neighbour), so a mask that
 is shifted, mirrored or transposed against its study *looks* shifted, mirrored or transposed. :func:`strip_png`
 draws them side by side in the lung window (the windowing and the translucent red overlay are
-:mod:`curator.build.figures`'), one ``TILE`` x ``TILE`` pixel tile per slice, with Pillow: small, fast and
+:mod:`curator.release.figures`'), one ``TILE`` x ``TILE`` pixel tile per slice, with Pillow: small, fast and
 byte-identical for the same input. :func:`label_strip_png` does the same for 2D label maps.
 """
 
@@ -19,8 +19,8 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
-from curator.build.figures import MASK_ALPHA, MASK_COLOUR, _display, lung_window_rgb
 from curator.io.volume import read_volume
+from curator.release.figures import MASK_ALPHA, MASK_COLOUR, _display, lung_window_rgb
 
 __all__ = ["LABEL_ALPHA", "LABEL_COLOURS", "SLICES", "TILE", "Grey", "Labels", "Planes", "axial_planes",
            "label_strip_png", "strip_png", "volume_planes"]
@@ -220,7 +220,7 @@ def _fit_mask(mask: Mask, out_h: int, out_w: int, upscale: bool) -> Mask:
     return np.asarray(weights.resize((out_w, out_h), mask_filter)) > 63   # keep small lesions visible
 
 
-def _place(rgb: npt.NDArray[np.float32], size: int) -> npt.NDArray[np.uint8]:
+def _centre_on_tile(rgb: npt.NDArray[np.float32], size: int) -> npt.NDArray[np.uint8]:
     """An RGB image (0..1) centred on a black ``size`` x ``size`` tile."""
     out_h, out_w = rgb.shape[:2]
     tile = np.zeros((size, size, 3), dtype=np.uint8)
@@ -241,7 +241,7 @@ def _tile(hu: HU, mask: Mask | None, pixel_mm: tuple[float, float], size: int) -
     rgb = lung_window_rgb(hu_small, mask_small)
     if mask_small is not None and mask_small.any():
         rgb[_edge(mask_small)] = np.asarray(MASK_COLOUR, dtype=np.float32)
-    return _place(rgb, size)
+    return _centre_on_tile(rgb, size)
 
 
 def _strip(tiles: Sequence[npt.NDArray[np.uint8]], size: int) -> tuple[bytes, tuple[int, int]]:
@@ -284,7 +284,7 @@ def _label_tile(grey: Grey, labels: Labels | None, size: int) -> npt.NDArray[np.
             colour = np.asarray(fill, dtype=np.float32)
             rgb[region] = (1 - LABEL_ALPHA) * rgb[region] + LABEL_ALPHA * colour
             rgb[_edge(region)] = colour
-    return _place(rgb, size)
+    return _centre_on_tile(rgb, size)
 
 
 def label_strip_png(slices: Sequence[tuple[Grey, Labels | None]], size: int = TILE) -> tuple[bytes, tuple[int, int]]:

@@ -20,8 +20,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
-from curator.build.readme import readme_name
 from curator.models.records import SourceStudy
+from curator.release.readme import readme_name
 
 __all__ = [
     "FIGURES_DIR",
@@ -84,12 +84,12 @@ def write_figures(stage: Path, planned: Sequence[tuple[str, str, str | None]], s
 
     ``planned``: ``(category, study path, mask path or None)`` for every study, paths relative to ``stage``
     (the files must already be there); ``studies``: the source rows (sex and age, patient grouping);
-    ``stats``: :func:`curator.build.stats.release_stats` output (``per_category`` in card order);
+    ``stats``: :func:`curator.release.stats.release_stats` output (``per_category`` in card order);
     ``langs``: the README languages. Each name ``n`` is written as ``figures/n_<LANG>.png`` for every
     language. ``age_sex`` is left out when no age is known and ``examples`` when there is no study; an empty
     list means no figures (and no ``figures`` folder).
     """
-    from curator.build import figures as draw  # matplotlib is imported only when a release is built
+    from curator.release import figures as draw  # matplotlib is imported only when a release is built
 
     per_category: Mapping[str, int] = stats["per_category"]
     try:
@@ -129,7 +129,7 @@ def write_pdfs(stage: Path, langs: Sequence[str], when: dt.date, titles: Mapping
     creation date; ``titles[lang]`` their title (metadata and page footer), the Markdown's first heading when
     a language is missing.
     """
-    from curator.build.pdf import PdfRenderError, markdown_to_pdf
+    from curator.release.pdf import PdfRenderError, markdown_to_pdf
 
     names = pdf_names(langs)
     for lang, name in zip(langs, names, strict=True):

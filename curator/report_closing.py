@@ -1,4 +1,4 @@
-"""What validate and verify share: closing the report (the root check and hashing live in curator.digests)."""
+"""Closing a report (counts, order, stats, exit status): what validate and verify share at the end of a run."""
 
 from __future__ import annotations
 
@@ -6,12 +6,11 @@ import time
 from pathlib import Path
 
 from curator import __version__
-from curator.digests import check_root, hash_listed
 from curator.io.facts import Facts
 from curator.models.findings import Counts, Finding, Report, Severity, Stats
 from curator.models.severity import sort_index
 
-__all__ = ["check_root", "finish_report", "hash_listed"]
+__all__ = ["finish_report"]
 
 def _row(finding: Finding) -> int:
     row = finding.context.get("row", 0)

@@ -14,20 +14,6 @@ import yaml
 
 from curator.anonymise.gzip_copy import GzipHeaderError, place_nifti
 from curator.anonymise.nifti import NiftiAnonymiseError, NiftiScrub, scrub_nifti_header
-from curator.build.bagit import write_bag
-from curator.build.figures_and_pdfs import pdf_names, write_figures, write_pdfs
-from curator.build.manifests import release_files, write_manifests
-from curator.build.metadata import hash_files, write_metadata
-from curator.build.plan import PlannedStudy, plan_release
-from curator.build.readme import (
-    TemplateMissingError,
-    readme_name,
-    render_readme,
-    template_name,
-)
-from curator.build.registry import sheet_name, write_registry
-from curator.build.stats import release_stats
-from curator.build.verifykit import write_verify_kit, write_xxh128sums
 from curator.checks.names import name_problems
 from curator.errors import BuildError
 from curator.io import ReadError
@@ -41,6 +27,20 @@ from curator.models.profile import Profile
 from curator.models.records import SourceStudy
 from curator.outputs import contains, lock, output_error, staged
 from curator.profiles import get_profile
+from curator.release.bagit import write_bag
+from curator.release.figures_and_pdfs import pdf_names, write_figures, write_pdfs
+from curator.release.manifests import release_files, write_manifests
+from curator.release.metadata import hash_files, write_metadata
+from curator.release.plan import PlannedStudy, plan_release
+from curator.release.readme import (
+    TemplateMissingError,
+    readme_name,
+    render_readme,
+    template_name,
+)
+from curator.release.registry import sheet_name, write_registry
+from curator.release.stats import release_stats
+from curator.release.verifykit import write_verify_kit, write_xxh128sums
 from curator.validate import ValidateOptions, validate
 
 __all__ = ["BuildError", "BuildResult", "build"]
