@@ -8,6 +8,7 @@ outside OUT and the source unchanged. This module is the one place that measures
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import signal
 import subprocess
@@ -38,6 +39,15 @@ class Run:
         assert "Traceback" not in self.stdout + self.stderr, shown
         assert self.seconds <= seconds, f"took {self.seconds:.2f} s, bound {seconds} s\n{shown}"
         assert self.peak_mb <= megabytes, f"peak RSS {self.peak_mb:.0f} MB, bound {megabytes} MB\n{shown}"
+
+    def report(self) -> dict[str, Any]:
+        """The JSON report the command printed (run with ``--format json``; call ``assert_bounded`` first)."""
+        try:
+            document = json.loads(self.stdout)
+        except ValueError as error:
+            raise AssertionError(f"no JSON report on stdout ({error}):\n{self.stdout[-3000:]}") from None
+        assert isinstance(document, dict), self.stdout[-3000:]
+        return document
 
 
 def run_bounded(args: list[str], *, cwd: Path | None = None, timeout: float = 120.0,

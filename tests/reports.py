@@ -2,7 +2,9 @@
 
 Every caller states the exit code it expects (0 clean, 1 findings at the fail-on level, 2 usage error, 3 run
 error; see DESIGN.md); the helper asserts it with the command's output shown on failure and returns the parsed
-report. ``flatten`` turns findings into rows, like frictionless's ``flatten(report, ["code", "path"])``.
+report (``validate_output`` returns the printed text of any other format). A run in a subprocess, with its time
+and memory bounded, is ``tests.hostile.run_bounded`` then ``Run.report()``. ``flatten`` turns findings into rows,
+like frictionless's ``flatten(report, ["code", "path"])``.
 """
 
 from __future__ import annotations
@@ -17,13 +19,21 @@ from click.testing import CliRunner
 from curator.cli.main import main
 
 
-def validate_report(root: Path, *args: str, exit_code: int) -> dict[str, Any]:
-    """Run ``curator validate ROOT --format json *ARGS``, assert its exit code and return the JSON report."""
-    result = CliRunner().invoke(main, ["validate", str(root), "--format", "json", *args])
+def validate_output(root: Path, *args: str, exit_code: int) -> str:
+    """Run ``curator validate ROOT *ARGS`` in process, assert its exit code and return what it printed.
+
+    For the formats other than JSON (sarif, junit, github, text) and for runs that write their reports to files.
+    """
+    result = CliRunner().invoke(main, ["validate", str(root), *args])
     assert result.exit_code == exit_code, (
         f"curator validate exited {result.exit_code}, expected {exit_code}:\n{result.output}")
     assert "Traceback" not in result.output, result.output
-    report: dict[str, Any] = json.loads(result.output)
+    return result.output
+
+
+def validate_report(root: Path, *args: str, exit_code: int) -> dict[str, Any]:
+    """Run ``curator validate ROOT --format json *ARGS``, assert its exit code and return the JSON report."""
+    report: dict[str, Any] = json.loads(validate_output(root, "--format", "json", *args, exit_code=exit_code))
     return report
 
 

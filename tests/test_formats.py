@@ -12,6 +12,7 @@ from click.testing import CliRunner
 
 from curator.cli.main import main
 from tests.factories import flip_byte
+from tests.reports import validate_output, validate_report
 
 SARIF_SCHEMA = Path(__file__).resolve().parents[2] / "shared" / "schemas" / "sarif-schema-2.1.0.json"
 
@@ -26,14 +27,12 @@ def damaged(release: Path) -> Path:
 
 
 def test_sarif_is_valid_and_carries_every_finding(damaged: Path) -> None:
-    result = CliRunner().invoke(main, ["validate", str(damaged), "--format", "sarif"])
-    assert result.exit_code == 1
-    sarif = json.loads(result.output)
+    sarif = json.loads(validate_output(damaged, "--format", "sarif", exit_code=1))
     if SARIF_SCHEMA.is_file():
         schema = json.loads(SARIF_SCHEMA.read_text(encoding="utf-8"))
         jsonschema.validators.validator_for(schema)(schema).validate(sarif)
     run = sarif["runs"][0]
-    report = json.loads(CliRunner().invoke(main, ["validate", str(damaged), "--format", "json"]).output)
+    report = validate_report(damaged, exit_code=1)
     assert len(run["results"]) == len(report["findings"])
     rule_ids = [rule["id"] for rule in run["tool"]["driver"]["rules"]]
     for result_item in run["results"]:
@@ -44,8 +43,8 @@ def test_sarif_is_valid_and_carries_every_finding(damaged: Path) -> None:
 
 
 def test_junit_has_failures_for_errors_and_passes_for_clean_checks(damaged: Path) -> None:
-    result = CliRunner().invoke(main, ["validate", str(damaged), "--format", "junit"])
-    suite = ET.fromstring(result.output.split("\n", 1)[1]).find("testsuite")
+    junit = validate_output(damaged, "--format", "junit", exit_code=1)
+    suite = ET.fromstring(junit.split("\n", 1)[1]).find("testsuite")
     assert suite is not None
     cases = suite.findall("testcase")
     failing = {(c.get("classname"), c.get("name")) for c in cases if c.find("failure") is not None}
@@ -58,30 +57,28 @@ def test_junit_has_failures_for_errors_and_passes_for_clean_checks(damaged: Path
 def test_github_annotations_and_job_summary(damaged: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     summary = tmp_path / "summary.md"
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
-    result = CliRunner().invoke(main, ["validate", str(damaged), "--format", "github"])
-    lines = result.output.strip().splitlines()
-    report = json.loads(CliRunner().invoke(main, ["validate", str(damaged), "--format", "json"]).output)
+    github = validate_output(damaged, "--format", "github", exit_code=1)
+    lines = github.strip().splitlines()
+    report = validate_report(damaged, exit_code=1)
     assert len(lines) == len(report["findings"])
-    assert "::error file=studies/CT-0/study_0001.nii.gz,title=FILE_MISSING::" in result.output
+    assert "::error file=studies/CT-0/study_0001.nii.gz,title=FILE_MISSING::" in github
     assert any(line.startswith("::warning file=.DS_Store,title=FILE_JUNK::") for line in lines)
     assert "| error | `FILE_MISSING` |" in summary.read_text(encoding="utf-8")
 
 
 def test_several_formats_in_one_run(damaged: Path, tmp_path: Path) -> None:
     sarif, junit = tmp_path / "r.sarif", tmp_path / "r.xml"
-    result = CliRunner().invoke(main, ["validate", str(damaged), "--format", "sarif", "-o", str(sarif),
-                                       "--format", "junit", "-o", str(junit), "--format", "text"])
-    assert result.exit_code == 1
+    text = validate_output(damaged, "--format", "sarif", "-o", str(sarif), "--format", "junit", "-o", str(junit),
+                           "--format", "text", exit_code=1)
     assert json.loads(sarif.read_text())["version"] == "2.1.0" and junit.read_text().startswith("<?xml")
-    assert "INVALID" in result.output.splitlines()[-1]
-    two_to_stdout = CliRunner().invoke(main, ["validate", str(damaged), "--format", "json", "--format", "text"])
-    assert two_to_stdout.exit_code == 2
+    assert "INVALID" in text.splitlines()[-1]
+    validate_output(damaged, "--format", "json", "--format", "text", exit_code=2)   # two formats to stdout
 
 
 def test_text_shows_two_examples_then_how_many_more(damaged: Path) -> None:
-    text = CliRunner().invoke(main, ["validate", str(damaged)]).output
+    text = validate_output(damaged, exit_code=1)
     assert "ERROR FILE_MISSING (6)" in text and "... and 4 more" in text
-    verbose = CliRunner().invoke(main, ["validate", str(damaged), "--verbose"]).output
+    verbose = validate_output(damaged, "--verbose", exit_code=1)
     assert "more" not in verbose and verbose.count("is listed in") == 6
 
 

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
 import nibabel as nib
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
 from curator.checks.geometry import misalignment, rotation_degrees
-from curator.cli.main import main
 from tests.factories import DEFAULT_AFFINE, lesion_mask, write_nifti
+from tests.reports import validate_output, validate_report
 
 
 def as_tuple(matrix: np.ndarray) -> tuple[tuple[float, ...], ...]:
@@ -48,9 +46,9 @@ def test_rotation_and_flip_angles() -> None:
     assert rotation_degrees(as_tuple(DEFAULT_AFFINE), as_tuple(flipped)) == pytest.approx(180.0)
 
 
-def _mask_findings(release: Path) -> list[dict]:
-    result = CliRunner().invoke(main, ["validate", str(release), "--format", "json", "--select", "geometry,mask"])
-    return [f for f in json.loads(result.output)["findings"] if f["code"].startswith("MASK_")]
+def _mask_findings(release: Path, exit_code: int) -> list[dict]:
+    report = validate_report(release, "--select", "geometry,mask", exit_code=exit_code)
+    return [f for f in report["findings"] if f["code"].startswith("MASK_")]
 
 
 def test_a_shifted_mask_is_an_error_with_physical_context(release: Path) -> None:
@@ -58,7 +56,7 @@ def test_a_shifted_mask_is_an_error_with_physical_context(release: Path) -> None
     affine = nib.load(release / "studies/CT-1/study_0003.nii.gz").affine.copy()
     affine[1, 3] += 1.6                     # two voxels along y
     write_nifti(mask, lesion_mask(), affine)
-    (finding,) = _mask_findings(release)
+    (finding,) = _mask_findings(release, exit_code=1)
     assert finding["code"] == "MASK_GEOMETRY_MISMATCH" and finding["severity"] == "error"
     assert finding["path"] == "masks/study_0003_mask.nii.gz" and finding["study_id"] == 3
     assert finding["context"]["shift_mm"] == pytest.approx(1.6, abs=1e-3)
@@ -66,9 +64,8 @@ def test_a_shifted_mask_is_an_error_with_physical_context(release: Path) -> None
     assert finding["context"]["study"] == "studies/CT-1/study_0003.nii.gz"
     assert "1.6 mm" in finding["message"] and "along y (anterior-posterior)" in finding["message"]
     # a looser tolerance, given on the command line, lets it pass
-    result = CliRunner().invoke(main, ["validate", str(release), "--format", "json", "--select", "geometry",
-                                       "--tolerance-voxels", "2.5"])
-    assert json.loads(result.output)["findings"] == []
+    report = validate_report(release, "--select", "geometry", "--tolerance-voxels", "2.5", exit_code=0)
+    assert report["findings"] == []
 
 
 def test_a_mirrored_mask_is_caught_and_float_noise_is_not(release: Path) -> None:
@@ -76,11 +73,11 @@ def test_a_mirrored_mask_is_caught_and_float_noise_is_not(release: Path) -> None
     noisy = study_affine.copy()
     noisy[:3, 3] += 1e-4                    # float32 rounding in a rewritten header
     write_nifti(release / "masks/study_0004_mask.nii.gz", lesion_mask(), noisy)
-    assert _mask_findings(release) == []
+    assert _mask_findings(release, exit_code=0) == []
     mirrored = study_affine.copy()
     mirrored[0, 0] *= -1
     write_nifti(release / "masks/study_0004_mask.nii.gz", lesion_mask(), mirrored)
-    (finding,) = _mask_findings(release)
+    (finding,) = _mask_findings(release, exit_code=1)
     assert finding["context"]["rotation_deg"] == pytest.approx(180.0) and finding["context"]["mirrored"] is True
 
 
@@ -113,15 +110,15 @@ def test_a_mask_in_another_voxel_order_is_named_as_flips_not_as_a_shift(release:
     study = nib.load(release / "studies/CT-1/study_0003.nii.gz")
     mask, affine = in_voxel_order(lesion_mask(), study.affine, "LPS")      # the study is LAS
     write_nifti(release / "masks/study_0003_mask.nii.gz", mask, affine)
-    (finding,) = _mask_findings(release)
+    (finding,) = _mask_findings(release, exit_code=1)
     assert finding["code"] == "MASK_GEOMETRY_MISMATCH" and finding["path"] == "masks/study_0003_mask.nii.gz"
     assert finding["context"]["variant"] == "voxel_order"
     assert (finding["context"]["flipped"], finding["context"]["axis_order"]) == ("1", "0, 1, 2")
     assert "mask voxel order LPS, study's LAS; flipped axes: 1" in finding["message"]
     assert "shifted" not in finding["message"].replace("not shifted", "")
-    result = CliRunner().invoke(main, ["validate", str(release), "--select", "MASK_GEOMETRY_MISMATCH", "--lang", "ru"])
-    assert "в другом порядке вокселей" in result.output and "порядок вокселей маски LPS" in result.output
+    russian = validate_output(release, "--select", "MASK_GEOMETRY_MISMATCH", "--lang", "ru", exit_code=1)
+    assert "в другом порядке вокселей" in russian and "порядок вокселей маски LPS" in russian
     permuted, affine = in_voxel_order(lesion_mask(), study.affine, "SAL")   # axes 2, 1, 0: another shape too
     write_nifti(release / "masks/study_0003_mask.nii.gz", permuted, affine)
-    (finding,) = _mask_findings(release)
+    (finding,) = _mask_findings(release, exit_code=1)
     assert finding["code"] == "MASK_GEOMETRY_MISMATCH" and finding["context"]["axis_order"] == "2, 1, 0"

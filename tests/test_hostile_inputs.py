@@ -10,27 +10,25 @@ measurements on a loaded 2-core machine (the figures measured are in the comment
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import tracemalloc
 import zipfile
 import zlib
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from curator.io.archive_read import SPILL_BYTES, Limits, iter_members
 from tests.archive_factories import RawMember, deflated_repeat, make_7z, make_tar, tar_gz_bomb, write_raw_zip, zip_bomb
-from tests.hostile import run_bounded, snapshot, written_outside
+from tests.hostile import Run, run_bounded, snapshot, written_outside
 
 KEY = {"CURATOR_ANON_KEY": "k" * 32}
 GIB = 1 << 30
 
 
-def _findings(stdout: str) -> list[tuple[str, str]]:
-    document: dict[str, Any] = json.loads(stdout)
+def _findings(run: Run) -> list[tuple[str, str]]:
+    document = run.report()
     return [(f["code"], f["path"]) for f in document["findings"]]
 
 
@@ -61,7 +59,7 @@ def test_a_3_gib_member_of_a_35_mb_zip_is_never_held_in_memory(big_zip: Path, tm
     run = run_bounded(["ingest", str(big_zip.parent), str(tmp_path / "out"), "--category", "CT-1", "--format", "json"],
                       cwd=tmp_path, env=KEY, timeout=120)
     run.assert_bounded(exit_code=1, seconds=60, megabytes=300)
-    assert _findings(run.stdout) == [("INGEST_NO_SERIES", "case01")]
+    assert _findings(run) == [("INGEST_NO_SERIES", "case01")]
     assert snapshot(big_zip.parent) == source
     assert written_outside(before, snapshot(work), "out") == []
 
@@ -74,7 +72,7 @@ def test_a_3_gib_member_of_a_19_mb_tar_gz_stops_at_the_ratio_limit_in_bounded_me
     run = run_bounded(["ingest", str(big_tar_gz.parent), str(tmp_path / "out"), "--category", "CT-1", "--max-ratio",
                        "50", "--format", "json"], cwd=tmp_path, env=KEY, timeout=240)
     run.assert_bounded(exit_code=1, seconds=180, megabytes=300)
-    assert _findings(run.stdout) == [("ARCHIVE_BOMB", "case01")]
+    assert _findings(run) == [("ARCHIVE_BOMB", "case01")]
     assert snapshot(big_tar_gz.parent) == source
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "out.keymap.csv"]
 
@@ -98,7 +96,7 @@ def test_a_3_gib_member_in_a_part_is_an_archive_bomb_for_verify_in_bounded_memor
     before = snapshot(parts)
     run = run_bounded(["verify", str(parts), "--format", "json", "--no-cache"], cwd=tmp_path, timeout=180)
     run.assert_bounded(exit_code=1, seconds=120, megabytes=300)
-    assert ("ARCHIVE_BOMB", part.name) in _findings(run.stdout)
+    assert ("ARCHIVE_BOMB", part.name) in _findings(run)
     assert snapshot(parts) == before
 
 
@@ -165,8 +163,8 @@ def zeros_dcm(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def _seconds(command: str, stdout: str) -> float:
-    document = json.loads(stdout)
+def _seconds(command: str, run: Run) -> float:
+    document = run.report()
     return float(document["seconds"] if command == "anonymise" else document["stats"]["seconds"])
 
 
@@ -184,12 +182,12 @@ def test_a_50_mb_file_of_zeros_named_dcm_is_refused_from_its_first_bytes(zeros_d
     if command == "anonymise":   # a SRC without DICOM makes no copy (exit 1), so no JSON: the whole run is timed
         assert run.seconds <= 10.0 and "holds no DICOM file (1 other files)" in run.stderr, run.stderr
     else:
-        assert _seconds(command, run.stdout) <= 1.0
+        assert _seconds(command, run) <= 1.0
     assert snapshot(zeros_dcm) == source
     if command == "validate":
-        assert ("DICOM_UNREADABLE", "P1/IM0001.dcm") in _findings(run.stdout)
+        assert ("DICOM_UNREADABLE", "P1/IM0001.dcm") in _findings(run)
     elif command == "ingest":
-        assert _findings(run.stdout) == [("INGEST_NO_SERIES", "source")]
+        assert _findings(run) == [("INGEST_NO_SERIES", "source")]
     else:
         assert not (tmp_path / "out").exists()
 
@@ -202,8 +200,8 @@ def test_400_mb_of_zeros_in_a_zip_is_refused_from_its_first_bytes(tmp_path: Path
     run = run_bounded(["ingest", str(tmp_path / "in"), str(tmp_path / "out"), "--category", "CT-1", "--max-ratio",
                        "100000", "--format", "json"], cwd=tmp_path, env=KEY, timeout=60)
     run.assert_bounded(exit_code=1, seconds=30, megabytes=250)
-    assert _findings(run.stdout) == [("INGEST_NO_SERIES", "case")]
-    assert json.loads(run.stdout)["stats"]["seconds"] <= 2.0
+    assert _findings(run) == [("INGEST_NO_SERIES", "case")]
+    assert run.report()["stats"]["seconds"] <= 2.0
 
 
 @pytest.fixture(scope="module", params=["zeros", "marker"])
@@ -233,10 +231,10 @@ def test_a_3_gib_sparse_dcm_is_refused_without_reading_it_into_memory(sparse_dcm
     run = run_bounded([*args, "--format", "json"], cwd=tmp_path, env=KEY, timeout=180)
     run.assert_bounded(exit_code=exit_code, seconds=120, megabytes=250)
     if command == "validate":
-        assert ("DICOM_UNREADABLE", "P1/IM0001.dcm") in _findings(run.stdout)
-        assert _seconds(command, run.stdout) <= 1.0
+        assert ("DICOM_UNREADABLE", "P1/IM0001.dcm") in _findings(run)
+        assert _seconds(command, run) <= 1.0
     elif command == "ingest":
-        assert _findings(run.stdout) == [("INGEST_NO_SERIES", "source")]
+        assert _findings(run) == [("INGEST_NO_SERIES", "source")]
     elif marker:
         assert "is not followed by the file meta information" in run.stderr
     else:
@@ -296,7 +294,7 @@ def test_a_fifo_inside_a_release_is_a_finding_not_a_hang(built_release: Path, tm
     _fifo(release / name)
     run = run_bounded(["validate", str(release), "--format", "json"], cwd=tmp_path, timeout=30)
     run.assert_bounded(exit_code=1, seconds=15, megabytes=250)
-    assert ("FILE_UNSAFE", name) in _findings(run.stdout)
+    assert ("FILE_UNSAFE", name) in _findings(run)
 
 
 # --- xlsx bombs: the bytes inflated from a registry are bounded before openpyxl parses -------------------------------
@@ -333,7 +331,7 @@ def test_a_registry_whose_shared_strings_expand_to_2_gib_is_unreadable_in_bounde
     before = snapshot(release)
     run = run_bounded(["validate", str(release), "--format", "json"], cwd=tmp_path, timeout=60)
     run.assert_bounded(exit_code=1, seconds=30, megabytes=300)
-    document = json.loads(run.stdout)
+    document = run.report()
     unreadable = [f for f in document["findings"] if f["code"] == "REGISTRY_UNREADABLE"]
     assert [f["path"] for f in unreadable] == ["dataset_registry.xlsx"]
     assert "xl/sharedStrings.xml' expands to more than 33,554,432 bytes" in unreadable[0]["message"]
@@ -367,7 +365,7 @@ def test_a_hyperlink_formula_with_a_cached_value_is_flagged(built_release: Path,
             zipped.writestr(name, data)
     run = run_bounded(["validate", str(release), "--format", "json"], cwd=tmp_path, timeout=60)
     run.assert_bounded(exit_code=1, seconds=30, megabytes=300)
-    document = json.loads(run.stdout)
+    document = run.report()
     flagged = [f for f in document["findings"] if f["code"] == "REGISTRY_FORMULA"]
     assert [(f["path"], f["context"]["cell"], f["severity"]) for f in flagged] == [
         ("dataset_registry.xlsx", "C2", "error")]

@@ -15,6 +15,7 @@ from click.testing import CliRunner
 from curator.cli.main import main
 from curator.resources import examples_dir
 from tests.ingest_factories import PATIENTS, write_study
+from tests.reports import validate_report
 
 pytestmark = pytest.mark.realdata
 KEY = {"CURATOR_ANON_KEY": "r" * 32}
@@ -50,9 +51,7 @@ def test_p001_and_synthetic_studies_ingest_build_and_validate_deep_without_error
 
     built = runner.invoke(main, ["build", str(source), str(release)])
     assert built.exit_code == 0, built.output
-    validated = runner.invoke(main, ["validate", str(release), "--deep", "--format", "json"])
-    result = json.loads(validated.output)
-    assert validated.exit_code == 0, [f for f in result["findings"] if f["severity"] == "error"]
+    result = validate_report(release, "--deep", exit_code=0)
     assert result["counts"]["error"] == 0 and result["stats"]["files"] > 0
 
 

@@ -143,9 +143,9 @@ def test_undecodable_nifti_name_with_the_cache(release: Path, tmp_path: Path) ->
         run = run_bounded(["validate", str(release), "--cache-dir", str(cache), "--format", "json", "--jobs", "1"],
                           cwd=tmp_path)
         run.assert_bounded(exit_code=1, seconds=60, megabytes=200)
-        paths = {f["path"] for f in json.loads(run.stdout)["findings"]}
+        paths = {f["path"] for f in run.report()["findings"]}
         assert "studies/CT-0/study_\\xff0001.nii.gz" in paths
-    assert json.loads(run.stdout)["stats"]["cache"]["misses"] == 0
+    assert run.report()["stats"]["cache"]["misses"] == 0
 
 
 def test_cache_keys_that_are_not_utf8(tmp_path: Path) -> None:

@@ -29,16 +29,16 @@ from tests.factories import (
     write_nifti,
 )
 from tests.hostile import run_bounded, snapshot
+from tests.reports import validate_report
 
 PHI = b"PatientName=Ivanov^Ivan;" * 1000
 STUDY = "studies/CT-0/study_0001.nii.gz"
 MASK = "masks/study_0003_mask.nii.gz"
 
 
-def deep(root: Path, *args: str) -> tuple[int, list[dict]]:
-    result = CliRunner().invoke(main, ["validate", str(root), "--deep", "--format", "json", *args])
-    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
-    return result.exit_code, json.loads(result.output)["findings"]
+def deep(root: Path, *args: str, exit_code: int) -> list[dict]:
+    findings: list[dict] = validate_report(root, "--deep", *args, exit_code=exit_code)["findings"]
+    return findings
 
 
 def affine_of(path: Path) -> np.ndarray:
@@ -87,7 +87,7 @@ def test_validate_sees_a_name_hidden_behind_a_64_kib_extra_field(release: Path) 
     path = release / STUDY
     path.write_bytes(gzip_member(nifti_bytes(ct_volume((8, 8, 4), seed=2), affine_of(path)), extra=b"\x00" * 65535,
                                  name=b"Ivanov Ivan 1965-01-01.nii"))
-    _, findings = deep(release, "--select", "PHI_GZIP_HEADER")
+    findings = deep(release, "--select", "PHI_GZIP_HEADER", exit_code=1)
     (finding,) = of(findings, "PHI_GZIP_HEADER")
     assert finding["path"] == STUDY and finding["severity"] == "error" and finding["context"]["where"] == "FNAME"
 
@@ -110,8 +110,7 @@ def test_build_copies_a_file_with_a_64_kib_extra_field_with_a_bare_header(tmp_pa
 def test_text_appended_after_the_voxels_is_trailing_data(release: Path) -> None:
     path = release / STUDY
     write_nifti(path, ct_volume(), affine_of(path), trailing=PHI)
-    code, findings = deep(release, "--select", "image")
-    assert code == 1
+    findings = deep(release, "--select", "image", exit_code=1)
     (finding,) = findings
     assert (finding["code"], finding["path"], finding["severity"]) == ("IMAGE_TRAILING_DATA", STUDY, "error")
     assert finding["context"]["extra_bytes"] == len(PHI) == 24000
@@ -121,7 +120,7 @@ def test_text_appended_after_the_voxels_is_trailing_data(release: Path) -> None:
 def test_bytes_after_the_gzip_stream_are_trailing_data(release: Path) -> None:
     path = release / MASK
     write_nifti(path, lesion_mask(), affine_of(path), after_gzip=PHI)
-    _, findings = deep(release, "--select", "image,mask")
+    findings = deep(release, "--select", "image,mask", exit_code=1)
     assert [(f["code"], f["path"], f["context"]["extra_bytes"], f["context"]["after_stream"]) for f in findings] == [
         ("IMAGE_TRAILING_DATA", MASK, len(PHI), len(PHI))]
 
@@ -131,7 +130,7 @@ def test_a_second_gzip_member_after_the_voxels_is_trailing_data(release: Path) -
     write_nifti(path, lesion_mask(), affine_of(path))
     with path.open("ab") as handle:
         handle.write(gzip.compress(PHI, mtime=0))
-    _, findings = deep(release, "--select", "image,mask")
+    findings = deep(release, "--select", "image,mask", exit_code=1)
     assert [(f["code"], f["context"]["extra_bytes"], f["context"]["members"]) for f in findings] == [
         ("IMAGE_TRAILING_DATA", len(PHI), 2)]
 
@@ -140,15 +139,14 @@ def test_voxels_split_over_gzip_members_are_legal(release: Path) -> None:
     path = release / STUDY
     stream = nifti_bytes(ct_volume(), affine_of(path))
     path.write_bytes(b"".join(gzip_member(stream[i : i + 200]) for i in range(0, len(stream), 200)))
-    _, findings = deep(release, "--select", "image")
-    assert findings == []
+    assert deep(release, "--select", "image", exit_code=0) == []
 
 
 def test_a_name_in_a_later_gzip_member_is_found(release: Path) -> None:
     path = release / STUDY
     stream = nifti_bytes(ct_volume(), affine_of(path))
     path.write_bytes(gzip_member(stream) + gzip_member(b"", name=b"Ivanov_Ivan.nii", comment=b"MRN 123456"))
-    _, findings = deep(release, "--select", "image,PHI_GZIP_HEADER")
+    findings = deep(release, "--select", "image,PHI_GZIP_HEADER", exit_code=1)
     assert [(f["code"], f["severity"], f["context"]["where"]) for f in findings] == [
         ("PHI_GZIP_HEADER", "error", "FNAME of gzip member 2, FCOMMENT of gzip member 2")]
 
@@ -183,8 +181,7 @@ def test_anonymise_nifti_drops_trailing_bytes(release: Path, tmp_path: Path) -> 
     assert json.loads(result.output)["trailing"] == {STUDY: len(PHI)}
     assert gzip.decompress((tmp_path / "clean" / STUDY).read_bytes())[352:] == ct_volume().tobytes(order="F")
     assert snapshot(release) == before
-    code, findings = deep(tmp_path / "clean", "--select", "image")
-    assert (code, findings) == (0, [])
+    assert deep(tmp_path / "clean", "--select", "image", exit_code=0) == []
 
 
 @pytest.mark.parametrize("which", ["raw/case01.nii.gz", "raw/case01_seg.nii.gz"])
@@ -210,7 +207,7 @@ def test_four_gib_of_zeros_with_an_agreeing_trailer_is_found(release: Path, tmp_
     run = run_bounded(["validate", str(release), "--deep", "--format", "json", "--select", "image", "--jobs", "1",
                        "--no-cache"], cwd=tmp_path, timeout=120)
     run.assert_bounded(exit_code=1, seconds=40, megabytes=300)
-    (finding,) = json.loads(run.stdout)["findings"]
+    (finding,) = run.report()["findings"]
     assert (finding["code"], finding["context"]["extra_bytes"]) == ("IMAGE_TRAILING_DATA", 1 << 32)
     assert snapshot(release) == before
 
@@ -228,7 +225,7 @@ def test_a_crc_mismatch_reports_the_trailer_and_the_data(release: Path) -> None:
     write_nifti(path, ct_volume((64, 64, 20)), affine_of(path))
     data, crc, size = _member_of(path)
     path.write_bytes(data[:-8] + struct.pack("<II", crc ^ 0xFFFFFFFF, size))
-    _, findings = deep(release, "--select", "image")
+    findings = deep(release, "--select", "image", exit_code=1)
     (finding,) = findings
     assert finding["code"] == "IMAGE_TRUNCATED"
     reason = finding["context"]["reason"]
@@ -242,7 +239,7 @@ def test_a_size_mismatch_reports_both_sizes(release: Path) -> None:
     write_nifti(path, ct_volume(), affine_of(path))
     data, crc, size = _member_of(path)
     path.write_bytes(data[:-8] + struct.pack("<II", crc, size + 5))
-    _, findings = deep(release, "--select", "image")
+    findings = deep(release, "--select", "image", exit_code=1)
     (finding,) = findings
     assert finding["code"] == "IMAGE_TRUNCATED"
     assert "the size in the trailer" in finding["context"]["reason"]
@@ -260,7 +257,7 @@ def test_corrupt_deflate_data_is_unreadable_not_truncated(release: Path) -> None
     body = first + b"\x07" + deflate.compress(stream[half:]) + deflate.flush()
     path.write_bytes(b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03" + body
                      + struct.pack("<II", zlib.crc32(stream), len(stream)))
-    _, findings = deep(release, "--select", "image")
+    findings = deep(release, "--select", "image", exit_code=1)
     (finding,) = findings
     assert finding["code"] == "IMAGE_UNREADABLE" and finding["path"] == STUDY
     assert "deflate data of gzip member 1 cannot be decoded" in finding["context"]["reason"]
@@ -273,7 +270,7 @@ def test_a_truncated_stream_says_how_much_was_read(release: Path) -> None:
     write_nifti(path, ct_volume((64, 64, 20)), affine_of(path))
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
-    _, findings = deep(release, "--select", "image")
+    findings = deep(release, "--select", "image", exit_code=1)
     (finding,) = findings
     assert finding["code"] == "IMAGE_TRUNCATED"
     assert "before the member's end marker" in finding["context"]["reason"]
@@ -312,7 +309,7 @@ def test_hostile_overlong_gzip_name_in_a_release(release: Path, tmp_path: Path) 
     run = run_bounded(["validate", str(release), "--deep", "--format", "json", "--no-cache"], cwd=tmp_path,
                       timeout=60)
     run.assert_bounded(exit_code=1, seconds=20, megabytes=300)
-    found = {(f["code"], f["path"], f["severity"]) for f in json.loads(run.stdout)["findings"]}
+    found = {(f["code"], f["path"], f["severity"]) for f in run.report()["findings"]}
     assert {("PHI_GZIP_HEADER", STUDY, "error"), ("IMAGE_UNREADABLE", STUDY, "error")} <= found
     assert snapshot(release) == before
 

@@ -35,6 +35,7 @@ from tests.dicom_privacy_factories import (
     write_planted,
 )
 from tests.hostile import run_bounded, snapshot, written_outside
+from tests.reports import validate_report
 
 KEY = "k" * 8 + "0123456789abcdef"
 OTHER_KEY = "z" * 8 + "0123456789abcdef"
@@ -44,10 +45,8 @@ COVID_CT_MD = "covid_ct_md_dicom/Sample data/COVID-19 subjects/P001"
 def validate(root: Path, exit_code: int = 1) -> list[dict]:
     """The privacy findings of `curator validate --profile dicom` (a source here always has PHI_DICOM_* errors,
     an anonymised copy none)."""
-    result = CliRunner().invoke(main, ["validate", str(root), "--profile", "dicom", "--select", "privacy",
-                                       "--format", "json"])
-    assert result.exit_code == exit_code, result.output
-    findings: list[dict] = json.loads(result.output)["findings"]
+    findings: list[dict] = validate_report(root, "--profile", "dicom", "--select", "privacy",
+                                           exit_code=exit_code)["findings"]
     return findings
 
 
@@ -160,18 +159,13 @@ def test_each_component_is_reported_once_and_each_file_is_judged_by_its_own_head
 def test_a_pseudonym_in_a_de_identified_file_may_name_its_folder(tmp_path: Path) -> None:
     (tmp_path / "SUBJ-001").mkdir()
     clean_slice().save_as(tmp_path / "SUBJ-001" / "SUBJ-001_1.dcm", enforce_file_format=True)
-    result = CliRunner().invoke(main, ["validate", str(tmp_path), "--profile", "dicom", "--select", "privacy",
-                                       "--format", "json"])
-    assert result.exit_code == 0, result.output
-    assert json.loads(result.output)["findings"] == []
+    assert validate(tmp_path, exit_code=0) == []
 
 
 def test_the_name_heuristic_still_warns_where_the_headers_no_longer_name_the_patient(tmp_path: Path) -> None:
     (tmp_path / "Ivanov_Petr").mkdir()
     clean_slice().save_as(tmp_path / "Ivanov_Petr" / "IM1.dcm", enforce_file_format=True)
-    result = CliRunner().invoke(main, ["validate", str(tmp_path), "--profile", "dicom", "--select", "privacy",
-                                       "--format", "json"])
-    rows = {(f["code"], f["path"]) for f in json.loads(result.output)["findings"]}
+    rows = {(f["code"], f["path"]) for f in validate(tmp_path, exit_code=0)}   # a warning: still valid
     assert rows == {("PHI_FILE_NAME", "Ivanov_Petr")}
 
 
@@ -202,10 +196,7 @@ def test_curators_own_2_25_names_are_not_record_numbers(tmp_path: Path) -> None:
     run_anonymise(src, out)
     renamed = [p for p in tree(out) if "/CT.2.25." in p]
     assert len(renamed) == 1
-    result = CliRunner().invoke(main, ["validate", str(out), "--profile", "dicom", "--select", "privacy",
-                                       "--format", "json"])
-    assert result.exit_code == 0, result.output
-    assert json.loads(result.output)["findings"] == []
+    assert validate(out, exit_code=0) == []
 
 
 def test_phi_path_is_an_active_error_in_the_catalogue() -> None:
@@ -412,12 +403,12 @@ def test_hostile_names_and_identities_are_judged_and_renamed_within_bounds(tmp_p
                       cwd=tmp_path, timeout=120)
     run.assert_bounded(exit_code=1, seconds=60, megabytes=250)
     print(f"validate: {run.seconds:.1f} s, {run.peak_mb:.0f} MB")
-    rows = [f for f in json.loads(run.stdout)["findings"] if f["code"] == "PHI_PATH"]
+    rows = [f for f in run.report()["findings"] if f["code"] == "PHI_PATH"]
     assert len(rows) == 600 and {tuple(f["context"]["attributes"]) for f in rows} == {("PatientName",)}
     run = run_bounded(["anonymise", str(src), str(tmp_path / "out"), "--format", "json"], cwd=tmp_path,
                       timeout=120, env={"CURATOR_ANON_KEY": KEY})
     run.assert_bounded(exit_code=0, seconds=60, megabytes=250)
     print(f"anonymise: {run.seconds:.1f} s, {run.peak_mb:.0f} MB")
-    assert json.loads(run.stdout)["renamed"] == 600
+    assert run.report()["renamed"] == 600
     assert written_outside(before, snapshot(tmp_path), "out") == ["out.namemap.csv"]   # the map, beside OUT
     assert snapshot(src) == {k[len("src/"):]: v for k, v in before.items() if k.startswith("src/")}

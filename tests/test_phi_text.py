@@ -32,16 +32,14 @@ from tests.dicom_privacy_factories import (
     with_untabled_text,
 )
 from tests.hostile import Run, run_bounded, snapshot
+from tests.reports import validate_report
 
 KEY = "k" * 8 + "0123456789abcdef"
 
 
-def validate(root: Path, *args: str) -> dict:
-    result = CliRunner().invoke(main, ["validate", str(root), "--profile", "dicom", "--select", "privacy",
-                                       "--format", "json", *args])
-    report: dict = json.loads(result.output)
-    assert result.exit_code == (0 if report["valid"] else 1), result.output   # the contract's exit codes
-    return report
+def validate(root: Path, *args: str, exit_code: int) -> dict:
+    """The privacy audit of ROOT as a DICOM tree (PHI_DICOM_TEXT is a warning: free text alone leaves it valid)."""
+    return validate_report(root, "--profile", "dicom", "--select", "privacy", *args, exit_code=exit_code)
 
 
 def anonymise(src: Path, out: Path) -> dict:
@@ -82,7 +80,7 @@ def test_the_detector_finds_surnames_in_words_but_not_in_clinical_text() -> None
 
 def test_free_text_in_untabled_sequences_is_flagged_by_path_and_anonymise_cleans_only_it(tmp_path: Path) -> None:
     save(tmp_path / "src" / "P001", with_untabled_text(clean_slice()))
-    report = validate(tmp_path / "src")
+    report = validate(tmp_path / "src", exit_code=0)
     text = {f["context"]["keyword"]: f for f in report["findings"] if f["code"] == "PHI_DICOM_TEXT"}
     assert set(text) == set(UNTABLED_LOCATIONS)
     assert text["ProcedureCodeSequence[0].CodeMeaning"]["context"]["kinds"] == "name"
@@ -96,7 +94,7 @@ def test_free_text_in_untabled_sequences_is_flagged_by_path_and_anonymise_cleans
     assert requested.CodeMeaning == "ANONYMIZED" and requested.CodeValue == "CTCH01"   # the code stays
     assert clean.CodeMeaning == CLEAN_MEANING                                         # nothing to clean: kept
     assert copy.PerformedProtocolCodeSequence[0].CodeMeaning == "Routine chest"
-    assert rows(validate(tmp_path / "out")) == set()
+    assert rows(validate(tmp_path / "out", exit_code=0)) == set()
 
 
 VALUES = [REQUESTED_BY, CLEAN_MEANING, "Dr Nowak", "IVANOV^PETR", "tel 8 (916) 123-45-67", "born 1945-03-12",
@@ -115,7 +113,7 @@ def test_what_validate_flags_anonymise_cleans_and_the_output_is_clean(tmp_path: 
         items.append(item)
     ds.ProcedureCodeSequence = Sequence(items)
     save(tmp_path / "src" / "P001", ds)
-    flagged = {f["context"]["keyword"] for f in validate(tmp_path / "src")["findings"]
+    flagged = {f["context"]["keyword"] for f in validate(tmp_path / "src", exit_code=0)["findings"]
                if f["code"] == "PHI_DICOM_TEXT"}
     anonymise(tmp_path / "src", tmp_path / "out")
     copy = dcmread(tmp_path / "out" / "P001" / "IM1.dcm")
@@ -124,7 +122,7 @@ def test_what_validate_flags_anonymise_cleans_and_the_output_is_clean(tmp_path: 
                if str(element.value) != str(ds.ProcedureCodeSequence[index][element.tag].value)}
     assert flagged == changed
     assert len(flagged) >= 5   # the identifying values above, whatever the VR
-    assert rows(validate(tmp_path / "out")) == set()
+    assert rows(validate(tmp_path / "out", exit_code=0)) == set()
 
 
 # --- the marking is a claim ------------------------------------------------------------------------------------
@@ -133,15 +131,16 @@ def test_what_validate_flags_anonymise_cleans_and_the_output_is_clean(tmp_path: 
 def test_a_record_number_in_patient_id_is_an_error_even_in_a_file_marked_de_identified(tmp_path: Path) -> None:
     ds = clean_slice()
     ds.PatientID = "MRN-7734521"
-    report = validate(save(tmp_path / "P001", ds).parent.parent)
+    report = validate(save(tmp_path / "P001", ds).parent.parent, exit_code=1)
     found = [f for f in report["findings"] if f["code"] == "PHI_DICOM_ELEMENT"]
     assert [(f["context"]["keyword"], f["severity"]) for f in found] == [("PatientID", "error")]
     assert found[0]["context"]["looks_like"] == ["ID number"]
     for pseudonym in ("ANON-0123456789", "SUBJ000123"):   # the anonymiser's own pseudonym, a study's code
         ds.PatientID = pseudonym
-        assert rows(validate(save(tmp_path / "P001", ds).parent.parent)) == set(), pseudonym
+        assert rows(validate(save(tmp_path / "P001", ds).parent.parent, exit_code=0)) == set(), pseudonym
     ds.PatientID = "ID 7734521"
-    assert rows(validate(save(tmp_path / "P001", ds).parent.parent)) == {("PHI_DICOM_ELEMENT", "PatientID")}
+    assert rows(validate(save(tmp_path / "P001", ds).parent.parent, exit_code=1)) == {
+        ("PHI_DICOM_ELEMENT", "PatientID")}
 
 
 # --- placeholders -----------------------------------------------------------------------------------------------
@@ -156,9 +155,10 @@ def test_placeholders_count_as_emptied_where_the_profile_empties_but_not_where_i
     ds.PatientName = "REMOVED"            # Z: a placeholder is an emptied value
     ds.ReferringPhysicianName = "^"        # Z
     ds.OperatorsName = "XXXX"              # X/Z/D
-    assert rows(validate(save(tmp_path / "P001", ds).parent.parent)) == set()
+    assert rows(validate(save(tmp_path / "P001", ds).parent.parent, exit_code=0)) == set()
     ds.PatientAddress = "REMOVED"          # X: must be removed, a placeholder is still a finding
-    assert rows(validate(save(tmp_path / "P001", ds).parent.parent)) == {("PHI_DICOM_ELEMENT", "PatientAddress")}
+    assert rows(validate(save(tmp_path / "P001", ds).parent.parent, exit_code=1)) == {
+        ("PHI_DICOM_ELEMENT", "PatientAddress")}
 
 
 # --- smaller gaps: padding, overlay text, X/Z/D sequences ---------------------------------------------------------
@@ -174,12 +174,12 @@ def test_trailing_padding_overlay_label_and_performed_procedure_step_are_flagged
     ds.ReferencedPerformedProcedureStepSequence = Sequence([step])
     ds.add_new(0xFFFCFFFC, "OB", b"\0" * 64)             # Data Set Trailing Padding, after the pixel data
     save(tmp_path / "src" / "P001", ds)
-    assert rows(validate(tmp_path / "src")) == {
+    assert rows(validate(tmp_path / "src", exit_code=1)) == {
         ("PHI_DICOM_ELEMENT", "OverlayLabel"), ("PHI_DICOM_ELEMENT", "OverlayDescription"),
         ("PHI_DICOM_ELEMENT", "ReferencedPerformedProcedureStepSequence"),
         ("PHI_DICOM_ELEMENT", "DataSetTrailingPadding")}
     anonymise(tmp_path / "src", tmp_path / "out")
-    assert rows(validate(tmp_path / "out")) == set()
+    assert rows(validate(tmp_path / "out", exit_code=0)) == set()
     copy = dcmread(tmp_path / "out" / "P001" / "IM1.dcm")
     assert 0x60001500 not in copy and 0xFFFCFFFC not in copy and not copy.get(
         "ReferencedPerformedProcedureStepSequence")
@@ -195,13 +195,13 @@ def test_fresh_uids_are_not_reported_and_a_root_is_never_a_whole_uid(tmp_path: P
     ds = clean_slice()
     ds.StudyInstanceUID = dicognito
     ds.FrameOfReferenceUID = "2.25.1234567890123"
-    assert rows(validate(save(tmp_path / "P001", ds).parent.parent)) == set()
+    assert rows(validate(save(tmp_path / "P001", ds).parent.parent, exit_code=0)) == set()
     ds.FrameOfReferenceUID = "1.2.3.4.5"   # not fresh, no known vendor: reported with its root, not itself
-    report = validate(save(tmp_path / "P001", ds).parent.parent)
+    report = validate(save(tmp_path / "P001", ds).parent.parent, exit_code=0)
     found = [f for f in report["findings"] if f["code"] == "PHI_DICOM_UID_NOT_REMAPPED"]
     assert [f["context"]["root"] for f in found] == ["1.2.3.4"]
     ds.FrameOfReferenceUID = "1.2.840.113619"   # a UID that is only GE's root: still never shown whole
-    report = validate(save(tmp_path / "P001", ds).parent.parent)
+    report = validate(save(tmp_path / "P001", ds).parent.parent, exit_code=0)
     shown = [f["context"]["root"] for f in report["findings"] if f["code"].startswith("PHI_DICOM_UID")]
     assert shown == ["1.2.840"]
     assert _common_root(["1.2.3.4.5.6.7.8.9.10"]) == "1.2.3.4.5.6.7.8"
@@ -242,7 +242,7 @@ def test_a_listed_date_is_found_in_a_private_da_element(tmp_path: Path, implicit
     save(tmp_path / "root" / "P001", ds)
     listed = tmp_path / "ids.txt"
     listed.write_text("12.03.1945\n", encoding="utf-8")
-    report = validate(tmp_path / "root", "--identifiers", str(listed))
+    report = validate(tmp_path / "root", "--identifiers", str(listed), exit_code=1)
     found = [f for f in report["findings"] if f["code"] == "PHI_IDENTIFIER_FOUND"]
     assert len(found) == 1 and found[0]["context"]["count"] == 2
     assert sorted(found[0]["context"]["places"]) == ["DICOM (0011,1012)", "DICOM AcquisitionDateTime"]
@@ -291,7 +291,7 @@ def _residual(corpus: PlantedCorpus, out: Path) -> list[Plant]:
 def test_the_planted_corpus_is_found_before_and_nothing_planted_survives_anonymise(realdata: Path,
                                                                                    tmp_path: Path) -> None:
     corpus = plant_corpus(realdata, tmp_path / "src", tmp_path / "ids.txt")
-    report = validate(corpus.root, "--identifiers", str(corpus.identifiers))
+    report = validate(corpus.root, "--identifiers", str(corpus.identifiers), exit_code=1)
     by_file: dict[str, set[tuple[str, str]]] = {}
     for f in report["findings"]:
         by_file.setdefault(f["path"], set()).add((f["code"], f["context"].get("keyword", "")))
@@ -318,7 +318,7 @@ def test_the_planted_corpus_is_found_before_and_nothing_planted_survives_anonymi
     out = tmp_path / "out"
     summary = anonymise(corpus.root, out)
     assert summary["files"] == 5 and summary["failed"] == {}
-    after = validate(out, "--identifiers", str(corpus.identifiers))
+    after = validate(out, "--identifiers", str(corpus.identifiers), exit_code=0)
     violations = [f for f in after["findings"] if f["code"] == "PHI_DICOM_ELEMENT"]
     errors = [f for f in after["findings"] if f["severity"] == "error"]
     residual = _residual(corpus, out)
@@ -341,12 +341,12 @@ def test_real_trailing_padding_and_performed_procedure_step_references_are_flagg
     for source in [small, *series]:
         (tmp_path / "src" / "P001").mkdir(parents=True, exist_ok=True)
         (tmp_path / "src" / "P001" / source.name).write_bytes(source.read_bytes())
-    found = {(f["path"].rsplit("/", 1)[-1], f["context"]["keyword"]) for f in validate(tmp_path / "src")["findings"]
-             if f["code"] == "PHI_DICOM_ELEMENT"}
+    found = {(f["path"].rsplit("/", 1)[-1], f["context"]["keyword"])
+             for f in validate(tmp_path / "src", exit_code=1)["findings"] if f["code"] == "PHI_DICOM_ELEMENT"}
     assert ("CT_small.dcm", "DataSetTrailingPadding") in found
     assert {(s.name, "ReferencedPerformedProcedureStepSequence") for s in series} <= found
     anonymise(tmp_path / "src", tmp_path / "out")
-    after = {f["context"].get("keyword") for f in validate(tmp_path / "out")["findings"]}
+    after = {f["context"].get("keyword") for f in validate(tmp_path / "out", exit_code=0)["findings"]}
     assert not after & {"DataSetTrailingPadding", "ReferencedPerformedProcedureStepSequence"}
 
 
@@ -418,7 +418,7 @@ def test_the_planted_corpus_with_paths_named_after_its_patients(realdata: Path, 
     for old, name in CORPUS_FILE_NAMES.items():
         (corpus.root / old).rename((corpus.root / old).with_name(name))
     named = {p.relative_to(corpus.root).as_posix() for p in corpus.root.rglob("*")}
-    report = validate(corpus.root)
+    report = validate(corpus.root, exit_code=1)
     flagged = {f["path"] for f in report["findings"] if f["code"] == "PHI_PATH"}
     carrying = {path for path in named if any(v.casefold() in path.rsplit("/", 1)[-1].casefold()
                                               for v in CORPUS_PATH_VALUES)}
@@ -433,7 +433,7 @@ def test_the_planted_corpus_with_paths_named_after_its_patients(realdata: Path, 
     copies = [p.relative_to(out).as_posix() for p in out.rglob("*")]
     residual = sorted({value for value in CORPUS_PATH_VALUES for path in copies
                        if value.casefold() in path.casefold()})
-    after = validate(out)
+    after = validate(out, exit_code=0)
     violations = [f for f in after["findings"] if f["code"] == "PHI_DICOM_ELEMENT"]
     print(f"\nplanted corpus paths: {len(carrying)} names carrying {len(CORPUS_PATH_VALUES)} planted values; "
           f"{len(flagged)} PHI_PATH findings before anonymise; after: residual values in paths {len(residual)}, "

@@ -17,7 +17,6 @@ import numpy as np
 import openpyxl
 import pydicom
 import pytest
-from click.testing import CliRunner
 from isal import igzip
 from PIL import Image
 from PIL.PngImagePlugin import PngInfo
@@ -30,12 +29,12 @@ from curator.anonymise.nifti import (
     anonymise_nifti_tree,
     scrub_nifti_header,
 )
-from curator.cli.main import main
 from curator.io.identifiers import IdentifierList, IdentifierListError, mask
 from curator.io.privacy_files import read_nifti_metadata
 from curator.models.findings import Report, Severity
 from curator.validate import OptionsError, ValidateOptions, validate
 from tests.factories import DEFAULT_AFFINE, card_data, ct_volume
+from tests.reports import validate_output
 
 PRIVACY_FILES = {"PHI_NIFTI_TEXT", "PHI_NIFTI_EXTENSION", "PHI_GZIP_HEADER", "PHI_IMAGE_METADATA",
                  "PHI_DOCUMENT_METADATA", "PHI_IDENTIFIER_FOUND", "PHI_FILE_NAME", "PHI_TABLE_VALUE",
@@ -225,13 +224,11 @@ def test_cli_report_never_prints_a_listed_identifier(release: Path, tmp_path: Pa
                       encoding="utf-8")
     identifiers = tmp_path / "ids.txt"
     identifiers.write_text("Ivanov Ivan Ivanovich\n", encoding="utf-8")
-    result = CliRunner().invoke(main, ["validate", str(release), "--identifiers", str(identifiers),
-                                       "--format", "json", "--no-config"])
-    assert result.exit_code == 1, result.output
-    report = json.loads(result.output)
-    hits = [f for f in report["findings"] if f["code"] == "PHI_IDENTIFIER_FOUND"]
+    output = validate_output(release, "--identifiers", str(identifiers), "--format", "json", "--no-config",
+                             exit_code=1)
+    hits = [f for f in json.loads(output)["findings"] if f["code"] == "PHI_IDENTIFIER_FOUND"]
     assert [h["path"] for h in hits] == ["README_EN.md"]
-    assert "Ivanov" not in result.output and "Иванов" not in result.output and "Ivan " not in result.output
+    assert "Ivanov" not in output and "Иванов" not in output and "Ivan " not in output
 
 
 def test_identifier_matching_transliterates_reorders_and_masks() -> None:

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from curator.cli.main import main
 from curator.io.nifti import read_header
 from curator.io.registry import read_registry
+from tests.reports import validate_report
 
 pytestmark = pytest.mark.realdata
 
@@ -29,9 +27,7 @@ def mosmed(realdata: Path, tmp_path: Path) -> Path:
 
 
 def test_real_registry_and_masks(mosmed: Path) -> None:
-    result = CliRunner().invoke(main, ["validate", str(mosmed), "--format", "json"])
-    assert result.exit_code == 1, result.output
-    report = json.loads(result.output)
+    report = validate_report(mosmed, exit_code=1)
     assert report["profile"] == "mosmed"
     assert report["stats"]["registry_rows"] == 1110
     assert report["stats"]["categories"] == {"CT-0": 254, "CT-1": 684, "CT-2": 125, "CT-3": 45, "CT-4": 2}
@@ -72,7 +68,6 @@ def test_a_damaged_real_mask_is_caught(mosmed: Path) -> None:
     mask = mosmed / "masks/study_0255_mask.nii.gz"
     data = mask.read_bytes()
     mask.write_bytes(data[: len(data) - 100])
-    result = CliRunner().invoke(main, ["validate", str(mosmed), "--format", "json", "--select", "image"])
-    report = json.loads(result.output)
+    report = validate_report(mosmed, "--select", "image", exit_code=1)
     assert [(f["code"], f["path"]) for f in report["findings"]] == [
         ("IMAGE_TRUNCATED", "masks/study_0255_mask.nii.gz")]

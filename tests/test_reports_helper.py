@@ -7,22 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.reports import flatten, validate_report
+from tests.hostile import Run
+from tests.reports import flatten, validate_output, validate_report
 
 TESTS = Path(__file__).resolve().parent
 # an invoke of `validate` (CliRunner or a subprocess) and a json.loads of its output within a few lines
 INVOKE_VALIDATE = re.compile(
     r"""(invoke\(\s*main\s*,\s*\[\s*"validate"|run_bounded\(\s*\[\s*"validate"|"-m",\s*"curator",\s*"validate")""")
 WINDOW = 6
-
-# copies that predate the helper and are still to be moved onto it (shrink this list, never grow it)
-KNOWN: dict[str, int] = {
-    "test_config.py": 1, "test_formats.py": 5, "test_geometry.py": 2, "test_ingest_realdata.py": 1,
-    "test_names_in_outputs.py": 1, "test_phi_paths.py": 5, "test_privacy_dicom.py": 1, "test_privacy_files.py": 1,
-    "test_realdata.py": 2, "test_slices.py": 1,
-    # written in parallel with the helper (issue 12's hostile inputs, payload and free-text tests)
-    "test_hostile_inputs.py": 2, "test_payload.py": 3, "test_phi_text.py": 1,
-}
 
 
 def _copies(text: str) -> int:
@@ -46,7 +38,16 @@ def test_no_second_copy_of_the_validate_json_helper() -> None:
     found = {path.name: n for path in sorted(TESTS.glob("*.py"))
              if path.name not in ("reports.py", "test_reports_helper.py")
              and (n := _copies(path.read_text(encoding="utf-8")))}
-    assert found == KNOWN, "run validate and parse its JSON through tests.reports.validate_report"
+    assert found == {}, ("run validate and parse its JSON through tests.reports.validate_report (in a subprocess: "
+                         "tests.hostile.run_bounded, Run.assert_bounded, Run.report)")
+
+
+def test_no_test_accepts_two_exit_codes() -> None:
+    """An exit code is the contract (DESIGN.md): a test names the one it expects, never a set of them."""
+    either = re.compile(r"exit_code\s+in\s*[(\[{]|exit_code == \(0 if")
+    found = sorted(path.name for path in TESTS.glob("*.py")
+                   if path.name != "test_reports_helper.py" and either.search(path.read_text(encoding="utf-8")))
+    assert found == []
 
 
 def test_the_helper_pins_the_exit_code(built_release: Path) -> None:
@@ -54,6 +55,21 @@ def test_the_helper_pins_the_exit_code(built_release: Path) -> None:
     assert report["findings"] == []
     with pytest.raises(AssertionError, match="exited 0, expected 1"):
         validate_report(built_release, exit_code=1)
+
+
+def test_the_text_helper_pins_the_exit_code_too(built_release: Path) -> None:
+    assert "VALID" in validate_output(built_release, exit_code=0).splitlines()[-1]
+    with pytest.raises(AssertionError, match="exited 0, expected 2"):
+        validate_output(built_release, exit_code=2)
+
+
+def test_a_subprocess_report_that_is_not_json_fails_with_what_was_printed() -> None:
+    printed = Run(args=["validate"], exit_code=1, stdout="ERROR FILE_MISSING (1)\n", stderr="", seconds=0.1,
+                  peak_mb=90.0)
+    with pytest.raises(AssertionError, match="no JSON report on stdout"):
+        printed.report()
+    assert Run(args=["validate"], exit_code=0, stdout='{"findings": []}', stderr="", seconds=0.1,
+               peak_mb=90.0).report() == {"findings": []}
 
 
 def test_flatten_gives_rows_of_the_named_fields() -> None:

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
-from curator.cli.main import main
 from curator.io.slices import read_lesions, read_scans, read_slice
 from curator.profiles import load_profiles
-from tests.reports import validate_report
+from tests.reports import validate_output, validate_report
 from tests.slices_factories import (
     SIZE,
     label_map,
@@ -47,9 +44,7 @@ def errors(report: dict) -> set[tuple[str, str]]:
 @pytest.mark.parametrize("tier", ["--fast", "--deep"])
 def test_a_clean_slice_set_is_valid_and_detected(tmp_path: Path, tier: str) -> None:
     root = make_slices(tmp_path / "release", lesions=[("0", 1)])
-    result = CliRunner().invoke(main, ["validate", str(root), "--format", "json", tier])  # profile detected
-    report = json.loads(result.output)
-    assert result.exit_code == 0, result.output
+    report = validate_report(root, tier, exit_code=0)  # profile detected
     assert report["profile"] == "slices" and report["valid"] is True
     assert {f["code"] for f in report["findings"]} == {"MANIFEST_MISSING"}
 
@@ -264,9 +259,8 @@ def test_bad_rows_and_unreadable_csvs(tmp_path: Path) -> None:
 def test_messages_in_russian(tmp_path: Path) -> None:
     root = make_slices(tmp_path / "release")
     (root / "mask/0/2.png").unlink()
-    result = CliRunner().invoke(main, ["validate", str(root), "--profile", "slices", "--lang", "ru"])
-    assert result.exit_code == 1
-    assert "нет пары" in result.output and "{" not in result.output
+    russian = validate_output(root, "--profile", "slices", "--lang", "ru", exit_code=1)
+    assert "нет пары" in russian and "{" not in russian
 
 
 # --- real data ---------------------------------------------------------------------------------------------------
