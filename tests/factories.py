@@ -6,6 +6,7 @@ import gzip
 import io
 import struct
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,12 +18,14 @@ DEFAULT_AFFINE = np.diag([-0.8, 0.8, 8.0, 1.0])
 
 
 def nifti_bytes(data: np.ndarray, affine: np.ndarray | None = None, *, descrip: str = "",
-                qform_code: int = 1, sform_code: int = 1, scaling: tuple[float, float] | None = None) -> bytes:
+                qform_code: int = 1, sform_code: int = 1, scaling: tuple[float, float] | None = None,
+                qform: np.ndarray | None = None, space_unit: str = "mm") -> bytes:
+    """A NIfTI-1 stream; ``qform`` gives the qform its own affine (the sform keeps ``affine``)."""
     image = nib.Nifti1Image(data, DEFAULT_AFFINE if affine is None else affine)
-    image.header.set_qform(image.affine, code=qform_code)
+    image.header.set_qform(image.affine if qform is None else qform, code=qform_code)
     image.header.set_sform(image.affine, code=sform_code)
     image.header["descrip"] = descrip.encode()
-    image.header.set_xyzt_units("mm", "sec")
+    image.header.set_xyzt_units(space_unit, "sec")
     raw = io.BytesIO()
     image.header.set_data_dtype(data.dtype)
     image.header["vox_offset"] = 352
@@ -75,6 +78,16 @@ def gzip_member(payload: bytes, *, name: bytes | None = None, comment: bytes | N
     deflate = zlib.compressobj(6, zlib.DEFLATED, -15)
     body = deflate.compress(payload) + deflate.flush()
     return head + body + struct.pack("<II", zlib.crc32(payload), len(payload) % 2**32)
+
+
+def gzip_with_bad_block(payload: bytes) -> bytes:
+    """A gzip member whose deflate data breaks half way: the first half of PAYLOAD, a full flush, then a block of the
+    reserved type 3 that no inflater can go past (the trailer still records PAYLOAD's CRC and size)."""
+    half = len(payload) // 2
+    deflate = zlib.compressobj(6, zlib.DEFLATED, -15)
+    first = deflate.compress(payload[:half]) + deflate.flush(zlib.Z_FULL_FLUSH)
+    body = first + b"\x07" + deflate.compress(payload[half:]) + deflate.flush()
+    return b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03" + body + struct.pack("<II", zlib.crc32(payload), len(payload))
 
 
 def write_hidden_zeros(path: Path, data: np.ndarray, zeros: int, affine: np.ndarray | None = None,
@@ -172,6 +185,15 @@ def make_source(folder: Path, studies: list[tuple[str, str, int, bool]] | None =
         lines.append(f"{study},{category},{sex},{age},{mask}")
     (folder / "studies.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return folder
+
+
+def edit_registry(root: Path, change: Callable[[Any], object]) -> None:
+    """Change the xlsx registry of the release at ROOT with CHANGE(sheet); its CSV twin is left as it was."""
+    import openpyxl
+
+    book = openpyxl.load_workbook(root / "dataset_registry.xlsx")
+    change(book.worksheets[0])
+    book.save(root / "dataset_registry.xlsx")
 
 
 def flip_byte(path: Path, offset: int = -10) -> None:

@@ -6,14 +6,13 @@ import shutil
 from pathlib import Path
 
 import numpy as np
-import openpyxl
 import pytest
 from click.testing import CliRunner
 
 from curator.cli.main import main
 from curator.models.findings import Severity
 from curator.validate import OptionsError, RunError, ValidateOptions, validate
-from tests.factories import ct_volume, flip_byte, write_nifti
+from tests.factories import ct_volume, edit_registry, flip_byte, write_nifti
 from tests.reports import validate_report
 
 
@@ -23,14 +22,6 @@ def run_json(root: Path, *args: str, exit_code: int) -> tuple[int, dict]:
 
 def errors(report: dict) -> set[tuple[str, str]]:
     return {(f["code"], f["path"]) for f in report["findings"] if f["severity"] == "error"}
-
-
-def edit_registry(root: Path, change) -> None:
-    """Change the xlsx registry and keep its CSV twin in step, as a careless curator would not."""
-    book = openpyxl.load_workbook(root / "dataset_registry.xlsx")
-    sheet = book.worksheets[0]
-    change(sheet)
-    book.save(root / "dataset_registry.xlsx")
 
 
 def test_a_built_release_is_valid(built_release: Path) -> None:

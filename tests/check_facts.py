@@ -1,0 +1,32 @@
+"""Facts for the unit tests of ``curator/checks``: read from a tree on disk by validate's own gatherer.
+
+The checks are called directly on what ``curator.validate.gather`` read, never on Facts filled in by hand, so these
+tests follow the Facts record when its fields change (``facts.extra[...]`` keys becoming typed fields). This is the
+one place the tests build Facts for a check.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from curator.io.facts import Facts
+from curator.models.findings import Finding
+from curator.profiles import get_profile
+from curator.validate import ValidateOptions, gather
+
+
+def gather_facts(root: Path, profile: str = "mosmed", *, deep: bool = False, identifiers: Path | None = None) -> Facts:
+    """What ``curator validate ROOT --profile PROFILE [--deep]`` reads before it judges (serially, no cache)."""
+    options = ValidateOptions(profile=profile, deep=deep, jobs=1, identifiers=identifiers)
+    return gather(root, get_profile(profile), options)
+
+
+def rows(findings: Iterable[Finding]) -> list[tuple[str, str, dict[str, Any]]]:
+    """(code, path, context) of each finding, in the order the check yielded them."""
+    return [(f.code, f.path, f.context) for f in findings]
+
+
+def codes_and_paths(findings: Iterable[Finding]) -> list[tuple[str, str]]:
+    return [(f.code, f.path) for f in findings]
