@@ -328,3 +328,17 @@ def plant_corpus(realdata: Path, root: Path, identifiers: Path, folders: dict[st
 
     identifiers.write_text("\n".join(CORPUS_IDENTIFIERS) + "\n", encoding="utf-8")
     return PlantedCorpus(root, plants, identifiers)
+
+
+def write_undecodable(path: Path, ds: Dataset) -> Path:
+    """DS saved with one element its reader cannot decode: (0018,9087) Diffusion b-value stored as UN with 4
+    bytes, which the dictionary's VR FD (8 bytes a value) cannot take. pydicom will not write that, so a private
+    UN element is written and its tag rewritten in the bytes."""
+    ds.add_new(0x00091010, "UN", b"abcd")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ds.save_as(path, enforce_file_format=True)
+    data = path.read_bytes()
+    marker = b"\x09\x00\x10\x10UN"
+    assert data.count(marker) == 1
+    path.write_bytes(data.replace(marker, b"\x18\x00\x87\x90UN"))
+    return path

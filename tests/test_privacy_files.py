@@ -9,19 +9,13 @@ import json
 import shutil
 import struct
 import zipfile
-import zlib
 from pathlib import Path
 
 import nibabel as nib
 import numpy as np
-import openpyxl
-import pydicom
 import pytest
 from isal import igzip
 from PIL import Image
-from PIL.PngImagePlugin import PngInfo
-from pydicom.filebase import DicomBytesIO
-from pydicom.filewriter import write_dataset
 
 from curator.anonymise.nifti import (
     NiftiAnonymiseError,
@@ -33,92 +27,22 @@ from curator.io.identifiers import IdentifierList, IdentifierListError, mask
 from curator.io.privacy_files import read_nifti_metadata
 from curator.models.findings import Report, Severity
 from curator.validate import OptionsError, ValidateOptions, validate
-from tests.factories import DEFAULT_AFFINE, card_data, ct_volume
+from tests.factories import card_data, ct_volume
+from tests.privacy_files_factories import (
+    dicom_payload,
+    jpeg_with_comment,
+    minimal_pdf,
+    planted_nifti,
+    png_with_chunks,
+    write_gz,
+    xlsx_with_creator,
+)
 from tests.reports import validate_output
 
 PRIVACY_FILES = {"PHI_NIFTI_TEXT", "PHI_NIFTI_EXTENSION", "PHI_GZIP_HEADER", "PHI_IMAGE_METADATA",
                  "PHI_DOCUMENT_METADATA", "PHI_IDENTIFIER_FOUND", "PHI_FILE_NAME", "PHI_TABLE_VALUE",
                  "PHI_AUDIT_INCOMPLETE"}
 STUDY = "studies/CT-1/study_0003.nii.gz"
-
-
-# --- factories ---------------------------------------------------------------------------------------------
-
-def dicom_payload(**elements: str) -> bytes:
-    dataset = pydicom.Dataset()
-    for keyword, value in elements.items():
-        setattr(dataset, keyword, value)
-    handle = DicomBytesIO()
-    handle.is_little_endian, handle.is_implicit_VR = True, True
-    write_dataset(handle, dataset)
-    return handle.getvalue()
-
-
-def planted_nifti(data: np.ndarray, affine: np.ndarray = DEFAULT_AFFINE, *,
-                  extensions: tuple[tuple[int, bytes], ...] = (), **text: str) -> bytes:
-    """A NIfTI-1 file with text in its header fields and raw header extensions (code, payload)."""
-    image = nib.Nifti1Image(data, affine)
-    header = image.header
-    header.set_qform(affine, code=1)
-    header.set_sform(affine, code=1)
-    header.set_data_dtype(data.dtype)
-    for name, value in text.items():
-        header[name] = value.encode()
-    blob = b""
-    for code, payload in extensions:
-        size = -(-(len(payload) + 8) // 16) * 16
-        blob += struct.pack("<ii", size, code) + payload + b"\x00" * (size - 8 - len(payload))
-    header["vox_offset"] = 352 + len(blob)
-    flag = b"\x01\x00\x00\x00" if extensions else b"\x00" * 4
-    return header.binaryblock + flag + blob + np.asarray(data).tobytes(order="F")
-
-
-def write_gz(path: Path, payload: bytes, name: str = "", mtime: int = 0) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("wb") as raw, gzip.GzipFile(filename=name, mode="wb", fileobj=raw, mtime=mtime) as z:
-        z.write(payload)
-    return path
-
-
-def png_with_chunks(path: Path, text: dict[str, str], time_chunk: bool = True, trailing: bytes = b"") -> Path:
-    info = PngInfo()
-    for key, value in text.items():
-        info.add_text(key, value)
-    raw = io.BytesIO()
-    Image.fromarray(np.zeros((8, 8), np.uint8)).save(raw, "PNG", pnginfo=info)
-    data = raw.getvalue()
-    if time_chunk:  # Pillow does not write tIME: put one after IHDR (8 + 25 bytes)
-        body = struct.pack(">HBBBBB", 2020, 4, 28, 10, 11, 12)
-        chunk = struct.pack(">I", len(body)) + b"tIME" + body + struct.pack(">I", zlib.crc32(b"tIME" + body))
-        data = data[:33] + chunk + data[33:]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data + trailing)
-    return path
-
-
-def jpeg_with_comment(path: Path, comment: str, trailing: bytes = b"") -> Path:
-    raw = io.BytesIO()
-    Image.fromarray(np.full((8, 8), 128, np.uint8)).save(raw, "JPEG", comment=comment.encode())
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(raw.getvalue() + trailing)
-    return path
-
-
-def xlsx_with_creator(path: Path, creator: str, modified_by: str, cell: str = "x") -> Path:
-    book = openpyxl.Workbook()
-    book.properties.creator = creator
-    book.properties.lastModifiedBy = modified_by
-    book.active.append(["note", cell])
-    book.save(path)
-    return path
-
-
-def minimal_pdf(path: Path, author: str) -> Path:
-    hex_author = (b"\xfe\xff" + author.encode("utf-16-be")).hex().upper()
-    path.write_bytes(b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n"
-                     b"2 0 obj << /Author <" + hex_author.encode() + b"> /Creator (Microsoft\\256 Word 2016)"
-                     b" /Producer (Skia/PDF m90) >> endobj\ntrailer << /Root 1 0 R /Info 2 0 R >>\n%%EOF\n")
-    return path
 
 
 def phi(report: Report) -> list[list[object]]:
