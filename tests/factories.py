@@ -80,14 +80,16 @@ def gzip_member(payload: bytes, *, name: bytes | None = None, comment: bytes | N
     return head + body + struct.pack("<II", zlib.crc32(payload), len(payload) % 2**32)
 
 
-def gzip_with_bad_block(payload: bytes) -> bytes:
+def gzip_with_bad_block(payload: bytes) -> tuple[bytes, int]:
     """A gzip member whose deflate data breaks half way: the first half of PAYLOAD, a full flush, then a block of the
-    reserved type 3 that no inflater can go past (the trailer still records PAYLOAD's CRC and size)."""
+    reserved type 3 that no inflater can go past (the trailer still records PAYLOAD's CRC and size). Returns the
+    member and the file offset of the bad block."""
     half = len(payload) // 2
     deflate = zlib.compressobj(6, zlib.DEFLATED, -15)
     first = deflate.compress(payload[:half]) + deflate.flush(zlib.Z_FULL_FLUSH)
     body = first + b"\x07" + deflate.compress(payload[half:]) + deflate.flush()
-    return b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03" + body + struct.pack("<II", zlib.crc32(payload), len(payload))
+    head = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03"
+    return head + body + struct.pack("<II", zlib.crc32(payload), len(payload)), len(head) + len(first)
 
 
 def write_hidden_zeros(path: Path, data: np.ndarray, zeros: int, affine: np.ndarray | None = None,

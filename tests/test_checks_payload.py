@@ -25,7 +25,7 @@ def test_streams_that_hide_carry_or_lose_bytes(release: Path) -> None:
                                      + gzip_member(b"", name=b"Ivanov_Ivan.nii"))   # a name no gzip tool lists
     whole = gzip_member(nifti_bytes(ct_volume(), affine[5]))
     (release / STUDY[5]).write_bytes(whole[: len(whole) // 2])
-    (release / STUDY[6]).write_bytes(gzip_with_bad_block(nifti_bytes(ct_volume((64, 64, 20)), affine[6])))
+    (release / STUDY[6]).write_bytes(gzip_with_bad_block(nifti_bytes(ct_volume((64, 64, 20)), affine[6]))[0])
     findings = list(payload.check(gather_facts(release, deep=True)))
     assert rows(findings[:3]) == [
         ("IMAGE_TRAILING_DATA", STUDY[1], {"extra_bytes": 100, "expected_bytes": 864, "actual_bytes": 964,

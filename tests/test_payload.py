@@ -22,6 +22,7 @@ from curator.io.payload import scan_nifti, trailing_bytes
 from tests.factories import (
     ct_volume,
     gzip_member,
+    gzip_with_bad_block,
     lesion_mask,
     make_source,
     nifti_bytes,
@@ -250,19 +251,14 @@ def test_a_size_mismatch_reports_both_sizes(release: Path) -> None:
 def test_corrupt_deflate_data_is_unreadable_not_truncated(release: Path) -> None:
     path = release / STUDY
     stream = nifti_bytes(ct_volume((64, 64, 20)), affine_of(path))
-    half = len(stream) // 2
-    deflate = zlib.compressobj(6, zlib.DEFLATED, -15)
-    # a block of the reserved type 3 after a full flush: no inflater can go past it
-    first = deflate.compress(stream[:half]) + deflate.flush(zlib.Z_FULL_FLUSH)
-    body = first + b"\x07" + deflate.compress(stream[half:]) + deflate.flush()
-    path.write_bytes(b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03" + body
-                     + struct.pack("<II", zlib.crc32(stream), len(stream)))
+    damaged, bad_block = gzip_with_bad_block(stream)
+    path.write_bytes(damaged)
     findings = deep(release, "--select", "image", exit_code=1)
     (finding,) = findings
     assert finding["code"] == "IMAGE_UNREADABLE" and finding["path"] == STUDY
     assert "deflate data of gzip member 1 cannot be decoded" in finding["context"]["reason"]
     offset = re.search(r"at or after file offset ([\d,]+)", finding["context"]["reason"])
-    assert offset is not None and int(offset.group(1).replace(",", "")) <= 10 + len(first)
+    assert offset is not None and int(offset.group(1).replace(",", "")) <= bad_block
 
 
 def test_a_truncated_stream_says_how_much_was_read(release: Path) -> None:
