@@ -10,11 +10,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence as DicomSequence
-from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+from pydicom.uid import generate_uid
 
-from tests.dicom_factories import AXIAL, UID_ROOT, ct_slice
+from tests.dicom_factories import AXIAL, UID_ROOT, ct_slice, new_dataset
+from tests.dicom_factories import dataset_of as item
 
 __all__ = ["AXIAL", "CORONAL", "SAGITTAL", "enhanced_ct", "expected_hu", "series", "stored_pixels", "tilted_series",
            "world_lps"]
@@ -98,26 +99,13 @@ def enhanced_ct(offsets: Sequence[float], *, orientation: Sequence[float] = AXIA
     """One Enhanced CT object whose frames lie at ``offsets`` along the normal; frame f holds the pixels of the
     slice at place ``sorted(offsets).index(offsets[f])``. Orientation, pixel measures and (unless ``intercepts``
     gives one per frame) the rescale sit in the shared functional groups, positions in the per-frame ones."""
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.2.1"  # Enhanced CT Image Storage
-    meta.MediaStorageSOPInstanceUID = generate_uid(UID_ROOT)
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds = Dataset()
-    ds.file_meta = meta
-    ds.SOPClassUID = meta.MediaStorageSOPClassUID
-    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+    ds = new_dataset("1.2.840.10008.5.1.4.1.1.2.1")  # Enhanced CT Image Storage
     ds.StudyInstanceUID, ds.SeriesInstanceUID = generate_uid(UID_ROOT), generate_uid(UID_ROOT)
     ds.Modality = "CT"
     ds.InstanceNumber = 1
     ds.Rows, ds.Columns, ds.NumberOfFrames = rows, columns, len(offsets)
     ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, "MONOCHROME2"
     ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
-
-    def item(**attributes: object) -> Dataset:
-        entry = Dataset()
-        for keyword, value in attributes.items():
-            setattr(entry, keyword, value)
-        return entry
 
     shared = Dataset()
     shared.PlaneOrientationSequence = DicomSequence([item(ImageOrientationPatient=[float(v) for v in orientation])])

@@ -14,6 +14,28 @@ CORONAL = (1.0, 0.0, 0.0, 0.0, 0.0, -1.0)
 UID_ROOT = "1.2.826.0.1.3680043.8.498."  # pydicom's root for generated UIDs
 
 
+def new_dataset(sop_class: str, sop_uid: str | None = None) -> Dataset:
+    """An empty Part 10 dataset of SOP_CLASS (explicit VR little endian): file meta and SOP UIDs, the instance UID
+    SOP_UID or a new one."""
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = sop_class
+    meta.MediaStorageSOPInstanceUID = sop_uid or generate_uid(UID_ROOT)
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = Dataset()
+    ds.file_meta = meta
+    ds.SOPClassUID = sop_class
+    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+    return ds
+
+
+def dataset_of(**attributes: object) -> Dataset:
+    """A dataset (a sequence item, a functional group) holding ATTRIBUTES by keyword."""
+    item = Dataset()
+    for keyword, value in attributes.items():
+        setattr(item, keyword, value)
+    return item
+
+
 def ct_slice(*, study_uid: str, series_uid: str, instance: int, position: Sequence[float],
              orientation: Sequence[float] = AXIAL, rows: int = 8, columns: int = 8,
              spacing: Sequence[float] = (0.7, 0.7), modality: str | None = "CT", series_number: int = 2,
@@ -21,14 +43,7 @@ def ct_slice(*, study_uid: str, series_uid: str, instance: int, position: Sequen
                                                                                                "AXIAL"),
              sop_uid: str | None = None, pixel_bytes: bytes | None = None) -> Dataset:
     """One CT image as a dataset, pixels a ramp of HU-like values."""
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = CTImageStorage
-    meta.MediaStorageSOPInstanceUID = sop_uid or generate_uid(UID_ROOT)
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds = Dataset()
-    ds.file_meta = meta
-    ds.SOPClassUID = CTImageStorage
-    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+    ds = new_dataset(CTImageStorage, sop_uid)
     ds.StudyInstanceUID = study_uid
     ds.SeriesInstanceUID = series_uid
     ds.PatientID = patient_id

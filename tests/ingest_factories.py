@@ -6,10 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
+from pydicom.dataset import Dataset
+from pydicom.uid import CTImageStorage, generate_uid
 
-UID_ROOT = "1.2.826.0.1.3680043.8.498."
+from tests.dicom_factories import UID_ROOT, new_dataset
+
 SIZE = 32
 
 
@@ -30,14 +31,7 @@ def _pixels(index: int, size: int) -> np.ndarray:
 def ct_image(*, patient: dict[str, str], study_uid: str, series_uid: str, series_number: int, description: str,
              kernel: str, instance: int, z: float, size: int = SIZE, spacing: float = 0.8,
              accession: str = "") -> Dataset:
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = CTImageStorage
-    meta.MediaStorageSOPInstanceUID = generate_uid(UID_ROOT)
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds = Dataset()
-    ds.file_meta = meta
-    ds.SOPClassUID = CTImageStorage
-    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+    ds = new_dataset(CTImageStorage)
     ds.PatientName = patient["name"]
     ds.PatientID = patient["id"]
     ds.PatientBirthDate = patient["birth"]

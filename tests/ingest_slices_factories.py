@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, PngImagePlugin
 
-from tests.slices_factories import PALETTE, SIZE, label_map, slice_pixels
+from tests.slices_factories import SIZE, label_image, label_map, slice_pixels
 
 PATIENT = "Ivanov Ivan Ivanovich"
 TRAILER = b"PatientName=" + PATIENT.encode() + b"\x00"
@@ -73,15 +73,7 @@ def png_bytes(array: np.ndarray, *, mode: str = "L", text: bool = True, time: bo
     the patient, a tIME chunk, optionally an eXIf chunk, and ``trailing`` bytes after IEND."""
     import io
 
-    if mode == "P":
-        image = Image.fromarray(array, mode="L").convert("P")
-        image.putpalette(PALETTE)
-    elif mode == "1":
-        image = Image.fromarray((array > 0).astype(np.uint8) * 255, mode="L").convert("1")
-    elif mode == "RGB":
-        image = Image.fromarray(np.stack([array * 80] * 3, axis=-1).astype(np.uint8), mode="RGB")
-    else:
-        image = Image.fromarray(array, mode="L")
+    image = label_image(array, mode)
     info = PngImagePlugin.PngInfo()
     if text:
         info.add_text("Author", PATIENT)

@@ -13,21 +13,15 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 from pydicom import dcmread
-from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.dataset import Dataset
 from pydicom.pixels.utils import pack_bits
 from pydicom.sequence import Sequence as DicomSequence
-from pydicom.uid import UID, ExplicitVRLittleEndian, generate_uid
+from pydicom.uid import UID, generate_uid
 
-from tests.dicom_factories import UID_ROOT
+from tests.dicom_factories import UID_ROOT, new_dataset
+from tests.dicom_factories import dataset_of as _item
 
 SEGMENTATION_STORAGE = UID("1.2.840.10008.5.1.4.1.1.66.4")
-
-
-def _item(**attributes: object) -> Dataset:
-    entry = Dataset()
-    for keyword, value in attributes.items():
-        setattr(entry, keyword, value)
-    return entry
 
 
 def seg_from_masks(source: Sequence[Dataset], masks: Mapping[int, np.ndarray], *, kind: str = "BINARY",
@@ -38,14 +32,7 @@ def seg_from_masks(source: Sequence[Dataset], masks: Mapping[int, np.ndarray], *
     ``reverse`` writes the frames in reverse order."""
     first = source[0]
     rows, columns = int(first.Rows), int(first.Columns)
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = SEGMENTATION_STORAGE
-    meta.MediaStorageSOPInstanceUID = generate_uid(UID_ROOT)
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds = Dataset()
-    ds.file_meta = meta
-    ds.SOPClassUID = SEGMENTATION_STORAGE
-    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+    ds = new_dataset(SEGMENTATION_STORAGE)
     ds.StudyInstanceUID = first.StudyInstanceUID
     ds.SeriesInstanceUID = generate_uid(UID_ROOT)
     ds.Modality = "SEG"

@@ -39,21 +39,23 @@ def write_image(path: Path, size: tuple[int, int] = SIZE, *, seed: int = 0, mode
     return path
 
 
-def write_mask(path: Path, labels: np.ndarray | None = None, *, mode: str = "L", fmt: str = "PNG") -> Path:
-    """A label mask: greyscale ("L"), palette ("P", indices are the labels), 1-bit ("1") or "RGB"."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    labels = label_map() if labels is None else labels
+def label_image(labels: np.ndarray, mode: str = "L") -> Image.Image:
+    """LABELS as an image: greyscale ("L"), palette ("P", indices are the labels), 1-bit ("1") or "RGB"."""
     if mode == "P":
-        image = Image.fromarray(labels, mode="L")
-        image = image.convert("P")  # identity index map; then give it a non-grey palette
+        image = Image.fromarray(labels, mode="L").convert("P")  # identity index map; then a non-grey palette
         image.putpalette(PALETTE)
-    elif mode == "1":
-        image = Image.fromarray((labels > 0).astype(np.uint8) * 255, mode="L").convert("1")
-    elif mode == "RGB":
-        image = Image.fromarray(np.stack([labels * 80] * 3, axis=-1).astype(np.uint8), mode="RGB")
-    else:
-        image = Image.fromarray(labels, mode="L")
-    image.save(path, format=fmt)
+        return image
+    if mode == "1":
+        return Image.fromarray((labels > 0).astype(np.uint8) * 255, mode="L").convert("1")
+    if mode == "RGB":
+        return Image.fromarray(np.stack([labels * 80] * 3, axis=-1).astype(np.uint8), mode="RGB")
+    return Image.fromarray(labels, mode="L")
+
+
+def write_mask(path: Path, labels: np.ndarray | None = None, *, mode: str = "L", fmt: str = "PNG") -> Path:
+    """A label mask file (modes as ``label_image``)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    label_image(label_map() if labels is None else labels, mode).save(path, format=fmt)
     return path
 
 
