@@ -60,7 +60,7 @@ def test_verify_only_refetch_and_cache_clear(release: Path, tmp_path: Path) -> N
 # --- a cache that cannot be used never changes the answer (issue 12, "A damaged cache") ---
 
 def _answer(run: Run) -> tuple[object, ...]:
-    report = json.loads(run.stdout)
+    report = run.report()
     return report["valid"], report["counts"], report["findings"]
 
 
@@ -121,7 +121,7 @@ def test_damaged_database_is_set_aside_and_rebuilt(damaged_release: Path, withou
     rebuilt = run_bounded(args, cwd=tmp_path)
     rebuilt.assert_bounded(exit_code=1, seconds=60, megabytes=200)
     assert _answer(rebuilt) == without_cache[command] and _warnings(rebuilt) == []
-    assert json.loads(rebuilt.stdout)["stats"]["cache"]["hits"] > 0
+    assert rebuilt.report()["stats"]["cache"]["hits"] > 0
 
 
 def test_damage_found_while_reading_is_set_aside(tmp_path: Path) -> None:

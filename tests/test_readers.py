@@ -23,11 +23,13 @@ def hook(event, args):
         opens[args[0].rsplit("/", 1)[-1]] += 1
 sys.addaudithook(hook)
 from curator.cli.entry import main
+code = 0
 try:
     main(sys.argv[1:])
-except SystemExit:
-    pass
+except SystemExit as exit:
+    code = exit.code
 sys.stderr.write("\nOPENS " + json.dumps(opens) + "\n")
+sys.exit(code)
 '''
 
 
@@ -39,20 +41,21 @@ def _folder(root: Path, count: int = 4) -> Path:
     return root
 
 
-def _run(root: Path, *extra: str) -> tuple[dict[str, int], dict]:
+def _run(root: Path, *extra: str, exit_code: int) -> tuple[dict[str, int], dict]:
     done = subprocess.run([sys.executable, "-c", COUNT_OPENS, "validate", str(root), "--profile", "dicom",
                            "--jobs", "1", "--no-cache", "--format", "json", *extra],
                           capture_output=True, text=True, timeout=120)
+    assert done.returncode == exit_code and "Traceback" not in done.stderr, done.stdout[-3000:] + done.stderr[-3000:]
     opens = json.loads(done.stderr.rsplit("OPENS ", 1)[1])
     return opens, json.loads(done.stdout)
 
 
 def test_ignoring_privacy_reads_each_dicom_file_once(tmp_path: Path) -> None:
     root = _folder(tmp_path / "src")
-    opens, report = _run(root, "--ignore", "privacy")
+    opens, report = _run(root, "--ignore", "privacy", exit_code=0)
     assert opens == {f"IM{i:04d}.dcm": 1 for i in range(1, 5)}
     assert not [f for f in report["findings"] if f["code"].startswith("PHI_")]
-    everything, full = _run(root)
+    everything, full = _run(root, exit_code=1)         # the slices are not de-identified
     assert everything == {f"IM{i:04d}.dcm": 3 for i in range(1, 5)}   # + the audit's classification and parse
     assert [f for f in full["findings"] if not f["code"].startswith("PHI_")] == report["findings"]
 
