@@ -16,6 +16,12 @@ from curator.models.findings import Finding
 from curator.profiles import get_profile
 from curator.validate import ValidateOptions, gather
 
+# the files of the release the session fixture ``built_release`` builds from factories.make_source: study n, and the
+# masks of studies 3 and 4
+STUDY = {n: f"studies/{c}/study_{n:04d}.nii.gz" for n, c in
+         ((1, "CT-0"), (2, "CT-0"), (3, "CT-1"), (4, "CT-1"), (5, "CT-1"), (6, "CT-2"), (7, "CT-3"), (8, "CT-4"))}
+MASK = {n: f"masks/study_{n:04d}_mask.nii.gz" for n in (3, 4)}
+
 
 def gather_facts(root: Path, profile: str = "mosmed", *, deep: bool = False, identifiers: Path | None = None) -> Facts:
     """What ``curator validate ROOT --profile PROFILE [--deep]`` reads before it judges (serially, no cache)."""

@@ -9,12 +9,8 @@ import nibabel as nib
 import numpy as np
 
 from curator.checks import headers
-from tests.check_facts import gather_facts, rows
+from tests.check_facts import MASK, STUDY, gather_facts, rows
 from tests.factories import ct_volume, in_voxel_order, lesion_mask, nifti_bytes, write_nifti
-
-STUDY = {n: f"studies/{c}/study_{n:04d}.nii.gz" for n, c in
-         ((1, "CT-0"), (2, "CT-0"), (3, "CT-1"), (4, "CT-1"), (5, "CT-1"), (6, "CT-2"), (7, "CT-3"), (8, "CT-4"))}
-MASK = {n: f"masks/study_{n:04d}_mask.nii.gz" for n in (3, 4)}
 
 
 def affine(release: Path, n: int) -> np.ndarray:

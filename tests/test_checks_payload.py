@@ -9,9 +9,8 @@ import nibabel as nib
 import numpy as np
 
 from curator.checks import payload
-from tests.check_facts import gather_facts, rows
+from tests.check_facts import MASK, STUDY, gather_facts, rows
 from tests.factories import ct_volume, gzip_member, gzip_with_bad_block, lesion_mask, nifti_bytes, write_nifti
-from tests.test_checks_headers import MASK, STUDY
 
 
 def test_a_built_release_has_no_payload_finding(built_release: Path) -> None:
