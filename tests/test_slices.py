@@ -23,8 +23,8 @@ from tests.slices_factories import (
 )
 
 
-def run_json(root: Path, *args: str, exit_code: int) -> tuple[int, dict]:
-    return exit_code, validate_report(root, "--profile", "slices", "-j", "2", *args, exit_code=exit_code)
+def run_json(root: Path, *args: str, exit_code: int) -> dict:
+    return validate_report(root, "--profile", "slices", "-j", "2", *args, exit_code=exit_code)
 
 
 def found(report: dict, code: str) -> list[dict]:
@@ -51,8 +51,7 @@ def test_a_clean_slice_set_is_valid_and_detected(tmp_path: Path, tier: str) -> N
 
 def test_a_clean_cncb_set_with_bom_crlf_csvs_is_valid(tmp_path: Path) -> None:
     root = make_cncb(tmp_path / "release", newline="\r\n", bom=True)
-    code, report = run_json(root, "--deep", exit_code=0)
-    assert code == 0, report["findings"]
+    report = run_json(root, "--deep", exit_code=0)
     assert {f["code"] for f in report["findings"]} == {"MANIFEST_MISSING"}
 
 
@@ -60,8 +59,8 @@ def test_png_images_and_palette_1bit_greyscale_masks_are_all_fine(tmp_path: Path
     root = make_slices(tmp_path / "release", {"0": 3}, suffix=".png")
     write_mask(root / "mask/0/0.png", label_map(), mode="P")         # indices 0,1,2, colours red/green/...
     write_mask(root / "mask/0/1.png", label_map(lesion=None), mode="1")
-    code, report = run_json(root, "--deep", exit_code=0)
-    assert code == 0 and not found(report, "MASK_VALUES_UNEXPECTED") and not found(report, "MASK_MODE_INVALID")
+    report = run_json(root, "--deep", exit_code=0)
+    assert not found(report, "MASK_VALUES_UNEXPECTED") and not found(report, "MASK_MODE_INVALID")
     header = read_slice(root / "mask/0/0.png", decode=True, count=True)
     assert not isinstance(header, str)
     assert header.palette and header.mode == "P" and header.bit_depth == 8
@@ -77,8 +76,7 @@ def test_image_without_mask_and_mask_without_image(tmp_path: Path) -> None:
     root = make_slices(tmp_path / "release")
     (root / "mask/0/2.png").unlink()
     (root / "image/1/1.jpg").unlink()
-    code, report = run_json(root, exit_code=1)
-    assert code == 1
+    report = run_json(root, exit_code=1)
     pairs = {(f["path"], f["context"]["counterpart"], f["severity"]) for f in found(report, "SLICE_PAIR_MISSING")}
     assert pairs == {("image/0/2.jpg", "mask/0/2.png", "error"), ("mask/1/1.png", "image/1/1.jpg", "error")}
 
@@ -87,7 +85,7 @@ def test_a_case_folder_on_one_side_only_is_reported_once(tmp_path: Path) -> None
     root = make_slices(tmp_path / "release")
     shutil.rmtree(root / "mask/1")
     write_mask(root / "mask/9/0.png")
-    _, report = run_json(root, exit_code=1)
+    report = run_json(root, exit_code=1)
     unpaired = {(f["path"], f["context"]["counterpart"], f["context"]["slices"])
                 for f in found(report, "SLICE_CASE_UNPAIRED")}
     assert unpaired == {("image/1", "mask/1", 2), ("mask/9", "image/9", 1)}
@@ -98,8 +96,7 @@ def test_an_empty_case_folder_is_a_warning(tmp_path: Path) -> None:
     root = make_slices(tmp_path / "release")
     (root / "image/5/inner").mkdir(parents=True)
     (root / "mask/5").mkdir()
-    code, report = run_json(root, exit_code=0)
-    assert code == 0
+    report = run_json(root, exit_code=0)
     assert {(f["path"], f["severity"]) for f in found(report, "SLICE_CASE_EMPTY")} == {
         ("image/5", "warning"), ("mask/5", "warning")}
 
@@ -107,8 +104,7 @@ def test_an_empty_case_folder_is_a_warning(tmp_path: Path) -> None:
 def test_mask_of_another_size(tmp_path: Path) -> None:
     root = make_slices(tmp_path / "release")
     write_mask(root / "mask/0/1.png", label_map((SIZE[1], SIZE[0])))  # transposed
-    code, report = run_json(root, exit_code=1)
-    assert code == 1
+    report = run_json(root, exit_code=1)
     [finding] = found(report, "SLICE_SIZE_MISMATCH")
     assert finding["path"] == "mask/0/1.png" and finding["severity"] == "error"
     assert finding["context"]["image"] == "image/0/1.jpg"
@@ -119,8 +115,7 @@ def test_a_slice_of_another_size_in_a_case_is_a_warning(tmp_path: Path) -> None:
     root = make_slices(tmp_path / "release", {"0": 4})
     write_image(root / "image/0/3.jpg", (32, 32))
     write_mask(root / "mask/0/3.png", label_map((32, 32)))
-    code, report = run_json(root, exit_code=0)
-    assert code == 0
+    report = run_json(root, exit_code=0)
     [finding] = found(report, "SLICE_SIZE_INCONSISTENT")
     assert finding["path"] == "image/0/3.jpg" and finding["severity"] == "warning"
     assert finding["context"] == {"case": "0", "size": "32x32", "majority": "16x12", "count": 3}
@@ -129,7 +124,7 @@ def test_a_slice_of_another_size_in_a_case_is_a_warning(tmp_path: Path) -> None:
 def test_the_same_slice_as_jpg_and_png(tmp_path: Path) -> None:
     root = make_slices(tmp_path / "release")
     write_image(root / "image/0/1.png")
-    _, report = run_json(root, exit_code=1)
+    report = run_json(root, exit_code=1)
     assert ("SLICE_DUPLICATE", "image/0/1.png") in errors(report)
     assert found(report, "SLICE_DUPLICATE")[0]["context"]["other"] == "image/0/1.jpg"
 
@@ -138,7 +133,7 @@ def test_misnamed_and_misplaced_slices(tmp_path: Path) -> None:
     root = make_slices(tmp_path / "release")
     write_image(root / "image/3.jpg")                     # no case folder
     write_mask(root / "mask/0/0.jpg", fmt="JPEG")         # masks are PNG
-    _, report = run_json(root, exit_code=1)
+    report = run_json(root, exit_code=1)
     invalid = {f["path"] for f in found(report, "FILE_NAME_INVALID")}
     assert {"image/3.jpg", "mask/0/0.jpg"} <= invalid
 
@@ -149,8 +144,7 @@ def test_rgb_and_jpeg_masks_are_not_label_maps(tmp_path: Path) -> None:
     root = make_slices(tmp_path / "release")
     write_mask(root / "mask/0/0.png", mode="RGB")
     write_mask(root / "mask/0/1.png", fmt="JPEG")  # a JPEG stream under a .png name
-    code, report = run_json(root, "--deep", exit_code=1)
-    assert code == 1
+    report = run_json(root, "--deep", exit_code=1)
     modes = {(f["path"], f["context"]["format"], f["context"]["mode"], f["severity"])
              for f in found(report, "MASK_MODE_INVALID")}
     assert modes == {("mask/0/0.png", "PNG", "RGB", "error"), ("mask/0/1.png", "JPEG", "L", "error")}
@@ -165,9 +159,8 @@ def test_mask_values_outside_the_label_set_only_in_deep(tmp_path: Path) -> None:
     palette = label_map()
     palette[1, 1] = 200
     write_mask(root / "mask/1/1.png", palette, mode="P")
-    assert not found(run_json(root, exit_code=0)[1], "MASK_VALUES_UNEXPECTED")
-    code, report = run_json(root, "--deep", exit_code=1)
-    assert code == 1
+    assert not found(run_json(root, exit_code=0), "MASK_VALUES_UNEXPECTED")
+    report = run_json(root, "--deep", exit_code=1)
     by_path = {f["path"]: f for f in found(report, "MASK_VALUES_UNEXPECTED")}
     assert set(by_path) == {"mask/1/0.png", "mask/1/1.png"}
     assert by_path["mask/1/0.png"]["context"] == {"values": [7], "allowed": [0, 1, 2, 3], "voxels": {"7": 3}}
@@ -178,8 +171,7 @@ def test_mask_values_outside_the_label_set_only_in_deep(tmp_path: Path) -> None:
 def test_an_empty_mask_is_a_warning_in_deep(tmp_path: Path) -> None:
     root = make_slices(tmp_path / "release")
     write_mask(root / "mask/0/2.png", np.zeros((SIZE[1], SIZE[0]), dtype=np.uint8))
-    code, report = run_json(root, "--deep", exit_code=0)
-    assert code == 0
+    report = run_json(root, "--deep", exit_code=0)
     assert [(f["path"], f["severity"]) for f in found(report, "MASK_EMPTY")] == [("mask/0/2.png", "warning")]
 
 
@@ -192,9 +184,9 @@ def test_unreadable_and_truncated_files_are_findings(tmp_path: Path) -> None:
     mask.write_bytes(mask.read_bytes()[: mask.stat().st_size // 2])
     image = root / "image/0/3.jpg"
     image.write_bytes(image.read_bytes()[:-600])  # the header survives, the scan data does not
-    _, fast = run_json(root, exit_code=1)
+    fast = run_json(root, exit_code=1)
     assert {p for _, p in errors(fast) if _ == "IMAGE_UNREADABLE"} == {"image/0/0.jpg", "mask/0/1.png"}
-    _, deep = run_json(root, "--deep", exit_code=1)
+    deep = run_json(root, "--deep", exit_code=1)
     unreadable = {f["path"]: f["context"]["reason"] for f in found(deep, "IMAGE_UNREADABLE")}
     assert set(unreadable) == {"image/0/0.jpg", "mask/0/1.png", "mask/0/2.png", "image/0/3.jpg"}
     assert "PNG or JPEG" in unreadable["image/0/0.jpg"]
@@ -211,8 +203,7 @@ def test_scan_list_against_the_disk(tmp_path: Path) -> None:
     shutil.rmtree(root / "mask/NCP/8/80")
     write_image(root / "image/NCP/9/90/0000.jpg")
     write_mask(root / "mask/NCP/9/90/0000.png")
-    code, report = run_json(root, exit_code=1)
-    assert code == 1
+    report = run_json(root, exit_code=1)
     [count] = found(report, "METADATA_COUNT_MISMATCH")
     assert count["path"] == "unzip_filenames.csv"
     assert count["context"] == {"row": 2, "case": "CP/7/70", "listed": 3, "found": 2, "folder": "image/CP/7/70"}
@@ -227,10 +218,9 @@ def test_lesion_list_against_the_scan_list_and_the_masks(tmp_path: Path) -> None
     root = make_cncb(tmp_path / "release")
     write_csv(root / "lesions_slices.csv", "imgpath",
               ["CP/7/70/0001.png", "CP/7/70/0000.png", "CP/7/70/0009.png", "NCP/5/50/0001.png", "NCP/5/50/0002.png"])
-    _, fast = run_json(root, exit_code=1)
+    fast = run_json(root, exit_code=1)
     assert not found(fast, "SLICE_LESION_UNMARKED")
-    code, report = run_json(root, "--deep", exit_code=1)
-    assert code == 1
+    report = run_json(root, "--deep", exit_code=1)
     [unmarked] = found(report, "SLICE_LESION_UNMARKED")  # 0000 has only the lung field
     assert (unmarked["path"], unmarked["severity"]) == ("mask/CP/7/70/0000.png", "warning")
     assert unmarked["context"] == {"listed_in": "lesions_slices.csv", "row": 3, "values": [0, 1],
@@ -246,14 +236,13 @@ def test_bad_rows_and_unreadable_csvs(tmp_path: Path) -> None:
     write_csv(root / "unzip_filenames.csv", "zip_file;label;patient_id;scan_id;n_slice;extra",  # ; tolerated
               ["CP-1.zip;CP;7;70;3;x", "NCP-1.zip;NCP;8;80;two;x", "CP-1.zip;CP;../x;71;1;x", "CP-1.zip;CP;7;70;3;x"])
     (root / "lesions_slices.csv").write_bytes(b"path\nCP/7/70/0001.png\n")
-    code, report = run_json(root, exit_code=1)
-    assert code == 1
+    report = run_json(root, exit_code=1)
     rows = {(f["context"]["row"], f["context"]["field"]) for f in found(report, "METADATA_ROW_INVALID")}
     assert rows == {(3, "n_slice"), (4, "patient_id"), (5, "scan_id")}
     [unreadable] = found(report, "METADATA_UNREADABLE")
     assert unreadable["path"] == "lesions_slices.csv" and "imgpath" in unreadable["context"]["reason"]
     (root / "lesions_slices.csv").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\xff\xfe")
-    assert "UTF-8" in found(run_json(root, exit_code=1)[1], "METADATA_UNREADABLE")[0]["context"]["reason"]
+    assert "UTF-8" in found(run_json(root, exit_code=1), "METADATA_UNREADABLE")[0]["context"]["reason"]
 
 
 def test_messages_in_russian(tmp_path: Path) -> None:
@@ -283,15 +272,13 @@ def infnet_release(realdata: Path, root: Path) -> Path:
 def test_infnet_palette_masks_pass_the_slices_labels_and_fail_a_binary_set(
         realdata: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     root = infnet_release(realdata, tmp_path / "release")
-    code, report = run_json(root, "--deep", exit_code=0)
-    assert code == 0, report["findings"]
+    report = run_json(root, "--deep", exit_code=0)
     assert report["stats"]["files"] == 96 + 3
     assert not found(report, "MASK_VALUES_UNEXPECTED") and not found(report, "MASK_MODE_INVALID")
 
     profiles = load_profiles()
     monkeypatch.setitem(profiles, "slices", profiles["slices"].model_copy(update={"labels": [0, 1]}))
-    code, report = run_json(root, "--deep", exit_code=1)
-    assert code == 1
+    report = run_json(root, "--deep", exit_code=1)
     bad = found(report, "MASK_VALUES_UNEXPECTED")
     # exactly the masks that carry consolidation (2): 38 of the 48, per the inventory FILES.txt
     listed = (realdata / "infnet_covid_semiseg_png/FILES.txt").read_text(encoding="utf-8").splitlines()
@@ -329,8 +316,7 @@ def test_cncb_csvs_parse_and_their_internal_counts_agree(realdata: Path, tmp_pat
         write_image(root / "image" / case / f"{name}.jpg", (8, 8), seed=n)
         write_mask(root / "mask" / case / f"{name}.png", label_map((8, 8), 3 if n in marked[case] else None))
 
-    code, report = run_json(root, "--deep", exit_code=1)
-    assert code == 1  # the other 4,177 scans are not here
+    report = run_json(root, "--deep", exit_code=1)  # the other 4,177 scans are not here
     assert not found(report, "METADATA_ROW_INVALID") and not found(report, "METADATA_INCONSISTENT")
     assert not found(report, "METADATA_UNREADABLE") and not found(report, "METADATA_COUNT_MISMATCH")
     assert not found(report, "SLICE_LESION_UNMARKED") and not found(report, "FILE_UNLISTED")

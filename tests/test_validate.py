@@ -16,17 +16,12 @@ from tests.factories import ct_volume, edit_registry, flip_byte, write_nifti
 from tests.reports import validate_report
 
 
-def run_json(root: Path, *args: str, exit_code: int) -> tuple[int, dict]:
-    return exit_code, validate_report(root, *args, exit_code=exit_code)
-
-
 def errors(report: dict) -> set[tuple[str, str]]:
     return {(f["code"], f["path"]) for f in report["findings"] if f["severity"] == "error"}
 
 
 def test_a_built_release_is_valid(built_release: Path) -> None:
-    code, report = run_json(built_release, exit_code=0)
-    assert code == 0
+    report = validate_report(built_release, exit_code=0)
     assert report["valid"] is True and report["counts"]["error"] == 0
     assert report["profile"] == "mosmed"
     assert report["stats"]["files"] > 10 and report["stats"]["bytes"] > 0
@@ -35,8 +30,8 @@ def test_a_built_release_is_valid(built_release: Path) -> None:
 
 def test_deleted_study(release: Path) -> None:
     (release / "studies/CT-0/study_0001.nii.gz").unlink()
-    code, report = run_json(release, exit_code=1)
-    assert code == 1 and report["valid"] is False
+    report = validate_report(release, exit_code=1)
+    assert report["valid"] is False
     found = [f for f in report["findings"] if f["code"] == "FILE_MISSING"]
     assert {f["context"]["listed_in"] for f in found} == {"dataset_registry.xlsx", "SHA256SUMS", "MD5SUMS"}
     assert {f["path"] for f in found} == {"studies/CT-0/study_0001.nii.gz"}
@@ -46,15 +41,13 @@ def test_deleted_study(release: Path) -> None:
 
 def test_flipped_byte(release: Path) -> None:
     flip_byte(release / "studies/CT-2/study_0006.nii.gz")
-    code, report = run_json(release, exit_code=1)
-    assert code == 1
+    report = validate_report(release, exit_code=1)
     assert ("CHECKSUM_MISMATCH", "studies/CT-2/study_0006.nii.gz") in errors(report)
 
 
 def test_extra_file(release: Path) -> None:
     shutil.copyfile(release / "studies/CT-0/study_0001.nii.gz", release / "studies/CT-0/study_0099.nii.gz")
-    code, report = run_json(release, exit_code=1)
-    assert code == 1
+    report = validate_report(release, exit_code=1)
     unlisted = [f for f in report["findings"] if f["code"] == "FILE_UNLISTED"]
     assert {f["path"] for f in unlisted} == {"studies/CT-0/study_0099.nii.gz"}
     assert {f["context"]["expected_in"] for f in unlisted} == {"dataset_registry.xlsx", "SHA256SUMS"}
@@ -63,8 +56,7 @@ def test_extra_file(release: Path) -> None:
 
 def test_duplicated_registry_id(release: Path) -> None:
     edit_registry(release, lambda sheet: sheet.cell(row=3, column=1, value=1))
-    code, report = run_json(release, exit_code=1)
-    assert code == 1
+    report = validate_report(release, exit_code=1)
     assert ("REGISTRY_DUPLICATE_ID", "dataset_registry.xlsx") in errors(report)
     duplicate = next(f for f in report["findings"] if f["code"] == "REGISTRY_DUPLICATE_ID")
     assert duplicate["study_id"] == 1 and duplicate["context"]["rows"] == [2, 3]
@@ -75,8 +67,7 @@ def test_duplicated_registry_id(release: Path) -> None:
 
 def test_category_outside_the_profile(release: Path) -> None:
     edit_registry(release, lambda sheet: sheet.cell(row=2, column=2, value="CT-7"))
-    code, report = run_json(release, exit_code=1)
-    assert code == 1
+    report = validate_report(release, exit_code=1)
     invalid = [f for f in report["findings"] if f["code"] == "REGISTRY_ROW_INVALID"]
     assert [(f["path"], f["context"]["row"], f["context"]["field"]) for f in invalid] == [
         ("dataset_registry.xlsx", 2, "category")]
@@ -86,7 +77,7 @@ def test_category_outside_the_profile(release: Path) -> None:
 
 def test_category_that_disagrees_with_the_folder(release: Path) -> None:
     edit_registry(release, lambda sheet: sheet.cell(row=2, column=2, value="CT-3"))
-    _, report = run_json(release, exit_code=1)
+    report = validate_report(release, exit_code=1)
     mismatch = next(f for f in report["findings"] if f["code"] == "REGISTRY_CATEGORY_MISMATCH")
     assert mismatch["context"] == {"row": 2, "category": "CT-3", "folder": "CT-0"}
 
@@ -94,8 +85,7 @@ def test_category_that_disagrees_with_the_folder(release: Path) -> None:
 def test_mask_with_another_shape(release: Path) -> None:
     mask = next(release.glob("masks/*.nii.gz"))
     write_nifti(mask, np.zeros((8, 8, 5), dtype=np.int16))
-    code, report = run_json(release, exit_code=1)
-    assert code == 1
+    report = validate_report(release, exit_code=1)
     rel = mask.relative_to(release).as_posix()
     assert ("MASK_SHAPE_MISMATCH", rel) in errors(report)
     finding = next(f for f in report["findings"] if f["code"] == "MASK_SHAPE_MISMATCH")
@@ -107,7 +97,7 @@ def test_unreadable_and_truncated_and_invalid_headers(release: Path) -> None:
     truncated = write_nifti(release / "studies/CT-0/study_0002.nii.gz", ct_volume((64, 64, 16)))
     truncated.write_bytes(truncated.read_bytes()[:-5000])
     write_nifti(release / "studies/CT-2/study_0006.nii.gz", ct_volume(), qform_code=0, sform_code=0)
-    _, report = run_json(release, exit_code=1)
+    report = validate_report(release, exit_code=1)
     found = errors(report)
     assert ("IMAGE_UNREADABLE", "studies/CT-0/study_0001.nii.gz") in found
     assert ("IMAGE_TRUNCATED", "studies/CT-0/study_0002.nii.gz") in found
@@ -121,7 +111,7 @@ def test_required_files_junk_unsafe_and_bad_names(release: Path) -> None:
     (release / "__MACOSX" / "._x").write_bytes(b"x")
     (release / "studies" / "CT-0" / "escape.nii.gz").symlink_to("/etc/passwd")
     shutil.copyfile(release / "LICENSE", release / "studies" / "CT-1" / "notes on study.txt")
-    _, report = run_json(release, exit_code=1)
+    report = validate_report(release, exit_code=1)
     found = {(f["code"], f["path"], f["severity"]) for f in report["findings"]}
     assert ("REQUIRED_FILE_MISSING", "README_RU.md", "error") in found
     assert ("FILE_JUNK", ".DS_Store", "warning") in found
@@ -135,7 +125,7 @@ def test_a_space_in_one_folder_is_one_finding_not_one_per_file_under_it(release:
     for name in ("a.txt", "b.txt", "deeper/c.txt", "deeper/d e.txt"):
         (release / "extra notes" / name).parent.mkdir(parents=True, exist_ok=True)
         (release / "extra notes" / name).write_text("x", encoding="utf-8")
-    _, report = run_json(release, "--select", "FILE_NAME_INVALID", exit_code=1)
+    report = validate_report(release, "--select", "FILE_NAME_INVALID", exit_code=1)
     assert sorted(f["path"] for f in report["findings"]) == ["extra notes", "extra notes/deeper/d e.txt"]
 
 
@@ -144,7 +134,7 @@ def test_a_stray_image_under_the_dicom_profile_is_told_its_pattern_not_an_empty_
 
     write_series(tmp_path / "P1" / "s1")
     write_nifti(tmp_path / "stray.nii.gz", ct_volume())
-    _, report = run_json(tmp_path, "--profile", "dicom", "--select", "FILE_NAME_INVALID", exit_code=1)
+    report = validate_report(tmp_path, "--profile", "dicom", "--select", "FILE_NAME_INVALID", exit_code=1)
     (finding,) = report["findings"]
     assert finding["path"] == "stray.nii.gz"
     assert finding["context"]["reason"] == ("imaging files must be named like <patient>/<series folder>/<image>.dcm "
@@ -153,7 +143,7 @@ def test_a_stray_image_under_the_dicom_profile_is_told_its_pattern_not_an_empty_
 
 def test_case_collision_is_a_bad_name(release: Path) -> None:
     shutil.copyfile(release / "LICENSE", release / "license")
-    _, report = run_json(release, exit_code=1)
+    report = validate_report(release, exit_code=1)
     assert ("FILE_NAME_INVALID", "license") in errors(report)
 
 
@@ -161,25 +151,25 @@ def test_manifest_problems(release: Path) -> None:
     sums = release / "SHA256SUMS"
     sums.write_text(sums.read_text() + "not a checksum line\n", encoding="utf-8")
     (release / "MD5SUMS").unlink()
-    _, report = run_json(release, exit_code=1)
+    report = validate_report(release, exit_code=1)
     malformed = next(f for f in report["findings"] if f["code"] == "MANIFEST_MALFORMED")
     assert malformed["path"] == "SHA256SUMS" and malformed["context"]["line"] > 1
     (release / "SHA256SUMS").unlink()
-    _, report = run_json(release, exit_code=0)
+    report = validate_report(release, exit_code=0)
     assert [(f["code"], f["severity"], f["path"]) for f in report["findings"]] == [("MANIFEST_MISSING", "warning", "")]
 
 
 def test_fail_on_select_and_ignore(release: Path) -> None:
     (release / ".DS_Store").write_bytes(b"x")
-    assert run_json(release, exit_code=0)[0] == 0                      # a warning does not fail by default
-    assert run_json(release, "--fail-on", "warning", exit_code=1)[0] == 1
-    code, report = run_json(release, "--fail-on", "warning", "--ignore", "FILE_JUNK", exit_code=0)
-    assert code == 0 and report["findings"] == []
+    validate_report(release, exit_code=0)                               # a warning does not fail by default
+    validate_report(release, "--fail-on", "warning", exit_code=1)
+    report = validate_report(release, "--fail-on", "warning", "--ignore", "FILE_JUNK", exit_code=0)
+    assert report["findings"] == []
     (release / "studies/CT-0/study_0001.nii.gz").unlink()
-    code, report = run_json(release, "--select", "integrity", exit_code=1)     # a tag
-    assert code == 1 and {f["code"] for f in report["findings"]} == {"FILE_MISSING"}
-    code, report = run_json(release, "--select", "FILE_JUNK,MANIFEST_MISSING", exit_code=0)
-    assert code == 0 and [f["code"] for f in report["findings"]] == ["FILE_JUNK"]
+    report = validate_report(release, "--select", "integrity", exit_code=1)     # a tag
+    assert {f["code"] for f in report["findings"]} == {"FILE_MISSING"}
+    report = validate_report(release, "--select", "FILE_JUNK,MANIFEST_MISSING", exit_code=0)
+    assert [f["code"] for f in report["findings"]] == ["FILE_JUNK"]
 
 
 def test_unknown_selector_is_a_usage_error(built_release: Path) -> None:
@@ -203,10 +193,10 @@ def test_unknown_profile_is_a_usage_error(built_release: Path) -> None:
 
 def test_unrecognised_layout(tmp_path: Path) -> None:
     (tmp_path / "something.txt").write_text("x")
-    code, report = run_json(tmp_path, exit_code=1)
-    assert code == 1 and [f["code"] for f in report["findings"]] == ["LAYOUT_UNRECOGNISED"]
+    report = validate_report(tmp_path, exit_code=1)
+    assert [f["code"] for f in report["findings"]] == ["LAYOUT_UNRECOGNISED"]
     # the profile can be forced
-    code, report = run_json(tmp_path, "--profile", "mosmed", exit_code=1)
+    report = validate_report(tmp_path, "--profile", "mosmed", exit_code=1)
     assert "REQUIRED_FILE_MISSING" in {f["code"] for f in report["findings"]}
 
 
