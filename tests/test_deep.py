@@ -13,8 +13,8 @@ from tests.factories import ct_volume, flip_byte, lesion_mask, write_nifti
 from tests.reports import validate_report
 
 
-def deep(root: Path, *args: str, exit_code: int) -> tuple[int, dict]:
-    return exit_code, validate_report(root, "--deep", *args, exit_code=exit_code)
+def deep(root: Path, *args: str, exit_code: int) -> dict:
+    return validate_report(root, "--deep", *args, exit_code=exit_code)
 
 
 def affine_of(path: Path) -> np.ndarray:
@@ -22,8 +22,8 @@ def affine_of(path: Path) -> np.ndarray:
 
 
 def test_a_built_release_passes_the_deep_tier(built_release: Path) -> None:
-    code, report = deep(built_release, exit_code=0)
-    assert code == 0 and report["findings"] == []
+    report = deep(built_release, exit_code=0)
+    assert report["findings"] == []
 
 
 def test_mask_values_outside_the_label_set(release: Path) -> None:
@@ -33,8 +33,8 @@ def test_mask_values_outside_the_label_set(release: Path) -> None:
     data[1, 0, 0] = 2
     data[0, 1, 0] = -1
     write_nifti(mask, data, affine_of(mask))
-    assert "MASK_VALUES_UNEXPECTED" not in {f["code"] for f in deep(release, "--fast", exit_code=1)[1]["findings"]}
-    _, report = deep(release, "--select", "mask", exit_code=1)
+    assert "MASK_VALUES_UNEXPECTED" not in {f["code"] for f in deep(release, "--fast", exit_code=1)["findings"]}
+    report = deep(release, "--select", "mask", exit_code=1)
     (finding,) = report["findings"]
     assert finding["code"] == "MASK_VALUES_UNEXPECTED" and finding["path"] == "masks/study_0003_mask.nii.gz"
     assert finding["context"]["values"] == [-1, 2] and finding["context"]["allowed"] == [0, 1]
@@ -44,8 +44,7 @@ def test_mask_values_outside_the_label_set(release: Path) -> None:
 def test_empty_mask_is_a_warning(release: Path) -> None:
     mask = release / "masks/study_0004_mask.nii.gz"
     write_nifti(mask, np.zeros((8, 8, 4), dtype=np.uint8), affine_of(mask))
-    code, report = deep(release, "--select", "mask", exit_code=0)
-    assert code == 0
+    report = deep(release, "--select", "mask", exit_code=0)
     assert [(f["code"], f["severity"], f["study_id"]) for f in report["findings"]] == [("MASK_EMPTY", "warning", 4)]
 
 
@@ -54,7 +53,7 @@ def test_implausible_intensities(release: Path) -> None:
     volume = ct_volume()
     volume[0, 0, 0] = 9000
     write_nifti(study, volume, affine_of(study))
-    _, report = deep(release, "--select", "image", exit_code=0)
+    report = deep(release, "--select", "image", exit_code=0)
     (finding,) = report["findings"]
     assert finding["code"] == "IMAGE_INTENSITY_IMPLAUSIBLE" and finding["context"]["maximum"] == 9000
     assert finding["context"]["above"] == 1 and finding["severity"] == "warning"
@@ -65,7 +64,7 @@ def test_nan_in_a_float_study(release: Path) -> None:
     volume = ct_volume().astype(np.float32)
     volume[1, 1, 1] = np.nan
     write_nifti(study, volume, affine_of(study))
-    _, report = deep(release, "--select", "image", exit_code=0)
+    report = deep(release, "--select", "image", exit_code=0)
     assert [(f["code"], f["context"]["non_finite"]) for f in report["findings"]] == [("IMAGE_INTENSITY_IMPLAUSIBLE", 1)]
 
 
@@ -77,9 +76,9 @@ def test_crc_damage_is_truncation_in_the_deep_tier_only(release: Path) -> None:
     flip_byte(path, -6)
     path = release / "studies/CT-0/study_0001.nii.gz"
     flip_byte(path, -6)     # inside the gzip trailer's CRC-32: headers and sizes still look fine
-    _, fast = deep(release, "--fast", "--select", "image,geometry", exit_code=0)
+    fast = deep(release, "--fast", "--select", "image,geometry", exit_code=0)
     assert fast["findings"] == []
-    _, report = deep(release, "--select", "image", exit_code=1)
+    report = deep(release, "--select", "image", exit_code=1)
     assert [(f["code"], f["path"]) for f in report["findings"]] == [
         ("IMAGE_TRUNCATED", "masks/study_0003_mask.nii.gz"), ("IMAGE_TRUNCATED", "studies/CT-0/study_0001.nii.gz")]
     assert "CRC" in report["findings"][0]["context"]["reason"]
