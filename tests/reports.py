@@ -14,9 +14,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 from click.testing import CliRunner
 
 from curator.cli.main import main
+
+# the SARIF 2.1.0 schema beside the checkout (DESIGN.md: ../shared/schemas), as the real data is
+SARIF_SCHEMA = Path(__file__).resolve().parents[2] / "shared" / "schemas" / "sarif-schema-2.1.0.json"
 
 
 def validate_output(root: Path, *args: str, exit_code: int) -> str:
@@ -35,6 +39,13 @@ def validate_report(root: Path, *args: str, exit_code: int) -> dict[str, Any]:
     """Run ``curator validate ROOT --format json *ARGS``, assert its exit code and return the JSON report."""
     report: dict[str, Any] = json.loads(validate_output(root, "--format", "json", *args, exit_code=exit_code))
     return report
+
+
+def assert_sarif_valid(sarif: dict[str, Any]) -> None:
+    """SARIF must validate against the SARIF 2.1.0 schema; a missing schema fails the test, never skips the check."""
+    assert SARIF_SCHEMA.is_file(), f"the SARIF 2.1.0 schema is not at {SARIF_SCHEMA}"
+    schema = json.loads(SARIF_SCHEMA.read_text(encoding="utf-8"))
+    jsonschema.validators.validator_for(schema)(schema).validate(sarif)
 
 
 def flatten(report: dict[str, Any], keys: Sequence[str]) -> list[list[Any]]:

@@ -7,15 +7,13 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import jsonschema
 import pytest
 from click.testing import CliRunner
 
 from curator.cli.main import main
 from curator.io import hashing, nifti
 from tests.factories import flip_byte
-
-SARIF_SCHEMA = Path(__file__).resolve().parents[2] / "shared" / "schemas" / "sarif-schema-2.1.0.json"
+from tests.reports import assert_sarif_valid
 
 
 def git(repo: Path, *args: str) -> None:
@@ -51,9 +49,7 @@ def test_only_the_changed_study_and_the_dataset_files_are_read(repo: Path, monke
     assert {"README_EN.md", "dataset_registry.xlsx", "LICENSE"} <= dataset_level
     assert set(reads) == {"studies/CT-0/study_0001.nii.gz", *dataset_level}
     sarif = json.loads(result.output)
-    if SARIF_SCHEMA.is_file():
-        schema = json.loads(SARIF_SCHEMA.read_text(encoding="utf-8"))
-        jsonschema.validators.validator_for(schema)(schema).validate(sarif)
+    assert_sarif_valid(sarif)
     results = sarif["runs"][0]["results"]
     assert {(r["ruleId"], r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]) for r in results} == {
         ("CHECKSUM_MISMATCH", "studies/CT-0/study_0001.nii.gz")}

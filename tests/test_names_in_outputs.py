@@ -11,15 +11,14 @@ import shutil
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
-import jsonschema
 import pytest
 
 from curator.escaping import display, json_text, markdown_plain, markdown_text, markdown_url
 from curator.io.cache import Cache
 from tests.factories import HOSTILE_LISTED, add_hostile_names, ct_volume, write_nifti
 from tests.hostile import run_bounded
+from tests.reports import assert_sarif_valid
 
-SARIF_SCHEMA = Path(__file__).resolve().parents[2] / "shared" / "schemas" / "sarif-schema-2.1.0.json"
 FORMATS = ("text", "json", "sarif", "junit", "github", "markdown")
 # what must never reach a reader raw: C0 but newline, DEL, C1, bidi and zero-width format characters, line and
 # paragraph separators, and U+FFFD (invalid UTF-8 decoded by the test)
@@ -96,8 +95,7 @@ def test_json_undecodable_name_and_escape_sequence(outputs: dict[tuple[str, str]
 @pytest.mark.parametrize("command", ["validate", "verify"])
 def test_sarif_is_schema_valid_with_hostile_names(outputs: dict[tuple[str, str], str], command: str) -> None:
     sarif = json.loads(outputs[command, "sarif"])
-    schema = json.loads(SARIF_SCHEMA.read_text(encoding="utf-8"))
-    jsonschema.validators.validator_for(schema)(schema).validate(sarif)
+    assert_sarif_valid(sarif)
     uris = {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in sarif["runs"][0]["results"]
             if "locations" in r}
     assert {"gone%1B%5B2J.nii.gz", "gone%E2%80%AEexe.nii.gz", "gone%3Cscript%3E%26.nii.gz"} <= uris
