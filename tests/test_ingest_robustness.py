@@ -597,11 +597,13 @@ def test_a_run_stopped_while_writing_the_key_map_leaves_no_readable_identifiers(
         original(self, mode, **kwargs)
 
     monkeypatch.setattr(Path, "chmod", stopped)
-    CliRunner().invoke(main, ["ingest", str(case), str(out), "--category", "CT-1", "--jobs", "1"],
-                       env={"CURATOR_ANON_KEY": KEY})
-    for path in (tmp_path / "work").iterdir():
-        if path.is_file() and b"MSK-000123" in path.read_bytes():
-            assert stat.S_IMODE(path.stat().st_mode) & 0o077 == 0, path.name
+    result = CliRunner().invoke(main, ["ingest", str(case), str(out), "--category", "CT-1", "--jobs", "1"],
+                                env={"CURATOR_ANON_KEY": KEY})
+    assert result.exit_code == 1 and "Aborted!" in result.output, result.output   # the stop did happen
+    readable = [path.relative_to(tmp_path).as_posix() for path in (tmp_path / "work").rglob("*")
+                if path.is_file() and b"MSK-000123" in path.read_bytes()
+                and stat.S_IMODE(path.stat().st_mode) & 0o077]
+    assert readable == []
 
 
 # --- 22. ingest-slices: the input's own name in OUT ----------------------------------------------------------------
