@@ -29,6 +29,8 @@ def validate_output(root: Path, *args: str, exit_code: int) -> str:
     For the formats other than JSON (sarif, junit, github, text) and for runs that write their reports to files.
     """
     result = CliRunner().invoke(main, ["validate", str(root), *args])
+    assert result.exception is None or isinstance(result.exception, SystemExit), (   # raised, not a clean exit
+        f"curator validate raised {result.exception!r}:\n{result.output}")
     assert result.exit_code == exit_code, (
         f"curator validate exited {result.exit_code}, expected {exit_code}:\n{result.output}")
     assert "Traceback" not in result.output, result.output
