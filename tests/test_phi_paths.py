@@ -185,8 +185,8 @@ def test_phi_path_is_judged_from_the_audit_without_reading_any_file(tmp_path: Pa
                                     element("PatientName", 0x00100010, "PN", "Kowalczyk^Wieslawa")),
                           identity_removed=None, method=(), method_codes=(), temporal=None, burned_in=None,
                           visual_features=None)
-    facts = Facts(root=tmp_path / "absent", profile=get_profile("dicom"), languages=["en"], entries=[])
-    facts.extra["dicom_audit"] = DicomAudit(files={audited.path: audited})
+    facts = Facts(root=tmp_path / "absent", profile=get_profile("dicom"), languages=["en"], entries=[],
+                  dicom_audit=DicomAudit(files={audited.path: audited}))
     rows = {(f.path, f.context["attribute"]) for f in phi_paths.check(facts)}
     assert rows == {("Kowalczyk_Wieslawa", "PatientName"), (audited.path, "PatientID")}
 
