@@ -18,11 +18,11 @@ import time
 import warnings
 from pathlib import Path
 
-from curator.checks.facts import Facts
 from pydicom import dcmread
 
 from curator.checks import privacy_dicom
-from curator.io.dicom_audit import DicomAudit, gather
+from curator.io.dicom_audit import gather
+from curator.io.facts import Facts
 from curator.io.inventory import walk
 from curator.profiles import get_profile
 
@@ -50,7 +50,8 @@ def main() -> None:
     root: Path = args.folder
     facts = _facts(root, 1)
     gather(facts)
-    audit: DicomAudit = facts.extra["dicom_audit"]
+    audit = facts.dicom_audit
+    assert audit is not None
     paths = [root / p for p in sorted(audit.files)]
     files, megabytes = len(paths), audit.bytes / 1e6
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from curator.errors import BuildError
+from curator.errors import BuildError, ExitCode
 from curator.io.source import read_studies
 from curator.models.findings import Report
 from curator.outputs import lock, writing
@@ -62,7 +62,7 @@ def _run_demo(out: Path, force: bool, echo: Callable[[str], object], started: fl
     source, release = out / "source", out / "release"
     if out.exists() and any(out.iterdir()):
         if not force:
-            raise BuildError(f"{out} already exists and is not empty; pass --force or another --out", 2)
+            raise BuildError(f"{out} already exists and is not empty; pass --force or another --out", ExitCode.USAGE)
         for child in (source, release):
             if child.exists():
                 shutil.rmtree(child)

@@ -2,6 +2,17 @@
 
 from __future__ import annotations
 
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """The contract's exit codes (DESIGN.md): what a command's end means, by name."""
+
+    VALID = 0        # the data is valid; the command did what was asked
+    INVALID = 1      # the data is wrong: findings at or above --fail-on, a source that cannot be built from
+    USAGE = 2        # usage or configuration error: options, the dataset card, the output folder
+    CANNOT_RUN = 3   # could not run at all: root missing, output unwritable, internal error
+
 
 class RunError(Exception):
     """The command could not run at all (exit 3): the root is missing, unreadable, not a folder."""
@@ -16,10 +27,11 @@ class ProfileError(Exception):
 
 
 class BuildError(Exception):
-    """The build could not be made. ``exit_code`` 2: bad configuration (card, table, options);
-    1: the source data itself is wrong (missing or unreadable files, masks off their study's grid)."""
+    """The build could not be made. ``exit_code`` ExitCode.USAGE: bad configuration (card, options, output
+    folder); ExitCode.INVALID: the source data itself is wrong (missing or unreadable files, masks off their
+    study's grid)."""
 
-    def __init__(self, message: str, exit_code: int = 1, problems: list[str] | None = None):
+    def __init__(self, message: str, exit_code: ExitCode = ExitCode.INVALID, problems: list[str] | None = None):
         super().__init__(message)
         self.exit_code = exit_code
         self.problems = problems or []

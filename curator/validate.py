@@ -20,7 +20,7 @@ from curator.io import ReadError
 from curator.io.cache import Cache, file_keys
 from curator.io.card import load_card
 from curator.io.deid_table import DEID_EDITION
-from curator.io.facts import Facts
+from curator.io.facts import Facts, Readme
 from curator.io.git import changed_files
 from curator.io.inventory import walk
 from curator.io.manifest import parse_manifest
@@ -41,8 +41,9 @@ __all__ = ["OptionsError", "RunError", "ValidateOptions", "check_root", "validat
 PhaseProgress = Callable[[str, int, int], None]   # (phase, tasks done, tasks in all)
 
 # readers that run for every profile after the profile's own gatherer: "module:function", each taking Facts
-# and storing what it read in facts.extra (the privacy audit's readers register here). A reader runs only when a
-# check that declares it in its READERS has a selected code: `--ignore privacy` reads no file for the audit.
+# and storing what it read in its own field of Facts (the privacy audit's readers register here). A reader runs
+# only when a check that declares it in its READERS has a selected code: `--ignore privacy` reads no file for
+# the audit.
 GATHERERS: tuple[str, ...] = ("curator.io.dicom_audit:gather", "curator.io.privacy_files:gather")
 
 
@@ -117,15 +118,13 @@ def _text(path: Path) -> str | None:
 
 def _read_documents(facts: Facts, card: DatasetCard | None) -> None:
     """README per language, LICENSE and the card, for the licence, attribution and statistics checks."""
-    facts.extra["card"] = card
-    facts.extra["licence_text"] = _text(facts.root / "LICENSE")
-    readmes = {}
+    facts.card = card
+    facts.licence_text = _text(facts.root / "LICENSE")
     for lang in facts.languages:
         name = f"README_{lang.upper()}.md"
         text = _text(facts.root / name)
         if text is not None:
-            readmes[lang] = (name, text)
-    facts.extra["readmes"] = readmes
+            facts.readmes[lang] = Readme(name, text)
 
 
 def readers_needed(keeps: Callable[[str], bool]) -> set[str]:
@@ -140,7 +139,7 @@ def gather(root: Path, profile: Profile, options: ValidateOptions, cache: Cache 
     never raised."""
     card = _card(root)
     facts = Facts(root=root, profile=profile, languages=list(card.languages if card else profile.languages),
-                  entries=walk(root), deep=options.deep, jobs=options.jobs)
+                  entries=walk(root), deep=options.deep, jobs=options.jobs, identifiers=options.identifiers)
     if options.changed_since:
         facts.scope = _scope(facts, changed_files(root, options.changed_since))
     _read_documents(facts, card)
@@ -173,7 +172,6 @@ def gather(root: Path, profile: Profile, options: ValidateOptions, cache: Cache 
         _scan_payloads(facts, nifti_paths, options.jobs, options.progress)
     else:
         facts.headers = _read_headers(root, nifti_paths, options, cache)
-    facts.extra["identifiers_path"] = options.identifiers
     wanted = tuple(g for g in GATHERERS if readers is None or g in readers)
     for gatherer in ((profile.gatherer,) if profile.gatherer else ()) + wanted:
         module, function = gatherer.split(":")
@@ -299,7 +297,7 @@ def validate(root: Path | str, options: ValidateOptions | None = None) -> Report
     if facts.registry is not None:
         extra["registry_rows"] = len(facts.registry.rows)
         extra["categories"] = registry_check.category_counts(facts.rows)
-    if getattr(facts.extra.get("dicom_audit"), "files", None):
+    if facts.dicom_audit is not None and facts.dicom_audit.files:
         extra["deid_edition"] = DEID_EDITION  # the PS3.15 edition the DICOM files were judged against
     return finish_report(root, profile.name, findings, facts, started, options.fail_on or Severity.error, extra)
 

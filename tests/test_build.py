@@ -19,6 +19,7 @@ import yaml
 from click.testing import CliRunner
 
 from curator.cli.main import main
+from curator.errors import BuildError, ExitCode
 from curator.release import build
 from tests.factories import card_data, make_source, write_nifti
 
@@ -140,6 +141,22 @@ def test_bad_sources_give_clear_errors_and_write_nothing(tmp_path: Path) -> None
     result = runner.invoke(main, ["build", str(tmp_path / "missing"), str(out)])
     assert result.exit_code == 2 and "is not a folder" in result.output
     assert not out.exists()
+
+
+def test_build_errors_name_the_contract_exit_code(tmp_path: Path) -> None:
+    """Issue 13 item 6: a build error says by name which exit code of the contract it maps to."""
+    assert [(code.name, int(code)) for code in ExitCode] == [("VALID", 0), ("INVALID", 1), ("USAGE", 2),
+                                                             ("CANNOT_RUN", 3)]
+    configuration = make_source(tmp_path / "card", card=card_data(licence="Proprietary-1.0"))
+    with pytest.raises(BuildError, match="dataset card has 1 problem") as caught:
+        build(configuration, tmp_path / "out")
+    assert caught.value.exit_code is ExitCode.USAGE
+    data = make_source(tmp_path / "data")
+    (data / "raw/case02.nii.gz").unlink()
+    with pytest.raises(BuildError, match="the source has 1 problem") as caught:
+        build(data, tmp_path / "out")
+    assert caught.value.exit_code is ExitCode.INVALID
+    assert not (tmp_path / "out").exists()
 
 
 def test_every_card_problem_is_told_in_one_run_with_exit_2(tmp_path: Path) -> None:

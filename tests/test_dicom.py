@@ -45,8 +45,8 @@ def only(report: dict, code: str) -> dict:
 
 def series_of(root: Path, deep: bool = False) -> DicomFacts:
     facts = gather(root, get_profile("dicom"), ValidateOptions(profile="dicom", deep=deep, checksums=False))
-    found: DicomFacts = facts.extra["dicom"]
-    return found
+    assert facts.dicom is not None
+    return facts.dicom
 
 
 # --- factory-made series -----------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import csv
 import json
 import shutil
 import stat
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -179,10 +180,16 @@ def test_phi_path_is_judged_from_the_audit_without_reading_any_file(tmp_path: Pa
                                     element("PatientName", 0x00100010, "PN", "Kowalczyk^Wieslawa")),
                           identity_removed=None, method=(), method_codes=(), temporal=None, burned_in=None,
                           visual_features=None)
-    facts = Facts(root=tmp_path / "absent", profile=get_profile("dicom"), languages=["en"], entries=[])
-    facts.extra["dicom_audit"] = DicomAudit(files={audited.path: audited})
+    facts = Facts(root=tmp_path / "absent", profile=get_profile("dicom"), languages=["en"], entries=[],
+                  dicom_audit=DicomAudit(files={audited.path: audited}))
     rows = {(f.path, f.context["attribute"]) for f in phi_paths.check(facts)}
     assert rows == {("Kowalczyk_Wieslawa", "PatientName"), (audited.path, "PatientID")}
+    # derived once per audit (PHI_PATH and the file-name check both ask), and afresh for another run's audit
+    assert phi_paths.flagged_components(facts) is phi_paths.flagged_components(facts)
+    again = Facts(root=tmp_path / "absent", profile=get_profile("dicom"), languages=["en"], entries=[],
+                  dicom_audit=DicomAudit(files={}))
+    assert dict(phi_paths.flagged_components(again)) == {}
+    assert dict(phi_paths.flagged_components(replace(facts, dicom_audit=None))) == {}
 
 
 def test_curators_own_2_25_names_are_not_record_numbers(tmp_path: Path) -> None:

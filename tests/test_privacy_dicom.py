@@ -410,7 +410,8 @@ def _dicom_facts(root: Path) -> tuple[DicomAudit, set[Row], set[tuple[str, str, 
     facts = gather(root, get_profile("dicom"), ValidateOptions(profile="dicom", checksums=False))
     privacy = {(f.code, f.path) for f in privacy_dicom.check(facts)}
     series = {(f.code, f.path, f.severity.value) for f in dicom_series.check(facts)}
-    return facts.extra["dicom_audit"], privacy, series, facts.extra["dicom"].series
+    assert facts.dicom_audit is not None and facts.dicom is not None
+    return facts.dicom_audit, privacy, series, list(facts.dicom.series)
 
 
 @pytest.mark.realdata

@@ -6,13 +6,16 @@ Measured, not assumed: a subprocess counts every open() of a .dcm file through a
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
 from pathlib import Path
 
 from curator.checks.all_checks import CHECK_MODULES
-from curator.validate import GATHERERS, readers_needed
+from curator.io.facts import Facts
+from curator.profiles import get_profile
+from curator.validate import GATHERERS, ValidateOptions, gather, readers_needed
 from tests.dicom_factories import ct_slice
 
 COUNT_OPENS = r'''
@@ -65,3 +68,18 @@ def test_every_reader_is_declared_by_a_check_and_every_declared_reader_exists() 
     assert declared == set(GATHERERS)
     assert readers_needed(lambda code: not code.startswith("PHI_")) == set()
     assert readers_needed(lambda code: code == "PHI_PATH") == {"curator.io.dicom_audit:gather"}
+
+
+def test_each_reader_fills_its_typed_field_and_a_skipped_reader_leaves_it_empty(tmp_path: Path) -> None:
+    """Issue 13 item 3: no dynamic ``facts.extra[...]``; each reader's result is a typed field of Facts."""
+    assert "extra" not in {f.name for f in dataclasses.fields(Facts)}
+    root = _folder(tmp_path / "src", count=2)
+    options = ValidateOptions(profile="dicom", jobs=1, checksums=False)
+    skipped = gather(root, get_profile("dicom"), options, readers=set())
+    assert skipped.dicom is not None and sorted(skipped.dicom.files) == ["P1/IM0001.dcm", "P1/IM0002.dcm"]
+    assert (skipped.dicom_audit, skipped.privacy_files, skipped.slices) == (None, None, None)
+    assert [f for module in CHECK_MODULES if module.CODES & {"PHI_PATH", "PHI_DICOM_ELEMENT", "PHI_FILE_NAME"}
+            for f in module.check(skipped)] == []
+    read = gather(root, get_profile("dicom"), options, readers={"curator.io.dicom_audit:gather"})
+    assert read.dicom_audit is not None and sorted(read.dicom_audit.files) == ["P1/IM0001.dcm", "P1/IM0002.dcm"]
+    assert read.privacy_files is None and read.slices is None

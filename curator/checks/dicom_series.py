@@ -39,9 +39,9 @@ Vector = tuple[float, float, float]
 
 
 def check(facts: Facts) -> Iterator[Finding]:
-    if "dicom" not in facts.extra:
+    found = facts.dicom
+    if found is None:
         return
-    found: DicomFacts = facts.extra["dicom"]
     for path, reason in sorted(found.unreadable.items()):
         yield make_finding("DICOM_UNREADABLE", path, reason=reason)
     if not found.files and not found.unreadable:

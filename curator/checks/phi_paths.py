@@ -39,6 +39,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import unicodedata
+import weakref
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
@@ -46,7 +47,7 @@ from functools import lru_cache
 from curator.catalogue import make_finding
 from curator.checks.phi_text import is_placeholder
 from curator.checks.privacy_dicom import PLACEHOLDER_DATES, _declared, _is_placeholder, _pseudonym
-from curator.io.dicom_audit import AuditElement
+from curator.io.dicom_audit import AuditElement, DicomAudit
 from curator.io.facts import Facts
 from curator.io.identifiers import fold_token
 from curator.models.findings import Finding
@@ -322,15 +323,22 @@ class _Flagged:
     files: int = 0      # how many files
 
 
+# PHI_PATH and the file-name check of checks.privacy_files both ask: computed once per audit, held as long as
+# the audit is (nothing a check derives is stored in Facts)
+_FLAGGED: weakref.WeakKeyDictionary[DicomAudit, dict[str, _Flagged]] = weakref.WeakKeyDictionary()
+
+
 def flagged_components(facts: Facts) -> Mapping[str, _Flagged]:
     """Path of each offending component (the folder or the file itself) -> what it carries; computed once per
-    run from ``facts.extra["dicom_audit"]``."""
-    cached = facts.extra.get("phi_paths")
+    run from ``facts.dicom_audit``."""
+    audit = facts.dicom_audit
+    if audit is None:
+        return {}
+    cached = _FLAGGED.get(audit)
     if cached is not None:
-        return cached  # type: ignore[no-any-return]
+        return cached
     flagged: dict[str, _Flagged] = {}
-    audit = facts.extra.get("dicom_audit")
-    for path, audited in sorted(getattr(audit, "files", {}).items()):
+    for path, audited in sorted(audit.files.items()):
         identity = audited_identity(audited.elements, _declared(audited))
         if not identity:
             continue
@@ -340,7 +348,7 @@ def flagged_components(facts: Facts) -> Mapping[str, _Flagged]:
             entry = flagged.setdefault(prefix, _Flagged(component, [], path))
             entry.attributes.extend(a for a in attributes if a not in entry.attributes)
             entry.files += 1
-    facts.extra["phi_paths"] = flagged
+    _FLAGGED[audit] = flagged
     return flagged
 
 

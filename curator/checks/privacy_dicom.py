@@ -38,7 +38,7 @@ from typing import Any
 from curator.catalogue import make_finding
 from curator.checks.phi_text import is_placeholder, mask, pseudonym_kinds, text_kinds, untabled_text_kinds
 from curator.io.deid_table import BASIC_PROFILE, OPTION_NAMES, DeidRule, deid_table, safe_private, uid_roots
-from curator.io.dicom_audit import TEXT_VRS, AuditedFile, AuditElement, DicomAudit
+from curator.io.dicom_audit import TEXT_VRS, AuditedFile, AuditElement
 from curator.io.facts import Facts
 from curator.models.findings import Finding
 
@@ -74,7 +74,7 @@ NUMBER_VRS = frozenset({"IS", "DS", "US", "SS", "UL", "SL", "UV", "SV", "FL", "F
 
 
 def check(facts: Facts) -> Iterator[Finding]:
-    audit: DicomAudit | None = facts.extra.get("dicom_audit")
+    audit = facts.dicom_audit
     if audit is None:
         return
     for path, reason in sorted(audit.unreadable.items()):

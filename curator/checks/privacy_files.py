@@ -52,7 +52,7 @@ _KIND_WORDS = {NAME: "name", DATE: "date", ID: "record number"}
 
 
 def check(facts: Facts) -> Iterator[Finding]:
-    data: PrivacyFacts | None = facts.extra.get("privacy_files")
+    data = facts.privacy_files
     if data is None:
         return
     for path, audit in sorted(data.files.items()):
@@ -190,9 +190,8 @@ def _person_key(name: str) -> frozenset[str]:
 
 def _declared_people(facts: Facts) -> set[frozenset[str]]:
     """The contributors the dataset card names (every language): authoring documents is what they are for."""
-    card = facts.extra.get("card")
     people: set[frozenset[str]] = set()
-    for contributor in getattr(card, "contributors", None) or ():
+    for contributor in facts.card.contributors if facts.card is not None else ():
         names = contributor.name.values() if isinstance(contributor.name, dict) else [contributor.name]
         people.update(_person_key(name) for name in names)
     return people
@@ -337,7 +336,7 @@ def _identifier_findings(path: str, hits: Iterable[Hit]) -> Iterator[Finding]:
 
 def _dicom_identifiers(facts: Facts, data: PrivacyFacts) -> Iterator[Finding]:
     """The text values ``curator.io.dicom_audit`` kept, searched for the list (DICOM files are read once)."""
-    audit = facts.extra.get("dicom_audit")
+    audit = facts.dicom_audit
     if audit is None or data.identifiers is None:
         return
     from curator.io.dicom_audit import text_values

@@ -38,8 +38,8 @@ def check(facts: Facts) -> Iterator[Finding]:
 
 
 def _licence(facts: Facts) -> Iterator[Finding]:
-    text = facts.extra.get("licence_text")
-    card = facts.extra.get("card")
+    text = facts.licence_text
+    card = facts.card
     if text is not None:
         texts = licence_texts(text)
         if len(texts) > 1 or (texts and texts[0].coverage < LICENCE_MATCH):
@@ -53,7 +53,7 @@ def _licence(facts: Facts) -> Iterator[Finding]:
                                detected=texts[0].spdx if texts else "no known licence")
     if card is None:
         return
-    for _, (path, readme) in sorted(facts.extra.get("readmes", {}).items()):
+    for _, (path, readme) in sorted(facts.readmes.items()):
         for spdx, words in licences_named(readme).items():
             if spdx != card.licence:   # the seed README links CC BY 4.0 for its CC BY-NC-ND 3.0
                 yield make_finding("LICENSE_MISMATCH", path, variant="readme", declared=card.licence,
@@ -65,8 +65,8 @@ def _percent(share: float) -> str:
 
 
 def _attribution(facts: Facts) -> Iterator[Finding]:
-    card = facts.extra.get("card")
-    for lang, (path, text) in sorted(facts.extra.get("readmes", {}).items()):
+    card = facts.card
+    for lang, (path, text) in sorted(facts.readmes.items()):
         missing = []
         folded = text.casefold()
         # what a reader sees, too: the README writes card text escaped (curator.escaping.markdown_text)
@@ -118,7 +118,7 @@ def overview(text: str) -> tuple[dict[str, list[float]], list[list[float]]]:
 
 
 def _stats(facts: Facts) -> Iterator[Finding]:
-    readmes = facts.extra.get("readmes", {})
+    readmes = facts.readmes
     if not readmes:
         return
     actual: dict[str, list[float]] = {}

@@ -39,9 +39,9 @@ class _Case:
 
 
 def check(facts: Facts) -> Iterator[Finding]:
-    if "slices" not in facts.extra:
+    data = facts.slices
+    if data is None:
         return
-    data: SliceFacts = facts.extra["slices"]
     cases = _cases(facts, data)
     yield from _unreadable(data)
     yield from _case_folders(facts, cases)

@@ -9,13 +9,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from curator.errors import BuildError, OptionsError, OutputError, ProfileError, RunError
+from curator.errors import BuildError, ExitCode, OptionsError, OutputError, ProfileError, RunError
 from curator.escaping import display
 
 if TYPE_CHECKING:
     from curator.models.findings import Report
 
-EXIT_VALID, EXIT_INVALID, EXIT_USAGE, EXIT_CANNOT_RUN = 0, 1, 2, 3
+EXIT_VALID, EXIT_INVALID, EXIT_USAGE, EXIT_CANNOT_RUN = (ExitCode.VALID, ExitCode.INVALID, ExitCode.USAGE,
+                                                       ExitCode.CANNOT_RUN)
 
 
 def report_failure(error: Exception) -> int:

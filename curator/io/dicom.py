@@ -1,6 +1,6 @@
 """Reading DICOM files: headers (and, with ``--deep``, pixel data), grouped into series. No judgement here.
 
-``gather(facts)`` is the ``dicom`` profile's gatherer: it stores a ``DicomFacts`` in ``facts.extra["dicom"]``.
+``gather(facts)`` is the ``dicom`` profile's gatherer: it stores a ``DicomFacts`` in ``facts.dicom``.
 A file is a DICOM candidate when it carries the ``DICM`` marker at byte 128 or has a DICOM file suffix;
 other files are skipped. A candidate that pydicom cannot parse (``force=False``) is recorded with the reason.
 """
@@ -521,7 +521,7 @@ def read_task(job: tuple[Path, str, bool]) -> tuple[DicomFile | str | None, Deco
 
 
 def gather(facts: Facts) -> None:
-    """Read every DICOM file of the release (in parallel) into ``facts.extra["dicom"]``.
+    """Read every DICOM file of the release (in parallel) into ``facts.dicom``.
 
     Decoding pixels (--deep) is CPU work that holds the GIL in places, so it runs on processes; reading
     headers only is I/O and runs on threads.
@@ -544,4 +544,4 @@ def gather(facts: Facts) -> None:
         if decoding is not None:
             found.decoded[rel] = decoding
     found.series = group_series(list(found.files.values()))
-    facts.extra["dicom"] = found
+    facts.dicom = found

@@ -2,7 +2,7 @@
 and the file meta information. No judgement here (that is ``curator.checks.privacy_dicom``).
 
 ``gather(facts)`` runs for every profile (``curator.validate.GATHERERS``) and stores a ``DicomAudit`` in
-``facts.extra["dicom_audit"]``. A file is read when it carries the ``DICM`` marker at byte 128, or has a DICOM
+``facts.dicom_audit``. A file is read when it carries the ``DICM`` marker at byte 128, or has a DICOM
 suffix and parses as a DICOM data set without one; files known to be something else (NIfTI, PNG, spreadsheets,
 ...) are skipped without being opened. Reads stop at the pixel data; elements stored after it (trailing
 private attributes, padding) are read by skipping over the pixel data element. Reading is I/O and runs on
@@ -102,7 +102,7 @@ class AuditedFile:
     notes: tuple[str, ...] = ()        # what could not be read (a malformed element, the part after the pixels)
 
 
-@dataclass
+@dataclass(eq=False)   # one run's reading, compared by identity: checks derive from it once (weakly keyed)
 class DicomAudit:
     files: dict[str, AuditedFile] = field(default_factory=dict)
     unreadable: dict[str, str] = field(default_factory=dict)   # DICOM files that could not be parsed: path -> why
@@ -361,7 +361,7 @@ def candidates(facts: Facts) -> tuple[list[str], int]:
 
 
 def gather(facts: Facts) -> None:
-    """Audit-read every DICOM file of the release into ``facts.extra["dicom_audit"]``."""
+    """Audit-read every DICOM file of the release into ``facts.dicom_audit``."""
     started = time.perf_counter()
     paths, skipped = candidates(facts)
     results = run_tasks(audit_task, [(facts.root, rel) for rel in paths], facts.jobs)
@@ -378,7 +378,7 @@ def gather(facts: Facts) -> None:
         audit.files[rel] = replace(result, elements=elements)
         audit.bytes += files[rel].size
     audit.seconds = round(time.perf_counter() - started, 3)
-    facts.extra["dicom_audit"] = audit
+    facts.dicom_audit = audit
 
 
 def text_values(audit: DicomAudit) -> Iterator[tuple[str, str, str]]:

@@ -1,19 +1,32 @@
-"""What the orchestrator gathered about a release, handed to every check."""
+"""What the orchestrator gathered about a release, handed to every check.
+
+Every reader's result is a typed field of :class:`Facts`, so mypy checks each read. A reader that did not run
+(another profile's gatherer, or a reader no selected check declares in its ``READERS``) leaves its field None,
+and the checks that need it yield nothing.
+"""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from curator.io.inventory import Entry
 from curator.io.manifest import Manifest
 from curator.io.nifti import NiftiHeader
 from curator.io.payload import Payload
 from curator.io.registry import RegistryTable
+from curator.models.card import DatasetCard
 from curator.models.profile import Profile
 from curator.models.registry import RegistryRow
+
+if TYPE_CHECKING:   # the readers import Facts for their gather(facts); importing them here would load pydicom,
+    # Pillow and numpy for every user of Facts (verify's manifest check needs none of them)
+    from curator.io.dicom import DicomFacts
+    from curator.io.dicom_audit import DicomAudit
+    from curator.io.privacy_files import PrivacyFacts
+    from curator.io.slices import SliceFacts
 
 
 class DataKind(NamedTuple):
@@ -21,6 +34,12 @@ class DataKind(NamedTuple):
     groups the pattern captured (``study_id``, ``case``, ``slice``)."""
     kind: str
     groups: dict[str, str]
+
+
+class Readme(NamedTuple):
+    """A README of the release, read for the attribution and statistics checks."""
+    name: str    # README_<LANG>.md
+    text: str
 
 
 @dataclass
@@ -41,8 +60,18 @@ class Facts:
     payloads: dict[str, Payload] = field(default_factory=dict)           # --deep: NIfTI path -> one full read
     deep: bool = False
     jobs: int | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
     scope: set[str] | None = None   # --changed-since: the only files whose contents are read and reported
+    identifiers: Path | None = None  # --identifiers: the curator's secret list of names and IDs to look for
+    # the release's words (validate reads them for the licence, attribution and statistics checks)
+    card: DatasetCard | None = None            # the release's own dataset.yaml, when readable
+    licence_text: str | None = None            # LICENSE, when a regular text file of a sane size
+    readmes: dict[str, Readme] = field(default_factory=dict)   # card language -> its README, when readable
+    # what the profile's own gatherer read (Profile.gatherer); None for other profiles
+    dicom: DicomFacts | None = None            # io.dicom: the DICOM files and series (profile dicom)
+    slices: SliceFacts | None = None           # io.slices: image and mask headers, metadata CSVs (profile slices)
+    # what the readers of validate.GATHERERS read; None when no selected check declares the reader
+    dicom_audit: DicomAudit | None = None      # io.dicom_audit: every DICOM file's elements, for the privacy audit
+    privacy_files: PrivacyFacts | None = None  # io.privacy_files: metadata of NIfTI, gzip, images, documents
 
     def is_release_file(self, path: str) -> bool:
         """One of the profile's non-data release files (README, LICENSE, figures/*.png, ...)."""

@@ -1,7 +1,7 @@
 """Reading what the privacy audit of non-DICOM files judges: metadata and text, never payloads. No judgement here.
 
 ``gather(facts)`` runs for every profile (``curator.validate.GATHERERS``) and stores a ``PrivacyFacts`` in
-``facts.extra["privacy_files"]``. Every read is bounded, whatever the file's size:
+``facts.privacy_files``. Every read is bounded, whatever the file's size:
 
 - NIfTI: the header and its extensions only (at most ``MAX_EXTENSIONS`` bytes of the decompressed stream);
 - gzip: the member header (FNAME, FCOMMENT, MTIME), read to its end (``curator.io.gzip_header``, bounded);
@@ -841,10 +841,10 @@ def _name_hits(identifiers: IdentifierList, paths: Iterator[tuple[str, str]]) ->
 
 
 def gather(facts: Facts) -> None:
-    """Audit every regular file of the release (in parallel, threads) into ``facts.extra["privacy_files"]``."""
+    """Audit every regular file of the release (in parallel, threads) into ``facts.privacy_files``."""
     started = time.perf_counter()
     identifiers = None
-    list_path = facts.extra.get("identifiers_path")
+    list_path = facts.identifiers
     if list_path is not None:
         try:
             identifiers = read_identifiers(Path(list_path))
@@ -863,4 +863,4 @@ def gather(facts: Facts) -> None:
     if identifiers is not None:
         result.name_hits = _name_hits(identifiers, ((e.path, e.kind) for e in facts.entries))
     result.seconds = time.perf_counter() - started
-    facts.extra["privacy_files"] = result
+    facts.privacy_files = result

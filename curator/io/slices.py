@@ -1,26 +1,27 @@
 """Reading 2D slice datasets (profile ``slices``, the CNCB layout): image and mask headers, mask values,
 and CNCB's metadata CSVs. No judgement here: what cannot be read is recorded as a reason, never raised.
 
-``gather(facts)`` is the profile's gatherer; it stores a ``SliceFacts`` in ``facts.extra["slices"]``.
+``gather(facts)`` is the profile's gatherer; it stores a ``SliceFacts`` in ``facts.slices``.
 """
 
 from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from curator.executor import run_tasks
 from curator.io import ReadError
-from curator.io.facts import DataKind
 from curator.io.formats import PNG_SIGNATURE
-from curator.io.inventory import Entry
+
+if TYPE_CHECKING:
+    from curator.io.facts import Facts
 
 __all__ = [
     "LESIONS_CSV",
@@ -107,27 +108,13 @@ class RowProblem:
 
 @dataclass
 class SliceFacts:
-    """Everything read about a slice dataset; stored in ``Facts.extra["slices"]``."""
+    """Everything read about a slice dataset; stored in ``Facts.slices``."""
 
     files: dict[str, SliceHeader | str] = field(default_factory=dict)  # image/mask path -> header or read error
     scans: list[ScanRow] | None = None          # unzip_filenames.csv, when present and readable
     lesions: list[LesionRow] | None = None      # lesions_slices.csv, when present and readable
     metadata_errors: dict[str, str] = field(default_factory=dict)             # CSV name -> why unreadable
     row_problems: dict[str, list[RowProblem]] = field(default_factory=dict)   # CSV name -> rows that do not parse
-
-
-class _Facts(Protocol):
-    """The part of ``curator.io.facts.Facts`` this reader uses."""
-
-    root: Path
-    deep: bool
-    jobs: int | None
-    extra: dict[str, Any]
-
-    @property
-    def files(self) -> Mapping[str, Entry]: ...
-
-    def data_kind(self, path: str) -> DataKind | None: ...
 
 
 # --- images and masks ---------------------------------------------------------------------------------------
@@ -273,7 +260,7 @@ def read_lesions(path: Path) -> tuple[list[LesionRow], list[RowProblem]]:
 
 # --- the gatherer -------------------------------------------------------------------------------------------
 
-def gather(facts: _Facts) -> None:
+def gather(facts: Facts) -> None:
     """Read every image and mask header (with --deep also their pixels, once) and the metadata CSVs."""
     data = SliceFacts()
     kinds: dict[str, str] = {}
@@ -302,4 +289,4 @@ def gather(facts: _Facts) -> None:
             data.row_problems[LESIONS_CSV] = problems
         except MetadataError as error:
             data.metadata_errors[LESIONS_CSV] = str(error)
-    facts.extra["slices"] = data
+    facts.slices = data

@@ -79,7 +79,7 @@ class Profile(BaseModel):
     plausibility: Plausibility = Field(default_factory=Plausibility)
     gatherer: str | None = Field(
         default=None, pattern=r"^[a-z_.]+:[a-z_]+$",
-        description="'module:function' that reads this layout's own facts into Facts.extra (e.g. DICOM series)")
+        description="'module:function' that reads this layout's own facts into its field of Facts (e.g. DICOM series)")
 
     def pattern_for(self, kind: str) -> DataPattern:
         for item in self.data_files:

@@ -15,7 +15,7 @@ import yaml
 from curator.anonymise.gzip_copy import GzipHeaderError, place_nifti
 from curator.anonymise.nifti import NiftiAnonymiseError, NiftiScrub, scrub_nifti_header
 from curator.checks.names import name_problems
-from curator.errors import BuildError
+from curator.errors import BuildError, ExitCode
 from curator.io import ReadError
 from curator.io.card import CardError, load_card
 from curator.io.licences import known_licences, licence_text_path
@@ -119,7 +119,7 @@ def _refuse_trailing(scrub: NiftiScrub, source: str) -> None:
     if scrub.trailing_bytes:
         raise BuildError(f"the source file {source} holds {scrub.trailing_bytes:,} bytes after its last voxel "
                          "(IMAGE_TRAILING_DATA); nothing was written. Write it again from its voxels, e.g. "
-                         "`curator anonymise --nifti`", 1)
+                         "`curator anonymise --nifti`", ExitCode.INVALID)
 
 
 def _write_release(stage: Path, source: Path, card: DatasetCard, profile: Profile,
@@ -178,7 +178,8 @@ def build(source: Path | str, out: Path | str, *, force: bool = False, jobs: int
     """Build the release; ``xxh128`` adds a tagged XXH128SUMS, ``bag`` also writes a BagIt bag of it there."""
     source, out = Path(source), Path(out)
     if not source.is_dir():
-        raise BuildError(f"source {source} is not a folder (it should hold {CARD_NAME} and {STUDIES_NAME})", 2)
+        raise BuildError(f"source {source} is not a folder (it should hold {CARD_NAME} and {STUDIES_NAME})",
+                         ExitCode.USAGE)
     # the card is configuration (exit 2), studies.csv and the files it lists are data (exit 1); every problem of
     # the card is told in one run
     card, raw, configuration = None, dict[str, object](), list[str]()
@@ -203,42 +204,43 @@ def build(source: Path | str, out: Path | str, *, force: bool = False, jobs: int
         if configuration:
             configuration.append(str(error))
         else:
-            raise BuildError(str(error), 1) from error
+            raise BuildError(str(error), ExitCode.INVALID) from error
     if configuration or card is None:
-        raise BuildError(f"the dataset card has {len(configuration)} problem(s); nothing was written", 2,
+        raise BuildError(f"the dataset card has {len(configuration)} problem(s); nothing was written", ExitCode.USAGE,
                          configuration)
     studies = [study for _, study in table]
     profile = get_profile(profile_name)
     problems = check_source(source, card, profile, table)
     if problems:
-        raise BuildError(f"the source has {len(problems)} problem(s); nothing was written", 1, problems)
+        raise BuildError(f"the source has {len(problems)} problem(s); nothing was written", ExitCode.INVALID, problems)
     planned = plan_release(card, profile, studies)
     bad_names = [f"{p}: {r}" for item in planned for p in filter(None, (item.study_path, item.mask_path))
                  for r in name_problems(p)]
     if bad_names:
-        raise BuildError("release names break the portable-name policy", 2, bad_names)
+        raise BuildError("release names break the portable-name policy", ExitCode.USAGE, bad_names)
 
     out = out.absolute()
     if out.is_symlink():
-        raise BuildError(f"{out} is a symbolic link; pass the folder it points to", 2)
+        raise BuildError(f"{out} is a symbolic link; pass the folder it points to", ExitCode.USAGE)
     if contains(source, out):
-        raise BuildError(f"the release folder {out} must not be inside the source {source}", 2)
+        raise BuildError(f"the release folder {out} must not be inside the source {source}", ExitCode.USAGE)
     if contains(out, source):
         raise BuildError(f"the source {source} lies inside the release folder {out}; replacing that folder "
-                         "would delete the source", 2)
+                         "would delete the source", ExitCode.USAGE)
     with lock(out):
         if out.exists() and not force and (not out.is_dir() or any(out.iterdir())):
-            raise BuildError(f"{out} already exists and is not empty; choose another folder or pass --force", 2)
+            raise BuildError(f"{out} already exists and is not empty; choose another folder or pass --force",
+                             ExitCode.USAGE)
         with staged(out, replace=force) as stage:
             try:
                 _write_release(stage.root, source, card, profile, planned, studies, jobs, xxh128)
             except (TemplateMissingError, GzipHeaderError, NiftiAnonymiseError) as error:
-                raise BuildError(f"writing the release failed: {error}", 1) from error
+                raise BuildError(f"writing the release failed: {error}", ExitCode.INVALID) from error
             except OSError as error:   # the output's fault is exit 3 (naming the place); else the source's
                 found = output_error(error, [out])
                 if found is not None:
                     raise found from error
-                raise BuildError(f"writing the release failed: {error}", 1) from error
+                raise BuildError(f"writing the release failed: {error}", ExitCode.INVALID) from error
             # the deep tier, as `validate --deep` runs it: every payload read (labels, HU, streams, trailing bytes)
             report = validate(stage.root, ValidateOptions(profile=profile.name, jobs=jobs, deep=True))
             if not report.valid:
@@ -246,8 +248,8 @@ def build(source: Path | str, out: Path | str, *, force: bool = False, jobs: int
                           for item in planned for p in (item.study_path, item.mask_path) if p}
                 problems = [f"{f.code} {f.path}" + (f" (source {origin[f.path]})" if f.path in origin else "")
                             + f": {f.message}" for f in report.findings if f.severity.value == "error"]
-                raise BuildError("the built release does not validate (validate --deep); nothing was written", 1,
-                                 problems)
+                raise BuildError("the built release does not validate (validate --deep); nothing was written",
+                                 ExitCode.INVALID, problems)
     if bag is not None:
         write_bag(out, Path(bag))
     report = report.model_copy(update={"root": str(out)})

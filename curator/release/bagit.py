@@ -16,7 +16,7 @@ import stat
 from pathlib import Path
 
 from curator import __version__
-from curator.errors import BuildError
+from curator.errors import BuildError, ExitCode
 from curator.io import ReadError
 from curator.io.card import load_card
 from curator.io.hashing import CHUNK
@@ -35,7 +35,8 @@ def _release_files(release: Path) -> list[str]:
     for path in release.rglob("*"):
         rel = path.relative_to(release).as_posix()
         if path.is_symlink() or not (path.is_file() or path.is_dir()):
-            raise BuildError(f"{release}: {rel} is a link or a special file; a bag holds regular files only", 1)
+            raise BuildError(f"{release}: {rel} is a link or a special file; a bag holds regular files only",
+                             ExitCode.INVALID)
         if path.is_file():
             files.append(rel)
     return sorted(files)
@@ -106,24 +107,25 @@ def write_bag(release: Path, bag: Path, *, when: dt.date | None = None, link: bo
     """
     release, bag = Path(release).absolute(), Path(bag).absolute()
     if not release.is_dir():
-        raise BuildError(f"{release} is not a folder; pass a built release", 2)
+        raise BuildError(f"{release} is not a folder; pass a built release", ExitCode.USAGE)
     if overlap(bag, [release]) is not None:
-        raise BuildError(f"the bag {bag} and the release {release} must not contain each other", 2)
+        raise BuildError(f"the bag {bag} and the release {release} must not contain each other", ExitCode.USAGE)
     if bag.exists() and (not bag.is_dir() or any(bag.iterdir())):
-        raise BuildError(f"{bag} already exists and is not empty; choose another folder", 2)
+        raise BuildError(f"{bag} already exists and is not empty; choose another folder", ExitCode.USAGE)
     card: DatasetCard | None = None
     try:
         card = load_card(release / "dataset.yaml")
     except ReadError as error:
         if when is None:
-            raise BuildError(f"cannot date the bag: {error}; pass the Bagging-Date explicitly", 2) from error
+            raise BuildError(f"cannot date the bag: {error}; pass the Bagging-Date explicitly",
+                             ExitCode.USAGE) from error
     bagging_date = when or (card.release_date if card else None)
     assert bagging_date is not None
     files = _release_files(release)
 
     with lock(bag):
         if bag.exists() and (not bag.is_dir() or any(bag.iterdir())):
-            raise BuildError(f"{bag} already exists and is not empty; choose another folder", 2)
+            raise BuildError(f"{bag} already exists and is not empty; choose another folder", ExitCode.USAGE)
         with staged(bag) as stage:
             _write_payload(release, stage.root, files, card, bagging_date, link)
 
