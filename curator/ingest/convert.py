@@ -56,7 +56,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -65,6 +65,21 @@ import numpy.typing as npt
 from pydicom.dataset import Dataset
 from pydicom.uid import UID, JPEG2000TransferSyntaxes, JPEGLSTransferSyntaxes, JPEGTransferSyntaxes, RLELossless
 
+from curator.io.codestreams import (
+    J2K_SIZ,
+    JPEG_DHP,
+    JPEG_DNL,
+    JPEG_EXP,
+    JPEG_FRAMES,
+    JPEG_LSE,
+    JPEG_SOS,
+    CodestreamError,
+    Segment,
+    j2k_segments,
+    jp2_codestream_start,
+    jpeg_segments,
+    rle_segments,
+)
 from curator.io.dicom import MAX_DECODED_BYTES, finite_numbers, missing_decoder
 from curator.io.nifti_writer import write_nifti
 from curator.io.slice_steps import classify_steps, mm, nominal_step, step_runs
@@ -550,127 +565,104 @@ def _rle_problem(data: bytes, rows: int, columns: int, bits: int) -> str | None:
     """RLE (PS3.5 G): a 64-byte header of segment count and offsets, then one PackBits segment per byte plane of
     Rows x Columns bytes. A segment's byte pair decodes to at most 128 bytes, so a segment of n bytes holds at most
     64 n: one shorter than Rows x Columns / 64 cannot be this image."""
-    if len(data) < 64:
-        return f"the RLE frame is {len(data)} bytes, shorter than its 64-byte header"
-    header = np.frombuffer(data[:64], dtype="<u4")
-    count, expected = int(header[0]), bits // 8
-    if count != expected:
-        return f"the RLE header gives {count} segments where BitsAllocated {bits} needs {expected}"
-    starts = [int(offset) for offset in header[1:1 + count]]
-    ends = [*starts[1:], len(data)]
+    try:
+        segments = rle_segments(data)
+    except CodestreamError as error:
+        return str(error)
+    expected = bits // 8
+    if len(segments) != expected:
+        return f"the RLE header gives {len(segments)} segments where BitsAllocated {bits} needs {expected}"
     plane = rows * columns
-    for index, (start, end) in enumerate(zip(starts, ends, strict=True)):
-        if not 64 <= start <= end <= len(data):
-            return (f"RLE segment {index + 1} lies at bytes {start}..{end} of a {len(data)}-byte frame (the offsets "
-                    "must increase after the 64-byte header)")
-        if (end - start) * RLE_EXPANSION < plane:
-            return (f"RLE segment {index + 1} is {end - start} bytes, which decode to at most "
-                    f"{(end - start) * RLE_EXPANSION} bytes ({RLE_EXPANSION} per byte), but Rows x Columns is "
+    for segment in segments:
+        if segment.length * RLE_EXPANSION < plane:
+            return (f"RLE segment {segment.marker} is {segment.length} bytes, which decode to at most "
+                    f"{segment.length * RLE_EXPANSION} bytes ({RLE_EXPANSION} per byte), but Rows x Columns is "
                     f"{rows} x {columns} = {plane}")
     return None
 
 
-# JPEG (ISO 10918-1) and JPEG-LS (ISO 14495-1) frame headers: pydicom's JPEG decoder (libjpeg) reads both
-_SOF_HUFFMAN = {0xC0: "baseline DCT", 0xC1: "extended DCT", 0xC2: "progressive DCT", 0xC3: "lossless"}
-_SOF_OTHER = {0xC5: "differential DCT", 0xC6: "differential progressive DCT", 0xC7: "differential lossless",
-              0xC9: "arithmetic extended DCT", 0xCA: "arithmetic progressive DCT", 0xCB: "arithmetic lossless",
-              0xCD: "arithmetic differential DCT", 0xCE: "arithmetic differential progressive DCT",
-              0xCF: "arithmetic differential lossless", 0xF7: "JPEG-LS", 0xF9: "JPEG-LS extended"}
-_STANDALONE = {0x01, *range(0xD0, 0xD8)}      # TEM, RST0..7: markers without a length
-_SOS, _EOI, _DNL, _DHP, _EXP, _LSE = 0xDA, 0xD9, 0xDC, 0xDE, 0xDF, 0xF8
+# JPEG (ISO 10918-1) and JPEG-LS (ISO 14495-1) frames: pydicom's JPEG decoder (libjpeg) reads both. Huffman coding
+# has a floor of bits per pixel or block: (bits needed for rows x columns, in words) by frame header
+_HUFFMAN_LOSSLESS, _HUFFMAN_SEQUENTIAL, _HUFFMAN_PROGRESSIVE = (0xC3,), (0xC0, 0xC1), (0xC2,)
+
+
+@dataclass
+class _JpegFrame:
+    """What the segments of one JPEG frame state, against what the DICOM header says."""
+
+    rows: int
+    columns: int
+    bits: int
+    size: int                          # bytes of the codestream
+    sof: int | None = None             # the frame header's marker
+    stated: list[int] = field(default_factory=lambda: [0, 0])   # height and width as the segments state them
 
 
 def _jpeg_problem(data: bytes, rows: int, columns: int, bits: int) -> str | None:
-    """Walk every marker segment of a JPEG or JPEG-LS codestream, skipping the entropy-coded data (where no marker
-    can occur: FF is followed by 00 or a restart marker in JPEG, by a byte below 80 in JPEG-LS). The frame header
-    (SOFn; a zero height or width there is stated by a DNL or JPEG-LS LSE 4 segment, which are checked too) must
-    state Rows x Columns, one component and at most BitsAllocated bits; at the first scan the size of the
-    codestream must allow Rows x Columns pixels."""
-    if data[:2] != b"\xff\xd8":
-        return "the JPEG codestream does not start with a start-of-image marker (FFD8)"
-    frame: int | None = None        # the SOF marker
-    stated = [0, 0]                 # height and width as the segments state them
-    ls = False                      # JPEG-LS entropy coding (other marker stuffing)
-    at, end = 2, len(data)
-    while at < end:
-        if data[at] != 0xFF:        # bytes that are no marker (a decoder skips them too)
-            at = data.find(b"\xff", at)
-            if at < 0:
-                break
-        while at < end and data[at] == 0xFF:  # fill bytes
-            at += 1
-        if at >= end:
-            break
-        marker = data[at]
-        at += 1
-        if marker in _STANDALONE:
-            continue
-        if marker == _EOI:
-            break
-        if at + 2 > end:
-            return f"the JPEG codestream ends inside the FF{marker:02X} segment"
-        length = int.from_bytes(data[at:at + 2], "big")
-        if length < 2 or at + length > end:
-            return f"the JPEG FF{marker:02X} segment of {length} bytes runs past the end of the codestream"
-        segment = data[at + 2:at + length]
-        at += length
-        if marker in (_DHP, _EXP):
-            return "the JPEG codestream is hierarchical (DHP/EXP marker), which no DICOM CT transfer syntax uses"
-        if marker in _SOF_HUFFMAN or marker in _SOF_OTHER:
-            if frame is not None:
-                return "the JPEG codestream holds more than one frame header"
-            if len(segment) < 6:
-                return f"the JPEG frame header (FF{marker:02X}) is {len(segment)} bytes, too short"
-            precision, components = segment[0], segment[5]
-            stated = [int.from_bytes(segment[1:3], "big"), int.from_bytes(segment[3:5], "big")]
-            if stated[0] not in (0, rows) or stated[1] not in (0, columns):
-                return (f"the JPEG frame header says {stated[0]} x {stated[1]} pixels where Rows x Columns is "
-                        f"{rows} x {columns}")
-            if components != 1:
-                return f"the JPEG frame header gives {components} components where SamplesPerPixel is 1"
-            if not 2 <= precision <= bits:
-                return f"the JPEG frame header gives {precision}-bit samples where BitsAllocated is {bits}"
-            frame, ls = marker, marker in (0xF7, 0xF9)
-        elif marker == _LSE and segment[:1] == b"\x04":  # JPEG-LS oversize image dimension
-            size = segment[1] if len(segment) > 1 else 0
-            if not 2 <= size <= 4 or len(segment) < 2 + 2 * size:
-                return "the JPEG-LS oversize-dimension segment (LSE 4) is malformed"
-            height = int.from_bytes(segment[2:2 + size], "big")
-            width = int.from_bytes(segment[2 + size:2 + 2 * size], "big")
-            if (height, width) != (rows, columns):
-                return (f"the JPEG-LS oversize-dimension segment says {height} x {width} pixels where Rows x Columns "
-                        f"is {rows} x {columns}")
-            stated = [height, width]
-        elif marker == _DNL:
-            lines = int.from_bytes(segment[:2], "big") if len(segment) >= 2 else -1
-            if lines != rows:
-                return f"the JPEG DNL segment says {lines} lines where Rows is {rows}"
-            stated[0] = lines
-        elif marker == _SOS:
-            if frame is None:
-                return "the JPEG codestream has a scan before any frame header"
-            bound = _jpeg_bound(frame, len(data), rows, columns)
-            if bound:
-                return bound
-            at = _scan_end(data, at, ls)
-    if frame is None:
+    """Walk every marker segment of a JPEG or JPEG-LS codestream as libjpeg reads it (``curator.io.codestreams``,
+    skipping the entropy-coded data). The frame header (SOFn; a zero height or width there is stated by a DNL or
+    JPEG-LS LSE 4 segment, which are checked too) must state Rows x Columns, one component and at most
+    BitsAllocated bits; at the first scan the size of the codestream must allow Rows x Columns pixels."""
+    frame = _JpegFrame(rows, columns, bits, len(data))
+    try:
+        for segment in jpeg_segments(data, strict=False):
+            problem = _jpeg_segment_problem(frame, segment)
+            if problem:
+                return problem
+    except CodestreamError as error:
+        return str(error)
+    if frame.sof is None:
         return "the JPEG codestream ends before its frame header"
-    if stated != [rows, columns]:
-        return f"the JPEG codestream states {stated[0]} x {stated[1]} pixels where Rows x Columns is {rows} x {columns}"
+    if frame.stated != [rows, columns]:
+        return (f"the JPEG codestream states {frame.stated[0]} x {frame.stated[1]} pixels where Rows x Columns is "
+                f"{rows} x {columns}")
     return None
 
 
-def _scan_end(data: bytes, at: int, ls: bool) -> int:
-    """The position of the first marker after the entropy-coded data starting at ``at`` (len(data) if none);
-    restart markers belong to the data."""
-    while True:
-        at = data.find(b"\xff", at)
-        if at < 0 or at + 1 >= len(data):
-            return len(data)
-        following = data[at + 1]
-        if (following >= 0x80 if ls else following not in (0x00, 0xFF)) and not 0xD0 <= following <= 0xD7:
-            return at
-        at += 1
+def _jpeg_segment_problem(frame: _JpegFrame, segment: Segment) -> str | None:
+    marker, payload = segment.marker, segment.payload
+    if marker in (JPEG_DHP, JPEG_EXP):
+        return "the JPEG codestream is hierarchical (DHP/EXP marker), which no DICOM CT transfer syntax uses"
+    if marker in JPEG_FRAMES:
+        return _frame_header_problem(frame, marker, payload)
+    if marker == JPEG_LSE and payload[:1].tobytes() == b"\x04":  # JPEG-LS oversize image dimension
+        size = payload[1] if len(payload) > 1 else 0
+        if not 2 <= size <= 4 or len(payload) < 2 + 2 * size:
+            return "the JPEG-LS oversize-dimension segment (LSE 4) is malformed"
+        height = int.from_bytes(payload[2:2 + size], "big")
+        width = int.from_bytes(payload[2 + size:2 + 2 * size], "big")
+        if (height, width) != (frame.rows, frame.columns):
+            return (f"the JPEG-LS oversize-dimension segment says {height} x {width} pixels where Rows x Columns is "
+                    f"{frame.rows} x {frame.columns}")
+        frame.stated = [height, width]
+    elif marker == JPEG_DNL:
+        lines = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else -1
+        if lines != frame.rows:
+            return f"the JPEG DNL segment says {lines} lines where Rows is {frame.rows}"
+        frame.stated[0] = lines
+    elif marker == JPEG_SOS:
+        if frame.sof is None:
+            return "the JPEG codestream has a scan before any frame header"
+        return _jpeg_bound(frame.sof, frame.size, frame.rows, frame.columns)
+    return None
+
+
+def _frame_header_problem(frame: _JpegFrame, marker: int, payload: memoryview) -> str | None:
+    if frame.sof is not None:
+        return "the JPEG codestream holds more than one frame header"
+    if len(payload) < 6:
+        return f"the JPEG frame header (FF{marker:02X}) is {len(payload)} bytes, too short"
+    precision, components = payload[0], payload[5]
+    frame.stated = [int.from_bytes(payload[1:3], "big"), int.from_bytes(payload[3:5], "big")]
+    if frame.stated[0] not in (0, frame.rows) or frame.stated[1] not in (0, frame.columns):
+        return (f"the JPEG frame header says {frame.stated[0]} x {frame.stated[1]} pixels where Rows x Columns is "
+                f"{frame.rows} x {frame.columns}")
+    if components != 1:
+        return f"the JPEG frame header gives {components} components where SamplesPerPixel is 1"
+    if not 2 <= precision <= frame.bits:
+        return f"the JPEG frame header gives {precision}-bit samples where BitsAllocated is {frame.bits}"
+    frame.sof = marker
+    return None
 
 
 def _jpeg_bound(frame: int, size: int, rows: int, columns: int) -> str | None:
@@ -679,14 +671,14 @@ def _jpeg_bound(frame: int, size: int, rows: int, columns: int) -> str | None:
     each block's DC in the first scan); arithmetic coding and JPEG-LS have no such floor, so their frames are
     capped instead."""
     blocks = math.ceil(rows / 8) * math.ceil(columns / 8)
-    if frame == 0xC3:
+    if frame in _HUFFMAN_LOSSLESS:
         needed, what = rows * columns, "one bit per pixel (lossless Huffman coding)"
-    elif frame in (0xC0, 0xC1):
+    elif frame in _HUFFMAN_SEQUENTIAL:
         needed, what = 2 * blocks, "two bits per 8 x 8 block (sequential Huffman DCT)"
-    elif frame == 0xC2:
+    elif frame in _HUFFMAN_PROGRESSIVE:
         needed, what = blocks, "one bit per 8 x 8 block (progressive Huffman DCT)"
     else:
-        return _capped(rows, columns, f"{_SOF_OTHER[frame]} coding")
+        return _capped(rows, columns, f"{JPEG_FRAMES[frame]} coding")
     if size * 8 < needed:
         return (f"the JPEG codestream is {size} bytes, but Rows x Columns {rows} x {columns} needs at least "
                 f"{math.ceil(needed / 8)} bytes at {what}")
@@ -698,30 +690,20 @@ def _j2k_problem(data: bytes, rows: int, columns: int, bits: int) -> str | None:
     entry per component. The image must be Rows x Columns, one component of at most BitsAllocated bits; every tile
     has at least one tile-part (14 bytes), so the tiling cannot have more tiles than the codestream has room for
     (a decoder sets up every tile from SIZ alone). Pixels: capped (the coding has no floor per pixel)."""
-    at = 0
-    if data[:8] == b"\x00\x00\x00\x0cjP  ":  # a JP2 file: the codestream is the jp2c box
-        at = 12
-        while True:
-            if at + 8 > len(data):
-                return "the JP2 file holds no codestream box (jp2c)"
-            length, kind = int.from_bytes(data[at:at + 4], "big"), data[at + 4:at + 8]
-            header = 8
-            if length == 1 and at + 16 <= len(data):
-                length, header = int.from_bytes(data[at + 8:at + 16], "big"), 16
-            if kind == b"jp2c":
-                at += header
-                break
-            if length < header:
-                return "the JP2 file holds no codestream box (jp2c)"
-            at += length
-    if data[at:at + 4] != b"\xff\x4f\xff\x51":
+    try:
+        header = j2k_segments(data, jp2_codestream_start(data))
+        next(header)                                   # SOC
+        siz = next(header, None)
+    except CodestreamError as error:
+        return str(error)
+    if siz is None or siz.marker != J2K_SIZ:
         return "the JPEG 2000 codestream does not start with SOC and SIZ markers (FF4F FF51)"
-    siz = data[at + 4:]
-    if len(siz) < 38:
+    payload = siz.payload                              # Rsiz, Xsiz, Ysiz, XOsiz, YOsiz, XTsiz, YTsiz, XTOsiz, ...
+    if len(payload) < 36:
         return "the JPEG 2000 SIZ segment is cut short"
-    (x, y, x0, y0, tile_x, tile_y, tile_x0, tile_y0) = (int.from_bytes(siz[i:i + 4], "big")
-                                                        for i in range(4, 36, 4))
-    components = int.from_bytes(siz[36:38], "big")
+    (x, y, x0, y0, tile_x, tile_y, tile_x0, tile_y0) = (int.from_bytes(payload[i:i + 4], "big")
+                                                        for i in range(2, 34, 4))
+    components = int.from_bytes(payload[34:36], "big")
     if not (x0 < x and y0 < y and tile_x > 0 and tile_y > 0 and tile_x0 <= x0 and tile_y0 <= y0
             and tile_x + tile_x0 > x0 and tile_y + tile_y0 > y0):
         return f"the JPEG 2000 SIZ segment's grid is inconsistent (image {x0}..{x} x {y0}..{y}, tiles {tile_x} x " \
@@ -731,9 +713,9 @@ def _j2k_problem(data: bytes, rows: int, columns: int, bits: int) -> str | None:
         return f"the JPEG 2000 SIZ segment says {height} x {width} pixels where Rows x Columns is {rows} x {columns}"
     if components != 1:
         return f"the JPEG 2000 SIZ segment gives {components} components where SamplesPerPixel is 1"
-    if len(siz) < 39:
+    if len(payload) < 37:
         return "the JPEG 2000 SIZ segment is cut short"
-    precision = (siz[38] & 0x7F) + 1
+    precision = (payload[36] & 0x7F) + 1
     if precision > bits:
         return f"the JPEG 2000 SIZ segment gives {precision}-bit samples where BitsAllocated is {bits}"
     tiles = math.ceil((x - tile_x0) / tile_x) * math.ceil((y - tile_y0) / tile_y)

@@ -6,7 +6,8 @@
 - NIfTI: the header and its extensions only (at most ``MAX_EXTENSIONS`` bytes of the decompressed stream);
 - gzip: the member header (FNAME, FCOMMENT, MTIME), read to its end (``curator.io.gzip_header``, bounded);
 - PNG: the chunk list, walked by seeking past the image data; text, ``eXIf`` and ``tIME`` chunks are read;
-- JPEG: the segments up to the start of the scan, and the last 64 KiB for bytes after the end-of-image marker;
+- JPEG: every marker segment, before and between the scans (the one codestream walker, ``curator.io.codestreams``,
+  over the first 16 MiB; the scan data is skipped, never decoded), and the bytes after the end-of-image marker;
 - xlsx/docx/pptx: ``docProps`` and a few named parts, each read through a size limit (zip bombs stay closed);
 - PDF: the document information dictionary and XMP packet, found by a scan of the first and last 256 KiB (see
   ``privacy_files_documents._read_pdf`` for why not a PDF library);

@@ -6,13 +6,16 @@ from __future__ import annotations
 
 import struct
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
 
+from curator.io.codestreams import JPEG_EOI, CodestreamError, jpeg_segments, last_eoi_end
 from curator.io.formats import PNG_SIGNATURE
 from curator.io.image_metadata import JPEG_APP_MARKERS, JPEG_COM, PNG_METADATA_CHUNKS, jpeg_metadata_segment
 from curator.io.privacy_files_records import MAX_ITEM, MAX_TEXT, FileAudit, Search, TextItem, printable
 
 MAX_PNG_CHUNKS = 100000
+MAX_JPEG_READ = 16 << 20       # bytes of a JPEG walked for its segments (a CT slice is well under 1 MiB)
 
 
 def _png_text(kind: bytes, data: bytes) -> tuple[str, str]:
@@ -97,41 +100,52 @@ def _decode_any(data: bytes) -> str:
         return data.decode("cp1251", errors="replace").strip("\x00 ")[:MAX_TEXT]
 
 
+@dataclass(frozen=True)
+class _JpegWalk:
+    segments: tuple[tuple[int, bytes], ...]   # (marker, first MAX_ITEM bytes of the payload) of each APPn and COM
+    eoi_end: int | None                       # where the end-of-image marker ends, when the walk reached it
+    stopped: str | None                       # why the walk did not reach the end of the file, when it was the limit
+
+
+def _walk_jpeg(head: bytes, size: int) -> _JpegWalk | None:
+    """The metadata segments of the JPEG whose first bytes are ``head``, in every place a decoder reads them
+    (before the first scan and between scans: the one codestream walker, as ingest-slices' stripper walks);
+    None when it does not start like a JPEG. Bytes that are no marker are skipped, as decoders skip them."""
+    found: list[tuple[int, bytes]] = []
+    started = False
+    try:
+        for segment in jpeg_segments(head, strict=False):
+            started = True
+            if segment.marker == JPEG_COM or segment.marker in JPEG_APP_MARKERS:
+                found.append((segment.marker, segment.payload[:MAX_ITEM].tobytes()))
+            if segment.marker == JPEG_EOI:
+                return _JpegWalk(tuple(found), segment.end, None)
+    except CodestreamError as error:
+        if not started:
+            return None
+        partial = error.partial   # a segment cut by the end of what was read: its bytes are still there
+        if partial is not None and (partial.marker == JPEG_COM or partial.marker in JPEG_APP_MARKERS):
+            found.append((partial.marker, partial.payload[:MAX_ITEM].tobytes()))
+    stopped = f"only the segments in the first {len(head)} bytes were read" if size > len(head) else None
+    return _JpegWalk(tuple(found), None, stopped)
+
+
 def audit_jpeg(path: Path, size: int, search: Search) -> FileAudit:
-    items: list[TextItem] = []
     trailing = 0
     with path.open("rb") as handle:
-        if handle.read(2) != b"\xff\xd8":
+        walk = _walk_jpeg(handle.read(MAX_JPEG_READ), size)
+        if walk is None:
             return FileAudit("jpeg", error="not a JPEG file (no start-of-image marker)")
-        position = 2
-        while position + 4 <= size:
-            handle.seek(position)
-            head = handle.read(4)
-            if len(head) < 2 or head[0] != 0xFF:
-                break
-            marker = head[1]
-            if marker == 0xFF:          # fill byte
-                position += 1
-                continue
-            if marker in (0x01, 0xD8) or 0xD0 <= marker <= 0xD7:   # markers without a length
-                position += 2
-                continue
-            if marker in (0xDA, 0xD9) or len(head) < 4:   # start of scan / end of image: the metadata is behind us
-                break
-            length = struct.unpack(">H", head[2:4])[0]
-            if marker == JPEG_COM or marker in JPEG_APP_MARKERS:
-                item = _jpeg_segment(marker, handle.read(min(max(length - 2, 0), MAX_ITEM)))
-                if item is not None:
-                    items.append(item)
-            position += 2 + length
-        # bytes after the end-of-image marker, from the tail alone (the scan data is never read)
-        start = max(0, size - MAX_ITEM)
+        items = [item for marker, payload in walk.segments if (item := _jpeg_segment(marker, payload)) is not None]
+        # bytes after the end-of-image marker (found from the tail alone in a file too large to walk)
+        start = max(0, size - MAX_ITEM) if walk.eoi_end is None else walk.eoi_end
         handle.seek(start)
-        tail = handle.read()
-        end = tail.rfind(b"\xff\xd9")
-        if end >= 0 and tail[end + 2 :].strip(b"\x00"):
-            trailing = len(tail) - end - 2
-            search.text("after EOI", tail[end + 2 :].decode("latin-1"))
+        tail = handle.read(MAX_ITEM)
+        end = last_eoi_end(tail) if walk.eoi_end is None else 0
+        if end is not None and tail[end:].strip(b"\x00"):
+            trailing = size - start - end
+            search.text("after EOI", tail[end:].decode("latin-1"))
     for item in items:
         search.text(f"JPEG {item.where}", item.text)
-    return FileAudit("jpeg", image_items=tuple(items), trailing_bytes=trailing)
+    return FileAudit("jpeg", image_items=tuple(items), trailing_bytes=trailing,
+                     incomplete=(walk.stopped,) if walk.stopped else ())
