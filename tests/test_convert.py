@@ -373,6 +373,18 @@ def test_an_rle_frame_with_the_wrong_segments_is_refused() -> None:
         convert_series(datasets)
 
 
+def test_a_jpeg_frame_cut_inside_its_scan_is_refused_before_decoding() -> None:
+    """Before: the converter's walker let a frame without EOI through and the decoder filled the missing part of the
+    image, so ingest wrote a volume with made-up pixels."""
+    datasets = series(count=2, rows=32, columns=40)
+    for ds in datasets:
+        frame = _jpeg_baseline(ds)
+        _encapsulated(ds, JPEGBaseline8Bit, frame[:frame.index(b"\xff\xda") + 40])
+    with pytest.raises(ConversionError, match=r"instance 1: the JPEG scan data from byte \d+ runs to the end of the "
+                                              r"codestream without an end-of-image marker \(truncated\)"):
+        convert_series(datasets)
+
+
 @pytest.mark.parametrize(("marker", "needs"), [(0xC0, r"4096 bytes at two bits per 8 x 8 block"),
                                                (0xC3, r"131072 bytes at one bit per pixel")],
                          ids=["baseline", "lossless"])

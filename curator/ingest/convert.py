@@ -71,6 +71,7 @@ from curator.io.codestreams import (
     JPEG_DNL,
     JPEG_EXP,
     JPEG_FRAMES,
+    JPEG_HUFFMAN_FRAMES,
     JPEG_LSE,
     JPEG_SOS,
     CodestreamError,
@@ -581,9 +582,7 @@ def _rle_problem(data: bytes, rows: int, columns: int, bits: int) -> str | None:
     return None
 
 
-# JPEG (ISO 10918-1) and JPEG-LS (ISO 14495-1) frames: pydicom's JPEG decoder (libjpeg) reads both. Huffman coding
-# has a floor of bits per pixel or block: (bits needed for rows x columns, in words) by frame header
-_HUFFMAN_LOSSLESS, _HUFFMAN_SEQUENTIAL, _HUFFMAN_PROGRESSIVE = (0xC3,), (0xC0, 0xC1), (0xC2,)
+# JPEG (ISO 10918-1) and JPEG-LS (ISO 14495-1) frames: pydicom's JPEG decoder (libjpeg) reads both
 
 
 @dataclass
@@ -599,13 +598,14 @@ class _JpegFrame:
 
 
 def _jpeg_problem(data: bytes, rows: int, columns: int, bits: int) -> str | None:
-    """Walk every marker segment of a JPEG or JPEG-LS codestream as libjpeg reads it (``curator.io.codestreams``,
-    skipping the entropy-coded data). The frame header (SOFn; a zero height or width there is stated by a DNL or
+    """Walk every marker segment of a JPEG or JPEG-LS codestream (``curator.io.codestreams``, skipping the
+    entropy-coded data); a frame is one whole codestream, SOI to EOI, so one cut short is refused rather than
+    decoded into made-up pixels. The frame header (SOFn; a zero height or width there is stated by a DNL or
     JPEG-LS LSE 4 segment, which are checked too) must state Rows x Columns, one component and at most
     BitsAllocated bits; at the first scan the size of the codestream must allow Rows x Columns pixels."""
     frame = _JpegFrame(rows, columns, bits, len(data))
     try:
-        for segment in jpeg_segments(data, strict=False):
+        for segment in jpeg_segments(data, strict=True):
             problem = _jpeg_segment_problem(frame, segment)
             if problem:
                 return problem
@@ -671,11 +671,12 @@ def _jpeg_bound(frame: int, size: int, rows: int, columns: int) -> str | None:
     each block's DC in the first scan); arithmetic coding and JPEG-LS have no such floor, so their frames are
     capped instead."""
     blocks = math.ceil(rows / 8) * math.ceil(columns / 8)
-    if frame in _HUFFMAN_LOSSLESS:
+    huffman = JPEG_HUFFMAN_FRAMES.get(frame)
+    if huffman == "lossless":
         needed, what = rows * columns, "one bit per pixel (lossless Huffman coding)"
-    elif frame in _HUFFMAN_SEQUENTIAL:
+    elif huffman == "sequential":
         needed, what = 2 * blocks, "two bits per 8 x 8 block (sequential Huffman DCT)"
-    elif frame in _HUFFMAN_PROGRESSIVE:
+    elif huffman == "progressive":
         needed, what = blocks, "one bit per 8 x 8 block (progressive Huffman DCT)"
     else:
         return _capped(rows, columns, f"{JPEG_FRAMES[frame]} coding")

@@ -29,6 +29,7 @@ __all__ = [
     "JPEG_EOI",
     "JPEG_EXP",
     "JPEG_FRAMES",
+    "JPEG_HUFFMAN_FRAMES",
     "JPEG_LSE",
     "JPEG_SOI",
     "JPEG_SOS",
@@ -58,6 +59,7 @@ JPEG_FRAMES = {0xC0: "baseline DCT", 0xC1: "extended DCT", 0xC2: "progressive DC
                0xCD: "arithmetic differential DCT", 0xCE: "arithmetic differential progressive DCT",
                0xCF: "arithmetic differential lossless", 0xF7: "JPEG-LS", 0xF9: "JPEG-LS extended"}
 JPEG_LS_FRAMES = frozenset({0xF7, 0xF9})
+JPEG_HUFFMAN_FRAMES = {0xC0: "sequential", 0xC1: "sequential", 0xC2: "progressive", 0xC3: "lossless"}
 # JPEG 2000 (ISO 15444-1 A.2): the byte after FF
 J2K_SOC, J2K_SIZ, J2K_SOT, J2K_EOC = 0x4F, 0x51, 0x90, 0xD9
 JP2_SIGNATURE = b"\x00\x00\x00\x0cjP  \r\n\x87\n"           # the JP2 signature box (ISO 15444-1 I.5.1)

@@ -104,7 +104,7 @@ def _decode_any(data: bytes) -> str:
 class _JpegWalk:
     segments: tuple[tuple[int, bytes], ...]   # (marker, first MAX_ITEM bytes of the payload) of each APPn and COM
     eoi_end: int | None                       # where the end-of-image marker ends, when the walk reached it
-    stopped: str | None                       # why the walk did not reach the end of the file, when it was the limit
+    stopped: str | None                       # why the walk stopped before the end of the file (not a truncation)
 
 
 def _walk_jpeg(head: bytes, size: int) -> _JpegWalk | None:
@@ -126,6 +126,8 @@ def _walk_jpeg(head: bytes, size: int) -> _JpegWalk | None:
         partial = error.partial   # a segment cut by the end of what was read: its bytes are still there
         if partial is not None and (partial.marker == JPEG_COM or partial.marker in JPEG_APP_MARKERS):
             found.append((partial.marker, partial.payload[:MAX_ITEM].tobytes()))
+        if not error.at_end:      # a length that cannot be, too many segments: what follows was not read
+            return _JpegWalk(tuple(found), None, f"the segments after byte {error.offset} were not read: {error}")
     stopped = f"only the segments in the first {len(head)} bytes were read" if size > len(head) else None
     return _JpegWalk(tuple(found), None, stopped)
 
