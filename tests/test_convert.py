@@ -19,7 +19,7 @@ from pydicom.dataset import Dataset
 from pydicom.encaps import encapsulate, generate_frames
 from pydicom.uid import JPEG2000Lossless, JPEGBaseline8Bit, JPEGLosslessSV1, JPEGLSLossless, RLELossless
 
-from curator.ingest import convert
+from curator.ingest import convert_pixels
 from curator.ingest.convert import ConversionError, Volume, convert_series, write_volume
 from tests.convert_factories import (
     AXIAL,
@@ -204,7 +204,7 @@ def test_truncated_pixel_data_is_refused() -> None:
 
 
 def test_missing_decoder_names_the_package(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(convert, "missing_decoder", lambda syntax: ("pylibjpeg-libjpeg (required for JPEG)",))
+    monkeypatch.setattr(convert_pixels, "missing_decoder", lambda syntax: ("pylibjpeg-libjpeg (required for JPEG)",))
     with pytest.raises(ConversionError, match=r"no installed decoder can read it\. Install: pylibjpeg-libjpeg"):
         convert_series(series(count=2))
 
