@@ -42,14 +42,31 @@ def _inflate(data: bytes) -> bytes:
         return b""
 
 
+def _png_item(kind: bytes, data: bytes) -> TextItem:
+    """What a metadata chunk of the one table says: its time, EXIF strings or keyword and text."""
+    if kind == b"tIME":
+        if len(data) < 7:
+            return TextItem("tIME", "")
+        year, month, day, hour, minute, second = struct.unpack(">HBBBBB", data[:7])
+        return TextItem("tIME", f"{year:04d}-{month:02d}-{day:02d} {hour:02d}:{minute:02d}:{second:02d}")
+    if kind == b"eXIf":
+        return TextItem("eXIf", printable(data))
+    keyword, text = _png_text(kind, data)
+    return TextItem(f"{kind.decode()} {keyword}", text)
+
+
 def audit_png(path: Path, size: int, search: Search) -> FileAudit:
     items: list[TextItem] = []
     trailing = 0
+    stopped: tuple[str, ...] = ()
     with path.open("rb") as handle:
         if handle.read(8) != PNG_SIGNATURE:
             return FileAudit("png", error="not a PNG file (no PNG signature)")
         position, count = 8, 0
-        while position + 12 <= size and count < MAX_PNG_CHUNKS:
+        while position + 12 <= size:
+            if count == MAX_PNG_CHUNKS:   # what follows may hold metadata: say it was not read
+                stopped = (f"the chunks after the first {MAX_PNG_CHUNKS} (from byte {position}) were not read",)
+                break
             handle.seek(position)
             head = handle.read(8)
             if len(head) < 8:
@@ -57,16 +74,9 @@ def audit_png(path: Path, size: int, search: Search) -> FileAudit:
             length, kind = struct.unpack(">I4s", head)
             count += 1
             if kind in PNG_METADATA_CHUNKS:
-                data = handle.read(min(length, MAX_ITEM))
-                if kind == b"tIME" and len(data) >= 7:
-                    year, month, day, hour, minute, second = struct.unpack(">HBBBBB", data[:7])
-                    items.append(TextItem("tIME", f"{year:04d}-{month:02d}-{day:02d} {hour:02d}:{minute:02d}:"
-                                                  f"{second:02d}"))
-                elif kind == b"eXIf":
-                    items.append(TextItem("eXIf", printable(data)))
-                elif kind != b"tIME":
-                    keyword, text = _png_text(kind, data)
-                    items.append(TextItem(f"{kind.decode()} {keyword}", text))
+                item = _png_item(kind, handle.read(min(length, MAX_ITEM)))
+                if kind != b"tIME" or item.text:
+                    items.append(item)
             position += 12 + length
             if kind == b"IEND":
                 trailing = max(0, size - position)
@@ -76,7 +86,7 @@ def audit_png(path: Path, size: int, search: Search) -> FileAudit:
             search.text("after IEND", handle.read(MAX_ITEM).decode("latin-1"))
     for item in items:
         search.text(f"PNG {item.where}", item.text)
-    return FileAudit("png", image_items=tuple(items), trailing_bytes=trailing)
+    return FileAudit("png", image_items=tuple(items), trailing_bytes=trailing, incomplete=stopped)
 
 
 def _jpeg_segment(marker: int, data: bytes) -> TextItem | None:
