@@ -418,6 +418,14 @@ def test_a_jpeg_2000_tiling_larger_than_its_codestream_is_refused() -> None:
                             r"codestream has room for at most \d+")
 
 
+def test_a_fractional_number_of_frames_is_refused_not_truncated() -> None:
+    """Before: int() truncated the IS value 1.5 to one frame, and the decoder failed on the pixel data's size."""
+    datasets = series(count=2)
+    datasets[0].NumberOfFrames = "1.5"
+    with pytest.raises(ConversionError, match=r"^instance 1: NumberOfFrames '1\.5' is not a whole number\.$"):
+        convert_series(datasets)
+
+
 def test_an_absurd_number_of_frames_is_named_in_the_refusal() -> None:
     datasets = series(count=2)
     datasets[0].NumberOfFrames = 1_000_000_000

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pydicom.dataset import Dataset
 
 from curator.ingest.convert_frames import encoded_problem, is_encapsulated
-from curator.io.dicom import MAX_DECODED_BYTES, finite_numbers
+from curator.io.dicom import MAX_DECODED_BYTES, finite_numbers, whole_number
 
 ORIENTATION_TOLERANCE = 1e-3       # direction cosines that differ by less are the same orientation
 PIXEL_SPACING_TOLERANCE = 1e-4     # mm
@@ -84,10 +84,9 @@ def _integer(ds: Dataset, keyword: str, label: str, default: int | None = None) 
         if default is not None:
             return default
         raise ConversionError(f"{label} has no {keyword}; an image needs it to be decoded.")
-    try:
-        number = int(value)
-    except (TypeError, ValueError) as error:
-        raise ConversionError(f"{label}: {keyword} {one_line(value)!r} is not a whole number.") from error
+    number = whole_number(value)
+    if isinstance(number, str):
+        raise ConversionError(f"{label}: {keyword} {number}.")
     return number
 
 

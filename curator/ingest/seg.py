@@ -49,7 +49,7 @@ from curator.ingest.convert_headers import one_line, vector
 from curator.ingest.seg_grid import frame_positions
 from curator.ingest.seg_pixels import Pixels
 from curator.ingest.seg_records import FloatArray, Frames, SegError, SegMask, Segment, Tally
-from curator.io.dicom import finite_numbers
+from curator.io.dicom import finite_numbers, whole_number
 
 __all__ = ["SEGMENTATION_STORAGE", "SegError", "SegMask", "is_segmentation", "mask_from_seg",
            "referenced_instances", "referenced_series"]
@@ -142,10 +142,10 @@ def _integer(ds: Dataset, keyword: str, what: str = "the SEG") -> int:
     if value is None or value == "":
         raise SegError(f"{what} has no {keyword}. A Segmentation object must carry it; re-export the SEG with a "
                        "conforming writer (e.g. highdicom, dcmqi).")
-    try:
-        return int(value)
-    except (TypeError, ValueError) as error:
-        raise SegError(f"{what}: {keyword} {one_line(value)!r} is not a whole number.") from error
+    number = whole_number(value)
+    if isinstance(number, str):
+        raise SegError(f"{what}: {keyword} {number}.")
+    return number
 
 
 def _numbers(value: object, count: int, keyword: str, where: str) -> tuple[float, ...]:
