@@ -38,6 +38,7 @@ from tests.hostile import run_bounded, snapshot, written_outside
 from tests.ingest_factories import PATIENTS, write_jpeg_series
 from tests.ingest_slices_factories import (
     PATIENT,
+    TRAILER,
     hostile_jpeg,
     jpeg_bytes,
     jpeg_with_segments_after_scan,
@@ -317,3 +318,15 @@ def test_pillow_still_decodes_what_the_stripper_copies() -> None:
     assert np.array_equal(decoded, np.asarray(Image.open(io.BytesIO(data))))
     with pytest.raises(SliceFormatError, match="truncated"):
         strip_jpeg(data[:-30])
+
+
+@pytest.mark.parametrize("fill", [0, 17 << 20], ids=["walked-to-eoi", "beyond-the-walk"])
+def test_the_audit_counts_bytes_after_the_end_of_image(tmp_path: Path, fill: int) -> None:
+    """Bytes after EOI: from the walk when it reaches EOI, from the file's tail when the JPEG is longer than the
+    walk reads (then the audit also says it stopped)."""
+    data = jpeg_bytes(slice_pixels(), exif=False, xmp=False, iptc=False, comment=False, trailing=TRAILER)
+    data = data[:2] + b"\xff" * fill + data[2:]
+    (tmp_path / "trailer.jpg").write_bytes(data)
+    audit = audit_file(tmp_path, "trailer.jpg", len(data), None)
+    assert audit.trailing_bytes == len(TRAILER)
+    assert len(audit.incomplete) == (1 if fill else 0)
