@@ -19,6 +19,8 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from curator.io import ReadError
+
 __all__ = [
     "J2K_EOC",
     "J2K_SIZ",
@@ -70,7 +72,7 @@ _SCAN_END = re.compile(rb"\xff[\x01-\xcf\xd8-\xfe]")         # JPEG: FF 00 is a 
 _SCAN_END_LS = re.compile(rb"\xff[\x80-\xcf\xd8-\xff]")      # JPEG-LS: FF then a byte below 80 is stuffing
 
 
-class CodestreamError(ValueError):
+class CodestreamError(ReadError, ValueError):
     """The bytes are not a well-formed codestream of the kind walked; the message says where they break.
 
     ``offset`` is where the walk stopped; ``at_end`` is True when the bytes ran out (a truncated stream, or a buffer
