@@ -3,6 +3,7 @@ with the patient's name, dates and IDs in every header. Pixels are a small chest
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -92,3 +93,24 @@ def write_study(folder: Path, patient: dict[str, str], *, images: int = 110, ste
                           z=-200.0 + (instance - 1) * step, accession=accession)
             ds.save_as(target / f"IM{instance:05d}", enforce_file_format=True)
     return study_uid
+
+
+def write_jpeg_series(folder: Path, patient: dict[str, str], frame: Callable[[np.ndarray], bytes], *,
+                      images: int = 12, size: int = SIZE) -> None:
+    """One BODY series (SE2/IM00001 ...) in JPEG Baseline whose frames ``frame`` makes from each image's 8-bit
+    pixels (a hostile codestream, for instance)."""
+    from pydicom.encaps import encapsulate
+    from pydicom.uid import JPEGBaseline8Bit
+
+    study_uid, series_uid = generate_uid(UID_ROOT), generate_uid(UID_ROOT)
+    for instance in range(1, images + 1):
+        ds = ct_image(patient=patient, study_uid=study_uid, series_uid=series_uid, series_number=2,
+                      description="BODY 0.8 B31f", kernel="B31f", instance=instance, z=(instance - 1) * 0.8,
+                      size=size)
+        ds.BitsAllocated, ds.BitsStored, ds.HighBit = 8, 8, 7
+        ds.file_meta.TransferSyntaxUID = JPEGBaseline8Bit
+        ds.PixelData = encapsulate([frame((_pixels(instance, size) >> 4).astype(np.uint8))])
+        ds["PixelData"].VR = "OB"
+        target = folder / "SE2" / f"IM{instance:05d}"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        ds.save_as(target, enforce_file_format=True)

@@ -62,9 +62,40 @@ def jpeg_bytes(pixels: np.ndarray, *, exif: bool = True, xmp: bool = True, iptc:
 def jpeg_with_segments(pixels: np.ndarray, segments: Iterable[tuple[int, bytes]]) -> bytes:
     """A plain greyscale JPEG with ``segments`` ((marker, payload) pairs) spliced in right after SOI."""
     data = jpeg_bytes(pixels, exif=False, xmp=False, iptc=False, comment=False, trailing=b"")
-    extra = b"".join(bytes([0xFF, marker]) + struct.pack(">H", len(payload) + 2) + payload
-                     for marker, payload in segments)
-    return data[:2] + extra + data[2:]
+    return data[:2] + _segments(segments) + data[2:]
+
+
+def _segments(segments: Iterable[tuple[int, bytes]]) -> bytes:
+    return b"".join(bytes([0xFF, marker]) + struct.pack(">H", len(payload) + 2) + payload
+                    for marker, payload in segments)
+
+
+def jpeg_with_segments_after_scan(pixels: np.ndarray, segments: Iterable[tuple[int, bytes]]) -> bytes:
+    """A plain greyscale JPEG with ``segments`` between its scan data and EOI, where a progressive encoder puts the
+    tables and comments of its next scans (decoders read them there)."""
+    data = jpeg_bytes(pixels, exif=False, xmp=False, iptc=False, comment=False, trailing=b"")
+    return data[:-2] + _segments(segments) + data[-2:]
+
+
+def hostile_jpeg(kind: str, pixels: np.ndarray, count: int = 0) -> bytes:
+    """A JPEG that breaks a codestream walker that is not bounded: ``fill`` (``count`` FF fill bytes after SOI,
+    which the standard allows), ``stuffed`` (scan data of ``count`` stuffed FF 00 pairs), ``segments`` (``count``
+    empty comment segments), ``zero-length`` (an APP1 segment whose length field is 0), ``truncated`` (cut inside
+    its scan data)."""
+    data = jpeg_bytes(pixels, exif=False, xmp=False, iptc=False, comment=False, trailing=b"")
+    if kind == "fill":
+        return data[:2] + b"\xff" * count + data[2:]
+    if kind == "stuffed":
+        scan = data.index(b"\xff\xda")
+        header_end = scan + 2 + struct.unpack(">H", data[scan + 2:scan + 4])[0]
+        return data[:header_end] + b"\xff\x00" * count + b"\xff\xd9"
+    if kind == "segments":
+        return data[:2] + _segments([(0xFE, b"")] * count) + data[2:]
+    if kind == "zero-length":
+        return data[:2] + b"\xff\xe1\x00\x00Exif" + data[2:]
+    if kind == "truncated":
+        return data[: data.index(b"\xff\xda") + 40]
+    raise ValueError(f"no hostile JPEG of kind {kind!r}")
 
 
 def png_bytes(array: np.ndarray, *, mode: str = "L", text: bool = True, time: bool = True, exif: bool = False,

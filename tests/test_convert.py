@@ -19,7 +19,7 @@ from pydicom.dataset import Dataset
 from pydicom.encaps import encapsulate, generate_frames
 from pydicom.uid import JPEG2000Lossless, JPEGBaseline8Bit, JPEGLosslessSV1, JPEGLSLossless, RLELossless
 
-from curator.ingest import convert
+from curator.ingest import convert_pixels
 from curator.ingest.convert import ConversionError, Volume, convert_series, write_volume
 from tests.convert_factories import (
     AXIAL,
@@ -204,7 +204,7 @@ def test_truncated_pixel_data_is_refused() -> None:
 
 
 def test_missing_decoder_names_the_package(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(convert, "missing_decoder", lambda syntax: ("pylibjpeg-libjpeg (required for JPEG)",))
+    monkeypatch.setattr(convert_pixels, "missing_decoder", lambda syntax: ("pylibjpeg-libjpeg (required for JPEG)",))
     with pytest.raises(ConversionError, match=r"no installed decoder can read it\. Install: pylibjpeg-libjpeg"):
         convert_series(series(count=2))
 
@@ -373,6 +373,18 @@ def test_an_rle_frame_with_the_wrong_segments_is_refused() -> None:
         convert_series(datasets)
 
 
+def test_a_jpeg_frame_cut_inside_its_scan_is_refused_before_decoding() -> None:
+    """Before: the converter's walker let a frame without EOI through and the decoder filled the missing part of the
+    image, so ingest wrote a volume with made-up pixels."""
+    datasets = series(count=2, rows=32, columns=40)
+    for ds in datasets:
+        frame = _jpeg_baseline(ds)
+        _encapsulated(ds, JPEGBaseline8Bit, frame[:frame.index(b"\xff\xda") + 40])
+    with pytest.raises(ConversionError, match=r"instance 1: the JPEG scan data from byte \d+ runs to the end of the "
+                                              r"codestream without an end-of-image marker \(truncated\)"):
+        convert_series(datasets)
+
+
 @pytest.mark.parametrize(("marker", "needs"), [(0xC0, r"4096 bytes at two bits per 8 x 8 block"),
                                                (0xC3, r"131072 bytes at one bit per pixel")],
                          ids=["baseline", "lossless"])
@@ -404,6 +416,14 @@ def test_a_jpeg_2000_tiling_larger_than_its_codestream_is_refused() -> None:
         _encapsulated(ds, JPEG2000Lossless, frame)
     _peak_refusal(datasets, r"the JPEG 2000 SIZ segment divides the image into 4096 tiles, but the \d+-byte "
                             r"codestream has room for at most \d+")
+
+
+def test_a_fractional_number_of_frames_is_refused_not_truncated() -> None:
+    """Before: int() truncated the IS value 1.5 to one frame, and the decoder failed on the pixel data's size."""
+    datasets = series(count=2)
+    datasets[0].NumberOfFrames = "1.5"
+    with pytest.raises(ConversionError, match=r"^instance 1: NumberOfFrames '1\.5' is not a whole number\.$"):
+        convert_series(datasets)
 
 
 def test_an_absurd_number_of_frames_is_named_in_the_refusal() -> None:

@@ -359,3 +359,13 @@ def test_a_series_that_is_not_greyscale_is_left_out_not_converted_as_hu(tmp_path
     (finding,) = [f for f in json.loads(output)["findings"] if f["severity"] == "error"]
     assert finding["code"] == "INGEST_NO_SERIES" and "PALETTE COLOR" in finding["message"]
     assert rows(out) == []
+
+
+def test_the_options_record_holds_every_click_parameter_once() -> None:
+    """cli/ingest builds one IngestArguments from click's parameters: an option added without its field (or a field
+    left behind by a removed option) fails here, not in a user's run."""
+    from dataclasses import fields
+
+    from curator.cli.ingest import IngestArguments, ingest
+
+    assert sorted(p.name for p in ingest.params if p.name) == sorted(f.name for f in fields(IngestArguments))

@@ -431,3 +431,22 @@ def test_real_dicom_text_values_are_searched_once(realdata: Path, tmp_path: Path
     [hit] = [f for f in report.findings if f.code == "PHI_IDENTIFIER_FOUND"]
     assert hit.path == "patient/CT_small.dcm" and hit.context["where"] == "DICOM PatientName"
 
+
+
+def test_a_png_with_more_chunks_than_the_audit_reads_is_incomplete_not_clean(tmp_path: Path) -> None:
+    """Before: the chunk walk stopped at its limit in silence, so a text chunk after 100000 empty private chunks was
+    neither flagged nor reported unread (ingest-slices' stripper walks every chunk and removes it)."""
+    from curator.io.privacy_files import audit_file
+    from curator.io.privacy_files_images import MAX_PNG_CHUNKS
+    from tests.ingest_slices_factories import png_bytes, png_chunk
+    from tests.slices_factories import label_map
+
+    plain = png_bytes(label_map(), text=False, time=False)
+    data = plain[:-12] + png_chunk(b"prVt", b"") * MAX_PNG_CHUNKS + png_chunk(b"tEXt", b"Author\x00Ivanov") \
+        + plain[-12:]
+    (tmp_path / "many.png").write_bytes(data)
+    audit = audit_file(tmp_path, "many.png", len(data), None)
+    assert (audit.image_items, audit.error) == ((), None)
+    (reason,) = audit.incomplete
+    assert reason.startswith(f"the chunks after the first {MAX_PNG_CHUNKS} (from byte ") and reason.endswith(
+        ") were not read")

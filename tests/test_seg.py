@@ -420,6 +420,8 @@ MALFORMED = {
     "no spacing": (lambda s: delattr(_shared(s), "PixelMeasuresSequence"), "no PixelSpacing"),
     "no frames count": (lambda s: delattr(s, "NumberOfFrames"), "has no NumberOfFrames"),
     "zero frames": (lambda s: _set_frames(s, 0), "NumberOfFrames is 0"),
+    # before: int() truncated the IS value 3.5 to 3 frames
+    "fractional frames": (lambda s: _set_frames(s, "3.5"), "the SEG: NumberOfFrames '3.5' is not a whole number"),
     "no rows": (lambda s: delattr(s, "Rows"), "has no Rows"),
     "truncated pixels": (lambda s: setattr(s, "PixelData", s.PixelData[:2]), "the file is truncated"),
     "no pixels": (lambda s: delattr(s, "PixelData"), "has no PixelData"),

@@ -10,7 +10,8 @@ import struct
 import zlib
 from dataclasses import dataclass
 
-from curator.io.formats import PNG_SIGNATURE
+from curator.io.codestreams import CodestreamError, jpeg_segments
+from curator.io.formats import JPEG_SIGNATURE, PNG_SIGNATURE
 from curator.io.image_metadata import PNG_METADATA_CHUNKS, jpeg_metadata_segment
 
 __all__ = ["PNG_STRIPPED_CHUNKS", "SliceFormatError", "Stripped", "strip_jpeg", "strip_metadata", "strip_png"]
@@ -63,73 +64,29 @@ def strip_png(data: bytes) -> Stripped:
     return Stripped("PNG", bytes(out), tuple(removed), size - position)
 
 
-def _scan_end(data: bytes, position: int) -> int:
-    """Where the entropy-coded data starting at ``position`` ends: the next marker that is not a stuffed byte
-    (FF 00) or a restart marker (FF D0..D7)."""
-    while True:
-        found = data.find(b"\xff", position)
-        if found < 0 or found + 1 >= len(data):
-            raise SliceFormatError("the scan data runs to the end of the file without an EOI marker (truncated)")
-        following = data[found + 1]
-        if following == 0x00 or 0xD0 <= following <= 0xD7:
-            position = found + 2
-        elif following == 0xFF:   # fill byte before a marker
-            position = found + 1
-        else:
-            return found
-
-
 def strip_jpeg(data: bytes) -> Stripped:
     """The JPEG without EXIF/XMP/IPTC/comment segments and without bytes after EOI, segment by segment (no
-    re-encoding); raises SliceFormatError."""
-    if not data.startswith(b"\xff\xd8"):
-        raise SliceFormatError("no JPEG start-of-image marker")
-    out = bytearray(b"\xff\xd8")
+    re-encoding; the one codestream walker, ``curator.io.codestreams``); raises SliceFormatError."""
+    out = bytearray()
     removed: list[str] = []
-    position, size = 2, len(data)
-    while True:
-        if position + 2 > size:
-            raise SliceFormatError(f"the file ends at byte {size} before its EOI marker (truncated)")
-        if data[position] != 0xFF:
-            raise SliceFormatError(f"byte {position} is not a JPEG marker")
-        if data[position + 1] == 0xFF:   # fill byte
-            position += 1
-            continue
-        marker = data[position + 1]
-        if marker == 0xD9:
-            out += b"\xff\xd9"
-            position += 2
-            break
-        if marker == 0x01 or 0xD0 <= marker <= 0xD7:
-            out += data[position : position + 2]
-            position += 2
-            continue
-        if marker in (0x00, 0xD8):
-            raise SliceFormatError(f"unexpected marker FF{marker:02X} at byte {position}")
-        if position + 4 > size:
-            raise SliceFormatError(f"the file ends inside the segment at byte {position} (truncated)")
-        (length,) = struct.unpack(">H", data[position + 2 : position + 4])
-        end = position + 2 + length
-        if length < 2 or end > size:
-            raise SliceFormatError(f"segment FF{marker:02X} at byte {position} runs past the end of the file "
-                                   "(truncated)")
-        name = jpeg_metadata_segment(marker, data[position + 4 : end])
-        if name is None:
-            out += data[position:end]
-        else:
-            removed.append(name)
-        position = end
-        if marker == 0xDA:   # start of scan: the entropy-coded data follows, up to the next marker
-            scan_end = _scan_end(data, position)
-            out += data[position:scan_end]
-            position = scan_end
-    return Stripped("JPEG", bytes(out), tuple(removed), size - position)
+    end = 0
+    try:
+        for segment in jpeg_segments(data, strict=True):
+            name = jpeg_metadata_segment(segment.marker, segment.payload.tobytes())
+            if name is None:
+                out += data[segment.offset:segment.end]   # with a scan header: its entropy-coded data too
+            else:
+                removed.append(name)
+            end = segment.end
+    except CodestreamError as error:
+        raise SliceFormatError(str(error)) from error
+    return Stripped("JPEG", bytes(out), tuple(removed), len(data) - end)
 
 
 def strip_metadata(data: bytes) -> Stripped:
     """``strip_png`` or ``strip_jpeg`` by the file's signature; raises SliceFormatError for anything else."""
     if data.startswith(PNG_SIGNATURE):
         return strip_png(data)
-    if data.startswith(b"\xff\xd8\xff"):
+    if data.startswith(JPEG_SIGNATURE):
         return strip_jpeg(data)
     raise SliceFormatError("neither a PNG nor a JPEG file (no PNG signature or JPEG start-of-image marker)")

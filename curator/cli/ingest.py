@@ -6,12 +6,52 @@ Registered on the ``curator`` group in ``curator.cli.main``; the work is importe
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import click
 
 from curator.cli.options import archive_limit_options, report_options
+
+
+@dataclass(frozen=True)
+class IngestArguments:
+    """What ``curator ingest`` was given, one field per click parameter (same names): built once, passed down."""
+
+    paths: tuple[Path, ...]
+    key_file: Path | None
+    map_file: Path | None
+    key_map: Path | None
+    preset: str
+    rules_file: Path | None
+    series_description: tuple[str, ...]
+    exclude_description: tuple[str, ...]
+    kernel: tuple[str, ...]
+    min_images: int | None
+    pick: str | None
+    every: int | None
+    remainder: int | None
+    tilt: str | None
+    uneven: str | None
+    categories: Path | None
+    category_column: str
+    category: str | None
+    card: Path | None
+    jobs: int | None
+    fmt: tuple[str, ...]
+    output: tuple[Path, ...]
+    verbose: bool
+    max_gigabytes: float
+    max_ratio: float
+
+    def overrides(self) -> dict[tuple[str, str], Any]:
+        """The rule options given on the command line, by (rules section, field); unset ones are None or ()."""
+        return {("series", "description"): self.series_description,
+                ("series", "exclude_description"): self.exclude_description, ("series", "kernel"): self.kernel,
+                ("series", "min_images"): self.min_images, ("series", "pick"): self.pick,
+                ("instances", "every"): self.every, ("instances", "remainder"): self.remainder,
+                ("conversion", "tilt"): self.tilt, ("conversion", "uneven"): self.uneven}
 
 
 def _rules(preset: str, rules_file: Path | None, overrides: dict[tuple[str, str], Any]) -> Any:
@@ -45,11 +85,7 @@ def _rules(preset: str, rules_file: Path | None, overrides: dict[tuple[str, str]
         raise OptionsError(f"invalid ingest rules: {describe_validation_error(error, limit=5)}") from error
 
 
-def _run(paths: tuple[Path, ...], key_file: Path | None, map_file: Path | None, key_map: Path | None,
-         preset: str, rules_file: Path | None, overrides: dict[tuple[str, str], Any], categories: Path | None,
-         category_column: str, category: str | None, card: Path | None, jobs: int | None,
-         fmt: tuple[str, ...], output: tuple[Path, ...], verbose: bool, max_gigabytes: float,
-         max_ratio: float) -> None:
+def _run(given: IngestArguments) -> None:
     from curator.anonymise import load_key, load_mapping
     from curator.cli.main import EXIT_INVALID, EXIT_VALID, present
     from curator.errors import OptionsError
@@ -58,31 +94,33 @@ def _run(paths: tuple[Path, ...], key_file: Path | None, map_file: Path | None, 
     from curator.io.archive_read import Limits
     from curator.render.progress import ProgressLine
 
-    if len(paths) < 2:
+    if len(given.paths) < 2:
         raise OptionsError("give at least one INPUT and the OUT folder")
-    *inputs, out = paths
+    *inputs, out = given.paths
+    key_file, map_file, categories, card = given.key_file, given.map_file, given.categories, given.card
     key = load_key(key_file)
-    rules = _rules(preset, rules_file, overrides)
-    mapping = load_category_map(categories, category_column, category)
-    if categories is None and category is None:
+    rules = _rules(given.preset, given.rules_file, given.overrides())
+    mapping = load_category_map(categories, given.category_column, given.category)
+    if categories is None and given.category is None:
         raise OptionsError("every study needs a category: give --categories FILE (a CSV mapping inputs, patients or "
                            "studies to categories) or --category for all")
     if card is not None and not card.is_file():
         raise OptionsError(f"the dataset card {card} {'is not a regular file' if card.exists() else 'does not exist'}")
-    key_map = key_map or out.resolve().parent / f"{out.resolve().name}.keymap.csv"
-    limits = Limits(max_total_bytes=int(max_gigabytes * 2**30), max_ratio=max_ratio)
+    key_map = given.key_map or out.resolve().parent / f"{out.resolve().name}.keymap.csv"
+    limits = Limits(max_total_bytes=int(given.max_gigabytes * 2**30), max_ratio=given.max_ratio)
     line = ProgressLine()
     try:
         report = ingest(inputs, out, IngestOptions(
             key=key, key_map=key_map, rules=rules, categories=mapping,
-            pseudonyms=load_mapping(map_file) if map_file else None, card=card, jobs=jobs, limits=limits,
-            key_file=key_file, own_files=tuple(p for p in (map_file, categories, rules_file, card) if p is not None),
+            pseudonyms=load_mapping(map_file) if map_file else None, card=card, jobs=given.jobs, limits=limits,
+            key_file=key_file,
+            own_files=tuple(p for p in (map_file, categories, given.rules_file, card) if p is not None),
             progress=lambda done, total: line("ingest", done, total)))
     finally:
         line.close()
-    present(report, fmt, output, command="ingest", verbose=verbose)
+    present(report, given.fmt, given.output, command="ingest", verbose=given.verbose)
     extra = report.stats.model_extra or {}
-    if not fmt or fmt == ("text",):
+    if not given.fmt or given.fmt == ("text",):
         click.echo(ingest_summary(extra, out, key_map))
     sys.exit(EXIT_VALID if report.valid else EXIT_INVALID)
 
@@ -118,12 +156,7 @@ def _run(paths: tuple[Path, ...], key_file: Path | None, map_file: Path | None, 
 @click.option("--jobs", "-j", type=click.IntRange(min=1), help="Inputs processed at once (default: all cores).")
 @report_options
 @archive_limit_options("An archive")
-def ingest(paths: tuple[Path, ...], key_file: Path | None, map_file: Path | None, key_map: Path | None,
-           preset: str, rules_file: Path | None, series_description: tuple[str, ...],
-           exclude_description: tuple[str, ...], kernel: tuple[str, ...], min_images: int | None, pick: str | None,
-           every: int | None, remainder: int | None, tilt: str | None, uneven: str | None, categories: Path | None,
-           category_column: str, category: str | None, card: Path | None, jobs: int | None, fmt: tuple[str, ...],
-           output: tuple[Path, ...], verbose: bool, max_gigabytes: float, max_ratio: float) -> None:
+def ingest(**parameters: Any) -> None:
     """Convert the DICOM studies in INPUT... (folders, zip, tar, 7z, RAR) into a build source in OUT.
 
     Per study: the series chosen by the rules, every Nth image if asked, anonymised in memory (PS3.15 Basic
@@ -135,12 +168,7 @@ def ingest(paths: tuple[Path, ...], key_file: Path | None, map_file: Path | None
     """
     from curator.cli.main import guarded
 
-    overrides = {("series", "description"): series_description, ("series", "exclude_description"): exclude_description,
-                 ("series", "kernel"): kernel, ("series", "min_images"): min_images, ("series", "pick"): pick,
-                 ("instances", "every"): every, ("instances", "remainder"): remainder,
-                 ("conversion", "tilt"): tilt, ("conversion", "uneven"): uneven}
-    guarded(_run)(paths, key_file, map_file, key_map, preset, rules_file, overrides, categories, category_column,
-                  category, card, jobs, fmt, output, verbose, max_gigabytes, max_ratio)
+    guarded(_run)(IngestArguments(**parameters))
 
 
 def ingest_summary(extra: dict[str, Any], out: Path, key_map: Path) -> str:

@@ -322,46 +322,10 @@ def _ingest(paths: list[Path], out: Path, options: IngestOptions, started: float
     exposed = key_file_exposure(options.key_file)
     if exposed:
         findings.append(make_finding("INGEST_KEY_FILE_READABLE", display(str(options.key_file)), reason=exposed))
-    labels: dict[str, Unit] = {}
-    fingerprints: dict[str, str] = {}
-    tasks: list[UnitTask] = []
-    kept: dict[str, tuple[dict[str, Any], list[dict[str, str]]]] = {}
-    for unit in found.units:
-        unit_id = "u" + _keyed(options.key, "unit", unit.label, 12)
-        labels[unit_id] = unit
-        try:
-            fingerprints[unit_id] = _keyed(options.key, "fingerprint", unit.stat_fingerprint() + settings, 32)
-        except OSError as error:
-            raise RunError(f"cannot read {display(unit.label)}: {error.strerror or error}") from error
-        record, rows = previous.records.get(unit_id), previous.keys.get(unit_id, [])
-        if record is not None and _intact(out, record, fingerprints[unit_id], rows):
-            kept[unit_id] = (record, rows)
-            findings.extend(_finding(str(p["code"]), unit.label, {k: v for k, v in p.items() if k != "code"})
-                            for p in record.get("problems") or [])
-            continue
-        tasks.append(UnitTask(unit=unit, unit_id=unit_id, rules=options.rules, key=options.key,
-                              pseudonyms=options.pseudonyms, staging=staging / unit_id, limits=options.limits))
-
-    results: dict[str, tuple[dict[str, Any], list[dict[str, str]], list[StudyOutput]]] = {}
-    for unit_id, (record, rows) in kept.items():
-        results[unit_id] = (record, rows, _studies_from(record, rows))
-    key_rows_done: list[dict[str, str]] = [row for _, rows in kept.values() for row in rows]
-    try:
-        for result in iter_tasks(process_unit, tasks, options.jobs, processes=True, progress=options.progress):
-            unit = labels[result.unit_id]
-            claimed = {rel for r in results.values() for rel in _outputs(r[0].get("studies") or [])}
-            _commit(out, staging / result.unit_id, result, previous.records.get(result.unit_id), claimed)
-            record = _record(result, fingerprints[result.unit_id])
-            rows = _key_rows(result, unit)
-            _write_atomic(out / STATE / f"{result.unit_id}.json",
-                          json.dumps(record, indent=1, sort_keys=True).encode())
-            key_rows_done.extend(rows)
-            _write_atomic(options.key_map, _csv_bytes(KEY_MAP_COLUMNS, _merged_keys(previous, key_rows_done)),
-                          mode=PRIVATE_MODE)
-            results[result.unit_id] = (record, rows, result.studies)
-            findings.extend(_finding(code, unit.label, context) for code, context in result.problems)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    plan = _plan_units(found.units, out, options, previous, settings, staging)
+    findings.extend(plan.findings)
+    labels, tasks = plan.labels, plan.tasks
+    results = _run_units(plan, out, options, previous, staging, findings)
     # units no longer among the inputs: their outputs go (unless a unit of this run claims them), so OUT mirrors
     # this run
     claimed = {rel for r in results.values() for rel in _outputs(r[0].get("studies") or [])}
@@ -369,7 +333,7 @@ def _ingest(paths: list[Path], out: Path, options: IngestOptions, started: float
         if unit_id not in labels:
             _commit(out, staging, UnitResult(unit_id, ""), record, claimed)
             (out / STATE / f"{unit_id}.json").unlink(missing_ok=True)
-    key_rows = [row for row in _merged_keys(previous, key_rows_done) if row["unit"] in labels]
+    key_rows = [row for row in _merged_keys(previous, plan.key_rows) if row["unit"] in labels]
     _write_atomic(options.key_map, _csv_bytes(KEY_MAP_COLUMNS, key_rows), mode=PRIVATE_MODE)
 
     table, table_findings = _studies_table(out, results, labels, options)
@@ -379,10 +343,73 @@ def _ingest(paths: list[Path], out: Path, options: IngestOptions, started: float
     if options.card is not None:
         _write_atomic(out / "dataset.yaml", options.card.read_bytes())
     return _report(out, findings, started, {
-        "units": len(found.units), "units_done": len(tasks), "units_resumed": len(kept),
+        "units": len(found.units), "units_done": len(tasks), "units_resumed": len(plan.kept),
         "units_converted": sum(1 for task in tasks if results.get(task.unit_id, ({}, [], []))[2]),
         "studies": len(table), "volumes": sum(len(r[2]) for r in results.values()),
         "key_map": str(options.key_map)})
+
+
+Results = dict[str, tuple[dict[str, Any], list[dict[str, str]], list[StudyOutput]]]   # unit id -> record, keys, studies
+
+
+@dataclass
+class _UnitPlan:
+    """The units of a run: each one's label and fingerprint, the tasks to do and the units kept from before."""
+
+    labels: dict[str, Unit] = field(default_factory=dict)
+    fingerprints: dict[str, str] = field(default_factory=dict)
+    tasks: list[UnitTask] = field(default_factory=list)
+    kept: dict[str, tuple[dict[str, Any], list[dict[str, str]]]] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)   # the problems a kept unit had, reported again
+    key_rows: list[dict[str, str]] = field(default_factory=list)   # the key-map rows done so far
+
+
+def _plan_units(units: Sequence[Unit], out: Path, options: IngestOptions, previous: _Previous, settings: str,
+                staging: Path) -> _UnitPlan:
+    """Name each unit by the key, and keep the ones done before whose inputs, rules and outputs are unchanged."""
+    plan = _UnitPlan()
+    for unit in units:
+        unit_id = "u" + _keyed(options.key, "unit", unit.label, 12)
+        plan.labels[unit_id] = unit
+        try:
+            plan.fingerprints[unit_id] = _keyed(options.key, "fingerprint", unit.stat_fingerprint() + settings, 32)
+        except OSError as error:
+            raise RunError(f"cannot read {display(unit.label)}: {error.strerror or error}") from error
+        record, rows = previous.records.get(unit_id), previous.keys.get(unit_id, [])
+        if record is not None and _intact(out, record, plan.fingerprints[unit_id], rows):
+            plan.kept[unit_id] = (record, rows)
+            plan.key_rows.extend(rows)
+            plan.findings.extend(_finding(str(p["code"]), unit.label, {k: v for k, v in p.items() if k != "code"})
+                                 for p in record.get("problems") or [])
+            continue
+        plan.tasks.append(UnitTask(unit=unit, unit_id=unit_id, rules=options.rules, key=options.key,
+                                   pseudonyms=options.pseudonyms, staging=staging / unit_id, limits=options.limits))
+    return plan
+
+
+def _run_units(plan: _UnitPlan, out: Path, options: IngestOptions, previous: _Previous, staging: Path,
+               findings: list[Finding]) -> Results:
+    """Do the planned tasks; each unit's volumes, state record and key-map rows are written as it finishes, so an
+    interrupted run keeps what it did. The staging folder goes in any case."""
+    results: Results = {unit_id: (record, rows, _studies_from(record, rows))
+                        for unit_id, (record, rows) in plan.kept.items()}
+    try:
+        for result in iter_tasks(process_unit, plan.tasks, options.jobs, processes=True, progress=options.progress):
+            unit = plan.labels[result.unit_id]
+            claimed = {rel for r in results.values() for rel in _outputs(r[0].get("studies") or [])}
+            _commit(out, staging / result.unit_id, result, previous.records.get(result.unit_id), claimed)
+            record = _record(result, plan.fingerprints[result.unit_id])
+            rows = _key_rows(result, unit)
+            _write_atomic(out / STATE / f"{result.unit_id}.json",
+                          json.dumps(record, indent=1, sort_keys=True).encode())
+            plan.key_rows.extend(rows)
+            _write_atomic(options.key_map, _csv_bytes(KEY_MAP_COLUMNS, _merged_keys(previous, plan.key_rows)),
+                          mode=PRIVATE_MODE)
+            results[result.unit_id] = (record, rows, result.studies)
+            findings.extend(_finding(code, unit.label, context) for code, context in result.problems)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return results
 
 
 def _merged_keys(previous: _Previous, done: list[dict[str, str]]) -> list[dict[str, str]]:

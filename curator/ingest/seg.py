@@ -30,85 +30,39 @@ Conventions (those of ``curator.ingest.convert``):
   value >= 50 % of MaximumFractionalValue. ``merge="binary"`` writes 1 for any segment; ``merge="labels"`` writes
   the segment number (at most 255) and refuses voxels claimed by two segments, which one label cannot hold. Two
   frames of one segment on one slice are combined (union).
+
+Beside this module: ``seg_records`` (SegError, SegMask and the records of segments and frames), ``seg_grid``
+(placing the frames on the volume's grid), ``seg_pixels`` (reading the frames' pixels).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 from pydicom.dataset import Dataset
-from pydicom.uid import UID
 
-from curator.io.dicom import MAX_DECODED_BYTES, finite_numbers, missing_decoder
+from curator.ingest.convert_headers import one_line, vector
+from curator.ingest.seg_grid import frame_positions
+from curator.ingest.seg_pixels import Pixels
+from curator.ingest.seg_records import FloatArray, Frames, SegError, SegMask, Segment, Tally
+from curator.io.dicom import finite_numbers, whole_number
 
 __all__ = ["SEGMENTATION_STORAGE", "SegError", "SegMask", "is_segmentation", "mask_from_seg",
            "referenced_instances", "referenced_series"]
 
 Merge = Literal["binary", "labels"]
 Outside = Literal["refuse", "drop"]
-FloatArray = npt.NDArray[np.float64]
 
 SEGMENTATION_STORAGE = "1.2.840.10008.5.1.4.1.1.66.4"
 OTHER_SEG_CLASSES = {
     "1.2.840.10008.5.1.4.1.1.66.5": "Surface Segmentation Storage (meshes, not frames of pixels)",
     "1.2.840.10008.5.1.4.1.1.66.7": "Label Map Segmentation Storage (one label value per pixel)",
 }
-LPS_TO_RAS = np.diag([-1.0, -1.0, 1.0, 1.0])
 DEFAULT_TOLERANCE_MM = 0.05
-
-
-class SegError(Exception):
-    """The SEG cannot become a mask on this volume; the message says what was expected, found, and what to do."""
-
-
-@dataclass(frozen=True, eq=False)  # eq=False: arrays do not compare to one truth value
-class SegMask:
-    """A SEG on a volume's grid. ``data`` is read-only uint8 with the volume's shape (columns, rows, slices)."""
-
-    data: npt.NDArray[np.uint8]
-    notes: tuple[str, ...]                # facts for the provenance record
-    segments: tuple[str, ...]             # labels of the segments with foreground in ``data``, by segment number
-
-
-@dataclass(frozen=True)
-class _Segment:
-    number: int
-    label: str
-
-    def __str__(self) -> str:
-        return f"segment {self.number} ({self.label!r})"
-
-
-@dataclass
-class _Frames:
-    """What the frames say of themselves, before any pixel is read."""
-
-    segments: list[int]                   # ReferencedSegmentNumber per frame
-    origin: FloatArray                    # (n, 3) ImagePositionPatient, LPS mm
-    row: FloatArray                       # (n, 3) unit row direction (increasing column index)
-    col: FloatArray                       # (n, 3) unit column direction (increasing row index)
-    spacing: FloatArray                   # (n, 2) PixelSpacing: (between rows, between columns) mm
-
-
-@dataclass
-class _Tally:
-    """Per segment: foreground pixels in the SEG, on the volume's slices, between them, outside."""
-
-    total: dict[int, int] = field(default_factory=dict)
-    kept: dict[int, int] = field(default_factory=dict)
-    between: dict[int, int] = field(default_factory=dict)
-    outside: dict[int, int] = field(default_factory=dict)
-    between_frames: int = 0
-    outside_frames: list[int] = field(default_factory=list)
-    repeated: int = 0
-
-    def add(self, bucket: dict[int, int], segment: int, count: int) -> None:
-        bucket[segment] = bucket.get(segment, 0) + count
 
 
 # --- recognising and referencing -----------------------------------------------------------------------------------
@@ -183,23 +137,15 @@ def referenced_instances(ds: Dataset) -> set[str]:
 
 # --- reading the header --------------------------------------------------------------------------------------------
 
-def _text(value: object) -> str:
-    return " ".join(str(value).split())
-
-
-def _vector(values: Sequence[float]) -> str:
-    return "(" + ", ".join(f"{v:g}" for v in values) + ")"
-
-
 def _integer(ds: Dataset, keyword: str, what: str = "the SEG") -> int:
     value = ds.get(keyword)
     if value is None or value == "":
         raise SegError(f"{what} has no {keyword}. A Segmentation object must carry it; re-export the SEG with a "
                        "conforming writer (e.g. highdicom, dcmqi).")
-    try:
-        return int(value)
-    except (TypeError, ValueError) as error:
-        raise SegError(f"{what}: {keyword} {_text(value)!r} is not a whole number.") from error
+    number = whole_number(value)
+    if isinstance(number, str):
+        raise SegError(f"{what}: {keyword} {number}.")
+    return number
 
 
 def _numbers(value: object, count: int, keyword: str, where: str) -> tuple[float, ...]:
@@ -233,9 +179,9 @@ def _kind(ds: Dataset) -> tuple[str, int | None, list[str]]:
                        "such a SEG, or as a NIfTI mask on the volume.")
     if not is_segmentation(ds):
         raise SegError(f"the object is not a DICOM Segmentation (SOPClassUID {sop_class or 'missing'}, Modality "
-                       f"{_text(ds.get('Modality') or 'missing')}); expected SOP class {SEGMENTATION_STORAGE}. "
+                       f"{one_line(ds.get('Modality') or 'missing')}); expected SOP class {SEGMENTATION_STORAGE}. "
                        "Pass the SEG file that holds the lesion masks.")
-    kind = _text(ds.get("SegmentationType") or "").upper()
+    kind = one_line(ds.get("SegmentationType") or "").upper()
     bits = _integer(ds, "BitsAllocated")
     samples = int(ds.get("SamplesPerPixel") or 1)
     if samples != 1:
@@ -252,7 +198,7 @@ def _kind(ds: Dataset) -> tuple[str, int | None, list[str]]:
         maximum = _integer(ds, "MaximumFractionalValue", "the FRACTIONAL SEG")
         if not 1 <= maximum <= 255:
             raise SegError(f"the SEG's MaximumFractionalValue is {maximum}; it must lie in 1..255.")
-        fractional = _text(ds.get("SegmentationFractionalType") or "unspecified")
+        fractional = one_line(ds.get("SegmentationFractionalType") or "unspecified")
         threshold = (maximum + 1) // 2
         return kind, maximum, [f"FRACTIONAL ({fractional}) segmentation thresholded at 50 % of "
                                f"MaximumFractionalValue {maximum} (foreground where value >= {threshold})"]
@@ -263,12 +209,12 @@ def _kind(ds: Dataset) -> tuple[str, int | None, list[str]]:
                    "malformed or of an unknown kind: re-export it.")
 
 
-def _segments(ds: Dataset) -> dict[int, _Segment]:
+def _segments(ds: Dataset) -> dict[int, Segment]:
     items = ds.get("SegmentSequence")
     if not items:
         raise SegError("the SEG has no SegmentSequence, so its frames' segments are undefined. A Segmentation object "
                        "must describe each segment; re-export it with a conforming writer.")
-    segments: dict[int, _Segment] = {}
+    segments: dict[int, Segment] = {}
     for index, item in enumerate(items):
         number = _integer(item, "SegmentNumber", f"item {index + 1} of the SegmentSequence")
         if number < 1:
@@ -276,12 +222,12 @@ def _segments(ds: Dataset) -> dict[int, _Segment]:
         if number in segments:
             raise SegError(f"SegmentNumber {number} is described twice in the SegmentSequence; each segment is "
                            "described once. The file is malformed: re-export it.")
-        label = _text(item.get("SegmentLabel") or "") or f"segment {number}"
-        segments[number] = _Segment(number, label)
+        label = one_line(item.get("SegmentLabel") or "") or f"segment {number}"
+        segments[number] = Segment(number, label)
     return segments
 
 
-def _frames(ds: Dataset, count: int, segments: dict[int, _Segment]) -> _Frames:
+def _frames(ds: Dataset, count: int, segments: dict[int, Segment]) -> Frames:
     per_frame = ds.get("PerFrameFunctionalGroupsSequence")
     shared_items = ds.get("SharedFunctionalGroupsSequence")
     if per_frame is None or len(per_frame) != count:
@@ -308,161 +254,16 @@ def _frames(ds: Dataset, count: int, segments: dict[int, _Segment]) -> _Frames:
         row, col = np.array(cosines[:3]), np.array(cosines[3:])
         row_length, col_length = float(np.linalg.norm(row)), float(np.linalg.norm(col))
         if row_length < 0.5 or col_length < 0.5 or abs(float(row @ col)) > 1e-2 * row_length * col_length:
-            raise SegError(f"{where}: ImageOrientationPatient {_vector(cosines)} does not hold two perpendicular unit "
+            raise SegError(f"{where}: ImageOrientationPatient {vector(cosines)} does not hold two perpendicular unit "
                            "direction vectors.")
         rows.append(row / row_length)
         cols.append(col / col_length)
         pixel_spacing = _numbers(_lookup(groups, "PixelMeasuresSequence", "PixelSpacing"), 2, "PixelSpacing", where)
         if min(pixel_spacing) <= 0:
-            raise SegError(f"{where}: PixelSpacing {_vector(pixel_spacing)} is not positive.")
+            raise SegError(f"{where}: PixelSpacing {vector(pixel_spacing)} is not positive.")
         spacing.append(pixel_spacing)
-    return _Frames(segments=numbers, origin=np.array(origin, dtype=np.float64), row=np.array(rows, dtype=np.float64),
+    return Frames(segments=numbers, origin=np.array(origin, dtype=np.float64), row=np.array(rows, dtype=np.float64),
                    col=np.array(cols, dtype=np.float64), spacing=np.array(spacing, dtype=np.float64))
-
-
-# --- placing the frames --------------------------------------------------------------------------------------------
-
-def _angle(a: FloatArray, b: FloatArray) -> float:
-    cosine = float(a @ b) / (float(np.linalg.norm(a)) * float(np.linalg.norm(b)))
-    return math.degrees(math.acos(max(-1.0, min(1.0, cosine))))
-
-
-def _frame_positions(frames: _Frames, affine: FloatArray, shape: tuple[int, int, int], tolerance_mm: float,
-           segments: dict[int, _Segment]) -> tuple[FloatArray, FloatArray]:
-    """(k of each frame as a float, distance of each frame from its nearest slice position along the normal, mm).
-
-    Raises SegError for the first frame whose pixel grid does not coincide with the volume's in-plane grid.
-    """
-    columns, rows = shape[0], shape[1]
-    to_voxel = np.linalg.inv(affine) @ LPS_TO_RAS
-    m3, t = to_voxel[:3, :3], to_voxel[:3, 3]
-    a3 = affine[:3, :3]
-    normal = np.cross(a3[:, 0], a3[:, 1])
-    normal /= float(np.linalg.norm(normal))
-    step_normal = abs(float(a3[:, 2] @ normal))                        # slice spacing along the normal (mm)
-
-    u = frames.row * frames.spacing[:, 1:2]                            # one column further (LPS mm)
-    w = frames.col * frames.spacing[:, 0:1]                            # one row further
-    v0 = frames.origin @ m3.T + t                                      # voxel coordinates of pixel (0, 0)
-    du, dw = u @ m3.T, w @ m3.T                                        # voxel steps per column / per row
-    corners = [(0, 0), (columns - 1, 0), (0, rows - 1), (columns - 1, rows - 1)]
-    inplane = np.zeros(len(v0))
-    slant = np.zeros(len(v0))
-    for c, r in corners:
-        at = v0 + c * du + r * dw
-        error = at[:, :2] - np.array([c, r], dtype=np.float64)
-        inplane = np.maximum(inplane, np.linalg.norm(error @ a3[:, :2].T, axis=1))
-        slant = np.maximum(slant, np.abs(at[:, 2] - v0[:, 2]) * step_normal)
-    bad = np.flatnonzero((inplane > tolerance_mm) | (slant > tolerance_mm))
-    if bad.size:
-        frame = int(bad[0])
-        raise SegError(_grid_message(frame, frames, affine, v0[frame], float(inplane[frame]), float(slant[frame]),
-                                     tolerance_mm, segments[frames.segments[frame]]))
-    k = v0[:, 2]
-    off = np.abs(k - np.round(k)) * step_normal
-    return k, off
-
-
-def _grid_message(frame: int, frames: _Frames, affine: FloatArray, v0: FloatArray, inplane: float, slant: float,
-                  tolerance_mm: float, segment: _Segment) -> str:
-    axis_i = (LPS_TO_RAS[:3, :3] @ affine[:3, 0])                    # RAS -> LPS is its own inverse
-    axis_j = (LPS_TO_RAS[:3, :3] @ affine[:3, 1])
-    row, col = frames.row[frame], frames.col[frame]
-    dy, dx = (float(v) for v in frames.spacing[frame])
-    vx, vy = float(np.linalg.norm(axis_i)), float(np.linalg.norm(axis_j))
-    found: list[str] = []
-    if _angle(row, axis_j) < 1.0 and _angle(col, axis_i) < 1.0:
-        found.append("its rows and columns are swapped with respect to the volume's (the frame's rows run along the "
-                     "volume's j axis): a transposed grid")
-    else:
-        row_angle, col_angle = _angle(row, axis_i), _angle(col, axis_j)
-        if max(row_angle, col_angle) > 1e-3:
-            found.append(f"its orientation differs: rows {row_angle:.3g} deg and columns {col_angle:.3g} deg from "
-                         "the volume's i and j axes (ImageOrientationPatient "
-                         f"{_vector([round(float(v), 6) for v in (*row, *col)])})")
-    if abs(dx - vx) > 1e-4 or abs(dy - vy) > 1e-4:
-        found.append(f"its PixelSpacing is {dy:g} x {dx:g} mm (rows x columns) where the volume's is {vy:g} x "
-                     f"{vx:g} mm")
-    shift_i, shift_j = float(v0[0]), float(v0[1])
-    shift_mm = float(np.linalg.norm(shift_i * affine[:3, 0] + shift_j * affine[:3, 1]))
-    if shift_mm > tolerance_mm:
-        found.append(f"its first pixel lies {shift_mm:.3g} mm from the volume's voxel (0, 0) in-plane "
-                     f"({shift_i:+.3g} columns, {shift_j:+.3g} rows)")
-    if slant > tolerance_mm:
-        found.append(f"its plane is not parallel to the volume's slices (its corners lie up to {slant:.3g} mm apart "
-                     "along the slice normal)")
-    detail = "; ".join(found) or "its corners miss the volume's voxels"
-    return (f"frame {frame + 1} of the SEG ({segment}) does not lie on the volume's pixel grid: {detail}. Its pixels "
-            f"would land up to {max(inplane, slant):.3g} mm from the volume's voxels (tolerance {tolerance_mm:g} mm). "
-            "Expected a SEG drawn on the converted series itself (same rows and columns, orientation, pixel spacing "
-            "and in-plane origin). Check that the SEG references this series; if it does and the volume was "
-            "resampled in-plane (tilt='resample'), convert with tilt='keep', or resample the segmentation onto the "
-            "volume with a registration tool.")
-
-
-# --- pixels --------------------------------------------------------------------------------------------------------
-
-class _Pixels:
-    """Frames of the SEG one at a time: native data read here (pydicom 3.0.2 cannot decode one 1-bit frame whose
-    bits do not start on a byte boundary, e.g. frame 2 of 5 x 7 pixels), compressed data through pydicom's
-    decoders."""
-
-    def __init__(self, ds: Dataset, count: int, rows: int, columns: int, bits: int) -> None:
-        self.ds, self.count, self.rows, self.columns, self.bits = ds, count, rows, columns, bits
-        meta = getattr(ds, "file_meta", None)
-        self.syntax = str(meta.get("TransferSyntaxUID") or "").strip() if meta is not None else ""
-        if not self.syntax:
-            raise SegError("the SEG has no transfer syntax (file meta information missing), so its pixel data cannot "
-                           "be interpreted. Read the file with pydicom.dcmread so file_meta is kept.")
-        if "PixelData" not in ds:
-            raise SegError("the SEG has no PixelData: there are no frames to read. Re-export the segmentation.")
-        implied = rows * columns * count
-        if implied > MAX_DECODED_BYTES:
-            raise SegError(f"the SEG's header implies {implied} pixels, more than the {MAX_DECODED_BYTES} allowed "
-                           "per file.")
-        try:
-            uid = UID(self.syntax)
-            self.native = not uid.is_compressed and uid.is_little_endian
-            missing = missing_decoder(self.syntax)
-        except NotImplementedError as error:
-            raise SegError(f"the SEG's pixel data use transfer syntax {self.syntax}, which pydicom cannot decode. "
-                           "Re-export it uncompressed.") from error
-        except Exception as error:
-            raise SegError(f"transfer syntax {self.syntax!r} is not a known DICOM transfer syntax "
-                           f"({_text(error)}).") from error
-        if missing and not self.native:
-            raise SegError(f"the SEG's pixel data use transfer syntax {uid.name} ({self.syntax}) and no installed "
-                           f"decoder can read it. Install: {'; '.join(missing)}.")
-        if self.native:
-            self.data = bytes(ds.PixelData)
-            needed = (implied * bits + 7) // 8
-            if len(self.data) < needed:
-                raise SegError(f"the SEG's PixelData holds {len(self.data)} bytes where {count} frames of {rows} x "
-                               f"{columns} pixels at {bits} bit need {needed}: the file is truncated. Copy it again "
-                               "from its source.")
-
-    def frame(self, index: int) -> npt.NDArray[np.uint8]:
-        pixels = self.rows * self.columns
-        if self.native:
-            if self.bits == 1:
-                start = index * pixels
-                first, last = start // 8, (start + pixels + 7) // 8
-                packed = np.frombuffer(self.data, dtype=np.uint8, count=last - first, offset=first)
-                bits = np.unpackbits(packed, bitorder="little")
-                return bits[start % 8:start % 8 + pixels].reshape(self.rows, self.columns)
-            flat = np.frombuffer(self.data, dtype=np.uint8, count=pixels, offset=index * pixels)
-            return flat.reshape(self.rows, self.columns)
-        from pydicom.pixels.decoders.base import get_decoder
-
-        try:
-            array, _ = get_decoder(self.syntax).as_array(self.ds, index=index)
-        except Exception as error:
-            raise SegError(f"frame {index + 1} of the SEG cannot be decoded ({_text(error) or type(error).__name__}); "
-                           "the file may be truncated or corrupt. Copy it again from its source.") from error
-        if array.shape != (self.rows, self.columns):
-            raise SegError(f"frame {index + 1} of the SEG decodes to {array.shape} pixels where the header says "
-                           f"{self.rows} x {self.columns}.")
-        return np.asarray(array).astype(np.uint8, copy=False)
 
 
 # --- the public function -------------------------------------------------------------------------------------------
@@ -501,7 +302,7 @@ def mask_from_seg(ds: Dataset, affine: npt.ArrayLike, shape: tuple[int, int, int
     except SegError:
         raise
     except Exception as error:  # a malformed element pydicom only notices when it is read: the boundary
-        raise SegError(f"the SEG cannot be read ({_text(error) or type(error).__name__}). Check the file with "
+        raise SegError(f"the SEG cannot be read ({one_line(error) or type(error).__name__}). Check the file with "
                        "`curator validate`, or re-export the segmentation.") from error
 
 
@@ -520,13 +321,13 @@ def _mask(ds: Dataset, affine: FloatArray, shape: tuple[int, int, int], merge: M
         raise SegError(f"the SEG's NumberOfFrames is {count}; a segmentation holds at least one frame.")
     segments = _segments(ds)
     frames = _frames(ds, count, segments)
-    k, off = _frame_positions(frames, affine, shape, tolerance_mm, segments)
-    pixels = _Pixels(ds, count, rows, columns, 1 if kind == "BINARY" else 8)
+    k, off = frame_positions(frames, affine, shape, tolerance_mm, segments)
+    pixels = Pixels(ds, count, rows, columns, 1 if kind == "BINARY" else 8)
     threshold = 1 if maximum is None else (maximum + 1) // 2
 
     out = np.zeros((slices, rows, columns), dtype=np.uint8)      # filled per slice; returned as (i, j, k)
     seen: set[tuple[int, int]] = set()
-    tally = _Tally()
+    tally = Tally()
     on_slices = between_count = outside_count = 0
     overlap = 0
     for index in range(count):
@@ -585,7 +386,7 @@ def _mask(ds: Dataset, affine: FloatArray, shape: tuple[int, int, int], merge: M
     return SegMask(data=data, notes=tuple(notes), segments=tuple(segments[n].label for n in present))
 
 
-def _outside_message(tally: _Tally, k: FloatArray, segments: dict[int, _Segment], slices: int,
+def _outside_message(tally: Tally, k: FloatArray, segments: dict[int, Segment], slices: int,
                      affine: FloatArray) -> str:
     where = k[tally.outside_frames]
     step = abs(float(affine[:3, 2] @ np.cross(affine[:3, 0], affine[:3, 1]))
@@ -602,7 +403,7 @@ def _outside_message(tally: _Tally, k: FloatArray, segments: dict[int, _Segment]
             "to keep only the part inside the volume.")
 
 
-def _notes(tally: _Tally, segments: dict[int, _Segment], present: tuple[int, ...], merge: Merge) -> list[str]:
+def _notes(tally: Tally, segments: dict[int, Segment], present: tuple[int, ...], merge: Merge) -> list[str]:
     notes: list[str] = []
     total = sum(tally.total.values())
     if tally.between_frames:

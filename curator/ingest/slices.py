@@ -78,7 +78,7 @@ from curator.checks.slices import MASK_MODES
 from curator.errors import OptionsError, OutputError
 from curator.executor import Progress, run_tasks
 from curator.io.archive_read import ArchiveProblem, ArchiveToolMissing, Limits, Member, archive_kind, iter_members
-from curator.io.formats import PNG_SIGNATURE
+from curator.io.formats import JPEG_SIGNATURE, PNG_SIGNATURE
 from curator.io.hashing import sha256_of
 from curator.io.slices import LESIONS_CSV, MAX_DECODE_PIXELS, SCANS_CSV, MetadataError, read_lesions, read_scans
 from curator.models.findings import Counts, Finding, Report, Severity, Stats
@@ -470,7 +470,7 @@ def _process(task: _Task) -> _Read:
         read.problems.append(("IMAGE_UNREADABLE", {"reason": f"cannot read the file ({error.strerror or error})"}))
         return read
     read.sha256_in = hashlib.sha256(data).hexdigest()
-    if not data.startswith((PNG_SIGNATURE, b"\xff\xd8\xff")) and suffix not in IMAGE_SUFFIXES:
+    if not data.startswith((PNG_SIGNATURE, JPEG_SIGNATURE)) and suffix not in IMAGE_SUFFIXES:
         read.slice = False   # a README, a CSV, ...: not part of either tree
         return read
     try:

@@ -263,6 +263,21 @@ def finite_numbers(value: object, count: int) -> tuple[float, ...] | str:
     return numbers
 
 
+def whole_number(value: object) -> int | str:
+    """A DICOM integer value (IS, US, a number) as an int, or what is wrong with it (a phrase for the caller's
+    message): "1.5", "abc", "inf" are refused, never truncated or rounded."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    shown = " ".join(str(value).split())
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
+        return f"{shown!r} is not a whole number"
+    if not math.isfinite(number) or number != int(number):
+        return f"{shown!r} is not a whole number"
+    return int(number)
+
+
 def _vector(ds: Dataset, keyword: str, size: int, invalid: list[str]) -> tuple[float, ...] | None:
     if keyword not in ds:
         return None
