@@ -13,8 +13,8 @@ import pytest
 from PIL import Image
 from pydicom.uid import generate_uid
 
-from curator.render.review_strips import LABEL_ALPHA, LABEL_COLOURS, SLICES, TILE
 from curator.review import find_studies, write_review
+from curator.review.strips import LABEL_ALPHA, LABEL_COLOURS, SLICES, TILE
 from curator.validate import ValidateOptions
 from tests.ingest_factories import UID_ROOT, ct_image, write_study
 from tests.slices_factories import write_extras, write_mask

@@ -1,5 +1,5 @@
 """The review page (``curator review``): one static HTML file, pure presentation; its thumbnails are
-:mod:`curator.render.review_strips`'.
+:mod:`curator.review.strips`'.
 
 :func:`review_html` writes the page: the validation summary, the findings table with filters (plain JavaScript in
 ``templates/review/``, no external resources, works from ``file://``) and one card per study. Every text that comes
@@ -16,23 +16,21 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Final, TypeVar
+from typing import Final
 
 from curator.catalogue import catalogue
 from curator.escaping import display, displayed
 from curator.models.findings import Finding, Report, Severity
 from curator.release.figures import LUNG_WINDOW
 from curator.render.report import human_bytes
-from curator.render.review_strips import LABEL_COLOURS, LUNG_LABEL, LUNG_OUTLINE
 from curator.resources import templates_dir
+from curator.review.strips import LABEL_COLOURS, LUNG_LABEL, LUNG_OUTLINE
+from curator.review.studies import within
 
-__all__ = ["PAGE", "StudyCard", "review_html", "within"]
+__all__ = ["PAGE", "StudyCard", "review_html"]
 
 #: Finding rows drawn at first and added by each "show more".
 PAGE: Final = 500
-
-T = TypeVar("T")
-
 
 # ----------------------------------------------------------------------------------------------------------
 # The page
@@ -105,15 +103,6 @@ def _summary(report: Report, notes: Sequence[str]) -> str:
         "</section>",
     ]
     return "\n".join(parts)
-
-
-def within(path: str, folders: Mapping[str, T]) -> T | None:
-    """The value of the deepest of ``folders`` that is ``path`` or holds it, else None."""
-    while path:
-        if path in folders:
-            return folders[path]
-        path = path.rpartition("/")[0]
-    return None
 
 
 def _anchor(finding: Finding, links: Mapping[str, str], by_id: Mapping[int, str]) -> str | None:

@@ -26,7 +26,7 @@ from typing import Any, Final
 
 import numpy as np
 
-from curator.render.review_strips import SLICES, Grey, Labels, Planes, volume_planes
+from curator.review.strips import SLICES, Grey, Labels, Planes, volume_planes
 
 __all__ = ["MAX_SCANNED", "MAX_TRIES", "CasePicture", "SeriesPicture", "case_picture", "dicom_picture"]
 

@@ -1,21 +1,14 @@
-"""``curator review``: validate a release and write a static review page for a human reviewer.
-
-The page (``index.html``) and its thumbnails (``thumbs/*.png``) go to a folder of their own, never into the
-release: the validation summary, the findings table with filters, and for each study a strip of axial slices in
-the lung window with its mask overlaid. Nothing needs a server; the page works from ``file://``.
+"""What the review page shows a card for: the release's studies, and the findings that belong to each.
 
 Studies come from the registry (its rows, in order) plus any study file on disk the registry does not list, or
 from the file names when there is no readable registry. A path is drawn only when it is a regular file of the
-release's inventory (links are never followed, a registry path cannot lead outside the root). Each study and its
-mask are read once, in a worker process of their own, so memory is one study per worker.
+release's inventory (links are never followed, a registry path cannot lead outside the root).
 
-The two layouts without NIfTI studies get cards too (the reading is :mod:`curator.render.review_layouts`):
+The two layouts without NIfTI studies get cards too:
 
 * ``dicom``: one card per patient folder (the profile's study unit: Harvard's COVID19-CT-dataset has one folder
-  per patient), drawn from its largest CT series converted as ``curator ingest`` converts it; the folder's other
-  series are listed on the card, and a series the converter refuses is named with its reason. One card per
-  series would repeat near-identical pictures of one chest for every reconstruction (lung and soft-tissue
-  kernels, thin and thick slices) and bury the patients among them.
+  per patient), drawn from its largest CT series; one card per series would repeat near-identical pictures of one
+  chest for every reconstruction (lung and soft-tissue kernels, thin and thick slices) and bury the patients.
 * ``slices``: one card per case folder (``image/<case>``), a few slices with their label masks.
 
 A finding links to (and counts for) the card whose patient or case folder holds its path.
@@ -23,35 +16,33 @@ A finding links to (and counts for) the card whose patient or case folder holds 
 
 from __future__ import annotations
 
-import os
 import re
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from curator.checks import registry as registry_check
-from curator.checks.names import is_junk
-from curator.errors import OptionsError
-from curator.executor import default_jobs, run_tasks
 from curator.io import ReadError
 from curator.io.facts import Facts
 from curator.io.inventory import walk
+from curator.io.junk import is_junk_path
 from curator.io.registry import read_registry
 from curator.models.findings import Report
 from curator.models.profile import Profile
-from curator.outputs import contains, lock, staged
-from curator.profiles import get_profile
-from curator.root_and_hashes import check_root
-from curator.validate import ValidateOptions, validate
-from curator.wording import plural
 
-__all__ = ["LARGE", "ReviewStudy", "check_out", "find_studies", "layout", "write_review"]
+__all__ = ["ReviewStudy", "find_studies", "finding_counts", "folder_search", "layout", "within"]
 
-#: Above this many studies without --max-studies, the caller is warned that drawing them all takes a while.
-LARGE = 500
-THUMBS = "thumbs"
-INDEX = "index.html"
+T = TypeVar("T")
+
+
+def within(path: str, folders: Mapping[str, T]) -> T | None:
+    """The value of the deepest of ``folders`` that is ``path`` or holds it, else None."""
+    while path:
+        if path in folders:
+            return folders[path]
+        path = path.rpartition("/")[0]
+    return None
 
 
 @dataclass(frozen=True)
@@ -118,7 +109,7 @@ def layout(profile: Profile) -> str:
     return "nifti"
 
 
-def _folder_search(study: ReviewStudy) -> str | None:
+def folder_search(study: ReviewStudy) -> str | None:
     """The path filter of a patient or case card's "show its findings": its folder as a whole path component
     (the page matches against "/" + path + "/"), so patient P2 never shows P20's or XP2's findings."""
     return f"/{study.name}/" if study.name is not None else None
@@ -146,7 +137,7 @@ def _dicom_studies(facts: Facts) -> list[ReviewStudy]:
     named: set[str] = set()
     for entry in facts.entries:
         path = entry.path
-        if entry.kind != "file" or "/" not in path or is_junk(path):
+        if entry.kind != "file" or "/" not in path or is_junk_path(path):
             continue
         patient = path.split("/", 1)[0]
         folders.setdefault(patient, []).append(path)
@@ -246,90 +237,10 @@ def find_studies(root: Path, profile: Profile) -> list[ReviewStudy]:
     return studies
 
 
-@dataclass(frozen=True)
-class _Drawn:
-    size: tuple[int, int]
-    slices: tuple[int | str, ...]
-    notes: tuple[str, ...]
-    facts: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class _Job:
-    """One study for a worker (picklable: plain data)."""
-
-    root: Path
-    kind: str
-    study: str
-    mask: str | None
-    target: Path
-    files: tuple[str, ...] = ()
-    masks: tuple[str | None, ...] = ()
-
-
-@dataclass(frozen=True)
-class _Refused:
-    """A study the worker read but could not draw: why, and what it learnt on the way."""
-
-    problem: str
-    notes: tuple[str, ...] = ()
-    facts: tuple[str, ...] = ()
-
-
-def _draw(job: _Job) -> _Drawn | _Refused:
-    """One worker task: read a study once (a NIfTI study and its mask, a patient's largest DICOM series, a
-    case's slices and masks), write the strip's PNG."""
-    from curator.render.review_strips import axial_planes, label_strip_png, strip_png
-
-    root = job.root
-    try:
-        if job.kind == "dicom":
-            from curator.render.review_layouts import dicom_picture
-
-            series = dicom_picture(root, job.files)
-            if series.planes is None:
-                return _Refused(series.problem or "nothing to draw", tuple(series.notes), tuple(series.facts))
-            png, size = strip_png(series.planes)
-            drawn = _Drawn(size, tuple(series.planes.indices), tuple(series.notes), tuple(series.facts))
-        elif job.kind == "slices":
-            from curator.render.review_layouts import case_picture
-
-            case = case_picture(root, job.files, job.masks)
-            if not case.slices:
-                return _Refused(case.problem or "nothing to draw", tuple(case.notes), tuple(case.facts))
-            png, size = label_strip_png(case.slices)
-            drawn = _Drawn(size, tuple(case.names), tuple(case.notes), tuple(case.facts))
-        else:
-            planes = axial_planes(root / job.study, root / job.mask if job.mask else None)
-            png, size = strip_png(planes)
-            drawn = _Drawn(size, tuple(planes.indices), tuple(planes.notes))
-    except Exception as error:  # hostile or damaged data: a note on the page, never a traceback
-        reason = str(error).replace(str(root) + os.sep, "") or type(error).__name__
-        return _Refused(f"cannot draw this study: {reason}")
-    job.target.write_bytes(png)
-    return drawn
-
-
-def check_out(root: Path, out: Path, force: bool) -> None:
-    """Refuse an ``out`` inside the release or around it, a file, or a non-empty folder without ``force``."""
-    if contains(root, out):
-        raise OptionsError(f"--out {out} is inside the release {root}; write the review to a folder outside it")
-    if contains(out, root):
-        raise OptionsError(f"the release {root} is inside --out {out}; write the review to a folder of its own")
-    if out.exists() or out.is_symlink():
-        if not out.is_dir():
-            raise OptionsError(f"--out {out} exists and is not a folder; choose another --out")
-        if any(out.iterdir()) and not force:
-            raise OptionsError(f"--out {out} is not empty; pass --force to replace the review in it, "
-                               "or choose another folder")
-
-
-def _counts(report: Report, studies: Sequence[ReviewStudy]) -> list[dict[str, int]]:
+def finding_counts(report: Report, studies: Sequence[ReviewStudy]) -> list[dict[str, int]]:
     """Each study's findings (about its file, its mask, its id, or a file in its patient or case folder) by
     severity. The findings are indexed once: 50,000 findings times thousands of studies must not be a product
     (seconds per thousand studies)."""
-    from curator.render.review import within
-
     folders: dict[str, int] = {}
     for number, study in enumerate(studies):
         for folder in study.folders:
@@ -357,92 +268,3 @@ def _counts(report: Report, studies: Sequence[ReviewStudy]) -> list[dict[str, in
         result.append(counts)
     return result
 
-
-def write_review(root: Path | str, out: Path | str, *, options: ValidateOptions | None = None,
-                 jobs: int | None = None, force: bool = False, max_studies: int | None = None,
-                 report: Report | None = None, warn: Callable[[str], object] | None = None) -> Path:
-    """Validate ``root`` (or take ``report``, its validation) and write the review page into ``out``.
-
-    ``out`` must be empty or new unless ``force`` (then its index.html and thumbs/ are replaced, anything else
-    is left), and neither inside the release nor around it. ``max_studies`` caps the thumbnail strips drawn
-    (studies with findings first); ``warn`` hears about slow runs. Returns the path of ``index.html``.
-    Raises RunError when the release cannot be read, OptionsError for a bad ``out``.
-    """
-    from curator.render.review import StudyCard, review_html
-
-    root, out = Path(root), Path(out)
-    options = options or ValidateOptions()
-    check_root(root)
-    check_out(root, out, force)
-    if max_studies is not None and max_studies < 0:
-        raise OptionsError(f"--max-studies must be 0 or more, got {max_studies}")
-    if report is None:
-        report = validate(root, options)
-
-    profile = get_profile(report.profile) if report.profile else None
-    studies = find_studies(root, profile) if profile else []
-    counts = _counts(report, studies)
-    order = sorted(range(len(studies)), key=lambda i: (not counts[i], i))   # studies with findings first
-    chosen = sorted(order if max_studies is None else order[:max_studies])
-    notes: list[str] = []
-    if profile is None:
-        notes.append("No layout profile matched, so no studies are shown.")
-    elif not studies:
-        notes.append({"dicom": "No patient folder holds DICOM files, so no studies are shown.",
-                      "slices": "No case folder holds image slices or masks, so no studies are shown."}.get(
-            layout(profile), f"The {report.profile} profile has no NIfTI study volumes to draw."))
-    if max_studies is not None and len(chosen) < len(studies):
-        notes.append(f"Showing {len(chosen)} of {len(studies)} studies (--max-studies {max_studies}); "
-                     "studies with findings come first.")
-    elif max_studies is None and len(studies) > LARGE and warn is not None:
-        warn(f"drawing thumbnails of all {len(studies)} studies; pass --max-studies N to draw fewer")
-
-    with lock(out), staged(out, merge=(INDEX, THUMBS)) as stage:   # with --force: only our two entries replaced
-        check_out(root, out, force)   # again, under the lock: another run may have written OUT meanwhile
-        tmp = stage.root
-        (tmp / THUMBS).mkdir()
-        anchors: dict[int, str] = {}
-        used: set[str] = set()
-        for index in chosen:
-            anchor = studies[index].anchor
-            if not anchor or anchor in used:
-                anchor = f"study-n{index + 1}"
-            anchors[index] = anchor
-            used.add(anchor)
-        drawable = [i for i in chosen if studies[i].study_present]
-        jobs_list = [_Job(root, studies[i].kind, studies[i].study_path,
-                          studies[i].mask_path if studies[i].mask_present else None,
-                          tmp / THUMBS / f"{anchors[i]}.png", studies[i].files, studies[i].masks) for i in drawable]
-        workers = jobs or options.jobs or default_jobs()
-        progress = options.progress
-        started = time.perf_counter()
-        drawn = dict(zip(drawable, run_tasks(
-            _draw, jobs_list, workers, processes=True,
-            progress=(lambda done, total: progress("thumbnails", done, total)) if progress else None), strict=True))
-        seconds = time.perf_counter() - started
-        if drawable:
-            notes_for_studies = [f"{plural(len(drawable), 'study', 'studies')} drawn in {seconds:.1f} s "
-                                 f"({seconds / len(drawable) * 1000:.0f} ms a study, {min(workers, len(drawable))} "
-                                 "worker(s))."]
-        else:
-            notes_for_studies = []
-        cards = []
-        for index in chosen:
-            study = studies[index]
-            result = drawn.get(index)
-            problem = result.problem if isinstance(result, _Refused) else study.problem
-            card_notes = [*study.notes, *(result.notes if result is not None else ())]
-            if study.mask_path and not study.mask_present:
-                card_notes.append("the mask file is missing: nothing overlaid")
-            cards.append(StudyCard(
-                anchor=anchors[index], label=study.label, study_id=study.study_id,
-                study_path=study.study_path, mask_path=study.mask_path, category=study.category,
-                thumbnail=f"{THUMBS}/{anchors[index]}.png" if isinstance(result, _Drawn) else None,
-                size=result.size if isinstance(result, _Drawn) else None,
-                slices=result.slices if isinstance(result, _Drawn) else (), notes=tuple(card_notes),
-                problem=problem, counts=counts[index], kind=study.kind, folders=study.folders,
-                facts=result.facts if result is not None else (), search=_folder_search(study)))
-        page = review_html(report, cards, title=f"curator review: {root.absolute().name}", notes=notes,
-                           study_notes=notes_for_studies, layout=layout(profile) if profile else "nifti")
-        (tmp / INDEX).write_text(page, encoding="utf-8")
-    return out / INDEX
