@@ -13,8 +13,9 @@ import pytest
 from PIL import Image
 from pydicom.uid import generate_uid
 
+from curator.label_schemes import load_scheme
 from curator.review import find_studies, write_review
-from curator.review.strips import LABEL_ALPHA, LABEL_COLOURS, SLICES, TILE
+from curator.review.strips import LABEL_ALPHA, SLICES, TILE
 from curator.validate import ValidateOptions
 from tests.ingest_factories import UID_ROOT, ct_image, write_study
 from tests.slices_factories import write_extras, write_mask
@@ -290,7 +291,8 @@ def test_slices_cards_per_case_with_label_overlays(slices_release: Path, tmp_pat
         return tile[TOP + row, column]   # the image is 128 wide: one image pixel is one tile pixel
 
     ggo, consolidation = at(tiles[3], *GGO_AT), at(tiles[3], *CONSOLIDATION_AT)
-    expected_ggo, expected_con = (np.array(LABEL_COLOURS[label][0]) * 255 for label in (2, 3))
+    cncb = load_scheme("cncb")
+    expected_ggo, expected_con = (np.array(cncb.labels[value].rgb) * 255 for value in (2, 3))
     assert ggo[0] - ggo[2] > 80 and ggo[1] - ggo[2] > 70                    # yellow over the left lung's lesion
     assert consolidation[0] - consolidation[1] > 80 and abs(int(consolidation[1]) - int(consolidation[2])) < 15
     def over_lung(colour: np.ndarray) -> np.ndarray:   # the fill is translucent: the lung's grey (60) shows through

@@ -19,23 +19,29 @@ from pathlib import Path
 
 from curator.errors import OptionsError
 from curator.executor import default_jobs, run_tasks
+from curator.io import ReadError
+from curator.io.card import load_card
+from curator.label_schemes import LabelSchemeError, load_scheme
 from curator.models.findings import Report
+from curator.models.labels import LabelScheme
 from curator.models.profile import Profile
 from curator.outputs import contains, lock, staged
 from curator.profiles import get_profile
 from curator.review.page import StudyCard, review_html
+from curator.review.strips import label_style
 from curator.review.studies import ReviewStudy, find_studies, finding_counts, folder_search, layout
 from curator.review.thumbnails import Drawn, Job, Refused, draw
 from curator.root_and_hashes import check_root
 from curator.validate import ValidateOptions, validate
 from curator.wording import plural
 
-__all__ = ["INDEX", "LARGE", "THUMBS", "check_out", "write_review"]
+__all__ = ["INDEX", "LARGE", "THUMBS", "check_out", "label_scheme", "write_review"]
 
 #: Above this many studies without --max-studies, the caller is warned that drawing them all takes a while.
 LARGE = 500
 THUMBS = "thumbs"
 INDEX = "index.html"
+CARD = "dataset.yaml"
 
 
 def check_out(root: Path, out: Path, force: bool) -> None:
@@ -52,16 +58,38 @@ def check_out(root: Path, out: Path, force: bool) -> None:
                                "or choose another folder")
 
 
+def label_scheme(root: Path, profile: Profile) -> tuple[LabelScheme | None, list[str]]:
+    """The label scheme the release's own dataset.yaml declares (``label_scheme``), else its profile's default
+    (``slices``: cncb, ``mosmed``: binary-lesion); and notes for the page when the card's cannot be used."""
+    default = profile.label_scheme
+    instead = f"; labels are drawn as the {profile.name} profile's scheme, {default}" if default else ""
+    declared: str | None = None
+    notes: list[str] = []
+    card = root / CARD
+    if card.is_file() and not card.is_symlink():
+        try:
+            declared = load_card(card).label_scheme
+        except ReadError:   # validate reports the card; the page says what it drew instead
+            notes.append(f"{CARD} cannot be read, so the label scheme it declares is unknown{instead}")
+    if declared is not None and declared != default:
+        try:
+            return load_scheme(declared), notes
+        except LabelSchemeError as error:
+            notes.append(f"{CARD}: {error}{instead}")
+    return (load_scheme(default) if default else None), notes
+
+
 @dataclass(frozen=True)
 class _Plan:
     """What the page will show: the studies, each one's finding counts, the ones drawn (indices into
-    ``studies``, in order), and the notes for the summary."""
+    ``studies``, in order), the notes for the summary, and the label scheme the masks are drawn in."""
 
     profile: Profile | None
     studies: list[ReviewStudy]
     counts: list[dict[str, int]]
     chosen: list[int]
     notes: list[str]
+    scheme: LabelScheme | None = None
 
 
 def _plan(root: Path, report: Report, max_studies: int | None, warn: Callable[[str], object] | None) -> _Plan:
@@ -84,7 +112,8 @@ def _plan(root: Path, report: Report, max_studies: int | None, warn: Callable[[s
                      "studies with findings come first.")
     elif max_studies is None and len(studies) > LARGE and warn is not None:
         warn(f"drawing thumbnails of all {len(studies)} studies; pass --max-studies N to draw fewer")
-    return _Plan(profile, studies, counts, chosen, notes)
+    scheme, scheme_notes = label_scheme(root, profile) if profile is not None else (None, [])
+    return _Plan(profile, studies, counts, chosen, notes + scheme_notes, scheme)
 
 
 def _anchors(studies: Sequence[ReviewStudy], chosen: Sequence[int]) -> dict[int, str]:
@@ -105,8 +134,9 @@ def _draw_all(root: Path, plan: _Plan, anchors: dict[int, str], thumbs: Path, wo
     """Draw every chosen study whose files are there into ``thumbs``; what each gave, and a note on the time."""
     studies = plan.studies
     drawable = [i for i in plan.chosen if studies[i].study_present]
+    style = label_style(plan.scheme)
     jobs = [Job(root, studies[i].kind, studies[i].study_path, studies[i].mask_path if studies[i].mask_present else None,
-                thumbs / f"{anchors[i]}.png", studies[i].files, studies[i].masks) for i in drawable]
+                thumbs / f"{anchors[i]}.png", studies[i].files, studies[i].masks, style) for i in drawable]
     progress = options.progress
     started = time.perf_counter()
     results = run_tasks(draw, jobs, workers, processes=True,
@@ -162,6 +192,7 @@ def write_review(root: Path | str, out: Path | str, *, options: ValidateOptions 
                                        jobs or options.jobs or default_jobs(), options)
         cards = [_card(plan.studies[i], anchors[i], plan.counts[i], drawn.get(i)) for i in plan.chosen]
         page = review_html(report, cards, title=f"curator review: {root.absolute().name}", notes=plan.notes,
-                           study_notes=study_notes, layout=layout(plan.profile) if plan.profile else "nifti")
+                           study_notes=study_notes, layout=layout(plan.profile) if plan.profile else "nifti",
+                           scheme=plan.scheme)
         (stage.root / INDEX).write_text(page, encoding="utf-8")
     return out / INDEX

@@ -20,10 +20,11 @@ import numpy as np
 import numpy.typing as npt
 
 from curator.io.volume import read_volume
-from curator.release.figures import MASK_ALPHA, MASK_COLOUR, _display, lung_window_rgb
+from curator.models.labels import LabelScheme
+from curator.release.figures import MASK_ALPHA, MASK_COLOUR, _display, lung_window_rgb, mask_colour
 
-__all__ = ["LABEL_ALPHA", "LABEL_COLOURS", "SLICES", "TILE", "Grey", "Labels", "Planes", "axial_planes",
-           "label_strip_png", "strip_png", "volume_planes"]
+__all__ = ["BACKGROUND", "LABEL_ALPHA", "SLICES", "TILE", "Grey", "LabelStyle", "Labels", "Planes", "axial_planes",
+           "label_strip_png", "label_style", "strip_png", "volume_planes"]
 
 #: Axial slices per study and the edge of one slice's square tile, in pixels.
 SLICES: Final = 5
@@ -32,18 +33,41 @@ TILE: Final = 128
 HU = npt.NDArray[np.float32]
 Mask = npt.NDArray[np.bool_]
 Grey = npt.NDArray[np.uint8]      # a 2D slice as stored: 8-bit grey, already windowed
-Labels = npt.NDArray[np.integer[Any]]   # a 2D label map: 0 background, 1 lung field, 2 GGO, 3 consolidation
+Labels = npt.NDArray[np.integer[Any]]   # a 2D label map, its values as the release's label scheme says
+#: The key of the label that is not drawn (schema/labels: the same word in every scheme).
+BACKGROUND: Final = "background"
 
-#: 2D label maps (profile ``slices``): lesion label -> (RGB colour 0..1, name). Ground-glass yellow, consolidation
-#: red, each a translucent fill with a solid outline; the lung field only a thin half-transparent cyan outline.
-LABEL_COLOURS: Final[dict[int, tuple[tuple[float, float, float], str]]] = {
-    2: ((1.0, 0.84, 0.0), "ground-glass opacity"),
-    3: ((0.95, 0.1, 0.1), "consolidation"),
-}
 LABEL_ALPHA: Final = MASK_ALPHA   # as the NIfTI mask: the opacity under a lesion stays visible
-LUNG_LABEL: Final = 1
-LUNG_OUTLINE: Final = (0.3, 0.85, 1.0)
-LUNG_OUTLINE_ALPHA: Final = 0.55
+OUTLINE_ALPHA: Final = 0.55       # a label that is not a lesion (the lung field): a thin half-transparent outline
+RGB = tuple[float, float, float]
+
+
+@dataclass(frozen=True)
+class LabelStyle:
+    """How a study's labels are drawn, from its label scheme (picklable: it travels to the workers).
+
+    ``fills``: each lesion label, a translucent fill with a solid outline in its colour; ``outlines``: each other
+    label but the background (CNCB's lung field, MedSeg's effusion), a thin half-transparent outline around it
+    together with the lesions (which lie inside the lung field); ``mask``: the colour of a lesion / no-lesion
+    mask (NIfTI studies)."""
+
+    fills: tuple[tuple[int, RGB], ...] = ()
+    outlines: tuple[tuple[int, RGB], ...] = ()
+    mask: RGB = MASK_COLOUR
+
+    @property
+    def lesion_values(self) -> tuple[int, ...]:
+        return tuple(value for value, _ in self.fills)
+
+
+def label_style(scheme: LabelScheme | None) -> LabelStyle:
+    """The drawing style of ``scheme``'s labels (None: a lesion / no-lesion mask in :data:`MASK_COLOUR`)."""
+    if scheme is None:
+        return LabelStyle()
+    fills = tuple((label.value, label.rgb) for label in scheme.labels if label.lesion)
+    outlines = tuple((label.value, label.rgb) for label in scheme.labels
+                     if not label.lesion and label.key != BACKGROUND)
+    return LabelStyle(fills, outlines, mask_colour(scheme))
 
 
 
@@ -229,8 +253,9 @@ def _centre_on_tile(rgb: npt.NDArray[np.float32], size: int) -> npt.NDArray[np.u
     return tile
 
 
-def _tile(hu: HU, mask: Mask | None, pixel_mm: tuple[float, float], size: int) -> npt.NDArray[np.uint8]:
-    """One slice fitted into a ``size`` x ``size`` black tile, square pixels in millimetres."""
+def _tile(hu: HU, mask: Mask | None, pixel_mm: tuple[float, float], size: int, colour: RGB) -> npt.NDArray[np.uint8]:
+    """One slice fitted into a ``size`` x ``size`` black tile, square pixels in millimetres, the mask in
+    ``colour``."""
     from PIL import Image
 
     out_h, out_w, upscale = _fit(hu.shape, pixel_mm, size)
@@ -238,9 +263,9 @@ def _tile(hu: HU, mask: Mask | None, pixel_mm: tuple[float, float], size: int) -
     hu_small = np.asarray(Image.fromarray(np.ascontiguousarray(hu, dtype=np.float32), mode="F")
                           .resize((out_w, out_h), grey_filter), dtype=np.float32)
     mask_small = None if mask is None else _fit_mask(mask, out_h, out_w, upscale)
-    rgb = lung_window_rgb(hu_small, mask_small)
+    rgb = lung_window_rgb(hu_small, mask_small, colour)
     if mask_small is not None and mask_small.any():
-        rgb[_edge(mask_small)] = np.asarray(MASK_COLOUR, dtype=np.float32)
+        rgb[_edge(mask_small)] = np.asarray(colour, dtype=np.float32)
     return _centre_on_tile(rgb, size)
 
 
@@ -255,15 +280,20 @@ def _strip(tiles: Sequence[npt.NDArray[np.uint8]], size: int) -> tuple[bytes, tu
     return buffer.getvalue(), (strip.shape[1], strip.shape[0])
 
 
-def strip_png(planes: Planes, size: int = TILE) -> tuple[bytes, tuple[int, int]]:
-    """The slices side by side, ``size`` pixels a slice, as PNG bytes, and the image's (width, height)."""
-    return _strip([_tile(hu, mask, planes.pixel_mm, size) for hu, mask in planes.slices], size)
+def strip_png(planes: Planes, size: int = TILE, colour: RGB = MASK_COLOUR) -> tuple[bytes, tuple[int, int]]:
+    """The slices side by side, ``size`` pixels a slice, masks in ``colour``, as PNG bytes, and the image's
+    (width, height)."""
+    return _strip([_tile(hu, mask, planes.pixel_mm, size, colour) for hu, mask in planes.slices], size)
 
 
-def _label_tile(grey: Grey, labels: Labels | None, size: int) -> npt.NDArray[np.uint8]:
-    """One 8-bit slice as it is (no windowing), fitted into a tile, its label map drawn over it: the lung field
-    (label 1, and the lesions inside it) as a thin half-transparent outline, each lesion label a translucent fill
-    with a solid outline in its own colour (:data:`LABEL_COLOURS`)."""
+def _blend(rgb: npt.NDArray[np.float32], where: Mask, colour: RGB, alpha: float) -> None:
+    rgb[where] = (1 - alpha) * rgb[where] + alpha * np.asarray(colour, dtype=np.float32)
+
+
+def _label_tile(grey: Grey, labels: Labels | None, size: int, style: LabelStyle) -> npt.NDArray[np.uint8]:
+    """One 8-bit slice as it is (no windowing), fitted into a tile, its label map drawn over it as ``style``
+    says: each label that is not a lesion (the lung field) as a thin half-transparent outline around it and the
+    lesions inside it, then each lesion label a translucent fill with a solid outline in its own colour."""
     from PIL import Image
 
     out_h, out_w, upscale = _fit(grey.shape, (1.0, 1.0), size)
@@ -272,23 +302,22 @@ def _label_tile(grey: Grey, labels: Labels | None, size: int) -> npt.NDArray[np.
                        .resize((out_w, out_h), grey_filter), dtype=np.float32) / np.float32(255)
     rgb = np.repeat(small[..., None], 3, axis=2)
     if labels is not None:
-        lung = _fit_mask(np.isin(labels, (LUNG_LABEL, *LABEL_COLOURS)), out_h, out_w, upscale)
-        edge = _edge(lung)
-        colour = np.asarray(LUNG_OUTLINE, dtype=np.float32)
-        rgb[edge] = (1 - LUNG_OUTLINE_ALPHA) * rgb[edge] + LUNG_OUTLINE_ALPHA * colour
-        for label, (fill, _name) in LABEL_COLOURS.items():
-            found = labels == label
+        for value, colour in style.outlines:
+            if (labels == value).any():
+                field = _fit_mask(np.isin(labels, (value, *style.lesion_values)), out_h, out_w, upscale)
+                _blend(rgb, _edge(field), colour, OUTLINE_ALPHA)
+        for value, colour in style.fills:
+            found = labels == value
             if not found.any():
                 continue
             region = _fit_mask(found, out_h, out_w, upscale)
-            colour = np.asarray(fill, dtype=np.float32)
-            rgb[region] = (1 - LABEL_ALPHA) * rgb[region] + LABEL_ALPHA * colour
-            rgb[_edge(region)] = colour
+            _blend(rgb, region, colour, LABEL_ALPHA)
+            rgb[_edge(region)] = np.asarray(colour, dtype=np.float32)
     return _centre_on_tile(rgb, size)
 
 
-def label_strip_png(slices: Sequence[tuple[Grey, Labels | None]], size: int = TILE) -> tuple[bytes, tuple[int, int]]:
-    """2D slices (8-bit grey as stored) with their label maps side by side, as PNG bytes and (width, height)."""
-    return _strip([_label_tile(grey, labels, size) for grey, labels in slices], size)
-
-
+def label_strip_png(slices: Sequence[tuple[Grey, Labels | None]], style: LabelStyle,
+                    size: int = TILE) -> tuple[bytes, tuple[int, int]]:
+    """2D slices (8-bit grey as stored) with their label maps drawn as ``style`` says, side by side, as PNG
+    bytes and (width, height)."""
+    return _strip([_label_tile(grey, labels, size, style) for grey, labels in slices], size)

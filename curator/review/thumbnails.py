@@ -9,11 +9,11 @@ Each task runs in a worker process of its own, so memory is one study per worker
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from curator.review.layouts import case_picture, dicom_picture
-from curator.review.strips import axial_planes, label_strip_png, strip_png
+from curator.review.strips import LabelStyle, axial_planes, label_strip_png, strip_png
 
 __all__ = ["Drawn", "Job", "Refused", "draw"]
 
@@ -37,6 +37,7 @@ class Job:
     target: Path
     files: tuple[str, ...] = ()
     masks: tuple[str | None, ...] = ()
+    style: LabelStyle = field(default_factory=LabelStyle)   # the colours and lesions of the label scheme
 
 
 @dataclass(frozen=True)
@@ -60,14 +61,14 @@ def draw(job: Job) -> Drawn | Refused:
             png, size = strip_png(series.planes)
             drawn = Drawn(size, tuple(series.planes.indices), tuple(series.notes), tuple(series.facts))
         elif job.kind == "slices":
-            case = case_picture(root, job.files, job.masks)
+            case = case_picture(root, job.files, job.masks, lesion_values=job.style.lesion_values)
             if not case.slices:
                 return Refused(case.problem or "nothing to draw", tuple(case.notes), tuple(case.facts))
-            png, size = label_strip_png(case.slices)
+            png, size = label_strip_png(case.slices, job.style)
             drawn = Drawn(size, tuple(case.names), tuple(case.notes), tuple(case.facts))
         else:
             planes = axial_planes(root / job.study, root / job.mask if job.mask else None)
-            png, size = strip_png(planes)
+            png, size = strip_png(planes, colour=job.style.mask)
             drawn = Drawn(size, tuple(planes.indices), tuple(planes.notes))
     except Exception as error:  # hostile or damaged data: a note on the page, never a traceback
         reason = str(error).replace(str(root) + os.sep, "") or type(error).__name__
