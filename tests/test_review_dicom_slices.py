@@ -215,20 +215,24 @@ def chest(seed: int) -> np.ndarray:
     return np.clip(grey + noise, 0, 255).astype(np.uint8)
 
 
-def labels(ggo: bool = False, consolidation: bool = False) -> np.ndarray:
+def labels(ggo: bool = False, consolidation: bool = False, values: tuple[int, int, int] = (1, 2, 3)) -> np.ndarray:
+    """A label map: the two lung fields, a ground-glass and a consolidation lesion; ``values`` are the values of
+    (lung field, ground-glass, consolidation): CNCB's (1, 2, 3) or Inf-Net's (0, 1, 2), which has no lung field."""
+    lung, ground_glass, solid = values
     y, x = np.mgrid[0:SIZE[1], 0:SIZE[0]]
     out = np.zeros(SIZE[::-1], dtype=np.uint8)
     for cx in (38, 90):
-        out[((x - cx) / 20) ** 2 + ((y - 46) / 30) ** 2 <= 1] = 1
+        out[((x - cx) / 20) ** 2 + ((y - 46) / 30) ** 2 <= 1] = lung
     if ggo:
-        out[(y - GGO_AT[0]) ** 2 + (x - GGO_AT[1]) ** 2 <= 36] = 2
+        out[(y - GGO_AT[0]) ** 2 + (x - GGO_AT[1]) ** 2 <= 36] = ground_glass
     if consolidation:
-        out[(y - CONSOLIDATION_AT[0]) ** 2 + (x - CONSOLIDATION_AT[1]) ** 2 <= 25] = 3
+        out[(y - CONSOLIDATION_AT[0]) ** 2 + (x - CONSOLIDATION_AT[1]) ** 2 <= 25] = solid
     return out
 
 
 def write_case(root: Path, case: str, count: int, *, lesions: dict[int, tuple[bool, bool]] | None = None,
-               mask_size: tuple[int, int] | None = None, no_mask: tuple[int, ...] = ()) -> None:
+               mask_size: tuple[int, int] | None = None, no_mask: tuple[int, ...] = (),
+               values: tuple[int, int, int] = (1, 2, 3)) -> None:
     for n in range(count):
         name = f"{n:04d}" if "/" in case else str(n)
         path = root / "image" / case / f"{name}.jpg"
@@ -236,7 +240,7 @@ def write_case(root: Path, case: str, count: int, *, lesions: dict[int, tuple[bo
         Image.fromarray(chest(n), mode="L").save(path, format="JPEG", quality=95)
         if n in no_mask:
             continue
-        label_map = labels(*(lesions or {}).get(n, (False, False)))
+        label_map = labels(*(lesions or {}).get(n, (False, False)), values=values)
         if mask_size is not None:
             label_map = np.asarray(Image.fromarray(label_map).resize(mask_size, Image.Resampling.NEAREST))
         write_mask(root / "mask" / case / f"{name}.png", label_map)
