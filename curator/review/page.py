@@ -263,8 +263,9 @@ def _studies(cards: Sequence[StudyCard], notes: Sequence[str], layout: str, sche
 @cache
 def _asset(name: str) -> str:
     """The page's style and scripts, files in ``templates/review/``: review.css; errors.js, which runs first and
-    writes every script error or image that fails to load into #js-errors (a headless DOM dump shows it); and
-    review.js, the filters, the address and the paged table."""
+    writes every script error or image that fails to load into #js-errors (a headless DOM dump shows it);
+    filters.js, the filter logic as pure functions (tested under node: tests/js/); and review.js, which wires
+    them to the page: the filters, the address and the paged table."""
     return (templates_dir() / "review" / name).read_text(encoding="utf-8")
 
 
@@ -323,6 +324,7 @@ def review_html(report: Report, cards: Sequence[StudyCard], *, title: str, notes
         "</main>",
         f'<script type="application/json" id="report-data">{_json_block(report.model_dump(mode="json"))}</script>',
         f'<script type="application/json" id="view-data">{_json_block(view)}</script>',
+        f"<script>{_asset('filters.js')}</script>",
         f"<script>{_asset('review.js')}</script>",
         "</body>",
         "</html>",
