@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -278,16 +278,34 @@ def _lung_profile(t: float) -> float:
     return math.pow(_bump(t, 0.40, 0.62), 0.45)
 
 
+class _Torso(NamedTuple):
+    """The body outline of one slice: half-axes ``a`` (left-right) and ``b`` (anterior-posterior), centre height
+    ``cy``, and the subcutaneous fat rim."""
+
+    a: float
+    b: float
+    cy: float
+    rim: float
+
+
 def _paint_slice(c: _Canvas, body: _Body, t: float) -> None:
     """Paint one axial slice at normalised height ``t`` (0 = bottom/caudal, 1 = top/cranial)."""
     c.hu.fill(HU_AIR)
     c.lung.fill(False)
-    male = body.male
-    shoulders = (0.10 if male else 0.04) * _smoothstep(0.72, 1.0, t)
-    a = min(body.body_a * (1.0 + shoulders), 0.96)
-    b = body.body_b * (1.0 - 0.5 * shoulders)
-    cy = body.body_cy
+    shoulders = (0.10 if body.male else 0.04) * _smoothstep(0.72, 1.0, t)
+    torso = _Torso(min(body.body_a * (1.0 + shoulders), 0.96), body.body_b * (1.0 - 0.5 * shoulders), body.body_cy,
+                   body.fat_rim)
+    _paint_body(c, body, torso, t)
+    _paint_lungs(c, body, t)
+    _paint_mediastinum(c, body, t)
+    _paint_bones(c, body, torso, t)
+
+
+def _paint_body(c: _Canvas, body: _Body, torso: _Torso, t: float) -> None:
+    """The scanner table, the breasts (female), the body's fat, muscle and soft tissue, and the scapulae."""
+    a, b, cy, rim = torso
     bottom = cy - b
+    male = body.male
 
     # Scanner table below the patient: a slightly concave cushion on a board.
     bend = 2.0
@@ -303,7 +321,6 @@ def _paint_slice(c: _Canvas, body: _Body, t: float) -> None:
                 c.ellipse(sign * 0.34 * a / 0.78, cy + 0.80 * b, 0.22 * bw, 0.17 * bw, HU_FAT)
                 c.ellipse(sign * 0.34 * a / 0.78, cy + 0.84 * b, 0.11 * bw, 0.08 * bw, 5.0)
     c.ellipse(0.0, cy, a, b, HU_FAT, power=2.4)
-    rim = body.fat_rim
     c.ellipse(0.0, cy, a - rim, b - rim, HU_SOFT_TISSUE, power=2.4)
     # Intermuscular fat line between chest-wall muscles and the rib cage.
     c.ellipse(0.0, cy, a - rim - 0.05, b - rim - 0.035, -60.0, power=2.3)
@@ -315,6 +332,9 @@ def _paint_slice(c: _Canvas, body: _Body, t: float) -> None:
         for sign in (-1.0, 1.0):
             c.shell(sign * 0.52 * a / 0.8, cy - 0.70 * b, 0.14 * sw, 0.026, 0.01, 550.0, 250.0, angle=sign * 0.45)
 
+
+def _paint_lungs(c: _Canvas, body: _Body, t: float) -> None:
+    """The lungs and, below them, the diaphragm domes."""
     # Lungs.
     prof = _lung_profile(t)
     right, left = _lung_centres(body)
@@ -332,6 +352,9 @@ def _paint_slice(c: _Canvas, body: _Body, t: float) -> None:
         c.ellipse(left[0], left[1] + 0.02, l_dome, l_dome * 0.85, 45.0)
         c.ellipse(left[0] + 0.02, left[1] + 0.14, 0.35 * l_dome, 0.22 * l_dome, -990.0)  # gastric gas
 
+
+def _paint_mediastinum(c: _Canvas, body: _Body, t: float) -> None:
+    """Fat with the great vessels, heart, airways and oesophagus."""
     # Mediastinum: fat with the great vessels, heart, airways and oesophagus.
     hx = 0.08 + body.heart_dx
     heart = _bump(t, 0.30, 0.32)
@@ -361,6 +384,10 @@ def _paint_slice(c: _Canvas, body: _Body, t: float) -> None:
             c.ellipse(sign * 0.09, -0.01, 0.03, 0.025, HU_AIR)  # main bronchi
     c.ellipse(-0.01 if t > 0.5 else 0.04, -0.13, 0.03, 0.025, 35.0)  # oesophagus
 
+
+def _paint_bones(c: _Canvas, body: _Body, torso: _Torso, t: float) -> None:
+    """The spine with its muscles, the sternum and the ribs."""
+    a, b, cy, rim = torso
     # Spine: vertebral body, posterior elements, spinal canal; paraspinal muscles around them.
     vy = cy - 0.47 * b / 0.56 * 0.56
     c.ellipse(0.0, vy - 0.12, 0.22, 0.14, HU_SOFT_TISSUE)  # paraspinal muscles
