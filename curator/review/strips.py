@@ -119,6 +119,51 @@ def axial_planes(study: Path, mask: Path | None = None, count: int = SLICES) -> 
     return volume_planes(volume.data, volume.affine, volume.zooms, mask_grid, count)
 
 
+def _place_mask(mask_grid: tuple[npt.NDArray[np.bool_], npt.NDArray[np.float64]] | None,
+                affine: npt.NDArray[np.float64], shape: tuple[int, ...], axial: int, notes: list[str],
+                ) -> tuple[npt.NDArray[np.bool_] | None, npt.NDArray[np.float64] | None, tuple[int, int] | None]:
+    """Where a mask lies in the study: the mask (None: not drawn), study voxel -> mask voxel (None: the same
+    grid), and the axial extent of its foreground in the study's slices (None: no foreground, or outside the
+    volume). What a reviewer should know goes into ``notes``."""
+    if mask_grid is None:
+        return None, None, None
+    mask_volume: npt.NDArray[np.bool_] | None = mask_grid[0]
+    to_mask = _study_to_mask(mask_grid[1], affine)
+    if to_mask is None:
+        if mask_grid[0].shape != shape:
+            notes.append("the mask's affine cannot be inverted and its grid differs: not drawn")
+            return None, None, None
+        notes.append("the mask's affine cannot be inverted: drawn on the study's voxel grid")
+    elif mask_grid[0].shape == shape and np.allclose(to_mask, np.eye(4), atol=1e-3):
+        to_mask = None
+    else:
+        notes.append("mask placed in the study by its own affine (it is not on the study's grid)")
+    if mask_volume is None or not mask_volume.any():
+        return mask_volume, to_mask, None
+    if to_mask is None:
+        along = np.flatnonzero(mask_volume.any(axis=tuple(a for a in range(3) if a != axial)))
+        return mask_volume, None, (int(along[0]), int(along[-1]))
+    where = [np.flatnonzero(mask_volume.any(axis=tuple(a for a in range(3) if a != d))) for d in range(3)]
+    corners = np.array([[x, y, z, 1.0] for x in (where[0][0], where[0][-1])
+                        for y in (where[1][0], where[1][-1]) for z in (where[2][0], where[2][-1])])
+    in_study = (np.linalg.inv(to_mask) @ corners.T)[axial]
+    lo, hi = int(np.floor(in_study.min())), int(np.ceil(in_study.max()))
+    if hi < 0 or lo > shape[axial] - 1:
+        notes.append("the mask lies entirely outside the study's volume")
+        return mask_volume, to_mask, None
+    return mask_volume, to_mask, (lo, hi)
+
+
+def _study_to_mask(mask_affine: npt.NDArray[np.float64], affine: npt.NDArray[np.float64],
+                   ) -> npt.NDArray[np.float64] | None:
+    """The study-voxel to mask-voxel transform, None when the mask's affine cannot be inverted."""
+    try:
+        to_mask: npt.NDArray[np.float64] = np.linalg.inv(mask_affine) @ affine
+    except np.linalg.LinAlgError:
+        return None
+    return to_mask if np.isfinite(to_mask).all() else None
+
+
 def volume_planes(raw: npt.NDArray[Any], affine: npt.NDArray[np.float64], zooms: Sequence[float],
                   mask_grid: tuple[npt.NDArray[np.bool_], npt.NDArray[np.float64]] | None = None,
                   count: int = SLICES) -> Planes:
@@ -137,42 +182,7 @@ def volume_planes(raw: npt.NDArray[Any], affine: npt.NDArray[np.float64], zooms:
     first, second = (a for a in range(3) if a != axial)
     shape = raw.shape[:3]
 
-    mask_volume: npt.NDArray[np.bool_] | None = None
-    to_mask: npt.NDArray[np.float64] | None = None   # study voxel -> mask voxel; None: the same grid
-    extent: tuple[int, int] | None = None
-    if mask_grid is not None:
-        mask_volume, mask_affine = mask_grid
-        try:
-            to_mask = np.linalg.inv(mask_affine) @ affine
-        except np.linalg.LinAlgError:
-            to_mask = None
-        if to_mask is not None and not np.isfinite(to_mask).all():
-            to_mask = None
-        if to_mask is None:
-            if mask_volume.shape != shape:
-                notes.append("the mask's affine cannot be inverted and its grid differs: not drawn")
-                mask_volume = None
-            else:
-                notes.append("the mask's affine cannot be inverted: drawn on the study's voxel grid")
-        elif mask_volume.shape == shape and np.allclose(to_mask, np.eye(4), atol=1e-3):
-            to_mask = None
-        else:
-            notes.append("mask placed in the study by its own affine (it is not on the study's grid)")
-        if mask_volume is not None and mask_volume.any():
-            if to_mask is None:
-                along = np.flatnonzero(mask_volume.any(axis=(first, second)))
-                extent = (int(along[0]), int(along[-1]))
-            else:
-                where = [np.flatnonzero(mask_volume.any(axis=tuple(a for a in range(3) if a != d)))
-                         for d in range(3)]
-                corners = np.array([[x, y, z, 1.0] for x in (where[0][0], where[0][-1])
-                                    for y in (where[1][0], where[1][-1]) for z in (where[2][0], where[2][-1])])
-                in_study = (np.linalg.inv(to_mask) @ corners.T)[axial]
-                lo, hi = int(np.floor(in_study.min())), int(np.ceil(in_study.max()))
-                if hi < 0 or lo > shape[axial] - 1:
-                    notes.append("the mask lies entirely outside the study's volume")
-                else:
-                    extent = (lo, hi)
+    mask_volume, to_mask, extent = _place_mask(mask_grid, affine, shape, axial, notes)
     indices = _pick(int(shape[axial]), count, extent)
 
     slices: list[tuple[HU, Mask | None]] = []

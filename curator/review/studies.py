@@ -179,19 +179,11 @@ def _slice_studies(facts: Facts) -> list[ReviewStudy]:
     return studies
 
 
-def find_studies(root: Path, profile: Profile) -> list[ReviewStudy]:
-    """Every study of the release: the registry's rows in order, then study files it does not list; for the
-    ``dicom`` layout every patient folder, for ``slices`` every case."""
-    facts = _registry_facts(root, profile)
-    what = layout(profile)
-    if what == "dicom":
-        return _dicom_studies(facts)
-    if what == "slices":
-        return _slice_studies(facts)
-    files = facts.files
-    on_disk: dict[str, tuple[int | None, str | None]] = {}   # study path -> (id, category) from its name
+def _named_on_disk(facts: Facts) -> tuple[dict[str, tuple[int | None, str | None]], dict[int, str]]:
+    """Study files by the profile's pattern (path -> id and category from the name), and masks by study id."""
+    on_disk: dict[str, tuple[int | None, str | None]] = {}
     masks_by_id: dict[int, str] = {}
-    for path in files:
+    for path in facts.files:
         kind = facts.data_kind(path)
         if kind is None:
             continue
@@ -201,40 +193,57 @@ def find_studies(root: Path, profile: Profile) -> list[ReviewStudy]:
             on_disk[path] = (number, groups.get("category"))
         elif kind.kind == "mask" and number is not None:
             masks_by_id.setdefault(number, path)
+    return on_disk, masks_by_id
 
-    kinds = {entry.path: entry.kind for entry in facts.entries}
 
-    def present(path: str | None) -> bool:
-        return path is not None and path in files and _is_nifti(path)
+class _NiftiCards:
+    """The NIfTI studies found so far, each path and id once, and what the inventory says about a path."""
 
-    def problem(path: str) -> str | None:
-        if path not in kinds:
+    def __init__(self, facts: Facts) -> None:
+        self.files = facts.files
+        self.kinds = {entry.path: entry.kind for entry in facts.entries}
+        self.studies: list[ReviewStudy] = []
+        self.paths: set[str] = set()
+        self.ids: set[int] = set()
+
+    def present(self, path: str | None) -> bool:
+        return path is not None and path in self.files and _is_nifti(path)
+
+    def problem(self, path: str) -> str | None:
+        if path not in self.kinds:
             return "the study file is missing"
-        if kinds[path] != "file":
-            return f"the study path is a {kinds[path]}, not a regular file: not read"
+        if self.kinds[path] != "file":
+            return f"the study path is a {self.kinds[path]}, not a regular file: not read"
         return None if _is_nifti(path) else "the study is not a NIfTI volume"
 
-    studies: list[ReviewStudy] = []
-    seen_paths: set[str] = set()
-    seen_ids: set[int] = set()
-    for _, row in facts.rows:
-        study = row.study_file.lstrip("/")
-        mask = (row.mask_file or "").lstrip("/") or None
-        if study in seen_paths or row.study_id in seen_ids:
-            continue   # a duplicated row: REGISTRY_DUPLICATE_ID says so; one card is enough
-        seen_paths.add(study)
-        seen_ids.add(row.study_id)
-        studies.append(ReviewStudy(row.study_id, study, mask, row.category, present(study), present(mask),
-                                   problem(study)))
-    for path, (number, category) in on_disk.items():
-        if path in seen_paths or (number is not None and number in seen_ids):
-            continue
-        mask = masks_by_id.get(number) if number is not None else None
-        studies.append(ReviewStudy(number, path, mask, category, present(path), present(mask), problem(path)))
-        seen_paths.add(path)
+    def add(self, number: int | None, study: str, mask: str | None, category: str | None) -> None:
+        """A card for ``study`` unless its path or id has one already (a duplicated registry row:
+        REGISTRY_DUPLICATE_ID says so; one card is enough)."""
+        if study in self.paths or (number is not None and number in self.ids):
+            return
+        self.studies.append(ReviewStudy(number, study, mask, category, self.present(study), self.present(mask),
+                                        self.problem(study)))
+        self.paths.add(study)
         if number is not None:
-            seen_ids.add(number)
-    return studies
+            self.ids.add(number)
+
+
+def find_studies(root: Path, profile: Profile) -> list[ReviewStudy]:
+    """Every study of the release: the registry's rows in order, then study files it does not list; for the
+    ``dicom`` layout every patient folder, for ``slices`` every case."""
+    facts = _registry_facts(root, profile)
+    what = layout(profile)
+    if what == "dicom":
+        return _dicom_studies(facts)
+    if what == "slices":
+        return _slice_studies(facts)
+    cards = _NiftiCards(facts)
+    for _, row in facts.rows:
+        cards.add(row.study_id, row.study_file.lstrip("/"), (row.mask_file or "").lstrip("/") or None, row.category)
+    on_disk, masks_by_id = _named_on_disk(facts)
+    for path, (number, category) in on_disk.items():
+        cards.add(number, path, masks_by_id.get(number) if number is not None else None, category)
+    return cards.studies
 
 
 def finding_counts(report: Report, studies: Sequence[ReviewStudy]) -> list[dict[str, int]]:
