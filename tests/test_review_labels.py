@@ -18,9 +18,10 @@ from curator.label_schemes import load_scheme
 from curator.profiles import get_profile, load_profiles
 from curator.release.figures import MASK_ALPHA, MASK_COLOUR, lung_window_rgb, mask_colour
 from curator.review import write_review
-from curator.review.strips import LABEL_ALPHA, TILE
+from curator.review.strips import LABEL_ALPHA, TILE, label_style
+from curator.review.thumbnails import Drawn, Job, draw
 from curator.validate import ValidateOptions
-from tests.factories import card_data
+from tests.factories import card_data, write_nifti
 from tests.slices_factories import write_extras
 from tests.test_review import chromium, parse
 from tests.test_review_dicom_slices import CONSOLIDATION_AT, GGO_AT, TOP, pixels, write_case
@@ -116,6 +117,25 @@ def test_the_figures_overlay_colour_comes_from_the_schemes_lesion_label() -> Non
     rgb = lung_window_rgb(hu, mask, mask_colour(load_scheme("infnet")))
     expected = (1 - MASK_ALPHA) * 0.5 + MASK_ALPHA * np.array(load_scheme("infnet").label(1).rgb)  # type: ignore[union-attr]
     assert np.allclose(rgb[1, 1], expected, atol=1e-6) and np.allclose(rgb[0, 0], 0.5)
+
+
+@pytest.mark.parametrize("scheme", ["binary-lesion", "infnet"])
+def test_a_nifti_mask_is_drawn_in_the_schemes_lesion_colour(scheme: str, tmp_path: Path) -> None:
+    """A NIfTI study's mask (lesion or not) in the scheme's lesion colour: its outline pixels are that colour."""
+    study, mask = tmp_path / "study.nii.gz", tmp_path / "mask.nii.gz"
+    write_nifti(study, np.full((32, 32, 4), -600, dtype=np.int16))
+    lesion = np.zeros((32, 32, 4), dtype=np.int16)
+    lesion[8:24, 8:24, :] = 1
+    write_nifti(mask, lesion)
+    target = tmp_path / "strip.png"
+    result = draw(Job(tmp_path, "nifti", study.name, mask.name, target, style=label_style(load_scheme(scheme))))
+    assert isinstance(result, Drawn)
+    strip = pixels(target)
+    colour = np.round(np.array(mask_colour(load_scheme(scheme))) * 255)
+    outline = (np.abs(strip - colour) <= 1).all(axis=2)
+    assert outline[:, :TILE].sum() > 60   # the square's outline on the first tile
+    grey = strip[:20, :20, 0]   # a corner outside the lesion: the window's level, mid grey
+    assert np.abs(grey.astype(int) - 128).max() <= 1
 
 
 @pytest.mark.needs_tool("chromium")

@@ -220,13 +220,12 @@ def _legends(kinds: set[str], scheme: LabelScheme | None) -> list[str]:
     window = f"in the lung window (W {width:.0f} / L {level:.0f} HU), anterior up, patient's right on the left"
     legends = []
     if "nifti" in kinds:
-        colour = mask_colour(scheme)
-        lesions = ", ".join(f"{_e(label.name(LANG))} (label {label.value})" for label in scheme.labels
+        lesions = "; ".join(f"label {label.value}, {_e(label.name(LANG))}" for label in scheme.labels
                             if label.lesion) if scheme is not None else ""
-        what = f" ({lesions}, as the {_e(scheme.name)} label scheme says)" if scheme is not None and lesions else ""
-        legends.append(f'<p class="legend">Axial slices {window}; the mask{what} as a translucent '
-                       f"{_swatch(colour)} fill with an outline of that colour, placed by its own affine, so a "
-                       "shifted, mirrored or transposed mask shows as such.</p>")
+        what = f" ({lesions}, in the {_e(scheme.name)} label scheme)" if scheme is not None and lesions else ""
+        legends.append(f'<p class="legend">Axial slices {window}; the mask as a translucent '
+                       f"{_swatch(mask_colour(scheme))} fill with an outline of that colour{what}, placed by its own "
+                       "affine, so a shifted, mirrored or transposed mask shows as such.</p>")
     if "dicom" in kinds:
         legends.append(f'<p class="legend">One card per patient folder: axial slices of its largest CT series '
                        f"(most images), converted from DICOM as <code>curator ingest</code> converts it, {window}. "
