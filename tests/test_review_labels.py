@@ -8,6 +8,7 @@ under the wrong scheme, real ground-glass is drawn as the lung field's outline a
 from __future__ import annotations
 
 import html
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +25,7 @@ from curator.validate import ValidateOptions
 from tests.factories import card_data, write_nifti
 from tests.slices_factories import write_extras
 from tests.test_review import chromium, parse
-from tests.test_review_dicom_slices import CONSOLIDATION_AT, GGO_AT, TOP, pixels, write_case
+from tests.test_review_dicom_slices import CONSOLIDATION_AT, GGO_AT, INFNET, TOP, pixels, write_case
 
 LUNG_GREY = 60   # the factory's lungs, as stored: the translucent fills blend over this
 LESION_TILE = 3  # the case's slices 0001, 0005, 0007, 0008, 0010 are drawn; 0008 holds both lesions
@@ -136,6 +137,35 @@ def test_a_nifti_mask_is_drawn_in_the_schemes_lesion_colour(scheme: str, tmp_pat
     assert outline[:, :TILE].sum() > 60   # the square's outline on the first tile
     grey = strip[:20, :20, 0]   # a corner outside the lesion: the window's level, mid grey
     assert np.abs(grey.astype(int) - 128).max() <= 1
+
+
+@pytest.mark.realdata
+def test_realdata_inf_net_masks_as_shipped_with_an_infnet_card(realdata: Path, tmp_path: Path) -> None:
+    """Inf-Net's real palette masks {0, 1, 2}, unchanged, under a card that says infnet: ground-glass (1) in the
+    ground-glass colour, consolidation (2) in the consolidation colour, and no lung-field outline."""
+    slices = realdata / INFNET
+    if not (slices / "Imgs").is_dir():
+        pytest.skip("the Inf-Net slices are not in ../shared/realdata")
+    release = tmp_path / "release"
+    write_extras(release)
+    names = sorted((p.stem for p in (slices / "Imgs").glob("*.jpg")), key=int)[:12]
+    for name in names:
+        (release / "image" / "case1").mkdir(parents=True, exist_ok=True)
+        (release / "mask" / "case1").mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(slices / "Imgs" / f"{name}.jpg", release / "image" / "case1" / f"{name}.jpg")
+        shutil.copyfile(slices / "GT" / f"{name}.png", release / "mask" / "case1" / f"{name}.png")
+    (release / "dataset.yaml").write_text(yaml.safe_dump(card_data(label_scheme="infnet"), allow_unicode=True),
+                                          encoding="utf-8")
+    index = write_review(release, tmp_path / "review", options=ValidateOptions(jobs=1), jobs=1)
+    strip = pixels(tmp_path / "review" / "thumbs" / "case-case1.png")
+    colours = {name: int((np.abs(strip - np.array([int(hex_colour[i:i + 2], 16) for i in (1, 3, 5)])) <= 2)
+                         .all(axis=2).sum()) for name, hex_colour in (("ground-glass", GROUND_GLASS),
+                                                                       ("consolidation", CONSOLIDATION),
+                                                                       ("lung field", "#4DD9FF"))}
+    # the lesions' solid outlines are drawn in exactly the scheme's colours; Inf-Net has no lung field
+    assert colours["ground-glass"] > 100 and colours["consolidation"] > 20 and colours["lung field"] == 0
+    text = html.unescape(index.read_text(encoding="utf-8"))
+    assert "ground-glass opacity (label 1)" in text and "consolidation (label 2)" in text
 
 
 @pytest.mark.needs_tool("chromium")
