@@ -121,12 +121,11 @@ def _natural(text: str) -> tuple[tuple[int, int | str], ...]:
 
 
 def _has_marker(path: Path) -> bool:
-    """The DICOM Part 10 marker at byte 128 (how validate tells a DICOM file whatever its name)."""
-    try:
-        with path.open("rb") as handle:
-            return handle.read(132)[128:132] == b"DICM"
-    except OSError:
-        return False
+    """The DICOM Part 10 marker at byte 128 (how validate tells a DICOM file whatever its name), read by
+    :func:`curator.io.dicom.dicom_kind` (the first bytes only, a regular file only)."""
+    from curator.io.dicom import NO_META, PART10, dicom_kind  # pydicom only for a dicom layout
+
+    return dicom_kind(path) in (PART10, NO_META)
 
 
 def _dicom_studies(facts: Facts) -> list[ReviewStudy]:
