@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Final, NamedTuple
+from typing import Final
 
 import numpy as np
 import numpy.typing as npt
@@ -278,14 +278,7 @@ def _lung_profile(t: float) -> float:
     return math.pow(_bump(t, 0.40, 0.62), 0.45)
 
 
-class _Torso(NamedTuple):
-    """The body outline of one slice: half-axes ``a`` (left-right) and ``b`` (anterior-posterior), centre height
-    ``cy``, and the subcutaneous fat rim."""
-
-    a: float
-    b: float
-    cy: float
-    rim: float
+_Torso = tuple[float, float, float, float]   # one slice's body outline: half-axes a (left-right), b, centre cy, fat rim
 
 
 def _paint_slice(c: _Canvas, body: _Body, t: float) -> None:
@@ -293,8 +286,8 @@ def _paint_slice(c: _Canvas, body: _Body, t: float) -> None:
     c.hu.fill(HU_AIR)
     c.lung.fill(False)
     shoulders = (0.10 if body.male else 0.04) * _smoothstep(0.72, 1.0, t)
-    torso = _Torso(min(body.body_a * (1.0 + shoulders), 0.96), body.body_b * (1.0 - 0.5 * shoulders), body.body_cy,
-                   body.fat_rim)
+    torso = (min(body.body_a * (1.0 + shoulders), 0.96), body.body_b * (1.0 - 0.5 * shoulders), body.body_cy,
+             body.fat_rim)
     _paint_body(c, body, torso, t)
     _paint_lungs(c, body, t)
     _paint_mediastinum(c, body, t)
@@ -305,16 +298,13 @@ def _paint_body(c: _Canvas, body: _Body, torso: _Torso, t: float) -> None:
     """The scanner table, the breasts (female), the body's fat, muscle and soft tissue, and the scapulae."""
     a, b, cy, rim = torso
     bottom = cy - b
-    male = body.male
-
     # Scanner table below the patient: a slightly concave cushion on a board.
     bend = 2.0
     c.ellipse(0.0, bottom + bend, 3.0, bend + 0.115, HU_TABLE)  # board
     c.ellipse(0.0, bottom + bend, 3.0, bend + 0.085, -350.0)  # cushion
     c.ellipse(0.0, bottom + bend, 3.0, bend + 0.03, HU_AIR)
-
     # Breasts (female), then body: subcutaneous fat rim around muscle / soft tissue.
-    if not male:
+    if not body.male:
         bw = _bump(t, 0.50, 0.30)
         if bw > 0.0:
             for sign in (-1.0, 1.0):
@@ -325,7 +315,6 @@ def _paint_body(c: _Canvas, body: _Body, torso: _Torso, t: float) -> None:
     # Intermuscular fat line between chest-wall muscles and the rib cage.
     c.ellipse(0.0, cy, a - rim - 0.05, b - rim - 0.035, -60.0, power=2.3)
     c.ellipse(0.0, cy, a - rim - 0.06, b - rim - 0.045, HU_SOFT_TISSUE, power=2.3)
-
     # Scapulae in the upper chest, behind the rib cage.
     sw = _smoothstep(0.55, 0.8, t)
     if sw > 0.0:
@@ -335,14 +324,12 @@ def _paint_body(c: _Canvas, body: _Body, torso: _Torso, t: float) -> None:
 
 def _paint_lungs(c: _Canvas, body: _Body, t: float) -> None:
     """The lungs and, below them, the diaphragm domes."""
-    # Lungs.
     prof = _lung_profile(t)
     right, left = _lung_centres(body)
     for lcx, lcy, la, lb in (right, left):
         # Towards the apex the lungs move slightly posterior and medial.
         apex = _smoothstep(0.6, 1.0, t)
         c.ellipse(lcx * (1.0 - 0.15 * apex), lcy - 0.08 * apex, la * prof, lb * prof, HU_LUNG, is_lung=True)
-
     # Diaphragm domes: liver under the right lung, spleen / stomach under the left one.
     r_dome = 0.50 * _bump(t, 0.0, 0.29)
     if r_dome > 0.0:
@@ -354,8 +341,7 @@ def _paint_lungs(c: _Canvas, body: _Body, t: float) -> None:
 
 
 def _paint_mediastinum(c: _Canvas, body: _Body, t: float) -> None:
-    """Fat with the great vessels, heart, airways and oesophagus."""
-    # Mediastinum: fat with the great vessels, heart, airways and oesophagus.
+    """The mediastinum: fat with the great vessels, heart, airways and oesophagus."""
     hx = 0.08 + body.heart_dx
     heart = _bump(t, 0.30, 0.32)
     med_a = 0.13 + 0.06 * _smoothstep(0.45, 0.2, t)
@@ -397,7 +383,6 @@ def _paint_bones(c: _Canvas, body: _Body, torso: _Torso, t: float) -> None:
     c.ellipse(0.0, vy - 0.135, 0.045, 0.045, 25.0)  # spinal canal
     for sign in (-1.0, 1.0):
         c.ellipse(sign * 0.11, vy - 0.10, 0.05, 0.025, 520.0)  # transverse processes
-
     # Sternum (anterior), present over most of the chest.
     if 0.25 < t < 0.95:
         sy = cy + b - rim - 0.07
