@@ -278,51 +278,58 @@ def _lung_profile(t: float) -> float:
     return math.pow(_bump(t, 0.40, 0.62), 0.45)
 
 
+_Torso = tuple[float, float, float, float]   # one slice's body outline: half-axes a (left-right), b, centre cy, fat rim
+
+
 def _paint_slice(c: _Canvas, body: _Body, t: float) -> None:
     """Paint one axial slice at normalised height ``t`` (0 = bottom/caudal, 1 = top/cranial)."""
     c.hu.fill(HU_AIR)
     c.lung.fill(False)
-    male = body.male
-    shoulders = (0.10 if male else 0.04) * _smoothstep(0.72, 1.0, t)
-    a = min(body.body_a * (1.0 + shoulders), 0.96)
-    b = body.body_b * (1.0 - 0.5 * shoulders)
-    cy = body.body_cy
-    bottom = cy - b
+    shoulders = (0.10 if body.male else 0.04) * _smoothstep(0.72, 1.0, t)
+    torso = (min(body.body_a * (1.0 + shoulders), 0.96), body.body_b * (1.0 - 0.5 * shoulders), body.body_cy,
+             body.fat_rim)
+    _paint_body(c, body, torso, t)
+    _paint_lungs(c, body, t)
+    _paint_mediastinum(c, body, t)
+    _paint_bones(c, body, torso, t)
 
+
+def _paint_body(c: _Canvas, body: _Body, torso: _Torso, t: float) -> None:
+    """The scanner table, the breasts (female), the body's fat, muscle and soft tissue, and the scapulae."""
+    a, b, cy, rim = torso
+    bottom = cy - b
     # Scanner table below the patient: a slightly concave cushion on a board.
     bend = 2.0
     c.ellipse(0.0, bottom + bend, 3.0, bend + 0.115, HU_TABLE)  # board
     c.ellipse(0.0, bottom + bend, 3.0, bend + 0.085, -350.0)  # cushion
     c.ellipse(0.0, bottom + bend, 3.0, bend + 0.03, HU_AIR)
-
     # Breasts (female), then body: subcutaneous fat rim around muscle / soft tissue.
-    if not male:
+    if not body.male:
         bw = _bump(t, 0.50, 0.30)
         if bw > 0.0:
             for sign in (-1.0, 1.0):
                 c.ellipse(sign * 0.34 * a / 0.78, cy + 0.80 * b, 0.22 * bw, 0.17 * bw, HU_FAT)
                 c.ellipse(sign * 0.34 * a / 0.78, cy + 0.84 * b, 0.11 * bw, 0.08 * bw, 5.0)
     c.ellipse(0.0, cy, a, b, HU_FAT, power=2.4)
-    rim = body.fat_rim
     c.ellipse(0.0, cy, a - rim, b - rim, HU_SOFT_TISSUE, power=2.4)
     # Intermuscular fat line between chest-wall muscles and the rib cage.
     c.ellipse(0.0, cy, a - rim - 0.05, b - rim - 0.035, -60.0, power=2.3)
     c.ellipse(0.0, cy, a - rim - 0.06, b - rim - 0.045, HU_SOFT_TISSUE, power=2.3)
-
     # Scapulae in the upper chest, behind the rib cage.
     sw = _smoothstep(0.55, 0.8, t)
     if sw > 0.0:
         for sign in (-1.0, 1.0):
             c.shell(sign * 0.52 * a / 0.8, cy - 0.70 * b, 0.14 * sw, 0.026, 0.01, 550.0, 250.0, angle=sign * 0.45)
 
-    # Lungs.
+
+def _paint_lungs(c: _Canvas, body: _Body, t: float) -> None:
+    """The lungs and, below them, the diaphragm domes."""
     prof = _lung_profile(t)
     right, left = _lung_centres(body)
     for lcx, lcy, la, lb in (right, left):
         # Towards the apex the lungs move slightly posterior and medial.
         apex = _smoothstep(0.6, 1.0, t)
         c.ellipse(lcx * (1.0 - 0.15 * apex), lcy - 0.08 * apex, la * prof, lb * prof, HU_LUNG, is_lung=True)
-
     # Diaphragm domes: liver under the right lung, spleen / stomach under the left one.
     r_dome = 0.50 * _bump(t, 0.0, 0.29)
     if r_dome > 0.0:
@@ -332,7 +339,9 @@ def _paint_slice(c: _Canvas, body: _Body, t: float) -> None:
         c.ellipse(left[0], left[1] + 0.02, l_dome, l_dome * 0.85, 45.0)
         c.ellipse(left[0] + 0.02, left[1] + 0.14, 0.35 * l_dome, 0.22 * l_dome, -990.0)  # gastric gas
 
-    # Mediastinum: fat with the great vessels, heart, airways and oesophagus.
+
+def _paint_mediastinum(c: _Canvas, body: _Body, t: float) -> None:
+    """The mediastinum: fat with the great vessels, heart, airways and oesophagus."""
     hx = 0.08 + body.heart_dx
     heart = _bump(t, 0.30, 0.32)
     med_a = 0.13 + 0.06 * _smoothstep(0.45, 0.2, t)
@@ -361,6 +370,10 @@ def _paint_slice(c: _Canvas, body: _Body, t: float) -> None:
             c.ellipse(sign * 0.09, -0.01, 0.03, 0.025, HU_AIR)  # main bronchi
     c.ellipse(-0.01 if t > 0.5 else 0.04, -0.13, 0.03, 0.025, 35.0)  # oesophagus
 
+
+def _paint_bones(c: _Canvas, body: _Body, torso: _Torso, t: float) -> None:
+    """The spine with its muscles, the sternum and the ribs."""
+    a, b, cy, rim = torso
     # Spine: vertebral body, posterior elements, spinal canal; paraspinal muscles around them.
     vy = cy - 0.47 * b / 0.56 * 0.56
     c.ellipse(0.0, vy - 0.12, 0.22, 0.14, HU_SOFT_TISSUE)  # paraspinal muscles
@@ -370,7 +383,6 @@ def _paint_slice(c: _Canvas, body: _Body, t: float) -> None:
     c.ellipse(0.0, vy - 0.135, 0.045, 0.045, 25.0)  # spinal canal
     for sign in (-1.0, 1.0):
         c.ellipse(sign * 0.11, vy - 0.10, 0.05, 0.025, 520.0)  # transverse processes
-
     # Sternum (anterior), present over most of the chest.
     if 0.25 < t < 0.95:
         sy = cy + b - rim - 0.07

@@ -20,9 +20,9 @@ from PIL import Image
 
 from curator.cli.main import main
 from curator.models.findings import Counts, Finding, Report, Severity, Stats
-from curator.render.review import PAGE, review_html
-from curator.render.review_strips import TILE, axial_planes
 from curator.review import find_studies, write_review
+from curator.review.page import PAGE, review_html
+from curator.review.strips import TILE, axial_planes
 from curator.validate import ValidateOptions, validate
 from tests.factories import DEFAULT_AFFINE, ct_volume, lesion_mask, write_nifti
 
@@ -226,9 +226,9 @@ def test_max_studies_draws_flagged_studies_first(release: Path, tmp_path: Path) 
 
 def test_many_studies_without_a_cap_are_warned_about(built_release: Path, tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    import curator.review
+    import curator.review.folder
 
-    monkeypatch.setattr(curator.review, "LARGE", 3)
+    monkeypatch.setattr(curator.review.folder, "LARGE", 3)
     heard: list[str] = []
     write_review(built_release, tmp_path / "review", jobs=1, warn=heard.append)
     assert len(heard) == 1 and "all 8 studies" in heard[0] and "--max-studies" in heard[0]

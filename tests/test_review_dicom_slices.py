@@ -13,8 +13,9 @@ import pytest
 from PIL import Image
 from pydicom.uid import generate_uid
 
-from curator.render.review_strips import LABEL_ALPHA, LABEL_COLOURS, SLICES, TILE
+from curator.label_schemes import load_scheme
 from curator.review import find_studies, write_review
+from curator.review.strips import LABEL_ALPHA, SLICES, TILE
 from curator.validate import ValidateOptions
 from tests.ingest_factories import UID_ROOT, ct_image, write_study
 from tests.slices_factories import write_extras, write_mask
@@ -214,20 +215,24 @@ def chest(seed: int) -> np.ndarray:
     return np.clip(grey + noise, 0, 255).astype(np.uint8)
 
 
-def labels(ggo: bool = False, consolidation: bool = False) -> np.ndarray:
+def labels(ggo: bool = False, consolidation: bool = False, values: tuple[int, int, int] = (1, 2, 3)) -> np.ndarray:
+    """A label map: the two lung fields, a ground-glass and a consolidation lesion; ``values`` are the values of
+    (lung field, ground-glass, consolidation): CNCB's (1, 2, 3) or Inf-Net's (0, 1, 2), which has no lung field."""
+    lung, ground_glass, solid = values
     y, x = np.mgrid[0:SIZE[1], 0:SIZE[0]]
     out = np.zeros(SIZE[::-1], dtype=np.uint8)
     for cx in (38, 90):
-        out[((x - cx) / 20) ** 2 + ((y - 46) / 30) ** 2 <= 1] = 1
+        out[((x - cx) / 20) ** 2 + ((y - 46) / 30) ** 2 <= 1] = lung
     if ggo:
-        out[(y - GGO_AT[0]) ** 2 + (x - GGO_AT[1]) ** 2 <= 36] = 2
+        out[(y - GGO_AT[0]) ** 2 + (x - GGO_AT[1]) ** 2 <= 36] = ground_glass
     if consolidation:
-        out[(y - CONSOLIDATION_AT[0]) ** 2 + (x - CONSOLIDATION_AT[1]) ** 2 <= 25] = 3
+        out[(y - CONSOLIDATION_AT[0]) ** 2 + (x - CONSOLIDATION_AT[1]) ** 2 <= 25] = solid
     return out
 
 
 def write_case(root: Path, case: str, count: int, *, lesions: dict[int, tuple[bool, bool]] | None = None,
-               mask_size: tuple[int, int] | None = None, no_mask: tuple[int, ...] = ()) -> None:
+               mask_size: tuple[int, int] | None = None, no_mask: tuple[int, ...] = (),
+               values: tuple[int, int, int] = (1, 2, 3)) -> None:
     for n in range(count):
         name = f"{n:04d}" if "/" in case else str(n)
         path = root / "image" / case / f"{name}.jpg"
@@ -235,7 +240,7 @@ def write_case(root: Path, case: str, count: int, *, lesions: dict[int, tuple[bo
         Image.fromarray(chest(n), mode="L").save(path, format="JPEG", quality=95)
         if n in no_mask:
             continue
-        label_map = labels(*(lesions or {}).get(n, (False, False)))
+        label_map = labels(*(lesions or {}).get(n, (False, False)), values=values)
         if mask_size is not None:
             label_map = np.asarray(Image.fromarray(label_map).resize(mask_size, Image.Resampling.NEAREST))
         write_mask(root / "mask" / case / f"{name}.png", label_map)
@@ -290,7 +295,8 @@ def test_slices_cards_per_case_with_label_overlays(slices_release: Path, tmp_pat
         return tile[TOP + row, column]   # the image is 128 wide: one image pixel is one tile pixel
 
     ggo, consolidation = at(tiles[3], *GGO_AT), at(tiles[3], *CONSOLIDATION_AT)
-    expected_ggo, expected_con = (np.array(LABEL_COLOURS[label][0]) * 255 for label in (2, 3))
+    cncb = load_scheme("cncb")
+    expected_ggo, expected_con = (np.array(cncb.labels[value].rgb) * 255 for value in (2, 3))
     assert ggo[0] - ggo[2] > 80 and ggo[1] - ggo[2] > 70                    # yellow over the left lung's lesion
     assert consolidation[0] - consolidation[1] > 80 and abs(int(consolidation[1]) - int(consolidation[2])) < 15
     def over_lung(colour: np.ndarray) -> np.ndarray:   # the fill is translucent: the lung's grey (60) shows through

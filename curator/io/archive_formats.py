@@ -13,7 +13,7 @@ import tarfile
 import threading
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path, PurePath
 from typing import IO, Any
 
@@ -280,14 +280,10 @@ def _sevenzip_kind(entry: Any) -> str:
     return "file"
 
 
-def sevenzip_members(handle: IO[bytes], meter: _Meter, wanted: _Wanted, store: _Store) -> Iterator[Member]:
-    try:
-        import py7zr
-    except ImportError as error:
-        raise ArchiveToolMissing("reading 7z archives needs the Python package py7zr: pip install py7zr") from error
-    _bound_py7zr_blocks()
-
-    handoff = _Handoff()
+def _sevenzip_factory(plan: dict[str, tuple[str, bool]], meter: _Meter, store: _Store, handoff: _Handoff) -> Any:
+    """py7zr's writer factory for one extraction: each member of ``plan`` (py7zr's name -> our name, keep its
+    bytes) is counted by ``meter`` as py7zr writes it, collected into ``store`` and handed over when closed."""
+    import py7zr
 
     class Sink(py7zr.Py7zIO):
         """One member's bytes, counted as py7zr writes them; handed over when py7zr closes it."""
@@ -325,51 +321,73 @@ def sevenzip_members(handle: IO[bytes], meter: _Meter, wanted: _Wanted, store: _
                 handoff.put(member)
 
     class Factory(py7zr.WriterFactory):
-        def __init__(self, plan: dict[str, tuple[str, bool]]) -> None:
-            self.plan = plan
-
         def create(self, filename: str) -> py7zr.Py7zIO:
-            if filename not in self.plan:
+            if filename not in plan:
                 raise py7zr.Bad7zFile(f"py7zr names a member {filename!r} that its listing does not hold")
-            name, keep = self.plan[filename]
+            name, keep = plan[filename]
             meter.current = name
             return Sink(name, keep)
 
+    return Factory()
+
+
+def _sevenzip_plan(archive: Any, meter: _Meter, wanted: _Wanted) -> dict[str, tuple[str, bool]]:
+    """Every member of the listing judged (names, kinds, counts); for each regular file py7zr's name for it ->
+    (our name, whether its bytes are kept)."""
+    seen: set[str] = set()
+    plan: dict[str, tuple[str, bool]] = {}
+    for entry in archive.files:
+        raw = str(entry.filename)
+        kind = _sevenzip_kind(entry)
+        name = _judge(raw, kind, meter, seen)
+        if kind == "file":
+            plan[PurePath(raw).as_posix()] = (name, not _junk(name) and wanted(name))
+    return plan
+
+
+def _handed_over(handoff: _Handoff, extract: Callable[[], None]) -> Iterator[Member]:
+    """Run ``extract`` in a worker thread and yield the members it hands over, in order; its error is raised
+    here. Stopping early (the reader goes away) stops the worker at its next write."""
+
+    def work() -> None:
+        try:
+            extract()
+            handoff.put(None)
+        except _StoppedError:
+            return
+        except BaseException as error:  # handed to the reading thread, which raises it
+            try:
+                handoff.put(error)
+            except _StoppedError:
+                return
+
+    worker = threading.Thread(target=work, name="curator-7z-reader", daemon=True)
+    worker.start()
+    try:
+        while (item := handoff.queue.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        handoff.stopped.set()
+        worker.join()
+
+
+def sevenzip_members(handle: IO[bytes], meter: _Meter, wanted: _Wanted, store: _Store) -> Iterator[Member]:
+    try:
+        import py7zr
+    except ImportError as error:
+        raise ArchiveToolMissing("reading 7z archives needs the Python package py7zr: pip install py7zr") from error
+    _bound_py7zr_blocks()
+
+    handoff = _Handoff()
     with py7zr.SevenZipFile(handle, mode="r") as archive:  # a file object: py7zr decompresses in one thread
         if archive.needs_password():
             raise ArchiveProblem(CORRUPT, "", "the archive is encrypted (password-protected); expected plain "
                                               "members. Ask for an archive without a password")
-        seen: set[str] = set()
-        plan: dict[str, tuple[str, bool]] = {}   # py7zr's name for the member -> (our name, keep its bytes)
-        for entry in archive.files:
-            raw = str(entry.filename)
-            kind = _sevenzip_kind(entry)
-            name = _judge(raw, kind, meter, seen)
-            if kind == "file":
-                plan[PurePath(raw).as_posix()] = (name, not _junk(name) and wanted(name))
-
-        def work() -> None:
-            try:
-                archive.extractall(factory=Factory(plan))
-                handoff.put(None)
-            except _StoppedError:
-                return
-            except BaseException as error:  # handed to the reading thread, which raises it
-                try:
-                    handoff.put(error)
-                except _StoppedError:
-                    return
-
-        worker = threading.Thread(target=work, name="curator-7z-reader", daemon=True)
-        worker.start()
-        try:
-            while (item := handoff.queue.get()) is not None:
-                if isinstance(item, BaseException):
-                    raise item
-                yield item
-        finally:
-            handoff.stopped.set()
-            worker.join()
+        plan = _sevenzip_plan(archive, meter, wanted)
+        factory = _sevenzip_factory(plan, meter, store, handoff)
+        yield from _handed_over(handoff, lambda: archive.extractall(factory=factory))
 
 
 # RAR

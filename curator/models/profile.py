@@ -73,6 +73,9 @@ class Profile(BaseModel):
     registry: RegistrySpec | None = None
     categories: list[str]
     labels: list[int]
+    label_scheme: str | None = Field(
+        default=None, pattern=r"^[a-z][a-z0-9-]*$",
+        description="what the mask values mean when the card names no scheme (schema/labels/<name>.yaml)")
     languages: list[str] = Field(default_factory=lambda: ["en", "ru"])
     manifests: list[str] = Field(default_factory=lambda: ["SHA256SUMS", "MD5SUMS"])
     geometry: GeometryTolerance = Field(default_factory=GeometryTolerance)

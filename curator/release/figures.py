@@ -28,6 +28,8 @@ import numpy.typing as npt
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from curator.models.labels import LabelScheme
+
 __all__ = [
     "DPI",
     "LUNG_WINDOW",
@@ -36,6 +38,7 @@ __all__ = [
     "example_slice",
     "examples_figure",
     "format_share",
+    "mask_colour",
     "shares_tenths",
 ]
 
@@ -57,8 +60,10 @@ PANEL_COLUMNS: Final = 5
 PANEL_MIN_WIDTH: Final = 3 * PANEL_SIZE
 #: Lung window (width, level) in HU, as in the MosMed paper's figures.
 LUNG_WINDOW: Final = (1500.0, -600.0)
+#: The lesion overlay without a label scheme (MosMed's binary-lesion scheme gives the same red, #ED1C24).
 MASK_COLOUR: Final = (0.93, 0.11, 0.14)
 MASK_ALPHA: Final = 0.4
+RGB = tuple[float, float, float]
 BAR_COLOUR: Final = "#3b6ea5"
 SEX_COLOURS: Final = {"M": "#3b6ea5", "F": "#d9534f", "O": "#8e7cc3", None: "#b0b0b0"}
 
@@ -242,20 +247,28 @@ def age_sex_figure(people: Sequence[tuple[str | None, int | None]], out: Path, *
         return _save(figure, out)
 
 
-def lung_window_rgb(hu: HU, mask: Mask | None) -> npt.NDArray[np.float32]:
-    """The slice in the lung window as grey RGB in 0..1, the mask blended in :data:`MASK_COLOUR`."""
+def mask_colour(scheme: LabelScheme | None) -> RGB:
+    """The colour of a lesion / no-lesion overlay: the scheme's lesion label's colour (with several lesion labels,
+    the lowest value's: CNCB's and Inf-Net's ground-glass); :data:`MASK_COLOUR` without a scheme or a lesion."""
+    lesions = [label for label in scheme.labels if label.lesion] if scheme is not None else []
+    return min(lesions, key=lambda label: label.value).rgb if lesions else MASK_COLOUR
+
+
+def lung_window_rgb(hu: HU, mask: Mask | None, colour: RGB = MASK_COLOUR) -> npt.NDArray[np.float32]:
+    """The slice in the lung window as grey RGB in 0..1, the mask blended in ``colour``."""
     width, level = LUNG_WINDOW
     grey = np.clip((np.asarray(hu, dtype=np.float32) - np.float32(level - width / 2)) / np.float32(width), 0, 1)
     rgb = np.repeat(grey[..., None], 3, axis=2)
     if mask is not None and mask.any():
-        colour = np.asarray(MASK_COLOUR, dtype=np.float32)
-        rgb[mask] = (1 - MASK_ALPHA) * rgb[mask] + MASK_ALPHA * colour
+        fill = np.asarray(colour, dtype=np.float32)
+        rgb[mask] = (1 - MASK_ALPHA) * rgb[mask] + MASK_ALPHA * fill
     return rgb.astype(np.float32)
 
 
-def examples_figure(examples: Sequence[tuple[str, HU, Mask | None]], out: Path, *, lang: str = "en") -> Path | None:
-    """One axial slice per category in the lung window (W 1500 / L -600), lesion mask overlaid in red
-    (translucent fill and outline) where there is one.
+def examples_figure(examples: Sequence[tuple[str, HU, Mask | None]], out: Path, *, lang: str = "en",
+                    colour: RGB = MASK_COLOUR) -> Path | None:
+    """One axial slice per category in the lung window (W 1500 / L -600), lesion mask overlaid in ``colour``
+    (:func:`mask_colour` of the release's label scheme; translucent fill and outline) where there is one.
 
     ``examples``: ``(category id, 2D HU array, 2D boolean mask or None)``, arrays in display orientation
     (rows anterior to posterior, columns patient right to left, square pixels; :func:`example_slice` gives
@@ -285,9 +298,9 @@ def examples_figure(examples: Sequence[tuple[str, HU, Mask | None]], out: Path, 
             bottom = 1 - (PANEL_TITLE + (row + 1) * PANEL_SIZE) / size[1]
             axes = figure.add_axes((left, bottom, PANEL_SIZE / size[0], PANEL_SIZE / size[1]))
             axes.set_axis_off()
-            axes.imshow(lung_window_rgb(hu, mask), interpolation="antialiased", aspect="equal")
+            axes.imshow(lung_window_rgb(hu, mask, colour), interpolation="antialiased", aspect="equal")
             if mask is not None and mask.any() and min(mask.shape) >= 3:
-                axes.contour(mask.astype(np.float32), levels=[0.5], colors=[MASK_COLOUR], linewidths=0.7)
+                axes.contour(mask.astype(np.float32), levels=[0.5], colors=[colour], linewidths=0.7)
             axes.text(0.04, 0.96, category, transform=axes.transAxes, ha="left", va="top", color="white",
                       fontsize=13, fontweight="bold")
         title = text["examples_title"] + (text["examples_mask"] if any_mask else "")

@@ -3,10 +3,9 @@
   "use strict";
   var report = JSON.parse(document.getElementById("report-data").textContent);
   var view = JSON.parse(document.getElementById("view-data").textContent);
+  var filters = window.curatorFilters;   // filters.js: the pure filter logic, tested under node (tests/js/)
   var findings = report.findings;
-  // once, not per key; between slashes, so that "/p2/" means the folder P2 itself or anything in it, never XP2 or
-  // P20: "show its findings" on a patient or case card filters that way
-  var lowerPaths = findings.map(function (f) { return "/" + String(f.path).toLowerCase() + "/"; });
+  var slashed = filters.slashedPaths(findings);
   var body = document.querySelector("#findings-table tbody");
   var cards = Array.prototype.slice.call(document.querySelectorAll("article.study"));
   var code = document.getElementById("f-code");
@@ -18,8 +17,6 @@
   var rendered = 0;    // how many of them are rows in the table
 
   function number(n) { return n.toLocaleString("en-US"); }
-  // JSON.parse makes plain objects: a path such as "constructor" must not find Object.prototype's
-  function own(map, key) { return Object.prototype.hasOwnProperty.call(map, key) ? map[key] : ""; }
 
   function cell(row, name, text) {
     var td = document.createElement("td");
@@ -29,7 +26,7 @@
     return td;
   }
 
-  // the markup of _row in review.py; data only ever goes into textContent and attribute values
+  // the markup of _row in curator/review/page.py; data only ever goes into textContent and attribute values
   function row(finding) {
     var tr = document.createElement("tr");
     tr.className = "sev-" + finding.severity;
@@ -37,13 +34,12 @@
     tr.setAttribute("data-severity", finding.severity);
     tr.setAttribute("data-path", finding.path);
     cell(tr, "severity", finding.severity);
-    var codeCell = cell(tr, "code", finding.code), title = own(view.titles, finding.code);
+    var codeCell = cell(tr, "code", finding.code), title = filters.own(view.titles, finding.code);
     if (title) { codeCell.title = title; }
     cell(tr, "path", finding.path || "(root)");
     cell(tr, "message", finding.message);
     var link = cell(tr, "link", "");
-    var anchor = own(view.paths, finding.path) ||
-                 (finding.study_id === null ? "" : own(view.ids, String(finding.study_id)));
+    var anchor = filters.anchor(finding, view);
     if (anchor) {
       var a = document.createElement("a");
       a.href = "#" + anchor;
@@ -65,15 +61,9 @@
 
   // the filters run over every finding of the report; only the first page of matches becomes rows
   function apply() {
-    var wanted = {}, text = path.value.trim().toLowerCase();
+    var wanted = {};
     boxes.forEach(function (box) { wanted[box.value] = box.checked; });
-    matching = [];
-    findings.forEach(function (finding, i) {
-      if ((!code.value || finding.code === code.value) && wanted[finding.severity] === true &&
-          (!text || lowerPaths[i].indexOf(text) !== -1)) {
-        matching.push(i);
-      }
-    });
+    matching = filters.matching(findings, slashed, {code: code.value, severities: wanted, path: path.value});
     body.textContent = "";
     rendered = 0;
     showMore();
@@ -84,47 +74,27 @@
 
   // filters from the address: ?severity=error,warning&code=X&path=text&flagged=1 (or the same after '#')
   function fromAddress(scroll) {
-    var query = new URLSearchParams(window.location.search);
-    var hash = window.location.hash.replace(/^#/, "");
-    if (hash.indexOf("=") !== -1) {
-      new URLSearchParams(hash).forEach(function (value, key) { query.set(key, value); });
+    var codes = Array.prototype.map.call(code.options, function (o) { return o.value; });
+    var named = filters.fromAddress(window.location.search, window.location.hash, codes);
+    if (named.severity) {
+      boxes.forEach(function (box) { box.checked = named.severity.indexOf(box.value) !== -1; });
     }
-    var touched = false;
-    if (query.has("severity")) {
-      var levels = query.get("severity").toLowerCase().split(",");
-      boxes.forEach(function (box) { box.checked = levels.indexOf(box.value) !== -1; });
-      touched = true;
-    }
-    if (query.has("code")) {
-      var value = query.get("code");
-      code.value = Array.prototype.some.call(code.options, function (o) { return o.value === value; }) ? value : "";
-      touched = true;
-    }
-    if (query.has("path")) { path.value = query.get("path"); touched = true; }
-    if (query.has("flagged")) { flagged.checked = query.get("flagged") === "1"; touched = true; }
+    if (named.code !== undefined) { code.value = named.code; }
+    if (named.path !== undefined) { path.value = named.path; }
+    if (named.flagged !== undefined) { flagged.checked = named.flagged; }
     apply();
-    if (touched && scroll) { document.getElementById("findings").scrollIntoView(); }
+    if (Object.keys(named).length && scroll) { document.getElementById("findings").scrollIntoView(); }
   }
 
-  function encode(value) { return encodeURIComponent(value).replace(/%2C/g, ",").replace(/%2F/g, "/"); }
-
-  // the filters back into the hash, so a copied link or a reload opens this view. Filters at their default
-  // are left out, unless the query names them (the hash must then override the query). replaceState adds no
-  // history entry and fires no hashchange; a browser may refuse it (file://, too many calls): the filters
-  // still work, only the address does not follow.
+  // the filters back into the hash, so a copied link or a reload opens this view. replaceState adds no history
+  // entry and fires no hashchange; a browser may refuse it (file://, too many calls): the filters still work,
+  // only the address does not follow.
   function toAddress() {
-    var query = new URLSearchParams(window.location.search);
     var levels = boxes.filter(function (b) { return b.checked; }).map(function (b) { return b.value; });
-    var filters = [["code", code.value, !code.value],
-                   ["severity", levels.join(",") || "none", levels.length === boxes.length],
-                   ["path", path.value.trim(), !path.value.trim()],
-                   ["flagged", flagged.checked ? "1" : "0", !flagged.checked]];
-    var hash = filters.filter(function (f) { return !f[2] || query.has(f[0]); })
-                      .map(function (f) { return f[0] + "=" + encode(f[1]); }).join("&");
-    var current = window.location.hash.replace(/^#/, "");
-    if (!hash && current.indexOf("=") === -1) { return; }   // no filters: leave a study's anchor alone
-    var address = window.location.href.split("#")[0] + (hash ? "#" + hash : "");
-    if (address === window.location.href) { return; }
+    var hash = filters.toHash({code: code.value, levels: levels, path: path.value, flagged: flagged.checked},
+                              boxes.length, window.location.search);
+    var address = filters.nextAddress(window.location.href, hash);
+    if (address === null) { return; }
     try {
       window.history.replaceState(window.history.state, "", address);
     } catch (refused) {

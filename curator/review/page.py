@@ -1,5 +1,5 @@
 """The review page (``curator review``): one static HTML file, pure presentation; its thumbnails are
-:mod:`curator.render.review_strips`'.
+:mod:`curator.review.strips`'.
 
 :func:`review_html` writes the page: the validation summary, the findings table with filters (plain JavaScript in
 ``templates/review/``, no external resources, works from ``file://``) and one card per study. Every text that comes
@@ -16,23 +16,24 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Final, TypeVar
+from typing import Final
 
 from curator.catalogue import catalogue
 from curator.escaping import display, displayed
 from curator.models.findings import Finding, Report, Severity
-from curator.release.figures import LUNG_WINDOW
+from curator.models.labels import LabelScheme
+from curator.release.figures import LUNG_WINDOW, mask_colour
 from curator.render.report import human_bytes
-from curator.render.review_strips import LABEL_COLOURS, LUNG_LABEL, LUNG_OUTLINE
 from curator.resources import templates_dir
+from curator.review.strips import BACKGROUND
+from curator.review.studies import within
 
-__all__ = ["PAGE", "StudyCard", "review_html", "within"]
+__all__ = ["PAGE", "StudyCard", "review_html"]
 
 #: Finding rows drawn at first and added by each "show more".
 PAGE: Final = 500
-
-T = TypeVar("T")
-
+#: The page's language (its words, and the label names taken from the scheme).
+LANG: Final = "en"
 
 # ----------------------------------------------------------------------------------------------------------
 # The page
@@ -105,15 +106,6 @@ def _summary(report: Report, notes: Sequence[str]) -> str:
         "</section>",
     ]
     return "\n".join(parts)
-
-
-def within(path: str, folders: Mapping[str, T]) -> T | None:
-    """The value of the deepest of ``folders`` that is ``path`` or holds it, else None."""
-    while path:
-        if path in folders:
-            return folders[path]
-        path = path.rpartition("/")[0]
-    return None
 
 
 def _anchor(finding: Finding, links: Mapping[str, str], by_id: Mapping[int, str]) -> str | None:
@@ -206,27 +198,43 @@ def _card(card: StudyCard) -> str:
     return "\n".join(lines)
 
 
-def _legends(kinds: set[str]) -> list[str]:
-    """What the strips show, once for each kind of study on the page."""
+def _swatch(colour: tuple[float, float, float]) -> str:
+    return f'<span class="swatch" style="background: {_css_colour(colour)}"></span>'
+
+
+def _scheme_legend(scheme: LabelScheme) -> str:
+    """How a slices case's labels are drawn: each lesion label a fill, each other label (the lung field) an
+    outline, by the scheme's names in the page's language."""
+    fills = [f"{_swatch(label.rgb)} {_e(label.name(LANG))} (label {label.value}), " for label in scheme.labels
+             if label.lesion]
+    outlines = [f'the {_e(label.name(LANG))} (label {label.value}) as a thin {_swatch(label.rgb)} outline'
+                for label in scheme.labels if not label.lesion and label.key != BACKGROUND]
+    return (f"the mask over it, as the {_e(scheme.name)} label scheme ({_e(scheme.title)}) says: {''.join(fills)}"
+            "each a translucent fill with an outline" + "".join(f", and {outline}" for outline in outlines))
+
+
+def _legends(kinds: set[str], scheme: LabelScheme | None) -> list[str]:
+    """What the strips show, once for each kind of study on the page; names and colours of the masks' labels
+    from the release's label ``scheme``."""
     width, level = LUNG_WINDOW
     window = f"in the lung window (W {width:.0f} / L {level:.0f} HU), anterior up, patient's right on the left"
     legends = []
     if "nifti" in kinds:
-        legends.append(f'<p class="legend">Axial slices {window}; the mask in translucent red with a red outline, '
-                       "placed by its own affine, so a shifted, mirrored or transposed mask shows as such.</p>")
+        lesions = "; ".join(f"label {label.value}, {_e(label.name(LANG))}" for label in scheme.labels
+                            if label.lesion) if scheme is not None else ""
+        what = f" ({lesions}, in the {_e(scheme.name)} label scheme)" if scheme is not None and lesions else ""
+        legends.append(f'<p class="legend">Axial slices {window}; the mask as a translucent '
+                       f"{_swatch(mask_colour(scheme))} fill with an outline of that colour{what}, placed by its own "
+                       "affine, so a shifted, mirrored or transposed mask shows as such.</p>")
     if "dicom" in kinds:
         legends.append(f'<p class="legend">One card per patient folder: axial slices of its largest CT series '
                        f"(most images), converted from DICOM as <code>curator ingest</code> converts it, {window}. "
                        "The folder's other series are listed on the card; a series that cannot be converted "
                        "says why.</p>")
     if "slices" in kinds:
-        swatches = "".join(f'<span class="swatch" style="background: {_css_colour(colour)}"></span> {_e(name)} '
-                           f"(label {label}), " for label, (colour, name) in LABEL_COLOURS.items())
+        labels = _scheme_legend(scheme) if scheme is not None else "the mask over it is not drawn (no label scheme)"
         legends.append('<p class="legend">One card per case: a few evenly spaced slices, slices whose mask has '
-                       "lesion labels first, each shown as stored (the images are already windowed); the mask "
-                       f"over it: {swatches}each a translucent fill with an outline, and the lung field (label "
-                       f'{LUNG_LABEL}) as a thin <span class="swatch" style="background: '
-                       f'{_css_colour(LUNG_OUTLINE)}"></span> outline.</p>')
+                       f"lesion labels first, each shown as stored (the images are already windowed); {labels}.</p>")
     return legends
 
 
@@ -235,12 +243,12 @@ def _css_colour(colour: tuple[float, float, float]) -> str:
     return f"rgb({red}, {green}, {blue})"
 
 
-def _studies(cards: Sequence[StudyCard], notes: Sequence[str], layout: str) -> str:
+def _studies(cards: Sequence[StudyCard], notes: Sequence[str], layout: str, scheme: LabelScheme | None) -> str:
     flagged = sum(1 for c in cards if sum(c.counts.values()))
     parts = [
         '<section id="studies">',
         f"<h2>Studies <small>{len(cards)} shown, {flagged} with findings</small></h2>",
-        *_legends({card.kind for card in cards} | {layout}),
+        *_legends({card.kind for card in cards} | {layout}, scheme),
         *(f'<p class="note">{_e(note)}</p>' for note in notes),
         '<label class="only"><input type="checkbox" id="f-flagged"> only studies with findings</label>',
         '<div class="cards">',
@@ -254,15 +262,17 @@ def _studies(cards: Sequence[StudyCard], notes: Sequence[str], layout: str) -> s
 @cache
 def _asset(name: str) -> str:
     """The page's style and scripts, files in ``templates/review/``: review.css; errors.js, which runs first and
-    writes every script error or image that fails to load into #js-errors (a headless DOM dump shows it); and
-    review.js, the filters, the address and the paged table."""
+    writes every script error or image that fails to load into #js-errors (a headless DOM dump shows it);
+    filters.js, the filter logic as pure functions (tested under node: tests/js/); and review.js, which wires
+    them to the page: the filters, the address and the paged table."""
     return (templates_dir() / "review" / name).read_text(encoding="utf-8")
 
 
 def review_html(report: Report, cards: Sequence[StudyCard], *, title: str, notes: Sequence[str] = (),
-                study_notes: Sequence[str] = (), layout: str = "nifti") -> str:
+                study_notes: Sequence[str] = (), layout: str = "nifti", scheme: LabelScheme | None = None) -> str:
     """The whole page as one string: no external resources, thumbnails by relative URL. ``layout`` is what a
-    study is in the release ("nifti", "dicom", "slices"): the legend explains its strips even without cards."""
+    study is in the release ("nifti", "dicom", "slices"): the legend explains its strips even without cards;
+    ``scheme``, the release's label scheme, names the labels and their colours in it."""
     links: dict[str, str] = {}
     by_id: dict[int, str] = {}
     folders: dict[str, str] = {}
@@ -291,7 +301,7 @@ def review_html(report: Report, cards: Sequence[StudyCard], *, title: str, notes
     state = "valid" if report.valid else "invalid"
     return "\n".join([
         "<!DOCTYPE html>",
-        '<html lang="en">',
+        f'<html lang="{LANG}">',
         "<head>",
         '<meta charset="utf-8">',
         f'<meta http-equiv="Content-Security-Policy" content="{csp}">',
@@ -309,10 +319,11 @@ def review_html(report: Report, cards: Sequence[StudyCard], *, title: str, notes
         f'<noscript><p class="note">{_e(without_js)}</p></noscript>',
         _summary(report, notes),
         _findings(report, links, by_id, titles),
-        _studies(cards, study_notes, layout),
+        _studies(cards, study_notes, layout, scheme),
         "</main>",
         f'<script type="application/json" id="report-data">{_json_block(report.model_dump(mode="json"))}</script>',
         f'<script type="application/json" id="view-data">{_json_block(view)}</script>',
+        f"<script>{_asset('filters.js')}</script>",
         f"<script>{_asset('review.js')}</script>",
         "</body>",
         "</html>",

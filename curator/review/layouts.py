@@ -8,7 +8,7 @@
   named with the converter's reason and the next largest is tried, so the card still shows the patient when
   another series is whole. One series is in memory at a time.
 * :func:`case_picture`: one case of the ``slices`` profile (CNCB): 2D JPG/PNG slices with PNG label masks of the
-  same name. The masks are decoded to find the slices with lesion labels (2 ground-glass, 3 consolidation); a few
+  same name. The masks are decoded to find the slices with lesion labels (the label scheme's: CNCB's 2 and 3); a few
   evenly spaced ones are drawn (lesion slices first), each image as stored (8-bit, already windowed) with its
   label map. A missing mask, a mask of another size or a mask that is no label map is a note, never an error.
 
@@ -22,11 +22,15 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 
-from curator.render.review_strips import SLICES, Grey, Labels, Planes, volume_planes
+from curator.review.strips import SLICES, Grey, Labels, Planes, volume_planes
+from curator.wording import plural
+
+if TYPE_CHECKING:
+    from curator.io.dicom import DicomFile, DicomSeries
 
 __all__ = ["MAX_SCANNED", "MAX_TRIES", "CasePicture", "SeriesPicture", "case_picture", "dicom_picture"]
 
@@ -37,7 +41,6 @@ MAX_SCANNED: Final = 400
 #: pydicom reads elements larger than this only when they are used: a series refused for its geometry costs
 #: its headers, not its pixels.
 DEFER_BYTES: Final = 64 * 1024
-LESION_LABELS: Final = (2, 3)
 LISTED_SERIES: Final = 4          # other series named on a card; the rest are counted
 MAX_REASON: Final = 600           # characters of a converter's reason kept in a note
 _SEGMENTATION_SOP: Final = "1.2.840.10008.5.1.4.1.1.66.4"   # Segmentation Storage: a mask, not an image series
@@ -85,10 +88,9 @@ def _describe(label: str, images: int) -> str:
     return f"series {label} ({images} image{'s' if images != 1 else ''})"
 
 
-def dicom_picture(root: Path, files: Sequence[str], count: int = SLICES) -> SeriesPicture:
-    """Read the headers of ``files`` (release paths of one patient folder), pick its largest CT series and
-    convert it; the axial planes of the first series that converts."""
-    from curator.io.dicom import MEDIA_STORAGE_DIRECTORY, DicomFile, group_series, read_task
+def _headers(root: Path, files: Sequence[str], picture: SeriesPicture) -> list[DicomFile]:
+    """The DICOM headers of ``files`` (the DICOMDIR left out); a note on ``picture`` counts the unreadable."""
+    from curator.io.dicom import MEDIA_STORAGE_DIRECTORY, read_task
 
     headers: list[DicomFile] = []
     unreadable = 0
@@ -98,60 +100,78 @@ def dicom_picture(root: Path, files: Sequence[str], count: int = SLICES) -> Seri
             unreadable += 1
         elif header is not None and header.sop_class_uid != MEDIA_STORAGE_DIRECTORY:
             headers.append(header)
-    picture = SeriesPicture(planes=None)
     if unreadable:
-        picture.notes.append(f"{unreadable} file{'s' if unreadable != 1 else ''} in the folder "
-                             f"{'are' if unreadable != 1 else 'is'} not readable DICOM (the findings name them)")
-    series = group_series(headers)
+        picture.notes.append(f"{plural(unreadable, 'file')} in the folder {'are' if unreadable != 1 else 'is'} "
+                             "not readable DICOM (the findings name them)")
+    return headers
+
+
+def _candidates(headers: list[DicomFile]) -> tuple[list[tuple[DicomSeries, list[DicomFile]]], list[str]]:
+    """The CT image series to try, best first (most images; between equally large series a lung reconstruction,
+    what this page is for, then the lower series number), each with its images; and the other series named."""
+    from curator.io.dicom import group_series
+
     candidates = []
     others = []
-    for one in series:
+    for one in group_series(headers):
         images = [f for f in one.files if f.is_image and not f.is_localizer and f.sop_class_uid != _SEGMENTATION_SOP]
-        if images and one.files[0].modality in ("CT", ""):
+        modality = one.files[0].modality
+        if images and modality in ("CT", ""):
             candidates.append((one, images))
         else:
-            others.append(_describe(one.label, len(one.files)) + (f" {one.files[0].modality}"
-                                                                  if one.files[0].modality else ""))
-    # most images first; between equally large series a lung reconstruction (what this page is for), then the
-    # lower series number
+            others.append(_describe(one.label, len(one.files)) + (f" {modality}" if modality else ""))
     candidates.sort(key=lambda c: (-sum(f.frames for f in c[1]), "LUNG" not in c[0].files[0].series_description.upper(),
                                    c[0].series_number or 0, c[0].label))
-    if not candidates:
-        found = f"{len(headers)} DICOM file{'s' if len(headers) != 1 else ''}" if headers else "no DICOM file"
-        picture.problem = f"no CT image series to draw in this folder ({found})"
-        picture.facts += [f"other series: {', '.join(others)}"] if others else []
-        return picture
+    return candidates, others
 
+
+def _draw_first(root: Path, candidates: Sequence[tuple[DicomSeries, list[DicomFile]]], count: int,
+                picture: SeriesPicture) -> tuple[int, list[str]]:
+    """Convert the candidates in order until one converts (at most :data:`MAX_TRIES`); its planes and facts go
+    on ``picture``. How many were tried, and why each refused one was refused."""
     refused: list[str] = []
     tried = 0
     for one, images in candidates[:MAX_TRIES]:
         tried += 1
-        frames = sum(f.frames for f in images)
-        name = _describe(one.label, frames)
-        left_out = len(one.files) - len(images)
+        name = _describe(one.label, sum(f.frames for f in images))
         try:
             planes, volume_facts = _convert(root, [f.path for f in images], count)
         except Exception as error:  # ConversionError, or whatever a hostile file makes the reader raise
-            reason = _one_line(str(error) or type(error).__name__, root)
-            refused.append(f"{name} cannot be converted: {reason}")
+            refused.append(f"{name} cannot be converted: {_one_line(str(error) or type(error).__name__, root)}")
             continue
         picture.planes = planes
         picture.facts.append(f"drawn: {name}, {volume_facts[0]}")
+        left_out = len(one.files) - len(images)
         if left_out:
-            picture.notes.append(f"{left_out} file{'s' if left_out != 1 else ''} of the series left out "
-                                 "(localizer or not an image)")
+            picture.notes.append(f"{plural(left_out, 'file')} of the series left out (localizer or not an image)")
         picture.notes += volume_facts[1:] + planes.notes
         break
+    return tried, refused
+
+
+def dicom_picture(root: Path, files: Sequence[str], count: int = SLICES) -> SeriesPicture:
+    """Read the headers of ``files`` (release paths of one patient folder), pick its largest CT series and
+    convert it; the axial planes of the first series that converts."""
+    picture = SeriesPicture(planes=None)
+    headers = _headers(root, files, picture)
+    candidates, others = _candidates(headers)
+    if not candidates:
+        found = plural(len(headers), "DICOM file") if headers else "no DICOM file"
+        picture.problem = f"no CT image series to draw in this folder ({found})"
+        picture.facts += [f"other series: {', '.join(others)}"] if others else []
+        return picture
+    tried, refused = _draw_first(root, candidates, count, picture)
     rest = [_describe(one.label, sum(f.frames for f in images)) for one, images in candidates[tried:]] + others
     if rest:
         shown = rest[:LISTED_SERIES]
         more = f" and {len(rest) - len(shown)} more" if len(rest) > len(shown) else ""
         picture.facts.append(f"other series: {', '.join(shown)}{more}")
-    if picture.planes is None and len(refused) == 1:
-        picture.problem = refused[0]
-    elif picture.planes is None:
-        picture.problem = f"none of the {len(refused)} CT series tried could be converted"
-        picture.notes[:0] = refused
+    if picture.planes is None:
+        if len(refused) == 1:
+            picture.problem = refused[0]
+        else:
+            picture.problem = f"none of the {len(refused)} CT series tried could be converted"
+            picture.notes[:0] = refused
     else:
         picture.notes[:0] = refused   # the larger series that were refused before this one was drawn
     return picture
@@ -234,74 +254,107 @@ def _size(path: Path) -> tuple[int, int] | None:
         return None
 
 
-def case_picture(root: Path, images: Sequence[str], masks: Sequence[str | None], count: int = SLICES) -> CasePicture:
-    """``count`` slices of a case: ``images`` are its slices in order (release paths), ``masks`` each one's mask
-    (None: none on disk)."""
-    picture = CasePicture(slices=[], names=[])
+@dataclass
+class _Scan:
+    """What the masks of a case say before any slice is drawn: the slices whose masks were decoded, those with
+    lesion labels, masks of another size than their image, and each mask that cannot be overlaid (and why)."""
+
+    scanned: list[int]
+    lesion: list[int] = field(default_factory=list)
+    mismatched: list[str] = field(default_factory=list)
+    unusable: dict[int, str] = field(default_factory=dict)
+
+
+_OTHER_SIZE: Final = "of another size than its image"
+
+
+def _scan(root: Path, images: Sequence[str], masks: Sequence[str | None], lesion_values: Sequence[int]) -> _Scan:
+    """Decode the masks (:data:`MAX_SCANNED` of them, evenly spaced, for a longer case) to find the lesion slices."""
     total = len(images)
-    if not total:
-        picture.problem = "the case has no image slices"
-        return picture
-    scanned = _spread(range(total), MAX_SCANNED) if total > MAX_SCANNED else list(range(total))
-    lesion: list[int] = []
-    mismatched: list[str] = []
-    unusable: dict[int, str] = {}
-    for index in scanned:
+    scan = _Scan(scanned=_spread(range(total), MAX_SCANNED) if total > MAX_SCANNED else list(range(total)))
+    for index in scan.scanned:
         mask = masks[index]
         if mask is None:
             continue
         label_map, size, why = _labels(root / mask)
         if why is not None:
-            unusable[index] = why
+            scan.unusable[index] = why
             continue
         image_size = _size(root / images[index])
         if size is not None and image_size is not None and size != image_size:
-            mismatched.append(f"{Path(mask).name} is {size[0]}x{size[1]}, its image {image_size[0]}x{image_size[1]}")
-            unusable[index] = "of another size than its image"
+            width, height = image_size
+            scan.mismatched.append(f"{Path(mask).name} is {size[0]}x{size[1]}, its image {width}x{height}")
+            scan.unusable[index] = _OTHER_SIZE
             continue
-        if label_map is not None and np.isin(label_map, LESION_LABELS).any():
-            lesion.append(index)
+        if label_map is not None and np.isin(label_map, lesion_values).any():
+            scan.lesion.append(index)
+    return scan
+
+
+def _chosen(lesion: Sequence[int], total: int, count: int) -> list[int]:
+    """``count`` slices: the lesion slices evenly spaced, then (if fewer) evenly from the other slices."""
     chosen = _spread(lesion, count)
-    if len(chosen) < count:   # fewer lesion slices than tiles: the rest evenly from the other slices
+    if len(chosen) < count:
         taken = set(chosen)
         chosen = sorted(chosen + _spread([i for i in range(total) if i not in taken], count - len(chosen)))
+    return chosen
 
+
+def _case_notes(picture: CasePicture, scan: _Scan, masks: Sequence[str | None], lesion_values: Sequence[int]) -> None:
+    """The case's facts line and the notes about its masks (missing, of another size, unreadable)."""
+    total = len(masks)
     missing = sum(1 for mask in masks if mask is None)
-    sampled = f" (looked for in {len(scanned)} of {total} evenly spaced)" if total > MAX_SCANNED else ""
-    picture.facts.append(f"{total} slice{'s' if total != 1 else ''}, {total - missing} with a mask; {len(lesion)} "
-                         f"mask{'s' if len(lesion) != 1 else ''} with lesion labels {'/'.join(map(str, LESION_LABELS))}"
-                         f"{sampled}")
+    sampled = f" (looked for in {len(scan.scanned)} of {total} evenly spaced)" if total > MAX_SCANNED else ""
+    labels = "/".join(map(str, lesion_values)) or "(none in the scheme)"
+    picture.facts.append(f"{plural(total, 'slice')}, {total - missing} with a mask; {plural(len(scan.lesion), 'mask')} "
+                         f"with lesion labels {labels}{sampled}")
     if missing:
         picture.notes.append(f"{missing} slice{'s have' if missing != 1 else ' has'} no mask: nothing overlaid")
+    mismatched = scan.mismatched
     if mismatched:
         examples = "; ".join(mismatched[:2]) + (f"; {len(mismatched) - 2} more" if len(mismatched) > 2 else "")
         picture.notes.append(f"{len(mismatched)} mask{'s differ' if len(mismatched) != 1 else ' differs'} in size from "
                              f"{'their images' if len(mismatched) != 1 else 'its image'} ({examples}): not overlaid")
-    odd = set(unusable.values()) - {"of another size than its image"}
+    odd = set(scan.unusable.values()) - {_OTHER_SIZE}
     if odd:
-        picture.notes.append(f"{sum(1 for why in unusable.values() if why in odd)} mask(s) not overlaid: "
+        picture.notes.append(f"{sum(1 for why in scan.unusable.values() if why in odd)} mask(s) not overlaid: "
                              f"{'; '.join(sorted(odd)[:2])}")
 
-    for index in chosen:
-        name = Path(images[index]).name
-        try:
-            grey, note = _grey(root / images[index])
-        except Exception as error:  # a damaged slice: say so, draw the others
-            picture.notes.append(f"{name} cannot be read ({_one_line(str(error) or type(error).__name__, root)})")
-            continue
-        if note and note not in picture.notes:
-            picture.notes.append(note)
-        labels: Labels | None = None
-        mask = masks[index]
-        if mask is not None and index not in unusable:
-            labels, _, why = _labels(root / mask)   # scanned above unless the case is longer than MAX_SCANNED
-            if why is not None:
-                picture.notes.append(f"{Path(mask).name} {why}: not overlaid")
-            elif labels is not None and labels.shape != grey.shape:
-                labels = None
-                picture.notes.append(f"{Path(mask).name} differs in size from its image: not overlaid")
-        picture.slices.append((grey, labels))
-        picture.names.append(name)
+
+def _draw_slice(root: Path, image: str, mask: str | None, picture: CasePicture) -> None:
+    """One chosen slice (and its mask, unless None) onto ``picture``; what goes wrong is a note."""
+    name = Path(image).name
+    try:
+        grey, note = _grey(root / image)
+    except Exception as error:  # a damaged slice: say so, draw the others
+        picture.notes.append(f"{name} cannot be read ({_one_line(str(error) or type(error).__name__, root)})")
+        return
+    if note and note not in picture.notes:
+        picture.notes.append(note)
+    labels: Labels | None = None
+    if mask is not None:
+        labels, _, why = _labels(root / mask)   # scanned already unless the case is longer than MAX_SCANNED
+        if why is not None:
+            picture.notes.append(f"{Path(mask).name} {why}: not overlaid")
+        elif labels is not None and labels.shape != grey.shape:
+            labels = None
+            picture.notes.append(f"{Path(mask).name} differs in size from its image: not overlaid")
+    picture.slices.append((grey, labels))
+    picture.names.append(name)
+
+
+def case_picture(root: Path, images: Sequence[str], masks: Sequence[str | None], count: int = SLICES, *,
+                 lesion_values: Sequence[int]) -> CasePicture:
+    """``count`` slices of a case: ``images`` are its slices in order (release paths), ``masks`` each one's mask
+    (None: none on disk); slices whose masks hold one of ``lesion_values`` (the label scheme's lesions) first."""
+    picture = CasePicture(slices=[], names=[])
+    if not images:
+        picture.problem = "the case has no image slices"
+        return picture
+    scan = _scan(root, images, masks, lesion_values)
+    _case_notes(picture, scan, masks, lesion_values)
+    for index in _chosen(scan.lesion, len(images), count):
+        _draw_slice(root, images[index], masks[index] if index not in scan.unusable else None, picture)
     if not picture.slices:
         picture.problem = "no slice of the case could be read"
     return picture

@@ -20,10 +20,11 @@ import numpy as np
 import numpy.typing as npt
 
 from curator.io.volume import read_volume
-from curator.release.figures import MASK_ALPHA, MASK_COLOUR, _display, lung_window_rgb
+from curator.models.labels import LabelScheme
+from curator.release.figures import MASK_ALPHA, MASK_COLOUR, _display, lung_window_rgb, mask_colour
 
-__all__ = ["LABEL_ALPHA", "LABEL_COLOURS", "SLICES", "TILE", "Grey", "Labels", "Planes", "axial_planes",
-           "label_strip_png", "strip_png", "volume_planes"]
+__all__ = ["BACKGROUND", "LABEL_ALPHA", "SLICES", "TILE", "Grey", "LabelStyle", "Labels", "Planes", "axial_planes",
+           "label_strip_png", "label_style", "strip_png", "volume_planes"]
 
 #: Axial slices per study and the edge of one slice's square tile, in pixels.
 SLICES: Final = 5
@@ -32,18 +33,41 @@ TILE: Final = 128
 HU = npt.NDArray[np.float32]
 Mask = npt.NDArray[np.bool_]
 Grey = npt.NDArray[np.uint8]      # a 2D slice as stored: 8-bit grey, already windowed
-Labels = npt.NDArray[np.integer[Any]]   # a 2D label map: 0 background, 1 lung field, 2 GGO, 3 consolidation
+Labels = npt.NDArray[np.integer[Any]]   # a 2D label map, its values as the release's label scheme says
+#: The key of the label that is not drawn (schema/labels: the same word in every scheme).
+BACKGROUND: Final = "background"
 
-#: 2D label maps (profile ``slices``): lesion label -> (RGB colour 0..1, name). Ground-glass yellow, consolidation
-#: red, each a translucent fill with a solid outline; the lung field only a thin half-transparent cyan outline.
-LABEL_COLOURS: Final[dict[int, tuple[tuple[float, float, float], str]]] = {
-    2: ((1.0, 0.84, 0.0), "ground-glass opacity"),
-    3: ((0.95, 0.1, 0.1), "consolidation"),
-}
 LABEL_ALPHA: Final = MASK_ALPHA   # as the NIfTI mask: the opacity under a lesion stays visible
-LUNG_LABEL: Final = 1
-LUNG_OUTLINE: Final = (0.3, 0.85, 1.0)
-LUNG_OUTLINE_ALPHA: Final = 0.55
+OUTLINE_ALPHA: Final = 0.55       # a label that is not a lesion (the lung field): a thin half-transparent outline
+RGB = tuple[float, float, float]
+
+
+@dataclass(frozen=True)
+class LabelStyle:
+    """How a study's labels are drawn, from its label scheme (picklable: it travels to the workers).
+
+    ``fills``: each lesion label, a translucent fill with a solid outline in its colour; ``outlines``: each other
+    label but the background (CNCB's lung field, MedSeg's effusion), a thin half-transparent outline around it
+    together with the lesions (which lie inside the lung field); ``mask``: the colour of a lesion / no-lesion
+    mask (NIfTI studies)."""
+
+    fills: tuple[tuple[int, RGB], ...] = ()
+    outlines: tuple[tuple[int, RGB], ...] = ()
+    mask: RGB = MASK_COLOUR
+
+    @property
+    def lesion_values(self) -> tuple[int, ...]:
+        return tuple(value for value, _ in self.fills)
+
+
+def label_style(scheme: LabelScheme | None) -> LabelStyle:
+    """The drawing style of ``scheme``'s labels (None: a lesion / no-lesion mask in :data:`MASK_COLOUR`)."""
+    if scheme is None:
+        return LabelStyle()
+    fills = tuple((label.value, label.rgb) for label in scheme.labels if label.lesion)
+    outlines = tuple((label.value, label.rgb) for label in scheme.labels
+                     if not label.lesion and label.key != BACKGROUND)
+    return LabelStyle(fills, outlines, mask_colour(scheme))
 
 
 
@@ -95,6 +119,51 @@ def axial_planes(study: Path, mask: Path | None = None, count: int = SLICES) -> 
     return volume_planes(volume.data, volume.affine, volume.zooms, mask_grid, count)
 
 
+def _place_mask(mask_grid: tuple[npt.NDArray[np.bool_], npt.NDArray[np.float64]] | None,
+                affine: npt.NDArray[np.float64], shape: tuple[int, ...], axial: int, notes: list[str],
+                ) -> tuple[npt.NDArray[np.bool_] | None, npt.NDArray[np.float64] | None, tuple[int, int] | None]:
+    """Where a mask lies in the study: the mask (None: not drawn), study voxel -> mask voxel (None: the same
+    grid), and the axial extent of its foreground in the study's slices (None: no foreground, or outside the
+    volume). What a reviewer should know goes into ``notes``."""
+    if mask_grid is None:
+        return None, None, None
+    mask_volume: npt.NDArray[np.bool_] | None = mask_grid[0]
+    to_mask = _study_to_mask(mask_grid[1], affine)
+    if to_mask is None:
+        if mask_grid[0].shape != shape:
+            notes.append("the mask's affine cannot be inverted and its grid differs: not drawn")
+            return None, None, None
+        notes.append("the mask's affine cannot be inverted: drawn on the study's voxel grid")
+    elif mask_grid[0].shape == shape and np.allclose(to_mask, np.eye(4), atol=1e-3):
+        to_mask = None
+    else:
+        notes.append("mask placed in the study by its own affine (it is not on the study's grid)")
+    if mask_volume is None or not mask_volume.any():
+        return mask_volume, to_mask, None
+    if to_mask is None:
+        along = np.flatnonzero(mask_volume.any(axis=tuple(a for a in range(3) if a != axial)))
+        return mask_volume, None, (int(along[0]), int(along[-1]))
+    where = [np.flatnonzero(mask_volume.any(axis=tuple(a for a in range(3) if a != d))) for d in range(3)]
+    corners = np.array([[x, y, z, 1.0] for x in (where[0][0], where[0][-1])
+                        for y in (where[1][0], where[1][-1]) for z in (where[2][0], where[2][-1])])
+    in_study = (np.linalg.inv(to_mask) @ corners.T)[axial]
+    lo, hi = int(np.floor(in_study.min())), int(np.ceil(in_study.max()))
+    if hi < 0 or lo > shape[axial] - 1:
+        notes.append("the mask lies entirely outside the study's volume")
+        return mask_volume, to_mask, None
+    return mask_volume, to_mask, (lo, hi)
+
+
+def _study_to_mask(mask_affine: npt.NDArray[np.float64], affine: npt.NDArray[np.float64],
+                   ) -> npt.NDArray[np.float64] | None:
+    """The study-voxel to mask-voxel transform, None when the mask's affine cannot be inverted."""
+    try:
+        to_mask: npt.NDArray[np.float64] = np.linalg.inv(mask_affine) @ affine
+    except np.linalg.LinAlgError:
+        return None
+    return to_mask if np.isfinite(to_mask).all() else None
+
+
 def volume_planes(raw: npt.NDArray[Any], affine: npt.NDArray[np.float64], zooms: Sequence[float],
                   mask_grid: tuple[npt.NDArray[np.bool_], npt.NDArray[np.float64]] | None = None,
                   count: int = SLICES) -> Planes:
@@ -113,42 +182,7 @@ def volume_planes(raw: npt.NDArray[Any], affine: npt.NDArray[np.float64], zooms:
     first, second = (a for a in range(3) if a != axial)
     shape = raw.shape[:3]
 
-    mask_volume: npt.NDArray[np.bool_] | None = None
-    to_mask: npt.NDArray[np.float64] | None = None   # study voxel -> mask voxel; None: the same grid
-    extent: tuple[int, int] | None = None
-    if mask_grid is not None:
-        mask_volume, mask_affine = mask_grid
-        try:
-            to_mask = np.linalg.inv(mask_affine) @ affine
-        except np.linalg.LinAlgError:
-            to_mask = None
-        if to_mask is not None and not np.isfinite(to_mask).all():
-            to_mask = None
-        if to_mask is None:
-            if mask_volume.shape != shape:
-                notes.append("the mask's affine cannot be inverted and its grid differs: not drawn")
-                mask_volume = None
-            else:
-                notes.append("the mask's affine cannot be inverted: drawn on the study's voxel grid")
-        elif mask_volume.shape == shape and np.allclose(to_mask, np.eye(4), atol=1e-3):
-            to_mask = None
-        else:
-            notes.append("mask placed in the study by its own affine (it is not on the study's grid)")
-        if mask_volume is not None and mask_volume.any():
-            if to_mask is None:
-                along = np.flatnonzero(mask_volume.any(axis=(first, second)))
-                extent = (int(along[0]), int(along[-1]))
-            else:
-                where = [np.flatnonzero(mask_volume.any(axis=tuple(a for a in range(3) if a != d)))
-                         for d in range(3)]
-                corners = np.array([[x, y, z, 1.0] for x in (where[0][0], where[0][-1])
-                                    for y in (where[1][0], where[1][-1]) for z in (where[2][0], where[2][-1])])
-                in_study = (np.linalg.inv(to_mask) @ corners.T)[axial]
-                lo, hi = int(np.floor(in_study.min())), int(np.ceil(in_study.max()))
-                if hi < 0 or lo > shape[axial] - 1:
-                    notes.append("the mask lies entirely outside the study's volume")
-                else:
-                    extent = (lo, hi)
+    mask_volume, to_mask, extent = _place_mask(mask_grid, affine, shape, axial, notes)
     indices = _pick(int(shape[axial]), count, extent)
 
     slices: list[tuple[HU, Mask | None]] = []
@@ -229,8 +263,9 @@ def _centre_on_tile(rgb: npt.NDArray[np.float32], size: int) -> npt.NDArray[np.u
     return tile
 
 
-def _tile(hu: HU, mask: Mask | None, pixel_mm: tuple[float, float], size: int) -> npt.NDArray[np.uint8]:
-    """One slice fitted into a ``size`` x ``size`` black tile, square pixels in millimetres."""
+def _tile(hu: HU, mask: Mask | None, pixel_mm: tuple[float, float], size: int, colour: RGB) -> npt.NDArray[np.uint8]:
+    """One slice fitted into a ``size`` x ``size`` black tile, square pixels in millimetres, the mask in
+    ``colour``."""
     from PIL import Image
 
     out_h, out_w, upscale = _fit(hu.shape, pixel_mm, size)
@@ -238,9 +273,9 @@ def _tile(hu: HU, mask: Mask | None, pixel_mm: tuple[float, float], size: int) -
     hu_small = np.asarray(Image.fromarray(np.ascontiguousarray(hu, dtype=np.float32), mode="F")
                           .resize((out_w, out_h), grey_filter), dtype=np.float32)
     mask_small = None if mask is None else _fit_mask(mask, out_h, out_w, upscale)
-    rgb = lung_window_rgb(hu_small, mask_small)
+    rgb = lung_window_rgb(hu_small, mask_small, colour)
     if mask_small is not None and mask_small.any():
-        rgb[_edge(mask_small)] = np.asarray(MASK_COLOUR, dtype=np.float32)
+        rgb[_edge(mask_small)] = np.asarray(colour, dtype=np.float32)
     return _centre_on_tile(rgb, size)
 
 
@@ -255,15 +290,20 @@ def _strip(tiles: Sequence[npt.NDArray[np.uint8]], size: int) -> tuple[bytes, tu
     return buffer.getvalue(), (strip.shape[1], strip.shape[0])
 
 
-def strip_png(planes: Planes, size: int = TILE) -> tuple[bytes, tuple[int, int]]:
-    """The slices side by side, ``size`` pixels a slice, as PNG bytes, and the image's (width, height)."""
-    return _strip([_tile(hu, mask, planes.pixel_mm, size) for hu, mask in planes.slices], size)
+def strip_png(planes: Planes, size: int = TILE, colour: RGB = MASK_COLOUR) -> tuple[bytes, tuple[int, int]]:
+    """The slices side by side, ``size`` pixels a slice, masks in ``colour``, as PNG bytes, and the image's
+    (width, height)."""
+    return _strip([_tile(hu, mask, planes.pixel_mm, size, colour) for hu, mask in planes.slices], size)
 
 
-def _label_tile(grey: Grey, labels: Labels | None, size: int) -> npt.NDArray[np.uint8]:
-    """One 8-bit slice as it is (no windowing), fitted into a tile, its label map drawn over it: the lung field
-    (label 1, and the lesions inside it) as a thin half-transparent outline, each lesion label a translucent fill
-    with a solid outline in its own colour (:data:`LABEL_COLOURS`)."""
+def _blend(rgb: npt.NDArray[np.float32], where: Mask, colour: RGB, alpha: float) -> None:
+    rgb[where] = (1 - alpha) * rgb[where] + alpha * np.asarray(colour, dtype=np.float32)
+
+
+def _label_tile(grey: Grey, labels: Labels | None, size: int, style: LabelStyle) -> npt.NDArray[np.uint8]:
+    """One 8-bit slice as it is (no windowing), fitted into a tile, its label map drawn over it as ``style``
+    says: each label that is not a lesion (the lung field) as a thin half-transparent outline around it and the
+    lesions inside it, then each lesion label a translucent fill with a solid outline in its own colour."""
     from PIL import Image
 
     out_h, out_w, upscale = _fit(grey.shape, (1.0, 1.0), size)
@@ -272,23 +312,22 @@ def _label_tile(grey: Grey, labels: Labels | None, size: int) -> npt.NDArray[np.
                        .resize((out_w, out_h), grey_filter), dtype=np.float32) / np.float32(255)
     rgb = np.repeat(small[..., None], 3, axis=2)
     if labels is not None:
-        lung = _fit_mask(np.isin(labels, (LUNG_LABEL, *LABEL_COLOURS)), out_h, out_w, upscale)
-        edge = _edge(lung)
-        colour = np.asarray(LUNG_OUTLINE, dtype=np.float32)
-        rgb[edge] = (1 - LUNG_OUTLINE_ALPHA) * rgb[edge] + LUNG_OUTLINE_ALPHA * colour
-        for label, (fill, _name) in LABEL_COLOURS.items():
-            found = labels == label
+        for value, colour in style.outlines:
+            if (labels == value).any():
+                field = _fit_mask(np.isin(labels, (value, *style.lesion_values)), out_h, out_w, upscale)
+                _blend(rgb, _edge(field), colour, OUTLINE_ALPHA)
+        for value, colour in style.fills:
+            found = labels == value
             if not found.any():
                 continue
             region = _fit_mask(found, out_h, out_w, upscale)
-            colour = np.asarray(fill, dtype=np.float32)
-            rgb[region] = (1 - LABEL_ALPHA) * rgb[region] + LABEL_ALPHA * colour
-            rgb[_edge(region)] = colour
+            _blend(rgb, region, colour, LABEL_ALPHA)
+            rgb[_edge(region)] = np.asarray(colour, dtype=np.float32)
     return _centre_on_tile(rgb, size)
 
 
-def label_strip_png(slices: Sequence[tuple[Grey, Labels | None]], size: int = TILE) -> tuple[bytes, tuple[int, int]]:
-    """2D slices (8-bit grey as stored) with their label maps side by side, as PNG bytes and (width, height)."""
-    return _strip([_label_tile(grey, labels, size) for grey, labels in slices], size)
-
-
+def label_strip_png(slices: Sequence[tuple[Grey, Labels | None]], style: LabelStyle,
+                    size: int = TILE) -> tuple[bytes, tuple[int, int]]:
+    """2D slices (8-bit grey as stored) with their label maps drawn as ``style`` says, side by side, as PNG
+    bytes and (width, height)."""
+    return _strip([_label_tile(grey, labels, size, style) for grey, labels in slices], size)
