@@ -79,6 +79,7 @@ from curator.ingest.slices_inputs import (
     list_inputs,
     public_prefix,
 )
+from curator.ingest.slices_labels import LabelPlan, plan_labels
 from curator.ingest.slices_pairs import drop_collisions, pair_slices
 from curator.ingest.slices_read import read_all
 from curator.io.archive_read import archive_kind
@@ -117,7 +118,7 @@ def _json(document: Any) -> bytes:
     return (json.dumps(document, indent=1, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
 
 
-def _provenance(inputs: list[SliceInput], written: list[dict[str, Any]], labels: tuple[int, ...],
+def _provenance(inputs: list[SliceInput], written: list[dict[str, Any]], labels: dict[str, Any],
                 options: IngestSlicesOptions, metadata: list[dict[str, Any]], counts: dict[str, Any],
                 stripped: dict[str, Any]) -> bytes:
     import PIL
@@ -128,7 +129,7 @@ def _provenance(inputs: list[SliceInput], written: list[dict[str, Any]], labels:
         "tool": {"name": "curator", "version": __version__, "command": "ingest-slices"},
         "libraries": {"pillow": PIL.__version__, "numpy": np.__version__},
         "profile": PROFILE,
-        "labels": list(labels),
+        **labels,
         "naming": {
             "image": "image/{case}/{slice}.jpg (JPEG) or .png (PNG)", "mask": profile.pattern_for("mask").template,
             "slice": f"the file's number, zero-padded to {options.digits} digits",
@@ -153,6 +154,21 @@ def _provenance(inputs: list[SliceInput], written: list[dict[str, Any]], labels:
         "slices": written,
     }
     return _json(document)
+
+
+def _labels_record(labels: LabelPlan, before: Counter[int], after: Counter[int]) -> dict[str, Any]:
+    """What provenance.json says of the masks' values: the set, the scheme that gives them meaning (None: not
+    declared; give --labels SCHEME) and, after a remap, the table and the pixels of each value before and after."""
+    remap = None
+    if labels.remaps:
+        remap = {"from_scheme": labels.source, "to_scheme": labels.target, "source_labels": list(labels.allowed),
+                 "table": {str(source): to for source, to in labels.table},
+                 **({"map_file_sha256": labels.mapping_sha256} if labels.mapping_sha256 else {}),
+                 "pixels_before": {str(v): n for v, n in sorted(before.items())},
+                 "pixels_after": {str(v): n for v, n in sorted(after.items())},
+                 "masks": "rewritten as 8-bit grey PNG (mode L) holding the target values; every pixel through the "
+                          "table, none interpolated"}
+    return {"labels": list(labels.written), "label_scheme": labels.scheme, "remap": remap}
 
 
 def _report(out: Path, findings: list[Finding], started: float, files: int, size: int,
@@ -202,16 +218,28 @@ def ingest_slices(images: Sequence[Path], masks: Sequence[Path], out: Path,
     started = time.perf_counter()
     options = options or IngestSlicesOptions()
     out = Path(out)
-    labels = tuple(sorted(set(options.labels if options.labels is not None else get_profile(PROFILE).labels)))
+    labels = plan_labels(options.labels, options.scheme, options.to, options.mapping,
+                         tuple(get_profile(PROFILE).labels))
     inputs = list_inputs(images, masks)
     check_places(inputs, out, options)
     with lock(out):
         check_places(inputs, out, options)   # again, under the lock: another run may have written OUT meanwhile
-        with staged(out, replace=True) as stage:   # a non-empty OUT was checked to be ours, and --force given
-            return _ingest(inputs, out, stage.root, labels, options, started)
+        try:
+            with staged(out, replace=True) as stage:   # a non-empty OUT was checked to be ours, and --force given
+                return _ingest(inputs, out, stage.root, labels, options, started)
+        except _NothingWrittenError as refused:   # the staging folder is gone, OUT as it was
+            return refused.report
 
 
-def _ingest(inputs: list[SliceInput], out: Path, temporary: Path, labels: tuple[int, ...],
+class _NothingWrittenError(Exception):
+    """A remap met a mask value outside its source labels: the run stops before OUT is touched."""
+
+    def __init__(self, report: Report) -> None:
+        super().__init__("nothing written")
+        self.report = report
+
+
+def _ingest(inputs: list[SliceInput], out: Path, temporary: Path, labels: LabelPlan,
             options: IngestSlicesOptions, started: float) -> Report:
     work = temporary / ".work"
     (work / "clean").mkdir(parents=True)
@@ -255,6 +283,13 @@ def _ingest(inputs: list[SliceInput], out: Path, temporary: Path, labels: tuple[
         slices.append(item)
     for source, lines in listings.items():
         inputs[source].sha256 = _listing_digest(lines)
+    strays = [f for f in findings if f.code == "MASK_VALUES_UNEXPECTED"]
+    if labels.remaps and strays:
+        raise _NothingWrittenError(_report(out, findings, started, 0, 0, {
+            "pairs": 0, "cases": 0, "pairs_left_out": 0, "files_ignored": ignored, "written": False,
+            "nothing_written": f"{len(strays)} mask(s) hold values outside the source labels {list(labels.allowed)}"
+                               f"{f' of the scheme {labels.source}' if labels.source else ''}, so the remap cannot "
+                               "say what they mean; nothing was written"}))
 
     pairing = pair_slices(inputs, slices, reads)
     findings.extend(pairing.findings)
@@ -266,6 +301,8 @@ def _ingest(inputs: list[SliceInput], out: Path, temporary: Path, labels: tuple[
 
     written: list[dict[str, Any]] = []
     removed: Counter[str] = Counter()
+    pixels_before: Counter[int] = Counter()
+    pixels_after: Counter[int] = Counter()
     trailing_files = trailing_bytes = orientations = total = 0
     for (case, name), pair in sorted(pairing.pairs.items()):
         entry: dict[str, Any] = {"case": case, "slice": name}
@@ -284,6 +321,8 @@ def _ingest(inputs: list[SliceInput], out: Path, temporary: Path, labels: tuple[
                            **({"trailing_bytes": read.trailing} if read.trailing else {}),
                            **({"exif_orientation": read.orientation} if read.orientation else {})}
             removed.update(read.removed)
+            pixels_before.update(read.pixels_before or {})
+            pixels_after.update(read.pixels_after or {})
             trailing_files += bool(read.trailing)
             trailing_bytes += read.trailing
             orientations += bool(read.orientation)
@@ -301,13 +340,17 @@ def _ingest(inputs: list[SliceInput], out: Path, temporary: Path, labels: tuple[
                                                                           "bytes": trailing_bytes},
                 "exif_orientation_dropped": orientations}
     (temporary / "provenance.json").write_bytes(
-        _provenance(inputs, written, labels, options, copied, counts, stripped))
+        _provenance(inputs, written, _labels_record(labels, pixels_before, pixels_after), options, copied, counts,
+                    stripped))
     cases = len({entry["case"] for entry in written})
     return _report(out, findings, started, 2 * len(written), total, {
         "pairs": len(written), "cases": cases, "pairs_left_out": pairing.left_out,
         "files_ignored": ignored, "removed": dict(sorted(removed.items())),
         "trailing_bytes": {"files": trailing_files, "bytes": trailing_bytes},
         "exif_orientation_dropped": orientations, "metadata": [entry["name"] for entry in copied],
+        "label_scheme": labels.scheme, **({"remap": {"from": labels.source or "--map", "to": labels.target,
+                                                     "table": {str(k): v for k, v in labels.table}}}
+                                          if labels.remaps else {}),
         # the inputs' own names, for the curator only: OUT calls them by their labels
         "inputs": [{"name": given.name, "path": given.label, "read_from": given.prefix or "/"}
                    for given in sorted(inputs, key=lambda g: g.order)]})

@@ -34,9 +34,14 @@ _FOLDER = re.compile(r"^[A-Za-z0-9_-]+$")
 
 @dataclass(frozen=True)
 class IngestSlicesOptions:
-    """How to ingest. ``labels`` None: the label set of the ``slices`` profile ({0, 1, 2, 3})."""
+    """How to ingest. ``labels`` None and ``scheme`` None: the label set of the ``slices`` profile ({0, 1, 2, 3}),
+    with no meaning declared. ``scheme``: the masks' own label scheme (its values are the label set); ``to``: remap
+    them into this scheme; ``mapping``: remap them by this ``from,to`` file (see curator.ingest.slices_labels)."""
 
     labels: tuple[int, ...] | None = None
+    scheme: str | None = None             # --labels NAME: what the masks' values mean as they come in
+    to: str | None = None                 # --to NAME: the scheme the masks are written in
+    mapping: Path | None = None           # --map FILE: the curator's own from,to remap
     flat_case: str = "0"                  # case folder for slices at the top of a tree (Inf-Net: Imgs/6.jpg)
     digits: int = 4                       # slice numbers zero-padded to this many digits (CNCB: 0008.png)
     metadata: tuple[Path, ...] = ()       # CNCB's unzip_filenames.csv / lesions_slices.csv / metadata.csv

@@ -18,6 +18,7 @@ from curator.checks.slices import MASK_MODES
 from curator.errors import OutputError
 from curator.executor import run_tasks
 from curator.ingest.slices_inputs import IngestSlicesOptions, SliceFile, SliceInput, read_or_refuse
+from curator.ingest.slices_labels import LabelPlan, label_pixels, remap_mask
 from curator.io.archive_read import iter_members
 from curator.io.formats import PNG_SIGNATURE
 from curator.io.slices import MAX_DECODE_PIXELS
@@ -46,6 +47,8 @@ class SliceRead:
     height: int = 0
     mode: str = ""
     orientation: int | None = None
+    pixels_before: dict[int, int] | None = None   # a remapped mask: value -> pixels in the input
+    pixels_after: dict[int, int] | None = None    # ... and in the mask written
 
     @property
     def usable(self) -> bool:
@@ -72,10 +75,7 @@ def _same_pixels(original: Image.Image, copy: Image.Image) -> bool:
 
 def _values(image: Image.Image) -> list[int] | None:
     """The values of a single-channel image (palette images: their indices); None for other modes."""
-    if image.mode == "1":
-        pixels = np.asarray(image).astype(np.uint8)
-    else:
-        pixels = np.asarray(image)
+    pixels = label_pixels(image)
     if pixels.ndim != 2:
         return None
     if pixels.dtype.kind == "u" and pixels.dtype.itemsize <= 2:
@@ -95,7 +95,7 @@ def _orientation(image: Image.Image) -> int | None:
 class ReadTask:
     file: SliceFile
     target: Path
-    labels: tuple[int, ...]
+    labels: LabelPlan
     data: bytes | None = None   # an archive member's bytes; None: read the file at file.path
 
 
@@ -136,26 +136,39 @@ def process_file(task: ReadTask) -> SliceRead:
     read.width, read.height, read.mode = copy.width, copy.height, copy.mode
     if stripped.format == "JPEG":
         read.orientation = _orientation(original)
-    if item.side == "mask":
-        values = _values(copy) if stripped.format == "PNG" and copy.mode in MASK_MODES else None
-        if values is None:
-            read.problems.append(("MASK_MODE_INVALID", {"format": stripped.format, "mode": copy.mode,
-                                                        "allowed": list(MASK_MODES)}))
-            return read
-        bad = sorted(set(values) - set(task.labels))
-        if bad:
-            read.problems.append(("MASK_VALUES_UNEXPECTED", {"values": bad, "allowed": sorted(task.labels)}))
-            return read
+    output = _judge_mask(copy, stripped.data, stripped.format, task.labels, read) if item.side == "mask" \
+        else stripped.data
+    if output is None:
+        return read
     try:
-        task.target.write_bytes(stripped.data)
+        task.target.write_bytes(output)
     except OSError as error:   # our own folder, not the input: the run cannot go on (exit 3)
         raise (output_error(error, [task.target]) or OutputError(str(task.target), str(error.strerror or error))) \
             from error
-    read.sha256, read.size = hashlib.sha256(stripped.data).hexdigest(), len(stripped.data)
+    read.sha256, read.size = hashlib.sha256(output).hexdigest(), len(output)
     return read
 
 
-def read_all(inputs: list[SliceInput], files: list[SliceFile], clean: Path, labels: tuple[int, ...],
+def _judge_mask(copy: Image.Image, data: bytes, fmt: str, plan: LabelPlan, read: SliceRead) -> bytes | None:
+    """The bytes to write for a mask (its stripped copy, or the remapped PNG), or None with the problem noted."""
+    values = _values(copy) if fmt == "PNG" and copy.mode in MASK_MODES else None
+    if values is None:
+        read.problems.append(("MASK_MODE_INVALID", {"format": fmt, "mode": copy.mode, "allowed": list(MASK_MODES)}))
+        return None
+    bad = sorted(set(values) - set(plan.allowed))
+    if bad:
+        scheme = {"scheme": plan.source} if plan.source else {}
+        read.problems.append(("MASK_VALUES_UNEXPECTED", {"values": bad, "allowed": list(plan.allowed), **scheme}))
+        return None
+    if not plan.remaps:
+        return data
+    remapped = remap_mask(copy, plan.table)
+    read.pixels_before, read.pixels_after = remapped.before, remapped.after
+    read.mode = "L" if max(plan.written) <= 255 else "I;16"
+    return remapped.data
+
+
+def read_all(inputs: list[SliceInput], files: list[SliceFile], clean: Path, labels: LabelPlan,
               options: IngestSlicesOptions, findings: list[Finding]) -> dict[int, SliceRead]:
     """Process every file: loose files from disk, archive members in batches held in memory (bounded by
     BATCH_BYTES), so nothing is extracted. A part refused on this second read loses what it gave."""
