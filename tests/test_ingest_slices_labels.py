@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -30,8 +31,9 @@ def _pixels(path: Path) -> tuple[str, np.ndarray]:
         return image.mode, np.asarray(image).copy()
 
 
-def _provenance(out: Path) -> dict:
-    return json.loads((out / "provenance.json").read_text(encoding="utf-8"))
+def _provenance(out: Path) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads((out / "provenance.json").read_text(encoding="utf-8"))
+    return document
 
 
 # --- --labels infnet --to cncb ---------------------------------------------------------------------------------
