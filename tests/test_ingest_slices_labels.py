@@ -97,6 +97,11 @@ def test_a_scheme_without_remap_keeps_the_masks_and_declares_it(tmp_path: Path) 
     assert mode == "P"   # copied as it came (metadata stripped only)
     provenance = _provenance(out)
     assert (provenance["labels"], provenance["label_scheme"], provenance["remap"]) == ([0, 1, 2], "infnet", None)
+    # the declaration validate and build read; the OUT holding it is still ingest-slices' own for --force
+    assert (out / "labels.yaml").read_text(encoding="utf-8").endswith("\nlabel_scheme: infnet\n")
+    code, output = _run("--images", images, "--masks", masks, "--labels", "infnet", "--to", "cncb", "--force", out)
+    assert code == 0, output
+    assert "label_scheme: cncb\n" in (out / "labels.yaml").read_text(encoding="utf-8")
 
 
 def test_without_a_scheme_the_meaning_is_left_undeclared(tmp_path: Path) -> None:
@@ -104,6 +109,7 @@ def test_without_a_scheme_the_meaning_is_left_undeclared(tmp_path: Path) -> None
     code, output = _run("--images", images, "--masks", masks, tmp_path / "out")
     assert code == 0 and "label scheme is not declared" in output
     assert _provenance(tmp_path / "out")["label_scheme"] is None
+    assert not (tmp_path / "out" / "labels.yaml").exists()
 
 
 # --- --map FILE ------------------------------------------------------------------------------------------------

@@ -83,7 +83,7 @@ from curator.ingest.slices_labels import LabelPlan, plan_labels
 from curator.ingest.slices_pairs import drop_collisions, pair_slices
 from curator.ingest.slices_read import read_all
 from curator.io.archive_read import archive_kind
-from curator.io.slices import LESIONS_CSV, SCANS_CSV, MetadataError, read_lesions, read_scans
+from curator.io.slices import LABELS_FILE, LESIONS_CSV, SCANS_CSV, MetadataError, read_lesions, read_scans
 from curator.models.findings import Counts, Finding, Report, Severity, Stats
 from curator.models.severity import sort_index
 from curator.outputs import lock, move, staged
@@ -169,6 +169,12 @@ def _labels_record(labels: LabelPlan, before: Counter[int], after: Counter[int])
                  "masks": "rewritten as 8-bit grey PNG (mode L) holding the target values; every pixel through the "
                           "table, none interpolated"}
     return {"labels": list(labels.written), "label_scheme": labels.scheme, "remap": remap}
+
+
+def _labels_file(scheme: str) -> bytes:
+    return (f"# What the values of the masks under mask/ mean: curator's label scheme {scheme} (schema/labels/).\n"
+            "# Written by curator ingest-slices; curator validate and curator build read it, and a label_scheme in\n"
+            f"# dataset.yaml comes first.\nlabel_scheme: {scheme}\n").encode()
 
 
 def _report(out: Path, findings: list[Finding], started: float, files: int, size: int,
@@ -339,6 +345,8 @@ def _ingest(inputs: list[SliceInput], out: Path, temporary: Path, labels: LabelP
     stripped = {"items": dict(sorted(removed.items())), "trailing_bytes": {"files": trailing_files,
                                                                           "bytes": trailing_bytes},
                 "exif_orientation_dropped": orientations}
+    if labels.scheme is not None:   # the declaration validate and build read (a dataset.yaml label_scheme wins)
+        (temporary / LABELS_FILE).write_bytes(_labels_file(labels.scheme))
     (temporary / "provenance.json").write_bytes(
         _provenance(inputs, written, _labels_record(labels, pixels_before, pixels_after), options, copied, counts,
                     stripped))

@@ -18,14 +18,15 @@ from curator.errors import OptionsError
 from curator.executor import Progress
 from curator.io.archive_read import ArchiveProblem, ArchiveToolMissing, Limits, Member, archive_kind, iter_members
 from curator.io.hashing import sha256_of
-from curator.io.slices import LESIONS_CSV, SCANS_CSV
+from curator.io.slices import LABELS_FILE, LESIONS_CSV, SCANS_CSV
 from curator.models.findings import Finding, Severity
 from curator.outputs import contains, overlap
 
 SIDES = ("image", "mask")
 INPUT_FLAGS = {"image": "--images", "mask": "--masks"}
 INPUT_LABELS = {"image": "images", "mask": "masks"}     # images-1, masks-2: the inputs as OUT names them
-OUTPUT_ENTRIES = {"image", "mask", "provenance.json"}   # what ingest-slices writes at the top of OUT (and the CSVs)
+OUTPUT_ENTRIES = {"image", "mask", "provenance.json", LABELS_FILE}   # what ingest-slices writes at the top of
+# OUT (and the CSVs)
 METADATA_NAMES = re.compile(r"^(unzip_filenames|lesions_slices|metadata)\.csv$")   # the profile's release_files
 ARCHIVE_SUFFIXES = (".zip", ".tar", ".tgz", ".tar.gz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz", ".7z", ".rar")
 MAX_CASE_DEPTH = 3              # <n> or <label>/<patient_id>/<scan_id>
