@@ -1,7 +1,7 @@
 """The shipped label schemes (``schema/labels/*.yaml``) and the exact remap of one into another.
 
 One home for what a mask value means: ingest-slices remaps with :func:`remap_table` (or a curator's own
-``from,to`` file, :func:`read_mapping` + :func:`check_mapping`), validate judges a mask's values with
+``from,to`` file, :func:`parse_mapping` + :func:`check_mapping`), validate judges a mask's values with
 :func:`fitting_schemes` and :func:`differing_meanings`, and the review page and figures take names and colours
 from the scheme.
 """
@@ -152,30 +152,30 @@ def _csv_pairs(text: str) -> list[tuple[object, object, str]]:
     return pairs
 
 
-def read_mapping(path: Path) -> dict[int, int]:
-    """A curator's own remap, ``from,to``: a CSV (``.csv``, an optional ``from,to`` header) or a YAML file (``1: 2``
-    lines, or a list of ``{from: 1, to: 2}``). Values are whole numbers 0..65535 and no value is mapped twice;
-    LabelSchemeError names the line or entry that breaks a rule."""
+def parse_mapping(data: bytes, name: str) -> dict[int, int]:
+    """A curator's own remap, ``from,to``, from the bytes of the file ``name``: a CSV (``.csv``, an optional
+    ``from,to`` header, ``#`` comments) or YAML (``1: 2`` lines, or a list of ``{from: 1, to: 2}``). Values are
+    whole numbers 0..65535 and no value is mapped twice; LabelSchemeError names the line or entry that breaks a
+    rule. The caller reads the file (``curator.io.regular``: a regular file, at most MAX_MAPPING_BYTES)."""
+    if len(data) > MAX_MAPPING_BYTES:
+        raise LabelSchemeError(f"{name}: more than {MAX_MAPPING_BYTES} bytes; a label map has a few lines")
     try:
-        if path.stat().st_size > MAX_MAPPING_BYTES:
-            raise LabelSchemeError(f"{path}: more than {MAX_MAPPING_BYTES} bytes; a label map has a few lines")
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as error:
-        raise LabelSchemeError(f"{path}: cannot be read as UTF-8 text ({error})") from error
-    try:
-        pairs = _csv_pairs(text) if path.suffix.lower() == ".csv" else _yaml_pairs(text)
+        text = data.decode("utf-8-sig")
+        pairs = _csv_pairs(text) if name.lower().endswith(".csv") else _yaml_pairs(text)
+    except UnicodeDecodeError as error:
+        raise LabelSchemeError(f"{name}: not UTF-8 text ({error})") from error
     except yaml.YAMLError as error:
-        raise LabelSchemeError(f"{path}: not valid YAML ({error})") from error
+        raise LabelSchemeError(f"{name}: not valid YAML ({error})") from error
     except (LabelSchemeError, csv.Error) as error:
-        raise LabelSchemeError(f"{path}: {error}") from error
+        raise LabelSchemeError(f"{name}: {error}") from error
     table: dict[int, int] = {}
     for raw_from, raw_to, where in pairs:
-        source = _label_value(raw_from, f"{path}: {where}")
+        source = _label_value(raw_from, f"{name}: {where}")
         if source in table:
-            raise LabelSchemeError(f"{path}: {where}: value {source} is mapped twice; map each value once")
-        table[source] = _label_value(raw_to, f"{path}: {where}")
+            raise LabelSchemeError(f"{name}: {where}: value {source} is mapped twice; map each value once")
+        table[source] = _label_value(raw_to, f"{name}: {where}")
     if not table:
-        raise LabelSchemeError(f"{path}: maps no value; give one from,to line per value of the masks")
+        raise LabelSchemeError(f"{name}: maps no value; give one from,to line per value of the masks")
     return table
 
 

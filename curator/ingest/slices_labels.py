@@ -28,7 +28,15 @@ import numpy as np
 from PIL import Image
 
 from curator.errors import OptionsError
-from curator.label_schemes import LabelSchemeError, check_mapping, load_scheme, read_mapping, remap_table
+from curator.io.regular import read_regular_bytes
+from curator.label_schemes import (
+    MAX_MAPPING_BYTES,
+    LabelSchemeError,
+    check_mapping,
+    load_scheme,
+    parse_mapping,
+    remap_table,
+)
 from curator.models.labels import LabelScheme
 
 
@@ -92,15 +100,19 @@ def _table(labels: tuple[int, ...] | None, source: LabelScheme | None, target: L
         except LabelSchemeError as error:
             raise OptionsError(f"--labels {source.name} --to {target.name}: {error}") from error
     try:
-        table = read_mapping(mapping)
+        data = read_regular_bytes(mapping, limit=MAX_MAPPING_BYTES)
+        table = parse_mapping(data, mapping.as_posix())
         given = source.values if source is not None else labels
         check_mapping(table, given if given is not None else table, target.values if target is not None else None)
-        digest = hashlib.sha256(mapping.read_bytes()).hexdigest()
+        digest = hashlib.sha256(data).hexdigest()
     except LabelSchemeError as error:
         raise OptionsError(f"--map {error}") from error
     except OSError as error:
         raise OptionsError(f"--map {mapping}: cannot be read ({error.strerror or error})") from error
     return table, digest
+
+
+ROWS_AT_ONCE = 256   # rows of a mask remapped together (bounds the temporary index arrays)
 
 
 @dataclass(frozen=True)
@@ -123,14 +135,19 @@ def remap_mask(image: Image.Image, table: tuple[tuple[int, int], ...]) -> Remapp
     lut = np.zeros(max(source for source, _ in table) + 1, dtype=np.uint8 if highest <= 255 else np.uint16)
     for source, to in table:
         lut[source] = to
-    values = lut[pixels.astype(np.int64, copy=False)]
+    values = np.empty(pixels.shape, dtype=lut.dtype)
+    for start in range(0, pixels.shape[0], ROWS_AT_ONCE):   # numpy indexes through a full-size intp copy: in bands
+        values[start:start + ROWS_AT_ONCE] = lut[pixels[start:start + ROWS_AT_ONCE]]
     buffer = io.BytesIO()
     Image.fromarray(values).save(buffer, format="PNG")
     data = buffer.getvalue()
     with Image.open(io.BytesIO(data), formats=["PNG"]) as written:   # the copy reads back as exactly the table's
         if not np.array_equal(np.asarray(written), values):
             raise ValueError("the remapped mask does not read back as the remapped values")
-    before = Counter({int(v): int(n) for v, n in zip(*np.unique(pixels, return_counts=True), strict=True)})
+    counts = np.zeros(lut.size, dtype=np.int64)
+    for start in range(0, pixels.shape[0], ROWS_AT_ONCE):
+        counts += np.bincount(pixels[start:start + ROWS_AT_ONCE].ravel(), minlength=lut.size)
+    before = Counter({int(v): int(n) for v, n in enumerate(counts) if n})
     after: Counter[int] = Counter()
     mapped = dict(table)
     for value, count in before.items():
