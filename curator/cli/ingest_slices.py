@@ -156,12 +156,14 @@ def ingest_slices(tokens: tuple[str, ...], labels: str | None, to: str | None, m
     Several parts after one flag (or in one folder) form one tree. An image pairs with the mask at the same path
     without the extension; case folders (<n> or <label>/<patient_id>/<scan_id>) are kept, slice numbers are padded
     to four digits (6.jpg -> 0006.jpg), slices at the top of a tree go to the case --case. OUT gets
-    image/<case>/<slice>.jpg or .png, mask/<case>/<slice>.png and provenance.json (and the metadata CSVs); the
+    image/<case>/<slice>.jpg or .png, mask/<case>/<slice>.png, provenance.json, labels.yaml (the masks' label
+    scheme, when --labels names one; --to or --map remap them exactly) and the metadata CSVs; the
     inputs are named there images-1, masks-1, ... (their own names, which may identify a patient, only in the
     report). PNG text/time/EXIF chunks and JPEG EXIF/XMP/IPTC/comment segments and bytes after the image's end are
     removed without re-encoding; every copy is checked to decode to the same pixels. The inputs are only read; OUT
     appears only when complete; --force replaces only an OUT that ingest-slices wrote.
-    Exit codes: 0 done; 1 some pairs were left out (see the report; the rest is written); 2 usage; 3 internal error.
+    Exit codes: 0 done; 1 some pairs were left out (see the report; the rest is written), or a remap met a mask
+    value outside the source labels (nothing written); 2 usage; 3 internal error.
     """
     from curator.cli.main import guarded
 

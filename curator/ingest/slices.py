@@ -7,7 +7,8 @@ profile names them::
 
     OUT/image/<case>/<slice>.jpg|png     the slice, as JPEG or PNG (the format it came in, never re-encoded)
     OUT/mask/<case>/<slice>.png          its label mask, a single-channel PNG
-    OUT/provenance.json                  tool, inputs (sha256, size), counts per case, what was removed
+    OUT/provenance.json                  tool, inputs (sha256, size), counts per case, what was removed, the remap
+    OUT/labels.yaml                      the masks' label scheme (label_scheme: cncb), when --labels named one
     OUT/unzip_filenames.csv ...          CNCB's metadata CSVs, when given, copied byte for byte
 
 Naming. ``<case>`` is the folder path of the slice inside its tree, kept as it is: one level (``<n>``, CNCB's
@@ -37,6 +38,10 @@ archive part found in a folder input ``images-1/part-2``; a slice's ``from`` is 
 side's folder. The inputs' own names (a folder may be named after the patient) and the folder above ``image/`` in
 an archive stay in the report (``stats.inputs``), which stays with the curator. ``force`` replaces only an OUT
 that ingest-slices made (its provenance.json names the tool and command, and it holds nothing else at its top).
+
+Labels (curator.ingest.slices_labels): ``--labels`` names the masks' scheme (infnet, cncb, ...) or their values;
+``--to``/``--map`` remap every mask exactly through a lookup table and write it as an 8-bit grey PNG (the one case
+where a mask is re-encoded); a value outside the source labels stops the run before OUT is touched.
 
 Judgement: a mask must be a single-channel PNG (grey, palette - read as indices - or 1-bit) with values in the label
 set, of its image's size. A slice without its counterpart, a duplicate, an unreadable file or a mask that fails is
