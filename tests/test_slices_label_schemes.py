@@ -78,12 +78,18 @@ def test_an_unknown_scheme_is_named_and_the_profile_labels_judge_the_values(tmp_
     assert unknown["context"]["known"] == "binary-lesion, cncb, infnet, medseg"
 
 
-def test_an_unreadable_labels_file_is_reported(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("content", "reason"), [
+    (b"label_scheme: [cncb\n", "not a readable YAML file"),
+    (b"scheme: cncb\n", "expected label_scheme: NAME"),
+    (b"label_scheme: cncb\n" + b"#" * (64 << 10), "expected at most 65,536 bytes"),
+    (b"label_scheme: \xff\n", "not a readable YAML file"),
+])
+def test_an_unreadable_labels_file_is_reported(tmp_path: Path, content: bytes, reason: str) -> None:
     root = make_slices(tmp_path / "release", {"0": 1}, scheme=None)
-    (root / "labels.yaml").write_text("label_scheme: [cncb\n", encoding="utf-8")
+    (root / "labels.yaml").write_bytes(content)
     report = _validate(root, exit_code=1)
-    assert [row for row in flatten(report, ["code", "path"]) if row[0] == "METADATA_UNREADABLE"] == [
-        ["METADATA_UNREADABLE", "labels.yaml"]]
+    (finding,) = [f for f in report["findings"] if f["code"] == "METADATA_UNREADABLE"]
+    assert finding["path"] == "labels.yaml" and reason in finding["context"]["reason"], finding
 
 
 def test_the_declared_scheme_says_which_values_are_lesions(tmp_path: Path) -> None:

@@ -21,6 +21,7 @@ from curator.io import ReadError
 from curator.io.facts import DataKind
 from curator.io.formats import PNG_SIGNATURE
 from curator.io.inventory import Entry
+from curator.io.regular import read_regular_bytes
 
 __all__ = [
     "LABELS_FILE",
@@ -283,11 +284,9 @@ def read_label_declaration(path: Path) -> str:
     import yaml
 
     try:
-        if path.stat().st_size > MAX_LABELS_FILE:
-            raise MetadataError(f"more than {MAX_LABELS_FILE} bytes; it holds one line, label_scheme: NAME")
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        document = yaml.safe_load(read_regular_bytes(path, limit=MAX_LABELS_FILE).decode("utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
-        raise MetadataError(f"not a readable YAML file ({error})") from error
+        raise MetadataError(f"not a readable YAML file of one line, label_scheme: NAME ({error})") from error
     scheme = document.get("label_scheme") if isinstance(document, dict) else None
     if not isinstance(scheme, str) or not scheme:
         raise MetadataError("expected label_scheme: NAME (a scheme of curator's schema/labels, e.g. cncb)")
