@@ -1,19 +1,21 @@
-"""``curator validate`` against the label scheme a slices release declares (dataset.yaml ``label_scheme``, else the
-``labels.yaml`` ingest-slices writes): LABELS_SCHEME_MISMATCH for a value the scheme lacks, for an unknown scheme and
-for two declarations that disagree; LABELS_SCHEME_AMBIGUOUS when nothing is declared and the values fit schemes
-that mean different things by them. A stray value is reported under one code only."""
+"""``curator validate`` against the label scheme a release declares (dataset.yaml ``label_scheme``, else for a slices
+tree the ``labels.yaml`` ingest-slices writes): LABELS_SCHEME_MISMATCH for a value the scheme lacks, for an unknown
+scheme and for two declarations that disagree; LABELS_SCHEME_AMBIGUOUS when nothing is declared and the values fit
+schemes that mean different things by them. A stray value is reported under one code only, in PNG slices and in
+NIfTI masks alike."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import nibabel as nib
 import numpy as np
 import pytest
 import yaml
 from click.testing import CliRunner
 
 from curator.cli.ingest_slices import ingest_slices as ingest_command
-from tests.factories import card_data
+from tests.factories import card_data, lesion_mask, write_nifti
 from tests.reports import flatten, validate_report
 from tests.slices_factories import CNCB_LESIONS, label_map, make_cncb, make_slices, write_mask
 
@@ -153,3 +155,26 @@ def test_real_infnet_masks_validate_under_the_scheme_ingest_declared(realdata: P
     assert result.exit_code == 0, result.output
     assert (out / "labels.yaml").is_file() == bool(arguments)
     assert _ours(_validate(out, "--deep", exit_code=1)) == expected   # 1: README and LICENSE come with build
+
+
+# --- NIfTI masks (checks/payload.py) ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("scheme", "expected"), [
+    (None, [["MASK_VALUES_UNEXPECTED", "masks/study_0003_mask.nii.gz", "error"]]),         # the profile's {0, 1}
+    ("binary-lesion", [["LABELS_SCHEME_MISMATCH", "masks/study_0003_mask.nii.gz", "error"]]),
+    ("infnet", []),                                                                         # 2 is consolidation
+])
+def test_a_nifti_mask_is_judged_by_the_card_scheme(release: Path, scheme: str | None,
+                                                   expected: list[list[str]]) -> None:
+    mask = release / "masks/study_0003_mask.nii.gz"
+    data = lesion_mask()
+    data[0, 0, 0] = 2
+    write_nifti(mask, data, nib.load(mask).affine)
+    card = yaml.safe_load((release / "dataset.yaml").read_text(encoding="utf-8"))
+    card["label_scheme"] = scheme
+    (release / "dataset.yaml").write_text(yaml.safe_dump(card, allow_unicode=True), encoding="utf-8")
+    report = validate_report(release, "--deep", "--select", "mask", exit_code=1 if expected else 0)
+    assert _ours(report) == expected
+    if scheme == "binary-lesion":
+        assert report["findings"][0]["context"] == {"values": [2], "allowed": [0, 1], "scheme": "binary-lesion",
+                                                    "declared_in": "dataset.yaml", "voxels": {"2": 1}}
