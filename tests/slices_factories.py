@@ -59,9 +59,12 @@ def write_mask(path: Path, labels: np.ndarray | None = None, *, mode: str = "L",
     return path
 
 
-def write_extras(root: Path) -> None:
-    """The files every release needs besides its data."""
+def write_extras(root: Path, *, scheme: str | None = "cncb") -> None:
+    """The files every release needs besides its data; the masks' label scheme is declared in labels.yaml (as
+    ingest-slices writes it) unless ``scheme`` is None."""
     root.mkdir(parents=True, exist_ok=True)
+    if scheme is not None:
+        (root / "labels.yaml").write_text(f"label_scheme: {scheme}\n", encoding="utf-8")
     (root / "README_EN.md").write_text(
         "# Test slices\n\nCopyright © 2026 Test Centre. https://example.org/slices\n\n"
         "Licensed under CC BY-NC-ND 4.0 (see LICENSE).\n", encoding="utf-8")
@@ -72,10 +75,11 @@ def write_extras(root: Path) -> None:
 
 
 def make_slices(root: Path, cases: Mapping[str, int] | None = None, *, size: tuple[int, int] = SIZE,
-                lesions: Iterable[tuple[str, int]] = (), suffix: str = ".jpg") -> Path:
+                lesions: Iterable[tuple[str, int]] = (), suffix: str = ".jpg", scheme: str | None = "cncb") -> Path:
     """A clean release: image/<case>/<n>.jpg + mask/<case>/<n>.png for ``cases`` {case: slices}; slices in
-    ``lesions`` (case, n) carry a GGO (label 2) lesion, the rest only the lung field."""
-    write_extras(root)
+    ``lesions`` (case, n) carry a GGO (label 2) lesion, the rest only the lung field. The masks' label scheme is
+    declared in labels.yaml (as ingest-slices writes it) unless ``scheme`` is None."""
+    write_extras(root, scheme=scheme)
     marked = set(lesions)
     for number, (case, count) in enumerate((cases or {"0": 3, "1": 2}).items()):
         for n in range(count):

@@ -48,3 +48,12 @@ def test_values_that_fit_several_schemes_are_told_apart_from_values_that_fit_one
     assert fitting_schemes({0, 3}) == ("cncb", "medseg")
     assert fitting_schemes({0, 1, 2, 3}) == ("cncb", "medseg")
     assert fitting_schemes({7}) == ()
+
+
+def test_differing_meanings_names_each_value_the_schemes_disagree_on() -> None:
+    from curator.label_schemes import differing_meanings
+
+    assert differing_meanings(("cncb", "infnet"), {0, 1, 2}) == {
+        1: {"cncb": "lung", "infnet": "ground-glass"}, 2: {"cncb": "ground-glass", "infnet": "consolidation"}}
+    assert differing_meanings(("infnet", "medseg"), {0, 1, 2}) == {}   # the same meanings: no matter which
+    assert differing_meanings(("cncb", "medseg"), {0}) == {}

@@ -152,7 +152,7 @@ def test_rgb_and_jpeg_masks_are_not_label_maps(tmp_path: Path) -> None:
 
 
 def test_mask_values_outside_the_label_set_only_in_deep(tmp_path: Path) -> None:
-    root = make_slices(tmp_path / "release")
+    root = make_slices(tmp_path / "release", scheme=None)   # no scheme declared: the profile's label set
     labels = label_map()
     labels[0, 0:3] = 7
     write_mask(root / "mask/1/0.png", labels)
@@ -258,8 +258,9 @@ INFNET = "infnet_covid_semiseg_png/MultiClassInfection-Test"
 
 
 def infnet_release(realdata: Path, root: Path) -> Path:
-    """The 48 Inf-Net slices (JPG) with their palette masks {0,1,2} as one case (copied into tmp, read-only)."""
-    write_extras(root)
+    """The 48 Inf-Net slices (JPG) with their palette masks {0,1,2} as one case (copied into tmp, read-only), no
+    label scheme declared (so the profile's label set judges the values)."""
+    write_extras(root, scheme=None)
     for folder, side, suffix in (("Imgs", "image", ".jpg"), ("GT", "mask", ".png")):
         target = root / side / "infnet"
         target.mkdir(parents=True)

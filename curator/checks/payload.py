@@ -9,11 +9,12 @@ from curator.checks.headers import header_problems
 from curator.io.facts import Facts
 from curator.io.nifti import NiftiHeader
 from curator.io.payload import Payload
+from curator.label_schemes import load_scheme, scheme_names
 from curator.models.findings import Finding, Severity
 
 CODES = frozenset({"IMAGE_TRUNCATED", "IMAGE_TRAILING_DATA", "IMAGE_UNREADABLE", "PHI_GZIP_HEADER",
                    "MASK_VALUES_UNEXPECTED", "MASK_EMPTY", "IMAGE_INTENSITY_IMPLAUSIBLE",
-                   "MASK_IMPLAUSIBLE", "IMAGE_HU_OFFSET_MISSING"})
+                   "MASK_IMPLAUSIBLE", "IMAGE_HU_OFFSET_MISSING", "LABELS_SCHEME_MISMATCH"})
 
 HU_RANGE = (-2048, 4095)
 
@@ -22,8 +23,16 @@ def _number(value: float) -> int | float:
     return int(value) if float(value).is_integer() else value
 
 
+def _declared_scheme(facts: Facts) -> str | None:
+    """The label scheme dataset.yaml declares, when curator knows it (an unknown name: the profile's labels judge,
+    and the slices check names it)."""
+    name = facts.card.label_scheme if facts.card else None
+    return name if name is not None and name in scheme_names() else None
+
+
 def check(facts: Facts) -> Iterator[Finding]:
-    labels = set(facts.profile.labels)
+    scheme = _declared_scheme(facts)
+    labels = set(load_scheme(scheme).values if scheme else facts.profile.labels)
     for path, payload in sorted(facts.payloads.items()):
         header = payload.header
         if not isinstance(header, NiftiHeader) or header_problems(header):
@@ -57,7 +66,10 @@ def check(facts: Facts) -> Iterator[Finding]:
                                    allowed=sorted(labels))
                 continue
             bad = {_number(v): n for v, n in sorted(stats.values.items()) if v not in labels}
-            if bad or stats.non_finite:
+            if bad and scheme and not stats.non_finite:   # values the card's scheme lacks: one finding, its code
+                yield make_finding("LABELS_SCHEME_MISMATCH", path, study_id=study_id, values=sorted(bad),
+                                   allowed=sorted(labels), scheme=scheme, declared_in="dataset.yaml", voxels=bad)
+            elif bad or stats.non_finite:
                 yield make_finding("MASK_VALUES_UNEXPECTED", path, study_id=study_id, values=sorted(bad),
                                    allowed=sorted(labels), voxels=bad, non_finite=stats.non_finite)
             elif all(v == 0 for v in stats.values):

@@ -1,6 +1,11 @@
 """2D slice datasets (profile ``slices``, CNCB): image/mask pairs and sizes, mask modes and labels, case
 folders, and the metadata CSVs against each other and against the disk. Judgement only: the reading is
-``curator.io.slices``."""
+``curator.io.slices``.
+
+Mask values are judged against the label scheme the release declares (dataset.yaml ``label_scheme``, else the
+``labels.yaml`` that ingest-slices writes): a stray value is LABELS_SCHEME_MISMATCH. With no declaration they are
+judged against the profile's label set (MASK_VALUES_UNEXPECTED: one fact, one code), and values that fit several
+schemes giving them different meanings are LABELS_SCHEME_AMBIGUOUS."""
 
 from __future__ import annotations
 
@@ -11,14 +16,16 @@ from dataclasses import dataclass, field
 from curator.catalogue import make_finding
 from curator.checks.names import is_junk
 from curator.io.facts import Facts
-from curator.io.slices import LESIONS_CSV, SCANS_CSV, LesionRow, ScanRow, SliceFacts, SliceHeader
+from curator.io.slices import LABELS_FILE, LESIONS_CSV, SCANS_CSV, LesionRow, ScanRow, SliceFacts, SliceHeader
+from curator.label_schemes import differing_meanings, fitting_schemes, load_scheme, scheme_names
 from curator.models.findings import Finding
+from curator.models.labels import LabelScheme
 
 CODES = frozenset({
     "IMAGE_UNREADABLE", "SLICE_CASE_UNPAIRED", "SLICE_CASE_EMPTY", "SLICE_PAIR_MISSING", "SLICE_DUPLICATE",
     "SLICE_SIZE_MISMATCH", "SLICE_SIZE_INCONSISTENT", "MASK_MODE_INVALID", "MASK_VALUES_UNEXPECTED", "MASK_EMPTY",
     "SLICE_LESION_UNMARKED", "METADATA_UNREADABLE", "METADATA_ROW_INVALID", "METADATA_INCONSISTENT",
-    "METADATA_COUNT_MISMATCH", "FILE_MISSING", "FILE_UNLISTED",
+    "METADATA_COUNT_MISMATCH", "FILE_MISSING", "FILE_UNLISTED", "LABELS_SCHEME_MISMATCH", "LABELS_SCHEME_AMBIGUOUS",
 })
 
 # single-channel modes whose pixel values are the labels ("P": palette indices); anything else is not a label map
@@ -46,8 +53,35 @@ def check(facts: Facts) -> Iterator[Finding]:
     yield from _unreadable(data)
     yield from _case_folders(facts, cases)
     yield from _pairs(facts, data, cases)
-    yield from _masks(facts, data)
-    yield from _metadata(facts, data, cases)
+    declared, findings = _declared(facts, data)
+    yield from findings
+    yield from _masks(facts, data, declared)
+    yield from _metadata(facts, data, cases, declared)
+
+
+@dataclass(frozen=True)
+class _Declared:
+    scheme: LabelScheme
+    where: str       # the file that declares it
+
+
+def _declared(facts: Facts, data: SliceFacts) -> tuple[_Declared | None, list[Finding]]:
+    """The label scheme the release declares: dataset.yaml's label_scheme, else ingest-slices' labels.yaml."""
+    card = facts.card
+    claims = [(where, name) for where, name in (("dataset.yaml", card.label_scheme if card else None),
+                                                 (LABELS_FILE, data.label_scheme)) if name]
+    findings: list[Finding] = []
+    if len(claims) == 2 and claims[0][1] != claims[1][1]:
+        findings.append(make_finding("LABELS_SCHEME_MISMATCH", claims[0][0], variant="disagree",
+                                     scheme=claims[0][1], other=claims[1][0], written=claims[1][1]))
+    if not claims:
+        return None, findings
+    where, name = claims[0]
+    if name not in scheme_names():
+        findings.append(make_finding("LABELS_SCHEME_MISMATCH", where, variant="unknown", scheme=name,
+                                     known=", ".join(scheme_names())))
+        return None, findings
+    return _Declared(load_scheme(name), where), findings
 
 
 def _cases(facts: Facts, data: SliceFacts) -> dict[str, dict[str, _Case]]:
@@ -148,9 +182,11 @@ def _pairs(facts: Facts, data: SliceFacts, cases: dict[str, dict[str, _Case]]) -
                                    count=count)
 
 
-def _masks(facts: Facts, data: SliceFacts) -> Iterator[Finding]:
-    """A mask is a lossless single-channel label map whose values (palette indices) are in the label set."""
-    labels = set(facts.profile.labels)
+def _masks(facts: Facts, data: SliceFacts, declared: _Declared | None) -> Iterator[Finding]:
+    """A mask is a lossless single-channel label map whose values (palette indices) are in the declared scheme,
+    else in the profile's label set."""
+    labels = set(declared.scheme.values if declared else facts.profile.labels)
+    present: set[int] = set()
     for path, header in sorted(data.files.items()):
         kind = facts.data_kind(path)
         if kind is None or kind.kind != "mask" or not isinstance(header, SliceHeader):
@@ -161,19 +197,39 @@ def _masks(facts: Facts, data: SliceFacts) -> Iterator[Finding]:
             continue
         if header.values is None:
             continue  # --fast, or not decoded (IMAGE_UNREADABLE says why)
+        present.update(header.values)
         bad = {value: count for value, count in sorted(header.values.items()) if value not in labels}
-        if bad:
+        if bad and declared:
+            yield make_finding("LABELS_SCHEME_MISMATCH", path, values=sorted(bad), allowed=sorted(labels),
+                               scheme=declared.scheme.name, declared_in=declared.where, voxels=bad)
+        elif bad:
             yield make_finding("MASK_VALUES_UNEXPECTED", path, values=sorted(bad), allowed=sorted(labels),
                                voxels=bad)
         elif not any(value != 0 for value in header.values):
             yield make_finding("MASK_EMPTY", path)
+    if declared is None:
+        yield from _ambiguity(present)
 
 
-def _lesion_labels(labels: set[int]) -> set[int]:
+def _ambiguity(values: set[int]) -> Iterator[Finding]:
+    """Values that fit two or more schemes which give them different meanings, with no scheme declared."""
+    fitting = fitting_schemes(values)
+    differing = differing_meanings(fitting, values) if len(fitting) > 1 else {}
+    if differing:
+        meanings = "; ".join(f"{value}: " + ", ".join(f"{key} in {name}" for name, key in keys.items())
+                             for value, keys in differing.items())
+        yield make_finding("LABELS_SCHEME_AMBIGUOUS", "", values=sorted(values), schemes=list(fitting),
+                           meanings=meanings)
+
+
+def _lesion_labels(labels: set[int], declared: _Declared | None = None) -> set[int]:
+    if declared is not None:
+        return set(declared.scheme.lesion_values)
     return set(LESION_LABELS & labels) or (labels - {0})
 
 
-def _metadata(facts: Facts, data: SliceFacts, cases: dict[str, dict[str, _Case]]) -> Iterator[Finding]:
+def _metadata(facts: Facts, data: SliceFacts, cases: dict[str, dict[str, _Case]],
+              declared: _Declared | None = None) -> Iterator[Finding]:
     for name, reason in sorted(data.metadata_errors.items()):
         yield make_finding("METADATA_UNREADABLE", name, reason=reason)
     for name, problems in sorted(data.row_problems.items()):
@@ -190,7 +246,7 @@ def _metadata(facts: Facts, data: SliceFacts, cases: dict[str, dict[str, _Case]]
             scans[scan.case] = scan
         yield from _scans_on_disk(facts, scans, cases["image"])
     if data.lesions is not None:
-        yield from _lesions(facts, data, data.lesions, scans if data.scans is not None else None, cases)
+        yield from _lesions(facts, data, data.lesions, scans if data.scans is not None else None, cases, declared)
 
 
 def _folder(facts: Facts, case: str) -> str:
@@ -214,7 +270,7 @@ def _scans_on_disk(facts: Facts, scans: dict[str, ScanRow], images: dict[str, _C
 
 
 def _lesions(facts: Facts, data: SliceFacts, lesions: list[LesionRow], scans: dict[str, ScanRow] | None,
-             cases: dict[str, dict[str, _Case]]) -> Iterator[Finding]:
+             cases: dict[str, dict[str, _Case]], declared: _Declared | None) -> Iterator[Finding]:
     """lesions_slices.csv against unzip_filenames.csv and the disk; with --deep, against the masks."""
     by_case: dict[str, list[LesionRow]] = {}
     seen: dict[tuple[str, str], int] = {}
@@ -228,7 +284,7 @@ def _lesions(facts: Facts, data: SliceFacts, lesions: list[LesionRow], scans: di
         by_case.setdefault(lesion.case, []).append(lesion)
 
     images, masks = cases["image"], cases["mask"]
-    lesion_labels = _lesion_labels(set(facts.profile.labels))
+    lesion_labels = _lesion_labels(set(facts.profile.labels), declared)
     for case, rows in sorted(by_case.items(), key=lambda item: item[1][0].row):
         scan = scans.get(case) if scans is not None else None
         if scans is not None and scan is None:

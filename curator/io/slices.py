@@ -19,11 +19,13 @@ from PIL import Image, UnidentifiedImageError
 from curator.executor import run_tasks
 from curator.io import ReadError
 from curator.io.formats import PNG_SIGNATURE
+from curator.io.regular import read_regular_bytes
 
 if TYPE_CHECKING:
     from curator.io.facts import Facts
 
 __all__ = [
+    "LABELS_FILE",
     "LESIONS_CSV",
     "SCANS_CSV",
     "LesionRow",
@@ -33,6 +35,7 @@ __all__ = [
     "SliceFacts",
     "SliceHeader",
     "gather",
+    "read_label_declaration",
     "read_lesions",
     "read_scans",
     "read_slice",
@@ -43,6 +46,9 @@ SCANS_CSV = "unzip_filenames.csv"
 SCANS_COLUMNS = ("zip_file", "label", "patient_id", "scan_id", "n_slice")
 LESIONS_CSV = "lesions_slices.csv"
 LESIONS_COLUMNS = ("imgpath",)
+# what the masks' values mean, as curator ingest-slices declares it (a dataset.yaml label_scheme comes first)
+LABELS_FILE = "labels.yaml"
+MAX_LABELS_FILE = 64 << 10
 
 FORMATS = ("PNG", "JPEG")
 MAX_DECODE_PIXELS = 4096 * 4096   # a CT slice is 512..1024 pixels square; bigger is not decoded (memory bound)
@@ -115,6 +121,7 @@ class SliceFacts:
     lesions: list[LesionRow] | None = None      # lesions_slices.csv, when present and readable
     metadata_errors: dict[str, str] = field(default_factory=dict)             # CSV name -> why unreadable
     row_problems: dict[str, list[RowProblem]] = field(default_factory=dict)   # CSV name -> rows that do not parse
+    label_scheme: str | None = None             # the scheme LABELS_FILE declares, when present and readable
 
 
 # --- images and masks ---------------------------------------------------------------------------------------
@@ -258,6 +265,21 @@ def read_lesions(path: Path) -> tuple[list[LesionRow], list[RowProblem]]:
     return lesions, problems
 
 
+def read_label_declaration(path: Path) -> str:
+    """The scheme name in ``labels.yaml`` (``label_scheme: cncb``). Raises MetadataError when it is not such a
+    file; whether the name is a known scheme is for the checks."""
+    import yaml
+
+    try:
+        document = yaml.safe_load(read_regular_bytes(path, limit=MAX_LABELS_FILE).decode("utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
+        raise MetadataError(f"not a readable YAML file of one line, label_scheme: NAME ({error})") from error
+    scheme = document.get("label_scheme") if isinstance(document, dict) else None
+    if not isinstance(scheme, str) or not scheme:
+        raise MetadataError("expected label_scheme: NAME (a scheme of curator's schema/labels, e.g. cncb)")
+    return scheme
+
+
 # --- the gatherer -------------------------------------------------------------------------------------------
 
 def gather(facts: Facts) -> None:
@@ -289,4 +311,9 @@ def gather(facts: Facts) -> None:
             data.row_problems[LESIONS_CSV] = problems
         except MetadataError as error:
             data.metadata_errors[LESIONS_CSV] = str(error)
+    if LABELS_FILE in files:
+        try:
+            data.label_scheme = read_label_declaration(root / LABELS_FILE)
+        except MetadataError as error:
+            data.metadata_errors[LABELS_FILE] = str(error)
     facts.slices = data
