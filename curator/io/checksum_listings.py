@@ -53,7 +53,7 @@ JSON_LISTING = "JSON checksum listing"   # a named JSON file that does not parse
 SUM_FILES = ("SHA256SUMS", "SHA512SUMS", "XXH128SUMS", "SHA1SUMS", "MD5SUMS", "manifest-sha256.txt",
              "sha256sums.txt", "md5sums.txt")
 CROISSANT_NAMES = ("croissant.json", "croissant.jsonld", "metadata.json")
-JSON_LIMIT = 64 << 20     # a Dataverse listing of 50,000 files is about 50 MB
+JSON_LIMIT = 32 << 20     # a Dataverse listing of 65,000 files (about 170 MB once parsed)
 SNIFF_LIMIT = 16 << 20    # a *.json looked at while detecting the listing (not named by --against)
 SNIFF_FILES = 64          # at most this many *.json files are looked at while detecting
 
@@ -252,8 +252,10 @@ def read_json(path: Path, root: Path, document: Any, problem: str | None = None,
 
 
 def _shape(document: Any, strict: bool) -> tuple[str, list[Any]] | None:
-    if isinstance(document, list):
-        return (DATAVERSE, document) if document and all(_is_dataverse_file(i) for i in document) else None
+    if isinstance(document, list):   # a version's file list (Dataverse), a deposition's files (Zenodo)
+        if document and all(_is_dataverse_file(i) for i in document):
+            return DATAVERSE, document
+        return _zenodo_files({"files": document})
     if not isinstance(document, dict):
         return None
     for finder in (_dataverse_files, _zenodo_files):
