@@ -19,8 +19,8 @@ from curator.errors import OptionsError, RunError
 from curator.executor import Progress, run_tasks
 from curator.io import ReadError
 from curator.io.cache import Cache
-from curator.io.inventory import Entry, walk
 from curator.io.checksum_listings import ListingShapeError, NoListing, find_listing, labels, listing_words
+from curator.io.inventory import Entry, walk
 from curator.io.manifest import SUM_FILE, Manifest
 from curator.models.severity import ORDER, sort_index
 from curator.root_and_hashes import check_root, hash_listed
@@ -34,13 +34,6 @@ PARTS_LIST = "PARTS.tsv"
 ARCHIVE_SUFFIXES = (".zip", ".tar.gz", ".tgz")
 REFETCH_CODES = frozenset({"FILE_MISSING", "CHECKSUM_MISMATCH"})
 _LEVEL = {"FILE_UNLISTED": "warning"}   # extra files do not make the listed ones less intact
-
-
-def choose_manifest(root: Path, name: str | None = None) -> Path:
-    """The primary file of the listing :func:`read_release` would verify against (``--against``/``--manifest`` as
-    given, else the one detected in ROOT)."""
-    found = _find(root, {e.path: e for e in walk(root) if e.kind == "file"}, name)
-    return found if isinstance(found, Path) else found[0].path
 
 
 def _find(root: Path, files: dict[str, Entry], against: str | None) -> list[Manifest] | Path:
@@ -81,8 +74,8 @@ class Reading:
         return {"manifest": self.manifest.name, "form": form, **({"listings": names} if len(names) > 1 else {})}
 
     def words(self) -> str:
-        against = self.against
-        return listing_words(str(against["form"]), list(against.get("listings") or [against["manifest"]]))
+        names = labels(self.listing, self.root) if self.listing else [self.manifest.name]
+        return listing_words(self.parsed.form if self.parsed is not None else SUM_FILE, names)
 
 
 def read_release(root: Path | str, *, manifest: str | None = None, jobs: int | None = None,

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,7 @@ from click.testing import CliRunner
 
 from curator.cli.main import main
 from tests.factories import flip_byte
+from tests.hostile import run_bounded, snapshot
 from tests.listing_factories import (
     cncb_download,
     dataverse_dataset,
@@ -260,3 +263,122 @@ def test_croissant_file_objects_written_by_mlcroissant(tmp_path: Path) -> None:
     flip_byte(tmp_path / "COVID19-1.zip", 4)
     report = verify_json(str(tmp_path), exit_code=1)
     assert found(report) == {("CHECKSUM_MISMATCH", "COVID19-1.zip", "error")}
+
+
+# ------------------------------------------------------------------------------------------------ hostile listings
+
+
+def test_a_200_mb_json_listing_is_refused_unread(tmp_path: Path) -> None:
+    download = tmp_path / "download"
+    download.mkdir()
+    cncb_download(download)
+    huge = tmp_path / "filemd5.json"
+    with huge.open("wb") as handle:
+        handle.write(b'{"COVID19-1.zip": "')
+        handle.truncate(200 << 20)   # sparse: 200 MB on paper, nothing to read in practice
+    before = snapshot(tmp_path)
+    run = run_bounded(["verify", str(download), "--against", str(huge), "--no-cache"], cwd=tmp_path, timeout=60)
+    run.assert_bounded(exit_code=3, seconds=10, megabytes=150)
+    assert "expected at most 33,554,432 bytes; the file has 209,715,200" in run.stderr
+    # among the files of ROOT, the same file is passed over while the listing is detected
+    (download / "huge.json").symlink_to(huge)
+    (download / "big.json").write_bytes(b" " * (17 << 20))
+    found_itself = run_bounded(["verify", str(download), "--no-cache"], cwd=tmp_path, timeout=60)
+    found_itself.assert_bounded(exit_code=0, seconds=10, megabytes=150)
+    assert "(md5 JSON map CP.json, Normal.json, filemd5.json)" in found_itself.stdout
+    (download / "huge.json").unlink()
+    (download / "big.json").unlink()
+    assert snapshot(tmp_path) == before
+
+
+def test_deeply_nested_json_is_a_finding_not_a_crash(tmp_path: Path) -> None:
+    write_parts(tmp_path, ["a.zip"])
+    deep = tmp_path.parent / f"{tmp_path.name}-deep.json"
+    deep.write_text("[" * 200_000 + "]" * 200_000, encoding="utf-8")
+    run = run_bounded(["verify", str(tmp_path), "--against", str(deep), "--no-cache", "--format", "json"],
+                      timeout=60)
+    run.assert_bounded(exit_code=1, seconds=10, megabytes=150)
+    report = json.loads(run.stdout)
+    assert [(f["code"], f["context"]["form"]) for f in report["findings"] if f["severity"] == "error"] == [
+        ("CHECKSUM_LISTING_INVALID", "JSON checksum listing")]
+    assert "nested deeper than" in report["findings"][0]["message"]
+
+
+def test_paths_outside_the_folder_duplicates_bad_digests_and_unknown_algorithms_are_named(tmp_path: Path) -> None:
+    download = tmp_path / "download"
+    parts = write_parts(download, ["a.zip", "b.zip"])
+    secret = tmp_path / "secret.zip"
+    secret.write_bytes(b"outside")
+    md5 = {name: hashlib.md5(data).hexdigest() for name, data in parts.items()}
+    listing = tmp_path / "filemd5.json"   # written by hand: JSON keeps only the last of repeated keys
+    outside = hashlib.md5(b"outside").hexdigest()
+    listing.write_text(f'{{"a.zip": "{md5["a.zip"]}", "../secret.zip": "{outside}", "/etc/passwd": "{md5["a.zip"]}", '
+                       f'"b.zip": "not-hex", "a.zip": "{md5["a.zip"]}", "c.zip": "{"A" * 31}"}}', encoding="utf-8")
+    before = snapshot(tmp_path)
+    report = verify_json(str(download), "--against", str(listing), exit_code=1)
+    reasons = sorted(f["context"]["reason"] for f in report["findings"] if f["code"] == "CHECKSUM_LISTING_INVALID")
+    assert reasons == sorted([
+        "entry '../secret.zip': path '../secret.zip' points outside the release",
+        "entry '/etc/passwd': path '/etc/passwd' points outside the release",
+        "entry 'b.zip': 'not-hex' is not a md5 digest (32 hex digits)",
+        f"entry 'c.zip': '{'A' * 31}' is not a md5 digest (32 hex digits)",
+        "'a.zip' is listed more than once; JSON keeps only the last digest"])
+    assert found(report) - {("CHECKSUM_LISTING_INVALID", str(listing), "error")} == {
+        ("FILE_UNLISTED", "b.zip", "warning")}
+    assert snapshot(tmp_path) == before
+
+    dataverse = dataverse_dataset(parts, kinds={"b.zip": "SHA-1"})
+    dataverse["data"]["latestVersion"]["files"][1]["dataFile"]["checksum"]["type"] = "SHA3-256"
+    dataverse["data"]["latestVersion"]["files"].append(dataverse["data"]["latestVersion"]["files"][0])
+    path = write_json(tmp_path / "dataset.json", dataverse)
+    report = verify_json(str(download), "--against", str(path), exit_code=1)
+    assert sorted(f["context"]["reason"] for f in report["findings"] if f["code"] == "CHECKSUM_LISTING_INVALID") == [
+        "file 2 ('b.zip'): unknown checksum algorithm 'SHA3-256' (curator checks MD5, SHA-1, SHA-256 and SHA-512)",
+        "file 3 ('a.zip'): a.zip is listed again (first as entry 1)"]
+
+    package = {"resources": [{"name": "a", "path": "a.zip", "hash": f"crc32:{'0' * 8}"},
+                             {"name": "b", "path": ["b.zip", "a.zip"], "hash": md5["b.zip"]},
+                             {"name": "web", "path": "https://example.org/b.zip", "hash": md5["b.zip"]}]}
+    report = verify_json(str(download), "--against", str(write_json(tmp_path / "datapackage.json", package)),
+                         exit_code=1)
+    assert sorted(f["context"]["reason"] for f in report["findings"] if f["code"] == "CHECKSUM_LISTING_INVALID") == [
+        "resource 1 ('a'): unknown checksum algorithm 'crc32' (curator checks MD5, SHA-1, SHA-256 and SHA-512)",
+        "resource 2 ('b'): one hash for 2 files joined together cannot be checked file by file",
+        "resource 3 ('web'): 'https://example.org/b.zip' is a URL, not a file in the folder"]
+
+
+def test_json_of_no_listing_shape_named_by_against_is_a_usage_error(tmp_path: Path) -> None:
+    write_parts(tmp_path, ["a.zip"])
+    other = write_json(tmp_path / "config.json", {"name": "x", "threads": 4, "paths": ["a", "b"]})
+    run = run_bounded(["verify", str(tmp_path), "--against", str(other)], timeout=60)
+    run.assert_bounded(exit_code=2, seconds=10, megabytes=150)
+    assert "config.json is JSON, but not a checksum listing curator reads" in run.stderr
+    missing = run_bounded(["verify", str(tmp_path), "--against", "nowhere.json"], timeout=60)
+    missing.assert_bounded(exit_code=3, seconds=10, megabytes=150)
+    assert "nowhere.json does not exist" in missing.stderr
+    # among the files of ROOT such a JSON is no listing at all: nothing to verify against
+    nothing = run_bounded(["verify", str(tmp_path)], timeout=60)
+    nothing.assert_bounded(exit_code=3, seconds=10, megabytes=150)
+    assert "no checksum manifest or listing" in nothing.stderr
+
+
+def test_a_json_listing_keeps_verify_import_light(tmp_path: Path) -> None:
+    # the fast path (text answer, cache) reads a JSON listing with json alone: no pydantic, yaml or click
+    download = tmp_path / "download"
+    download.mkdir()
+    cncb_download(download)
+    flip_byte(download / "CP-2.zip", 9)
+    code = (
+        "import sys\n"
+        "from curator.cli.entry import main\n"
+        "try:\n"
+        f"    main(['verify', {str(download)!r}, '--cache-dir', {str(tmp_path / 'cache')!r}])\n"
+        "except SystemExit as done:\n"
+        "    print('EXIT', done.code)\n"
+        "heavy = ('pydantic', 'yaml', 'click', 'curator.models.findings')\n"
+        "print('HEAVY', sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    for _ in ("first", "rerun"):
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+        assert "HEAVY []" in done.stdout and "EXIT 1" in done.stdout, done.stdout + done.stderr
+        assert "fetch again (1): CP-2.zip" in done.stdout

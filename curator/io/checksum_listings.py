@@ -155,9 +155,9 @@ def _json_listings(root: Path, files: Mapping[str, object]) -> list[Manifest]:
     for listing in others:
         if listing.form in (DATAVERSE, ZENODO):
             return [listing]
-    raise NoListing(f"{root} has no checksum manifest or listing ({', '.join(SUM_FILES)}, a BagIt bag, datapackage.json, "
-                    f"{' or '.join(CROISSANT_NAMES)}, md5 JSON maps); nothing to verify against. Name one with "
-                    "--against FILE (a Dataverse dataset JSON or a Zenodo record JSON, for example)")
+    raise NoListing(f"{root} has no checksum manifest or listing ({', '.join(SUM_FILES)}, a BagIt bag, "
+                    f"datapackage.json, {' or '.join(CROISSANT_NAMES)}, md5 JSON maps); nothing to verify against. "
+                    "Name one with --against FILE (a Dataverse dataset JSON or a Zenodo record JSON, for example)")
 
 
 def _siblings(root: Path, listings: list[Manifest]) -> list[Manifest]:
@@ -387,7 +387,7 @@ def _datapackage_item(builder: _Builder, number: int, item: Any) -> None:
         return
     where = f"resource {number} ({item.get('name', item.get('path'))!r})"
     digest, kind = item.get("hash"), item.get("hashing", "md5")
-    stats = item.get("stats") if isinstance(item.get("stats"), dict) else {}
+    stats: dict[str, Any] = item["stats"] if isinstance(item.get("stats"), dict) else {}
     if digest is None:   # frictionless-py: stats.hash with hashing, or stats.sha256 / stats.md5
         digest = stats.get("hash") or stats.get("sha256") or stats.get("md5")
         kind = item.get("hashing") if stats.get("hash") else ("sha256" if stats.get("sha256") else "md5")
@@ -432,9 +432,9 @@ def read_bag(root: Path, bag: Path, files: Mapping[str, object]) -> list[Manifes
     Tag files (everything outside ``data/``) are accounted for: a bag need not list them."""
     here = _inside(bag, root) or ""
     prefix = f"{here}/" if here else ""
-    found = sorted(((m["tag"] is not None, _STRENGTH.index(m["alg"]) if m["alg"] in _STRENGTH else 9, name)
-                    for name in (rel[len(prefix):] for rel in files if rel.startswith(prefix))
-                    if (m := _BAG_MANIFEST.match(name))))
+    found = sorted((m["tag"] is not None, _STRENGTH.index(m["alg"]) if m["alg"] in _STRENGTH else 9, name)
+                   for name in (rel[len(prefix):] for rel in files if rel.startswith(prefix))
+                   if (m := _BAG_MANIFEST.match(name)))
     listings = [_bag_manifest(bag / name, name, tag, prefix) for tag, _, name in found]
     tags = frozenset(rel for rel in files if rel.startswith(prefix) and not rel.startswith(f"{prefix}data/"))
     if not any(not tag for tag, _, _ in found):
