@@ -44,7 +44,7 @@ def _find(root: Path, files: dict[str, Entry], against: str | None) -> list[Mani
     except NoListing as error:
         raise RunError(str(error)) from error
     except ReadError as error:
-        raise RunError(f"cannot read {Path(against).name if against else 'the listing'}: {error}") from error
+        raise RunError(f"cannot read {error}") from error
 
 
 class Reading:

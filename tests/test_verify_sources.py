@@ -98,6 +98,19 @@ def test_a_class_map_in_its_own_folder_names_files_in_that_folder(tmp_path: Path
     assert only_cp["stats"]["listed"] == 2 and "listings" not in only_cp["stats"]
 
 
+def test_zenodo_gets_md5sums_txt_is_read_as_md5_and_not_called_unlisted(tmp_path: Path) -> None:
+    # zenodo_get -m writes md5sums.txt ("<md5>  <name>", the md5sum format) beside the files it downloaded
+    parts = write_parts(tmp_path, ["a.zip", "b.zip"])
+    (tmp_path / "md5sums.txt").write_text("".join(f"{hashlib.md5(d).hexdigest()}  {n}\n" for n, d in parts.items()),
+                                          encoding="utf-8")
+    intact = verify_json(str(tmp_path), exit_code=0)
+    assert intact["findings"] == [] and intact["stats"]["manifest"] == "md5sums.txt"
+    flip_byte(tmp_path / "b.zip", 2)
+    report = verify_json(str(tmp_path), exit_code=1)
+    assert {(f["code"], f["path"], f["context"]["algorithm"]) for f in report["findings"]} == {
+        ("CHECKSUM_MISMATCH", "b.zip", "md5")}
+
+
 # ------------------------------------------------------------------------------------------------ Dataverse
 
 

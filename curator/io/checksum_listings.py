@@ -34,6 +34,7 @@ from curator.io import ReadError
 from curator.io.manifest import (
     BAGIT,
     HEX_LENGTH,
+    MANIFEST_ALGORITHMS,
     SUM_FILE,
     Manifest,
     ManifestEntry,
@@ -89,7 +90,8 @@ def find_listing(root: Path, files: Mapping[str, object], against: str | None = 
     of ROOT and its first folders). A sum file found that is a symbolic link is returned unread, as its path.
 
     Raises :class:`~curator.io.manifest.ManifestReadError` when the named file cannot be read,
-    :class:`ListingShapeError` when it is JSON of no known shape, :class:`NoListing` when nothing is found.
+    :class:`ListingShapeError` when it is JSON of no known shape, :class:`NoListing` when nothing is found (or the
+    named file does not exist).
     """
     if against:
         return read_named(root, against)
@@ -100,7 +102,7 @@ def find_listing(root: Path, files: Mapping[str, object], against: str | None = 
         if path.is_symlink():
             return path
         if name in files:
-            return [parse_manifest(path)]
+            return [sum_file(path, root)]
     for name in (DATAPACKAGE, *CROISSANT_NAMES):
         if name in files:
             listing = _sniffed(root, name, {DATAPACKAGE, CROISSANT})
@@ -113,12 +115,12 @@ def read_named(root: Path, against: str) -> list[Manifest]:
     """The listing ``--against`` names: a path, else a name inside ROOT."""
     path = next((p for p in (Path(against), root / against) if p.is_file()), None)
     if path is None:
-        raise ManifestReadError(f"{against} does not exist (looked in the current folder and in {root})")
+        raise NoListing(f"{against} does not exist (looked in the current folder and in {root})")
     if path.name == "bagit.txt":
         inside = _inside(path.parent, root)
         return read_bag(root, path.parent, _files_under(path.parent, inside))
     if path.suffix.lower() not in (".json", ".jsonld"):
-        return [parse_manifest(path)]
+        return [sum_file(path, root)]
     document, problem = load_json(path, JSON_LIMIT)
     listing = read_json(path, root, document, problem)
     if listing is None:
@@ -128,9 +130,27 @@ def read_named(root: Path, against: str) -> list[Manifest]:
     return [listing]
 
 
+def sum_file(path: Path, root: Path) -> Manifest:
+    """A GNU/BSD sum file; its algorithm from its name (``md5sums.txt`` holds md5), sha256 when the name says none."""
+    name = path.name
+    algorithm = MANIFEST_ALGORITHMS.get(name) or next(
+        (alg for alg in ("xxh128", "sha512", "sha1", "md5") if alg in name.lower()), "sha256")
+    try:
+        manifest = parse_manifest(path, algorithm)
+    except ManifestReadError as error:
+        raise ManifestReadError(f"{name}: {error}") from error
+    label = _inside(path, root)
+    manifest.accounts_for = frozenset({label} if label else ())
+    return manifest
+
+
 def _sniffed(root: Path, rel: str, forms: set[str] | None = None, strict: bool = True) -> Manifest | None:
+    """The listing in ``rel`` when it is one (of ``forms``), else None; a file that cannot be read is passed over."""
     path = root / rel
-    document, problem = load_json(path, JSON_LIMIT if forms else SNIFF_LIMIT)
+    try:
+        document, problem = load_json(path, JSON_LIMIT if forms else SNIFF_LIMIT)
+    except ReadError:
+        return None
     listing = read_json(path, root, document, problem, strict=strict)
     if listing is None or (forms is not None and listing.form not in forms) or not listing.entries:
         return None
@@ -212,7 +232,7 @@ def load_json(path: Path, limit: int = JSON_LIMIT) -> tuple[Any, str | None]:
     try:
         data = read_regular_bytes(path, limit=limit)
     except OSError as error:
-        raise ManifestReadError(f"cannot open the listing ({error.strerror or error})") from error
+        raise ManifestReadError(f"{path.name}: {error.strerror or error}") from error
     import json  # here: only a JSON listing pays for it
 
     try:
@@ -454,7 +474,7 @@ def _bag_manifest(path: Path, name: str, tag: bool, prefix: str) -> Manifest:
     try:
         data = read_regular_bytes(path)
     except OSError as error:
-        raise ManifestReadError(f"cannot open {name} ({error.strerror or error})") from error
+        raise ManifestReadError(f"{name}: {error.strerror or error}") from error
     seen: dict[str, int] = {}
     for number, raw in enumerate(data.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n"), start=1):
         _bag_line(manifest, number, raw, tag, prefix, seen)
