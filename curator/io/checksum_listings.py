@@ -429,7 +429,9 @@ def _datapackage_item(builder: _Builder, number: int, item: Any) -> None:
 
 
 def _croissant_item(builder: _Builder, number: int, item: Any) -> None:
-    if not isinstance(item, dict) or not str(item.get("@type", "")).endswith("FileObject") or "containedIn" in item:
+    kinds = item.get("@type", "") if isinstance(item, dict) else ""
+    if not any(str(kind).endswith("FileObject") for kind in (kinds if isinstance(kinds, list) else [kinds])) \
+            or "containedIn" in item:
         return   # FileSets, and files inside an archive: not files on disk
     name = item.get("contentUrl") or item.get("name")
     if isinstance(name, str) and "://" in name:
