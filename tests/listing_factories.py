@@ -9,7 +9,11 @@ Where each shape comes from (the tests that use them say it again):
   "Get JSON Representation of a Dataset"); the fields of each file are those IQSS/dataverse writes in
   ``JsonPrinter.json(FileMetadata)`` (description, label, restricted, directoryLabel, version, datasetVersionId,
   dataFile) and ``JsonPrinter.json(DataFile)`` (id, persistentId, filename, contentType, filesize,
-  storageIdentifier, md5 when MD5, checksum {type, value} with type MD5 / SHA-1 / SHA-256 / SHA-512).
+  storageIdentifier, md5 when MD5, checksum {type, value} with type MD5 / SHA-1 / SHA-256 / SHA-512); real answers
+  add friendlyType, rootDataFileId, tabularData, creationDate (e.g. Harvard's doi:10.7910/DVN/18ERYS README.txt
+  entry, demo.dataverse.org doi:10.70122/FK2/YAAX1R; SURF's installation answers with SHA-1). An ingested table is
+  listed as ``<name>.tab`` with ``originalFileName``, and its checksum is of the original upload (IQSS/dataverse
+  issue 9501).
 - Zenodo record JSON: ``GET https://zenodo.org/api/records/{id}`` ``files: [{"id", "key", "size", "checksum":
   "md5:<hex>", "links"}]`` (developers.zenodo.org, Records; a real sandbox record 430905 had ``bucket, checksum
   "md5:...", key, links, size, type``); legacy deposition files ``GET /api/deposit/depositions/{id}/files``:
@@ -70,8 +74,8 @@ def dataverse_dataset(files: dict[str, bytes], *, kinds: dict[str, str] | None =
         kind = (kinds or {}).get(path, "MD5")
         data_file: dict[str, Any] = {
             "id": 4000 + number, "persistentId": "", "filename": label, "contentType": "application/x-rar-compressed",
-            "filesize": len(data), "storageIdentifier": f"s3://dvn-cloud:17{number:04d}", "rootDataFileId": -1,
-            "creationDate": "2021-03-12"}
+            "friendlyType": "RAR Archive", "filesize": len(data), "storageIdentifier": f"s3://dvn-cloud:17{number:04d}",
+            "rootDataFileId": -1, "tabularData": False, "creationDate": "2021-03-12"}
         if kind == "MD5":
             data_file["md5"] = hashlib.md5(data).hexdigest()
         if path not in md5_only:

@@ -154,6 +154,18 @@ def test_a_plain_python_reader_of_the_dataverse_listing_agrees(tmp_path: Path) -
     assert verify_json(str(tmp_path), exit_code=1)["stats"]["refetch"] == ["P004.rar"]
 
 
+def test_an_ingested_dataverse_table_is_checked_as_the_original_upload(tmp_path: Path) -> None:
+    # Dataverse lists an ingested table as "<name>.tab" with originalFileName; its checksum is of the file as
+    # uploaded (IQSS/dataverse issue 9501: the .tab served by default does not match it)
+    parts = write_parts(tmp_path, ["registry.csv"])
+    answer = dataverse_dataset(parts)
+    entry = answer["data"]["latestVersion"]["files"][0]
+    entry["label"] = entry["dataFile"]["filename"] = "registry.tab"
+    entry["dataFile"].update(originalFileName="registry.csv", originalFileFormat="text/csv", tabularData=True)
+    listing = write_json(tmp_path.parent / f"{tmp_path.name}.json", answer)
+    assert verify_json(str(tmp_path), "--against", str(listing), exit_code=0)["stats"]["listed"] == 1
+
+
 # ------------------------------------------------------------------------------------------------ Zenodo
 
 
