@@ -169,7 +169,7 @@ def judge(reading: Reading, jobs: int | None = None) -> Report:
     if reading.parsed is None:
         finding = make_finding("FILE_UNSAFE", path.name, kind="symbolic link")
         return finish_report(root, None, [finding], facts, started, Severity.error, reading.against)
-    parsed = reading.parsed
+    listed = sorted({e.path for m in reading.listing for e in m.entries})   # every file of the listing's files
     facts.manifests = reading.listing
     facts.digests = reading.digests or {}
     findings = []
@@ -180,13 +180,12 @@ def judge(reading: Reading, jobs: int | None = None) -> Report:
             finding = finding.model_copy(update={"severity": Severity(_LEVEL[finding.code])})
         findings.append(finding)
     refetch = sorted({f.path for f in findings if f.code in REFETCH_CODES})
-    extra: dict[str, object] = {**reading.against, "listed": len({e.path for m in reading.listing for e in m.entries}),
-                                "refetch": refetch}
+    extra: dict[str, object] = {**reading.against, "listed": len(listed), "refetch": refetch}
     if (root / PARTS_LIST).is_file():
         # a folder of archive parts: look inside every part that is there, before anyone extracts it
-        parts = [e.path for e in parsed.entries if e.path.endswith(ARCHIVE_SUFFIXES) and e.path in facts.files]
+        parts = [rel for rel in listed if rel.endswith(ARCHIVE_SUFFIXES) and rel in facts.files]
         listings = run_tasks(lambda name: list_archive(root / name, capture=("SHA256SUMS",)), parts, jobs)
-        missing = [e.path for e in parsed.entries if e.path.endswith(ARCHIVE_SUFFIXES) and e.path not in facts.files]
+        missing = [rel for rel in listed if rel.endswith(ARCHIVE_SUFFIXES) and rel not in facts.files]
         inside = check_parts(dict(zip(parts, listings, strict=True)), missing)
         findings += inside.findings
         extra["parts"] = len(parts)

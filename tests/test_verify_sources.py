@@ -407,3 +407,34 @@ def test_a_json_listing_keeps_verify_import_light(tmp_path: Path) -> None:
         done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
         assert "HEAVY []" in done.stdout and "EXIT 1" in done.stdout, done.stdout + done.stderr
         assert "fetch again (1): CP-2.zip" in done.stdout
+
+
+def test_every_class_map_of_a_parts_folder_has_its_parts_looked_inside(built_release: Path, tmp_path: Path) -> None:
+    # a folder of parts (PARTS.tsv) shipped with md5 maps per class, as the cncb form ships it: every map's parts
+    # are opened, not only the first map's
+    import datetime as dt
+    import zipfile
+
+    from curator.release.archives import pack_release
+
+    out = tmp_path / "parts"
+    pack_release(built_release, out, fmt="zip", max_bytes=None, max_files=9, when=dt.date(2026, 1, 15))
+    names = sorted(p.name for p in out.glob("*.zip"))
+    victim = next(p for p in sorted(out.glob("*.zip")) if "studies/CT-1/study_0003.nii.gz"
+                  in zipfile.ZipFile(p).namelist())
+    with zipfile.ZipFile(victim) as archive:
+        members = {info: archive.read(info) for info in archive.infolist()}
+    with zipfile.ZipFile(victim, "w") as archive:   # a changed member inside a part whose md5 is then updated
+        for info, data in members.items():
+            archive.writestr(info, data[:-9] + bytes([data[-9] ^ 0xFF]) + data[-8:]
+                             if info.filename == "studies/CT-1/study_0003.nii.gz" else data)
+    (out / "SHA256SUMS").unlink()
+    (out / "MD5SUMS").unlink()
+    first = [n for n in names if n != victim.name][:1]
+    for listing, group in (("a.json", first), ("b.json", [n for n in names if n not in first])):
+        write_json(out / listing, {n: hashlib.md5((out / n).read_bytes()).hexdigest() for n in group})
+    report = verify_json(str(out), exit_code=1)
+    assert report["stats"]["listings"] == ["a.json", "b.json"] and report["stats"]["parts"] == len(names)
+    assert [(f["code"], f["path"], f["context"].get("part")) for f in report["findings"]] == [
+        ("CHECKSUM_MISMATCH", "studies/CT-1/study_0003.nii.gz", victim.name)]
+    assert report["stats"]["refetch"] == [victim.name]
