@@ -220,6 +220,20 @@ def test_a_bag_made_by_bagit_python_verifies_payload_and_tag_manifests(tmp_path:
     assert not bagit.Bag(str(bag)).is_valid()   # the reference validator agrees the bag is damaged
 
 
+def test_a_bag_in_a_folder_of_root_named_by_its_bagit_txt(tmp_path: Path) -> None:
+    bagit = pytest.importorskip("bagit")
+    bag = tmp_path / "transfer"
+    bag.mkdir()
+    write_parts(bag, ["P001.rar", "P002.rar"])
+    bagit.make_bag(str(bag), checksums=["sha512"])
+    (tmp_path / "notes.txt").write_text("mine", encoding="utf-8")
+    flip_byte(bag / "data" / "P002.rar", 1)
+    report = verify_json(str(tmp_path), "--against", "transfer/bagit.txt", exit_code=1)
+    assert found(report) == {("CHECKSUM_MISMATCH", "transfer/data/P002.rar", "error"),
+                             ("FILE_UNLISTED", "notes.txt", "warning")}
+    assert report["stats"]["manifest"] == "manifest-sha512.txt"
+
+
 def test_a_bag_manifest_line_with_a_path_outside_data_is_malformed(tmp_path: Path) -> None:
     write_parts(tmp_path, ["data/a.bin"])
     (tmp_path / "bagit.txt").write_text("BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n", encoding="utf-8")
