@@ -232,6 +232,8 @@ def test_a_bag_in_a_folder_of_root_named_by_its_bagit_txt(tmp_path: Path) -> Non
     assert found(report) == {("CHECKSUM_MISMATCH", "transfer/data/P002.rar", "error"),
                              ("FILE_UNLISTED", "notes.txt", "warning")}
     assert report["stats"]["manifest"] == "manifest-sha512.txt"
+    assert verify_json(str(tmp_path), "--against", str(bag), exit_code=1)["stats"]["refetch"] == [
+        "transfer/data/P002.rar"]   # the bag's folder names it as well
 
 
 def test_a_bag_manifest_line_with_a_path_outside_data_is_malformed(tmp_path: Path) -> None:

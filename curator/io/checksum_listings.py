@@ -112,8 +112,9 @@ def find_listing(root: Path, files: Mapping[str, object], against: str | None = 
 
 
 def read_named(root: Path, against: str) -> list[Manifest]:
-    """The listing ``--against`` names: a path, else a name inside ROOT."""
-    path = next((p for p in (Path(against), root / against) if p.is_file()), None)
+    """The listing ``--against`` names: a path, else a name inside ROOT (a bag's folder names its bagit.txt)."""
+    candidates = [p / "bagit.txt" if p.is_dir() else p for p in (Path(against), root / against)]
+    path = next((p for p in candidates if p.is_file()), None)
     if path is None:
         raise NoListing(f"{against} does not exist (looked in the current folder and in {root})")
     if path.name == "bagit.txt":
