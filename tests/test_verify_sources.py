@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -397,6 +398,15 @@ def test_json_of_no_listing_shape_named_by_against_is_a_usage_error(tmp_path: Pa
     missing = run_bounded(["verify", str(tmp_path), "--against", "nowhere.json"], timeout=60)
     missing.assert_bounded(exit_code=3, seconds=10, megabytes=150)
     assert "nowhere.json does not exist" in missing.stderr
+    fifo = tmp_path.parent / f"{tmp_path.name}-fifo.json"
+    os.mkfifo(fifo)    # would block a reader that opened it plainly
+    blocked = run_bounded(["verify", str(tmp_path), "--against", str(fifo)], timeout=60)
+    blocked.assert_bounded(exit_code=3, seconds=10, megabytes=150)
+    assert "expected a regular file; found a FIFO" in blocked.stderr
+    (tmp_path / "parts").mkdir()
+    folder = run_bounded(["verify", str(tmp_path), "--against", "parts"], timeout=60)
+    folder.assert_bounded(exit_code=3, seconds=10, megabytes=150)
+    assert "is a folder without bagit.txt" in folder.stderr
     # among the files of ROOT such a JSON is no listing at all: nothing to verify against
     nothing = run_bounded(["verify", str(tmp_path)], timeout=60)
     nothing.assert_bounded(exit_code=3, seconds=10, megabytes=150)

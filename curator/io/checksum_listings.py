@@ -113,10 +113,13 @@ def find_listing(root: Path, files: Mapping[str, object], against: str | None = 
 
 def read_named(root: Path, against: str) -> list[Manifest]:
     """The listing ``--against`` names: a path, else a name inside ROOT (a bag's folder names its bagit.txt)."""
-    candidates = [p / "bagit.txt" if p.is_dir() else p for p in (Path(against), root / against)]
-    path = next((p for p in candidates if p.is_file()), None)
+    path = next((p for p in (Path(against), root / against) if p.exists()), None)
     if path is None:
         raise NoListing(f"{against} does not exist (looked in the current folder and in {root})")
+    if path.is_dir():
+        if not (path / "bagit.txt").is_file():
+            raise NoListing(f"{against} is a folder without bagit.txt; name the listing file itself")
+        path = path / "bagit.txt"
     if path.name == "bagit.txt":
         inside = _inside(path.parent, root)
         return read_bag(root, path.parent, _files_under(path.parent, inside))
