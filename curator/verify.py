@@ -15,12 +15,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from curator.checks.listing import compare
-from curator.errors import RunError
+from curator.errors import OptionsError, RunError
 from curator.executor import Progress, run_tasks
 from curator.io import ReadError
 from curator.io.cache import Cache
+from curator.io.checksum_listings import ListingShapeError, NoListing, find_listing, labels, listing_words
 from curator.io.inventory import Entry, walk
-from curator.io.manifest import Manifest, parse_manifest
+from curator.io.manifest import SUM_FILE, Manifest
 from curator.models.severity import ORDER, sort_index
 from curator.root_and_hashes import check_root, hash_listed
 from curator.rule_texts import message, rule_texts
@@ -31,32 +32,32 @@ if TYPE_CHECKING:
 
 PARTS_LIST = "PARTS.tsv"
 ARCHIVE_SUFFIXES = (".zip", ".tar.gz", ".tgz")
-MANIFEST_PREFERENCE = ("SHA256SUMS", "SHA512SUMS", "XXH128SUMS", "MD5SUMS", "manifest-sha256.txt")
 REFETCH_CODES = frozenset({"FILE_MISSING", "CHECKSUM_MISMATCH"})
 _LEVEL = {"FILE_UNLISTED": "warning"}   # extra files do not make the listed ones less intact
 
 
-def choose_manifest(root: Path, name: str | None = None) -> Path:
-    """``--manifest`` as given (a path, else a name inside ROOT), or the strongest manifest in ROOT."""
-    if name:
-        for path in (Path(name), root / name):
-            if path.is_file():
-                return path
-        raise RunError(f"manifest {name} does not exist (looked in the current folder and in {root})")
-    for candidate in MANIFEST_PREFERENCE:
-        if (root / candidate).is_file() or (root / candidate).is_symlink():
-            return root / candidate
-    raise RunError(f"{root} has no checksum manifest ({', '.join(MANIFEST_PREFERENCE)}); nothing to verify against")
+def _find(root: Path, files: dict[str, Entry], against: str | None) -> list[Manifest] | Path:
+    try:
+        return find_listing(root, files, against)
+    except ListingShapeError as error:
+        raise OptionsError(str(error)) from error
+    except NoListing as error:
+        raise RunError(str(error)) from error
+    except ReadError as error:
+        raise RunError(f"cannot read {error}") from error
 
 
 class Reading:
-    """What verify saw: the tree, the manifest and every listed file's digests (or why it could not be read).
+    """What verify saw: the tree, the checksum listing and every listed file's digests (or why it could not be read).
 
+    ``listing`` holds the listing's files, read (one for a sum file or a Dataverse JSON, several for a bag or the
+    md5 maps of several classes); ``parsed`` is its first, ``manifest`` that one's path.
     A plain class: this module avoids dataclasses, whose import (with inspect) is a tenth of a cached rerun.
     """
 
     def __init__(self, root: Path, manifest: Path, started: float, entries: list[Entry]) -> None:
         self.root, self.manifest, self.started, self.entries = root, manifest, started, entries
+        self.listing: list[Manifest] = []
         self.parsed: Manifest | None = None     # None when the manifest is a link (it is not read)
         self.digests: dict[str, dict[str, str] | str] | None = None
         self.cache: dict[str, int | str] | None = None   # hits, misses and any warning of the cache
@@ -65,29 +66,42 @@ class Reading:
     def files(self) -> dict[str, Entry]:
         return {e.path: e for e in self.entries if e.kind == "file"}
 
+    @property
+    def against(self) -> dict[str, object]:
+        """What the report says it verified against: the primary file's name, the form and every file."""
+        names = labels(self.listing, self.root) if self.listing else [self.manifest.name]
+        form = self.parsed.form if self.parsed is not None else SUM_FILE
+        return {"manifest": self.manifest.name, "form": form, **({"listings": names} if len(names) > 1 else {})}
+
+    def words(self) -> str:
+        names = labels(self.listing, self.root) if self.listing else [self.manifest.name]
+        return listing_words(self.parsed.form if self.parsed is not None else SUM_FILE, names)
+
 
 def read_release(root: Path | str, *, manifest: str | None = None, jobs: int | None = None,
                  cache_dir: Path | None = None, only: tuple[str, ...] = (),
                  progress: Progress | None = None) -> Reading:
-    """Hash every file the manifest lists (files the cache knows unchanged are not read)."""
+    """Hash every file the checksum listing lists (files the cache knows unchanged are not read).
+
+    ``manifest`` (``--against``) names the listing: a sum file, a BagIt ``bagit.txt``, or a JSON listing (md5 map,
+    Dataverse, Zenodo, datapackage.json, Croissant); without it the listing is detected in ROOT.
+    """
     started = time.perf_counter()
     root = Path(root)
     check_root(root)
-    path = choose_manifest(root, manifest)
-    reading = Reading(root=root, manifest=path, started=started, entries=walk(root))
-    if manifest is None and path.is_symlink():  # never follow a link out of the release, nor trust one
-        return reading
-    try:
-        parsed = parse_manifest(path)
-    except ReadError as error:
-        raise RunError(f"cannot read {path.name}: {error}") from error
+    entries = walk(root)
+    found = _find(root, {e.path: e for e in entries if e.kind == "file"}, manifest)
+    if isinstance(found, Path):  # a manifest that is a link: never follow it out of the release, nor trust it
+        return Reading(root=root, manifest=found, started=started, entries=entries)
+    reading = Reading(root=root, manifest=found[0].path, started=started, entries=entries)
     if only:
-        parsed.entries = [e for e in parsed.entries if _selected(e.path, only)]
+        for listed in found:
+            listed.entries = [e for e in listed.entries if _selected(e.path, only)]
         reading.entries = [e for e in reading.entries if e.kind == "dir" or _selected(e.path, only)]
-    reading.parsed = parsed
+    reading.listing, reading.parsed = found, found[0]
     cache = Cache(cache_dir) if cache_dir else None
     try:
-        reading.digests = hash_listed(root, [parsed], reading.files, jobs, cache=cache, progress=progress)
+        reading.digests = hash_listed(root, found, reading.files, jobs, cache=cache, progress=progress)
     finally:
         if cache is not None:
             cache.close()
@@ -114,7 +128,7 @@ def quick_answer(reading: Reading, *, limit: int | None = GROUP_LIMIT, colour: b
     files = reading.files
     levels = {code: rule["level"] for code, rule in rule_texts().items()}
     items = [Line(p.code, _LEVEL.get(p.code, levels[p.code]), p.path, message(p.code, p.path, **p.context))
-             for p in compare([parsed], reading.root, files, reading.digests or {})]
+             for p in compare(reading.listing, reading.root, files, reading.digests or {})]
     items.sort(key=lambda item: (sort_index(item.level), item.code, item.path))
     count = {level: sum(1 for item in items if item.level == level) for level in ORDER}
     seconds = round(time.perf_counter() - reading.started, 3)
@@ -122,7 +136,7 @@ def quick_answer(reading: Reading, *, limit: int | None = GROUP_LIMIT, colour: b
                         colour=colour)
     lines.append(summary_line("verify", str(reading.root), count["error"] == 0, count["error"], count["warning"],
                               count["info"], len(files), sum(e.size for e in files.values()), seconds,
-                              f"manifest {reading.manifest.name}"))
+                              reading.words()))
     refetch = sorted({item.path for item in items if item.code in REFETCH_CODES})
     return Answer("\n".join(lines) + "\n", count["error"] == 0, refetch)
 
@@ -154,9 +168,9 @@ def judge(reading: Reading, jobs: int | None = None) -> Report:
     facts = Facts(root=root, profile=load_profiles()["mosmed"], languages=[], entries=reading.entries)
     if reading.parsed is None:
         finding = make_finding("FILE_UNSAFE", path.name, kind="symbolic link")
-        return finish_report(root, None, [finding], facts, started, Severity.error, {"manifest": path.name})
-    parsed = reading.parsed
-    facts.manifests = [parsed]
+        return finish_report(root, None, [finding], facts, started, Severity.error, reading.against)
+    listed = sorted({e.path for m in reading.listing for e in m.entries})   # every file of the listing's files
+    facts.manifests = reading.listing
     facts.digests = reading.digests or {}
     findings = []
     for finding in manifest_check.check(facts):
@@ -166,12 +180,12 @@ def judge(reading: Reading, jobs: int | None = None) -> Report:
             finding = finding.model_copy(update={"severity": Severity(_LEVEL[finding.code])})
         findings.append(finding)
     refetch = sorted({f.path for f in findings if f.code in REFETCH_CODES})
-    extra: dict[str, object] = {"manifest": path.name, "listed": len(parsed.entries), "refetch": refetch}
+    extra: dict[str, object] = {**reading.against, "listed": len(listed), "refetch": refetch}
     if (root / PARTS_LIST).is_file():
         # a folder of archive parts: look inside every part that is there, before anyone extracts it
-        parts = [e.path for e in parsed.entries if e.path.endswith(ARCHIVE_SUFFIXES) and e.path in facts.files]
+        parts = [rel for rel in listed if rel.endswith(ARCHIVE_SUFFIXES) and rel in facts.files]
         listings = run_tasks(lambda name: list_archive(root / name, capture=("SHA256SUMS",)), parts, jobs)
-        missing = [e.path for e in parsed.entries if e.path.endswith(ARCHIVE_SUFFIXES) and e.path not in facts.files]
+        missing = [rel for rel in listed if rel.endswith(ARCHIVE_SUFFIXES) and rel not in facts.files]
         inside = check_parts(dict(zip(parts, listings, strict=True)), missing)
         findings += inside.findings
         extra["parts"] = len(parts)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from curator.checks.names import is_junk, is_repository_file
-from curator.io.manifest import MANIFEST_ALGORITHMS, Manifest
+from curator.io.manifest import LINE_FORMS, MANIFEST_ALGORITHMS, Manifest
 
 
 class Problem(NamedTuple):
@@ -23,13 +23,18 @@ class Problem(NamedTuple):
 
 def compare(manifests: list[Manifest], root: Path, files: Mapping[str, object],
             digests: Mapping[str, dict[str, str] | str]) -> Iterator[Problem]:
-    """Malformed lines, listed files missing or not matching, and files the first manifest does not list."""
+    """Malformed lines (or unusable entries of a JSON listing), listed files missing or not matching, and files the
+    first manifest does not list nor account for."""
     for manifest in manifests:
         rel = label(manifest.path, root)
-        for line, reason in manifest.problems:
-            yield Problem("MANIFEST_MALFORMED", rel, {"line": line, "reason": reason})
+        problems = manifest.problems
         if not manifest.entries and not manifest.problems:
-            yield Problem("MANIFEST_MALFORMED", rel, {"line": 0, "reason": "the manifest lists no files"})
+            problems = [(0, "the manifest lists no files" if manifest.form in LINE_FORMS else "it lists no files")]
+        for line, reason in problems:
+            if manifest.form in LINE_FORMS:
+                yield Problem("MANIFEST_MALFORMED", rel, {"line": line, "reason": reason})
+            else:
+                yield Problem("CHECKSUM_LISTING_INVALID", rel, {"form": manifest.form, "reason": reason})
         for entry in manifest.entries:
             if entry.path not in files:
                 yield Problem("FILE_MISSING", entry.path, {"listed_in": rel, "line": entry.line})
@@ -45,7 +50,7 @@ def compare(manifests: list[Manifest], root: Path, files: Mapping[str, object],
                                                                 "actual": found.get(entry.algorithm)})
     if not manifests:
         return
-    listed = {entry.path for entry in manifests[0].entries}
+    listed = {entry.path for entry in manifests[0].entries} | manifests[0].accounts_for
     primary = label(manifests[0].path, root)
     for path in files:
         if not (path in listed or path in MANIFEST_ALGORITHMS or is_junk(path) or is_repository_file(path)):

@@ -11,7 +11,8 @@ from curator.models.findings import Finding
 
 __all__ = ["CODES", "check", "label"]
 
-CODES = frozenset({"MANIFEST_MISSING", "MANIFEST_MALFORMED", "CHECKSUM_MISMATCH", "FILE_MISSING", "FILE_UNLISTED"})
+CODES = frozenset({"MANIFEST_MISSING", "MANIFEST_MALFORMED", "CHECKSUM_MISMATCH", "FILE_MISSING", "FILE_UNLISTED",
+                   "CHECKSUM_LISTING_INVALID"})
 _PER_FILE = frozenset({"FILE_MISSING", "CHECKSUM_MISMATCH"})
 
 

@@ -49,11 +49,15 @@ def _formatter(prog: str) -> argparse.HelpFormatter:
 def parser() -> argparse.ArgumentParser:
     parse = argparse.ArgumentParser(
         prog="curator verify", allow_abbrev=False, formatter_class=_formatter,
-        description="Check a downloaded copy at ROOT against its checksum manifest; list the files to fetch again. "
+        description="Check a downloaded copy at ROOT against the checksums its publisher ships; list the files to "
+                    "fetch again. "
                     "Exit 0 all intact, 1 files damaged or missing, 2 usage error, 3 could not run.")
     parse.add_argument("root", type=Path, metavar="ROOT", help="The release folder (or a folder of archive parts).")
-    parse.add_argument("--manifest", metavar="FILE",
-                       help="Manifest to check against (default: SHA256SUMS, else MD5SUMS, ...).")
+    parse.add_argument("--against", "--manifest", dest="against", metavar="FILE",
+                       help="The checksum listing to check against: a sum file (SHA256SUMS, MD5SUMS, ...), a bag's "
+                            "bagit.txt, an md5 JSON map (CNCB), a Dataverse dataset JSON, a Zenodo record JSON, "
+                            "datapackage.json or Croissant metadata. Default: the one found in ROOT (a bag, "
+                            "SHA256SUMS, ..., MD5SUMS, datapackage.json, croissant.json, md5 JSON maps).")
     parse.add_argument("--format", dest="fmt", choices=FORMATS, action="append", default=[], metavar="FORMAT",
                        help="text (default), json, sarif, junit, github or markdown; repeat for several, each with "
                             "an --output.")
@@ -91,7 +95,7 @@ def _verify(options: argparse.Namespace) -> int:
     fmt, output = tuple(options.fmt), tuple(options.output)
     line = ProgressLine()
     try:
-        reading = read_release(options.root, manifest=options.manifest, jobs=options.jobs, only=tuple(options.only),
+        reading = read_release(options.root, manifest=options.against, jobs=options.jobs, only=tuple(options.only),
                                cache_dir=None if options.no_cache else (options.cache_dir or default_cache_dir()),
                                progress=BytesProgress(line, "verify"))
     finally:

@@ -1,4 +1,9 @@
-"""Checksum manifests: GNU coreutils (``sha256sum``), BSD tagged (``shasum --tag``), BagIt manifests."""
+"""Checksum manifests: GNU coreutils (``sha256sum``), BSD tagged (``shasum --tag``), BagIt manifests.
+
+:class:`Manifest` is also the record every other checksum listing is read into (md5 JSON maps, Dataverse and
+Zenodo JSON, BagIt bags, datapackage.json, Croissant; :mod:`curator.io.checksum_listings`): its ``form`` names the
+listing's kind, and whatever reads it compares entries the same way.
+"""
 
 # No `from __future__ import annotations` here: a NamedTuple would compile each string annotation when the module
 # loads (about 0.7 ms a field), a cost `curator verify` pays on every run.
@@ -21,6 +26,10 @@ MANIFEST_ALGORITHMS = {
     "manifest-md5.txt": "md5",
 }
 _HEX_LENGTH = {"sha256": 64, "sha512": 128, "sha1": 40, "md5": 32, "xxh128": 32}
+HEX_LENGTH = _HEX_LENGTH
+SUM_FILE = "sum file"     # the form of GNU/BSD sum files (SHA256SUMS, MD5SUMS, ...)
+BAGIT = "BagIt bag"       # a bag's manifest-<alg>.txt and tagmanifest-<alg>.txt (RFC 8493)
+LINE_FORMS = frozenset({SUM_FILE, BAGIT})   # listings made of lines: their problems are numbered lines
 _TAGS = {"SHA256": "sha256", "SHA512": "sha512", "SHA1": "sha1", "MD5": "md5", "XXH128": "xxh128"}
 _GNU = re.compile(r"^(?P<digest>[0-9a-fA-F]+) (?P<mode>[ *])(?P<path>.+)$")
 _TAGGED = re.compile(r"^(?P<tag>[A-Z0-9]+) \((?P<path>.+)\) = (?P<digest>[0-9a-fA-F]+)$")
@@ -40,11 +49,21 @@ class ManifestEntry(NamedTuple):
 
 
 class Manifest:
-    __slots__ = ("algorithm", "entries", "path", "problems")
+    """The entries of one checksum listing file and the problems met reading it.
+
+    ``form`` names the kind of listing (:data:`SUM_FILE`, "md5 JSON map", ...). In a listing that is not made of
+    lines (JSON), a problem's number is the entry's position (1-based; 0 for the file as a whole) and its reason
+    names the entry. ``accounts_for`` holds paths the listing accounts for without checksums of its own here: the
+    listing's files themselves and what its sibling files list (a bag's tag manifest, another class's md5 map), so
+    that they are not called unlisted.
+    """
+
+    __slots__ = ("accounts_for", "algorithm", "entries", "form", "path", "problems")
 
     def __init__(self, path: Path, algorithm: str, entries: list[ManifestEntry] | None = None,
-                 problems: list[tuple[int, str]] | None = None) -> None:
-        self.path, self.algorithm = path, algorithm
+                 problems: list[tuple[int, str]] | None = None, *, form: str = SUM_FILE,
+                 accounts_for: frozenset[str] = frozenset()) -> None:
+        self.path, self.algorithm, self.form, self.accounts_for = path, algorithm, form, accounts_for
         self.entries: list[ManifestEntry] = entries if entries is not None else []
         self.problems: list[tuple[int, str]] = problems if problems is not None else []   # (line number, reason)
 
@@ -94,11 +113,9 @@ def parse_manifest_bytes(data: bytes, path: Path, algorithm: str | None = None) 
                 (number, f"a {line_algorithm} digest has {_HEX_LENGTH[line_algorithm]} hex digits, "
                          f"this one has {len(digest)}"))
             continue
-        rel = match["path"]
-        if rel.startswith("./"):
-            rel = rel[2:]
-        if rel.startswith("/") or ".." in rel.split("/"):
-            manifest.problems.append((number, f"path {rel!r} points outside the release"))
+        rel, outside = checked_path(match["path"])
+        if outside:
+            manifest.problems.append((number, outside))
             continue
         if rel in seen:
             manifest.problems.append((number, f"{rel} is listed again (first on line {seen[rel]})"))
@@ -106,6 +123,17 @@ def parse_manifest_bytes(data: bytes, path: Path, algorithm: str | None = None) 
         seen[rel] = number
         manifest.entries.append(ManifestEntry(rel, digest, line_algorithm, number))
     return manifest
+
+
+def checked_path(rel: str) -> tuple[str, str | None]:
+    """A listed path without its leading ``./``, and why it cannot be a file of the release (None when it can)."""
+    if rel.startswith("./"):
+        rel = rel[2:]
+    if not rel or "\0" in rel:
+        return rel, "an empty path or one with a NUL character names no file"
+    if rel.startswith("/") or ".." in rel.split("/"):
+        return rel, f"path {rel!r} points outside the release"
+    return rel, None
 
 
 def format_gnu(digests: dict[str, str]) -> str:

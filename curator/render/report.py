@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from curator.catalogue import catalogue, localise_finding
 from curator.escaping import display, json_text
+from curator.io.checksum_listings import listing_words
 from curator.models.findings import Report
 from curator.wording import GROUP_LIMIT, Line, group_lines, human_bytes, plural, plural_ru, summary_line
 
@@ -20,7 +21,7 @@ def summary(report: Report, command: str = "validate", lang: str = "en") -> str:
     extra = report.stats.model_extra or {}
     russian = lang == "ru"
     where = (f"{'профиль' if russian else 'profile'} {report.profile}" if report.profile
-             else f"{'манифест' if russian else 'manifest'} {extra.get('manifest', '')}")
+             else listing_words(extra.get("form"), extra.get("listings") or [extra.get("manifest", "")], russian))
     if command == "ingest":
         where = "источник для curator build" if russian else "a source for curator build"
     return summary_line(command, report.root, report.valid, counts.error, counts.warning, counts.info,
