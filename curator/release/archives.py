@@ -387,7 +387,7 @@ def _plan(chosen: Preset | None, release: Path, sizes: Mapping[str, int], fmt: s
                    for n, members in enumerate(_fill(own, sizes, fmt, max_bytes, max_files), start=1)]
         planned += [Planned(f"{unit.path}.{fmt}", members) for unit in grouping.units
                     for members in _fill([unit.files], sizes, fmt, max_bytes, max_files)]
-    _check_names([item.name for item in planned], [item.group for item in planned if item.group])
+    _check_names([item.name for item in planned], [item.group for item in planned if item.group], fmt)
     return planned
 
 
@@ -408,9 +408,10 @@ def _class_parts(grouping: Grouping, own: list[tuple[str, ...]], sizes: Mapping[
             for n, members in enumerate(parts, start=1)]
 
 
-def _check_names(names: Sequence[str], classes: Sequence[str]) -> None:
+def _check_names(names: Sequence[str], classes: Sequence[str], fmt: str) -> None:
     """Every archive and listing name portable and distinct, also ignoring case."""
-    bad = sorted({part for name in [*names, *classes] for part in name.split("/") if not portable_component(part)})
+    bad = sorted({part for name in [*(n.removesuffix(f".{fmt}") for n in names), *classes]
+                  for part in name.split("/") if not portable_component(part)})
     if bad:
         raise PackError(f"folder or class name(s) {', '.join(map(repr, bad[:5]))} break the portable-name policy "
                         "(ASCII letters, digits, ._-, not starting with - or .); rename them in the release")
