@@ -208,7 +208,7 @@ def test_dataverse_mosmed_one_archive_per_study(full_release: Path, tmp_path: Pa
                            preset="dataverse")
     archives = [p.relative_to(out).as_posix() for p in written if p.name.endswith(".tar.gz")]
     studies = sorted(m for m in _files(full_release) if m.startswith("studies/"))
-    expected = [f"{STEM}-1.tar.gz"] + sorted(f"{s.split('/')[1]}/{s.split('/')[2][:10]}.tar.gz" for s in studies)
+    expected = [f"{STEM}-1.tar.gz", *sorted(f"{s.split('/')[1]}/{s.split('/')[2][:10]}.tar.gz" for s in studies)]
     assert archives == expected
     assert _members(out / "CT-1/study_0003.tar.gz") == ["masks/study_0003_mask.nii.gz",
                                                         "studies/CT-1/study_0003.nii.gz"]

@@ -379,7 +379,7 @@ def _plan(chosen: Preset | None, release: Path, sizes: Mapping[str, int], fmt: s
     if not grouping.units:
         raise PackError(f"{release} holds no data files of a known layout (studies, image/mask case folders or "
                         f"patient folders), so the {chosen.name} form has nothing to group; pack without --preset")
-    own = [(rel,) for rel in grouping.own]
+    own: list[tuple[str, ...]] = [(rel,) for rel in grouping.own]
     if chosen.form == "classes":
         planned = _class_parts(grouping, own, sizes, fmt, stem, max_bytes, max_files)
     else:
