@@ -34,6 +34,7 @@ from curator.release.manifests import write_manifests
 from curator.release.presets import group_files
 from curator.verify import verify
 from tests.factories import flip_byte
+from tests.hostile import run_bounded, snapshot, written_outside
 from tests.release_extras import copy_release, finish_release, run
 from tests.slices_factories import make_cncb, make_slices
 
@@ -328,3 +329,22 @@ def test_presets_need_data_files_of_a_known_layout(tmp_path: Path) -> None:
 def test_a_study_in_two_categories_is_refused() -> None:
     with pytest.raises(ValueError, match="study_0001 is in two categories, CT-0 and CT-1"):
         group_files(["studies/CT-0/study_0001.nii.gz", "studies/CT-1/study_0001.nii.gz"], get_profile("mosmed"))
+
+
+def test_hostile_patient_folder_names_are_refused_escaped_and_bounded(tmp_path: Path) -> None:
+    """A patient folder named with a terminal escape and a bidi override: the dataverse form would name an archive
+    after it, so packing stops with exit 2, the names escaped, nothing written, the source untouched."""
+    work = tmp_path / "work"
+    root = work / "release"
+    for name in ("p\x1b[2J", "rtl\u202egnp"):
+        (root / name).mkdir(parents=True)
+        (root / name / "CT.1.dcm").write_bytes(b"\0" * 300)
+    before = snapshot(work)
+    run = run_bounded(["pack", str(root), str(work / "out"), "--preset", "dataverse"], cwd=work,
+                      env={"SOURCE_DATE_EPOCH": "1768435200"})
+    run.assert_bounded(exit_code=2, seconds=15, megabytes=150)    # measured 1.3 s, 75 MB
+    assert "'p\\x1b[2J', 'rtl\\u202egnp' break the portable-name policy" in run.stderr
+    assert "\x1b" not in run.stderr and "\u202e" not in run.stderr
+    after = snapshot(work)
+    assert written_outside(before, after, "out") == [] and not (work / "out").exists()
+    assert after == before
