@@ -15,6 +15,7 @@ Shapes, from their sources:
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import hashlib
 import json
@@ -165,6 +166,37 @@ def test_cncb_slices_tree_parts_per_label_folder(cncb_tree: Path, tmp_path: Path
     split = pack_release(cncb_tree, tmp_path / "split", fmt="zip", max_bytes=None, max_files=6, when=WHEN,
                          preset="cncb", name="CNCB-v1")
     assert [p.name for p in split if p.name.startswith("CNCB")][:2] == ["CNCB-v1-1.zip", "CNCB-v1-2.zip"]
+
+
+@pytest.mark.realdata
+def test_cncb_form_matches_cncbs_own_metadata(realdata: Path, tmp_path: Path) -> None:
+    """CNCB's real unzip_filenames.csv (realdata/cncb_metadata_csv, from the CC-CCII download) is the source of the
+    form: every zip holds scans of one label only, named <label>-<n>.zip with n from 1 without gaps. A tree made
+    of its first scans of each label (tiny stand-in slices) packs into parts with exactly those names."""
+    with (realdata / "cncb_metadata_csv" / "unzip_filenames.csv").open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    labels: dict[str, set[str]] = {}
+    for row in rows:
+        labels.setdefault(row["zip_file"], set()).add(row["label"])
+    assert all(len(found) == 1 for found in labels.values())
+    numbers: dict[str, list[int]] = {}
+    for zip_file, (label,) in labels.items():
+        match = re.fullmatch(rf"{re.escape(label)}-(?P<n>[1-9][0-9]*)\.zip", zip_file)
+        assert match, zip_file
+        numbers.setdefault(label, []).append(int(match["n"]))
+    assert {label: sorted(n) == list(range(1, len(n) + 1)) for label, n in numbers.items()} == {
+        "CP": True, "NCP": True, "Normal": True}
+    cases: dict[str, int] = {}
+    for row in rows:
+        if sum(case.startswith(row["label"] + "/") for case in cases) < 2:
+            cases[f"{row['label']}/{row['patient_id']}/{row['scan_id']}"] = 2
+    tree = make_slices(tmp_path / "cc-ccii", cases)
+    write_manifests(tree, jobs=1)
+    written = pack_release(tree, tmp_path / "out", fmt="zip", max_bytes=None, max_files=4, when=WHEN,
+                           preset="cncb", name="CC-CCII")
+    ours = {p.name for p in written if p.name.endswith(".zip") and not p.name.startswith("CC-CCII")}
+    assert ours == {"CP-1.zip", "CP-2.zip", "NCP-1.zip", "NCP-2.zip", "Normal-1.zip", "Normal-2.zip"}
+    assert ours <= set(labels)
 
 
 def test_cncb_one_level_cases_follow_the_release_files(tmp_path: Path) -> None:
