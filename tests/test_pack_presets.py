@@ -269,6 +269,25 @@ def test_dataverse_damaged_and_missing_archive_named_by_a_plain_reader(cncb_tree
     assert _read_dataverse(out) == {"ok": ["CNCB-v1-1.zip"], "damaged": ["CP/7/70.zip"], "missing": ["NCP/8/80.zip"]}
 
 
+def test_dataverse_dicom_tree_one_archive_per_patient_folder(tmp_path: Path) -> None:
+    """The Harvard COVID19-CT-dataset form itself: a patient folder (all its series) per archive."""
+    root = tmp_path / "dicom"
+    for rel in ("patient01/series1/CT.1.dcm", "patient01/series1/CT.2.dcm", "patient01/series2/CT.1.dcm",
+                "patient02/CT.1.dcm"):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(rel.encode() * 20)
+    (root / "README.txt").write_text("patients\n", encoding="utf-8")
+    written = pack_release(root, tmp_path / "out", fmt="tar.gz", max_bytes=None, max_files=None, when=WHEN,
+                           preset="dataverse", name="COVID19-CT")
+    assert [p.relative_to(tmp_path / "out").as_posix() for p in written][:3] == [
+        "COVID19-CT-1.tar.gz", "patient01.tar.gz", "patient02.tar.gz"]
+    assert _members(tmp_path / "out" / "patient01.tar.gz") == ["patient01/series1/CT.1.dcm",
+                                                              "patient01/series1/CT.2.dcm",
+                                                              "patient01/series2/CT.1.dcm"]
+    assert _read_dataverse(tmp_path / "out") == {
+        "ok": ["COVID19-CT-1.tar.gz", "patient01.tar.gz", "patient02.tar.gz"], "damaged": [], "missing": []}
+
+
 # ------------------------------------------------------------------------- determinism, verify, the CLI
 
 
