@@ -54,22 +54,26 @@ def _release_date(release: Path) -> dt.date:
 @click.command("pack")
 @click.argument("release", type=click.Path(path_type=Path))
 @click.argument("out_dir", type=click.Path(path_type=Path))
-@click.option("--format", "fmt", type=click.Choice(["zip", "tar.gz"]), default="zip", show_default=True,
-              help="Archive format of the parts.")
-@click.option("--preset", type=click.Choice(["zenodo", "huggingface"]),
+@click.option("--format", "fmt", type=click.Choice(["zip", "tar.gz"]),
+              help="Archive format of the parts [default: zip; tar.gz with --preset dataverse, whose installations "
+                   "may unpack an uploaded zip].")
+@click.option("--preset", type=click.Choice(["zenodo", "huggingface", "cncb", "dataverse"]),
               help="Platform limits: zenodo (one record: at most 100 files, 50 GB in all; a part is one file of the "
-                   "record) or huggingface (a part is one archive under 20 GB; fewer than 10,000 per folder).")
+                   "record) or huggingface (a part is one archive under 20 GB; fewer than 10,000 per folder). "
+                   "Platform forms: cncb (parts per class, <CLASS>-<n>.zip, with an md5 JSON per class, <CLASS>.json) "
+                   "or dataverse (one archive per patient or case, listed in dataverse_files.json).")
 @click.option("--max-part-bytes", callback=parse_size, metavar="SIZE",
               help="Largest archive part, e.g. 2GB, 500MB or 2GiB.")
 @click.option("--max-part-files", type=click.IntRange(min=1), help="Most members in one part.")
 @click.option("--name", help="File name stem of the parts (default: <code>-v<version> from dataset.yaml).")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), help="Parts written at once (default: all cores).")
-def pack(release: Path, out_dir: Path, fmt: str, preset: str | None, max_part_bytes: int | None,
+def pack(release: Path, out_dir: Path, fmt: str | None, preset: str | None, max_part_bytes: int | None,
          max_part_files: int | None, name: str | None, jobs: int | None) -> None:
     """Pack the release at RELEASE into independent archive parts in OUT_DIR.
 
     Members are sorted, dated SOURCE_DATE_EPOCH (else the release date), owned by 0:0 without names; each
-    study stays with its mask; OUT_DIR gets the parts, PARTS.tsv and MD5SUMS/SHA256SUMS of the parts.
+    study stays with its mask; OUT_DIR gets the parts, PARTS.tsv and MD5SUMS/SHA256SUMS of the parts (with
+    --preset cncb or dataverse also that platform's md5 listing).
     """
     from curator.cli.common import report_failure
     from curator.errors import OptionsError, RunError
@@ -79,6 +83,7 @@ def pack(release: Path, out_dir: Path, fmt: str, preset: str | None, max_part_by
 
         if not release.is_dir():
             raise OptionsError(f"{release} is not a folder; pass a built release")
+        fmt = fmt or ("tar.gz" if preset == "dataverse" else "zip")
         try:
             written = pack_release(release, out_dir, fmt=fmt, max_bytes=max_part_bytes, max_files=max_part_files,
                                    when=_release_date(release), preset=preset, name=name, jobs=jobs)
@@ -103,9 +108,11 @@ def pack(release: Path, out_dir: Path, fmt: str, preset: str | None, max_part_by
         click.echo(traceback.format_exc(), err=True)
         sys.exit(EXIT_CANNOT_RUN)
     parts = [path for path in written if path.suffix in (".zip", ".gz")]
+    base = out_dir.absolute()
+    lists = [path.relative_to(base).as_posix() for path in written if path not in parts]
     total = sum(path.stat().st_size for path in parts)
     for path in parts:
-        click.echo(f"{path.name}  {path.stat().st_size:,} bytes")
+        click.echo(f"{path.relative_to(base).as_posix()}  {path.stat().st_size:,} bytes")
     click.echo(f"packed {release} into {len(parts)} part(s), {total:,} bytes, in {out_dir} "
-               "(with PARTS.tsv, MD5SUMS, SHA256SUMS)")
+               f"(with {', '.join(lists)})")
     sys.exit(EXIT_OK)

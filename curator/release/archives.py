@@ -19,6 +19,9 @@ Presets:
   100 and weigh at most 50 GB, else the release needs several records and packing stops with that advice.
 - ``huggingface``: a part is one archive file under 20 GB (the Hub's recommended maximum file size); the parts
   and the three lists sit in one folder of the dataset repository, which must hold fewer than 10,000 files.
+- ``cncb``: parts per class (``<CLASS>-<n>.zip``) with an md5 JSON per class (``<CLASS>.json``), the CNCB form.
+- ``dataverse``: one archive per patient or case with ``dataverse_files.json``, the Harvard Dataverse form.
+  Both forms, their names and listings, and the platforms' documented limits are in :mod:`curator.release.presets`.
 """
 
 from __future__ import annotations
@@ -35,13 +38,23 @@ import zipfile
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, NamedTuple
 
 from curator.executor import run_tasks
 from curator.io.hashing import CHUNK, hash_file
 from curator.io.manifest import MANIFEST_ALGORITHMS, format_gnu, parse_manifest
 from curator.io.manifest import ManifestReadError as _ManifestReadError
 from curator.outputs import lock, overlap, staged
+from curator.profiles import detect_profile
+from curator.release.presets import (
+    DATAVERSE_LISTING,
+    Grouping,
+    cncb_listing,
+    dataverse_listing,
+    group_files,
+    listing_name,
+    portable_component,
+)
 
 __all__ = [
     "FORMATS",
@@ -85,6 +98,7 @@ class Preset:
     max_outputs: int | None        # files uploaded side by side: the parts + PARTS.tsv + MD5SUMS + SHA256SUMS
     max_total_bytes: int | None    # all of them together
     part: str                      # what a part is on this platform, for help texts
+    form: str = "parts"            # "parts" (numbered parts), "classes" (cncb), "units" (dataverse)
 
 
 PRESETS = {
@@ -93,6 +107,10 @@ PRESETS = {
     "huggingface": Preset("huggingface", 20_000_000_000 - 1, None, 9_999, None,
                           "one archive under 20 GB in one folder of a Hugging Face dataset repository "
                           "(fewer than 10,000 files per folder)"),
+    "cncb": Preset("cncb", None, None, None, None,
+                   "one zip of a class (<CLASS>-<n>.zip), with an md5 JSON per class (<CLASS>.json)", "classes"),
+    "dataverse": Preset("dataverse", None, None, None, None,
+                        "one archive per patient or case, listed in dataverse_files.json", "units"),
 }
 
 
@@ -269,17 +287,28 @@ def plan_parts(sizes: Mapping[str, int], *, fmt: str, max_bytes: int | None = No
     """
     if fmt not in _WRITERS:
         raise PackError(f"unknown archive format {fmt!r}; use one of {', '.join(FORMATS)}")
+    return _fill(study_units(list(sizes)), sizes, fmt, max_bytes, max_files)
+
+
+def _unit_label(unit: Sequence[str]) -> str:
+    shown = " + ".join(unit[:3])
+    return shown if len(unit) <= 3 else f"{shown} and {len(unit) - 3} more files"
+
+
+def _fill(units: Sequence[Sequence[str]], sizes: Mapping[str, int], fmt: str, max_bytes: int | None,
+          max_files: int | None) -> list[list[str]]:
+    """Fill parts greedily with ``units`` in their order; a unit never spans two parts."""
     cost = _zip_cost if fmt == "zip" else _tar_cost
     parts: list[list[str]] = []
     current: list[str] = []
     raw = 0
-    for unit in study_units(list(sizes)):
+    for unit in units:
         unit_raw = sum(cost(rel, sizes[rel]) for rel in unit)
         if max_files is not None and len(unit) > max_files:
-            raise PackError(f"{' + '.join(unit)} must stay together ({len(unit)} files), but a part may hold only "
+            raise PackError(f"{_unit_label(unit)} must stay together ({len(unit)} files), but a part may hold only "
                             f"{max_files}; raise --max-part-files")
         if max_bytes is not None and _part_bound(fmt, unit_raw) > max_bytes:
-            raise PackError(f"{' + '.join(unit)} alone needs up to {_part_bound(fmt, unit_raw):,} bytes as {fmt}, "
+            raise PackError(f"{_unit_label(unit)} alone needs up to {_part_bound(fmt, unit_raw):,} bytes as {fmt}, "
                             f"more than a part may hold ({max_bytes:,}); raise --max-part-bytes")
         fits = ((max_files is None or len(current) + len(unit) <= max_files)
                 and (max_bytes is None or _part_bound(fmt, raw + unit_raw) <= max_bytes))
@@ -328,6 +357,82 @@ def _expected_digests(release: Path, files: Sequence[str]) -> dict[str, str] | N
         raise PackError("the release does not match its SHA256SUMS; rebuild or repair it before packing", 1,
                         problems)
     return listed
+
+
+class Planned(NamedTuple):
+    name: str                  # the archive's path in OUT
+    members: list[str]
+    group: str | None = None   # the class whose md5 JSON lists it (cncb)
+
+
+def _plan(chosen: Preset | None, release: Path, sizes: Mapping[str, int], fmt: str, stem: str,
+          max_bytes: int | None, max_files: int | None) -> list[Planned]:
+    """The archives to write: numbered parts, or the cncb or dataverse form (see :mod:`curator.release.presets`)."""
+    if chosen is None or chosen.form == "parts":
+        plan = plan_parts(sizes, fmt=fmt, max_bytes=max_bytes, max_files=max_files)
+        return [Planned(name, members) for name, members in zip(_part_names(stem, fmt, len(plan)), plan, strict=True)]
+    profile = detect_profile(release)
+    try:
+        grouping = group_files(list(sizes), profile)
+    except ValueError as error:
+        raise PackError(f"{release}: {error}; rebuild the release", 1) from error
+    if not grouping.units:
+        raise PackError(f"{release} holds no data files of a known layout (studies, image/mask case folders or "
+                        f"patient folders), so the {chosen.name} form has nothing to group; pack without --preset")
+    own: list[tuple[str, ...]] = [(rel,) for rel in grouping.own]
+    if chosen.form == "classes":
+        planned = _class_parts(grouping, own, sizes, fmt, stem, max_bytes, max_files)
+    else:
+        planned = [Planned(f"{stem}-{n}.{fmt}", members)
+                   for n, members in enumerate(_fill(own, sizes, fmt, max_bytes, max_files), start=1)]
+        planned += [Planned(f"{unit.path}.{fmt}", members) for unit in grouping.units
+                    for members in _fill([unit.files], sizes, fmt, max_bytes, max_files)]
+    _check_names([item.name for item in planned], [item.group for item in planned if item.group], fmt)
+    return planned
+
+
+def _class_parts(grouping: Grouping, own: list[tuple[str, ...]], sizes: Mapping[str, int], fmt: str, stem: str,
+                 max_bytes: int | None, max_files: int | None) -> list[Planned]:
+    """cncb: the release's own files (and data of no class) in ``<stem>-<n>``, each class in ``<CLASS>-<n>``."""
+    classes: dict[str, list[tuple[str, ...]]] = {}
+    for unit in grouping.units:
+        if unit.cls is not None:
+            classes.setdefault(unit.cls, []).append(tuple(unit.files))
+    if stem in classes:
+        raise PackError(f"the part name {stem!r} is also a class of the release; choose another with --name")
+    classless = [tuple(unit.files) for unit in grouping.units if unit.cls is None]
+    groups = [(stem, _fill(own, sizes, fmt, max_bytes, max_files) + _fill(classless, sizes, fmt, max_bytes,
+                                                                          max_files))]
+    groups += [(cls, _fill(units, sizes, fmt, max_bytes, max_files)) for cls, units in sorted(classes.items())]
+    return [Planned(f"{cls}-{n}.{fmt}", members, cls) for cls, parts in groups
+            for n, members in enumerate(parts, start=1)]
+
+
+def _check_names(names: Sequence[str], classes: Sequence[str], fmt: str) -> None:
+    """Every archive and listing name portable and distinct, also ignoring case."""
+    bad = sorted({part for name in [*(n.removesuffix(f".{fmt}") for n in names), *classes]
+                  for part in name.split("/") if not portable_component(part)})
+    if bad:
+        raise PackError(f"folder or class name(s) {', '.join(map(repr, bad[:5]))} break the portable-name policy "
+                        "(ASCII letters, digits, ._-, not starting with - or .); rename them in the release")
+    seen: dict[str, str] = {}
+    for name in [*names, *(listing_name(cls) for cls in dict.fromkeys(classes))]:
+        other = seen.setdefault(name.lower(), name)
+        if other != name or name in _LISTS or name == DATAVERSE_LISTING:
+            raise PackError(f"two outputs would be named {other!r} and {name!r}; rename the class or use --name")
+
+
+def _listings(chosen: Preset | None, planned: Sequence[Planned], rows: Sequence[tuple[str, int, int, str, str]],
+              fmt: str) -> dict[str, str]:
+    """The platform's own checksum listings: {file name: text}."""
+    if chosen is None or chosen.form == "parts":
+        return {}
+    if chosen.form == "units":
+        return {DATAVERSE_LISTING: dataverse_listing([(row[0], row[1], row[3]) for row in rows], fmt)}
+    by_class: dict[str, list[tuple[str, str]]] = {}
+    for item, row in zip(planned, rows, strict=True):
+        by_class.setdefault(str(item.group), []).append((row[0], row[3]))
+    return {listing_name(cls): cncb_listing(entries) for cls, entries in by_class.items()}
 
 
 def _part_names(stem: str, fmt: str, count: int) -> Iterator[str]:
@@ -391,9 +496,11 @@ def pack_release(release: Path, out_dir: Path, *, fmt: str, max_bytes: int | Non
     only when complete. Writes the parts, ``PARTS.tsv`` (part, bytes, files, md5, sha256) and GNU
     ``MD5SUMS``/``SHA256SUMS`` of the parts. Each member is checked against the release's SHA256SUMS while it
     is copied. ``preset`` (``zenodo``, ``huggingface``) adds that platform's limits to ``max_bytes`` and
-    ``max_files``; ``name`` is the parts' file name stem (default ``<code>-v<version>`` from dataset.yaml);
-    ``jobs`` parts are written at once (default: all cores).
-    Returns the written paths: parts first, then the three lists.
+    ``max_files``; ``cncb`` and ``dataverse`` write that platform's form instead of numbered parts, with its own
+    listing (``<CLASS>.json`` per class, ``dataverse_files.json``; see :mod:`curator.release.presets`), which
+    MD5SUMS and SHA256SUMS then list too. ``name`` is the parts' file name stem (default ``<code>-v<version>``
+    from dataset.yaml); ``jobs`` parts are written at once (default: all cores).
+    Returns the written paths: parts first, then the platform's listings, then the three lists.
     """
     if fmt not in _WRITERS:
         raise PackError(f"unknown archive format {fmt!r}; use one of {', '.join(FORMATS)}")
@@ -412,7 +519,8 @@ def pack_release(release: Path, out_dir: Path, *, fmt: str, max_bytes: int | Non
 
     sizes = _release_listing(release)
     expected = _expected_digests(release, list(sizes))
-    plan = plan_parts(sizes, fmt=fmt, max_bytes=max_bytes, max_files=max_files)
+    planned = _plan(chosen, release, sizes, fmt, stem, max_bytes, max_files)
+    plan = [item.members for item in planned]
     cost = _zip_cost if fmt == "zip" else _tar_cost
     _check_preset(chosen, len(plan), sum(_part_bound(fmt, sum(cost(r, sizes[r]) for r in part)) for part in plan),
                   "as planned")
@@ -422,11 +530,12 @@ def pack_release(release: Path, out_dir: Path, *, fmt: str, max_bytes: int | Non
             raise PackError(f"{out_dir} already exists and is not empty; choose another folder")
         with staged(out_dir) as staging:
             stage = staging.root
-            names = list(_part_names(stem, fmt, len(plan)))
+            names = [item.name for item in planned]
 
             def write_part(index: int) -> tuple[tuple[str, int, int, str, str], list[str]]:
                 part_name, members = names[index], plan[index]
                 target = stage / part_name
+                target.parent.mkdir(parents=True, exist_ok=True)
                 digests = _WRITERS[fmt](release, members, target, epoch)
                 damaged = [f"{rel}: sha256 {digests[rel]}, SHA256SUMS says {expected[rel]}" for rel in sorted(members)
                            if expected and rel in expected and expected[rel] != digests[rel]]
@@ -445,7 +554,12 @@ def pack_release(release: Path, out_dir: Path, *, fmt: str, max_bytes: int | Non
             table = "part\tbytes\tfiles\tmd5\tsha256\n" + "".join(
                 f"{part}\t{size}\t{count}\t{md5}\t{sha}\n" for part, size, count, md5, sha in rows)
             (stage / PARTS_LIST).write_text(table, encoding="utf-8", newline="\n")
-            for listing, column in (("MD5SUMS", 3), ("SHA256SUMS", 4)):
-                (stage / listing).write_text(format_gnu({str(r[0]): str(r[column]) for r in rows}), encoding="utf-8",
-                                             newline="\n")
-    return [out_dir / n for n in names] + [out_dir / n for n in _LISTS]
+            listings = _listings(chosen, planned, rows, fmt)
+            sums = {"md5": {str(r[0]): str(r[3]) for r in rows}, "sha256": {str(r[0]): str(r[4]) for r in rows}}
+            for listing, text in listings.items():   # the platform's listings are downloads too: the sums cover them
+                (stage / listing).write_text(text, encoding="utf-8", newline="\n")
+                for algorithm in sums:
+                    sums[algorithm][listing] = hashlib.new(algorithm, text.encode("utf-8")).hexdigest()
+            for listing, algorithm in (("MD5SUMS", "md5"), ("SHA256SUMS", "sha256")):
+                (stage / listing).write_text(format_gnu(sums[algorithm]), encoding="utf-8", newline="\n")
+    return [out_dir / n for n in names] + [out_dir / n for n in listings] + [out_dir / n for n in _LISTS]
