@@ -25,7 +25,7 @@ def test_clean_slice_sets_have_no_finding(tmp_path: Path) -> None:
 
 
 def test_pairs_sizes_and_masks(tmp_path: Path) -> None:
-    root = make_slices(tmp_path / "release", {"0": 3, "1": 2, "2": 1, "3": 3})
+    root = make_slices(tmp_path / "release", {"0": 3, "1": 2, "2": 1, "3": 3}, scheme=None)   # the profile judges
     (root / "image/0/0.jpg").write_bytes(b"garbage")
     shutil.rmtree(root / "mask/2")
     (root / "image/9").mkdir()

@@ -330,3 +330,17 @@ def test_the_audit_counts_bytes_after_the_end_of_image(tmp_path: Path, fill: int
     audit = audit_file(tmp_path, "trailer.jpg", len(data), None)
     assert audit.trailing_bytes == len(TRAILER)
     assert len(audit.incomplete) == (1 if fill else 0)
+
+
+def test_series_selection_reads_whole_numbers_by_the_one_dicom_rule() -> None:
+    """ingest's series selection used its own integer reader, which truncated SeriesNumber "10.5" to 10; it now
+    uses io.dicom.whole_number like convert and seg: a fractional number is no number."""
+    from pydicom.dataset import Dataset
+
+    from curator.ingest.select import image_header
+
+    ds = Dataset()
+    ds.SeriesNumber = "10.5"
+    assert image_header("a.dcm", ds).series_number is None
+    ds.SeriesNumber = "7"
+    assert image_header("a.dcm", ds).series_number == 7

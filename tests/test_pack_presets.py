@@ -28,6 +28,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from curator.cli.main import main
 from curator.cli.pack import pack
 from curator.profiles import get_profile
 from curator.release.archives import PackError, pack_release
@@ -156,7 +157,7 @@ def test_cncb_slices_tree_parts_per_label_folder(cncb_tree: Path, tmp_path: Path
                                                                                           ("mask", "png"))
                                           for n in range(3)]
     assert _members(out / "CNCB-v1-1.zip") == ["LICENSE", "MD5SUMS", "README_EN.md", "README_RU.md", "SHA256SUMS",
-                                               "lesions_slices.csv", "unzip_filenames.csv"]
+                                               "labels.yaml", "lesions_slices.csv", "unzip_filenames.csv"]
     for cls in ("CNCB-v1", "CP", "NCP"):
         code, text = _md5sum_check(out, f"{cls}.json")
         assert code == 0, text
@@ -205,7 +206,8 @@ def test_cncb_one_level_cases_follow_the_release_files(tmp_path: Path) -> None:
     written = pack_release(root, tmp_path / "out", fmt="zip", max_bytes=None, max_files=None, when=WHEN,
                            preset="cncb", name="ct_lesion_seg")
     assert [p.name for p in written][:3] == ["ct_lesion_seg-1.zip", "ct_lesion_seg-2.zip", "ct_lesion_seg.json"]
-    assert _members(written[0]) == ["LICENSE", "MD5SUMS", "README_EN.md", "README_RU.md", "SHA256SUMS"]
+    assert _members(written[0]) == ["LICENSE", "MD5SUMS", "README_EN.md", "README_RU.md", "SHA256SUMS",
+                                    "labels.yaml"]
     assert _members(written[1]) == ["image/0/0.jpg", "image/0/1.jpg", "image/1/0.jpg", "image/1/1.jpg",
                                     "mask/0/0.png", "mask/0/1.png", "mask/1/0.png", "mask/1/1.png"]
 
@@ -397,3 +399,28 @@ def test_hostile_patient_folder_names_are_refused_escaped_and_bounded(tmp_path: 
     after = snapshot(work)
     assert written_outside(before, after, "out") == [] and not (work / "out").exists()
     assert after == before
+
+
+@pytest.mark.parametrize(("preset", "form"), [("cncb", "md5 JSON map"), ("dataverse", "Dataverse dataset JSON")])
+def test_a_consumer_with_only_the_platforms_listing_gets_the_exact_parts_to_fetch_again(
+        full_release: Path, tmp_path: Path, preset: str, form: str) -> None:
+    """The round trip of issue 14: what a downloader of a CNCB or Dataverse publication holds is the archives and
+    the platform's own listing (no SHA256SUMS, no PARTS.tsv). `curator verify` finds that listing, names its form,
+    says intact, then names exactly the damaged and the missing archive."""
+
+    out = tmp_path / preset
+    written = pack_release(full_release, out, fmt="zip", max_bytes=None, max_files=2, when=WHEN, preset=preset)
+    for own in ("SHA256SUMS", "MD5SUMS", "PARTS.tsv"):
+        (out / own).unlink()
+    intact = CliRunner().invoke(main, ["verify", str(out), "--format", "json", "--no-cache"])
+    assert intact.exit_code == 0, intact.output
+    report = json.loads(intact.output)
+    assert report["stats"]["form"] == form
+    assert report["findings"] == []
+    archives = sorted(p.relative_to(out).as_posix() for p in written if p.name.endswith(".zip"))
+    damaged, missing = archives[-1], archives[0]
+    flip_byte(out / damaged, offset=100)
+    (out / missing).unlink()
+    broken = CliRunner().invoke(main, ["verify", str(out), "--format", "json", "--no-cache"])
+    assert broken.exit_code == 1, broken.output
+    assert json.loads(broken.output)["stats"]["refetch"] == sorted([damaged, missing])

@@ -419,3 +419,14 @@ def test_hostile_names_and_identities_are_judged_and_renamed_within_bounds(tmp_p
     assert run.report()["renamed"] == 600
     assert written_outside(before, snapshot(tmp_path), "out") == ["out.namemap.csv"]   # the map, beside OUT
     assert snapshot(src) == {k[len("src/"):]: v for k, v in before.items() if k.startswith("src/")}
+
+
+def test_english_words_that_fold_onto_a_surname_ending_are_not_names() -> None:
+    """`-iew` and `-ow` fold to `-ev`/`-ov` (for transliterations like Iwanow); review, overview and Moscow must not
+    become surnames, else a release's own figures/overview.png is a PHI_FILE_NAME."""
+    from curator.checks.privacy_patterns import looks_like_name
+
+    for word in ("review", "overview", "preview", "interview", "Moscow", "figures/overview.png", "review.html"):
+        assert not looks_like_name(word), word
+    for name in ("Ivanov", "Iwanow", "Lebedev", "Petrova"):
+        assert looks_like_name(name), name

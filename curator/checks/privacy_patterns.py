@@ -43,7 +43,10 @@ _ID_PREFIXES = frozenset({"acc", "accession", "mrn", "pid", "pat", "patient", "h
 _SURNAME_ENDINGS = ("ov", "ova", "ev", "eva", "ski", "skaia", "enko", "vich", "vna", "ichna")
 _NOT_SURNAMES = frozenset({"anova", "nova", "geneva", "casanova", "supernova", "jehova", "moldova", "stdev", "prev",
                            "improv", "kiev", "kiiev", "rostov", "kharkov", "lvov", "pskov", "saratov", "tambov",
-                           "sarov", "azov", "dubrovnik", "leningrad", "glasnost"})
+                           "sarov", "azov", "dubrovnik", "leningrad", "glasnost",
+                           # English words that fold onto a surname ending (-iew/-ow -> -ev/-ov): a release's own
+                           # figures/overview.png or review.html is not a name
+                           "view", "review", "overview", "preview", "interview", "moscow"})
 _FIRST_NAMES = (
     "ivan sergei sergey aleksandr alexander aleksei alexey dmitrii dmitry andrei andrey mikhail nikolai nikolay "
     "vladimir pavel iurii yuri yury igor oleg viktor evgenii evgeny vasilii vasily anatolii boris konstantin "
