@@ -10,22 +10,43 @@ from curator.io.facts import Facts
 from curator.models.findings import Counts, Finding, Report, Severity, Stats
 from curator.models.severity import sort_index
 
-__all__ = ["finish_report"]
+__all__ = ["count_findings", "finish_report", "ingest_report", "ordered"]
+
 
 def _row(finding: Finding) -> int:
     row = finding.context.get("row", 0)
     return row if isinstance(row, int) else 0
 
 
-def finish_report(root: Path, profile: str | None, findings: list[Finding], facts: Facts | None,
-                  started: float, fail_on: Severity, extra_stats: dict[str, object] | None = None) -> Report:
+def count_findings(findings: list[Finding]) -> Counts:
+    """How many findings of each severity: the report's `counts`."""
     counts = Counts()
     for finding in findings:
         setattr(counts, finding.severity.value, getattr(counts, finding.severity.value) + 1)
+    return counts
+
+
+def ordered(findings: list[Finding]) -> list[Finding]:
+    """The report's order of findings: most severe first, then by code, path and row."""
+    return sorted(findings, key=lambda f: (sort_index(f.severity.value), f.code, f.path, _row(f)))
+
+
+def finish_report(root: Path, profile: str | None, findings: list[Finding], facts: Facts | None,
+                  started: float, fail_on: Severity, extra_stats: dict[str, object] | None = None) -> Report:
+    counts = count_findings(findings)
     files = facts.files if facts else {}
     stats = Stats(files=len(files), bytes=sum(e.size for e in files.values()),
                   seconds=round(time.perf_counter() - started, 3), **(extra_stats or {}))
-    findings = sorted(findings, key=lambda f: (sort_index(f.severity.value), f.code, f.path, _row(f)))
+    findings = ordered(findings)
     valid = not any(f.severity.rank >= fail_on.rank for f in findings)
     return Report(version=__version__, root=str(root), profile=profile, valid=valid, counts=counts,
                   stats=stats, findings=findings)
+
+
+def ingest_report(out: Path, profile: str, findings: list[Finding], started: float, files: int, size: int,
+                  extra: dict[str, object]) -> Report:
+    """The report of an ingest command (ingest, ingest-slices) about the folder OUT it wrote: valid when no error."""
+    counts = count_findings(findings)
+    stats = Stats(files=files, bytes=size, seconds=round(time.perf_counter() - started, 3), **extra)
+    return Report(version=__version__, root=str(out), profile=profile, valid=counts.error == 0, counts=counts,
+                  stats=stats, findings=ordered(findings))

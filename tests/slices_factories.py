@@ -40,7 +40,10 @@ def write_image(path: Path, size: tuple[int, int] = SIZE, *, seed: int = 0, mode
 
 
 def label_image(labels: np.ndarray, mode: str = "L") -> Image.Image:
-    """LABELS as an image: greyscale ("L"), palette ("P", indices are the labels), 1-bit ("1") or "RGB"."""
+    """LABELS as an image: greyscale ("L"), palette ("P", indices are the labels), 1-bit ("1"), 16-bit ("I;16")
+    or "RGB"."""
+    if mode == "I;16":
+        return Image.fromarray(labels.astype("<u2"))
     if mode == "P":
         image = Image.fromarray(labels, mode="L").convert("P")  # identity index map; then a non-grey palette
         image.putpalette(PALETTE)

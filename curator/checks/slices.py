@@ -16,7 +16,16 @@ from dataclasses import dataclass, field
 from curator.catalogue import make_finding
 from curator.checks.names import is_junk
 from curator.io.facts import Facts
-from curator.io.slices import LABELS_FILE, LESIONS_CSV, SCANS_CSV, LesionRow, ScanRow, SliceFacts, SliceHeader
+from curator.io.slices import (
+    LABEL_MODES,
+    LABELS_FILE,
+    LESIONS_CSV,
+    SCANS_CSV,
+    LesionRow,
+    ScanRow,
+    SliceFacts,
+    SliceHeader,
+)
 from curator.label_schemes import differing_meanings, fitting_schemes, load_scheme, scheme_names
 from curator.models.findings import Finding
 from curator.models.labels import LabelScheme
@@ -28,8 +37,7 @@ CODES = frozenset({
     "METADATA_COUNT_MISMATCH", "FILE_MISSING", "FILE_UNLISTED", "LABELS_SCHEME_MISMATCH", "LABELS_SCHEME_AMBIGUOUS",
 })
 
-# single-channel modes whose pixel values are the labels ("P": palette indices); anything else is not a label map
-MASK_MODES = ("1", "L", "P", "I", "I;16", "I;16B", "I;16L", "I;16N")
+MASK_MODES = LABEL_MODES   # the modes whose pixel values are labels: io.slices, where they are read
 # CNCB: 2 ground-glass opacity, 3 consolidation (0 background, 1 lung field). The Profile has no field for
 # "which labels are lesions" yet; for a label set without them every non-zero label counts.
 LESION_LABELS = frozenset({2, 3})

@@ -43,10 +43,10 @@ from curator.ingest.units import StudyOutput, Unit, UnitResult, UnitTask, discov
 from curator.io.archive_read import Limits
 from curator.io.deid_table import DEID_EDITION
 from curator.io.hashing import sha256_of
-from curator.models.findings import Counts, Finding, Report, Stats
+from curator.models.findings import Finding, Report
 from curator.models.ingest import IngestRules
-from curator.models.severity import sort_index
 from curator.outputs import FILE_MODE, PRIVATE_MODE, atomic_write, contains, lock, move, overlap, writing
+from curator.report_closing import ingest_report
 
 KEPT_PROBLEMS = frozenset({"INGEST_SERIES_LEFT_OUT"})   # a unit with only these is done; any other: do it again
 STATE = ".ingest"
@@ -489,12 +489,6 @@ def _provenance(results: Mapping[str, tuple[dict[str, Any], list[dict[str, str]]
 
 
 def _report(out: Path, findings: list[Finding], started: float, extra: dict[str, object]) -> Report:
-    counts = Counts()
-    for finding in findings:
-        setattr(counts, finding.severity.value, getattr(counts, finding.severity.value) + 1)
-    findings.sort(key=lambda f: (sort_index(f.severity.value), f.code, f.path))
     volumes = sorted((out / "volumes").rglob("*.nii.gz")) if (out / "volumes").is_dir() else []
-    stats = Stats(files=len(volumes), bytes=sum(p.stat().st_size for p in volumes),
-                  seconds=round(time.perf_counter() - started, 3), **extra)
-    return Report(version=__version__, root=str(out), profile="ingest", valid=counts.error == 0, counts=counts,
-                  stats=stats, findings=findings)
+    return ingest_report(out, "ingest", findings, started, len(volumes), sum(p.stat().st_size for p in volumes),
+                         extra)

@@ -89,10 +89,10 @@ from curator.ingest.slices_pairs import drop_collisions, pair_slices
 from curator.ingest.slices_read import read_all
 from curator.io.archive_read import archive_kind
 from curator.io.slices import LABELS_FILE, LESIONS_CSV, SCANS_CSV, MetadataError, read_lesions, read_scans
-from curator.models.findings import Counts, Finding, Report, Severity, Stats
-from curator.models.severity import sort_index
+from curator.models.findings import Finding, Report, Severity
 from curator.outputs import lock, move, staged
 from curator.profiles import get_profile
+from curator.report_closing import ingest_report
 
 __all__ = [
     "CODES",
@@ -180,17 +180,6 @@ def _labels_file(scheme: str) -> bytes:
     return (f"# What the values of the masks under mask/ mean: curator's label scheme {scheme} (schema/labels/).\n"
             "# Written by curator ingest-slices; curator validate and curator build read it, and a label_scheme in\n"
             f"# dataset.yaml comes first.\nlabel_scheme: {scheme}\n").encode()
-
-
-def _report(out: Path, findings: list[Finding], started: float, files: int, size: int,
-            extra: dict[str, Any]) -> Report:
-    counts = Counts()
-    for finding in findings:
-        setattr(counts, finding.severity.value, getattr(counts, finding.severity.value) + 1)
-    findings.sort(key=lambda f: (sort_index(f.severity.value), f.code, f.path))
-    stats = Stats(files=files, bytes=size, seconds=round(time.perf_counter() - started, 3), **extra)
-    return Report(version=__version__, root=str(out), profile=PROFILE, valid=counts.error == 0, counts=counts,
-                  stats=stats, findings=findings)
 
 
 def _listing_digest(lines: list[str]) -> str:
@@ -296,7 +285,7 @@ def _ingest(inputs: list[SliceInput], out: Path, temporary: Path, labels: LabelP
         inputs[source].sha256 = _listing_digest(lines)
     strays = [f for f in findings if f.code == "MASK_VALUES_UNEXPECTED"]
     if labels.remaps and strays:
-        raise _NothingWrittenError(_report(out, findings, started, 0, 0, {
+        raise _NothingWrittenError(ingest_report(out, PROFILE, findings, started, 0, 0, {
             "pairs": 0, "cases": 0, "pairs_left_out": 0, "files_ignored": ignored, "written": False,
             "nothing_written": f"{len(strays)} mask(s) hold values outside the source labels {list(labels.allowed)}"
                                f"{f' of the scheme {labels.source}' if labels.source else ''}, so the remap cannot "
@@ -356,7 +345,7 @@ def _ingest(inputs: list[SliceInput], out: Path, temporary: Path, labels: LabelP
         _provenance(inputs, written, _labels_record(labels, pixels_before, pixels_after), options, copied, counts,
                     stripped))
     cases = len({entry["case"] for entry in written})
-    return _report(out, findings, started, 2 * len(written), total, {
+    return ingest_report(out, PROFILE, findings, started, 2 * len(written), total, {
         "pairs": len(written), "cases": cases, "pairs_left_out": pairing.left_out,
         "files_ignored": ignored, "removed": dict(sorted(removed.items())),
         "trailing_bytes": {"files": trailing_files, "bytes": trailing_bytes},

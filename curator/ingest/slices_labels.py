@@ -29,6 +29,7 @@ from PIL import Image
 
 from curator.errors import OptionsError
 from curator.io.regular import read_regular_bytes
+from curator.io.slices import label_pixels
 from curator.label_schemes import (
     MAX_MAPPING_BYTES,
     LabelSchemeError,
@@ -122,15 +123,11 @@ class Remapped:
     after: dict[int, int]          # value -> pixels in the output
 
 
-def label_pixels(image: Image.Image) -> np.ndarray:
-    """A single-channel mask's values as a 2D array (palette images: their indices; 1-bit: 0 and 1)."""
-    pixels = np.asarray(image)
-    return pixels.astype(np.uint8) if image.mode == "1" else pixels
-
-
 def remap_mask(image: Image.Image, table: tuple[tuple[int, int], ...]) -> Remapped:
     """Every pixel through the lookup table; the caller has checked that every value is one of the table's."""
     pixels = label_pixels(image)
+    if pixels is None:   # the caller judged the mode first (MASK_MODE_INVALID); this is a programming error
+        raise ValueError(f"a {image.mode} image holds no label values")
     highest = max(to for _, to in table)
     lut = np.zeros(max(source for source, _ in table) + 1, dtype=np.uint8 if highest <= 255 else np.uint16)
     for source, to in table:

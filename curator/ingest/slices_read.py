@@ -10,18 +10,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from PIL import Image
 
 from curator.anonymise.images import SliceFormatError, strip_metadata
-from curator.checks.slices import MASK_MODES
 from curator.errors import OutputError
 from curator.executor import run_tasks
 from curator.ingest.slices_inputs import IngestSlicesOptions, SliceFile, SliceInput, read_or_refuse
-from curator.ingest.slices_labels import LabelPlan, label_pixels, remap_mask
+from curator.ingest.slices_labels import LabelPlan, remap_mask
 from curator.io.archive_read import iter_members
 from curator.io.formats import JPEG_SIGNATURE, PNG_SIGNATURE
-from curator.io.slices import MAX_DECODE_PIXELS
+from curator.io.slices import LABEL_MODES, MAX_DECODE_PIXELS, label_counts
 from curator.models.findings import Finding
 from curator.outputs import output_error
 
@@ -71,16 +69,6 @@ def _same_pixels(original: Image.Image, copy: Image.Image) -> bool:
     return (original.mode == copy.mode and original.size == copy.size and original.tobytes() == copy.tobytes()
             and original.getpalette() == copy.getpalette()
             and original.info.get("transparency") == copy.info.get("transparency"))
-
-
-def _values(image: Image.Image) -> list[int] | None:
-    """The values of a single-channel image (palette images: their indices); None for other modes."""
-    pixels = label_pixels(image)
-    if pixels.ndim != 2:
-        return None
-    if pixels.dtype.kind == "u" and pixels.dtype.itemsize <= 2:
-        return [int(v) for v in np.flatnonzero(np.bincount(pixels.ravel()))]
-    return [int(v) for v in np.unique(pixels)]
 
 
 def _orientation(image: Image.Image) -> int | None:
@@ -151,11 +139,11 @@ def process_file(task: ReadTask) -> SliceRead:
 
 def _judge_mask(copy: Image.Image, data: bytes, fmt: str, plan: LabelPlan, read: SliceRead) -> bytes | None:
     """The bytes to write for a mask (its stripped copy, or the remapped PNG), or None with the problem noted."""
-    values = _values(copy) if fmt == "PNG" and copy.mode in MASK_MODES else None
-    if values is None:
-        read.problems.append(("MASK_MODE_INVALID", {"format": fmt, "mode": copy.mode, "allowed": list(MASK_MODES)}))
+    counts = label_counts(copy) if fmt == "PNG" else None
+    if counts is None:
+        read.problems.append(("MASK_MODE_INVALID", {"format": fmt, "mode": copy.mode, "allowed": list(LABEL_MODES)}))
         return None
-    bad = sorted(set(values) - set(plan.allowed))
+    bad = sorted(set(counts) - set(plan.allowed))
     if bad:
         scheme = {"scheme": plan.source} if plan.source else {}
         read.problems.append(("MASK_VALUES_UNEXPECTED", {"values": bad, "allowed": list(plan.allowed), **scheme}))

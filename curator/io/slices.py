@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "LABELS_FILE",
+    "LABEL_MODES",
     "LESIONS_CSV",
     "SCANS_CSV",
     "LesionRow",
@@ -35,6 +36,8 @@ __all__ = [
     "SliceFacts",
     "SliceHeader",
     "gather",
+    "label_counts",
+    "label_pixels",
     "read_label_declaration",
     "read_lesions",
     "read_scans",
@@ -133,22 +136,32 @@ def _bit_depth(head: bytes, image: Image.Image) -> int | None:
     return bits if isinstance(bits, int) else None
 
 
-def _count_values(image: Image.Image) -> dict[int, int] | None:
-    """Pixel value -> count for single-channel modes; palette images give their INDICES, never colours."""
-    if image.mode not in ("1", "L", "P", "I", "I;16", "I;16B", "I;16L", "I;16N"):
+# single-channel modes whose pixel values are the labels ("P": palette indices); anything else is not a label map
+LABEL_MODES = ("1", "L", "P", "I", "I;16", "I;16B", "I;16L", "I;16N")
+
+
+def label_pixels(image: Image.Image) -> np.ndarray | None:
+    """The label values of a mask image as a 2D array, the one reading that validate, ingest-slices and its remap
+    share: palette images give their INDICES (never colours), 1-bit images 0 and 1; None for any other mode."""
+    if image.mode not in LABEL_MODES:
         return None
-    if image.mode == "1":  # Pillow's bool array for 1-bit data holds 255 for True: count black/white as 0/1
-        pixels = (np.asarray(image.convert("L")) > 0).astype(np.uint8)
-    else:
-        pixels = np.asarray(image)
-    if pixels.ndim != 2:
+    pixels = np.asarray(image)
+    if image.mode == "1":   # Pillow gives a bool array: False/True are the labels 0/1
+        pixels = pixels.astype(np.uint8)
+    return pixels if pixels.ndim == 2 else None
+
+
+def label_counts(image: Image.Image) -> dict[int, int] | None:
+    """Label value -> pixel count of a mask image (see ``label_pixels``); None when its mode holds no labels."""
+    pixels = label_pixels(image)
+    if pixels is None:
         return None
     flat = pixels.ravel()
     if flat.dtype.kind == "u" and flat.dtype.itemsize <= 2:
         counts = np.bincount(flat)
         return {int(v): int(n) for v, n in enumerate(counts) if n}
-    values, counts = np.unique(flat, return_counts=True)
-    return {int(v): int(n) for v, n in zip(values, counts, strict=True)}
+    values, numbers = np.unique(flat, return_counts=True)
+    return {int(v): int(n) for v, n in zip(values, numbers, strict=True)}
 
 
 def _reason(error: BaseException) -> str:
@@ -178,7 +191,7 @@ def read_slice(path: Path, *, decode: bool = False, count: bool = False) -> Slic
                         f"(limit {MAX_DECODE_PIXELS} pixels)"))
                 try:
                     image.load()
-                    values = _count_values(image) if count else None
+                    values = label_counts(image) if count else None
                 except Exception as error:  # Pillow raises many types for damaged data; all mean "cannot decode"
                     return replace(header, decode_error=f"the pixel data cannot be decoded: {_reason(error)}")
                 return replace(header, decoded=True, values=values)

@@ -28,6 +28,7 @@ from curator.io.licences import licence_table
 from curator.models.card import Contributor, DatasetCard, Localised, localise
 from curator.models.profile import Profile
 from curator.models.registry import REGISTRY_COLUMNS, RegistryRow
+from curator.release.licence_facts import licence_facts
 from curator.wording import plural
 
 __all__ = [
@@ -188,17 +189,7 @@ def _affiliations(card: DatasetCard, person: Contributor, lang: str) -> list[tup
 
 
 def _licence(card: DatasetCard) -> dict[str, Any]:
-    info = licence_table().get(card.licence, {})
-    return {
-        "id": card.licence,
-        "name": info.get("name", card.licence),
-        "short": info.get("short", card.licence),
-        "url": info.get("url", f"https://spdx.org/licenses/{card.licence}.html"),
-        "commercial": bool(info.get("commercial", False)),
-        "derivatives": bool(info.get("derivatives", False)),
-        "share_alike": bool(info.get("share_alike", False)),
-        "attribution": bool(info.get("attribution", True)),
-    }
+    return licence_facts(card)
 
 
 def licence_terms(card: DatasetCard, lang: str) -> list[str]:

@@ -8,8 +8,8 @@ from typing import Any
 import jinja2
 
 from curator.escaping import display, markdown_text, markdown_url
-from curator.io.licences import licence_table
 from curator.models.card import DatasetCard, localise
+from curator.release.licence_facts import licence_facts
 from curator.resources import templates_dir
 
 LANGUAGE_NAMES = {
@@ -63,7 +63,6 @@ def readme_context(card: DatasetCard, lang: str, stats: dict[str, Any], files: d
     def url(value: str | None) -> str | None:
         return None if value is None else markdown_url(value)
 
-    info = licence_table().get(card.licence, {})
     names = LANGUAGE_NAMES.get(lang, LANGUAGE_NAMES["en"])
     return {
         "lang": lang,
@@ -74,16 +73,7 @@ def readme_context(card: DatasetCard, lang: str, stats: dict[str, Any], files: d
         "version": card.version,
         "release_date": card.release_date.strftime("%d.%m.%Y"),
         "permanent_link": markdown_url(card.permanent_link),
-        "licence": {
-            "id": card.licence,
-            "name": info.get("name_ru" if lang == "ru" else "name", card.licence),
-            "short": info.get("short", card.licence),
-            "url": info.get("url", ""),
-            "commercial": bool(info.get("commercial", False)),
-            "derivatives": bool(info.get("derivatives", False)),
-            "share_alike": bool(info.get("share_alike", False)),
-            "attribution": bool(info.get("attribution", True)),
-        },
+        "licence": licence_facts(card, lang),
         "copyright_holder": t(card.copyright_holder),
         "copyright_year": card.copyright_year,
         "contributors": [{"name": t(c.name), "affiliations": list(c.affiliations),
