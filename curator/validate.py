@@ -35,7 +35,7 @@ from curator.profiles import detect_profile, get_profile, load_profiles
 from curator.report_closing import finish_report
 from curator.root_and_hashes import check_root, hash_listed
 
-__all__ = ["OptionsError", "RunError", "ValidateOptions", "check_root", "validate"]
+__all__ = ["OptionsError", "RunError", "ValidateOptions", "check_root", "read_registries", "validate"]
 
 
 PhaseProgress = Callable[[str, int, int], None]   # (phase, tasks done, tasks in all)
@@ -133,6 +133,27 @@ def readers_needed(keeps: Callable[[str], bool]) -> set[str]:
             for reader in getattr(module, "READERS", ())}
 
 
+def read_registries(facts: Facts, *, copy: bool = True) -> None:
+    """The profile's registry (the workbook, else its CSV) into ``facts.registry`` and the rows that pass their
+    schema into ``facts.rows``; with ``copy``, also the CSV copy beside a workbook. Reading problems are stored
+    in ``facts.registry_error``/``registry_copy_error``, never raised. validate and the review page read so."""
+    spec, files, root = facts.profile.registry, facts.files, facts.root
+    if spec is None:
+        return
+    main = spec.path if spec.path in files else (spec.csv if spec.csv and spec.csv in files else None)
+    if main is not None:
+        try:
+            facts.registry = read_registry(root / main, spec.columns, spec.sheet)
+        except ReadError as error:
+            facts.registry_error = str(error)
+        if copy and spec.csv and main != spec.csv and spec.csv in files:
+            try:
+                facts.registry_copy = read_registry(root / spec.csv, spec.columns)
+            except ReadError as error:
+                facts.registry_copy_error = str(error)
+    facts.rows, _ = registry_check.parse_rows(facts)
+
+
 def gather(root: Path, profile: Profile, options: ValidateOptions, cache: Cache | None = None,
            readers: set[str] | None = None) -> Facts:
     """Read everything the checks need (of GATHERERS, only ``readers`` when given); reading problems are stored,
@@ -144,20 +165,7 @@ def gather(root: Path, profile: Profile, options: ValidateOptions, cache: Cache 
         facts.scope = _scope(facts, changed_files(root, options.changed_since))
     _read_documents(facts, card)
     files = facts.files
-    spec = profile.registry
-    if spec is not None:
-        main = spec.path if spec.path in files else (spec.csv if spec.csv and spec.csv in files else None)
-        if main is not None:
-            try:
-                facts.registry = read_registry(root / main, spec.columns, spec.sheet)
-            except ReadError as error:
-                facts.registry_error = str(error)
-            if spec.csv and main != spec.csv and spec.csv in files:
-                try:
-                    facts.registry_copy = read_registry(root / spec.csv, spec.columns)
-                except ReadError as error:
-                    facts.registry_copy_error = str(error)
-        facts.rows, _ = registry_check.parse_rows(facts)
+    read_registries(facts)
 
     for name in profile.manifests:
         if name not in files:

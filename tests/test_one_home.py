@@ -16,9 +16,12 @@ from curator.ingest.slices_labels import LabelPlan
 from curator.ingest.slices_read import ReadTask, process_file
 from curator.io.slices import SliceHeader, read_slice
 from curator.models.card import DatasetCard
+from curator.profiles import get_profile
 from curator.release.metadata import datapackage
 from curator.release.readme import readme_context
 from curator.report_closing import ingest_report
+from curator.review.studies import _registry_facts
+from curator.validate import ValidateOptions, gather
 from tests.factories import card_data
 from tests.slices_factories import write_mask
 
@@ -85,3 +88,20 @@ def test_the_readmes_and_the_metadata_name_the_same_licence(licence: str) -> Non
     assert russian["url"] == english["url"]
     assert english["url"].startswith("https://")   # a licence outside licences.yaml: its SPDX page, never ""
     assert {k: v for k, v in russian.items() if k != "name"} == {k: v for k, v in english.items() if k != "name"}
+
+
+# --- 4. the registry as the review page and validate read it -------------------------------------------------
+
+def test_the_review_page_reads_the_registry_rows_validate_reads(release: Path) -> None:
+    """A release whose workbook is gone and whose CSV has a row with a bad study_id: both read the CSV and both
+    leave out the bad row."""
+    (release / "dataset_registry.xlsx").unlink()
+    csv = release / "dataset_registry.csv"
+    lines = csv.read_text(encoding="utf-8").splitlines(keepends=True)
+    lines[1] = "one" + lines[1][lines[1].index(","):]   # a study_id that is not a number
+    csv.write_text("".join(lines), encoding="utf-8")
+    profile = get_profile("mosmed")
+    validated = gather(release, profile, ValidateOptions(jobs=1))
+    reviewed = _registry_facts(release, profile)
+    assert [row for _, row in reviewed.rows] == [row for _, row in validated.rows]
+    assert len(reviewed.rows) == len(lines) - 2

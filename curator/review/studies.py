@@ -22,14 +22,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from curator.checks import registry as registry_check
-from curator.io import ReadError
 from curator.io.facts import Facts
 from curator.io.inventory import walk
 from curator.io.junk import is_junk_path
-from curator.io.registry import read_registry
 from curator.models.findings import Report
 from curator.models.profile import Profile
+from curator.validate import read_registries
 
 __all__ = ["ReviewStudy", "find_studies", "finding_counts", "folder_search", "layout", "within"]
 
@@ -82,19 +80,9 @@ def _is_nifti(path: str) -> bool:
 
 
 def _registry_facts(root: Path, profile: Profile) -> Facts:
-    """The inventory and the registry rows that pass their schema (the reading validate's gather does)."""
+    """The inventory and the registry rows that pass their schema, read as validate reads them."""
     facts = Facts(root=root, profile=profile, languages=[], entries=walk(root))
-    spec = profile.registry
-    if spec is None:
-        return facts
-    files = facts.files
-    main = spec.path if spec.path in files else (spec.csv if spec.csv and spec.csv in files else None)
-    if main is not None:
-        try:
-            facts.registry = read_registry(root / main, spec.columns, spec.sheet)
-        except ReadError:
-            return facts
-        facts.rows, _ = registry_check.parse_rows(facts)
+    read_registries(facts, copy=False)
     return facts
 
 
