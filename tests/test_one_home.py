@@ -9,11 +9,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from pydicom.dataset import Dataset
 
 from curator.catalogue import make_finding
 from curator.ingest.slices_inputs import SliceFile
 from curator.ingest.slices_labels import LabelPlan
 from curator.ingest.slices_read import ReadTask, process_file
+from curator.io.dicom import _integer, _vector, element_value, finite_numbers, group_value, whole_number
 from curator.io.slices import SliceHeader, read_slice
 from curator.models.card import DatasetCard
 from curator.profiles import get_profile
@@ -105,3 +107,48 @@ def test_the_review_page_reads_the_registry_rows_validate_reads(release: Path) -
     reviewed = _registry_facts(release, profile)
     assert [row for _, row in reviewed.rows] == [row for _, row in validated.rows]
     assert len(reviewed.rows) == len(lines) - 2
+
+
+# --- 5 and 6. DICOM values: one accessor set for validate's reader and ingest's convert, seg and select ----------
+
+@pytest.mark.filterwarnings("ignore::UserWarning")
+@pytest.mark.parametrize("given", ["1.5", "2.0", "12", "-3"])
+def test_validate_reads_a_whole_number_by_the_rule_ingest_uses(given: str) -> None:
+    ds = Dataset()
+    ds.InstanceNumber = given
+    invalid: list[str] = []
+    read = _integer(ds, "InstanceNumber", invalid)
+    rule = whole_number(ds.InstanceNumber)
+    assert (read, invalid) == ((rule, []) if isinstance(rule, int) else (None, [f"InstanceNumber: {rule}"]))
+
+
+@pytest.mark.parametrize("given", [[1.0, 2.0], [1.0, 2.0, 3.0, 4.0], [1.0, float("nan"), 3.0], [0.0, 0.5, 1.0]])
+def test_validate_reads_a_vector_by_the_rule_ingest_uses(given: list[object]) -> None:
+    ds = Dataset()
+    ds.ImagePositionPatient = given
+    invalid: list[str] = []
+    read = _vector(ds, "ImagePositionPatient", 3, invalid)
+    rule = finite_numbers(ds.ImagePositionPatient, 3)
+    assert (read, invalid) == ((rule, []) if isinstance(rule, tuple) else (None, [f"ImagePositionPatient: {rule}"]))
+
+
+def test_a_functional_group_value_comes_per_frame_then_shared_then_from_the_fallback() -> None:
+    def group(position: list[float] | None) -> Dataset:
+        item, outer = Dataset(), Dataset()
+        if position is not None:
+            item.ImagePositionPatient = position
+        outer.PlanePositionSequence = [item]
+        return outer
+
+    top = Dataset()
+    top.ImagePositionPatient = [9.0, 9.0, 9.0]
+    assert group_value([group([1.0, 2.0, 3.0]), group([4.0, 5.0, 6.0])], "PlanePositionSequence",
+                       "ImagePositionPatient", top) == [1.0, 2.0, 3.0]
+    assert group_value([group(None), group([4.0, 5.0, 6.0])], "PlanePositionSequence",
+                       "ImagePositionPatient", top) == [4.0, 5.0, 6.0]
+    assert group_value([group(None), Dataset()], "PlanePositionSequence", "ImagePositionPatient", top) == [9.0] * 3
+    assert group_value([group(None)], "PlanePositionSequence", "ImagePositionPatient") is None   # a SEG: no fallback
+    empty = Dataset()
+    empty.SeriesDescription = ""
+    assert element_value(empty, "SeriesDescription") is None
+    assert element_value(empty, "SeriesNumber") is None

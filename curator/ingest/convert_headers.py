@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pydicom.dataset import Dataset
 
 from curator.ingest.convert_frames import encoded_problem, is_encapsulated
-from curator.io.dicom import MAX_DECODED_BYTES, finite_numbers, whole_number
+from curator.io.dicom import MAX_DECODED_BYTES, element_value, finite_numbers, group_value, whole_number
 
 ORIENTATION_TOLERANCE = 1e-3       # direction cosines that differ by less are the same orientation
 PIXEL_SPACING_TOLERANCE = 1e-4     # mm
@@ -56,18 +56,6 @@ def _instance_label(ds: Dataset, index: int) -> str:
     return f"image {index + 1} (no InstanceNumber)"
 
 
-def _lookup(ds: Dataset, groups: list[Dataset], sequence: str, keyword: str) -> object:
-    """``keyword`` from the first functional group that has ``sequence`` (per-frame, then shared), else top level."""
-    for group in groups:
-        seq = group.get(sequence)
-        if seq:
-            value = seq[0].get(keyword)
-            if value is not None and value != "":
-                return value
-    value = ds.get(keyword)
-    return None if value == "" else value
-
-
 def _numbers(value: object, count: int, keyword: str, label: str) -> tuple[float, ...]:
     if value is None:
         raise ConversionError(f"{label} has no {keyword}: a volume needs it on every image to place the slices. "
@@ -79,8 +67,8 @@ def _numbers(value: object, count: int, keyword: str, label: str) -> tuple[float
 
 
 def _integer(ds: Dataset, keyword: str, label: str, default: int | None = None) -> int:
-    value = ds.get(keyword)
-    if value is None or value == "":
+    value = element_value(ds, keyword)
+    if value is None:
         if default is not None:
             return default
         raise ConversionError(f"{label} has no {keyword}; an image needs it to be decoded.")
@@ -155,15 +143,15 @@ def _frames(ds: Dataset, index: int) -> Iterator[SeriesImage]:
     for frame in range(frames):
         groups = ([per_frame[frame]] if multi and per_frame is not None else []) + shared
         name = f"frame {frame + 1} of {label}" if multi else label
-        orientation = _numbers(_lookup(ds, groups, "PlaneOrientationSequence", "ImageOrientationPatient"), 6,
+        orientation = _numbers(group_value(groups, "PlaneOrientationSequence", "ImageOrientationPatient", ds), 6,
                                "ImageOrientationPatient", name)
-        position = _numbers(_lookup(ds, groups, "PlanePositionSequence", "ImagePositionPatient"), 3,
+        position = _numbers(group_value(groups, "PlanePositionSequence", "ImagePositionPatient", ds), 3,
                             "ImagePositionPatient", name)
-        spacing = _numbers(_lookup(ds, groups, "PixelMeasuresSequence", "PixelSpacing"), 2, "PixelSpacing", name)
+        spacing = _numbers(group_value(groups, "PixelMeasuresSequence", "PixelSpacing", ds), 2, "PixelSpacing", name)
         if min(spacing) <= 0:
             raise ConversionError(f"{name}: PixelSpacing {spacing} is not positive.")
-        raw_slope = _lookup(ds, groups, "PixelValueTransformationSequence", "RescaleSlope")
-        raw_intercept = _lookup(ds, groups, "PixelValueTransformationSequence", "RescaleIntercept")
+        raw_slope = group_value(groups, "PixelValueTransformationSequence", "RescaleSlope", ds)
+        raw_intercept = group_value(groups, "PixelValueTransformationSequence", "RescaleIntercept", ds)
         slope = _numbers(raw_slope, 1, "RescaleSlope", name)[0] if raw_slope is not None else 1.0
         intercept = _numbers(raw_intercept, 1, "RescaleIntercept", name)[0] if raw_intercept is not None else 0.0
         if slope == 0:

@@ -49,7 +49,7 @@ from curator.ingest.convert_headers import one_line, vector
 from curator.ingest.seg_grid import frame_positions
 from curator.ingest.seg_pixels import Pixels
 from curator.ingest.seg_records import FloatArray, Frames, SegError, SegMask, Segment, Tally
-from curator.io.dicom import finite_numbers, whole_number
+from curator.io.dicom import element_value, finite_numbers, group_value, whole_number
 
 __all__ = ["SEGMENTATION_STORAGE", "SegError", "SegMask", "is_segmentation", "mask_from_seg",
            "referenced_instances", "referenced_series"]
@@ -138,8 +138,8 @@ def referenced_instances(ds: Dataset) -> set[str]:
 # --- reading the header --------------------------------------------------------------------------------------------
 
 def _integer(ds: Dataset, keyword: str, what: str = "the SEG") -> int:
-    value = ds.get(keyword)
-    if value is None or value == "":
+    value = element_value(ds, keyword)
+    if value is None:
         raise SegError(f"{what} has no {keyword}. A Segmentation object must carry it; re-export the SEG with a "
                        "conforming writer (e.g. highdicom, dcmqi).")
     number = whole_number(value)
@@ -149,7 +149,7 @@ def _integer(ds: Dataset, keyword: str, what: str = "the SEG") -> int:
 
 
 def _numbers(value: object, count: int, keyword: str, where: str) -> tuple[float, ...]:
-    if value is None or value == "":
+    if value is None:   # group_value: absent or empty
         raise SegError(f"{where} has no {keyword} (looked in the per-frame and the shared functional groups): the "
                        "frame cannot be placed on the volume. A SEG must give every frame's geometry; re-export it "
                        "with a conforming writer.")
@@ -157,17 +157,6 @@ def _numbers(value: object, count: int, keyword: str, where: str) -> tuple[float
     if isinstance(numbers, str):
         raise SegError(f"{where}: {keyword} {numbers}.")
     return numbers
-
-
-def _lookup(groups: list[Dataset], sequence: str, keyword: str) -> object:
-    """``keyword`` from the first functional group (per-frame, then shared) whose ``sequence`` has it."""
-    for group in groups:
-        items = group.get(sequence)
-        if items:
-            value = items[0].get(keyword)
-            if value is not None and value != "":
-                return value
-    return None
 
 
 def _kind(ds: Dataset) -> tuple[str, int | None, list[str]]:
@@ -240,16 +229,16 @@ def _frames(ds: Dataset, count: int, segments: dict[int, Segment]) -> Frames:
     for frame in range(count):
         groups = [per_frame[frame], *shared]
         where = f"frame {frame + 1} of the SEG"
-        number_value = _lookup(groups, "SegmentIdentificationSequence", "ReferencedSegmentNumber")
+        number_value = group_value(groups, "SegmentIdentificationSequence", "ReferencedSegmentNumber")
         number = int(_numbers(number_value, 1, "ReferencedSegmentNumber", where)[0])
         if number not in segments:
             raise SegError(f"{where} belongs to segment {number}, which the SegmentSequence does not describe (it "
                            f"describes {', '.join(str(n) for n in sorted(segments))}). The file is malformed: "
                            "re-export it.")
         numbers.append(number)
-        origin.append(_numbers(_lookup(groups, "PlanePositionSequence", "ImagePositionPatient"), 3,
+        origin.append(_numbers(group_value(groups, "PlanePositionSequence", "ImagePositionPatient"), 3,
                                "ImagePositionPatient", where))
-        cosines = _numbers(_lookup(groups, "PlaneOrientationSequence", "ImageOrientationPatient"), 6,
+        cosines = _numbers(group_value(groups, "PlaneOrientationSequence", "ImageOrientationPatient"), 6,
                            "ImageOrientationPatient", where)
         row, col = np.array(cosines[:3]), np.array(cosines[3:])
         row_length, col_length = float(np.linalg.norm(row)), float(np.linalg.norm(col))
@@ -258,7 +247,7 @@ def _frames(ds: Dataset, count: int, segments: dict[int, Segment]) -> Frames:
                            "direction vectors.")
         rows.append(row / row_length)
         cols.append(col / col_length)
-        pixel_spacing = _numbers(_lookup(groups, "PixelMeasuresSequence", "PixelSpacing"), 2, "PixelSpacing", where)
+        pixel_spacing = _numbers(group_value(groups, "PixelMeasuresSequence", "PixelSpacing"), 2, "PixelSpacing", where)
         if min(pixel_spacing) <= 0:
             raise SegError(f"{where}: PixelSpacing {vector(pixel_spacing)} is not positive.")
         spacing.append(pixel_spacing)

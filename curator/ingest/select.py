@@ -14,7 +14,7 @@ from fnmatch import fnmatchcase
 
 from pydicom.dataset import Dataset
 
-from curator.io.dicom import whole_number
+from curator.io.dicom import element_value, whole_number
 from curator.models.ingest import IngestRules
 
 AGE_CEILING = 90  # HIPAA Safe Harbor: ages of 90 and over are reported as one category
@@ -93,10 +93,10 @@ def _values(ds: Dataset, keyword: str) -> tuple[str, ...]:
 def _integer(ds: Dataset, keyword: str) -> int | None:
     """A whole number by io.dicom's one rule ("10.5", "abc", "inf" are None here, never truncated)."""
     try:
-        value = ds.get(keyword)
+        value = element_value(ds, keyword)
     except (TypeError, ValueError, OverflowError):
         return None
-    if value is None or str(value).strip() == "":
+    if value is None:
         return None
     number = whole_number(value)
     return number if isinstance(number, int) else None

@@ -12,9 +12,10 @@ import os
 import posixpath
 import warnings
 from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, TypeVar
 
 from pydicom import dcmread
 from pydicom.dataset import Dataset
@@ -27,8 +28,23 @@ from curator.io.regular import open_regular
 if TYPE_CHECKING:
     from curator.io.facts import Facts
 
-__all__ = ["DICOM_SUFFIXES", "Decoding", "DicomFacts", "DicomFile", "DicomSeries", "dicom_head", "dicom_kind", "gather",
-           "read_file"]
+__all__ = [
+    "DICOM_SUFFIXES",
+    "Decoding",
+    "DicomFacts",
+    "DicomFile",
+    "DicomSeries",
+    "dicom_head",
+    "dicom_kind",
+    "element_value",
+    "finite_numbers",
+    "gather",
+    "group_value",
+    "read_file",
+    "whole_number",
+]
+
+T = TypeVar("T")
 
 DICOM_SUFFIXES = (".dcm", ".dicom", ".dic", ".ima")
 MEDIA_STORAGE_DIRECTORY = "1.2.840.10008.1.3.10"  # DICOMDIR: an index of the files, not an image
@@ -222,31 +238,54 @@ def _text(ds: Dataset, keyword: str) -> str:
     return str(value).strip().strip("\x00").strip()
 
 
-def _number(ds: Dataset, keyword: str, invalid: list[str]) -> float | None:
+def element_value(ds: Dataset, keyword: str) -> object | None:
+    """The value of ``keyword``, None when the element is absent or empty; what pydicom raises for a malformed
+    element is raised. The first step of every DICOM value accessor (here, ingest's select, convert and seg)."""
     if keyword not in ds:
         return None
+    value = ds.get(keyword)
+    return None if value is None or value == "" else value
+
+
+def group_value(groups: Sequence[Dataset], sequence: str, keyword: str,
+                fallback: Dataset | None = None) -> object | None:
+    """``keyword`` from the first functional group (per-frame, then shared) whose ``sequence`` item has it, else
+    from ``fallback``'s own elements when given (an enhanced image may also carry it at the top level; a SEG not)."""
+    for group in groups:
+        items = group.get(sequence)
+        if items:
+            value = element_value(items[0], keyword)
+            if value is not None:
+                return value
+    return None if fallback is None else element_value(fallback, keyword)
+
+
+def _checked(ds: Dataset, keyword: str, invalid: list[str], convert: Callable[[object], T | str]) -> T | None:
+    """``keyword`` through ``convert`` (whole_number, finite_numbers); None when absent, or with the reason noted
+    in ``invalid`` when it does not convert."""
     try:
-        value = ds.get(keyword)
-        if value is None or value == "":
-            return None
-        number = float(value)
-    except Exception as error:
+        value = element_value(ds, keyword)
+        converted = None if value is None else convert(value)
+    except Exception as error:  # a malformed element pydicom only notices when it is read
         invalid.append(f"{keyword}: {error}")
         return None
-    if not math.isfinite(number):
-        invalid.append(f"{keyword}: {number} is not finite")
+    if isinstance(converted, str):
+        invalid.append(f"{keyword}: {converted}")
         return None
-    return number
+    return converted
+
+
+def _number(ds: Dataset, keyword: str, invalid: list[str]) -> float | None:
+    numbers = _checked(ds, keyword, invalid, lambda value: finite_numbers(value, 1))
+    return None if numbers is None else numbers[0]
 
 
 def _integer(ds: Dataset, keyword: str, invalid: list[str]) -> int | None:
-    number = _number(ds, keyword, invalid)
-    if number is None:
-        return None
-    if number != int(number):
-        invalid.append(f"{keyword}: {number:g} is not a whole number")
-        return None
-    return int(number)
+    return _checked(ds, keyword, invalid, whole_number)
+
+
+def _vector(ds: Dataset, keyword: str, size: int, invalid: list[str]) -> tuple[float, ...] | None:
+    return _checked(ds, keyword, invalid, lambda value: finite_numbers(value, size))
 
 
 def finite_numbers(value: object, count: int) -> tuple[float, ...] | str:
@@ -256,7 +295,7 @@ def finite_numbers(value: object, count: int) -> tuple[float, ...] | str:
     try:
         items = [value] if isinstance(value, str | bytes | int | float) else list(value)  # type: ignore[call-overload]
         numbers = tuple(float(item) for item in items)
-    except (TypeError, ValueError) as error:
+    except (TypeError, ValueError, OverflowError) as error:
         return f"{shown!r} is not a list of numbers ({error})"
     if len(numbers) != count or not all(math.isfinite(v) for v in numbers):
         return f"should hold {count} finite numbers, found {shown!r}"
@@ -276,27 +315,6 @@ def whole_number(value: object) -> int | str:
     if not math.isfinite(number) or number != int(number):
         return f"{shown!r} is not a whole number"
     return int(number)
-
-
-def _vector(ds: Dataset, keyword: str, size: int, invalid: list[str]) -> tuple[float, ...] | None:
-    if keyword not in ds:
-        return None
-    try:
-        value = ds.get(keyword)
-        if value is None or value == "":
-            return None
-        items = [value] if isinstance(value, str | bytes | int | float) else list(value)
-        numbers = tuple(float(item) for item in items)
-    except Exception as error:
-        invalid.append(f"{keyword}: {error}")
-        return None
-    if len(numbers) != size:
-        invalid.append(f"{keyword}: {len(numbers)} values instead of {size}")
-        return None
-    if not all(math.isfinite(n) for n in numbers):
-        invalid.append(f"{keyword}: values are not finite")
-        return None
-    return numbers
 
 
 def _image_type(ds: Dataset) -> tuple[str, ...]:
