@@ -13,9 +13,9 @@ import tarfile
 import threading
 import zipfile
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path, PurePath
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from curator.io.archive_read import (  # the shared machinery of every format's reader
     _BLOCK,
@@ -37,6 +37,8 @@ from curator.io.archive_read import (  # the shared machinery of every format's 
 )
 
 __all__ = ["rar_members", "sevenzip_members", "tar_member_kind", "tar_members", "zip_member_kind", "zip_members"]
+
+_Info = TypeVar("_Info")   # a directory entry: zipfile.ZipInfo, rarfile.RarInfo
 
 
 
@@ -62,19 +64,26 @@ def _mode_kind(mode: int) -> str:
     return f"special file (mode {stat.S_IFMT(mode):o})"
 
 
+def _listed(infos: Iterable[_Info], name_of: Callable[[_Info], str], kind_of: Callable[[_Info], str], meter: _Meter,
+            wanted: _Wanted) -> Iterator[tuple[_Info, str]]:
+    """(entry, name) of the regular, non-junk members the caller wants, each set as ``meter.current`` in turn, of
+    an archive with a directory (zip, RAR): the whole directory is judged (_judge) before any data is read."""
+    seen: set[str] = set()
+    plan: list[tuple[_Info, str]] = []
+    for info in infos:
+        kind = kind_of(info)
+        name = _judge(name_of(info), kind, meter, seen)
+        if kind == "file" and not _junk(name):
+            plan.append((info, name))
+    for info, name in plan:
+        if wanted(name):
+            meter.current = name
+            yield info, name
+
+
 def zip_members(handle: IO[bytes], meter: _Meter, wanted: _Wanted, store: _Store) -> Iterator[Member]:
     with zipfile.ZipFile(handle) as archive:
-        seen: set[str] = set()
-        plan: list[tuple[zipfile.ZipInfo, str]] = []
-        for info in archive.infolist():  # the whole central directory is judged before any data is read
-            kind = zip_member_kind(info)
-            name = _judge(info.filename, kind, meter, seen)
-            if kind == "file" and not _junk(name):
-                plan.append((info, name))
-        for info, name in plan:
-            if not wanted(name):
-                continue
-            meter.current = name
+        for info, name in _listed(archive.infolist(), lambda i: i.filename, zip_member_kind, meter, wanted):
             if info.flag_bits & 0x1:
                 raise ArchiveProblem(CORRUPT, name, "the member is encrypted (password-protected); expected plain "
                                                     "members. Ask for an archive without a password")
@@ -442,18 +451,9 @@ def rar_members(path: Path, meter: _Meter, wanted: _Wanted, store: _Store) -> It
             raise ArchiveProblem(CORRUPT, "", "the archive is encrypted (password-protected); expected plain "
                                               "members. Ask for an archive without a password")
         meter.compressed = max(sum(Path(volume).stat().st_size for volume in archive.volumelist()), 1)
-        seen: set[str] = set()
-        plan: list[tuple[Any, str]] = []
-        for info in archive.infolist():
-            kind = _rar_kind(info, rarfile)
-            name = _judge(str(info.filename), kind, meter, seen)
-            if kind == "file" and not _junk(name):
-                plan.append((info, name))
         tool = ""
-        for info, name in plan:
-            if not wanted(name):
-                continue
-            meter.current = name
+        for info, name in _listed(archive.infolist(), lambda i: str(i.filename), lambda i: _rar_kind(i, rarfile),
+                                  meter, wanted):
             piped = info.compress_type != rarfile.RAR_M0 or rarfile.FORCE_TOOL
             if piped and not tool:
                 tool = _rar_tool(rarfile)  # before rarfile writes a temporary copy of the member

@@ -201,13 +201,18 @@ class NiftiStream:
     def close(self) -> None:
         self._handle.close()
 
-    def _next_input(self) -> bool:
-        chunk = self._handle.read(CHUNK)
-        if not chunk:
-            return False
+    def _take(self, size: int) -> bytes:
+        """The file's next ``size`` bytes at most (b"" at its end), counted and hashed as they are read."""
+        chunk = self._handle.read(size)
         self._taken += len(chunk)
         for hasher in self.hashers.values():
             hasher.update(chunk)
+        return chunk
+
+    def _next_input(self) -> bool:
+        chunk = self._take(CHUNK)
+        if not chunk:
+            return False
         self._input = chunk
         return True
 
@@ -215,13 +220,10 @@ class NiftiStream:
         """Extend the unread input to ``at_least`` bytes (False when the file ends first)."""
         parts, have = [self._input], len(self._input)
         while have < at_least:
-            chunk = self._handle.read(max(CHUNK, at_least - have))
+            chunk = self._take(max(CHUNK, at_least - have))
             if not chunk:
                 self._input = b"".join(parts)
                 return False
-            self._taken += len(chunk)
-            for hasher in self.hashers.values():
-                hasher.update(chunk)
             parts.append(chunk)
             have += len(chunk)
         self._input = b"".join(parts)
