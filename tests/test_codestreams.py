@@ -11,6 +11,7 @@ import ast
 import io
 import json
 import random
+import re
 import struct
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from curator.anonymise.images import SliceFormatError, strip_jpeg
+from curator.anonymise.images import SliceFormatError, strip_jpeg, strip_png
 from curator.io.codestreams import (
     J2K_SIZ,
     J2K_SOT,
@@ -31,8 +32,10 @@ from curator.io.codestreams import (
     j2k_segments,
     jp2_codestream_start,
     jpeg_segments,
+    png_chunks,
     rle_segments,
 )
+from curator.io.image_metadata import PNG_METADATA_CHUNKS
 from curator.io.privacy_files import audit_file
 from tests.hostile import run_bounded, snapshot, written_outside
 from tests.ingest_factories import PATIENTS, write_jpeg_series
@@ -43,6 +46,7 @@ from tests.ingest_slices_factories import (
     jpeg_bytes,
     jpeg_with_segments_after_scan,
     make_inputs,
+    png_bytes,
 )
 from tests.slices_factories import make_slices, slice_pixels
 
@@ -229,6 +233,64 @@ def test_codestream_markers_are_walked_in_one_module() -> None:
                                                   or b"jP  " in node.value):
                 copies.append((relative, node.lineno, repr(node.value)))
     assert copies == [], "walk codestreams with curator.io.codestreams instead of a second walker"
+
+
+_PNG_STRUCTURE_CHUNKS = (b"IHDR", b"PLTE", b"IDAT", b"IEND")
+
+
+def test_png_chunks_are_walked_in_one_module() -> None:
+    """Outside io/codestreams.py no module spells a PNG structure chunk (IHDR, PLTE, IDAT, IEND) in a byte string
+    or unpacks a chunk head (">I4s"): that is what a second PNG walker needs. Before, the stripper
+    (anonymise/images.py) and the audit (io/privacy_files_images.py) each walked the chunks. The metadata chunks'
+    names are the table of io/image_metadata.py (tests/test_policy_tables.py)."""
+    copies = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        relative = path.relative_to(PACKAGE).as_posix()
+        if relative == "io/codestreams.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, bytes) \
+                    and any(name in node.value for name in _PNG_STRUCTURE_CHUNKS):
+                copies.append((relative, node.lineno, repr(node.value)))
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and "I4s" in node.value:
+                copies.append((relative, node.lineno, repr(node.value)))
+    assert copies == [], "walk PNG chunks with curator.io.codestreams.png_chunks instead of a second walker"
+
+
+def _png_file(tmp_path: Path, data: bytes) -> Path:
+    path = tmp_path / "slice.png"
+    path.write_bytes(data)
+    return path
+
+
+@pytest.mark.parametrize(("damage", "message"), [
+    (lambda d: d[:-12], "before its IEND chunk (truncated)"),   # IEND is the last 12 bytes
+    (lambda d: d[:20] + bytes([d[20] ^ 0xFF]) + d[21:], "fails its CRC (damaged)"),   # in IHDR
+    (lambda d: d[:8] + b"\x00\x00\x00\x0d" + b"IH R" + d[16:], "does not start a PNG chunk"),
+], ids=["truncated", "crc", "type"])
+def test_the_stripper_refuses_a_damaged_png_that_the_audit_still_reads(tmp_path: Path, damage: Any,
+                                                                        message: str) -> None:
+    """One walker, two modes: strict for the stripper (a damaged PNG is not copied), lenient for the audit (its
+    metadata is still flagged)."""
+    data = damage(png_bytes(slice_pixels(), text=True, time=False))
+    with pytest.raises(SliceFormatError, match=re.escape(message)):
+        strip_png(data)
+    audit = audit_file(_png_file(tmp_path, data).parent, "slice.png", len(data), None)
+    assert audit.error is None
+    assert [item.where for item in audit.image_items][:1] == ["tEXt Author"]
+
+
+def test_the_audit_and_the_stripper_find_the_same_chunks_and_trailing_bytes(tmp_path: Path) -> None:
+    data = png_bytes(slice_pixels(), text=True, time=True, exif=True, trailing=TRAILER)
+    with _png_file(tmp_path, data).open("rb") as handle:
+        chunks = list(png_chunks(handle, len(data)))
+    assert chunks[0].kind == b"IHDR" and chunks[-1].kind == b"IEND"
+    assert [c.offset for c in chunks[1:]] == [c.end for c in chunks[:-1]]
+    stripped = strip_png(data)
+    audit = audit_file(_png_file(tmp_path, data).parent, "slice.png", len(data), None)
+    assert stripped.trailing == audit.trailing_bytes == len(TRAILER)
+    assert [item.where.split()[0] for item in audit.image_items] == list(stripped.removed)
+    assert list(stripped.removed) == [c.kind.decode() for c in chunks if c.kind in PNG_METADATA_CHUNKS]
 
 
 # --- the three readers: what is stripped is what is flagged, a frame cut short is refused ------------------------

@@ -6,11 +6,10 @@ table, so what is stripped is exactly what is flagged.
 
 from __future__ import annotations
 
-import struct
-import zlib
+import io
 from dataclasses import dataclass
 
-from curator.io.codestreams import CodestreamError, jpeg_segments
+from curator.io.codestreams import CodestreamError, jpeg_segments, png_chunks
 from curator.io.formats import JPEG_SIGNATURE, PNG_SIGNATURE
 from curator.io.image_metadata import PNG_METADATA_CHUNKS, jpeg_metadata_segment
 
@@ -35,33 +34,21 @@ class Stripped:
 
 
 def strip_png(data: bytes) -> Stripped:
-    """The PNG without its text, time and EXIF chunks and without bytes after IEND; raises SliceFormatError."""
-    if not data.startswith(PNG_SIGNATURE):
-        raise SliceFormatError("no PNG signature")
+    """The PNG without its text, time and EXIF chunks and without bytes after IEND, chunk by chunk (the one walker,
+    ``curator.io.codestreams.png_chunks``); raises SliceFormatError."""
     out = bytearray(PNG_SIGNATURE)
     removed: list[str] = []
-    position, size = len(PNG_SIGNATURE), len(data)
-    while True:
-        if position + 12 > size:
-            raise SliceFormatError(f"the file ends at byte {size} before its IEND chunk (truncated)")
-        length, kind = struct.unpack(">I4s", data[position : position + 8])
-        if not kind.isalpha() or not kind.isascii():
-            raise SliceFormatError(f"byte {position} does not start a PNG chunk (type {kind!r})")
-        end = position + 12 + length
-        if length > 0x7FFFFFFF or end > size:
-            raise SliceFormatError(f"chunk {kind.decode()} at byte {position} runs past the end of the file "
-                                   f"({length} bytes announced; truncated)")
-        (crc,) = struct.unpack(">I", data[end - 4 : end])
-        if zlib.crc32(data[position + 4 : end - 4]) != crc:
-            raise SliceFormatError(f"chunk {kind.decode()} at byte {position} fails its CRC (damaged)")
-        if kind in PNG_STRIPPED_CHUNKS:
-            removed.append(kind.decode())
-        else:
-            out += data[position:end]
-        position = end
-        if kind == b"IEND":
-            break
-    return Stripped("PNG", bytes(out), tuple(removed), size - position)
+    end = len(PNG_SIGNATURE)
+    try:
+        for chunk in png_chunks(io.BytesIO(data), len(data), strict=True):
+            if chunk.kind in PNG_STRIPPED_CHUNKS:
+                removed.append(chunk.kind.decode())
+            else:
+                out += data[chunk.offset:chunk.end]
+            end = chunk.end
+    except CodestreamError as error:
+        raise SliceFormatError(str(error)) from error
+    return Stripped("PNG", bytes(out), tuple(removed), len(data) - end)
 
 
 def strip_jpeg(data: bytes) -> Stripped:

@@ -1,4 +1,5 @@
-"""The one walker of compressed image codestreams: JPEG (and JPEG-LS), the JPEG 2000 main header, the RLE header.
+"""The one walker of compressed image codestreams: JPEG (and JPEG-LS), the JPEG 2000 main header, the RLE header,
+and of PNG files' chunks (``png_chunks``: the metadata stripper and the privacy audit walk PNGs here too).
 
 Three readers walk codestreams, and each needs the same bytes found the same way: ingest's converter checks every
 compressed DICOM frame against Rows and Columns before a decoder allocates anything (``curator.ingest.convert``),
@@ -16,10 +17,14 @@ and a stream of more than ``MAX_SEGMENTS`` segments is refused. A stream that br
 from __future__ import annotations
 
 import re
+import struct
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import BinaryIO
 
 from curator.io import ReadError
+from curator.io.formats import PNG_SIGNATURE
 
 __all__ = [
     "J2K_EOC",
@@ -36,13 +41,18 @@ __all__ = [
     "JPEG_SOI",
     "JPEG_SOS",
     "MAX_SEGMENTS",
+    "PNG_IEND",
+    "PNG_IHDR",
     "RLE_HEADER_BYTES",
     "CodestreamError",
+    "PngChunk",
     "Segment",
     "j2k_segments",
     "jp2_codestream_start",
     "jpeg_segments",
     "last_eoi_end",
+    "png_bit_depth",
+    "png_chunks",
     "rle_segments",
 ]
 
@@ -273,3 +283,74 @@ def rle_segments(data: bytes) -> tuple[Segment, ...]:
                                   f"offsets must increase after the {RLE_HEADER_BYTES}-byte header)", 4 * number)
         segments.append(Segment(number, start, end - start, view[start:end], end))
     return tuple(segments)
+
+
+# --- PNG: chunks, not a codestream, but walked here for the same reason (one reading for stripper and audit) -----
+
+PNG_IHDR = b"IHDR"
+PNG_IEND = b"IEND"
+PNG_MAX_LENGTH = 0x7FFFFFFF   # PNG 5.3: a chunk's length is at most 2^31 - 1
+
+
+@dataclass(frozen=True)
+class PngChunk:
+    """One chunk of a PNG file: its type, where its length field is, its data's length, where the next starts."""
+
+    kind: bytes     # b"IHDR", b"tEXt", ...
+    offset: int
+    length: int
+    end: int        # after its CRC
+
+    @property
+    def data_offset(self) -> int:
+        return self.offset + 8
+
+
+def png_bit_depth(head: bytes) -> int | None:
+    """The bit depth IHDR gives, from the first 25 bytes of a PNG file; None when they do not start one."""
+    if head.startswith(PNG_SIGNATURE) and len(head) >= 25 and head[12:16] == PNG_IHDR:
+        return head[24]
+    return None
+
+
+def _check_png_chunk(handle: BinaryIO, kind: bytes, position: int, length: int, size: int) -> None:
+    if not kind.isalpha() or not kind.isascii():
+        raise CodestreamError(f"byte {position} does not start a PNG chunk (type {kind!r})", position)
+    if length > PNG_MAX_LENGTH or position + 12 + length > size:
+        raise CodestreamError(f"chunk {kind.decode()} at byte {position} runs past the end of the file "
+                              f"({length} bytes announced; truncated)", position, at_end=True)
+    handle.seek(position + 4)
+    body = handle.read(4 + length)   # its type and data, which its CRC covers
+    if zlib.crc32(body) != int.from_bytes(handle.read(4), "big"):
+        raise CodestreamError(f"chunk {kind.decode()} at byte {position} fails its CRC (damaged)", position)
+
+
+def png_chunks(handle: BinaryIO, size: int, *, strict: bool = True) -> Iterator[PngChunk]:
+    """The chunks of the PNG file open in ``handle`` (``size`` bytes), up to and with IEND, read by seeking: a
+    reader takes only the data it wants (the handle may be moved between chunks). Every step moves forward by at
+    least 12 bytes, so a walk is linear in the file's size.
+
+    ``strict`` (the metadata stripper): a type that is not four ASCII letters, a chunk that runs past the end, a
+    failed CRC or a file without IEND raise CodestreamError. Otherwise (the privacy audit) the walk stops quietly
+    where the file ends, after yielding a last chunk that may run past it. A missing signature always raises.
+    """
+    handle.seek(0)
+    if handle.read(len(PNG_SIGNATURE)) != PNG_SIGNATURE:
+        raise CodestreamError("no PNG signature", 0)
+    position = len(PNG_SIGNATURE)
+    while True:
+        handle.seek(position)
+        head = handle.read(8) if position + 12 <= size else b""
+        if len(head) < 8:
+            if strict:
+                raise CodestreamError(f"the file ends at byte {size} before its IEND chunk (truncated)", position,
+                                      at_end=True)
+            return
+        length, kind = struct.unpack(">I4s", head)
+        if strict:
+            _check_png_chunk(handle, kind, position, length, size)
+        chunk = PngChunk(kind, position, length, position + 12 + length)
+        yield chunk
+        if kind == PNG_IEND or chunk.end > size:
+            return
+        position = chunk.end

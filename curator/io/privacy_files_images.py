@@ -9,8 +9,7 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from curator.io.codestreams import JPEG_EOI, CodestreamError, jpeg_segments, last_eoi_end
-from curator.io.formats import PNG_SIGNATURE
+from curator.io.codestreams import JPEG_EOI, PNG_IEND, CodestreamError, jpeg_segments, last_eoi_end, png_chunks
 from curator.io.image_metadata import JPEG_APP_MARKERS, JPEG_COM, PNG_METADATA_CHUNKS, jpeg_metadata_segment
 from curator.io.privacy_files_records import MAX_ITEM, MAX_TEXT, FileAudit, Search, TextItem, printable
 
@@ -60,29 +59,23 @@ def audit_png(path: Path, size: int, search: Search) -> FileAudit:
     trailing = 0
     stopped: tuple[str, ...] = ()
     with path.open("rb") as handle:
-        if handle.read(8) != PNG_SIGNATURE:
-            return FileAudit("png", error="not a PNG file (no PNG signature)")
-        position, count = 8, 0
-        while position + 12 <= size:
-            if count == MAX_PNG_CHUNKS:   # what follows may hold metadata: say it was not read
-                stopped = (f"the chunks after the first {MAX_PNG_CHUNKS} (from byte {position}) were not read",)
-                break
-            handle.seek(position)
-            head = handle.read(8)
-            if len(head) < 8:
-                break
-            length, kind = struct.unpack(">I4s", head)
-            count += 1
-            if kind in PNG_METADATA_CHUNKS:
-                item = _png_item(kind, handle.read(min(length, MAX_ITEM)))
-                if kind != b"tIME" or item.text:
-                    items.append(item)
-            position += 12 + length
-            if kind == b"IEND":
-                trailing = max(0, size - position)
-                break
+        try:
+            for count, chunk in enumerate(png_chunks(handle, size, strict=False)):
+                if count == MAX_PNG_CHUNKS:   # what follows may hold metadata: say it was not read
+                    stopped = (f"the chunks after the first {MAX_PNG_CHUNKS} (from byte {chunk.offset}) were not "
+                               "read",)
+                    break
+                if chunk.kind in PNG_METADATA_CHUNKS:
+                    handle.seek(chunk.data_offset)
+                    item = _png_item(chunk.kind, handle.read(min(chunk.length, MAX_ITEM)))
+                    if chunk.kind != b"tIME" or item.text:
+                        items.append(item)
+                if chunk.kind == PNG_IEND:
+                    trailing = max(0, size - chunk.end)
+        except CodestreamError as error:   # not strict: only a missing signature
+            return FileAudit("png", error=f"not a PNG file ({error})")
         if trailing and search:
-            handle.seek(position)
+            handle.seek(size - trailing)
             search.text("after IEND", handle.read(MAX_ITEM).decode("latin-1"))
     for item in items:
         search.text(f"PNG {item.where}", item.text)

@@ -18,7 +18,7 @@ from PIL import Image, UnidentifiedImageError
 
 from curator.executor import run_tasks
 from curator.io import ReadError
-from curator.io.formats import PNG_SIGNATURE
+from curator.io.codestreams import png_bit_depth
 from curator.io.regular import read_regular_bytes
 
 if TYPE_CHECKING:
@@ -130,8 +130,9 @@ class SliceFacts:
 # --- images and masks ---------------------------------------------------------------------------------------
 
 def _bit_depth(head: bytes, image: Image.Image) -> int | None:
-    if head.startswith(PNG_SIGNATURE) and len(head) >= 26 and head[12:16] == b"IHDR":
-        return head[24]
+    depth = png_bit_depth(head)
+    if depth is not None:
+        return depth
     bits = getattr(image, "bits", None)  # JPEG sample precision, from the SOF marker
     return bits if isinstance(bits, int) else None
 
