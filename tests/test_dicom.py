@@ -233,7 +233,8 @@ def test_a_header_value_that_does_not_parse(tmp_path: Path) -> None:
     report = run(tmp_path, exit_code=1)
     assert rows(report) == {("DICOM_HEADER_INVALID", "P001/IM0003.dcm", "error"),
                             ("SERIES_GEOMETRY_MISSING", "P001", "error")}
-    assert "ImagePositionPatient: should hold 3 finite numbers, found '[1.0, 2.0]'" in only(report, "DICOM_HEADER_INVALID")["message"]
+    message = only(report, "DICOM_HEADER_INVALID")["message"]
+    assert "ImagePositionPatient: should hold 3 finite numbers, found '[1.0, 2.0]'" in message
 
 
 @pytest.mark.parametrize("deep", [False, True])
