@@ -160,9 +160,10 @@ def label_counts(image: Image.Image) -> dict[int, int] | None:
     flat = pixels.ravel()
     if flat.dtype.kind == "u" and flat.dtype.itemsize <= 2:
         counts = np.bincount(flat)
-        return {int(v): int(n) for v, n in enumerate(counts) if n}
+        values = np.flatnonzero(counts)   # not a Python loop over all 65536 bins of a 16-bit mask
+        return dict(zip(values.tolist(), counts[values].tolist(), strict=True))
     values, numbers = np.unique(flat, return_counts=True)
-    return {int(v): int(n) for v, n in zip(values, numbers, strict=True)}
+    return dict(zip(values.tolist(), numbers.tolist(), strict=True))
 
 
 def _reason(error: BaseException) -> str:
