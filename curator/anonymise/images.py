@@ -6,7 +6,6 @@ table, so what is stripped is exactly what is flagged.
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 
 from curator.io.codestreams import CodestreamError, jpeg_segments, png_chunks
@@ -40,7 +39,7 @@ def strip_png(data: bytes) -> Stripped:
     removed: list[str] = []
     end = len(PNG_SIGNATURE)
     try:
-        for chunk in png_chunks(io.BytesIO(data), len(data), strict=True):
+        for chunk in png_chunks(data, len(data), strict=True):
             if chunk.kind in PNG_STRIPPED_CHUNKS:
                 removed.append(chunk.kind.decode())
             else:

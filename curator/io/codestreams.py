@@ -19,9 +19,9 @@ from __future__ import annotations
 import re
 import struct
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
 from curator.io import ReadError
 from curator.io.formats import PNG_SIGNATURE
@@ -290,10 +290,10 @@ def rle_segments(data: bytes) -> tuple[Segment, ...]:
 PNG_IHDR = b"IHDR"
 PNG_IEND = b"IEND"
 PNG_MAX_LENGTH = 0x7FFFFFFF   # PNG 5.3: a chunk's length is at most 2^31 - 1
+_PNG_HEAD = struct.Struct(">I4s")
 
 
-@dataclass(frozen=True)
-class PngChunk:
+class PngChunk(NamedTuple):
     """One chunk of a PNG file: its type, where its length field is, its data's length, where the next starts."""
 
     kind: bytes     # b"IHDR", b"tEXt", ...
@@ -313,44 +313,51 @@ def png_bit_depth(head: bytes) -> int | None:
     return None
 
 
-def _check_png_chunk(handle: BinaryIO, kind: bytes, position: int, length: int, size: int) -> None:
-    if not kind.isalpha() or not kind.isascii():
-        raise CodestreamError(f"byte {position} does not start a PNG chunk (type {kind!r})", position)
-    if length > PNG_MAX_LENGTH or position + 12 + length > size:
-        raise CodestreamError(f"chunk {kind.decode()} at byte {position} runs past the end of the file "
-                              f"({length} bytes announced; truncated)", position, at_end=True)
-    handle.seek(position + 4)
-    body = handle.read(4 + length)   # its type and data, which its CRC covers
-    if zlib.crc32(body) != int.from_bytes(handle.read(4), "big"):
-        raise CodestreamError(f"chunk {kind.decode()} at byte {position} fails its CRC (damaged)", position)
+def _reader(source: bytes | BinaryIO) -> Callable[[int, int], bytes]:
+    """read(offset, count) -> at most ``count`` bytes of ``source`` from ``offset`` (bytes: sliced; a file: by seeking,
+    so the caller may move it between reads)."""
+    if isinstance(source, bytes):
+        return lambda offset, count: source[offset:offset + count]
+
+    def read(offset: int, count: int) -> bytes:
+        source.seek(offset)
+        return source.read(count)
+
+    return read
 
 
-def png_chunks(handle: BinaryIO, size: int, *, strict: bool = True) -> Iterator[PngChunk]:
-    """The chunks of the PNG file open in ``handle`` (``size`` bytes), up to and with IEND, read by seeking: a
-    reader takes only the data it wants (the handle may be moved between chunks). Every step moves forward by at
-    least 12 bytes, so a walk is linear in the file's size.
+def png_chunks(source: bytes | BinaryIO, size: int, *, strict: bool = True) -> Iterator[PngChunk]:
+    """The chunks of a PNG file, ``size`` bytes in memory or open in a file, up to and with IEND. A file is read by
+    seeking: a reader takes only the data it wants and may move the file between chunks. Every step moves forward
+    by at least 12 bytes, so a walk is linear in the file's size.
 
     ``strict`` (the metadata stripper): a type that is not four ASCII letters, a chunk that runs past the end, a
     failed CRC or a file without IEND raise CodestreamError. Otherwise (the privacy audit) the walk stops quietly
     where the file ends, after yielding a last chunk that may run past it. A missing signature always raises.
     """
-    handle.seek(0)
-    if handle.read(len(PNG_SIGNATURE)) != PNG_SIGNATURE:
+    read = _reader(source)
+    if read(0, len(PNG_SIGNATURE)) != PNG_SIGNATURE:
         raise CodestreamError("no PNG signature", 0)
     position = len(PNG_SIGNATURE)
     while True:
-        handle.seek(position)
-        head = handle.read(8) if position + 12 <= size else b""
+        head = read(position, 8) if position + 12 <= size else b""
         if len(head) < 8:
             if strict:
                 raise CodestreamError(f"the file ends at byte {size} before its IEND chunk (truncated)", position,
                                       at_end=True)
             return
-        length, kind = struct.unpack(">I4s", head)
-        if strict:
-            _check_png_chunk(handle, kind, position, length, size)
-        chunk = PngChunk(kind, position, length, position + 12 + length)
-        yield chunk
-        if kind == PNG_IEND or chunk.end > size:
+        length, kind = _PNG_HEAD.unpack(head)
+        end = position + 12 + length
+        if strict:   # inline, not a call: a hostile file may hold millions of empty chunks
+            if not kind.isalpha() or not kind.isascii():
+                raise CodestreamError(f"byte {position} does not start a PNG chunk (type {kind!r})", position)
+            if length > PNG_MAX_LENGTH or end > size:
+                raise CodestreamError(f"chunk {kind.decode()} at byte {position} runs past the end of the file "
+                                      f"({length} bytes announced; truncated)", position, at_end=True)
+            rest = read(position + 8, length + 4)   # its data and its CRC, which covers type and data
+            if zlib.crc32(rest[:length], zlib.crc32(kind)) != int.from_bytes(rest[length:], "big"):
+                raise CodestreamError(f"chunk {kind.decode()} at byte {position} fails its CRC (damaged)", position)
+        yield PngChunk(kind, position, length, end)
+        if kind == PNG_IEND or end > size:
             return
-        position = chunk.end
+        position = end
