@@ -13,6 +13,7 @@ import posixpath
 import warnings
 from collections import Counter
 from dataclasses import dataclass, field
+from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
@@ -25,6 +26,7 @@ from curator.io.junk import is_junk_path
 from curator.io.regular import open_regular
 
 if TYPE_CHECKING:
+    from curator.io.dicom_audit import DicomAudit
     from curator.io.facts import Facts
 
 __all__ = ["DICOM_SUFFIXES", "Decoding", "DicomFacts", "DicomFile", "DicomSeries", "dicom_head", "dicom_kind", "gather",
@@ -125,6 +127,8 @@ class DicomFacts:
     decoded: dict[str, Decoding] = field(default_factory=dict)   # --deep: path -> outcome
     directories: list[str] = field(default_factory=list)         # DICOMDIR files (not images)
     looked_at: int = 0                                           # files considered
+    # the fast tier's privacy audit, read in the same parse of each file; io.dicom_audit.gather takes it from here
+    audit: DicomAudit | None = None
 
 
 def _syntax_name(uid: str) -> str:
@@ -416,7 +420,7 @@ def _decode(ds: Dataset, header: DicomFile) -> Decoding:
     return Decoding(name)
 
 
-def _pixel_extent(handle: IO[bytes], ds: Dataset) -> int | None:
+def pixel_extent(handle: IO[bytes], ds: Dataset) -> int | None:
     """Bytes of a native (7FE0,0010) element present in the file, from its element header at the handle."""
     meta = getattr(ds, "file_meta", None)
     syntax = _text(meta, "TransferSyntaxUID") if meta is not None else ""
@@ -470,19 +474,29 @@ def _read_opened(rel: str, path: Path, handle: IO[bytes] | None, deep: bool
         handle.seek(0)
         ds = dcmread(handle, stop_before_pixels=not deep, force=False)
         if not deep:  # pydicom stopped at the pixel data element: measure it without reading it
-            present = _pixel_extent(handle, ds)
+            present = pixel_extent(handle, ds)
     except Exception as error:
         return " ".join(str(error).split()) or type(error).__name__, None
     if not len(ds):
         return "no data elements follow the file meta information: the file is truncated or holds no image", None
+    header = interpret(rel, ds, present)
+    if isinstance(header, str):
+        return header, None
+    decoding = _decode(ds, header) if deep and header.is_image else None
+    return header, decoding
+
+
+def interpret(rel: str, ds: Dataset, present: int | None) -> DicomFile | str:
+    """The header of a parsed Part 10 data set with elements, or why it is none (``present``: the bytes of native
+    pixel data the file holds, :func:`pixel_extent`). Shared with the audit, which parses each file once for
+    both (``curator.io.dicom_audit.read_together``)."""
     try:
         header = _header(rel, ds, present)
     except Exception as error:
-        return f"the DICOM header cannot be interpreted: {error}", None
+        return f"the DICOM header cannot be interpreted: {error}"
     if not header.sop_class_uid and not header.sop_instance_uid:
-        return "it has neither a SOP Class UID nor a SOP Instance UID, so it is no DICOM object", None
-    decoding = _decode(ds, header) if deep and header.is_image else None
-    return header, decoding
+        return "it has neither a SOP Class UID nor a SOP Instance UID, so it is no DICOM object"
+    return header
 
 
 def _patient(path: str) -> str:
@@ -538,13 +552,27 @@ def read_task(job: tuple[Path, str, bool]) -> tuple[DicomFile | str | None, Deco
 def gather(facts: Facts) -> None:
     """Read every DICOM file of the release (in parallel) into ``facts.dicom``.
 
-    Decoding pixels (--deep) is CPU work that holds the GIL in places, so it runs on processes; reading
-    headers only is I/O and runs on threads.
+    Decoding pixels (--deep) is CPU work that holds the GIL in places, so it runs on processes. The fast tier
+    parses each file once for the headers and the privacy audit together, in batches on processes (parsing holds
+    the GIL): :func:`curator.io.dicom_audit.read_together`.
     """
-    paths = sorted(p for p in facts.files if not _skipped(p))
-    jobs = [(facts.root, rel, facts.deep) for rel in paths]
-    results = run_tasks(read_task, jobs, facts.jobs, processes=facts.deep)
+    if not facts.deep:  # the fast tier: one parse of each file for the headers and the privacy audit together
+        from curator.io.dicom_audit import read_together  # it imports this module
 
+        read_together(facts)
+        return
+    paths = candidates(facts)
+    jobs = [(facts.root, rel, facts.deep) for rel in paths]
+    facts.dicom = assemble(paths, run_tasks(read_task, jobs, facts.jobs, processes=facts.deep))
+
+
+def candidates(facts: Facts) -> list[str]:
+    """The files :func:`gather` opens: every file but OS litter."""
+    return sorted(p for p in facts.files if not _skipped(p))
+
+
+def assemble(paths: list[str], results: Iterable[tuple[DicomFile | str | None, Decoding | None]]) -> DicomFacts:
+    """The DicomFacts of the results of :func:`read_task` for ``paths`` (in that order)."""
     found = DicomFacts(looked_at=len(paths))
     for rel, (header, decoding) in zip(paths, results, strict=True):
         if header is None:
@@ -559,4 +587,4 @@ def gather(facts: Facts) -> None:
         if decoding is not None:
             found.decoded[rel] = decoding
     found.series = group_series(list(found.files.values()))
-    facts.dicom = found
+    return found
