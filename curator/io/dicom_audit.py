@@ -25,11 +25,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Literal
 
 from pydicom import dcmread
+from pydicom.charset import default_encoding
 from pydicom.datadict import dictionary_VR, keyword_for_tag
+from pydicom.dataelem import DataElement, RawDataElement, convert_raw_data_element
 from pydicom.dataset import Dataset
 from pydicom.filereader import read_dataset
 from pydicom.multival import MultiValue
 from pydicom.tag import BaseTag
+from pydicom.valuerep import AMBIGUOUS_VR
 
 from curator.executor import run_batches, run_tasks
 from curator.io import dicom as dicom_files
@@ -161,6 +164,20 @@ def _raw_vr(ds: Dataset, tag: int) -> str:
         return ""
 
 
+def _element(ds: Dataset, tag: int) -> DataElement:
+    """``ds[tag]``, without storing the converted element back into ``ds``: on headers of a few hundred elements
+    pydicom's store and lookups around it cost more than the conversion itself (issue 15's profile). Sequences and
+    ambiguous VRs (US or SS, OB or OW), which pydicom corrects from the data set, go through ``ds[tag]``."""
+    raw = ds.get_item(BaseTag(tag))
+    if not isinstance(raw, RawDataElement) or (raw.value is None and raw.length):   # converted, or deferred
+        return ds[tag]
+    encoding = default_encoding if tag == 0x00080005 else (ds.original_character_set or ds._character_set)
+    element = convert_raw_data_element(raw, encoding=encoding, ds=ds)
+    if element.VR == "SQ" or element.VR in AMBIGUOUS_VR:
+        return ds[tag]
+    return element
+
+
 def _walk(ds: Dataset, prefix: str, meta: bool, notes: list[str]) -> Iterator[AuditElement]:
     table = deid_table()
     for key in list(ds.keys()):
@@ -169,7 +186,7 @@ def _walk(ds: Dataset, prefix: str, meta: bool, notes: list[str]) -> Iterator[Au
         if not (meta or private) and table.lookup(tag) is None and _raw_vr(ds, tag) not in _WALKED_VRS:
             continue  # nothing a privacy rule looks at (geometry, pixel description, codes): not even decoded
         try:
-            element = ds[tag]
+            element = _element(ds, tag)
         except Exception as error:  # the message may quote the value: only its kind is kept
             notes.append(f"{prefix}{_tag_text(tag)} cannot be decoded ({type(error).__name__})")
             continue
