@@ -8,14 +8,28 @@ Times, on the same warm files (best of --repeat):
 A ratio near 1 means the audit costs little more than reading the headers at all. Default input: the real
 COVID-CT-MD P001 series (148 slices) beside the checkout.
 
+With ``--copies N`` (issue 15: P001 x20 = 2,960 real JPEG-lossless slices) the folder is copied N times into a
+temporary release (one patient folder per copy, never into the repository) and the *whole command* ``curator
+validate --profile dicom`` (fast tier, text report) is timed against the plain header read, interleaved, medians of
+--repeat: ``--jobs 1`` and all cores, and with ``--baseline CHECKOUT`` the same commands of another checkout of
+curator (e.g. the main branch) in the same run.
+
     python benchmarks/dicom_audit_throughput.py [FOLDER] --repeat 3
+    python benchmarks/dicom_audit_throughput.py --copies 20 --repeat 3 [--baseline ../main]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 from pydicom import dcmread
@@ -42,11 +56,84 @@ def best(function: object, repeat: int) -> float:
     return min(times)
 
 
+def copies(source: Path, count: int, work: Path) -> Path:
+    """``count`` copies of the DICOM files under ``source``, one patient folder each: P001 ... P0NN/series/."""
+    files = [p for p in sorted(source.rglob("*")) if p.is_file() and p.suffix.lower() == ".dcm"]
+    for index in range(1, count + 1):
+        folder = work / f"P{index:03d}" / "series"
+        folder.mkdir(parents=True)
+        for path in files:
+            shutil.copyfile(path, folder / path.name)
+    return work
+
+
+PEAK_MB: dict[str, float] = {}   # command -> the largest peak RSS of its main process (wait4; workers not included)
+
+
+def command(name: str, checkout: Path, root: Path, jobs: str) -> Callable[[], None]:
+    env = {**os.environ, "PYTHONPATH": str(checkout)}
+
+    def run() -> None:
+        with tempfile.TemporaryFile() as errors:
+            child = subprocess.Popen([sys.executable, "-m", "curator", "validate", str(root), "--profile", "dicom",
+                                      "--jobs", jobs, "--no-cache"], env=env, stdout=subprocess.DEVNULL,
+                                     stderr=errors)
+            _, status, usage = os.wait4(child.pid, 0)
+            child.returncode = os.waitstatus_to_exitcode(status)
+            errors.seek(0)
+            text = errors.read().decode(errors="replace")
+        if child.returncode not in (0, 1) or "Traceback" in text:
+            raise SystemExit(f"validate failed ({child.returncode}): {text[-2000:]}")
+        PEAK_MB[name] = max(PEAK_MB.get(name, 0.0), usage.ru_maxrss / 1024)
+    return run
+
+
+def whole_command(source: Path, count: int, repeat: int, baseline: Path | None) -> None:
+    """The issue 15 row: the whole validate command against a plain pydicom header read, interleaved."""
+    here = Path(__file__).resolve().parents[1]
+    with tempfile.TemporaryDirectory(prefix="dicom-bench-") as temporary:
+        root = copies(source, count, Path(temporary))
+        paths = sorted(root.rglob("*.dcm"))
+        cores = str(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+
+        def plain() -> None:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                for path in paths:
+                    dcmread(path, stop_before_pixels=True)
+
+        runs: list[tuple[str, Callable[[], None]]] = [("pydicom dcmread(stop_before_pixels), 1 core", plain)]
+        for name, checkout in (("curator", here), ("baseline", baseline)):
+            if checkout is not None:
+                for jobs in ("1", cores):
+                    label = f"{name} validate --jobs {jobs}"
+                    runs.append((label, command(label, checkout, root, jobs)))
+        times: dict[str, list[float]] = {name: [] for name, _ in runs}
+        for _ in range(repeat):          # interleaved: the machine's load falls on every row alike
+            for name, function in runs:
+                started = time.perf_counter()
+                function()
+                times[name].append(time.perf_counter() - started)
+        floor = statistics.median(times[runs[0][0]])
+        print(f"{len(paths)} DICOM files ({count} x {source.name}), medians of {repeat}, load average "
+              f"{os.getloadavg()[0]:.1f} at the end")
+        for name, _ in runs:
+            seconds = statistics.median(times[name])
+            each = ", ".join(f"{t:.2f}" for t in times[name])
+            print(f"  {name:48s} {seconds:6.2f} s  {len(paths) / seconds:6.0f} files/s  x{seconds / floor:.2f} "
+                  f"the plain read  {PEAK_MB.get(name, 0):4.0f} MB  (runs: {each})")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("folder", nargs="?", type=Path, default=DEFAULT)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--copies", type=int, default=0, help="time the whole command on N copies of FOLDER")
+    parser.add_argument("--baseline", type=Path, help="another curator checkout timed in the same run")
     args = parser.parse_args()
+    if args.copies:
+        whole_command(args.folder, args.copies, args.repeat, args.baseline)
+        return
     root: Path = args.folder
     facts = _facts(root, 1)
     gather(facts)

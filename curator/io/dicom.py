@@ -7,25 +7,26 @@ other files are skipped. A candidate that pydicom cannot parse (``force=False``)
 
 from __future__ import annotations
 
-import math
 import os
 import posixpath
 import warnings
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, TypeVar
+from typing import IO, TYPE_CHECKING
 
 from pydicom import dcmread
 from pydicom.dataset import Dataset
 from pydicom.uid import UID
 
 from curator.executor import run_tasks
+from curator.io.dicom_values import _integer, _number, _vector, element_value, finite_numbers, group_value, whole_number
 from curator.io.junk import is_junk_path
 from curator.io.regular import open_regular
 
 if TYPE_CHECKING:
+    from curator.io.dicom_audit import DicomAudit
     from curator.io.facts import Facts
 
 __all__ = [
@@ -44,7 +45,6 @@ __all__ = [
     "whole_number",
 ]
 
-T = TypeVar("T")
 
 DICOM_SUFFIXES = (".dcm", ".dicom", ".dic", ".ima")
 MEDIA_STORAGE_DIRECTORY = "1.2.840.10008.1.3.10"  # DICOMDIR: an index of the files, not an image
@@ -141,6 +141,8 @@ class DicomFacts:
     decoded: dict[str, Decoding] = field(default_factory=dict)   # --deep: path -> outcome
     directories: list[str] = field(default_factory=list)         # DICOMDIR files (not images)
     looked_at: int = 0                                           # files considered
+    # the fast tier's privacy audit, read in the same parse of each file; io.dicom_audit.gather takes it from here
+    audit: DicomAudit | None = None
 
 
 def _syntax_name(uid: str) -> str:
@@ -236,85 +238,6 @@ def _text(ds: Dataset, keyword: str) -> str:
     if value is None:
         return ""
     return str(value).strip().strip("\x00").strip()
-
-
-def element_value(ds: Dataset, keyword: str) -> object | None:
-    """The value of ``keyword``, None when the element is absent or empty; what pydicom raises for a malformed
-    element is raised. The first step of every DICOM value accessor (here, ingest's select, convert and seg)."""
-    if keyword not in ds:
-        return None
-    value = ds.get(keyword)
-    return None if value is None or value == "" else value
-
-
-def group_value(groups: Sequence[Dataset], sequence: str, keyword: str,
-                fallback: Dataset | None = None) -> object | None:
-    """``keyword`` from the first functional group (per-frame, then shared) whose ``sequence`` item has it, else
-    from ``fallback``'s own elements when given (an enhanced image may also carry it at the top level; a SEG not)."""
-    for group in groups:
-        items = group.get(sequence)
-        if items:
-            value = element_value(items[0], keyword)
-            if value is not None:
-                return value
-    return None if fallback is None else element_value(fallback, keyword)
-
-
-def _checked(ds: Dataset, keyword: str, invalid: list[str], convert: Callable[[object], T | str]) -> T | None:
-    """``keyword`` through ``convert`` (whole_number, finite_numbers); None when absent, or with the reason noted
-    in ``invalid`` when it does not convert."""
-    try:
-        value = element_value(ds, keyword)
-        converted = None if value is None else convert(value)
-    except Exception as error:  # a malformed element pydicom only notices when it is read
-        invalid.append(f"{keyword}: {error}")
-        return None
-    if isinstance(converted, str):
-        invalid.append(f"{keyword}: {converted}")
-        return None
-    return converted
-
-
-def _number(ds: Dataset, keyword: str, invalid: list[str]) -> float | None:
-    numbers = _checked(ds, keyword, invalid, lambda value: finite_numbers(value, 1))
-    return None if numbers is None else numbers[0]
-
-
-def _integer(ds: Dataset, keyword: str, invalid: list[str]) -> int | None:
-    return _checked(ds, keyword, invalid, whole_number)
-
-
-def _vector(ds: Dataset, keyword: str, size: int, invalid: list[str]) -> tuple[float, ...] | None:
-    return _checked(ds, keyword, invalid, lambda value: finite_numbers(value, size))
-
-
-def finite_numbers(value: object, count: int) -> tuple[float, ...] | str:
-    """A DICOM decimal value (one number or a multi-value) as ``count`` finite floats, or what is wrong with it
-    (a phrase for the caller's message: "'1\\x' is not a list of numbers (...)")."""
-    shown = " ".join(str(value).split())
-    try:
-        items = [value] if isinstance(value, str | bytes | int | float) else list(value)  # type: ignore[call-overload]
-        numbers = tuple(float(item) for item in items)
-    except (TypeError, ValueError, OverflowError) as error:
-        return f"{shown!r} is not a list of numbers ({error})"
-    if len(numbers) != count or not all(math.isfinite(v) for v in numbers):
-        return f"should hold {count} finite numbers, found {shown!r}"
-    return numbers
-
-
-def whole_number(value: object) -> int | str:
-    """A DICOM integer value (IS, US, a number) as an int, or what is wrong with it (a phrase for the caller's
-    message): "1.5", "abc", "inf" are refused, never truncated or rounded."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    shown = " ".join(str(value).split())
-    try:
-        number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError, OverflowError):
-        return f"{shown!r} is not a whole number"
-    if not math.isfinite(number) or number != int(number):
-        return f"{shown!r} is not a whole number"
-    return int(number)
 
 
 def _image_type(ds: Dataset) -> tuple[str, ...]:
@@ -434,7 +357,7 @@ def _decode(ds: Dataset, header: DicomFile) -> Decoding:
     return Decoding(name)
 
 
-def _pixel_extent(handle: IO[bytes], ds: Dataset) -> int | None:
+def pixel_extent(handle: IO[bytes], ds: Dataset) -> int | None:
     """Bytes of a native (7FE0,0010) element present in the file, from its element header at the handle."""
     meta = getattr(ds, "file_meta", None)
     syntax = _text(meta, "TransferSyntaxUID") if meta is not None else ""
@@ -488,19 +411,29 @@ def _read_opened(rel: str, path: Path, handle: IO[bytes] | None, deep: bool
         handle.seek(0)
         ds = dcmread(handle, stop_before_pixels=not deep, force=False)
         if not deep:  # pydicom stopped at the pixel data element: measure it without reading it
-            present = _pixel_extent(handle, ds)
+            present = pixel_extent(handle, ds)
     except Exception as error:
         return " ".join(str(error).split()) or type(error).__name__, None
     if not len(ds):
         return "no data elements follow the file meta information: the file is truncated or holds no image", None
+    header = interpret(rel, ds, present)
+    if isinstance(header, str):
+        return header, None
+    decoding = _decode(ds, header) if deep and header.is_image else None
+    return header, decoding
+
+
+def interpret(rel: str, ds: Dataset, present: int | None) -> DicomFile | str:
+    """The header of a parsed Part 10 data set with elements, or why it is none (``present``: the bytes of native
+    pixel data the file holds, :func:`pixel_extent`). Shared with the audit, which parses each file once for
+    both (``curator.io.dicom_audit.read_together``)."""
     try:
         header = _header(rel, ds, present)
     except Exception as error:
-        return f"the DICOM header cannot be interpreted: {error}", None
+        return f"the DICOM header cannot be interpreted: {error}"
     if not header.sop_class_uid and not header.sop_instance_uid:
-        return "it has neither a SOP Class UID nor a SOP Instance UID, so it is no DICOM object", None
-    decoding = _decode(ds, header) if deep and header.is_image else None
-    return header, decoding
+        return "it has neither a SOP Class UID nor a SOP Instance UID, so it is no DICOM object"
+    return header
 
 
 def _patient(path: str) -> str:
@@ -556,13 +489,27 @@ def read_task(job: tuple[Path, str, bool]) -> tuple[DicomFile | str | None, Deco
 def gather(facts: Facts) -> None:
     """Read every DICOM file of the release (in parallel) into ``facts.dicom``.
 
-    Decoding pixels (--deep) is CPU work that holds the GIL in places, so it runs on processes; reading
-    headers only is I/O and runs on threads.
+    Decoding pixels (--deep) is CPU work that holds the GIL in places, so it runs on processes. The fast tier
+    parses each file once for the headers and the privacy audit together, in batches on processes (parsing holds
+    the GIL): :func:`curator.io.dicom_audit.read_together`.
     """
-    paths = sorted(p for p in facts.files if not _skipped(p))
-    jobs = [(facts.root, rel, facts.deep) for rel in paths]
-    results = run_tasks(read_task, jobs, facts.jobs, processes=facts.deep)
+    if not facts.deep:  # the fast tier: one parse of each file for the headers and the privacy audit together
+        from curator.io.dicom_audit import read_together  # it imports this module
 
+        read_together(facts)
+        return
+    paths = candidates(facts)
+    jobs = [(facts.root, rel, facts.deep) for rel in paths]
+    facts.dicom = assemble(paths, run_tasks(read_task, jobs, facts.jobs, processes=facts.deep))
+
+
+def candidates(facts: Facts) -> list[str]:
+    """The files :func:`gather` opens: every file but OS litter."""
+    return sorted(p for p in facts.files if not _skipped(p))
+
+
+def assemble(paths: list[str], results: Iterable[tuple[DicomFile | str | None, Decoding | None]]) -> DicomFacts:
+    """The DicomFacts of the results of :func:`read_task` for ``paths`` (in that order)."""
     found = DicomFacts(looked_at=len(paths))
     for rel, (header, decoding) in zip(paths, results, strict=True):
         if header is None:
@@ -577,4 +524,4 @@ def gather(facts: Facts) -> None:
         if decoding is not None:
             found.decoded[rel] = decoding
     found.series = group_series(list(found.files.values()))
-    facts.dicom = found
+    return found

@@ -19,22 +19,26 @@ import io
 import os
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Literal
 
 from pydicom import dcmread
+from pydicom.charset import default_encoding
 from pydicom.datadict import dictionary_VR, keyword_for_tag
+from pydicom.dataelem import DataElement, RawDataElement, convert_raw_data_element
 from pydicom.dataset import Dataset
 from pydicom.filereader import read_dataset
 from pydicom.multival import MultiValue
 from pydicom.tag import BaseTag
+from pydicom.valuerep import AMBIGUOUS_VR
 
-from curator.executor import run_tasks
+from curator.executor import run_batches, run_tasks
 from curator.io import dicom as dicom_files
 from curator.io.deid_table import deid_table
 from curator.io.dicom import DICOM_SUFFIXES, MEDIA_STORAGE_DIRECTORY, _named_dicom, _skipped
+from curator.io.regular import open_regular
 
 if TYPE_CHECKING:
     from curator.io.facts import Facts
@@ -160,6 +164,20 @@ def _raw_vr(ds: Dataset, tag: int) -> str:
         return ""
 
 
+def _element(ds: Dataset, tag: int) -> DataElement:
+    """``ds[tag]``, without storing the converted element back into ``ds``: on headers of a few hundred elements
+    pydicom's store and lookups around it cost more than the conversion itself (issue 15's profile). Sequences and
+    ambiguous VRs (US or SS, OB or OW), which pydicom corrects from the data set, go through ``ds[tag]``."""
+    raw = ds.get_item(BaseTag(tag))
+    if not isinstance(raw, RawDataElement) or (raw.value is None and raw.length):   # converted, or deferred
+        return ds[tag]
+    encoding = default_encoding if tag == 0x00080005 else (ds.original_character_set or ds._character_set)
+    element = convert_raw_data_element(raw, encoding=encoding, ds=ds)
+    if element.VR == "SQ" or element.VR in AMBIGUOUS_VR:
+        return ds[tag]
+    return element
+
+
 def _walk(ds: Dataset, prefix: str, meta: bool, notes: list[str]) -> Iterator[AuditElement]:
     table = deid_table()
     for key in list(ds.keys()):
@@ -168,7 +186,7 @@ def _walk(ds: Dataset, prefix: str, meta: bool, notes: list[str]) -> Iterator[Au
         if not (meta or private) and table.lookup(tag) is None and _raw_vr(ds, tag) not in _WALKED_VRS:
             continue  # nothing a privacy rule looks at (geometry, pixel description, codes): not even decoded
         try:
-            element = ds[tag]
+            element = _element(ds, tag)
         except Exception as error:  # the message may quote the value: only its kind is kept
             notes.append(f"{prefix}{_tag_text(tag)} cannot be decoded ({type(error).__name__})")
             continue
@@ -325,6 +343,11 @@ def audit_file(root: Path, rel: str) -> AuditedFile | str | None:
         return "it has no 'DICM' marker at byte 128 and does not parse as a DICOM data set"
     if not len(ds):
         return "no data elements follow the file meta information: the file is truncated or holds no data set"
+    return _audited(rel, ds, notes)
+
+
+def _audited(rel: str, ds: Dataset, notes: list[str]) -> AuditedFile:
+    """The audit's view of a parsed data set with elements (trailing elements merged in)."""
     elements: list[AuditElement] = []
     meta = getattr(ds, "file_meta", None)
     if meta is not None:
@@ -361,10 +384,19 @@ def candidates(facts: Facts) -> tuple[list[str], int]:
 
 
 def gather(facts: Facts) -> None:
-    """Audit-read every DICOM file of the release into ``facts.dicom_audit``."""
+    """Audit-read every DICOM file of the release into ``facts.dicom_audit`` (taken from the profile dicom's
+    reader when it already read the audit in the same parse: :func:`read_together`)."""
+    if facts.dicom is not None and facts.dicom.audit is not None:
+        facts.dicom_audit, facts.dicom.audit = facts.dicom.audit, None
+        return
     started = time.perf_counter()
     paths, skipped = candidates(facts)
     results = run_tasks(audit_task, [(facts.root, rel) for rel in paths], facts.jobs)
+    facts.dicom_audit = _collect(facts, paths, skipped, results, started)
+
+
+def _collect(facts: Facts, paths: list[str], skipped: int, results: Iterable[AuditedFile | str | None],
+             started: float) -> DicomAudit:
     audit = DicomAudit(looked_at=len(paths), skipped=skipped)
     shared: dict[AuditElement, AuditElement] = {}
     files = facts.files
@@ -378,7 +410,80 @@ def gather(facts: Facts) -> None:
         audit.files[rel] = replace(result, elements=elements)
         audit.bytes += files[rel].size
     audit.seconds = round(time.perf_counter() - started, 3)
-    facts.dicom_audit = audit
+    return audit
+
+
+Together = tuple[dicom_files.DicomFile | str | None, AuditedFile | str | None]   # (header, audit) of one file
+
+
+def read_together(facts: Facts) -> None:
+    """The fast tier of profile dicom: each file parsed once for both readers, ``facts.dicom`` (headers and
+    series) and the privacy audit, kept in ``facts.dicom.audit`` until :func:`gather` takes it.
+
+    Parsing holds the GIL, so the files go to processes in batches of ``BATCH_FILES`` (one task per batch, the
+    results streamed back in order: :func:`curator.executor.run_batches`). The results are exactly those of the two
+    readers run one after the other (``curator.io.dicom.read_task`` and :func:`audit_task`).
+    """
+    started = time.perf_counter()
+    paths = dicom_files.candidates(facts)
+    audited, skipped = candidates(facts)
+    wanted = set(audited)
+    headers: list[dicom_files.DicomFile | str | None] = []
+    audits: list[AuditedFile | str | None] = []
+    items = [(facts.root, rel, rel in wanted) for rel in paths]
+    for (_, _, audit), (header, result) in zip(items, run_batches(together_batch, items, facts.jobs,
+                                                                   batch_size=BATCH_FILES, processes=True),
+                                               strict=True):
+        headers.append(header)
+        if audit:
+            audits.append(result)
+    facts.dicom = dicom_files.assemble(paths, ((header, None) for header in headers))
+    facts.dicom.audit = _collect(facts, audited, skipped, audits, started)
+
+
+BATCH_FILES = 48   # files per task of read_together: a few hundred tasks for a large series, little pickling each
+
+
+def together_batch(batch: list[tuple[Path, str, bool]]) -> list[Together]:
+    """A task of :func:`read_together` (picklable): ``(root, path, audit it too)`` -> (header, audit) per file."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return [_together(root, rel, audit) for root, rel, audit in batch]
+
+
+def _together(root: Path, rel: str, audit: bool) -> Together:
+    try:
+        both = _parse_together(root, rel, audit)
+    except Exception:
+        both = None
+    if both is None:  # not a plainly readable Part 10 file: each reader on its own, with its own wording
+        return dicom_files.read_task((root, rel, False))[0], audit_task((root, rel)) if audit else None
+    return both
+
+
+def _parse_together(root: Path, rel: str, audit: bool) -> Together | None:
+    """One parse for both readers, or None when the file takes another road in either (not Part 10, a parse
+    error, a deflated data set, no elements)."""
+    with open_regular(root / rel, "rb") as handle:
+        if dicom_files.dicom_head(handle.read(dicom_files.HEAD_BYTES)) != dicom_files.PART10:
+            return None
+        handle.seek(0)
+        ds = dcmread(handle, stop_before_pixels=True, force=False)
+        meta = getattr(ds, "file_meta", None)
+        syntax = _text(meta.get("TransferSyntaxUID")) if meta is not None else ""
+        if syntax == DEFLATED or not len(ds):
+            return None
+        position = handle.tell()
+        header = dicom_files.interpret(rel, ds, dicom_files.pixel_extent(handle, ds))
+        if not audit:
+            return header, None
+        handle.seek(position)
+        notes: list[str] = []
+        tail = _tail(handle, ds, syntax or "1.2.840.10008.1.2.1", notes)  # type: ignore[arg-type]
+    if tail is not None:
+        for element in tail:
+            ds[element.tag] = element
+    return header, _audited(rel, ds, notes)
 
 
 def text_values(audit: DicomAudit) -> Iterator[tuple[str, str, str]]:

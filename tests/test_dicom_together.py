@@ -1,0 +1,111 @@
+"""The fast tier of profile dicom parses each file once for the series headers and the privacy audit together, in
+batches on processes (issue 15). What it reads must be exactly what the two readers read one after the other,
+whatever the batch boundaries and the number of jobs, with damaged files in the middle of a batch named exactly.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydicom.dataset import Dataset
+
+from curator.io import dicom as dicom_files
+from curator.io import dicom_audit
+from curator.io.facts import Facts
+from curator.io.inventory import walk
+from curator.profiles import get_profile
+from tests.dicom_factories import write_series
+from tests.dicom_privacy_factories import planted_slice, with_trailing_private, write_undecodable
+from tests.reports import validate_report
+
+TRUNCATED = "P1/IM0003.dcm"
+NOT_DICOM = "P2/notes.dcm"
+
+
+def _tree(root: Path) -> Path:
+    """A patient with planted slices, one cut short in the middle, two with private elements after the pixel
+    data (native and encapsulated); a patient with an undecodable element, an empty data set, a text file named
+    .dcm and a README."""
+    folder = root / "P1"
+    folder.mkdir(parents=True)
+    for instance in range(1, 9):
+        ds = planted_slice(instance, z=instance * 2.5)
+        if instance in (7, 8):
+            ds = with_trailing_private(ds, encapsulated=instance == 8)
+        ds.save_as(folder / f"IM{instance:04d}.dcm", enforce_file_format=True)
+    cut = root / TRUNCATED
+    cut.write_bytes(cut.read_bytes()[:300])   # the file meta, then nothing
+    write_undecodable(root / "P2" / "IM0001.dcm", planted_slice(9, z=40.0))
+    empty = Dataset()
+    empty.file_meta = planted_slice(10).file_meta
+    empty.save_as(root / "P2" / "IM0002.dcm", enforce_file_format=True)
+    (root / NOT_DICOM).write_text("not an image\n" * 20, encoding="utf-8")
+    (root / "README.md").write_text("# Release\n", encoding="utf-8")
+    return root
+
+
+def _facts(root: Path, jobs: int) -> Facts:
+    return Facts(root=root, profile=get_profile("dicom"), languages=["en"], entries=walk(root), jobs=jobs)
+
+
+def _together(root: Path, jobs: int) -> Facts:
+    facts = _facts(root, jobs)
+    dicom_files.gather(facts)      # the fast tier: read_together
+    dicom_audit.gather(facts)      # takes the audit read in the same parse
+    return facts
+
+
+def _separately(root: Path) -> Facts:
+    """The two readers one after the other, each parsing every file itself (as before issue 15)."""
+    facts = _facts(root, 1)
+    paths = dicom_files.candidates(facts)
+    facts.dicom = dicom_files.assemble(paths, [dicom_files.read_task((root, rel, False)) for rel in paths])
+    dicom_audit.gather(facts)      # facts.dicom.audit is None: the audit reads every file on its own
+    return facts
+
+
+def _view(facts: Facts) -> dict[str, Any]:
+    dicom, audit = facts.dicom, facts.dicom_audit
+    assert dicom is not None and audit is not None
+    return {"files": list(dicom.files.items()), "unreadable": list(dicom.unreadable.items()),
+            "directories": dicom.directories, "looked_at": dicom.looked_at,
+            "series": [(s.label, s.folder, [f.path for f in s.files]) for s in dicom.series],
+            "audited": list(audit.files.items()), "audit_unreadable": list(audit.unreadable.items()),
+            "audit_counts": (audit.looked_at, audit.skipped, audit.bytes)}
+
+
+def test_one_parse_reads_what_the_two_readers_read(tmp_path: Path) -> None:
+    root = _tree(tmp_path / "release")
+    expected = _view(_separately(root))
+    together = _together(root, 1)
+    assert _view(together) == expected
+    assert together.dicom is not None and together.dicom.audit is None   # taken by the audit's gather
+    # what the tree holds, so the comparison is not between two empty readings
+    assert sorted(dict(expected["unreadable"])) == [TRUNCATED, "P2/IM0002.dcm", NOT_DICOM]
+    assert len(expected["files"]) == 8 and len(expected["audited"]) == 8   # IM0001-8 but 3, P2/IM0001
+    trailing = dict(expected["audited"])["P1/IM0008.dcm"]
+    assert any(e.location.endswith("(7FE1,1001)") or e.tag == 0x7FE11001 for e in trailing.elements)
+
+
+def test_batches_on_processes_read_what_one_job_reads(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Batches of 2 files on 2 processes: the damaged file lies inside a batch, the order and every result are
+    those of one job reading file after file."""
+    root = _tree(tmp_path / "release")
+    one = _view(_together(root, 1))
+    monkeypatch.setattr(dicom_audit, "BATCH_FILES", 2)
+    batched = _view(_together(root, 2))
+    assert batched == one
+    assert dict(batched["unreadable"])[TRUNCATED] == dict(one["unreadable"])[TRUNCATED] != ""
+
+
+def test_report_is_identical_with_one_and_two_jobs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = _tree(tmp_path / "release")
+    write_series(root / "P3" / "series", count=7)
+    monkeypatch.setattr(dicom_audit, "BATCH_FILES", 3)
+    one = validate_report(root, "--profile", "dicom", "--jobs", "1", "--no-cache", exit_code=1)
+    two = validate_report(root, "--profile", "dicom", "--jobs", "2", "--no-cache", exit_code=1)
+    assert two["findings"] == one["findings"] and two["counts"] == one["counts"]
+    named = {f["path"] for f in one["findings"] if f["code"] == "DICOM_UNREADABLE"}
+    assert TRUNCATED in named
