@@ -94,6 +94,15 @@ def test_problems_of_the_card_and_of_the_data_are_told_in_one_run_with_exit_2(tm
     assert not (tmp_path / "out").exists()
 
 
+def test_an_unknown_licence_does_not_hide_a_row_of_an_undeclared_category(tmp_path: Path) -> None:
+    source = make_source(tmp_path / "src")
+    _card(source, licence="Proprietary-1.0")
+    _table(source, lambda t: t.replace("case04.nii.gz,CT-2", "case04.nii.gz,CT-8"))
+    report = build_report(source, tmp_path / "out", exit_code=2)
+    assert flatten(report, ["code", "path"]) == [["BUILD_CATEGORY_UNDECLARED", "studies.csv"],
+                                                 ["BUILD_LICENCE_UNKNOWN", "dataset.yaml"]]
+
+
 def test_bad_rows_do_not_hide_the_problems_of_the_good_rows(tmp_path: Path) -> None:
     """Regression: an invalid row used to make the whole table one error, so a missing file on another row was
     told only in the next run."""
