@@ -40,13 +40,15 @@ def human_bytes(count: float) -> str:
 def summary_line(command: str, root: str, valid: bool, errors: int, warnings: int, infos: int, files: int,
                  size: int, seconds: float, where: str, lang: str = "en") -> str:
     if lang == "ru":
-        state = {"verify": ("ЦЕЛ", "ПОВРЕЖДЁН"), "ingest": ("ГОТОВО", "ГОТОВО С ОШИБКАМИ")}.get(
+        state = {"verify": ("ЦЕЛ", "ПОВРЕЖДЁН"), "ingest": ("ГОТОВО", "ГОТОВО С ОШИБКАМИ"),
+                 "build": ("СОБРАН", "НЕ СОБРАН")}.get(
             command, ("КОРРЕКТЕН", "НЕКОРРЕКТЕН"))[0 if valid else 1]
         return (f"{command} {root}: {state}: {plural_ru(errors, 'ошибка', 'ошибки', 'ошибок')}, "
                 f"{plural_ru(warnings, 'предупреждение', 'предупреждения', 'предупреждений')}, {infos} инф.; "
                 f"{plural_ru(files, 'файл', 'файла', 'файлов')}, {human_bytes(size)} за {seconds:.2f} с "
                 f"({where.strip()})")
-    state = {"verify": ("INTACT", "NOT INTACT"), "ingest": ("DONE", "DONE WITH ERRORS")}.get(
+    state = {"verify": ("INTACT", "NOT INTACT"), "ingest": ("DONE", "DONE WITH ERRORS"),
+             "build": ("BUILT", "NOT BUILT")}.get(
         command, ("VALID", "INVALID"))[0 if valid else 1]
     where_ = display(root)
     return (f"{command} {where_}: {state}: {plural(errors, 'error')}, {plural(warnings, 'warning')}, {infos} info; "

@@ -53,3 +53,26 @@ def assert_sarif_valid(sarif: dict[str, Any]) -> None:
 def flatten(report: dict[str, Any], keys: Sequence[str]) -> list[list[Any]]:
     """The findings of REPORT as rows of the named fields, in report order (missing fields read as None)."""
     return [[finding.get(key) for key in keys] for finding in report["findings"]]
+
+
+REPORT_SCHEMA = Path(__file__).resolve().parents[1] / "schema" / "records" / "report.schema.json"
+
+
+def assert_report_valid(report: dict[str, Any]) -> None:
+    """A JSON report must validate against schema/records/report.schema.json (the report contract's record)."""
+    schema = json.loads(REPORT_SCHEMA.read_text(encoding="utf-8"))
+    jsonschema.validators.validator_for(schema)(schema).validate(report)
+
+
+def build_report(source: Path, out: Path, *args: str, exit_code: int) -> dict[str, Any]:
+    """Run ``curator build SOURCE OUT --format json *ARGS`` in process, assert its exit code and return the JSON
+    report it printed on standard output (validated against the report schema)."""
+    result = CliRunner().invoke(main, ["build", str(source), str(out), "--format", "json", *args])
+    assert result.exception is None or isinstance(result.exception, SystemExit), (
+        f"curator build raised {result.exception!r}:\n{result.output}")
+    assert result.exit_code == exit_code, f"curator build exited {result.exit_code}, expected {exit_code}:\n" \
+                                          f"{result.output}"
+    assert "Traceback" not in result.output, result.output
+    report: dict[str, Any] = json.loads(result.stdout)
+    assert_report_valid(report)
+    return report

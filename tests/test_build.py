@@ -128,7 +128,7 @@ def test_bad_sources_give_clear_errors_and_write_nothing(tmp_path: Path) -> None
     (source / "studies.csv").write_text(table)
     result = runner.invoke(main, ["build", str(source), str(out)])
     assert result.exit_code == 1
-    assert "raw/case02.nii.gz does not exist" in result.output
+    assert "raw/case02.nii.gz is listed in studies.csv line 3 but is not in the build source" in result.output
     assert "points outside the source folder" in result.output
     # configuration problems: exit 2
     source = make_source(tmp_path / "src3", card=card_data(licence="Proprietary-1.0"))
@@ -137,7 +137,7 @@ def test_bad_sources_give_clear_errors_and_write_nothing(tmp_path: Path) -> None
     (source / "dataset.yaml").write_text(yaml.safe_dump(card_data()), encoding="utf-8")
     (source / "studies.csv").write_text("study,category\nraw/case01.nii.gz,CT-9\n")
     result = runner.invoke(main, ["build", str(source), str(out)])
-    assert result.exit_code == 1 and "'CT-9' is not declared" in result.output
+    assert result.exit_code == 1 and "the category CT-9 is not declared" in result.output
     result = runner.invoke(main, ["build", str(tmp_path / "missing"), str(out)])
     assert result.exit_code == 2 and "is not a folder" in result.output
     assert not out.exists()
@@ -168,9 +168,9 @@ def test_every_card_problem_is_told_in_one_run_with_exit_2(tmp_path: Path) -> No
     result = CliRunner().invoke(main, ["build", str(source), str(tmp_path / "out")])
     assert result.exit_code == 2, result.output
     assert "the dataset card has 5 problem(s)" in result.output
-    for words in ("dataset.yaml: version: String should match pattern", "title has no 'de'",
+    for words in ("dataset.yaml cannot be used: version: String should match pattern", "title has no 'de'",
                   "refers to unknown affiliations [7]", "no README template for language 'de'",
-                  "licence 'CC-BY-9.9' has no legal text"):
+                  "declares the licence CC-BY-9.9, which has no legal text"):
         assert words in result.output, words
     assert not (tmp_path / "out").exists()
 

@@ -323,6 +323,5 @@ def test_hostile_build_of_four_gib_of_hidden_zeros(tmp_path: Path) -> None:
     before = snapshot(tmp_path)
     run = run_bounded(["build", str(source), "out", "--jobs", "1"], cwd=tmp_path, timeout=180)
     run.assert_bounded(exit_code=1, seconds=90, megabytes=300)
-    assert "IMAGE_TRAILING_DATA" in run.stderr and "raw/case01_seg.nii.gz" in run.stderr
-    assert f"{1 << 32:,}" in run.stderr or str(1 << 32) in run.stderr
+    assert "IMAGE_TRAILING_DATA" in run.stdout and "raw/case01_seg.nii.gz holds 4294967296 bytes" in run.stdout
     assert snapshot(tmp_path) == before

@@ -6,11 +6,26 @@ is named: no command pays for the others' definitions at start-up.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
 
-from curator.cli.main import guarded
+from curator.cli.common import check_pairing
+from curator.cli.main import guarded, present
+from curator.cli.options import report_options
+from curator.errors import OptionsError
+
+
+def _check_reports(source: Path, out: Path, output: tuple[Path, ...]) -> None:
+    """A report goes beside the release and the source, never into them: a file in OUT would be a file the
+    manifests do not list, and the source is never written to."""
+    from curator.outputs import contains
+
+    for path in output:
+        for folder, what in ((out, "the release folder OUT"), (source, "the source folder")):
+            if contains(folder, path):
+                raise OptionsError(f"the report {path} would be written into {what}; write it elsewhere")
 
 
 @click.command()
@@ -21,16 +36,31 @@ from curator.cli.main import guarded
 @click.option("--xxh128", is_flag=True, help="Also write a tagged XXH128SUMS (xxhsum -c checks it fast).")
 @click.option("--bagit", "bag", type=click.Path(path_type=Path, file_okay=False),
               help="Also write a BagIt bag of the release to this folder.")
+@report_options
 @guarded
-def build(source: Path, out: Path, force: bool, jobs: int | None, xxh128: bool, bag: Path | None) -> None:
-    """Build a release in OUT from SOURCE (dataset.yaml + studies.csv + NIfTI files)."""
-    from curator.release import build as run_build
+def build(source: Path, out: Path, force: bool, jobs: int | None, xxh128: bool, bag: Path | None,
+          fmt: tuple[str, ...], output: tuple[Path, ...], verbose: bool) -> None:
+    """Build a release in OUT from SOURCE (dataset.yaml + studies.csv + NIfTI files).
 
-    result = run_build(source, out, force=force, jobs=jobs, xxh128=xxh128, bag=bag)
-    per = ", ".join(f"{k} {v}" for k, v in result.per_category.items())
+    Every problem of the source is reported at once, as findings (--format as for validate); nothing is written
+    then: exit 1 for bad source data, 2 for a dataset card that cannot be used. Once built, --format reports the
+    deep validation of the release."""
+    from curator.release import SourceProblemsError
+    from curator.release import build as run_build
     from curator.wording import plural
 
-    click.echo(f"built {result.out}: {plural(result.studies, 'study', 'studies')} ({per}), "
-               f"{plural(result.masks, 'mask')}, "
-               f"{result.files} files, {result.bytes:,} bytes; validated (--deep) with 0 errors")
-
+    formats = check_pairing(fmt, output)
+    _check_reports(source, out, output)
+    try:
+        result = run_build(source, out, force=force, jobs=jobs, xxh128=xxh128, bag=bag)
+    except SourceProblemsError as problems:
+        present(problems.report, fmt, output, command="build", verbose=True)   # every problem, to fix at once
+        sys.stderr.write(f"curator build: {problems}\n")
+        sys.exit(problems.exit_code)
+    if fmt or output:
+        present(result.report, fmt, output, command="build", verbose=verbose)
+    if formats[len(output):] in ((), ("text",)):   # standard output is free, or holds text: the summary follows
+        per = ", ".join(f"{k} {v}" for k, v in result.per_category.items())
+        click.echo(f"built {result.out}: {plural(result.studies, 'study', 'studies')} ({per}), "
+                   f"{plural(result.masks, 'mask')}, "
+                   f"{result.files} files, {result.bytes:,} bytes; validated (--deep) with 0 errors")

@@ -105,6 +105,18 @@ def refetch_line(refetch: list[str]) -> None:
         sys.stdout.write(f"fetch again ({len(refetch)}): " + " ".join(display(path) for path in refetch) + "\n")
 
 
+def check_pairing(formats: tuple[str, ...], outputs: tuple[Path, ...]) -> tuple[str, ...]:
+    """The formats asked for (text by default), once each --output is known to pair with one and at most one format
+    is left for standard output; a command that works before it reports checks this first."""
+    formats = formats or ("text",)
+    if len(outputs) > len(formats):
+        raise OptionsError(f"{len(outputs)} --output files for {len(formats)} --format(s); pair each output "
+                           "with a format")
+    if len(formats) - len(outputs) > 1:
+        raise OptionsError("only one format can go to standard output; give the others an --output file")
+    return formats
+
+
 def present(report: Report, formats: tuple[str, ...], outputs: tuple[Path, ...], *, command: str,
              lang: str = "en", verbose: bool = False) -> None:
     """Each format to its --output (paired in order); the formats left over go to standard output."""
@@ -114,12 +126,7 @@ def present(report: Report, formats: tuple[str, ...], outputs: tuple[Path, ...],
     from curator.render.report import GROUP_LIMIT, to_json, to_text
     from curator.render.sarif import to_sarif
 
-    formats = formats or ("text",)
-    if len(outputs) > len(formats):
-        raise OptionsError(f"{len(outputs)} --output files for {len(formats)} --format(s); pair each output "
-                           "with a format")
-    if len(formats) - len(outputs) > 1:
-        raise OptionsError("only one format can go to standard output; give the others an --output file")
+    formats = check_pairing(formats, outputs)
     colour = not outputs[len(formats) - 1:] and colour_wanted()
     renderers: dict[str, Callable[[], str]] = {
         "text": lambda: to_text(report, command=command, lang=lang, limit=None if verbose else GROUP_LIMIT,

@@ -18,7 +18,14 @@ REQUIRED_COLUMNS = ("study", "category")
 
 
 class SourceError(ReadError):
-    pass
+    """The table cannot be used. When bad rows are the reason, ``rows`` holds (line, what is wrong) for each and
+    ``studies`` the rows that were good, so that a caller can tell every problem of the source in one run."""
+
+    def __init__(self, message: str, rows: list[tuple[int, str]] | None = None,
+                 studies: list[tuple[int, SourceStudy]] | None = None) -> None:
+        super().__init__(message)
+        self.rows = rows or []
+        self.studies = studies or []
 
 
 def read_studies(path: Path) -> list[SourceStudy]:
@@ -56,10 +63,10 @@ def read_study_table(path: Path) -> list[tuple[int, SourceStudy]]:
             + (f", unknown {unknown}" if unknown else "")
         )
     studies: list[tuple[int, SourceStudy]] = []
-    problems = []
+    problems: list[tuple[int, str]] = []
     for number, row in enumerate(cells[1:], start=2):
         if len(row) > len(header):
-            problems.append(f"line {number}: {len(row)} cells, the header has {len(header)}")
+            problems.append((number, f"{len(row)} cells, the header has {len(header)}"))
             continue
         values = {name: cell.strip() for name, cell in zip(header, row, strict=False)}
         if not any(values.values()):
@@ -68,10 +75,11 @@ def read_study_table(path: Path) -> list[tuple[int, SourceStudy]]:
         try:
             studies.append((number, SourceStudy.model_validate(clean)))
         except ValidationError as error:
-            problems.append(f"line {number}: {describe_validation_error(error, limit=3)}")
+            problems.append((number, describe_validation_error(error, limit=3)))
     if problems:
-        shown = "; ".join(problems[:10]) + (f"; ... and {len(problems) - 10} more" if len(problems) > 10 else "")
-        raise SourceError(f"{path.name} has {len(problems)} invalid row(s): {shown}")
+        shown = "; ".join(f"line {line}: {what}" for line, what in problems[:10])
+        shown += f"; ... and {len(problems) - 10} more" if len(problems) > 10 else ""
+        raise SourceError(f"{path.name} has {len(problems)} invalid row(s): {shown}", problems, studies)
     if not studies:
         raise SourceError(f"{path.name} lists no studies")
     return studies

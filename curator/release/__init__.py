@@ -12,15 +12,11 @@ from pathlib import Path
 
 import yaml
 
-from curator.anonymise.gzip_copy import GzipHeaderError, place_nifti
-from curator.anonymise.nifti import NiftiAnonymiseError, NiftiScrub, scrub_nifti_header
+from curator.anonymise.gzip_copy import GzipHeaderError
+from curator.anonymise.nifti import NiftiAnonymiseError
 from curator.checks.names import name_problems
 from curator.errors import BuildError, ExitCode
-from curator.io import ReadError
-from curator.io.card import CardError, load_card
-from curator.io.licences import known_licences, licence_text_path
-from curator.io.nifti import NiftiHeader, read_header
-from curator.io.source import read_study_table
+from curator.io.licences import licence_text_path
 from curator.models.card import DatasetCard, localise
 from curator.models.findings import Report
 from curator.models.profile import Profile
@@ -36,17 +32,21 @@ from curator.release.readme import (
     TemplateMissingError,
     readme_name,
     render_readme,
-    template_name,
 )
 from curator.release.registry import sheet_name, write_registry
+from curator.release.source_problems import (
+    CARD_NAME,
+    STUDIES_NAME,
+    SourceProblemsError,
+    place_volumes,
+    read_source,
+    stage_problems,
+)
 from curator.release.stats import release_stats
 from curator.release.verifykit import write_verify_kit, write_xxh128sums
 from curator.validate import ValidateOptions, validate
 
-__all__ = ["BuildError", "BuildResult", "build"]
-
-CARD_NAME = "dataset.yaml"
-STUDIES_NAME = "studies.csv"
+__all__ = ["BuildError", "BuildResult", "SourceProblemsError", "build"]
 
 
 @dataclass
@@ -60,78 +60,14 @@ class BuildResult:
     per_category: dict[str, int] = field(default_factory=dict)
 
 
-def _source_path(base: Path, relative: str) -> Path | None:
-    """``base/relative`` if it stays inside ``base`` (no absolute paths, no ``..``, no links out)."""
-    if "\x00" in relative or not contains(base, base / relative):
-        return None
-    return (base / relative).resolve()
-
-
-def check_source(source: Path, card: DatasetCard, profile: Profile,
-                 table: list[tuple[int, SourceStudy]]) -> list[str]:
-    """Everything wrong with the source data, as sentences; empty when it can be built."""
-    problems: list[str] = []
-    card_categories = [c.id for c in card.categories]
-    unknown_profile = [c for c in card_categories if c not in profile.categories]
-    if unknown_profile:
-        problems.append(f"dataset.yaml declares categories {unknown_profile} that the {profile.name} profile does "
-                        f"not know ({', '.join(profile.categories)})")
-    seen: dict[str, int] = {}
-    for line, study in table:
-        where = f"{STUDIES_NAME} line {line}"
-        if study.category not in card_categories:
-            problems.append(f"{where}: category {study.category!r} is not declared in dataset.yaml "
-                            f"({', '.join(card_categories)})")
-        if study.study in seen:
-            problems.append(f"{where}: {study.study} is already listed on line {seen[study.study]}")
-        seen.setdefault(study.study, line)
-        headers: dict[str, NiftiHeader] = {}
-        for column, rel in (("study", study.study), ("mask", study.mask)):
-            if rel is None:
-                continue
-            path = _source_path(source, rel)
-            if path is None:
-                problems.append(f"{where}: {column} path {rel!r} points outside the source folder or is not a path")
-                continue
-            if not rel.endswith((".nii", ".nii.gz")):
-                problems.append(f"{where}: {column} {rel!r} is not a NIfTI file (.nii or .nii.gz)")
-                continue
-            if not path.is_file():
-                problems.append(f"{where}: {column} file {rel} does not exist")
-                continue
-            try:
-                headers[column] = read_header(path)
-            except ReadError as error:
-                problems.append(f"{where}: {column} file {rel} cannot be read as NIfTI: {error}")
-        if "study" in headers and "mask" in headers and headers["study"].shape[:3] != headers["mask"].shape[:3]:
-            problems.append(f"{where}: mask {study.mask} has grid {list(headers['mask'].shape)}, "
-                            f"its study {list(headers['study'].shape)}")
-    return problems
-
-
 METADATA_FILES = ["datapackage.json", "croissant.json", "datacite.json", "zenodo.json"]
 VERIFY_KIT = ["verify.sh", "verify.ps1"]
-
-
-def _refuse_trailing(scrub: NiftiScrub, source: str) -> None:
-    """The builder refuses bytes after the last voxel (IMAGE_TRAILING_DATA) rather than strip them: they are not
-    the curator's to drop unseen. Files the scrub leaves alone are caught by the deep validation of the stage."""
-    if scrub.trailing_bytes:
-        raise BuildError(f"the source file {source} holds {scrub.trailing_bytes:,} bytes after its last voxel "
-                         "(IMAGE_TRAILING_DATA); nothing was written. Write it again from its voxels, e.g. "
-                         "`curator anonymise --nifti`", ExitCode.INVALID)
 
 
 def _write_release(stage: Path, source: Path, card: DatasetCard, profile: Profile,
                    planned: list[PlannedStudy], studies: list[SourceStudy], jobs: int | None,
                    xxh128: bool) -> None:
-    for item in planned:
-        # the release never carries header text, extensions or gzip names from the source (privacy audit)
-        place_nifti(source / item.source.study, stage / item.study_path)
-        _refuse_trailing(scrub_nifti_header(stage / item.study_path), item.source.study)
-        if item.mask_path and item.source.mask:
-            place_nifti(source / item.source.mask, stage / item.mask_path)
-            _refuse_trailing(scrub_nifti_header(stage / item.mask_path), item.source.mask)
+    place_volumes(stage, source, planned, profile.name)   # every volume it refuses, at once (SourceProblemsError)
     spec = profile.registry
     assert spec is not None, "the builder writes registry-based profiles only"
     write_registry(stage, spec.path, spec.csv, [p.registry_row() for p in planned],
@@ -180,39 +116,11 @@ def build(source: Path | str, out: Path | str, *, force: bool = False, jobs: int
     if not source.is_dir():
         raise BuildError(f"source {source} is not a folder (it should hold {CARD_NAME} and {STUDIES_NAME})",
                          ExitCode.USAGE)
-    # the card is configuration (exit 2), studies.csv and the files it lists are data (exit 1); every problem of
-    # the card is told in one run
-    card, raw, configuration = None, dict[str, object](), list[str]()
-    try:
-        card = load_card(source / CARD_NAME)
-        raw = card.model_dump()
-    except CardError as error:
-        configuration.extend(f"{CARD_NAME}: {problem}" for problem in error.problems)
-        raw = error.data
-    languages, licence = raw.get("languages"), raw.get("licence")
-    for lang in languages if isinstance(languages, list) else []:
-        try:
-            template_name(str(lang))
-        except TemplateMissingError as error:
-            configuration.append(f"{CARD_NAME}: {error}")
-    if isinstance(licence, str) and licence not in known_licences():
-        configuration.append(f"{CARD_NAME}: licence {licence!r} has no legal text in curator; "
-                             f"known SPDX ids: {', '.join(known_licences())}")
-    try:
-        table = read_study_table(source / STUDIES_NAME)
-    except ReadError as error:
-        if configuration:
-            configuration.append(str(error))
-        else:
-            raise BuildError(str(error), ExitCode.INVALID) from error
-    if configuration or card is None:
-        raise BuildError(f"the dataset card has {len(configuration)} problem(s); nothing was written", ExitCode.USAGE,
-                         configuration)
-    studies = [study for _, study in table]
+    # every problem of the card (configuration, exit 2), studies.csv and the files it lists (data, exit 1) is told
+    # in one run, as findings (SourceProblemsError)
     profile = get_profile(profile_name)
-    problems = check_source(source, card, profile, table)
-    if problems:
-        raise BuildError(f"the source has {len(problems)} problem(s); nothing was written", ExitCode.INVALID, problems)
+    card, table = read_source(source, profile)
+    studies = [study for _, study in table]
     planned = plan_release(card, profile, studies)
     bad_names = [f"{p}: {r}" for item in planned for p in filter(None, (item.study_path, item.mask_path))
                  for r in name_problems(p)]
@@ -244,12 +152,7 @@ def build(source: Path | str, out: Path | str, *, force: bool = False, jobs: int
             # the deep tier, as `validate --deep` runs it: every payload read (labels, HU, streams, trailing bytes)
             report = validate(stage.root, ValidateOptions(profile=profile.name, jobs=jobs, deep=True))
             if not report.valid:
-                origin = {p: str(item.source.study if p == item.study_path else item.source.mask)
-                          for item in planned for p in (item.study_path, item.mask_path) if p}
-                problems = [f"{f.code} {f.path}" + (f" (source {origin[f.path]})" if f.path in origin else "")
-                            + f": {f.message}" for f in report.findings if f.severity.value == "error"]
-                raise BuildError("the built release does not validate (validate --deep); nothing was written",
-                                 ExitCode.INVALID, problems)
+                raise stage_problems(source, report, planned)
     if bag is not None:
         write_bag(out, Path(bag))
     report = report.model_copy(update={"root": str(out)})
