@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from curator.catalogue import make_finding
 from curator.io.facts import Facts
 from curator.models.findings import Finding
-from curator.models.registry import RegistryRow
+from curator.models.registry import RegistryRecord, RegistryRow
 
 CODES = frozenset({
     "REGISTRY_UNREADABLE", "REGISTRY_ROW_INVALID", "REGISTRY_DUPLICATE_ID", "REGISTRY_CATEGORY_MISMATCH",
@@ -20,14 +20,15 @@ CODES = frozenset({
 })
 
 
-def parse_rows(facts: Facts) -> tuple[list[tuple[int, RegistryRow]], list[Finding]]:
-    """Rows that pass the record schema and the profile; findings for the ones that do not."""
-    good: list[tuple[int, RegistryRow]] = []
+def parse_rows(facts: Facts) -> tuple[list[tuple[int, RegistryRecord]], list[Finding]]:
+    """Rows that pass the record schema and the profile (kept as compact records); findings for the ones that do
+    not."""
+    good: list[tuple[int, RegistryRecord]] = []
     findings: list[Finding] = []
     for number, row, row_findings in _parsed(facts):
         findings += row_findings
         if row is not None:
-            good.append((number, row))
+            good.append((number, RegistryRecord.of(row)))
     return good, findings
 
 
@@ -167,5 +168,5 @@ def _cell(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def category_counts(rows: list[tuple[int, RegistryRow]]) -> dict[str, int]:
+def category_counts(rows: list[tuple[int, RegistryRecord]]) -> dict[str, int]:
     return dict(sorted(Counter(row.category for _, row in rows).items()))
