@@ -1,4 +1,4 @@
-"""Reading and checking a MosMed registry CSV of 99,999 and 999,999 rows (study_id stops at 999,999): seconds and peak RSS.
+"""Reading and checking a MosMed registry CSV of 99,999 and 999,999 rows (study_id stops at 999,999): time, RSS.
 
 Each measurement runs in a fresh child process (`python -c`), which reads the registry with
 ``curator.io.registry.read_registry`` and validates every row with ``curator.checks.registry.parse_rows`` (the

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
-import zipfile
 import sys
+import zipfile
 from array import array
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
