@@ -1,7 +1,7 @@
 """`curator validate --deep` against plain decompression of the same files, and `--fast` per-file cost.
 
 Makes phantom studies (512x512x40 int16 with lesion masks, MosMed layout) totalling --gigabytes of compressed
-data, then times, on the same warm files in one run:
+data, then times, on the same warm files in one run (medians of --repeat interleaved runs):
   * plain decompression, one core: stdlib zlib (gzip) and, when installed, ISA-L (`isal`);
   * `curator validate --deep --jobs 1` (per-core cost: hashing + gzip CRC + voxel statistics + HU under masks);
   * `curator validate --deep` on every core;
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -81,6 +82,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--gigabytes", type=float, default=1.0, help="compressed size of the release")
     parser.add_argument("--shape", type=int, nargs=3, default=(512, 512, 40))
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each column (the median is shown)")
     parser.add_argument("--dir", type=Path, help="work folder (default: a temporary one, removed after)")
     args = parser.parse_args()
     work = args.dir or Path(tempfile.mkdtemp(prefix="curator-deep-bench-"))
@@ -90,16 +92,20 @@ def main() -> int:
         files = sorted(root.glob("*/**/*.nii.gz"))
         print(f"data: {count} NIfTI files (studies + masks), {size / 1e9:.2f} GB compressed")
         plain_decompress(files, zlib)                                   # warm the page cache
-        results = {"plain zlib (stdlib gzip), 1 core": plain_decompress(files, zlib)}
+        runs: dict[str, list[float]] = {}
+        curator = [sys.executable, "-m", "curator", "validate", ".", "--profile", "mosmed"]
         try:
             from isal import isal_zlib
-
-            results["plain ISA-L (isal), 1 core"] = plain_decompress(files, isal_zlib)
         except ImportError:
+            isal_zlib = None
             print("isal not installed: ISA-L column skipped (pip install isal)")
-        curator = [sys.executable, "-m", "curator", "validate", ".", "--profile", "mosmed"]
-        results["curator --deep --jobs 1"] = timed([*curator, "--deep", "--jobs", "1"], root)
-        results["curator --deep (all cores)"] = timed([*curator, "--deep"], root)
+        for _ in range(args.repeat):  # interleaved, so a change in the machine's load hits every column alike
+            runs.setdefault("plain zlib (stdlib gzip), 1 core", []).append(plain_decompress(files, zlib))
+            if isal_zlib is not None:
+                runs.setdefault("plain ISA-L (isal), 1 core", []).append(plain_decompress(files, isal_zlib))
+            runs.setdefault("curator --deep --jobs 1", []).append(timed([*curator, "--deep", "--jobs", "1"], root))
+            runs.setdefault("curator --deep (all cores)", []).append(timed([*curator, "--deep"], root))
+        results = {name: statistics.median(times) for name, times in runs.items()}
         fast = timed([*curator, "--fast"], root)
         startup = timed([sys.executable, "-m", "curator", "rules"], root)
         started = time.perf_counter()

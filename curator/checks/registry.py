@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from curator.catalogue import make_finding
 from curator.io.facts import Facts
 from curator.models.findings import Finding
-from curator.models.registry import RegistryRow
+from curator.models.registry import RegistryRecord, RegistryRow
 
 CODES = frozenset({
     "REGISTRY_UNREADABLE", "REGISTRY_ROW_INVALID", "REGISTRY_DUPLICATE_ID", "REGISTRY_CATEGORY_MISMATCH",
@@ -20,19 +20,31 @@ CODES = frozenset({
 })
 
 
-def parse_rows(facts: Facts) -> tuple[list[tuple[int, RegistryRow]], list[Finding]]:
-    """Rows that pass the record schema and the profile; findings for the ones that do not."""
+def parse_rows(facts: Facts) -> tuple[list[tuple[int, RegistryRecord]], list[Finding]]:
+    """Rows that pass the record schema and the profile (kept as compact records); findings for the ones that do
+    not."""
+    good: list[tuple[int, RegistryRecord]] = []
+    findings: list[Finding] = []
+    for number, row, row_findings in _parsed(facts):
+        findings += row_findings
+        if row is not None:
+            good.append((number, RegistryRecord.of(row)))
+    return good, findings
+
+
+def _parsed(facts: Facts) -> Iterator[tuple[int, RegistryRow | None, list[Finding]]]:
+    """Each row, parsed (None when its schema rejects it), with its findings: one row at a time, so that a caller
+    wanting only the findings never holds a million parsed rows."""
     table = facts.registry
     if table is None:
-        return [], []
+        return
     rel = facts.registry_name
     profile = facts.profile
     study_pattern = profile.pattern_for("study")
     mask_pattern = profile.pattern_for("mask")
-    good: list[tuple[int, RegistryRow]] = []
-    findings: list[Finding] = []
     for number, raw in table.rows:
         values = {k: raw.get(k) for k in ("study_id", "category", "study_file", "mask_file")}
+        findings: list[Finding] = []
         try:
             row = RegistryRow.model_validate(values)
         except ValidationError as error:
@@ -40,6 +52,7 @@ def parse_rows(facts: Facts) -> tuple[list[tuple[int, RegistryRow]], list[Findin
                 field = str(item["loc"][0]) if item["loc"] else "row"
                 findings.append(make_finding("REGISTRY_ROW_INVALID", rel, row=number, field=field,
                                              reason=f"{item['msg']} (found {raw.get(field)!r})"))
+            yield number, None, findings
             continue
         problems = []
         if row.category not in profile.categories:
@@ -63,8 +76,7 @@ def parse_rows(facts: Facts) -> tuple[list[tuple[int, RegistryRow]], list[Findin
         if study is not None and "category" in study.groupdict() and study["category"] != row.category:
             findings.append(make_finding("REGISTRY_CATEGORY_MISMATCH", rel, row=number, study_id=row.study_id,
                                          category=row.category, folder=study["category"]))
-        good.append((number, row))
-    return good, findings
+        yield number, row, findings
 
 
 def check(facts: Facts) -> Iterator[Finding]:
@@ -76,8 +88,8 @@ def check(facts: Facts) -> Iterator[Finding]:
     rel = facts.registry_name
     for cell, formula in facts.registry.formulas:
         yield make_finding("REGISTRY_FORMULA", rel, cell=cell, formula=formula)
-    _, row_findings = parse_rows(facts)
-    yield from row_findings
+    for _, _, row_findings in _parsed(facts):  # the findings only: facts.rows holds the parsed rows already
+        yield from row_findings
     yield from _duplicates(facts, rel)
     no_lesions = set(facts.profile.plausibility.no_lesion_categories)
     for _, row in facts.rows:
@@ -156,5 +168,5 @@ def _cell(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def category_counts(rows: list[tuple[int, RegistryRow]]) -> dict[str, int]:
+def category_counts(rows: list[tuple[int, RegistryRecord]]) -> dict[str, int]:
     return dict(sorted(Counter(row.category for _, row in rows).items()))

@@ -19,7 +19,7 @@ from curator.io.payload import Payload
 from curator.io.registry import RegistryTable
 from curator.models.card import DatasetCard
 from curator.models.profile import Profile
-from curator.models.registry import RegistryRow
+from curator.models.registry import RegistryRecord
 
 if TYPE_CHECKING:   # the readers import Facts for their gather(facts); importing them here would load pydicom,
     # Pillow and numpy for every user of Facts (verify's manifest check needs none of them)
@@ -52,7 +52,7 @@ class Facts:
     registry_error: str | None = None
     registry_copy: RegistryTable | None = None      # the CSV twin, when the xlsx is the registry
     registry_copy_error: str | None = None
-    rows: list[tuple[int, RegistryRow]] = field(default_factory=list)  # rows that passed their schema
+    rows: list[tuple[int, RegistryRecord]] = field(default_factory=list)  # rows that passed their schema
     headers: dict[str, NiftiHeader | str] = field(default_factory=dict)  # path -> header or read error
     manifests: list[Manifest] = field(default_factory=list)
     manifest_errors: dict[str, str] = field(default_factory=dict)       # manifest path -> read error
