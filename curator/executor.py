@@ -1,5 +1,11 @@
 """Run independent per-file tasks: serially, on threads, or on a process pool.
 
+Two shapes: :func:`iter_tasks` / :func:`run_tasks` run one task per item (large files, studies);
+:func:`run_batches` runs one task per *batch* of items (many small files: one task per file would cost more than
+the file's work) and streams the per-item results back in input order, never holding a list of all of them. A
+batch task is a picklable function of a list of items returning one result per item, so a distributed engine can
+run the same tasks.
+
 Threads suit hashing and plain reading (hashlib and zlib release the GIL); the deep tier's voxel statistics are
 numpy work that holds it between calls, so those tasks go to processes. Results come back in input order and the
 pool's window is bounded, so memory is bounded by the tasks in flight, never by the dataset.
@@ -18,6 +24,8 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 Progress = Callable[[int, int], None]   # (tasks done, tasks in all)
+BATCH_ITEMS = 256             # run_batches' default: items in one task
+BATCH_BYTES = 8 << 20         # run_batches' default weight of one task when items are weighed (bytes to read)
 
 
 def default_jobs() -> int:
@@ -80,3 +88,107 @@ def iter_tasks(function: Callable[[T], R], items: Iterable[T], jobs: int | None 
         finally:
             for future in futures:
                 future.cancel()
+
+
+def batches(items: Iterable[T], batch_size: int = BATCH_ITEMS, *, weigh: Callable[[T], int] | None = None,
+            batch_bytes: int = BATCH_BYTES) -> Iterator[list[T]]:
+    """``items`` cut into consecutive lists of at most ``batch_size`` items, in order, read lazily.
+
+    With ``weigh`` a batch also closes once its items weigh ``batch_bytes`` or more (a large file is a batch of
+    its own; thousands of small files share one).
+    """
+    batch: list[T] = []
+    weight = 0
+    for item in items:
+        batch.append(item)
+        if weigh is not None:
+            weight += weigh(item)
+        if len(batch) >= batch_size or (weigh is not None and weight >= batch_bytes):
+            yield batch
+            batch, weight = [], 0
+    if batch:
+        yield batch
+
+
+def run_batches(function: Callable[[list[T]], list[R]], items: Iterable[T], jobs: int | None = None, *,
+                batch_size: int = BATCH_ITEMS, weigh: Callable[[T], int] | None = None,
+                batch_bytes: int = BATCH_BYTES, processes: bool = False, total: int | None = None,
+                progress: Progress | None = None) -> Iterator[R]:
+    """Each item's result, in input order: ``function`` runs once per batch of items (see :func:`batches`) and
+    returns one result per item of its batch.
+
+    ``items`` is consumed lazily and at most ``2 * jobs`` batches are in flight, so memory is bounded by the
+    batches, not by the number of items. ``progress(items done, total)`` is called after each batch (``total``:
+    the number of items when the caller knows it, else the items seen so far). With ``processes`` the function
+    and the items must pickle (a module-level function, or :func:`functools.partial` of one, and plain data).
+    """
+    done = 0
+    seen = 0
+
+    def counted() -> Iterator[list[T]]:
+        nonlocal seen
+        for batch in batches(items, batch_size, weigh=weigh, batch_bytes=batch_bytes):
+            seen += len(batch)
+            yield batch
+
+    for results in iter_batch_results(function, counted(), jobs, processes=processes):
+        done += len(results)
+        if progress:
+            progress(done, total if total is not None else seen)
+        yield from results
+
+
+def iter_batch_results(function: Callable[[list[T]], list[R]], work: Iterator[list[T]], jobs: int | None = None,
+                       *, processes: bool = False) -> Iterator[list[R]]:
+    """``function(batch)`` for each batch of ``work``, in order, with a bounded window of batches in flight."""
+    jobs = jobs or default_jobs()
+    first = next(work, None)
+    if first is None:
+        return
+    second = next(work, None)
+    if jobs <= 1 or second is None:
+        yield _checked(function, first)
+        if second is not None:
+            yield _checked(function, second)
+            for batch in work:
+                yield _checked(function, batch)
+        return
+    pool = _pool(jobs, processes)
+    with pool:
+        pending = [first, second]
+        futures: list[Future[list[R]]] = []
+        window = jobs * 2
+        try:
+            while True:
+                while len(futures) < window:
+                    batch = pending.pop(0) if pending else next(work, None)
+                    if batch is None:
+                        break
+                    futures.append(pool.submit(_checked, function, batch))
+                if not futures:
+                    return
+                yield futures.pop(0).result()
+        finally:
+            for future in futures:
+                future.cancel()
+
+
+def _checked(function: Callable[[list[T]], list[R]], batch: list[T]) -> list[R]:
+    results = function(batch)
+    if len(results) != len(batch):
+        raise ValueError(f"a batch task returned {len(results)} results for {len(batch)} items")
+    return results
+
+
+def _pool(jobs: int, processes: bool) -> Executor:
+    if processes:
+        # imported here, not at start-up: process pools bring multiprocessing, which verify never needs
+        from concurrent.futures import ProcessPoolExecutor
+        from multiprocessing import get_all_start_methods, get_context
+
+        # fork is cheap and shares the loaded modules; "spawn" would re-import numpy in every worker
+        method = "fork" if "fork" in get_all_start_methods() else "spawn"
+        return ProcessPoolExecutor(max_workers=jobs, mp_context=get_context(method))
+    from concurrent.futures import ThreadPoolExecutor  # not at start-up: a fully cached verify runs no task
+
+    return ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="curator")
