@@ -155,13 +155,13 @@ def iter_batch_results(function: Callable[[list[T]], list[R]], work: Iterator[li
         return
     pool = _pool(jobs, processes)
     with pool:
-        pending = [first, second]
+        pending: list[list[T]] = [first, second]
         futures: list[Future[list[R]]] = []
         window = jobs * 2
         try:
             while True:
                 while len(futures) < window:
-                    batch = pending.pop(0) if pending else next(work, None)
+                    batch: list[T] | None = pending.pop(0) if pending else next(work, None)
                     if batch is None:
                         break
                     futures.append(pool.submit(_checked, function, batch))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 
 import pytest
 
@@ -50,6 +50,7 @@ def test_items_are_read_lazily_with_a_bounded_window() -> None:
             yield value
 
     stream = run_batches(squares, source(), 2, batch_size=10)
+    assert isinstance(stream, Generator)
     first = [next(stream) for _ in range(5)]
     assert first == [0, 1, 4, 9, 16]
     # 2 jobs -> a window of 4 batches of 10, plus the one the batcher is filling
