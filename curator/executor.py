@@ -150,8 +150,8 @@ def iter_batch_results(function: Callable[[list[T]], list[R]], work: Iterator[li
         yield _checked(function, first)
         if second is not None:
             yield _checked(function, second)
-            for batch in work:
-                yield _checked(function, batch)
+            for rest in work:
+                yield _checked(function, rest)
         return
     pool = _pool(jobs, processes)
     with pool:
