@@ -38,7 +38,10 @@ def file_key(path: Path, resolved: str | None = None) -> str | None:
         info = os.lstat(path)
     except OSError:
         return None
-    name = resolved if resolved is not None else str(path.resolve())
+    return _key(resolved if resolved is not None else str(path.resolve()), info)
+
+
+def _key(name: str, info: os.stat_result) -> str:
     return f"{name}\0{info.st_size}\0{info.st_mtime_ns}\0{info.st_ctime_ns}\0{info.st_ino}\0{info.st_dev}"
 
 
@@ -46,10 +49,14 @@ def file_keys(root: Path, paths: Iterable[str]) -> dict[str, str]:
     """``file_key`` of each path (POSIX, relative to ``root``, inside folders the walk entered: no links)."""
     base = str(root.resolve())
     keys = {}
+    lstat = os.lstat
     for rel in paths:
-        key = file_key(root / rel, f"{base}/{rel}")
-        if key is not None:
-            keys[rel] = key
+        name = f"{base}/{rel}"   # strings, not Paths: a pathlib join costs more than the lstat itself
+        try:
+            info = lstat(name)
+        except OSError:
+            continue
+        keys[rel] = _key(name, info)
     return keys
 
 

@@ -97,9 +97,10 @@ def parse_manifest_bytes(data: bytes, path: Path, algorithm: str | None = None) 
         if line.startswith("\\"):
             manifest.problems.append((number, "escaped names (a leading backslash) are not portable"))
             continue
-        tagged = _TAGGED.match(line)
-        gnu = None if tagged else _GNU.match(line)
-        match = tagged or gnu
+        # the two forms cannot both match (a GNU line's mode is ' ' or '*', never '('): the common one first
+        gnu = _GNU.match(line)
+        tagged = None if gnu else _TAGGED.match(line)
+        match = gnu or tagged
         if match is None:
             manifest.problems.append((number, "expected '<hex digest>  <path>' or 'ALGO (<path>) = <hex digest>'"))
             continue
@@ -131,7 +132,7 @@ def checked_path(rel: str) -> tuple[str, str | None]:
         rel = rel[2:]
     if not rel or "\0" in rel:
         return rel, "an empty path or one with a NUL character names no file"
-    if rel.startswith("/") or ".." in rel.split("/"):
+    if rel.startswith("/") or (".." in rel and ".." in rel.split("/")):
         return rel, f"path {rel!r} points outside the release"
     return rel, None
 
