@@ -169,8 +169,8 @@ class Cache:
         if self._db is not None:
             try:
                 found = self._select(self._db, kind, wanted)
-            except (sqlite3.Error, ValueError) as error:   # ValueError: a stored value that is not JSON
-                self._recover(error if not isinstance(error, ValueError) else _WrongSchema(str(error)))
+            except (sqlite3.Error, ValueError, TypeError) as error:   # a stored value that is not JSON (or NULL)
+                self._recover(error if isinstance(error, sqlite3.Error) else _WrongSchema(str(error)))
                 found = {}
         self.hits += len(found)
         self.misses += len(wanted) - len(found)
@@ -184,8 +184,14 @@ class Cache:
         for start in range(0, len(names), 500):
             batch = names[start : start + 500]
             marks = ",".join("?" * len(batch))
-            rows = db.execute(f"SELECT key, value FROM entries WHERE kind = ? AND key IN ({marks})", [kind, *batch])
-            found.update((stored[key], json.loads(value)) for key, value in rows)
+            rows = db.execute(f"SELECT key, value FROM entries WHERE kind = ? AND key IN ({marks})",
+                              [kind, *batch]).fetchall()
+            if rows:
+                # one JSON array for the batch: a json.loads per value costs more than the decoding itself
+                values = json.loads("[" + ",".join(value for _, value in rows) + "]")
+                if len(values) != len(rows):   # a stored value that is not one JSON value ("1,2")
+                    raise ValueError("a cached value is not one JSON value")
+                found.update(zip((stored[key] for key, _ in rows), values, strict=True))
         return found
 
     def put_many(self, kind: str, items: dict[str, Any]) -> None:
