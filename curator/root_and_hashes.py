@@ -10,12 +10,13 @@ to processes (reading and hashing a 1 KB file is mostly Python holding the GIL);
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections import deque
+from collections.abc import Iterator, Mapping
 from functools import partial
 from pathlib import Path
 
 from curator.errors import RunError
-from curator.executor import Progress, default_jobs, run_batches
+from curator.executor import Progress, batches, default_jobs, run_batches
 from curator.io.cache import Cache, file_keys
 from curator.io.hashing import hash_file
 from curator.io.manifest import Manifest
@@ -24,6 +25,7 @@ Digests = dict[str, str] | str    # a file's digests by algorithm, or why it cou
 SMALL_FILE = 256 << 10            # files this small on average, and many of them, are hashed on processes
 MANY_FILES = 4096
 BATCH_BYTES = 16 << 20            # bytes read by one task at most (one large file is a task of its own)
+LOOKUP = 8192                     # files looked up in (and written to) the cache at once
 
 
 def check_root(root: Path) -> None:
@@ -53,46 +55,83 @@ def hash_listed(root: Path, manifests: list[Manifest], files: Mapping[str, objec
 
     With a cache, a file whose identity (size, times, inode) is unchanged since it was last hashed is not read.
     ``files`` maps each path to its inventory entry (whose ``size`` is used when it has one).
+
+    Streamed: the cache is asked about :data:`LOOKUP` files at a time, the files it does not know go to the hashing
+    tasks as they are found, and their digests are remembered as they come back; no list of every file's cache key
+    or result is held besides the digests returned.
     """
     wanted = _wanted(manifests, files)
+    paths = sorted(wanted)
     results: dict[str, Digests] = {}
-    keys: dict[str, str] = {}
-    if cache is not None:
-        keys = file_keys(root, wanted)
-        known = cache.get_many("digests", keys.values())
-        for path, key in keys.items():
-            cached = known.get(key)
-            if isinstance(cached, dict) and all(a in cached for a in wanted[path]):
-                results[path] = cached
-        del known
-    paths = sorted(p for p in wanted if p not in results)
-    sizes = [_size(root, p, files.get(p)) for p in paths]
-    total_bytes = sum(sizes)
-    report = progress
-    if progress is not None and getattr(progress, "wants_bytes", False):
-        # results come back in input order: the bytes done are the sizes of the first ``done`` files
-        prefix = [0]
-        for size in sizes:
-            prefix.append(prefix[-1] + size)
+    sent: deque[tuple[str, str | None]] = deque()   # (path, cache key) of each file sent to hashing, in order
+    count = _Count(root, files, paths, progress)
 
-        def report(done: int, total: int) -> None:
-            progress.with_bytes(done, total, prefix[done], prefix[-1])  # type: ignore[attr-defined]
+    def unknown() -> Iterator[tuple[str, tuple[str, ...]]]:
+        for chunk in batches(paths, LOOKUP):
+            keys = file_keys(root, chunk) if cache is not None else {}
+            known = cache.get_many("digests", keys.values()) if cache is not None else {}
+            for path in chunk:
+                key = keys.get(path)
+                cached = known.get(key) if key is not None else None
+                if isinstance(cached, dict) and all(a in cached for a in wanted[path]):
+                    results[path] = cached
+                    count.one(path)
+                else:
+                    sent.append((path, key))
+                    yield path, wanted[path]
 
     jobs = jobs or default_jobs()
-    weight = dict(zip(paths, sizes, strict=True))
-    small = len(paths) >= MANY_FILES and total_bytes <= SMALL_FILE * len(paths)
-    fresh = run_batches(partial(hash_batch, str(root)), ((p, wanted[p]) for p in paths), jobs,
-                        weigh=lambda item: weight[item[0]], batch_bytes=BATCH_BYTES,
-                        batch_size=_batch_size(len(paths), jobs), processes=small and jobs > 1,
-                        total=len(paths), progress=report)
+    small = len(paths) >= MANY_FILES and count.total_bytes() <= SMALL_FILE * len(paths)
+    fresh = run_batches(partial(hash_batch, str(root)), unknown(), jobs, weigh=lambda item: count.size(item[0]),
+                        batch_bytes=BATCH_BYTES, batch_size=_batch_size(len(paths), jobs),
+                        processes=small and jobs > 1)
     store: dict[str, object] = {}
-    for path, digests in zip(paths, fresh, strict=True):
+    for digests in fresh:
+        path, key = sent.popleft()
         results[path] = digests
-        if cache is not None and isinstance(digests, dict) and path in keys:
-            store[keys[path]] = digests
+        count.one(path)
+        if cache is not None and key is not None and isinstance(digests, dict):
+            store[key] = digests
+            if len(store) >= LOOKUP:
+                cache.put_many("digests", store)
+                store = {}
     if cache is not None:
         cache.put_many("digests", store)
     return results
+
+
+class _Count:
+    """Progress over the listed files, in files (and bytes when the callback asks for them: ``wants_bytes``)."""
+
+    EVERY = 256   # files between two calls of the callback
+
+    def __init__(self, root: Path, files: Mapping[str, object], paths: list[str], progress: Progress | None) -> None:
+        self.root, self.files, self.progress = root, files, progress
+        self.total, self.done, self.done_bytes = len(paths), 0, 0
+        self.paths = paths
+        self.bytes = progress is not None and getattr(progress, "wants_bytes", False)
+        self._total_bytes: int | None = None
+
+    def size(self, path: str) -> int:
+        return _size(self.root, path, self.files.get(path))
+
+    def total_bytes(self) -> int:
+        if self._total_bytes is None:
+            self._total_bytes = sum(self.size(p) for p in self.paths)
+        return self._total_bytes
+
+    def one(self, path: str) -> None:
+        self.done += 1
+        if self.progress is None:
+            return
+        if self.bytes:
+            self.done_bytes += self.size(path)
+        if self.done % self.EVERY == 0 or self.done == self.total:
+            if self.bytes:
+                self.progress.with_bytes(self.done, self.total, self.done_bytes,   # type: ignore[attr-defined]
+                                         self.total_bytes())
+            else:
+                self.progress(self.done, self.total)
 
 
 def _wanted(manifests: list[Manifest], files: Mapping[str, object]) -> dict[str, tuple[str, ...]]:
