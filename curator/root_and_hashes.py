@@ -113,7 +113,11 @@ class _Count:
         self._total_bytes: int | None = None
 
     def size(self, path: str) -> int:
-        return _size(self.root, path, self.files.get(path))
+        try:   # the inventory entry's size: asked three times a file, so the common case is kept cheap
+            size = self.files[path].size  # type: ignore[attr-defined]
+        except (KeyError, AttributeError):
+            return _size(self.root, path, self.files.get(path))
+        return size if isinstance(size, int) else _size(self.root, path, None)
 
     def total_bytes(self) -> int:
         if self._total_bytes is None:
