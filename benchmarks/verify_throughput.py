@@ -5,17 +5,27 @@ MD5SUMS, then times each tool on the same warm files (best of --repeat runs, eac
 the ratios. A ratio below 1 means curator is faster. Run:
 
     python benchmarks/verify_throughput.py --studies 40
+
+With ``--small-files N`` it makes N distinct files of 1 KB instead (a CNCB slices release, a DICOM collection:
+issue 15) and times, interleaved and as medians of --repeat rounds, ``sha256sum -c``, ``curator verify --no-cache``
+(all cores), a first run filling an empty cache and a rerun with the cache, each with its peak RSS (wait4):
+
+    python benchmarks/verify_throughput.py --small-files 200000
+    python benchmarks/verify_throughput.py --small-files 1000000 --repeat 1    # the 1M-entry memory row
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from statistics import median
 
 from curator.phantom import PhantomSpec, make_phantom, phantom_affine, write_nifti
 from curator.release.manifests import write_manifests
@@ -38,6 +48,67 @@ def make_studies(root: Path, count: int, shape: tuple[int, int, int]) -> int:
     return sum(p.stat().st_size for p in folder.iterdir())
 
 
+def make_small_files(root: Path, count: int) -> int:
+    """``count`` distinct 1 KB files in folders of 1,000, listed in SHA256SUMS; returns their bytes."""
+    lines = []
+    for index in range(count):
+        rel = f"slices/{index // 1000:04d}/slice_{index:07d}.png"
+        data = index.to_bytes(8, "little") * 128
+        if index % 1000 == 0:
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(data)
+        lines.append(f"{hashlib.sha256(data).hexdigest()}  {rel}\n")
+    (root / "SHA256SUMS").write_text("".join(lines), encoding="utf-8")
+    return count * 1024
+
+
+def measured(command: list[str], cwd: Path, env: dict[str, str] | None = None) -> tuple[float, float]:
+    """Wall seconds and the command's peak RSS in MB of one run, which must succeed.
+
+    The peak comes from GNU time (its wait4): a child forked straight from this script would carry the script's
+    own RSS into ``ru_maxrss`` (Linux keeps the pre-exec high-water mark).
+    """
+    started = time.perf_counter()
+    done = subprocess.run(["/usr/bin/time", "-f", "%M", *command], cwd=cwd, env=env, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, text=True, check=False)
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} exited {done.returncode}: {done.stderr[-500:]}")
+    return seconds, int(done.stderr.split()[-1]) / 1024
+
+
+def small_files(work: Path, count: int, repeat: int, baseline: Path | None) -> None:
+    root = work / "small"
+    started = time.perf_counter()
+    make_small_files(root, count)
+    print(f"data: {count} files of 1 KB (made in {time.perf_counter() - started:.1f} s); "
+          f"{len(os.sched_getaffinity(0))} cores; load {os.getloadavg()[0]:.2f}")
+    env = {**os.environ}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)   # users keep compiled bytecode
+    curator = [sys.executable, "-m", "curator", "verify", "."]
+    peer = ["sha256sum", "-c", "--quiet", "SHA256SUMS"]
+    measured(peer, root)   # warm the page cache
+    rows: dict[str, list[tuple[float, float]]] = {}
+    builds = {"": env}
+    if baseline is not None:   # another checkout's curator (e.g. before a change), in the same rounds
+        builds = {"before: ": {**env, "PYTHONPATH": str(baseline)}, "": env}
+    for attempt in range(repeat):   # interleaved: the peer and curator share each round's load
+        rounds = [("sha256sum -c SHA256SUMS", peer, env)]
+        for tag, build in builds.items():
+            cache = {**build, "CURATOR_CACHE_DIR": str(work / f"cache-{attempt}-{len(tag)}")}
+            rounds += [(f"{tag}curator verify --no-cache (all cores)", [*curator, "--no-cache"], build),
+                       (f"{tag}curator verify, filling an empty cache", curator, cache),
+                       (f"{tag}curator verify, rerun with the cache", curator, cache)]
+        for name, command, run_env in rounds:
+            rows.setdefault(name, []).append(measured(command, root, run_env))
+    base = median(s for s, _ in rows["sha256sum -c SHA256SUMS"])
+    print(f"{'tool (median of ' + str(repeat) + ')':<50} {'seconds':>8} {'peak MB':>8} {'vs sha256sum':>13}")
+    for name, runs in rows.items():
+        seconds, megabytes = median(s for s, _ in runs), median(m for _, m in runs)
+        print(f"{name:<50} {seconds:>8.2f} {megabytes:>8.0f} {seconds / base:>13.2f}")
+    print(f"load after: {os.getloadavg()[0]:.2f}")
+
+
 def best_of(command: list[str], cwd: Path, repeat: int) -> float:
     times = []
     for _ in range(repeat):
@@ -52,10 +123,20 @@ def main() -> int:
     parser.add_argument("--studies", type=int, default=40)
     parser.add_argument("--shape", type=int, nargs=3, default=(512, 512, 40))
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--small-files", type=int, metavar="N", help="N files of 1 KB instead of the studies")
+    parser.add_argument("--baseline", type=Path, metavar="CHECKOUT",
+                        help="with --small-files: also time this checkout's curator (PYTHONPATH) in each round")
     parser.add_argument("--dir", type=Path, help="work folder (default: a temporary one, removed after)")
     args = parser.parse_args()
 
     work = args.dir or Path(tempfile.mkdtemp(prefix="curator-bench-"))
+    if args.small_files:
+        try:
+            small_files(work, args.small_files, args.repeat, args.baseline)
+        finally:
+            if args.dir is None:
+                shutil.rmtree(work, ignore_errors=True)
+        return 0
     root = work / "release"
     try:
         started = time.perf_counter()

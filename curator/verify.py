@@ -61,10 +61,14 @@ class Reading:
         self.parsed: Manifest | None = None     # None when the manifest is a link (it is not read)
         self.digests: dict[str, dict[str, str] | str] | None = None
         self.cache: dict[str, int | str] | None = None   # hits, misses and any warning of the cache
+        self._files: tuple[list[Entry], dict[str, Entry]] | None = None
 
     @property
     def files(self) -> dict[str, Entry]:
-        return {e.path: e for e in self.entries if e.kind == "file"}
+        """The regular files by path, made once (hashing and the answer both need it; 200,000 files are 0.1 s)."""
+        if self._files is None or self._files[0] is not self.entries:
+            self._files = (self.entries, {e.path: e for e in self.entries if e.kind == "file"})
+        return self._files[1]
 
     @property
     def against(self) -> dict[str, object]:

@@ -240,7 +240,8 @@ def add_hostile_names(release: Path) -> list[bytes]:
 def damage_cache(folder: Path, how: str) -> Path:
     """Damage the cache database in ``folder`` (made by an earlier run): ``garbage`` (random bytes),
     ``header`` (cut inside the 100-byte header), ``truncated`` (padded with many entries, then cut in half) or
-    ``schema`` (another program's table under the cache's name). Returns the database's path."""
+    ``schema`` (another program's table under the cache's name), ``null value`` or ``two values`` (one row's value
+    is NULL, or two JSON values). Returns the database's path."""
     import random
     import sqlite3
 
@@ -256,6 +257,11 @@ def damage_cache(folder: Path, how: str) -> Path:
         db.close()
         data = path.read_bytes()
         path.write_bytes(data[: len(data) // 2])
+    elif how in ("null value", "two values"):   # a row whose value is not one JSON value
+        with sqlite3.connect(path) as db:
+            db.execute("UPDATE entries SET value = ? WHERE rowid = (SELECT min(rowid) FROM entries)",
+                       (None if how == "null value" else "1, 2",))
+        db.close()
     elif how == "schema":
         path.unlink()
         with sqlite3.connect(path) as db:
@@ -264,3 +270,21 @@ def damage_cache(folder: Path, how: str) -> Path:
     else:
         raise ValueError(how)
     return path
+
+
+def small_files_release(root: Path, count: int, *, per_folder: int = 500) -> list[str]:
+    """``count`` distinct files of 1 KB in folders of ``per_folder``, listed in a SHA256SUMS (sorted by path):
+    the shape of a CNCB slices release or a DICOM collection, which verify hashes in batches. Returns the paths."""
+    import hashlib
+
+    paths, lines = [], []
+    for index in range(count):
+        rel = f"slices/{index // per_folder:04d}/slice_{index:06d}.png"
+        data = index.to_bytes(8, "little") * 128
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        paths.append(rel)
+        lines.append(f"{hashlib.sha256(data).hexdigest()}  {rel}\n")
+    (root / "SHA256SUMS").write_text("".join(lines), encoding="utf-8")
+    return paths

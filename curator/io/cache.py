@@ -38,7 +38,10 @@ def file_key(path: Path, resolved: str | None = None) -> str | None:
         info = os.lstat(path)
     except OSError:
         return None
-    name = resolved if resolved is not None else str(path.resolve())
+    return _key(resolved if resolved is not None else str(path.resolve()), info)
+
+
+def _key(name: str, info: os.stat_result) -> str:
     return f"{name}\0{info.st_size}\0{info.st_mtime_ns}\0{info.st_ctime_ns}\0{info.st_ino}\0{info.st_dev}"
 
 
@@ -46,10 +49,14 @@ def file_keys(root: Path, paths: Iterable[str]) -> dict[str, str]:
     """``file_key`` of each path (POSIX, relative to ``root``, inside folders the walk entered: no links)."""
     base = str(root.resolve())
     keys = {}
+    lstat = os.lstat
     for rel in paths:
-        key = file_key(root / rel, f"{base}/{rel}")
-        if key is not None:
-            keys[rel] = key
+        name = f"{base}/{rel}"   # strings, not Paths: a pathlib join costs more than the lstat itself
+        try:
+            info = lstat(name)
+        except OSError:
+            continue
+        keys[rel] = _key(name, info)
     return keys
 
 
@@ -162,8 +169,8 @@ class Cache:
         if self._db is not None:
             try:
                 found = self._select(self._db, kind, wanted)
-            except (sqlite3.Error, ValueError) as error:   # ValueError: a stored value that is not JSON
-                self._recover(error if not isinstance(error, ValueError) else _WrongSchema(str(error)))
+            except (sqlite3.Error, ValueError, TypeError) as error:   # a stored value that is not JSON (or NULL)
+                self._recover(error if isinstance(error, sqlite3.Error) else _WrongSchema(str(error)))
                 found = {}
         self.hits += len(found)
         self.misses += len(wanted) - len(found)
@@ -177,8 +184,14 @@ class Cache:
         for start in range(0, len(names), 500):
             batch = names[start : start + 500]
             marks = ",".join("?" * len(batch))
-            rows = db.execute(f"SELECT key, value FROM entries WHERE kind = ? AND key IN ({marks})", [kind, *batch])
-            found.update((stored[key], json.loads(value)) for key, value in rows)
+            rows = db.execute(f"SELECT key, value FROM entries WHERE kind = ? AND key IN ({marks})",
+                              [kind, *batch]).fetchall()
+            if rows:
+                # one JSON array for the batch: a json.loads per value costs more than the decoding itself
+                values = json.loads("[" + ",".join(value for _, value in rows) + "]")
+                if len(values) != len(rows):   # a stored value that is not one JSON value ("1,2")
+                    raise ValueError("a cached value is not one JSON value")
+                found.update(zip((stored[key] for key, _ in rows), values, strict=True))
         return found
 
     def put_many(self, kind: str, items: dict[str, Any]) -> None:

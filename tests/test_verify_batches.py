@@ -1,0 +1,87 @@
+"""verify hashes many small files in batches (on processes when there are thousands): what it answers must not
+depend on the batches, the jobs, or the cache."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from curator.cli.verify import run
+from curator.root_and_hashes import MANY_FILES, hash_batch
+from tests.factories import damage_cache, flip_byte, small_files_release
+
+COUNT = MANY_FILES + 300   # enough files for the process pool and several batches a job
+
+
+@pytest.fixture(scope="module")
+def release(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
+    root = tmp_path_factory.mktemp("small") / "release"
+    paths = small_files_release(root, COUNT)
+    return root, paths
+
+
+def _report(root: Path, out: Path, *args: str, exit_code: int) -> dict[str, Any]:
+    assert run([str(root), "--format", "json", "--output", str(out), *args]) == exit_code
+    report: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
+    report["stats"].pop("seconds")
+    return report
+
+
+def test_damaged_files_inside_batches_are_named_exactly_whatever_the_jobs(release: tuple[Path, list[str]],
+                                                                          tmp_path: Path) -> None:
+    root, paths = release
+    # the first and last file, and files in the middle of what would be a batch, one missing
+    damaged = [paths[0], paths[1234], paths[1235], paths[COUNT // 2], paths[-1]]
+    missing = paths[2000]
+    for rel in damaged:
+        flip_byte(root / rel)
+    (root / missing).rename(tmp_path / "aside")
+    try:
+        one = _report(root, tmp_path / "one.json", "--jobs", "1", "--no-cache", exit_code=1)
+        two = _report(root, tmp_path / "two.json", "--jobs", "2", "--no-cache", exit_code=1)
+        cache = tmp_path / "cache"
+        filling = _report(root, tmp_path / "fill.json", "--jobs", "2", "--cache-dir", str(cache), exit_code=1)
+        cached = _report(root, tmp_path / "cached.json", "--jobs", "2", "--cache-dir", str(cache), exit_code=1)
+    finally:
+        (tmp_path / "aside").rename(root / missing)
+        for rel in damaged:
+            flip_byte(root / rel)
+    assert one == two
+    findings = [(f["code"], f["path"]) for f in one["findings"]]
+    assert findings == [("CHECKSUM_MISMATCH", rel) for rel in damaged] + [("FILE_MISSING", missing)]
+    assert one["stats"]["refetch"] == sorted([*damaged, missing])
+    # the cache changes nothing but its own counts: a damaged file's digest is remembered, and still does not match
+    assert filling.pop("stats")["cache"] == {"hits": 0, "misses": COUNT - 1}
+    assert cached.pop("stats")["cache"] == {"hits": COUNT - 1, "misses": 0}
+    assert {k: v for k, v in one.items() if k != "stats"} == filling == cached
+
+
+def test_a_file_that_cannot_be_read_is_named_in_place_within_its_batch(tmp_path: Path) -> None:
+    for name in ("a", "c"):
+        (tmp_path / name).write_bytes(b"x")
+    (tmp_path / "b").mkdir()   # listed, but not a file that can be read
+    results = hash_batch(str(tmp_path), [("a", ("sha256",)), ("b", ("sha256",)), ("gone", ("md5",)),
+                                         ("c", ("md5", "sha256"))])
+    assert results[3] == {"md5": "9dd4e461268c8034f5c8564e155c67a6",
+                          "sha256": "2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881"}
+    assert results[0] == {"sha256": "2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881"}
+    assert results[1] == "cannot read the file (Is a directory)"
+    assert results[2] == "cannot read the file (No such file or directory)"
+
+
+@pytest.mark.parametrize("how", ["null value", "two values"])
+def test_a_cached_value_that_is_not_one_json_value_sets_the_cache_aside(release: tuple[Path, list[str]],
+                                                                       tmp_path: Path, how: str,
+                                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    root, _ = release
+    cache = tmp_path / "cache"
+    assert run([str(root), "--cache-dir", str(cache)]) == 0
+    damage_cache(cache, how)
+    capsys.readouterr()
+    report = _report(root, tmp_path / "again.json", "--cache-dir", str(cache), exit_code=0)
+    assert report["findings"] == []
+    assert "was damaged" in capsys.readouterr().err
+    assert report["stats"]["cache"]["misses"] == COUNT
