@@ -39,6 +39,7 @@ from curator.release.readme import (
     template_name,
 )
 from curator.release.registry import sheet_name, write_registry
+from curator.release.slices_release import build_slices, is_slices_source
 from curator.release.stats import release_stats
 from curator.release.verifykit import write_verify_kit, write_xxh128sums
 from curator.validate import ValidateOptions, validate
@@ -173,6 +174,15 @@ def _write_release(stage: Path, source: Path, card: DatasetCard, profile: Profil
     write_manifests(stage, jobs, known=digests)  # only the metadata files written since are read again
 
 
+def _build_slices(source: Path, out: Path, *, force: bool, jobs: int | None, xxh128: bool,
+                  bag: Path | str | None) -> BuildResult:
+    built, slices, report = build_slices(source, Path(out), force=force, jobs=jobs, xxh128=xxh128)
+    if bag is not None:
+        write_bag(built, Path(bag))
+    return BuildResult(out=built, studies=slices, masks=slices, files=report.stats.files, bytes=report.stats.bytes,
+                       report=report)
+
+
 def build(source: Path | str, out: Path | str, *, force: bool = False, jobs: int | None = None,
           profile_name: str = "mosmed", xxh128: bool = False, bag: Path | str | None = None) -> BuildResult:
     """Build the release; ``xxh128`` adds a tagged XXH128SUMS, ``bag`` also writes a BagIt bag of it there."""
@@ -180,6 +190,8 @@ def build(source: Path | str, out: Path | str, *, force: bool = False, jobs: int
     if not source.is_dir():
         raise BuildError(f"source {source} is not a folder (it should hold {CARD_NAME} and {STUDIES_NAME})",
                          ExitCode.USAGE)
+    if profile_name == "slices" or is_slices_source(source):   # the one place a slices tree is told apart
+        return _build_slices(source, out, force=force, jobs=jobs, xxh128=xxh128, bag=bag)
     # the card is configuration (exit 2), studies.csv and the files it lists are data (exit 1); every problem of
     # the card is told in one run
     card, raw, configuration = None, dict[str, object](), list[str]()

@@ -173,6 +173,8 @@ def _registry_patterns(card: DatasetCard, profile: Profile | None) -> dict[str, 
     from curator.profiles import get_profile
 
     profile = profile or get_profile("mosmed")
+    if profile.registry is None:   # a slices release: its registry is slices_registry.csv, not described here
+        return {}
     # ids are [A-Za-z0-9_-]: literal as they stand in both Python and XML Schema regexes, so no escaping
     categories = "(" + "|".join(c.id for c in card.categories) + ")"
     patterns = {}
