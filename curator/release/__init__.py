@@ -185,13 +185,22 @@ def _build_slices(source: Path, out: Path, *, force: bool, jobs: int | None, xxh
 
 def build(source: Path | str, out: Path | str, *, force: bool = False, jobs: int | None = None,
           profile_name: str = "mosmed", xxh128: bool = False, bag: Path | str | None = None) -> BuildResult:
-    """Build the release; ``xxh128`` adds a tagged XXH128SUMS, ``bag`` also writes a BagIt bag of it there."""
+    """Build the release; ``xxh128`` adds a tagged XXH128SUMS, ``bag`` also writes a BagIt bag of it there.
+    A slices tree (image/ + mask/, no studies.csv, or profile ``slices``) is built by release.slices_release."""
+    if Path(source).is_dir() and is_slices_source(Path(source), profile_name):   # the one place they part
+        return _build_slices(Path(source), Path(out), force=force, jobs=jobs, xxh128=xxh128, bag=bag)
+    return _build_studies(Path(source), Path(out), force=force, jobs=jobs, profile_name=profile_name, xxh128=xxh128,
+                          bag=bag)
+
+
+def _build_studies(source: Path | str, out: Path | str, *, force: bool = False, jobs: int | None = None,
+                   profile_name: str = "mosmed", xxh128: bool = False,
+                   bag: Path | str | None = None) -> BuildResult:
+    """The MosMed build: dataset.yaml + studies.csv + NIfTI files."""
     source, out = Path(source), Path(out)
     if not source.is_dir():
         raise BuildError(f"source {source} is not a folder (it should hold {CARD_NAME} and {STUDIES_NAME})",
                          ExitCode.USAGE)
-    if profile_name == "slices" or is_slices_source(source):   # the one place a slices tree is told apart
-        return _build_slices(source, out, force=force, jobs=jobs, xxh128=xxh128, bag=bag)
     # the card is configuration (exit 2), studies.csv and the files it lists are data (exit 1); every problem of
     # the card is told in one run
     card, raw, configuration = None, dict[str, object](), list[str]()

@@ -46,6 +46,7 @@ CNCB_CSVS = (SCANS_CSV, LESIONS_CSV, "metadata.csv")
 FIGURE = "figures/examples.png"
 # a source is not yet a release: the READMEs and LICENSE the build writes are not asked of it
 SOURCE_IGNORED = frozenset({"REQUIRED_FILE_MISSING"})
+MAX_SIZE_ROWS = 6
 METADATA = ["datapackage.json", "croissant.json", "datacite.json", "zenodo.json"]
 
 
@@ -60,9 +61,10 @@ class SliceRow:
     values: dict[int, int]
 
 
-def is_slices_source(source: Path) -> bool:
-    """A folder with image/ and mask/ and no studies.csv is a slices source."""
-    return (source / "image").is_dir() and (source / "mask").is_dir() and not (source / "studies.csv").exists()
+def is_slices_source(source: Path, profile_name: str = "mosmed") -> bool:
+    """Build as slices: profile ``slices`` asked for, or a folder with image/ and mask/ and no studies.csv."""
+    tree = (source / "image").is_dir() and (source / "mask").is_dir() and not (source / "studies.csv").exists()
+    return profile_name == "slices" or tree
 
 
 def _scheme(source: Path, card: DatasetCard, profile: Profile) -> LabelScheme:
@@ -113,7 +115,12 @@ def slices_stats(rows: list[SliceRow], scheme: LabelScheme, lang: str) -> dict[s
                     "share": f"{100 * pixels.get(label.value, 0) / total:.2f}",
                     "slices": sum(1 for row in rows if row.values.get(label.value, 0))}
                    for label in scheme.labels],
-        "sizes": [{"width": w, "height": h, "slices": n} for (w, h), n in sorted(sizes.items())],
+        # every size while there are few (CNCB: 512 x 512), else the range (Inf-Net's crops differ slice by slice)
+        "sizes": ([{"width": w, "height": h, "slices": n} for (w, h), n in sorted(sizes.items())]
+                  if len(sizes) <= MAX_SIZE_ROWS else []),
+        "size_range": {"widths": [min(w for w, _ in sizes), max(w for w, _ in sizes)],
+                       "heights": [min(h for _, h in sizes), max(h for _, h in sizes)], "distinct": len(sizes)}
+        if sizes else None,
         "scheme": scheme.name,
     }
 

@@ -1,0 +1,102 @@
+"""``curator build`` of a slices tree (ingest-slices output + dataset.yaml): a complete release whose README numbers
+come from the masks, that validates deep and verifies intact."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from curator.cli.main import main
+from tests.reports import validate_report
+from tests.slices_factories import make_slices_source
+
+
+def _invoke(*arguments: str | Path) -> tuple[int, str]:
+    result = CliRunner().invoke(main, [str(a) for a in arguments])
+    return result.exit_code, result.output
+
+
+def _row(readme: str, label: str) -> str:
+    match = re.search(rf"^\| {re.escape(label)} \| (.+?) \|$", readme, re.M)
+    assert match is not None, label
+    return match.group(1)
+
+
+def test_a_slices_tree_builds_into_a_release_that_validates_and_verifies(tmp_path: Path) -> None:
+    source = make_slices_source(tmp_path / "src", {"0": 3, "1": 2}, lesions=[("0", 1), ("1", 0)])
+    out = tmp_path / "rel"
+    code, output = _invoke("build", source, out)
+    assert code == 0, output
+    for name in ("README_EN.md", "README_RU.md", "README_EN.pdf", "README_RU.pdf", "LICENSE", "dataset.yaml",
+                 "labels.yaml", "slices_registry.csv", "datapackage.json", "croissant.json", "datacite.json",
+                 "zenodo.json", "SHA256SUMS", "MD5SUMS", "figures/examples.png", "mask/1/0.png"):
+        assert (out / name).is_file(), name
+    readme = (out / "README_EN.md").read_text(encoding="utf-8")
+    assert _row(readme, "Number of cases (CT scans)") == "2"
+    assert _row(readme, "Number of slices") == "5"
+    assert _row(readme, "Slices with lesions") == "2"
+    assert "| 2 | ground-glass opacity |" in readme
+    assert "| 2 | матовое стекло |" in (out / "README_RU.md").read_text(encoding="utf-8")
+    registry = (out / "slices_registry.csv").read_text(encoding="utf-8").splitlines()
+    assert registry[0] == "case,slice,image_file,mask_file,width,height,lesion"
+    assert len(registry) == 6
+    report = validate_report(out, "--deep", exit_code=0)
+    assert report["counts"]["error"] == 0
+    code, output = _invoke("verify", out)
+    assert code == 0 and "INTACT" in output, output
+
+
+def test_a_slices_source_with_a_mask_missing_is_refused_and_nothing_is_written(tmp_path: Path) -> None:
+    source = make_slices_source(tmp_path / "src", {"0": 2})
+    (source / "mask" / "0" / "1.png").unlink()
+    out = tmp_path / "rel"
+    code, output = _invoke("build", source, out)
+    assert code == 1, output
+    assert "does not validate" in output
+    assert not out.exists()
+
+
+@pytest.mark.realdata
+def test_real_infnet_slices_build_with_readme_numbers_from_the_pngs(realdata: Path, tmp_path: Path) -> None:
+    """Inf-Net's 48 test slices ingested into CNCB meanings, built: the README's slices, slices with lesions and
+    pixel share per label are those of the source PNGs (GT palette indices 0 background, 1 GGO, 2 consolidation)."""
+    import yaml
+
+    from tests.factories import card_data
+
+    src = realdata / "infnet_covid_semiseg_png" / "MultiClassInfection-Test"
+    ingested = tmp_path / "ingested"
+    code, output = _invoke("ingest-slices", "--images", src / "Imgs", "--masks", src / "GT", "--labels", "infnet",
+                           "--to", "cncb", ingested)
+    assert code == 0, output
+    (ingested / "dataset.yaml").write_text(yaml.safe_dump(card_data(), allow_unicode=True), encoding="utf-8")
+    out = tmp_path / "release"
+    code, output = _invoke("build", ingested, out)
+    assert code == 0, output
+    assert validate_report(out, "--deep", exit_code=0)["counts"]["error"] == 0
+    code, output = _invoke("verify", out)
+    assert code == 0 and "INTACT" in output, output
+
+    counts = np.zeros(3, dtype=np.int64)
+    lesion_slices = 0
+    masks = sorted((src / "GT").glob("*.png"))
+    for mask in masks:
+        with Image.open(mask) as image:
+            indices = np.asarray(image)
+        counts += np.bincount(indices.ravel(), minlength=3)[:3]
+        lesion_slices += int(bool((indices > 0).any()))
+    share = 100 * counts / counts.sum()
+    readme = (out / "README_EN.md").read_text(encoding="utf-8")
+    assert _row(readme, "Number of slices") == str(len(masks)) == "48"
+    assert _row(readme, "Slices with lesions") == str(lesion_slices)
+    assert f"| 0 | background | {share[0]:.2f} |" in readme
+    assert f"| 2 | ground-glass opacity | {share[1]:.2f} |" in readme
+    assert f"| 3 | consolidation | {share[2]:.2f} |" in readme
+    assert "| 1 | lung field | 0.00 | 0 |" in readme
+    russian = (out / "README_RU.md").read_text(encoding="utf-8")
+    assert f"| 3 | консолидация | {share[2]:.2f} |".replace(".", ",") in russian
