@@ -3,6 +3,7 @@ come from the masks, that validates deep and verifies intact."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -42,6 +43,9 @@ def test_a_slices_tree_builds_into_a_release_that_validates_and_verifies(tmp_pat
     assert _row(readme, "Slices with lesions") == "2"
     assert "| 2 | ground-glass opacity |" in readme
     assert "| 2 | матовое стекло |" in (out / "README_RU.md").read_text(encoding="utf-8")
+    assert "5 slices with label masks" in output
+    datacite = json.loads((out / "datacite.json").read_text(encoding="utf-8"))
+    assert datacite["sizes"][:3] == ["2 cases", "5 slices", "2 slices with lesions"]
     registry = (out / "slices_registry.csv").read_text(encoding="utf-8").splitlines()
     assert registry[0] == "case,slice,image_file,mask_file,width,height,lesion"
     assert len(registry) == 6

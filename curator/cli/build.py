@@ -30,6 +30,10 @@ def build(source: Path, out: Path, force: bool, jobs: int | None, xxh128: bool, 
     per = ", ".join(f"{k} {v}" for k, v in result.per_category.items())
     from curator.wording import plural
 
+    if not result.per_category:   # a slices release (curator.release.slices_release): slices, each with a mask
+        click.echo(f"built {result.out}: {plural(result.studies, 'slice')} with label masks, {result.files} files, "
+                   f"{result.bytes:,} bytes; validated (--deep) with 0 errors")
+        return
     click.echo(f"built {result.out}: {plural(result.studies, 'study', 'studies')} ({per}), "
                f"{plural(result.masks, 'mask')}, "
                f"{result.files} files, {result.bytes:,} bytes; validated (--deep) with 0 errors")

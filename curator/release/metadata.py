@@ -17,6 +17,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,7 @@ from curator.wording import plural
 
 __all__ = [
     "METADATA_FILES",
+    "SlicesSummary",
     "croissant",
     "datacite",
     "datapackage",
@@ -155,9 +157,19 @@ def _table_schema(card: DatasetCard, patterns: dict[str, str]) -> dict[str, Any]
 # ----------------------------------------------------------------------------------- DataCite and Zenodo
 
 
+@dataclass(frozen=True)
+class SlicesSummary:
+    """A slices release's counts (curator.release.slices_release), told instead of studies and categories."""
+
+    cases: int
+    slices: int
+    lesion_slices: int
+
+
 def datacite(card: DatasetCard, rows: list[RegistryRow], files: list[str],
-             digests: Mapping[str, Mapping[str, str]]) -> dict[str, Any]:
-    """The ``attributes`` of a DataCite REST API request (Metadata Schema 4.x) without ``doi``/``prefix``."""
+             digests: Mapping[str, Mapping[str, str]], slices: SlicesSummary | None = None) -> dict[str, Any]:
+    """The ``attributes`` of a DataCite REST API request (Metadata Schema 4.x) without ``doi``/``prefix``;
+    ``slices`` describes a slices release (which has no study registry) by its own counts."""
     lang = _text_language(card)
     licence = _licence(card)
     per_category, masks = _counts(card, rows)
@@ -188,7 +200,8 @@ def datacite(card: DatasetCard, rows: list[RegistryRow], files: list[str],
     total = sum(int(digests[rel]["bytes"]) for rel in files)
     formats = sorted({file_format(rel)[1] for rel in files})
     return {
-        "types": {"resourceTypeGeneral": "Dataset", "resourceType": "Chest CT studies (NIfTI-1)"},
+        "types": {"resourceTypeGeneral": "Dataset",
+                  "resourceType": "Chest CT slices (PNG/JPEG)" if slices else "Chest CT studies (NIfTI-1)"},
         "titles": titles,
         "creators": creators,
         "publisher": {"name": localise(card.copyright_holder, lang), "lang": lang},
@@ -200,8 +213,11 @@ def datacite(card: DatasetCard, rows: list[RegistryRow], files: list[str],
         "language": lang,
         "alternateIdentifiers": [{"alternateIdentifier": card.code,
                                   "alternateIdentifierType": "Local accession number"}],
-        "sizes": [plural(len(rows), "study", "studies"), plural(masks, "mask"), plural(len(files), "file"),
-                  f"{total} bytes"] + [f"{k}: {plural(v, 'study', 'studies')}" for k, v in per_category.items()],
+        "sizes": ([plural(slices.cases, "case"), plural(slices.slices, "slice"),
+                   f"{plural(slices.lesion_slices, 'slice')} with lesions", plural(len(files), "file"),
+                   f"{total} bytes"] if slices else
+                  [plural(len(rows), "study", "studies"), plural(masks, "mask"), plural(len(files), "file"),
+                   f"{total} bytes"] + [f"{k}: {plural(v, 'study', 'studies')}" for k, v in per_category.items()]),
         "formats": formats,
         "version": card.version,
         "rightsList": [{"rights": licence["name"], "rightsUri": licence["url"], "rightsIdentifier": licence["id"],
@@ -212,7 +228,7 @@ def datacite(card: DatasetCard, rows: list[RegistryRow], files: list[str],
     }
 
 
-def zenodo(card: DatasetCard, rows: list[RegistryRow]) -> dict[str, Any]:
+def zenodo(card: DatasetCard, rows: list[RegistryRow], slices: SlicesSummary | None = None) -> dict[str, Any]:
     """A Zenodo deposition ``metadata`` object (the body of ``{"metadata": ...}``, or ``.zenodo.json``)."""
     lang = _text_language(card)
     per_category, masks = _counts(card, rows)
@@ -227,7 +243,11 @@ def zenodo(card: DatasetCard, rows: list[RegistryRow]) -> dict[str, Any]:
     paragraphs += [f'<p lang="{code}">{html.escape(localise(card.description, code))}</p>'
                    for code in card.languages if code != lang]
     counts = ", ".join(f"{html.escape(k)}: {v}" for k, v in per_category.items())
-    paragraphs.append(f"<p>{plural(len(rows), 'study', 'studies')} ({counts}); {masks} with lesion masks.</p>")
+    if slices:
+        paragraphs.append(f"<p>{plural(slices.cases, 'case')}, {plural(slices.slices, 'slice')} with label masks; "
+                          f"{slices.lesion_slices} with lesions.</p>")
+    else:
+        paragraphs.append(f"<p>{plural(len(rows), 'study', 'studies')} ({counts}); {masks} with lesion masks.</p>")
     paragraphs.append("<p>" + html.escape(" ".join(licence_terms(card, "en"))) + "</p>")
     return {
         "upload_type": "dataset",
@@ -249,7 +269,7 @@ def zenodo(card: DatasetCard, rows: list[RegistryRow]) -> dict[str, Any]:
 
 def write_metadata(stage: Path, card: DatasetCard, rows: list[RegistryRow], files: list[str], *,
                    digests: Mapping[str, Mapping[str, str]] | None = None, jobs: int | None = None,
-                   profile: Profile | None = None) -> list[str]:
+                   profile: Profile | None = None, slices: SlicesSummary | None = None) -> list[str]:
     """Write ``croissant.json``, ``datacite.json``, ``datapackage.json`` and ``zenodo.json`` into ``stage``.
 
     ``files`` are the release files to describe (POSIX, relative to ``stage``); the metadata files themselves
@@ -265,8 +285,8 @@ def write_metadata(stage: Path, card: DatasetCard, rows: list[RegistryRow], file
     outputs = {
         DATAPACKAGE: datapackage(card, rows, described, digests, profile),
         CROISSANT: croissant(card, rows, described, digests),
-        DATACITE: datacite(card, rows, described, digests),
-        ZENODO: zenodo(card, rows),
+        DATACITE: datacite(card, rows, described, digests, slices),
+        ZENODO: zenodo(card, rows, slices),
     }
     for name, data in outputs.items():
         (stage / name).write_text(_dump(data), encoding="utf-8", newline="\n")

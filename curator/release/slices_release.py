@@ -32,7 +32,7 @@ from curator.outputs import contains, lock, output_error, staged
 from curator.profiles import get_profile
 from curator.release.figures_and_pdfs import write_pdfs
 from curator.release.manifests import release_files, write_manifests
-from curator.release.metadata import hash_files, write_metadata
+from curator.release.metadata import SlicesSummary, hash_files, write_metadata
 from curator.release.readme import TemplateMissingError, readme_context, readme_name
 from curator.release.verifykit import write_verify_kit, write_xxh128sums
 from curator.validate import ValidateOptions, validate
@@ -179,6 +179,7 @@ def _write_release(stage: Path, source: Path, card: DatasetCard, rows: list[Slic
         (stage / LABELS_FILE).write_text(f"label_scheme: {scheme.name}\n", encoding="utf-8", newline="\n")
     _write_registry(stage, rows, scheme)
     figures = _figure(stage, rows, scheme)
+    numbers = slices_stats(rows, scheme, card.languages[0])
     for lang in card.languages:
         name = f"README.slices.{lang}.md.j2"
         try:
@@ -196,7 +197,8 @@ def _write_release(stage: Path, source: Path, card: DatasetCard, rows: list[Slic
     write_verify_kit(stage)
     digests = hash_files(stage, release_files(stage), jobs, ("sha256", "md5", "xxh128"))
     write_metadata(stage, card, [], release_files(stage), digests=digests, jobs=jobs,
-                   profile=get_profile("slices"))
+                   profile=get_profile("slices"), slices=SlicesSummary(numbers["cases"], numbers["slices"],
+                                                                       numbers["lesion_slices"]))
     if xxh128:
         write_xxh128sums(stage, release_files(stage), digests={p: d["xxh128"] for p, d in digests.items()},
                          jobs=jobs)
