@@ -54,6 +54,7 @@ from curator.release.pdf_document import (
     _Inline,
     _mm,
     font_dir,
+    has_cjk,
 )
 
 __all__ = ["FONT_FILES", "PdfRenderError", "font_dir", "markdown_to_pdf"]
@@ -543,6 +544,8 @@ def markdown_to_pdf(markdown_text: str, out: Path, *, base_dir: Path, title: str
     pdf.set_creation_date(dt.datetime(when.year, when.month, when.day, tzinfo=dt.UTC))
     if lang:
         pdf.set_lang(lang)
+    if has_cjk(markdown_text) or has_cjk(title):
+        pdf.allow_cjk()
     pdf.add_page()
     _Renderer(pdf, base_dir).render(_parser().parse(markdown_text))
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import cache
+from importlib.resources import files
 from pathlib import Path
 from typing import Final
 
@@ -24,6 +25,12 @@ FONT_FILES: Final[dict[tuple[str, str], str]] = {
     ("mono", "BI"): "DejaVuSansMono-BoldOblique.ttf",
 }
 PRODUCER: Final = "curator"
+#: Chinese (and any CJK) text: Noto Sans CJK SC, face 2 of the collection the PyPI package noto-cjk-sans-otc ships
+#: (SIL OFL 1.1; CFF outlines fpdf2 subsets). It is a fallback font, added only to a PDF whose text holds CJK.
+CJK_PACKAGE: Final = "noto_cjk_sans_otc"
+CJK_FILE: Final = "NotoSansCJK-Regular.ttc"
+CJK_FACE: Final = 2
+_CJK_TEXT: Final = re.compile(r"[\u2e80-\u9fff\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef]")
 
 BODY_PT: Final = 10.0
 CODE_PT: Final = 8.5
@@ -61,6 +68,15 @@ def font_dir() -> Path:
     return Path(matplotlib.get_data_path()) / "fonts" / "ttf"
 
 
+def cjk_font() -> Path:
+    """The Noto Sans CJK collection file of the installed noto-cjk-sans-otc package."""
+    return Path(str(files(CJK_PACKAGE).joinpath(CJK_FILE)))
+
+
+def has_cjk(text: str) -> bool:
+    return _CJK_TEXT.search(text) is not None
+
+
 def _mm(points: float) -> float:
     return points * PT_MM
 
@@ -73,6 +89,7 @@ class _Document(FPDF):
         super().__init__(orientation="portrait", unit="mm", format="A4")
         self.doc_title = title
         self.added: set[tuple[str, str]] = set()
+        self.cjk = False
         self.set_margins(MARGIN, TOP, MARGIN)
         self.set_auto_page_break(auto=True, margin=BOTTOM)
         self.alias_nb_pages()
@@ -86,7 +103,18 @@ class _Document(FPDF):
                 raise PdfRenderError(f"font {path} not found (matplotlib ships it; is matplotlib complete?)")
             self.add_font(f"dv{family}", style, str(path))
             self.added.add((family, style))
+        if self.cjk:   # after a run set in the fallback font fpdf2 may skip a set_font it thinks is current
+            self.font_family = ""
         self.set_font(f"dv{family}", style, size)
+
+    def allow_cjk(self) -> None:
+        """Set CJK characters (which DejaVu lacks) in Noto Sans CJK SC, in every family and style."""
+        path = cjk_font()
+        if not path.is_file():
+            raise PdfRenderError(f"font {path} not found (the noto-cjk-sans-otc package ships it; is it installed?)")
+        self.add_font("cjk", "", str(path), collection_font_number=CJK_FACE)
+        self.set_fallback_fonts(["cjk"], exact_match=False)
+        self.cjk = True
 
     def footer(self) -> None:
         self.set_y(-BOTTOM + 6)
