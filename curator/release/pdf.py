@@ -53,6 +53,7 @@ from curator.release.pdf_document import (
     _Document,
     _Inline,
     _mm,
+    cjk_runs,
     font_dir,
     has_cjk,
 )
@@ -487,21 +488,24 @@ class _Renderer:
             return
         pdf = self.pdf
         style = ("B" if state.bold else "") + ("I" if state.italic else "")
-        if state.code:
-            pdf.use("mono", style, state.size * 0.92)
-        else:
-            pdf.use("sans", style, state.size)
         link = state.links[-1] if state.links else ""
-        pdf.set_text_color(*(LINK if link else TEXT))
-        # fpdf2 breaks a word that does not fit where a write() starts inside it: move the word down instead
-        first = text.split(" ", 1)[0]
-        if first and pdf.get_x() > pdf.l_margin + 0.01 \
-                and pdf.get_x() + pdf.get_string_width(first) > pdf.w - pdf.r_margin \
-                and pdf.get_string_width(first) <= pdf.w - pdf.r_margin - pdf.l_margin:
-            pdf.ln(line)
-        pdf.char_vpos = CharVPos.coerce(state.vpos[-1] if state.vpos else "LINE")
-        pdf.write(line, text, link=link)
-        pdf.char_vpos = CharVPos.LINE
+        # Chinese has no spaces between words: a run of CJK may break after any character, other text at spaces
+        for part in cjk_runs(text) if has_cjk(text) else [text]:
+            if state.code:
+                pdf.use("mono", style, state.size * 0.92)
+            else:
+                pdf.use("sans", style, state.size)
+            pdf.set_text_color(*(LINK if link else TEXT))
+            cjk = has_cjk(part)
+            # fpdf2 breaks a word that does not fit where a write() starts inside it: move the word down instead
+            first = part[:1] if cjk else part.split(" ", 1)[0]
+            if first and pdf.get_x() > pdf.l_margin + 0.01 \
+                    and pdf.get_x() + pdf.get_string_width(first) > pdf.w - pdf.r_margin \
+                    and pdf.get_string_width(first) <= pdf.w - pdf.r_margin - pdf.l_margin:
+                pdf.ln(line)
+            pdf.char_vpos = CharVPos.coerce(state.vpos[-1] if state.vpos else "LINE")
+            pdf.write(line, part, link=link, wrapmode=WrapMode.CHAR if cjk else WrapMode.WORD)
+            pdf.char_vpos = CharVPos.LINE
 
 
 def _plain(children: Sequence[Token]) -> str:

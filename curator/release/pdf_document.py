@@ -30,6 +30,7 @@ PRODUCER: Final = "curator"
 CJK_PACKAGE: Final = "noto_cjk_sans_otc"
 CJK_FILE: Final = "NotoSansCJK-Regular.ttc"
 CJK_FACE: Final = 2
+_CJK_RUN: Final = re.compile(r"([\u2e80-\u9fff\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef]+)")
 _CJK_TEXT: Final = re.compile(r"[\u2e80-\u9fff\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef]")
 
 BODY_PT: Final = 10.0
@@ -75,6 +76,11 @@ def cjk_font() -> Path:
 
 def has_cjk(text: str) -> bool:
     return _CJK_TEXT.search(text) is not None
+
+
+def cjk_runs(text: str) -> list[str]:
+    """``text`` cut into runs of CJK characters (with CJK punctuation) and runs of other text, in order."""
+    return [part for part in _CJK_RUN.split(text) if part]
 
 
 def _mm(points: float) -> float:
@@ -125,6 +131,7 @@ class _Document(FPDF):
         while title and self.get_string_width(title) > width:
             title = title[:-2] + "\u2026" if len(title) > 2 else ""
         self.cell(width, 4, title, align=Align.L)
+        self.use("sans", "", SMALL_PT)   # a title set partly in the CJK fallback font leaves that font current
         self.cell(25, 4, f"{self.page_no()} / {{nb}}", align=Align.R)
 
 
