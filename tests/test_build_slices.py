@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from PIL import Image
 
 from curator.cli.main import main
+from tests.factories import card_data, with_chinese
 from tests.reports import validate_report
 from tests.slices_factories import make_slices_source
 
@@ -64,6 +65,19 @@ def test_a_slices_source_with_a_mask_missing_is_refused_and_nothing_is_written(t
     assert "does not validate" in output
     assert not out.exists()
 
+
+
+def test_a_slices_release_speaks_every_language_of_its_card_chinese_included(tmp_path: Path) -> None:
+    source = make_slices_source(tmp_path / "src", {"0": 2}, lesions=[("0", 0)], card=with_chinese(card_data()))
+    out = tmp_path / "rel"
+    code, output = _invoke("build", source, out)
+    assert code == 0, output
+    readme = (out / "README_ZH.md").read_text(encoding="utf-8")
+    assert _row(readme, "切片数") == "2"
+    assert _row(readme, "含病灶的切片数") == "1"
+    assert "| 2 | 磨玻璃影 |" in readme   # the label scheme's own Chinese name
+    assert (out / "README_ZH.pdf").is_file()
+    assert validate_report(out, "--deep", exit_code=0)["findings"] == []
 
 @pytest.mark.realdata
 def test_real_infnet_slices_build_with_readme_numbers_from_the_pngs(realdata: Path, tmp_path: Path) -> None:
