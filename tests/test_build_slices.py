@@ -79,6 +79,18 @@ def test_a_slices_release_speaks_every_language_of_its_card_chinese_included(tmp
     assert (out / "README_ZH.pdf").is_file()
     assert validate_report(out, "--deep", exit_code=0)["findings"] == []
 
+
+def test_a_linked_slice_in_the_source_is_refused_and_not_followed(tmp_path: Path) -> None:
+    source = make_slices_source(tmp_path / "src", {"0": 2})
+    outside = tmp_path / "outside.jpg"
+    (source / "image" / "0" / "1.jpg").rename(outside)
+    (source / "image" / "0" / "1.jpg").symlink_to(outside)
+    out = tmp_path / "rel"
+    code, output = _invoke("build", source, out)
+    assert code == 1, output
+    assert "FILE_UNSAFE image/0/1.jpg" in output
+    assert not out.exists()
+
 @pytest.mark.realdata
 def test_real_infnet_slices_build_with_readme_numbers_from_the_pngs(realdata: Path, tmp_path: Path) -> None:
     """Inf-Net's 48 test slices ingested into CNCB meanings, built: the README's slices, slices with lesions and

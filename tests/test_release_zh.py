@@ -78,3 +78,8 @@ def test_missing_attribution_in_the_chinese_readme_is_named(release: Path) -> No
     (finding,) = _readme_findings(release, exit_code=1)
     assert finding["code"] == "ATTRIBUTION_MISSING" and finding["path"] == "README_ZH.md"
     assert finding["context"]["missing"] == "authors, permanent link"
+
+
+def test_the_chinese_pdf_is_reproducible(zh_release: Path, tmp_path: Path) -> None:
+    again = build(make_source(tmp_path / "src", card=with_chinese(card_data())), tmp_path / "release").out
+    assert (again / "README_ZH.pdf").read_bytes() == (zh_release / "README_ZH.pdf").read_bytes()
