@@ -9,13 +9,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from click.testing import CliRunner
 from PIL import Image
 
 from curator.cli.main import main
 from tests.factories import card_data, with_chinese
 from tests.reports import validate_report
-from tests.slices_factories import make_slices_source
+from tests.slices_factories import make_cncb, make_slices_source
 
 
 def _invoke(*arguments: str | Path) -> tuple[int, str]:
@@ -91,14 +92,26 @@ def test_a_linked_slice_in_the_source_is_refused_and_not_followed(tmp_path: Path
     assert "FILE_UNSAFE image/0/1.jpg" in output
     assert not out.exists()
 
+
+def test_a_cncb_tree_keeps_its_csvs_and_counts_cases_and_slices_per_class(tmp_path: Path) -> None:
+    source = make_cncb(tmp_path / "src")   # CP/7/70 with 3 slices, NCP/8/80 with 2
+    for name in ("README_EN.md", "README_RU.md", "LICENSE"):
+        (source / name).unlink()
+    (source / "dataset.yaml").write_text(yaml.safe_dump(card_data(), allow_unicode=True), encoding="utf-8")
+    out = tmp_path / "rel"
+    code, output = _invoke("build", source, out)
+    assert code == 0, output
+    for name in ("unzip_filenames.csv", "lesions_slices.csv"):
+        assert (out / name).read_bytes() == (source / name).read_bytes(), name
+    readme = (out / "README_EN.md").read_text(encoding="utf-8")
+    assert _row(readme, "Class CP: cases/ slices") == "1/ 3"
+    assert _row(readme, "Class NCP: cases/ slices") == "1/ 2"
+    assert "CP/7/70,0001,/image/CP/7/70/0001.jpg" in (out / "slices_registry.csv").read_text(encoding="utf-8")
+
 @pytest.mark.realdata
 def test_real_infnet_slices_build_with_readme_numbers_from_the_pngs(realdata: Path, tmp_path: Path) -> None:
     """Inf-Net's 48 test slices ingested into CNCB meanings, built: the README's slices, slices with lesions and
     pixel share per label are those of the source PNGs (GT palette indices 0 background, 1 GGO, 2 consolidation)."""
-    import yaml
-
-    from tests.factories import card_data
-
     src = realdata / "infnet_covid_semiseg_png" / "MultiClassInfection-Test"
     ingested = tmp_path / "ingested"
     code, output = _invoke("ingest-slices", "--images", src / "Imgs", "--masks", src / "GT", "--labels", "infnet",

@@ -122,7 +122,19 @@ def slices_stats(rows: list[SliceRow], scheme: LabelScheme, lang: str) -> dict[s
                        "heights": [min(h for _, h in sizes), max(h for _, h in sizes)], "distinct": len(sizes)}
         if sizes else None,
         "scheme": scheme.name,
+        # CNCB names a scan <class>/<patient_id>/<scan_id> (NCP, CP, Normal): cases and slices per class
+        "classes": [{"name": name, "cases": len({row.case for row in members}), "slices": len(members)}
+                    for name, members in sorted(_by_class(rows).items())],
     }
+
+
+def _by_class(rows: list[SliceRow]) -> dict[str, list[SliceRow]]:
+    classes: dict[str, list[SliceRow]] = {}
+    for row in rows:
+        parts = row.case.split("/")
+        if len(parts) == 3:
+            classes.setdefault(parts[0], []).append(row)
+    return classes
 
 
 def _write_registry(stage: Path, rows: list[SliceRow], scheme: LabelScheme) -> None:
