@@ -15,6 +15,7 @@ from PIL import Image
 
 from curator.cli.main import main
 from tests.factories import card_data, with_chinese
+from tests.hostile import run_bounded, snapshot, written_outside
 from tests.reports import validate_report
 from tests.slices_factories import make_cncb, make_slices_source
 
@@ -107,6 +108,21 @@ def test_a_cncb_tree_keeps_its_csvs_and_counts_cases_and_slices_per_class(tmp_pa
     assert _row(readme, "Class CP: cases/ slices") == "1/ 3"
     assert _row(readme, "Class NCP: cases/ slices") == "1/ 2"
     assert "CP/7/70,0001,/image/CP/7/70/0001.jpg" in (out / "slices_registry.csv").read_text(encoding="utf-8")
+
+
+def test_an_oversized_mask_stops_the_build_bounded_and_the_source_is_untouched(tmp_path: Path) -> None:
+    """A 6000 x 6000 mask (36 Mpixel, a few KB of PNG) is past what a slice decode may take: the source check
+    names it, nothing is written outside OUT, the source is as it was."""
+    source = make_slices_source(tmp_path / "src", {"0": 2})
+    Image.new("L", (6000, 6000), 0).save(source / "mask" / "0" / "1.png")
+    Image.new("L", (6000, 6000), 0).save(source / "image" / "0" / "1.jpg", format="JPEG")
+    before, work = snapshot(source), snapshot(tmp_path)
+    run = run_bounded(["build", str(source), "rel"], cwd=tmp_path, timeout=120)
+    run.assert_bounded(exit_code=1, seconds=60, megabytes=300)
+    assert "does not validate" in run.stderr + run.stdout
+    assert snapshot(source) == before
+    assert written_outside(work, snapshot(tmp_path), "rel") == []
+    assert not (tmp_path / "rel").exists()
 
 @pytest.mark.realdata
 def test_real_infnet_slices_build_with_readme_numbers_from_the_pngs(realdata: Path, tmp_path: Path) -> None:
