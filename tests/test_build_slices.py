@@ -118,7 +118,7 @@ def test_an_oversized_mask_stops_the_build_bounded_and_the_source_is_untouched(t
     Image.new("L", (6000, 6000), 0).save(source / "image" / "0" / "1.jpg", format="JPEG")
     before, work = snapshot(source), snapshot(tmp_path)
     run = run_bounded(["build", str(source), "rel"], cwd=tmp_path, timeout=120)
-    run.assert_bounded(exit_code=1, seconds=60, megabytes=300)
+    run.assert_bounded(exit_code=1, seconds=30, megabytes=200)   # measured 1.1 s, 77 MB
     assert "does not validate" in run.stderr + run.stdout
     assert snapshot(source) == before
     assert written_outside(work, snapshot(tmp_path), "rel") == []
