@@ -158,6 +158,28 @@ def card_data(**overrides: Any) -> dict[str, Any]:
     return card
 
 
+
+# Chinese for the texts of card_data(); any other English text is carried over as it is
+_CHINESE = {"Test chest CT": "测试用胸部 CT", "Test studies.": "测试用检查。", "Test Centre": "测试中心", "None": "无",
+            "Doe, Jane": "Doe, Jane", "CT": "CT"}
+
+
+def with_chinese(card: dict[str, Any]) -> dict[str, Any]:
+    """``card`` with a ``zh`` text beside every English one and ``zh`` added to its languages."""
+    def add(value: Any) -> Any:
+        if isinstance(value, dict) and "en" in value and "ru" in value:
+            english = value["en"]
+            chinese = [_CHINESE.get(w, w) for w in english] if isinstance(english, list) else (
+                _CHINESE.get(english, english.replace("level", "等级").replace("category", "类别")))
+            return {**value, "zh": chinese}
+        if isinstance(value, dict):
+            return {k: add(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [add(v) for v in value]
+        return value
+
+    return {**add(card), "languages": [*card["languages"], "zh"]}
+
 DEFAULT_STUDIES = [
     # (category, sex, age, has mask)
     ("CT-1", "F", 40, True),

@@ -112,3 +112,19 @@ def make_cncb(root: Path, *, newline: str = "\n", bom: bool = False) -> Path:
     write_csv(root / "lesions_slices.csv", "imgpath", [f"{case}/{n:04d}.png" for case, n in CNCB_LESIONS],
               newline=newline, bom=bom)
     return root
+
+
+def make_slices_source(root: Path, cases: Mapping[str, int] | None = None, *,
+                       lesions: Iterable[tuple[str, int]] = (), scheme: str | None = "cncb",
+                       card: Mapping[str, object] | None = None) -> Path:
+    """A source for ``curator build``: the slices tree as ingest-slices writes it (no README, no LICENSE) with a
+    dataset.yaml card (``card``, else tests.factories.card_data) beside it."""
+    import yaml
+
+    from tests.factories import card_data
+
+    make_slices(root, cases, lesions=lesions, scheme=scheme)
+    for name in ("README_EN.md", "README_RU.md", "LICENSE"):
+        (root / name).unlink()
+    (root / "dataset.yaml").write_text(yaml.safe_dump(dict(card or card_data()), allow_unicode=True), encoding="utf-8")
+    return root

@@ -417,3 +417,45 @@ def test_write_pdfs_reports_an_unreadable_figure_as_a_release_docs_error(tmp_pat
     with pytest.raises(ReleaseDocsError, match=r"README_EN\.pdf"):
         write_pdfs(tmp_path, ["en"], dt.date(2020, 1, 1), {})
     assert isinstance(ReleaseDocsError("x"), OSError)  # the builder's `except OSError` catches it
+
+
+CHINESE = """# 测试用胸部 CT
+
+数据概览：**病例数**与切片数。
+
+* 第一项：CT 切片；
+* 第二项：标签掩膜；
+* third item, Latin only;
+
+| 标签 | 像素占比（%） |
+|---|---|
+| 磨玻璃影 | 11.06 |
+"""
+
+
+@pytest.mark.needs_tool("pdftotext", "pdftoppm")
+def test_chinese_text_is_set_in_noto_sans_cjk_and_latin_pdfs_do_not_carry_it(tmp_path: Path) -> None:
+    if shutil.which("pdftotext") is None or shutil.which("pdftoppm") is None:
+        pytest.skip("pdftotext/pdftoppm (poppler-utils) are not installed")
+    out = markdown_to_pdf(CHINESE, tmp_path / "zh.pdf", base_dir=tmp_path, title="测试", when=dt.date(2026, 1, 1),
+                          lang="zh")
+    # poppler reads the CJK font's ToUnicode map; pypdf 5 puts a NUL before each CJK character of it
+    text = subprocess.run(["pdftotext", str(out), "-"], capture_output=True, text=True, check=True).stdout
+    for piece in ("测试用胸部 CT", "病例数", "第一项：CT 切片；", "第二项：标签掩膜；", "磨玻璃影", "11.06"):
+        assert piece in text, piece
+    # every bullet is a bullet: after a line set in the CJK fallback font, the next one was drawn in that font
+    assert text.count("\u2022") == 3, text
+    fonts = {str(font["/BaseFont"]) for page in PdfReader(out).pages
+             for font in page["/Resources"]["/Font"].values()}  # type: ignore[index, union-attr]
+    assert any("NotoSansCJKSC" in font for font in fonts), fonts
+    latin = markdown_to_pdf("# Title\n\n* one\n* two\n", tmp_path / "en.pdf", base_dir=tmp_path, title="t",
+                            when=dt.date(2026, 1, 1))
+    latin_fonts = {str(font["/BaseFont"]) for page in PdfReader(latin).pages
+                   for font in page["/Resources"]["/Font"].values()}  # type: ignore[index, union-attr]
+    assert not any("CJK" in font for font in latin_fonts), latin_fonts
+    run = subprocess.run(["pdftoppm", "-r", "60", "-png", str(out), str(tmp_path / "page")], capture_output=True,
+                         text=True, check=True)
+    assert run.stderr == ""   # was "Syntax Error: No font in show" for the bullets after a Chinese line
+    with Image.open(tmp_path / "page-1.png") as image:
+        grey = np.asarray(image.convert("L"))
+    assert (grey < 160).sum() > 1000   # the glyphs are drawn (ink on the page), not left blank

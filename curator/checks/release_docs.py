@@ -24,9 +24,9 @@ LICENCE_MATCH = 0.9   # share of the licence's word 5-grams the LICENSE must con
 
 # rows of the "Data Overview" table, recognised by their label in each README language
 _ROWS = {
-    "studies": re.compile(r"^(number of studies(?! in each)|количество исследований,)", re.I),
-    "masks": re.compile(r"(masks|масок)", re.I),
-    "per_category": re.compile(r"(in each category|в каждой категории)", re.I),
+    "studies": re.compile(r"^(number of studies(?! in each)|количество исследований,|检查数量，)", re.I),
+    "masks": re.compile(r"(masks|масок|掩膜)", re.I),
+    "per_category": re.compile(r"(in each category|в каждой категории|各类别)", re.I),
 }
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
 
@@ -107,7 +107,7 @@ def overview(text: str) -> tuple[dict[str, list[float]], list[list[float]]]:
             continue
         label, value = cells
         numbers = [float(n.replace(",", ".")) for n in _NUMBER.findall(value)]
-        if not numbers and not re.search(r"n/a|н/д", value):
+        if not numbers and not re.search(r"n/a|н/д|无数据", value):
             continue  # not a row of numbers (the header row, other tables' text cells)
         rows.append(numbers)
         for key, pattern in _ROWS.items():

@@ -40,7 +40,8 @@ def _check_reports(source: Path, out: Path, output: tuple[Path, ...]) -> None:
 @guarded
 def build(source: Path, out: Path, force: bool, jobs: int | None, xxh128: bool, bag: Path | None,
           fmt: tuple[str, ...], output: tuple[Path, ...], verbose: bool) -> None:
-    """Build a release in OUT from SOURCE (dataset.yaml + studies.csv + NIfTI files).
+    """Build a release in OUT from SOURCE: dataset.yaml + studies.csv + NIfTI files, or dataset.yaml beside an
+    ingest-slices tree (image/, mask/, labels.yaml).
 
     Every problem of the source is reported at once, as findings (--format as for validate); nothing is written
     then: exit 1 for bad source data, 2 for a dataset card that cannot be used. Once built, --format reports the
@@ -59,8 +60,13 @@ def build(source: Path, out: Path, force: bool, jobs: int | None, xxh128: bool, 
         sys.exit(problems.exit_code)
     if fmt or output:
         present(result.report, fmt, output, command="build", verbose=verbose)
-    if formats[len(output):] in ((), ("text",)):   # standard output is free, or holds text: the summary follows
-        per = ", ".join(f"{k} {v}" for k, v in result.per_category.items())
-        click.echo(f"built {result.out}: {plural(result.studies, 'study', 'studies')} ({per}), "
-                   f"{plural(result.masks, 'mask')}, "
-                   f"{result.files} files, {result.bytes:,} bytes; validated (--deep) with 0 errors")
+    if formats[len(output):] not in ((), ("text",)):   # standard output holds a report: no summary after it
+        return
+    if not result.per_category:   # a slices release (curator.release.slices_release): slices, each with a mask
+        click.echo(f"built {result.out}: {plural(result.studies, 'slice')} with label masks, {result.files} files, "
+                   f"{result.bytes:,} bytes; validated (--deep) with 0 errors")
+        return
+    per = ", ".join(f"{k} {v}" for k, v in result.per_category.items())
+    click.echo(f"built {result.out}: {plural(result.studies, 'study', 'studies')} ({per}), "
+               f"{plural(result.masks, 'mask')}, "
+               f"{result.files} files, {result.bytes:,} bytes; validated (--deep) with 0 errors")

@@ -34,6 +34,7 @@ from curator.release.readme import (
     render_readme,
 )
 from curator.release.registry import sheet_name, write_registry
+from curator.release.slices_release import build_slices, is_slices_source
 from curator.release.source_problems import (
     CARD_NAME,
     STUDIES_NAME,
@@ -109,9 +110,29 @@ def _write_release(stage: Path, source: Path, card: DatasetCard, profile: Profil
     write_manifests(stage, jobs, known=digests)  # only the metadata files written since are read again
 
 
+def _build_slices(source: Path, out: Path, *, force: bool, jobs: int | None, xxh128: bool,
+                  bag: Path | str | None) -> BuildResult:
+    built, slices, report = build_slices(source, Path(out), force=force, jobs=jobs, xxh128=xxh128)
+    if bag is not None:
+        write_bag(built, Path(bag))
+    return BuildResult(out=built, studies=slices, masks=slices, files=report.stats.files, bytes=report.stats.bytes,
+                       report=report)
+
+
 def build(source: Path | str, out: Path | str, *, force: bool = False, jobs: int | None = None,
           profile_name: str = "mosmed", xxh128: bool = False, bag: Path | str | None = None) -> BuildResult:
-    """Build the release; ``xxh128`` adds a tagged XXH128SUMS, ``bag`` also writes a BagIt bag of it there."""
+    """Build the release; ``xxh128`` adds a tagged XXH128SUMS, ``bag`` also writes a BagIt bag of it there.
+    A slices tree (image/ + mask/, no studies.csv, or profile ``slices``) is built by release.slices_release."""
+    if Path(source).is_dir() and is_slices_source(Path(source), profile_name):   # the one place they part
+        return _build_slices(Path(source), Path(out), force=force, jobs=jobs, xxh128=xxh128, bag=bag)
+    return _build_studies(Path(source), Path(out), force=force, jobs=jobs, profile_name=profile_name, xxh128=xxh128,
+                          bag=bag)
+
+
+def _build_studies(source: Path | str, out: Path | str, *, force: bool = False, jobs: int | None = None,
+                   profile_name: str = "mosmed", xxh128: bool = False,
+                   bag: Path | str | None = None) -> BuildResult:
+    """The MosMed build: dataset.yaml + studies.csv + NIfTI files."""
     source, out = Path(source), Path(out)
     if not source.is_dir():
         raise BuildError(f"source {source} is not a folder (it should hold {CARD_NAME} and {STUDIES_NAME})",

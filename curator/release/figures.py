@@ -311,6 +311,38 @@ def examples_figure(examples: Sequence[tuple[str, HU, Mask | None]], out: Path, 
         return out
 
 
+def slices_figure(panels: Sequence[tuple[str, Path, Path]], scheme: LabelScheme, out: Path) -> Path:
+    """2D slices (``(title, image file, mask file)``) side by side, every label with ``lesion: true`` blended in
+    the scheme's own colour for that label; the image's grey values as they are (JPEG/PNG slices are windowed)."""
+    from PIL import Image
+
+    colours = {label.value: np.asarray(label.rgb, dtype=np.float32) for label in scheme.labels if label.lesion}
+    columns = min(len(panels), PANEL_COLUMNS)
+    rows = math.ceil(len(panels) / columns)
+    size = (columns * PANEL_SIZE, rows * PANEL_SIZE)
+    with _style():
+        figure = _new_figure(size)
+        figure.patch.set_facecolor("black")
+        for index, (title, image_path, mask_path) in enumerate(panels):
+            with Image.open(image_path) as image:
+                grey = np.asarray(image.convert("L"), dtype=np.float32) / 255
+            with Image.open(mask_path) as mask_image:
+                mask = np.asarray(mask_image)
+            rgb = np.repeat(grey[..., None], 3, axis=2)
+            for value, colour in colours.items():
+                hit = mask == value
+                rgb[hit] = (1 - MASK_ALPHA) * rgb[hit] + MASK_ALPHA * colour
+            row, column = divmod(index, columns)
+            axes = figure.add_axes((column / columns, 1 - (row + 1) / rows, 1 / columns, 1 / rows))
+            axes.set_axis_off()
+            axes.imshow(rgb, interpolation="antialiased", aspect="equal")
+            axes.text(0.04, 0.96, title, transform=axes.transAxes, ha="left", va="top", color="white", fontsize=11,
+                      fontweight="bold")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        figure.savefig(out, format="png", dpi=DPI, facecolor="black", metadata={"Software": None})
+    return out
+
+
 # ----------------------------------------------------------------------------------------------------------
 # Reading the example slice
 

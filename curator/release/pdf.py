@@ -19,13 +19,10 @@ import datetime as dt
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
-import matplotlib
-from fpdf import FPDF
 from fpdf.enums import Align, CharVPos, WrapMode, XPos, YPos
 from fpdf.fonts import FontFace
 from fpdf.util import Padding
@@ -33,59 +30,35 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 from PIL import Image
 
+from curator.release.pdf_document import (
+    _BULLETS,
+    _TAG,
+    BODY_PT,
+    CODE_FILL,
+    CODE_PT,
+    FONT_FILES,
+    HEAD_FILL,
+    HEADING_PT,
+    IMAGE_DPI,
+    LINE,
+    LINK,
+    LIST_INDENT,
+    PARAGRAPH_GAP,
+    PRODUCER,
+    QUOTE_BAR,
+    QUOTE_INDENT,
+    RULE,
+    TEXT,
+    PdfRenderError,
+    _Document,
+    _Inline,
+    _mm,
+    cjk_runs,
+    font_dir,
+    has_cjk,
+)
+
 __all__ = ["FONT_FILES", "PdfRenderError", "font_dir", "markdown_to_pdf"]
-
-#: (family, style) -> file in matplotlib's ``mpl-data/fonts/ttf``; added to a PDF only when first used.
-FONT_FILES: Final[dict[tuple[str, str], str]] = {
-    ("sans", ""): "DejaVuSans.ttf",
-    ("sans", "B"): "DejaVuSans-Bold.ttf",
-    ("sans", "I"): "DejaVuSans-Oblique.ttf",
-    ("sans", "BI"): "DejaVuSans-BoldOblique.ttf",
-    ("mono", ""): "DejaVuSansMono.ttf",
-    ("mono", "B"): "DejaVuSansMono-Bold.ttf",
-    ("mono", "I"): "DejaVuSansMono-Oblique.ttf",
-    ("mono", "BI"): "DejaVuSansMono-BoldOblique.ttf",
-}
-PRODUCER: Final = "curator"
-
-BODY_PT: Final = 10.0
-CODE_PT: Final = 8.5
-SMALL_PT: Final = 8.0
-HEADING_PT: Final = {1: 17.0, 2: 14.0, 3: 11.5, 4: 10.5, 5: 10.0, 6: 10.0}
-LINE: Final = 1.38          # line height as a multiple of the font size
-PT_MM: Final = 25.4 / 72
-MARGIN: Final = 20.0        # mm, left and right
-TOP: Final = 18.0
-BOTTOM: Final = 18.0
-LIST_INDENT: Final = 6.0    # mm per list level
-QUOTE_INDENT: Final = 5.0
-IMAGE_DPI: Final = 150      # a figure's natural size; wider ones are scaled down to the text width
-PARAGRAPH_GAP: Final = 2.4
-
-TEXT: Final = (34, 34, 34)
-MUTED: Final = (90, 90, 90)
-LINK: Final = (26, 95, 180)
-RULE: Final = (190, 190, 190)
-CODE_FILL: Final = (243, 243, 243)
-QUOTE_BAR: Final = (200, 200, 200)
-HEAD_FILL: Final = (235, 235, 235)
-
-_BULLETS: Final = ("\u2022", "\u25e6", "\u25aa")
-_TAG: Final = re.compile(r"^<\s*(/?)\s*([a-zA-Z0-9]+)[^>]*?(/?)\s*>$")
-
-
-class PdfRenderError(ValueError):
-    """The Markdown cannot be laid out (for example an image that is not a readable picture)."""
-
-
-@cache
-def font_dir() -> Path:
-    """matplotlib's bundled TrueType folder (DejaVu Sans and Sans Mono live there)."""
-    return Path(matplotlib.get_data_path()) / "fonts" / "ttf"
-
-
-def _mm(points: float) -> float:
-    return points * PT_MM
 
 
 @cache
@@ -93,50 +66,6 @@ def _parser() -> MarkdownIt:
     return MarkdownIt("commonmark", {"html": True}).enable("table")
 
 
-class _Document(FPDF):
-    """An A4 page with a footer (title left, page number right) and fonts added on first use."""
-
-    def __init__(self, title: str) -> None:
-        super().__init__(orientation="portrait", unit="mm", format="A4")
-        self.doc_title = title
-        self.added: set[tuple[str, str]] = set()
-        self.set_margins(MARGIN, TOP, MARGIN)
-        self.set_auto_page_break(auto=True, margin=BOTTOM)
-        self.alias_nb_pages()
-        self.c_margin = 0.0  # text starts at the margin, tables and code carry their own padding
-
-    def use(self, family: str, style: str = "", size: float = BODY_PT) -> None:
-        style = "".join(s for s in "BI" if s in style)
-        if (family, style) not in self.added:
-            path = font_dir() / FONT_FILES[(family, style)]
-            if not path.is_file():
-                raise PdfRenderError(f"font {path} not found (matplotlib ships it; is matplotlib complete?)")
-            self.add_font(f"dv{family}", style, str(path))
-            self.added.add((family, style))
-        self.set_font(f"dv{family}", style, size)
-
-    def footer(self) -> None:
-        self.set_y(-BOTTOM + 6)
-        self.use("sans", "", SMALL_PT)
-        self.set_text_color(*MUTED)
-        width = self.epw - 25
-        title = self.doc_title
-        while title and self.get_string_width(title) > width:
-            title = title[:-2] + "\u2026" if len(title) > 2 else ""
-        self.cell(width, 4, title, align=Align.L)
-        self.cell(25, 4, f"{self.page_no()} / {{nb}}", align=Align.R)
-
-
-@dataclass
-class _Inline:
-    """Emphasis state while writing one run of inline tokens."""
-
-    size: float
-    bold: int = 0
-    italic: int = 0
-    code: int = 0
-    links: list[str] = field(default_factory=list)
-    vpos: list[str] = field(default_factory=list)
 
 
 class _Renderer:
@@ -559,21 +488,24 @@ class _Renderer:
             return
         pdf = self.pdf
         style = ("B" if state.bold else "") + ("I" if state.italic else "")
-        if state.code:
-            pdf.use("mono", style, state.size * 0.92)
-        else:
-            pdf.use("sans", style, state.size)
         link = state.links[-1] if state.links else ""
-        pdf.set_text_color(*(LINK if link else TEXT))
-        # fpdf2 breaks a word that does not fit where a write() starts inside it: move the word down instead
-        first = text.split(" ", 1)[0]
-        if first and pdf.get_x() > pdf.l_margin + 0.01 \
-                and pdf.get_x() + pdf.get_string_width(first) > pdf.w - pdf.r_margin \
-                and pdf.get_string_width(first) <= pdf.w - pdf.r_margin - pdf.l_margin:
-            pdf.ln(line)
-        pdf.char_vpos = CharVPos.coerce(state.vpos[-1] if state.vpos else "LINE")
-        pdf.write(line, text, link=link)
-        pdf.char_vpos = CharVPos.LINE
+        # Chinese has no spaces between words: a run of CJK may break after any character, other text at spaces
+        for part in cjk_runs(text) if has_cjk(text) else [text]:
+            if state.code:
+                pdf.use("mono", style, state.size * 0.92)
+            else:
+                pdf.use("sans", style, state.size)
+            pdf.set_text_color(*(LINK if link else TEXT))
+            cjk = has_cjk(part)
+            # fpdf2 breaks a word that does not fit where a write() starts inside it: move the word down instead
+            first = part[:1] if cjk else part.split(" ", 1)[0]
+            if first and pdf.get_x() > pdf.l_margin + 0.01 \
+                    and pdf.get_x() + pdf.get_string_width(first) > pdf.w - pdf.r_margin \
+                    and pdf.get_string_width(first) <= pdf.w - pdf.r_margin - pdf.l_margin:
+                pdf.ln(line)
+            pdf.char_vpos = CharVPos.coerce(state.vpos[-1] if state.vpos else "LINE")
+            pdf.write(line, part, link=link, wrapmode=WrapMode.CHAR if cjk else WrapMode.WORD)
+            pdf.char_vpos = CharVPos.LINE
 
 
 def _plain(children: Sequence[Token]) -> str:
@@ -616,6 +548,8 @@ def markdown_to_pdf(markdown_text: str, out: Path, *, base_dir: Path, title: str
     pdf.set_creation_date(dt.datetime(when.year, when.month, when.day, tzinfo=dt.UTC))
     if lang:
         pdf.set_lang(lang)
+    if has_cjk(markdown_text) or has_cjk(title):
+        pdf.allow_cjk()
     pdf.add_page()
     _Renderer(pdf, base_dir).render(_parser().parse(markdown_text))
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -16,6 +16,7 @@ LANGUAGE_NAMES = {
     "en": {"en": "English", "ru": "Russian", "zh": "Chinese", "de": "German", "fr": "French", "es": "Spanish"},
     "ru": {"en": "английский", "ru": "русский", "zh": "китайский", "de": "немецкий", "fr": "французский",
            "es": "испанский"},
+    "zh": {"en": "英语", "ru": "俄语", "zh": "中文", "de": "德语", "fr": "法语", "es": "西班牙语"},
 }
 
 
