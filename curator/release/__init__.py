@@ -6,27 +6,22 @@ failed build leaves nothing half-written. The source is only ever read.
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import yaml
 
 from curator.anonymise.gzip_copy import GzipHeaderError
 from curator.anonymise.nifti import NiftiAnonymiseError
 from curator.checks.names import name_problems
 from curator.errors import BuildError, ExitCode
-from curator.io.licences import licence_text_path
-from curator.models.card import DatasetCard, localise
+from curator.models.card import DatasetCard
 from curator.models.findings import Report
 from curator.models.profile import Profile
 from curator.models.records import SourceStudy
 from curator.outputs import contains, lock, output_error, staged
 from curator.profiles import get_profile
 from curator.release.bagit import write_bag
-from curator.release.figures_and_pdfs import pdf_names, write_figures, write_pdfs
-from curator.release.manifests import release_files, write_manifests
-from curator.release.metadata import hash_files, write_metadata
+from curator.release.figures_and_pdfs import pdf_names, write_figures
+from curator.release.finishing import finish_release
 from curator.release.plan import PlannedStudy, plan_release
 from curator.release.readme import (
     TemplateMissingError,
@@ -44,7 +39,6 @@ from curator.release.source_problems import (
     stage_problems,
 )
 from curator.release.stats import release_stats
-from curator.release.verifykit import write_verify_kit, write_xxh128sums
 from curator.validate import ValidateOptions, validate
 
 __all__ = ["BuildError", "BuildResult", "SourceProblemsError", "build"]
@@ -93,21 +87,7 @@ def _write_release(stage: Path, source: Path, card: DatasetCard, profile: Profil
     for lang in card.languages:
         (stage / readme_name(lang)).write_text(render_readme(card, lang, stats, files), encoding="utf-8",
                                                newline="\n")
-    write_pdfs(stage, card.languages, card.release_date,
-               {lang: localise(card.title, lang) for lang in card.languages})
-    shutil.copyfile(licence_text_path(card.licence), stage / "LICENSE")
-    card_data = card.model_dump(mode="json", exclude_none=True)
-    (stage / CARD_NAME).write_text(yaml.safe_dump(card_data, allow_unicode=True, sort_keys=False),
-                                   encoding="utf-8", newline="\n")
-    # the verify kit and the metadata are listed in the manifests; the metadata lists every other file's hash
-    write_verify_kit(stage)
-    digests = hash_files(stage, release_files(stage), jobs, ("sha256", "md5", "xxh128"))
-    write_metadata(stage, card, [p.registry_row() for p in planned], release_files(stage), digests=digests,
-                   jobs=jobs, profile=profile)
-    if xxh128:
-        write_xxh128sums(stage, release_files(stage), digests={p: d["xxh128"] for p, d in digests.items()},
-                         jobs=jobs)
-    write_manifests(stage, jobs, known=digests)  # only the metadata files written since are read again
+    finish_release(stage, card, [p.registry_row() for p in planned], profile=profile, jobs=jobs, xxh128=xxh128)
 
 
 def _build_slices(source: Path, out: Path, *, force: bool, jobs: int | None, xxh128: bool,

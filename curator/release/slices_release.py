@@ -18,28 +18,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from curator.errors import BuildError, ExitCode
 from curator.io.card import CardError, load_card
-from curator.io.licences import known_licences, licence_text_path
+from curator.io.licences import known_licences
 from curator.io.slices import LABELS_FILE, LESIONS_CSV, SCANS_CSV, MetadataError, read_label_declaration, read_slice
 from curator.label_schemes import LabelSchemeError, load_scheme
-from curator.models.card import DatasetCard, localise
+from curator.models.card import DatasetCard
 from curator.models.labels import LabelScheme
 from curator.models.profile import Profile
 from curator.outputs import contains, lock, output_error, staged
 from curator.profiles import get_profile
-from curator.release.figures_and_pdfs import write_pdfs
-from curator.release.manifests import release_files, write_manifests
-from curator.release.metadata import SlicesSummary, hash_files, write_metadata
+from curator.release.finishing import finish_release
+from curator.release.metadata import SlicesSummary
 from curator.release.readme import TemplateMissingError, readme_context, readme_name
-from curator.release.verifykit import write_verify_kit, write_xxh128sums
+from curator.release.source_problems import CARD_NAME
 from curator.validate import ValidateOptions, validate
 
 __all__ = ["REGISTRY_NAME", "SliceRow", "build_slices", "is_slices_source", "slices_stats"]
 
-CARD_NAME = "dataset.yaml"
 REGISTRY_NAME = "slices_registry.csv"
 REGISTRY_COLUMNS = ("case", "slice", "image_file", "mask_file", "width", "height", "lesion")
 CNCB_CSVS = (SCANS_CSV, LESIONS_CSV, "metadata.csv")
@@ -201,20 +197,8 @@ def _write_release(stage: Path, source: Path, card: DatasetCard, rows: list[Slic
         context = readme_context(card, lang, {"per_category": {}}, {})
         context.update(stats=slices_stats(rows, scheme, lang), figures=figures, registry=REGISTRY_NAME)
         (stage / readme_name(lang)).write_text(template.render(**context), encoding="utf-8", newline="\n")
-    write_pdfs(stage, card.languages, card.release_date, {lang: localise(card.title, lang) for lang in card.languages})
-    shutil.copyfile(licence_text_path(card.licence), stage / "LICENSE")
-    card_data = card.model_dump(mode="json", exclude_none=True)
-    (stage / CARD_NAME).write_text(yaml.safe_dump(card_data, allow_unicode=True, sort_keys=False),
-                                   encoding="utf-8", newline="\n")
-    write_verify_kit(stage)
-    digests = hash_files(stage, release_files(stage), jobs, ("sha256", "md5", "xxh128"))
-    write_metadata(stage, card, [], release_files(stage), digests=digests, jobs=jobs,
-                   profile=get_profile("slices"), slices=SlicesSummary(numbers["cases"], numbers["slices"],
-                                                                       numbers["lesion_slices"]))
-    if xxh128:
-        write_xxh128sums(stage, release_files(stage), digests={p: d["xxh128"] for p, d in digests.items()},
-                         jobs=jobs)
-    write_manifests(stage, jobs, known=digests)
+    finish_release(stage, card, [], profile=get_profile("slices"), jobs=jobs, xxh128=xxh128,
+                   slices=SlicesSummary(numbers["cases"], numbers["slices"], numbers["lesion_slices"]))
 
 
 def _errors(report: Any, ignore: frozenset[str] = frozenset()) -> list[str]:
