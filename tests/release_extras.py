@@ -10,6 +10,8 @@ import csv
 import shutil
 import subprocess
 import sys
+import tarfile
+import zipfile
 from pathlib import Path
 
 from curator.io.card import load_card
@@ -55,3 +57,17 @@ def run(*command: str, cwd: Path | None = None, env: dict[str, str] | None = Non
         timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run(list(command), cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout,
                           check=False)
+
+
+def tree_files(root: Path) -> list[str]:
+    """Every file below ``root``, as sorted relative POSIX paths."""
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+
+
+def archive_members(part: Path) -> list[str]:
+    """The member names of a zip or tar.gz part, in archive order."""
+    if part.name.endswith(".zip"):
+        with zipfile.ZipFile(part) as archive:
+            return archive.namelist()
+    with tarfile.open(part) as archive:
+        return archive.getnames()

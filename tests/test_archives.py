@@ -17,7 +17,7 @@ from curator.cli.pack import pack
 from curator.io.manifest import parse_manifest
 from curator.release.archives import PRESETS, PackError, _check_preset, pack_release, plan_parts, study_units
 from tests.factories import flip_byte
-from tests.release_extras import copy_release, finish_release, run
+from tests.release_extras import archive_members, copy_release, finish_release, run, tree_files
 
 WHEN = dt.date(2026, 1, 15)
 STEM = "TEST_0008-v1.0.0"
@@ -33,16 +33,6 @@ def _no_source_date_epoch(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
 
 
-def _release_files(release: Path) -> list[str]:
-    return sorted(p.relative_to(release).as_posix() for p in release.rglob("*") if p.is_file())
-
-
-def _members(part: Path) -> list[str]:
-    if part.name.endswith(".zip"):
-        with zipfile.ZipFile(part) as archive:
-            return archive.namelist()
-    with tarfile.open(part) as archive:
-        return archive.getnames()
 
 
 def _parts(out: Path) -> list[Path]:
@@ -71,7 +61,7 @@ def test_zip_members_sorted_fixed_times_no_owners(full_release: Path, tmp_path: 
         listing = run("zipinfo", "-l", str(part)).stdout.splitlines()
         rows = [line.split() for line in listing if line.startswith("-")]
         names = [row[-1] for row in rows]
-        assert names == sorted(names) and names == _members(part)
+        assert names == sorted(names) and names == archive_members(part)
         assert {(row[-3], row[-2]) for row in rows} == {("26-Jan-15", "00:00")}
         assert {row[0] for row in rows} <= {"-rw-r--r--", "-rwxr-xr-x"}
         with zipfile.ZipFile(part) as archive:
@@ -79,7 +69,7 @@ def test_zip_members_sorted_fixed_times_no_owners(full_release: Path, tmp_path: 
                 assert info.extra == b"" and info.create_system == 3   # no UT/ux fields: no times, no uid/gid
                 stored = info.filename.endswith((".gz", ".xlsx", ".png", ".pdf"))
                 assert info.compress_type == (zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED)
-    with zipfile.ZipFile(next(p for p in _parts(out) if "verify.sh" in _members(p))) as archive:
+    with zipfile.ZipFile(next(p for p in _parts(out) if "verify.sh" in archive_members(p))) as archive:
         assert (archive.getinfo("verify.sh").external_attr >> 16) & 0o777 == 0o755
 
 
@@ -130,13 +120,13 @@ def test_parts_respect_limits_and_keep_studies_with_masks(full_release: Path, tm
     assert len(parts) > 1
     where: dict[str, str] = {}
     for part in parts:
-        members = _members(part)
+        members = archive_members(part)
         assert max_bytes is None or part.stat().st_size <= max_bytes
         assert max_files is None or len(members) <= max_files
         for member in members:
             assert member not in where
             where[member] = part.name
-    assert sorted(where) == _release_files(full_release)
+    assert sorted(where) == tree_files(full_release)
     for member, part in where.items():
         match = re.fullmatch(r"masks/study_(\d+)_mask\.nii\.gz", member)
         if match:
@@ -163,7 +153,7 @@ def test_parts_list_and_checksums_match_the_files(full_release: Path, tmp_path: 
     sha = {e.path: e.digest for e in parse_manifest(out / "SHA256SUMS").entries}
     for name, size, files, row_md5, row_sha in rows[1:]:
         assert int(size) == (out / name).stat().st_size
-        assert int(files) == len(_members(out / name))
+        assert int(files) == len(archive_members(out / name))
         assert (md5[name], sha[name]) == (row_md5, row_sha)
     assert run("md5sum", "-c", "--strict", "MD5SUMS", cwd=out).returncode == 0
     assert run("sha256sum", "-c", "--strict", "SHA256SUMS", cwd=out).returncode == 0
@@ -223,7 +213,7 @@ def test_zipinfo_shows_no_extra_fields(full_release: Path, tmp_path: Path) -> No
     """No extra fields at all: no UT timestamps, no ux/Ux owner ids; the DOS time is the fixed one."""
     written = pack_release(full_release, tmp_path / "z", fmt="zip", max_bytes=None, max_files=None, when=WHEN)
     verbose = run("zipinfo", "-v", str(written[0])).stdout
-    members = len(_members(written[0]))
+    members = len(archive_members(written[0]))
     assert verbose.count("length of extra field:                          0 bytes") == members
     assert verbose.count("file last modified on (DOS date/time):          2026 Jan 15 00:00:00") == members
     assert "UID" not in verbose and "universal time" not in verbose.lower()

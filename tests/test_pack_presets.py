@@ -21,8 +21,6 @@ import hashlib
 import json
 import os
 import re
-import tarfile
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -37,7 +35,7 @@ from curator.release.presets import group_files
 from curator.verify import verify
 from tests.factories import flip_byte
 from tests.hostile import run_bounded, snapshot, written_outside
-from tests.release_extras import copy_release, finish_release, run
+from tests.release_extras import archive_members, copy_release, finish_release, run, tree_files
 from tests.slices_factories import make_cncb, make_slices
 
 WHEN = dt.date(2026, 1, 15)
@@ -63,16 +61,6 @@ def _no_source_date_epoch(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("SOURCE_DATE_EPOCH", raising=False)
 
 
-def _files(root: Path) -> list[str]:
-    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
-
-
-def _members(part: Path) -> list[str]:
-    if part.name.endswith(".zip"):
-        with zipfile.ZipFile(part) as archive:
-            return archive.namelist()
-    with tarfile.open(part) as archive:
-        return archive.getnames()
 
 
 def _extract_each(out: Path, parts: list[str], target: Path) -> None:
@@ -116,17 +104,17 @@ def test_cncb_mosmed_parts_per_category_with_md5_maps(full_release: Path, tmp_pa
         assert list(listing) == [f"{cls}-{n}.zip" for n in sorted(numbers)]
         assert all(re.fullmatch(r"[0-9a-f]{32}", md5) for md5 in listing.values())
     # a category's parts hold its studies and their masks only; the release's own files have parts of their own
-    own = [m for name in parts if name.startswith(f"{STEM}-") for m in _members(out / name)]
+    own = [m for name in parts if name.startswith(f"{STEM}-") for m in archive_members(out / name)]
     assert own and not [m for m in own if m.startswith(("studies/", "masks/"))]
     for name in (name for name in parts if not name.startswith(f"{STEM}-")):
-        members = _members(out / name)
+        members = archive_members(out / name)
         studies = {m.split("/")[-1][:10] for m in members if m.startswith("studies/")}
         assert {m.split("/")[1] for m in members if m.startswith("studies/")} == {name.rsplit("-", 1)[0]}, name
         assert {m.split("/")[-1][:10] for m in members if m.startswith("masks/")} <= studies, name
-    assert _members(out / f"{STEM}-1.zip") == ["LICENSE", "MD5SUMS"]     # sorted, two files a part
+    assert archive_members(out / f"{STEM}-1.zip") == ["LICENSE", "MD5SUMS"]     # sorted, two files a part
     # every part alone extracts; together they are the release, intact
     _extract_each(out, parts, tmp_path / "x")
-    assert _files(tmp_path / "x") == _files(full_release)
+    assert tree_files(tmp_path / "x") == tree_files(full_release)
     assert run("sha256sum", "-c", "--strict", "SHA256SUMS", cwd=tmp_path / "x").returncode == 0
     # coreutils agrees with every md5 map
     for cls in by_class:
@@ -153,11 +141,12 @@ def test_cncb_slices_tree_parts_per_label_folder(cncb_tree: Path, tmp_path: Path
                            name="CNCB-v1")
     assert [p.name for p in written] == ["CNCB-v1-1.zip", "CP-1.zip", "NCP-1.zip", "CNCB-v1.json", "CP.json",
                                          "NCP.json", "PARTS.tsv", "MD5SUMS", "SHA256SUMS"]
-    assert _members(out / "CP-1.zip") == [f"{kind}/CP/7/70/{n:04d}.{ext}" for kind, ext in (("image", "jpg"),
+    assert archive_members(out / "CP-1.zip") == [f"{kind}/CP/7/70/{n:04d}.{ext}" for kind, ext in (("image", "jpg"),
                                                                                           ("mask", "png"))
                                           for n in range(3)]
-    assert _members(out / "CNCB-v1-1.zip") == ["LICENSE", "MD5SUMS", "README_EN.md", "README_RU.md", "SHA256SUMS",
-                                               "labels.yaml", "lesions_slices.csv", "unzip_filenames.csv"]
+    assert archive_members(out / "CNCB-v1-1.zip") == ["LICENSE", "MD5SUMS", "README_EN.md", "README_RU.md",
+                                                      "SHA256SUMS", "labels.yaml", "lesions_slices.csv",
+                                                      "unzip_filenames.csv"]
     for cls in ("CNCB-v1", "CP", "NCP"):
         code, text = _md5sum_check(out, f"{cls}.json")
         assert code == 0, text
@@ -206,9 +195,9 @@ def test_cncb_one_level_cases_follow_the_release_files(tmp_path: Path) -> None:
     written = pack_release(root, tmp_path / "out", fmt="zip", max_bytes=None, max_files=None, when=WHEN,
                            preset="cncb", name="ct_lesion_seg")
     assert [p.name for p in written][:3] == ["ct_lesion_seg-1.zip", "ct_lesion_seg-2.zip", "ct_lesion_seg.json"]
-    assert _members(written[0]) == ["LICENSE", "MD5SUMS", "README_EN.md", "README_RU.md", "SHA256SUMS",
+    assert archive_members(written[0]) == ["LICENSE", "MD5SUMS", "README_EN.md", "README_RU.md", "SHA256SUMS",
                                     "labels.yaml"]
-    assert _members(written[1]) == ["image/0/0.jpg", "image/0/1.jpg", "image/1/0.jpg", "image/1/1.jpg",
+    assert archive_members(written[1]) == ["image/0/0.jpg", "image/0/1.jpg", "image/1/0.jpg", "image/1/1.jpg",
                                     "mask/0/0.png", "mask/0/1.png", "mask/1/0.png", "mask/1/1.png"]
 
 
@@ -240,19 +229,19 @@ def test_dataverse_mosmed_one_archive_per_study(full_release: Path, tmp_path: Pa
     written = pack_release(full_release, out, fmt="tar.gz", max_bytes=None, max_files=None, when=WHEN,
                            preset="dataverse")
     archives = [p.relative_to(out).as_posix() for p in written if p.name.endswith(".tar.gz")]
-    studies = sorted(m for m in _files(full_release) if m.startswith("studies/"))
+    studies = sorted(m for m in tree_files(full_release) if m.startswith("studies/"))
     expected = [f"{STEM}-1.tar.gz", *sorted(f"{s.split('/')[1]}/{s.split('/')[2][:10]}.tar.gz" for s in studies)]
     assert archives == expected
-    assert _members(out / "CT-1/study_0003.tar.gz") == ["masks/study_0003_mask.nii.gz",
+    assert archive_members(out / "CT-1/study_0003.tar.gz") == ["masks/study_0003_mask.nii.gz",
                                                         "studies/CT-1/study_0003.nii.gz"]
-    assert _members(out / "CT-1/study_0005.tar.gz") == ["studies/CT-1/study_0005.nii.gz"]
+    assert archive_members(out / "CT-1/study_0005.tar.gz") == ["studies/CT-1/study_0005.nii.gz"]
     assert _read_dataverse(out) == {"ok": archives, "damaged": [], "missing": []}
     document = json.loads((out / "dataverse_files.json").read_text(encoding="utf-8"))
     first, study = document["data"]["latestVersion"]["files"][:2]
     assert "directoryLabel" not in first and study["directoryLabel"] == "CT-0"
     assert study["dataFile"]["contentType"] == "application/x-gzip"
     _extract_each(out, archives, tmp_path / "x")
-    assert _files(tmp_path / "x") == _files(full_release)
+    assert tree_files(tmp_path / "x") == tree_files(full_release)
     assert run("sha256sum", "-c", "--strict", "SHA256SUMS", cwd=tmp_path / "x").returncode == 0
 
 
@@ -262,7 +251,7 @@ def test_dataverse_damaged_and_missing_archive_named_by_a_plain_reader(cncb_tree
                  name="CNCB-v1")
     assert _read_dataverse(out) == {"ok": ["CNCB-v1-1.zip", "CP/7/70.zip", "NCP/8/80.zip"], "damaged": [],
                                     "missing": []}
-    assert _members(out / "NCP/8/80.zip") == ["image/NCP/8/80/0000.jpg", "image/NCP/8/80/0001.jpg",
+    assert archive_members(out / "NCP/8/80.zip") == ["image/NCP/8/80/0000.jpg", "image/NCP/8/80/0001.jpg",
                                               "mask/NCP/8/80/0000.png", "mask/NCP/8/80/0001.png"]
     flip_byte(out / "CP/7/70.zip", offset=200)
     (out / "NCP/8/80.zip").unlink()
@@ -281,7 +270,7 @@ def test_dataverse_dicom_tree_one_archive_per_patient_folder(tmp_path: Path) -> 
                            preset="dataverse", name="COVID19-CT")
     assert [p.relative_to(tmp_path / "out").as_posix() for p in written][:3] == [
         "COVID19-CT-1.tar.gz", "patient01.tar.gz", "patient02.tar.gz"]
-    assert _members(tmp_path / "out" / "patient01.tar.gz") == ["patient01/series1/CT.1.dcm",
+    assert archive_members(tmp_path / "out" / "patient01.tar.gz") == ["patient01/series1/CT.1.dcm",
                                                               "patient01/series1/CT.2.dcm",
                                                               "patient01/series2/CT.1.dcm"]
     assert _read_dataverse(tmp_path / "out") == {
@@ -302,7 +291,7 @@ def test_presets_are_byte_identical_twice(full_release: Path, tmp_path: Path, pr
     second = pack_release(release, tmp_path / "b", fmt=fmt, max_bytes=None, max_files=3, when=WHEN,
                           preset=preset, jobs=1)
     assert [p.relative_to(tmp_path / "a") for p in first] == [p.relative_to(tmp_path / "b") for p in second]
-    assert _files(tmp_path / "a") == _files(tmp_path / "b")
+    assert tree_files(tmp_path / "a") == tree_files(tmp_path / "b")
     for a, b in zip(first, second, strict=True):
         assert a.read_bytes() == b.read_bytes(), a.name
 

@@ -17,11 +17,10 @@ from curator.models.card import DatasetCard
 from curator.models.findings import Report
 from curator.models.profile import Profile
 from curator.models.records import SourceStudy
-from curator.outputs import contains, lock, output_error, staged
 from curator.profiles import get_profile
 from curator.release.bagit import write_bag
 from curator.release.figures_and_pdfs import pdf_names, write_figures
-from curator.release.finishing import finish_release
+from curator.release.finishing import check_out, finish_release, write_validated
 from curator.release.plan import PlannedStudy, plan_release
 from curator.release.readme import (
     TemplateMissingError,
@@ -39,7 +38,6 @@ from curator.release.source_problems import (
     stage_problems,
 )
 from curator.release.stats import release_stats
-from curator.validate import ValidateOptions, validate
 
 __all__ = ["BuildError", "BuildResult", "SourceProblemsError", "build"]
 
@@ -128,35 +126,18 @@ def _build_studies(source: Path | str, out: Path | str, *, force: bool = False, 
     if bad_names:
         raise BuildError("release names break the portable-name policy", ExitCode.USAGE, bad_names)
 
-    out = out.absolute()
-    if out.is_symlink():
-        raise BuildError(f"{out} is a symbolic link; pass the folder it points to", ExitCode.USAGE)
-    if contains(source, out):
-        raise BuildError(f"the release folder {out} must not be inside the source {source}", ExitCode.USAGE)
-    if contains(out, source):
-        raise BuildError(f"the source {source} lies inside the release folder {out}; replacing that folder "
-                         "would delete the source", ExitCode.USAGE)
-    with lock(out):
-        if out.exists() and not force and (not out.is_dir() or any(out.iterdir())):
-            raise BuildError(f"{out} already exists and is not empty; choose another folder or pass --force",
-                             ExitCode.USAGE)
-        with staged(out, replace=force) as stage:
-            try:
-                _write_release(stage.root, source, card, profile, planned, studies, jobs, xxh128)
-            except (TemplateMissingError, GzipHeaderError, NiftiAnonymiseError) as error:
-                raise BuildError(f"writing the release failed: {error}", ExitCode.INVALID) from error
-            except OSError as error:   # the output's fault is exit 3 (naming the place); else the source's
-                found = output_error(error, [out])
-                if found is not None:
-                    raise found from error
-                raise BuildError(f"writing the release failed: {error}", ExitCode.INVALID) from error
-            # the deep tier, as `validate --deep` runs it: every payload read (labels, HU, streams, trailing bytes)
-            report = validate(stage.root, ValidateOptions(profile=profile.name, jobs=jobs, deep=True))
-            if not report.valid:
-                raise stage_problems(source, report, planned)
+    out = check_out(source, out)
+
+    def write(stage: Path) -> None:
+        try:
+            _write_release(stage, source, card, profile, planned, studies, jobs, xxh128)
+        except (TemplateMissingError, GzipHeaderError, NiftiAnonymiseError) as error:
+            raise BuildError(f"writing the release failed: {error}", ExitCode.INVALID) from error
+
+    report = write_validated(out, write, force=force, profile=profile.name, jobs=jobs,
+                             refuse=lambda report: stage_problems(source, report, planned))
     if bag is not None:
         write_bag(out, Path(bag))
-    report = report.model_copy(update={"root": str(out)})
     return BuildResult(out=out, studies=len(planned), masks=sum(1 for p in planned if p.mask_path),
                        files=report.stats.files, bytes=report.stats.bytes, report=report,
                        per_category=release_stats(studies, [c.id for c in card.categories])["per_category"])

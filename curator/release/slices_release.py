@@ -26,9 +26,8 @@ from curator.label_schemes import LabelSchemeError, load_scheme
 from curator.models.card import DatasetCard
 from curator.models.labels import LabelScheme
 from curator.models.profile import Profile
-from curator.outputs import contains, lock, output_error, staged
 from curator.profiles import get_profile
-from curator.release.finishing import finish_release
+from curator.release.finishing import check_out, finish_release, write_validated
 from curator.release.metadata import SlicesSummary
 from curator.release.readme import TemplateMissingError, readme_context, readme_name
 from curator.release.source_problems import CARD_NAME
@@ -218,28 +217,15 @@ def build_slices(source: Path, out: Path, *, force: bool = False, jobs: int | No
                          "written", ExitCode.INVALID, problems)
     scheme = _scheme(source, card, profile)
     rows = _rows(source, profile)
-    out = out.absolute()
-    if out.is_symlink():
-        raise BuildError(f"{out} is a symbolic link; pass the folder it points to", ExitCode.USAGE)
-    if contains(source, out) or contains(out, source):
-        raise BuildError(f"the release folder {out} and the source {source} must not contain each other",
-                         ExitCode.USAGE)
-    with lock(out):
-        if out.exists() and not force and (not out.is_dir() or any(out.iterdir())):
-            raise BuildError(f"{out} already exists and is not empty; choose another folder or pass --force",
-                             ExitCode.USAGE)
-        with staged(out, replace=force) as stage:
-            try:
-                _write_release(stage.root, source, card, rows, scheme, jobs, xxh128)
-            except TemplateMissingError as error:
-                raise BuildError(str(error), ExitCode.USAGE) from error
-            except OSError as error:
-                found = output_error(error, [out])
-                if found is not None:
-                    raise found from error
-                raise BuildError(f"writing the release failed: {error}", ExitCode.INVALID) from error
-            report = validate(stage.root, ValidateOptions(profile=profile.name, jobs=jobs, deep=True))
-            if not report.valid:
-                raise BuildError("the built release does not validate (validate --deep); nothing was written",
-                                 ExitCode.INVALID, _errors(report))
-    return out, len(rows), report.model_copy(update={"root": str(out)})
+    out = check_out(source, out)
+
+    def write(stage: Path) -> None:
+        try:
+            _write_release(stage, source, card, rows, scheme, jobs, xxh128)
+        except TemplateMissingError as error:
+            raise BuildError(str(error), ExitCode.USAGE) from error
+
+    report = write_validated(out, write, force=force, profile=profile.name, jobs=jobs, refuse=lambda report: BuildError(
+        "the built release does not validate (validate --deep); nothing was written", ExitCode.INVALID,
+        _errors(report)))
+    return out, len(rows), report
