@@ -8,6 +8,7 @@ import pytest
 
 from curator.release import build
 from tests.factories import make_source
+from tests.servers import RangeServer, S3Server
 from tests.tool_skips import pytest_runtest_makereport  # noqa: F401  (a skip of a needs_tool test fails CI)
 
 REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
@@ -44,6 +45,32 @@ def release(built_release: Path, tmp_path: Path) -> Path:
     copy = tmp_path / "release"
     shutil.copytree(built_release, copy, symlinks=True)
     return copy
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    """A moto S3 server on loopback in its own process (tests/servers.py), shared by the session's tests; each test
+    makes its own bucket. Its environment (credentials, AWS_ENDPOINT_URL) is what a user would set."""
+    with S3Server() as server:
+        yield server
+
+
+@pytest.fixture
+def s3_environment(s3_server: S3Server, monkeypatch: pytest.MonkeyPatch) -> S3Server:
+    """``s3_server`` with its credentials and endpoint in this test's environment (and its subprocesses')."""
+    for name, value in s3_server.environment().items():
+        monkeypatch.setenv(name, value)
+    s3_server.reset()
+    return s3_server
+
+
+@pytest.fixture
+def range_server(tmp_path: Path) -> Iterator[RangeServer]:
+    """An HTTP server with Range support over ``tmp_path / "served"`` (made empty), with byte counters."""
+    folder = tmp_path / "served"
+    folder.mkdir()
+    with RangeServer(folder) as server:
+        yield server
 
 
 _realdata_passed = 0
