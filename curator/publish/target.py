@@ -65,6 +65,8 @@ class Limits:
     max_files: int | None = None
     max_total_bytes: int | None = None
     preset: str | None = None
+    folders: bool = True           # False: the platform keeps a flat list of files (Zenodo): a release with
+                                   # folders is packed
 
 
 @dataclass(frozen=True)
@@ -123,6 +125,8 @@ class Target(Protocol):
 
     describe: str
     limits: Limits
+    prunes: bool                   # True: files on the server that the release lacks are deleted (a new version's
+                                   # draft starts with the previous version's files); False: they are left alone
 
     def check_publish(self, publish: bool) -> None:
         """Raise PublishError(exit_code=2) if ``--publish`` means nothing here (before anything is sent)."""
@@ -144,6 +148,10 @@ class Target(Protocol):
 
     def upload(self, file: PlannedFile, progress: Progress) -> None:
         """Send one file, resuming an interrupted upload where the protocol allows."""
+
+    def local_checksum(self, file: PlannedFile, remote: RemoteChecksum) -> str | None:
+        """Our value of a platform-specific checksum (``remote.algorithm`` not "sha256"/"md5", e.g. S3's
+        composite checksum of a multipart object), computed from the local file; None if it cannot be."""
 
     def finish(self, publish: bool) -> str:
         """Save the metadata; publish only when ``publish``; return where the upload is (URL or s3:// path)."""
