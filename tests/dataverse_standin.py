@@ -19,8 +19,8 @@ so this implements exactly the documented subset, with the documented JSON shape
 - ``DELETE /api/files/{id}`` ("Delete a File");
 - ``POST /api/datasets/:persistentId/actions/:publish?persistentId=&type=major`` ("Publish a Dataset").
 
-``standin.flip_byte(rel)`` changes one stored byte (the listing's md5 is of the stored bytes, as on a server whose
-copy went bad); ``standin.fail_after_adds = n`` answers 500 to every add after n more successful ones (an
+``standin.flip_byte(pid, rel)`` changes one stored byte (the listing's md5 is of the stored bytes, as on a server
+whose copy went bad); ``standin.corrupt.add(rel)`` does so to the next copy of ``rel`` that arrives; ``standin.fail_after_adds = n`` answers 500 to every add after n more successful ones (an
 interrupted upload); ``standin.added`` counts adds per path, ``standin.bytes_in`` the file bytes received.
 """
 
@@ -52,6 +52,7 @@ class DataverseStandin:
         self.added: Counter[str] = Counter()
         self.bytes_in = 0
         self.fail_after_adds: int | None = None
+        self.corrupt: set[str] = set()     # paths whose next stored copy gets one byte changed on arrival
         self.lock = threading.Lock()
         self._next_id = 100
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -119,6 +120,9 @@ class DataverseStandin:
         self.datasets[pid]["files"][number] = stored
         self.added[_rel(stored)] += 1
         self.bytes_in += len(content)
+        if _rel(stored) in self.corrupt:
+            self.corrupt.discard(_rel(stored))
+            self.flip_byte(pid, _rel(stored))
         return 200, {"files": [_file_metadata(stored)]}
 
     def _route(self, method: str, path: str, query: dict[str, str], headers: Any, raw: bytes) -> tuple[int, Any]:

@@ -22,7 +22,8 @@ client alone); Xet's content-addressed protocol is not stood in for here, so cli
 - ``GET /api/datasets/{repo}`` and ``.../revision/{rev}`` -> ``{"id", "sha", "private"}``;
 - ``PUT /api/datasets/{repo}/settings`` ``{"visibility"}``.
 
-``hub.flip_byte(repo, path)`` changes one stored byte; ``hub.fail_uploads_after = n`` refuses (400, which the
+``hub.flip_byte(repo, path)`` changes one stored byte; ``hub.corrupt.add(path)`` does so when ``path`` is next
+committed; ``hub.fail_uploads_after = n`` refuses (400, which the
 client does not retry) every LFS upload after n more; ``hub.lfs_bytes_in`` counts LFS bytes received.
 """
 
@@ -57,6 +58,7 @@ class HubStandin:
         self.lfs: dict[str, bytes] = {}
         self.lfs_bytes_in = 0
         self.fail_uploads_after: int | None = None
+        self.corrupt: set[str] = set()     # paths whose stored copy gets one byte changed when next committed
         self.requests: list[tuple[str, str]] = []
         self.lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -121,6 +123,9 @@ class HubStandin:
                 repo["files"].pop(path, None)
             else:
                 repo["files"][path] = stored
+                if path in self.corrupt:
+                    self.corrupt.discard(path)
+                    self.flip_byte(name, path)
         oid = hashlib.sha1(raw + str(len(repo["commits"])).encode()).hexdigest()
         repo["commits"].append({"oid": oid, "header": lines[0]["value"] if lines else {}, "paths": sorted(changes)})
         return 200, {"success": True, "commitOid": oid, "commitUrl": f"{self.url}/datasets/{name}/commit/{oid}",
