@@ -20,8 +20,9 @@ so this implements exactly the documented subset, with the documented JSON shape
 - ``POST /api/datasets/:persistentId/actions/:publish?persistentId=&type=major`` ("Publish a Dataset").
 
 ``standin.flip_byte(pid, rel)`` changes one stored byte (the listing's md5 is of the stored bytes, as on a server
-whose copy went bad); ``standin.corrupt.add(rel)`` does so to the next copy of ``rel`` that arrives; ``standin.fail_after_adds = n`` answers 500 to every add after n more successful ones (an
-interrupted upload); ``standin.added`` counts adds per path, ``standin.bytes_in`` the file bytes received.
+whose copy went bad); ``standin.corrupt.add(rel)`` does so to the next copy of ``rel`` that arrives;
+``standin.fail_after_adds = n`` answers 500 to every add after n more successful ones (an interrupted upload);
+``standin.added`` counts adds per path, ``standin.bytes_in`` the file bytes received.
 """
 
 from __future__ import annotations
@@ -151,7 +152,8 @@ class DataverseStandin:
             return 200, [_file_metadata(f) for f in self.datasets[pid]["files"].values()]
         if method == "POST" and tail == ["actions", ":publish"]:
             if query.get("type") not in ("major", "minor", "updatecurrent"):
-                return 400, "Illegal 'type' parameter value. It needs to be either 'major', 'minor', or 'updatecurrent'."
+                return 400, ("Illegal 'type' parameter value. It needs to be either 'major', 'minor', or "
+                             "'updatecurrent'.")
             self.datasets[pid]["published"] = True
             return 200, {"id": self.datasets[pid]["id"], "persistentId": pid, "versionState": "RELEASED"}
         return 404, f"API endpoint does not exist on this server: {path}"
@@ -180,7 +182,17 @@ class DataverseStandin:
                 self.end_headers()
                 self.wfile.write(payload)
 
-            do_GET = do_POST = do_PUT = do_DELETE = _serve
+            def do_GET(self) -> None:
+                self._serve()
+
+            def do_POST(self) -> None:
+                self._serve()
+
+            def do_PUT(self) -> None:
+                self._serve()
+
+            def do_DELETE(self) -> None:
+                self._serve()
 
         return Handler
 

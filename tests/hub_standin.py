@@ -156,7 +156,7 @@ class HubStandin:
 
         try:
             DatasetCard(body.get("content", ""))
-        except Exception as error:  # noqa: BLE001  (any parse failure is the Hub's 400)
+        except Exception as error:   # any parse failure is the Hub's 400
             return 400, {"errors": [{"message": str(error)}], "warnings": []}
         return 200, {"errors": [], "warnings": []}
 
@@ -239,7 +239,17 @@ class HubStandin:
                 self.end_headers()
                 self.wfile.write(payload)
 
-            do_GET = do_POST = do_PUT = do_DELETE = _serve
+            def do_GET(self) -> None:
+                self._serve()
+
+            def do_POST(self) -> None:
+                self._serve()
+
+            def do_PUT(self) -> None:
+                self._serve()
+
+            def do_DELETE(self) -> None:
+                self._serve()
 
         return Handler
 
