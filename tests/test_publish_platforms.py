@@ -247,3 +247,25 @@ def test_hub_refused_token_is_a_usage_error_that_does_not_show_it(
 def test_hub_repo_must_be_owner_slash_name(built_release: Path, hub: HubStandin, tmp_path: Path) -> None:
     run = _publish(built_release, ["--to", "huggingface", "--repo", "../x", "--dry-run"], _hf_env(tmp_path, hub), 2)
     assert "--repo must be OWNER/NAME" in run.stderr
+
+
+def test_hub_new_version_removes_what_the_release_dropped_and_says_what_changed(
+        built_release: Path, release: Path, hub: HubStandin, tmp_path: Path) -> None:
+    env = _hf_env(tmp_path, hub)
+    _publish(built_release, ["--to", "huggingface", "--repo", REPO], env, 0)
+    (release / "figures" / "examples_RU.png").unlink()
+    args = ["--to", "huggingface", "--repo", REPO, "--previous", str(built_release), "--waive-validation"]
+    report = _publish(release, args, env, 0).report()
+    assert report["deleted"] == ["figures/examples_RU.png"]
+    assert "figures/examples_RU.png" not in _hub_files(hub)
+    last = hub.repos[REPO]["commits"][-1]
+    assert "figures/examples_RU.png" in last["paths"]
+    assert "Removed: figures/examples_RU.png." in last["header"]["description"]
+
+
+def test_hub_release_with_its_own_readme_md_is_refused(release: Path, hub: HubStandin, tmp_path: Path) -> None:
+    (release / "README.md").write_text("# mine\n", encoding="utf-8")
+    run = _publish(release, ["--to", "huggingface", "--repo", REPO, "--waive-validation", "--dry-run"],
+                   _hf_env(tmp_path, hub), 2)
+    assert "the release has its own README.md" in run.stderr
+    assert hub.requests == []
