@@ -96,13 +96,13 @@ def test_s3_interrupted_multipart_upload_resumes_with_only_the_remainder(release
     target = S3Target(f"s3://{name}/v1", PART)
     target.open({"object_metadata": {}})
 
-    class Interrupted(Exception):
+    class RunInterruptedError(Exception):
         pass
 
     def stop_after_first_part(count: int) -> None:
-        raise Interrupted                     # the run dies once the first part is on the server
+        raise RunInterruptedError                     # the run dies once the first part is on the server
 
-    with pytest.raises(Interrupted):
+    with pytest.raises(RunInterruptedError):
         target.upload(PlannedFile("supplement/large.bin", large, large.stat().st_size, sha, md5),
                       stop_after_first_part)
     open_uploads = s3_environment.client().list_multipart_uploads(Bucket=name)["Uploads"]

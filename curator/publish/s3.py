@@ -9,8 +9,8 @@ reads or shows them. The bucket must exist: curator does not create buckets or c
   SHA256`` and a checksum per part. An interrupted multipart upload is resumed: the upload still open for the
   key (``ListMultipartUploads``) and its parts (``ListParts``) are found, each part's size and ``ChecksumSHA256``
   (else its ETag, the part's MD5) is checked against the local bytes, and only the missing or wrong parts are
-  sent before ``CompleteMultipartUpload``. While the parts are read the whole file's SHA-256 is computed too, and an upload
-  whose local bytes differ from the release's SHA256SUMS is aborted before it completes.
+  sent before ``CompleteMultipartUpload``. While the parts are read the whole file's SHA-256 is computed too,
+  and an upload whose local bytes differ from the release's SHA256SUMS is aborted before it completes.
 - What the server holds is read with ``HeadObject`` (``ChecksumMode=ENABLED``): a single-part object's
   ``ChecksumSHA256`` is the file's SHA-256; a multipart object's is S3's composite checksum (the SHA-256 of the
   parts' SHA-256 digests, ``<base64>-<parts>``), which curator computes from the local file with the same part
@@ -114,15 +114,15 @@ class S3Target:
     def _s3(self) -> Any:
         if self._client is None:
             try:
-                import boto3
-                from botocore.config import Config
+                import boto3  # type: ignore[import-untyped]
+                from botocore.config import Config  # type: ignore[import-untyped]
             except ImportError:
                 raise PublishError("publishing to S3 needs boto3: pip install 'ct-curator[publish]'", 2) from None
             self._client = boto3.client("s3", config=Config(retries={"max_attempts": 3, "mode": "standard"}))
         return self._client
 
     def _call(self, what: str, method: str, **kwargs: Any) -> Any:
-        from botocore.exceptions import BotoCoreError, ClientError
+        from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
 
         try:
             return getattr(self._s3(), method)(**kwargs)
