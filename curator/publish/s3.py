@@ -129,9 +129,11 @@ class S3Target:
         except ClientError as error:
             info = error.response.get("Error", {})
             code = str(info.get("Code", "error"))
-            usage = code in ("NoSuchBucket", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch")
+            usage = code in ("NoSuchBucket", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "403",
+                             "404")     # a HEAD's error has no body: only its status
             bad = code in ("BadDigest", "InvalidDigest", "XAmzContentSHA256Mismatch")
-            raise PublishError(f"S3 refused {what}: {code} ({info.get('Message', '')})",
+            message = info.get("Message") or {"404": "not found", "403": "forbidden"}.get(code, "")
+            raise PublishError(f"S3 refused {what}: {code} ({message})",
                                1 if bad else 2 if usage else 3) from None
         except BotoCoreError as error:
             raise PublishError(f"cannot reach S3 for {what}: {type(error).__name__}: {error}", 3) from None
@@ -200,11 +202,15 @@ class S3Target:
     def upload(self, file: PlannedFile, progress: Progress) -> None:
         key = self.where.key(file.rel)
         if file.size <= self.part_size:
-            with file.path.open("rb") as body:
-                self._call(f"the upload of {file.rel}", "put_object", Bucket=self.where.bucket, Key=key, Body=body,
-                           ChecksumAlgorithm="SHA256", ChecksumSHA256=_b64(bytes.fromhex(file.sha256)),
-                           Metadata=self._object_meta(file))
-            progress(file.size)
+            with file.path.open("rb") as handle:
+                body = handle.read(self.part_size + 1)       # at most one part in memory
+            digest = hashlib.sha256(body).digest()
+            if digest.hex() != file.sha256:                   # never rely on the server to refuse: not all do
+                raise PublishError(f"{file.rel} differs from its SHA-256 in the release's manifest "
+                                   f"({digest.hex()} read, {file.sha256} listed): not uploaded", 1)
+            self._call(f"the upload of {file.rel}", "put_object", Bucket=self.where.bucket, Key=key, Body=body,
+                       ChecksumAlgorithm="SHA256", ChecksumSHA256=_b64(digest), Metadata=self._object_meta(file))
+            progress(len(body))
             return
         self._multipart(file, key, progress)
 
