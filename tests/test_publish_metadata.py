@@ -65,6 +65,15 @@ def test_dataverse_citation_block_has_the_documented_fields_from_the_card() -> N
     assert _values(fields["otherId"], "otherIdValue") == ["TEST_0008"]
 
 
+def test_dataverse_draft_of_a_new_version_says_what_changed() -> None:
+    changes = ["Version change: minor.", "Added: studies/CT-1/study_0009.nii.gz."]
+    descriptions = _values(_fields(dataset_version(_card(), changes))["dsDescription"], "dsDescriptionValue")
+    assert descriptions[-1] == ("Changes since the previous version: Version change: minor. "
+                                "Added: studies/CT-1/study_0009.nii.gz.")
+    assert len(descriptions) == len(_values(_fields(dataset_version(_card()))["dsDescription"],
+                                            "dsDescriptionValue")) + 1
+
+
 def test_dataverse_licence_is_the_cards_licence_by_name_and_uri() -> None:
     version = dataset_version(_card(licence="CC-BY-4.0"))["datasetVersion"]
     assert version["license"] == {"name": "CC BY 4.0", "uri": "https://creativecommons.org/licenses/by/4.0/"}

@@ -146,7 +146,7 @@ class DataverseTarget:
         missing = missing_for_dataverse(release.card)
         if missing:
             raise PublishError("the dataset card lacks what Dataverse requires", 2, missing)
-        return dataset_version(release.card)
+        return dataset_version(release.card, release.changes)
 
     def open(self, metadata: dict[str, Any]) -> None:
         if self.pid:
