@@ -18,8 +18,10 @@ import pytest
 import yaml
 
 from curator.io.card import load_card
+from curator.publish.dataverse import DataverseTarget
 from curator.publish.dataverse_metadata import dataset_version
 from curator.publish.hub_card import card_metadata, hub_card
+from curator.publish.target import PlannedFile, PublishError, ReleaseInfo
 from tests.dataverse_standin import DataverseStandin
 from tests.hostile import Run, run_bounded
 from tests.hub_standin import HubStandin
@@ -208,6 +210,12 @@ def test_hub_publish_private_repo_card_and_lfs_sha256_then_resume_skips_and_publ
     assert hub.lfs_bytes_in == sent
     assert hub.repos[REPO]["private"] is False
 
+    # a public repository is only changed with --publish
+    commits = len(hub.repos[REPO]["commits"])
+    run = _publish(built_release, ["--to", "huggingface", "--repo", REPO, "--waive-validation"], env, 2)
+    assert "is public: uploading to it would publish" in run.stderr
+    assert len(hub.repos[REPO]["commits"]) == commits
+
 
 def test_hub_interrupted_upload_resumes_without_sending_a_byte_twice(
         built_release: Path, hub: HubStandin, tmp_path: Path) -> None:
@@ -269,3 +277,13 @@ def test_hub_release_with_its_own_readme_md_is_refused(release: Path, hub: HubSt
                    _hf_env(tmp_path, hub), 2)
     assert "the release has its own README.md" in run.stderr
     assert hub.requests == []
+
+
+def test_dataverse_refuses_zip_files_it_would_unpack(built_release: Path, tmp_path: Path) -> None:
+    card = load_card(built_release / "dataset.yaml")
+    part = PlannedFile("release-1.zip", tmp_path / "release-1.zip", 10, "0" * 64, "0" * 32)
+    target = DataverseTarget("https://dv.example.org", "radiology", None)
+    with pytest.raises(PublishError) as caught:
+        target.metadata(ReleaseInfo(root=built_release, card=card, readmes={}, files=[part]))
+    assert caught.value.exit_code == 2
+    assert caught.value.problems == ["release-1.zip"]

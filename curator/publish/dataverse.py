@@ -146,6 +146,11 @@ class DataverseTarget:
         missing = missing_for_dataverse(release.card)
         if missing:
             raise PublishError("the dataset card lacks what Dataverse requires", 2, missing)
+        zips = [f.rel for f in release.files if f.rel.lower().endswith(".zip")]
+        if zips:   # user/dataset-management.rst: "Compressed Files": a .zip is unpacked into its files on upload
+            raise PublishError("Dataverse unpacks an uploaded .zip into the files it holds, so the release's zip "
+                               "files would not be on the server as they are: pack with curator pack --preset "
+                               "dataverse --format tar.gz", 2, zips)
         return dataset_version(release.card, release.changes)
 
     def open(self, metadata: dict[str, Any]) -> None:

@@ -117,6 +117,10 @@ class HubTarget:
         api = self._client()
         self._call("creating the repository", api.create_repo, self.repo, repo_type="dataset", private=True,
                    exist_ok=True)
+        info = self._call("reading the repository", api.dataset_info, self.repo)
+        if info.private is False and not self._publish:
+            raise PublishError(f"{self.describe} is public: uploading to it would publish; rerun with --publish to "
+                               "update a public repository", 2)
 
     def upload(self, file: PlannedFile, progress: Progress) -> None:
         from huggingface_hub import CommitOperationAdd
