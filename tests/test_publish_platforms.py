@@ -136,7 +136,12 @@ def test_dataverse_interrupted_upload_resumes_with_only_the_rest(
     assert sum(dataverse.added.values()) == 5
 
     dataverse.fail_after_adds = None
-    report = _publish(built_release, _dv_args(dataverse, "--dataset", pid), _dv_env(tmp_path), 0).report()
+    # the token from the credentials file this time (mode 0600), none in the environment
+    credentials = tmp_path / "credentials.toml"
+    credentials.write_text(f'[dataverse]\ntoken = "{DV_TOKEN}"\n', encoding="utf-8")
+    credentials.chmod(0o600)
+    env = {"CURATOR_DATAVERSE_TOKEN": "", "CURATOR_CREDENTIALS": str(credentials)}
+    report = _publish(built_release, _dv_args(dataverse, "--dataset", pid), env, 0).report()
     assert len(report["skipped"]) == 5
     assert len(report["uploaded"]) == len(tree_files(built_release)) - 5
     assert set(dataverse.added.values()) == {1}               # no file sent twice
@@ -150,8 +155,15 @@ def test_dataverse_copy_that_differs_on_the_server_is_named_and_not_published(
     mismatches = run.report()["mismatches"]
     assert len(mismatches) == 1
     assert mismatches[0].startswith(f"{BROKEN}: the server's md5 is ")
-    [dataset] = dataverse.datasets.values()
+    [(pid, dataset)] = dataverse.datasets.items()
     assert dataset["published"] is False
+
+    # the rerun replaces the bad copy (deleted from the draft, sent again) and leaves one copy of each file
+    report = _publish(built_release, _dv_args(dataverse, "--dataset", pid), _dv_env(tmp_path), 0).report()
+    assert report["deleted"] == [BROKEN]
+    assert report["uploaded"] == [BROKEN]
+    assert sorted(dataverse.files(pid)) == tree_files(built_release)
+    assert hashlib.md5(dataverse.files(pid)[BROKEN]["content"]).hexdigest() == _md5(built_release / BROKEN)
 
 
 def test_dataverse_refused_token_is_a_usage_error_that_does_not_show_it(

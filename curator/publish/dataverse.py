@@ -189,8 +189,6 @@ class DataverseTarget:
         self._request("DELETE", f"/api/files/{self._ids.pop(rel)}", f"deleting {rel} from the draft")
 
     def upload(self, file: PlannedFile, progress: Progress) -> None:
-        if file.rel in self._ids:   # on the server with the wrong checksum: replaced, not added beside it
-            self.delete(file.rel)
         folder, _, name = file.rel.rpartition("/")
         json_data: dict[str, Any] = {"tabIngest": False, "restrict": False}
         if folder:
