@@ -309,6 +309,15 @@ def test_zenodo_new_version_lists_the_changes(release: Path, tmp_path: Path, zen
     assert zenodo.depositions[draft]["submitted"] is False
     assert "Changes since the previous version" in zenodo.depositions[draft]["metadata"]["notes"]
     assert "README_EN.md" in zenodo.depositions[draft]["metadata"]["notes"]
+    # the draft started with the first version's files; those the new version changed were replaced
+    old, new = zenodo.files[number], zenodo.files[draft]
+    assert set(new) == set(old)
+    changed = {name for name in new if new[name] != old[name]}
+    assert "TEST_0008-v1.0.0_part01.zip" in changed            # the part holding README_EN.md
+    deleted = [path for method, path in zenodo.requests if method == "DELETE"]
+    sent = {path.rsplit("/", 1)[-1] for method, path in zenodo.requests
+            if method == "PUT" and f"/files/bucket-{draft}/" in path}
+    assert len(deleted) == len(changed) and sent == changed
 
 
 # ---------------------------------------------------------------------------------------------- tokens
