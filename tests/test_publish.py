@@ -371,3 +371,30 @@ def test_private_credentials_file_is_used(release: Path, tmp_path: Path, zenodo:
     assert TOKEN not in result.output
     assert len(zenodo.depositions) == 1
 
+
+
+def test_malformed_credentials_file_is_refused_without_quoting_it(release: Path, tmp_path: Path,
+                                                                  zenodo: ZenodoStandin,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CURATOR_ZENODO_TOKEN")
+    monkeypatch.delenv("ZENODO_TOKEN", raising=False)
+    path = tmp_path / "credentials.toml"
+    path.write_text(f"[zenodo]\ntoken = {TOKEN}\n", encoding="utf-8")     # unquoted: not TOML
+    path.chmod(0o600)
+    monkeypatch.setenv("CURATOR_CREDENTIALS", str(path))
+    result = run(str(release), "--to", "zenodo", "--api", zenodo.api, "--waive-validation")
+    assert result.exit_code == 2
+    assert "is not valid TOML" in result.output and TOKEN not in result.output
+
+
+def test_s3_text_dry_run_lists_files_and_parts(release: Path, s3_environment: S3Server) -> None:
+    release = with_large_file(release)
+    result = run(str(release), "--to", "s3://plan/v1", "--dry-run", "--part-size", "5MiB")
+    assert result.exit_code == 0, result.output
+    files = sum(1 for p in release.rglob("*") if p.is_file())
+    # every file is one request but the large one, which is 3 parts of 5 MiB
+    assert f"plan: {files} file(s), {release_bytes(release):,} bytes, {files + 2} upload request(s) to s3://plan/v1/" \
+        in result.stdout
+    assert "  supplement/large.bin  12,595,257 bytes  sha256:" in result.stdout
+    assert "dry run: nothing was sent" in result.stdout
+    assert s3_environment.counters()["requests"] == {}
