@@ -398,3 +398,26 @@ def test_s3_text_dry_run_lists_files_and_parts(release: Path, s3_environment: S3
     assert "  supplement/large.bin  12,595,257 bytes  sha256:" in result.stdout
     assert "dry run: nothing was sent" in result.stdout
     assert s3_environment.counters()["requests"] == {}
+
+
+def test_missing_token_is_said_before_the_validation_gate(release: Path, zenodo: ZenodoStandin,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CURATOR_ZENODO_TOKEN")
+    monkeypatch.delenv("ZENODO_TOKEN", raising=False)
+    result = run(str(release), "--to", "zenodo", "--api", zenodo.api)
+    assert result.exit_code == 2
+    assert "no zenodo token: set CURATOR_ZENODO_TOKEN or ZENODO_TOKEN" in result.output
+    assert "validating" not in result.output
+
+
+def test_missing_aws_credentials_are_a_usage_error(release: Path, s3_environment: S3Server,
+                                                   monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_PROFILE", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    result = run(str(release), "--to", "s3://any/v1")
+    assert result.exit_code == 2
+    assert "no AWS credentials" in result.output and "validating" not in result.output
+    assert s3_environment.counters()["requests"] == {}

@@ -213,6 +213,9 @@ def publish(release: Path, target: Target, options: PublishOptions, say: Say) ->
     if not root.is_dir():
         raise RunError(f"{root} is not a folder; pass a built release")
     target.check_publish(options.publish)
+    ready = getattr(target, "ready", None)          # optional: a missing token is said before the slow gate
+    if ready is not None and not options.dry_run:
+        ready()
     gate = _gate(root, options, say)
     warnings = ["validation waived (--waive-validation): the release was not checked before publishing"] \
         if gate == "waived" else []

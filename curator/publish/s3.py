@@ -98,6 +98,15 @@ class S3Target:
             raise PublishError("--publish does not apply to S3: curator never changes ACLs or bucket policies; "
                                "the objects are as visible as the bucket's own policy makes them", 2)
 
+    def ready(self) -> None:
+        """botocore finds credentials (environment, profile, role) before the validation gate runs."""
+        self._s3()
+        import boto3  # type: ignore[import-untyped]
+
+        if boto3.session.Session().get_credentials() is None:
+            raise PublishError("no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE",
+                               2)
+
     def parts(self, file: PlannedFile) -> int:
         return 1 if file.size <= self.part_size else math.ceil(file.size / self.part_size)
 
@@ -116,7 +125,7 @@ class S3Target:
     def _s3(self) -> Any:
         if self._client is None:
             try:
-                import boto3  # type: ignore[import-untyped]
+                import boto3
                 from botocore.config import Config  # type: ignore[import-untyped]
             except ImportError:
                 raise PublishError("publishing to S3 needs boto3: pip install 'ct-curator[publish]'", 2) from None
