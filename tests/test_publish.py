@@ -422,3 +422,11 @@ def test_missing_aws_credentials_are_a_usage_error(release: Path, s3_environment
     assert result.exit_code == 2
     assert "no AWS credentials" in result.output and "validating" not in result.output
     assert s3_environment.counters()["requests"] == {}
+
+
+def test_sandbox_uses_its_own_token(release: Path, zenodo: ZenodoStandin, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CURATOR_ZENODO_TOKEN", "the-production-token")
+    monkeypatch.setenv("CURATOR_ZENODO_SANDBOX_TOKEN", TOKEN)
+    result = run(str(release), "--to", "zenodo", "--sandbox", "--api", zenodo.api, "--waive-validation")
+    assert result.exit_code == 0, result.output
+    assert len(zenodo.depositions) == 1
