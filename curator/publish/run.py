@@ -39,6 +39,7 @@ __all__ = ["Outcome", "PublishOptions", "over_limits", "plan_files", "publish"]
 
 Say = Callable[[str], None]
 MANIFESTS = (("sha256", "SHA256SUMS"), ("md5", "MD5SUMS"))
+PROGRESS_EVERY = 2.0         # seconds between progress lines of one large file
 
 
 @dataclass(frozen=True)
@@ -212,6 +213,9 @@ def publish(release: Path, target: Target, options: PublishOptions, say: Say) ->
     if not root.is_dir():
         raise RunError(f"{root} is not a folder; pass a built release")
     target.check_publish(options.publish)
+    ready = getattr(target, "ready", None)          # optional: a missing token is said before the slow gate
+    if ready is not None and not options.dry_run:
+        ready()
     gate = _gate(root, options, say)
     warnings = ["validation waived (--waive-validation): the release was not checked before publishing"] \
         if gate == "waived" else []
@@ -267,16 +271,17 @@ def _upload(target: Target, plan: Plan, outcome: Outcome, say: Say) -> None:
     if skipped:
         say(f"{plural(len(skipped), 'file')} already there with the right checksum: skipped")
     sent = 0
-    started = time.monotonic()
+    started = last = time.monotonic()
     for file in todo:
         say(f"uploading {file.rel} ({file.size:,} bytes)")
         this = 0
 
         def progress(count: int, file: PlannedFile = file) -> None:
-            nonlocal sent, this
+            nonlocal sent, this, last
             sent, this = sent + count, this + count
-            if this < file.size:                       # a part of a large file: say how far it is
-                elapsed = time.monotonic() - started
+            now = time.monotonic()
+            if this < file.size and now - last >= PROGRESS_EVERY:   # a large file: say how far it is
+                last, elapsed = now, now - started
                 left = (total - sent) / (sent / elapsed) if sent and elapsed > 0 else 0.0
                 say(f"  {file.rel}: {this:,} of {file.size:,} bytes; {sent:,} of {total:,} in all, "
                     f"{sent / max(elapsed, 1e-6) / 1e6:.1f} MB/s, about {left:.0f} s left")

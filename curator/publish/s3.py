@@ -28,6 +28,7 @@ import base64
 import hashlib
 import math
 import urllib.parse
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +41,7 @@ DEFAULT_PART_SIZE = 64 * 2**20
 MIN_PART_SIZE = 5 * 2**20              # S3's smallest part (but the last)
 MAX_PARTS = 10_000
 MAX_OBJECT = 5 * 10**12 - 1            # 5 TB, S3's largest object
+HEADS_AT_ONCE = 16                     # HeadObject requests in flight while listing what the server has
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,15 @@ class S3Target:
             raise PublishError("--publish does not apply to S3: curator never changes ACLs or bucket policies; "
                                "the objects are as visible as the bucket's own policy makes them", 2)
 
+    def ready(self) -> None:
+        """botocore finds credentials (environment, profile, role) before the validation gate runs."""
+        self._s3()
+        import boto3  # type: ignore[import-untyped]
+
+        if boto3.session.Session().get_credentials() is None:
+            raise PublishError("no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE",
+                               2)
+
     def parts(self, file: PlannedFile) -> int:
         return 1 if file.size <= self.part_size else math.ceil(file.size / self.part_size)
 
@@ -114,7 +125,7 @@ class S3Target:
     def _s3(self) -> Any:
         if self._client is None:
             try:
-                import boto3  # type: ignore[import-untyped]
+                import boto3
                 from botocore.config import Config  # type: ignore[import-untyped]
             except ImportError:
                 raise PublishError("publishing to S3 needs boto3: pip install 'ct-curator[publish]'", 2) from None
@@ -143,22 +154,27 @@ class S3Target:
         self._call(f"access to the bucket {self.where.bucket}", "head_bucket", Bucket=self.where.bucket)
 
     def remote_files(self) -> dict[str, RemoteChecksum]:
-        found: dict[str, RemoteChecksum] = {}
+        keys: list[str] = []
         token: str | None = None
         while True:
             kwargs: dict[str, Any] = {"Bucket": self.where.bucket, "Prefix": self.where.prefix}
             if token:
                 kwargs["ContinuationToken"] = token
             page = self._call(f"the listing of {self.where}", "list_objects_v2", **kwargs)
-            for item in page.get("Contents", []):
-                key = item["Key"]
-                rel = key[len(self.where.prefix):]
-                head = self._call(f"the checksum of {key}", "head_object", Bucket=self.where.bucket, Key=key,
-                                  ChecksumMode="ENABLED")
-                found[rel] = self._checksum(head)
+            keys += [item["Key"] for item in page.get("Contents", [])]
             if not page.get("IsTruncated"):
-                return found
+                break
             token = page.get("NextContinuationToken")
+
+        def checksum(key: str) -> RemoteChecksum:
+            return self._checksum(self._call(f"the checksum of {key}", "head_object", Bucket=self.where.bucket,
+                                             Key=key, ChecksumMode="ENABLED"))
+
+        # one HEAD per object (a listing carries no checksum values); in parallel, as each is a round trip
+        self._s3()
+        with ThreadPoolExecutor(max_workers=HEADS_AT_ONCE) as pool:
+            return {key[len(self.where.prefix):]: found for key, found in zip(keys, pool.map(checksum, keys),
+                                                                                strict=True)}
 
     @staticmethod
     def _checksum(head: dict[str, Any]) -> RemoteChecksum:

@@ -6,6 +6,7 @@ preset when the release is over its limits, skipping files the server already ha
 upload loop with progress, the comparison of the server's checksum with ours for every file, and ``--dry-run``.
 A target only speaks its platform's protocol. The driver calls, in this order::
 
+    target.ready()                                  # optional: credentials present? (before the slow gate)
     target.limits                                   # before planning: pack or not
     target.metadata(release)                        # the platform's metadata, from the card (pure, no network)
     -- dry run stops here: nothing remote is touched --
@@ -29,6 +30,8 @@ Rules for a target:
 - ``remote_files`` returns the checksum the *server* computed or stored, in the algorithm the platform documents
   (``RemoteChecksum.algorithm`` is "sha256" or "md5"; ``size`` when known). The driver compares it with the
   release's own digest of the same algorithm.
+- ``ready()`` is optional (the driver calls it when the target has it, except for a dry run): fail early, before
+  the validation gate, when no credential is there (raise CredentialsError or PublishError(exit_code=2)).
 - Nothing is made public unless ``finish(publish=True)``; a target for which publishing means nothing
   raises ``PublishError(..., exit_code=2)`` from ``check_publish`` so the command refuses before any upload.
 """

@@ -75,6 +75,10 @@ class ZenodoTarget:
     def check_publish(self, publish: bool) -> None:
         return None
 
+    def ready(self) -> None:
+        """The token is there (before the validation gate): a missing one is said at once."""
+        self._http()
+
     def parts(self, file: PlannedFile) -> int:
         return 1
 
