@@ -326,3 +326,15 @@ def test_a_large_file_is_streamed_not_held_in_memory(big_release: Path, platform
         # measured 77 MB (dataverse) and 86 MB (hub) with the 96 MB file; holding it would pass 180 MB
         run.assert_bounded(exit_code=0, seconds=240, megabytes=150)
         assert "extra/big.bin" in run.report()["uploaded"]
+
+
+@pytest.mark.parametrize("platform", ["dataverse", "huggingface"])
+def test_a_missing_token_is_said_before_the_validation_gate(built_release: Path, platform: str,
+                                                             tmp_path: Path) -> None:
+    args = (["--to", "dataverse", "--server", "https://dv.example.org", "--dataverse", "radiology"]
+            if platform == "dataverse" else ["--to", "huggingface", "--repo", REPO])
+    env = {"CURATOR_DATAVERSE_TOKEN": "", "DATAVERSE_TOKEN": "", "CURATOR_HF_TOKEN": "", "HF_TOKEN": "",
+           "CURATOR_CREDENTIALS": str(tmp_path / "no-credentials.toml")}
+    run = _publish(built_release, args, env, 2)
+    assert f"no {platform} token" in run.stderr
+    assert "validating" not in run.stderr

@@ -136,6 +136,10 @@ class DataverseTarget:
 
     # -------------------------------------------------------------------------------------- Target
 
+    def ready(self) -> None:
+        """The token is there (before the slow validation gate)."""
+        self._token = token("dataverse", TOKEN_VARIABLES)
+
     def check_publish(self, publish: bool) -> None:
         """Publishing a Dataverse dataset is meaningful: nothing to refuse."""
 

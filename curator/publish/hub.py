@@ -97,6 +97,10 @@ class HubTarget:
 
     # --------------------------------------------------------------------------------------------- Target
 
+    def ready(self) -> None:
+        """The client is installed and the token is there (before the slow validation gate)."""
+        self._client()
+
     def check_publish(self, publish: bool) -> None:
         self._publish = publish
 
