@@ -23,7 +23,7 @@ __all__ = ["SUBJECT", "citation_block", "dataset_version", "missing_for_datavers
 SUBJECT = "Medicine, Health and Life Sciences"
 
 # ISO 639-1 -> the citation block's ``language`` vocabulary (the languages cards declare so far)
-_LANGUAGES = {"en": "English", "ru": "Russian", "zh": "Chinese", "de": "German", "fr": "French", "es": "Spanish"}
+_LANGUAGES = {"en": "English", "ru": "Russian", "zh": "Chinese", "de": "German", "fr": "French"}
 
 
 def _primitive(type_name: str, value: Any, multiple: bool = False) -> dict[str, Any]:
@@ -89,7 +89,6 @@ def citation_block(card: DatasetCard, changes: Sequence[str] = ()) -> dict[str, 
         _compound("otherId", [_entry(otherIdAgency=localise(card.copyright_holder, lang), otherIdValue=card.code)]),
         _compound("producer", [_entry(producerName=localise(card.copyright_holder, lang))]),
         _primitive("distributionDate", card.release_date.isoformat()),
-        _compound("grantNumber", [_entry(grantNumberAgency=localise(card.funding, lang))]),
     ]
     return {"displayName": "Citation Metadata", "fields": fields}
 
