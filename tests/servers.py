@@ -155,6 +155,9 @@ class RangeServer:
 
     ``http.sent[rel]``: body bytes sent per path; ``http.requests``: every (method, path, Range header);
     ``http.drop_after[rel] = n``: the next GET of ``rel`` closes the connection after n body bytes (once).
+    ``http.throttle[rel] = s``: sleep s seconds after each 64 KB chunk of ``rel`` (to kill a client mid-file).
+    ``http.misbehave[rel]``: ``"refuse-ranges"`` answers 416 to every Range request; ``"overlong"`` sends 1 MB more
+    than its Content-Length; ``"endless"`` sends zeros without a Content-Length until the client hangs up.
     """
 
     def __init__(self, folder: Path) -> None:
@@ -162,6 +165,8 @@ class RangeServer:
         self.sent: Counter[str] = Counter()
         self.requests: list[tuple[str, str, str | None]] = []
         self.drop_after: dict[str, int] = {}
+        self.throttle: dict[str, float] = {}
+        self.misbehave: dict[str, str] = {}
         self.lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}/"
@@ -205,6 +210,13 @@ class RangeServer:
                 size = target.stat().st_size
                 start, end, status = 0, size - 1, 200
                 wanted = self.headers.get("Range")
+                misbehave = server.misbehave.get(rel)
+                if misbehave == "endless" and body:
+                    self._endless(rel)
+                    return
+                if wanted and misbehave == "refuse-ranges":
+                    self._plain(416, b"no ranges here", extra=[("Content-Range", f"bytes */{size}")])
+                    return
                 if wanted:
                     match = _RANGE.match(wanted.strip())
                     if not match or (not match[1] and not match[2]):
@@ -243,6 +255,8 @@ class RangeServer:
                         with server.lock:
                             server.sent[rel] += len(chunk)
                         remaining -= len(chunk)
+                        if rel in server.throttle:
+                            time.sleep(server.throttle[rel])
                         if drop is not None:
                             drop -= len(chunk)
                             if drop <= 0:
@@ -250,6 +264,26 @@ class RangeServer:
                                 self.close_connection = True
                                 self.connection.shutdown(socket.SHUT_RDWR)
                                 return
+                if misbehave == "overlong":
+                    self.wfile.write(b"\0" * (1 << 20))
+                    with server.lock:
+                        server.sent[rel] += 1 << 20
+                    self.close_connection = True
+
+            def _endless(self, rel: str) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "application/octet-stream")
+                self.send_header("Connection", "close")
+                self.end_headers()
+                self.close_connection = True
+                chunk = b"\0" * (1 << 16)
+                try:
+                    while True:
+                        self.wfile.write(chunk)
+                        with server.lock:
+                            server.sent[rel] += len(chunk)
+                except OSError:   # the client hung up
+                    return
 
             def _plain(self, status: int, text: bytes, extra: list[tuple[str, str]] = ()) -> None:  # type: ignore[assignment]
                 self.send_response(status)
