@@ -158,6 +158,8 @@ class RangeServer:
     ``http.throttle[rel] = s``: sleep s seconds after each 64 KB chunk of ``rel`` (to kill a client mid-file).
     ``http.misbehave[rel]``: ``"refuse-ranges"`` answers 416 to every Range request; ``"overlong"`` sends 1 MB more
     than its Content-Length; ``"endless"`` sends zeros without a Content-Length until the client hangs up.
+    ``http.documents[path] = body``: a GET of that path (with its query, else without) answers this JSON body: an
+    API's answer, for the platform stand-ins. ``http.aliases[path] = rel``: a request path served as file ``rel``.
     """
 
     def __init__(self, folder: Path) -> None:
@@ -167,6 +169,8 @@ class RangeServer:
         self.drop_after: dict[str, int] = {}
         self.throttle: dict[str, float] = {}
         self.misbehave: dict[str, str] = {}
+        self.documents: dict[str, bytes] = {}
+        self.aliases: dict[str, str] = {}
         self.lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}/"
@@ -203,6 +207,11 @@ class RangeServer:
                 rel = urllib.request.url2pathname(self.path.split("?", 1)[0]).lstrip("/")
                 with server.lock:
                     server.requests.append((self.command, rel, self.headers.get("Range")))
+                document = server.documents.get(self.path, server.documents.get(self.path.split("?", 1)[0]))
+                if document is not None:
+                    self._plain(200, document, extra=[("Content-Type", "application/json")])
+                    return
+                rel = server.aliases.get("/" + rel, rel)
                 target = (server.folder / rel).resolve()
                 if not target.is_relative_to(server.folder) or not target.is_file():
                     self._plain(404, b"not found")
