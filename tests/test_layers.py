@@ -21,7 +21,7 @@ LAYERS: dict[str, int] = {
     "checks": 3, "root_and_hashes": 3,
     "validate": 4, "report_closing": 4, "verify": 4, "release": 4, "ingest": 4, "anonymise": 4, "diff": 4,
     "fetch": 4,
-    "phantom": 5, "render": 5, "review": 5, "demo": 5,
+    "phantom": 5, "render": 5, "review": 5, "demo": 5, "publish": 5,
     "cli": 6, "__main__": 6,
 }
 

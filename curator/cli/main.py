@@ -52,6 +52,7 @@ _LAZY_COMMANDS = {
     "ingest": ("curator.cli.ingest", "ingest"),
     "ingest-slices": ("curator.cli.ingest_slices", "ingest_slices"),
     "pack": ("curator.cli.pack", "pack"),
+    "publish": ("curator.cli.publish", "publish"),
     "review": ("curator.cli.review", "review"),
     "rules": ("curator.cli.rules", "rules"),
     "validate": ("curator.cli.validate", "validate"),
