@@ -5,7 +5,7 @@ API (the ``remote`` extra, ``pip install 'ct-curator[remote]'``, provides fsspec
 imported only here, only when a URL is opened):
 
 - :func:`is_url` ``(text) -> bool``: whether a command-line root is a URL this module opens.
-- :func:`open_store` ``(url) -> Store``; raises :class:`RemoteExtraMissing` (an OptionsError: exit 2, naming the
+- :func:`open_store` ``(url) -> Store``; raises :class:`RemoteExtraMissingError` (an OptionsError: exit 2, naming the
   extra) when fsspec/s3fs are not installed, :class:`RemoteError` (a RunError: exit 3, one line) when the store
   cannot be reached (no such bucket, access denied, connection refused, timeout).
 - :class:`Store`: ``.url`` (never with credentials), ``.listable`` (S3: True; HTTP has no listing, the release's
@@ -14,7 +14,7 @@ imported only here, only when a URL is opened):
   ``.checksums(files) -> dict[rel, dict[algo, hex]]`` (S3 HEAD with ChecksumMode=ENABLED: ``sha256`` from
   ChecksumSHA256, ``crc32``/``crc32c``/``sha1`` where present, ``md5`` from a single-part ETag; HTTP: none),
   ``.read_range(rel, start, length) -> bytes``, ``.read_tail(rel, size, length)``,
-  ``.stream(rel, chunk) -> Iterator[bytes]``, ``.read_small(rel, limit) -> bytes`` (raises :class:`TooLarge`).
+  ``.stream(rel, chunk) -> Iterator[bytes]``, ``.read_small(rel, limit) -> bytes`` (raises :class:`TooLargeError`).
 - :class:`RemoteFile` ``(rel, size, checksums)``: one object; ``checksums`` by algorithm, hex.
 - :func:`unsafe_key` ``(rel) -> str | None``: why an object key cannot be a release path (``..``, ``a//b``,
   absolute, backslashes, NUL), or None.
@@ -45,7 +45,7 @@ CHUNK = 8 << 20            # bytes a stream asks for at once
 HEAD_CONCURRENCY = 32       # HEAD requests in flight at once
 
 
-class RemoteExtraMissing(OptionsError):
+class RemoteExtraMissingError(OptionsError):
     """fsspec/s3fs are not installed (exit 2)."""
 
 
@@ -53,7 +53,7 @@ class RemoteError(RunError):
     """The store cannot be read (exit 3): no such bucket, access denied, connection refused, timeout."""
 
 
-class TooLarge(Exception):
+class TooLargeError(Exception):
     """A document larger than the limit its reader sets."""
 
 
@@ -99,7 +99,7 @@ def _import_fsspec(scheme: str) -> Any:
         else:
             import aiohttp  # noqa: F401
     except ImportError as error:
-        raise RemoteExtraMissing(f"reading a release at a {scheme}:// URL needs the remote extra: "
+        raise RemoteExtraMissingError(f"reading a release at a {scheme}:// URL needs the remote extra: "
                                  f"pip install '{EXTRA}' ({error.name} is missing)") from error
     return fsspec
 
@@ -295,17 +295,17 @@ class Store:
             raise self._fail(error, rel) from error
 
     def read_small(self, rel: str, limit: int, size: int | None = None) -> bytes:
-        """A whole document of at most ``limit`` bytes (:class:`TooLarge` beyond it, never read)."""
+        """A whole document of at most ``limit`` bytes (:class:`TooLargeError` beyond it, never read)."""
         if size is None:
             named = self.files_named([rel])
             if rel not in named:
                 raise FileNotFoundError(rel)
             size = named[rel].size
         if size > limit:
-            raise TooLarge(f"{rel} is {size} bytes, more than the {limit} read for it")
+            raise TooLargeError(f"{rel} is {size} bytes, more than the {limit} read for it")
         data = self.read_range(rel, 0, size) if size else b""
         if len(data) > limit:
-            raise TooLarge(f"{rel} is more than the {limit} bytes read for it")
+            raise TooLargeError(f"{rel} is more than the {limit} bytes read for it")
         return data
 
 
