@@ -31,6 +31,7 @@ or hanging server ends the run in bounded time.
 from __future__ import annotations
 
 import base64
+import io
 import os
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
@@ -338,3 +339,57 @@ def hash_remote_batch(url: str, batch: list[tuple[str, tuple[str, ...]]]) -> lis
         except RemoteError as error:
             results.append(f"cannot read the object ({error})")
     return results
+
+
+class RangeFile(io.RawIOBase):
+    """A read-only, seekable view of one object whose reads are ranged GETs of at most :data:`BLOCK` bytes (a read
+    asking for more returns less, as a raw stream may): a reader that needs a header reads only its first blocks,
+    and ``seek(-4, SEEK_END)`` fetches 4 bytes. What was fetched is kept, so a re-read costs nothing."""
+
+    BLOCK = 512
+
+    def __init__(self, store: Store, rel: str, size: int) -> None:
+        super().__init__()
+        self.store, self.rel, self.size, self.position = store, rel, size, 0
+        self.segments: dict[int, bytes] = {}   # start -> bytes fetched from there
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self.position, io.SEEK_END: self.size}[whence]
+        self.position = max(0, base + offset)
+        return self.position
+
+    def _cached(self, at: int) -> bytes:
+        for start, data in self.segments.items():
+            if start <= at < start + len(data):
+                return data[at - start:]
+        return b""
+
+    def readinto(self, buffer: Any) -> int:
+        want = min(len(buffer), self.size - self.position)
+        if want <= 0:
+            return 0
+        out = bytearray()
+        while len(out) < want:
+            at = self.position + len(out)
+            piece = self._cached(at)
+            if not piece:
+                length = min(max(self.BLOCK, want - len(out)) if want <= self.BLOCK else self.BLOCK, self.size - at)
+                piece = self.store.read_range(self.rel, at, length)
+                if not piece:
+                    break
+                self.segments[at] = piece
+            out += piece[:want - len(out)]
+            if want > self.BLOCK:
+                break   # a short read: the caller asks again, and only the bytes it uses are fetched
+        buffer[:len(out)] = out
+        self.position += len(out)
+        return len(out)
