@@ -65,8 +65,8 @@ def zenodo(record: str, api: str | None, timeout: float) -> Plan:
             plan.problems.append((f"file {number}", f"{where} lists something that is not a file"))
             continue
         name, size, checksum = entry.get("key"), entry.get("size"), entry.get("checksum")
-        links = entry.get("links") if isinstance(entry.get("links"), dict) else {}
-        link = links.get("self") or links.get("content")
+        links = entry.get("links")
+        link = (links.get("self") or links.get("content")) if isinstance(links, dict) else None
         if not isinstance(name, str) or not isinstance(link, str) or not link.startswith(("http://", "https://")):
             plan.problems.append((str(name or f"file {number}"), f"{where} gives it no name or download link"))
             continue
@@ -136,7 +136,7 @@ def hugging_face(repo: str, api: str | None) -> Plan:
         from huggingface_hub import HfApi, hf_hub_url
         from huggingface_hub.errors import HfHubHTTPError
         from huggingface_hub.hf_api import RepoFile
-        from huggingface_hub.utils import build_hf_headers
+        from huggingface_hub.utils._headers import build_hf_headers
     except ImportError:
         raise OptionsError("fetching from the Hugging Face Hub needs huggingface_hub: pip install "
                            "'ct-curator[publish]'") from None
