@@ -7,9 +7,9 @@ reads or shows them. The bucket must exist: curator does not create buckets or c
 - A file up to the part size is one ``PutObject`` with ``ChecksumSHA256`` (the release's own SHA-256): the
   server refuses bytes that do not match it. A larger file is a multipart upload with ``ChecksumAlgorithm
   SHA256`` and a checksum per part. An interrupted multipart upload is resumed: the upload still open for the
-  key (``ListMultipartUploads``) and its parts (``ListParts``) are found, each part's ``ChecksumSHA256`` and size
-  is checked against the local bytes, and only the missing or wrong parts are sent before
-  ``CompleteMultipartUpload``. While the parts are read the whole file's SHA-256 is computed too, and an upload
+  key (``ListMultipartUploads``) and its parts (``ListParts``) are found, each part's size and ``ChecksumSHA256``
+  (else its ETag, the part's MD5) is checked against the local bytes, and only the missing or wrong parts are
+  sent before ``CompleteMultipartUpload``. While the parts are read the whole file's SHA-256 is computed too, and an upload
   whose local bytes differ from the release's SHA256SUMS is aborted before it completes.
 - What the server holds is read with ``HeadObject`` (``ChecksumMode=ENABLED``): a single-part object's
   ``ChecksumSHA256`` is the file's SHA-256; a multipart object's is S3's composite checksum (the SHA-256 of the
@@ -247,7 +247,7 @@ class S3Target:
                 digest = hashlib.sha256(chunk).digest()
                 digests.append(digest)
                 old = there.get(number)
-                if old is not None and old.get("ChecksumSHA256") == _b64(digest) and int(old["Size"]) == len(chunk):
+                if old is not None and self._same_part(old, chunk, digest):
                     done.append({"PartNumber": number, "ETag": old["ETag"], "ChecksumSHA256": _b64(digest)})
                     continue
                 sent = self._call(f"part {number} of {file.rel}", "upload_part", Bucket=self.where.bucket, Key=key,
@@ -263,6 +263,16 @@ class S3Target:
         self._call(f"the completion of {file.rel}", "complete_multipart_upload", Bucket=self.where.bucket, Key=key,
                    UploadId=upload_id, MultipartUpload={"Parts": done})
         self._composite[file.rel] = self._composite_of(digests)
+
+    @staticmethod
+    def _same_part(listed: dict[str, Any], chunk: bytes, digest: bytes) -> bool:
+        """A part already on the server holds ``chunk``: by its ChecksumSHA256 (S3 lists it for uploads made
+        with a checksum), else by its ETag, a part's MD5 (servers that list no part checksum)."""
+        if int(listed.get("Size", -1)) != len(chunk):
+            return False
+        if listed.get("ChecksumSHA256"):
+            return bool(listed["ChecksumSHA256"] == _b64(digest))
+        return str(listed.get("ETag", "")).strip('"') == hashlib.md5(chunk).hexdigest()
 
     def finish(self, publish: bool) -> str:
         return str(self.where)
