@@ -150,6 +150,34 @@ def _serve_s3(port: int) -> None:
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)$")
 
 
+def send_ranged(handler: BaseHTTPRequestHandler, data: bytes) -> int:
+    """Answer ``handler``'s GET with ``data``, honouring one ``Range: bytes=N-M`` (206 with Content-Range, 416 when
+    unsatisfiable), for the platform stand-ins' download routes. Returns the body bytes sent."""
+    size, start, end, status = len(data), 0, len(data) - 1, 200
+    match = _RANGE.match((handler.headers.get("Range") or "").strip())
+    if handler.headers.get("Range"):
+        if match is None or (not match[1] and not match[2]) or (match[1] and int(match[1]) >= size):
+            handler.send_response(416)
+            handler.send_header("Content-Range", f"bytes */{size}")
+            handler.send_header("Content-Length", "0")
+            handler.end_headers()
+            return 0
+        if match[1]:
+            start, end = int(match[1]), min(int(match[2]), size - 1) if match[2] else size - 1
+        else:
+            start = max(0, size - int(match[2]))
+        status = 206
+    handler.send_response(status)
+    handler.send_header("Content-Length", str(end - start + 1))
+    handler.send_header("Accept-Ranges", "bytes")
+    handler.send_header("Content-Type", "application/octet-stream")
+    if status == 206:
+        handler.send_header("Content-Range", f"bytes {start}-{end}/{size}")
+    handler.end_headers()
+    handler.wfile.write(data[start:end + 1])
+    return end - start + 1
+
+
 class RangeServer:
     """``with RangeServer(folder) as http:`` serves ``folder`` on ``http.url`` (http://127.0.0.1:PORT/).
 
