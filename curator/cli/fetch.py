@@ -31,6 +31,9 @@ from curator.cli.main import EXIT_INVALID, EXIT_VALID, guarded
 @click.option("--force", is_flag=True, help="Replace files in DEST that differ from the source.")
 @click.option("--timeout", type=click.FloatRange(min=0.1), default=60.0, show_default=True,
               help="Seconds to wait for a server before the file counts as not fetched.")
+@click.option("--max-size", type=click.IntRange(min=1), metavar="BYTES",
+              help="The most bytes taken of a file whose source publishes no size (default 1 TiB): an endless "
+                   "body stops there.")
 @click.option("--progress/--no-progress", default=None, help="Show bytes, rate and time left on stderr (default: "
                                                               "when stderr is a terminal).")
 @click.option("--cache-dir", type=click.Path(path_type=Path), help="verify's cache (default ~/.cache/curator).")
@@ -38,7 +41,7 @@ from curator.cli.main import EXIT_INVALID, EXIT_VALID, guarded
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @guarded
 def fetch(sources: tuple[str, ...], dest: Path, urls_file: Path | None, checksums: str | None, server: str | None,
-          api: str | None, jobs: int | None, force: bool, timeout: float, progress: bool | None,
+          api: str | None, jobs: int | None, force: bool, timeout: float, max_size: int | None, progress: bool | None,
           cache_dir: Path | None, no_cache: bool, fmt: str) -> None:
     """Download SOURCE into DEST, check each file against the checksums the source publishes while it streams,
     then verify DEST against its own manifest. A rerun continues interrupted files where they stopped.
@@ -56,6 +59,7 @@ def fetch(sources: tuple[str, ...], dest: Path, urls_file: Path | None, checksum
     try:
         result = run_fetch(sources, dest, urls_file=urls_file, checksums=checksums, server=server, api=api,
                            jobs=jobs, force=force, timeout=timeout, progress=shown,
+                           **({"max_size": max_size} if max_size else {}),
                            cache_dir=None if no_cache else (cache_dir or default_cache_dir()))
     finally:
         if shown is not None:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from curator.errors import OutputError
 from curator.fetch.plan import GIT_BLOB, Item
-from curator.fetch.transport import Restart, TransferError, open_at
+from curator.fetch.transport import Opened, Restart, TransferError, open_at
 from curator.io.hashing import CHUNK, new_hasher
 from curator.outputs import NotRegularError, appending, move, output_error
 
@@ -71,9 +71,14 @@ class _Hashes:
 Tick = Callable[[int], None]   # called with each count of bytes received
 
 
+MAX_SIZE = 1 << 40   # the most bytes taken of a file whose source publishes no size (--max-size)
+
+
 def download(item: Item, dest: Path, *, also: tuple[str, ...] = ("sha256",), force: bool = False,
-             timeout: float = 60.0, tick: Tick | None = None) -> Outcome:
-    """Fetch ``item`` into ``dest`` (resuming its ``.part``); never raises for what the server does."""
+             timeout: float = 60.0, tick: Tick | None = None, max_size: int = MAX_SIZE) -> Outcome:
+    """Fetch ``item`` into ``dest`` (resuming its ``.part``); never raises for what the server does.
+
+    A file the source gives no size for is taken up to ``max_size`` bytes (and up to its Content-Length)."""
     target, part = dest / item.rel, dest / (item.rel + PART)
     for folder in reversed(target.parents[:len(target.relative_to(dest).parts) - 1]):
         if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
@@ -85,7 +90,10 @@ def download(item: Item, dest: Path, *, also: tuple[str, ...] = ("sha256",), for
     if present is not None:
         return present
     try:
-        return _transfer(item, part, target, hashes, timeout, tick or (lambda _: None))
+        return _transfer(item, part, target, hashes, timeout, tick or (lambda _: None), max_size)
+    except NotRegularError as error:
+        return Outcome(item.rel, REFUSED, reason=f"{error.filename} is not a regular file (a link, folder or FIFO); "
+                                                 "nothing was written there. Remove it and run again")
     except OSError as error:
         found = output_error(error, [dest])
         raise (found or OutputError(str(part), error.strerror or str(error))) from error
@@ -145,7 +153,8 @@ def _part_size(part: Path, size: int | None) -> int:
     return 0 if size is not None and info.st_size > size else info.st_size
 
 
-def _transfer(item: Item, part: Path, target: Path, hashes: _Hashes, timeout: float, tick: Tick) -> Outcome:
+def _transfer(item: Item, part: Path, target: Path, hashes: _Hashes, timeout: float, tick: Tick,
+              max_size: int) -> Outcome:
     part.parent.mkdir(parents=True, exist_ok=True)
     have = _part_size(part, item.size)
     if have:
@@ -168,7 +177,7 @@ def _transfer(item: Item, part: Path, target: Path, hashes: _Hashes, timeout: fl
             have, resumed = 0, False
             hashes.reset()
         try:
-            received, problem = _stream(item, part, have, opened, hashes, tick)
+            received, problem = _stream(item, part, have, opened, hashes, tick, max_size)
         finally:
             opened.close()
         if problem is not None:
@@ -177,24 +186,25 @@ def _transfer(item: Item, part: Path, target: Path, hashes: _Hashes, timeout: fl
     return _finish(item, part, target, have + received, received, hashes, resumed, status_note)
 
 
-def _stream(item: Item, part: Path, have: int, opened: object, hashes: _Hashes,
-            tick: Tick) -> tuple[int, Outcome | None]:
+def _stream(item: Item, part: Path, have: int, opened: Opened, hashes: _Hashes, tick: Tick,
+            max_size: int) -> tuple[int, Outcome | None]:
     """Append the body to the ``.part``; (bytes received, the outcome when it went wrong)."""
-    from curator.fetch.transport import Opened
-
-    assert isinstance(opened, Opened)
-    bound = item.size if item.size is not None else (have + opened.length if opened.length is not None else None)
+    if item.size is not None:
+        bound, said = item.size, "the source lists"
+    elif opened.length is not None and have + opened.length <= max_size:
+        bound, said = have + opened.length, "it announced"
+    else:
+        bound, said = max_size, "--max-size allows for a file whose source gives no size"
     received = 0
     try:
         with appending(part, have) as stream:
             for chunk in opened.chunks:
-                if bound is not None and have + received + len(chunk) > bound:
+                if have + received + len(chunk) > bound:
                     keep = bound - have - received
                     stream.write(chunk[:keep])
                     hashes.update(chunk[:keep])
                     received += keep
                     tick(keep)
-                    said = "the source lists" if item.size is not None else "it announced"
                     return received, _damaged(item, part, f"the server sent more than the {bound} bytes {said}; "
                                                           "the file was removed")
                 stream.write(chunk)

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from curator.errors import OptionsError, RunError
-from curator.fetch.download import FAILED, PRESENT, Outcome, download
+from curator.fetch.download import FAILED, MAX_SIZE, PRESENT, Outcome, download
 from curator.fetch.plan import Item, Plan
 from curator.fetch.sources import attach_listings, plan_source
 from curator.outputs import atomic_write, lock, writing
@@ -63,7 +63,8 @@ class Fetched:
 
 def fetch(sources: Sequence[str], dest: Path | str, *, urls_file: Path | None = None, checksums: str | None = None,
           server: str | None = None, api: str | None = None, jobs: int | None = None, force: bool = False,
-          timeout: float = 60.0, cache_dir: Path | None = None, progress: Progress | None = None) -> Fetched:
+          timeout: float = 60.0, cache_dir: Path | None = None, progress: Progress | None = None,
+          max_size: int = MAX_SIZE) -> Fetched:
     """Fetch SOURCE into DEST and verify it (see the module's text). Raises OptionsError (exit 2) for a SOURCE or
     DEST that cannot be used, RunError (exit 3) for a source that cannot be reached, OutputError for DEST."""
     started = time.perf_counter()
@@ -77,11 +78,12 @@ def fetch(sources: Sequence[str], dest: Path | str, *, urls_file: Path | None = 
         _write_inline(plan, dest, force)
         counter = _Counter(progress)
         if plan.listing_items:   # a listing among the URLs: fetched first, it gives the others their checksums
-            result.outcomes += _download_all(plan.listing_items, dest, jobs, force, timeout, counter)
+            result.outcomes += _download_all(plan.listing_items, dest, jobs, force, timeout, counter,
+                                             max_size)
         if plan.listings:
             attach_listings(plan, dest)
         result.problems = plan.problems
-        result.outcomes += _download_all(plan.items, dest, jobs, force, timeout, counter)
+        result.outcomes += _download_all(plan.items, dest, jobs, force, timeout, counter, max_size)
     if cache_dir is not None:
         _seed_cache(dest, result.outcomes, cache_dir)
     if result.failed:
@@ -132,12 +134,12 @@ class _Counter:
 
 
 def _download_all(items: Sequence[Item], dest: Path, jobs: int | None, force: bool, timeout: float,
-                  counter: _Counter) -> list[Outcome]:
+                  counter: _Counter, max_size: int) -> list[Outcome]:
     counter.plan(items)
 
     def one(item: Item) -> Outcome:
         try:
-            return download(item, dest, force=force, timeout=timeout, tick=counter.tick)
+            return download(item, dest, force=force, timeout=timeout, tick=counter.tick, max_size=max_size)
         finally:
             counter.finished()
 
