@@ -180,6 +180,10 @@ def test_kill_9_mid_download_then_the_rerun_continues_the_part(tmp_path: Path, r
     kept = part.stat().st_size
     assert size // 4 <= kept < size
     del range_server.throttle[rel]
+    settled = -1   # the server's thread for the killed client sends until its writes fail: wait until it stops
+    while settled != range_server.sent[rel] and time.monotonic() < deadline:
+        settled = range_server.sent[rel]
+        time.sleep(0.3)
     range_server.reset()
     document = _fetch(range_server.url, str(dest), "--no-cache", exit_code=0)
     assert ("GET", rel, f"bytes={kept}-") in range_server.requests
