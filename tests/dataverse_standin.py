@@ -23,9 +23,10 @@ so this implements exactly the documented subset, with the documented JSON shape
   https://guides.dataverse.org/en/latest/api/dataaccess.html: the file's bytes, with Range support);
   ``standin.sent`` counts the bytes sent per path.
 
-``standin.flip_byte(rel)`` changes one stored byte (the listing's md5 is of the stored bytes, as on a server whose
-copy went bad); ``standin.fail_after_adds = n`` answers 500 to every add after n more successful ones (an
-interrupted upload); ``standin.added`` counts adds per path, ``standin.bytes_in`` the file bytes received.
+``standin.flip_byte(pid, rel)`` changes one stored byte (the listing's md5 is of the stored bytes, as on a server
+whose copy went bad); ``standin.corrupt.add(rel)`` does so to the next copy of ``rel`` that arrives;
+``standin.fail_after_adds = n`` answers 500 to every add after n more successful ones (an interrupted upload);
+``standin.added`` counts adds per path, ``standin.bytes_in`` the file bytes received.
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ class DataverseStandin:
         self.sent: Counter[str] = Counter()
         self.bytes_in = 0
         self.fail_after_adds: int | None = None
+        self.corrupt: set[str] = set()     # paths whose next stored copy gets one byte changed on arrival
         self.lock = threading.Lock()
         self._next_id = 100
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -125,6 +127,9 @@ class DataverseStandin:
         self.datasets[pid]["files"][number] = stored
         self.added[_rel(stored)] += 1
         self.bytes_in += len(content)
+        if _rel(stored) in self.corrupt:
+            self.corrupt.discard(_rel(stored))
+            self.flip_byte(pid, _rel(stored))
         return 200, {"files": [_file_metadata(stored)]}
 
     def _route(self, method: str, path: str, query: dict[str, str], headers: Any, raw: bytes) -> tuple[int, Any]:
@@ -158,7 +163,8 @@ class DataverseStandin:
             return 200, [_file_metadata(f) for f in self.datasets[pid]["files"].values()]
         if method == "POST" and tail == ["actions", ":publish"]:
             if query.get("type") not in ("major", "minor", "updatecurrent"):
-                return 400, "Illegal 'type' parameter value. It needs to be either 'major', 'minor', or 'updatecurrent'."
+                return 400, ("Illegal 'type' parameter value. It needs to be either 'major', 'minor', or "
+                             "'updatecurrent'.")
             self.datasets[pid]["published"] = True
             return 200, {"id": self.datasets[pid]["id"], "persistentId": pid, "versionState": "RELEASED"}
         return 404, f"API endpoint does not exist on this server: {path}"
@@ -204,7 +210,17 @@ class DataverseStandin:
                 with standin.lock:
                     standin.sent[_rel(stored)] += sent
 
-            do_GET = do_POST = do_PUT = do_DELETE = _serve
+            def do_GET(self) -> None:
+                self._serve()
+
+            def do_POST(self) -> None:
+                self._serve()
+
+            def do_PUT(self) -> None:
+                self._serve()
+
+            def do_DELETE(self) -> None:
+                self._serve()
 
         return Handler
 

@@ -24,7 +24,8 @@ client alone); Xet's content-addressed protocol is not stood in for here, so cli
 - for ``curator fetch``: ``GET /datasets/{repo}/resolve/{rev}/{path}`` (``hf_hub_url``): the file's bytes (the
   damaged copy after ``flip_byte``), with Range support; ``hub.sent`` counts the bytes sent per path.
 
-``hub.flip_byte(repo, path)`` changes one stored byte; ``hub.fail_uploads_after = n`` refuses (400, which the
+``hub.flip_byte(repo, path)`` changes one stored byte; ``hub.corrupt.add(path)`` does so when ``path`` is next
+committed; ``hub.fail_uploads_after = n`` refuses (400, which the
 client does not retry) every LFS upload after n more; ``hub.lfs_bytes_in`` counts LFS bytes received.
 """
 
@@ -62,6 +63,7 @@ class HubStandin:
         self.lfs: dict[str, bytes] = {}
         self.lfs_bytes_in = 0
         self.fail_uploads_after: int | None = None
+        self.corrupt: set[str] = set()     # paths whose stored copy gets one byte changed when next committed
         self.requests: list[tuple[str, str]] = []
         self.sent: Counter[str] = Counter()
         self.lock = threading.Lock()
@@ -127,6 +129,9 @@ class HubStandin:
                 repo["files"].pop(path, None)
             else:
                 repo["files"][path] = stored
+                if path in self.corrupt:
+                    self.corrupt.discard(path)
+                    self.flip_byte(name, path)
         oid = hashlib.sha1(raw + str(len(repo["commits"])).encode()).hexdigest()
         repo["commits"].append({"oid": oid, "header": lines[0]["value"] if lines else {}, "paths": sorted(changes)})
         return 200, {"success": True, "commitOid": oid, "commitUrl": f"{self.url}/datasets/{name}/commit/{oid}",
@@ -157,7 +162,7 @@ class HubStandin:
 
         try:
             DatasetCard(body.get("content", ""))
-        except Exception as error:  # noqa: BLE001  (any parse failure is the Hub's 400)
+        except Exception as error:   # any parse failure is the Hub's 400
             return 400, {"errors": [{"message": str(error)}], "warnings": []}
         return 200, {"errors": [], "warnings": []}
 
@@ -256,7 +261,17 @@ class HubStandin:
                 with standin.lock:
                     standin.sent[path] += sent
 
-            do_GET = do_POST = do_PUT = do_DELETE = _serve
+            def do_GET(self) -> None:
+                self._serve()
+
+            def do_POST(self) -> None:
+                self._serve()
+
+            def do_PUT(self) -> None:
+                self._serve()
+
+            def do_DELETE(self) -> None:
+                self._serve()
 
         return Handler
 

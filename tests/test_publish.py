@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import signal
 import stat
+import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +21,7 @@ from curator.publish.run import PublishOptions, publish
 from curator.publish.s3 import S3Target
 from curator.publish.target import PlannedFile, Progress
 from tests.factories import flip_byte
+from tests.hostile import CURATOR, run_bounded, snapshot
 from tests.release_extras import finish_release
 from tests.servers import S3Server
 from tests.zenodo_standin import ZenodoStandin
@@ -96,13 +100,13 @@ def test_s3_interrupted_multipart_upload_resumes_with_only_the_remainder(release
     target = S3Target(f"s3://{name}/v1", PART)
     target.open({"object_metadata": {}})
 
-    class Interrupted(Exception):
+    class RunInterruptedError(Exception):
         pass
 
     def stop_after_first_part(count: int) -> None:
-        raise Interrupted                     # the run dies once the first part is on the server
+        raise RunInterruptedError                     # the run dies once the first part is on the server
 
-    with pytest.raises(Interrupted):
+    with pytest.raises(RunInterruptedError):
         target.upload(PlannedFile("supplement/large.bin", large, large.stat().st_size, sha, md5),
                       stop_after_first_part)
     open_uploads = s3_environment.client().list_multipart_uploads(Bucket=name)["Uploads"]
@@ -114,6 +118,71 @@ def test_s3_interrupted_multipart_upload_resumes_with_only_the_remainder(release
     assert remainder <= s3_environment.counters()["bytes_in"] <= remainder + 64 * 1024
     body = s3_environment.client().get_object(Bucket=name, Key="v1/supplement/large.bin")["Body"].read()
     assert hashlib.sha256(body).hexdigest() == sha
+
+
+def test_s3_publish_killed_mid_upload_resumes_with_only_the_remainder(release: Path,
+                                                                      s3_environment: S3Server) -> None:
+    """A real kill -9 of ``curator publish`` while a multipart upload is under way, then a rerun."""
+    release = with_large_file(release, 40 * MiB + 777)
+    name = bucket(s3_environment, "killed")
+    key = "v1/supplement/large.bin"
+    s3 = s3_environment.client()
+    child = subprocess.Popen([*CURATOR, "publish", str(release), "--to", f"s3://{name}/v1", "--part-size", "5MiB",
+                              "--waive-validation"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    parts: list[dict[str, object]] = []
+    deadline = time.monotonic() + 60
+    while not parts and time.monotonic() < deadline and child.poll() is None:
+        uploads = s3.list_multipart_uploads(Bucket=name).get("Uploads", [])
+        if uploads:
+            parts = s3.list_parts(Bucket=name, Key=key, UploadId=uploads[0]["UploadId"]).get("Parts", [])
+        time.sleep(0.01)
+    child.send_signal(signal.SIGKILL)
+    child.wait(timeout=30)
+    assert child.returncode == -signal.SIGKILL, "the upload finished before it could be killed"
+    uploads = s3.list_multipart_uploads(Bucket=name)["Uploads"]
+    done = len(s3.list_parts(Bucket=name, Key=key, UploadId=uploads[0]["UploadId"])["Parts"])
+    present = {o["Key"] for o in s3.list_objects_v2(Bucket=name).get("Contents", [])}
+    assert 1 <= done < 9 and key not in present
+    files = [p for p in release.rglob("*") if p.is_file()]
+    remainder = sum(p.stat().st_size for p in files if f"v1/{p.relative_to(release).as_posix()}" not in present)
+    remainder -= done * PART
+    s3_environment.reset()
+    result = run(str(release), "--to", f"s3://{name}/v1", "--part-size", "5MiB", "--waive-validation")
+    assert result.exit_code == 0, result.output
+    assert remainder <= s3_environment.counters()["bytes_in"] <= remainder + 64 * 1024
+    assert s3.list_multipart_uploads(Bucket=name).get("Uploads", []) == []
+    body = s3.get_object(Bucket=name, Key=key)["Body"].read()
+    assert body == (release / "supplement" / "large.bin").read_bytes()
+
+
+def test_s3_upload_memory_is_bounded_by_the_part_size(release: Path, s3_environment: S3Server) -> None:
+    release = with_large_file(release, 120 * MiB)
+    name = bucket(s3_environment, "memory")
+    before = snapshot(release)
+    outcome = run_bounded(["publish", str(release), "--to", f"s3://{name}/v1", "--part-size", "8MiB",
+                           "--waive-validation"], timeout=300)
+    outcome.assert_bounded(exit_code=0, seconds=240, megabytes=250)
+    assert snapshot(release) == before
+
+
+def test_s3_local_file_that_differs_from_its_manifest_is_refused_by_name(release: Path,
+                                                                         s3_environment: S3Server) -> None:
+    flip_byte(release / "studies" / "CT-1" / "study_0003.nii.gz")
+    name = bucket(s3_environment, "damaged")
+    result = run(str(release), "--to", f"s3://{name}/v1", "--waive-validation")
+    assert result.exit_code == 1
+    assert "studies/CT-1/study_0003.nii.gz differs from its SHA-256 in the release's manifest" in result.output
+    present = {o["Key"] for o in s3_environment.client().list_objects_v2(Bucket=name).get("Contents", [])}
+    assert "v1/studies/CT-1/study_0003.nii.gz" not in present
+
+
+def test_s3_missing_bucket_and_unknown_target_are_usage_errors(release: Path, s3_environment: S3Server) -> None:
+    missing = run(str(release), "--to", "s3://no-such-bucket/v1", "--waive-validation")
+    assert missing.exit_code == 2
+    assert "S3 refused access to the bucket no-such-bucket: 404 (Not Found)" in missing.output
+    unknown = run(str(release), "--to", "figshare", "--dry-run")
+    assert unknown.exit_code == 2
+    assert "unknown target 'figshare'" in unknown.output
 
 
 def test_s3_byte_flipped_on_the_server_is_named(release: Path, s3_environment: S3Server) -> None:

@@ -67,7 +67,7 @@ class ZenodoStandin:
         self.uploaded_md5: dict[tuple[int, str], str] = {}   # (deposition, key) -> the MD5 of the bytes received
         self.sent: Counter[str] = Counter()
         self._next = 100
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), type("Handler", (_Handler,), {"standin": self}))
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
         self.api = f"{self.url}/api"
 
@@ -85,7 +85,8 @@ class ZenodoStandin:
         self._next += 1
         number = self._next
         links = {"self": f"{self.api}/deposit/depositions/{number}", "html": f"{self.url}/deposit/{number}",
-                 "bucket": f"{self.api}/files/bucket-{number}", "files": f"{self.api}/deposit/depositions/{number}/files",
+                 "bucket": f"{self.api}/files/bucket-{number}",
+                 "files": f"{self.api}/deposit/depositions/{number}/files",
                  "publish": f"{self.api}/deposit/depositions/{number}/actions/publish",
                  "newversion": f"{self.api}/deposit/depositions/{number}/actions/newversion"}
         deposition = {"id": number, "conceptrecid": str(concept or number), "state": "unsubmitted",
@@ -129,193 +130,189 @@ class ZenodoStandin:
     def _shown(self, number: int) -> dict[str, Any]:
         return {**self.depositions[number], "files": self.listing(number)}
 
-    # --------------------------------------------------------------------------------------------- HTTP
 
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        standin = self
+class _Handler(BaseHTTPRequestHandler):
+    standin: ZenodoStandin
+    protocol_version = "HTTP/1.1"
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
 
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
+    def _json(self, status: int, body: Any = None) -> None:
+        data = b"" if body is None else json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
 
-            def _json(self, status: int, body: Any = None) -> None:
-                data = b"" if body is None else json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+    def _error(self, status: int, message: str, errors: list[dict[str, str]] | None = None) -> None:
+        self._json(status, {"status": status, "message": message, **({"errors": errors} if errors else {})})
 
-            def _error(self, status: int, message: str, errors: list[dict[str, str]] | None = None) -> None:
-                self._json(status, {"status": status, "message": message, **({"errors": errors} if errors else {})})
+    def _authorised(self) -> bool:
+        if self.headers.get("Authorization") != f"Bearer {self.standin.token}":
+            self._discard()
+            self._error(401, "The server could not verify that you are authorized to access the URL.")
+            return False
+        return True
 
-            def _authorised(self) -> bool:
-                if self.headers.get("Authorization") != f"Bearer {standin.token}":
-                    self._discard()
-                    self._error(401, "The server could not verify that you are authorized to access the URL.")
-                    return False
-                return True
+    def _discard(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        while length > 0:
+            length -= len(self.rfile.read(min(length, 1 << 16)) or b"x" * length)
 
-            def _discard(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                while length > 0:
-                    length -= len(self.rfile.read(min(length, 1 << 16)) or b"x" * length)
+    def _body(self) -> Any:
+        length = int(self.headers.get("Content-Length") or 0)
+        return json.loads(self.rfile.read(length) or b"{}")
 
-            def _body(self) -> Any:
-                length = int(self.headers.get("Content-Length") or 0)
-                return json.loads(self.rfile.read(length) or b"{}")
+    def _route(self) -> str:
+        path = urllib.parse.urlsplit(self.path).path
+        with self.standin.lock:
+            self.standin.requests.append((self.command, path))
+        return path
 
-            def _route(self) -> tuple[str, list[str]]:
-                path = urllib.parse.urlsplit(self.path).path
-                with standin.lock:
-                    standin.requests.append((self.command, path))
-                return path, [urllib.parse.unquote(p) for p in path.strip("/").split("/")]
+    def do_POST(self) -> None:
+        path = self._route()
+        if not self._authorised():
+            return
+        self._body()
+        with self.standin.lock:
+            if path == "/api/deposit/depositions":
+                self._json(201, self.standin._shown(self.standin._new()["id"]))
+                return
+            match = re.fullmatch(r"/api/deposit/depositions/(\d+)/actions/(publish|newversion)", path)
+            number = int(match[1]) if match else -1
+            if number not in self.standin.depositions:
+                self._error(404, "PID does not exist.")
+                return
+            deposition = self.standin.depositions[number]
+            if match and match[2] == "publish":
+                deposition.update(submitted=True, state="done", doi=f"10.5072/zenodo.{number}",
+                                  conceptdoi=f"10.5072/zenodo.{deposition['conceptrecid']}")
+                self._json(202, self.standin._shown(number))
+                return
+            if not deposition["submitted"]:
+                self._error(400, "Validation error.", [{"field": "id", "message": "not published"}])
+                return
+            draft = self.standin._new(int(deposition["conceptrecid"]))
+            self.standin.files[draft["id"]] = dict(self.standin.files[number])
+            self.standin.ids[draft["id"]] = dict(self.standin.ids[number])
+            draft["metadata"] = dict(deposition["metadata"])
+            shown = self.standin._shown(number)
+            shown["links"] = {**shown["links"], "latest_draft": draft["links"]["self"]}
+            self._json(201, shown)
 
-            def do_POST(self) -> None:
-                path, parts = self._route()
-                if not self._authorised():
+    def do_GET(self) -> None:
+        path = self._route()
+        record = re.fullmatch(r"/api/records/(\d+)(?:/files/([^/]+)/content)?", path)
+        if record:
+            self._published(int(record[1]), urllib.parse.unquote(record[2]) if record[2] else None)
+            return
+        if not self._authorised():
+            return
+        with self.standin.lock:
+            match = re.fullmatch(r"/api/deposit/depositions/(\d+)(/files)?", path)
+            if not match or int(match[1]) not in self.standin.depositions:
+                self._error(404, "PID does not exist.")
+                return
+            number = int(match[1])
+            self._json(200, self.standin.listing(number) if match[2] else self.standin._shown(number))
+
+    def _published(self, number: int, key: str | None) -> None:
+        with self.standin.lock:
+            deposition = self.standin.depositions.get(number)
+            if deposition is None or not deposition["submitted"]:
+                self._error(404, "PID does not exist.")
+                return
+            if key is None:
+                self._json(200, self.standin._record(number))
+                return
+            data = self.standin.files[number].get(key)
+        if data is None:
+            self._error(404, "File does not exist.")
+            return
+        sent = send_ranged(self, data)
+        with self.standin.lock:
+            self.standin.sent[key] += sent
+
+    def do_DELETE(self) -> None:
+        path = self._route()
+        if not self._authorised():
+            return
+        with self.standin.lock:
+            match = re.fullmatch(r"/api/deposit/depositions/(\d+)/files/([^/]+)", path)
+            number = int(match[1]) if match else -1
+            names = {v: k for k, v in self.standin.ids.get(number, {}).items()}
+            if not match or urllib.parse.unquote(match[2]) not in names:
+                self._error(404, "File does not exist.")
+                return
+            name = names[urllib.parse.unquote(match[2])]
+            del self.standin.files[number][name], self.standin.ids[number][name]
+            self._json(204)
+
+    def do_PUT(self) -> None:
+        path = self._route()
+        if not self._authorised():
+            return
+        match = re.fullmatch(r"/api/deposit/depositions/(\d+)", path)
+        if match:
+            self._metadata(int(match[1]))
+            return
+        bucket = re.fullmatch(r"/api/files/bucket-(\d+)/([^/]+)", path)
+        if not bucket or int(bucket[1]) not in self.standin.depositions:
+            self._discard()
+            self._error(404, "Bucket does not exist.")
+            return
+        self._upload(int(bucket[1]), urllib.parse.unquote(bucket[2]))
+
+    def _metadata(self, number: int) -> None:
+        body = self._body()
+        with self.standin.lock:
+            if number not in self.standin.depositions:
+                self._error(404, "PID does not exist.")
+                return
+            metadata = body.get("metadata") if isinstance(body, dict) else None
+            required = ("upload_type", "title", "creators", "description")
+            missing = [name for name in required if not isinstance(metadata, dict) or not metadata.get(name)]
+            if missing:
+                self._error(400, "Validation error.", [{"field": f"metadata.{name}",
+                                                        "message": "Field may not be null."}
+                                                       for name in missing])
+                return
+            self.standin.depositions[number]["metadata"] = metadata
+            self._json(200, self.standin._shown(number))
+
+    def _upload(self, number: int, key: str) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        with self.standin.lock:
+            drop = self.standin.drop_after.pop(key, None)
+        digest, chunks, left = hashlib.md5(), [], length
+        while left > 0:
+            chunk = self.rfile.read(min(left, 1 << 16))
+            if not chunk:
+                return
+            if drop is not None and drop < len(chunk):
+                chunk = chunk[:drop]
+            digest.update(chunk)
+            chunks.append(chunk)
+            left -= len(chunk)
+            with self.standin.lock:
+                self.standin.received[key] += len(chunk)
+            if drop is not None:
+                drop -= len(chunk)
+                if drop <= 0:                 # the connection drops mid-upload: nothing is stored
+                    self.close_connection = True
+                    self.connection.close()
                     return
-                self._body()
-                with standin.lock:
-                    if path == "/api/deposit/depositions":
-                        self._json(201, standin._shown(standin._new()["id"]))
-                        return
-                    match = re.fullmatch(r"/api/deposit/depositions/(\d+)/actions/(publish|newversion)", path)
-                    number = int(match[1]) if match else -1
-                    if number not in standin.depositions:
-                        self._error(404, "PID does not exist.")
-                        return
-                    deposition = standin.depositions[number]
-                    if match and match[2] == "publish":
-                        deposition.update(submitted=True, state="done", doi=f"10.5072/zenodo.{number}",
-                                          conceptdoi=f"10.5072/zenodo.{deposition['conceptrecid']}")
-                        self._json(202, standin._shown(number))
-                        return
-                    if not deposition["submitted"]:
-                        self._error(400, "Validation error.", [{"field": "id", "message": "not published"}])
-                        return
-                    draft = standin._new(int(deposition["conceptrecid"]))
-                    standin.files[draft["id"]] = dict(standin.files[number])
-                    standin.ids[draft["id"]] = dict(standin.ids[number])
-                    draft["metadata"] = dict(deposition["metadata"])
-                    shown = standin._shown(number)
-                    shown["links"] = {**shown["links"], "latest_draft": draft["links"]["self"]}
-                    self._json(201, shown)
+        data = bytearray(b"".join(chunks))
+        with self.standin.lock:
+            if key in self.standin.corrupt and data:
+                self.standin.corrupt.discard(key)
+                data[len(data) // 2] ^= 0x01
+            self.standin.files[number][key] = bytes(data)
+            self.standin.uploaded_md5[(number, key)] = digest.hexdigest()
+            self.standin.ids[number].setdefault(key, f"file-{number}-{len(self.standin.ids[number]) + 1}")
+        self._json(201, {"key": key, "size": length, "mimetype": "application/octet-stream",
+                         "checksum": f"md5:{digest.hexdigest()}",
+                         "links": {"self": f"{self.standin.api}/files/bucket-{number}/{key}"}})
 
-            def do_GET(self) -> None:
-                path, parts = self._route()
-                record = re.fullmatch(r"/api/records/(\d+)(?:/files/([^/]+)/content)?", path)
-                if record:
-                    self._published(int(record[1]), urllib.parse.unquote(record[2]) if record[2] else None)
-                    return
-                if not self._authorised():
-                    return
-                with standin.lock:
-                    match = re.fullmatch(r"/api/deposit/depositions/(\d+)(/files)?", path)
-                    if not match or int(match[1]) not in standin.depositions:
-                        self._error(404, "PID does not exist.")
-                        return
-                    number = int(match[1])
-                    self._json(200, standin.listing(number) if match[2] else standin._shown(number))
-
-            def _published(self, number: int, key: str | None) -> None:
-                with standin.lock:
-                    deposition = standin.depositions.get(number)
-                    if deposition is None or not deposition["submitted"]:
-                        self._error(404, "PID does not exist.")
-                        return
-                    if key is None:
-                        self._json(200, standin._record(number))
-                        return
-                    data = standin.files[number].get(key)
-                if data is None:
-                    self._error(404, "File does not exist.")
-                    return
-                sent = send_ranged(self, data)
-                with standin.lock:
-                    standin.sent[key] += sent
-
-            def do_DELETE(self) -> None:
-                path, parts = self._route()
-                if not self._authorised():
-                    return
-                with standin.lock:
-                    match = re.fullmatch(r"/api/deposit/depositions/(\d+)/files/([^/]+)", path)
-                    number = int(match[1]) if match else -1
-                    names = {v: k for k, v in standin.ids.get(number, {}).items()}
-                    if not match or urllib.parse.unquote(match[2]) not in names:
-                        self._error(404, "File does not exist.")
-                        return
-                    name = names[urllib.parse.unquote(match[2])]
-                    del standin.files[number][name], standin.ids[number][name]
-                    self._json(204)
-
-            def do_PUT(self) -> None:
-                path, parts = self._route()
-                if not self._authorised():
-                    return
-                match = re.fullmatch(r"/api/deposit/depositions/(\d+)", path)
-                if match:
-                    self._metadata(int(match[1]))
-                    return
-                bucket = re.fullmatch(r"/api/files/bucket-(\d+)/([^/]+)", path)
-                if not bucket or int(bucket[1]) not in standin.depositions:
-                    self._discard()
-                    self._error(404, "Bucket does not exist.")
-                    return
-                self._upload(int(bucket[1]), urllib.parse.unquote(bucket[2]))
-
-            def _metadata(self, number: int) -> None:
-                body = self._body()
-                with standin.lock:
-                    if number not in standin.depositions:
-                        self._error(404, "PID does not exist.")
-                        return
-                    metadata = body.get("metadata") if isinstance(body, dict) else None
-                    required = ("upload_type", "title", "creators", "description")
-                    missing = [name for name in required if not isinstance(metadata, dict) or not metadata.get(name)]
-                    if missing:
-                        self._error(400, "Validation error.", [{"field": f"metadata.{name}",
-                                                                "message": "Field may not be null."}
-                                                               for name in missing])
-                        return
-                    standin.depositions[number]["metadata"] = metadata
-                    self._json(200, standin._shown(number))
-
-            def _upload(self, number: int, key: str) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                with standin.lock:
-                    drop = standin.drop_after.pop(key, None)
-                digest, chunks, left = hashlib.md5(), [], length
-                while left > 0:
-                    chunk = self.rfile.read(min(left, 1 << 16))
-                    if not chunk:
-                        return
-                    if drop is not None and drop < len(chunk):
-                        chunk = chunk[:drop]
-                    digest.update(chunk)
-                    chunks.append(chunk)
-                    left -= len(chunk)
-                    with standin.lock:
-                        standin.received[key] += len(chunk)
-                    if drop is not None:
-                        drop -= len(chunk)
-                        if drop <= 0:                 # the connection drops mid-upload: nothing is stored
-                            self.close_connection = True
-                            self.connection.close()
-                            return
-                data = bytearray(b"".join(chunks))
-                with standin.lock:
-                    if key in standin.corrupt and data:
-                        standin.corrupt.discard(key)
-                        data[len(data) // 2] ^= 0x01
-                    standin.files[number][key] = bytes(data)
-                    standin.uploaded_md5[(number, key)] = digest.hexdigest()
-                    standin.ids[number].setdefault(key, f"file-{number}-{len(standin.ids[number]) + 1}")
-                self._json(201, {"key": key, "size": length, "mimetype": "application/octet-stream",
-                                 "checksum": f"md5:{digest.hexdigest()}",
-                                 "links": {"self": f"{standin.api}/files/bucket-{number}/{key}"}})
-
-        return Handler

@@ -85,6 +85,10 @@ def _show(outcome: Any, fmt: str) -> int:
 @click.option("--draft", metavar="ID", help="zenodo: continue this draft deposition (resume an interrupted run).")
 @click.option("--part-size", callback=parse_size, metavar="SIZE",
               help="s3: multipart part size (default 64MiB, at least 5MiB).")
+@click.option("--server", metavar="URL", help="dataverse: the installation, e.g. https://dataverse.harvard.edu.")
+@click.option("--dataverse", metavar="ALIAS", help="dataverse: create a new dataset in this collection.")
+@click.option("--dataset", metavar="PID", help="dataverse: a new draft of this dataset (doi:...; also resumes).")
+@click.option("--repo", metavar="OWNER/NAME", help="huggingface: the dataset repository (HF_ENDPOINT: another Hub).")
 def publish(release: Path, to: str, dry_run: bool, make_public: bool, waive_validation: bool,
             previous: Path | None, fmt: str, jobs: int | None, **target_options: Any) -> None:
     """Publish the release at RELEASE to TARGET: gate, plan, pack if needed, upload, compare checksums."""

@@ -70,10 +70,9 @@ def _from_file(service: str, key: str) -> str | None:
                                f"{stat.S_IMODE(info.st_mode):04o}); make it private: chmod 600 {path}")
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
         # the parser's message may quote the line, which may hold a token: say only where
-        where = f" (line {error.lineno})" if isinstance(error, tomllib.TOMLDecodeError) else ""
-        raise CredentialsError(f"the credentials file {path} is not valid TOML{where}") from None
+        raise CredentialsError(f"the credentials file {path} is not valid TOML or not UTF-8") from None
     table = data.get(service)
     value = table.get(key) if isinstance(table, dict) else None
     if value is None:
@@ -90,9 +89,9 @@ def token(service: str, variables: tuple[str, ...], key: str = "token", required
         value = os.environ.get(name, "").strip()
         if value:
             return remember(value)
-    value = _from_file(service, key)
-    if value is not None:
-        return remember(value)
+    stored = _from_file(service, key)
+    if stored is not None:
+        return remember(stored)
     if required:
         raise CredentialsError(f"no {service} token: set {' or '.join(variables)}, or put [{service}] {key} = "
                                f"\"...\" in {credentials_path()} (mode 0600)")

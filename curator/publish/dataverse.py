@@ -113,18 +113,23 @@ class DataverseTarget:
         try:
             response = requests.request(method, f"{self.server}{path}", headers=headers, timeout=_TIMEOUT, **kwargs)
         except requests.RequestException as error:
-            raise PublishError(redact(f"Dataverse {self.server}: {what} failed: {error}")) from None
+            raise PublishError(redact(f"{self.describe}: {what} failed: {error}{self._resume()}")) from None
         try:
             answer = response.json()
         except ValueError:
             answer = {}
         if response.status_code >= 400 or (isinstance(answer, dict) and answer.get("status") == "ERROR"):
             message = answer.get("message") if isinstance(answer, dict) else None
-            text = redact(f"Dataverse {self.server}: {what} failed (HTTP {response.status_code}"
-                          f"{': ' + str(message) if message else ''})")
             # a wrong token, a collection or dataset that is not there: the user's to fix
-            raise PublishError(text, 2 if response.status_code in (401, 403, 404) else 3)
+            code = 2 if response.status_code in (401, 403, 404) else 3
+            text = redact(f"{self.describe}: {what} failed (HTTP {response.status_code}"
+                          f"{': ' + str(message)[:300] if message else ''}){self._resume() if code == 3 else ''}")
+            raise PublishError(text, code)
         return answer.get("data") if isinstance(answer, dict) else None
+
+    def _resume(self) -> str:
+        """The hint that continues this draft, once there is one."""
+        return f"; to continue this draft, rerun with --dataset {self.pid}" if self.pid else ""
 
     def _pid_query(self) -> dict[str, str]:
         return {"persistentId": self.pid or ""}
@@ -141,7 +146,12 @@ class DataverseTarget:
         missing = missing_for_dataverse(release.card)
         if missing:
             raise PublishError("the dataset card lacks what Dataverse requires", 2, missing)
-        return dataset_version(release.card)
+        zips = [f.rel for f in release.files if f.rel.lower().endswith(".zip")]
+        if zips:   # user/dataset-management.rst: "Compressed Files": a .zip is unpacked into its files on upload
+            raise PublishError("Dataverse unpacks an uploaded .zip into the files it holds, so the release's zip "
+                               "files would not be on the server as they are: pack with curator pack --preset "
+                               "dataverse --format tar.gz", 2, zips)
+        return dataset_version(release.card, release.changes)
 
     def open(self, metadata: dict[str, Any]) -> None:
         if self.pid:
@@ -152,7 +162,7 @@ class DataverseTarget:
                              json=metadata)
         pid = data.get("persistentId") if isinstance(data, dict) else None
         if not isinstance(pid, str):
-            raise PublishError(f"Dataverse {self.server}: creating the dataset gave no persistentId")
+            raise PublishError(f"{self.describe}: creating the dataset gave no persistentId")
         self.pid = pid
         self.describe = f"Dataverse {self.server} dataset {pid}"
 
@@ -175,7 +185,7 @@ class DataverseTarget:
 
     def delete(self, rel: str) -> None:
         if rel not in self._ids:
-            raise PublishError(f"Dataverse {self.server}: {rel} is not in the draft's file list")
+            raise PublishError(f"{self.describe}: {rel} is not in the draft's file list")
         self._request("DELETE", f"/api/files/{self._ids.pop(rel)}", f"deleting {rel} from the draft")
 
     def upload(self, file: PlannedFile, progress: Progress) -> None:

@@ -10,6 +10,7 @@ as the installation lists it).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from curator.models.card import DatasetCard, localise
@@ -49,9 +50,11 @@ def missing_for_dataverse(card: DatasetCard) -> list[str]:
     return []
 
 
-def citation_block(card: DatasetCard) -> dict[str, Any]:
+def citation_block(card: DatasetCard, changes: Sequence[str] = ()) -> dict[str, Any]:
     """The ``citation`` metadata block: title, authors with affiliations (and ORCID), contacts, a description per
-    card language, subject, keywords, languages, distribution date and the release's own code."""
+    card language, subject, keywords, languages, distribution date and the release's own code. ``changes`` (what
+    ``curator diff`` says changed since the previous version) becomes one more description: the citation block
+    has no field of its own for it."""
     lang = _text_language(card)
     authors = []
     for person in card.contributors:
@@ -68,6 +71,8 @@ def citation_block(card: DatasetCard) -> dict[str, Any]:
     terms = " ".join(licence_terms(card, lang))
     if terms:
         descriptions.append(_entry(dsDescriptionValue=terms))
+    if changes:
+        descriptions.append(_entry(dsDescriptionValue="Changes since the previous version: " + " ".join(changes)))
     keywords = list(dict.fromkeys(word for code in card.languages for word in card.keywords_in(code)))
     fields = [
         _primitive("title", localise(card.title, lang)),
@@ -89,11 +94,11 @@ def citation_block(card: DatasetCard) -> dict[str, Any]:
     return {"displayName": "Citation Metadata", "fields": fields}
 
 
-def dataset_version(card: DatasetCard) -> dict[str, Any]:
+def dataset_version(card: DatasetCard, changes: Sequence[str] = ()) -> dict[str, Any]:
     """The body of a create-dataset request (``{"datasetVersion": ...}``), also the body of a draft's
     ``PUT .../versions/:draft`` without the outer key."""
     licence = licence_facts(card)
     return {"datasetVersion": {
         "license": {"name": licence["short"], "uri": licence["url"]},
-        "metadataBlocks": {"citation": citation_block(card)},
+        "metadataBlocks": {"citation": citation_block(card, changes)},
     }}

@@ -16,6 +16,7 @@ the official client (``huggingface_hub``, the ``publish`` extra; ``HF_ENDPOINT``
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from pathlib import Path
 from typing import Any
@@ -74,10 +75,11 @@ class HubTarget:
             except ImportError:
                 raise PublishError("--to huggingface needs huggingface_hub: pip install 'ct-curator[publish]'",
                                    2) from None
-            from huggingface_hub.utils import disable_progress_bars, logging
+            from huggingface_hub.utils.tqdm import disable_progress_bars
 
-            disable_progress_bars()          # curator prints its own progress; the client's bars would garble it
-            logging.set_verbosity_error()    # and its notes ("no files have been modified") are not for the user
+            disable_progress_bars()        # curator prints its own progress; the client's bars would garble it
+            # and the client's notes ("no files have been modified since last commit") are not for the user
+            logging.getLogger("huggingface_hub").setLevel(logging.ERROR)
             self._api = HfApi(endpoint=self.endpoint, token=token("huggingface", TOKEN_VARIABLES))
         return self._api
 
@@ -103,6 +105,10 @@ class HubTarget:
 
     def metadata(self, release: ReleaseInfo) -> dict[str, Any]:
         files = [f.rel for f in release.files]
+        own = sorted(_OWN_FILES & set(files))
+        if own:
+            raise PublishError(f"the release has its own {' and '.join(own)}, which on the Hub are the repository's: "
+                               f"{CARD_FILE} is the dataset card curator writes from dataset.yaml", 2)
         self._card = hub_card(release.card, files, _readme_text(release))
         self._changes = list(release.changes)
         return {"card_file": CARD_FILE, "card_data": card_metadata(release.card, files)}
@@ -111,6 +117,10 @@ class HubTarget:
         api = self._client()
         self._call("creating the repository", api.create_repo, self.repo, repo_type="dataset", private=True,
                    exist_ok=True)
+        info = self._call("reading the repository", api.dataset_info, self.repo)
+        if info.private is False and not self._publish:
+            raise PublishError(f"{self.describe} is public: uploading to it would publish; rerun with --publish to "
+                               "update a public repository", 2)
 
     def upload(self, file: PlannedFile, progress: Progress) -> None:
         from huggingface_hub import CommitOperationAdd

@@ -58,9 +58,7 @@ def _data_files(files: Sequence[str]) -> list[str]:
     data = []
     for rel in files:
         top, slash, _ = rel.partition("/")
-        if slash and top not in _DOCUMENT_FOLDERS:
-            data.append(rel)
-        elif not slash and rel.endswith((".zip", ".tar.gz", ".tar")):
+        if (slash and top not in _DOCUMENT_FOLDERS) or (not slash and rel.endswith((".zip", ".tar.gz", ".tar"))):
             data.append(rel)
     return data
 

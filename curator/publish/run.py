@@ -35,7 +35,7 @@ from curator.outputs import scratch
 from curator.publish.target import Limits, Plan, PlannedFile, PublishError, ReleaseInfo, RemoteChecksum, Target
 from curator.wording import plural
 
-__all__ = ["Outcome", "PublishOptions", "plan_files", "publish", "over_limits"]
+__all__ = ["Outcome", "PublishOptions", "over_limits", "plan_files", "publish"]
 
 Say = Callable[[str], None]
 MANIFESTS = (("sha256", "SHA256SUMS"), ("md5", "MD5SUMS"))

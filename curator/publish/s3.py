@@ -9,8 +9,8 @@ reads or shows them. The bucket must exist: curator does not create buckets or c
   SHA256`` and a checksum per part. An interrupted multipart upload is resumed: the upload still open for the
   key (``ListMultipartUploads``) and its parts (``ListParts``) are found, each part's size and ``ChecksumSHA256``
   (else its ETag, the part's MD5) is checked against the local bytes, and only the missing or wrong parts are
-  sent before ``CompleteMultipartUpload``. While the parts are read the whole file's SHA-256 is computed too, and an upload
-  whose local bytes differ from the release's SHA256SUMS is aborted before it completes.
+  sent before ``CompleteMultipartUpload``. While the parts are read the whole file's SHA-256 is computed too,
+  and an upload whose local bytes differ from the release's SHA256SUMS is aborted before it completes.
 - What the server holds is read with ``HeadObject`` (``ChecksumMode=ENABLED``): a single-part object's
   ``ChecksumSHA256`` is the file's SHA-256; a multipart object's is S3's composite checksum (the SHA-256 of the
   parts' SHA-256 digests, ``<base64>-<parts>``), which curator computes from the local file with the same part
@@ -114,24 +114,26 @@ class S3Target:
     def _s3(self) -> Any:
         if self._client is None:
             try:
-                import boto3
-                from botocore.config import Config
+                import boto3  # type: ignore[import-untyped]
+                from botocore.config import Config  # type: ignore[import-untyped]
             except ImportError:
                 raise PublishError("publishing to S3 needs boto3: pip install 'ct-curator[publish]'", 2) from None
             self._client = boto3.client("s3", config=Config(retries={"max_attempts": 3, "mode": "standard"}))
         return self._client
 
     def _call(self, what: str, method: str, **kwargs: Any) -> Any:
-        from botocore.exceptions import BotoCoreError, ClientError
+        from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
 
         try:
             return getattr(self._s3(), method)(**kwargs)
         except ClientError as error:
             info = error.response.get("Error", {})
             code = str(info.get("Code", "error"))
-            usage = code in ("NoSuchBucket", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch")
+            usage = code in ("NoSuchBucket", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "403",
+                             "404")     # a HEAD's error has no body: only its status
             bad = code in ("BadDigest", "InvalidDigest", "XAmzContentSHA256Mismatch")
-            raise PublishError(f"S3 refused {what}: {code} ({info.get('Message', '')})",
+            message = info.get("Message") or {"404": "not found", "403": "forbidden"}.get(code, "")
+            raise PublishError(f"S3 refused {what}: {code} ({message})",
                                1 if bad else 2 if usage else 3) from None
         except BotoCoreError as error:
             raise PublishError(f"cannot reach S3 for {what}: {type(error).__name__}: {error}", 3) from None
@@ -200,11 +202,15 @@ class S3Target:
     def upload(self, file: PlannedFile, progress: Progress) -> None:
         key = self.where.key(file.rel)
         if file.size <= self.part_size:
-            with file.path.open("rb") as body:
-                self._call(f"the upload of {file.rel}", "put_object", Bucket=self.where.bucket, Key=key, Body=body,
-                           ChecksumAlgorithm="SHA256", ChecksumSHA256=_b64(bytes.fromhex(file.sha256)),
-                           Metadata=self._object_meta(file))
-            progress(file.size)
+            with file.path.open("rb") as handle:
+                body = handle.read(self.part_size + 1)       # at most one part in memory
+            digest = hashlib.sha256(body).digest()
+            if digest.hex() != file.sha256:                   # never rely on the server to refuse: not all do
+                raise PublishError(f"{file.rel} differs from its SHA-256 in the release's manifest "
+                                   f"({digest.hex()} read, {file.sha256} listed): not uploaded", 1)
+            self._call(f"the upload of {file.rel}", "put_object", Bucket=self.where.bucket, Key=key, Body=body,
+                       ChecksumAlgorithm="SHA256", ChecksumSHA256=_b64(digest), Metadata=self._object_meta(file))
+            progress(len(body))
             return
         self._multipart(file, key, progress)
 

@@ -17,6 +17,8 @@ __all__ = ["FACTORIES", "make_target"]
 FACTORIES: dict[str, str] = {
     "s3": "curator.publish.s3:from_options",
     "zenodo": "curator.publish.zenodo:from_options",
+    "dataverse": "curator.publish.dataverse:from_options",
+    "huggingface": "curator.publish.hub:from_options",
 }
 
 
