@@ -5,6 +5,7 @@ flipped byte named at fetch time, DEST verified at the end (RFC 9110 section 14 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import shutil
@@ -19,6 +20,7 @@ from click.testing import CliRunner
 
 from curator.cli.main import main
 from curator.cli.verify import run as verify_run
+from curator.render.fetch import FetchProgress
 from tests.factories import flip_byte, large_file_release
 from tests.servers import RangeServer
 
@@ -218,3 +220,21 @@ def test_a_base_url_without_a_listing_cannot_run(tmp_path: Path, range_server: R
     result = CliRunner().invoke(main, ["fetch", range_server.url, str(tmp_path / "dest")])
     assert result.exit_code == 3, result.output
     assert "no checksum listing found at the base URL" in result.output
+
+
+def test_progress_shows_bytes_rate_and_time_left() -> None:
+    stream = io.StringIO()
+    progress = FetchProgress(stream)
+    progress.started -= 10        # ten seconds into the fetch
+    progress(1, 2, 500_000, 1_000_000)
+    assert stream.getvalue() == "\rfetch: 1/2 files, 500.0 KB/1.0 MB, 50.0 KB/s, 10 s left\x1b[K"
+
+
+def test_progress_goes_to_stderr_with_the_option(built_release: Path, range_server: RangeServer,
+                                                 tmp_path: Path) -> None:
+    _serve(built_release, range_server)
+    result = CliRunner().invoke(main, ["fetch", f"{range_server.url}rel/", str(tmp_path / "dest"), "--no-cache",
+                                       "--progress"])
+    assert result.exit_code == 0, result.output
+    assert "fetch: 30/30 files, 544.1 KB, " in result.stderr and "/s" in result.stderr
+    assert "fetch: " not in result.stdout.replace("fetch http", "")
