@@ -137,8 +137,8 @@ def s3_client() -> Any:
     from curator.errors import OptionsError
 
     try:
-        import boto3
-        from botocore.config import Config
+        import boto3  # type: ignore[import-untyped]
+        from botocore.config import Config  # type: ignore[import-untyped]
     except ImportError:
         raise OptionsError("fetching from s3:// needs boto3: pip install 'ct-curator[remote]'") from None
     return boto3.client("s3", config=Config(retries={"max_attempts": 3, "mode": "standard"}))
@@ -153,7 +153,7 @@ _CLIENTS: dict[str, Any] = {}
 
 
 def _open_s3(item: Item, start: int) -> Opened:
-    from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.exceptions import BotoCoreError, ClientError  # type: ignore[import-untyped]
 
     client = _CLIENTS.get("s3") or _CLIENTS.setdefault("s3", s3_client())
     bucket, key = split_s3(item.url)
