@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -161,3 +162,12 @@ def test_a_hub_source_that_is_not_owner_and_name_is_a_usage_error(tmp_path: Path
     result = CliRunner().invoke(main, ["fetch", "hf:just-a-name", str(tmp_path / "dest")])
     assert result.exit_code == 2, result.output
     assert "hf:just-a-name is not hf:OWNER/NAME" in result.output
+
+
+def test_the_hub_without_its_client_is_a_usage_error_naming_the_extra(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "huggingface_hub", None)   # as if the publish extra were not installed
+    result = CliRunner().invoke(main, ["fetch", "hf:radiology/ct-release", str(tmp_path / "dest")])
+    assert result.exit_code == 2, result.output
+    assert "needs huggingface_hub: pip install 'ct-curator[publish]'" in result.output
+    assert not (tmp_path / "dest").exists()
