@@ -206,9 +206,7 @@ class DataverseStandin:
                     self.end_headers()
                     self.wfile.write(payload)
                     return
-                sent = send_ranged(self, stored["content"])
-                with standin.lock:
-                    standin.sent[_rel(stored)] += sent
+                send_ranged(self, stored["content"], lambda n: standin.sent.update({_rel(stored): n}))
 
             def do_GET(self) -> None:
                 self._serve()

@@ -257,9 +257,7 @@ class HubStandin:
                     self.end_headers()
                     return
                 data = stored.get("bad_copy") or standin.content(repo, path)
-                sent = send_ranged(self, data)
-                with standin.lock:
-                    standin.sent[path] += sent
+                send_ranged(self, data, lambda n: standin.sent.update({path: n}))
 
             def do_GET(self) -> None:
                 self._serve()

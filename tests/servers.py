@@ -150,9 +150,10 @@ def _serve_s3(port: int) -> None:
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)$")
 
 
-def send_ranged(handler: BaseHTTPRequestHandler, data: bytes) -> int:
+def send_ranged(handler: BaseHTTPRequestHandler, data: bytes, count: Callable[[int], None]) -> None:
     """Answer ``handler``'s GET with ``data``, honouring one ``Range: bytes=N-M`` (206 with Content-Range, 416 when
-    unsatisfiable), for the platform stand-ins' download routes. Returns the body bytes sent."""
+    unsatisfiable), for the platform stand-ins' download routes. ``count`` is given the body's length before it is
+    written (a client that has the bytes finds them counted)."""
     size, start, end, status = len(data), 0, len(data) - 1, 200
     match = _RANGE.match((handler.headers.get("Range") or "").strip())
     if handler.headers.get("Range"):
@@ -161,7 +162,7 @@ def send_ranged(handler: BaseHTTPRequestHandler, data: bytes) -> int:
             handler.send_header("Content-Range", f"bytes */{size}")
             handler.send_header("Content-Length", "0")
             handler.end_headers()
-            return 0
+            return
         if match[1]:
             start, end = int(match[1]), min(int(match[2]), size - 1) if match[2] else size - 1
         else:
@@ -174,8 +175,8 @@ def send_ranged(handler: BaseHTTPRequestHandler, data: bytes) -> int:
     if status == 206:
         handler.send_header("Content-Range", f"bytes {start}-{end}/{size}")
     handler.end_headers()
+    count(end - start + 1)
     handler.wfile.write(data[start:end + 1])
-    return end - start + 1
 
 
 class RangeServer:
@@ -288,9 +289,9 @@ class RangeServer:
                             break
                         if drop is not None and drop < len(chunk):
                             chunk = chunk[:drop]
-                        self.wfile.write(chunk)
-                        with server.lock:
+                        with server.lock:   # counted first: a client that has the bytes finds them counted
                             server.sent[rel] += len(chunk)
+                        self.wfile.write(chunk)
                         remaining -= len(chunk)
                         if rel in server.throttle:
                             time.sleep(server.throttle[rel])

@@ -231,9 +231,7 @@ class _Handler(BaseHTTPRequestHandler):
         if data is None:
             self._error(404, "File does not exist.")
             return
-        sent = send_ranged(self, data)
-        with self.standin.lock:
-            self.standin.sent[key] += sent
+        send_ranged(self, data, lambda n: self.standin.sent.update({key: n}))
 
     def do_DELETE(self) -> None:
         path = self._route()
