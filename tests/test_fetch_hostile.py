@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import socket
 from pathlib import Path
 
 from tests.factories import large_file_release
@@ -112,3 +113,14 @@ def test_a_dest_that_is_a_link_is_a_usage_error(range_server: RangeServer, tmp_p
     run.assert_bounded(exit_code=2, seconds=SECONDS, megabytes=MEGABYTES)
     assert "DEST dest is a link or not a folder" in run.stderr
     assert list((tmp_path / "real").iterdir()) == []
+
+
+def test_a_server_that_never_answers_ends_at_the_timeout(tmp_path: Path) -> None:
+    with socket.socket() as silent:   # accepts connections (the kernel's backlog) and never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}/data/volume.bin"
+        run = run_bounded(["fetch", url, "dest", "--timeout", "1", "--no-cache"], cwd=tmp_path, timeout=60)
+    run.assert_bounded(exit_code=1, seconds=SECONDS, megabytes=MEGABYTES)
+    assert "INCOMPLETE volume.bin: cannot connect: timed out" in run.stdout
+    assert "fetch again (1): volume.bin" in run.stdout
