@@ -8,6 +8,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -16,10 +17,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import CliRunner
 
 from curator.cli.main import main
 from curator.cli.verify import run as verify_run
+from curator.fetch.transport import Restart, _range_start
 from curator.render.fetch import FetchProgress
 from tests.factories import flip_byte, large_file_release
 from tests.servers import RangeServer
@@ -238,3 +241,12 @@ def test_progress_goes_to_stderr_with_the_option(built_release: Path, range_serv
     assert result.exit_code == 0, result.output
     assert "fetch: 30/30 files, 544.1 KB, " in result.stderr and "/s" in result.stderr
     assert "fetch: " not in result.stdout.replace("fetch http", "")
+
+
+def test_a_206_that_starts_elsewhere_than_asked_restarts_the_file() -> None:
+    assert _range_start("bytes 1000-1999/2000", 1000, 2000) == (1000, 2000)
+    for header, why in (("bytes 0-1999/2000", "asked for bytes from 1000, the server sent them from 0"),
+                        ("bytes 1000-2999/3000", "the server says the file has 3000 bytes, the source lists 2000"),
+                        ("bytes */2000", "the server answered 206 with Content-Range 'bytes */2000'")):
+        with pytest.raises(Restart, match=re.escape(why)):
+            _range_start(header, 1000, 2000)

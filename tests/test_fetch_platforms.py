@@ -118,6 +118,7 @@ def test_a_dataverse_dataset_is_fetched_into_its_folders_and_verified(
         assert entry["digests"]["md5"] == hashlib.md5((built_release / study).read_bytes()).hexdigest()
         assert document["verify"]["valid"] is True
         assert verify_run([str(dest), "--no-cache"]) == 0
+        assert TOKEN not in json.dumps(document)   # the API token is sent, never shown
 
 
 def test_a_dataverse_doi_without_server_is_a_usage_error(tmp_path: Path) -> None:

@@ -150,8 +150,10 @@ def _download_all(items: Sequence[Item], dest: Path, jobs: int | None, force: bo
 def _seed_cache(dest: Path, outcomes: list[Outcome], cache_dir: Path) -> None:
     """Put the digests computed while downloading into verify's cache, keyed by each file's identity now."""
     from curator.io.cache import Cache, file_keys
+    from curator.io.hashing import ALGORITHMS
 
-    known = {o.rel: o.digests for o in outcomes if o.digests and o.status not in FAILED}
+    known = {o.rel: {a: d for a, d in o.digests.items() if a in ALGORITHMS}
+             for o in outcomes if o.digests and o.status not in FAILED}
     if not known:
         return
     cache = Cache(cache_dir)
