@@ -250,3 +250,22 @@ def test_a_206_that_starts_elsewhere_than_asked_restarts_the_file() -> None:
                         ("bytes */2000", "the server answered 206 with Content-Range 'bytes */2000'")):
         with pytest.raises(Restart, match=re.escape(why)):
             _range_start(header, 1000, 2000)
+
+
+def test_a_cncb_md5_json_among_the_urls_checks_the_others(range_server: RangeServer, tmp_path: Path) -> None:
+    """CNCB ships an md5 JSON map beside its zip parts (``{"<name>": "<md5>"}``, io/checksum_listings.py)."""
+    parts = {"CP-1.zip": b"first part" * 1000, "CP-2.zip": b"second part" * 1000}
+    for name, data in parts.items():
+        (range_server.folder / name).write_bytes(data)
+    (range_server.folder / "filemd5.json").write_text(
+        json.dumps({name: hashlib.md5(data).hexdigest() for name, data in parts.items()}), encoding="utf-8")
+    urls = [f"{range_server.url}{name}" for name in ("filemd5.json", *parts)]
+    document = _fetch(*urls, str(tmp_path / "dest"), "--checksums", "filemd5.json", "--no-cache", exit_code=0)
+    files = {f["path"]: f for f in document["files"]}
+    assert files["CP-2.zip"]["digests"]["md5"] == hashlib.md5(parts["CP-2.zip"]).hexdigest()
+    assert document["verify"]["stats"]["form"] == "md5 JSON map"
+    flip_byte(range_server.folder / "CP-2.zip")
+    result = CliRunner().invoke(main, ["fetch", *urls, str(tmp_path / "again"), "--checksums", "filemd5.json",
+                                       "--no-cache"])
+    assert result.exit_code == 1, result.output
+    assert "DAMAGED CP-2.zip: md5 is " in result.output and "filemd5.json lists" in result.output
