@@ -15,6 +15,7 @@ from curator.cli.main import main
 from curator.cli.verify import run as verify_run
 from curator.fetch.remote_sources import s3_plan
 from tests.factories import large_file_release
+from tests.release_extras import finish_release
 from tests.servers import S3Server
 
 STUDY = "studies/CT-1/study_0004.nii.gz"
@@ -92,3 +93,27 @@ def test_a_missing_bucket_cannot_run(s3_environment: S3Server, tmp_path: Path) -
     result = CliRunner().invoke(main, ["fetch", "s3://no-such-bucket-here/r", str(tmp_path / "dest")])
     assert result.exit_code == 3, result.output
     assert "no-such-bucket-here" in result.output and "Traceback" not in result.output
+
+
+def test_publish_then_an_interrupted_fetch_resumes_and_dest_is_intact(s3_environment: S3Server,
+                                                                       release: Path, tmp_path: Path) -> None:
+    """The issue's round trip on the local S3 server: ``curator publish`` puts the release there (a multipart
+    object among its files), a fetch is interrupted mid-file, the rerun takes only the remainder, DEST verifies."""
+    large = "supplement/large.bin"
+    (release / "supplement").mkdir()
+    (release / large).write_bytes(hashlib.shake_256(b"round trip").digest(6 * (1 << 20) + 4321))
+    finish_release(release)
+    s3_environment.client().create_bucket(Bucket="round-trip")
+    published = CliRunner().invoke(main, ["publish", str(release), "--to", "s3://round-trip/covid/v1"])
+    assert published.exit_code == 0, published.output
+    dest = tmp_path / "dest"
+    data = (release / large).read_bytes()
+    (dest / "supplement").mkdir(parents=True)
+    (dest / (large + ".part")).write_bytes(data[:2_000_000])   # what an interrupted fetch left
+    s3_environment.reset()
+    document = _fetch("s3://round-trip/covid/v1", str(dest), exit_code=0)
+    resumed = next(f for f in document["files"] if f["path"] == large)
+    assert (resumed["status"], resumed["received"]) == ("resumed", len(data) - 2_000_000)
+    assert s3_environment.counters()["by_key"][f"/round-trip/covid/v1/{large}"] == len(data) - 2_000_000
+    assert document["verify"]["valid"] is True
+    assert verify_run([str(dest), "--no-cache"]) == 0
