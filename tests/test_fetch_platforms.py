@@ -24,6 +24,8 @@ from click.testing import CliRunner
 
 from curator.cli.main import main
 from curator.cli.verify import run as verify_run
+from curator.fetch.plan import Item
+from curator.fetch.platforms import _dataverse_item
 from tests.dataverse_standin import DataverseStandin
 from tests.factories import large_file_release
 from tests.hub_standin import HubStandin, git_oid
@@ -172,3 +174,17 @@ def test_the_hub_without_its_client_is_a_usage_error_naming_the_extra(tmp_path: 
     assert result.exit_code == 2, result.output
     assert "needs huggingface_hub: pip install 'ct-curator[publish]'" in result.output
     assert not (tmp_path / "dest").exists()
+
+
+def test_a_table_dataverse_ingested_is_fetched_as_uploaded() -> None:
+    """An ingested table is listed as ``.tab``; its checksum is of the file as uploaded, which the access API sends
+    with ``?format=original`` (https://guides.dataverse.org/en/latest/api/dataaccess.html, "Basic File Access")."""
+    entry = {"label": "metadata.tab", "directoryLabel": "tables",
+             "dataFile": {"id": 41, "filename": "metadata.tab", "filesize": 900, "originalFileFormat": "text/csv",
+                          "originalFileName": "metadata.csv", "originalFileSize": 1234,
+                          "checksum": {"type": "SHA-256", "value": "ab" * 32}}}
+    item = _dataverse_item(entry, "https://dv.example.org", "Dataverse dataset doi:10.5072/X", ())
+    assert isinstance(item, Item)
+    assert (item.rel, item.url, item.size, item.digests) == (
+        "tables/metadata.csv", "https://dv.example.org/api/access/datafile/41?format=original", 1234,
+        {"sha256": "ab" * 32})
