@@ -44,9 +44,9 @@ from typing import IO
 
 from curator.errors import OptionsError, OutputError
 
-__all__ = ["DIR_MODE", "EXEC_MODE", "FILE_MODE", "PRIVATE_MODE", "Stage", "apply_modes", "atomic_file",
-           "atomic_path", "atomic_write", "clean_stale", "contains", "lock", "move", "output_error", "overlap",
-           "scratch", "scratch_folder", "staged", "writing"]
+__all__ = ["DIR_MODE", "EXEC_MODE", "FILE_MODE", "PRIVATE_MODE", "NotRegularError", "Stage", "appending",
+           "apply_modes", "atomic_file", "atomic_path", "atomic_write", "clean_stale", "contains", "lock", "move",
+           "output_error", "overlap", "scratch", "scratch_folder", "staged", "writing"]
 
 FILE_MODE = 0o644
 EXEC_MODE = 0o755
@@ -194,6 +194,39 @@ def _fsync(path: Path) -> None:
 def move(source: Path, target: Path) -> None:
     """Rename ``source`` to ``target`` (replacing a file there): the one rename every command uses."""
     Path(source).replace(target)
+
+
+class NotRegularError(OSError):
+    """Something other than a regular file (a link, FIFO, device, folder) is where a file is to be written."""
+
+
+@contextmanager
+def appending(path: Path | str, offset: int) -> Iterator[IO[bytes]]:
+    """A binary handle writing ``path`` from byte ``offset`` on (bytes beyond it cut off; the file made, mode
+    :data:`FILE_MODE`, when it is not there): a download's ``.part`` file, continued where an earlier run stopped.
+
+    A link is never followed and a FIFO never waited on: anything but a regular file raises :class:`NotRegularError`.
+    What was written is flushed and fsync'ed when the block ends, even on failure, so a rerun continues from it.
+    """
+    handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK, FILE_MODE)
+    try:
+        info = os.fstat(handle)
+        if not stat.S_ISREG(info.st_mode):
+            raise NotRegularError(errno.EEXIST, "not a regular file", str(path))
+        os.set_blocking(handle, True)
+        os.fchmod(handle, FILE_MODE)
+        os.ftruncate(handle, min(offset, info.st_size))
+        os.lseek(handle, 0, os.SEEK_END)
+        stream = os.fdopen(handle, "ab")
+    except BaseException:
+        os.close(handle)
+        raise
+    with stream:
+        try:
+            yield stream
+        finally:
+            stream.flush()
+            os.fsync(stream.fileno())
 
 
 def apply_modes(root: Path) -> None:

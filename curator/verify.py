@@ -61,6 +61,8 @@ class Reading:
         self.parsed: Manifest | None = None     # None when the manifest is a link (it is not read)
         self.digests: dict[str, dict[str, str] | str] | None = None
         self.cache: dict[str, int | str] | None = None   # hits, misses and any warning of the cache
+        self.url: str | None = None                      # a release in object storage: its URL (root is a name)
+        self.checked_by: dict[str, str] | None = None    # URL: per manifest, store checksums or objects read
         self._files: tuple[list[Entry], dict[str, Entry]] | None = None
 
     @property
@@ -69,6 +71,16 @@ class Reading:
         if self._files is None or self._files[0] is not self.entries:
             self._files = (self.entries, {e.path: e for e in self.entries if e.kind == "file"})
         return self._files[1]
+
+    @property
+    def name(self) -> str:
+        """The release as the report names it: its folder, or its URL."""
+        return self.url or str(self.root)
+
+    @property
+    def parts_folder(self) -> bool:
+        """A folder of archive parts (never looked for on a URL: only a local path is a folder)."""
+        return self.url is None and (self.root / PARTS_LIST).is_file()
 
     @property
     def against(self) -> dict[str, object]:
@@ -91,6 +103,11 @@ def read_release(root: Path | str, *, manifest: str | None = None, jobs: int | N
     Dataverse, Zenodo, datapackage.json, Croissant); without it the listing is detected in ROOT.
     """
     started = time.perf_counter()
+    if isinstance(root, str) and "://" in root:
+        from curator.io.remote import is_url
+
+        if is_url(root):
+            return _read_remote(root, manifest, jobs, only, progress, started)
     root = Path(root)
     check_root(root)
     entries = walk(root)
@@ -114,6 +131,28 @@ def read_release(root: Path | str, *, manifest: str | None = None, jobs: int | N
     return reading
 
 
+def _read_remote(url: str, manifest: str | None, jobs: int | None, only: tuple[str, ...],
+                 progress: Progress | None, started: float) -> Reading:
+    """verify of a release in object storage: the listing, the sum file, and each listed object's digests from the
+    store's checksums where it keeps them, else streamed once. No cache: objects are not local files."""
+    from curator import remote_release
+    from curator.io.remote import open_store
+
+    store = open_store(url)
+    found, entries, files = remote_release.find_sum_file(store, manifest)
+    root = remote_release.local_root(store)
+    reading = Reading(root=root, manifest=found[0].path, started=started, entries=entries)
+    reading.url = store.url
+    if only:
+        for listed in found:
+            listed.entries = [e for e in listed.entries if _selected(e.path, only)]
+        reading.entries = [e for e in reading.entries if e.kind == "dir" or _selected(e.path, only)]
+    reading.listing, reading.parsed = found, found[0]
+    wanted = {path: files[path] for path in reading.files}
+    reading.digests, reading.checked_by = remote_release.digests(store, found, wanted, jobs, progress=progress)
+    return reading
+
+
 # verify's text output and verdict, worded without the report models (the functional form: under
 # `from __future__ import annotations` the class form would compile each field's annotation at import)
 Answer = NamedTuple("Answer", [("text", str), ("valid", bool), ("refetch", list[str])])  # noqa: UP014
@@ -127,7 +166,7 @@ def quick_answer(reading: Reading, *, limit: int | None = GROUP_LIMIT, colour: b
     worded from the compiled catalogue, and pydantic, yaml and the profiles are never loaded.
     """
     parsed = reading.parsed
-    if parsed is None or (reading.root / PARTS_LIST).exists():
+    if parsed is None or (reading.url is None and (reading.root / PARTS_LIST).exists()):
         return None
     files = reading.files
     levels = {code: rule["level"] for code, rule in rule_texts().items()}
@@ -138,7 +177,7 @@ def quick_answer(reading: Reading, *, limit: int | None = GROUP_LIMIT, colour: b
     seconds = round(time.perf_counter() - reading.started, 3)
     lines = group_lines(items, {code: rule["title"] for code, rule in rule_texts().items()}, limit=limit,
                         colour=colour)
-    lines.append(summary_line("verify", str(reading.root), count["error"] == 0, count["error"], count["warning"],
+    lines.append(summary_line("verify", reading.name, count["error"] == 0, count["error"], count["warning"],
                               count["info"], len(files), sum(e.size for e in files.values()), seconds,
                               reading.words()))
     refetch = sorted({item.path for item in items if item.code in REFETCH_CODES})
@@ -185,7 +224,9 @@ def judge(reading: Reading, jobs: int | None = None) -> Report:
         findings.append(finding)
     refetch = sorted({f.path for f in findings if f.code in REFETCH_CODES})
     extra: dict[str, object] = {**reading.against, "listed": len(listed), "refetch": refetch}
-    if (root / PARTS_LIST).is_file():
+    if reading.checked_by is not None:
+        extra["checked_by"] = reading.checked_by
+    if reading.parts_folder:
         # a folder of archive parts: look inside every part that is there, before anyone extracts it
         parts = [rel for rel in listed if rel.endswith(ARCHIVE_SUFFIXES) and rel in facts.files]
         listings = run_tasks(lambda name: list_archive(root / name, capture=("SHA256SUMS",)), parts, jobs)
@@ -196,7 +237,8 @@ def judge(reading: Reading, jobs: int | None = None) -> Report:
         extra["refetch"] = sorted(set(refetch) | inside.refetch_parts)
     if reading.cache is not None:
         extra["cache"] = reading.cache
-    return finish_report(root, None, findings, facts, started, Severity.error, extra)
+    report = finish_report(root, None, findings, facts, started, Severity.error, extra)
+    return report if reading.url is None else report.model_copy(update={"root": reading.url})
 
 
 def _selected(path: str, globs: tuple[str, ...]) -> bool:

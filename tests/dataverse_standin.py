@@ -17,7 +17,11 @@ so this implements exactly the documented subset, with the documented JSON shape
   "filename", "contentType", "filesize", "storageIdentifier", "md5", "checksum": {"type": "MD5", "value"}}}``
   (field names as JsonPrinter prints them in IQSS/dataverse);
 - ``DELETE /api/files/{id}`` ("Delete a File");
-- ``POST /api/datasets/:persistentId/actions/:publish?persistentId=&type=major`` ("Publish a Dataset").
+- ``POST /api/datasets/:persistentId/actions/:publish?persistentId=&type=major`` ("Publish a Dataset");
+- for ``curator fetch``: ``GET /api/datasets/:persistentId/?persistentId=`` ("Get JSON Representation of a
+  Dataset": ``data.latestVersion.files`` as above) and ``GET /api/access/datafile/{id}`` (the data access API,
+  https://guides.dataverse.org/en/latest/api/dataaccess.html: the file's bytes, with Range support);
+  ``standin.sent`` counts the bytes sent per path.
 
 ``standin.flip_byte(pid, rel)`` changes one stored byte (the listing's md5 is of the stored bytes, as on a server
 whose copy went bad); ``standin.corrupt.add(rel)`` does so to the next copy of ``rel`` that arrives;
@@ -38,6 +42,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from tests.hub_standin import read_body
+from tests.servers import send_ranged
 
 REQUIRED_CITATION = ("title", "author", "datasetContact", "dsDescription", "subject")
 
@@ -51,6 +56,7 @@ class DataverseStandin:
         self.datasets: dict[str, dict[str, Any]] = {}
         self.requests: list[tuple[str, str]] = []
         self.added: Counter[str] = Counter()
+        self.sent: Counter[str] = Counter()
         self.bytes_in = 0
         self.fail_after_adds: int | None = None
         self.corrupt: set[str] = set()     # paths whose next stored copy gets one byte changed on arrival
@@ -148,6 +154,11 @@ class DataverseStandin:
             return self._update(pid, body)
         if method == "POST" and tail == ["add"]:
             return self._add(pid, headers.get("Content-Type", ""), raw)
+        if method == "GET" and tail == []:
+            files = [_file_metadata(f) for f in self.datasets[pid]["files"].values()]
+            return 200, {"id": self.datasets[pid]["id"], "protocol": "doi", "persistentUrl": f"https://doi.org/{pid[4:]}",
+                         "latestVersion": {"versionState": "RELEASED" if self.datasets[pid]["published"] else "DRAFT",
+                                           "files": files}}
         if method == "GET" and tail == ["versions", ":draft", "files"]:
             return 200, [_file_metadata(f) for f in self.datasets[pid]["files"].values()]
         if method == "POST" and tail == ["actions", ":publish"]:
@@ -171,6 +182,9 @@ class DataverseStandin:
                 url = urllib.parse.urlsplit(self.path)
                 query = dict(urllib.parse.parse_qsl(url.query))
                 raw = read_body(self)
+                if self.command == "GET" and url.path.startswith("/api/access/datafile/"):
+                    self._datafile(url.path.rsplit("/", 1)[1])
+                    return
                 with standin.lock:
                     standin.requests.append((self.command, url.path))
                     status, data = standin._route(self.command, url.path, query, self.headers, raw)
@@ -181,6 +195,18 @@ class DataverseStandin:
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
                 self.wfile.write(payload)
+
+            def _datafile(self, number: str) -> None:
+                stored = next((f for d in standin.datasets.values() for f in d["files"].values()
+                               if str(f["id"]) == number), None)
+                if stored is None or self.headers.get("X-Dataverse-key") != standin.token:
+                    payload = b'{"status": "ERROR", "message": "File not found"}'
+                    self.send_response(404 if stored is None else 401)
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                    return
+                send_ranged(self, stored["content"], lambda n: standin.sent.update({_rel(stored): n}))
 
             def do_GET(self) -> None:
                 self._serve()

@@ -310,3 +310,19 @@ def small_files_release(root: Path, count: int, *, per_folder: int = 500) -> lis
         lines.append(f"{hashlib.sha256(data).hexdigest()}  {rel}\n")
     (root / "SHA256SUMS").write_text("".join(lines), encoding="utf-8")
     return paths
+
+
+def large_file_release(root: Path, size: int, *, rel: str = "data/volume.bin") -> str:
+    """A release of one file of ``size`` pseudo-random bytes (incompressible, deterministic) and a small README,
+    both listed in SHA256SUMS and MD5SUMS: big enough to interrupt a download mid-file. Returns the big file's path."""
+    import hashlib
+    import random
+
+    files = {rel: random.Random(size).randbytes(size), "README.md": b"# a release of one volume\n"}
+    for name, data in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(data)
+    for listing, algorithm in (("SHA256SUMS", "sha256"), ("MD5SUMS", "md5")):
+        (root / listing).write_text("".join(f"{hashlib.new(algorithm, files[n]).hexdigest()}  {n}\n"
+                                            for n in sorted(files)), encoding="utf-8")
+    return rel

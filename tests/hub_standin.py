@@ -20,7 +20,9 @@ client alone); Xet's content-addressed protocol is not stood in for here, so cli
 - ``GET /api/datasets/{repo}/tree/{rev}`` -> ``[{"type": "file", "path", "size", "oid", "lfs": {"oid", "size",
   "pointerSize"}}, {"type": "directory", "path", "oid"}]``; ``lfs.oid`` is the sha256 of the stored object;
 - ``GET /api/datasets/{repo}`` and ``.../revision/{rev}`` -> ``{"id", "sha", "private"}``;
-- ``PUT /api/datasets/{repo}/settings`` ``{"visibility"}``.
+- ``PUT /api/datasets/{repo}/settings`` ``{"visibility"}``;
+- for ``curator fetch``: ``GET /datasets/{repo}/resolve/{rev}/{path}`` (``hf_hub_url``): the file's bytes (the
+  damaged copy after ``flip_byte``), with Range support; ``hub.sent`` counts the bytes sent per path.
 
 ``hub.flip_byte(repo, path)`` changes one stored byte; ``hub.corrupt.add(path)`` does so when ``path`` is next
 committed; ``hub.fail_uploads_after = n`` refuses (400, which the
@@ -34,8 +36,11 @@ import hashlib
 import json
 import threading
 import urllib.parse
+from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from tests.servers import send_ranged
 
 REGULAR_LIMIT = 10 * 1024 * 1024
 
@@ -60,6 +65,7 @@ class HubStandin:
         self.fail_uploads_after: int | None = None
         self.corrupt: set[str] = set()     # paths whose stored copy gets one byte changed when next committed
         self.requests: list[tuple[str, str]] = []
+        self.sent: Counter[str] = Counter()
         self.lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
@@ -229,6 +235,10 @@ class HubStandin:
             def _serve(self) -> None:
                 url = urllib.parse.urlsplit(self.path)
                 raw = read_body(self)
+                parts = [urllib.parse.unquote(p) for p in url.path.strip("/").split("/")]
+                if self.command == "GET" and len(parts) >= 6 and parts[0] == "datasets" and parts[3] == "resolve":
+                    self._resolve(f"{parts[1]}/{parts[2]}", "/".join(parts[5:]))
+                    return
                 with standin.lock:
                     standin.requests.append((self.command, url.path))
                     status, data = standin._route(self.command, url.path, self.headers, raw)
@@ -238,6 +248,16 @@ class HubStandin:
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
                 self.wfile.write(payload)
+
+            def _resolve(self, repo: str, path: str) -> None:
+                stored = standin.repos.get(repo, {}).get("files", {}).get(path)
+                if stored is None or self.headers.get("Authorization") != f"Bearer {standin.token}":
+                    self.send_response(404 if stored is None else 401)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                data = stored.get("bad_copy") or standin.content(repo, path)
+                send_ranged(self, data, lambda n: standin.sent.update({path: n}))
 
             def do_GET(self) -> None:
                 self._serve()

@@ -150,11 +150,45 @@ def _serve_s3(port: int) -> None:
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)$")
 
 
+def send_ranged(handler: BaseHTTPRequestHandler, data: bytes, count: Callable[[int], None]) -> None:
+    """Answer ``handler``'s GET with ``data``, honouring one ``Range: bytes=N-M`` (206 with Content-Range, 416 when
+    unsatisfiable), for the platform stand-ins' download routes. ``count`` is given the body's length before it is
+    written (a client that has the bytes finds them counted)."""
+    size, start, end, status = len(data), 0, len(data) - 1, 200
+    match = _RANGE.match((handler.headers.get("Range") or "").strip())
+    if handler.headers.get("Range"):
+        if match is None or (not match[1] and not match[2]) or (match[1] and int(match[1]) >= size):
+            handler.send_response(416)
+            handler.send_header("Content-Range", f"bytes */{size}")
+            handler.send_header("Content-Length", "0")
+            handler.end_headers()
+            return
+        if match[1]:
+            start, end = int(match[1]), min(int(match[2]), size - 1) if match[2] else size - 1
+        else:
+            start = max(0, size - int(match[2]))
+        status = 206
+    handler.send_response(status)
+    handler.send_header("Content-Length", str(end - start + 1))
+    handler.send_header("Accept-Ranges", "bytes")
+    handler.send_header("Content-Type", "application/octet-stream")
+    if status == 206:
+        handler.send_header("Content-Range", f"bytes {start}-{end}/{size}")
+    handler.end_headers()
+    count(end - start + 1)
+    handler.wfile.write(data[start:end + 1])
+
+
 class RangeServer:
     """``with RangeServer(folder) as http:`` serves ``folder`` on ``http.url`` (http://127.0.0.1:PORT/).
 
     ``http.sent[rel]``: body bytes sent per path; ``http.requests``: every (method, path, Range header);
     ``http.drop_after[rel] = n``: the next GET of ``rel`` closes the connection after n body bytes (once).
+    ``http.throttle[rel] = s``: sleep s seconds after each 64 KB chunk of ``rel`` (to kill a client mid-file).
+    ``http.misbehave[rel]``: ``"refuse-ranges"`` answers 416 to every Range request; ``"overlong"`` sends 1 MB more
+    than its Content-Length; ``"endless"`` sends zeros without a Content-Length until the client hangs up.
+    ``http.documents[path] = body``: a GET of that path (with its query, else without) answers this JSON body: an
+    API's answer, for the platform stand-ins. ``http.aliases[path] = rel``: a request path served as file ``rel``.
     """
 
     def __init__(self, folder: Path) -> None:
@@ -162,6 +196,10 @@ class RangeServer:
         self.sent: Counter[str] = Counter()
         self.requests: list[tuple[str, str, str | None]] = []
         self.drop_after: dict[str, int] = {}
+        self.throttle: dict[str, float] = {}
+        self.misbehave: dict[str, str] = {}
+        self.documents: dict[str, bytes] = {}
+        self.aliases: dict[str, str] = {}
         self.lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}/"
@@ -198,6 +236,11 @@ class RangeServer:
                 rel = urllib.request.url2pathname(self.path.split("?", 1)[0]).lstrip("/")
                 with server.lock:
                     server.requests.append((self.command, rel, self.headers.get("Range")))
+                document = server.documents.get(self.path, server.documents.get(self.path.split("?", 1)[0]))
+                if document is not None:
+                    self._plain(200, document, extra=[("Content-Type", "application/json")])
+                    return
+                rel = server.aliases.get("/" + rel, rel)
                 target = (server.folder / rel).resolve()
                 if not target.is_relative_to(server.folder) or not target.is_file():
                     self._plain(404, b"not found")
@@ -205,6 +248,13 @@ class RangeServer:
                 size = target.stat().st_size
                 start, end, status = 0, size - 1, 200
                 wanted = self.headers.get("Range")
+                misbehave = server.misbehave.get(rel)
+                if misbehave == "endless" and body:
+                    self._endless(rel)
+                    return
+                if wanted and misbehave == "refuse-ranges":
+                    self._plain(416, b"no ranges here", extra=[("Content-Range", f"bytes */{size}")])
+                    return
                 if wanted:
                     match = _RANGE.match(wanted.strip())
                     if not match or (not match[1] and not match[2]):
@@ -239,10 +289,12 @@ class RangeServer:
                             break
                         if drop is not None and drop < len(chunk):
                             chunk = chunk[:drop]
-                        self.wfile.write(chunk)
-                        with server.lock:
+                        with server.lock:   # counted first: a client that has the bytes finds them counted
                             server.sent[rel] += len(chunk)
+                        self.wfile.write(chunk)
                         remaining -= len(chunk)
+                        if rel in server.throttle:
+                            time.sleep(server.throttle[rel])
                         if drop is not None:
                             drop -= len(chunk)
                             if drop <= 0:
@@ -250,6 +302,26 @@ class RangeServer:
                                 self.close_connection = True
                                 self.connection.shutdown(socket.SHUT_RDWR)
                                 return
+                if misbehave == "overlong":
+                    self.wfile.write(b"\0" * (1 << 20))
+                    with server.lock:
+                        server.sent[rel] += 1 << 20
+                    self.close_connection = True
+
+            def _endless(self, rel: str) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "application/octet-stream")
+                self.send_header("Connection", "close")
+                self.end_headers()
+                self.close_connection = True
+                chunk = b"\0" * (1 << 16)
+                try:
+                    while True:
+                        self.wfile.write(chunk)
+                        with server.lock:
+                            server.sent[rel] += len(chunk)
+                except OSError:   # the client hung up
+                    return
 
             def _plain(self, status: int, text: bytes, extra: list[tuple[str, str]] = ()) -> None:  # type: ignore[assignment]
                 self.send_response(status)

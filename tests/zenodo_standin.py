@@ -23,6 +23,14 @@ first and not used: its file entries carry no checksum (no MD5 to compare), it h
 token check, no way to drop a connection mid-upload, answers 200 where Zenodo answers 201/202, and writes the
 uploaded file name from the URL path into its storage folder unsanitised.
 
+For ``curator fetch``, the records API (https://developers.zenodo.org/, "Records"), open without a token:
+``GET /api/records/{id}`` -> 200, a published record ``{"id", "conceptrecid", "doi", "metadata", "files": [{"id",
+"key", "size", "checksum": "md5:<hex>", "links": {"self"}}], "links"}`` (404 for a draft), and ``GET
+/api/records/{id}/files/{key}/content`` -> the file's bytes, with Range support. A record lists the MD5 Zenodo
+computed when the file was uploaded, so a byte flipped at rest (``corrupt``, or ``flip_byte``) is a file whose
+bytes no longer match its record. ``record(files)`` publishes a record of ``{key: bytes}`` directly;
+``sent[key]`` counts file bytes sent.
+
 Test controls: ``drop_after[key] = n`` closes the connection after n bytes of the next PUT of ``key`` (once),
 storing nothing; ``corrupt.add(key)`` stores the next PUT of ``key`` with one byte flipped after computing the
 MD5 of what was received (damage at rest, which only the files listing shows); ``received[key]`` counts body
@@ -40,6 +48,8 @@ from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.servers import send_ranged
+
 
 class ZenodoStandin:
     """``with ZenodoStandin(token) as zenodo:`` the API at ``zenodo.api`` (http://127.0.0.1:PORT/api)."""
@@ -54,6 +64,8 @@ class ZenodoStandin:
         self.requests: list[tuple[str, str]] = []
         self.drop_after: dict[str, int] = {}
         self.corrupt: set[str] = set()
+        self.uploaded_md5: dict[tuple[int, str], str] = {}   # (deposition, key) -> the MD5 of the bytes received
+        self.sent: Counter[str] = Counter()
         self._next = 100
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), type("Handler", (_Handler,), {"standin": self}))
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
@@ -87,6 +99,33 @@ class ZenodoStandin:
     def listing(self, number: int) -> list[dict[str, Any]]:
         return [{"id": self.ids[number][name], "filename": name, "filesize": len(data),
                  "checksum": hashlib.md5(data).hexdigest()} for name, data in sorted(self.files[number].items())]
+
+    def record(self, files: dict[str, bytes]) -> int:
+        """A published record holding ``files`` (as if uploaded and published); its id."""
+        with self.lock:
+            number = self._new()["id"]
+            for index, (key, data) in enumerate(sorted(files.items()), start=1):
+                self.files[number][key] = data
+                self.ids[number][key] = f"file-{number}-{index}"
+                self.uploaded_md5[(number, key)] = hashlib.md5(data).hexdigest()
+            self.depositions[number].update(submitted=True, state="done", doi=f"10.5072/zenodo.{number}",
+                                            metadata={"title": "A stand-in record", "version": "1.0.0"})
+        return number
+
+    def flip_byte(self, number: int, key: str) -> None:
+        data = bytearray(self.files[number][key])
+        data[len(data) // 2] ^= 0x01
+        self.files[number][key] = bytes(data)
+
+    def _record(self, number: int) -> dict[str, Any]:
+        deposition = self.depositions[number]
+        files = [{"id": self.ids[number][key], "key": key, "size": len(data),
+                  "checksum": "md5:" + self.uploaded_md5.get((number, key), hashlib.md5(data).hexdigest()),
+                  "links": {"self": f"{self.api}/records/{number}/files/{urllib.parse.quote(key)}/content"}}
+                 for key, data in sorted(self.files[number].items())]
+        return {"id": number, "recid": str(number), "conceptrecid": deposition["conceptrecid"],
+                "doi": deposition.get("doi"), "metadata": deposition["metadata"], "files": files,
+                "links": {"self": f"{self.api}/records/{number}"}}
 
     def _shown(self, number: int) -> dict[str, Any]:
         return {**self.depositions[number], "files": self.listing(number)}
@@ -165,6 +204,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         path = self._route()
+        record = re.fullmatch(r"/api/records/(\d+)(?:/files/([^/]+)/content)?", path)
+        if record:
+            self._published(int(record[1]), urllib.parse.unquote(record[2]) if record[2] else None)
+            return
         if not self._authorised():
             return
         with self.standin.lock:
@@ -174,6 +217,21 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             number = int(match[1])
             self._json(200, self.standin.listing(number) if match[2] else self.standin._shown(number))
+
+    def _published(self, number: int, key: str | None) -> None:
+        with self.standin.lock:
+            deposition = self.standin.depositions.get(number)
+            if deposition is None or not deposition["submitted"]:
+                self._error(404, "PID does not exist.")
+                return
+            if key is None:
+                self._json(200, self.standin._record(number))
+                return
+            data = self.standin.files[number].get(key)
+        if data is None:
+            self._error(404, "File does not exist.")
+            return
+        send_ranged(self, data, lambda n: self.standin.sent.update({key: n}))
 
     def do_DELETE(self) -> None:
         path = self._route()
@@ -250,6 +308,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self.standin.corrupt.discard(key)
                 data[len(data) // 2] ^= 0x01
             self.standin.files[number][key] = bytes(data)
+            self.standin.uploaded_md5[(number, key)] = digest.hexdigest()
             self.standin.ids[number].setdefault(key, f"file-{number}-{len(self.standin.ids[number]) + 1}")
         self._json(201, {"key": key, "size": length, "mimetype": "application/octet-stream",
                          "checksum": f"md5:{digest.hexdigest()}",

@@ -48,6 +48,7 @@ _LAZY_COMMANDS = {
     "cache": ("curator.cli.cache", "cache"),
     "demo": ("curator.cli.demo", "demo"),
     "diff": ("curator.cli.diff", "diff"),
+    "fetch": ("curator.cli.fetch", "fetch"),
     "ingest": ("curator.cli.ingest", "ingest"),
     "ingest-slices": ("curator.cli.ingest_slices", "ingest_slices"),
     "pack": ("curator.cli.pack", "pack"),

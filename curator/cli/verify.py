@@ -36,6 +36,11 @@ def _positive(text: str) -> int:
     return value
 
 
+def _root(text: str) -> Path | str:
+    """A local folder, or a URL kept as text (a Path would fold its ``//``)."""
+    return text if "://" in text else Path(text)
+
+
 def _formatter(prog: str) -> argparse.HelpFormatter:
     # the width as shutil.get_terminal_size gives it: argparse would import shutil (and bz2, lzma) for it on every
     # run, help or not, which is a twentieth of a cached verify
@@ -52,7 +57,9 @@ def parser() -> argparse.ArgumentParser:
         description="Check a downloaded copy at ROOT against the checksums its publisher ships; list the files to "
                     "fetch again. "
                     "Exit 0 all intact, 1 files damaged or missing, 2 usage error, 3 could not run.")
-    parse.add_argument("root", type=Path, metavar="ROOT", help="The release folder (or a folder of archive parts).")
+    parse.add_argument("root", type=_root, metavar="ROOT",
+                       help="The release folder (or a folder of archive parts), or its URL: s3://bucket/prefix or an "
+                            "http(s):// base (credentials from the environment or ~/.aws, never the command line).")
     parse.add_argument("--against", "--manifest", dest="against", metavar="FILE",
                        help="The checksum listing to check against: a sum file (SHA256SUMS, MD5SUMS, ...), a bag's "
                             "bagit.txt, an md5 JSON map (CNCB), a Dataverse dataset JSON, a Zenodo record JSON, "

@@ -48,11 +48,18 @@ def describe_validation_error(error: ValidationError, limit: int = 8) -> str:
 
 def load_card(path: Path) -> DatasetCard:
     try:
-        data = yaml.safe_load(read_regular_text(path))
+        text = read_regular_text(path)
     except FileNotFoundError as error:
         raise CardError(f"{path} does not exist; a source needs a dataset card (dataset.yaml)") from error
     except (OSError, UnicodeDecodeError) as error:
         raise CardError(f"cannot read {path} ({error})") from error
+    return card_from_text(text, path)
+
+
+def card_from_text(text: str, path: Path | str) -> DatasetCard:
+    """The card in ``text`` (read from ``path``, which names it in errors)."""
+    try:
+        data = yaml.safe_load(text)
     except yaml.YAMLError as error:
         raise CardError(f"{path} is not valid YAML ({error})") from error
     if not isinstance(data, dict):

@@ -134,11 +134,16 @@ def read_named(root: Path, against: str) -> list[Manifest]:
     return [listing]
 
 
+def sum_algorithm(name: str) -> str:
+    """A sum file's algorithm from its name (``md5sums.txt`` holds md5); sha256 when the name says none."""
+    return MANIFEST_ALGORITHMS.get(name) or next(
+        (alg for alg in ("xxh128", "sha512", "sha1", "md5") if alg in name.lower()), "sha256")
+
+
 def sum_file(path: Path, root: Path) -> Manifest:
     """A GNU/BSD sum file; its algorithm from its name (``md5sums.txt`` holds md5), sha256 when the name says none."""
     name = path.name
-    algorithm = MANIFEST_ALGORITHMS.get(name) or next(
-        (alg for alg in ("xxh128", "sha512", "sha1", "md5") if alg in name.lower()), "sha256")
+    algorithm = sum_algorithm(name)
     try:
         manifest = parse_manifest(path, algorithm)
     except ManifestReadError as error:

@@ -46,3 +46,12 @@ def hash_file(path: Path | str, algorithms: Iterable[str]) -> dict[str, str]:
 def sha256_of(path: Path) -> str:
     """The SHA-256 hex digest of a file (OSError when it cannot be read)."""
     return hash_file(path, ["sha256"])["sha256"]
+
+
+def hash_chunks(chunks: Iterable[bytes | memoryview], algorithms: Iterable[str]) -> dict[str, str]:
+    """Hex digests for each algorithm of a stream given as chunks (an object in a store, read once)."""
+    hashers = [(name, new_hasher(name)) for name in algorithms]
+    for data in chunks:
+        for _, hasher in hashers:
+            hasher.update(data)
+    return {name: hasher.hexdigest() for name, hasher in hashers}

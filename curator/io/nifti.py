@@ -11,6 +11,7 @@ import math
 import struct
 import warnings
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -61,8 +62,8 @@ class NiftiHeader:
         return int(self.vox_offset) + count * self.bitpix // 8
 
 
-def _read_prefix(path: Path, size: int) -> tuple[bytes, bool, int, int | None]:
-    with path.open("rb") as handle:
+def _read_prefix(opener: Callable[[], IO[bytes]], size: int) -> tuple[bytes, bool, int, int | None]:
+    with opener() as handle:
         head = handle.read(2)
         handle.seek(0, io.SEEK_END)
         file_size = handle.tell()
@@ -116,26 +117,29 @@ def _inflate_prefix(handle: IO[bytes], size: int) -> bytes:
     return bytes(out)
 
 
-def read_header(path: Path) -> NiftiHeader:
-    """Parse the header of a ``.nii`` or ``.nii.gz`` file; raise NiftiReadError with a reason."""
+def read_header(path: Path, opener: Callable[[], IO[bytes]] | None = None) -> NiftiHeader:
+    """Parse the header of a ``.nii`` or ``.nii.gz`` file; raise NiftiReadError with a reason.
+
+    ``opener`` gives the file's bytes some other way (an object in a store, read by ranges: io/remote.py)."""
+    source: Callable[[], IO[bytes]] = opener or (lambda: path.open("rb"))
     try:
-        raw, compressed, file_size, isize = _read_prefix(path, HEADER_PREFIX)
+        raw, compressed, file_size, isize = _read_prefix(source, HEADER_PREFIX)
     except OSError as error:
         raise NiftiReadError(f"cannot open the file ({error.strerror or error})") from error
     header = parse_header(raw, compressed=compressed, file_size=file_size, isize=isize)
     if compressed and isize is not None and isize != header.data_bytes % 2**32 and not header.problems:
         # the trailer holds only the last member's size (bgzip, pigz -i write many): measure before judging
-        size, reason = _stream_size(path)
+        size, reason = _stream_size(source)
         header = dataclasses.replace(header, stream_size=size, stream_error=reason)
     return header
 
 
-def _stream_size(path: Path) -> tuple[int, str | None]:
-    """Decompressed size of every gzip member of ``path``, and why reading stopped early (if it did)."""
+def _stream_size(opener: Callable[[], IO[bytes]]) -> tuple[int, str | None]:
+    """Decompressed size of every gzip member of the file, and why reading stopped early (if it did)."""
     total = 0
     decompressor = zlib.decompressobj(wbits=31)
     try:
-        with path.open("rb") as handle:
+        with opener() as handle:
             while chunk := handle.read(1 << 20):
                 while chunk:
                     if decompressor.eof:

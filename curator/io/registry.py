@@ -176,10 +176,18 @@ def _formulas(book: Any, title: str) -> list[tuple[str, str]]:
 
 
 def read_xlsx(path: Path, columns: list[str], sheet: str | None = None) -> RegistryTable:
+    try:
+        data = read_regular_bytes(path, limit=XLSX_MAX_TOTAL_BYTES)
+    except OSError as error:
+        raise RegistryReadError(f"not a readable xlsx workbook ({error.strerror or error})") from error
+    return xlsx_table(data, path, columns, sheet)
+
+
+def xlsx_table(data: bytes, path: Path, columns: list[str], sheet: str | None = None) -> RegistryTable:
+    """The registry in an xlsx workbook's bytes (``path`` names it): what :func:`read_xlsx` reads from disk."""
     import openpyxl  # imported here: loading openpyxl costs ~0.2 s that most commands never need
 
     try:
-        data = read_regular_bytes(path, limit=XLSX_MAX_TOTAL_BYTES)
         check_xlsx_parts(data)
         book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except RegistryReadError:
@@ -241,3 +249,15 @@ def read_registry(path: Path, columns: list[str], sheet: str | None = None) -> R
     if path.suffix.lower() == ".xlsx":
         return read_xlsx(path, columns, sheet)
     return read_csv(path, columns)
+
+
+def registry_from_bytes(data: bytes, path: Path, columns: list[str], sheet: str | None = None) -> RegistryTable:
+    """:func:`read_registry` of bytes already read (a release in object storage); ``path`` names the file."""
+    if path.suffix.lower() == ".xlsx":
+        return xlsx_table(data, path, columns, sheet)
+    try:
+        return _table(path, None, csv.reader(io.StringIO(data.decode("utf-8-sig"), newline="")), columns)
+    except UnicodeDecodeError as error:
+        raise RegistryReadError(f"not UTF-8 text ({error.reason} at byte {error.start})") from error
+    except csv.Error as error:
+        raise RegistryReadError(f"not valid CSV ({error})") from error

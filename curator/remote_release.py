@@ -1,0 +1,138 @@
+"""A release in object storage, read for verify, validate and diff: its inventory, its sum files, and every listed
+object's digests, from the store's own checksums where it keeps them, else by streaming the object once.
+
+The store and its objects are never local files: nothing here touches the hash cache (io/cache.py keys files by
+inode and times, which objects do not have). Bulk reading goes through :func:`curator.executor.run_batches` with
+:func:`curator.io.remote.hash_remote_batch`, a function of (root URL, relative paths): workers read the objects
+themselves, bytes never pass through the caller.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from functools import partial
+from pathlib import Path
+
+from curator.errors import OptionsError, RunError
+from curator.executor import Progress, run_batches
+from curator.io.checksum_listings import SUM_FILES, sum_algorithm
+from curator.io.inventory import Entry
+from curator.io.manifest import Manifest, ManifestReadError, parse_manifest_bytes
+from curator.io.remote import RemoteFile, Store, TooLargeError, hash_remote_batch, unsafe_key
+
+Digests = dict[str, str] | str
+MANIFEST_LIMIT = 512 << 20     # a sum file larger than this is not read (a million lines are about 100 MB)
+BATCH_BYTES = 64 << 20         # bytes one task streams at most (one large object is a task of its own)
+BATCH_FILES = 256
+STORE = "store checksum"       # how a manifest's digests were checked, as the report says per manifest
+READ = "read in full"
+
+
+def local_root(store: Store) -> Path:
+    """The Path the readers and checks name the release by (manifest labels are relative to it). Never opened."""
+    return Path(store.url)
+
+
+def inventory(store: Store, names: Iterable[str] = ()) -> tuple[list[Entry], dict[str, RemoteFile]]:
+    """The release's entries and its objects by path. S3: the listing (keys that cannot be release paths are
+    entries of their own kind, named by why, for FILE_UNSAFE). HTTP has no listing: the ``names`` that exist."""
+    if store.listable:
+        listed = store.files()
+    else:
+        listed = sorted(store.files_named(names).values(), key=lambda f: f.rel)
+    entries: list[Entry] = []
+    files: dict[str, RemoteFile] = {}
+    folders: set[str] = set()
+    for item in listed:
+        why = unsafe_key(item.rel)
+        if why is not None:
+            entries.append(Entry(item.rel, why, 0))
+            continue
+        files[item.rel] = item
+        entries.append(Entry(item.rel, "file", item.size))
+        parts = item.rel.split("/")
+        folders.update("/".join(parts[:i]) for i in range(1, len(parts)))
+    entries += [Entry(folder, "dir", 0) for folder in folders - files.keys()]
+    entries.sort(key=lambda e: e.path)
+    return entries, files
+
+
+def sum_file_names(store: Store, against: str | None) -> list[str]:
+    """The sum file to verify against: ``against`` (a name inside the root), else the first of SUM_FILES there."""
+    if against:
+        if unsafe_key(against) is not None or against.endswith((".json", ".jsonld", "bagit.txt")):
+            raise OptionsError(f"--against {against}: on a URL, name a sum file inside the root (SHA256SUMS, "
+                               "MD5SUMS, manifest-sha256.txt, ...); bags and JSON listings are read locally only")
+        return [against]
+    return list(SUM_FILES)
+
+
+def read_sum_file(store: Store, root: Path, name: str, size: int) -> Manifest:
+    """One sum file of the store, parsed (its algorithm from its name, as locally)."""
+    try:
+        data = store.read_small(name, MANIFEST_LIMIT, size)
+    except TooLargeError as error:
+        raise ManifestReadError(str(error)) from error
+    except FileNotFoundError as error:
+        raise ManifestReadError(f"{name} is gone from the store") from error
+    manifest = parse_manifest_bytes(data, root / name, sum_algorithm(name))
+    manifest.accounts_for = frozenset({name})
+    return manifest
+
+
+def find_sum_file(store: Store, against: str | None) -> tuple[list[Manifest], list[Entry], dict[str, RemoteFile]]:
+    """The listing verify checks against, the release's entries and its objects (HTTP: the listed ones)."""
+    root = local_root(store)
+    candidates = sum_file_names(store, against)
+    if store.listable:
+        entries, files = inventory(store)
+        present = [n for n in candidates if n in files]
+    else:
+        found = store.files_named(candidates)
+        present = [n for n in candidates if n in found]
+        files = dict(found)
+    if not present:
+        what = against or "a checksum listing (" + ", ".join(SUM_FILES) + ")"
+        raise RunError(f"{store.url} has no {what}; name one with --against")
+    try:
+        manifest = read_sum_file(store, root, present[0], files[present[0]].size)
+    except ManifestReadError as error:
+        raise RunError(f"cannot read {error}") from error
+    if not store.listable:
+        entries, files = inventory(store, [present[0], *(e.path for e in manifest.entries)])
+    return [manifest], entries, files
+
+
+def digests(store: Store, manifests: list[Manifest], files: Mapping[str, RemoteFile], jobs: int | None, *,
+            progress: Progress | None = None) -> tuple[dict[str, Digests], dict[str, str]]:
+    """The digests of every listed object, and per manifest how they were had (:data:`STORE` when the store keeps
+    a checksum of the manifest's algorithm for every object it lists that exists, else :data:`READ`).
+
+    An object whose every needed algorithm the store keeps is not read; the others are streamed once each.
+    """
+    wanted: dict[str, set[str]] = {}
+    for manifest in manifests:
+        for entry in manifest.entries:
+            if entry.path in files:
+                wanted.setdefault(entry.path, set()).add(entry.algorithm)
+    known = {rel: dict(files[rel].checksums) for rel in wanted}
+    lacking = [rel for rel, algos in wanted.items() if not algos <= known[rel].keys()]
+    if store.listable and lacking:
+        for rel, sums in store.checksums(lacking).items():
+            known[rel].update(sums)
+    results: dict[str, Digests] = {}
+    to_read: list[tuple[str, tuple[str, ...]]] = []
+    for rel in sorted(wanted):
+        algos = wanted[rel]
+        if algos <= known[rel].keys():
+            results[rel] = {a: known[rel][a] for a in sorted(algos)}
+        else:
+            to_read.append((rel, tuple(sorted(algos))))
+    read = {rel for rel, _ in to_read}
+    fresh = run_batches(partial(hash_remote_batch, store.url), iter(to_read), jobs or 8,
+                        weigh=lambda item: files[item[0]].size, batch_bytes=BATCH_BYTES, batch_size=BATCH_FILES,
+                        total=len(to_read), progress=progress)
+    for (rel, _), result in zip(to_read, fresh, strict=True):
+        results[rel] = result
+    how = {m.path.name: READ if any(e.path in read for e in m.entries) else STORE for m in manifests}
+    return results, how
