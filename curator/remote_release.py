@@ -12,13 +12,20 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from functools import partial
 from pathlib import Path
+from typing import IO, cast
 
 from curator.errors import OptionsError, RunError
-from curator.executor import Progress, run_batches
+from curator.executor import Progress, run_batches, run_tasks
+from curator.io import ReadError
+from curator.io.card import card_from_text
 from curator.io.checksum_listings import SUM_FILES, sum_algorithm
+from curator.io.facts import Facts, Readme
 from curator.io.inventory import Entry
 from curator.io.manifest import Manifest, ManifestReadError, parse_manifest_bytes
-from curator.io.remote import RemoteFile, Store, TooLargeError, hash_remote_batch, unsafe_key
+from curator.io.nifti import NiftiHeader, read_header
+from curator.io.remote import RangeFile, RemoteFile, Store, TooLargeError, hash_remote_batch, open_store, unsafe_key
+from curator.models.card import DatasetCard
+from curator.models.profile import Profile
 
 Digests = dict[str, str] | str
 MANIFEST_LIMIT = 512 << 20     # a sum file larger than this is not read (a million lines are about 100 MB)
@@ -136,3 +143,120 @@ def digests(store: Store, manifests: list[Manifest], files: Mapping[str, RemoteF
         results[rel] = result
     how = {m.path.name: READ if any(e.path in read for e in m.entries) else STORE for m in manifests}
     return results, how
+
+
+TEXT_LIMIT = 4 << 20    # a README, LICENSE or card larger than this is not read (as locally: validate.MAX_TEXT)
+
+
+def remote_header(url: str, rel: str, size: int) -> NiftiHeader | str:
+    """A NIfTI object's header from ranged reads of its first bytes and its last four (the gzip ISIZE), by the same
+    reader as a local file's; or why it cannot be read. A function of plain data: any worker can run it."""
+    store = open_store(url)
+    try:
+        return read_header(local_root(store) / rel, opener=lambda: cast("IO[bytes]", RangeFile(store, rel, size)))
+    except ReadError as error:
+        return str(error)
+
+
+class RemoteRelease:
+    """A release in object storage, as validate reads it: the entries (S3: the listing; HTTP: the documents and
+    the files its sum files name, a HEAD each), documents read whole within limits, headers by ranged reads."""
+
+    def __init__(self, store: Store, entries: list[Entry], objects: dict[str, RemoteFile]) -> None:
+        self.store, self.entries, self.objects = store, entries, objects
+        self.root = local_root(store)
+
+    @classmethod
+    def open(cls, store: Store) -> RemoteRelease:
+        if store.listable:
+            return cls(store, *inventory(store))
+        return cls(store, *inventory(store, _http_names(store)))
+
+    def kinds(self) -> dict[str, str]:
+        return {e.path: e.kind for e in self.entries}
+
+    def read(self, rel: str, limit: int) -> bytes:
+        """A whole object of at most ``limit`` bytes: OSError when absent, TooLargeError beyond the limit."""
+        found = self.objects.get(rel)
+        if found is None:
+            raise FileNotFoundError(rel)
+        return self.store.read_small(rel, limit, found.size)
+
+    def read_document(self, path: Path, limit: int) -> bytes:
+        """:meth:`read` of a file named by its path under :attr:`root` (as the registry reader names it)."""
+        try:
+            return self.read(path.relative_to(self.root).as_posix(), limit)
+        except TooLargeError as error:
+            raise OSError(str(error)) from error
+
+    def text(self, rel: str) -> str | None:
+        try:
+            return self.read(rel, TEXT_LIMIT).decode("utf-8", errors="replace")
+        except (OSError, TooLargeError):
+            return None
+
+    def card(self) -> DatasetCard | None:
+        text = self.text("dataset.yaml")
+        if text is None:
+            return None
+        try:
+            return card_from_text(text, self.root / "dataset.yaml")
+        except ReadError:
+            return None
+
+    def facts(self, profile: Profile, *, deep: bool, jobs: int | None, progress: Progress | None = None) -> Facts:
+        """Everything but the registry (validate.read_registries reads it through :meth:`read_document`) and the
+        digests (:meth:`digests`)."""
+        card = self.card()
+        facts = Facts(root=self.root, profile=profile, languages=list(card.languages if card else profile.languages),
+                      entries=self.entries, deep=deep, jobs=jobs)
+        facts.card = card
+        facts.licence_text = self.text("LICENSE")
+        for lang in facts.languages:
+            name = f"README_{lang.upper()}.md"
+            text = self.text(name)
+            if text is not None:
+                facts.readmes[lang] = Readme(name, text)
+        for name in profile.manifests:
+            if name in self.objects:
+                try:
+                    facts.manifests.append(read_sum_file(self.store, self.root, name, self.objects[name].size))
+                except ManifestReadError as error:
+                    facts.manifest_errors[name] = str(error)
+        paths = [p for p in facts.files if p.endswith((".nii", ".nii.gz"))]
+        items = [(p, self.objects[p].size) for p in paths]
+        read = run_tasks(lambda item: remote_header(self.store.url, *item), items, jobs or HEADER_JOBS,
+                         progress=progress)
+        facts.headers = dict(zip(paths, read, strict=True))
+        return facts
+
+    def digests(self, manifests: list[Manifest], jobs: int | None,
+                progress: Progress | None = None) -> tuple[dict[str, Digests], dict[str, str]]:
+        return digests(self.store, manifests, self.objects, jobs, progress=progress)
+
+
+HEADER_JOBS = 16   # headers read at once (each a ranged GET or two: waiting on the network, not the CPU)
+
+
+def _http_names(store: Store) -> list[str]:
+    """What an HTTP base (no listing) is asked for: the documents every profile names, the READMEs of the card's
+    languages, the sum files, and every file the sum files name."""
+    from curator.profiles import load_profiles
+
+    names = {"dataset.yaml", "LICENSE", *SUM_FILES}
+    for profile in load_profiles().values():
+        names.update(profile.manifests)
+        if profile.registry is not None:
+            names.update(n for n in (profile.registry.path, profile.registry.csv) if n)
+    found = store.files_named(sorted(names))
+    release = RemoteRelease(store, [], found)
+    card = release.card()
+    languages = card.languages if card else ["en", "ru"]
+    found.update(store.files_named([f"README_{lang.upper()}.md" for lang in languages]))
+    for name in [n for n in SUM_FILES if n in found]:
+        try:
+            manifest = read_sum_file(store, local_root(store), name, found[name].size)
+        except ManifestReadError:
+            continue
+        names.update(e.path for e in manifest.entries)
+    return sorted(names | found.keys())
