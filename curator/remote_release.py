@@ -122,6 +122,16 @@ def digests(store: Store, manifests: list[Manifest], files: Mapping[str, RemoteF
         for entry in manifest.entries:
             if entry.path in files:
                 wanted.setdefault(entry.path, set()).add(entry.algorithm)
+    results, read = object_digests(store, wanted, files, jobs, progress=progress)
+    how = {m.path.name: READ if any(e.path in read for e in m.entries) else STORE for m in manifests}
+    return results, how
+
+
+def object_digests(store: Store, wanted: Mapping[str, set[str]], files: Mapping[str, RemoteFile],
+                   jobs: int | None, *, progress: Progress | None = None) -> tuple[dict[str, Digests], set[str]]:
+    """Each object's digests for the algorithms ``wanted`` names, and the objects that had to be read for them:
+    the store's own checksums (single-part ETag from the listing, else a HEAD) where it keeps every one needed,
+    else the object streamed once."""
     known = {rel: dict(files[rel].checksums) for rel in wanted}
     lacking = [rel for rel, algos in wanted.items() if not algos <= known[rel].keys()]
     if store.listable and lacking:
@@ -135,14 +145,15 @@ def digests(store: Store, manifests: list[Manifest], files: Mapping[str, RemoteF
             results[rel] = {a: known[rel][a] for a in sorted(algos)}
         else:
             to_read.append((rel, tuple(sorted(algos))))
-    read = {rel for rel, _ in to_read}
-    fresh = run_batches(partial(hash_remote_batch, store.url), iter(to_read), jobs or 8,
+    fresh = run_batches(partial(hash_remote_batch, store.url), iter(to_read), jobs or READ_JOBS,
                         weigh=lambda item: files[item[0]].size, batch_bytes=BATCH_BYTES, batch_size=BATCH_FILES,
                         total=len(to_read), progress=progress)
     for (rel, _), result in zip(to_read, fresh, strict=True):
         results[rel] = result
-    how = {m.path.name: READ if any(e.path in read for e in m.entries) else STORE for m in manifests}
-    return results, how
+    return results, {rel for rel, _ in to_read}
+
+
+READ_JOBS = 8   # objects streamed at once (waiting on the network more than hashing)
 
 
 TEXT_LIMIT = 4 << 20    # a README, LICENSE or card larger than this is not read (as locally: validate.MAX_TEXT)
