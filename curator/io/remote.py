@@ -101,7 +101,7 @@ def _import_fsspec(scheme: str) -> Any:
             import aiohttp  # noqa: F401
     except ImportError as error:
         raise RemoteExtraMissingError(f"reading a release at a {scheme}:// URL needs the remote extra: "
-                                 f"pip install '{EXTRA}' ({error.name} is missing)") from error
+                                 f"pip install '{EXTRA}' ({error.name or error} is missing)") from error
     return fsspec
 
 
