@@ -229,7 +229,7 @@ class Store:
                     bucket, key = self._path(rel).split("/", 1)
                     head = await self.fs._call_s3("head_object", Bucket=bucket, Key=key, ChecksumMode="ENABLED")
                     return rel, {**head, "size": head.get("ContentLength", 0)}
-                return rel, await self.fs._info(self._path(rel))
+                return rel, await self._http_head(rel)
             except FileNotFoundError:
                 return rel, None
 
@@ -249,6 +249,24 @@ class Store:
         except Exception as error:
             raise self._fail(error, self.url) from error
         return {rel: info for rel, info in answers if info is not None}
+
+    async def _http_head(self, rel: str) -> dict[str, Any] | None:
+        """A HEAD of one file under an HTTP base: its size, or None when the server says it is not there. A server
+        that does not answer within the timeout, or answers with an error other than not-found, stops the run."""
+        url = self._path(rel)
+        session = await self.fs.set_session()
+        async with session.head(self.fs.encode_url(url), allow_redirects=True) as response:
+            status = response.status
+            length = response.headers.get("Content-Length")
+        if status in (404, 410):
+            return None
+        if status == 405:   # no HEAD on this server: fsspec asks with a GET and reads only the headers
+            return dict(await self.fs._info(url))
+        if status in (401, 403):
+            raise PermissionError(f"HTTP {status} for {rel}")
+        if status >= 400:
+            raise RemoteError(f"cannot read {rel}: the server answered HTTP {status}")
+        return {"size": int(length) if length and length.isdigit() else 0}
 
     def checksums(self, rels: Iterable[str]) -> dict[str, dict[str, str]]:
         """The checksums the store keeps of each named object (S3: a HEAD with ChecksumMode=ENABLED each)."""
