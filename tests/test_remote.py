@@ -187,3 +187,15 @@ def test_diff_compares_a_bucket_with_a_folder(release: Path, s3_environment: S3S
 def test_open_store_refuses_what_it_cannot_read(s3_environment: S3Server) -> None:
     with pytest.raises(RemoteError, match="does not exist"):
         open_store("s3://no-such-bucket-here").files()
+
+
+def test_the_fast_tier_fetches_under_2_percent_of_a_1110_study_release(tmp_path: Path,
+                                                                        s3_environment: S3Server) -> None:
+    from tests.remote_scale import CORRUPTED, fast_tier_in_s3
+
+    measured = fast_tier_in_s3(tmp_path, s3_environment)
+    report = measured["report"]
+    assert measured["studies"] == 1110
+    assert [(f.code, f.path) for f in report.findings] == [("CHECKSUM_MISMATCH", CORRUPTED)] * 2   # SHA256SUMS, MD5SUMS
+    assert report.stats.model_extra["checked_by"] == {"SHA256SUMS": "store checksum", "MD5SUMS": "store checksum"}
+    assert measured["fraction"] < 0.02, measured     # measured: 0.69 % (1.2 MB of 174 MB)
