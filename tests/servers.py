@@ -128,15 +128,15 @@ class _Counting:
         return self._counted(path, self.app(environ, start_response))
 
     def _counted(self, path: str, body: Iterable[bytes]) -> Iterable[bytes]:
-        sent = 0
-        try:
-            for chunk in body:
-                sent += len(chunk)
-                yield chunk
-        finally:
+        # counted before each chunk is handed to the server: a client that has the bytes finds them counted (added
+        # up when the body ended, a counters request right after a GET could come first and read 0)
+        with self.lock:
+            self.by_key[path] += 0
+        for chunk in body:
             with self.lock:
-                self.bytes_out += sent
-                self.by_key[path] += sent
+                self.bytes_out += len(chunk)
+                self.by_key[path] += len(chunk)
+            yield chunk
 
 
 def _serve_s3(port: int) -> None:
