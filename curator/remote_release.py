@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import IO, cast
 
 from curator.errors import OptionsError, RunError
-from curator.executor import Progress, run_batches, run_tasks
+from curator.executor import Progress, run_batches
 from curator.io import ReadError
 from curator.io.card import card_from_text
 from curator.io.checksum_listings import SUM_FILES, sum_algorithm
@@ -118,21 +118,28 @@ def digests(store: Store, manifests: list[Manifest], files: Mapping[str, RemoteF
     An object whose every needed algorithm the store keeps is not read; the others are streamed once each.
     """
     wanted: dict[str, set[str]] = {}
+    expected: dict[str, dict[str, str]] = {}
     for manifest in manifests:
         for entry in manifest.entries:
             if entry.path in files:
                 wanted.setdefault(entry.path, set()).add(entry.algorithm)
-    results, read = object_digests(store, wanted, files, jobs, progress=progress)
+                expected.setdefault(entry.path, {})[entry.algorithm] = entry.digest.lower()
+    results, read = object_digests(store, wanted, files, jobs, progress=progress, expected=expected)
     how = {m.path.name: READ if any(e.path in read for e in m.entries) else STORE for m in manifests}
     return results, how
 
 
 def object_digests(store: Store, wanted: Mapping[str, set[str]], files: Mapping[str, RemoteFile],
-                   jobs: int | None, *, progress: Progress | None = None) -> tuple[dict[str, Digests], set[str]]:
+                   jobs: int | None, *, progress: Progress | None = None,
+                   expected: Mapping[str, dict[str, str]] | None = None) -> tuple[dict[str, Digests], set[str]]:
     """Each object's digests for the algorithms ``wanted`` names, and the objects that had to be read for them:
     the store's own checksums (single-part ETag from the listing, else a HEAD) where it keeps every one needed,
-    else the object streamed once."""
+    else the object streamed once.
+
+    An ETag is an MD5 only for a single-part upload without SSE-KMS/SSE-C encryption, which the listing does not
+    tell: an ETag that disagrees with the ``expected`` md5 is confirmed by reading the object."""
     known = {rel: dict(files[rel].checksums) for rel in wanted}
+    expected = expected or {}
     lacking = [rel for rel, algos in wanted.items() if not algos <= known[rel].keys()]
     if store.listable and lacking:
         for rel, sums in store.checksums(lacking).items():
@@ -141,7 +148,9 @@ def object_digests(store: Store, wanted: Mapping[str, set[str]], files: Mapping[
     to_read: list[tuple[str, tuple[str, ...]]] = []
     for rel in sorted(wanted):
         algos = wanted[rel]
-        if algos <= known[rel].keys():
+        md5 = expected.get(rel, {}).get("md5")
+        suspect = "md5" in algos and md5 is not None and known[rel].get("md5") != md5
+        if algos <= known[rel].keys() and not suspect:
             results[rel] = {a: known[rel][a] for a in sorted(algos)}
         else:
             to_read.append((rel, tuple(sorted(algos))))
@@ -167,6 +176,11 @@ def remote_header(url: str, rel: str, size: int) -> NiftiHeader | str:
         return read_header(local_root(store) / rel, opener=lambda: cast("IO[bytes]", RangeFile(store, rel, size)))
     except ReadError as error:
         return str(error)
+
+
+def remote_headers(url: str, batch: list[tuple[str, int]]) -> list[NiftiHeader | str]:
+    """:func:`remote_header` of each (path, size): one executor task per batch."""
+    return [remote_header(url, rel, size) for rel, size in batch]
 
 
 class RemoteRelease:
@@ -236,8 +250,8 @@ class RemoteRelease:
                     facts.manifest_errors[name] = str(error)
         paths = [p for p in facts.files if p.endswith((".nii", ".nii.gz"))]
         items = [(p, self.objects[p].size) for p in paths]
-        read = run_tasks(lambda item: remote_header(self.store.url, *item), items, jobs or HEADER_JOBS,
-                         progress=progress)
+        read = run_batches(partial(remote_headers, self.store.url), iter(items), jobs or HEADER_JOBS,
+                           batch_size=HEADER_BATCH, total=len(items), progress=progress)
         facts.headers = dict(zip(paths, read, strict=True))
         return facts
 
@@ -246,7 +260,8 @@ class RemoteRelease:
         return digests(self.store, manifests, self.objects, jobs, progress=progress)
 
 
-HEADER_JOBS = 16   # headers read at once (each a ranged GET or two: waiting on the network, not the CPU)
+HEADER_JOBS = 16   # header tasks at once (each header a ranged GET or two: waiting on the network, not the CPU)
+HEADER_BATCH = 8   # headers a task reads
 
 
 def _http_names(store: Store) -> list[str]:

@@ -43,10 +43,13 @@ def verify_json(root: str, env: dict[str, str] | None = None, *, exit_code: int)
     return run.report()
 
 
-def test_a_release_in_s3_gives_the_local_report(built_release: Path, s3_environment: S3Server) -> None:
+def test_a_release_in_s3_gives_the_local_report(built_release: Path, s3_environment: S3Server,
+                                                tmp_path: Path) -> None:
     upload_folder(s3_environment.client(), "same", built_release, "release/")
     local = validate_report(built_release, "--no-cache", exit_code=0)
-    remote = validate_report("s3://same/release", exit_code=0)  # type: ignore[arg-type]
+    cache = tmp_path / "cache"
+    remote = validate_report("s3://same/release", "--cache-dir", str(cache), exit_code=0)  # type: ignore[arg-type]
+    assert not cache.exists() and "cache" not in remote["stats"]   # objects are no local files to cache
     assert remote["root"] == "s3://same/release"
     assert remote["stats"]["checked_by"] == {"SHA256SUMS": "store checksum", "MD5SUMS": "store checksum"}
     assert normalised(remote) == normalised(local)
@@ -199,3 +202,24 @@ def test_the_fast_tier_fetches_under_2_percent_of_a_1110_study_release(tmp_path:
     assert [(f.code, f.path) for f in report.findings] == [("CHECKSUM_MISMATCH", CORRUPTED)] * 2   # SHA256SUMS, MD5SUMS
     assert report.stats.model_extra["checked_by"] == {"SHA256SUMS": "store checksum", "MD5SUMS": "store checksum"}
     assert measured["fraction"] < 0.02, measured     # measured: 0.69 % (1.2 MB of 174 MB)
+
+
+def test_an_etag_that_is_no_md5_is_confirmed_by_reading(s3_environment: S3Server) -> None:
+    import hashlib
+
+    from curator.io.remote import RemoteFile
+    from curator.remote_release import object_digests
+
+    client = s3_environment.client()
+    client.create_bucket(Bucket="etags")
+    client.put_object(Bucket="etags", Key="a.bin", Body=b"payload")
+    truth = hashlib.md5(b"payload").hexdigest()
+    # an SSE-KMS or SSE-C object's ETag looks like an MD5 and is not one: the listing cannot tell
+    files = {"a.bin": RemoteFile("a.bin", 7, {"md5": "0" * 32})}
+    found, read = object_digests(open_store("s3://etags"), {"a.bin": {"md5"}}, files, 1,
+                                 expected={"a.bin": {"md5": truth}})
+    assert (found, read) == ({"a.bin": {"md5": truth}}, {"a.bin"})
+    files = {"a.bin": RemoteFile("a.bin", 7, {"md5": truth})}
+    found, read = object_digests(open_store("s3://etags"), {"a.bin": {"md5"}}, files, 1,
+                                 expected={"a.bin": {"md5": truth}})
+    assert (found, read) == ({"a.bin": {"md5": truth}}, set())

@@ -274,8 +274,10 @@ class Store:
             return {}
         found: dict[str, dict[str, str]] = {}
         for rel, head in self._heads([r for r in rels if unsafe_key(r) is None]).items():
+            # a multipart upload's checksum is of its parts' checksums (ChecksumType COMPOSITE): not the object's
+            whole = head.get("ChecksumType", "FULL_OBJECT") != "COMPOSITE"
             sums = {algo: hexed for field, algo in CHECKSUM_FIELDS.items()
-                    if isinstance(head.get(field), str) and (hexed := _hex(head[field])) is not None}
+                    if whole and isinstance(head.get(field), str) and (hexed := _hex(head[field])) is not None}
             md5 = etag_md5(head.get("ETag"))
             if md5:
                 sums["md5"] = md5
