@@ -106,7 +106,8 @@ def _import_fsspec(scheme: str) -> Any:
 
 
 @lru_cache(maxsize=8)
-def _filesystem(scheme: str, endpoint: str | None, limit: float) -> Any:
+def _filesystem(scheme: str, endpoint: str | None, limit: float, pid: int) -> Any:
+    """One filesystem per process (``pid`` in the key: a forked worker makes its own, never its parent's loop)."""
     fsspec = _import_fsspec(scheme)
     if scheme == "s3":
         fs = fsspec.filesystem("s3", skip_instance_cache=True, endpoint_url=endpoint,
@@ -161,7 +162,7 @@ class Store:
         self.scheme = parts.scheme.lower()
         self.url = url.rstrip("/")
         self.listable = self.scheme == "s3"
-        self.fs = _filesystem(self.scheme, _endpoint() if self.scheme == "s3" else None, timeout())
+        self.fs = _filesystem(self.scheme, _endpoint() if self.scheme == "s3" else None, timeout(), os.getpid())
         self._base = self.url[len("s3://"):] if self.scheme == "s3" else self.url
 
     def __repr__(self) -> str:
@@ -331,7 +332,7 @@ class Store:
 
 
 @lru_cache(maxsize=8)
-def _store(url: str, endpoint: str | None, limit: float) -> Store:
+def _store(url: str, endpoint: str | None, limit: float, pid: int) -> Store:
     return Store(url)
 
 
@@ -341,7 +342,7 @@ def open_store(url: str) -> Store:
         raise OptionsError(f"{url} is not an s3:// or http(s):// URL")
     scheme = url.split(":", 1)[0].lower()
     _import_fsspec(scheme)
-    return _store(url.rstrip("/"), _endpoint(), timeout())
+    return _store(url.rstrip("/"), _endpoint(), timeout(), os.getpid())
 
 
 def hash_remote_batch(url: str, batch: list[tuple[str, tuple[str, ...]]]) -> list[dict[str, str] | str]:
