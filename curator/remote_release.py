@@ -111,9 +111,9 @@ def find_sum_file(store: Store, against: str | None) -> tuple[list[Manifest], li
 
 
 def digests(store: Store, manifests: list[Manifest], files: Mapping[str, RemoteFile], jobs: int | None, *,
-            progress: Progress | None = None) -> tuple[dict[str, Digests], dict[str, str]]:
-    """The digests of every listed object, and per manifest how they were had (:data:`STORE` when the store keeps
-    a checksum of the manifest's algorithm for every object it lists that exists, else :data:`READ`).
+            progress: Progress | None = None) -> tuple[dict[str, Digests], dict[str, dict[str, int]]]:
+    """The digests of every listed object, and per manifest how they were had: how many of the objects it lists
+    (that exist) were checked by the store's checksum (:data:`STORE`), how many read in full (:data:`READ`).
 
     An object whose every needed algorithm the store keeps is not read; the others are streamed once each.
     """
@@ -125,7 +125,10 @@ def digests(store: Store, manifests: list[Manifest], files: Mapping[str, RemoteF
                 wanted.setdefault(entry.path, set()).add(entry.algorithm)
                 expected.setdefault(entry.path, {})[entry.algorithm] = entry.digest.lower()
     results, read = object_digests(store, wanted, files, jobs, progress=progress, expected=expected)
-    how = {m.path.name: READ if any(e.path in read for e in m.entries) else STORE for m in manifests}
+    how = {}
+    for manifest in manifests:
+        present = {e.path for e in manifest.entries if e.path in files}
+        how[manifest.path.name] = {STORE: len(present - read), READ: len(present & read)}
     return results, how
 
 
@@ -256,7 +259,7 @@ class RemoteRelease:
         return facts
 
     def digests(self, manifests: list[Manifest], jobs: int | None,
-                progress: Progress | None = None) -> tuple[dict[str, Digests], dict[str, str]]:
+                progress: Progress | None = None) -> tuple[dict[str, Digests], dict[str, dict[str, int]]]:
         return digests(self.store, manifests, self.objects, jobs, progress=progress)
 
 

@@ -346,7 +346,7 @@ def _validate_url(url: str, options: ValidateOptions, started: float) -> Report:
     profile = _tuned(profile, options, config)
     facts = release.facts(profile, deep=False, jobs=options.jobs, progress=_phase(options.progress, "headers"))
     read_registries(facts, read=release.read_document)
-    checked_by: dict[str, str] = {}
+    checked_by: dict[str, dict[str, int]] = {}
     if options.checksums and selection.keeps("CHECKSUM_MISMATCH"):   # digests only when a check judges them
         digests, checked_by = release.digests(facts.manifests, options.jobs,
                                               progress=_phase(options.progress, "checksums"))

@@ -51,7 +51,9 @@ def test_a_release_in_s3_gives_the_local_report(built_release: Path, s3_environm
     remote = validate_report("s3://same/release", "--cache-dir", str(cache), exit_code=0)  # type: ignore[arg-type]
     assert not cache.exists() and "cache" not in remote["stats"]   # objects are no local files to cache
     assert remote["root"] == "s3://same/release"
-    assert remote["stats"]["checked_by"] == {"SHA256SUMS": "store checksum", "MD5SUMS": "store checksum"}
+    listed = len((built_release / "SHA256SUMS").read_text(encoding="utf-8").splitlines())
+    assert remote["stats"]["checked_by"] == {name: {"store checksum": listed, "read in full": 0}
+                                             for name in ("SHA256SUMS", "MD5SUMS")}
     assert normalised(remote) == normalised(local)
     assert remote["stats"]["files"] == local["stats"]["files"] > 20
 
@@ -69,7 +71,8 @@ def test_a_damaged_object_is_named_as_locally(release: Path, s3_environment: S3S
     local_verify = verify_json(str(release), exit_code=1)
     remote_verify = verify_json("s3://damaged", env, exit_code=1)
     assert remote_verify["stats"]["refetch"] == [STUDY]
-    assert remote_verify["stats"]["checked_by"] == {"SHA256SUMS": "store checksum"}
+    listed = remote_verify["stats"]["listed"]
+    assert remote_verify["stats"]["checked_by"] == {"SHA256SUMS": {"store checksum": listed, "read in full": 0}}
     assert normalised(remote_verify) == normalised(local_verify)
 
 
@@ -93,7 +96,9 @@ def test_an_http_base_is_read_through_its_manifest(built_release: Path, range_se
     shutil.copytree(built_release, range_server.folder, dirs_exist_ok=True)
     local = validate_report(built_release, "--no-cache", exit_code=0)
     remote = validate_report(range_server.url, exit_code=0)
-    assert remote["stats"]["checked_by"] == {"SHA256SUMS": "read in full", "MD5SUMS": "read in full"}
+    listed = len((built_release / "SHA256SUMS").read_text(encoding="utf-8").splitlines())
+    assert remote["stats"]["checked_by"] == {name: {"store checksum": 0, "read in full": listed}
+                                             for name in ("SHA256SUMS", "MD5SUMS")}
     assert normalised(remote) == normalised(local)
     flip_byte(range_server.folder / STUDY)
     remote_verify = verify_json(range_server.url, exit_code=1)
@@ -200,7 +205,12 @@ def test_the_fast_tier_fetches_under_2_percent_of_a_1110_study_release(tmp_path:
     report = measured["report"]
     assert measured["studies"] == 1110
     assert [(f.code, f.path) for f in report.findings] == [("CHECKSUM_MISMATCH", CORRUPTED)] * 2   # SHA256SUMS, MD5SUMS
-    assert report.stats.model_extra["checked_by"] == {"SHA256SUMS": "store checksum", "MD5SUMS": "store checksum"}
+    data_files = measured["studies"] + 50   # the studies and the masks; the documents are listed besides
+    by_store = {name: counts["store checksum"] for name, counts in report.stats.model_extra["checked_by"].items()}
+    assert by_store["SHA256SUMS"] > data_files and by_store["MD5SUMS"] > data_files
+    # the corrupted object alone was read: its ETag disagrees with MD5SUMS, which a read confirms
+    assert {name: counts["read in full"] for name, counts in report.stats.model_extra["checked_by"].items()} == {
+        "SHA256SUMS": 1, "MD5SUMS": 1}
     assert measured["fraction"] < 0.02, measured     # measured: 0.69 % (1.2 MB of 174 MB)
 
 
