@@ -334,8 +334,12 @@ def _validate_url(url: str, options: ValidateOptions, started: float) -> Report:
     config = options.config or (load_config(options.config_file) if options.config_file else ValidationConfig())
     options = _merge(options, config)
     selection = _selection(options)
+    named = get_profile(options.profile) if options.profile else None
+    if named is not None and named.gatherer:
+        raise OptionsError(f"{url}: the {named.name} profile is read from a local copy only; on a URL curator "
+                           "validates MosMed-style (NIfTI) releases")
     release = RemoteRelease.open(store)
-    profile = get_profile(options.profile) if options.profile else detect_profile_in(release.kinds())
+    profile = named or detect_profile_in(release.kinds())
     if profile is None:
         finding = make_finding("LAYOUT_UNRECOGNISED", "", profiles=", ".join(sorted(load_profiles())))
         report = finish_report(release.root, None, [finding], None, started, options.fail_on or Severity.error)

@@ -164,6 +164,9 @@ def test_usage_errors_on_urls_are_exit_2(tmp_path: Path) -> None:
     assert "password" not in run.stdout and "user name or password" in run.stderr
     run = run_bounded(["validate", "http://127.0.0.1:9/x", "--deep"], timeout=120)
     run.assert_bounded(exit_code=2, seconds=30, megabytes=300)
+    run = run_bounded(["validate", "http://127.0.0.1:9/x", "--profile", "slices"], timeout=120)
+    run.assert_bounded(exit_code=2, seconds=30, megabytes=300)
+    assert "local copy only" in run.stderr
 
 
 def test_an_object_gone_mid_run_is_a_finding_not_a_crash(built_release: Path, s3_environment: S3Server) -> None:
