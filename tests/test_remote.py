@@ -101,8 +101,10 @@ def test_an_http_base_is_read_through_its_manifest(built_release: Path, range_se
                                              for name in ("SHA256SUMS", "MD5SUMS")}
     assert normalised(remote) == normalised(local)
     flip_byte(range_server.folder / STUDY)
+    (range_server.folder / "README_RU.md").unlink()    # listed, and a 404 now
     remote_verify = verify_json(range_server.url, exit_code=1)
-    assert codes(remote_verify) == [("CHECKSUM_MISMATCH", STUDY)]
+    assert codes(remote_verify) == [("CHECKSUM_MISMATCH", STUDY), ("FILE_MISSING", "README_RU.md")]
+    assert remote_verify["stats"]["refetch"] == ["README_RU.md", STUDY]
 
 
 def test_keys_that_are_no_release_path_are_unsafe(built_release: Path, s3_environment: S3Server) -> None:
