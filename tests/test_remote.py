@@ -216,7 +216,7 @@ def test_the_fast_tier_fetches_under_2_percent_of_a_1110_study_release(tmp_path:
     # the corrupted object alone was read: its ETag disagrees with MD5SUMS, which a read confirms
     assert {name: counts["read in full"] for name, counts in report.stats.model_extra["checked_by"].items()} == {
         "SHA256SUMS": 1, "MD5SUMS": 1}
-    assert measured["fraction"] < 0.02, measured     # measured: 0.69 % (1.2 MB of 174 MB)
+    assert measured["fraction"] < 0.02, measured     # measured: 0.69-0.78 % (1.2-1.4 MB of 174 MB)
 
 
 def test_an_etag_that_is_no_md5_is_confirmed_by_reading(s3_environment: S3Server) -> None:
