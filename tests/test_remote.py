@@ -48,7 +48,7 @@ def test_a_release_in_s3_gives_the_local_report(built_release: Path, s3_environm
     upload_folder(s3_environment.client(), "same", built_release, "release/")
     local = validate_report(built_release, "--no-cache", exit_code=0)
     cache = tmp_path / "cache"
-    remote = validate_report("s3://same/release", "--cache-dir", str(cache), exit_code=0)  # type: ignore[arg-type]
+    remote = validate_report("s3://same/release", "--cache-dir", str(cache), exit_code=0)
     assert not cache.exists() and "cache" not in remote["stats"]   # objects are no local files to cache
     assert remote["root"] == "s3://same/release"
     listed = len((built_release / "SHA256SUMS").read_text(encoding="utf-8").splitlines())
@@ -64,7 +64,7 @@ def test_a_damaged_object_is_named_as_locally(release: Path, s3_environment: S3S
     flip_byte(release / STUDY)   # the same damage on both sides: a publisher's copy re-uploaded with other bytes
     client.put_object(Bucket="damaged", Key=STUDY, Body=(release / STUDY).read_bytes(), ChecksumAlgorithm="SHA256")
     local = validate_report(release, "--no-cache", exit_code=1)
-    remote = validate_report("s3://damaged", exit_code=1)  # type: ignore[arg-type]
+    remote = validate_report("s3://damaged", exit_code=1)
     assert ("CHECKSUM_MISMATCH", STUDY) in codes(remote)
     assert normalised(remote) == normalised(local)
     env = s3_environment.environment()
