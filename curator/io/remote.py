@@ -183,9 +183,8 @@ class Store:
         """Raise RemoteError when the root cannot be reached (a missing bucket, refused connection, ...)."""
         if self.scheme != "s3":
             return
-        bucket = self._base.split("/", 1)[0]
         try:
-            self.fs.ls(bucket, refresh=True) if "/" not in self._base else self.fs.ls(self._base, refresh=True)
+            self.fs.ls(self._base, refresh=True)
         except FileNotFoundError as error:
             raise RemoteError(f"{self.url} does not exist ({_one_line(error)})") from error
         except Exception as error:
