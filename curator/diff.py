@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from curator.errors import RunError
 from curator.executor import run_tasks
@@ -16,10 +16,22 @@ from curator.io import ReadError
 from curator.io.compare import compare_volumes
 from curator.io.hashing import hash_file
 from curator.io.inventory import walk
-from curator.io.registry import read_registry
+from curator.io.registry import (
+    XLSX_MAX_TOTAL_BYTES,
+    RegistryReadError,
+    RegistryTable,
+    read_registry,
+    registry_from_bytes,
+)
+from curator.io.remote import is_url, open_store
 from curator.models.registry import REGISTRY_COLUMNS
 
+if TYPE_CHECKING:
+    from curator.remote_release import RemoteRelease
+
 NIFTI = (".nii", ".nii.gz")
+UNDECODED = ("the bytes differ; in object storage the voxels are not decoded, so a repackaging cannot be told from "
+             "a change of data")
 REGISTRY = ("dataset_registry.xlsx", "dataset_registry.csv")
 
 
@@ -59,15 +71,59 @@ class ReleaseDiff:
                 "registry": self.registry, "readmes": self.readmes}
 
 
-def _files(root: Path) -> dict[str, int]:
-    return {e.path: e.size for e in walk(root) if e.kind == "file"}
+class _Side:
+    """One release of the two: a local folder, or a release in object storage (``remote``), where files are
+    compared by the store's checksums (else streamed once) and NIfTI voxels are not decoded."""
+
+    def __init__(self, root: Path | str) -> None:
+        self.remote: RemoteRelease | None = None
+        if isinstance(root, str) and is_url(root):
+            from curator.remote_release import RemoteRelease
+
+            self.remote = RemoteRelease.open(open_store(root))
+            self.root, self.name = self.remote.root, self.remote.store.url
+            self.files = {rel: item.size for rel, item in self.remote.objects.items()}
+            return
+        self.root = Path(root)
+        if not self.root.is_dir():
+            raise RunError(f"{self.root} is not a folder")
+        self.name = str(self.root)
+        self.files = {e.path: e.size for e in walk(self.root) if e.kind == "file"}
+
+    def sha256(self, paths: list[str], jobs: int | None) -> dict[str, str]:
+        """Each path's SHA-256 (an empty string when it cannot be read)."""
+        if self.remote is None:
+            def one(path: str) -> str:
+                try:
+                    return hash_file(self.root / path, ["sha256"])["sha256"]
+                except OSError:
+                    return ""
+            return dict(zip(paths, run_tasks(one, paths, jobs), strict=True))
+        from curator.remote_release import object_digests
+
+        found, _ = object_digests(self.remote.store, {p: {"sha256"} for p in paths}, self.remote.objects, jobs)
+        return {p: d.get("sha256", "") if isinstance(d, dict) else "" for p, d in found.items()}
+
+    def registry(self, name: str) -> RegistryTable:
+        if self.remote is None:
+            return read_registry(self.root / name, list(REGISTRY_COLUMNS))
+        try:
+            data = self.remote.read_document(self.root / name, XLSX_MAX_TOTAL_BYTES)
+        except OSError as error:
+            raise RegistryReadError(f"cannot read the file ({error})") from error
+        return registry_from_bytes(data, self.root / name, list(REGISTRY_COLUMNS))
+
+    def lines(self, path: str) -> list[str]:
+        if self.remote is None:
+            return (self.root / path).read_text(encoding="utf-8", errors="replace").splitlines()
+        return (self.remote.text(path) or "").splitlines()
 
 
-def _registry_rows(root: Path) -> dict[int, tuple[Any, ...]] | None:
+def _registry_rows(side: _Side) -> dict[int, tuple[Any, ...]] | None:
     for name in REGISTRY:
-        if (root / name).is_file():
+        if name in side.files:
             try:
-                table = read_registry(root / name, list(REGISTRY_COLUMNS))
+                table = side.registry(name)
             except ReadError:
                 return None
             rows: dict[int, tuple[Any, ...]] = {}
@@ -107,24 +163,24 @@ def _classify(old: Path, new: Path, path: str) -> FileChange:
     return FileChange(path, "data changed")
 
 
-def diff_releases(old: Path | str, new: Path | str, jobs: int | None = None) -> ReleaseDiff:
-    old, new = Path(old), Path(new)
-    for root in (old, new):
-        if not root.is_dir():
-            raise RunError(f"{root} is not a folder")
-    before, after = _files(old), _files(new)
-    result = ReleaseDiff(old=str(old), new=str(new), added=sorted(set(after) - set(before)),
+def diff_releases(old_root: Path | str, new_root: Path | str, jobs: int | None = None) -> ReleaseDiff:
+    """OLD and NEW are folders, or releases in object storage given as URL text (s3://, http(s)://)."""
+    old_side, new_side = _Side(old_root), _Side(new_root)
+    old, new = old_side.root, new_side.root
+    before, after = old_side.files, new_side.files
+    result = ReleaseDiff(old=old_side.name, new=new_side.name, added=sorted(set(after) - set(before)),
                          removed=sorted(set(before) - set(after)))
     common = sorted(set(before) & set(after))
     same_size = [p for p in common if before[p] == after[p]]
-
-    def digest_pair(path: str) -> bool:
-        return hash_file(old / path, ["sha256"]) == hash_file(new / path, ["sha256"])
-
-    identical = {p for p, same in zip(same_size, run_tasks(digest_pair, same_size, jobs), strict=True) if same}
+    old_sums, new_sums = old_side.sha256(same_size, jobs), new_side.sha256(same_size, jobs)
+    identical = {p for p in same_size if old_sums[p] and old_sums[p] == new_sums[p]}
     changed = [p for p in common if p not in identical]
-    result.changed = run_tasks(lambda p: _classify(old, new, p), changed, jobs)
-    old_rows, new_rows = _registry_rows(old), _registry_rows(new)
+    if old_side.remote is None and new_side.remote is None:
+        result.changed = run_tasks(lambda p: _classify(old, new, p), changed, jobs)
+    else:
+        result.changed = [FileChange(p, "data changed", {"note": UNDECODED}) if p.endswith(NIFTI)
+                          else FileChange(p, "changed") for p in changed]
+    old_rows, new_rows = _registry_rows(old_side), _registry_rows(new_side)
     if old_rows is not None and new_rows is not None:
         result.registry = {
             "added": sorted(set(new_rows) - set(old_rows)),
@@ -134,7 +190,6 @@ def diff_releases(old: Path | str, new: Path | str, jobs: int | None = None) -> 
         result.registry = {k: v for k, v in result.registry.items() if v}
     for path in changed:
         if path.startswith("README_") and path.endswith(".md"):
-            a = (old / path).read_text(encoding="utf-8", errors="replace").splitlines()
-            b = (new / path).read_text(encoding="utf-8", errors="replace").splitlines()
+            a, b = old_side.lines(path), new_side.lines(path)
             result.readmes[path] = {"lines_added": len(set(b) - set(a)), "lines_removed": len(set(a) - set(b))}
     return result

@@ -12,13 +12,20 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from functools import partial
 from pathlib import Path
+from typing import IO, cast
 
 from curator.errors import OptionsError, RunError
 from curator.executor import Progress, run_batches
+from curator.io import ReadError
+from curator.io.card import card_from_text
 from curator.io.checksum_listings import SUM_FILES, sum_algorithm
+from curator.io.facts import Facts, Readme
 from curator.io.inventory import Entry
 from curator.io.manifest import Manifest, ManifestReadError, parse_manifest_bytes
-from curator.io.remote import RemoteFile, Store, TooLargeError, hash_remote_batch, unsafe_key
+from curator.io.nifti import NiftiHeader, read_header
+from curator.io.remote import RangeFile, RemoteFile, Store, TooLargeError, hash_remote_batch, open_store, unsafe_key
+from curator.models.card import DatasetCard
+from curator.models.profile import Profile
 
 Digests = dict[str, str] | str
 MANIFEST_LIMIT = 512 << 20     # a sum file larger than this is not read (a million lines are about 100 MB)
@@ -104,18 +111,38 @@ def find_sum_file(store: Store, against: str | None) -> tuple[list[Manifest], li
 
 
 def digests(store: Store, manifests: list[Manifest], files: Mapping[str, RemoteFile], jobs: int | None, *,
-            progress: Progress | None = None) -> tuple[dict[str, Digests], dict[str, str]]:
-    """The digests of every listed object, and per manifest how they were had (:data:`STORE` when the store keeps
-    a checksum of the manifest's algorithm for every object it lists that exists, else :data:`READ`).
+            progress: Progress | None = None) -> tuple[dict[str, Digests], dict[str, dict[str, int]]]:
+    """The digests of every listed object, and per manifest how they were had: how many of the objects it lists
+    (that exist) were checked by the store's checksum (:data:`STORE`), how many read in full (:data:`READ`).
 
     An object whose every needed algorithm the store keeps is not read; the others are streamed once each.
     """
     wanted: dict[str, set[str]] = {}
+    expected: dict[str, dict[str, str]] = {}
     for manifest in manifests:
         for entry in manifest.entries:
             if entry.path in files:
                 wanted.setdefault(entry.path, set()).add(entry.algorithm)
+                expected.setdefault(entry.path, {})[entry.algorithm] = entry.digest.lower()
+    results, read = object_digests(store, wanted, files, jobs, progress=progress, expected=expected)
+    how = {}
+    for manifest in manifests:
+        present = {e.path for e in manifest.entries if e.path in files}
+        how[manifest.path.name] = {STORE: len(present - read), READ: len(present & read)}
+    return results, how
+
+
+def object_digests(store: Store, wanted: Mapping[str, set[str]], files: Mapping[str, RemoteFile],
+                   jobs: int | None, *, progress: Progress | None = None,
+                   expected: Mapping[str, dict[str, str]] | None = None) -> tuple[dict[str, Digests], set[str]]:
+    """Each object's digests for the algorithms ``wanted`` names, and the objects that had to be read for them:
+    the store's own checksums (single-part ETag from the listing, else a HEAD) where it keeps every one needed,
+    else the object streamed once.
+
+    An ETag is an MD5 only for a single-part upload without SSE-KMS/SSE-C encryption, which the listing does not
+    tell: an ETag that disagrees with the ``expected`` md5 is confirmed by reading the object."""
     known = {rel: dict(files[rel].checksums) for rel in wanted}
+    expected = expected or {}
     lacking = [rel for rel, algos in wanted.items() if not algos <= known[rel].keys()]
     if store.listable and lacking:
         for rel, sums in store.checksums(lacking).items():
@@ -124,15 +151,141 @@ def digests(store: Store, manifests: list[Manifest], files: Mapping[str, RemoteF
     to_read: list[tuple[str, tuple[str, ...]]] = []
     for rel in sorted(wanted):
         algos = wanted[rel]
-        if algos <= known[rel].keys():
+        md5 = expected.get(rel, {}).get("md5")
+        suspect = "md5" in algos and md5 is not None and known[rel].get("md5") != md5
+        if algos <= known[rel].keys() and not suspect:
             results[rel] = {a: known[rel][a] for a in sorted(algos)}
         else:
             to_read.append((rel, tuple(sorted(algos))))
-    read = {rel for rel, _ in to_read}
-    fresh = run_batches(partial(hash_remote_batch, store.url), iter(to_read), jobs or 8,
+    fresh = run_batches(partial(hash_remote_batch, store.url), iter(to_read), jobs or READ_JOBS,
                         weigh=lambda item: files[item[0]].size, batch_bytes=BATCH_BYTES, batch_size=BATCH_FILES,
                         total=len(to_read), progress=progress)
     for (rel, _), result in zip(to_read, fresh, strict=True):
         results[rel] = result
-    how = {m.path.name: READ if any(e.path in read for e in m.entries) else STORE for m in manifests}
-    return results, how
+    return results, {rel for rel, _ in to_read}
+
+
+READ_JOBS = 8   # objects streamed at once (waiting on the network more than hashing)
+
+
+TEXT_LIMIT = 4 << 20    # a README, LICENSE or card larger than this is not read (as locally: validate.MAX_TEXT)
+
+
+def remote_header(url: str, rel: str, size: int) -> NiftiHeader | str:
+    """A NIfTI object's header from ranged reads of its first bytes and its last four (the gzip ISIZE), by the same
+    reader as a local file's; or why it cannot be read. A function of plain data: any worker can run it."""
+    store = open_store(url)
+    try:
+        return read_header(local_root(store) / rel, opener=lambda: cast("IO[bytes]", RangeFile(store, rel, size)))
+    except ReadError as error:
+        return str(error)
+
+
+def remote_headers(url: str, batch: list[tuple[str, int]]) -> list[NiftiHeader | str]:
+    """:func:`remote_header` of each (path, size): one executor task per batch."""
+    return [remote_header(url, rel, size) for rel, size in batch]
+
+
+class RemoteRelease:
+    """A release in object storage, as validate reads it: the entries (S3: the listing; HTTP: the documents and
+    the files its sum files name, a HEAD each), documents read whole within limits, headers by ranged reads."""
+
+    def __init__(self, store: Store, entries: list[Entry], objects: dict[str, RemoteFile]) -> None:
+        self.store, self.entries, self.objects = store, entries, objects
+        self.root = local_root(store)
+
+    @classmethod
+    def open(cls, store: Store) -> RemoteRelease:
+        if store.listable:
+            return cls(store, *inventory(store))
+        return cls(store, *inventory(store, _http_names(store)))
+
+    def kinds(self) -> dict[str, str]:
+        return {e.path: e.kind for e in self.entries}
+
+    def read(self, rel: str, limit: int) -> bytes:
+        """A whole object of at most ``limit`` bytes: OSError when absent, TooLargeError beyond the limit."""
+        found = self.objects.get(rel)
+        if found is None:
+            raise FileNotFoundError(rel)
+        return self.store.read_small(rel, limit, found.size)
+
+    def read_document(self, path: Path, limit: int) -> bytes:
+        """:meth:`read` of a file named by its path under :attr:`root` (as the registry reader names it)."""
+        try:
+            return self.read(path.relative_to(self.root).as_posix(), limit)
+        except TooLargeError as error:
+            raise OSError(str(error)) from error
+
+    def text(self, rel: str) -> str | None:
+        try:
+            return self.read(rel, TEXT_LIMIT).decode("utf-8", errors="replace")
+        except (OSError, TooLargeError):
+            return None
+
+    def card(self) -> DatasetCard | None:
+        text = self.text("dataset.yaml")
+        if text is None:
+            return None
+        try:
+            return card_from_text(text, self.root / "dataset.yaml")
+        except ReadError:
+            return None
+
+    def facts(self, profile: Profile, *, deep: bool, jobs: int | None, progress: Progress | None = None) -> Facts:
+        """Everything but the registry (validate.read_registries reads it through :meth:`read_document`) and the
+        digests (:meth:`digests`)."""
+        card = self.card()
+        facts = Facts(root=self.root, profile=profile, languages=list(card.languages if card else profile.languages),
+                      entries=self.entries, deep=deep, jobs=jobs)
+        facts.card = card
+        facts.licence_text = self.text("LICENSE")
+        for lang in facts.languages:
+            name = f"README_{lang.upper()}.md"
+            text = self.text(name)
+            if text is not None:
+                facts.readmes[lang] = Readme(name, text)
+        for name in profile.manifests:
+            if name in self.objects:
+                try:
+                    facts.manifests.append(read_sum_file(self.store, self.root, name, self.objects[name].size))
+                except ManifestReadError as error:
+                    facts.manifest_errors[name] = str(error)
+        paths = [p for p in facts.files if p.endswith((".nii", ".nii.gz"))]
+        items = [(p, self.objects[p].size) for p in paths]
+        read = run_batches(partial(remote_headers, self.store.url), iter(items), jobs or HEADER_JOBS,
+                           batch_size=HEADER_BATCH, total=len(items), progress=progress)
+        facts.headers = dict(zip(paths, read, strict=True))
+        return facts
+
+    def digests(self, manifests: list[Manifest], jobs: int | None,
+                progress: Progress | None = None) -> tuple[dict[str, Digests], dict[str, dict[str, int]]]:
+        return digests(self.store, manifests, self.objects, jobs, progress=progress)
+
+
+HEADER_JOBS = 16   # header tasks at once (each header a ranged GET or two: waiting on the network, not the CPU)
+HEADER_BATCH = 8   # headers a task reads
+
+
+def _http_names(store: Store) -> list[str]:
+    """What an HTTP base (no listing) is asked for: the documents every profile names, the READMEs of the card's
+    languages, the sum files, and every file the sum files name."""
+    from curator.profiles import load_profiles
+
+    names = {"dataset.yaml", "LICENSE", *SUM_FILES}
+    for profile in load_profiles().values():
+        names.update(profile.manifests)
+        if profile.registry is not None:
+            names.update(n for n in (profile.registry.path, profile.registry.csv) if n)
+    found = store.files_named(sorted(names))
+    release = RemoteRelease(store, [], found)
+    card = release.card()
+    languages = card.languages if card else ["en", "ru"]
+    found.update(store.files_named([f"README_{lang.upper()}.md" for lang in languages]))
+    for name in [n for n in SUM_FILES if n in found]:
+        try:
+            manifest = read_sum_file(store, local_root(store), name, found[name].size)
+        except ManifestReadError:
+            continue
+        names.update(e.path for e in manifest.entries)
+    return sorted(names | found.keys())

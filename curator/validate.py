@@ -26,12 +26,19 @@ from curator.io.inventory import walk
 from curator.io.manifest import parse_manifest
 from curator.io.nifti import NiftiHeader, header_from_json, header_to_json, read_header
 from curator.io.payload import scan_unit
-from curator.io.registry import read_registry
+from curator.io.registry import (
+    XLSX_MAX_TOTAL_BYTES,
+    RegistryReadError,
+    RegistryTable,
+    read_registry,
+    registry_from_bytes,
+)
+from curator.io.remote import is_url, open_store
 from curator.models.card import DatasetCard
 from curator.models.config import ValidationConfig
 from curator.models.findings import Report, Severity
 from curator.models.profile import Profile
-from curator.profiles import detect_profile, get_profile, load_profiles
+from curator.profiles import detect_profile, detect_profile_in, get_profile, load_profiles
 from curator.report_closing import finish_report
 from curator.root_and_hashes import check_root, hash_listed
 
@@ -133,22 +140,34 @@ def readers_needed(keeps: Callable[[str], bool]) -> set[str]:
             for reader in getattr(module, "READERS", ())}
 
 
-def read_registries(facts: Facts, *, copy: bool = True) -> None:
+def read_registries(facts: Facts, *, copy: bool = True,
+                    read: Callable[[Path, int], bytes] | None = None) -> None:
     """The profile's registry (the workbook, else its CSV) into ``facts.registry`` and the rows that pass their
     schema into ``facts.rows``; with ``copy``, also the CSV copy beside a workbook. Reading problems are stored
-    in ``facts.registry_error``/``registry_copy_error``, never raised. validate and the review page read so."""
+    in ``facts.registry_error``/``registry_copy_error``, never raised. validate and the review page read so.
+    ``read(path, limit)`` gives a file's bytes some other way (a release in object storage)."""
     spec, files, root = facts.profile.registry, facts.files, facts.root
     if spec is None:
         return
+
+    def table(path: Path, sheet: str | None) -> RegistryTable:
+        if read is None:
+            return read_registry(path, spec.columns, sheet)
+        try:
+            data = read(path, XLSX_MAX_TOTAL_BYTES)
+        except OSError as error:
+            raise RegistryReadError(f"cannot read the file ({error})") from error
+        return registry_from_bytes(data, path, spec.columns, sheet)
+
     main = spec.path if spec.path in files else (spec.csv if spec.csv and spec.csv in files else None)
     if main is not None:
         try:
-            facts.registry = read_registry(root / main, spec.columns, spec.sheet)
+            facts.registry = table(root / main, spec.sheet)
         except ReadError as error:
             facts.registry_error = str(error)
         if copy and spec.csv and main != spec.csv and spec.csv in files:
             try:
-                facts.registry_copy = read_registry(root / spec.csv, spec.columns)
+                facts.registry_copy = table(root / spec.csv, None)
             except ReadError as error:
                 facts.registry_copy_error = str(error)
     facts.rows, _ = registry_check.parse_rows(facts)
@@ -264,9 +283,12 @@ def _scan_payloads(facts: Facts, paths: list[str], jobs: int | None, progress: P
 
 
 def validate(root: Path | str, options: ValidateOptions | None = None) -> Report:
-    """Check the release at ``root``; raise RunError if it cannot be checked at all."""
+    """Check the release at ``root`` (a folder, or an s3:// or http(s):// URL given as text); raise RunError if it
+    cannot be checked at all."""
     options = options or ValidateOptions()
     started = time.perf_counter()
+    if isinstance(root, str) and is_url(root):
+        return _validate_url(root, options, started)
     root = Path(root)
     check_root(root)
     config, config_where = _configuration(root, options)
@@ -276,6 +298,18 @@ def validate(root: Path | str, options: ValidateOptions | None = None) -> Report
     if profile is None:
         finding = make_finding("LAYOUT_UNRECOGNISED", "", profiles=", ".join(sorted(load_profiles())))
         return finish_report(root, None, [finding], None, started, options.fail_on or Severity.error)
+    profile = _tuned(profile, options, config)
+    cache = Cache(options.cache_dir) if options.cache_dir else None
+    try:
+        facts = gather(root, profile, options, cache, readers_needed(selection.keeps))
+    finally:
+        if cache is not None:
+            cache.close()
+    return _report(root, profile, facts, options, selection, config, config_where, started, cache)
+
+
+def _tuned(profile: Profile, options: ValidateOptions, config: ValidationConfig) -> Profile:
+    """The profile with the tolerances and labels the options and configuration set."""
     if options.tolerance_voxels is not None or options.tolerance_degrees is not None:
         tolerance = profile.geometry.model_copy(update={
             k: v for k, v in (("voxel_fraction", options.tolerance_voxels), ("degrees", options.tolerance_degrees))
@@ -283,12 +317,53 @@ def validate(root: Path | str, options: ValidateOptions | None = None) -> Report
         profile = profile.model_copy(update={"geometry": tolerance})
     if config.labels is not None:
         profile = profile.model_copy(update={"labels": list(config.labels)})
-    cache = Cache(options.cache_dir) if options.cache_dir else None
-    try:
-        facts = gather(root, profile, options, cache, readers_needed(selection.keeps))
-    finally:
-        if cache is not None:
-            cache.close()
+    return profile
+
+
+def _validate_url(url: str, options: ValidateOptions, started: float) -> Report:
+    """validate of a release in object storage (s3://, http(s)://): the fast tier from the listing, documents read
+    whole within limits, each NIfTI header by ranged reads, and the manifests' digests from the store's checksums
+    where it keeps them (else each object streamed once). The configuration file is not looked for in the store,
+    and the privacy audit's readers (which read whole documents and images) do not run: stated in README."""
+    from curator.remote_release import RemoteRelease
+
+    store = open_store(url)
+    if options.deep or options.changed_since or options.identifiers:
+        raise OptionsError(f"{url}: --deep, --changed-since and --identifiers need a local copy of the release "
+                           "(on a URL only the fast tier runs)")
+    config = options.config or (load_config(options.config_file) if options.config_file else ValidationConfig())
+    options = _merge(options, config)
+    selection = _selection(options)
+    named = get_profile(options.profile) if options.profile else None
+    if named is not None and named.gatherer:
+        raise OptionsError(f"{url}: the {named.name} profile is read from a local copy only; on a URL curator "
+                           "validates MosMed-style (NIfTI) releases")
+    release = RemoteRelease.open(store)
+    profile = named or detect_profile_in(release.kinds())
+    if profile is None:
+        finding = make_finding("LAYOUT_UNRECOGNISED", "", profiles=", ".join(sorted(load_profiles())))
+        report = finish_report(release.root, None, [finding], None, started, options.fail_on or Severity.error)
+        return report.model_copy(update={"root": store.url})
+    if profile.gatherer:
+        raise OptionsError(f"{url}: the {profile.name} profile is read from a local copy only; on a URL curator "
+                           "validates MosMed-style (NIfTI) releases")
+    profile = _tuned(profile, options, config)
+    facts = release.facts(profile, deep=False, jobs=options.jobs, progress=_phase(options.progress, "headers"))
+    read_registries(facts, read=release.read_document)
+    checked_by: dict[str, dict[str, int]] = {}
+    if options.checksums and selection.keeps("CHECKSUM_MISMATCH"):   # digests only when a check judges them
+        digests, checked_by = release.digests(facts.manifests, options.jobs,
+                                              progress=_phase(options.progress, "checksums"))
+        facts.digests.update(digests)
+    report = _report(release.root, profile, facts, options, selection, config, "", started, None,
+                     {"checked_by": checked_by} if checked_by else {})
+    return report.model_copy(update={"root": store.url})
+
+
+def _report(root: Path, profile: Profile, facts: Facts, options: ValidateOptions, selection: _Selection,
+            config: ValidationConfig, config_where: str, started: float, cache: Cache | None,
+            more: dict[str, object] | None = None) -> Report:
+    """Run the checks on the facts gathered and make the report."""
     findings = [f for module in CHECK_MODULES for f in module.check(facts)
                 if selection.keeps(f.code) and (facts.scope is None or f.path in facts.scope or f.path == "")]
     outcome = apply_config(findings, config, config_where, options.today or dt.date.today())
@@ -307,6 +382,7 @@ def validate(root: Path | str, options: ValidateOptions | None = None) -> Report
         extra["categories"] = registry_check.category_counts(facts.rows)
     if facts.dicom_audit is not None and facts.dicom_audit.files:
         extra["deid_edition"] = DEID_EDITION  # the PS3.15 edition the DICOM files were judged against
+    extra.update(more or {})
     return finish_report(root, profile.name, findings, facts, started, options.fail_on or Severity.error, extra)
 
 

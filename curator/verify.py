@@ -62,7 +62,7 @@ class Reading:
         self.digests: dict[str, dict[str, str] | str] | None = None
         self.cache: dict[str, int | str] | None = None   # hits, misses and any warning of the cache
         self.url: str | None = None                      # a release in object storage: its URL (root is a name)
-        self.checked_by: dict[str, str] | None = None    # URL: per manifest, store checksums or objects read
+        self.checked_by: dict[str, dict[str, int]] | None = None   # URL: per manifest, objects checked how
         self._files: tuple[list[Entry], dict[str, Entry]] | None = None
 
     @property

@@ -23,7 +23,7 @@ from curator.cli.main import main
 SARIF_SCHEMA = Path(__file__).resolve().parents[2] / "shared" / "schemas" / "sarif-schema-2.1.0.json"
 
 
-def validate_output(root: Path, *args: str, exit_code: int) -> str:
+def validate_output(root: Path | str, *args: str, exit_code: int) -> str:
     """Run ``curator validate ROOT *ARGS`` in process, assert its exit code and return what it printed.
 
     For the formats other than JSON (sarif, junit, github, text) and for runs that write their reports to files.
@@ -37,7 +37,7 @@ def validate_output(root: Path, *args: str, exit_code: int) -> str:
     return result.output
 
 
-def validate_report(root: Path, *args: str, exit_code: int) -> dict[str, Any]:
+def validate_report(root: Path | str, *args: str, exit_code: int) -> dict[str, Any]:
     """Run ``curator validate ROOT --format json *ARGS``, assert its exit code and return the JSON report."""
     report: dict[str, Any] = json.loads(validate_output(root, "--format", "json", *args, exit_code=exit_code))
     return report

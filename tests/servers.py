@@ -128,15 +128,15 @@ class _Counting:
         return self._counted(path, self.app(environ, start_response))
 
     def _counted(self, path: str, body: Iterable[bytes]) -> Iterable[bytes]:
-        sent = 0
-        try:
-            for chunk in body:
-                sent += len(chunk)
-                yield chunk
-        finally:
+        # counted before each chunk is handed to the server: a client that has the bytes finds them counted (added
+        # up when the body ended, a counters request right after a GET could come first and read 0)
+        with self.lock:
+            self.by_key[path] += 0
+        for chunk in body:
             with self.lock:
-                self.bytes_out += sent
-                self.by_key[path] += sent
+                self.bytes_out += len(chunk)
+                self.by_key[path] += len(chunk)
+            yield chunk
 
 
 def _serve_s3(port: int) -> None:
@@ -179,6 +179,14 @@ def send_ranged(handler: BaseHTTPRequestHandler, data: bytes, count: Callable[[i
     handler.wfile.write(data[start:end + 1])
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """A client that hangs up mid-answer (a reader that took the bytes it needed) is no server error to print."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 class RangeServer:
     """``with RangeServer(folder) as http:`` serves ``folder`` on ``http.url`` (http://127.0.0.1:PORT/).
 
@@ -201,7 +209,7 @@ class RangeServer:
         self.documents: dict[str, bytes] = {}
         self.aliases: dict[str, str] = {}
         self.lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server = _QuietServer(("127.0.0.1", 0), self._handler())
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}/"
 
     def __enter__(self) -> RangeServer:
@@ -333,6 +341,55 @@ class RangeServer:
                     self.wfile.write(text)
 
         return Handler
+
+
+def upload_folder(client: Any, bucket: str, folder: Path, prefix: str = "") -> list[str]:
+    """Put every file under ``folder`` into ``bucket`` (made if missing) under ``prefix``, as a publisher would:
+    each object with a SHA-256 checksum (``ChecksumAlgorithm="SHA256"``), eight uploads at once. Returns the keys."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    if bucket not in {b["Name"] for b in client.list_buckets().get("Buckets", [])}:
+        client.create_bucket(Bucket=bucket)
+    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    keys = [prefix + p.relative_to(folder).as_posix() for p in files]
+
+    def put(pair: tuple[Path, str]) -> None:
+        client.put_object(Bucket=bucket, Key=pair[1], Body=pair[0].read_bytes(), ChecksumAlgorithm="SHA256")
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(put, zip(files, keys, strict=True)))
+    return keys
+
+
+class HangingServer:
+    """``with HangingServer() as hang:`` a TCP listener on ``hang.url`` that accepts connections and never answers
+    (a server that hangs): clients must give up on their own timeouts."""
+
+    def __init__(self) -> None:
+        self._socket = socket.socket()
+        self._socket.bind(("127.0.0.1", 0))
+        self._socket.listen(64)
+        self.url = f"http://127.0.0.1:{self._socket.getsockname()[1]}/"
+        self._held: list[socket.socket] = []
+        self._stop = threading.Event()
+
+    def __enter__(self) -> HangingServer:
+        def accept() -> None:
+            self._socket.settimeout(0.2)
+            while not self._stop.is_set():
+                try:
+                    self._held.append(self._socket.accept()[0])
+                except OSError:
+                    continue
+
+        threading.Thread(target=accept, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        for held in self._held:
+            held.close()
+        self._socket.close()
 
 
 if __name__ == "__main__":  # python -m tests.servers s3 PORT

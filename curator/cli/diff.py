@@ -15,17 +15,18 @@ from curator.cli.main import EXIT_INVALID, EXIT_VALID, guarded
 
 
 @click.command()
-@click.argument("old", type=click.Path(path_type=Path))
-@click.argument("new", type=click.Path(path_type=Path))
+@click.argument("old")
+@click.argument("new")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "markdown"]), default="text", show_default=True)
 @click.option("--jobs", "-j", type=click.IntRange(min=1))
 @guarded
-def diff(old: Path, new: Path, fmt: str, jobs: int | None) -> None:
-    """What changed from release OLD to NEW, and the SemVer bump it calls for (exit 0 same, 1 different)."""
+def diff(old: str, new: str, fmt: str, jobs: int | None) -> None:
+    """What changed from release OLD to NEW, and the SemVer bump it calls for (exit 0 same, 1 different).
+    OLD and NEW may be folders or releases in object storage (s3://bucket/prefix, http(s):// bases)."""
     from curator.diff import diff_releases
     from curator.render.diff import diff_json, diff_markdown, diff_text
 
-    result = diff_releases(old, new, jobs)
+    result = diff_releases(old if "://" in old else Path(old), new if "://" in new else Path(new), jobs)
     renderers = {"text": diff_text, "json": diff_json, "markdown": diff_markdown}
     click.echo(renderers[fmt](result), nl=False)
     sys.exit(EXIT_VALID if result.bump == "NONE" else EXIT_INVALID)

@@ -17,7 +17,7 @@ from curator.cli.options import report_options
 
 
 @click.command()
-@click.argument("root", type=click.Path(path_type=Path))
+@click.argument("root")
 @click.option("--profile", help="Layout profile (default: detected from the folder).")
 @report_options
 @click.option("--fail-on", type=click.Choice(["error", "warning", "info"]),
@@ -45,12 +45,13 @@ from curator.cli.options import report_options
 @click.option("--changed-since", metavar="REF",
               help="Only files changed since this git ref (plus the registry, manifests and READMEs).")
 @guarded
-def validate(root: Path, profile: str | None, fmt: tuple[str, ...], fail_on: str | None, config_file: Path | None,
+def validate(root: str, profile: str | None, fmt: tuple[str, ...], fail_on: str | None, config_file: Path | None,
              no_config: bool, select: tuple[str, ...],
              ignore: tuple[str, ...], jobs: int | None, tier: str, tolerance_voxels: float | None,
              tolerance_degrees: float | None, lang: str, identifiers: Path | None, output: tuple[Path, ...],
              verbose: bool, cache_dir: Path | None, no_cache: bool, changed_since: str | None) -> None:
-    """Check the release at ROOT: files, registry, NIfTI headers, checksums."""
+    """Check the release at ROOT: files, registry, NIfTI headers, checksums. ROOT is a folder, or a release in
+    object storage: s3://bucket/prefix or an http(s):// base (fast tier; credentials from the environment)."""
     from curator.io.cache import default_cache_dir
     from curator.models.findings import Severity
     from curator.render.progress import ProgressLine
@@ -66,7 +67,7 @@ def validate(root: Path, profile: str | None, fmt: tuple[str, ...], fail_on: str
                               cache_dir=None if no_cache else (cache_dir or default_cache_dir()),
                               changed_since=changed_since)
     try:
-        report = run_validate(root, options)
+        report = run_validate(root if "://" in root else Path(root), options)
     finally:
         progress.close()
     cache_warning((report.stats.model_extra or {}).get("cache"))

@@ -101,12 +101,13 @@ def _import_fsspec(scheme: str) -> Any:
             import aiohttp  # noqa: F401
     except ImportError as error:
         raise RemoteExtraMissingError(f"reading a release at a {scheme}:// URL needs the remote extra: "
-                                 f"pip install '{EXTRA}' ({error.name} is missing)") from error
+                                 f"pip install '{EXTRA}' ({error.name or error} is missing)") from error
     return fsspec
 
 
 @lru_cache(maxsize=8)
-def _filesystem(scheme: str, endpoint: str | None, limit: float) -> Any:
+def _filesystem(scheme: str, endpoint: str | None, limit: float, pid: int) -> Any:
+    """One filesystem per process (``pid`` in the key: a forked worker makes its own, never its parent's loop)."""
     fsspec = _import_fsspec(scheme)
     if scheme == "s3":
         fs = fsspec.filesystem("s3", skip_instance_cache=True, endpoint_url=endpoint,
@@ -161,7 +162,7 @@ class Store:
         self.scheme = parts.scheme.lower()
         self.url = url.rstrip("/")
         self.listable = self.scheme == "s3"
-        self.fs = _filesystem(self.scheme, _endpoint() if self.scheme == "s3" else None, timeout())
+        self.fs = _filesystem(self.scheme, _endpoint() if self.scheme == "s3" else None, timeout(), os.getpid())
         self._base = self.url[len("s3://"):] if self.scheme == "s3" else self.url
 
     def __repr__(self) -> str:
@@ -182,9 +183,8 @@ class Store:
         """Raise RemoteError when the root cannot be reached (a missing bucket, refused connection, ...)."""
         if self.scheme != "s3":
             return
-        bucket = self._base.split("/", 1)[0]
         try:
-            self.fs.ls(bucket, refresh=True) if "/" not in self._base else self.fs.ls(self._base, refresh=True)
+            self.fs.ls(self._base, refresh=True)
         except FileNotFoundError as error:
             raise RemoteError(f"{self.url} does not exist ({_one_line(error)})") from error
         except Exception as error:
@@ -229,7 +229,7 @@ class Store:
                     bucket, key = self._path(rel).split("/", 1)
                     head = await self.fs._call_s3("head_object", Bucket=bucket, Key=key, ChecksumMode="ENABLED")
                     return rel, {**head, "size": head.get("ContentLength", 0)}
-                return rel, await self.fs._info(self._path(rel))
+                return rel, await self._http_head(rel)
             except FileNotFoundError:
                 return rel, None
 
@@ -250,14 +250,34 @@ class Store:
             raise self._fail(error, self.url) from error
         return {rel: info for rel, info in answers if info is not None}
 
+    async def _http_head(self, rel: str) -> dict[str, Any] | None:
+        """A HEAD of one file under an HTTP base: its size, or None when the server says it is not there. A server
+        that does not answer within the timeout, or answers with an error other than not-found, stops the run."""
+        url = self._path(rel)
+        session = await self.fs.set_session()
+        async with session.head(self.fs.encode_url(url), allow_redirects=True) as response:
+            status = response.status
+            length = response.headers.get("Content-Length")
+        if status in (404, 410):
+            return None
+        if status == 405:   # no HEAD on this server: fsspec asks with a GET and reads only the headers
+            return dict(await self.fs._info(url))
+        if status in (401, 403):
+            raise PermissionError(f"HTTP {status} for {rel}")
+        if status >= 400:
+            raise RemoteError(f"cannot read {rel}: the server answered HTTP {status}")
+        return {"size": int(length) if length and length.isdigit() else 0}
+
     def checksums(self, rels: Iterable[str]) -> dict[str, dict[str, str]]:
         """The checksums the store keeps of each named object (S3: a HEAD with ChecksumMode=ENABLED each)."""
         if self.scheme != "s3":
             return {}
         found: dict[str, dict[str, str]] = {}
         for rel, head in self._heads([r for r in rels if unsafe_key(r) is None]).items():
+            # a multipart upload's checksum is of its parts' checksums (ChecksumType COMPOSITE): not the object's
+            whole = head.get("ChecksumType", "FULL_OBJECT") != "COMPOSITE"
             sums = {algo: hexed for field, algo in CHECKSUM_FIELDS.items()
-                    if isinstance(head.get(field), str) and (hexed := _hex(head[field])) is not None}
+                    if whole and isinstance(head.get(field), str) and (hexed := _hex(head[field])) is not None}
             md5 = etag_md5(head.get("ETag"))
             if md5:
                 sums["md5"] = md5
@@ -311,7 +331,7 @@ class Store:
 
 
 @lru_cache(maxsize=8)
-def _store(url: str, endpoint: str | None, limit: float) -> Store:
+def _store(url: str, endpoint: str | None, limit: float, pid: int) -> Store:
     return Store(url)
 
 
@@ -321,7 +341,7 @@ def open_store(url: str) -> Store:
         raise OptionsError(f"{url} is not an s3:// or http(s):// URL")
     scheme = url.split(":", 1)[0].lower()
     _import_fsspec(scheme)
-    return _store(url.rstrip("/"), _endpoint(), timeout())
+    return _store(url.rstrip("/"), _endpoint(), timeout(), os.getpid())
 
 
 def hash_remote_batch(url: str, batch: list[tuple[str, tuple[str, ...]]]) -> list[dict[str, str] | str]:

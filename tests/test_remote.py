@@ -1,0 +1,240 @@
+"""Releases in object storage (issue 16 part 2): validate, verify and diff of s3:// and http(s):// roots.
+
+Against real servers on loopback: moto's S3 in its own process (``s3_environment``) and an HTTP server with Range
+support (``range_server``), both from tests/servers.py. A release built by ``curator build`` is uploaded as a
+publisher would (each object with ChecksumAlgorithm=SHA256), then read by URL.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from curator.io.remote import RemoteError, open_store, unsafe_key
+from tests.factories import flip_byte
+from tests.hostile import run_bounded
+from tests.reports import validate_report
+from tests.servers import S3_ENVIRONMENT, HangingServer, S3Server, upload_folder
+
+STUDY = "studies/CT-1/study_0003.nii.gz"
+
+
+def normalised(report: dict[str, Any]) -> dict[str, Any]:
+    """The report without what differs by where the release is: its root, the time, and (for a URL) how the
+    manifests' digests were had (``stats.checked_by``)."""
+    copy = json.loads(json.dumps(report))
+    copy["root"] = None
+    for key in ("seconds", "checked_by", "cache"):
+        copy["stats"].pop(key, None)
+    return copy
+
+
+def codes(report: dict[str, Any]) -> list[tuple[str, str]]:
+    return [(f["code"], f["path"]) for f in report["findings"]]
+
+
+def verify_json(root: str, env: dict[str, str] | None = None, *, exit_code: int) -> dict[str, Any]:
+    run = run_bounded(["verify", root, "--format", "json", "--no-cache"], env=env, timeout=180)
+    run.assert_bounded(exit_code=exit_code, seconds=120, megabytes=400)
+    return run.report()
+
+
+def test_a_release_in_s3_gives_the_local_report(built_release: Path, s3_environment: S3Server,
+                                                tmp_path: Path) -> None:
+    upload_folder(s3_environment.client(), "same", built_release, "release/")
+    local = validate_report(built_release, "--no-cache", exit_code=0)
+    cache = tmp_path / "cache"
+    remote = validate_report("s3://same/release", "--cache-dir", str(cache), exit_code=0)
+    assert not cache.exists() and "cache" not in remote["stats"]   # objects are no local files to cache
+    assert remote["root"] == "s3://same/release"
+    listed = len((built_release / "SHA256SUMS").read_text(encoding="utf-8").splitlines())
+    assert remote["stats"]["checked_by"] == {name: {"store checksum": listed, "read in full": 0}
+                                             for name in ("SHA256SUMS", "MD5SUMS")}
+    assert normalised(remote) == normalised(local)
+    assert remote["stats"]["files"] == local["stats"]["files"] > 20
+
+
+def test_a_damaged_object_is_named_as_locally(release: Path, s3_environment: S3Server) -> None:
+    client = s3_environment.client()
+    upload_folder(client, "damaged", release)
+    flip_byte(release / STUDY)   # the same damage on both sides: a publisher's copy re-uploaded with other bytes
+    client.put_object(Bucket="damaged", Key=STUDY, Body=(release / STUDY).read_bytes(), ChecksumAlgorithm="SHA256")
+    local = validate_report(release, "--no-cache", exit_code=1)
+    remote = validate_report("s3://damaged", exit_code=1)
+    assert ("CHECKSUM_MISMATCH", STUDY) in codes(remote)
+    assert normalised(remote) == normalised(local)
+    env = s3_environment.environment()
+    local_verify = verify_json(str(release), exit_code=1)
+    remote_verify = verify_json("s3://damaged", env, exit_code=1)
+    assert remote_verify["stats"]["refetch"] == [STUDY]
+    listed = remote_verify["stats"]["listed"]
+    assert remote_verify["stats"]["checked_by"] == {"SHA256SUMS": {"store checksum": listed, "read in full": 0}}
+    assert normalised(remote_verify) == normalised(local_verify)
+
+
+def test_no_credential_reaches_any_output(built_release: Path, s3_server: S3Server, tmp_path: Path) -> None:
+    upload_folder(s3_server.client(), "secrets", built_release)
+    copy = tmp_path / "study.nii.gz"
+    shutil.copy(built_release / STUDY, copy)
+    flip_byte(copy)
+    s3_server.client().put_object(Bucket="secrets", Key=STUDY, Body=copy.read_bytes())   # no stored SHA-256: read
+    env = s3_server.environment()
+    for command in (["validate", "s3://secrets", "--format", "json"], ["verify", "s3://secrets", "--format", "json"],
+                    ["validate", "s3://secrets"], ["validate", "s3://no-such-bucket-here"]):
+        run = run_bounded(command, env=env, timeout=180)
+        output = run.stdout + run.stderr
+        for secret in (S3_ENVIRONMENT["AWS_ACCESS_KEY_ID"], S3_ENVIRONMENT["AWS_SECRET_ACCESS_KEY"]):
+            assert secret not in output, (command, output[-2000:])
+    assert "CHECKSUM_MISMATCH" in run_bounded(["verify", "s3://secrets"], env=env, timeout=180).stdout
+
+
+def test_an_http_base_is_read_through_its_manifest(built_release: Path, range_server: Any) -> None:
+    shutil.copytree(built_release, range_server.folder, dirs_exist_ok=True)
+    local = validate_report(built_release, "--no-cache", exit_code=0)
+    remote = validate_report(range_server.url, exit_code=0)
+    listed = len((built_release / "SHA256SUMS").read_text(encoding="utf-8").splitlines())
+    assert remote["stats"]["checked_by"] == {name: {"store checksum": 0, "read in full": listed}
+                                             for name in ("SHA256SUMS", "MD5SUMS")}
+    assert normalised(remote) == normalised(local)
+    flip_byte(range_server.folder / STUDY)
+    (range_server.folder / "README_RU.md").unlink()    # listed, and a 404 now
+    remote_verify = verify_json(range_server.url, exit_code=1)
+    assert codes(remote_verify) == [("CHECKSUM_MISMATCH", STUDY), ("FILE_MISSING", "README_RU.md")]
+    assert remote_verify["stats"]["refetch"] == ["README_RU.md", STUDY]
+
+
+def test_keys_that_are_no_release_path_are_unsafe(built_release: Path, s3_environment: S3Server) -> None:
+    client = s3_environment.client()
+    upload_folder(client, "hostile", built_release, "r/")
+    for key in ("r/../x", "r/a//b", "r//abs", "r/d/./e"):
+        client.put_object(Bucket="hostile", Key=key, Body=b"payload")
+    run = run_bounded(["validate", "s3://hostile/r", "--format", "json"], timeout=180)
+    run.assert_bounded(exit_code=1, seconds=60, megabytes=300)
+    unsafe = {path for code, path in codes(run.report()) if code == "FILE_UNSAFE"}
+    assert unsafe == {"../x", "a//b", "/abs", "d/./e"}
+    assert [unsafe_key(k) is None for k in ("a/b.txt", "../x", "a//b", "/abs", "a\\b")] == [True] + [False] * 4
+
+
+def test_a_huge_object_is_never_read_whole(built_release: Path, range_server: Any) -> None:
+    shutil.copytree(built_release, range_server.folder, dirs_exist_ok=True)
+    study = range_server.folder / STUDY
+    start = study.read_bytes()[:4096]
+    with study.open("r+b") as handle:   # 10 GB claimed by size (sparse): the real stream's start, then zeros
+        handle.truncate(10 << 30)
+        handle.write(start)
+    run = run_bounded(["validate", range_server.url, "--format", "json", "--select", "image"], timeout=120)
+    run.assert_bounded(exit_code=1, seconds=60, megabytes=300)
+    assert ("IMAGE_TRUNCATED", STUDY) in codes(run.report())
+    assert range_server.sent[STUDY] < 64 << 10
+
+
+def test_a_server_that_hangs_ends_the_run_in_bounded_time(tmp_path: Path) -> None:
+    with HangingServer() as hang:
+        run = run_bounded(["validate", hang.url], env={"CURATOR_REMOTE_TIMEOUT": "2"}, timeout=120)
+        run.assert_bounded(exit_code=3, seconds=30, megabytes=300)
+        assert run.stderr.count("\n") == 1 and "cannot run" in run.stderr
+        run = run_bounded(["verify", hang.url], env={"CURATOR_REMOTE_TIMEOUT": "2"}, timeout=120)
+        run.assert_bounded(exit_code=3, seconds=30, megabytes=300)
+
+
+def test_unreachable_or_missing_stores_are_exit_3(s3_server: S3Server) -> None:
+    env = s3_server.environment()
+    run = run_bounded(["validate", "s3://no-such-bucket-here/x"], env=env, timeout=120)
+    run.assert_bounded(exit_code=3, seconds=60, megabytes=300)
+    assert "does not exist" in run.stderr and run.stderr.count("\n") == 1
+    closed = {**env, "AWS_ENDPOINT_URL": "http://127.0.0.1:9", "AWS_ENDPOINT_URL_S3": "http://127.0.0.1:9",
+              "CURATOR_REMOTE_TIMEOUT": "2"}
+    run = run_bounded(["verify", "s3://bucket/x"], env=closed, timeout=120)
+    run.assert_bounded(exit_code=3, seconds=60, megabytes=300)
+    assert "Could not connect" in run.stderr
+
+
+def test_usage_errors_on_urls_are_exit_2(tmp_path: Path) -> None:
+    blocked = tmp_path / "blocked"
+    blocked.mkdir()
+    (blocked / "fsspec.py").write_text("raise ImportError('blocked for the test', name='fsspec')\n", encoding="utf-8")
+    root = Path(__file__).resolve().parents[1]
+    run = run_bounded(["validate", "s3://bucket/x"], env={"PYTHONPATH": f"{blocked}:{root}"}, timeout=120)
+    run.assert_bounded(exit_code=2, seconds=30, megabytes=300)
+    assert "ct-curator[remote]" in run.stderr
+    run = run_bounded(["validate", "https://user:password@example.invalid/x"], timeout=120)
+    run.assert_bounded(exit_code=2, seconds=30, megabytes=300)
+    assert "password" not in run.stdout and "user name or password" in run.stderr
+    run = run_bounded(["validate", "http://127.0.0.1:9/x", "--deep"], timeout=120)
+    run.assert_bounded(exit_code=2, seconds=30, megabytes=300)
+    run = run_bounded(["validate", "http://127.0.0.1:9/x", "--profile", "slices"], timeout=120)
+    run.assert_bounded(exit_code=2, seconds=30, megabytes=300)
+    assert "local copy only" in run.stderr
+
+
+def test_an_object_gone_mid_run_is_a_finding_not_a_crash(built_release: Path, s3_environment: S3Server) -> None:
+    from curator.io.remote import hash_remote_batch
+    from curator.remote_release import RemoteRelease, remote_header
+
+    client = s3_environment.client()
+    upload_folder(client, "vanishing", built_release)
+    release = RemoteRelease.open(open_store("s3://vanishing"))
+    size = release.objects[STUDY].size
+    client.delete_object(Bucket="vanishing", Key=STUDY)      # listed, then gone (a 404 on the next GET)
+    assert "cannot open the file" in str(remote_header("s3://vanishing", STUDY, size))
+    assert hash_remote_batch("s3://vanishing", [(STUDY, ("sha256",))]) == ["the object is gone from the store"]
+
+
+def test_diff_compares_a_bucket_with_a_folder(release: Path, s3_environment: S3Server) -> None:
+    from curator.diff import diff_releases
+
+    upload_folder(s3_environment.client(), "diffed", release)
+    assert diff_releases(release, "s3://diffed").bump == "NONE"
+    flip_byte(release / STUDY)
+    (release / "README_EN.md").write_text("changed\n", encoding="utf-8")
+    result = diff_releases("s3://diffed", release)
+    assert {c.path: c.kind for c in result.changed} == {STUDY: "data changed", "README_EN.md": "changed"}
+    assert result.old == "s3://diffed" and result.bump == "MAJOR"
+    assert result.readmes["README_EN.md"]["lines_added"] == 1
+
+
+def test_open_store_refuses_what_it_cannot_read(s3_environment: S3Server) -> None:
+    with pytest.raises(RemoteError, match="does not exist"):
+        open_store("s3://no-such-bucket-here").files()
+
+
+def test_the_fast_tier_fetches_under_2_percent_of_a_1110_study_release(tmp_path: Path,
+                                                                        s3_environment: S3Server) -> None:
+    from tests.remote_scale import CORRUPTED, fast_tier_in_s3
+
+    measured = fast_tier_in_s3(tmp_path, s3_environment)
+    report = measured["report"]
+    assert measured["studies"] == 1110
+    assert [(f.code, f.path) for f in report.findings] == [("CHECKSUM_MISMATCH", CORRUPTED)] * 2   # SHA256SUMS, MD5SUMS
+    data_files = measured["studies"] + 50   # the studies and the masks; the documents are listed besides
+    by_store = {name: counts["store checksum"] for name, counts in report.stats.model_extra["checked_by"].items()}
+    assert by_store["SHA256SUMS"] > data_files and by_store["MD5SUMS"] > data_files
+    # the corrupted object alone was read: its ETag disagrees with MD5SUMS, which a read confirms
+    assert {name: counts["read in full"] for name, counts in report.stats.model_extra["checked_by"].items()} == {
+        "SHA256SUMS": 1, "MD5SUMS": 1}
+    assert measured["fraction"] < 0.02, measured     # measured: 0.69-0.78 % (1.2-1.4 MB of 174 MB)
+
+
+def test_an_etag_that_is_no_md5_is_confirmed_by_reading(s3_environment: S3Server) -> None:
+    import hashlib
+
+    from curator.io.remote import RemoteFile
+    from curator.remote_release import object_digests
+
+    client = s3_environment.client()
+    client.create_bucket(Bucket="etags")
+    client.put_object(Bucket="etags", Key="a.bin", Body=b"payload")
+    truth = hashlib.md5(b"payload").hexdigest()
+    # an SSE-KMS or SSE-C object's ETag looks like an MD5 and is not one: the listing cannot tell
+    files = {"a.bin": RemoteFile("a.bin", 7, {"md5": "0" * 32})}
+    found, read = object_digests(open_store("s3://etags"), {"a.bin": {"md5"}}, files, 1,
+                                 expected={"a.bin": {"md5": truth}})
+    assert (found, read) == ({"a.bin": {"md5": truth}}, {"a.bin"})
+    files = {"a.bin": RemoteFile("a.bin", 7, {"md5": truth})}
+    found, read = object_digests(open_store("s3://etags"), {"a.bin": {"md5"}}, files, 1,
+                                 expected={"a.bin": {"md5": truth}})
+    assert (found, read) == ({"a.bin": {"md5": truth}}, set())
