@@ -8,6 +8,7 @@ and the checks that need it yield nothing.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
@@ -52,7 +53,8 @@ class Facts:
     registry_error: str | None = None
     registry_copy: RegistryTable | None = None      # the CSV twin, when the xlsx is the registry
     registry_copy_error: str | None = None
-    rows: list[tuple[int, RegistryRecord]] = field(default_factory=list)  # rows that passed their schema
+    # rows that passed their schema: a compact view on the registry table (io.registry.Records)
+    rows: Sequence[tuple[int, RegistryRecord]] = field(default_factory=list)
     headers: dict[str, NiftiHeader | str] = field(default_factory=dict)  # path -> header or read error
     manifests: list[Manifest] = field(default_factory=list)
     manifest_errors: dict[str, str] = field(default_factory=dict)       # manifest path -> read error
