@@ -56,9 +56,9 @@ def make_registry(path: Path, rows: int) -> None:
             out.write(f"{study_id},{category},/studies/{category}/study_{study_id:04d}.nii.gz,{mask}\r\n")
 
 
-def measure(root: Path, rows: int) -> tuple[float, float]:
+def measure(root: Path, rows: int, env: dict[str, str]) -> tuple[float, float]:
     """(seconds, peak RSS in MB) of one child run."""
-    return measured([sys.executable, "-c", CHILD, str(root), str(rows)], root, {**os.environ})
+    return measured([sys.executable, "-c", CHILD, str(root), str(rows)], root, env)
 
 
 def measured(command: list[str], cwd: Path, env: dict[str, str], expect: int = 0) -> tuple[float, float]:
@@ -145,15 +145,19 @@ def main() -> int:
             roots[rows] = work / str(rows)
             roots[rows].mkdir()
             make_registry(roots[rows] / "dataset_registry.csv", rows)
-        runs: dict[int, list[tuple[float, float]]] = {rows: [] for rows in args.rows}
+        builds = {"": {**os.environ}}
+        if args.baseline is not None:
+            builds = {"before": {**os.environ, "PYTHONPATH": str(args.baseline.resolve())}, "": {**os.environ}}
+        runs: dict[tuple[str, int], list[tuple[float, float]]] = {}
         for _ in range(args.repeat):
             for rows in args.rows:
-                runs[rows].append(measure(roots[rows], rows))
-        print(f"{'rows':>10} {'seconds':>8} {'peak MB':>8} {'rows/s':>10}")
-        for rows, results in runs.items():
+                for tag, env in builds.items():
+                    runs.setdefault((tag, rows), []).append(measure(roots[rows], rows, env))
+        print(f"load {os.getloadavg()[0]:.2f}; {'build':>6} {'rows':>10} {'seconds':>8} {'peak MB':>8} {'rows/s':>10}")
+        for (tag, rows), results in runs.items():
             seconds = statistics.median(r[0] for r in results)
             megabytes = statistics.median(r[1] for r in results)
-            print(f"{rows:>10,} {seconds:>8.2f} {megabytes:>8.0f} {rows / seconds:>10,.0f}")
+            print(f"{tag:>6} {rows:>10,} {seconds:>8.2f} {megabytes:>8.0f} {rows / seconds:>10,.0f}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0
