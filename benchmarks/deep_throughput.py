@@ -8,12 +8,13 @@ data, then times, on the same warm files in one run (medians of --repeat interle
   * `curator validate --fast` (headers + registry, no manifest) per file, and the bare header read in-process.
 Ratios below 1.5 for `--deep --jobs 1` / fastest plain decompression meet the issue's target.
 
-    python benchmarks/deep_throughput.py --gigabytes 1
+    python benchmarks/deep_throughput.py --gigabytes 1 [--baseline ../main]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 import subprocess
@@ -72,9 +73,13 @@ def plain_decompress(files: list[Path], module: object) -> float:
     return time.perf_counter() - started
 
 
-def timed(command: list[str], cwd: Path) -> float:
+def timed(command: list[str], cwd: Path, pythonpath: Path | None = None) -> float:
+    env = {**os.environ, **({"PYTHONPATH": str(pythonpath.resolve())} if pythonpath else {})}
+    # as installed by pip, Python keeps compiled bytecode; a sandbox's PYTHONDONTWRITEBYTECODE=1 makes every run compile
+    # curator's modules again, which no user pays (the first run below writes them)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     started = time.perf_counter()
-    subprocess.run(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    subprocess.run(command, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False, env=env)
     return time.perf_counter() - started
 
 
@@ -83,6 +88,8 @@ def main() -> int:
     parser.add_argument("--gigabytes", type=float, default=1.0, help="compressed size of the release")
     parser.add_argument("--shape", type=int, nargs=3, default=(512, 512, 40))
     parser.add_argument("--repeat", type=int, default=3, help="runs of each column (the median is shown)")
+    parser.add_argument("--baseline", type=Path, metavar="CHECKOUT",
+                        help="also time this checkout's curator (e.g. ../main, before a change) in the same rounds")
     parser.add_argument("--dir", type=Path, help="work folder (default: a temporary one, removed after)")
     args = parser.parse_args()
     work = args.dir or Path(tempfile.mkdtemp(prefix="curator-deep-bench-"))
@@ -99,12 +106,15 @@ def main() -> int:
         except ImportError:
             isal_zlib = None
             print("isal not installed: ISA-L column skipped (pip install isal)")
+        builds = {"": None} if args.baseline is None else {"before: ": args.baseline, "": None}
         for _ in range(args.repeat):  # interleaved, so a change in the machine's load hits every column alike
             runs.setdefault("plain zlib (stdlib gzip), 1 core", []).append(plain_decompress(files, zlib))
             if isal_zlib is not None:
                 runs.setdefault("plain ISA-L (isal), 1 core", []).append(plain_decompress(files, isal_zlib))
-            runs.setdefault("curator --deep --jobs 1", []).append(timed([*curator, "--deep", "--jobs", "1"], root))
-            runs.setdefault("curator --deep (all cores)", []).append(timed([*curator, "--deep"], root))
+            for tag, path in builds.items():
+                runs.setdefault(f"{tag}curator --deep --jobs 1", []).append(
+                    timed([*curator, "--deep", "--jobs", "1"], root, path))
+                runs.setdefault(f"{tag}curator --deep (all cores)", []).append(timed([*curator, "--deep"], root, path))
         results = {name: statistics.median(times) for name, times in runs.items()}
         fast = timed([*curator, "--fast"], root)
         startup = timed([sys.executable, "-m", "curator", "rules"], root)
@@ -113,6 +123,7 @@ def main() -> int:
             read_header(path)
         header_ms = (time.perf_counter() - started) / len(files) * 1000
         fastest = min(v for k, v in results.items() if k.startswith("plain"))
+        print(f"load {os.getloadavg()[0]:.2f}")
         print(f"{'run':<34} {'seconds':>8} {'MB/s':>7} {'vs fastest plain, 1 core':>25}")
         for name, seconds in results.items():
             print(f"{name:<34} {seconds:>8.2f} {size / 1e6 / seconds:>7.0f} {seconds / fastest:>25.2f}")

@@ -7,11 +7,19 @@ from ``wait4``. The issue's target: memory under 300 MB at 1,000,000 rows, and t
 the 100k run. Medians of --repeat runs, interleaved.
 
     python benchmarks/registry_at_scale.py --rows 99999 999999
+
+With ``--release N [N ...]`` it times the whole ``curator validate --profile mosmed`` (JSON report) on a MosMed
+release of N studies: one tiny NIfTI study hard-linked N times (so a million files cost directory entries, not
+data), listed in a registry CSV of N rows and a SHA256SUMS of N lines, all correct. ``--baseline CHECKOUT`` runs
+another checkout's curator (e.g. main, before a change) in the same rounds:
+
+    python benchmarks/registry_at_scale.py --release 100000 1000000 --repeat 1 --baseline ../main
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import shutil
 import statistics
@@ -20,6 +28,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from curator.phantom import PhantomSpec, make_phantom, phantom_affine, write_nifti
 
 CHILD = """
 import sys
@@ -46,38 +56,108 @@ def make_registry(path: Path, rows: int) -> None:
             out.write(f"{study_id},{category},/studies/{category}/study_{study_id:04d}.nii.gz,{mask}\r\n")
 
 
-def measure(root: Path, rows: int) -> tuple[float, float]:
+def measure(root: Path, rows: int, env: dict[str, str]) -> tuple[float, float]:
     """(seconds, peak RSS in MB) of one child run."""
+    return measured([sys.executable, "-c", CHILD, str(root), str(rows)], root, env)
+
+
+def measured(command: list[str], cwd: Path, env: dict[str, str], expect: int = 0) -> tuple[float, float]:
+    """(seconds, peak RSS in MB) of one child process, whose exit code must be ``expect``."""
     started = time.perf_counter()
-    child = subprocess.Popen([sys.executable, "-c", CHILD, str(root), str(rows)])
+    child = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL)
     _, status, usage = os.wait4(child.pid, 0)
     seconds = time.perf_counter() - started
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"the child failed on {rows} rows")
+    if os.waitstatus_to_exitcode(status) != expect:
+        raise SystemExit(f"{' '.join(command)} exited {os.waitstatus_to_exitcode(status)}, not {expect}")
     return seconds, usage.ru_maxrss / 1024
+
+
+LINKS = 50_000
+
+
+def make_release(root: Path, studies: int) -> None:
+    """A valid MosMed release of ``studies`` studies (all CT-1, no masks): one phantom linked under every name (a
+fresh copy every LINKS names)."""
+    spec = PhantomSpec(seed=1, category=1, shape=(16, 16, 2), spacing=(0.7, 0.7, 8.0))
+    proto = root / "proto.nii.gz"
+    root.mkdir(parents=True)
+    write_nifti(proto, make_phantom(spec)[0], phantom_affine(spec))
+    digest = hashlib.sha256(proto.read_bytes()).hexdigest()
+    folder = root / "studies" / "CT-1"
+    folder.mkdir(parents=True)
+    with (root / "dataset_registry.csv").open("w", encoding="utf-8", newline="") as registry, \
+            (root / "SHA256SUMS").open("w", encoding="utf-8") as sums:
+        registry.write("study_id,category,study_file,mask_file\r\n")
+        for study_id in range(1, studies + 1):
+            name = f"study_{study_id:04d}.nii.gz"
+            if study_id % LINKS == 0:   # a file system allows so many links to one file (ext4: 65,000)
+                shutil.copyfile(proto, root / "proto-copy")
+                (root / "proto-copy").replace(proto)
+            os.link(proto, folder / name)
+            registry.write(f"{study_id},CT-1,/studies/CT-1/{name},\r\n")
+            sums.write(f"{digest}  studies/CT-1/{name}\n")
+    proto.unlink()
+    (root / "LICENSE").write_text("CC-BY-4.0\n", encoding="utf-8")
+
+
+def releases(work: Path, sizes: list[int], repeat: int, baseline: Path | None) -> None:
+    """The whole validate command on releases of ``sizes`` studies, interleaved rounds, medians."""
+    env = {**os.environ}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)   # users keep compiled bytecode
+    builds = {"": env}
+    if baseline is not None:
+        builds = {"before: ": {**env, "PYTHONPATH": str(baseline.resolve())}, "": env}
+    roots = {}
+    for size in sizes:
+        started = time.perf_counter()
+        roots[size] = work / f"release-{size}"
+        make_release(roots[size], size)
+        print(f"release of {size:,} studies made in {time.perf_counter() - started:.1f} s")
+    command = [sys.executable, "-m", "curator", "validate", ".", "--profile", "mosmed", "--format", "json"]
+    runs: dict[tuple[str, int], list[tuple[float, float]]] = {}
+    for _ in range(repeat):
+        for size in sizes:
+            for tag, build in builds.items():
+                # exit 1: the release has no README, so REQUIRED_FILE_MISSING; nothing per file
+                runs.setdefault((tag, size), []).append(measured(command, roots[size], build, expect=1))
+    print(f"load {os.getloadavg()[0]:.2f}; {'run':<20} {'studies':>10} {'seconds':>8} {'peak MB':>8} {'files/s':>9}")
+    for (tag, size), results in runs.items():
+        seconds = statistics.median(r[0] for r in results)
+        megabytes = statistics.median(r[1] for r in results)
+        print(f"{tag + 'curator validate':<30} {size:>10,} {seconds:>8.2f} {megabytes:>8.0f} {size / seconds:>9,.0f}")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, nargs="+", default=[99_999, 999_999])
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--release", type=int, nargs="+", metavar="STUDIES",
+                        help="time the whole validate command on releases of these sizes instead")
+    parser.add_argument("--baseline", type=Path, metavar="CHECKOUT", help="also run this checkout's curator")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="curator-registry-bench-"))
     try:
+        if args.release:
+            releases(work, args.release, args.repeat, args.baseline)
+            return 0
         roots = {}
         for rows in args.rows:
             roots[rows] = work / str(rows)
             roots[rows].mkdir()
             make_registry(roots[rows] / "dataset_registry.csv", rows)
-        runs: dict[int, list[tuple[float, float]]] = {rows: [] for rows in args.rows}
+        builds = {"": {**os.environ}}
+        if args.baseline is not None:
+            builds = {"before": {**os.environ, "PYTHONPATH": str(args.baseline.resolve())}, "": {**os.environ}}
+        runs: dict[tuple[str, int], list[tuple[float, float]]] = {}
         for _ in range(args.repeat):
             for rows in args.rows:
-                runs[rows].append(measure(roots[rows], rows))
-        print(f"{'rows':>10} {'seconds':>8} {'peak MB':>8} {'rows/s':>10}")
-        for rows, results in runs.items():
+                for tag, env in builds.items():
+                    runs.setdefault((tag, rows), []).append(measure(roots[rows], rows, env))
+        print(f"load {os.getloadavg()[0]:.2f}; {'build':>6} {'rows':>10} {'seconds':>8} {'peak MB':>8} {'rows/s':>10}")
+        for (tag, rows), results in runs.items():
             seconds = statistics.median(r[0] for r in results)
             megabytes = statistics.median(r[1] for r in results)
-            print(f"{rows:>10,} {seconds:>8.2f} {megabytes:>8.0f} {rows / seconds:>10,.0f}")
+            print(f"{tag:>6} {rows:>10,} {seconds:>8.2f} {megabytes:>8.0f} {rows / seconds:>10,.0f}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0

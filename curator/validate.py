@@ -258,17 +258,21 @@ def _phase(progress: PhaseProgress | None, name: str) -> Progress | None:
 
 def _scan_payloads(facts: Facts, paths: list[str], jobs: int | None, progress: PhaseProgress | None) -> None:
     """--deep: read each NIfTI file once, feeding its hashers, the decompressor and the voxel statistics."""
-    algorithms: dict[str, set[str]] = {}
+    algorithms: dict[str, tuple[str, ...]] = {}   # path -> its manifests' algorithms, sorted
+    combinations: dict[tuple[str, ...], tuple[str, ...]] = {}   # one tuple for each combination, not a set a file
     for manifest in facts.manifests:
         for entry in manifest.entries:
-            algorithms.setdefault(entry.path, set()).add(entry.algorithm)
+            known = algorithms.get(entry.path, ())
+            if entry.algorithm not in known:
+                combination = tuple(sorted((*known, entry.algorithm)))
+                algorithms[entry.path] = combinations.setdefault(combination, combination)
 
     wanted = set(paths)
     pairs = [(study, mask) for mask, study, _ in facts.mask_pairs() if mask in wanted and study in wanted]
     paired = {p for pair in pairs for p in pair}
     units: list[tuple[str, ...]] = [*pairs, *((p,) for p in paths if p not in paired)]
 
-    jobs_list = [(facts.root, unit, tuple(tuple(sorted(algorithms.get(p, ()))) for p in unit)) for unit in units]
+    jobs_list = [(facts.root, unit, tuple(algorithms.get(p, ()) for p in unit)) for unit in units]
     results_list = run_tasks(scan_unit, jobs_list, jobs, processes=True, progress=_phase(progress, "deep"))
     for unit, results in zip(units, results_list, strict=True):
         for path, result in zip(unit, results, strict=True):

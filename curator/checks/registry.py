@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import re
+from array import array
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
+import numpy
 from pydantic import ValidationError
 
 from curator.catalogue import make_finding
 from curator.io.facts import Facts
+from curator.io.registry import Records, Rows
 from curator.models.findings import Finding
-from curator.models.registry import RegistryRecord, RegistryRow
+from curator.models.registry import REGISTRY_COLUMNS, RegistryRecord, RegistryRow
 
 CODES = frozenset({
     "REGISTRY_UNREADABLE", "REGISTRY_ROW_INVALID", "REGISTRY_DUPLICATE_ID", "REGISTRY_CATEGORY_MISMATCH",
@@ -20,21 +24,65 @@ CODES = frozenset({
 })
 
 
-def parse_rows(facts: Facts) -> tuple[list[tuple[int, RegistryRecord]], list[Finding]]:
-    """Rows that pass the record schema and the profile (kept as compact records); findings for the ones that do
-    not."""
-    good: list[tuple[int, RegistryRecord]] = []
+def parse_rows(facts: Facts) -> tuple[Records | list[tuple[int, RegistryRecord]], list[Finding]]:
+    """Rows that pass the record schema and the profile (kept as a compact view on the table); findings for the
+    ones that do not."""
+    if facts.registry is None:
+        return [], []
+    good = Records(facts.registry.rows)
     findings: list[Finding] = []
-    for number, row, row_findings in _parsed(facts):
+    for index, _, record, row_findings in _parsed(facts):
         findings += row_findings
-        if row is not None:
-            good.append((number, RegistryRecord.of(row)))
+        if record is not None:
+            good.append(index, record.study_id)
     return good, findings
 
 
-def _parsed(facts: Facts) -> Iterator[tuple[int, RegistryRow | None, list[Finding]]]:
-    """Each row, parsed (None when its schema rejects it), with its findings: one row at a time, so that a caller
-    wanting only the findings never holds a million parsed rows."""
+_CATEGORY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
+
+
+def _plain_path(value: object) -> bool:
+    """A path RegistryRow's pattern and length certainly accept (a leading ``/``, no NUL, at most 200 characters)."""
+    return type(value) is str and 1 < len(value) <= 200 and value[0] == "/" and "\x00" not in value
+
+
+def _plain(values: tuple[Any, Any, Any, Any]) -> RegistryRecord | None:
+    """The record of a row RegistryRow's schema certainly accepts, made without building the model (a million rows
+    cost a pydantic validation each otherwise); None for anything else, which the model then judges, so its
+    messages stay the model's own. Only the common exact forms pass here: an int id or canonical digits."""
+    study_id, category, study_file, mask_file = values
+    if type(study_id) is str and study_id.isascii() and study_id.isdigit() and study_id[0] != "0" \
+            and len(study_id) <= 6:
+        study_id = int(study_id)
+    if type(study_id) is not int or not 1 <= study_id <= 999_999:
+        return None
+    if type(category) is not str or len(category) > 32 or _CATEGORY.fullmatch(category) is None:
+        return None
+    if not _plain_path(study_file) or not (mask_file is None or _plain_path(mask_file)):
+        return None
+    return RegistryRecord(study_id, category, study_file, mask_file)
+
+
+def _validated(values: tuple[Any, Any, Any, Any], number: int, rel: str) -> tuple[RegistryRecord | None,
+                                                                                  list[Finding]]:
+    record = _plain(values)
+    if record is not None:
+        return record, []
+    try:
+        return RegistryRecord.of(RegistryRow.model_validate(dict(zip(REGISTRY_COLUMNS, values, strict=True)))), []
+    except ValidationError as error:
+        raw = dict(zip(REGISTRY_COLUMNS, values, strict=True))
+        findings = []
+        for item in error.errors():
+            field = str(item["loc"][0]) if item["loc"] else "row"
+            findings.append(make_finding("REGISTRY_ROW_INVALID", rel, row=number, field=field,
+                                         reason=f"{item['msg']} (found {raw.get(field)!r})"))
+        return None, findings
+
+
+def _parsed(facts: Facts) -> Iterator[tuple[int, int, RegistryRecord | None, list[Finding]]]:
+    """Each row's index in the table, row number, record (None when its schema rejects it) and findings: one row
+    at a time, so that a caller wanting only the findings never holds a million parsed rows."""
     table = facts.registry
     if table is None:
         return
@@ -42,17 +90,14 @@ def _parsed(facts: Facts) -> Iterator[tuple[int, RegistryRow | None, list[Findin
     profile = facts.profile
     study_pattern = profile.pattern_for("study")
     mask_pattern = profile.pattern_for("mask")
-    for number, raw in table.rows:
-        values = {k: raw.get(k) for k in ("study_id", "category", "study_file", "mask_file")}
-        findings: list[Finding] = []
-        try:
-            row = RegistryRow.model_validate(values)
-        except ValidationError as error:
-            for item in error.errors():
-                field = str(item["loc"][0]) if item["loc"] else "row"
-                findings.append(make_finding("REGISTRY_ROW_INVALID", rel, row=number, field=field,
-                                             reason=f"{item['msg']} (found {raw.get(field)!r})"))
-            yield number, None, findings
+    rows = table.rows
+    columns = [rows.column(name) for name in REGISTRY_COLUMNS]
+    for index in range(len(rows)):
+        number = rows.number(index)
+        values = tuple(None if column is None else column[index] for column in columns)
+        row, findings = _validated(values, number, rel)  # type: ignore[arg-type]
+        if row is None:
+            yield index, number, None, findings
             continue
         problems = []
         if row.category not in profile.categories:
@@ -76,7 +121,7 @@ def _parsed(facts: Facts) -> Iterator[tuple[int, RegistryRow | None, list[Findin
         if study is not None and "category" in study.groupdict() and study["category"] != row.category:
             findings.append(make_finding("REGISTRY_CATEGORY_MISMATCH", rel, row=number, study_id=row.study_id,
                                          category=row.category, folder=study["category"]))
-        yield number, row, findings
+        yield index, number, row, findings
 
 
 def check(facts: Facts) -> Iterator[Finding]:
@@ -88,7 +133,7 @@ def check(facts: Facts) -> Iterator[Finding]:
     rel = facts.registry_name
     for cell, formula in facts.registry.formulas:
         yield make_finding("REGISTRY_FORMULA", rel, cell=cell, formula=formula)
-    for _, _, row_findings in _parsed(facts):  # the findings only: facts.rows holds the parsed rows already
+    for _, _, _, row_findings in _parsed(facts):  # the findings only: facts.rows holds the parsed rows already
         yield from row_findings
     yield from _duplicates(facts, rel)
     no_lesions = set(facts.profile.plausibility.no_lesion_categories)
@@ -101,43 +146,80 @@ def check(facts: Facts) -> Iterator[Finding]:
 
 
 def _duplicates(facts: Facts, rel: str) -> Iterator[Finding]:
+    """REGISTRY_DUPLICATE_ID for each integer id on more than one row, in the order of their first rows. The ids
+    are sorted in an array (8 bytes a row), not grouped in a dict of lists (~100 bytes a row); a registry with an
+    id that is not a plain integer takes the general way."""
+    if facts.registry is None:
+        return
+    rows = facts.registry.rows
+    column = rows.column("study_id")
+    if column is None:
+        return
+    ids = array("q")
+    for index in range(len(rows)):
+        value = column[index]
+        if type(value) is str and value.strip().isdigit():
+            value = int(value)  # the CSV twin holds text
+        if type(value) is not int or not -(1 << 63) <= value < (1 << 63):
+            yield from _duplicates_of_any(facts.registry.rows, rel)
+            return
+        ids.append(value)
+    values = numpy.frombuffer(ids, dtype=numpy.int64)
+    unique, first, counts = numpy.unique(values, return_index=True, return_counts=True)
+    repeated = counts > 1
+    if not repeated.any():
+        return
+    where = numpy.flatnonzero(numpy.isin(values, unique[repeated]))
+    numbers: dict[int, list[int]] = {int(i): [] for i in unique[repeated][numpy.argsort(first[repeated])]}
+    for index in where.tolist():
+        numbers[int(values[index])].append(rows.number(index))
+    for study_id, found in numbers.items():
+        yield make_finding("REGISTRY_DUPLICATE_ID", rel, study_id=study_id, rows=found)
+
+
+def _duplicates_of_any(rows: Rows, rel: str) -> Iterator[Finding]:
     by_id: dict[Any, list[int]] = defaultdict(list)
-    for number, raw in facts.registry.rows if facts.registry else []:
+    for number, raw in rows:
         value = raw.get("study_id")
         if isinstance(value, str) and value.strip().isdigit():
             value = int(value)  # the CSV twin holds text
         if value is not None:
             by_id[value].append(number)
-    for study_id, rows in by_id.items():
-        if len(rows) > 1 and type(study_id) is int:  # a non-integer id is already REGISTRY_ROW_INVALID
-            yield make_finding("REGISTRY_DUPLICATE_ID", rel, study_id=study_id, rows=rows)
+    for study_id, numbers in by_id.items():
+        if len(numbers) > 1 and type(study_id) is int:  # a non-integer id is already REGISTRY_ROW_INVALID
+            yield make_finding("REGISTRY_DUPLICATE_ID", rel, study_id=study_id, rows=numbers)
 
 
 def _against_disk(facts: Facts, rel: str) -> Iterator[Finding]:
-    files = facts.files
-    listed: set[str] = set()
-    listed_ids: set[int] = set()
+    """Listed files missing from the disk (in row order), then data files on disk no row lists (in path order).
+    What is listed is marked in a byte per file, not kept as a set of a million path strings."""
+    files = {entry.path: index for index, entry in enumerate(facts.entries) if entry.kind == "file"}
+    listed = bytearray(len(facts.entries))
     for number, row in facts.rows:
-        listed_ids.add(row.study_id)
         for listed_path in (row.study_file, row.mask_file):
             if listed_path is None:
                 continue
             path = listed_path.lstrip("/")
-            listed.add(path)
-            if path not in files:
+            index = files.get(path)
+            if index is None:
                 yield make_finding("FILE_MISSING", path, study_id=row.study_id, listed_in=rel, row=number)
-    for path in files:
-        if path in listed:
+            else:
+                listed[index] = 1
+    listed_ids: set[int] | None = None   # made when an unlisted mask needs it
+    for path, index in files.items():
+        if listed[index]:
             continue
         kind = facts.data_kind(path)
         if kind is None:
             continue
         study_id = int(kind.groups["study_id"]) if kind.groups.get("study_id") else None
-        if kind.kind == "mask" and study_id not in listed_ids:
-            yield make_finding("MASK_STUDY_MISSING", path, study_id=study_id,
-                               study=f"study_id {study_id}")
-        else:
-            yield make_finding("FILE_UNLISTED", path, study_id=study_id, expected_in=rel)
+        if kind.kind == "mask":
+            if listed_ids is None:
+                listed_ids = {row.study_id for _, row in facts.rows}
+            if study_id not in listed_ids:
+                yield make_finding("MASK_STUDY_MISSING", path, study_id=study_id, study=f"study_id {study_id}")
+                continue
+        yield make_finding("FILE_UNLISTED", path, study_id=study_id, expected_in=rel)
 
 
 def _copies(facts: Facts) -> Iterator[Finding]:
@@ -168,5 +250,5 @@ def _cell(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def category_counts(rows: list[tuple[int, RegistryRecord]]) -> dict[str, int]:
+def category_counts(rows: Sequence[tuple[int, RegistryRecord]]) -> dict[str, int]:
     return dict(sorted(Counter(row.category for _, row in rows).items()))

@@ -14,7 +14,7 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from curator.io import ReadError
 from curator.io.formats import GZIP_MAGIC as GZIP_MAGIC
@@ -29,9 +29,13 @@ class NiftiReadError(ReadError):
     pass
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class NiftiHeader:
-    """What the checks need to know of a NIfTI file, from its header alone."""
+    """What the checks need to know of a NIfTI file, from its header alone.
+
+    Slotted, and its tuples shared between headers where equal (:func:`shared`): validate keeps one per NIfTI file,
+    and a million of them cost a million times this.
+    """
 
     shape: tuple[int, ...]
     dims_raw: tuple[int, ...]         # dim[0..7] as stored
@@ -185,7 +189,7 @@ def _parse(raw: bytes, klass: type[Any], *, compressed: bool, file_size: int, is
         header = klass.from_fileobj(io.BytesIO(raw), check=False)
     except Exception as error:  # nibabel raises assorted errors on garbage; all mean "unreadable"
         raise NiftiReadError(f"the header does not parse ({error})") from error
-    dims = tuple(int(d) for d in header["dim"])
+    dims = tuple(shared(int(d)) for d in header["dim"])
     ndim = dims[0]
     if not 1 <= ndim <= 7:
         raise NiftiReadError(f"dim[0] is {ndim}, must be 1..7")
@@ -207,7 +211,7 @@ def _parse(raw: bytes, klass: type[Any], *, compressed: bool, file_size: int, is
     def as_tuple(getter: str) -> tuple[tuple[float, ...], ...] | None:
         try:
             matrix = np.asarray(getattr(header, getter)(), dtype=float)
-            return tuple(tuple(float(v) for v in row) for row in matrix)
+            return shared(tuple(shared(tuple(shared(float(v)) for v in row)) for row in matrix))
         except Exception:  # a header that cannot produce this transform
             return None
 
@@ -215,9 +219,9 @@ def _parse(raw: bytes, klass: type[Any], *, compressed: bool, file_size: int, is
     qform = as_tuple("get_qform") if int(header["qform_code"]) > 0 else None
     sform = as_tuple("get_sform") if int(header["sform_code"]) > 0 else None
     return NiftiHeader(
-        shape=dims[1 : ndim + 1],
-        dims_raw=dims,
-        pixdim_raw=tuple(float(p) for p in header["pixdim"]),
+        shape=shared(dims[1 : ndim + 1]),
+        dims_raw=shared(dims),
+        pixdim_raw=shared(tuple(shared(float(p)) for p in header["pixdim"])),
         datatype=datatype,
         dtype_str=dtype_str,
         # unset scaling (NaN or a zero slope) means identity, as nibabel reads it
@@ -237,6 +241,38 @@ def _parse(raw: bytes, klass: type[Any], *, compressed: bool, file_size: int, is
         isize=isize,
         problems=tuple(problems),
     )
+
+
+_SHARED: dict[Any, Any] = {}
+SHARED_MAX = 1 << 16   # values remembered per process; then the memo starts again (bounded for any input)
+_T = TypeVar("_T")
+
+
+def shared(value: _T) -> _T:
+    """One object for equal numbers and for tuples of the same objects, so that headers of one protocol share their
+    affine rows, spacing and shape (a header's matrices cost ~2.2 KB each as fresh tuples of float objects).
+
+    Floats are the same when their ``repr`` is (-0.0 and 0.0 stay apart; a NaN is never shared); tuples when they
+    hold the very same objects (share their items first), so nothing compares differently after sharing."""
+    kind = type(value)
+    key: tuple[Any, ...]
+    if kind is tuple:
+        key = (tuple, *map(id, value))     # type: ignore[call-overload]  # the items are alive: the tuple holds them
+    elif kind is float:
+        if value != value:
+            return value
+        key = (float, repr(value))
+    elif kind is int:
+        key = (int, value)
+    else:
+        return value
+    found = _SHARED.get(key)
+    if found is not None:
+        return found  # type: ignore[no-any-return]
+    if len(_SHARED) >= SHARED_MAX:
+        _SHARED.clear()
+    _SHARED[key] = value
+    return value
 
 
 def header_to_json(header: NiftiHeader) -> dict[str, Any]:
