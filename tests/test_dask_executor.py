@@ -141,7 +141,7 @@ def map_ints(add: int, batch: list[str]) -> list[int]:
 
 @contextmanager
 def dask_processes(workers: int, environment: dict[str, str] | None = None) -> Iterator[tuple[str, list[Any]]]:
-    """``dask scheduler`` and ``workers`` × ``dask worker`` (one thread, no nanny: a killed worker stays dead) on
+    """``dask scheduler`` and ``workers`` × ``dask worker`` (named w0, w1, ...; one thread, no nanny: a killed worker stays dead) on
     loopback; the scheduler's address and the worker processes. Every process is ended on leaving."""
     port = free_port()
     address = f"tcp://127.0.0.1:{port}"
@@ -151,9 +151,10 @@ def dask_processes(workers: int, environment: dict[str, str] | None = None) -> I
     processes = [subprocess.Popen([*dask, "scheduler", "--host", "127.0.0.1", "--port", str(port),
                                    "--no-dashboard"], env=env, **quiet)]
     try:
-        for _ in range(workers):
+        for number in range(workers):
             processes.append(subprocess.Popen([*dask, "worker", address, "--nthreads", "1", "--no-nanny",
-                                               "--no-dashboard", "--host", "127.0.0.1"], env=env, **quiet))
+                                               "--no-dashboard", "--host", "127.0.0.1", "--name", f"w{number}"],
+                                              env=env, **quiet))
         from distributed import Client
 
         with Client(address, timeout=CLUSTER_START) as client:
@@ -189,8 +190,7 @@ def test_killing_a_worker_mid_run_still_gives_the_full_report(damaged: Path, loc
     with dask_processes(2, {"CURATOR_TEST_TASK_DELAY": "0.3"}) as (address, workers), \
             Client(address, timeout=CLUSTER_START) as watcher, ThreadPoolExecutor(1) as background:
         victim = workers[0]
-        victim_address = next(w for w, info in watcher.scheduler_info()["workers"].items()
-                              if info.get("pid") == victim.pid)
+        victim_address = next(w for w, info in watcher.scheduler_info()["workers"].items() if info["name"] == "w0")
         args = [*_commands(damaged)["verify"], "--executor", "dask", "--scheduler", address]
         running = background.submit(run_bounded, args, cwd=damaged.parent)
         deadline = time.monotonic() + 30
@@ -222,7 +222,7 @@ def test_an_unreachable_scheduler_is_exit_3_in_seconds(damaged: Path) -> None:
 def test_a_scheduler_without_workers_is_exit_3_not_a_hang(damaged: Path) -> None:
     from distributed import LocalCluster
 
-    with LocalCluster(n_workers=0, processes=False, dashboard_address=":0",
+    with LocalCluster(n_workers=0, processes=False, protocol="tcp://", host="127.0.0.1", dashboard_address=":0",
                       scheduler_kwargs={"dashboard": False}) as cluster:
         run = run_bounded([*_commands(damaged)["validate"], "--executor", "dask", "--scheduler",
                            cluster.scheduler_address], cwd=damaged.parent, timeout=60)
