@@ -38,15 +38,19 @@ from benchmarks.verify_throughput import make_small_files
 from curator.release.manifests import write_manifests
 
 
-def timed(command: list[str], cwd: Path) -> tuple[float, dict[str, Any]]:
-    """Wall seconds of one run (exit 0 or 1: a report) and its report's stats."""
+def timed(command: list[str], cwd: Path) -> tuple[float, dict[str, Any], str]:
+    """Wall seconds of one run (exit 0 or 1: a report), its report's stats and the report without the stats that
+    differ by engine (seconds, executor): every column must give the same one."""
     started = time.perf_counter()
     done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, check=False)
     seconds = time.perf_counter() - started
     if done.returncode not in (0, 1):
         raise SystemExit(f"{' '.join(command)} exited {done.returncode}: {done.stderr[-800:]}")
-    stats: dict[str, Any] = json.loads(done.stdout)["stats"]
-    return seconds, stats
+    report = json.loads(done.stdout)
+    stats: dict[str, Any] = dict(report["stats"])
+    report["stats"].pop("seconds")
+    report["stats"].pop("executor", None)
+    return seconds, stats, json.dumps(report)
 
 
 def cluster(workers: int) -> Any:
@@ -66,17 +70,22 @@ def compare(name: str, root: Path, args: list[str], workers: int, repeat: int, s
         f"dask, running cluster of {workers} workers": [*base, "--executor", "dask", "--scheduler", scheduler],
         "dask, running cluster of 1 worker": [*base, "--executor", "dask", "--scheduler", single],
     }
-    timed(next(iter(columns.values())), root)   # warm the page cache and the imports
+    _, _, expected = timed(next(iter(columns.values())), root)   # warm the page cache and the imports
     runs: dict[str, list[float]] = {}
     batches: dict[str, int] = {}
-    for _ in range(repeat):   # interleaved: a change in the machine's load hits every column alike
+    for attempt in range(repeat):   # interleaved: a change in the machine's load hits every column alike
         for column, command in columns.items():
-            seconds, stats = timed(command, root)
+            if column.endswith("of 1 worker") and attempt:   # the per-worker figure: once is enough
+                continue
+            seconds, stats, report = timed(command, root)
+            if report != expected:
+                raise SystemExit(f"{column}: the report differs from the local pool's")
+            print(f"  {column}: {seconds:.2f} s (load {os.getloadavg()[0]:.1f})", flush=True)
             runs.setdefault(column, []).append(seconds)
             batches[column] = int(stats.get("executor", {}).get("batches", 0))
     local = median(next(iter(runs.values())))
     print(f"\n{name}: {files} files, {size / 1e6:.0f} MB")
-    print(f"{'engine (median of ' + str(repeat) + ')':<52} {'seconds':>8} {'MB/s':>7} {'files/s':>8} "
+    print(f"{'engine (median of ' + str(repeat) + '; 1 worker: 1 run)':<52} {'seconds':>8} {'MB/s':>7} {'files/s':>8} "
           f"{'tasks':>6} {'vs local':>9}")
     for column, times in runs.items():
         seconds = median(times)
@@ -92,15 +101,20 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2, help="workers of each cluster and --jobs of the pool")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--dir", type=Path, help="work folder (default: a temporary one, removed after)")
+    parser.add_argument("--reuse", action="store_true", help="with --dir: use the data an earlier run made there")
     args = parser.parse_args()
     work = args.dir or Path(tempfile.mkdtemp(prefix="curator-dask-bench-"))
     try:
         release, small = work / "release", work / "small"
         started = time.perf_counter()
-        count, size = make_release(release, args.gigabytes, tuple(args.shape))
-        write_manifests(release)
-        make_small_files(small, args.small_files)
-        print(f"data made in {time.perf_counter() - started:.0f} s; {len(os.sched_getaffinity(0))} cores; "
+        if args.reuse and (release / "SHA256SUMS").is_file() and (small / "SHA256SUMS").is_file():
+            files = [p for p in release.glob("*/**/*.nii.gz")]
+            count, size = len(files), sum(p.stat().st_size for p in files)
+        else:
+            count, size = make_release(release, args.gigabytes, tuple(args.shape))
+            write_manifests(release)
+            make_small_files(small, args.small_files)
+        print(f"data ready in {time.perf_counter() - started:.0f} s; {len(os.sched_getaffinity(0))} cores; "
               f"load {os.getloadavg()[0]:.2f}")
         with cluster(args.workers) as running, cluster(1) as single:
             for name, root, command, files, nbytes in (

@@ -16,6 +16,7 @@ This module imports nothing from curator but :mod:`curator.errors` (the executor
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import pickle
@@ -30,7 +31,8 @@ from curator.errors import OptionsError, RunError
 INSTALL = "pip install 'ct-curator[cluster]'"
 CONNECT_SECONDS = 5       # an unreachable scheduler is an error after this long, not a hang
 RETRIES = 2               # submit(retries=): a batch is tried again (besides Dask's own reruns after a worker death)
-TASKS_PER_THREAD = 2      # futures in flight per worker thread: enough to keep every worker busy, bounded memory
+TASKS_PER_THREAD = 4      # futures in flight per worker thread: enough to hide the round trips, bounded memory
+MIN_WINDOW = 16           # and at least this many, whatever the cluster
 
 
 def portable(error: Exception) -> Exception:
@@ -78,6 +80,7 @@ class DaskEngine:
         self.started = time.time()
         self.batches = 0
         self._sequence = 0
+        self.workers = len(client.nthreads())   # at the start: a worker lost later is counted in workers_lost
 
     def threads(self) -> int:
         """The cluster's worker threads now (at least 1)."""
@@ -89,45 +92,52 @@ class DaskEngine:
         if first is None:
             return
         scattered = self.client.scatter(function, broadcast=True, hash=False)
-        window = max(2, TASKS_PER_THREAD * self.threads())
+        window = max(MIN_WINDOW, TASKS_PER_THREAD * self.threads())
         futures: deque[Any] = deque()
-        pending: list[list[Any]] = [first]
+        work = itertools.chain([first], work)
         try:
             while True:
-                while len(futures) < window:
-                    batch = pending.pop() if pending else next(work, None)
-                    if batch is None:
-                        break
-                    futures.append(self._submit(scattered, batch))
+                if len(futures) <= window // 2:   # refill half the window in one message to the scheduler
+                    futures.extend(self._submit(scattered, list(itertools.islice(work, window - len(futures)))))
                 if not futures:
                     return
-                ok, value = self._result(futures.popleft())
-                if not ok:
-                    raise value
-                yield value
+                for ok, value in self._results(futures):
+                    if not ok:
+                        raise value
+                    yield value
         finally:
             for future in futures:
                 future.cancel()
             scattered.release()
 
-    def _submit(self, scattered: Any, batch: list[Any]) -> Any:
-        key = f"curator-{self.run}-{self._sequence}"
-        self._sequence += 1
-        self.batches += 1
-        return self.client.submit(_run_batch, scattered, batch, key=key, pure=False, retries=RETRIES)
+    def _submit(self, scattered: Any, batches: list[list[Any]]) -> list[Any]:
+        if not batches:
+            return []
+        keys = [f"curator-{self.run}-{self._sequence + n}" for n in range(len(batches))]
+        self._sequence += len(batches)
+        self.batches += len(batches)
+        futures: list[Any] = self.client.map(_run_batch, [scattered] * len(batches), batches, key=keys, pure=False,
+                                             retries=RETRIES)
+        return futures
 
-    def _result(self, future: Any) -> tuple[bool, Any]:
+    def _results(self, futures: deque[Any]) -> list[tuple[bool, Any]]:
+        """The outcomes of the oldest future and of those done after it, in order, fetched in one request."""
         from distributed import KilledWorker
 
+        futures[0].exception()   # waits for it to finish, fetching nothing (its own client: none is the default)
+        ready = [futures.popleft()]
+        while futures and futures[0].done():
+            ready.append(futures.popleft())
         try:
-            outcome: tuple[bool, Any] = future.result()
+            outcomes: list[tuple[bool, Any]] = self.client.gather(ready)
         except KilledWorker as error:
             raise RunError(f"a batch of work was lost: the Dask workers running it died ({error})") from None
-        return outcome
+        return outcomes
 
     def facts(self) -> dict[str, object]:
-        """``{"engine", "workers", "batches", "retried", "workers_lost"}``: the batches of this run that ran again
-        because their worker was lost (read from the scheduler's log of removed workers since the run began)."""
+        """``{"engine", "workers", "batches", "retried", "workers_lost"}``: workers at the start, batches submitted,
+        and the batches of this run that ran again because their worker was lost (read from the scheduler's log of
+        removed workers since the run began; None when the scheduler cannot say)."""
         lost: int | None
         retried: int | None
         try:
@@ -135,7 +145,7 @@ class DaskEngine:
                                                          since=self.started)
         except Exception:   # a scheduler without curator cannot run it: the counts stay unknown rather than wrong
             lost, retried = None, None
-        return {"engine": "dask", "workers": len(self.client.nthreads()), "batches": self.batches,
+        return {"engine": "dask", "workers": self.workers, "batches": self.batches,
                 "retried": retried, "workers_lost": lost}
 
     def close(self) -> None:
