@@ -242,3 +242,17 @@ def test_the_engine_raises_run_error_for_an_unreachable_scheduler() -> None:
     with pytest.raises(RunError, match="cannot reach"), executor.engine("dask", scheduler=f"tcp://127.0.0.1:{free_port()}"):
         pass
     assert time.monotonic() - started < 15
+
+
+def test_without_dask_installed_the_dask_executor_is_a_usage_error_naming_the_extra(damaged: Path) -> None:
+    """An interpreter where ``import distributed`` fails (None in sys.modules is how Python marks a module that
+    cannot be imported): exit 2 naming the extra to install; the local pool still runs there."""
+    program = ("import sys; sys.modules['distributed'] = None; from curator.cli.entry import main; "
+               "main(sys.argv[1:])")
+    for command in ("validate", "verify"):
+        run = run_bounded([sys.executable, "-c", program, *_commands(damaged)[command], "--executor", "dask"],
+                          cwd=damaged.parent)
+        run.assert_bounded(exit_code=2, seconds=30, megabytes=300)
+        assert "pip install 'ct-curator[cluster]'" in run.stderr
+    local = run_bounded([sys.executable, "-c", program, *_commands(damaged)["verify"]], cwd=damaged.parent)
+    local.assert_bounded(exit_code=1, seconds=30, megabytes=300)

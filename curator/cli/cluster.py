@@ -20,7 +20,7 @@ __all__ = ["ENGINES", "EXECUTOR_HELP", "SCHEDULER_HELP", "command_engine", "note
 
 EXECUTOR_HELP = ("Where the bulk work runs: local (a process/thread pool, the default) or dask (the --scheduler's "
                  "cluster, or a local Dask cluster of --jobs workers). Needs pip install 'ct-curator[cluster]'.")
-SCHEDULER_HELP = ("With --executor dask: the scheduler's address, e.g. tcp://10.0.0.5:8786 (default: "
+SCHEDULER_HELP = ("With --executor dask: the scheduler's address, e.g. tcp://scheduler.example.org:8786 (default: "
                   "$DASK_SCHEDULER_ADDRESS, else a local cluster started for the command).")
 
 
