@@ -79,7 +79,9 @@ def compare(name: str, root: Path, args: list[str], workers: int, repeat: int, s
                 continue
             seconds, stats, report = timed(command, root)
             if report != expected:
-                raise SystemExit(f"{column}: the report differs from the local pool's")
+                (root.parent / "expected.json").write_text(expected, encoding="utf-8")
+                (root.parent / "differs.json").write_text(report, encoding="utf-8")
+                raise SystemExit(f"{column}: the report differs from the local pool's (both in {root.parent})")
             print(f"  {column}: {seconds:.2f} s (load {os.getloadavg()[0]:.1f})", flush=True)
             runs.setdefault(column, []).append(seconds)
             batches[column] = int(stats.get("executor", {}).get("batches", 0))
