@@ -82,6 +82,9 @@ def engine(kind: str = "local", *, scheduler: str | None = None, jobs: int | Non
 
 
 def default_jobs() -> int:
+    """The tasks worth running at once: the CPUs this process may use, or on Dask the cluster's worker threads."""
+    if _engine is not None:
+        return _engine.thread_count
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
@@ -246,7 +249,7 @@ def _dask_tasks(back_end: DaskEngine, function: Callable[[T], R], work: list[T],
     """:func:`iter_tasks` on Dask: the items in batches (enough of them to balance the workers), each item's result
     or exception kept apart, so an item that raises is raised at its place in the order, as locally."""
     total = len(work)
-    size = max(1, min(TASK_BATCH, total // (back_end.threads() * 4)))
+    size = max(1, min(TASK_BATCH, total // (back_end.thread_count * 4)))
     done = 0
     for outcomes in back_end.map_batches(partial(_each, function), batches(work, size)):
         for ok, value in outcomes:

@@ -80,11 +80,9 @@ class DaskEngine:
         self.started = time.time()
         self.batches = 0
         self._sequence = 0
-        self.workers = len(client.nthreads())   # at the start: a worker lost later is counted in workers_lost
-
-    def threads(self) -> int:
-        """The cluster's worker threads now (at least 1)."""
-        return max(1, int(sum(self.client.nthreads().values())))
+        threads = client.nthreads()
+        self.workers = len(threads)   # at the start: a worker lost later is counted in workers_lost
+        self.thread_count = max(1, int(sum(threads.values())))   # at the start, as the local pool's --jobs
 
     def map_batches(self, function: Callable[[list[Any]], list[Any]], work: Iterator[list[Any]]) -> Iterator[Any]:
         """``function(batch)`` for each batch of ``work`` on the cluster, in order; a task's exception raised here."""
@@ -92,7 +90,7 @@ class DaskEngine:
         if first is None:
             return
         scattered = self.client.scatter(function, broadcast=True, hash=False)
-        window = max(MIN_WINDOW, TASKS_PER_THREAD * self.threads())
+        window = max(MIN_WINDOW, TASKS_PER_THREAD * self.thread_count)
         futures: deque[Any] = deque()
         work = itertools.chain([first], work)
         try:
