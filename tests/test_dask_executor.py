@@ -109,6 +109,19 @@ def test_a_local_cluster_started_by_the_test_gives_the_same_reports(damaged: Pat
         assert _executor_stats(run)["workers"] == 2
 
 
+def test_a_relative_root_is_read_by_workers_whose_folder_is_another(damaged: Path, local_cluster: str) -> None:
+    """ROOT "." on a cluster whose workers run in another folder (the test's cluster was started from pytest's):
+    the workers read the release, not "." of their own, and the report still names ROOT as typed."""
+    for args in _commands(damaged).values():
+        relative = [args[0], ".", *args[2:]]
+        local = run_bounded([*relative, "--jobs", "2"], cwd=damaged)
+        local.assert_bounded(exit_code=1, seconds=60, megabytes=300)
+        run = run_bounded([*relative, "--executor", "dask", "--scheduler", local_cluster], cwd=damaged)
+        run.assert_bounded(exit_code=1, seconds=30, megabytes=300)
+        assert _comparable(run) == _comparable(local), args[0]
+        assert run.report()["root"] == "."
+
+
 def test_the_scheduler_address_comes_from_the_environment(damaged: Path, local_reports: dict[str, str],
                                                           local_cluster: str) -> None:
     run = run_bounded([*_commands(damaged)["verify"], "--executor", "dask"], cwd=damaged.parent,

@@ -47,7 +47,7 @@ def build(source: Path, out: Path, force: bool, jobs: int | None, xxh128: bool, 
     Every problem of the source is reported at once, as findings (--format as for validate); nothing is written
     then: exit 1 for bad source data, 2 for a dataset card that cannot be used. Once built, --format reports the
     deep validation of the release."""
-    from curator.cli.cluster import command_engine, note_executor
+    from curator.cli.cluster import command_engine, for_workers, note_executor
     from curator.release import SourceProblemsError
     from curator.release import build as run_build
     from curator.wording import plural
@@ -56,8 +56,9 @@ def build(source: Path, out: Path, force: bool, jobs: int | None, xxh128: bool, 
     _check_reports(source, out, output)
     try:
         with command_engine(executor, scheduler, jobs, verbose) as running:
-            result = run_build(source, out, force=force, jobs=jobs, xxh128=xxh128, bag=bag)
-            note_executor(running, result.report)
+            result = run_build(for_workers(source, running), for_workers(out, running), force=force, jobs=jobs,
+                               xxh128=xxh128, bag=bag)
+            note_executor(running, result.report, out)
     except SourceProblemsError as problems:
         present(problems.report, fmt, output, command="build", verbose=True)   # every problem, to fix at once
         sys.stderr.write(f"curator build: {problems}\n")

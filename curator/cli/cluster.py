@@ -8,6 +8,7 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from curator.errors import OptionsError
@@ -16,7 +17,7 @@ from curator.executor import ENGINES, Running, engine
 if TYPE_CHECKING:
     from curator.models.findings import Report
 
-__all__ = ["ENGINES", "EXECUTOR_HELP", "SCHEDULER_HELP", "command_engine", "note_executor"]
+__all__ = ["ENGINES", "EXECUTOR_HELP", "SCHEDULER_HELP", "command_engine", "for_workers", "note_executor"]
 
 EXECUTOR_HELP = ("Where the bulk work runs: local (a process/thread pool, the default) or dask (the --scheduler's "
                  "cluster, or a local Dask cluster of --jobs workers). Needs pip install 'ct-curator[cluster]'.")
@@ -34,12 +35,21 @@ def command_engine(executor: str, scheduler: str | None, jobs: int | None, verbo
         yield running
 
 
-def note_executor(running: Running, report: Report | None = None) -> None:
-    """On Dask: ``report.stats.executor`` = {"engine", "workers", "batches", "retried", "workers_lost"}, and a
-    line on stderr when batches were run again after a worker was lost. The local pool adds nothing."""
+def for_workers(path: Path, running: Running) -> Path:
+    """``path`` as the workers must see it: absolute on Dask (a worker's folder is not the client's; the report
+    still names ROOT as typed), unchanged on the local pool."""
+    return path if running.local else path.absolute()
+
+
+def note_executor(running: Running, report: Report | None = None, root: Path | None = None) -> None:
+    """On Dask: ``report.stats.executor`` = {"engine", "workers", "batches", "retried", "workers_lost"}, the
+    report's ``root`` as typed (``root``: the work ran on :func:`for_workers`' absolute path), and a line on stderr
+    when batches were run again after a worker was lost. The local pool adds nothing."""
     facts = running.facts()
     if facts is None:
         return
+    if report is not None and root is not None and report.root == str(root.absolute()):
+        report.root = str(root)
     if report is not None:
         report.stats = report.stats.model_copy(update={"executor": facts})   # Stats keeps extra keys
     if facts.get("retried"):

@@ -53,7 +53,7 @@ def validate(root: Path, profile: str | None, fmt: tuple[str, ...], fail_on: str
              verbose: bool, cache_dir: Path | None, no_cache: bool, changed_since: str | None, executor: str,
              scheduler: str | None) -> None:
     """Check the release at ROOT: files, registry, NIfTI headers, checksums."""
-    from curator.cli.cluster import command_engine, note_executor
+    from curator.cli.cluster import command_engine, for_workers, note_executor
     from curator.io.cache import default_cache_dir
     from curator.models.findings import Severity
     from curator.render.progress import ProgressLine
@@ -70,8 +70,8 @@ def validate(root: Path, profile: str | None, fmt: tuple[str, ...], fail_on: str
                               changed_since=changed_since)
     try:
         with command_engine(executor, scheduler, jobs, verbose) as running:
-            report = run_validate(root, options)
-            note_executor(running, report)
+            report = run_validate(for_workers(root, running), options)
+            note_executor(running, report, root)
     finally:
         progress.close()
     cache_warning((report.stats.model_extra or {}).get("cache"))

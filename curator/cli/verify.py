@@ -101,7 +101,7 @@ def _verify(options: argparse.Namespace) -> int:
 
 
 def _verify_on(options: argparse.Namespace, running: Running) -> int:
-    from curator.cli.cluster import note_executor
+    from curator.cli.cluster import for_workers, note_executor
     from curator.io.cache import default_cache_dir
     from curator.render.progress import ProgressLine
     from curator.verify import judge, quick_answer, read_release
@@ -110,7 +110,8 @@ def _verify_on(options: argparse.Namespace, running: Running) -> int:
     fmt, output = tuple(options.fmt), tuple(options.output)
     line = ProgressLine()
     try:
-        reading = read_release(options.root, manifest=options.against, jobs=options.jobs, only=tuple(options.only),
+        reading = read_release(for_workers(options.root, running), manifest=options.against, jobs=options.jobs,
+                               only=tuple(options.only),
                                cache_dir=None if options.no_cache else (options.cache_dir or default_cache_dir()),
                                progress=BytesProgress(line, "verify"))
     finally:
@@ -124,7 +125,7 @@ def _verify_on(options: argparse.Namespace, running: Running) -> int:
             refetch_line(answer.refetch)
             return EXIT_VALID if answer.valid else EXIT_INVALID
     report = judge(reading, options.jobs)
-    note_executor(running, report)
+    note_executor(running, report, options.root)
     present(report, fmt, output, command="verify", verbose=options.verbose)
     if not fmt:
         refetch_line((report.stats.model_extra or {}).get("refetch") or [])
