@@ -154,8 +154,8 @@ def map_ints(add: int, batch: list[str]) -> list[int]:
 
 @contextmanager
 def dask_processes(workers: int, environment: dict[str, str] | None = None) -> Iterator[tuple[str, list[Any]]]:
-    """``dask scheduler`` and ``workers`` × ``dask worker`` (named w0, w1, ...; one thread, no nanny: a killed worker stays dead) on
-    loopback; the scheduler's address and the worker processes. Every process is ended on leaving."""
+    """``dask scheduler`` and ``workers`` × ``dask worker`` on loopback (named w0, w1, ...; one thread; no nanny: a
+    killed worker stays dead); the scheduler's address and the worker processes. All are ended on leaving."""
     port = free_port()
     address = f"tcp://127.0.0.1:{port}"
     dask = [sys.executable, "-m", "dask"]
