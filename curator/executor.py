@@ -6,6 +6,10 @@ the file's work) and streams the per-item results back in input order, never hol
 batch task is a picklable function of a list of items returning one result per item, so a distributed engine can
 run the same tasks.
 
+Two back ends: the local pool (threads or processes; the default, nothing to start) and Dask, chosen for a
+command's duration by :func:`engine`; every function here consults it, so no call site knows which runs its tasks.
+On Dask a task is always a batch (:mod:`curator.executor_dask`), the function and items pickled by cloudpickle.
+
 Threads suit hashing and plain reading (hashlib and zlib release the GIL); the deep tier's voxel statistics are
 numpy work that holds it between calls, so those tasks go to processes. Results come back in input order and the
 pool's window is bounded, so memory is bounded by the tasks in flight, never by the dataset.
@@ -15,10 +19,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, TypeVar
+from contextlib import contextmanager
+from functools import partial
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from concurrent.futures import Executor, Future
+
+    from curator.executor_dask import DaskEngine
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -26,9 +34,57 @@ R = TypeVar("R")
 Progress = Callable[[int, int], None]   # (tasks done, tasks in all)
 BATCH_ITEMS = 256             # run_batches' default: items in one task
 BATCH_BYTES = 8 << 20         # run_batches' default weight of one task when items are weighed (bytes to read)
+TASK_BATCH = 64               # on Dask, run_tasks' items per task at most (4 tasks a worker thread at least)
+DASK_BATCH_BYTES = 64 << 20   # on Dask, run_batches' weight of one task at least: the scheduler's load is per task
+ENGINES = ("local", "dask")
+
+_engine: DaskEngine | None = None   # the Dask back end while an engine("dask") block is open; None: the local pool
+
+
+class Running:
+    """What :func:`engine` yields: the back end's facts for the report's ``stats.executor`` (None when local)."""
+
+    def __init__(self, back_end: DaskEngine | None) -> None:
+        self._back_end = back_end
+
+    @property
+    def local(self) -> bool:
+        return self._back_end is None
+
+    def facts(self) -> dict[str, object] | None:
+        return self._back_end.facts() if self._back_end is not None else None
+
+
+@contextmanager
+def engine(kind: str = "local", *, scheduler: str | None = None, jobs: int | None = None,
+           verbose: bool = False) -> Iterator[Running]:
+    """Run every task of the block on ``kind``: ``"local"`` (the pool, the default) or ``"dask"`` (the scheduler at
+    ``scheduler``, else a LocalCluster of ``jobs`` worker processes started here and shut down on leaving).
+
+    Raises :class:`curator.errors.OptionsError` when Dask is not installed, :class:`curator.errors.RunError` when
+    the scheduler cannot be reached.
+    """
+    global _engine
+    if kind not in ENGINES:
+        raise ValueError(f"unknown executor {kind!r}")
+    if kind == "local" or _engine is not None:   # an inner block runs on the engine already open
+        yield Running(_engine)
+        return
+    from curator.executor_dask import open_engine
+
+    back_end = open_engine(scheduler, jobs or default_jobs(), verbose)
+    _engine = back_end
+    try:
+        yield Running(back_end)
+    finally:
+        _engine = None
+        back_end.close()
 
 
 def default_jobs() -> int:
+    """The tasks worth running at once: the CPUs this process may use, or on Dask the cluster's worker threads."""
+    if _engine is not None:
+        return _engine.thread_count
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
@@ -48,6 +104,9 @@ def iter_tasks(function: Callable[[T], R], items: Iterable[T], jobs: int | None 
     work = list(items)
     jobs = jobs or default_jobs()
     total = len(work)
+    if _engine is not None:
+        yield from _dask_tasks(_engine, function, work, progress)
+        return
     if jobs <= 1 or total <= 1:
         for index, item in enumerate(work, start=1):
             yield function(item)
@@ -124,6 +183,8 @@ def run_batches(function: Callable[[list[T]], list[R]], items: Iterable[T], jobs
     """
     done = 0
     seen = 0
+    if _engine is not None:   # a task costs the scheduler ~1 ms whatever its size: 100 TB makes 1.5M, not 12M
+        batch_bytes = max(batch_bytes, DASK_BATCH_BYTES)
 
     def counted() -> Iterator[list[T]]:
         nonlocal seen
@@ -141,6 +202,9 @@ def run_batches(function: Callable[[list[T]], list[R]], items: Iterable[T], jobs
 def iter_batch_results(function: Callable[[list[T]], list[R]], work: Iterator[list[T]], jobs: int | None = None,
                        *, processes: bool = False) -> Iterator[list[R]]:
     """``function(batch)`` for each batch of ``work``, in order, with a bounded window of batches in flight."""
+    if _engine is not None:
+        yield from _engine.map_batches(partial(_checked, function), work)
+        return
     jobs = jobs or default_jobs()
     first = next(work, None)
     if first is None:
@@ -178,6 +242,36 @@ def _checked(function: Callable[[list[T]], list[R]], batch: list[T]) -> list[R]:
     if len(results) != len(batch):
         raise ValueError(f"a batch task returned {len(results)} results for {len(batch)} items")
     return results
+
+
+def _dask_tasks(back_end: DaskEngine, function: Callable[[T], R], work: list[T],
+                progress: Progress | None) -> Iterator[R]:
+    """:func:`iter_tasks` on Dask: the items in batches (enough of them to balance the workers), each item's result
+    or exception kept apart, so an item that raises is raised at its place in the order, as locally."""
+    total = len(work)
+    size = max(1, min(TASK_BATCH, total // (back_end.thread_count * 4)))
+    done = 0
+    for outcomes in back_end.map_batches(partial(_each, function), batches(work, size)):
+        for ok, value in outcomes:
+            if not ok:
+                raise value
+            done += 1
+            if progress:
+                progress(done, total)
+            yield value
+
+
+def _each(function: Callable[[T], R], batch: list[T]) -> list[tuple[bool, Any]]:
+    """On a worker: ``(True, result)`` or ``(False, exception)`` for each item of ``batch``."""
+    from curator.executor_dask import portable
+
+    outcomes: list[tuple[bool, Any]] = []
+    for item in batch:
+        try:
+            outcomes.append((True, function(item)))
+        except Exception as error:
+            outcomes.append((False, portable(error)))
+    return outcomes
 
 
 def _pool(jobs: int, processes: bool) -> Executor:

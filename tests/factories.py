@@ -326,3 +326,21 @@ def large_file_release(root: Path, size: int, *, rel: str = "data/volume.bin") -
         (root / listing).write_text("".join(f"{hashlib.new(algorithm, files[n]).hexdigest()}  {n}\n"
                                             for n in sorted(files)), encoding="utf-8")
     return rel
+
+
+def damage_three_ways(release: Path) -> None:
+    """Three kinds of damage a report must name whichever engine reads the release: a mask with a value outside
+    its labels, a study whose gzip stream is cut short, and a SHA256SUMS line with a wrong digest."""
+    import nibabel as nib
+
+    mask = release / "masks/study_0004_mask.nii.gz"
+    values = lesion_mask()
+    values[0, 0, 0] = 7
+    write_nifti(mask, values, nib.load(mask).affine)
+    study = release / "studies/CT-2/study_0006.nii.gz"
+    study.write_bytes(study.read_bytes()[:-200])
+    sums = release / "SHA256SUMS"
+    lines = sums.read_text(encoding="utf-8").splitlines(keepends=True)
+    index = next(i for i, line in enumerate(lines) if line.endswith("  LICENSE\n"))
+    lines[index] = "0" * 64 + "  LICENSE\n"
+    sums.write_text("".join(lines), encoding="utf-8", newline="\n")

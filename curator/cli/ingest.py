@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from curator.cli.options import archive_limit_options, report_options
+from curator.cli.options import archive_limit_options, executor_options, report_options
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,8 @@ class IngestArguments:
     category: str | None
     card: Path | None
     jobs: int | None
+    executor: str
+    scheduler: str | None
     fmt: tuple[str, ...]
     output: tuple[Path, ...]
     verbose: bool
@@ -87,6 +89,7 @@ def _rules(preset: str, rules_file: Path | None, overrides: dict[tuple[str, str]
 
 def _run(given: IngestArguments) -> None:
     from curator.anonymise import load_key, load_mapping
+    from curator.cli.cluster import command_engine, note_executor
     from curator.cli.main import EXIT_INVALID, EXIT_VALID, present
     from curator.errors import OptionsError
     from curator.ingest.categories import load_category_map
@@ -110,12 +113,14 @@ def _run(given: IngestArguments) -> None:
     limits = Limits(max_total_bytes=int(given.max_gigabytes * 2**30), max_ratio=given.max_ratio)
     line = ProgressLine()
     try:
-        report = ingest(inputs, out, IngestOptions(
-            key=key, key_map=key_map, rules=rules, categories=mapping,
-            pseudonyms=load_mapping(map_file) if map_file else None, card=card, jobs=given.jobs, limits=limits,
-            key_file=key_file,
-            own_files=tuple(p for p in (map_file, categories, given.rules_file, card) if p is not None),
-            progress=lambda done, total: line("ingest", done, total)))
+        with command_engine(given.executor, given.scheduler, given.jobs, given.verbose) as running:
+            report = ingest(inputs, out, IngestOptions(
+                key=key, key_map=key_map, rules=rules, categories=mapping,
+                pseudonyms=load_mapping(map_file) if map_file else None, card=card, jobs=given.jobs, limits=limits,
+                key_file=key_file,
+                own_files=tuple(p for p in (map_file, categories, given.rules_file, card) if p is not None),
+                progress=lambda done, total: line("ingest", done, total)))
+            note_executor(running, report)
     finally:
         line.close()
     present(report, given.fmt, given.output, command="ingest", verbose=given.verbose)
@@ -154,6 +159,7 @@ def _run(given: IngestArguments) -> None:
 @click.option("--category", help="Category of every study the map does not name.")
 @click.option("--card", type=click.Path(path_type=Path, dir_okay=False), help="dataset.yaml to put in OUT.")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), help="Inputs processed at once (default: all cores).")
+@executor_options
 @report_options
 @archive_limit_options("An archive")
 def ingest(**parameters: Any) -> None:

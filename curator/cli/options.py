@@ -37,3 +37,12 @@ def archive_limit_options(what: str) -> Callable[[F], F]:
                             show_default=True,
                             help=f"{what} expanding beyond this is refused (ARCHIVE_BOMB).")(function)
     return decorate
+
+
+def executor_options(function: F) -> F:
+    """--executor [local|dask] and --scheduler ADDRESS (see :mod:`curator.cli.cluster`)."""
+    from curator.cli.cluster import ENGINES, EXECUTOR_HELP, SCHEDULER_HELP
+
+    function = click.option("--scheduler", metavar="ADDRESS", help=SCHEDULER_HELP)(function)
+    return click.option("--executor", type=click.Choice(ENGINES), default="local", show_default=True,
+                        help=EXECUTOR_HELP)(function)

@@ -13,7 +13,7 @@ import click
 
 from curator.cli.common import cache_warning
 from curator.cli.main import EXIT_INVALID, EXIT_VALID, guarded, present, split_items
-from curator.cli.options import report_options
+from curator.cli.options import executor_options, report_options
 
 
 @click.command()
@@ -28,6 +28,7 @@ from curator.cli.options import report_options
 @click.option("--select", multiple=True, help="Only these codes or tags (repeatable, comma-separated).")
 @click.option("--ignore", multiple=True, help="Drop these codes or tags (repeatable, comma-separated).")
 @click.option("--jobs", "-j", type=click.IntRange(min=1), help="Files read at once (default: all cores).")
+@executor_options
 @click.option("--fast", "tier", flag_value="fast", default=True, help="Headers, registry, manifests (default).")
 @click.option("--deep", "tier", flag_value="deep",
               help="Also read every NIfTI payload once: gzip CRC, mask labels, empty masks, HU range.")
@@ -49,9 +50,11 @@ def validate(root: str, profile: str | None, fmt: tuple[str, ...], fail_on: str 
              no_config: bool, select: tuple[str, ...],
              ignore: tuple[str, ...], jobs: int | None, tier: str, tolerance_voxels: float | None,
              tolerance_degrees: float | None, lang: str, identifiers: Path | None, output: tuple[Path, ...],
-             verbose: bool, cache_dir: Path | None, no_cache: bool, changed_since: str | None) -> None:
+             verbose: bool, cache_dir: Path | None, no_cache: bool, changed_since: str | None, executor: str,
+             scheduler: str | None) -> None:
     """Check the release at ROOT: files, registry, NIfTI headers, checksums. ROOT is a folder, or a release in
     object storage: s3://bucket/prefix or an http(s):// base (fast tier; credentials from the environment)."""
+    from curator.cli.cluster import command_engine, for_workers, note_executor
     from curator.io.cache import default_cache_dir
     from curator.models.findings import Severity
     from curator.render.progress import ProgressLine
@@ -67,7 +70,9 @@ def validate(root: str, profile: str | None, fmt: tuple[str, ...], fail_on: str 
                               cache_dir=None if no_cache else (cache_dir or default_cache_dir()),
                               changed_since=changed_since)
     try:
-        report = run_validate(root if "://" in root else Path(root), options)
+        with command_engine(executor, scheduler, jobs, verbose) as running:
+            report = run_validate(root if "://" in root else for_workers(Path(root), running), options)
+            note_executor(running, report, root if "://" in root else Path(root))
     finally:
         progress.close()
     cache_warning((report.stats.model_extra or {}).get("cache"))

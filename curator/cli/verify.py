@@ -11,7 +11,9 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from curator.cli.cluster import ENGINES, EXECUTOR_HELP, SCHEDULER_HELP
 from curator.cli.common import (
     EXIT_INVALID,
     EXIT_USAGE,
@@ -24,6 +26,9 @@ from curator.cli.common import (
     refetch_line,
     report_failure,
 )
+
+if TYPE_CHECKING:
+    from curator.executor import Running
 
 
 def _positive(text: str) -> int:
@@ -73,6 +78,8 @@ def parser() -> argparse.ArgumentParser:
     parse.add_argument("--verbose", "-v", action="store_true", help="Text output: list every finding, not two per "
                                                                    "code.")
     parse.add_argument("--jobs", "-j", type=_positive, metavar="N", help="Files hashed at once (default: all cores).")
+    parse.add_argument("--executor", choices=ENGINES, default="local", help=EXECUTOR_HELP)
+    parse.add_argument("--scheduler", metavar="ADDRESS", help=SCHEDULER_HELP)
     parse.add_argument("--only", action="append", default=[], metavar="GLOB",
                        help="Check only paths matching this glob (repeatable), e.g. 'masks/*'.")
     parse.add_argument("--cache-dir", type=Path, metavar="DIR",
@@ -94,6 +101,14 @@ def run(argv: list[str]) -> int:
 
 
 def _verify(options: argparse.Namespace) -> int:
+    from curator.cli.cluster import command_engine
+
+    with command_engine(options.executor, options.scheduler, options.jobs, options.verbose) as running:
+        return _verify_on(options, running)
+
+
+def _verify_on(options: argparse.Namespace, running: Running) -> int:
+    from curator.cli.cluster import for_workers, note_executor
     from curator.io.cache import default_cache_dir
     from curator.render.progress import ProgressLine
     from curator.verify import judge, quick_answer, read_release
@@ -102,13 +117,14 @@ def _verify(options: argparse.Namespace) -> int:
     fmt, output = tuple(options.fmt), tuple(options.output)
     line = ProgressLine()
     try:
-        reading = read_release(options.root, manifest=options.against, jobs=options.jobs, only=tuple(options.only),
+        reading = read_release(for_workers(options.root, running), manifest=options.against, jobs=options.jobs,
+                               only=tuple(options.only),
                                cache_dir=None if options.no_cache else (options.cache_dir or default_cache_dir()),
                                progress=BytesProgress(line, "verify"))
     finally:
         line.close()
     cache_warning(reading.cache)
-    if fmt in ((), ("text",)) and not output:
+    if fmt in ((), ("text",)) and not output and running.local:
         # worded without the report models: a cached rerun is done before pydantic would have loaded
         answer = quick_answer(reading, limit=None if options.verbose else GROUP_LIMIT, colour=colour_wanted())
         if answer is not None:
@@ -116,6 +132,7 @@ def _verify(options: argparse.Namespace) -> int:
             refetch_line(answer.refetch)
             return EXIT_VALID if answer.valid else EXIT_INVALID
     report = judge(reading, options.jobs)
+    note_executor(running, report, options.root)
     present(report, fmt, output, command="verify", verbose=options.verbose)
     if not fmt:
         refetch_line((report.stats.model_extra or {}).get("refetch") or [])

@@ -28,6 +28,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -157,6 +158,10 @@ def _name_hits(identifiers: IdentifierList, paths: Iterator[tuple[str, str]]) ->
     return found
 
 
+def _audit_item(root: Path, identifiers: IdentifierList | None, item: tuple[str, int]) -> FileAudit:
+    return audit_file(root, item[0], item[1], identifiers)
+
+
 def gather(facts: Facts) -> None:
     """Audit every regular file of the release (in parallel, threads) into ``facts.privacy_files``."""
     started = time.perf_counter()
@@ -169,13 +174,11 @@ def gather(facts: Facts) -> None:
             raise OptionsError(f"--identifiers: {error}") from error
     files = facts.files
     paths = sorted(p for p in files if facts.in_scope(p))   # --changed-since: only the files in scope are read
-    root = facts.root
-
-    def task(rel: str) -> FileAudit:
-        return audit_file(root, rel, files[rel].size, identifiers)
-
+    # a task is a module-level function of (path, size): on a Dask cluster it carries no map of every file
+    task = partial(_audit_item, facts.root, identifiers)
     result = PrivacyFacts(identifiers=identifiers)
-    result.files = {p: a for p, a in zip(paths, run_tasks(task, paths, facts.jobs), strict=True)
+    items = [(p, files[p].size) for p in paths]
+    result.files = {p: a for p, a in zip(paths, run_tasks(task, items, facts.jobs), strict=True)
                     if a.kind not in ("other", "bare", "text", "dicom") or a.hits or a.error or a.incomplete}
     if identifiers is not None:
         result.name_hits = _name_hits(identifiers, ((e.path, e.kind) for e in facts.entries))

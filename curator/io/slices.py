@@ -10,6 +10,7 @@ import csv
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -297,6 +298,10 @@ def read_label_declaration(path: Path) -> str:
 
 # --- the gatherer -------------------------------------------------------------------------------------------
 
+def _read_item(root: Path, deep: bool, item: tuple[str, bool]) -> SliceHeader | str:
+    return read_slice(root / item[0], decode=deep, count=item[1])
+
+
 def gather(facts: Facts) -> None:
     """Read every image and mask header (with --deep also their pixels, once) and the metadata CSVs."""
     data = SliceFacts()
@@ -308,10 +313,9 @@ def gather(facts: Facts) -> None:
     paths = sorted(kinds)
     root, deep = facts.root, facts.deep
 
-    def task(path: str) -> SliceHeader | str:
-        return read_slice(root / path, decode=deep, count=deep and kinds[path] == "mask")
-
-    data.files = dict(zip(paths, run_tasks(task, paths, facts.jobs), strict=True))
+    # a task is a module-level function of (path, count its values): on a Dask cluster it carries no map of files
+    items = [(path, deep and kinds[path] == "mask") for path in paths]
+    data.files = dict(zip(paths, run_tasks(partial(_read_item, root, deep), items, facts.jobs), strict=True))
 
     files = facts.files
     if SCANS_CSV in files:
