@@ -12,7 +12,7 @@ from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 
 from curator.io import dicom_audit
-from curator.io.dicom_raw import raw_text
+from curator.io.dicom_raw import raw_string, raw_text
 from tests.dicom_privacy_factories import AWKWARD_VALUES, planted_slice, with_awkward_text
 
 CHARSETS = {None: "ascii", "ISO_IR 100": "latin-1", "ISO_IR 192": "utf-8", "ISO_IR 144": "iso8859-5"}
@@ -63,6 +63,8 @@ def test_plain_values_take_the_fast_road() -> None:
     assert raw_text("SH", "Jörg".encode(), ["UTF8"]) is None
     assert raw_text("SH", b"\x1b$B", ["iso8859", "iso2022_jp"]) is None
     assert raw_text("AE", "Jörg".encode("latin-1"), ["latin_1"]) is None
+    assert raw_string(b"1.2.840.10008.1.2\\2.25.1 \0") == "1.2.840.10008.1.2\\2.25.1"   # UI, CS, DA, TM ...
+    assert raw_string(b" ORIGINAL \\ PRIMARY\\AXIAL  ") == "ORIGINAL\\PRIMARY\\AXIAL"
 
 
 def test_private_creators_read_from_raw_bytes(tmp_path: Path) -> None:

@@ -39,7 +39,7 @@ from curator.executor import run_batches, run_tasks
 from curator.io import dicom as dicom_files
 from curator.io.deid_table import deid_table
 from curator.io.dicom import DICOM_SUFFIXES, MEDIA_STORAGE_DIRECTORY, _named_dicom, _skipped
-from curator.io.dicom_raw import RAW_TEXT_VRS, RAW_VALUE_VRS, raw_text
+from curator.io.dicom_raw import RAW_STRING_VRS, RAW_TEXT_VRS, RAW_VALUE_VRS, raw_string, raw_text
 from curator.io.regular import open_regular
 
 if TYPE_CHECKING:
@@ -205,6 +205,11 @@ def _walk(ds: Dataset, prefix: str, meta: bool, notes: list[str]) -> Iterator[Au
                     continue
             elif not kept and vr not in _WALKED_VRS:
                 continue  # nothing a privacy rule looks at (geometry, pixel description, codes): not even decoded
+            elif vr in RAW_STRING_VRS and (text := raw_string(raw.value)) is not None:
+                if text:
+                    yield AuditElement(prefix + _keyword(tag), tag, vr, text[:MAX_VALUE], len(text),
+                                       _creator_of(ds, tag, creators) if private else "", meta)
+                continue
             elif vr in RAW_VALUE_VRS and tag not in _LUT_DESCRIPTOR_TAGS:
                 if not encodings:
                     encodings.append(_encoding(ds))
@@ -274,8 +279,7 @@ def _valued(location: str, tag: int, vr: str, value: object, private: bool, meta
     return AuditElement(location, tag, vr, text[:MAX_VALUE], size, "", meta)
 
 
-def _encoding(ds: Dataset) -> str | MutableSequence[str]:
-    """The character sets pydicom decodes the data set's text with (as :func:`_element` passes them)."""
+def _encoding(ds: Dataset) -> str | MutableSequence[str]:   # the character sets, as :func:`_element` passes them
     return ds.original_character_set or ds._character_set
 
 
@@ -534,10 +538,14 @@ BATCH_FILES = 48   # files per task of read_together: a few hundred tasks for a 
 
 
 def together_batch(batch: list[tuple[Path, str, bool]]) -> list[Together]:
-    """A task of :func:`read_together` (picklable): ``(root, path, audit it too)`` -> (header, audit) per file."""
+    """A task of :func:`read_together` (picklable): ``(root, path, audit it too)`` -> (header, audit) per file.
+    Equal elements of the batch's files are one object, pickled once (a series repeats them in every slice)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return [_together(root, rel, audit) for root, rel, audit in batch]
+        results = [_together(root, rel, audit) for root, rel, audit in batch]
+    shared: dict[AuditElement, AuditElement] = {}
+    return [(header, replace(result, elements=tuple(shared.setdefault(e, e) for e in result.elements))
+             if isinstance(result, AuditedFile) else result) for header, result in results]
 
 
 def _together(root: Path, rel: str, audit: bool) -> Together:

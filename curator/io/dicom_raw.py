@@ -12,16 +12,21 @@ from __future__ import annotations
 import codecs
 from collections.abc import Sequence
 
+from pydicom import config
 from pydicom.charset import default_encoding
 
-__all__ = ["RAW_TEXT_VRS", "RAW_VALUE_VRS", "clean", "raw_text"]
+__all__ = ["RAW_STRING_VRS", "RAW_TEXT_VRS", "RAW_VALUE_VRS", "clean", "raw_string", "raw_text"]
 
 # explicit VRs whose raw bytes :func:`raw_text` turns into the audit's text the way pydicom's converter for the VR
 # and the audit's text rule would: split into values at backslashes (LO, SH, UC, AE) or not (LT, ST, UT, UR)
 RAW_TEXT_VRS = frozenset({"LO", "SH", "UC", "LT", "ST", "UT", "AE", "UR"})
+# explicit VRs pydicom decodes in its default repertoire whatever the character set, splits at backslashes and strips
+# "\0 " at the right of the whole value (convert_string, convert_UI; dates and times while
+# pydicom.config.datetime_conversion is off, its default): :func:`raw_string`
+RAW_STRING_VRS = frozenset({"AS", "CS", "DA", "DT", "TM", "UI"})
 # explicit VRs converted by pydicom's value converter directly, without the element object around it
-RAW_VALUE_VRS = frozenset({"AS", "AT", "CS", "DA", "DS", "DT", "FD", "FL", "IS", "OB", "OD", "OF", "OL", "OV", "OW",
-                           "PN", "SL", "SS", "SV", "TM", "UI", "UL", "US", "UV"})
+RAW_VALUE_VRS = frozenset({"AT", "DS", "FD", "FL", "IS", "OB", "OD", "OF", "OL", "OV", "OW",
+                           "PN", "SL", "SS", "SV", "UL", "US", "UV"})
 _LATIN1 = frozenset({"iso8859-1", "latin-1"})   # every byte decodes, so pydicom never takes another road
 _ESC = 0x1B
 
@@ -44,6 +49,14 @@ def raw_text(vr: str, data: bytes, encodings: str | Sequence[str]) -> str | None
     if vr == "UR":                 # convert_UR_string: one value without spaces at its right
         return clean(decoded.rstrip())
     return clean(decoded.rstrip("\0 "))   # LT, ST, UT (convert_single_string): one value
+
+
+def raw_string(data: bytes) -> str | None:
+    """The audit's text of a raw value of one of RAW_STRING_VRS; None while pydicom converts dates and times to
+    objects (``pydicom.config.datetime_conversion``)."""
+    if config.datetime_conversion:
+        return None
+    return "\\".join(clean(part) for part in data.decode("latin-1").rstrip("\0 ").split("\\"))
 
 
 def clean(text: str) -> str:
