@@ -12,6 +12,7 @@ from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 
 from curator.io import dicom_audit
+from curator.io.dicom import dicom_kind
 from curator.io.dicom_raw import raw_string, raw_text
 from tests.dicom_privacy_factories import AWKWARD_VALUES, planted_slice, with_awkward_text
 
@@ -85,3 +86,23 @@ def test_a_dataset_without_raw_elements_is_walked_alike() -> None:
     ds.PatientName = "Ivanov^Petr"
     notes: list[str] = []
     assert [e.value for e in dicom_audit._walk(ds, "", False, notes)] == ["Ivanov^Petr"]
+
+
+def _walked(path: Path, *, converted: bool) -> tuple[list[dicom_audit.AuditElement], list[str]]:
+    ds = dcmread(path, stop_before_pixels=True)
+    if converted:
+        for _ in ds.iterall():
+            pass
+    notes: list[str] = []
+    return [*dicom_audit._walk(ds.file_meta, "", True, notes), *dicom_audit._walk(ds, "", False, notes)], notes
+
+
+@pytest.mark.realdata
+def test_real_files_read_raw_as_pydicom_converts_them(realdata: Path) -> None:
+    """Every real DICOM file of the collection (Siemens JPEG lossless with private blocks, GE with gantry tilt,
+    JPEG 2000, nine transfer syntaxes, pydicom's test files): the audit's elements read raw are those of pydicom's
+    conversion of every element."""
+    files = [p for p in sorted(realdata.rglob("*")) if p.is_file() and dicom_kind(p) == "part10"]
+    for path in files:
+        assert _walked(path, converted=False) == _walked(path, converted=True), path
+    assert len(files) >= 250
