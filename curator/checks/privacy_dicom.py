@@ -166,8 +166,8 @@ def _text_verdict(element: AuditElement) -> Verdict:
     kinds = text_kinds(element.value)
     if not kinds:
         return ()
-    return (("PHI_DICOM_TEXT", {"keyword": element.location, "tag": _tag(element.tag), "kinds": ", ".join(kinds),
-                                "value": mask(element.value)}),)
+    return (make_finding("PHI_DICOM_TEXT", "", keyword=element.location, tag=_tag(element.tag), kinds=", ".join(kinds),
+                         value=mask(element.value)),)
 
 
 def _tag(tag: int) -> str:
@@ -262,20 +262,20 @@ def judge_file(audited: AuditedFile) -> Iterator[Finding]:
         if verdict is None:
             _check_uids(element, uids)
             continue
-        for code, context in verdict:
-            fresh: dict[str, Any] = {k: list(v) if isinstance(v, list) else v for k, v in context.items()}
-            yield make_finding(code, path, **fresh)
+        for template in verdict:   # the same finding, in this file
+            context: dict[str, Any] = {k: list(v) if isinstance(v, list) else v for k, v in template.context.items()}
+            yield make_finding(template.code, path, **context)
     yield from _uid_findings(path, uids)
     yield from _private(audited, private, claimed)
     yield from _burned_in(audited)
     yield from _contradictions(audited, claimed)
 
 
-# the findings one element gets, as (code, context) without the file's path: None for a UID, which is judged with the
-# file's other UIDs. The same element recurs in every file of a series (the audit shares it), so each verdict is
+# the findings one element gets, made without the file's path (""): None for a UID, which is judged with the file's
+# other UIDs. The same element recurs in every file of a series (the audit shares it), so each verdict is
 # remembered (issue 15: judging 2,960 slices element by element cost more than reading them); bounded, so memory
 # does not grow with the release
-Verdict = tuple[tuple[str, dict[str, Any]], ...]
+Verdict = tuple[Finding, ...]
 
 
 @lru_cache(maxsize=1 << 16)
@@ -285,14 +285,14 @@ def _verdict(element: AuditElement, declared: bool, claimed: frozenset[str]) -> 
         kinds = untabled_text_kinds(element.keyword, element.vr, element.value, nested="[" in element.location)
         if not kinds:
             return ()
-        return (("PHI_DICOM_TEXT", {"keyword": element.location, "tag": _tag(element.tag), "kinds": ", ".join(kinds),
-                                    "value": mask(element.value)}),)
+        return (make_finding("PHI_DICOM_TEXT", "", keyword=element.location, tag=_tag(element.tag),
+                             kinds=", ".join(kinds), value=mask(element.value)),)
     direct = element.keyword in DIRECT_IDENTIFIERS
     if element.keyword == "PatientAge":
         years = _age_years(element.value)
         capped = declared and element.value.strip().upper() == AGE_CAP  # the "90 or older" category
         if years is not None and years >= AGE_LIMIT and not capped:
-            return (("PHI_DICOM_AGE_NINETY_PLUS", {"keyword": element.location, "limit": AGE_LIMIT}),)
+            return (make_finding("PHI_DICOM_AGE_NINETY_PLUS", "", keyword=element.location, limit=AGE_LIMIT),)
     option = None if direct else rule.option(claimed)
     if option is not None:  # kept (K) or cleaned (C) under an option the file claims
         return _text_verdict(element)
@@ -307,9 +307,9 @@ def _verdict(element: AuditElement, declared: bool, claimed: frozenset[str]) -> 
         kinds = text_kinds(element.value)
         if kinds:
             context["looks_like"] = kinds
-    return (("PHI_DICOM_ELEMENT", {"keyword": element.location, "tag": _tag(element.tag),
-                                   "action": ACTION_TEXT.get(rule.action, rule.action), "value": _shown(element),
-                                   "direct_identifier": direct, "rule_source": rule.source, **context}),)
+    return (make_finding("PHI_DICOM_ELEMENT", "", keyword=element.location, tag=_tag(element.tag),
+                         action=ACTION_TEXT.get(rule.action, rule.action), value=_shown(element),
+                         direct_identifier=direct, rule_source=rule.source, **context),)
 
 
 def _private(audited: AuditedFile, elements: list[AuditElement], claimed: frozenset[str]) -> Iterator[Finding]:
