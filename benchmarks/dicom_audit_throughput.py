@@ -79,7 +79,7 @@ def command(name: str, checkout: Path, root: Path, jobs: str) -> Callable[[], No
         with tempfile.TemporaryFile() as errors:
             child = subprocess.Popen([sys.executable, "-m", "curator", "validate", str(root), "--profile", "dicom",
                                       "--jobs", jobs, "--no-cache"], env=env, stdout=subprocess.DEVNULL,
-                                     stderr=errors)
+                                     stderr=errors, cwd=checkout)   # `-m` puts the working folder first on the path
             _, status, usage = os.wait4(child.pid, 0)
             child.returncode = os.waitstatus_to_exitcode(status)
             errors.seek(0)
