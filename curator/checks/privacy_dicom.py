@@ -278,7 +278,7 @@ def judge_file(audited: AuditedFile) -> Iterator[Finding]:
 Verdict = tuple[Finding, ...]
 
 
-@lru_cache(maxsize=1 << 16)
+@lru_cache(maxsize=1 << 14)   # at most a few tens of MB of remembered findings
 def _verdict(element: AuditElement, declared: bool, claimed: frozenset[str]) -> Verdict | None:
     rule = deid_table().lookup(element.tag)
     if rule is None:
