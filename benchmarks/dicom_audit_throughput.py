@@ -12,7 +12,8 @@ With ``--copies N`` (issue 15: P001 x20 = 2,960 real JPEG-lossless slices) the f
 temporary release (one patient folder per copy, never into the repository) and the *whole command* ``curator
 validate --profile dicom`` (fast tier, text report) is timed against the plain header read, interleaved, medians of
 --repeat: ``--jobs 1`` and all cores, and with ``--baseline CHECKOUT`` the same commands of another checkout of
-curator (e.g. the main branch) in the same run.
+curator (e.g. the main branch) in the same run. Each command's CPU time (its worker processes included) is printed
+too, per file and against the plain read's: on a shared, loaded machine it varies far less than the wall time.
 
     python benchmarks/dicom_audit_throughput.py [FOLDER] --repeat 3
     python benchmarks/dicom_audit_throughput.py --copies 20 --repeat 3 [--baseline ../main]
@@ -68,6 +69,7 @@ def copies(source: Path, count: int, work: Path) -> Path:
 
 
 PEAK_MB: dict[str, float] = {}   # command -> the largest peak RSS of its main process (wait4; workers not included)
+CPU: dict[str, list[float]] = {}  # command -> CPU seconds (user + system) of each run, its worker processes included
 
 
 def command(name: str, checkout: Path, root: Path, jobs: str) -> Callable[[], None]:
@@ -77,7 +79,7 @@ def command(name: str, checkout: Path, root: Path, jobs: str) -> Callable[[], No
         with tempfile.TemporaryFile() as errors:
             child = subprocess.Popen([sys.executable, "-m", "curator", "validate", str(root), "--profile", "dicom",
                                       "--jobs", jobs, "--no-cache"], env=env, stdout=subprocess.DEVNULL,
-                                     stderr=errors)
+                                     stderr=errors, cwd=checkout)   # `-m` puts the working folder first on the path
             _, status, usage = os.wait4(child.pid, 0)
             child.returncode = os.waitstatus_to_exitcode(status)
             errors.seek(0)
@@ -85,6 +87,7 @@ def command(name: str, checkout: Path, root: Path, jobs: str) -> Callable[[], No
         if child.returncode not in (0, 1) or "Traceback" in text:
             raise SystemExit(f"validate failed ({child.returncode}): {text[-2000:]}")
         PEAK_MB[name] = max(PEAK_MB.get(name, 0.0), usage.ru_maxrss / 1024)
+        CPU.setdefault(name, []).append(usage.ru_utime + usage.ru_stime)   # wait4 counts its reaped workers too
     return run
 
 
@@ -97,10 +100,12 @@ def whole_command(source: Path, count: int, repeat: int, baseline: Path | None) 
         cores = str(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 
         def plain() -> None:
+            started = time.process_time()
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 for path in paths:
                     dcmread(path, stop_before_pixels=True)
+            CPU.setdefault(runs[0][0], []).append(time.process_time() - started)
 
         runs: list[tuple[str, Callable[[], None]]] = [("pydicom dcmread(stop_before_pixels), 1 core", plain)]
         for name, checkout in (("curator", here), ("baseline", baseline)):
@@ -115,13 +120,17 @@ def whole_command(source: Path, count: int, repeat: int, baseline: Path | None) 
                 function()
                 times[name].append(time.perf_counter() - started)
         floor = statistics.median(times[runs[0][0]])
+        cpu_floor = statistics.median(CPU[runs[0][0]])
         print(f"{len(paths)} DICOM files ({count} x {source.name}), medians of {repeat}, load average "
               f"{os.getloadavg()[0]:.1f} at the end")
         for name, _ in runs:
-            seconds = statistics.median(times[name])
+            seconds, cpu = statistics.median(times[name]), statistics.median(CPU[name])
             each = ", ".join(f"{t:.2f}" for t in times[name])
             print(f"  {name:48s} {seconds:6.2f} s  {len(paths) / seconds:6.0f} files/s  x{seconds / floor:.2f} "
                   f"the plain read  {PEAK_MB.get(name, 0):4.0f} MB  (runs: {each})")
+            # on a shared machine the wall time follows the load; the CPU time per file much less so
+            print(f"  {'':48s} CPU {cpu:6.2f} s = {1000 * cpu / len(paths):5.2f} ms per file, x{cpu / cpu_floor:.2f} "
+                  f"the plain read's CPU")
 
 
 def main() -> None:

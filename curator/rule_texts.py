@@ -8,7 +8,6 @@ loading yaml and pydantic, which take longer than a cached verify of a whole rel
 from __future__ import annotations
 
 import json
-import string
 from collections.abc import Mapping
 from functools import cache
 from typing import Any
@@ -25,7 +24,9 @@ def render_template(templates: Mapping[str, str], lang: str, values: Mapping[str
     finding into a crash.
     """
     template = templates.get(lang) or templates["en"]
-    return string.Formatter().vformat(template, (), _Lenient(values))
+    # str.format_map is string.Formatter().vformat's C twin (the same fields, conversions and specs; a missing key
+    # goes to __missing__): 74k findings of a DICOM release spent most of their wording in the Python one (issue 15)
+    return template.format_map(_Lenient(values))
 
 
 class _Lenient(dict[str, Any]):

@@ -342,3 +342,37 @@ def write_undecodable(path: Path, ds: Dataset) -> Path:
     assert data.count(marker) == 1
     path.write_bytes(data.replace(marker, b"\x18\x00\x87\x90UN"))
     return path
+
+
+# values whose padding and separators each text converter of pydicom treats its own way (issue 15: the audit reads
+# text straight from the raw bytes and must give exactly what pydicom's conversion gives)
+AWKWARD_VALUES = ("Ivanov^Petr", "  lead", "trail  ", "a\\ b \\c  ", "x\0 \0", "a \0 \0", "\0", "   ", " \\ ",
+                  "tab\tin", "end\\")
+AWKWARD_VRS = {0x00081030: "LO", 0x00080080: "LO", 0x00081010: "SH", 0x00204000: "LT", 0x00081080: "LO",
+               0x00321060: "LO", 0x0040A160: "UT", 0x00089123: "UI", 0x00080054: "AE", 0x00081190: "UR",
+               0x00081048: "PN", 0x00081050: "PN", 0x00321032: "PN", 0x001021B0: "LT", 0x00400254: "LO",
+               0x00181030: "LO", 0x0040A124: "UI", 0x00080016: "UI", 0x00101060: "PN", 0x00102000: "LO",
+               0x00321033: "LO", 0x00100021: "LO", 0x00400280: "ST", 0x00081040: "LO", 0x00189185: "ST",
+               0x0008103E: "LO", 0x00180015: "CS", 0x00380500: "LO", 0x00200010: "SH", 0x00080050: "SH"}
+
+
+def with_awkward_text(ds: Dataset, value: str, charset: str | None = None) -> Dataset:
+    """``ds`` with ``value`` (its padding and backslashes as given) in text elements of every kind the audit reads
+    from raw bytes (LO, SH, LT, ST, UT, AE, UR, PN, UI, CS), top level, in a sequence item and in a private block,
+    in character set ``charset``."""
+    if charset:
+        ds.SpecificCharacterSet = charset
+    for tag, vr in AWKWARD_VRS.items():
+        if vr in ("UI", "CS", "AE", "UR"):   # ASCII-only VRs get the ASCII part of the value
+            ds.add_new(tag, vr, value.encode("ascii", "ignore").decode("ascii"))
+        else:
+            ds.add_new(tag, vr, value)
+    item = Dataset()
+    item.CodeValue, item.CodingSchemeDesignator, item.CodeMeaning = "X1", "99LOCAL", value
+    item.add_new(0x00400254, "LO", value)
+    ds.ProcedureCodeSequence = Sequence([item])
+    block = ds.private_block(0x0029, "ACME " + value.strip("\0 \\")[:8], create=True)
+    block.add_new(0x01, "LO", value)
+    block.add_new(0x02, "LT", value)
+    block.add_new(0x03, "SH", value)
+    return ds

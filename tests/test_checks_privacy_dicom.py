@@ -22,3 +22,30 @@ def test_an_element_that_cannot_be_decoded_leaves_the_audit_incomplete(tmp_path:
     assert rows(findings) == [("PHI_DICOM_AUDIT_INCOMPLETE", "P001/IM1.dcm", {
         "reason": "(0018,9087) cannot be decoded (BytesLengthException)"})]
     assert findings[0].severity.value == "warning"
+
+
+def test_a_shared_element_is_judged_per_file_and_declaration(tmp_path: Path) -> None:
+    """The verdict on one element is remembered across files (issue 15): each file still gets its own path, a
+    declared file may keep a pseudonym an undeclared one may not, and no two findings share a context list."""
+    from curator.io.dicom_audit import AuditedFile, AuditElement
+
+    name = AuditElement("PatientName", 0x00100010, "PN", "PAT0001", 7)
+    comments = AuditElement("ImageComments", 0x00204000, "LT", "call 555-123-4567", 17)
+
+    def audited(path: str, declared: bool) -> AuditedFile:
+        return AuditedFile(path=path, elements=(name, comments), identity_removed="YES" if declared else None,
+                           method=("curator",) if declared else (), method_codes=(), temporal=None, burned_in=None,
+                           visual_features=None)
+
+    first, second, third = audited("A/1.dcm", True), audited("B/1.dcm", False), audited("A/2.dcm", True)
+    judged = {one.path: [(f.code, f.context.get("keyword")) for f in privacy_dicom.judge_file(one)]
+              for one in (first, second, third)}
+    assert judged == {
+        "A/1.dcm": [("PHI_DICOM_ELEMENT", "ImageComments")],
+        "B/1.dcm": [("PHI_DICOM_NOT_DEIDENTIFIED", None), ("PHI_DICOM_ELEMENT", "PatientName"),
+                    ("PHI_DICOM_ELEMENT", "ImageComments")],
+        "A/2.dcm": [("PHI_DICOM_ELEMENT", "ImageComments")]}
+    once, again = (next(f for f in privacy_dicom.judge_file(one) if f.context.get("keyword") == "ImageComments")
+                   for one in (first, third))
+    assert once.context["looks_like"] == again.context["looks_like"] == ["phone number"]
+    assert once.context["looks_like"] is not again.context["looks_like"]

@@ -33,6 +33,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from curator.catalogue import make_finding
@@ -159,13 +160,14 @@ def _age_years(value: str) -> float | None:
     return number / {"D": 365.25, "W": 52.18, "M": 12.0, "Y": 1.0}[unit]
 
 
-def _scan_text(element: AuditElement, path: str) -> Iterator[Finding]:
+def _text_verdict(element: AuditElement) -> Verdict:
     if element.vr not in TEXT_VRS or not element.value:
-        return
+        return ()
     kinds = text_kinds(element.value)
-    if kinds:
-        yield make_finding("PHI_DICOM_TEXT", path, keyword=element.location, tag=_tag(element.tag),
-                           kinds=", ".join(kinds), value=mask(element.value))
+    if not kinds:
+        return ()
+    return (make_finding("PHI_DICOM_TEXT", "", keyword=element.location, tag=_tag(element.tag), kinds=", ".join(kinds),
+                         value=mask(element.value)),)
 
 
 def _tag(tag: int) -> str:
@@ -244,8 +246,7 @@ def _allowed(rule: DeidRule, element: AuditElement, declared: bool) -> bool:
 def judge_file(audited: AuditedFile) -> Iterator[Finding]:
     """Every privacy finding about one audited DICOM file."""
     path = audited.path
-    table = deid_table()
-    claimed = set(audited.method_codes)
+    claimed = frozenset(audited.method_codes)
     declared = _declared(audited)
     yield from _marking(audited)
     for note in audited.notes:
@@ -257,46 +258,61 @@ def judge_file(audited: AuditedFile) -> Iterator[Finding]:
         if element.is_private:
             private.append(element)
             continue
-        rule = table.lookup(element.tag)
-        if rule is None:
-            kinds = untabled_text_kinds(element.keyword, element.vr, element.value, nested="[" in element.location)
-            if kinds:
-                yield make_finding("PHI_DICOM_TEXT", path, keyword=element.location, tag=_tag(element.tag),
-                                   kinds=", ".join(kinds), value=mask(element.value))
-            continue
-        direct = element.keyword in DIRECT_IDENTIFIERS
-        if element.keyword == "PatientAge":
-            years = _age_years(element.value)
-            capped = declared and element.value.strip().upper() == AGE_CAP  # the "90 or older" category
-            if years is not None and years >= AGE_LIMIT and not capped:
-                yield make_finding("PHI_DICOM_AGE_NINETY_PLUS", path, keyword=element.location, limit=AGE_LIMIT)
-                continue
-        option = None if direct else rule.option(claimed)
-        if option is not None:  # kept (K) or cleaned (C) under an option the file claims
-            yield from _scan_text(element, path)
-            continue
-        if element.vr == "UI" and ("U" in rule.action or rule.action == "D"):
+        verdict = _verdict(element, declared, claimed)
+        if verdict is None:
             _check_uids(element, uids)
             continue
-        if rule.action == "X/Z/U*" or _allowed(rule, element, declared):
-            if element.vr != "SQ" and element.keyword not in PSEUDONYM_KEYWORDS:
-                yield from _scan_text(element, path)
-            continue
-        context: dict[str, Any] = {}
-        if element.vr in TEXT_VRS and element.value:
-            kinds = text_kinds(element.value)
-            if kinds:
-                context["looks_like"] = kinds
-        yield make_finding("PHI_DICOM_ELEMENT", path, keyword=element.location, tag=_tag(element.tag),
-                           action=ACTION_TEXT.get(rule.action, rule.action), value=_shown(element),
-                           direct_identifier=direct, rule_source=rule.source, **context)
+        for template in verdict:   # the same finding, in this file
+            context: dict[str, Any] = {k: list(v) if isinstance(v, list) else v for k, v in template.context.items()}
+            yield make_finding(template.code, path, **context)
     yield from _uid_findings(path, uids)
     yield from _private(audited, private, claimed)
     yield from _burned_in(audited)
     yield from _contradictions(audited, claimed)
 
 
-def _private(audited: AuditedFile, elements: list[AuditElement], claimed: set[str]) -> Iterator[Finding]:
+# the findings one element gets, made without the file's path (""): None for a UID, which is judged with the file's
+# other UIDs. The same element recurs in every file of a series (the audit shares it), so each verdict is
+# remembered (issue 15: judging 2,960 slices element by element cost more than reading them); bounded, so memory
+# does not grow with the release
+Verdict = tuple[Finding, ...]
+
+
+@lru_cache(maxsize=1 << 14)   # at most a few tens of MB of remembered findings
+def _verdict(element: AuditElement, declared: bool, claimed: frozenset[str]) -> Verdict | None:
+    rule = deid_table().lookup(element.tag)
+    if rule is None:
+        kinds = untabled_text_kinds(element.keyword, element.vr, element.value, nested="[" in element.location)
+        if not kinds:
+            return ()
+        return (make_finding("PHI_DICOM_TEXT", "", keyword=element.location, tag=_tag(element.tag),
+                             kinds=", ".join(kinds), value=mask(element.value)),)
+    direct = element.keyword in DIRECT_IDENTIFIERS
+    if element.keyword == "PatientAge":
+        years = _age_years(element.value)
+        capped = declared and element.value.strip().upper() == AGE_CAP  # the "90 or older" category
+        if years is not None and years >= AGE_LIMIT and not capped:
+            return (make_finding("PHI_DICOM_AGE_NINETY_PLUS", "", keyword=element.location, limit=AGE_LIMIT),)
+    option = None if direct else rule.option(claimed)
+    if option is not None:  # kept (K) or cleaned (C) under an option the file claims
+        return _text_verdict(element)
+    if element.vr == "UI" and ("U" in rule.action or rule.action == "D"):
+        return None
+    if rule.action == "X/Z/U*" or _allowed(rule, element, declared):
+        if element.vr != "SQ" and element.keyword not in PSEUDONYM_KEYWORDS:
+            return _text_verdict(element)
+        return ()
+    context: dict[str, Any] = {}
+    if element.vr in TEXT_VRS and element.value:
+        kinds = text_kinds(element.value)
+        if kinds:
+            context["looks_like"] = kinds
+    return (make_finding("PHI_DICOM_ELEMENT", "", keyword=element.location, tag=_tag(element.tag),
+                         action=ACTION_TEXT.get(rule.action, rule.action), value=_shown(element),
+                         direct_identifier=direct, rule_source=rule.source, **context),)
+
+
+def _private(audited: AuditedFile, elements: list[AuditElement], claimed: frozenset[str]) -> Iterator[Finding]:
     if not elements:
         return
     allowed = safe_private()
@@ -331,7 +347,7 @@ def _burned_in(audited: AuditedFile) -> Iterator[Finding]:
         yield make_finding("PHI_DICOM_BURNED_IN", audited.path, keyword="RecognizableVisualFeatures (0028,0302)")
 
 
-def _contradictions(audited: AuditedFile, claimed: set[str]) -> Iterator[Finding]:
+def _contradictions(audited: AuditedFile, claimed: frozenset[str]) -> Iterator[Finding]:
     temporal = audited.temporal
     if "113106" in claimed and "113107" in claimed:
         yield make_finding("PHI_DICOM_CLAIM_CONTRADICTED", audited.path, option=_option_label("113106"),

@@ -19,10 +19,10 @@ import io
 import os
 import time
 import warnings
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, MutableSequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, Literal
+from typing import TYPE_CHECKING, BinaryIO, Literal, NamedTuple
 
 from pydicom import dcmread
 from pydicom.charset import default_encoding
@@ -31,13 +31,15 @@ from pydicom.dataelem import DataElement, RawDataElement, convert_raw_data_eleme
 from pydicom.dataset import Dataset
 from pydicom.filereader import read_dataset
 from pydicom.multival import MultiValue
-from pydicom.tag import BaseTag
+from pydicom.tag import _LUT_DESCRIPTOR_TAGS, BaseTag
 from pydicom.valuerep import AMBIGUOUS_VR
+from pydicom.values import convert_value
 
 from curator.executor import run_batches, run_tasks
 from curator.io import dicom as dicom_files
 from curator.io.deid_table import deid_table
 from curator.io.dicom import DICOM_SUFFIXES, MEDIA_STORAGE_DIRECTORY, _named_dicom, _skipped
+from curator.io.dicom_raw import RAW_STRING_VRS, RAW_TEXT_VRS, RAW_VALUE_VRS, raw_string, raw_text
 from curator.io.regular import open_regular
 
 if TYPE_CHECKING:
@@ -62,9 +64,9 @@ ITEM, SEQUENCE_END = 0xFFFEE000, 0xFFFEE0DD
 META_GROUP = 0x0002
 
 
-@dataclass(frozen=True)
-class AuditElement:
-    """One data element with a value, as the audit sees it."""
+class AuditElement(NamedTuple):
+    """One data element with a value, as the audit sees it. A tuple, not an object: tens of them per file are
+    made in the worker processes and pickled back (issue 15)."""
 
     location: str        # "PatientName", "OtherPatientIDsSequence[0].PatientID", "(0009,1001)"
     tag: int             # group << 16 | element
@@ -171,7 +173,7 @@ def _element(ds: Dataset, tag: int) -> DataElement:
     raw = ds.get_item(BaseTag(tag))
     if not isinstance(raw, RawDataElement) or (raw.value is None and raw.length):   # converted, or deferred
         return ds[tag]
-    encoding = default_encoding if tag == 0x00080005 else (ds.original_character_set or ds._character_set)
+    encoding = default_encoding if tag == 0x00080005 else _encoding(ds)
     element = convert_raw_data_element(raw, encoding=encoding, ds=ds)
     if element.VR == "SQ" or element.VR in AMBIGUOUS_VR:
         return ds[tag]
@@ -179,49 +181,140 @@ def _element(ds: Dataset, tag: int) -> DataElement:
 
 
 def _walk(ds: Dataset, prefix: str, meta: bool, notes: list[str]) -> Iterator[AuditElement]:
-    table = deid_table()
-    for key in list(ds.keys()):
+    """Every element of ``ds`` a privacy rule looks at, recursively. Raw elements of the common kinds (explicit
+    text, then other explicit VRs) are converted straight from their bytes (``curator.io.dicom_raw.raw_text``,
+    pydicom's ``convert_value``): exactly what pydicom's conversion gives, without its element objects and hooks
+    (issue 15's profile); every other element goes through pydicom's own conversion (:func:`_walk_element`)."""
+    encodings: list[str | MutableSequence[str]] = []   # the character sets, looked up once when a value needs them
+    creators: dict[int, str] = {}
+    for key, raw in list(ds.items()):
         tag = int(key)
         private = bool((tag >> 16) & 1)
-        if not (meta or private) and table.lookup(tag) is None and _raw_vr(ds, tag) not in _WALKED_VRS:
-            continue  # nothing a privacy rule looks at (geometry, pixel description, codes): not even decoded
-        try:
-            element = _element(ds, tag)
-        except Exception as error:  # the message may quote the value: only its kind is kept
-            notes.append(f"{prefix}{_tag_text(tag)} cannot be decoded ({type(error).__name__})")
-            continue
-        keyword = element.keyword or (keyword_for_tag(tag) if not private else "") or _tag_text(tag)  # 60xx too
-        location = f"{prefix}{keyword}"
-        vr = str(element.VR)
-        if vr == "SQ":
-            items = element.value or []
-            if not items:
+        if isinstance(raw, RawDataElement) and raw.VR is not None and raw.length != 0xFFFFFFFF \
+                and raw.value is not None:
+            vr = str(raw.VR)
+            kept = meta or private or _tabled(tag)
+            if vr in RAW_TEXT_VRS:
+                if not encodings:
+                    encodings.append(_encoding(ds))
+                text = raw_text(vr, raw.value, encodings[0])
+                if text is not None:
+                    if text:
+                        yield AuditElement(prefix + _keyword(tag), tag, vr, text[:MAX_VALUE], len(text),
+                                           _creator_of(ds, tag, creators) if private else "", meta)
+                    continue
+            elif not kept and vr not in _WALKED_VRS:
+                continue  # nothing a privacy rule looks at (geometry, pixel description, codes): not even decoded
+            elif vr in RAW_STRING_VRS and (text := raw_string(raw.value)) is not None:
+                if text:
+                    yield AuditElement(prefix + _keyword(tag), tag, vr, text[:MAX_VALUE], len(text),
+                                       _creator_of(ds, tag, creators) if private else "", meta)
                 continue
-            if meta or private or table.lookup(tag) is not None:
-                yield AuditElement(location, tag, vr, "", len(items), _creator(ds, tag) if private else "", meta)
-            for index, item in enumerate(items):
-                yield from _walk(item, f"{location}[{index}].", meta, notes)
-            continue
-        try:
-            value = element.value
-        except Exception as error:
-            notes.append(f"{location} cannot be decoded ({type(error).__name__})")
-            continue
-        if vr in BINARY_VRS or isinstance(value, bytes):
-            size = len(value) if isinstance(value, bytes) else (0 if value is None else 1)
-            if not size:
-                continue
-            # a private value of unknown VR (implicit VR files) that is plain text, e.g. a date: kept as text so
-            # the identifier search sees it
-            text = _plain(value) if private and vr == "UN" and isinstance(value, bytes) else ""
-        else:
-            text = _text(value)
-            if not text:
-                continue
-            size = len(text)
-        if not (meta or private or vr in TEXT_VRS or table.lookup(tag) is not None):
-            continue  # nothing a privacy rule looks at: geometry, pixel description, codes
-        yield AuditElement(location, tag, vr, text[:MAX_VALUE], size, _creator(ds, tag) if private else "", meta)
+            elif vr in RAW_VALUE_VRS and tag not in _LUT_DESCRIPTOR_TAGS:
+                if not encodings:
+                    encodings.append(_encoding(ds))
+                try:
+                    value = convert_value(vr, raw, default_encoding if tag == 0x00080005 else encodings[0])
+                except Exception:  # pydicom's own road below words (or repairs) it
+                    pass
+                else:
+                    found = _valued(prefix + _keyword(tag), tag, vr, value, private, meta, kept)
+                    if found is not None:
+                        yield found._replace(creator=_creator_of(ds, tag, creators)) if private else found
+                    continue
+        yield from _walk_element(ds, tag, prefix, meta, notes)
+
+
+def _walk_element(ds: Dataset, tag: int, prefix: str, meta: bool, notes: list[str]) -> Iterator[AuditElement]:
+    """One element of ``ds`` through pydicom's conversion (sequences recursively)."""
+    table = deid_table()
+    private = bool((tag >> 16) & 1)
+    if not (meta or private) and table.lookup(tag) is None and _raw_vr(ds, tag) not in _WALKED_VRS:
+        return  # nothing a privacy rule looks at (geometry, pixel description, codes): not even decoded
+    try:
+        element = _element(ds, tag)
+    except Exception as error:  # the message may quote the value: only its kind is kept
+        notes.append(f"{prefix}{_tag_text(tag)} cannot be decoded ({type(error).__name__})")
+        return
+    keyword = element.keyword or (keyword_for_tag(tag) if not private else "") or _tag_text(tag)  # 60xx too
+    location = f"{prefix}{keyword}"
+    vr = str(element.VR)
+    if vr == "SQ":
+        items = element.value or []
+        if not items:
+            return
+        if meta or private or table.lookup(tag) is not None:
+            yield AuditElement(location, tag, vr, "", len(items), _creator(ds, tag) if private else "", meta)
+        for index, item in enumerate(items):
+            yield from _walk(item, f"{location}[{index}].", meta, notes)
+        return
+    try:
+        value = element.value
+    except Exception as error:
+        notes.append(f"{location} cannot be decoded ({type(error).__name__})")
+        return
+    found = _valued(location, tag, vr, value, private, meta, meta or private or table.lookup(tag) is not None)
+    if found is not None:
+        yield found._replace(creator=_creator(ds, tag)) if private else found
+
+
+def _valued(location: str, tag: int, vr: str, value: object, private: bool, meta: bool,
+            kept: bool) -> AuditElement | None:
+    """The audit's element for a converted value (no creator yet), or None when it has no value or no rule looks
+    at it."""
+    if vr in BINARY_VRS or isinstance(value, bytes):
+        size = len(value) if isinstance(value, bytes) else (0 if value is None else 1)
+        if not size:
+            return None
+        # a private value of unknown VR (implicit VR files) that is plain text, e.g. a date: kept as text so
+        # the identifier search sees it
+        text = _plain(value) if private and vr == "UN" and isinstance(value, bytes) else ""
+    else:
+        text = _text(value)
+        if not text:
+            return None
+        size = len(text)
+    if not (kept or vr in TEXT_VRS):
+        return None  # nothing a privacy rule looks at: geometry, pixel description, codes
+    return AuditElement(location, tag, vr, text[:MAX_VALUE], size, "", meta)
+
+
+def _encoding(ds: Dataset) -> str | MutableSequence[str]:   # the character sets, as :func:`_element` passes them
+    return ds.original_character_set or ds._character_set
+
+
+_TABLED: dict[int, bool] = {}
+_KEYWORDS: dict[int, str] = {}
+
+
+def _tabled(tag: int) -> bool:
+    """Whether Table E.1-1 lists ``tag`` (remembered per process: a release repeats its tags in every file)."""
+    known = _TABLED.get(tag)
+    if known is None:
+        known = _TABLED[tag] = deid_table().lookup(tag) is not None
+    return known
+
+
+def _keyword(tag: int) -> str:
+    """The element's name as :func:`_walk_element` words it: its keyword (60xx repeaters too), else its tag."""
+    known = _KEYWORDS.get(tag)
+    if known is None:
+        known = _KEYWORDS[tag] = ((keyword_for_tag(tag) if not (tag >> 16) & 1 else "") or _tag_text(tag))
+    return known
+
+
+def _creator_of(ds: Dataset, tag: int, creators: dict[int, str]) -> str:
+    """:func:`_creator`, remembered per data set walk (a private block has many elements)."""
+    block = (tag & 0xFFFF0000) | ((tag & 0xFFFF) >> 8)
+    known = creators.get(block)
+    if known is None:
+        raw = ds.get_item(BaseTag(block)) if 0x10 <= block & 0xFFFF <= 0xFF else None
+        text = None
+        if isinstance(raw, RawDataElement) and raw.VR == "LO" and raw.value is not None \
+                and raw.length != 0xFFFFFFFF:   # a creator is an LO: its text without pydicom's element around it
+            text = raw_text("LO", raw.value, _encoding(ds))
+        known = creators[block] = _creator(ds, tag) if text is None else text
+    return known
 
 
 def _code_values(ds: Dataset) -> tuple[str, ...]:
@@ -445,10 +538,14 @@ BATCH_FILES = 48   # files per task of read_together: a few hundred tasks for a 
 
 
 def together_batch(batch: list[tuple[Path, str, bool]]) -> list[Together]:
-    """A task of :func:`read_together` (picklable): ``(root, path, audit it too)`` -> (header, audit) per file."""
+    """A task of :func:`read_together` (picklable): ``(root, path, audit it too)`` -> (header, audit) per file.
+    Equal elements of the batch's files are one object, pickled once (a series repeats them in every slice)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return [_together(root, rel, audit) for root, rel, audit in batch]
+        results = [_together(root, rel, audit) for root, rel, audit in batch]
+    shared: dict[AuditElement, AuditElement] = {}
+    return [(header, replace(result, elements=tuple(shared.setdefault(e, e) for e in result.elements))
+             if isinstance(result, AuditedFile) else result) for header, result in results]
 
 
 def _together(root: Path, rel: str, audit: bool) -> Together:

@@ -1,0 +1,78 @@
+"""The audit's text of a raw DICOM value straight from its bytes, where that is exactly what pydicom's converter for
+the value's VR followed by the audit's text rule (``curator.io.dicom_audit._text``) would give; None where pydicom would
+take any other road (an escape sequence, bytes outside ASCII in a character set other than Latin-1), so the caller
+converts that value with pydicom. Reading only.
+
+Issue 15's profile of ``validate --profile dicom``: converting each text element through pydicom's element objects,
+hooks and value validation cost more than parsing the file.
+"""
+
+from __future__ import annotations
+
+import codecs
+from collections.abc import Sequence
+
+from pydicom import config
+from pydicom.charset import default_encoding
+
+__all__ = ["RAW_STRING_VRS", "RAW_TEXT_VRS", "RAW_VALUE_VRS", "clean", "raw_string", "raw_text"]
+
+# explicit VRs whose raw bytes :func:`raw_text` turns into the audit's text the way pydicom's converter for the VR
+# and the audit's text rule would: split into values at backslashes (LO, SH, UC, AE) or not (LT, ST, UT, UR)
+RAW_TEXT_VRS = frozenset({"LO", "SH", "UC", "LT", "ST", "UT", "AE", "UR"})
+# explicit VRs pydicom decodes in its default repertoire whatever the character set, splits at backslashes and strips
+# "\0 " at the right of the whole value (convert_string, convert_UI; dates and times while
+# pydicom.config.datetime_conversion is off, its default): :func:`raw_string`
+RAW_STRING_VRS = frozenset({"AS", "CS", "DA", "DT", "TM", "UI"})
+# explicit VRs converted by pydicom's value converter directly, without the element object around it
+RAW_VALUE_VRS = frozenset({"AT", "DS", "FD", "FL", "IS", "OB", "OD", "OF", "OL", "OV", "OW",
+                           "PN", "SL", "SS", "SV", "UL", "US", "UV"})
+_LATIN1 = frozenset({"iso8859-1", "latin-1"})   # every byte decodes, so pydicom never takes another road
+_ESC = 0x1B
+
+
+def raw_text(vr: str, data: bytes, encodings: str | Sequence[str]) -> str | None:
+    """The audit's text of a raw text value, or None when pydicom's decoding would be anything but a plain decode
+    (an escape sequence, bytes outside ASCII in a character set other than Latin-1): that value takes pydicom's
+    road."""
+    if _ESC in data:
+        return None
+    if not data.isascii():
+        first = encodings if isinstance(encodings, str) else (encodings[0] if encodings else default_encoding)
+        if vr in ("AE", "UR") or _codec(first) not in _LATIN1:   # AE and UR are decoded as the default repertoire
+            return None
+    decoded = data.decode("latin-1")
+    if vr in ("LO", "SH", "UC"):   # convert_text: each value without "\\0 " at its right
+        return "\\".join(clean(part.rstrip("\0 ")) for part in decoded.split("\\"))
+    if vr == "AE":                 # convert_AE_string: each value without spaces at either end
+        return "\\".join(clean(part.strip()) for part in decoded.split("\\"))
+    if vr == "UR":                 # convert_UR_string: one value without spaces at its right
+        return clean(decoded.rstrip())
+    return clean(decoded.rstrip("\0 "))   # LT, ST, UT (convert_single_string): one value
+
+
+def raw_string(data: bytes) -> str | None:
+    """The audit's text of a raw value of one of RAW_STRING_VRS; None while pydicom converts dates and times to
+    objects (``pydicom.config.datetime_conversion``)."""
+    if config.datetime_conversion:
+        return None
+    return "\\".join(clean(part) for part in data.decode("latin-1").rstrip("\0 ").split("\\"))
+
+
+def clean(text: str) -> str:
+    """What ``curator.io.dicom_audit._text`` makes of one converted value."""
+    return text.strip().strip("\x00").strip()
+
+
+_CODECS: dict[str, str] = {}
+
+
+def _codec(name: str) -> str:
+    known = _CODECS.get(name)
+    if known is None:
+        try:
+            known = codecs.lookup(name).name
+        except LookupError:
+            known = ""
+        _CODECS[name] = known
+    return known
