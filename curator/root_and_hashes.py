@@ -10,22 +10,28 @@ to processes (reading and hashing a 1 KB file is mostly Python holding the GIL);
 
 from __future__ import annotations
 
+import os
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from functools import partial
+from itertools import chain, islice
 from pathlib import Path
+from typing import Any
 
+from curator.checks.listing import Problem, accounted_for, label, malformed, mismatch, missing
 from curator.errors import RunError
 from curator.executor import Progress, batches, default_jobs, run_batches
-from curator.io.cache import Cache, file_keys
+from curator.io.cache import Cache, file_keys, stat_key
 from curator.io.hashing import hash_file
-from curator.io.manifest import Manifest
+from curator.io.inventory import walk_files
+from curator.io.manifest import Manifest, ManifestEntry, parse_line, stream_lines
 
 Digests = dict[str, str] | str    # a file's digests by algorithm, or why it could not be read
 SMALL_FILE = 256 << 10            # files this small on average, and many of them, are hashed on processes
 MANY_FILES = 4096
 BATCH_BYTES = 16 << 20            # bytes read by one task at most (one large file is a task of its own)
 LOOKUP = 8192                     # files looked up in (and written to) the cache at once
+STREAM_BATCH = 512                # files in one task of a streamed comparison (whose count is not known ahead)
 
 
 def check_root(root: Path) -> None:
@@ -167,3 +173,167 @@ def _size(root: Path, path: str, entry: object) -> int:
 def _batch_size(count: int, jobs: int) -> int:
     """Enough batches to keep every job busy to the end (8 a job), at most 1024 files each."""
     return max(1, min(1024, -(-count // (jobs * 8))))
+
+
+# ------------------------------------------------------------------------------------------------ streamed
+
+
+class Unsorted(Exception):  # noqa: N818 - not an error: the caller reads the listing whole instead
+    """The sum file's paths are not in order: it cannot be compared with the disk as a stream."""
+
+
+class Streamed:
+    """What a streamed comparison found: the problems only, and counts for everything else (the files on disk and
+    their bytes, the entries listed), so that memory does not grow with the release."""
+
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+        self.files = 0      # regular files on disk (selected)
+        self.bytes = 0
+        self.listed = 0     # distinct listed paths (selected)
+
+
+def stream_listed(root: Path, listing: Manifest, jobs: int | None, *, cache: Cache | None = None,
+                  select: Callable[[str], bool] | None = None, progress: Progress | None = None) -> Streamed:
+    """Compare a sum file with the disk and hash what it lists, as three streams in path order: the sum file's lines,
+    the regular files under ``root`` (:func:`~curator.io.inventory.walk_files`) and the cache's entries under
+    ``root`` (:meth:`~curator.io.cache.Cache.scan`). One ``lstat`` a file serves the walk, the cache key and the
+    counts; the files the cache does not know go to :func:`hash_batch` tasks as they are met. Nothing is held per
+    file but the problems, so a million entries cost what a thousand do.
+
+    The problems are those :func:`curator.checks.listing.compare` finds in the same listing, worded alike.
+    ``listing`` is the sum file's record without entries (its path, algorithm and ``accounts_for``); ``select``
+    keeps only the paths it accepts (``--only``). Raises :class:`Unsorted` when a path comes before the one above it
+    (then read the listing whole), and the manifest's :class:`~curator.io.manifest.ManifestReadError`.
+    """
+    found = Streamed()
+    rel = label(listing.path, root)
+    base = str(root.resolve())
+    known = _Known(cache.scan("digests", base)) if cache is not None else None
+    sent: deque[tuple[ManifestEntry, str | None]] = deque()   # each file sent to hashing, with its cache key
+    sizes: dict[str, int] = {}    # the sizes of files met and not yet put in a batch
+    counter = _Streaming(progress, found)
+
+    def unknown() -> Iterator[tuple[str, tuple[str, ...]]]:
+        for entry, info in _merged(root, listing, rel, found, select):
+            key = stat_key(f"{base}/{entry.path}", info) if cache is not None else None
+            cached = known.get(key) if known is not None and key is not None else None
+            if cache is not None:
+                cache.hits, cache.misses = cache.hits + (cached is not None), cache.misses + (cached is None)
+            if isinstance(cached, dict) and entry.algorithm in cached:
+                _judge(found, entry, cached, rel)
+                counter.one()
+                continue
+            sent.append((entry, key))
+            sizes[entry.path] = info.st_size
+            yield entry.path, (entry.algorithm,)
+
+    jobs = jobs or default_jobs()
+    items = unknown()
+    head = list(islice(items, MANY_FILES))   # the first files tell small from large (the count is not known)
+    small = len(head) >= MANY_FILES and sum(sizes.values()) <= SMALL_FILE * len(head)
+    size = STREAM_BATCH if len(head) >= MANY_FILES else _batch_size(len(head), jobs)
+    store: dict[str, object] = {}
+    for digests in run_batches(partial(hash_batch, str(root)), chain(head, items), jobs,
+                               weigh=lambda item: sizes.pop(item[0], 0), batch_bytes=BATCH_BYTES, batch_size=size,
+                               processes=small and jobs > 1):
+        entry, key = sent.popleft()
+        _judge(found, entry, digests, rel)
+        counter.one()
+        if cache is not None and key is not None and isinstance(digests, dict):
+            store[key] = digests
+            if len(store) >= LOOKUP:
+                cache.put_many("digests", store)
+                store = {}
+    if cache is not None:
+        cache.put_many("digests", store)
+    if not found.listed and not any(p.code == "MANIFEST_MALFORMED" for p in found.problems):
+        found.problems.append(malformed(listing.form, rel, 0, "the manifest lists no files"))
+    return found
+
+
+def _merged(root: Path, listing: Manifest, rel: str, found: Streamed,
+            select: Callable[[str], bool] | None) -> Iterator[tuple[ManifestEntry, os.stat_result]]:
+    """Each listed file that is on disk, with its ``lstat``; the problems of the rest (malformed lines, files missing,
+    files unlisted) go to ``found``."""
+    disk = walk_files(root)
+    on_disk = next(disk, None)
+    accounts = listing.accounts_for
+    before: ManifestEntry | None = None    # the entry above, the first of its path
+
+    def unlisted(path: str, info: os.stat_result) -> None:
+        if select is None or select(path):
+            found.files += 1
+            found.bytes += info.st_size
+            if not accounted_for(path, accounts):
+                found.problems.append(Problem("FILE_UNLISTED", path, {"expected_in": rel}))
+
+    for number, line, not_text in stream_lines(listing.path):
+        entry = not_text or parse_line(number, line, listing.algorithm)
+        if entry is None:
+            continue
+        if isinstance(entry, str):
+            found.problems.append(malformed(listing.form, rel, number, entry))
+            continue
+        if before is not None and entry.path <= before.path:
+            if entry.path != before.path:
+                raise Unsorted(f"line {number} of {rel} comes before line {before.line}")
+            found.problems.append(malformed(listing.form, rel, number,
+                                            f"{entry.path} is listed again (first on line {before.line})"))
+            continue
+        before = entry
+        if select is not None and not select(entry.path):
+            continue
+        found.listed += 1
+        while on_disk is not None and on_disk[0] < entry.path:
+            unlisted(*on_disk)
+            on_disk = next(disk, None)
+        if on_disk is not None and on_disk[0] == entry.path:
+            info = on_disk[1]
+            found.files += 1
+            found.bytes += info.st_size
+            on_disk = next(disk, None)
+            yield entry, info
+        else:
+            found.problems.append(missing(entry, rel))
+    while on_disk is not None:
+        unlisted(*on_disk)
+        on_disk = next(disk, None)
+
+
+def _judge(found: Streamed, entry: ManifestEntry, digests: Digests, rel: str) -> None:
+    problem = mismatch(entry, digests, rel)
+    if problem is not None:
+        found.problems.append(problem)
+
+
+class _Known:
+    """Lookups in the cache's scan, in increasing key order (the files' order): a merge, not a table in memory."""
+
+    def __init__(self, rows: Iterator[tuple[str, Any]]) -> None:
+        self.rows = rows
+        self.row = next(rows, None)
+
+    def get(self, key: str) -> Any:
+        row = self.row
+        while row is not None and row[0] < key:
+            row = next(self.rows, None)
+        self.row = row
+        return row[1] if row is not None and row[0] == key else None
+
+
+class _Streaming:
+    """Progress of a streamed comparison: files done of the files met so far (the total is not known ahead)."""
+
+    def __init__(self, progress: Progress | None, found: Streamed) -> None:
+        self.progress, self.found = progress, found
+        self.bytes = progress is not None and getattr(progress, "wants_bytes", False)
+        self.done = 0
+
+    def one(self) -> None:
+        self.done += 1
+        if self.progress is not None and self.done % _Count.EVERY == 0:
+            if self.bytes:
+                self.progress.with_bytes(self.done, self.found.files, 0, 0)  # type: ignore[attr-defined]
+            else:
+                self.progress(self.done, self.found.files)

@@ -12,7 +12,7 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -38,10 +38,11 @@ def file_key(path: Path, resolved: str | None = None) -> str | None:
         info = os.lstat(path)
     except OSError:
         return None
-    return _key(resolved if resolved is not None else str(path.resolve()), info)
+    return stat_key(resolved if resolved is not None else str(path.resolve()), info)
 
 
-def _key(name: str, info: os.stat_result) -> str:
+def stat_key(name: str, info: os.stat_result) -> str:
+    """The cache key of the file ``name`` (absolute, its root resolved) whose ``lstat`` is ``info``."""
     return f"{name}\0{info.st_size}\0{info.st_mtime_ns}\0{info.st_ctime_ns}\0{info.st_ino}\0{info.st_dev}"
 
 
@@ -56,7 +57,7 @@ def file_keys(root: Path, paths: Iterable[str]) -> dict[str, str]:
             info = lstat(name)
         except OSError:
             continue
-        keys[rel] = _key(name, info)
+        keys[rel] = stat_key(name, info)
     return keys
 
 
@@ -193,6 +194,28 @@ class Cache:
                     raise ValueError("a cached value is not one JSON value")
                 found.update(zip((stored[key] for key, _ in rows), values, strict=True))
         return found
+
+    def scan(self, kind: str, base: str, chunk: int = 2048) -> Iterator[tuple[str, Any]]:
+        """Every (key, value) of ``kind`` whose file is under the folder ``base`` (resolved), in key order, which is
+        the order of the files' paths (a key is the path, then NUL). Read a chunk at a time by key, so that the
+        cache can be written between two chunks; a file the scan does not find is one to hash."""
+        after, end = base.rstrip("/") + "/", base.rstrip("/") + "0"   # "0" follows "/": the folder's whole range
+        first = True
+        while self._db is not None:
+            try:
+                rows = self._db.execute(
+                    f"SELECT key, value FROM entries WHERE kind = ? AND key {'>=' if first else '>'} ? AND key < ? "
+                    "ORDER BY key LIMIT ?", (kind, after, end, chunk)).fetchall()
+                values = json.loads("[" + ",".join(value for _, value in rows) + "]") if rows else []
+                if len(values) != len(rows):
+                    raise ValueError("a cached value is not one JSON value")
+            except (sqlite3.Error, ValueError, TypeError) as error:
+                self._recover(error if isinstance(error, sqlite3.Error) else _WrongSchema(str(error)))
+                return
+            yield from zip((key for key, _ in rows), values, strict=True)
+            if len(rows) < chunk:
+                return
+            after, first = rows[-1][0], False
 
     def put_many(self, kind: str, items: dict[str, Any]) -> None:
         if self._db is None or not self._writable or not items:

@@ -5,6 +5,7 @@
 
 import os
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
 
@@ -59,3 +60,38 @@ def walk(root: Path) -> list[Entry]:
                 pending.append((rel + "/", Path(child.path)))
     entries.sort(key=lambda e: e.path)
     return entries
+
+
+def walk_files(root: Path | str) -> Iterator[tuple[str, os.stat_result]]:
+    """Every regular file under ``root`` with its ``lstat``, in the order of :func:`walk` (sorted by path), read as
+    it is needed: a release of a million files is never held as a list. The same rules as :func:`walk`: links are
+    not followed, version-control folders not entered, an unreadable folder passed over.
+
+    Folders are sorted with their children: sorting each folder's names with a folder's name as ``name/`` gives
+    the paths in the order a sort of every path would.
+    """
+    stack = [("", _sorted_children(str(root)))]
+    while stack:
+        prefix, children = stack[-1]
+        child = next(children, None)
+        if child is None:
+            stack.pop()
+            continue
+        name, entry_path, info = child
+        if stat.S_ISDIR(info.st_mode):
+            stack.append((f"{prefix}{name}/", _sorted_children(entry_path)))
+        elif stat.S_ISREG(info.st_mode):
+            yield f"{prefix}{name}", info
+
+
+def _sorted_children(folder: str) -> Iterator[tuple[str, str, os.stat_result]]:
+    try:
+        with os.scandir(folder) as listing:
+            children = [(child.name, child.path, child.stat(follow_symlinks=False)) for child in listing]
+    except OSError:
+        return
+    children.sort(key=lambda c: c[0] + "/" if stat.S_ISDIR(c[2].st_mode) else c[0])
+    for child in children:
+        if child[0] in VCS_FOLDERS and stat.S_ISDIR(child[2].st_mode):
+            continue
+        yield child

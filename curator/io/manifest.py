@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from curator.io import ReadError
-from curator.io.regular import read_regular_bytes
+from curator.io.regular import open_regular, read_regular_bytes
 
 # manifest file name -> algorithm
 MANIFEST_ALGORITHMS = {
@@ -89,46 +89,77 @@ def parse_manifest_bytes(data: bytes, path: Path, algorithm: str | None = None) 
     seen: dict[str, int] = {}
     problems, entries = manifest.problems, manifest.entries
     for number, line, not_text in _lines(data):
-        if not_text:
-            problems.append((number, not_text))
+        parsed = not_text or parse_line(number, line, algorithm)
+        if parsed is None:
             continue
-        if line.endswith("\r"):
-            line = line.rstrip("\r")
-        if not line or line[0] == "#" or line.isspace():
+        if isinstance(parsed, str):
+            problems.append((number, parsed))
             continue
-        if line[0] == "\\":
-            manifest.problems.append((number, "escaped names (a leading backslash) are not portable"))
-            continue
-        # the two forms cannot both match (a GNU line's mode is ' ' or '*', never '('): the common one first
-        gnu = _GNU.match(line)
-        tagged = None if gnu else _TAGGED.match(line)
-        match = gnu or tagged
-        if match is None:
-            manifest.problems.append((number, "expected '<hex digest>  <path>' or 'ALGO (<path>) = <hex digest>'"))
-            continue
-        line_algorithm = _TAGS.get(match["tag"], "") if tagged else algorithm
-        if not line_algorithm:
-            manifest.problems.append((number, f"unknown algorithm tag {match['tag']!r}"))
-            continue
-        digest = match["digest"].lower()
-        if len(digest) != _HEX_LENGTH[line_algorithm]:
-            manifest.problems.append(
-                (number, f"a {line_algorithm} digest has {_HEX_LENGTH[line_algorithm]} hex digits, "
-                         f"this one has {len(digest)}"))
-            continue
-        rel = match["path"]
-        outside = None
-        if rel[0] in "./" or ".." in rel or "\0" in rel:   # the checks only such a path can fail
-            rel, outside = checked_path(rel)
-        if outside:
-            manifest.problems.append((number, outside))
-            continue
+        rel = parsed.path
         if rel in seen:
-            manifest.problems.append((number, f"{rel} is listed again (first on line {seen[rel]})"))
+            problems.append((number, f"{rel} is listed again (first on line {seen[rel]})"))
             continue
         seen[rel] = number
-        entries.append(ManifestEntry(rel, digest, line_algorithm, number))
+        entries.append(parsed)
     return manifest
+
+
+def parse_line(number: int, line: str, algorithm: str) -> ManifestEntry | str | None:
+    """One line of a sum file: its entry, why it is not one (a problem), or None (blank or a comment).
+
+    The one parser of sum-file lines, for the whole-file reader above and the streamed one (:func:`stream_lines`);
+    a path listed again is for the caller to tell (it needs the lines before).
+    """
+    if line.endswith("\r"):
+        line = line.rstrip("\r")
+    if not line or line[0] == "#" or line.isspace():
+        return None
+    if line[0] == "\\":
+        return "escaped names (a leading backslash) are not portable"
+    # the two forms cannot both match (a GNU line's mode is ' ' or '*', never '('): the common one first
+    gnu = _GNU.match(line)
+    tagged = None if gnu else _TAGGED.match(line)
+    match = gnu or tagged
+    if match is None:
+        return "expected '<hex digest>  <path>' or 'ALGO (<path>) = <hex digest>'"
+    line_algorithm = _TAGS.get(match["tag"], "") if tagged else algorithm
+    if not line_algorithm:
+        return f"unknown algorithm tag {match['tag']!r}"
+    digest = match["digest"].lower()
+    if len(digest) != _HEX_LENGTH[line_algorithm]:
+        return (f"a {line_algorithm} digest has {_HEX_LENGTH[line_algorithm]} hex digits, "
+                f"this one has {len(digest)}")
+    rel = match["path"]
+    outside = None
+    if rel[0] in "./" or ".." in rel or "\0" in rel:   # the checks only such a path can fail
+        rel, outside = checked_path(rel)
+    if outside:
+        return outside
+    return ManifestEntry(rel, digest, line_algorithm, number)
+
+
+def stream_lines(path: Path) -> Iterator[tuple[int, str, str | None]]:
+    """The lines of a sum file as :func:`_lines` gives them, read as they are needed: a manifest of a million
+    lines is never held whole (its bytes, its text and its entries would be three copies of it)."""
+    try:
+        handle = open_regular(path, "rb")
+    except OSError as error:
+        raise ManifestReadError(f"cannot open the manifest ({error.strerror or error})") from error
+    with handle:
+        number = 0
+        ended = True   # a file ending in a newline has one more (empty) line, as bytes.split gives it
+        try:
+            for raw in handle:
+                number += 1
+                ended = raw.endswith(b"\n")
+                try:
+                    yield number, (raw[:-1] if ended else raw).decode("utf-8"), None
+                except UnicodeDecodeError as error:
+                    yield number, "", f"not UTF-8 text (byte {error.start} of the line)"
+        except OSError as error:
+            raise ManifestReadError(f"cannot read the manifest ({error.strerror or error})") from error
+        if ended:
+            yield number + 1, "", None
 
 
 def _lines(data: bytes) -> Iterator[tuple[int, str, str | None]]:
