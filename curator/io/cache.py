@@ -195,27 +195,34 @@ class Cache:
                 found.update(zip((stored[key] for key, _ in rows), values, strict=True))
         return found
 
-    def scan(self, kind: str, base: str, chunk: int = 2048) -> Iterator[tuple[str, Any]]:
-        """Every (key, value) of ``kind`` whose file is under the folder ``base`` (resolved), in key order, which is
-        the order of the files' paths (a key is the path, then NUL). Read a chunk at a time by key, so that the
-        cache can be written between two chunks; a file the scan does not find is one to hash."""
+    def scan(self, kind: str, base: str, chunk: int = 4096) -> Iterator[tuple[str, str]]:
+        """Every (key, value as JSON text) of ``kind`` whose file is under the folder ``base`` (resolved), in key
+        order, which is the order of the files' paths (a key is the path, then NUL). Read a chunk at a time by key,
+        so that the cache can be written between two chunks. Decode a value with :meth:`decode`."""
         after, end = base.rstrip("/") + "/", base.rstrip("/") + "0"   # "0" follows "/": the folder's whole range
-        first = True
-        while self._db is not None:
+        operator = ">="
+        while (db := self._db) is not None:
             try:
-                rows = self._db.execute(
-                    f"SELECT key, value FROM entries WHERE kind = ? AND key {'>=' if first else '>'} ? AND key < ? "
-                    "ORDER BY key LIMIT ?", (kind, after, end, chunk)).fetchall()
-                values = json.loads("[" + ",".join(value for _, value in rows) + "]") if rows else []
-                if len(values) != len(rows):
-                    raise ValueError("a cached value is not one JSON value")
-            except (sqlite3.Error, ValueError, TypeError) as error:
-                self._recover(error if isinstance(error, sqlite3.Error) else _WrongSchema(str(error)))
+                rows = db.execute(f"SELECT key, value FROM entries WHERE kind = ? AND key {operator} ? AND "
+                                        "key < ? ORDER BY key LIMIT ?", (kind, after, end, chunk)).fetchall()
+            except sqlite3.Error as error:
+                self._recover(error)
                 return
-            yield from zip((key for key, _ in rows), values, strict=True)
+            for row in rows:
+                if self._db is not db:   # set aside as damaged meanwhile (decode): trust none of its rows
+                    return
+                yield row
             if len(rows) < chunk:
                 return
-            after, first = rows[-1][0], False
+            after, operator = rows[-1][0], ">"
+
+    def decode(self, value: str) -> Any:
+        """A value :meth:`scan` gave; None (and the cache set aside as damaged) when it is not one JSON value."""
+        try:
+            return json.loads(value)
+        except (ValueError, TypeError) as error:
+            self._recover(_WrongSchema(f"a cached value is not JSON ({error})"))
+            return None
 
     def put_many(self, kind: str, items: dict[str, Any]) -> None:
         if self._db is None or not self._writable or not items:

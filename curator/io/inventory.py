@@ -67,31 +67,43 @@ def walk_files(root: Path | str) -> Iterator[tuple[str, os.stat_result]]:
     it is needed: a release of a million files is never held as a list. The same rules as :func:`walk`: links are
     not followed, version-control folders not entered, an unreadable folder passed over.
 
-    Folders are sorted with their children: sorting each folder's names with a folder's name as ``name/`` gives
-    the paths in the order a sort of every path would.
+    Each folder's names are sorted with a folder's name as ``name/``: that gives the paths in the order a sort of
+    every path would (``a-b`` < ``a/c`` < ``a0``).
     """
-    stack = [("", _sorted_children(str(root)))]
+    is_dir, is_regular = stat.S_ISDIR, stat.S_ISREG
+    stack = [("", str(root), iter(_sorted_children(str(root))))]
     while stack:
-        prefix, children = stack[-1]
-        child = next(children, None)
-        if child is None:
+        prefix, folder, children = stack[-1]
+        for name, info in children:
+            mode = info.st_mode
+            if is_regular(mode):
+                yield prefix + name, info
+            elif is_dir(mode) and name not in VCS_FOLDERS:
+                path = f"{folder}/{name}"
+                stack.append((f"{prefix}{name}/", path, iter(_sorted_children(path))))
+                break   # into the folder; this one's iterator resumes after it
+        else:
             stack.pop()
-            continue
-        name, entry_path, info = child
-        if stat.S_ISDIR(info.st_mode):
-            stack.append((f"{prefix}{name}/", _sorted_children(entry_path)))
-        elif stat.S_ISREG(info.st_mode):
-            yield f"{prefix}{name}", info
 
 
-def _sorted_children(folder: str) -> Iterator[tuple[str, str, os.stat_result]]:
+def _sorted_children(folder: str) -> list[tuple[str, os.stat_result]]:
     try:
         with os.scandir(folder) as listing:
-            children = [(child.name, child.path, child.stat(follow_symlinks=False)) for child in listing]
+            entries = list(listing)
     except OSError:
-        return
-    children.sort(key=lambda c: c[0] + "/" if stat.S_ISDIR(c[2].st_mode) else c[0])
-    for child in children:
-        if child[0] in VCS_FOLDERS and stat.S_ISDIR(child[2].st_mode):
-            continue
-        yield child
+        return []
+    try:
+        children = [(child.name, child.stat(follow_symlinks=False)) for child in entries]
+    except OSError:   # a name gone since the folder was listed: leave it out
+        children = []
+        for child in entries:
+            try:
+                children.append((child.name, child.stat(follow_symlinks=False)))
+            except OSError:
+                continue
+    is_dir = stat.S_ISDIR
+    if any(is_dir(info.st_mode) for _, info in children):
+        children.sort(key=lambda child: child[0] + "/" if is_dir(child[1].st_mode) else child[0])
+    else:
+        children.sort()   # the names differ, so the stat results are never compared
+    return children
