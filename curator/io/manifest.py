@@ -142,7 +142,7 @@ def parse_line(number: int, line: str, algorithm: str) -> ManifestEntry | str | 
 LineProblem = tuple[int, str]   # (line number, reason): a line of a sum file that is no entry
 
 
-def stream_entries(path: Path, algorithm: str, block: int = 1 << 20) -> Iterator[list[ManifestEntry | LineProblem]]:
+def stream_entries(path: Path, algorithm: str, block: int = 256 << 10) -> Iterator[list[ManifestEntry | LineProblem]]:
     """The entries of a sum file (and ``(line number, reason)`` for each line that is not one, see
     :func:`parse_line`), a block of lines at a time, in line order: a manifest of a million lines is never held
     whole (its bytes, its text and its entries would be three copies of it). A path listed again is the caller's
