@@ -16,7 +16,6 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-
 SCHEMA_VERSION = 1
 
 
@@ -144,7 +143,7 @@ class Cache:
                    "(--cache-dir DIR or --no-cache to choose)")
 
     def _set_aside(self) -> Path:
-        from curator.outputs import move   # only for a damaged cache: outputs brings logging and secrets
+        from curator.outputs import move  # only for a damaged cache: outputs brings logging and secrets
 
         stamp = time.strftime("%Y%m%dT%H%M%S")
         aside = self.path.with_name(f"{self.path.name}.damaged-{stamp}-{os.getpid()}")
