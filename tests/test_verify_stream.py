@@ -71,6 +71,14 @@ def test_the_streamed_report_is_the_whole_readings_report(damaged: Path, tmp_pat
     assert streamed["findings"]   # the comparison is of something
 
 
+@pytest.mark.parametrize("size", [1, 7, 1000])
+def test_the_report_does_not_depend_on_the_batches(damaged: Path, tmp_path: Path, size: int,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    reference = _report(damaged, tmp_path / "reference.json", "--jobs", "2", "--no-cache", exit_code=1)
+    monkeypatch.setattr("curator.root_and_hashes._batch_size", lambda count, jobs: size)
+    assert _report(damaged, tmp_path / "batched.json", "--jobs", "2", "--no-cache", exit_code=1) == reference
+
+
 def test_the_streamed_comparison_finds_each_problem_by_name(damaged: Path, tmp_path: Path) -> None:
     report = _report(damaged, tmp_path / "r.json", "--no-cache", exit_code=1)
     found = [(f["code"], f["path"], f["context"].get("line")) for f in report["findings"]]
