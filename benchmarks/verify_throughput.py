@@ -62,25 +62,30 @@ def make_small_files(root: Path, count: int) -> int:
     return count * 1024
 
 
-def measured(command: list[str], cwd: Path, env: dict[str, str] | None = None) -> tuple[float, float]:
-    """Wall seconds and the command's peak RSS in MB of one run, which must succeed.
+def measured(command: list[str], cwd: Path, env: dict[str, str] | None = None) -> tuple[float, float, float]:
+    """Wall seconds, the command's peak RSS in MB and its CPU seconds (user + system, all its processes) of one
+    run, which must succeed. On a machine shared with other work the CPU seconds are the steadier measure.
 
     The peak comes from GNU time (its wait4): a child forked straight from this script would carry the script's
     own RSS into ``ru_maxrss`` (Linux keeps the pre-exec high-water mark).
     """
     started = time.perf_counter()
-    done = subprocess.run(["/usr/bin/time", "-f", "%M", *command], cwd=cwd, env=env, stdout=subprocess.DEVNULL,
-                          stderr=subprocess.PIPE, text=True, check=False)
+    done = subprocess.run(["/usr/bin/time", "-f", "%M %U %S", *command], cwd=cwd, env=env,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=False)
     seconds = time.perf_counter() - started
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(command)} exited {done.returncode}: {done.stderr[-500:]}")
-    return seconds, int(done.stderr.split()[-1]) / 1024
+    peak, user, system = done.stderr.split()[-3:]
+    return seconds, int(peak) / 1024, float(user) + float(system)
 
 
 def small_files(work: Path, count: int, repeat: int, baseline: Path | None) -> None:
     root = work / "small"
     started = time.perf_counter()
-    make_small_files(root, count)
+    made = root / "SHA256SUMS"
+    if not (made.is_file() and sum(1 for _ in made.open("rb")) == count):   # --dir kept from an earlier run
+        shutil.rmtree(root, ignore_errors=True)
+        make_small_files(root, count)
     print(f"data: {count} files of 1 KB (made in {time.perf_counter() - started:.1f} s); "
           f"{len(os.sched_getaffinity(0))} cores; load {os.getloadavg()[0]:.2f}")
     env = {**os.environ}
@@ -88,7 +93,7 @@ def small_files(work: Path, count: int, repeat: int, baseline: Path | None) -> N
     curator = [sys.executable, "-m", "curator", "verify", "."]
     peer = ["sha256sum", "-c", "--quiet", "SHA256SUMS"]
     measured(peer, root)   # warm the page cache
-    rows: dict[str, list[tuple[float, float]]] = {}
+    rows: dict[str, list[tuple[float, float, float]]] = {}
     builds = {"": env}
     if baseline is not None:   # another checkout's curator (e.g. before a change), in the same rounds
         builds = {"before: ": {**env, "PYTHONPATH": str(baseline)}, "": env}
@@ -101,11 +106,14 @@ def small_files(work: Path, count: int, repeat: int, baseline: Path | None) -> N
                        (f"{tag}curator verify, rerun with the cache", curator, cache)]
         for name, command, run_env in rounds:
             rows.setdefault(name, []).append(measured(command, root, run_env))
-    base = median(s for s, _ in rows["sha256sum -c SHA256SUMS"])
-    print(f"{'tool (median of ' + str(repeat) + ')':<50} {'seconds':>8} {'peak MB':>8} {'vs sha256sum':>13}")
+    peer = rows["sha256sum -c SHA256SUMS"]
+    base, base_cpu = median(s for s, _, _ in peer), median(c for _, _, c in peer)
+    print(f"{'tool (median of ' + str(repeat) + ')':<50} {'seconds':>8} {'peak MB':>8} {'vs sha256sum':>13} "
+          f"{'CPU s':>7} {'CPU vs sha256sum':>17}")
     for name, runs in rows.items():
-        seconds, megabytes = median(s for s, _ in runs), median(m for _, m in runs)
-        print(f"{name:<50} {seconds:>8.2f} {megabytes:>8.0f} {seconds / base:>13.2f}")
+        seconds, megabytes, cpu = (median(r[i] for r in runs) for i in range(3))
+        print(f"{name:<50} {seconds:>8.2f} {megabytes:>8.0f} {seconds / base:>13.2f} {cpu:>7.2f} "
+              f"{cpu / base_cpu:>17.2f}")
     print(f"load after: {os.getloadavg()[0]:.2f}")
 
 

@@ -32,10 +32,14 @@ def ordered(findings: list[Finding]) -> list[Finding]:
 
 
 def finish_report(root: Path, profile: str | None, findings: list[Finding], facts: Facts | None,
-                  started: float, fail_on: Severity, extra_stats: dict[str, object] | None = None) -> Report:
+                  started: float, fail_on: Severity, extra_stats: dict[str, object] | None = None, *,
+                  totals: tuple[int, int] | None = None) -> Report:
+    """``totals`` (files, bytes) when the run counted them itself (verify streams a large release: no facts.files)."""
     counts = count_findings(findings)
-    files = facts.files if facts else {}
-    stats = Stats(files=len(files), bytes=sum(e.size for e in files.values()),
+    if totals is None:
+        files = facts.files if facts else {}
+        totals = len(files), sum(e.size for e in files.values())
+    stats = Stats(files=totals[0], bytes=totals[1],
                   seconds=round(time.perf_counter() - started, 3), **(extra_stats or {}))
     findings = ordered(findings)
     valid = not any(f.severity.rank >= fail_on.rank for f in findings)

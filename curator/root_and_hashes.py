@@ -10,22 +10,27 @@ to processes (reading and hashing a 1 KB file is mostly Python holding the GIL);
 
 from __future__ import annotations
 
+import os
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from functools import partial
+from itertools import chain, islice
 from pathlib import Path
 
+from curator.checks.listing import Problem, accounted_for, label, malformed, mismatch, missing
 from curator.errors import RunError
 from curator.executor import Progress, batches, default_jobs, run_batches
-from curator.io.cache import Cache, file_keys
+from curator.io.cache import Cache, file_keys, stat_key
 from curator.io.hashing import hash_file
-from curator.io.manifest import Manifest
+from curator.io.inventory import walk_files
+from curator.io.manifest import Manifest, ManifestEntry, stream_entries
 
 Digests = dict[str, str] | str    # a file's digests by algorithm, or why it could not be read
 SMALL_FILE = 256 << 10            # files this small on average, and many of them, are hashed on processes
 MANY_FILES = 4096
 BATCH_BYTES = 16 << 20            # bytes read by one task at most (one large file is a task of its own)
 LOOKUP = 8192                     # files looked up in (and written to) the cache at once
+STREAM_BATCH = 512                # files in one task of a streamed comparison (whose count is not known ahead)
 
 
 def check_root(root: Path) -> None:
@@ -167,3 +172,172 @@ def _size(root: Path, path: str, entry: object) -> int:
 def _batch_size(count: int, jobs: int) -> int:
     """Enough batches to keep every job busy to the end (8 a job), at most 1024 files each."""
     return max(1, min(1024, -(-count // (jobs * 8))))
+
+
+# ------------------------------------------------------------------------------------------------ streamed
+
+
+class Unsorted(Exception):  # noqa: N818 - not an error: the caller reads the listing whole instead
+    """The sum file's paths are not in order: it cannot be compared with the disk as a stream."""
+
+
+class Streamed:
+    """What a streamed comparison found: the problems only, and counts for everything else (the files on disk and
+    their bytes, the entries listed), so that memory does not grow with the release."""
+
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+        self.files = 0      # regular files on disk (selected)
+        self.bytes = 0
+        self.listed = 0     # distinct listed paths (selected)
+
+
+def stream_listed(root: Path, listing: Manifest, jobs: int | None, *, cache: Cache | None = None,
+                  select: Callable[[str], bool] | None = None, progress: Progress | None = None) -> Streamed:
+    """Compare a sum file with the disk and hash what it lists, as three streams in path order: the sum file's lines
+    (:func:`~curator.io.manifest.stream_entries`), the regular files under ``root``
+    (:func:`~curator.io.inventory.walk_files`) and the cache's entries under ``root``
+    (:meth:`~curator.io.cache.Cache.scan`). One ``lstat`` a file serves the walk, the cache key and the counts; the
+    files the cache does not know go to :func:`hash_batch` tasks as they are met. Nothing is held per file but the
+    problems, so a million entries cost what a thousand do.
+
+    The problems are those :func:`curator.checks.listing.compare` finds in the same listing, worded alike.
+    ``listing`` is the sum file's record without entries (its path, algorithm and ``accounts_for``); ``select``
+    keeps only the paths it accepts (``--only``). Raises :class:`Unsorted` when a path comes before the one above it
+    (then read the listing whole), and the manifest's :class:`~curator.io.manifest.ManifestReadError`.
+    """
+    found = _Merge(root, listing, select, cache)
+    sent: deque[tuple[ManifestEntry, str | None]] = deque()   # each file sent to hashing, with its cache key
+    counter = _Streaming(progress, found)
+    jobs = jobs or default_jobs()
+    items = found.unknown(sent)
+    head = list(islice(items, MANY_FILES))   # the first files tell small from large (the count is not known)
+    small = len(head) >= MANY_FILES and sum(found.sizes.values()) <= SMALL_FILE * len(head)
+    size = STREAM_BATCH if len(head) >= MANY_FILES else _batch_size(len(head), jobs)
+    store: dict[str, object] = {}
+    sizes = found.sizes
+    for digests in run_batches(partial(hash_batch, str(root)), chain(head, items), jobs,
+                               weigh=lambda item: sizes.pop(item[0], 0), batch_bytes=BATCH_BYTES, batch_size=size,
+                               processes=small and jobs > 1):
+        entry, key = sent.popleft()
+        if not (isinstance(digests, dict) and digests.get(entry.algorithm) == entry.digest):
+            found.judge(entry, digests)
+        counter.one()
+        if key is not None and isinstance(digests, dict):
+            store[key] = digests
+            if len(store) >= LOOKUP:
+                cache.put_many("digests", store)  # type: ignore[union-attr]  # a key is made only with a cache
+                store = {}
+    if cache is not None:
+        cache.put_many("digests", store)
+        cache.hits, cache.misses = cache.hits + found.hits, cache.misses + found.misses
+    return found.finished()
+
+
+class _Merge(Streamed):
+    """The sum file's entries merged with the files on disk and the cache's entries, all in path order."""
+
+    def __init__(self, root: Path, listing: Manifest, select: Callable[[str], bool] | None,
+                 cache: Cache | None) -> None:
+        super().__init__()
+        self.root, self.listing, self.select, self.cache = root, listing, select, cache
+        self.rel = label(listing.path, root)
+        self.base = str(root.resolve())
+        self.malformed: list[Problem] = []
+        self.sizes: dict[str, int] = {}    # the sizes of files sent to hashing and not yet put in a batch
+        self.hits = self.misses = 0
+
+    def judge(self, entry: ManifestEntry, digests: Digests | None) -> None:
+        problem = mismatch(entry, digests, self.rel)
+        if problem is not None:
+            self.problems.append(problem)
+
+    def unlisted(self, path: str, info: os.stat_result) -> None:
+        if self.select is None or self.select(path):
+            self.files += 1
+            self.bytes += info.st_size
+            if not accounted_for(path, self.listing.accounts_for):
+                self.problems.append(Problem("FILE_UNLISTED", path, {"expected_in": self.rel}))
+
+    def finished(self) -> _Merge:
+        if not self.listed and not self.malformed:
+            self.malformed.append(malformed(self.listing.form, self.rel, 0, "the manifest lists no files"))
+        self.malformed.sort(key=lambda problem: problem.context["line"])   # line order, as the whole reading
+        self.problems[:0] = self.malformed
+        return self
+
+    def unknown(self, sent: deque[tuple[ManifestEntry, str | None]]) -> Iterator[tuple[str, tuple[str, ...]]]:
+        """(path, algorithms) of each listed file on disk that the cache does not know, to hash; everything else
+        is judged here (the cache's files, missing and unlisted files, malformed and repeated lines)."""
+        rel, form, select, cache, base = self.rel, self.listing.form, self.select, self.cache, self.base
+        disk = walk_files(self.root)
+        on_disk = next(disk, None)
+        scan = cache.scan("digests", base) if cache is not None else iter(())
+        row = next(scan, None)
+        before: ManifestEntry | None = None    # the entry above, the first of its path
+        shared: dict[str, tuple[str, ...]] = {}
+        for block in stream_entries(self.listing.path, self.listing.algorithm):
+            for entry in block:
+                if not isinstance(entry, ManifestEntry):
+                    self.malformed.append(malformed(form, rel, *entry))
+                    continue
+                path = entry.path
+                if before is not None and path <= before.path:
+                    if path != before.path:
+                        raise Unsorted(f"line {entry.line} of {rel} comes before line {before.line}")
+                    self.malformed.append(malformed(form, rel, entry.line,
+                                                    f"{path} is listed again (first on line {before.line})"))
+                    continue
+                before = entry
+                if select is not None and not select(path):
+                    continue
+                self.listed += 1
+                while on_disk is not None and on_disk[0] < path:
+                    self.unlisted(*on_disk)
+                    on_disk = next(disk, None)
+                if on_disk is None or on_disk[0] != path:
+                    self.problems.append(missing(entry, rel))
+                    continue
+                info = on_disk[1]
+                on_disk = next(disk, None)
+                self.files += 1
+                self.bytes += info.st_size
+                key = None
+                if cache is not None:
+                    key = stat_key(f"{base}/{path}", info)
+                    while row is not None and row[0] < key:
+                        row = next(scan, None)
+                    if row is not None and row[0] == key:
+                        if row[1] == f'{{"{entry.algorithm}": "{entry.digest}"}}':   # json.dumps of the match
+                            self.hits += 1
+                            continue
+                        known = cache.decode(row[1])   # None when damaged: the cache is set aside
+                        self.hits, self.misses = self.hits + (known is not None), self.misses + (known is None)
+                        if isinstance(known, dict) and entry.algorithm in known:
+                            self.judge(entry, known)
+                            continue
+                    else:
+                        self.misses += 1
+                sent.append((entry, key))
+                self.sizes[path] = info.st_size
+                yield path, shared.setdefault(entry.algorithm, (entry.algorithm,))
+        while on_disk is not None:
+            self.unlisted(*on_disk)
+            on_disk = next(disk, None)
+
+
+class _Streaming:
+    """Progress of a streamed comparison: files hashed of the files met so far (the total is not known ahead)."""
+
+    def __init__(self, progress: Progress | None, found: Streamed) -> None:
+        self.progress, self.found = progress, found
+        self.bytes = progress is not None and getattr(progress, "wants_bytes", False)
+        self.done = 0
+
+    def one(self) -> None:
+        self.done += 1
+        if self.progress is not None and self.done % _Count.EVERY == 0:
+            if self.bytes:
+                self.progress.with_bytes(self.done, self.found.files, 0, 0)  # type: ignore[attr-defined]
+            else:
+                self.progress(self.done, self.found.files)

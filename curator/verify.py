@@ -19,15 +19,23 @@ from curator.errors import OptionsError, RunError
 from curator.executor import Progress, run_tasks
 from curator.io import ReadError
 from curator.io.cache import Cache
-from curator.io.checksum_listings import ListingShapeError, NoListing, find_listing, labels, listing_words
+from curator.io.checksum_listings import (
+    ListingShapeError,
+    NoListing,
+    find_listing,
+    labels,
+    listing_words,
+    sum_file_unread,
+)
 from curator.io.inventory import Entry, walk
 from curator.io.manifest import SUM_FILE, Manifest
 from curator.models.severity import ORDER, sort_index
-from curator.root_and_hashes import check_root, hash_listed
+from curator.root_and_hashes import Unsorted, check_root, hash_listed, stream_listed
 from curator.rule_texts import message, rule_texts
 from curator.wording import GROUP_LIMIT, Line, group_lines, summary_line
 
 if TYPE_CHECKING:
+    from curator.checks.listing import Problem
     from curator.models.findings import Report
 
 PARTS_LIST = "PARTS.tsv"
@@ -63,6 +71,11 @@ class Reading:
         self.cache: dict[str, int | str] | None = None   # hits, misses and any warning of the cache
         self.url: str | None = None                      # a release in object storage: its URL (root is a name)
         self.checked_by: dict[str, dict[str, int]] | None = None   # URL: per manifest, objects checked how
+        # a streamed comparison (one sum file, in path order): its problems, (files, bytes) on disk, paths listed;
+        # then ``entries`` and ``digests`` stay empty
+        self.problems: list[Problem] | None = None
+        self.totals: tuple[int, int] | None = None
+        self.listed = 0
         self._files: tuple[list[Entry], dict[str, Entry]] | None = None
 
     @property
@@ -110,6 +123,9 @@ def read_release(root: Path | str, *, manifest: str | None = None, jobs: int | N
             return _read_remote(root, manifest, jobs, only, progress, started)
     root = Path(root)
     check_root(root)
+    streamed = _streamed(root, manifest, jobs, cache_dir, only, progress, started)
+    if streamed is not None:
+        return streamed
     entries = walk(root)
     found = _find(root, {e.path: e for e in entries if e.kind == "file"}, manifest)
     if isinstance(found, Path):  # a manifest that is a link: never follow it out of the release, nor trust it
@@ -153,6 +169,32 @@ def _read_remote(url: str, manifest: str | None, jobs: int | None, only: tuple[s
     return reading
 
 
+def _streamed(root: Path, manifest: str | None, jobs: int | None, cache_dir: Path | None, only: tuple[str, ...],
+              progress: Progress | None, started: float) -> Reading | None:
+    """The reading of a release whose listing is one sum file in path order, compared as a stream (memory does not
+    grow with the entries); None when it is not one (then the listing is read whole)."""
+    listing = None if (root / PARTS_LIST).exists() else sum_file_unread(root, manifest)
+    if listing is None:
+        return None
+    cache = Cache(cache_dir) if cache_dir else None
+    reading = Reading(root=root, manifest=listing.path, started=started, entries=[])
+    try:
+        found = stream_listed(root, listing, jobs, cache=cache, progress=progress,
+                              select=(lambda path: _selected(path, only)) if only else None)
+    except Unsorted:
+        return None
+    except ReadError as error:
+        raise RunError(f"cannot read {listing.path.name}: {error}") from error
+    finally:
+        if cache is not None:
+            cache.close()
+            reading.cache = {"hits": cache.hits, "misses": cache.misses,
+                             **({"warning": cache.warning} if cache.warning else {})}
+    reading.listing, reading.parsed = [listing], listing
+    reading.problems, reading.totals, reading.listed = found.problems, (found.files, found.bytes), found.listed
+    return reading
+
+
 # verify's text output and verdict, worded without the report models (the functional form: under
 # `from __future__ import annotations` the class form would compile each field's annotation at import)
 Answer = NamedTuple("Answer", [("text", str), ("valid", bool), ("refetch", list[str])])  # noqa: UP014
@@ -170,16 +212,18 @@ def quick_answer(reading: Reading, *, limit: int | None = GROUP_LIMIT, colour: b
         return None
     files = reading.files
     levels = {code: rule["level"] for code, rule in rule_texts().items()}
+    problems = reading.problems if reading.problems is not None else compare(reading.listing, reading.root, files,
+                                                                             reading.digests or {})
     items = [Line(p.code, _LEVEL.get(p.code, levels[p.code]), p.path, message(p.code, p.path, **p.context))
-             for p in compare(reading.listing, reading.root, files, reading.digests or {})]
+             for p in problems]
     items.sort(key=lambda item: (sort_index(item.level), item.code, item.path))
     count = {level: sum(1 for item in items if item.level == level) for level in ORDER}
     seconds = round(time.perf_counter() - reading.started, 3)
     lines = group_lines(items, {code: rule["title"] for code, rule in rule_texts().items()}, limit=limit,
                         colour=colour)
+    number, size = reading.totals or (len(files), sum(e.size for e in files.values()))
     lines.append(summary_line("verify", reading.name, count["error"] == 0, count["error"], count["warning"],
-                              count["info"], len(files), sum(e.size for e in files.values()), seconds,
-                              reading.words()))
+                              count["info"], number, size, seconds, reading.words()))
     refetch = sorted({item.path for item in items if item.code in REFETCH_CODES})
     return Answer("\n".join(lines) + "\n", count["error"] == 0, refetch)
 
@@ -216,14 +260,17 @@ def judge(reading: Reading, jobs: int | None = None) -> Report:
     facts.manifests = reading.listing
     facts.digests = reading.digests or {}
     findings = []
-    for finding in manifest_check.check(facts):
+    checked = manifest_check.check(facts) if reading.problems is None else manifest_check.findings(facts,
+                                                                                                  reading.problems)
+    for finding in checked:
         if finding.code == "FILE_UNLISTED" and finding.path == PARTS_LIST:
             continue  # the parts list carries the parts' digests: it cannot be listed beside them
         if finding.code in _LEVEL:
             finding = finding.model_copy(update={"severity": Severity(_LEVEL[finding.code])})
         findings.append(finding)
     refetch = sorted({f.path for f in findings if f.code in REFETCH_CODES})
-    extra: dict[str, object] = {**reading.against, "listed": len(listed), "refetch": refetch}
+    extra: dict[str, object] = {**reading.against, "listed": reading.listed if reading.problems is not None
+                                else len(listed), "refetch": refetch}
     if reading.checked_by is not None:
         extra["checked_by"] = reading.checked_by
     if reading.parts_folder:
@@ -237,7 +284,7 @@ def judge(reading: Reading, jobs: int | None = None) -> Report:
         extra["refetch"] = sorted(set(refetch) | inside.refetch_parts)
     if reading.cache is not None:
         extra["cache"] = reading.cache
-    report = finish_report(root, None, findings, facts, started, Severity.error, extra)
+    report = finish_report(root, None, findings, facts, started, Severity.error, extra, totals=reading.totals)
     return report if reading.url is None else report.model_copy(update={"root": reading.url})
 
 

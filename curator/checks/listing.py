@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from curator.checks.names import is_junk, is_repository_file
-from curator.io.manifest import LINE_FORMS, MANIFEST_ALGORITHMS, Manifest
+from curator.io.manifest import LINE_FORMS, MANIFEST_ALGORITHMS, Manifest, ManifestEntry
 
 
 class Problem(NamedTuple):
@@ -31,30 +31,52 @@ def compare(manifests: list[Manifest], root: Path, files: Mapping[str, object],
         if not manifest.entries and not manifest.problems:
             problems = [(0, "the manifest lists no files" if manifest.form in LINE_FORMS else "it lists no files")]
         for line, reason in problems:
-            if manifest.form in LINE_FORMS:
-                yield Problem("MANIFEST_MALFORMED", rel, {"line": line, "reason": reason})
-            else:
-                yield Problem("CHECKSUM_LISTING_INVALID", rel, {"form": manifest.form, "reason": reason})
+            yield malformed(manifest.form, rel, line, reason)
         for entry in manifest.entries:
             if entry.path not in files:
-                yield Problem("FILE_MISSING", entry.path, {"listed_in": rel, "line": entry.line})
+                yield missing(entry, rel)
                 continue
-            found = digests.get(entry.path)
-            if isinstance(found, str):
-                yield Problem("CHECKSUM_MISMATCH", entry.path, {"manifest": rel, "algorithm": entry.algorithm,
-                                                                "expected": entry.digest, "actual": None,
-                                                                "reason": found})
-            elif found is not None and found.get(entry.algorithm) != entry.digest:
-                yield Problem("CHECKSUM_MISMATCH", entry.path, {"manifest": rel, "algorithm": entry.algorithm,
-                                                                "expected": entry.digest,
-                                                                "actual": found.get(entry.algorithm)})
+            problem = mismatch(entry, digests.get(entry.path), rel)
+            if problem is not None:
+                yield problem
     if not manifests:
         return
-    listed = {entry.path for entry in manifests[0].entries} | manifests[0].accounts_for
+    listed = {entry.path for entry in manifests[0].entries}
     primary = label(manifests[0].path, root)
     for path in files:
-        if not (path in listed or path in MANIFEST_ALGORITHMS or is_junk(path) or is_repository_file(path)):
+        if not (path in listed or accounted_for(path, manifests[0].accounts_for)):
             yield Problem("FILE_UNLISTED", path, {"expected_in": primary})
+
+
+# One problem each: compare() above and verify's streamed comparison of a large sum file
+# (curator.root_and_hashes.stream_listed) word them alike.
+
+def malformed(form: str, rel: str, line: int, reason: str) -> Problem:
+    if form in LINE_FORMS:
+        return Problem("MANIFEST_MALFORMED", rel, {"line": line, "reason": reason})
+    return Problem("CHECKSUM_LISTING_INVALID", rel, {"form": form, "reason": reason})
+
+
+def missing(entry: ManifestEntry, rel: str) -> Problem:
+    return Problem("FILE_MISSING", entry.path, {"listed_in": rel, "line": entry.line})
+
+
+def mismatch(entry: ManifestEntry, found: dict[str, str] | str | None, rel: str) -> Problem | None:
+    """CHECKSUM_MISMATCH when the digests read (or why the file could not be read) do not match the entry."""
+    if isinstance(found, str):
+        return Problem("CHECKSUM_MISMATCH", entry.path, {"manifest": rel, "algorithm": entry.algorithm,
+                                                         "expected": entry.digest, "actual": None, "reason": found})
+    if found is not None and found.get(entry.algorithm) != entry.digest:
+        return Problem("CHECKSUM_MISMATCH", entry.path, {"manifest": rel, "algorithm": entry.algorithm,
+                                                         "expected": entry.digest,
+                                                         "actual": found.get(entry.algorithm)})
+    return None
+
+
+def accounted_for(path: str, accounts_for: frozenset[str]) -> bool:
+    """A file on disk that need not be listed: the listing's own files, other sum files, OS litter, a
+    repository's files."""
+    return path in accounts_for or path in MANIFEST_ALGORITHMS or is_junk(path) or is_repository_file(path)
 
 
 def label(path: Path, root: Path) -> str:

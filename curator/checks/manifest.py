@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from curator.catalogue import make_finding
-from curator.checks.listing import compare, label
+from curator.checks.listing import Problem, compare, label
 from curator.io.facts import Facts
 from curator.models.findings import Finding
 
-__all__ = ["CODES", "check", "label"]
+__all__ = ["CODES", "check", "findings", "label"]
 
 CODES = frozenset({"MANIFEST_MISSING", "MANIFEST_MALFORMED", "CHECKSUM_MISMATCH", "FILE_MISSING", "FILE_UNLISTED",
                    "CHECKSUM_LISTING_INVALID"})
@@ -22,7 +22,12 @@ def check(facts: Facts) -> Iterator[Finding]:
         return
     for rel, reason in sorted(facts.manifest_errors.items()):
         yield make_finding("MANIFEST_MALFORMED", rel, line=0, reason=reason)
-    for problem in compare(facts.manifests, facts.root, facts.files, facts.digests):
+    yield from findings(facts, compare(facts.manifests, facts.root, facts.files, facts.digests))
+
+
+def findings(facts: Facts, problems: Iterable[Problem]) -> Iterator[Finding]:
+    """The findings of a listing's problems (checks.listing), with the study a missing or damaged file is of."""
+    for problem in problems:
         study_id = _study_id(facts, problem.path) if problem.code in _PER_FILE else None
         yield make_finding(problem.code, problem.path, study_id=study_id, **problem.context)
 

@@ -12,11 +12,9 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
-
-from curator.outputs import move
 
 SCHEMA_VERSION = 1
 
@@ -38,10 +36,11 @@ def file_key(path: Path, resolved: str | None = None) -> str | None:
         info = os.lstat(path)
     except OSError:
         return None
-    return _key(resolved if resolved is not None else str(path.resolve()), info)
+    return stat_key(resolved if resolved is not None else str(path.resolve()), info)
 
 
-def _key(name: str, info: os.stat_result) -> str:
+def stat_key(name: str, info: os.stat_result) -> str:
+    """The cache key of the file ``name`` (absolute, its root resolved) whose ``lstat`` is ``info``."""
     return f"{name}\0{info.st_size}\0{info.st_mtime_ns}\0{info.st_ctime_ns}\0{info.st_ino}\0{info.st_dev}"
 
 
@@ -56,7 +55,7 @@ def file_keys(root: Path, paths: Iterable[str]) -> dict[str, str]:
             info = lstat(name)
         except OSError:
             continue
-        keys[rel] = _key(name, info)
+        keys[rel] = stat_key(name, info)
     return keys
 
 
@@ -144,6 +143,8 @@ class Cache:
                    "(--cache-dir DIR or --no-cache to choose)")
 
     def _set_aside(self) -> Path:
+        from curator.outputs import move  # only for a damaged cache: outputs brings logging and secrets
+
         stamp = time.strftime("%Y%m%dT%H%M%S")
         aside = self.path.with_name(f"{self.path.name}.damaged-{stamp}-{os.getpid()}")
         move(self.path, aside)
@@ -193,6 +194,35 @@ class Cache:
                     raise ValueError("a cached value is not one JSON value")
                 found.update(zip((stored[key] for key, _ in rows), values, strict=True))
         return found
+
+    def scan(self, kind: str, base: str, chunk: int = 4096) -> Iterator[tuple[str, str]]:
+        """Every (key, value as JSON text) of ``kind`` whose file is under the folder ``base`` (resolved), in key
+        order, which is the order of the files' paths (a key is the path, then NUL). Read a chunk at a time by key,
+        so that the cache can be written between two chunks. Decode a value with :meth:`decode`."""
+        after, end = base.rstrip("/") + "/", base.rstrip("/") + "0"   # "0" follows "/": the folder's whole range
+        operator = ">="
+        while (db := self._db) is not None:
+            try:
+                rows = db.execute(f"SELECT key, value FROM entries WHERE kind = ? AND key {operator} ? AND "
+                                        "key < ? ORDER BY key LIMIT ?", (kind, after, end, chunk)).fetchall()
+            except sqlite3.Error as error:
+                self._recover(error)
+                return
+            for row in rows:
+                if self._db is not db:   # set aside as damaged meanwhile (decode): trust none of its rows
+                    return
+                yield row
+            if len(rows) < chunk:
+                return
+            after, operator = rows[-1][0], ">"
+
+    def decode(self, value: str) -> Any:
+        """A value :meth:`scan` gave; None (and the cache set aside as damaged) when it is not one JSON value."""
+        try:
+            return json.loads(value)
+        except (ValueError, TypeError) as error:
+            self._recover(_WrongSchema(f"a cached value is not JSON ({error})"))
+            return None
 
     def put_many(self, kind: str, items: dict[str, Any]) -> None:
         if self._db is None or not self._writable or not items:

@@ -25,7 +25,9 @@ exception.
 
 # No `from __future__ import annotations`: NamedTuple fields would compile their annotations at import.
 
+import os
 import re
+import stat
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -142,15 +144,48 @@ def sum_algorithm(name: str) -> str:
 
 def sum_file(path: Path, root: Path) -> Manifest:
     """A GNU/BSD sum file; its algorithm from its name (``md5sums.txt`` holds md5), sha256 when the name says none."""
+    shell = _sum_file_shell(path, root)
+    try:
+        manifest = parse_manifest(path, shell.algorithm)
+    except ManifestReadError as error:
+        raise ManifestReadError(f"{path.name}: {error}") from error
+    manifest.accounts_for = shell.accounts_for
+    return manifest
+
+
+def _sum_file_shell(path: Path, root: Path) -> Manifest:
+    """A sum file's record before it is read: its algorithm (from its name) and what it accounts for."""
     name = path.name
     algorithm = sum_algorithm(name)
-    try:
-        manifest = parse_manifest(path, algorithm)
-    except ManifestReadError as error:
-        raise ManifestReadError(f"{name}: {error}") from error
     label = _inside(path, root)
-    manifest.accounts_for = frozenset({label} if label else ())
-    return manifest
+    return Manifest(path, algorithm, accounts_for=frozenset({label} if label else ()))
+
+
+def sum_file_unread(root: Path, against: str | None = None) -> Manifest | None:
+    """The record (without entries) of the sum file :func:`find_listing` would read, when the listing is one plain
+    sum file; None for anything else (a bag, JSON, a link, nothing found), which ``find_listing`` reads. A caller
+    can then stream the sum file (``curator verify`` on a million entries) instead of reading it whole."""
+    if against:
+        path = next((p for p in (Path(against), root / against) if p.exists()), None)
+        if path is None or path.is_dir() or path.name == "bagit.txt" or path.suffix.lower() in (".json", ".jsonld"):
+            return None
+        return _sum_file_shell(path, root)
+    if _regular(root / "bagit.txt"):
+        return None
+    for name in SUM_FILES:
+        path = root / name
+        if path.is_symlink():
+            return None
+        if _regular(path):
+            return _sum_file_shell(path, root)
+    return None
+
+
+def _regular(path: Path) -> bool:
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
 
 
 def _sniffed(root: Path, rel: str, forms: set[str] | None = None, strict: bool = True) -> Manifest | None:

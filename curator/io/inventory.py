@@ -5,6 +5,7 @@
 
 import os
 import stat
+from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
 
@@ -59,3 +60,50 @@ def walk(root: Path) -> list[Entry]:
                 pending.append((rel + "/", Path(child.path)))
     entries.sort(key=lambda e: e.path)
     return entries
+
+
+def walk_files(root: Path | str) -> Iterator[tuple[str, os.stat_result]]:
+    """Every regular file under ``root`` with its ``lstat``, in the order of :func:`walk` (sorted by path), read as
+    it is needed: a release of a million files is never held as a list. The same rules as :func:`walk`: links are
+    not followed, version-control folders not entered, an unreadable folder passed over.
+
+    Each folder's names are sorted with a folder's name as ``name/``: that gives the paths in the order a sort of
+    every path would (``a-b`` < ``a/c`` < ``a0``).
+    """
+    is_dir, is_regular = stat.S_ISDIR, stat.S_ISREG
+    stack = [("", str(root), iter(_sorted_children(str(root))))]
+    while stack:
+        prefix, folder, children = stack[-1]
+        for name, info in children:
+            mode = info.st_mode
+            if is_regular(mode):
+                yield prefix + name, info
+            elif is_dir(mode) and name not in VCS_FOLDERS:
+                path = f"{folder}/{name}"
+                stack.append((f"{prefix}{name}/", path, iter(_sorted_children(path))))
+                break   # into the folder; this one's iterator resumes after it
+        else:
+            stack.pop()
+
+
+def _sorted_children(folder: str) -> list[tuple[str, os.stat_result]]:
+    try:
+        with os.scandir(folder) as listing:
+            entries = list(listing)
+    except OSError:
+        return []
+    try:
+        children = [(child.name, child.stat(follow_symlinks=False)) for child in entries]
+    except OSError:   # a name gone since the folder was listed: leave it out
+        children = []
+        for child in entries:
+            try:
+                children.append((child.name, child.stat(follow_symlinks=False)))
+            except OSError:
+                continue
+    is_dir = stat.S_ISDIR
+    if any(is_dir(info.st_mode) for _, info in children):
+        children.sort(key=lambda child: child[0] + "/" if is_dir(child[1].st_mode) else child[0])
+    else:
+        children.sort()   # the names differ, so the stat results are never compared
+    return children

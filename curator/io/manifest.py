@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from curator.io import ReadError
-from curator.io.regular import read_regular_bytes
+from curator.io.regular import open_regular, read_regular_bytes
 
 # manifest file name -> algorithm
 MANIFEST_ALGORITHMS = {
@@ -28,6 +28,7 @@ MANIFEST_ALGORITHMS = {
 }
 _HEX_LENGTH = {"sha256": 64, "sha512": 128, "sha1": 40, "md5": 32, "xxh128": 32}
 HEX_LENGTH = _HEX_LENGTH
+LINE_LIMIT = 1 << 20      # a streamed sum file's longest line (a path is at most 4,096 bytes on Linux)
 SUM_FILE = "sum file"     # the form of GNU/BSD sum files (SHA256SUMS, MD5SUMS, ...)
 BAGIT = "BagIt bag"       # a bag's manifest-<alg>.txt and tagmanifest-<alg>.txt (RFC 8493)
 LINE_FORMS = frozenset({SUM_FILE, BAGIT})   # listings made of lines: their problems are numbered lines
@@ -89,49 +90,135 @@ def parse_manifest_bytes(data: bytes, path: Path, algorithm: str | None = None) 
     seen: dict[str, int] = {}
     problems, entries = manifest.problems, manifest.entries
     for number, line, not_text in _lines(data):
-        if not_text:
-            problems.append((number, not_text))
+        parsed = not_text or parse_line(number, line, algorithm)
+        if parsed is None:
             continue
-        if line.endswith("\r"):
-            line = line.rstrip("\r")
-        if not line or line[0] == "#" or line.isspace():
+        if isinstance(parsed, str):
+            problems.append((number, parsed))
             continue
-        if line[0] == "\\":
-            manifest.problems.append((number, "escaped names (a leading backslash) are not portable"))
-            continue
-        # the two forms cannot both match (a GNU line's mode is ' ' or '*', never '('): the common one first
-        gnu = _GNU.match(line)
-        tagged = None if gnu else _TAGGED.match(line)
-        match = gnu or tagged
-        if match is None:
-            manifest.problems.append((number, "expected '<hex digest>  <path>' or 'ALGO (<path>) = <hex digest>'"))
-            continue
-        line_algorithm = _TAGS.get(match["tag"], "") if tagged else algorithm
-        if not line_algorithm:
-            manifest.problems.append((number, f"unknown algorithm tag {match['tag']!r}"))
-            continue
-        digest = match["digest"].lower()
-        if len(digest) != _HEX_LENGTH[line_algorithm]:
-            manifest.problems.append(
-                (number, f"a {line_algorithm} digest has {_HEX_LENGTH[line_algorithm]} hex digits, "
-                         f"this one has {len(digest)}"))
-            continue
-        rel = match["path"]
-        outside = None
-        if rel[0] in "./" or ".." in rel or "\0" in rel:   # the checks only such a path can fail
-            rel, outside = checked_path(rel)
-        if outside:
-            manifest.problems.append((number, outside))
-            continue
+        rel = parsed.path
         if rel in seen:
-            manifest.problems.append((number, f"{rel} is listed again (first on line {seen[rel]})"))
+            problems.append((number, f"{rel} is listed again (first on line {seen[rel]})"))
             continue
         seen[rel] = number
-        entries.append(ManifestEntry(rel, digest, line_algorithm, number))
+        entries.append(parsed)
     return manifest
 
 
-def _lines(data: bytes) -> Iterator[tuple[int, str, str | None]]:
+def parse_line(number: int, line: str, algorithm: str) -> ManifestEntry | str | None:
+    """One line of a sum file: its entry, why it is not one (a problem), or None (blank or a comment).
+
+    The one parser of sum-file lines, for the whole-file reader above and the streamed one (:func:`stream_lines`);
+    a path listed again is for the caller to tell (it needs the lines before).
+    """
+    if line.endswith("\r"):
+        line = line.rstrip("\r")
+    if not line or line[0] == "#" or line.isspace():
+        return None
+    if line[0] == "\\":
+        return "escaped names (a leading backslash) are not portable"
+    # the two forms cannot both match (a GNU line's mode is ' ' or '*', never '('): the common one first
+    gnu = _GNU.match(line)
+    tagged = None if gnu else _TAGGED.match(line)
+    match = gnu or tagged
+    if match is None:
+        return "expected '<hex digest>  <path>' or 'ALGO (<path>) = <hex digest>'"
+    line_algorithm = _TAGS.get(match["tag"], "") if tagged else algorithm
+    if not line_algorithm:
+        return f"unknown algorithm tag {match['tag']!r}"
+    digest = match["digest"].lower()
+    if len(digest) != _HEX_LENGTH[line_algorithm]:
+        return (f"a {line_algorithm} digest has {_HEX_LENGTH[line_algorithm]} hex digits, "
+                f"this one has {len(digest)}")
+    rel = match["path"]
+    outside = None
+    if rel[0] in "./" or ".." in rel or "\0" in rel:   # the checks only such a path can fail
+        rel, outside = checked_path(rel)
+    if outside:
+        return outside
+    return ManifestEntry(rel, digest, line_algorithm, number)
+
+
+LineProblem = tuple[int, str]   # (line number, reason): a line of a sum file that is no entry
+
+
+def stream_entries(path: Path, algorithm: str, block: int = 256 << 10) -> Iterator[list[ManifestEntry | LineProblem]]:
+    """The entries of a sum file (and ``(line number, reason)`` for each line that is not one, see
+    :func:`parse_line`), a block of lines at a time, in line order: a manifest of a million lines is never held
+    whole (its bytes, its text and its entries would be three copies of it). A path listed again is the caller's
+    to tell.
+
+    A block whose every line is a GNU line of ``algorithm`` is parsed by one regular expression over the block
+    (the same entries :func:`parse_line` gives, a tenth of the time); any other block line by line.
+    """
+    try:
+        handle = open_regular(path, "rb")
+    except OSError as error:
+        raise ManifestReadError(f"cannot open the manifest ({error.strerror or error})") from error
+    bulk = _bulk(algorithm)
+    with handle:
+        number, rest, skipping = 0, b"", False
+        while True:
+            try:
+                data = handle.read(block)
+            except OSError as error:
+                raise ManifestReadError(f"cannot read the manifest ({error.strerror or error})") from error
+            cut = not data
+            if skipping:   # inside a line too long to be one: up to its end
+                at = data.find(b"\n")
+                if at < 0 and not cut:
+                    continue
+                number, skipping = number + 1, False
+                yield [(number, f"a line of more than {LINE_LIMIT:,} bytes; no manifest line is that long")]
+                if cut:
+                    return
+                data = data[at + 1 :]
+            data = rest + data
+            end = len(data) if cut else data.rfind(b"\n") + 1
+            if end == 0 and not cut:   # no line ends in this block yet
+                rest, skipping = (b"", True) if len(data) > LINE_LIMIT else (data, False)
+                continue
+            lines, rest = data[:end], data[end:]
+            if lines:
+                items = _block(lines, number + 1, algorithm, bulk)
+                number += lines.count(b"\n") + (0 if lines.endswith(b"\n") else 1)
+                yield items
+            if cut:
+                return
+
+
+def _bulk(algorithm: str) -> "re.Pattern[str]":
+    return re.compile(rf"^([0-9a-fA-F]{{{_HEX_LENGTH.get(algorithm, 64)}}}) [ *](.+)$", re.M)
+
+
+def _block(data: bytes, first: int, algorithm: str, bulk: "re.Pattern[str]") -> list[ManifestEntry | LineProblem]:
+    """The entries of whole lines ``data`` starting at line ``first``."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    if text is not None and "\r" not in text:
+        found = bulk.findall(text)
+        lines = text.count("\n") + (0 if text.endswith("\n") else 1)
+        if len(found) == lines:
+            items: list[ManifestEntry | LineProblem] = []
+            for number, (digest, rel) in enumerate(found, start=first):
+                if rel[0] in "./" or ".." in rel or "\0" in rel:
+                    parsed = parse_line(number, f"{digest}  {rel}", algorithm)
+                    if parsed is not None:
+                        items.append(parsed if isinstance(parsed, ManifestEntry) else (number, parsed))
+                else:
+                    items.append(ManifestEntry(rel, digest.lower(), algorithm, number))
+            return items
+    items = []
+    for number, line, not_text in _lines(data.removesuffix(b"\n"), first):
+        parsed = not_text or parse_line(number, line, algorithm)
+        if parsed is not None:
+            items.append(parsed if isinstance(parsed, ManifestEntry) else (number, parsed))
+    return items
+
+
+def _lines(data: bytes, first: int = 1) -> Iterator[tuple[int, str, str | None]]:
     """(number, text, None) for each line, or (number, "", why) for a line that is not UTF-8 text.
 
     Decoded at once when it can be (UTF-8 never has a newline byte inside a character, so the lines are the same).
@@ -139,13 +226,13 @@ def _lines(data: bytes) -> Iterator[tuple[int, str, str | None]]:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
-        for number, raw_line in enumerate(data.split(b"\n"), start=1):
+        for number, raw_line in enumerate(data.split(b"\n"), start=first):
             try:
                 yield number, raw_line.decode("utf-8"), None
             except UnicodeDecodeError as error:
                 yield number, "", f"not UTF-8 text (byte {error.start} of the line)"
         return
-    for number, line in enumerate(text.split("\n"), start=1):
+    for number, line in enumerate(text.split("\n"), start=first):
         yield number, line, None
 
 
