@@ -36,6 +36,8 @@ def run(*args: str) -> Result:
 
 
 def bucket(s3: S3Server, name: str) -> str:
+    """A new bucket of this module's own (the session's S3 server is shared: test_remote has a "damaged" too)."""
+    name = f"publish-{name}"
     s3.client().create_bucket(Bucket=name)
     return name
 
