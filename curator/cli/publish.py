@@ -69,7 +69,8 @@ def _show(outcome: Any, fmt: str) -> int:
 @click.command("publish")
 @click.argument("release", type=click.Path(path_type=Path))
 @click.option("--to", "to", required=True, metavar="TARGET",
-              help="s3://bucket/prefix (any S3-compatible endpoint: AWS_ENDPOINT_URL) or zenodo.")
+              help="s3://bucket/prefix (any S3-compatible endpoint: AWS_ENDPOINT_URL), zenodo, dataverse or "
+                   "huggingface.")
 @click.option("--dry-run", is_flag=True, help="Print the plan (files, bytes, parts, metadata); send nothing.")
 @click.option("--publish", "make_public", is_flag=True,
               help="Make the record public at the end (Zenodo: publish the deposition). Without it, a draft.")
