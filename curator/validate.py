@@ -36,7 +36,7 @@ from curator.io.registry import (
 from curator.io.remote import is_url, open_store
 from curator.models.card import DatasetCard
 from curator.models.config import ValidationConfig
-from curator.models.findings import Report, Severity
+from curator.models.findings import Finding, Report, Severity
 from curator.models.profile import Profile
 from curator.profiles import detect_profile, detect_profile_in, get_profile, load_profiles
 from curator.report_closing import finish_report
@@ -359,17 +359,21 @@ def _validate_url(url: str, options: ValidateOptions, started: float) -> Report:
         digests, checked_by = release.digests(facts.manifests, options.jobs,
                                               progress=_phase(options.progress, "checksums"))
         facts.digests.update(digests)
+    # the privacy readers need local files: the report says the audit did not run rather than look clean
+    unaudited = ([make_finding("PHI_AUDIT_INCOMPLETE", "", variant="not_run", url=store.url)]
+                 if selection.keeps("PHI_AUDIT_INCOMPLETE") else [])
     report = _report(release.root, profile, facts, options, selection, config, "", started, None,
-                     {"checked_by": checked_by} if checked_by else {})
+                     {"checked_by": checked_by} if checked_by else {}, unaudited)
     return report.model_copy(update={"root": store.url})
 
 
 def _report(root: Path, profile: Profile, facts: Facts, options: ValidateOptions, selection: _Selection,
             config: ValidationConfig, config_where: str, started: float, cache: Cache | None,
-            more: dict[str, object] | None = None) -> Report:
-    """Run the checks on the facts gathered and make the report."""
+            more: dict[str, object] | None = None, added: list[Finding] | None = None) -> Report:
+    """Run the checks on the facts gathered and make the report (``added``: findings of the orchestration's own)."""
     findings = [f for module in CHECK_MODULES for f in module.check(facts)
                 if selection.keeps(f.code) and (facts.scope is None or f.path in facts.scope or f.path == "")]
+    findings += added or []
     outcome = apply_config(findings, config, config_where, options.today or dt.date.today())
     findings = outcome.findings
     extra: dict[str, object] = {}
