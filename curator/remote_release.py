@@ -9,6 +9,7 @@ themselves, bytes never pass through the caller.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterable, Mapping
 from functools import partial
 from pathlib import Path
@@ -20,10 +21,22 @@ from curator.io import ReadError
 from curator.io.card import card_from_text
 from curator.io.checksum_listings import SUM_FILES, sum_algorithm
 from curator.io.facts import Facts, Readme
+from curator.io.hashing import CHUNK
 from curator.io.inventory import Entry
 from curator.io.manifest import Manifest, ManifestReadError, parse_manifest_bytes
 from curator.io.nifti import NiftiHeader, read_header
-from curator.io.remote import RangeFile, RemoteFile, Store, TooLargeError, hash_remote_batch, open_store, unsafe_key
+from curator.io.payload import NiftiStream, Payload, StreamSource, scan_unit
+from curator.io.remote import (
+    RangeFile,
+    RemoteError,
+    RemoteFile,
+    Store,
+    StreamFile,
+    TooLargeError,
+    hash_remote_batch,
+    open_store,
+    unsafe_key,
+)
 from curator.models.card import DatasetCard
 from curator.models.profile import Profile
 
@@ -186,6 +199,36 @@ def remote_headers(url: str, batch: list[tuple[str, int]]) -> list[NiftiHeader |
     return [remote_header(url, rel, size) for rel, size in batch]
 
 
+Unit = tuple[tuple[str, ...], tuple[tuple[str, ...], ...]]   # a deep-tier unit: its paths, each one's algorithms
+
+
+def _stream(store: Store, sizes: Mapping[str, int], path: Path, algorithms: list[str]) -> NiftiStream:
+    """A NIfTI object opened for the deep tier: streamed once from the store, its last four bytes fetched apart."""
+    rel = path.relative_to(local_root(store)).as_posix()
+    size = sizes[rel]
+
+    def last_four() -> bytes:
+        try:
+            return store.read_tail(rel, size, 4)
+        except RemoteError as error:
+            raise OSError(str(error)) from error
+
+    handle = io.BufferedReader(StreamFile(store.stream(rel)), CHUNK)
+    return NiftiStream(path, algorithms, StreamSource(handle, size, last_four))
+
+
+def remote_scan_batch(url: str, batch: list[tuple[Unit, tuple[int, ...]]]) -> list[list[Payload | str]]:
+    """The deep tier's :func:`curator.io.payload.scan_unit` of each (unit, sizes) under ``url``, each object
+    streamed once by the worker itself. A function of plain data: any executor (a Dask worker) can run it."""
+    store = open_store(url)
+    root = local_root(store)
+    results = []
+    for (unit, algorithms), sizes in batch:
+        opener = partial(_stream, store, dict(zip(unit, sizes, strict=True)))
+        results.append(scan_unit((root, unit, algorithms), opener))
+    return results
+
+
 class RemoteRelease:
     """A release in object storage, as validate reads it: the entries (S3: the listing; HTTP: the documents and
     the files its sum files name, a HEAD each), documents read whole within limits, headers by ranged reads."""
@@ -252,15 +295,27 @@ class RemoteRelease:
                 except ManifestReadError as error:
                     facts.manifest_errors[name] = str(error)
         paths = [p for p in facts.files if p.endswith((".nii", ".nii.gz"))]
+        if deep:
+            return facts   # the deep tier reads the headers in its one pass (:meth:`scan`)
         items = [(p, self.objects[p].size) for p in paths]
         read = run_batches(partial(remote_headers, self.store.url), iter(items), jobs or HEADER_JOBS,
                            batch_size=HEADER_BATCH, total=len(items), progress=progress)
         facts.headers = dict(zip(paths, read, strict=True))
         return facts
 
-    def digests(self, manifests: list[Manifest], jobs: int | None,
-                progress: Progress | None = None) -> tuple[dict[str, Digests], dict[str, dict[str, int]]]:
-        return digests(self.store, manifests, self.objects, jobs, progress=progress)
+    def digests(self, manifests: list[Manifest], jobs: int | None, progress: Progress | None = None,
+                have: Iterable[str] = ()) -> tuple[dict[str, Digests], dict[str, dict[str, int]]]:
+        """The listed objects' digests, but those of ``have`` (hashed by the deep tier's read)."""
+        skip = set(have)
+        objects = {p: f for p, f in self.objects.items() if p not in skip}
+        return digests(self.store, manifests, objects, jobs, progress=progress)
+
+    def scan(self, units: list[Unit], jobs: int | None, progress: Progress | None = None) -> list[list[Payload | str]]:
+        """The deep tier of each unit (as validate's local scan), in batches of :data:`BATCH_BYTES`."""
+        items = [(unit, tuple(self.objects[p].size for p in unit[0])) for unit in units]
+        return list(run_batches(partial(remote_scan_batch, self.store.url), iter(items), jobs or READ_JOBS,
+                                weigh=lambda item: sum(item[1]), batch_bytes=BATCH_BYTES, batch_size=BATCH_FILES,
+                                total=len(items), progress=progress))
 
 
 HEADER_JOBS = 16   # header tasks at once (each header a ranged GET or two: waiting on the network, not the CPU)

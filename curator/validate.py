@@ -6,6 +6,7 @@ import datetime as dt
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
+from functools import partial
 from importlib import import_module
 from pathlib import Path
 
@@ -25,7 +26,7 @@ from curator.io.git import changed_files
 from curator.io.inventory import walk
 from curator.io.manifest import parse_manifest
 from curator.io.nifti import NiftiHeader, header_from_json, header_to_json, read_header
-from curator.io.payload import scan_unit
+from curator.io.payload import Payload, scan_unit
 from curator.io.registry import (
     XLSX_MAX_TOTAL_BYTES,
     RegistryReadError,
@@ -256,8 +257,13 @@ def _phase(progress: PhaseProgress | None, name: str) -> Progress | None:
     return lambda done, total: progress(name, done, total)
 
 
-def _scan_payloads(facts: Facts, paths: list[str], jobs: int | None, progress: PhaseProgress | None) -> None:
-    """--deep: read each NIfTI file once, feeding its hashers, the decompressor and the voxel statistics."""
+ScanRunner = Callable[[list[tuple[tuple[str, ...], tuple[tuple[str, ...], ...]]]], list[list[Payload | str]]]
+
+
+def _scan_payloads(facts: Facts, paths: list[str], jobs: int | None, progress: PhaseProgress | None,
+                   run: ScanRunner | None = None) -> None:
+    """--deep: read each NIfTI file once, feeding its hashers, the decompressor and the voxel statistics.
+    ``run``: how the (paths, algorithms) units are read when not local files (a remote release's scan)."""
     algorithms: dict[str, tuple[str, ...]] = {}   # path -> its manifests' algorithms, sorted
     combinations: dict[tuple[str, ...], tuple[str, ...]] = {}   # one tuple for each combination, not a set a file
     for manifest in facts.manifests:
@@ -272,8 +278,12 @@ def _scan_payloads(facts: Facts, paths: list[str], jobs: int | None, progress: P
     paired = {p for pair in pairs for p in pair}
     units: list[tuple[str, ...]] = [*pairs, *((p,) for p in paths if p not in paired)]
 
-    jobs_list = [(facts.root, unit, tuple(algorithms.get(p, ()) for p in unit)) for unit in units]
-    results_list = run_tasks(scan_unit, jobs_list, jobs, processes=True, progress=_phase(progress, "deep"))
+    jobs_list = [(unit, tuple(algorithms.get(p, ()) for p in unit)) for unit in units]
+    if run is None:
+        results_list = run_tasks(scan_unit, [(facts.root, *job) for job in jobs_list], jobs, processes=True,
+                                 progress=_phase(progress, "deep"))
+    else:
+        results_list = run(jobs_list)
     for unit, results in zip(units, results_list, strict=True):
         for path, result in zip(unit, results, strict=True):
             if isinstance(result, str):
@@ -332,9 +342,8 @@ def _validate_url(url: str, options: ValidateOptions, started: float) -> Report:
     from curator.remote_release import RemoteRelease
 
     store = open_store(url)
-    if options.deep or options.changed_since or options.identifiers:
-        raise OptionsError(f"{url}: --deep, --changed-since and --identifiers need a local copy of the release "
-                           "(on a URL only the fast tier runs)")
+    if options.changed_since or options.identifiers:
+        raise OptionsError(f"{url}: --changed-since and --identifiers need a local copy of the release")
     config = options.config or (load_config(options.config_file) if options.config_file else ValidationConfig())
     options = _merge(options, config)
     selection = _selection(options)
@@ -352,12 +361,17 @@ def _validate_url(url: str, options: ValidateOptions, started: float) -> Report:
         raise OptionsError(f"{url}: the {profile.name} profile is read from a local copy only; on a URL curator "
                            "validates MosMed-style (NIfTI) releases")
     profile = _tuned(profile, options, config)
-    facts = release.facts(profile, deep=False, jobs=options.jobs, progress=_phase(options.progress, "headers"))
+    facts = release.facts(profile, deep=options.deep, jobs=options.jobs,
+                          progress=_phase(options.progress, "headers"))
+    if options.deep:   # each NIfTI object streamed once through the local deep tier, its digests taken on the way
+        nifti_paths = [p for p in facts.files if p.endswith((".nii", ".nii.gz"))]
+        _scan_payloads(facts, nifti_paths, options.jobs, options.progress,
+                       partial(release.scan, jobs=options.jobs, progress=_phase(options.progress, "deep")))
     read_registries(facts, read=release.read_document)
     checked_by: dict[str, dict[str, int]] = {}
     if options.checksums and selection.keeps("CHECKSUM_MISMATCH"):   # digests only when a check judges them
         digests, checked_by = release.digests(facts.manifests, options.jobs,
-                                              progress=_phase(options.progress, "checksums"))
+                                              progress=_phase(options.progress, "checksums"), have=facts.payloads)
         facts.digests.update(digests)
     # the privacy readers need local files: the report says the audit did not run rather than look clean
     unaudited = ([make_finding("PHI_AUDIT_INCOMPLETE", "", variant="not_run", url=store.url)]

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from curator.io.remote import RemoteError, open_store, unsafe_key
-from tests.factories import flip_byte
+from tests.factories import damage_three_ways, flip_byte
 from tests.hostile import run_bounded
 from tests.reports import validate_report
 from tests.servers import S3_ENVIRONMENT, HangingServer, S3Server, upload_folder
@@ -46,6 +46,30 @@ def verify_json(root: str, env: dict[str, str] | None = None, *, exit_code: int)
     run = run_bounded(["verify", root, "--format", "json", "--no-cache"], env=env, timeout=180)
     run.assert_bounded(exit_code=exit_code, seconds=120, megabytes=400)
     return run.report()
+
+
+def test_deep_on_a_url_gives_the_local_deep_report_reading_each_object_once(release: Path,
+                                                                             s3_environment: S3Server) -> None:
+    """validate --deep by URL: the same deep tier as locally, each NIfTI object streamed once, its digests taken
+    during that read (no second read for the manifests)."""
+    damage_three_ways(release)
+    upload_folder(s3_environment.client(), "deep", release, "release/")
+    local = validate_report(release, "--deep", "--no-cache", exit_code=1)
+    s3_environment.reset()
+    remote = validate_report("s3://deep/release", "--deep", exit_code=1)
+    assert {("IMAGE_TRUNCATED", "studies/CT-2/study_0006.nii.gz"), ("CHECKSUM_MISMATCH", "LICENSE"),
+            ("MASK_VALUES_UNEXPECTED", "masks/study_0004_mask.nii.gz")} <= set(codes(remote))
+    assert normalised(remote) == normalised(local)
+    sizes = {p.relative_to(release).as_posix(): p.stat().st_size for p in release.rglob("*") if p.is_file()}
+    counters = s3_environment.counters()
+    fetched = {key.removeprefix("/deep/release/"): n for key, n in counters["by_key"].items()}
+    nifti = sorted(p for p in sizes if p.endswith(".nii.gz"))
+    assert len(nifti) == 10
+    # each object once, plus the 4 bytes of its gzip ISIZE
+    assert {p: fetched.get(p, 0) - sizes[p] for p in nifti} == {p: 4 for p in nifti}
+    # and no object, document or sum file, more than once: 61 KB fetched for a 548 KB release (PDFs, figures unread)
+    assert {k: n for k, n in fetched.items() if k in sizes and n > sizes[k] + 4} == {}
+    assert counters["bytes_out"] == sum(fetched.values()) <= sum(sizes.values())
 
 
 def test_a_release_in_s3_gives_the_local_report(built_release: Path, s3_environment: S3Server,
@@ -181,8 +205,9 @@ def test_usage_errors_on_urls_are_exit_2(tmp_path: Path) -> None:
     run = run_bounded(["validate", "https://user:password@example.invalid/x"], timeout=120)
     run.assert_bounded(exit_code=2, seconds=30, megabytes=300)
     assert "password" not in run.stdout and "user name or password" in run.stderr
-    run = run_bounded(["validate", "http://127.0.0.1:9/x", "--deep"], timeout=120)
+    run = run_bounded(["validate", "http://127.0.0.1:9/x", "--changed-since", "HEAD"], timeout=120)
     run.assert_bounded(exit_code=2, seconds=30, megabytes=300)
+    assert "need a local copy" in run.stderr
     run = run_bounded(["validate", "http://127.0.0.1:9/x", "--profile", "slices"], timeout=120)
     run.assert_bounded(exit_code=2, seconds=30, megabytes=300)
     assert "local copy only" in run.stderr

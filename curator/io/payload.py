@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, cast
+from typing import IO, TYPE_CHECKING, Any, cast
 
 from curator.io import ReadError
 from curator.io.gzip_header import MAX_FIELD, MAX_HEADER, GzipHeaderError, parse_gzip_header
@@ -152,6 +152,19 @@ class Payload:
 
 
 @dataclass(frozen=True)
+class StreamSource:
+    """A file read from elsewhere than a local path: its bytes read once from start to end (``handle``), its size,
+    and its last four bytes (the gzip ISIZE the header reader compares) fetched apart."""
+
+    handle: IO[bytes]
+    size: int
+    last_four: Callable[[], bytes]
+
+
+Opener = Callable[[Path, list[str]], "NiftiStream"]   # how a scan opens a file: NiftiStream, or a remote source
+
+
+@dataclass(frozen=True)
 class _Trailer:
     crc: int      # CRC-32 the trailer records
     size: int     # ISIZE: uncompressed size mod 2**32 the trailer records
@@ -166,22 +179,27 @@ class NiftiStream:
     corrupt member.
     """
 
-    def __init__(self, path: Path, algorithms: list[str]) -> None:
+    def __init__(self, path: Path, algorithms: list[str], source: StreamSource | None = None) -> None:
+        """``source``: the bytes of a file that is not local (an object streamed once from a store), else ``path``
+        is opened."""
         self.path = path
         self.hashers = {name: new_hasher(name) for name in algorithms}
         self.stream_error: str | None = None
         self.stream_problem: str | None = None
         self.decompressed = 0  # bytes of decompressed stream produced so far
-        self.file_size = path.stat().st_size
-        self._handle = path.open("rb")
+        self.file_size = path.stat().st_size if source is None else source.size
+        self._handle: IO[bytes] = path.open("rb") if source is None else source.handle
         first = self._handle.read(CHUNK)
         self._taken = len(first)  # bytes read from the file so far
         self.compressed = first[:2] == GZIP_MAGIC
         self.isize: int | None = None
         if self.compressed and self.file_size >= 18:
-            self._handle.seek(-4, 2)
-            self.isize = int.from_bytes(self._handle.read(4), "little")
-            self._handle.seek(len(first))
+            if source is None:
+                self._handle.seek(-4, 2)
+                self.isize = int.from_bytes(self._handle.read(4), "little")
+                self._handle.seek(len(first))
+            else:
+                self.isize = int.from_bytes(source.last_four(), "little")
         for hasher in self.hashers.values():
             hasher.update(first)
         self._input = first      # compressed (or raw) bytes read from the file, not yet decompressed
@@ -411,9 +429,9 @@ def trailing_bytes(payload: Payload, header: NiftiHeader) -> int:
 
 
 def scan_nifti(path: Path, algorithms: list[str], *, low: float = -2048, high: float = 4095,
-               count_values: bool = True) -> Payload:
+               count_values: bool = True, opener: Opener = NiftiStream) -> Payload:
     """Read ``path`` once: digests, the gzip stream checked end to end, the header and voxel statistics."""
-    stream = NiftiStream(path, algorithms)
+    stream = opener(path, algorithms)
     stats = None
     if stream.readable_voxels:
         stats = VoxelStats(low=low, high=high, values=Counter() if count_values else None)
@@ -425,11 +443,11 @@ def scan_nifti(path: Path, algorithms: list[str], *, low: float = -2048, high: f
 
 
 def scan_pair(study_path: Path, mask_path: Path, study_algorithms: list[str], mask_algorithms: list[str], *,
-              low: float = -2048, high: float = 4095) -> tuple[Payload, Payload]:
+              low: float = -2048, high: float = 4095, opener: Opener = NiftiStream) -> tuple[Payload, Payload]:
     """Read a study and its mask once each, in lockstep: both payloads, plus the HU under the mask."""
-    study = NiftiStream(study_path, study_algorithms)
+    study = opener(study_path, study_algorithms)
     try:
-        mask = NiftiStream(mask_path, mask_algorithms)
+        mask = opener(mask_path, mask_algorithms)
     except OSError:
         study.close()
         raise
@@ -462,18 +480,21 @@ def scan_pair(study_path: Path, mask_path: Path, study_algorithms: list[str], ma
     return study_payload, mask_payload
 
 
-def scan_unit(job: tuple[Path, tuple[str, ...], tuple[tuple[str, ...], ...]]) -> list[Payload | str]:
+def scan_unit(job: tuple[Path, tuple[str, ...], tuple[tuple[str, ...], ...]],
+              opener: Opener = NiftiStream) -> list[Payload | str]:
     """One deep-tier task, picklable for a process pool: ``(root, paths, algorithms per path)``.
 
     Two paths are a study and its mask, read in lockstep; one path is read alone. A file that cannot be opened
-    gives a reason string in its place.
+    gives a reason string in its place. ``opener``: how a file is opened (a remote release's objects are streamed).
     """
     root, unit, algorithms = job
     try:
         if len(unit) == 2:
-            return list(scan_pair(root / unit[0], root / unit[1], list(algorithms[0]), list(algorithms[1])))
-        return [scan_nifti(root / unit[0], list(algorithms[0]))]
+            return list(scan_pair(root / unit[0], root / unit[1], list(algorithms[0]), list(algorithms[1]),
+                                  opener=opener))
+        return [scan_nifti(root / unit[0], list(algorithms[0]), opener=opener)]
     except OSError as error:
         if len(unit) == 2:  # find out which of the two cannot be read
-            return [*scan_unit((root, unit[:1], algorithms[:1])), *scan_unit((root, unit[1:], algorithms[1:]))]
+            return [*scan_unit((root, unit[:1], algorithms[:1]), opener),
+                    *scan_unit((root, unit[1:], algorithms[1:]), opener)]
         return [f"cannot read the file ({error.strerror or error})"]

@@ -413,3 +413,27 @@ class RangeFile(io.RawIOBase):
         buffer[:len(out)] = out
         self.position += len(out)
         return len(out)
+
+
+class StreamFile(io.RawIOBase):
+    """A read-only, forward-only view of :meth:`Store.stream`: the object is read once from start to end, as a
+    local file is by the deep tier. A store's error on the way is an OSError naming it (as a local read's)."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        super().__init__()
+        self.chunks = chunks
+        self.left = memoryview(b"")
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if not self.left:
+            try:
+                self.left = memoryview(next(self.chunks, b""))
+            except RemoteError as error:
+                raise OSError(str(error)) from error
+        taken = min(len(buffer), len(self.left))
+        buffer[:taken] = self.left[:taken]
+        self.left = self.left[taken:]
+        return taken
