@@ -141,6 +141,8 @@ def test_an_http_base_is_read_through_its_manifest(built_release: Path, range_se
     assert remote["stats"]["checked_by"] == {name: {"store checksum": 0, "read in full": listed}
                                              for name in ("SHA256SUMS", "MD5SUMS")}
     assert normalised(remote) == normalised(local)
+    deep = validate_report(range_server.url, "--deep", exit_code=0)   # objects streamed once over HTTP too
+    assert normalised(deep) == normalised(validate_report(built_release, "--deep", "--no-cache", exit_code=0))
     flip_byte(range_server.folder / STUDY)
     (range_server.folder / "README_RU.md").unlink()    # listed, and a 404 now
     remote_verify = verify_json(range_server.url, exit_code=1)
@@ -215,7 +217,7 @@ def test_usage_errors_on_urls_are_exit_2(tmp_path: Path) -> None:
 
 def test_an_object_gone_mid_run_is_a_finding_not_a_crash(built_release: Path, s3_environment: S3Server) -> None:
     from curator.io.remote import hash_remote_batch
-    from curator.remote_release import RemoteRelease, remote_header
+    from curator.remote_release import RemoteRelease, remote_header, remote_scan_batch
 
     client = s3_environment.client()
     upload_folder(client, "vanishing", built_release)
@@ -224,6 +226,8 @@ def test_an_object_gone_mid_run_is_a_finding_not_a_crash(built_release: Path, s3
     client.delete_object(Bucket="vanishing", Key=STUDY)      # listed, then gone (a 404 on the next GET)
     assert "cannot open the file" in str(remote_header("s3://vanishing", STUDY, size))
     assert hash_remote_batch("s3://vanishing", [(STUDY, ("sha256",))]) == ["the object is gone from the store"]
+    [[deep]] = remote_scan_batch("s3://vanishing", [(((STUDY,), (("sha256",),)), (size,))])
+    assert isinstance(deep, str) and deep.startswith("cannot read the file")
 
 
 def test_diff_compares_a_bucket_with_a_folder(release: Path, s3_environment: S3Server) -> None:
