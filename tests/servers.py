@@ -150,24 +150,24 @@ def _serve_s3(port: int) -> None:
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)$")
 
 
-def send_ranged(handler: BaseHTTPRequestHandler, data: bytes, count: Callable[[int], None]) -> None:
-    """Answer ``handler``'s GET with ``data``, honouring one ``Range: bytes=N-M`` (206 with Content-Range, 416 when
-    unsatisfiable), for the platform stand-ins' download routes. ``count`` is given the body's length before it is
-    written (a client that has the bytes finds them counted)."""
-    size, start, end, status = len(data), 0, len(data) - 1, 200
-    match = _RANGE.match((handler.headers.get("Range") or "").strip())
-    if handler.headers.get("Range"):
-        if match is None or (not match[1] and not match[2]) or (match[1] and int(match[1]) >= size):
-            handler.send_response(416)
-            handler.send_header("Content-Range", f"bytes */{size}")
-            handler.send_header("Content-Length", "0")
-            handler.end_headers()
-            return
-        if match[1]:
-            start, end = int(match[1]), min(int(match[2]), size - 1) if match[2] else size - 1
-        else:
-            start = max(0, size - int(match[2]))
-        status = 206
+def byte_range(wanted: str | None, size: int) -> tuple[int, int, int] | None:
+    """(start, end, status) answering a ``Range`` header over ``size`` bytes (RFC 9110 section 14, one range):
+    the whole body with 200 when there is none, 206 for a satisfiable range; None for a bad or unsatisfiable one
+    (416)."""
+    if not wanted:
+        return 0, size - 1, 200
+    match = _RANGE.match(wanted.strip())
+    if not match or (not match[1] and not match[2]):
+        return None
+    if match[1]:
+        start, end = int(match[1]), min(int(match[2]), size - 1) if match[2] else size - 1
+    else:
+        start, end = max(0, size - int(match[2])), size - 1
+    return None if start >= size or start > end else (start, end, 206)
+
+
+def send_range_head(handler: BaseHTTPRequestHandler, start: int, end: int, size: int, status: int) -> None:
+    """The status line and headers of a (possibly partial) answer of bytes ``start..end`` of ``size``."""
     handler.send_response(status)
     handler.send_header("Content-Length", str(end - start + 1))
     handler.send_header("Accept-Ranges", "bytes")
@@ -175,6 +175,21 @@ def send_ranged(handler: BaseHTTPRequestHandler, data: bytes, count: Callable[[i
     if status == 206:
         handler.send_header("Content-Range", f"bytes {start}-{end}/{size}")
     handler.end_headers()
+
+
+def send_ranged(handler: BaseHTTPRequestHandler, data: bytes, count: Callable[[int], None]) -> None:
+    """Answer ``handler``'s GET with ``data``, honouring one ``Range: bytes=N-M`` (206 with Content-Range, 416 when
+    unsatisfiable), for the platform stand-ins' download routes. ``count`` is given the body's length before it is
+    written (a client that has the bytes finds them counted)."""
+    answer = byte_range(handler.headers.get("Range"), len(data))
+    if answer is None:
+        handler.send_response(416)
+        handler.send_header("Content-Range", f"bytes */{len(data)}")
+        handler.send_header("Content-Length", "0")
+        handler.end_headers()
+        return
+    start, end, status = answer
+    send_range_head(handler, start, end, len(data), status)
     count(end - start + 1)
     handler.wfile.write(data[start:end + 1])
 
@@ -254,36 +269,17 @@ class RangeServer:
                     self._plain(404, b"not found")
                     return
                 size = target.stat().st_size
-                start, end, status = 0, size - 1, 200
                 wanted = self.headers.get("Range")
                 misbehave = server.misbehave.get(rel)
                 if misbehave == "endless" and body:
                     self._endless(rel)
                     return
-                if wanted and misbehave == "refuse-ranges":
-                    self._plain(416, b"no ranges here", extra=[("Content-Range", f"bytes */{size}")])
+                answer = None if wanted and misbehave == "refuse-ranges" else byte_range(wanted, size)
+                if answer is None:
+                    self._plain(416, b"unsatisfiable", extra=[("Content-Range", f"bytes */{size}")])
                     return
-                if wanted:
-                    match = _RANGE.match(wanted.strip())
-                    if not match or (not match[1] and not match[2]):
-                        self._plain(416, b"bad range", extra=[("Content-Range", f"bytes */{size}")])
-                        return
-                    if match[1]:
-                        start = int(match[1])
-                        end = min(int(match[2]), size - 1) if match[2] else size - 1
-                    else:
-                        start, end = max(0, size - int(match[2])), size - 1
-                    if start >= size or start > end:
-                        self._plain(416, b"unsatisfiable", extra=[("Content-Range", f"bytes */{size}")])
-                        return
-                    status = 206
-                self.send_response(status)
-                self.send_header("Content-Length", str(end - start + 1))
-                self.send_header("Accept-Ranges", "bytes")
-                self.send_header("Content-Type", "application/octet-stream")
-                if status == 206:
-                    self.send_header("Content-Range", f"bytes {start}-{end}/{size}")
-                self.end_headers()
+                start, end, status = answer
+                send_range_head(self, start, end, size, status)
                 if not body:
                     return
                 with server.lock:
