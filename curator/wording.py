@@ -37,6 +37,13 @@ def human_bytes(count: float) -> str:
     raise AssertionError("unreachable")
 
 
+def rate_and_left(done: float, whole: float, seconds: float) -> tuple[float, int | None]:
+    """The rate so far (units per second) and the whole seconds left at that rate; None when it cannot be told
+    (nothing done yet, no time passed) or nothing is left. One estimate for every progress display."""
+    rate = done / seconds if seconds > 0 else 0.0
+    return rate, (int((whole - done) / rate) if rate and done < whole else None)
+
+
 def summary_line(command: str, root: str, valid: bool, errors: int, warnings: int, infos: int, files: int,
                  size: int, seconds: float, where: str, lang: str = "en") -> str:
     if lang == "ru":

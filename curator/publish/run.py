@@ -33,7 +33,7 @@ from curator.models.card import DatasetCard
 from curator.models.findings import Severity
 from curator.outputs import scratch
 from curator.publish.target import Limits, Plan, PlannedFile, PublishError, ReleaseInfo, RemoteChecksum, Target
-from curator.wording import plural
+from curator.wording import plural, rate_and_left
 
 __all__ = ["Outcome", "PublishOptions", "over_limits", "plan_files", "publish"]
 
@@ -281,10 +281,10 @@ def _upload(target: Target, plan: Plan, outcome: Outcome, say: Say) -> None:
             sent, this = sent + count, this + count
             now = time.monotonic()
             if this < file.size and now - last >= PROGRESS_EVERY:   # a large file: say how far it is
-                last, elapsed = now, now - started
-                left = (total - sent) / (sent / elapsed) if sent and elapsed > 0 else 0.0
+                last = now
+                rate, left = rate_and_left(sent, total, now - started)
                 say(f"  {file.rel}: {this:,} of {file.size:,} bytes; {sent:,} of {total:,} in all, "
-                    f"{sent / max(elapsed, 1e-6) / 1e6:.1f} MB/s, about {left:.0f} s left")
+                    f"{rate / 1e6:.1f} MB/s, about {left or 0} s left")
 
         target.upload(file, progress)
         outcome.uploaded.append(file.rel)

@@ -12,14 +12,7 @@ from curator import __version__
 from curator.escaping import display
 from curator.fetch.download import PRESENT, RESUMED
 from curator.fetch.run import Fetched
-
-
-def _size(count: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if count < 1000 or unit == "GB":
-            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
-        count /= 1000
-    return f"{count:.1f} TB"
+from curator.wording import human_bytes, rate_and_left
 
 
 def fetch_text(result: Fetched) -> str:
@@ -34,7 +27,7 @@ def fetch_text(result: Fetched) -> str:
     verdict = "FETCHED" if not result.failed and not result.problems else "INCOMPLETE"
     lines.append(f"fetch {display(result.source)} -> {display(str(result.dest))}: {verdict}: "
                  f"{len(result.outcomes)} files ({count['fetched']} fetched, {count[RESUMED]} resumed, "
-                 f"{count[PRESENT]} already there, {len(result.failed)} failed), {_size(received)} received "
+                 f"{count[PRESENT]} already there, {len(result.failed)} failed), {human_bytes(received)} received "
                  f"in {result.seconds:.2f} s")
     if result.note:
         lines.append(display(result.note))
@@ -71,10 +64,11 @@ class FetchProgress:
         if now - self.last < self.interval and done < files:
             return
         self.last = now
-        speed = received / (now - self.started) if now > self.started else 0.0
-        whole = f"/{_size(expected)}" if expected else ""
-        left = f", {int((expected - received) / speed)} s left" if expected and speed and received < expected else ""
-        self.stream.write(f"\rfetch: {done}/{files} files, {_size(received)}{whole}, {_size(speed)}/s{left}\x1b[K")
+        speed, seconds_left = rate_and_left(received, expected, now - self.started)
+        whole = f"/{human_bytes(expected)}" if expected else ""
+        left = f", {seconds_left} s left" if expected and seconds_left is not None else ""
+        self.stream.write(f"\rfetch: {done}/{files} files, {human_bytes(received)}{whole}, {human_bytes(speed)}/s{left}"
+                          "\x1b[K")
         self.stream.flush()
         self.drawn = True
 

@@ -6,6 +6,8 @@ import sys
 import time
 from typing import TextIO
 
+from curator.wording import rate_and_left
+
 
 class ProgressLine:
     """Call with (phase, done, total); draws after ``delay`` seconds, at most ``rate`` times a second."""
@@ -35,8 +37,8 @@ class ProgressLine:
             return
         self.last = now
         amount, whole = (done_bytes, total_bytes) if done_bytes is not None and total_bytes else (done, total)
-        rate = amount / (now - begun) if now > begun else 0.0
-        eta = f", {int((whole - amount) / rate)} s left" if rate and amount < whole else ""
+        _, left = rate_and_left(amount, whole, now - begun)
+        eta = f", {left} s left" if left is not None else ""
         size = (f", {done_bytes / 1e9:.2f}/{total_bytes / 1e9:.2f} GB" if done_bytes is not None and total_bytes
                 else "")
         self.stream.write(f"\r{phase}: {done}/{total} files{size}{eta}\x1b[K")
