@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 from pydicom import dcmread
-from pydicom.dataelem import RawDataElement
 from pydicom.datadict import tag_for_keyword
+from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.tag import BaseTag
 
@@ -141,7 +141,7 @@ def test_header_values_read_raw_as_pydicom_gets_them(tmp_path: Path, keyword: st
     ds.NumberOfFrames = 1
     ds.SpecificCharacterSet = "ISO_IR 100"
     vr, value = HEADER_VALUES[keyword]
-    tag = BaseTag(tag_for_keyword(keyword))
+    tag = BaseTag(tag_for_keyword(keyword) or 0)
     ds[tag] = RawDataElement(tag, vr, len(value), value, 0, False, True)
     path = tmp_path / "odd.dcm"
     ds.save_as(path, enforce_file_format=True)
