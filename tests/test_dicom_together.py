@@ -12,7 +12,7 @@ import pytest
 from pydicom.dataset import Dataset
 
 from curator.io import dicom as dicom_files
-from curator.io import dicom_audit
+from curator.io import dicom_audit, dicom_raw
 from curator.io.facts import Facts
 from curator.io.inventory import walk
 from curator.profiles import get_profile
@@ -118,7 +118,7 @@ def test_headers_longer_than_the_first_read_are_read_whole(tmp_path: Path) -> No
     root = _tree(tmp_path / "release")
     folder = root / "P3"
     folder.mkdir()
-    for instance, cut in ((11, None), (12, dicom_audit.HEAD_CHUNK + 5000)):
+    for instance, cut in ((11, None), (12, dicom_raw.HEAD_CHUNK + 5000)):
         ds = planted_slice(instance, z=instance * 2.5)
         block = ds.private_block(0x0029, "LONG_VENDOR", create=True)
         block.add_new(0x01, "OB", b"\x01" * 100_000)
