@@ -56,7 +56,8 @@ def test_a_shared_element_is_judged_per_file_and_declaration(tmp_path: Path) -> 
 def test_a_remembered_verdict_relocated_is_the_finding_made_for_the_file() -> None:
     """privacy_dicom judges an element once and copies its findings to every file (issue 15): the copy is what
     make_finding gives for that file (message worded with its path), and owns its context."""
-    context: dict[str, Any] = {"keyword": "PatientName", "tag": "(0010,0010)", "action": "Z", "value": "I****", "kinds": ["name"]}
+    context: dict[str, Any] = {"keyword": "PatientName", "tag": "(0010,0010)", "action": "Z", "value": "I****",
+                               "kinds": ["name"]}
     template = make_finding("PHI_DICOM_ELEMENT", "", **context)
     moved = relocated(template, "P001/series/IM1.dcm")
     assert moved == make_finding("PHI_DICOM_ELEMENT", "P001/series/IM1.dcm", **context)
