@@ -4,7 +4,9 @@ through validate in test_privacy_dicom.py and test_phi_text.py; here what they d
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+from curator.catalogue import make_finding, relocated
 from curator.checks import privacy_dicom
 from tests.check_facts import gather_facts, rows
 from tests.dicom_privacy_factories import clean_slice, write_undecodable
@@ -49,3 +51,15 @@ def test_a_shared_element_is_judged_per_file_and_declaration(tmp_path: Path) -> 
                    for one in (first, third))
     assert once.context["looks_like"] == again.context["looks_like"] == ["phone number"]
     assert once.context["looks_like"] is not again.context["looks_like"]
+
+
+def test_a_remembered_verdict_relocated_is_the_finding_made_for_the_file() -> None:
+    """privacy_dicom judges an element once and copies its findings to every file (issue 15): the copy is what
+    make_finding gives for that file (message worded with its path), and owns its context."""
+    context: dict[str, Any] = {"keyword": "PatientName", "tag": "(0010,0010)", "action": "Z", "value": "I****",
+                               "kinds": ["name"]}
+    template = make_finding("PHI_DICOM_ELEMENT", "", **context)
+    moved = relocated(template, "P001/series/IM1.dcm")
+    assert moved == make_finding("PHI_DICOM_ELEMENT", "P001/series/IM1.dcm", **context)
+    assert "P001/series/IM1.dcm" in moved.message and moved.context["kinds"] is not template.context["kinds"]
+

@@ -8,12 +8,16 @@ from pathlib import Path
 
 import pytest
 from pydicom import dcmread
+from pydicom.datadict import tag_for_keyword
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
+from pydicom.tag import BaseTag
 
+from curator.io import dicom as dicom_files
 from curator.io import dicom_audit
 from curator.io.dicom import dicom_kind
 from curator.io.dicom_raw import raw_string, raw_text
+from tests.dicom_factories import ct_slice
 from tests.dicom_privacy_factories import AWKWARD_VALUES, planted_slice, with_awkward_text
 
 CHARSETS = {None: "ascii", "ISO_IR 100": "latin-1", "ISO_IR 192": "utf-8", "ISO_IR 144": "iso8859-5"}
@@ -105,4 +109,50 @@ def test_real_files_read_raw_as_pydicom_converts_them(realdata: Path) -> None:
     files = [p for p in sorted(realdata.rglob("*")) if p.is_file() and dicom_kind(p) == "part10"]
     for path in files:
         assert _walked(path, converted=False) == _walked(path, converted=True), path
+    assert len(files) >= 250
+
+
+HEADER_VALUES: dict[str, tuple[str, bytes]] = {   # keyword -> (VR, raw bytes), each a value the header reads oddly
+    "PixelSpacing": ("DS", b"0.7\\x "), "ImagePositionPatient": ("DS", b"1e400\\0\\0 "),
+    "ImageOrientationPatient": ("DS", b"1\\0\\0\\0\\1"), "InstanceNumber": ("IS", b"1.5 "),
+    "SeriesNumber": ("IS", b" 7  "), "NumberOfFrames": ("IS", b"0 "), "GantryDetectorTilt": ("DS", b"nan "),
+    "Rows": ("US", b"\x08\x00\x08\x00"), "SeriesDescription": ("LO", b"Chest \\ 2.5\0"),
+    "SOPInstanceUID": ("UI", b"1.2.3\0"), "ImageType": ("CS", b"original\\ PRIMARY \\AXIAL "),
+    "PatientID": ("LO", "Müller-7".encode("latin-1")), "Modality": ("CS", b"ct"), "StudyInstanceUID": ("UI", b""),
+}
+
+
+def _headers(path: Path, rel: str) -> tuple[object, object]:
+    """The header of the file read by the fast accessor (``interpret``) and by pydicom's own ``ds.get`` on a fresh
+    parse each (``_header`` straight)."""
+    fast = dicom_files.interpret(rel, dcmread(path, stop_before_pixels=True), None)
+    try:
+        plain: object = dicom_files._header(rel, dcmread(path, stop_before_pixels=True), None)
+    except Exception as error:   # as interpret words it
+        plain = f"the DICOM header cannot be interpreted: {error}"
+    return fast, plain
+
+
+@pytest.mark.parametrize("keyword", list(HEADER_VALUES))
+def test_header_values_read_raw_as_pydicom_gets_them(tmp_path: Path, keyword: str) -> None:
+    """The series header's values read straight by pydicom's converter (issue 15) are those ``ds.get`` gives,
+    awkward ones too: an unparsable or infinite number, a wrong count, a wrong-length US, padding, several values."""
+    ds = ct_slice(study_uid="1.2.3", series_uid="1.2.3.4", instance=1, position=(0, 0, 0), tilt=0.0)
+    ds.NumberOfFrames = 1
+    ds.SpecificCharacterSet = "ISO_IR 100"
+    vr, value = HEADER_VALUES[keyword]
+    tag = BaseTag(tag_for_keyword(keyword) or 0)
+    ds[tag] = RawDataElement(tag, vr, len(value), value, 0, False, True)
+    path = tmp_path / "odd.dcm"
+    ds.save_as(path, enforce_file_format=True)
+    fast, plain = _headers(path, "odd.dcm")
+    assert fast == plain
+
+
+@pytest.mark.realdata
+def test_real_headers_read_raw_as_pydicom_gets_them(realdata: Path) -> None:
+    files = [p for p in sorted(realdata.rglob("*")) if p.is_file() and dicom_kind(p) == "part10"]
+    for path in files:
+        fast, plain = _headers(path, path.name)
+        assert fast == plain, path
     assert len(files) >= 250

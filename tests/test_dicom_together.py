@@ -12,7 +12,7 @@ import pytest
 from pydicom.dataset import Dataset
 
 from curator.io import dicom as dicom_files
-from curator.io import dicom_audit
+from curator.io import dicom_audit, dicom_raw
 from curator.io.facts import Facts
 from curator.io.inventory import walk
 from curator.profiles import get_profile
@@ -109,3 +109,26 @@ def test_report_is_identical_with_one_and_two_jobs(tmp_path: Path, monkeypatch: 
     assert two["findings"] == one["findings"] and two["counts"] == one["counts"]
     named = {f["path"] for f in one["findings"] if f["code"] == "DICOM_UNREADABLE"}
     assert TRUNCATED in named
+
+
+def test_headers_longer_than_the_first_read_are_read_whole(tmp_path: Path) -> None:
+    """The one parse reads a header from the file's first HEAD_CHUNK bytes when it ends inside them; a longer one
+    (a 100 kB private element before the pixels) is read from the file, and one cut short past the chunk is read
+    as the two readers read it."""
+    root = _tree(tmp_path / "release")
+    folder = root / "P3"
+    folder.mkdir()
+    for instance, cut in ((11, None), (12, dicom_raw.HEAD_CHUNK + 5000)):
+        ds = planted_slice(instance, z=instance * 2.5)
+        block = ds.private_block(0x0029, "LONG_VENDOR", create=True)
+        block.add_new(0x01, "OB", b"\x01" * 100_000)
+        path = folder / f"IM{instance:04d}.dcm"
+        ds.save_as(path, enforce_file_format=True)
+        if cut is not None:
+            path.write_bytes(path.read_bytes()[:cut])
+    expected = _view(_separately(root))
+    assert _view(_together(root, 1)) == expected
+    long = dict(expected["audited"])["P3/IM0011.dcm"]
+    assert any(e.tag == 0x00291001 and e.size == 100_000 for e in long.elements)
+    cut = dict(expected["audited"])["P3/IM0012.dcm"]   # pydicom reads the cut element short, as from the file
+    assert any(e.tag == 0x00291001 and 0 < e.size < 100_000 for e in cut.elements)

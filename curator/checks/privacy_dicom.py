@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from curator.catalogue import make_finding
+from curator.catalogue import make_finding, relocated
 from curator.checks.phi_text import is_placeholder, mask, pseudonym_kinds, text_kinds, untabled_text_kinds
 from curator.io.deid_table import BASIC_PROFILE, OPTION_NAMES, DeidRule, deid_table, safe_private, uid_roots
 from curator.io.dicom_audit import TEXT_VRS, AuditedFile, AuditElement
@@ -263,8 +263,7 @@ def judge_file(audited: AuditedFile) -> Iterator[Finding]:
             _check_uids(element, uids)
             continue
         for template in verdict:   # the same finding, in this file
-            context: dict[str, Any] = {k: list(v) if isinstance(v, list) else v for k, v in template.context.items()}
-            yield make_finding(template.code, path, **context)
+            yield relocated(template, path)
     yield from _uid_findings(path, uids)
     yield from _private(audited, private, claimed)
     yield from _burned_in(audited)

@@ -37,6 +37,7 @@ from pydicom.values import convert_value
 
 from curator.executor import run_batches, run_tasks
 from curator.io import dicom as dicom_files
+from curator.io import dicom_raw
 from curator.io.deid_table import deid_table
 from curator.io.dicom import DICOM_SUFFIXES, MEDIA_STORAGE_DIRECTORY, _named_dicom, _skipped
 from curator.io.dicom_raw import RAW_STRING_VRS, RAW_TEXT_VRS, RAW_VALUE_VRS, raw_string, raw_text
@@ -562,10 +563,10 @@ def _parse_together(root: Path, rel: str, audit: bool) -> Together | None:
     """One parse for both readers, or None when the file takes another road in either (not Part 10, a parse
     error, a deflated data set, no elements)."""
     with open_regular(root / rel, "rb") as handle:
-        if dicom_files.dicom_head(handle.read(dicom_files.HEAD_BYTES)) != dicom_files.PART10:
+        head = handle.read(dicom_raw.HEAD_CHUNK)
+        if dicom_files.dicom_head(head[:dicom_files.HEAD_BYTES]) != dicom_files.PART10:
             return None
-        handle.seek(0)
-        ds = dcmread(handle, stop_before_pixels=True, force=False)
+        ds = dicom_raw.read_head(handle, head)
         meta = getattr(ds, "file_meta", None)
         syntax = _text(meta.get("TransferSyntaxUID")) if meta is not None else ""
         if syntax == DEFLATED or not len(ds):

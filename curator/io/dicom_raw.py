@@ -1,4 +1,5 @@
-"""The audit's text of a raw DICOM value straight from its bytes, where that is exactly what pydicom's converter for
+"""The header of a DICOM file parsed from its first bytes (:func:`read_head`), and the audit's text of a raw DICOM
+value straight from its bytes, where that is exactly what pydicom's converter for
 the value's VR followed by the audit's text rule (``curator.io.dicom_audit._text``) would give; None where pydicom would
 take any other road (an escape sequence, bytes outside ASCII in a character set other than Latin-1), so the caller
 converts that value with pydicom. Reading only.
@@ -10,12 +11,18 @@ hooks and value validation cost more than parsing the file.
 from __future__ import annotations
 
 import codecs
+import io
 from collections.abc import Sequence
+from typing import IO, TYPE_CHECKING
 
 from pydicom import config
 from pydicom.charset import default_encoding
 
-__all__ = ["RAW_STRING_VRS", "RAW_TEXT_VRS", "RAW_VALUE_VRS", "clean", "raw_string", "raw_text"]
+if TYPE_CHECKING:
+    from pydicom.dataset import Dataset
+
+__all__ = ["HEAD_CHUNK", "RAW_STRING_VRS", "RAW_TEXT_VRS", "RAW_VALUE_VRS", "clean", "raw_string", "raw_text",
+           "read_head"]
 
 # explicit VRs whose raw bytes :func:`raw_text` turns into the audit's text the way pydicom's converter for the VR
 # and the audit's text rule would: split into values at backslashes (LO, SH, UC, AE) or not (LT, ST, UT, UR)
@@ -76,3 +83,28 @@ def _codec(name: str) -> str:
             known = ""
         _CODECS[name] = known
     return known
+
+
+PIXEL_DATA_TAG = b"\xe0\x7f\x10\x00"   # (7FE0,0010) little endian
+HEAD_CHUNK = 64 << 10   # bytes read at once for the header: most files' elements before the pixel data fit
+
+
+def read_head(handle: IO[bytes], head: bytes) -> Dataset:
+    """``dcmread(handle, stop_before_pixels=True)``, the handle left at the pixel data element as pydicom leaves it.
+    Parsed from ``head`` (the file's first HEAD_CHUNK bytes, already read) when the elements end inside it: at a
+    little-endian (7FE0,0010) or at the end of a file shorter than the chunk. Otherwise (a longer header, another
+    stop) the file is parsed again from its start. pydicom asks a file for its position at every element, a system
+    call each; a buffer answers from memory (issue 15's profile: 6% of the fast tier's worker time)."""
+    from pydicom import dcmread
+
+    buffer = io.BytesIO(head)
+    try:
+        ds = dcmread(buffer, stop_before_pixels=True, force=False)
+    except Exception:
+        ds = None
+    position = buffer.tell()
+    if ds is not None and (len(head) < HEAD_CHUNK or head[position:position + 4] == PIXEL_DATA_TAG):
+        handle.seek(position)
+        return ds
+    handle.seek(0)
+    return dcmread(handle, stop_before_pixels=True, force=False)
