@@ -10,13 +10,12 @@ import io
 import math
 import struct
 import warnings
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
-from curator.io import ReadError
+from curator.io import ReadError, inflate
 from curator.io.formats import GZIP_MAGIC as GZIP_MAGIC
 from curator.io.gzip_header import MAX_FIELD, GzipHeaderError, read_gzip_header_from
 
@@ -80,7 +79,7 @@ def _read_prefix(opener: Callable[[], IO[bytes]], size: int) -> tuple[bytes, boo
                 handle.seek(0)
             try:
                 data = _inflate_prefix(handle, size)
-            except (EOFError, zlib.error) as error:
+            except (EOFError, *inflate.ERRORS) as error:
                 raise NiftiReadError(f"the gzip stream is corrupt ({error})") from error
             return data, True, file_size, isize
         return handle.read(size), False, file_size, None
@@ -107,7 +106,7 @@ def _inflate_prefix(handle: IO[bytes], size: int) -> bytes:
             raise NiftiReadError(f"the gzip header's {' and '.join(header.overlong)} is longer than "
                                  f"{MAX_FIELD:,} bytes")
         handle.seek(start + header.size)
-        inflater = zlib.decompressobj(wbits=-15)
+        inflater = inflate.decompressobj(wbits=-15)
         pending = b""
         while len(out) < size and not inflater.eof:
             pending = inflater.unconsumed_tail or handle.read(16 << 10)
@@ -141,16 +140,16 @@ def read_header(path: Path, opener: Callable[[], IO[bytes]] | None = None) -> Ni
 def _stream_size(opener: Callable[[], IO[bytes]]) -> tuple[int, str | None]:
     """Decompressed size of every gzip member of the file, and why reading stopped early (if it did)."""
     total = 0
-    decompressor = zlib.decompressobj(wbits=31)
+    decompressor = inflate.decompressobj(wbits=31)
     try:
         with opener() as handle:
             while chunk := handle.read(1 << 20):
                 while chunk:
                     if decompressor.eof:
-                        decompressor = zlib.decompressobj(wbits=31)
+                        decompressor = inflate.decompressobj(wbits=31)
                     total += len(decompressor.decompress(chunk, 1 << 24))
                     chunk = decompressor.unconsumed_tail or (decompressor.unused_data if decompressor.eof else b"")
-    except (OSError, zlib.error) as error:
+    except (OSError, *inflate.ERRORS) as error:
         return total, f"the gzip stream is corrupt ({error})"
     if not decompressor.eof:
         return total, "the gzip stream ends before its end marker"
