@@ -65,6 +65,10 @@ class NiftiHeader:
         return int(self.vox_offset) + count * self.bitpix // 8
 
 
+_CORRUPT: tuple[type[Exception], ...] = (EOFError, *inflate.ERRORS)     # a gzip stream that cannot be inflated
+_UNREADABLE: tuple[type[Exception], ...] = (OSError, *inflate.ERRORS)
+
+
 def _read_prefix(opener: Callable[[], IO[bytes]], size: int) -> tuple[bytes, bool, int, int | None]:
     with opener() as handle:
         head = handle.read(2)
@@ -79,7 +83,7 @@ def _read_prefix(opener: Callable[[], IO[bytes]], size: int) -> tuple[bytes, boo
                 handle.seek(0)
             try:
                 data = _inflate_prefix(handle, size)
-            except (EOFError, *inflate.ERRORS) as error:
+            except _CORRUPT as error:
                 raise NiftiReadError(f"the gzip stream is corrupt ({error})") from error
             return data, True, file_size, isize
         return handle.read(size), False, file_size, None
@@ -149,7 +153,7 @@ def _stream_size(opener: Callable[[], IO[bytes]]) -> tuple[int, str | None]:
                         decompressor = inflate.decompressobj(wbits=31)
                     total += len(decompressor.decompress(chunk, 1 << 24))
                     chunk = decompressor.unconsumed_tail or (decompressor.unused_data if decompressor.eof else b"")
-    except (OSError, *inflate.ERRORS) as error:
+    except _UNREADABLE as error:
         return total, f"the gzip stream is corrupt ({error})"
     if not decompressor.eof:
         return total, "the gzip stream ends before its end marker"
