@@ -48,7 +48,7 @@ class VoxelStats:
         self.count += values.size
         if values.dtype.kind == "f":
             finite = np.isfinite(values)
-            self.non_finite += int(values.size - finite.sum())
+            self.non_finite += int(values.size - np.count_nonzero(finite))
             if self.non_finite:
                 values = values[finite]
         if values.size == 0:
@@ -57,9 +57,9 @@ class VoxelStats:
         self.minimum = low if self.minimum is None else min(self.minimum, low)
         self.maximum = high if self.maximum is None else max(self.maximum, high)
         if low < self.low:
-            self.below += int((values < self.low).sum())
+            self.below += int(np.count_nonzero(values < self.low))
         if high > self.high:
-            self.above += int((values > self.high).sum())
+            self.above += int(np.count_nonzero(values > self.high))
         if self.values is not None:
             self._count_values(values, low, high)
 
@@ -110,14 +110,13 @@ class LesionStats:
     def update(self, study: npt.NDArray[Any], mask: npt.NDArray[Any]) -> None:
         import numpy as np
 
-        marked = mask != 0
-        count = int(marked.sum())
+        count = int(np.count_nonzero(mask))  # most blocks of a mask mark nothing: no boolean array for them
         if not count:
             return
-        hu = study[marked].astype(np.float64, copy=False)
+        hu = study[mask != 0]  # summed in float64 without a float64 copy; counted without a sum over booleans
         self.voxels += count
-        self.hu_total += float(hu.sum())
-        self.air += int((hu < AIR_HU).sum())
+        self.hu_total += float(hu.sum(dtype=np.float64))
+        self.air += int(np.count_nonzero(hu < AIR_HU))
 
 
 @dataclass
