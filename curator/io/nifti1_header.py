@@ -108,7 +108,8 @@ def _fillpositive(xyz: list[Any]) -> np.ndarray[Any, Any]:
         raise HeaderValueError(f"w2 should be positive, but is {w2:e}")
     else:
         w = np.sqrt(w2)
-    return np.r_[w, bcd]
+    quaternion: np.ndarray[Any, Any] = np.r_[w, bcd]
+    return quaternion
 
 
 def _quat2mat(q: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
