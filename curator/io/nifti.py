@@ -10,13 +10,12 @@ import io
 import math
 import struct
 import warnings
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
-from curator.io import ReadError
+from curator.io import ReadError, inflate
 from curator.io.formats import GZIP_MAGIC as GZIP_MAGIC
 from curator.io.gzip_header import MAX_FIELD, GzipHeaderError, read_gzip_header_from
 
@@ -66,6 +65,10 @@ class NiftiHeader:
         return int(self.vox_offset) + count * self.bitpix // 8
 
 
+_CORRUPT: tuple[type[Exception], ...] = (EOFError, *inflate.ERRORS)     # a gzip stream that cannot be inflated
+_UNREADABLE: tuple[type[Exception], ...] = (OSError, *inflate.ERRORS)
+
+
 def _read_prefix(opener: Callable[[], IO[bytes]], size: int) -> tuple[bytes, bool, int, int | None]:
     with opener() as handle:
         head = handle.read(2)
@@ -80,7 +83,7 @@ def _read_prefix(opener: Callable[[], IO[bytes]], size: int) -> tuple[bytes, boo
                 handle.seek(0)
             try:
                 data = _inflate_prefix(handle, size)
-            except (EOFError, zlib.error) as error:
+            except _CORRUPT as error:
                 raise NiftiReadError(f"the gzip stream is corrupt ({error})") from error
             return data, True, file_size, isize
         return handle.read(size), False, file_size, None
@@ -107,7 +110,7 @@ def _inflate_prefix(handle: IO[bytes], size: int) -> bytes:
             raise NiftiReadError(f"the gzip header's {' and '.join(header.overlong)} is longer than "
                                  f"{MAX_FIELD:,} bytes")
         handle.seek(start + header.size)
-        inflater = zlib.decompressobj(wbits=-15)
+        inflater = inflate.decompressobj(wbits=-15)
         pending = b""
         while len(out) < size and not inflater.eof:
             pending = inflater.unconsumed_tail or handle.read(16 << 10)
@@ -141,16 +144,16 @@ def read_header(path: Path, opener: Callable[[], IO[bytes]] | None = None) -> Ni
 def _stream_size(opener: Callable[[], IO[bytes]]) -> tuple[int, str | None]:
     """Decompressed size of every gzip member of the file, and why reading stopped early (if it did)."""
     total = 0
-    decompressor = zlib.decompressobj(wbits=31)
+    decompressor = inflate.decompressobj(wbits=31)
     try:
         with opener() as handle:
             while chunk := handle.read(1 << 20):
                 while chunk:
                     if decompressor.eof:
-                        decompressor = zlib.decompressobj(wbits=31)
+                        decompressor = inflate.decompressobj(wbits=31)
                     total += len(decompressor.decompress(chunk, 1 << 24))
                     chunk = decompressor.unconsumed_tail or (decompressor.unused_data if decompressor.eof else b"")
-    except (OSError, zlib.error) as error:
+    except _UNREADABLE as error:
         return total, f"the gzip stream is corrupt ({error})"
     if not decompressor.eof:
         return total, "the gzip stream ends before its end marker"
@@ -159,27 +162,35 @@ def _stream_size(opener: Callable[[], IO[bytes]]) -> tuple[int, str | None]:
 
 def parse_header(raw: bytes, *, compressed: bool, file_size: int, isize: int | None) -> NiftiHeader:
     """Parse the first bytes of a (decompressed) NIfTI stream; raise NiftiReadError with a reason."""
-    # imported here: nibabel costs ~0.3 s to import, which `curator verify` never needs
-    from nibabel.nifti1 import Nifti1Header
-    from nibabel.nifti2 import Nifti2Header
+    from curator.io.nifti1_header import Nifti1Fields  # imported here: numpy, which `curator verify` never needs
 
     if len(raw) < _NIFTI1_SIZE:
         raise NiftiReadError(f"only {len(raw)} bytes, a NIfTI header needs {_NIFTI1_SIZE}")
     size_le = struct.unpack("<i", raw[:4])[0]
     size_be = struct.unpack(">i", raw[:4])[0]
     if _NIFTI1_SIZE in (size_le, size_be):
-        klass: type[Nifti1Header] = Nifti1Header
         if raw[344:348] not in (b"n+1\x00", b"ni1\x00"):
             raise NiftiReadError(f"NIfTI-1 magic is {raw[344:348]!r}, expected b'n+1\\x00'")
         raw = raw[:_NIFTI1_SIZE]
+        klass: type[Any] = Nifti1Fields if Nifti1Fields.common(raw) else _nibabel_header(1)
     elif _NIFTI2_SIZE in (size_le, size_be):
-        klass = Nifti2Header
+        klass = _nibabel_header(2)
         raw = raw[:_NIFTI2_SIZE]
     else:
         raise NiftiReadError(f"sizeof_hdr is {size_le}, not 348 (NIfTI-1) or 540 (NIfTI-2)")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # nibabel warns on odd values; the checks report them as findings
         return _parse(raw, klass, compressed=compressed, file_size=file_size, isize=isize)
+
+
+def _nibabel_header(version: int) -> type[Any]:
+    # imported here: nibabel costs ~0.4 s CPU to import (pydicom, scipy...), which `curator verify` never needs and
+    # `validate` only for headers io/nifti1_header.py leaves to it
+    if version == 1:
+        from nibabel.nifti1 import Nifti1Header
+        return Nifti1Header
+    from nibabel.nifti2 import Nifti2Header
+    return Nifti2Header
 
 
 def _parse(raw: bytes, klass: type[Any], *, compressed: bool, file_size: int, isize: int | None) -> NiftiHeader:

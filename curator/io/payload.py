@@ -8,31 +8,16 @@ in memory: memory stays at a few MB per task whatever the volume size.
 
 from __future__ import annotations
 
-import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
-from typing import IO, TYPE_CHECKING, Any, cast
+from typing import IO, TYPE_CHECKING, Any
 
-from curator.io import ReadError
+from curator.io import ReadError, inflate
 from curator.io.gzip_header import MAX_FIELD, MAX_HEADER, GzipHeaderError, parse_gzip_header
 from curator.io.hashing import CHUNK, new_hasher
 from curator.io.nifti import GZIP_MAGIC, HEADER_PREFIX, NiftiHeader, parse_header
-
-_inflate_lib: ModuleType
-_crc32: Callable[[bytes, int], int]
-try:  # ISA-L inflates about twice as fast as zlib, and its CRC-32 is ~4x faster; the stdlib is the fallback
-    from isal import isal_zlib
-
-    _inflate_lib = isal_zlib
-    _crc32 = isal_zlib.crc32
-    _INFLATE_ERRORS: tuple[type[Exception], ...] = (zlib.error, cast("type[Exception]", isal_zlib.IsalError))
-except ImportError:  # pragma: no cover - isal is a dependency, but a platform may lack a wheel
-    _inflate_lib = zlib
-    _crc32 = zlib.crc32
-    _INFLATE_ERRORS = (zlib.error,)
 
 if TYPE_CHECKING:
     import numpy.typing as npt
@@ -63,7 +48,7 @@ class VoxelStats:
         self.count += values.size
         if values.dtype.kind == "f":
             finite = np.isfinite(values)
-            self.non_finite += int(values.size - finite.sum())
+            self.non_finite += int(values.size - np.count_nonzero(finite))
             if self.non_finite:
                 values = values[finite]
         if values.size == 0:
@@ -72,9 +57,9 @@ class VoxelStats:
         self.minimum = low if self.minimum is None else min(self.minimum, low)
         self.maximum = high if self.maximum is None else max(self.maximum, high)
         if low < self.low:
-            self.below += int((values < self.low).sum())
+            self.below += int(np.count_nonzero(values < self.low))
         if high > self.high:
-            self.above += int((values > self.high).sum())
+            self.above += int(np.count_nonzero(values > self.high))
         if self.values is not None:
             self._count_values(values, low, high)
 
@@ -125,14 +110,13 @@ class LesionStats:
     def update(self, study: npt.NDArray[Any], mask: npt.NDArray[Any]) -> None:
         import numpy as np
 
-        marked = mask != 0
-        count = int(marked.sum())
+        count = int(np.count_nonzero(mask))  # most blocks of a mask mark nothing: no boolean array for them
         if not count:
             return
-        hu = study[marked].astype(np.float64, copy=False)
+        hu = study[mask != 0]  # summed in float64 without a float64 copy; counted without a sum over booleans
         self.voxels += count
-        self.hu_total += float(hu.sum())
-        self.air += int((hu < AIR_HU).sum())
+        self.hu_total += float(hu.sum(dtype=np.float64))
+        self.air += int(np.count_nonzero(hu < AIR_HU))
 
 
 @dataclass
@@ -275,7 +259,7 @@ class NiftiStream:
         if self.members > 1 and len(self.later_texts) < 10:  # the privacy audit reads the first member's header
             self.later_texts += [f"{label} of gzip member {self.members}" for label, value in
                                  (("FNAME", header.name), ("FCOMMENT", header.comment)) if value is not None]
-        self._inflater = _inflate_lib.decompressobj(wbits=-15)
+        self._inflater = inflate.decompressobj(wbits=-15)
         self._crc, self._member_size = 0, 0
         self._state = "data"
 
@@ -344,17 +328,17 @@ class NiftiStream:
                 at_end = not self._input and not self._next_input()  # the inflater may still hold output
                 try:
                     piece = self._inflater.decompress(self._input, need)
-                except _INFLATE_ERRORS as error:
+                except inflate.ERRORS as error:
                     at = self._taken - len(self._input)
                     self._fail("corrupt", f"the deflate data of gzip member {self.members} cannot be decoded "
                                           f"({error}) at or after file offset {at:,}, with {self.decompressed:,} "
                                           "bytes of data decoded before it: the file is damaged")
                     break
-                if self._inflater.unconsumed_tail:
-                    self._input = self._inflater.unconsumed_tail
-                elif self._inflater.eof:
+                if self._inflater.eof:  # first: zlib may leave the bytes after the member in unconsumed_tail too
                     self._input = self._inflater.unused_data
                     self._state = "trailer"
+                elif self._inflater.unconsumed_tail:
+                    self._input = self._inflater.unconsumed_tail
                 else:
                     self._input = b""
                 if at_end and not piece and self._state == "data":
@@ -362,7 +346,7 @@ class NiftiStream:
                                             f"{self.decompressed:,} bytes of data and before the member's end marker: "
                                             "the file is truncated")
                     break
-                self._crc = _crc32(piece, self._crc)
+                self._crc = inflate.crc32(piece, self._crc)
                 self._member_size += len(piece)
             self.decompressed += len(piece)
             parts.append(piece)
