@@ -237,8 +237,10 @@ class _Scrubber:
                 del ds[tag]
                 self.counts["X"] += 1
                 continue
-            element = ds[tag]
             rule = self.table.lookup(tag)
+            if rule is None and getattr(ds.get_item(tag), "VR", None) in UNJUDGED_VRS:
+                continue  # untabled, and not text the audit judges (untabled_text_kinds): kept, its value unconverted
+            element = ds[tag]
             keyword = element.keyword
             if keyword in ("PatientID", "PatientName"):
                 element.value = self.plan.pseudonym
@@ -303,6 +305,12 @@ class _Scrubber:
         else:  # Z, or X/Z/U* outside a sequence
             element.value = element.empty_value
             self.counts["Z"] += 1
+
+
+# VRs (as read, before pydicom converts the value) whose untabled elements untabled_text_kinds never judges: no text,
+# no UN (pydicom may turn an UN into a text VR), no ambiguous "US or SS" (corrected on conversion)
+UNJUDGED_VRS = frozenset({"US", "SS", "UL", "SL", "UV", "SV", "FL", "FD", "DS", "IS", "CS", "DA", "TM", "DT", "AS",
+                          "AT", "OB", "OW", "OF", "OD", "OL", "OV", "UI", "AE"})
 
 
 def _age_years(value: str) -> float:
