@@ -164,10 +164,11 @@ def bench(name: str, folder: Path, dcm2niix: str, repeat: int, work: Path, basel
               f"{cpu / peer[1]:.2f}x CPU")
 
 
-def _timed(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
-    """Wall and CPU seconds of one run of ``argv`` (CPU from ``os.wait4``: the child and the children it reaped)."""
+def _timed(argv: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> tuple[float, float]:
+    """Wall and CPU seconds of one run of ``argv`` (CPU from ``os.wait4``: the child and the children it reaped).
+    ``cwd``: not a checkout (``python -m`` puts the working folder first on sys.path, before PYTHONPATH)."""
     started = time.perf_counter()
-    with subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env) as child:
+    with subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=cwd) as child:
         assert child.stderr is not None
         errors = child.stderr.read()
         _, status, usage = os.wait4(child.pid, 0)
@@ -203,7 +204,7 @@ def whole_command(folder: Path, dcm2niix: str, repeat: int, work: Path,
     outputs = {}
     for label, checkout in checkouts.items():   # untimed: compiles the bytecode, warms the page cache
         target, argv, env = ingest(checkout)
-        _timed(argv, env)
+        _timed(argv, env, work)
         if len(list((target / "volumes").rglob("*.nii.gz"))) != 1:
             raise SystemExit(f"{label} made no volume of {folder}")
         outputs[label] = _digests(target)
@@ -216,7 +217,7 @@ def whole_command(folder: Path, dcm2niix: str, repeat: int, work: Path,
                                               "-o", str(work), str(folder)]))
         for label, checkout in checkouts.items():
             target, argv, env = ingest(checkout)
-            times[label].append(_timed(argv, env))
+            times[label].append(_timed(argv, env, work))
             shutil.rmtree(target)
         loads.append(os.getloadavg()[0])
     medians: dict[str, Any] = {label: (statistics.median(w for w, _ in runs_), statistics.median(c for _, c in runs_))
