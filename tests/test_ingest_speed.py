@@ -3,8 +3,9 @@ decoder in tests/test_convert_decoder.py).
 
 The anonymiser (run on every image ingest converts, and by `curator anonymise`) converted every element's value
 through pydicom, though an untabled element whose VR holds no text is never judged (checks.phi_text's
-untabled_text_kinds): that conversion was ~40% of its time on P001. Such elements now stay as read; text, UN and
-ambiguous VRs are converted and judged as before.
+untabled_text_kinds). Such elements now stay as read when pydicom's conversion could not fail on them (codes, dates,
+UIDs, binary data, binary numbers of a whole number of values); text, UN, ambiguous VRs, IS and DS are converted
+(and judged) as before.
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
+import pytest
 from pydicom import dcmread
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
+from pydicom.errors import BytesLengthException
 
 from curator.anonymise.dicom import FilePlan, anonymise_dataset
 from tests.dicom_factories import ct_slice
@@ -23,10 +26,14 @@ COMMENT = 0x00080418        # TransactionStatusComment, LT: not in the PS3.15 ta
 TEXT = "Called John Smith on 1970-01-01 about MRN 12345678"
 
 
-def _read_back(ds: Dataset) -> Dataset:
+def _write(ds: Dataset) -> bytes:
     buffer = io.BytesIO()
     ds.save_as(buffer, enforce_file_format=True)
-    return dcmread(io.BytesIO(buffer.getvalue()))
+    return buffer.getvalue()
+
+
+def _read_back(ds: Dataset) -> Dataset:
+    return dcmread(io.BytesIO(_write(ds)))
 
 
 def _plan() -> FilePlan:
@@ -43,12 +50,26 @@ def _slice() -> Dataset:
 def test_untabled_values_without_text_are_not_converted() -> None:
     """Regression: before, every element of every image went through pydicom's value conversion."""
     ds = _read_back(_slice())
-    assert isinstance(ds.get_item(0x00180050), RawDataElement)
+    assert isinstance(ds.get_item(0x00280010), RawDataElement)
     anonymise_dataset(ds, _plan())
-    for tag in (0x00180050, 0x00180060, 0x00280010, 0x00280030):   # SliceThickness, KVP, Rows, PixelSpacing
+    for tag in (0x00280010, 0x00280011, 0x00280100, 0x00080008):   # Rows, Columns, BitsAllocated (US), ImageType (CS)
         assert isinstance(ds.get_item(tag), RawDataElement), hex(tag)
-    assert ds.SliceThickness == 1.25
+    assert ds.Rows == 8
+    assert ds.SliceThickness == 1.25      # IS and DS are still converted: a hostile "1e400" fails the file as before
     assert ds.PatientID == "ANON-1"
+
+
+def test_a_binary_number_of_a_wrong_length_still_fails_the_file() -> None:
+    """pydicom's conversion refuses it; keeping it unconverted would have let it through."""
+    ds = _slice()
+    ds.add_new(0x00280101, "US", 12)      # BitsStored
+    raw = bytearray(_write(ds))
+    at = raw.index(b"\x28\x00\x01\x01US\x02\x00")
+    raw[at + 6:at + 10] = b"\x03\x00\x0c\x00"   # length 3: not a whole number of 2-byte values
+    raw[at + 10:at + 10] = b"\x00"
+    damaged = dcmread(io.BytesIO(bytes(raw)))
+    with pytest.raises(BytesLengthException):
+        anonymise_dataset(damaged, _plan())
 
 
 def test_untabled_text_is_still_judged_whether_its_vr_is_lt_or_un() -> None:
