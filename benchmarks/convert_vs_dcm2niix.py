@@ -7,15 +7,25 @@ For each series (best of --repeat, warm files):
 The ratio is curator / dcm2niix (level 6): below 1 curator is faster. After timing, both outputs are compared
 voxel for voxel (reoriented to one voxel order) so the figures are for the same result.
 
+The whole command (issue 15's target: ``curator ingest`` <= 1.2x ``dcm2niix -z y``): dcm2niix, this checkout's
+``curator ingest --jobs 1`` and, with ``--baseline CHECKOUT``, the same command of another checkout, run in turn in
+each of ``--repeat`` rounds (interleaved, so a change of load hits all alike); medians of wall and CPU seconds
+(``os.wait4``: the child and what it reaped) and the load average are printed, with the ratios. Each checkout runs
+with its bytecode compiled (a ``PYTHONPYCACHEPREFIX`` in the temporary folder, filled by one untimed run), as an
+installed curator does, even where ``PYTHONDONTWRITEBYTECODE`` is set; the outputs of both checkouts are compared
+file by file (same bytes: the deterministic-output guarantee).
+
 Series: the real COVID-CT-MD P001 (148 slices 512x512, JPEG lossless) beside the checkout, and a synthetic one
 (default 300 slices 512x512, uncompressed, a chest phantom from curator.phantom) written to a temporary folder.
 
-    python benchmarks/convert_vs_dcm2niix.py [--repeat 3] [--slices 300] [--no-synthetic] [FOLDER ...]
+    python benchmarks/convert_vs_dcm2niix.py [--repeat 3] [--slices 300] [--no-synthetic] [--baseline ../main]
+                                              [FOLDER ...]
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import shutil
 import statistics
@@ -26,6 +36,7 @@ import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import nibabel as nib
 import numpy as np
@@ -115,7 +126,7 @@ def agree(volume: Volume, theirs: Path) -> str:
     return "identical voxels" if same else "VOXELS DIFFER"
 
 
-def bench(name: str, folder: Path, dcm2niix: str, repeat: int, work: Path) -> None:
+def bench(name: str, folder: Path, dcm2niix: str, repeat: int, work: Path, baseline: Path | None) -> None:
     files = [path for path in folder.iterdir() if path.is_file() and not path.name.startswith(".")]
     megabytes = sum(path.stat().st_size for path in files) / 1e6
     out = work / "out"
@@ -136,17 +147,7 @@ def bench(name: str, folder: Path, dcm2niix: str, repeat: int, work: Path) -> No
         splits.append(split)
     fastest = min(splits, key=lambda s: sum(s.values()))
     mine = sum(fastest.values())
-    runs = iter(range(repeat))
-
-    def ingest() -> None:   # the whole command: read, hash, select, anonymise each image, convert, write, record
-        target_folder = work / f"ingest-{next(runs)}"
-        subprocess.run([sys.executable, "-m", "curator", "ingest", str(folder), str(target_folder), "--category",
-                        "CT-1", "--jobs", "1", "--min-images", "2"], check=True, capture_output=True,
-                       env={**os.environ, "CURATOR_ANON_KEY": "benchmark-key-0123456789"})
-        if len(list((target_folder / "volumes").rglob("*.nii.gz"))) != 1:
-            raise SystemExit(f"curator ingest made no volume of {folder}")
-
-    whole = best(ingest, repeat)
+    whole = whole_command(folder, dcm2niix, repeat, work, baseline)
     reference([])
     verdict = agree(volume, out / "ref.nii.gz")
     print(f"{name}: {len(files)} files, {megabytes:.1f} MB, volume {volume.data.shape} -> {verdict}")
@@ -156,8 +157,73 @@ def bench(name: str, folder: Path, dcm2niix: str, repeat: int, work: Path) -> No
           f"(read {fastest['read']:.2f}, convert {fastest['convert']:.2f}, write {fastest['write']:.2f})")
     print(f"  ratio curator / dcm2niix:    {mine / ref6:.2f} (level 6)   {mine / ref1:.2f} (level 1)   "
           f"[median of {repeat} curator runs: {statistics.median(sum(s.values()) for s in splits):.2f} s]")
-    print(f"  curator ingest --jobs 1      {whole:7.2f} s   (the command: start-up, input hashes, anonymisation, "
-          f"provenance) = {whole / ref6:.2f} x dcm2niix (level 6)")
+    print(f"  the whole command, {repeat} interleaved rounds, medians (load average {whole.pop('load')}):")
+    peer = whole["dcm2niix -z y"]
+    for label, (wall, cpu) in whole.items():
+        print(f"    {label:28s} {wall:7.2f} s wall {cpu:6.2f} s CPU   = {wall / peer[0]:.2f}x dcm2niix wall, "
+              f"{cpu / peer[1]:.2f}x CPU")
+
+
+def _timed(argv: list[str], env: dict[str, str] | None = None, cwd: Path | None = None) -> tuple[float, float]:
+    """Wall and CPU seconds of one run of ``argv`` (CPU from ``os.wait4``: the child and the children it reaped).
+    ``cwd``: not a checkout (``python -m`` puts the working folder first on sys.path, before PYTHONPATH)."""
+    started = time.perf_counter()
+    with subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, cwd=cwd) as child:
+        assert child.stderr is not None
+        errors = child.stderr.read()
+        _, status, usage = os.wait4(child.pid, 0)
+        child.returncode = os.waitstatus_to_exitcode(status)
+    wall = time.perf_counter() - started
+    if child.returncode != 0:
+        raise SystemExit(f"{argv[0]} failed ({child.returncode}): {errors.decode(errors='replace')[-2000:]}")
+    return wall, usage.ru_utime + usage.ru_stime
+
+
+def _digests(folder: Path) -> dict[str, str]:
+    return {path.relative_to(folder).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
+            for path in sorted(folder.rglob("*")) if path.is_file()}
+
+
+def whole_command(folder: Path, dcm2niix: str, repeat: int, work: Path,
+                  baseline: Path | None) -> dict[str, tuple[float, float]]:
+    """The whole ``curator ingest`` (start-up, input hashes, anonymisation, conversion, provenance) of each checkout
+    against ``dcm2niix -z y``, interleaved rounds; medians of (wall, CPU) per command, and the load average."""
+    here = Path(__file__).resolve().parents[1]
+    checkouts = {"curator ingest --jobs 1": here, **({"baseline ingest --jobs 1": baseline} if baseline else {})}
+    environment = {key: value for key, value in os.environ.items() if key != "PYTHONDONTWRITEBYTECODE"}
+    environment["CURATOR_ANON_KEY"] = "benchmark-key-0123456789"
+    runs = iter(range(10**6))
+
+    def ingest(checkout: Path) -> tuple[Path, list[str], dict[str, str]]:
+        env = {**environment, "PYTHONPATH": str(checkout.resolve()),
+               "PYTHONPYCACHEPREFIX": str(work / f"pycache-{checkout.resolve().name}")}
+        target = work / f"ingest-{next(runs)}"
+        return target, [sys.executable, "-m", "curator", "ingest", str(folder), str(target), "--category", "CT-1",
+                        "--jobs", "1", "--min-images", "2"], env
+
+    outputs = {}
+    for label, checkout in checkouts.items():   # untimed: compiles the bytecode, warms the page cache
+        target, argv, env = ingest(checkout)
+        _timed(argv, env, work)
+        if len(list((target / "volumes").rglob("*.nii.gz"))) != 1:
+            raise SystemExit(f"{label} made no volume of {folder}")
+        outputs[label] = _digests(target)
+    if baseline is not None and len(set(map(str, outputs.values()))) != 1:
+        raise SystemExit("the two checkouts wrote different files: " + str(outputs))
+    times: dict[str, list[tuple[float, float]]] = {"dcm2niix -z y": [], **{label: [] for label in checkouts}}
+    loads = []
+    for _ in range(repeat):
+        times["dcm2niix -z y"].append(_timed([dcm2niix, "-z", "y", "-b", "n", "-x", "n", "-w", "1", "-f", "whole",
+                                              "-o", str(work), str(folder)]))
+        for label, checkout in checkouts.items():
+            target, argv, env = ingest(checkout)
+            times[label].append(_timed(argv, env, work))
+            shutil.rmtree(target)
+        loads.append(os.getloadavg()[0])
+    medians: dict[str, Any] = {label: (statistics.median(w for w, _ in runs_), statistics.median(c for _, c in runs_))
+                               for label, runs_ in times.items()}
+    medians["load"] = f"{min(loads):.1f}-{max(loads):.1f}"
+    return medians
 
 
 def main() -> None:
@@ -166,6 +232,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--slices", type=int, default=300, help="slices of the synthetic series")
     parser.add_argument("--no-synthetic", action="store_true")
+    parser.add_argument("--baseline", type=Path, help="another curator checkout whose whole command is timed too")
     args = parser.parse_args()
     dcm2niix = find_dcm2niix()
     folders = list(args.folders) or ([P001] if P001.is_dir() else [])
@@ -174,12 +241,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="convert-bench-") as temporary:
         work = Path(temporary)
         for folder in folders:
-            bench(folder.name, folder, dcm2niix, args.repeat, work)
+            bench(folder.name, folder, dcm2niix, args.repeat, work, args.baseline)
         if not args.no_synthetic:
             started = time.perf_counter()
             folder = synthetic_series(work / "synthetic", args.slices)
             print(f"(synthetic series written in {time.perf_counter() - started:.1f} s)")
-            bench(f"synthetic {args.slices} x 512x512 uncompressed", folder, dcm2niix, args.repeat, work)
+            bench(f"synthetic {args.slices} x 512x512 uncompressed", folder, dcm2niix, args.repeat, work,
+                  args.baseline)
 
 
 if __name__ == "__main__":

@@ -17,8 +17,8 @@ from pydicom.uid import generate_uid
 from tests.dicom_factories import AXIAL, UID_ROOT, ct_slice, new_dataset
 from tests.dicom_factories import dataset_of as item
 
-__all__ = ["AXIAL", "CORONAL", "SAGITTAL", "enhanced_ct", "expected_hu", "series", "stored_pixels", "tilted_series",
-           "world_lps"]
+__all__ = ["AXIAL", "CORONAL", "SAGITTAL", "enhanced_ct", "expected_hu", "jpeg_lossless", "series", "stored_pixels",
+           "tilted_series", "world_lps"]
 
 CORONAL = (1.0, 0.0, 0.0, 0.0, 0.0, -1.0)
 SAGITTAL = (0.0, 1.0, 0.0, 0.0, 0.0, -1.0)
@@ -129,4 +129,21 @@ def enhanced_ct(offsets: Sequence[float], *, orientation: Sequence[float] = AXIA
         pixels.append(stored_pixels(places.index(offset), rows, columns))
     ds.PerFrameFunctionalGroupsSequence = DicomSequence(frames)
     ds.PixelData = np.ascontiguousarray(np.stack(pixels), dtype="<u2").tobytes()
+    return ds
+
+
+def jpeg_lossless(ds: Dataset, stored: np.ndarray | None = None, *, precision: int | None = None) -> Dataset:
+    """``ds`` with its pixels (or ``stored``, the bit patterns as unsigned values) as one JPEG Lossless SV1 frame
+    (libjpeg-turbo through imagecodecs; pydicom has no encoder for it), ``precision`` bits (default BitsStored)."""
+    import imagecodecs
+    from pydicom.encaps import encapsulate
+    from pydicom.uid import JPEGLosslessSV1
+
+    values = ds.pixel_array if stored is None else stored
+    bits = precision or int(ds.BitsStored)
+    frame = imagecodecs.jpeg8_encode(np.ascontiguousarray(values, dtype=np.uint8 if bits <= 8 else np.uint16),
+                                     lossless=True, predictor=1, bitspersample=bits)
+    ds.file_meta.TransferSyntaxUID = JPEGLosslessSV1
+    ds.PixelData = encapsulate([bytes(frame)])
+    ds["PixelData"].VR = "OB"
     return ds

@@ -237,8 +237,10 @@ class _Scrubber:
                 del ds[tag]
                 self.counts["X"] += 1
                 continue
-            element = ds[tag]
             rule = self.table.lookup(tag)
+            if rule is None and _unjudged(ds.get_item(tag)):
+                continue  # untabled, and not text the audit judges (untabled_text_kinds): kept, its value unconverted
+            element = ds[tag]
             keyword = element.keyword
             if keyword in ("PatientID", "PatientName"):
                 element.value = self.plan.pseudonym
@@ -303,6 +305,24 @@ class _Scrubber:
         else:  # Z, or X/Z/U* outside a sequence
             element.value = element.empty_value
             self.counts["Z"] += 1
+
+
+# VRs (as read, before pydicom converts the value) whose untabled elements untabled_text_kinds never judges and whose
+# conversion cannot fail: no text, no UN (pydicom may turn an UN into a text VR), no ambiguous "US or SS", no IS/DS
+# (a hostile "1e400" fails their conversion, and with it the file, as it always did)
+UNJUDGED_VRS = frozenset({"CS", "DA", "TM", "DT", "AS", "AE", "UI", "AT", "OB", "OW", "OF", "OD", "OL", "OV"})
+BINARY_NUMBER_SIZES = {"US": 2, "SS": 2, "UL": 4, "SL": 4, "FL": 4, "FD": 8, "UV": 8, "SV": 8}
+
+
+def _unjudged(element: object) -> bool:
+    """Whether an untabled element, as read, can be kept without converting its value: one of UNJUDGED_VRS, or
+    binary numbers whose length pydicom's conversion accepts (a whole number of values; it raises otherwise)."""
+    vr = getattr(element, "VR", None)
+    if vr in UNJUDGED_VRS:
+        return True
+    size = BINARY_NUMBER_SIZES.get(str(vr))
+    value = getattr(element, "value", None)
+    return size is not None and isinstance(value, bytes) and len(value) % size == 0
 
 
 def _age_years(value: str) -> float:
