@@ -3,7 +3,9 @@
 Opened by :func:`curator.executor.engine` for one command; never imported otherwise, so curator runs without Dask
 (the ``cluster`` extra). A run is a stream of batch tasks: at most ``window`` futures are in flight, results come
 back in input order and each is dropped once yielded, so the client never holds every result. The function is
-scattered to the workers once per run (a closure over a large mapping is sent once, not once per batch).
+scattered to the workers once per run (a closure over a large mapping is sent once, not once per batch). A batch's
+items go to its worker, and its outcome comes back, as one pickled bytes object (:func:`pack`): Dask would serialise a
+list item by item and the scheduler would walk every item of a task's arguments, which cost more than hashing them.
 
 A worker that dies while it runs (or holds the result of) a batch makes the scheduler run that batch again
 elsewhere (``distributed.scheduler.allowed-failures``); the scheduler logs each removed worker with the keys it was
