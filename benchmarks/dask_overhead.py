@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -38,16 +39,36 @@ from benchmarks.verify_throughput import make_small_files
 from curator.release.manifests import write_manifests
 
 
+def cpu_seconds() -> tuple[float, float]:
+    """(CPU seconds of the finished commands and their children, CPU seconds of this process and its live children:
+    the running clusters' scheduler, nannies and workers, busy or idle)."""
+    import psutil
+
+    own, done = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    live = 0.0
+    for child in psutil.Process().children(recursive=True):
+        try:
+            times = child.cpu_times()
+        except psutil.Error:
+            continue
+        live += times.user + times.system
+    return done.ru_utime + done.ru_stime, own.ru_utime + own.ru_stime + live
+
+
 def timed(command: list[str], cwd: Path) -> tuple[float, dict[str, Any], str]:
-    """Wall seconds of one run (exit 0 or 1: a report), its report's stats and the report without the stats that
-    differ by engine (seconds, executor): every column must give the same one."""
+    """Wall seconds of one run (exit 0 or 1: a report), its report's stats (with ``cpu``: the command's CPU seconds
+    and ``cluster_cpu``: the running clusters') and the report without the stats that differ by engine (seconds,
+    executor): every column must give the same one."""
+    command_before, cluster_before = cpu_seconds()
     started = time.perf_counter()
     done = subprocess.run(command, cwd=cwd, capture_output=True, text=True, check=False)
     seconds = time.perf_counter() - started
+    command_after, cluster_after = cpu_seconds()
     if done.returncode not in (0, 1):
         raise SystemExit(f"{' '.join(command)} exited {done.returncode}: {done.stderr[-800:]}")
     report = json.loads(done.stdout)
     stats: dict[str, Any] = dict(report["stats"])
+    stats["cpu"], stats["cluster_cpu"] = command_after - command_before, cluster_after - cluster_before
     report["stats"].pop("seconds")
     report["stats"].pop("executor", None)
     return seconds, stats, json.dumps(report)
@@ -72,6 +93,7 @@ def compare(name: str, root: Path, args: list[str], workers: int, repeat: int, s
     }
     _, _, expected = timed(next(iter(columns.values())), root)   # warm the page cache and the imports
     runs: dict[str, list[float]] = {}
+    cpu: dict[str, list[tuple[float, float]]] = {}
     batches: dict[str, int] = {}
     for attempt in range(repeat):   # interleaved: a change in the machine's load hits every column alike
         for column, command in columns.items():
@@ -82,17 +104,22 @@ def compare(name: str, root: Path, args: list[str], workers: int, repeat: int, s
                 (root.parent / "expected.json").write_text(expected, encoding="utf-8")
                 (root.parent / "differs.json").write_text(report, encoding="utf-8")
                 raise SystemExit(f"{column}: the report differs from the local pool's (both in {root.parent})")
-            print(f"  {column}: {seconds:.2f} s (load {os.getloadavg()[0]:.1f})", flush=True)
+            print(f"  {column}: {seconds:.2f} s, CPU {stats['cpu']:.1f} s + clusters {stats['cluster_cpu']:.1f} s "
+                  f"(load {os.getloadavg()[0]:.1f})", flush=True)
             runs.setdefault(column, []).append(seconds)
+            cpu.setdefault(column, []).append((stats["cpu"], stats["cluster_cpu"]))
             batches[column] = int(stats.get("executor", {}).get("batches", 0))
     local = median(next(iter(runs.values())))
     print(f"\n{name}: {files} files, {size / 1e6:.0f} MB")
+    print("CPU s: the command's (with its own pool or LocalCluster); clusters: both running clusters' scheduler and "
+          "workers, busy or idle")
     print(f"{'engine (median of ' + str(repeat) + '; 1 worker: 1 run)':<52} {'seconds':>8} {'MB/s':>7} {'files/s':>8} "
-          f"{'tasks':>6} {'vs local':>9}")
+          f"{'tasks':>6} {'vs local':>9} {'CPU s':>6} {'clusters':>8}")
     for column, times in runs.items():
         seconds = median(times)
         print(f"{column:<52} {seconds:>8.2f} {size / 1e6 / seconds:>7.0f} {files / seconds:>8.0f} "
-              f"{batches[column]:>6} {seconds / local:>9.2f}")
+              f"{batches[column]:>6} {seconds / local:>9.2f} {median(c for c, _ in cpu[column]):>6.1f} "
+              f"{median(k for _, k in cpu[column]):>8.1f}")
 
 
 def main() -> int:
@@ -120,10 +147,10 @@ def main() -> int:
               f"load {os.getloadavg()[0]:.2f}")
         with cluster(args.workers) as running, cluster(1) as single:
             for name, root, command, files, nbytes in (
+                    ("verify, small files", small, ["verify"], args.small_files, args.small_files * 1024),
                     ("validate --deep, release", release, ["validate", "--profile", "mosmed", "--deep"], count,
                      size),
-                    ("verify, release", release, ["verify"], count, size),
-                    ("verify, small files", small, ["verify"], args.small_files, args.small_files * 1024)):
+                    ("verify, release", release, ["verify"], count, size)):
                 compare(name, root, command, args.workers, args.repeat, nbytes, files, running.scheduler_address,
                         single.scheduler_address)
         print(f"\nload after: {os.getloadavg()[0]:.2f}")

@@ -36,6 +36,7 @@ BATCH_ITEMS = 256             # run_batches' default: items in one task
 BATCH_BYTES = 8 << 20         # run_batches' default weight of one task when items are weighed (bytes to read)
 TASK_BATCH = 64               # on Dask, run_tasks' items per task at most (4 tasks a worker thread at least)
 DASK_BATCH_BYTES = 64 << 20   # on Dask, run_batches' weight of one task at least: the scheduler's load is per task
+DASK_BATCH_ITEMS = 2048       # on Dask, run_batches' items per task at least when a caller asks > BATCH_ITEMS
 ENGINES = ("local", "dask")
 
 _engine: DaskEngine | None = None   # the Dask back end while an engine("dask") block is open; None: the local pool
@@ -185,6 +186,8 @@ def run_batches(function: Callable[[list[T]], list[R]], items: Iterable[T], jobs
     seen = 0
     if _engine is not None:   # a task costs the scheduler ~1 ms whatever its size: 100 TB makes 1.5M, not 12M
         batch_bytes = max(batch_bytes, DASK_BATCH_BYTES)
+        if batch_size > BATCH_ITEMS:   # many tiny items (verify's small files): a task costs ~5-10 ms of CPU
+            batch_size = max(batch_size, DASK_BATCH_ITEMS)
 
     def counted() -> Iterator[list[T]]:
         nonlocal seen
