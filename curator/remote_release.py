@@ -22,10 +22,13 @@ from curator.io.card import card_from_text
 from curator.io.checksum_listings import SUM_FILES, sum_algorithm
 from curator.io.facts import Facts, Readme
 from curator.io.hashing import CHUNK
+from curator.io.identifiers import IdentifierList
 from curator.io.inventory import Entry
 from curator.io.manifest import Manifest, ManifestReadError, parse_manifest_bytes
 from curator.io.nifti import NiftiHeader, read_header
 from curator.io.payload import NiftiStream, Payload, StreamSource, scan_unit
+from curator.io.privacy_files import FileAudit, audit_file
+from curator.io.privacy_files_nifti import MAX_EXTENSIONS
 from curator.io.remote import (
     RangeFile,
     RemoteError,
@@ -199,11 +202,62 @@ def remote_headers(url: str, batch: list[tuple[str, int]]) -> list[NiftiHeader |
     return [remote_header(url, rel, size) for rel, size in batch]
 
 
+def _audit(store: Store, rel: str, size: int, identifiers: IdentifierList | None = None,
+           segments: dict[int, bytes] | None = None) -> FileAudit:
+    """The privacy audit's reading of one object (:func:`curator.io.privacy_files.audit_file`, the local reader):
+    a NIfTI object by blocks of ranged GETs, as its header is read (``segments``: bytes already fetched, shared
+    with the header's read or kept from the deep tier's stream); any other object through a buffer that reads what
+    the reader asks for, as a local file does."""
+    if rel.lower().endswith((".nii", ".nii.gz")):
+        shared = {} if segments is None else segments
+
+        def opener() -> IO[bytes]:
+            return cast("IO[bytes]", RangeFile(store, rel, size, segments=shared))
+    else:
+        def opener() -> IO[bytes]:
+            return io.BufferedReader(RangeFile(store, rel, size, greedy=True))
+    try:
+        return audit_file(local_root(store), rel, size, identifiers, opener)
+    except RemoteError as error:   # a store's error other than a missing object: the file's, as locally
+        return FileAudit("nifti" if rel.lower().endswith((".nii", ".nii.gz")) else "other",
+                         error=f"cannot read the file ({error})")
+
+
+def remote_audit_batch(url: str, identifiers: IdentifierList | None,
+                       batch: list[tuple[str, int]]) -> list[FileAudit]:
+    """The privacy audit of each (path, size) under ``url``, read by the worker itself. A function of plain data."""
+    store = open_store(url)
+    return [_audit(store, rel, size, identifiers) for rel, size in batch]
+
+
+def remote_nifti_batch(url: str, audit: bool, batch: list[tuple[str, int]]) -> list[tuple[NiftiHeader | str,
+                                                                                           FileAudit | None]]:
+    """The fast tier's reading of each NIfTI (path, size): its header (:func:`remote_header`) and, with ``audit``,
+    the privacy audit's reading of the same first bytes, each block fetched once for both."""
+    store = open_store(url)
+    results: list[tuple[NiftiHeader | str, FileAudit | None]] = []
+    for rel, size in batch:
+        segments: dict[int, bytes] = {}
+        try:
+            header: NiftiHeader | str = read_header(
+                local_root(store) / rel, opener=lambda: cast("IO[bytes]", RangeFile(store, rel, size,
+                                                                                   segments=segments)))
+        except ReadError as error:
+            header = str(error)
+        results.append((header, _audit(store, rel, size, segments=segments) if audit else None))
+    return results
+
+
 Unit = tuple[tuple[str, ...], tuple[tuple[str, ...], ...]]   # a deep-tier unit: its paths, each one's algorithms
 
 
-def _stream(store: Store, sizes: Mapping[str, int], path: Path, algorithms: list[str]) -> NiftiStream:
-    """A NIfTI object opened for the deep tier: streamed once from the store, its last four bytes fetched apart."""
+KEEP = MAX_EXTENSIONS + (64 << 10)   # bytes of each stream's start kept for the privacy audit (header, extensions)
+
+
+def _stream(store: Store, sizes: Mapping[str, int], kept: dict[str, StreamFile] | None, path: Path,
+            algorithms: list[str]) -> NiftiStream:
+    """A NIfTI object opened for the deep tier: streamed once from the store, its last four bytes fetched apart
+    (``kept``: where its stream is put, its first :data:`KEEP` bytes kept for the privacy audit)."""
     rel = path.relative_to(local_root(store)).as_posix()
     size = sizes[rel]
 
@@ -213,19 +267,32 @@ def _stream(store: Store, sizes: Mapping[str, int], path: Path, algorithms: list
         except RemoteError as error:
             raise OSError(str(error)) from error
 
-    handle = io.BufferedReader(StreamFile(store.stream(rel)), CHUNK)
-    return NiftiStream(path, algorithms, StreamSource(handle, size, last_four))
+    raw = StreamFile(store.stream(rel), KEEP if kept is not None else 0)
+    if kept is not None:
+        kept[rel] = raw
+    return NiftiStream(path, algorithms, StreamSource(io.BufferedReader(raw, CHUNK), size, last_four))
 
 
-def remote_scan_batch(url: str, batch: list[tuple[Unit, tuple[int, ...]]]) -> list[list[Payload | str]]:
+Scanned = tuple[list[Payload | str], list[FileAudit | None]]   # a unit's payloads, and its privacy audits
+
+
+def remote_scan_batch(url: str, batch: list[tuple[Unit, tuple[int, ...]]], audit: bool = False) -> list[Scanned]:
     """The deep tier's :func:`curator.io.payload.scan_unit` of each (unit, sizes) under ``url``, each object
-    streamed once by the worker itself. A function of plain data: any executor (a Dask worker) can run it."""
+    streamed once by the worker itself, and with ``audit`` the privacy audit's reading of each object, from the
+    first bytes of that stream (a GET only for what lies beyond them). A function of plain data: any executor (a
+    Dask worker) can run it."""
     store = open_store(url)
     root = local_root(store)
-    results = []
+    results: list[Scanned] = []
     for (unit, algorithms), sizes in batch:
-        opener = partial(_stream, store, dict(zip(unit, sizes, strict=True)))
-        results.append(scan_unit((root, unit, algorithms), opener))
+        kept: dict[str, StreamFile] | None = {} if audit else None
+        opener = partial(_stream, store, dict(zip(unit, sizes, strict=True)), kept)
+        payloads = scan_unit((root, unit, algorithms), opener)
+        audits: list[FileAudit | None] = [None] * len(unit)
+        if kept is not None:
+            audits = [_audit(store, rel, size, segments={0: bytes(kept[rel].prefix)} if rel in kept else None)
+                      for rel, size in zip(unit, sizes, strict=True)]
+        results.append((payloads, audits))
     return results
 
 
@@ -236,6 +303,7 @@ class RemoteRelease:
     def __init__(self, store: Store, entries: list[Entry], objects: dict[str, RemoteFile]) -> None:
         self.store, self.entries, self.objects = store, entries, objects
         self.root = local_root(store)
+        self.audited: dict[str, FileAudit] = {}   # NIfTI objects the privacy audit read with their header or stream
 
     @classmethod
     def open(cls, store: Store) -> RemoteRelease:
@@ -275,9 +343,11 @@ class RemoteRelease:
         except ReadError:
             return None
 
-    def facts(self, profile: Profile, *, deep: bool, jobs: int | None, progress: Progress | None = None) -> Facts:
+    def facts(self, profile: Profile, *, deep: bool, jobs: int | None, progress: Progress | None = None,
+              audit: bool = False) -> Facts:
         """Everything but the registry (validate.read_registries reads it through :meth:`read_document`) and the
-        digests (:meth:`digests`)."""
+        digests (:meth:`digests`); with ``audit``, the privacy audit of each NIfTI object read with its header (the
+        fast tier; the deep tier's :meth:`scan` reads it from the stream), kept for :meth:`audit`."""
         card = self.card()
         facts = Facts(root=self.root, profile=profile, languages=list(card.languages if card else profile.languages),
                       entries=self.entries, deep=deep, jobs=jobs)
@@ -298,10 +368,23 @@ class RemoteRelease:
         if deep:
             return facts   # the deep tier reads the headers in its one pass (:meth:`scan`)
         items = [(p, self.objects[p].size) for p in paths]
-        read = run_batches(partial(remote_headers, self.store.url), iter(items), jobs or HEADER_JOBS,
+        read = run_batches(partial(remote_nifti_batch, self.store.url, audit), iter(items), jobs or HEADER_JOBS,
                            batch_size=HEADER_BATCH, total=len(items), progress=progress)
-        facts.headers = dict(zip(paths, read, strict=True))
+        for path, (header, audited) in zip(paths, read, strict=True):
+            facts.headers[path] = header
+            if audited is not None:
+                self.audited[path] = audited
         return facts
+
+    def audit(self, items: list[tuple[str, int]], identifiers: IdentifierList | None, jobs: int | None,
+              progress: Progress | None = None) -> list[FileAudit]:
+        """The privacy audit of each (path, size), as :func:`curator.io.privacy_files.gather` runs it: the NIfTI
+        objects read with their headers or streams already, the others read now, by the workers, in batches."""
+        rest = [item for item in items if item[0] not in self.audited]
+        read = iter(run_batches(partial(remote_audit_batch, self.store.url, identifiers), iter(rest),
+                                jobs or HEADER_JOBS, weigh=lambda item: min(item[1], AUDIT_WEIGHT),
+                                batch_bytes=BATCH_BYTES, batch_size=HEADER_BATCH, total=len(rest), progress=progress))
+        return [self.audited[rel] if rel in self.audited else next(read) for rel, _ in items]
 
     def digests(self, manifests: list[Manifest], jobs: int | None, progress: Progress | None = None,
                 have: Iterable[str] = ()) -> tuple[dict[str, Digests], dict[str, dict[str, int]]]:
@@ -310,16 +393,24 @@ class RemoteRelease:
         objects = {p: f for p, f in self.objects.items() if p not in skip}
         return digests(self.store, manifests, objects, jobs, progress=progress)
 
-    def scan(self, units: list[Unit], jobs: int | None, progress: Progress | None = None) -> list[list[Payload | str]]:
-        """The deep tier of each unit (as validate's local scan), in batches of :data:`BATCH_BYTES`."""
+    def scan(self, units: list[Unit], jobs: int | None, progress: Progress | None = None,
+             audit: bool = False) -> list[list[Payload | str]]:
+        """The deep tier of each unit (as validate's local scan), in batches of :data:`BATCH_BYTES`; with
+        ``audit``, each object's privacy audit read from its stream, kept for :meth:`audit`."""
         items = [(unit, tuple(self.objects[p].size for p in unit[0])) for unit in units]
-        return list(run_batches(partial(remote_scan_batch, self.store.url), iter(items), jobs or READ_JOBS,
-                                weigh=lambda item: sum(item[1]), batch_bytes=BATCH_BYTES, batch_size=BATCH_FILES,
-                                total=len(items), progress=progress))
+        scanned = run_batches(partial(remote_scan_batch, self.store.url, audit=audit), iter(items),
+                              jobs or READ_JOBS, weigh=lambda item: sum(item[1]), batch_bytes=BATCH_BYTES,
+                              batch_size=BATCH_FILES, total=len(items), progress=progress)
+        results = []
+        for (unit, _), (payloads, audits) in zip(units, scanned, strict=True):
+            self.audited.update({rel: a for rel, a in zip(unit, audits, strict=True) if a is not None})
+            results.append(payloads)
+        return results
 
 
 HEADER_JOBS = 16   # header tasks at once (each header a ranged GET or two: waiting on the network, not the CPU)
 HEADER_BATCH = 8   # headers a task reads
+AUDIT_WEIGHT = 512 << 10   # what the privacy audit reads of one object at most, about (a PDF's two 256 KiB ends)
 
 
 def _http_names(store: Store) -> list[str]:

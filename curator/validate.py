@@ -361,23 +361,28 @@ def _validate_url(url: str, options: ValidateOptions, started: float) -> Report:
         raise OptionsError(f"{url}: the {profile.name} profile is read from a local copy only; on a URL curator "
                            "validates MosMed-style (NIfTI) releases")
     profile = _tuned(profile, options, config)
+    # the privacy audit reads what it reads locally, by ranged GETs (a NIfTI object's with its header or stream)
+    audit = "curator.io.privacy_files:gather" in readers_needed(selection.keeps)
     facts = release.facts(profile, deep=options.deep, jobs=options.jobs,
-                          progress=_phase(options.progress, "headers"))
+                          progress=_phase(options.progress, "headers"), audit=audit)
     if options.deep:   # each NIfTI object streamed once through the local deep tier, its digests taken on the way
         nifti_paths = [p for p in facts.files if p.endswith((".nii", ".nii.gz"))]
         _scan_payloads(facts, nifti_paths, options.jobs, options.progress,
-                       partial(release.scan, jobs=options.jobs, progress=_phase(options.progress, "deep")))
+                       partial(release.scan, jobs=options.jobs, progress=_phase(options.progress, "deep"),
+                               audit=audit))
+    if audit:
+        from curator.io import privacy_files
+
+        privacy_files.gather(facts, partial(release.audit, jobs=options.jobs,
+                                            progress=_phase(options.progress, "privacy")))
     read_registries(facts, read=release.read_document)
     checked_by: dict[str, dict[str, int]] = {}
     if options.checksums and selection.keeps("CHECKSUM_MISMATCH"):   # digests only when a check judges them
         digests, checked_by = release.digests(facts.manifests, options.jobs,
                                               progress=_phase(options.progress, "checksums"), have=facts.payloads)
         facts.digests.update(digests)
-    # the privacy readers need local files: the report says the audit did not run rather than look clean
-    unaudited = ([make_finding("PHI_AUDIT_INCOMPLETE", "", variant="not_run", url=store.url)]
-                 if selection.keeps("PHI_AUDIT_INCOMPLETE") else [])
     report = _report(release.root, profile, facts, options, selection, config, "", started, None,
-                     {"checked_by": checked_by} if checked_by else {}, unaudited)
+                     {"checked_by": checked_by} if checked_by else {})
     return report.model_copy(update={"root": store.url})
 
 
