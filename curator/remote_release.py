@@ -10,10 +10,10 @@ themselves, bytes never pass through the caller.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from functools import partial
 from pathlib import Path
-from typing import IO, cast
+from typing import IO, BinaryIO, cast
 
 from curator.errors import OptionsError, RunError
 from curator.executor import Progress, run_batches
@@ -26,6 +26,8 @@ from curator.io.identifiers import IdentifierList
 from curator.io.inventory import Entry
 from curator.io.manifest import Manifest, ManifestReadError, parse_manifest_bytes
 from curator.io.nifti import NiftiHeader, read_header
+from curator.io.dicom import HEAD_BYTES
+from curator.io.dicom_audit import AuditedFile, audit_task
 from curator.io.payload import NiftiStream, Payload, StreamSource, scan_unit
 from curator.io.privacy_files import FileAudit, audit_file
 from curator.io.privacy_files_nifti import MAX_EXTENSIONS
@@ -230,6 +232,19 @@ def remote_audit_batch(url: str, identifiers: IdentifierList | None,
     return [_audit(store, rel, size, identifiers) for rel, size in batch]
 
 
+def _dicom_opener(store: Store, rel: str, size: int) -> Callable[[], BinaryIO]:
+    return lambda: io.BufferedReader(RangeFile(store, rel, size, greedy=True), HEAD_BYTES)
+
+
+def remote_dicom_batch(url: str, batch: list[tuple[str, int]]) -> list[AuditedFile | str | None]:
+    """The DICOM privacy audit's reading (:func:`curator.io.dicom_audit.audit_task`, the local reader) of each
+    (path, size) under ``url``: the first :data:`~curator.io.dicom.HEAD_BYTES` say whether it is DICOM, a DICOM
+    object is read up to its pixel data and after it, by ranged GETs. A function of plain data."""
+    store = open_store(url)
+    root = local_root(store)
+    return [audit_task((root, rel), _dicom_opener(store, rel, size), size) for rel, size in batch]
+
+
 def remote_nifti_batch(url: str, audit: bool, batch: list[tuple[str, int]]) -> list[tuple[NiftiHeader | str,
                                                                                            FileAudit | None]]:
     """The fast tier's reading of each NIfTI (path, size): its header (:func:`remote_header`) and, with ``audit``,
@@ -385,6 +400,14 @@ class RemoteRelease:
                                 jobs or HEADER_JOBS, weigh=lambda item: min(item[1], AUDIT_WEIGHT),
                                 batch_bytes=BATCH_BYTES, batch_size=HEADER_BATCH, total=len(rest), progress=progress))
         return [self.audited[rel] if rel in self.audited else next(read) for rel, _ in items]
+
+    def dicom_audit(self, paths: list[str], jobs: int | None,
+                    progress: Progress | None = None) -> Iterable[AuditedFile | str | None]:
+        """The DICOM privacy audit of each path, as :func:`curator.io.dicom_audit.gather` runs it: by the workers."""
+        items = [(p, self.objects[p].size) for p in paths]
+        return run_batches(partial(remote_dicom_batch, self.store.url), iter(items), jobs or HEADER_JOBS,
+                           weigh=lambda item: min(item[1], AUDIT_WEIGHT), batch_bytes=BATCH_BYTES,
+                           batch_size=HEADER_BATCH, total=len(items), progress=progress)
 
     def digests(self, manifests: list[Manifest], jobs: int | None, progress: Progress | None = None,
                 have: Iterable[str] = ()) -> tuple[dict[str, Digests], dict[str, dict[str, int]]]:

@@ -356,13 +356,14 @@ def _validate_url(url: str, options: ValidateOptions, started: float) -> Report:
     if profile is None:
         finding = make_finding("LAYOUT_UNRECOGNISED", "", profiles=", ".join(sorted(load_profiles())))
         report = finish_report(release.root, None, [finding], None, started, options.fail_on or Severity.error)
-        return report.model_copy(update={"root": store.url})
+        return report.model_copy(update={"root": url})   # the URL as typed (the contract)
     if profile.gatherer:
         raise OptionsError(f"{url}: the {profile.name} profile is read from a local copy only; on a URL curator "
                            "validates MosMed-style (NIfTI) releases")
     profile = _tuned(profile, options, config)
     # the privacy audit reads what it reads locally, by ranged GETs (a NIfTI object's with its header or stream)
-    audit = "curator.io.privacy_files:gather" in readers_needed(selection.keeps)
+    readers = readers_needed(selection.keeps)
+    audit = "curator.io.privacy_files:gather" in readers
     facts = release.facts(profile, deep=options.deep, jobs=options.jobs,
                           progress=_phase(options.progress, "headers"), audit=audit)
     if options.deep:   # each NIfTI object streamed once through the local deep tier, its digests taken on the way
@@ -370,6 +371,11 @@ def _validate_url(url: str, options: ValidateOptions, started: float) -> Report:
         _scan_payloads(facts, nifti_paths, options.jobs, options.progress,
                        partial(release.scan, jobs=options.jobs, progress=_phase(options.progress, "deep"),
                                audit=audit))
+    if "curator.io.dicom_audit:gather" in readers:   # the DICOM objects' audit (a stray .dcm in a NIfTI release)
+        from curator.io import dicom_audit
+
+        dicom_audit.gather(facts, partial(release.dicom_audit, jobs=options.jobs,
+                                          progress=_phase(options.progress, "dicom audit")))
     if audit:
         from curator.io import privacy_files
 
@@ -383,7 +389,7 @@ def _validate_url(url: str, options: ValidateOptions, started: float) -> Report:
         facts.digests.update(digests)
     report = _report(release.root, profile, facts, options, selection, config, "", started, None,
                      {"checked_by": checked_by} if checked_by else {})
-    return report.model_copy(update={"root": store.url})
+    return report.model_copy(update={"root": url})   # the URL as typed (the contract)
 
 
 def _report(root: Path, profile: Profile, facts: Facts, options: ValidateOptions, selection: _Selection,

@@ -16,6 +16,8 @@ import pytest
 
 from curator.io.remote import RemoteError, open_store, unsafe_key
 from tests.factories import damage_three_ways, flip_byte
+from tests.dicom_privacy_factories import write_planted
+from tests.privacy_files_factories import name_in_nifti
 from tests.hostile import run_bounded
 from tests.reports import validate_report
 from tests.servers import S3_ENVIRONMENT, HangingServer, S3Server, upload_folder
@@ -24,17 +26,12 @@ STUDY = "studies/CT-1/study_0003.nii.gz"
 
 
 def normalised(report: dict[str, Any]) -> dict[str, Any]:
-    """The report without what differs by where the release is: its root, the time, and (for a URL) how the
-    manifests' digests were had (``stats.checked_by``)."""
+    """The report without what differs by where the release is: its root (the URL as typed, or the folder), and the
+    stats that describe the run: the time, the hash cache (local), how the manifests' digests were had (URL)."""
     copy = json.loads(json.dumps(report))
     copy["root"] = None
     for key in ("seconds", "checked_by", "cache"):
         copy["stats"].pop(key, None)
-    # a URL report says that the privacy audit did not run (one warning on the root): the one finding a local
-    # report cannot have; asserted where it matters (test_a_url_report_says_the_privacy_audit_did_not_run)
-    kept = [f for f in copy["findings"] if f["context"].get("variant") != "not_run"]
-    copy["counts"]["warning"] -= len(copy["findings"]) - len(kept)
-    copy["findings"] = kept
     return copy
 
 
@@ -87,16 +84,57 @@ def test_a_release_in_s3_gives_the_local_report(built_release: Path, s3_environm
     assert remote["stats"]["files"] == local["stats"]["files"] > 20
 
 
-def test_a_url_report_says_the_privacy_audit_did_not_run(built_release: Path, s3_environment: S3Server) -> None:
-    """The privacy readers need local files; a URL report must not look cleaner than a local one without saying so."""
-    upload_folder(s3_environment.client(), "unaudited", built_release, "release/")
-    remote = validate_report("s3://unaudited/release", exit_code=0)
-    unaudited = [f for f in remote["findings"] if f["code"] == "PHI_AUDIT_INCOMPLETE"]
-    assert [(f["path"], f["severity"], f["context"]) for f in unaudited] == [
-        ("", "warning", {"variant": "not_run", "url": "s3://unaudited/release"})]
-    assert unaudited[0]["message"].startswith("The release at s3://unaudited/release was not audited")
-    quiet = validate_report("s3://unaudited/release", "--ignore", "PHI_AUDIT_INCOMPLETE", exit_code=0)
-    assert "PHI_AUDIT_INCOMPLETE" not in {f["code"] for f in quiet["findings"]}
+PLANTED = "studies/CT-1/study_0003.nii.gz"   # a patient's name in its descrip and a DICOM header extension
+STRAY = "extra/IM0001"   # a DICOM slice that keeps its patient's identity (no suffix: the release stays MosMed-style)
+
+
+def damaged_with_names(release: Path) -> Path:
+    """The damaged release (three kinds of damage) with privacy defects that only the privacy audit finds: a name
+    in a NIfTI header, and a stray identifying DICOM file (listed in SHA256SUMS, so an HTTP base shows it too)."""
+    import hashlib
+
+    damage_three_ways(release)
+    name_in_nifti(release / PLANTED)
+    [written] = write_planted(release / "extra", count=1)
+    stray = written.rename(release / STRAY)
+    with (release / "SHA256SUMS").open("a", encoding="utf-8", newline="\n") as sums:
+        sums.write(f"{hashlib.sha256(stray.read_bytes()).hexdigest()}  {STRAY}\n")
+    return release
+
+
+def test_the_privacy_audit_runs_on_a_url_as_locally(release: Path, s3_environment: S3Server,
+                                                    range_server: Any) -> None:
+    """Issue 16: the same damaged release gives the same JSON report locally and by URL, fast and --deep, the privacy
+    audit included; only the root and the run's stats differ. The fast tier still reads a small part of each NIfTI
+    object (its header and extensions, for both readers at once), the deep tier each object once."""
+    damaged_with_names(release)
+    upload_folder(s3_environment.client(), "audited", release, "release/")
+    shutil.copytree(release, range_server.folder, dirs_exist_ok=True)
+    sizes = {p.relative_to(release).as_posix(): p.stat().st_size for p in release.rglob("*") if p.is_file()}
+    nifti = sorted(p for p in sizes if p.endswith(".nii.gz"))
+
+    def fetched(*args: str) -> tuple[dict[str, Any], dict[str, int]]:
+        s3_environment.reset()
+        report = validate_report("s3://audited/release", *args, exit_code=1)
+        by_key = s3_environment.counters()["by_key"]
+        return report, {p: by_key.get(f"/audited/release/{p}", 0) for p in nifti}
+
+    _, unaudited = fetched("--ignore", "privacy")
+    for deep in ((), ("--deep",)):
+        local = validate_report(release, *deep, "--no-cache", exit_code=1)
+        assert {("PHI_NIFTI_TEXT", PLANTED), ("PHI_NIFTI_EXTENSION", PLANTED), ("PHI_DICOM_ELEMENT", STRAY),
+                ("IMAGE_TRUNCATED", "studies/CT-2/study_0006.nii.gz"), ("CHECKSUM_MISMATCH", "LICENSE")} <= set(
+            codes(local))
+        remote, read = fetched(*deep)
+        assert remote["root"] == "s3://audited/release"
+        assert normalised(remote) == normalised(local)
+        if deep:   # each object once, plus the 4 bytes of its gzip ISIZE: the audit read the stream's first bytes
+            assert {p: read[p] - sizes[p] for p in nifti} == {p: 4 for p in nifti}
+        else:      # the audit reads the header's blocks, which the header reader fetched: no more bytes
+            assert read == unaudited
+        http = validate_report(range_server.url, *deep, exit_code=1)
+        assert http["root"] == range_server.url
+        assert normalised(http) == normalised(local)
 
 
 def test_a_damaged_object_is_named_as_locally(release: Path, s3_environment: S3Server) -> None:
@@ -255,9 +293,10 @@ def test_the_fast_tier_fetches_under_2_percent_of_a_1110_study_release(tmp_path:
     measured = fast_tier_in_s3(tmp_path, s3_environment)
     report = measured["report"]
     assert measured["studies"] == 1110
-    # SHA256SUMS and MD5SUMS name the corrupted object; the root's warning says the privacy audit did not run
+    # SHA256SUMS and MD5SUMS name the corrupted object; the privacy audit (which ran) finds nothing
     assert sorted((f.code, f.path) for f in report.findings) == [
-        ("CHECKSUM_MISMATCH", CORRUPTED), ("CHECKSUM_MISMATCH", CORRUPTED), ("PHI_AUDIT_INCOMPLETE", "")]
+        ("CHECKSUM_MISMATCH", CORRUPTED), ("CHECKSUM_MISMATCH", CORRUPTED)]
+    assert measured["fetched"]["README_EN.pdf"] > 0     # the audit read the PDFs' properties (nothing else reads them)
     data_files = measured["studies"] + 50   # the studies and the masks; the documents are listed besides
     by_store = {name: counts["store checksum"] for name, counts in report.stats.model_extra["checked_by"].items()}
     assert by_store["SHA256SUMS"] > data_files and by_store["MD5SUMS"] > data_files

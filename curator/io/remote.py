@@ -377,6 +377,7 @@ class RangeFile(io.RawIOBase):
                  segments: dict[int, bytes] | None = None) -> None:
         super().__init__()
         self.store, self.rel, self.size, self.position, self.greedy = store, rel, size, 0, greedy
+        self.name = rel   # as a file's: readers (pydicom) name what they read by it
         self.segments: dict[int, bytes] = {} if segments is None else segments   # start -> bytes fetched from there
 
     def readable(self) -> bool:
