@@ -92,14 +92,17 @@ def sum_file_names(store: Store, against: str | None) -> list[str]:
     return list(SUM_FILES)
 
 
-def read_sum_file(store: Store, root: Path, name: str, size: int) -> Manifest:
-    """One sum file of the store, parsed (its algorithm from its name, as locally)."""
+def read_sum_file(store: Store, root: Path, name: str, size: int, kept: dict[str, bytes] | None = None) -> Manifest:
+    """One sum file of the store, parsed (its algorithm from its name, as locally); its bytes put in ``kept`` when
+    they are no more than :data:`TEXT_LIMIT` (the privacy audit reads them from there)."""
     try:
         data = store.read_small(name, MANIFEST_LIMIT, size)
     except TooLargeError as error:
         raise ManifestReadError(str(error)) from error
     except FileNotFoundError as error:
         raise ManifestReadError(f"{name} is gone from the store") from error
+    if kept is not None and len(data) <= TEXT_LIMIT:
+        kept[name] = data
     manifest = parse_manifest_bytes(data, root / name, sum_algorithm(name))
     manifest.accounts_for = frozenset({name})
     return manifest
@@ -217,7 +220,7 @@ def _audit(store: Store, rel: str, size: int, identifiers: IdentifierList | None
             return cast("IO[bytes]", RangeFile(store, rel, size, segments=shared))
     else:
         def opener() -> IO[bytes]:
-            return io.BufferedReader(RangeFile(store, rel, size, greedy=True))
+            return io.BufferedReader(RangeFile(store, rel, size, greedy=True, segments=segments))
     try:
         return audit_file(local_root(store), rel, size, identifiers, opener)
     except RemoteError as error:   # a store's error other than a missing object: the file's, as locally
@@ -232,8 +235,9 @@ def remote_audit_batch(url: str, identifiers: IdentifierList | None,
     return [_audit(store, rel, size, identifiers) for rel, size in batch]
 
 
-def _dicom_opener(store: Store, rel: str, size: int) -> Callable[[], BinaryIO]:
-    return lambda: io.BufferedReader(RangeFile(store, rel, size, greedy=True), HEAD_BYTES)
+def _dicom_opener(store: Store, rel: str, size: int, kept: bytes | None = None) -> Callable[[], BinaryIO]:
+    segments = None if kept is None else {0: kept}
+    return lambda: io.BufferedReader(RangeFile(store, rel, size, greedy=True, segments=segments), HEAD_BYTES)
 
 
 def remote_dicom_batch(url: str, batch: list[tuple[str, int]]) -> list[AuditedFile | str | None]:
@@ -319,6 +323,7 @@ class RemoteRelease:
         self.store, self.entries, self.objects = store, entries, objects
         self.root = local_root(store)
         self.audited: dict[str, FileAudit] = {}   # NIfTI objects the privacy audit read with their header or stream
+        self.kept: dict[str, bytes] = {}   # documents read whole (README, LICENSE, card, registry): audited from these
 
     @classmethod
     def open(cls, store: Store) -> RemoteRelease:
@@ -334,7 +339,10 @@ class RemoteRelease:
         found = self.objects.get(rel)
         if found is None:
             raise FileNotFoundError(rel)
-        return self.store.read_small(rel, limit, found.size)
+        data = self.store.read_small(rel, limit, found.size)
+        if len(data) <= TEXT_LIMIT:
+            self.kept[rel] = data
+        return data
 
     def read_document(self, path: Path, limit: int) -> bytes:
         """:meth:`read` of a file named by its path under :attr:`root` (as the registry reader names it)."""
@@ -376,7 +384,8 @@ class RemoteRelease:
         for name in profile.manifests:
             if name in self.objects:
                 try:
-                    facts.manifests.append(read_sum_file(self.store, self.root, name, self.objects[name].size))
+                    facts.manifests.append(read_sum_file(self.store, self.root, name, self.objects[name].size,
+                                                         self.kept))
                 except ManifestReadError as error:
                     facts.manifest_errors[name] = str(error)
         paths = [p for p in facts.files if p.endswith((".nii", ".nii.gz"))]
@@ -395,6 +404,9 @@ class RemoteRelease:
               progress: Progress | None = None) -> list[FileAudit]:
         """The privacy audit of each (path, size), as :func:`curator.io.privacy_files.gather` runs it: the NIfTI
         objects read with their headers or streams already, the others read now, by the workers, in batches."""
+        for rel, size in items:   # the documents this process read whole already: from their bytes, no GET
+            if rel in self.kept and rel not in self.audited:
+                self.audited[rel] = _audit(self.store, rel, size, identifiers, {0: self.kept[rel]})
         rest = [item for item in items if item[0] not in self.audited]
         read = iter(run_batches(partial(remote_audit_batch, self.store.url, identifiers), iter(rest),
                                 jobs or HEADER_JOBS, weigh=lambda item: min(item[1], AUDIT_WEIGHT),
@@ -403,11 +415,16 @@ class RemoteRelease:
 
     def dicom_audit(self, paths: list[str], jobs: int | None,
                     progress: Progress | None = None) -> Iterable[AuditedFile | str | None]:
-        """The DICOM privacy audit of each path, as :func:`curator.io.dicom_audit.gather` runs it: by the workers."""
-        items = [(p, self.objects[p].size) for p in paths]
-        return run_batches(partial(remote_dicom_batch, self.store.url), iter(items), jobs or HEADER_JOBS,
-                           weigh=lambda item: min(item[1], AUDIT_WEIGHT), batch_bytes=BATCH_BYTES,
-                           batch_size=HEADER_BATCH, total=len(items), progress=progress)
+        """The DICOM privacy audit of each path, as :func:`curator.io.dicom_audit.gather` runs it: by the workers
+        (the documents this process read whole already: from their bytes)."""
+        root = self.root
+        kept = {p: audit_task((root, p), _dicom_opener(self.store, p, len(self.kept[p]), self.kept[p]),
+                              len(self.kept[p])) for p in paths if p in self.kept}
+        items = [(p, self.objects[p].size) for p in paths if p not in kept]
+        read = iter(run_batches(partial(remote_dicom_batch, self.store.url), iter(items), jobs or HEADER_JOBS,
+                                weigh=lambda item: min(item[1], AUDIT_WEIGHT), batch_bytes=BATCH_BYTES,
+                                batch_size=HEADER_BATCH, total=len(items), progress=progress))
+        return [kept[p] if p in kept else next(read) for p in paths]
 
     def digests(self, manifests: list[Manifest], jobs: int | None, progress: Progress | None = None,
                 have: Iterable[str] = ()) -> tuple[dict[str, Digests], dict[str, dict[str, int]]]:

@@ -371,6 +371,7 @@ def _validate_url(url: str, options: ValidateOptions, started: float) -> Report:
         _scan_payloads(facts, nifti_paths, options.jobs, options.progress,
                        partial(release.scan, jobs=options.jobs, progress=_phase(options.progress, "deep"),
                                audit=audit))
+    read_registries(facts, read=release.read_document)
     if "curator.io.dicom_audit:gather" in readers:   # the DICOM objects' audit (a stray .dcm in a NIfTI release)
         from curator.io import dicom_audit
 
@@ -381,7 +382,6 @@ def _validate_url(url: str, options: ValidateOptions, started: float) -> Report:
 
         privacy_files.gather(facts, partial(release.audit, jobs=options.jobs,
                                             progress=_phase(options.progress, "privacy")))
-    read_registries(facts, read=release.read_document)
     checked_by: dict[str, dict[str, int]] = {}
     if options.checksums and selection.keeps("CHECKSUM_MISMATCH"):   # digests only when a check judges them
         digests, checked_by = release.digests(facts.manifests, options.jobs,
