@@ -13,21 +13,21 @@ import io
 from collections.abc import Callable, Iterable, Mapping
 from functools import partial
 from pathlib import Path
-from typing import IO, BinaryIO, cast
+from typing import BinaryIO, cast
 
 from curator.errors import OptionsError, RunError
 from curator.executor import Progress, run_batches
 from curator.io import ReadError
 from curator.io.card import card_from_text
 from curator.io.checksum_listings import SUM_FILES, sum_algorithm
+from curator.io.dicom import HEAD_BYTES
+from curator.io.dicom_audit import AuditedFile, audit_task
 from curator.io.facts import Facts, Readme
 from curator.io.hashing import CHUNK
 from curator.io.identifiers import IdentifierList
 from curator.io.inventory import Entry
 from curator.io.manifest import Manifest, ManifestReadError, parse_manifest_bytes
 from curator.io.nifti import NiftiHeader, read_header
-from curator.io.dicom import HEAD_BYTES
-from curator.io.dicom_audit import AuditedFile, audit_task
 from curator.io.payload import NiftiStream, Payload, StreamSource, scan_unit
 from curator.io.privacy_files import FileAudit, audit_file
 from curator.io.privacy_files_nifti import MAX_EXTENSIONS
@@ -192,12 +192,19 @@ READ_JOBS = 8   # objects streamed at once (waiting on the network more than has
 TEXT_LIMIT = 4 << 20    # a README, LICENSE or card larger than this is not read (as locally: validate.MAX_TEXT)
 
 
-def remote_header(url: str, rel: str, size: int) -> NiftiHeader | str:
+def _blocks(store: Store, rel: str, size: int, segments: dict[int, bytes] | None = None) -> Callable[[], BinaryIO]:
+    """Opens views of one object read by blocks of ranged GETs, sharing what any of them fetched (``segments``)."""
+    shared = {} if segments is None else segments
+    return lambda: cast("BinaryIO", RangeFile(store, rel, size, segments=shared))
+
+
+def remote_header(url: str, rel: str, size: int, segments: dict[int, bytes] | None = None) -> NiftiHeader | str:
     """A NIfTI object's header from ranged reads of its first bytes and its last four (the gzip ISIZE), by the same
-    reader as a local file's; or why it cannot be read. A function of plain data: any worker can run it."""
+    reader as a local file's; or why it cannot be read. A function of plain data: any worker can run it.
+    ``segments``: where the blocks fetched are kept (for the privacy audit's reading of the same bytes)."""
     store = open_store(url)
     try:
-        return read_header(local_root(store) / rel, opener=lambda: cast("IO[bytes]", RangeFile(store, rel, size)))
+        return read_header(local_root(store) / rel, opener=_blocks(store, rel, size, segments))
     except ReadError as error:
         return str(error)
 
@@ -213,14 +220,8 @@ def _audit(store: Store, rel: str, size: int, identifiers: IdentifierList | None
     a NIfTI object by blocks of ranged GETs, as its header is read (``segments``: bytes already fetched, shared
     with the header's read or kept from the deep tier's stream); any other object through a buffer that reads what
     the reader asks for, as a local file does."""
-    if rel.lower().endswith((".nii", ".nii.gz")):
-        shared = {} if segments is None else segments
-
-        def opener() -> IO[bytes]:
-            return cast("IO[bytes]", RangeFile(store, rel, size, segments=shared))
-    else:
-        def opener() -> IO[bytes]:
-            return io.BufferedReader(RangeFile(store, rel, size, greedy=True, segments=segments))
+    opener = _blocks(store, rel, size, segments) if rel.lower().endswith((".nii", ".nii.gz")) else (
+        lambda: io.BufferedReader(RangeFile(store, rel, size, greedy=True, segments=segments)))
     try:
         return audit_file(local_root(store), rel, size, identifiers, opener)
     except RemoteError as error:   # a store's error other than a missing object: the file's, as locally
@@ -257,12 +258,7 @@ def remote_nifti_batch(url: str, audit: bool, batch: list[tuple[str, int]]) -> l
     results: list[tuple[NiftiHeader | str, FileAudit | None]] = []
     for rel, size in batch:
         segments: dict[int, bytes] = {}
-        try:
-            header: NiftiHeader | str = read_header(
-                local_root(store) / rel, opener=lambda: cast("IO[bytes]", RangeFile(store, rel, size,
-                                                                                   segments=segments)))
-        except ReadError as error:
-            header = str(error)
+        header = remote_header(url, rel, size, segments)
         results.append((header, _audit(store, rel, size, segments=segments) if audit else None))
     return results
 

@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 
 from curator.io.remote import RemoteError, open_store, unsafe_key
-from tests.factories import damage_three_ways, flip_byte
 from tests.dicom_privacy_factories import write_planted
-from tests.privacy_files_factories import name_in_nifti
+from tests.factories import damage_three_ways, flip_byte
 from tests.hostile import run_bounded
+from tests.privacy_files_factories import name_in_nifti
 from tests.reports import validate_report
 from tests.servers import S3_ENVIRONMENT, HangingServer, S3Server, upload_folder
 
@@ -255,7 +255,13 @@ def test_usage_errors_on_urls_are_exit_2(tmp_path: Path) -> None:
 
 def test_an_object_gone_mid_run_is_a_finding_not_a_crash(built_release: Path, s3_environment: S3Server) -> None:
     from curator.io.remote import hash_remote_batch
-    from curator.remote_release import RemoteRelease, remote_header, remote_scan_batch
+    from curator.remote_release import (
+        RemoteRelease,
+        remote_audit_batch,
+        remote_dicom_batch,
+        remote_header,
+        remote_scan_batch,
+    )
 
     client = s3_environment.client()
     upload_folder(client, "vanishing", built_release)
@@ -264,8 +270,18 @@ def test_an_object_gone_mid_run_is_a_finding_not_a_crash(built_release: Path, s3
     client.delete_object(Bucket="vanishing", Key=STUDY)      # listed, then gone (a 404 on the next GET)
     assert "cannot open the file" in str(remote_header("s3://vanishing", STUDY, size))
     assert hash_remote_batch("s3://vanishing", [(STUDY, ("sha256",))]) == ["the object is gone from the store"]
-    [[deep]] = remote_scan_batch("s3://vanishing", [(((STUDY,), (("sha256",),)), (size,))])
+    [([deep], [audit])] = remote_scan_batch("s3://vanishing", [(((STUDY,), (("sha256",),)), (size,))], audit=True)
     assert isinstance(deep, str) and deep.startswith("cannot read the file")
+    assert audit is not None and audit.kind == "nifti" and audit.error is not None   # as locally: IMAGE_UNREADABLE's
+    [other] = remote_audit_batch("s3://vanishing", None, [("dataset.yaml", 10)])
+    [dicom] = remote_dicom_batch("s3://vanishing", [("LICENSE", 10)])
+    client.delete_object(Bucket="vanishing", Key="dataset.yaml")
+    client.delete_object(Bucket="vanishing", Key="LICENSE")
+    assert other.kind == "yaml" and other.error is None   # read before it went
+    assert dicom is None                                   # not DICOM
+    [gone] = remote_audit_batch("s3://vanishing", None, [("dataset.yaml", 10)])
+    assert gone.kind == "yaml" and gone.error is not None and gone.error.startswith("cannot read the file")
+    assert remote_dicom_batch("s3://vanishing", [("LICENSE", 10)]) == [None]   # unopenable, not named DICOM: as locally
 
 
 def test_diff_compares_a_bucket_with_a_folder(release: Path, s3_environment: S3Server) -> None:

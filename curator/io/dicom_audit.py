@@ -375,10 +375,8 @@ def _tail(handle: BinaryIO, ds: Dataset, syntax: str, notes: list[str]) -> Datas
     if why:
         notes.append(f"elements after the pixel data were not read: {why}")
         return None
-    position = handle.tell()
-    size = handle.seek(0, io.SEEK_END)   # not fstat: an object in a store (read by ranges) has no descriptor
-    handle.seek(position)
-    rest = size - position
+    position = handle.tell()   # the size by seeking, not fstat: an object in a store (read by ranges) has no descriptor
+    rest = handle.seek(0, io.SEEK_END) - handle.seek(position)
     if rest <= 0:
         return None
     if rest > MAX_TAIL:
@@ -415,18 +413,9 @@ def _parse(path: Path, marked: bool, opener: Callable[[], BinaryIO] | None = Non
 
 def audit_file(root: Path, rel: str, opener: Callable[[], BinaryIO] | None = None,
                size: int | None = None) -> AuditedFile | str | None:
-    """The audit's view of one file: None when it is not DICOM, a reason when it cannot be read. ``opener`` and
-    ``size``: a file that is not local (an object in a store, read by ranges: curator.remote_release)."""
+    """The audit's view of one file: None when it is not DICOM, a reason when it cannot be read (or an object's)."""
     path = root / rel
-    if opener is None:
-        kind = dicom_files.dicom_kind(path)   # from the first bytes only: a large file of zeros is never parsed
-    else:
-        try:
-            with opener() as handle:
-                kind = dicom_files.dicom_head(handle.read(dicom_files.HEAD_BYTES))
-        except OSError:
-            kind = False
-    size_of = (lambda: path.stat().st_size) if size is None else (lambda: size)
+    kind = dicom_files.dicom_kind(path, opener)   # from the first bytes only: a large file of zeros is never parsed
     if kind == dicom_files.NO_META:
         return dicom_files.NO_META_REASON
     marked = None if kind is False else kind == dicom_files.PART10
@@ -435,13 +424,13 @@ def audit_file(root: Path, rel: str, opener: Callable[[], BinaryIO] | None = Non
     if not marked and not path.name.lower().endswith(DICOM_SUFFIXES):
         return None
     if not marked and kind != dicom_files.BARE:
-        return None if size_of() < 132 else (
+        return None if (path.stat().st_size if size is None else size) < 132 else (
             "it has no 'DICM' marker at byte 128 and does not parse as a DICOM data set")
     try:
         ds, notes = _parse(path, marked, opener)
     except Exception as error:
         if not marked:
-            return None if size_of() < 132 or not _named_dicom(path) else (
+            return None if (path.stat().st_size if size is None else size) < 132 or not _named_dicom(path) else (
                 "it has no 'DICM' marker at byte 128 and does not parse as a DICOM data set")
         return " ".join(str(error).split()) or type(error).__name__
     if not marked and not any((int(tag) >> 16) in (0x0008, 0x0010, 0x0020) for tag in list(ds.keys())):
@@ -491,15 +480,13 @@ def candidates(facts: Facts) -> tuple[list[str], int]:
 
 def gather(facts: Facts, run: Callable[[list[str]], Iterable[AuditedFile | str | None]] | None = None) -> None:
     """Audit-read every DICOM file of the release into ``facts.dicom_audit`` (taken from the profile dicom's
-    reader when it already read the audit in the same parse: :func:`read_together`). ``run``: how the candidates
-    are read when they are not local files (a release in object storage: curator.remote_release)."""
+    reader when it already read the audit in the same parse: :func:`read_together`; ``run``: objects in a store)."""
     if facts.dicom is not None and facts.dicom.audit is not None:
         facts.dicom_audit, facts.dicom.audit = facts.dicom.audit, None
         return
     started = time.perf_counter()
     paths, skipped = candidates(facts)
-    results = (run_tasks(audit_task, [(facts.root, rel) for rel in paths], facts.jobs) if run is None
-               else run(paths))
+    results = run(paths) if run else run_tasks(audit_task, [(facts.root, rel) for rel in paths], facts.jobs)
     facts.dicom_audit = _collect(facts, paths, skipped, results, started)
 
 

@@ -11,7 +11,16 @@ from pathlib import Path
 
 from curator.io.codestreams import JPEG_EOI, PNG_IEND, CodestreamError, jpeg_segments, last_eoi_end, png_chunks
 from curator.io.image_metadata import JPEG_APP_MARKERS, JPEG_COM, PNG_METADATA_CHUNKS, jpeg_metadata_segment
-from curator.io.privacy_files_records import MAX_ITEM, MAX_TEXT, FileAudit, Opener, Search, TextItem, open_file, printable
+from curator.io.privacy_files_records import (
+    MAX_ITEM,
+    MAX_TEXT,
+    FileAudit,
+    Opener,
+    Search,
+    TextItem,
+    open_file,
+    printable,
+)
 
 MAX_PNG_CHUNKS = 100000
 MAX_JPEG_READ = 16 << 20       # bytes of a JPEG walked for its segments (a CT slice is well under 1 MiB)
