@@ -42,6 +42,7 @@ from curator.io.remote import (
     open_store,
     unsafe_key,
 )
+from curator.io.slices import SliceHeader, read_slice
 from curator.models.card import DatasetCard
 from curator.models.profile import Profile
 
@@ -221,7 +222,7 @@ def _audit(store: Store, rel: str, size: int, identifiers: IdentifierList | None
     with the header's read or kept from the deep tier's stream); any other object through a buffer that reads what
     the reader asks for, as a local file does."""
     opener = _blocks(store, rel, size, segments) if rel.lower().endswith((".nii", ".nii.gz")) else (
-        lambda: io.BufferedReader(RangeFile(store, rel, size, greedy=True, segments=segments)))
+        lambda: io.BufferedReader(RangeFile(store, rel, size, greedy=True, segments=segments)))   # as _buffered
     try:
         return audit_file(local_root(store), rel, size, identifiers, opener)
     except RemoteError as error:   # a store's error other than a missing object: the file's, as locally
@@ -248,6 +249,21 @@ def remote_dicom_batch(url: str, batch: list[tuple[str, int]]) -> list[AuditedFi
     store = open_store(url)
     root = local_root(store)
     return [audit_task((root, rel), _dicom_opener(store, rel, size), size) for rel, size in batch]
+
+
+def _buffered(store: Store, rel: str, size: int) -> Callable[[], BinaryIO]:
+    """Opens an object through a buffer that reads what the reader asks for, as a local file does."""
+    return lambda: io.BufferedReader(RangeFile(store, rel, size, greedy=True))
+
+
+def remote_slices_batch(url: str, deep: bool, batch: list[tuple[str, bool, int]]) -> list[SliceHeader | str]:
+    """Profile slices: :func:`curator.io.slices.read_slice` (the local reader) of each (path, count its values,
+    size) under ``url``: the header's first bytes by ranged GETs; with ``deep``, the object read whole to decode it,
+    as locally. A function of plain data."""
+    store = open_store(url)
+    root = local_root(store)
+    return [read_slice(root / rel, decode=deep, count=count, opener=_buffered(store, rel, size))
+            for rel, count, size in batch]
 
 
 def remote_nifti_batch(url: str, audit: bool, batch: list[tuple[str, int]]) -> list[tuple[NiftiHeader | str,
@@ -408,6 +424,19 @@ class RemoteRelease:
                                 jobs or HEADER_JOBS, weigh=lambda item: min(item[1], AUDIT_WEIGHT),
                                 batch_bytes=BATCH_BYTES, batch_size=HEADER_BATCH, total=len(rest), progress=progress))
         return [self.audited[rel] if rel in self.audited else next(read) for rel, _ in items]
+
+    def slices(self, items: list[tuple[str, bool]], deep: bool, jobs: int | None,
+               progress: Progress | None = None) -> Iterable[SliceHeader | str]:
+        """Profile slices: each (path, count its values) read as :func:`curator.io.slices.gather` reads it, by the
+        workers (:func:`remote_slices_batch`)."""
+        sized = [(p, count, self.objects[p].size) for p, count in items]
+        return run_batches(partial(remote_slices_batch, self.store.url, deep), iter(sized), jobs or HEADER_JOBS,
+                           weigh=lambda item: item[2] if deep else min(item[2], AUDIT_WEIGHT),
+                           batch_bytes=BATCH_BYTES, batch_size=BATCH_FILES, total=len(sized), progress=progress)
+
+    def opener(self, rel: str) -> Callable[[], BinaryIO]:
+        """Opens the object ``rel`` (a metadata file of profile slices) through a buffer of ranged GETs."""
+        return _buffered(self.store, rel, self.objects[rel].size)
 
     def dicom_audit(self, paths: list[str], jobs: int | None,
                     progress: Progress | None = None) -> Iterable[AuditedFile | str | None]:

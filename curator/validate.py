@@ -53,6 +53,7 @@ PhaseProgress = Callable[[str, int, int], None]   # (phase, tasks done, tasks in
 # only when a check that declares it in its READERS has a selected code: `--ignore privacy` reads no file for
 # the audit.
 GATHERERS: tuple[str, ...] = ("curator.io.dicom_audit:gather", "curator.io.privacy_files:gather")
+SLICES_GATHERER = "curator.io.slices:gather"   # the one profile gatherer that also reads objects in a store
 
 
 @dataclass(frozen=True)
@@ -348,18 +349,18 @@ def _validate_url(url: str, options: ValidateOptions, started: float) -> Report:
     options = _merge(options, config)
     selection = _selection(options)
     named = get_profile(options.profile) if options.profile else None
-    if named is not None and named.gatherer:
+    if named is not None and named.gatherer not in (None, SLICES_GATHERER):
         raise OptionsError(f"{url}: the {named.name} profile is read from a local copy only; on a URL curator "
-                           "validates MosMed-style (NIfTI) releases")
+                           "validates MosMed-style (NIfTI) and slices (PNG/JPEG) releases")
     release = RemoteRelease.open(store)
     profile = named or detect_profile_in(release.kinds())
     if profile is None:
         finding = make_finding("LAYOUT_UNRECOGNISED", "", profiles=", ".join(sorted(load_profiles())))
         report = finish_report(release.root, None, [finding], None, started, options.fail_on or Severity.error)
         return report.model_copy(update={"root": url})   # the URL as typed (the contract)
-    if profile.gatherer:
+    if profile.gatherer not in (None, SLICES_GATHERER):
         raise OptionsError(f"{url}: the {profile.name} profile is read from a local copy only; on a URL curator "
-                           "validates MosMed-style (NIfTI) releases")
+                           "validates MosMed-style (NIfTI) and slices (PNG/JPEG) releases")
     profile = _tuned(profile, options, config)
     # the privacy audit reads what it reads locally, by ranged GETs (a NIfTI object's with its header or stream)
     readers = readers_needed(selection.keeps)
@@ -372,6 +373,11 @@ def _validate_url(url: str, options: ValidateOptions, started: float) -> Report:
                        partial(release.scan, jobs=options.jobs, progress=_phase(options.progress, "deep"),
                                audit=audit))
     read_registries(facts, read=release.read_document)
+    if profile.gatherer == SLICES_GATHERER:   # each slice's header (--deep: its pixels) by the workers
+        from curator.io import slices
+
+        slices.gather(facts, partial(release.slices, deep=options.deep, jobs=options.jobs,
+                                     progress=_phase(options.progress, "slices")), release.opener)
     if "curator.io.dicom_audit:gather" in readers:   # the DICOM objects' audit (a stray .dcm in a NIfTI release)
         from curator.io import dicom_audit
 

@@ -248,9 +248,9 @@ def test_usage_errors_on_urls_are_exit_2(tmp_path: Path) -> None:
     run = run_bounded(["validate", "http://127.0.0.1:9/x", "--changed-since", "HEAD"], timeout=120)
     run.assert_bounded(exit_code=2, seconds=30, megabytes=300)
     assert "need a local copy" in run.stderr
-    run = run_bounded(["validate", "http://127.0.0.1:9/x", "--profile", "slices"], timeout=120)
+    run = run_bounded(["validate", "http://127.0.0.1:9/x", "--profile", "dicom"], timeout=120)
     run.assert_bounded(exit_code=2, seconds=30, megabytes=300)
-    assert "local copy only" in run.stderr
+    assert "the dicom profile is read from a local copy only" in run.stderr
 
 
 def test_an_object_gone_mid_run_is_a_finding_not_a_crash(built_release: Path, s3_environment: S3Server) -> None:
@@ -341,3 +341,29 @@ def test_an_etag_that_is_no_md5_is_confirmed_by_reading(s3_environment: S3Server
     found, read = object_digests(open_store("s3://etags"), {"a.bin": {"md5"}}, files, 1,
                                  expected={"a.bin": {"md5": truth}})
     assert (found, read) == ({"a.bin": {"md5": truth}}, set())
+
+
+def test_a_slices_release_by_url_gives_the_local_report(tmp_path: Path, s3_environment: S3Server) -> None:
+    """Profile slices on a URL (CNCB-style PNG/JPEG slices): the same reader of each slice's header (--deep: its
+    pixels) and of the metadata CSVs, by ranged GETs; a damaged slice, a mask value outside the labels and a PNG
+    text chunk with a name give the local report, fast and --deep."""
+    from tests.privacy_files_factories import png_with_chunks
+    from tests.slices_factories import label_map, make_cncb, write_mask
+
+    root = make_cncb(tmp_path / "cncb")
+    broken = root / "image/CP/7/70/0001.jpg"
+    broken.write_bytes(broken.read_bytes()[:200])                   # cut inside the scan data
+    labels = label_map()
+    labels[0, 0] = 9
+    write_mask(root / "mask/CP/7/70/0002.png", labels)               # a value outside 0..3
+    png_with_chunks(root / "figures/overview.png", {"Author": "Ivanov Petr"})
+    upload_folder(s3_environment.client(), "cncb", root, "release/")
+    for deep in ((), ("--deep",)):
+        local = validate_report(root, *deep, "--no-cache", exit_code=1)
+        expected = [("IMAGE_UNREADABLE", "image/CP/7/70/0001.jpg"), ("PHI_IMAGE_METADATA", "figures/overview.png"),
+                    ("MANIFEST_MISSING", "")]
+        if deep:   # the mask's pixels are decoded by --deep only
+            expected.insert(1, ("LABELS_SCHEME_MISMATCH", "mask/CP/7/70/0002.png"))
+        assert local["profile"] == "slices" and codes(local) == expected
+        remote = validate_report("s3://cncb/release", *deep, exit_code=1)
+        assert normalised(remote) == normalised(local)
