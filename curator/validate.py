@@ -338,8 +338,10 @@ def _tuned(profile: Profile, options: ValidateOptions, config: ValidationConfig)
 def _validate_url(url: str, options: ValidateOptions, started: float) -> Report:
     """validate of a release in object storage (s3://, http(s)://): the fast tier from the listing, documents read
     whole within limits, each NIfTI header by ranged reads, and the manifests' digests from the store's checksums
-    where it keeps them (else each object streamed once). The configuration file is not looked for in the store,
-    and the privacy audit's readers (which read whole documents and images) do not run: stated in README."""
+    where it keeps them (else each object streamed once); profile slices' slice headers; the privacy audit's readers
+    (DICOM and non-DICOM) through openers of ranged GETs, reading what they read locally. The report equals the
+    local one but for ``root`` (the URL as typed) and the run's stats. The configuration file is not looked for in
+    the store (stated in README)."""
     from curator.remote_release import RemoteRelease
 
     store = open_store(url)
