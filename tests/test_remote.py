@@ -12,6 +12,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from curator.io.remote import RemoteError, open_store, unsafe_key
@@ -367,3 +368,19 @@ def test_a_slices_release_by_url_gives_the_local_report(tmp_path: Path, s3_envir
         assert local["profile"] == "slices" and codes(local) == expected
         remote = validate_report("s3://cncb/release", *deep, exit_code=1)
         assert normalised(remote) == normalised(local)
+
+
+def test_a_long_gzip_name_is_read_whole_on_a_url(release: Path, s3_environment: S3Server) -> None:
+    """A NIfTI object whose gzip FNAME (a patient's name) runs past the first 512-byte ranged read: the header and
+    the audit read it to its end as locally (the gzip header reader took a short read for the end of the file)."""
+    import nibabel as nib
+
+    from tests.privacy_files_factories import planted_nifti, write_gz
+
+    image = nib.load(release / STUDY)
+    write_gz(release / STUDY, planted_nifti(np.asanyarray(image.dataobj), image.affine),
+             name="IVANOV^PETR " + "x" * 1500 + ".nii")
+    upload_folder(s3_environment.client(), "longname", release, "release/")
+    local = validate_report(release, "--no-cache", exit_code=1)
+    assert ("PHI_GZIP_HEADER", STUDY) in codes(local)
+    assert normalised(validate_report("s3://longname/release", exit_code=1)) == normalised(local)
