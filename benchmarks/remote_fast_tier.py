@@ -22,17 +22,23 @@ from tests.servers import S3Server
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--shape", type=int, nargs=3, default=(64, 64, 24))
+    parser.add_argument("--rounds", type=int, default=4,
+                        help="more runs, alternately without and with the privacy audit (what the audit costs)")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="curator-remote-"))
     try:
         with S3Server() as s3:
             os.environ.update(s3.environment())
-            measured = fast_tier_in_s3(work, s3, shape=tuple(args.shape))
+            measured = fast_tier_in_s3(work, s3, shape=tuple(args.shape), rounds=args.rounds)
         report = measured.pop("report")
         print(f"studies {measured['studies']}, release {measured['release_bytes'] / 1e6:.1f} MB")
         print(f"fast tier fetched {measured['bytes_out'] / 1e6:.2f} MB = {measured['fraction'] * 100:.2f} % "
               f"of the release, requests {measured['requests']}, {measured['seconds']} s")
         print(f"findings: {[(f.code, f.path) for f in report.findings]}")
+        for run in measured["rounds"]:
+            print(f"  privacy audit {'on ' if run['privacy'] else 'off'}: {run['bytes_out'] / 1e6:.2f} MB "
+                  f"({run['fraction'] * 100:.2f} %), requests {run['requests']}, {run['seconds']} s wall, "
+                  f"{run['cpu_seconds']} s CPU (this process), load average {os.getloadavg()[0]:.1f}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0

@@ -10,22 +10,27 @@ themselves, bytes never pass through the caller.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from functools import partial
 from pathlib import Path
-from typing import IO, cast
+from typing import BinaryIO, cast
 
 from curator.errors import OptionsError, RunError
 from curator.executor import Progress, run_batches
 from curator.io import ReadError
 from curator.io.card import card_from_text
 from curator.io.checksum_listings import SUM_FILES, sum_algorithm
+from curator.io.dicom import HEAD_BYTES
+from curator.io.dicom_audit import AuditedFile, audit_task
 from curator.io.facts import Facts, Readme
 from curator.io.hashing import CHUNK
+from curator.io.identifiers import IdentifierList
 from curator.io.inventory import Entry
 from curator.io.manifest import Manifest, ManifestReadError, parse_manifest_bytes
 from curator.io.nifti import NiftiHeader, read_header
 from curator.io.payload import NiftiStream, Payload, StreamSource, scan_unit
+from curator.io.privacy_files import FileAudit, audit_file
+from curator.io.privacy_files_nifti import MAX_EXTENSIONS
 from curator.io.remote import (
     RangeFile,
     RemoteError,
@@ -37,6 +42,7 @@ from curator.io.remote import (
     open_store,
     unsafe_key,
 )
+from curator.io.slices import SliceHeader, read_slice
 from curator.models.card import DatasetCard
 from curator.models.profile import Profile
 
@@ -87,14 +93,17 @@ def sum_file_names(store: Store, against: str | None) -> list[str]:
     return list(SUM_FILES)
 
 
-def read_sum_file(store: Store, root: Path, name: str, size: int) -> Manifest:
-    """One sum file of the store, parsed (its algorithm from its name, as locally)."""
+def read_sum_file(store: Store, root: Path, name: str, size: int, kept: dict[str, bytes] | None = None) -> Manifest:
+    """One sum file of the store, parsed (its algorithm from its name, as locally); its bytes put in ``kept`` when
+    they are no more than :data:`TEXT_LIMIT` (the privacy audit reads them from there)."""
     try:
         data = store.read_small(name, MANIFEST_LIMIT, size)
     except TooLargeError as error:
         raise ManifestReadError(str(error)) from error
     except FileNotFoundError as error:
         raise ManifestReadError(f"{name} is gone from the store") from error
+    if kept is not None and len(data) <= TEXT_LIMIT:
+        kept[name] = data
     manifest = parse_manifest_bytes(data, root / name, sum_algorithm(name))
     manifest.accounts_for = frozenset({name})
     return manifest
@@ -184,12 +193,19 @@ READ_JOBS = 8   # objects streamed at once (waiting on the network more than has
 TEXT_LIMIT = 4 << 20    # a README, LICENSE or card larger than this is not read (as locally: validate.MAX_TEXT)
 
 
-def remote_header(url: str, rel: str, size: int) -> NiftiHeader | str:
+def _blocks(store: Store, rel: str, size: int, segments: dict[int, bytes] | None = None) -> Callable[[], BinaryIO]:
+    """Opens views of one object read by blocks of ranged GETs, sharing what any of them fetched (``segments``)."""
+    shared = {} if segments is None else segments
+    return lambda: cast("BinaryIO", RangeFile(store, rel, size, segments=shared))
+
+
+def remote_header(url: str, rel: str, size: int, segments: dict[int, bytes] | None = None) -> NiftiHeader | str:
     """A NIfTI object's header from ranged reads of its first bytes and its last four (the gzip ISIZE), by the same
-    reader as a local file's; or why it cannot be read. A function of plain data: any worker can run it."""
+    reader as a local file's; or why it cannot be read. A function of plain data: any worker can run it.
+    ``segments``: where the blocks fetched are kept (for the privacy audit's reading of the same bytes)."""
     store = open_store(url)
     try:
-        return read_header(local_root(store) / rel, opener=lambda: cast("IO[bytes]", RangeFile(store, rel, size)))
+        return read_header(local_root(store) / rel, opener=_blocks(store, rel, size, segments))
     except ReadError as error:
         return str(error)
 
@@ -199,11 +215,80 @@ def remote_headers(url: str, batch: list[tuple[str, int]]) -> list[NiftiHeader |
     return [remote_header(url, rel, size) for rel, size in batch]
 
 
+def _audit(store: Store, rel: str, size: int, identifiers: IdentifierList | None = None,
+           segments: dict[int, bytes] | None = None) -> FileAudit:
+    """The privacy audit's reading of one object (:func:`curator.io.privacy_files.audit_file`, the local reader):
+    a NIfTI object by blocks of ranged GETs, as its header is read (``segments``: bytes already fetched, shared
+    with the header's read or kept from the deep tier's stream); any other object through a buffer that reads what
+    the reader asks for, as a local file does."""
+    opener = _blocks(store, rel, size, segments) if rel.lower().endswith((".nii", ".nii.gz")) else (
+        lambda: io.BufferedReader(RangeFile(store, rel, size, greedy=True, segments=segments)))   # as _buffered
+    try:
+        return audit_file(local_root(store), rel, size, identifiers, opener)
+    except RemoteError as error:   # a store's error other than a missing object: the file's, as locally
+        return FileAudit("nifti" if rel.lower().endswith((".nii", ".nii.gz")) else "other",
+                         error=f"cannot read the file ({error})")
+
+
+def remote_audit_batch(url: str, identifiers: IdentifierList | None,
+                       batch: list[tuple[str, int]]) -> list[FileAudit]:
+    """The privacy audit of each (path, size) under ``url``, read by the worker itself. A function of plain data."""
+    store = open_store(url)
+    return [_audit(store, rel, size, identifiers) for rel, size in batch]
+
+
+def _dicom_opener(store: Store, rel: str, size: int, kept: bytes | None = None) -> Callable[[], BinaryIO]:
+    segments = None if kept is None else {0: kept}
+    return lambda: io.BufferedReader(RangeFile(store, rel, size, greedy=True, segments=segments), HEAD_BYTES)
+
+
+def remote_dicom_batch(url: str, batch: list[tuple[str, int]]) -> list[AuditedFile | str | None]:
+    """The DICOM privacy audit's reading (:func:`curator.io.dicom_audit.audit_task`, the local reader) of each
+    (path, size) under ``url``: the first :data:`~curator.io.dicom.HEAD_BYTES` say whether it is DICOM, a DICOM
+    object is read up to its pixel data and after it, by ranged GETs. A function of plain data."""
+    store = open_store(url)
+    root = local_root(store)
+    return [audit_task((root, rel), _dicom_opener(store, rel, size), size) for rel, size in batch]
+
+
+def _buffered(store: Store, rel: str, size: int) -> Callable[[], BinaryIO]:
+    """Opens an object through a buffer that reads what the reader asks for, as a local file does."""
+    return lambda: io.BufferedReader(RangeFile(store, rel, size, greedy=True))
+
+
+def remote_slices_batch(url: str, deep: bool, batch: list[tuple[str, bool, int]]) -> list[SliceHeader | str]:
+    """Profile slices: :func:`curator.io.slices.read_slice` (the local reader) of each (path, count its values,
+    size) under ``url``: the header's first bytes by ranged GETs; with ``deep``, the object read whole to decode it,
+    as locally. A function of plain data."""
+    store = open_store(url)
+    root = local_root(store)
+    return [read_slice(root / rel, decode=deep, count=count, opener=_buffered(store, rel, size))
+            for rel, count, size in batch]
+
+
+def remote_nifti_batch(url: str, audit: bool, batch: list[tuple[str, int]]) -> list[tuple[NiftiHeader | str,
+                                                                                           FileAudit | None]]:
+    """The fast tier's reading of each NIfTI (path, size): its header (:func:`remote_header`) and, with ``audit``,
+    the privacy audit's reading of the same first bytes, each block fetched once for both."""
+    store = open_store(url)
+    results: list[tuple[NiftiHeader | str, FileAudit | None]] = []
+    for rel, size in batch:
+        segments: dict[int, bytes] = {}
+        header = remote_header(url, rel, size, segments)
+        results.append((header, _audit(store, rel, size, segments=segments) if audit else None))
+    return results
+
+
 Unit = tuple[tuple[str, ...], tuple[tuple[str, ...], ...]]   # a deep-tier unit: its paths, each one's algorithms
 
 
-def _stream(store: Store, sizes: Mapping[str, int], path: Path, algorithms: list[str]) -> NiftiStream:
-    """A NIfTI object opened for the deep tier: streamed once from the store, its last four bytes fetched apart."""
+KEEP = MAX_EXTENSIONS + (64 << 10)   # bytes of each stream's start kept for the privacy audit (header, extensions)
+
+
+def _stream(store: Store, sizes: Mapping[str, int], kept: dict[str, StreamFile] | None, path: Path,
+            algorithms: list[str]) -> NiftiStream:
+    """A NIfTI object opened for the deep tier: streamed once from the store, its last four bytes fetched apart
+    (``kept``: where its stream is put, its first :data:`KEEP` bytes kept for the privacy audit)."""
     rel = path.relative_to(local_root(store)).as_posix()
     size = sizes[rel]
 
@@ -213,19 +298,32 @@ def _stream(store: Store, sizes: Mapping[str, int], path: Path, algorithms: list
         except RemoteError as error:
             raise OSError(str(error)) from error
 
-    handle = io.BufferedReader(StreamFile(store.stream(rel)), CHUNK)
-    return NiftiStream(path, algorithms, StreamSource(handle, size, last_four))
+    raw = StreamFile(store.stream(rel), KEEP if kept is not None else 0)
+    if kept is not None:
+        kept[rel] = raw
+    return NiftiStream(path, algorithms, StreamSource(io.BufferedReader(raw, CHUNK), size, last_four))
 
 
-def remote_scan_batch(url: str, batch: list[tuple[Unit, tuple[int, ...]]]) -> list[list[Payload | str]]:
+Scanned = tuple[list[Payload | str], list[FileAudit | None]]   # a unit's payloads, and its privacy audits
+
+
+def remote_scan_batch(url: str, batch: list[tuple[Unit, tuple[int, ...]]], audit: bool = False) -> list[Scanned]:
     """The deep tier's :func:`curator.io.payload.scan_unit` of each (unit, sizes) under ``url``, each object
-    streamed once by the worker itself. A function of plain data: any executor (a Dask worker) can run it."""
+    streamed once by the worker itself, and with ``audit`` the privacy audit's reading of each object, from the
+    first bytes of that stream (a GET only for what lies beyond them). A function of plain data: any executor (a
+    Dask worker) can run it."""
     store = open_store(url)
     root = local_root(store)
-    results = []
+    results: list[Scanned] = []
     for (unit, algorithms), sizes in batch:
-        opener = partial(_stream, store, dict(zip(unit, sizes, strict=True)))
-        results.append(scan_unit((root, unit, algorithms), opener))
+        kept: dict[str, StreamFile] | None = {} if audit else None
+        opener = partial(_stream, store, dict(zip(unit, sizes, strict=True)), kept)
+        payloads = scan_unit((root, unit, algorithms), opener)
+        audits: list[FileAudit | None] = [None] * len(unit)
+        if kept is not None:
+            audits = [_audit(store, rel, size, segments={0: bytes(kept[rel].prefix)} if rel in kept else None)
+                      for rel, size in zip(unit, sizes, strict=True)]
+        results.append((payloads, audits))
     return results
 
 
@@ -236,6 +334,8 @@ class RemoteRelease:
     def __init__(self, store: Store, entries: list[Entry], objects: dict[str, RemoteFile]) -> None:
         self.store, self.entries, self.objects = store, entries, objects
         self.root = local_root(store)
+        self.audited: dict[str, FileAudit] = {}   # NIfTI objects the privacy audit read with their header or stream
+        self.kept: dict[str, bytes] = {}   # documents read whole (README, LICENSE, card, registry): audited from these
 
     @classmethod
     def open(cls, store: Store) -> RemoteRelease:
@@ -251,7 +351,10 @@ class RemoteRelease:
         found = self.objects.get(rel)
         if found is None:
             raise FileNotFoundError(rel)
-        return self.store.read_small(rel, limit, found.size)
+        data = self.store.read_small(rel, limit, found.size)
+        if len(data) <= TEXT_LIMIT:
+            self.kept[rel] = data
+        return data
 
     def read_document(self, path: Path, limit: int) -> bytes:
         """:meth:`read` of a file named by its path under :attr:`root` (as the registry reader names it)."""
@@ -275,9 +378,11 @@ class RemoteRelease:
         except ReadError:
             return None
 
-    def facts(self, profile: Profile, *, deep: bool, jobs: int | None, progress: Progress | None = None) -> Facts:
+    def facts(self, profile: Profile, *, deep: bool, jobs: int | None, progress: Progress | None = None,
+              audit: bool = False) -> Facts:
         """Everything but the registry (validate.read_registries reads it through :meth:`read_document`) and the
-        digests (:meth:`digests`)."""
+        digests (:meth:`digests`); with ``audit``, the privacy audit of each NIfTI object read with its header (the
+        fast tier; the deep tier's :meth:`scan` reads it from the stream), kept for :meth:`audit`."""
         card = self.card()
         facts = Facts(root=self.root, profile=profile, languages=list(card.languages if card else profile.languages),
                       entries=self.entries, deep=deep, jobs=jobs)
@@ -291,17 +396,60 @@ class RemoteRelease:
         for name in profile.manifests:
             if name in self.objects:
                 try:
-                    facts.manifests.append(read_sum_file(self.store, self.root, name, self.objects[name].size))
+                    facts.manifests.append(read_sum_file(self.store, self.root, name, self.objects[name].size,
+                                                         self.kept))
                 except ManifestReadError as error:
                     facts.manifest_errors[name] = str(error)
         paths = [p for p in facts.files if p.endswith((".nii", ".nii.gz"))]
         if deep:
             return facts   # the deep tier reads the headers in its one pass (:meth:`scan`)
         items = [(p, self.objects[p].size) for p in paths]
-        read = run_batches(partial(remote_headers, self.store.url), iter(items), jobs or HEADER_JOBS,
+        read = run_batches(partial(remote_nifti_batch, self.store.url, audit), iter(items), jobs or HEADER_JOBS,
                            batch_size=HEADER_BATCH, total=len(items), progress=progress)
-        facts.headers = dict(zip(paths, read, strict=True))
+        for path, (header, audited) in zip(paths, read, strict=True):
+            facts.headers[path] = header
+            if audited is not None:
+                self.audited[path] = audited
         return facts
+
+    def audit(self, items: list[tuple[str, int]], identifiers: IdentifierList | None, jobs: int | None,
+              progress: Progress | None = None) -> list[FileAudit]:
+        """The privacy audit of each (path, size), as :func:`curator.io.privacy_files.gather` runs it: the NIfTI
+        objects read with their headers or streams already, the others read now, by the workers, in batches."""
+        for rel, size in items:   # the documents this process read whole already: from their bytes, no GET
+            if rel in self.kept and rel not in self.audited:
+                self.audited[rel] = _audit(self.store, rel, size, identifiers, {0: self.kept[rel]})
+        rest = [item for item in items if item[0] not in self.audited]
+        read = iter(run_batches(partial(remote_audit_batch, self.store.url, identifiers), iter(rest),
+                                jobs or HEADER_JOBS, weigh=lambda item: min(item[1], AUDIT_WEIGHT),
+                                batch_bytes=BATCH_BYTES, batch_size=HEADER_BATCH, total=len(rest), progress=progress))
+        return [self.audited[rel] if rel in self.audited else next(read) for rel, _ in items]
+
+    def slices(self, items: list[tuple[str, bool]], deep: bool, jobs: int | None,
+               progress: Progress | None = None) -> Iterable[SliceHeader | str]:
+        """Profile slices: each (path, count its values) read as :func:`curator.io.slices.gather` reads it, by the
+        workers (:func:`remote_slices_batch`)."""
+        sized = [(p, count, self.objects[p].size) for p, count in items]
+        return run_batches(partial(remote_slices_batch, self.store.url, deep), iter(sized), jobs or HEADER_JOBS,
+                           weigh=lambda item: item[2] if deep else min(item[2], AUDIT_WEIGHT),
+                           batch_bytes=BATCH_BYTES, batch_size=BATCH_FILES, total=len(sized), progress=progress)
+
+    def opener(self, rel: str) -> Callable[[], BinaryIO]:
+        """Opens the object ``rel`` (a metadata file of profile slices) through a buffer of ranged GETs."""
+        return _buffered(self.store, rel, self.objects[rel].size)
+
+    def dicom_audit(self, paths: list[str], jobs: int | None,
+                    progress: Progress | None = None) -> Iterable[AuditedFile | str | None]:
+        """The DICOM privacy audit of each path, as :func:`curator.io.dicom_audit.gather` runs it: by the workers
+        (the documents this process read whole already: from their bytes)."""
+        root = self.root
+        kept = {p: audit_task((root, p), _dicom_opener(self.store, p, len(self.kept[p]), self.kept[p]),
+                              len(self.kept[p])) for p in paths if p in self.kept}
+        items = [(p, self.objects[p].size) for p in paths if p not in kept]
+        read = iter(run_batches(partial(remote_dicom_batch, self.store.url), iter(items), jobs or HEADER_JOBS,
+                                weigh=lambda item: min(item[1], AUDIT_WEIGHT), batch_bytes=BATCH_BYTES,
+                                batch_size=HEADER_BATCH, total=len(items), progress=progress))
+        return [kept[p] if p in kept else next(read) for p in paths]
 
     def digests(self, manifests: list[Manifest], jobs: int | None, progress: Progress | None = None,
                 have: Iterable[str] = ()) -> tuple[dict[str, Digests], dict[str, dict[str, int]]]:
@@ -310,16 +458,24 @@ class RemoteRelease:
         objects = {p: f for p, f in self.objects.items() if p not in skip}
         return digests(self.store, manifests, objects, jobs, progress=progress)
 
-    def scan(self, units: list[Unit], jobs: int | None, progress: Progress | None = None) -> list[list[Payload | str]]:
-        """The deep tier of each unit (as validate's local scan), in batches of :data:`BATCH_BYTES`."""
+    def scan(self, units: list[Unit], jobs: int | None, progress: Progress | None = None,
+             audit: bool = False) -> list[list[Payload | str]]:
+        """The deep tier of each unit (as validate's local scan), in batches of :data:`BATCH_BYTES`; with
+        ``audit``, each object's privacy audit read from its stream, kept for :meth:`audit`."""
         items = [(unit, tuple(self.objects[p].size for p in unit[0])) for unit in units]
-        return list(run_batches(partial(remote_scan_batch, self.store.url), iter(items), jobs or READ_JOBS,
-                                weigh=lambda item: sum(item[1]), batch_bytes=BATCH_BYTES, batch_size=BATCH_FILES,
-                                total=len(items), progress=progress))
+        scanned = run_batches(partial(remote_scan_batch, self.store.url, audit=audit), iter(items),
+                              jobs or READ_JOBS, weigh=lambda item: sum(item[1]), batch_bytes=BATCH_BYTES,
+                              batch_size=BATCH_FILES, total=len(items), progress=progress)
+        results = []
+        for (unit, _), (payloads, audits) in zip(units, scanned, strict=True):
+            self.audited.update({rel: a for rel, a in zip(unit, audits, strict=True) if a is not None})
+            results.append(payloads)
+        return results
 
 
 HEADER_JOBS = 16   # header tasks at once (each header a ranged GET or two: waiting on the network, not the CPU)
 HEADER_BATCH = 8   # headers a task reads
+AUDIT_WEIGHT = 512 << 10   # what the privacy audit reads of one object at most, about (a PDF's two 256 KiB ends)
 
 
 def _http_names(store: Store) -> list[str]:

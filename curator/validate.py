@@ -53,6 +53,7 @@ PhaseProgress = Callable[[str, int, int], None]   # (phase, tasks done, tasks in
 # only when a check that declares it in its READERS has a selected code: `--ignore privacy` reads no file for
 # the audit.
 GATHERERS: tuple[str, ...] = ("curator.io.dicom_audit:gather", "curator.io.privacy_files:gather")
+SLICES_GATHERER = "curator.io.slices:gather"   # the one profile gatherer that also reads objects in a store
 
 
 @dataclass(frozen=True)
@@ -337,8 +338,10 @@ def _tuned(profile: Profile, options: ValidateOptions, config: ValidationConfig)
 def _validate_url(url: str, options: ValidateOptions, started: float) -> Report:
     """validate of a release in object storage (s3://, http(s)://): the fast tier from the listing, documents read
     whole within limits, each NIfTI header by ranged reads, and the manifests' digests from the store's checksums
-    where it keeps them (else each object streamed once). The configuration file is not looked for in the store,
-    and the privacy audit's readers (which read whole documents and images) do not run: stated in README."""
+    where it keeps them (else each object streamed once); profile slices' slice headers; the privacy audit's readers
+    (DICOM and non-DICOM) through openers of ranged GETs, reading what they read locally. The report equals the
+    local one but for ``root`` (the URL as typed) and the run's stats. The configuration file is not looked for in
+    the store (stated in README)."""
     from curator.remote_release import RemoteRelease
 
     store = open_store(url)
@@ -348,37 +351,53 @@ def _validate_url(url: str, options: ValidateOptions, started: float) -> Report:
     options = _merge(options, config)
     selection = _selection(options)
     named = get_profile(options.profile) if options.profile else None
-    if named is not None and named.gatherer:
+    if named is not None and named.gatherer not in (None, SLICES_GATHERER):
         raise OptionsError(f"{url}: the {named.name} profile is read from a local copy only; on a URL curator "
-                           "validates MosMed-style (NIfTI) releases")
+                           "validates MosMed-style (NIfTI) and slices (PNG/JPEG) releases")
     release = RemoteRelease.open(store)
     profile = named or detect_profile_in(release.kinds())
     if profile is None:
         finding = make_finding("LAYOUT_UNRECOGNISED", "", profiles=", ".join(sorted(load_profiles())))
         report = finish_report(release.root, None, [finding], None, started, options.fail_on or Severity.error)
-        return report.model_copy(update={"root": store.url})
-    if profile.gatherer:
+        return report.model_copy(update={"root": url})   # the URL as typed (the contract)
+    if profile.gatherer not in (None, SLICES_GATHERER):
         raise OptionsError(f"{url}: the {profile.name} profile is read from a local copy only; on a URL curator "
-                           "validates MosMed-style (NIfTI) releases")
+                           "validates MosMed-style (NIfTI) and slices (PNG/JPEG) releases")
     profile = _tuned(profile, options, config)
+    # the privacy audit reads what it reads locally, by ranged GETs (a NIfTI object's with its header or stream)
+    readers = readers_needed(selection.keeps)
+    audit = "curator.io.privacy_files:gather" in readers
     facts = release.facts(profile, deep=options.deep, jobs=options.jobs,
-                          progress=_phase(options.progress, "headers"))
+                          progress=_phase(options.progress, "headers"), audit=audit)
     if options.deep:   # each NIfTI object streamed once through the local deep tier, its digests taken on the way
         nifti_paths = [p for p in facts.files if p.endswith((".nii", ".nii.gz"))]
         _scan_payloads(facts, nifti_paths, options.jobs, options.progress,
-                       partial(release.scan, jobs=options.jobs, progress=_phase(options.progress, "deep")))
+                       partial(release.scan, jobs=options.jobs, progress=_phase(options.progress, "deep"),
+                               audit=audit))
     read_registries(facts, read=release.read_document)
+    if profile.gatherer == SLICES_GATHERER:   # each slice's header (--deep: its pixels) by the workers
+        from curator.io import slices
+
+        slices.gather(facts, partial(release.slices, deep=options.deep, jobs=options.jobs,
+                                     progress=_phase(options.progress, "slices")), release.opener)
+    if "curator.io.dicom_audit:gather" in readers:   # the DICOM objects' audit (a stray .dcm in a NIfTI release)
+        from curator.io import dicom_audit
+
+        dicom_audit.gather(facts, partial(release.dicom_audit, jobs=options.jobs,
+                                          progress=_phase(options.progress, "dicom audit")))
+    if audit:
+        from curator.io import privacy_files
+
+        privacy_files.gather(facts, partial(release.audit, jobs=options.jobs,
+                                            progress=_phase(options.progress, "privacy")))
     checked_by: dict[str, dict[str, int]] = {}
     if options.checksums and selection.keeps("CHECKSUM_MISMATCH"):   # digests only when a check judges them
         digests, checked_by = release.digests(facts.manifests, options.jobs,
                                               progress=_phase(options.progress, "checksums"), have=facts.payloads)
         facts.digests.update(digests)
-    # the privacy readers need local files: the report says the audit did not run rather than look clean
-    unaudited = ([make_finding("PHI_AUDIT_INCOMPLETE", "", variant="not_run", url=store.url)]
-                 if selection.keeps("PHI_AUDIT_INCOMPLETE") else [])
     report = _report(release.root, profile, facts, options, selection, config, "", started, None,
-                     {"checked_by": checked_by} if checked_by else {}, unaudited)
-    return report.model_copy(update={"root": store.url})
+                     {"checked_by": checked_by} if checked_by else {})
+    return report.model_copy(update={"root": url})   # the URL as typed (the contract)
 
 
 def _report(root: Path, profile: Profile, facts: Facts, options: ValidateOptions, selection: _Selection,

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from curator.release import build
-from curator.validate import validate
+from curator.validate import ValidateOptions, validate
 from tests.factories import flip_byte
 from tests.mosmed_scale import make_mosmed_source
 from tests.servers import S3Server, upload_folder
@@ -22,9 +22,11 @@ from tests.servers import S3Server, upload_folder
 CORRUPTED = "studies/CT-1/study_0300.nii.gz"
 
 
-def fast_tier_in_s3(work: Path, s3: S3Server, *, bucket: str = "scale",
-                    shape: tuple[int, int, int] = (64, 64, 24)) -> dict[str, Any]:
-    """Build, upload, corrupt one object, validate by URL; what it cost. ``s3``'s environment must be set."""
+def fast_tier_in_s3(work: Path, s3: S3Server, *, bucket: str = "scale", shape: tuple[int, int, int] = (64, 64, 24),
+                    rounds: int = 0) -> dict[str, Any]:
+    """Build, upload, corrupt one object, validate by URL; what it cost. ``s3``'s environment must be set.
+    ``rounds``: also validate that many times more, alternately without and with the privacy audit (``--ignore
+    privacy``), for what the audit costs (``rounds``: a list of each run's figures)."""
     release = work / "release"
     build(make_mosmed_source(work / "source", shape), release, jobs=2)
     client = s3.client()
@@ -32,12 +34,20 @@ def fast_tier_in_s3(work: Path, s3: S3Server, *, bucket: str = "scale",
     flip_byte(release / CORRUPTED)
     client.put_object(Bucket=bucket, Key=CORRUPTED, Body=(release / CORRUPTED).read_bytes(),
                       ChecksumAlgorithm="SHA256")
-    s3.reset()
-    started = time.perf_counter()
-    report = validate(f"s3://{bucket}")
-    seconds = time.perf_counter() - started
-    counters = s3.counters()
     size = sum(p.stat().st_size for p in release.rglob("*") if p.is_file())
-    return {"studies": sum(1 for _ in (release / "studies").rglob("*.nii.gz")), "release_bytes": size,
-            "bytes_out": counters["bytes_out"], "fraction": counters["bytes_out"] / size,
-            "requests": counters["requests"], "seconds": round(seconds, 1), "report": report}
+
+    def measure(ignore: tuple[str, ...] = ()) -> dict[str, Any]:
+        s3.reset()
+        started, cpu = time.perf_counter(), time.process_time()
+        report = validate(f"s3://{bucket}", ValidateOptions(ignore=ignore))
+        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+        counters = s3.counters()
+        return {"bytes_out": counters["bytes_out"], "fraction": counters["bytes_out"] / size,
+                "requests": counters["requests"], "seconds": round(seconds, 1), "cpu_seconds": round(cpu, 1),
+                "report": report, "privacy": not ignore,
+                "fetched": {key.removeprefix(f"/{bucket}/"): n for key, n in counters["by_key"].items()}}
+
+    measured = {"studies": sum(1 for _ in (release / "studies").rglob("*.nii.gz")), "release_bytes": size,
+                **measure()}
+    measured["rounds"] = [measure(("privacy",) if i % 2 == 0 else ()) for i in range(rounds)]
+    return measured

@@ -12,11 +12,14 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from curator.io.remote import RemoteError, open_store, unsafe_key
+from tests.dicom_privacy_factories import write_planted
 from tests.factories import damage_three_ways, flip_byte
 from tests.hostile import run_bounded
+from tests.privacy_files_factories import name_in_nifti
 from tests.reports import validate_report
 from tests.servers import S3_ENVIRONMENT, HangingServer, S3Server, upload_folder
 
@@ -24,17 +27,12 @@ STUDY = "studies/CT-1/study_0003.nii.gz"
 
 
 def normalised(report: dict[str, Any]) -> dict[str, Any]:
-    """The report without what differs by where the release is: its root, the time, and (for a URL) how the
-    manifests' digests were had (``stats.checked_by``)."""
+    """The report without what differs by where the release is: its root (the URL as typed, or the folder), and the
+    stats that describe the run: the time, the hash cache (local), how the manifests' digests were had (URL)."""
     copy = json.loads(json.dumps(report))
     copy["root"] = None
     for key in ("seconds", "checked_by", "cache"):
         copy["stats"].pop(key, None)
-    # a URL report says that the privacy audit did not run (one warning on the root): the one finding a local
-    # report cannot have; asserted where it matters (test_a_url_report_says_the_privacy_audit_did_not_run)
-    kept = [f for f in copy["findings"] if f["context"].get("variant") != "not_run"]
-    copy["counts"]["warning"] -= len(copy["findings"]) - len(kept)
-    copy["findings"] = kept
     return copy
 
 
@@ -87,16 +85,57 @@ def test_a_release_in_s3_gives_the_local_report(built_release: Path, s3_environm
     assert remote["stats"]["files"] == local["stats"]["files"] > 20
 
 
-def test_a_url_report_says_the_privacy_audit_did_not_run(built_release: Path, s3_environment: S3Server) -> None:
-    """The privacy readers need local files; a URL report must not look cleaner than a local one without saying so."""
-    upload_folder(s3_environment.client(), "unaudited", built_release, "release/")
-    remote = validate_report("s3://unaudited/release", exit_code=0)
-    unaudited = [f for f in remote["findings"] if f["code"] == "PHI_AUDIT_INCOMPLETE"]
-    assert [(f["path"], f["severity"], f["context"]) for f in unaudited] == [
-        ("", "warning", {"variant": "not_run", "url": "s3://unaudited/release"})]
-    assert unaudited[0]["message"].startswith("The release at s3://unaudited/release was not audited")
-    quiet = validate_report("s3://unaudited/release", "--ignore", "PHI_AUDIT_INCOMPLETE", exit_code=0)
-    assert "PHI_AUDIT_INCOMPLETE" not in {f["code"] for f in quiet["findings"]}
+PLANTED = "studies/CT-1/study_0003.nii.gz"   # a patient's name in its descrip and a DICOM header extension
+STRAY = "extra/IM0001"   # a DICOM slice that keeps its patient's identity (no suffix: the release stays MosMed-style)
+
+
+def damaged_with_names(release: Path) -> Path:
+    """The damaged release (three kinds of damage) with privacy defects that only the privacy audit finds: a name
+    in a NIfTI header, and a stray identifying DICOM file (listed in SHA256SUMS, so an HTTP base shows it too)."""
+    import hashlib
+
+    damage_three_ways(release)
+    name_in_nifti(release / PLANTED)
+    [written] = write_planted(release / "extra", count=1)
+    stray = written.rename(release / STRAY)
+    with (release / "SHA256SUMS").open("a", encoding="utf-8", newline="\n") as sums:
+        sums.write(f"{hashlib.sha256(stray.read_bytes()).hexdigest()}  {STRAY}\n")
+    return release
+
+
+def test_the_privacy_audit_runs_on_a_url_as_locally(release: Path, s3_environment: S3Server,
+                                                    range_server: Any) -> None:
+    """Issue 16: the same damaged release gives the same JSON report locally and by URL, fast and --deep, the privacy
+    audit included; only the root and the run's stats differ. The fast tier still reads a small part of each NIfTI
+    object (its header and extensions, for both readers at once), the deep tier each object once."""
+    damaged_with_names(release)
+    upload_folder(s3_environment.client(), "audited", release, "release/")
+    shutil.copytree(release, range_server.folder, dirs_exist_ok=True)
+    sizes = {p.relative_to(release).as_posix(): p.stat().st_size for p in release.rglob("*") if p.is_file()}
+    nifti = sorted(p for p in sizes if p.endswith(".nii.gz"))
+
+    def fetched(*args: str) -> tuple[dict[str, Any], dict[str, int]]:
+        s3_environment.reset()
+        report = validate_report("s3://audited/release", *args, exit_code=1)
+        by_key = s3_environment.counters()["by_key"]
+        return report, {p: by_key.get(f"/audited/release/{p}", 0) for p in nifti}
+
+    _, unaudited = fetched("--ignore", "privacy")
+    for deep in ((), ("--deep",)):
+        local = validate_report(release, *deep, "--no-cache", exit_code=1)
+        assert {("PHI_NIFTI_TEXT", PLANTED), ("PHI_NIFTI_EXTENSION", PLANTED), ("PHI_DICOM_ELEMENT", STRAY),
+                ("IMAGE_TRUNCATED", "studies/CT-2/study_0006.nii.gz"), ("CHECKSUM_MISMATCH", "LICENSE")} <= set(
+            codes(local))
+        remote, read = fetched(*deep)
+        assert remote["root"] == "s3://audited/release"
+        assert normalised(remote) == normalised(local)
+        if deep:   # each object once, plus the 4 bytes of its gzip ISIZE: the audit read the stream's first bytes
+            assert {p: read[p] - sizes[p] for p in nifti} == {p: 4 for p in nifti}
+        else:      # the audit reads the header's blocks, which the header reader fetched: no more bytes
+            assert read == unaudited
+        http = validate_report(range_server.url, *deep, exit_code=1)
+        assert http["root"] == range_server.url
+        assert normalised(http) == normalised(local)
 
 
 def test_a_damaged_object_is_named_as_locally(release: Path, s3_environment: S3Server) -> None:
@@ -210,14 +249,20 @@ def test_usage_errors_on_urls_are_exit_2(tmp_path: Path) -> None:
     run = run_bounded(["validate", "http://127.0.0.1:9/x", "--changed-since", "HEAD"], timeout=120)
     run.assert_bounded(exit_code=2, seconds=30, megabytes=300)
     assert "need a local copy" in run.stderr
-    run = run_bounded(["validate", "http://127.0.0.1:9/x", "--profile", "slices"], timeout=120)
+    run = run_bounded(["validate", "http://127.0.0.1:9/x", "--profile", "dicom"], timeout=120)
     run.assert_bounded(exit_code=2, seconds=30, megabytes=300)
-    assert "local copy only" in run.stderr
+    assert "the dicom profile is read from a local copy only" in run.stderr
 
 
 def test_an_object_gone_mid_run_is_a_finding_not_a_crash(built_release: Path, s3_environment: S3Server) -> None:
     from curator.io.remote import hash_remote_batch
-    from curator.remote_release import RemoteRelease, remote_header, remote_scan_batch
+    from curator.remote_release import (
+        RemoteRelease,
+        remote_audit_batch,
+        remote_dicom_batch,
+        remote_header,
+        remote_scan_batch,
+    )
 
     client = s3_environment.client()
     upload_folder(client, "vanishing", built_release)
@@ -226,8 +271,18 @@ def test_an_object_gone_mid_run_is_a_finding_not_a_crash(built_release: Path, s3
     client.delete_object(Bucket="vanishing", Key=STUDY)      # listed, then gone (a 404 on the next GET)
     assert "cannot open the file" in str(remote_header("s3://vanishing", STUDY, size))
     assert hash_remote_batch("s3://vanishing", [(STUDY, ("sha256",))]) == ["the object is gone from the store"]
-    [[deep]] = remote_scan_batch("s3://vanishing", [(((STUDY,), (("sha256",),)), (size,))])
+    [([deep], [audit])] = remote_scan_batch("s3://vanishing", [(((STUDY,), (("sha256",),)), (size,))], audit=True)
     assert isinstance(deep, str) and deep.startswith("cannot read the file")
+    assert audit is not None and audit.kind == "nifti" and audit.error is not None   # as locally: IMAGE_UNREADABLE's
+    [other] = remote_audit_batch("s3://vanishing", None, [("dataset.yaml", 10)])
+    [dicom] = remote_dicom_batch("s3://vanishing", [("LICENSE", 10)])
+    client.delete_object(Bucket="vanishing", Key="dataset.yaml")
+    client.delete_object(Bucket="vanishing", Key="LICENSE")
+    assert other.kind == "yaml" and other.error is None   # read before it went
+    assert dicom is None                                   # not DICOM
+    [gone] = remote_audit_batch("s3://vanishing", None, [("dataset.yaml", 10)])
+    assert gone.kind == "yaml" and gone.error is not None and gone.error.startswith("cannot read the file")
+    assert remote_dicom_batch("s3://vanishing", [("LICENSE", 10)]) == [None]   # unopenable, not named DICOM: as locally
 
 
 def test_diff_compares_a_bucket_with_a_folder(release: Path, s3_environment: S3Server) -> None:
@@ -255,9 +310,10 @@ def test_the_fast_tier_fetches_under_2_percent_of_a_1110_study_release(tmp_path:
     measured = fast_tier_in_s3(tmp_path, s3_environment)
     report = measured["report"]
     assert measured["studies"] == 1110
-    # SHA256SUMS and MD5SUMS name the corrupted object; the root's warning says the privacy audit did not run
+    # SHA256SUMS and MD5SUMS name the corrupted object; the privacy audit (which ran) finds nothing
     assert sorted((f.code, f.path) for f in report.findings) == [
-        ("CHECKSUM_MISMATCH", CORRUPTED), ("CHECKSUM_MISMATCH", CORRUPTED), ("PHI_AUDIT_INCOMPLETE", "")]
+        ("CHECKSUM_MISMATCH", CORRUPTED), ("CHECKSUM_MISMATCH", CORRUPTED)]
+    assert measured["fetched"]["README_EN.pdf"] > 0     # the audit read the PDFs' properties (nothing else reads them)
     data_files = measured["studies"] + 50   # the studies and the masks; the documents are listed besides
     by_store = {name: counts["store checksum"] for name, counts in report.stats.model_extra["checked_by"].items()}
     assert by_store["SHA256SUMS"] > data_files and by_store["MD5SUMS"] > data_files
@@ -286,3 +342,45 @@ def test_an_etag_that_is_no_md5_is_confirmed_by_reading(s3_environment: S3Server
     found, read = object_digests(open_store("s3://etags"), {"a.bin": {"md5"}}, files, 1,
                                  expected={"a.bin": {"md5": truth}})
     assert (found, read) == ({"a.bin": {"md5": truth}}, set())
+
+
+def test_a_slices_release_by_url_gives_the_local_report(tmp_path: Path, s3_environment: S3Server) -> None:
+    """Profile slices on a URL (CNCB-style PNG/JPEG slices): the same reader of each slice's header (--deep: its
+    pixels) and of the metadata CSVs, by ranged GETs; a damaged slice, a mask value outside the labels and a PNG
+    text chunk with a name give the local report, fast and --deep."""
+    from tests.privacy_files_factories import png_with_chunks
+    from tests.slices_factories import label_map, make_cncb, write_mask
+
+    root = make_cncb(tmp_path / "cncb")
+    broken = root / "image/CP/7/70/0001.jpg"
+    broken.write_bytes(broken.read_bytes()[:200])                   # cut inside the scan data
+    labels = label_map()
+    labels[0, 0] = 9
+    write_mask(root / "mask/CP/7/70/0002.png", labels)               # a value outside 0..3
+    png_with_chunks(root / "figures/overview.png", {"Author": "Ivanov Petr"})
+    upload_folder(s3_environment.client(), "cncb", root, "release/")
+    for deep in ((), ("--deep",)):
+        local = validate_report(root, *deep, "--no-cache", exit_code=1)
+        expected = [("IMAGE_UNREADABLE", "image/CP/7/70/0001.jpg"), ("PHI_IMAGE_METADATA", "figures/overview.png"),
+                    ("MANIFEST_MISSING", "")]
+        if deep:   # the mask's pixels are decoded by --deep only
+            expected.insert(1, ("LABELS_SCHEME_MISMATCH", "mask/CP/7/70/0002.png"))
+        assert local["profile"] == "slices" and codes(local) == expected
+        remote = validate_report("s3://cncb/release", *deep, exit_code=1)
+        assert normalised(remote) == normalised(local)
+
+
+def test_a_long_gzip_name_is_read_whole_on_a_url(release: Path, s3_environment: S3Server) -> None:
+    """A NIfTI object whose gzip FNAME (a patient's name) runs past the first 512-byte ranged read: the header and
+    the audit read it to its end as locally (the gzip header reader took a short read for the end of the file)."""
+    import nibabel as nib
+
+    from tests.privacy_files_factories import planted_nifti, write_gz
+
+    image = nib.load(release / STUDY)
+    write_gz(release / STUDY, planted_nifti(np.asanyarray(image.dataobj), image.affine),
+             name="IVANOV^PETR " + "x" * 1500 + ".nii")
+    upload_folder(s3_environment.client(), "longname", release, "release/")
+    local = validate_report(release, "--no-cache", exit_code=1)
+    assert ("PHI_GZIP_HEADER", STUDY) in codes(local)
+    assert normalised(validate_report("s3://longname/release", exit_code=1)) == normalised(local)

@@ -11,10 +11,10 @@ import os
 import posixpath
 import warnings
 from collections import Counter
-from collections.abc import Iterable, MutableSequence
+from collections.abc import Callable, Iterable, MutableSequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, cast
+from typing import IO, TYPE_CHECKING, BinaryIO, cast
 
 from pydicom import dcmread
 from pydicom.datadict import tag_for_keyword
@@ -208,18 +208,19 @@ def dicom_head(head: bytes) -> str | None:
     return BARE
 
 
-def head_of(path: Path, size: int = HEAD_BYTES) -> bytes:
-    """The first ``size`` bytes of a regular file, opened without blocking (see :mod:`curator.io.regular`)."""
-    with open_regular(path, "rb") as handle:
+def head_of(path: Path, size: int = HEAD_BYTES, opener: Callable[[], BinaryIO] | None = None) -> bytes:
+    """The first ``size`` bytes of a regular file, opened without blocking (see :mod:`curator.io.regular`); or of
+    what ``opener`` opens (an object in a store, read by ranges)."""
+    with opener() if opener is not None else open_regular(path, "rb") as handle:
         head: bytes = handle.read(size)
         return head
 
 
-def dicom_kind(path: Path) -> str | bool | None:
+def dicom_kind(path: Path, opener: Callable[[], BinaryIO] | None = None) -> str | bool | None:
     """:func:`dicom_head` of the file at ``path`` (reading HEAD_BYTES only, never the whole file); False when it
     cannot be opened or is no regular file."""
     try:
-        return dicom_head(head_of(path))
+        return dicom_head(head_of(path, opener=opener))
     except OSError:
         return False
 

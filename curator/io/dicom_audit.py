@@ -19,7 +19,7 @@ import io
 import os
 import time
 import warnings
-from collections.abc import Iterable, Iterator, MutableSequence
+from collections.abc import Callable, Iterable, Iterator, MutableSequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Literal, NamedTuple
@@ -376,8 +376,8 @@ def _tail(handle: BinaryIO, ds: Dataset, syntax: str, notes: list[str]) -> Datas
     if why:
         notes.append(f"elements after the pixel data were not read: {why}")
         return None
-    size = os.fstat(handle.fileno()).st_size
-    rest = size - handle.tell()
+    position = handle.tell()   # the size by seeking, not fstat: an object in a store (read by ranges) has no descriptor
+    rest = handle.seek(0, io.SEEK_END) - handle.seek(position)
     if rest <= 0:
         return None
     if rest > MAX_TAIL:
@@ -393,9 +393,9 @@ def _tail(handle: BinaryIO, ds: Dataset, syntax: str, notes: list[str]) -> Datas
     return tail
 
 
-def _parse(path: Path, marked: bool) -> tuple[Dataset, list[str]]:
+def _parse(path: Path, marked: bool, opener: Callable[[], BinaryIO] | None = None) -> tuple[Dataset, list[str]]:
     notes: list[str] = []
-    with path.open("rb") as handle:
+    with (opener() if opener is not None else path.open("rb")) as handle:
         ds = dcmread(handle, stop_before_pixels=True, force=not marked)
         meta = getattr(ds, "file_meta", None)
         syntax = _text(meta.get("TransferSyntaxUID")) if meta is not None else ""
@@ -412,10 +412,11 @@ def _parse(path: Path, marked: bool) -> tuple[Dataset, list[str]]:
     return ds, notes
 
 
-def audit_file(root: Path, rel: str) -> AuditedFile | str | None:
-    """The audit's view of one file: None when it is not DICOM, a reason when it cannot be read."""
+def audit_file(root: Path, rel: str, opener: Callable[[], BinaryIO] | None = None,
+               size: int | None = None) -> AuditedFile | str | None:
+    """The audit's view of one file: None when it is not DICOM, a reason when it cannot be read (or an object's)."""
     path = root / rel
-    kind = dicom_files.dicom_kind(path)   # from the first bytes only: a large file of zeros is never parsed
+    kind = dicom_files.dicom_kind(path, opener)   # from the first bytes only: a large file of zeros is never parsed
     if kind == dicom_files.NO_META:
         return dicom_files.NO_META_REASON
     marked = None if kind is False else kind == dicom_files.PART10
@@ -424,13 +425,13 @@ def audit_file(root: Path, rel: str) -> AuditedFile | str | None:
     if not marked and not path.name.lower().endswith(DICOM_SUFFIXES):
         return None
     if not marked and kind != dicom_files.BARE:
-        return None if path.stat().st_size < 132 else (
+        return None if (path.stat().st_size if size is None else size) < 132 else (
             "it has no 'DICM' marker at byte 128 and does not parse as a DICOM data set")
     try:
-        ds, notes = _parse(path, marked)
+        ds, notes = _parse(path, marked, opener)
     except Exception as error:
         if not marked:
-            return None if path.stat().st_size < 132 or not _named_dicom(path) else (
+            return None if (path.stat().st_size if size is None else size) < 132 or not _named_dicom(path) else (
                 "it has no 'DICM' marker at byte 128 and does not parse as a DICOM data set")
         return " ".join(str(error).split()) or type(error).__name__
     if not marked and not any((int(tag) >> 16) in (0x0008, 0x0010, 0x0020) for tag in list(ds.keys())):
@@ -457,13 +458,14 @@ def _audited(rel: str, ds: Dataset, notes: list[str]) -> AuditedFile:
         directory=sop_class == MEDIA_STORAGE_DIRECTORY, notes=tuple(notes))
 
 
-def audit_task(job: tuple[Path, str]) -> AuditedFile | str | None:
+def audit_task(job: tuple[Path, str], opener: Callable[[], BinaryIO] | None = None,
+               size: int | None = None) -> AuditedFile | str | None:
     """One file, the boundary: whatever a hostile file does becomes a reason, never an exception."""
     root, rel = job
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
-            result = audit_file(root, rel)
+            result = audit_file(root, rel, opener, size)
         except Exception as error:
             result = " ".join(str(error).split()) or type(error).__name__
         return result[:300] if isinstance(result, str) else result
@@ -477,15 +479,15 @@ def candidates(facts: Facts) -> tuple[list[str], int]:
     return wanted, len(files) - len(wanted)
 
 
-def gather(facts: Facts) -> None:
+def gather(facts: Facts, run: Callable[[list[str]], Iterable[AuditedFile | str | None]] | None = None) -> None:
     """Audit-read every DICOM file of the release into ``facts.dicom_audit`` (taken from the profile dicom's
-    reader when it already read the audit in the same parse: :func:`read_together`)."""
+    reader when it already read the audit in the same parse: :func:`read_together`; ``run``: objects in a store)."""
     if facts.dicom is not None and facts.dicom.audit is not None:
         facts.dicom_audit, facts.dicom.audit = facts.dicom.audit, None
         return
     started = time.perf_counter()
     paths, skipped = candidates(facts)
-    results = run_tasks(audit_task, [(facts.root, rel) for rel in paths], facts.jobs)
+    results = run(paths) if run else run_tasks(audit_task, [(facts.root, rel) for rel in paths], facts.jobs)
     facts.dicom_audit = _collect(facts, paths, skipped, results, started)
 
 

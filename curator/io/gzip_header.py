@@ -114,9 +114,9 @@ def read_gzip_header_from(handle: IO[bytes]) -> GzipHeader:
     MAX_HEADER bytes); the handle is left just after the bytes read. Raises GzipHeaderError (not gzip, or
     the file ends inside the header) and OSError."""
     data = handle.read(_FIRST_READ)
-    header = parse_gzip_header(data, at_end=len(data) < _FIRST_READ)
-    if header is None:
-        data += handle.read(MAX_HEADER - len(data))
-        header = parse_gzip_header(data, at_end=True)
-    assert header is not None
+    header = parse_gzip_header(data, at_end=not data)
+    while header is None:   # a read may return less than asked before the end (an object read by ranges)
+        more = handle.read(MAX_HEADER - len(data))
+        data += more
+        header = parse_gzip_header(data, at_end=not more or len(data) >= MAX_HEADER)
     return header

@@ -26,7 +26,7 @@ records are in ``privacy_files_records``. This module picks the reader for each 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
@@ -48,7 +48,7 @@ from curator.io.privacy_files_nifti import (
     read_nifti_metadata,
     search_gzip,
 )
-from curator.io.privacy_files_records import FileAudit, Hit, NiftiExtension, Search, Table, TextItem
+from curator.io.privacy_files_records import FileAudit, Hit, NiftiExtension, Opener, Search, Table, TextItem, open_file
 
 if TYPE_CHECKING:
     from curator.io.facts import Facts
@@ -103,35 +103,37 @@ def _kind(rel: str) -> str:
     return "other" if "." in name.strip(".") else "bare"
 
 
-def _sniff(path: Path) -> str:
+def _sniff(path: Path, opener: Opener | None = None) -> str:
     """A file without a known suffix: DICOM (marker at 128), text (no NUL in its first 8 KiB), or other."""
-    with path.open("rb") as handle:
+    with open_file(path, opener) as handle:
         head = handle.read(8192)
     if head[128:132] == b"DICM":
         return "dicom"
     return "text" if b"\x00" not in head else "other"
 
 
-def audit_file(root: Path, rel: str, size: int, identifiers: IdentifierList | None) -> FileAudit:
-    """Everything the privacy checks need of one file; reading problems are recorded, never raised."""
+def audit_file(root: Path, rel: str, size: int, identifiers: IdentifierList | None,
+               opener: Opener | None = None) -> FileAudit:
+    """Everything the privacy checks need of one file; reading problems are recorded, never raised. ``opener``:
+    how the file is opened when it is not local (an object in a store, read by ranges: remote_release)."""
     path = root / rel
     search = Search(identifiers)
     kind = _kind(rel)
     try:
         if kind in ("other", "bare") and identifiers is not None:
-            kind = _sniff(path)
+            kind = _sniff(path, opener)
         readers: dict[str, Callable[[], FileAudit]] = {
-            "nifti": lambda: audit_nifti(path, search),
-            "gzip": lambda: _audit_gzip(path, search),
-            "png": lambda: audit_png(path, size, search),
-            "jpeg": lambda: audit_jpeg(path, size, search),
-            "ooxml": lambda: audit_ooxml(path, search),
-            "pdf": lambda: audit_pdf(path, size, search),
+            "nifti": lambda: audit_nifti(path, search, opener),
+            "gzip": lambda: _audit_gzip(path, search, opener),
+            "png": lambda: audit_png(path, size, search, opener),
+            "jpeg": lambda: audit_jpeg(path, size, search, opener),
+            "ooxml": lambda: audit_ooxml(path, search, opener),
+            "pdf": lambda: audit_pdf(path, size, search, opener),
         }
         if kind in readers:
             audit = readers[kind]()
         elif kind in ("table", "json", "yaml") or (kind == "text" and identifiers is not None):
-            audit = audit_text(path, kind, size, search)
+            audit = audit_text(path, kind, size, search, opener)
         else:
             return FileAudit(kind)
     except OSError as error:
@@ -139,8 +141,8 @@ def audit_file(root: Path, rel: str, size: int, identifiers: IdentifierList | No
     return replace(audit, hits=tuple(search.hits)) if search.hits else audit
 
 
-def _audit_gzip(path: Path, search: Search) -> FileAudit:
-    with path.open("rb") as handle:
+def _audit_gzip(path: Path, search: Search, opener: Opener | None = None) -> FileAudit:
+    with open_file(path, opener) as handle:
         gz = gzip_header_of(handle)
     search_gzip(gz, search)
     return FileAudit("gzip", gzip=gz)
@@ -162,8 +164,12 @@ def _audit_item(root: Path, identifiers: IdentifierList | None, item: tuple[str,
     return audit_file(root, item[0], item[1], identifiers)
 
 
-def gather(facts: Facts) -> None:
-    """Audit every regular file of the release (in parallel, threads) into ``facts.privacy_files``."""
+AuditRunner = Callable[[list[tuple[str, int]], "IdentifierList | None"], Iterable[FileAudit]]
+
+
+def gather(facts: Facts, run: AuditRunner | None = None) -> None:
+    """Audit every regular file of the release (in parallel, threads) into ``facts.privacy_files``. ``run``: how
+    the (path, size) items are audited when the files are not local (a release in object storage)."""
     started = time.perf_counter()
     identifiers = None
     list_path = facts.identifiers
@@ -174,11 +180,14 @@ def gather(facts: Facts) -> None:
             raise OptionsError(f"--identifiers: {error}") from error
     files = facts.files
     paths = sorted(p for p in files if facts.in_scope(p))   # --changed-since: only the files in scope are read
-    # a task is a module-level function of (path, size): on a Dask cluster it carries no map of every file
-    task = partial(_audit_item, facts.root, identifiers)
-    result = PrivacyFacts(identifiers=identifiers)
     items = [(p, files[p].size) for p in paths]
-    result.files = {p: a for p, a in zip(paths, run_tasks(task, items, facts.jobs), strict=True)
+    if run is None:
+        # a task is a module-level function of (path, size): on a Dask cluster it carries no map of every file
+        audits: Iterable[FileAudit] = run_tasks(partial(_audit_item, facts.root, identifiers), items, facts.jobs)
+    else:
+        audits = run(items, identifiers)
+    result = PrivacyFacts(identifiers=identifiers)
+    result.files = {p: a for p, a in zip(paths, audits, strict=True)
                     if a.kind not in ("other", "bare", "text", "dicom") or a.hits or a.error or a.incomplete}
     if identifiers is not None:
         result.name_hits = _name_hits(identifiers, ((e.path, e.kind) for e in facts.entries))

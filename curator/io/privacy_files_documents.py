@@ -12,7 +12,7 @@ import zipfile
 from pathlib import Path
 from typing import IO, Any
 
-from curator.io.privacy_files_records import MAX_TEXT, FileAudit, Search, Table, TextItem
+from curator.io.privacy_files_records import MAX_TEXT, FileAudit, Opener, Search, Table, TextItem, open_file
 
 MAX_TABLE_ROWS = 5000         # CSV/TSV rows kept for the value checks
 MAX_TABLE_BYTES = 4 << 20
@@ -50,11 +50,11 @@ def _zip_part(archive: zipfile.ZipFile, info: zipfile.ZipInfo, incomplete: list[
     return data.decode("utf-8", errors="replace")
 
 
-def audit_ooxml(path: Path, search: Search) -> FileAudit:
+def audit_ooxml(path: Path, search: Search, opener: Opener | None = None) -> FileAudit:
     incomplete: list[str] = []
     document: list[TextItem] = []
     try:
-        archive = zipfile.ZipFile(path)
+        archive = zipfile.ZipFile(path if opener is None else opener())
     except (zipfile.BadZipFile, OSError, ValueError) as error:
         return FileAudit("ooxml", error=f"not a readable zip package ({error})")
     with archive:
@@ -123,7 +123,7 @@ def _pdf_string(token: bytes) -> str:
     return raw.decode("latin-1")[:MAX_TEXT]
 
 
-def _read_pdf(path: Path, size: int) -> tuple[list[TextItem], str | None]:
+def _read_pdf(path: Path, size: int, opener: Opener | None = None) -> tuple[list[TextItem], str | None]:
     """The document information dictionary and XMP creator fields of a PDF.
 
     A bounded scan of the first and last PDF_WINDOW bytes rather than a PDF library: the information dictionary is
@@ -133,7 +133,7 @@ def _read_pdf(path: Path, size: int) -> tuple[list[TextItem], str | None]:
     and has had denial-of-service bugs on crafted files). The limitation: an information dictionary stored
     inside a compressed object stream (PDF 1.5+) is not seen; the finding's context says so.
     """
-    with path.open("rb") as handle:
+    with open_file(path, opener) as handle:
         data = handle.read(PDF_WINDOW)
         if not data.startswith(b"%PDF"):
             return [], "not a PDF file (no %PDF header)"
@@ -158,8 +158,8 @@ def _read_pdf(path: Path, size: int) -> tuple[list[TextItem], str | None]:
     return unique, None
 
 
-def audit_pdf(path: Path, size: int, search: Search) -> FileAudit:
-    items, error = _read_pdf(path, size)
+def audit_pdf(path: Path, size: int, search: Search, opener: Opener | None = None) -> FileAudit:
+    items, error = _read_pdf(path, size, opener)
     for item in items:
         search.text(f"PDF {item.where}", item.text)
     return FileAudit("pdf", document=tuple(items), error=error)
@@ -207,8 +207,8 @@ def _search_stream(handle: IO[bytes], search: Search) -> str | None:
     return f"only the first {MAX_SEARCH} bytes were searched for known identifiers"
 
 
-def _read_table(path: Path) -> Table:
-    with path.open("rb") as handle:
+def _read_table(path: Path, opener: Opener | None = None) -> Table:
+    with open_file(path, opener) as handle:
         raw = handle.read(MAX_TABLE_BYTES)
         more = bool(handle.read(1))
     text = _decode_text(raw).lstrip("\ufeff")
@@ -261,18 +261,19 @@ def _scalars(data: Any) -> list[tuple[str, str, str]]:
     return found
 
 
-def audit_text(path: Path, kind: str, size: int, search: Search) -> FileAudit:
+def audit_text(path: Path, kind: str, size: int, search: Search, opener: Opener | None = None) -> FileAudit:
     """A CSV/TSV (first rows), JSON/YAML (scalar values) or other text file; with a list, the whole text is
     searched. A file that does not parse is another check's business: its text is still searched."""
     incomplete: list[str] = []
     table = None
     values: tuple[tuple[str, str, str], ...] = ()
     if kind == "table":
-        table = _read_table(path)
+        table = _read_table(path, opener)
     elif kind in ("json", "yaml") and size > MAX_STRUCTURED:
         incomplete.append(f"larger than {MAX_STRUCTURED} bytes; its values were not checked")
     elif kind in ("json", "yaml"):
-        text = _decode_text(path.read_bytes()).lstrip("\ufeff")
+        with open_file(path, opener) as handle:
+            text = _decode_text(handle.read()).lstrip("\ufeff")
         try:
             if kind == "json":
                 parsed = json.loads(text)
@@ -284,7 +285,7 @@ def audit_text(path: Path, kind: str, size: int, search: Search) -> FileAudit:
         except Exception:  # json/yaml errors, RecursionError on deep nesting: not parseable, nothing to check
             values = ()
     if search:
-        with path.open("rb") as handle:
+        with open_file(path, opener) as handle:
             stopped = _search_stream(handle, search)
         if stopped:
             incomplete.append(stopped)

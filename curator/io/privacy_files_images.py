@@ -11,7 +11,16 @@ from pathlib import Path
 
 from curator.io.codestreams import JPEG_EOI, PNG_IEND, CodestreamError, jpeg_segments, last_eoi_end, png_chunks
 from curator.io.image_metadata import JPEG_APP_MARKERS, JPEG_COM, PNG_METADATA_CHUNKS, jpeg_metadata_segment
-from curator.io.privacy_files_records import MAX_ITEM, MAX_TEXT, FileAudit, Search, TextItem, printable
+from curator.io.privacy_files_records import (
+    MAX_ITEM,
+    MAX_TEXT,
+    FileAudit,
+    Opener,
+    Search,
+    TextItem,
+    open_file,
+    printable,
+)
 
 MAX_PNG_CHUNKS = 100000
 MAX_JPEG_READ = 16 << 20       # bytes of a JPEG walked for its segments (a CT slice is well under 1 MiB)
@@ -54,11 +63,11 @@ def _png_item(kind: bytes, data: bytes) -> TextItem:
     return TextItem(f"{kind.decode()} {keyword}", text)
 
 
-def audit_png(path: Path, size: int, search: Search) -> FileAudit:
+def audit_png(path: Path, size: int, search: Search, opener: Opener | None = None) -> FileAudit:
     items: list[TextItem] = []
     trailing = 0
     stopped: tuple[str, ...] = ()
-    with path.open("rb") as handle:
+    with open_file(path, opener) as handle:
         try:
             for count, chunk in enumerate(png_chunks(handle, size, strict=False)):
                 if count == MAX_PNG_CHUNKS:   # what follows may hold metadata: say it was not read
@@ -135,9 +144,9 @@ def _walk_jpeg(head: bytes, size: int) -> _JpegWalk | None:
     return _JpegWalk(tuple(found), None, stopped)
 
 
-def audit_jpeg(path: Path, size: int, search: Search) -> FileAudit:
+def audit_jpeg(path: Path, size: int, search: Search, opener: Opener | None = None) -> FileAudit:
     trailing = 0
-    with path.open("rb") as handle:
+    with open_file(path, opener) as handle:
         walk = _walk_jpeg(handle.read(MAX_JPEG_READ), size)
         if walk is None:
             return FileAudit("jpeg", error="not a JPEG file (no start-of-image marker)")

@@ -13,7 +13,16 @@ from typing import IO
 
 from curator.io.formats import GZIP_MAGIC
 from curator.io.gzip_header import GzipHeader, GzipHeaderError, parse_gzip_header, read_gzip_header_from
-from curator.io.privacy_files_records import MAX_TEXT, FileAudit, NiftiExtension, Search, TextItem, printable
+from curator.io.privacy_files_records import (
+    MAX_TEXT,
+    FileAudit,
+    NiftiExtension,
+    Opener,
+    Search,
+    TextItem,
+    open_file,
+    printable,
+)
 
 MAX_EXTENSIONS = 1 << 20      # bytes of NIfTI header extensions read and parsed
 MAX_ELEMENTS = 5000           # DICOM elements listed from a NIfTI DICOM extension
@@ -89,14 +98,14 @@ class NiftiMetadata:
     incomplete: str | None = None                 # the extensions could not be read to their end
 
 
-def read_nifti_metadata(path: Path) -> NiftiMetadata:
+def read_nifti_metadata(path: Path, opener: Opener | None = None) -> NiftiMetadata:
     """The gzip header, non-empty text fields and header extensions of a ``.nii``/``.nii.gz`` file.
 
     Reads the header and at most MAX_EXTENSIONS bytes of extensions. The payloads are returned for the identifier
     search and are never interpreted, except code 2, whose DICOM data elements pydicom lists (no pickle, no
     AFNI/XML or other parsing, ever).
     """
-    with path.open("rb") as handle:
+    with open_file(path, opener) as handle:
         compressed = handle.read(2) == GZIP_MAGIC
         gz = gzip_header_of(handle) if compressed else None
 
@@ -202,8 +211,8 @@ def _dicom_text(data: bytes, little: bool) -> str:
     return "\n".join(parts) or printable(data)
 
 
-def audit_nifti(path: Path, search: Search) -> FileAudit:
-    meta = read_nifti_metadata(path)
+def audit_nifti(path: Path, search: Search, opener: Opener | None = None) -> FileAudit:
+    meta = read_nifti_metadata(path, opener)
     for item in meta.fields:
         search.text(item.where, item.text)
     search_gzip(meta.gzip, search)

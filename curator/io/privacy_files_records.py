@@ -4,13 +4,23 @@ that every reader of it feeds while it reads."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
 
 from curator.io.gzip_header import GzipHeader
 from curator.io.identifiers import IdentifierList, mask
 
 MAX_ITEM = 64 << 10           # bytes read of one metadata item (PNG chunk, JPEG segment, docProps part)
 MAX_TEXT = 4096               # characters kept of one metadata text
+
+Opener = Callable[[], BinaryIO]   # how a reader opens a file that is not local (an object in a store: io/remote)
+
+
+def open_file(path: Path, opener: Opener | None) -> BinaryIO:
+    """The file a reader reads: ``opener()`` when given (a release in object storage), else ``path`` opened."""
+    return opener() if opener is not None else path.open("rb")
 
 
 # --- records -----------------------------------------------------------------------------------------------

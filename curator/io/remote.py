@@ -364,14 +364,21 @@ def hash_remote_batch(url: str, batch: list[tuple[str, tuple[str, ...]]]) -> lis
 class RangeFile(io.RawIOBase):
     """A read-only, seekable view of one object whose reads are ranged GETs of at most :data:`BLOCK` bytes (a read
     asking for more returns less, as a raw stream may): a reader that needs a header reads only its first blocks,
-    and ``seek(-4, SEEK_END)`` fetches 4 bytes. What was fetched is kept, so a re-read costs nothing."""
+    and ``seek(-4, SEEK_END)`` fetches 4 bytes. What was fetched is kept, so a re-read costs nothing.
+
+    ``greedy``: a read asking for more than a block fetches all it asks for (at most :data:`CHUNK` a GET), for
+    readers that use what they ask for (a JPEG walked whole, a PDF's first and last 256 KiB); give it to them behind
+    an ``io.BufferedReader``, which reads exactly what is asked, as a local file does. ``segments``: bytes already
+    fetched (shared by several views of one object, or the start of a stream read by the deep tier)."""
 
     BLOCK = 512
 
-    def __init__(self, store: Store, rel: str, size: int) -> None:
+    def __init__(self, store: Store, rel: str, size: int, *, greedy: bool = False,
+                 segments: dict[int, bytes] | None = None) -> None:
         super().__init__()
-        self.store, self.rel, self.size, self.position = store, rel, size, 0
-        self.segments: dict[int, bytes] = {}   # start -> bytes fetched from there
+        self.store, self.rel, self.size, self.position, self.greedy = store, rel, size, 0, greedy
+        self.name = rel   # as a file's: readers (pydicom) name what they read by it
+        self.segments: dict[int, bytes] = {} if segments is None else segments   # start -> bytes fetched from there
 
     def readable(self) -> bool:
         return True
@@ -387,10 +394,10 @@ class RangeFile(io.RawIOBase):
         self.position = max(0, base + offset)
         return self.position
 
-    def _cached(self, at: int) -> bytes:
+    def _cached(self, at: int) -> bytes | memoryview:
         for start, data in self.segments.items():
             if start <= at < start + len(data):
-                return data[at - start:]
+                return memoryview(data)[at - start:]   # no copy of a large kept prefix at each read
         return b""
 
     def readinto(self, buffer: Any) -> int:
@@ -402,27 +409,42 @@ class RangeFile(io.RawIOBase):
             at = self.position + len(out)
             piece = self._cached(at)
             if not piece:
-                length = min(max(self.BLOCK, want - len(out)) if want <= self.BLOCK else self.BLOCK, self.size - at)
+                if self.greedy:
+                    length = min(max(self.BLOCK, want - len(out)), CHUNK, self.size - at)
+                else:
+                    length = min(max(self.BLOCK, want - len(out)) if want <= self.BLOCK else self.BLOCK,
+                                 self.size - at)
                 piece = self.store.read_range(self.rel, at, length)
                 if not piece:
                     break
                 self.segments[at] = piece
             out += piece[:want - len(out)]
-            if want > self.BLOCK:
+            if want > self.BLOCK and not self.greedy:
                 break   # a short read: the caller asks again, and only the bytes it uses are fetched
         buffer[:len(out)] = out
         self.position += len(out)
         return len(out)
 
+    def readall(self) -> bytes:
+        """The rest of the object (greedy: in GETs of up to :data:`CHUNK`, not of a default buffer's 8 KiB)."""
+        out = bytearray()
+        while data := self.read(max(self.BLOCK, self.size - self.position)):
+            out += data
+        return bytes(out)
+
 
 class StreamFile(io.RawIOBase):
     """A read-only, forward-only view of :meth:`Store.stream`: the object is read once from start to end, as a
-    local file is by the deep tier. A store's error on the way is an OSError naming it (as a local read's)."""
+    local file is by the deep tier. A store's error on the way is an OSError naming it (as a local read's).
+    ``keep``: how many of the first bytes to keep in :attr:`prefix` (what other readers of the object take from this
+    one read: the privacy audit's NIfTI header and extensions)."""
 
-    def __init__(self, chunks: Iterator[bytes]) -> None:
+    def __init__(self, chunks: Iterator[bytes], keep: int = 0) -> None:
         super().__init__()
         self.chunks = chunks
         self.left = memoryview(b"")
+        self.keep = keep
+        self.prefix = bytearray()
 
     def readable(self) -> bool:
         return True
@@ -435,5 +457,7 @@ class StreamFile(io.RawIOBase):
                 raise OSError(str(error)) from error
         taken = min(len(buffer), len(self.left))
         buffer[:taken] = self.left[:taken]
+        if len(self.prefix) < self.keep:
+            self.prefix += self.left[:min(taken, self.keep - len(self.prefix))]
         self.left = self.left[taken:]
         return taken

@@ -7,12 +7,13 @@ and CNCB's metadata CSVs. No judgement here: what cannot be read is recorded as 
 from __future__ import annotations
 
 import csv
+import io
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -173,14 +174,16 @@ def _reason(error: BaseException) -> str:
     return str(error) or type(error).__name__
 
 
-def read_slice(path: Path, *, decode: bool = False, count: bool = False) -> SliceHeader | str:
+def read_slice(path: Path, *, decode: bool = False, count: bool = False,
+               opener: Callable[[], BinaryIO] | None = None) -> SliceHeader | str:
     """The header of a PNG or JPEG slice, read without decoding; ``decode`` also decodes the pixels once
     (truncation shows here) and ``count`` counts the values of a single-channel image (a mask).
 
     Returns the reason as a string when the file is not a readable PNG/JPEG: bad input is never raised.
+    ``opener``: how the file is opened when it is not local (an object in a store, read by ranges).
     """
     try:
-        with path.open("rb") as handle:
+        with opener() if opener is not None else path.open("rb") as handle:
             head = handle.read(32)
             handle.seek(0)
             with Image.open(handle, formats=FORMATS) as image:
@@ -208,11 +211,15 @@ def read_slice(path: Path, *, decode: bool = False, count: bool = False) -> Slic
 
 # --- metadata CSVs ------------------------------------------------------------------------------------------
 
-def _rows(path: Path, columns: tuple[str, ...]) -> Iterator[tuple[int, dict[str, str]]]:
+Opener = Callable[[], BinaryIO]   # a file that is not local (an object in a store)
+
+
+def _rows(path: Path, columns: tuple[str, ...], opener: Opener | None = None) -> Iterator[tuple[int, dict[str, str]]]:
     """(line number, row by lower-case column name) of a CSV; BOM, CRLF, ``;``/tab delimiters and padding
     around values are tolerated, extra columns ignored. Raises MetadataError when it is not such a table."""
     try:
-        with path.open(encoding="utf-8-sig", newline="") as handle:
+        with (io.TextIOWrapper(opener(), encoding="utf-8-sig", newline="") if opener is not None
+              else path.open(encoding="utf-8-sig", newline="")) as handle:
             first = handle.readline(1 << 16)
             if not first.strip():
                 raise MetadataError(f"the file is empty; expected a header row with {', '.join(columns)}")
@@ -240,11 +247,11 @@ def _rows(path: Path, columns: tuple[str, ...]) -> Iterator[tuple[int, dict[str,
         raise MetadataError(f"cannot read the file ({error.strerror or error})") from error
 
 
-def read_scans(path: Path) -> tuple[list[ScanRow], list[RowProblem]]:
+def read_scans(path: Path, opener: Opener | None = None) -> tuple[list[ScanRow], list[RowProblem]]:
     """``unzip_filenames.csv``: zip_file, label, patient_id, scan_id, n_slice. Raises MetadataError."""
     scans: list[ScanRow] = []
     problems: list[RowProblem] = []
-    for number, raw in _rows(path, SCANS_COLUMNS):
+    for number, raw in _rows(path, SCANS_COLUMNS, opener):
         bad = [RowProblem(number, name, f"{raw[name]!r} is not a folder name (letters, digits, _ and - only)")
                for name in ("label", "patient_id", "scan_id") if not _NAME.match(raw[name])]
         try:
@@ -261,11 +268,11 @@ def read_scans(path: Path) -> tuple[list[ScanRow], list[RowProblem]]:
     return scans, problems
 
 
-def read_lesions(path: Path) -> tuple[list[LesionRow], list[RowProblem]]:
+def read_lesions(path: Path, opener: Opener | None = None) -> tuple[list[LesionRow], list[RowProblem]]:
     """``lesions_slices.csv``: imgpath = <label>/<patient_id>/<scan_id>/<slice>.<ext>. Raises MetadataError."""
     lesions: list[LesionRow] = []
     problems: list[RowProblem] = []
-    for number, raw in _rows(path, LESIONS_COLUMNS):
+    for number, raw in _rows(path, LESIONS_COLUMNS, opener):
         value = raw["imgpath"]
         parts = value.replace("\\", "/").strip("/").split("/")
         name = parts[-1]
@@ -281,13 +288,21 @@ def read_lesions(path: Path) -> tuple[list[LesionRow], list[RowProblem]]:
     return lesions, problems
 
 
-def read_label_declaration(path: Path) -> str:
+def read_label_declaration(path: Path, opener: Opener | None = None) -> str:
     """The scheme name in ``labels.yaml`` (``label_scheme: cncb``). Raises MetadataError when it is not such a
     file; whether the name is a known scheme is for the checks."""
     import yaml
 
     try:
-        document = yaml.safe_load(read_regular_bytes(path, limit=MAX_LABELS_FILE).decode("utf-8"))
+        if opener is not None:   # an object in a store, within the same limit
+            with opener() as handle:
+                size = handle.seek(0, io.SEEK_END) - handle.seek(0)
+                if size > MAX_LABELS_FILE:
+                    raise OSError(f"expected at most {MAX_LABELS_FILE:,} bytes; the file has {size:,}")
+                raw = handle.read()
+        else:
+            raw = read_regular_bytes(path, limit=MAX_LABELS_FILE)
+        document = yaml.safe_load(raw.decode("utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
         raise MetadataError(f"not a readable YAML file of one line, label_scheme: NAME ({error})") from error
     scheme = document.get("label_scheme") if isinstance(document, dict) else None
@@ -302,8 +317,12 @@ def _read_item(root: Path, deep: bool, item: tuple[str, bool]) -> SliceHeader | 
     return read_slice(root / item[0], decode=deep, count=item[1])
 
 
-def gather(facts: Facts) -> None:
-    """Read every image and mask header (with --deep also their pixels, once) and the metadata CSVs."""
+SliceRunner = Callable[[list[tuple[str, bool]]], Iterable[SliceHeader | str]]
+
+
+def gather(facts: Facts, run: SliceRunner | None = None, text: Callable[[str], Opener] | None = None) -> None:
+    """Read every image and mask header (with --deep also their pixels, once) and the metadata CSVs. ``run`` and
+    ``text``: how the slices and the metadata files are read when they are not local (objects in a store)."""
     data = SliceFacts()
     kinds: dict[str, str] = {}
     for path in facts.files:
@@ -315,24 +334,28 @@ def gather(facts: Facts) -> None:
 
     # a task is a module-level function of (path, count its values): on a Dask cluster it carries no map of files
     items = [(path, deep and kinds[path] == "mask") for path in paths]
-    data.files = dict(zip(paths, run_tasks(partial(_read_item, root, deep), items, facts.jobs), strict=True))
+    read = run(items) if run is not None else run_tasks(partial(_read_item, root, deep), items, facts.jobs)
+    data.files = dict(zip(paths, read, strict=True))
+
+    def opener(name: str) -> Opener | None:
+        return text(name) if text is not None else None
 
     files = facts.files
     if SCANS_CSV in files:
         try:
-            data.scans, problems = read_scans(root / SCANS_CSV)
+            data.scans, problems = read_scans(root / SCANS_CSV, opener(SCANS_CSV))
             data.row_problems[SCANS_CSV] = problems
         except MetadataError as error:
             data.metadata_errors[SCANS_CSV] = str(error)
     if LESIONS_CSV in files:
         try:
-            data.lesions, problems = read_lesions(root / LESIONS_CSV)
+            data.lesions, problems = read_lesions(root / LESIONS_CSV, opener(LESIONS_CSV))
             data.row_problems[LESIONS_CSV] = problems
         except MetadataError as error:
             data.metadata_errors[LESIONS_CSV] = str(error)
     if LABELS_FILE in files:
         try:
-            data.label_scheme = read_label_declaration(root / LABELS_FILE)
+            data.label_scheme = read_label_declaration(root / LABELS_FILE, opener(LABELS_FILE))
         except MetadataError as error:
             data.metadata_errors[LABELS_FILE] = str(error)
     facts.slices = data
