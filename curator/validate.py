@@ -222,19 +222,17 @@ def _scope(facts: Facts, changed: set[str]) -> set[str]:
     return scope
 
 
+HEADER_CHUNK = 4096   # headers looked up, read and cached a chunk at a time: no release-sized cache keys or JSON
+
+
 def _read_headers(root: Path, paths: list[str], options: ValidateOptions,
                   cache: Cache | None) -> dict[str, NiftiHeader | str]:
-    """NIfTI headers, from the cache where the file is unchanged, else read (in parallel)."""
+    """NIfTI headers, from the cache where the file is unchanged, else read (in parallel). A chunk of paths at a
+    time: its cache keys, its cached values and the fresh headers' JSON are dropped before the next chunk, so only
+    the headers themselves grow with the release."""
     headers: dict[str, NiftiHeader | str] = {}
-    keys: dict[str, str] = {}
-    if cache is not None:
-        keys = file_keys(root, paths)
-        known = cache.get_many("nifti-header", keys.values())
-        for path, key in keys.items():
-            if key in known:
-                value = known[key]
-                headers[path] = value["error"] if "error" in value else header_from_json(value)
-    missing = [p for p in paths if p not in headers]
+    phase = _phase(options.progress, "headers")
+    done = 0
 
     def header_task(path: str) -> NiftiHeader | str:
         try:
@@ -242,13 +240,28 @@ def _read_headers(root: Path, paths: list[str], options: ValidateOptions,
         except ReadError as error:
             return str(error)
 
-    read = run_tasks(header_task, missing, options.jobs, progress=_phase(options.progress, "headers"))
-    fresh = dict(zip(missing, read, strict=True))
-    if cache is not None:
-        cache.put_many("nifti-header", {keys[p]: {"error": h} if isinstance(h, str) else header_to_json(h)
-                                        for p, h in fresh.items() if p in keys})
-    headers.update(fresh)
-    return {p: headers[p] for p in paths}
+    for start in range(0, len(paths), HEADER_CHUNK):
+        chunk = paths[start : start + HEADER_CHUNK]
+        keys: dict[str, str] = {}
+        known: dict[str, NiftiHeader | str] = {}
+        if cache is not None:
+            keys = file_keys(root, chunk)
+            values = cache.get_many("nifti-header", keys.values())
+            known = {path: values[key]["error"] if "error" in values[key] else header_from_json(values[key])
+                     for path, key in keys.items() if key in values}
+            del values
+        missing = [p for p in chunk if p not in known]
+        base = done
+        read = run_tasks(header_task, missing, options.jobs,
+                         progress=None if phase is None else lambda d, _t: phase(base + d, len(paths)))
+        done += len(missing)
+        fresh = dict(zip(missing, read, strict=True))
+        if cache is not None:
+            cache.put_many("nifti-header", {keys[p]: {"error": h} if isinstance(h, str) else header_to_json(h)
+                                            for p, h in fresh.items() if p in keys})
+        for path in chunk:
+            headers[path] = known[path] if path in known else fresh[path]
+    return headers
 
 
 def _phase(progress: PhaseProgress | None, name: str) -> Progress | None:

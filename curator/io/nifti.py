@@ -281,8 +281,9 @@ def header_to_json(header: NiftiHeader) -> dict[str, Any]:
 
 
 def header_from_json(data: dict[str, Any]) -> NiftiHeader:
-    """The inverse of :func:`header_to_json` (lists back to tuples)."""
+    """The inverse of :func:`header_to_json` (lists back to tuples, shared as :func:`_parse` shares them: a million
+    cached headers would otherwise each hold their own matrices)."""
     def tuples(value: Any) -> Any:
-        return tuple(tuples(v) for v in value) if isinstance(value, list) else value
+        return shared(tuple(tuples(v) if isinstance(v, list) else shared(v) for v in value))
 
-    return NiftiHeader(**{key: tuples(value) for key, value in data.items()})
+    return NiftiHeader(**{key: tuples(value) if isinstance(value, list) else value for key, value in data.items()})
