@@ -205,7 +205,8 @@ def gather(root: Path, profile: Profile, options: ValidateOptions, cache: Cache 
         module, function = gatherer.split(":")
         getattr(import_module(module), function)(facts)
     if options.checksums:
-        rest = {p: e for p, e in files.items() if p not in facts.payloads and facts.in_scope(p)}
+        rest = files if not facts.payloads and facts.scope is None else {   # no release-sized copy when all are
+            p: e for p, e in files.items() if p not in facts.payloads and facts.in_scope(p)}   # still to hash
         facts.digests.update(hash_listed(root, facts.manifests, rest, options.jobs,
                                          progress=_phase(options.progress, "checksums"), cache=cache))
     return facts
@@ -251,9 +252,7 @@ def _read_headers(root: Path, paths: list[str], options: ValidateOptions,
                      for path, key in keys.items() if key in values}
             del values
         missing = [p for p in chunk if p not in known]
-        base = done
-        read = run_tasks(header_task, missing, options.jobs,
-                         progress=None if phase is None else lambda d, _t: phase(base + d, len(paths)))
+        read = run_tasks(header_task, missing, options.jobs, progress=_offset(phase, done, len(paths)))
         done += len(missing)
         fresh = dict(zip(missing, read, strict=True))
         if cache is not None:
@@ -262,6 +261,13 @@ def _read_headers(root: Path, paths: list[str], options: ValidateOptions,
         for path in chunk:
             headers[path] = known[path] if path in known else fresh[path]
     return headers
+
+
+def _offset(progress: Progress | None, before: int, total: int) -> Progress | None:
+    """``progress`` for one chunk of a phase's tasks: ``before`` done in the chunks before it, of ``total``."""
+    if progress is None:
+        return None
+    return lambda done, _chunk: progress(before + done, total)
 
 
 def _phase(progress: PhaseProgress | None, name: str) -> Progress | None:
