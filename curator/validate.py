@@ -24,7 +24,7 @@ from curator.io.deid_table import DEID_EDITION
 from curator.io.facts import Facts, Readme
 from curator.io.git import changed_files
 from curator.io.inventory import walk
-from curator.io.manifest import parse_manifest
+from curator.io.manifest import read_manifest
 from curator.io.nifti import NiftiHeader, header_from_json, header_to_json, read_header
 from curator.io.payload import Payload, scan_unit
 from curator.io.registry import (
@@ -191,7 +191,7 @@ def gather(root: Path, profile: Profile, options: ValidateOptions, cache: Cache 
         if name not in files:
             continue
         try:
-            facts.manifests.append(parse_manifest(root / name))
+            facts.manifests.append(read_manifest(root / name))
         except ReadError as error:
             facts.manifest_errors[name] = str(error)
 
