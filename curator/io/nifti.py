@@ -288,8 +288,16 @@ def header_from_json(data: dict[str, Any]) -> NiftiHeader:
         return shared(tuple(tuples(v) if isinstance(v, list) else shared(v) for v in value))
 
     def one(key: str, value: Any) -> Any:
-        if isinstance(value, list):
-            return tuples(value)
+        if isinstance(value, list):   # the same JSON text, the same tuple: one repr, not a shared() per number
+            text = repr(value)        # (repr keeps -0.0 apart; a NaN is never remembered, as shared() does)
+            found = _FROM_JSON.get(text)
+            if found is None:
+                found = tuples(value)
+                if "nan" not in text:
+                    if len(_FROM_JSON) >= SHARED_MAX:
+                        _FROM_JSON.clear()
+                    _FROM_JSON[text] = found
+            return found
         if key in _INTERNED and isinstance(value, str):
             return sys.intern(value)
         return shared(value) if key in _SHARED_FLOATS else value
@@ -297,5 +305,6 @@ def header_from_json(data: dict[str, Any]) -> NiftiHeader:
     return NiftiHeader(**{key: one(key, value) for key, value in data.items()})
 
 
+_FROM_JSON: dict[str, Any] = {}   # a cached list's repr -> its shared tuple (bounded as _SHARED is)
 _INTERNED = frozenset({"datatype", "dtype_str"})                   # fields a release holds few values of, each
 _SHARED_FLOATS = frozenset({"scl_slope", "scl_inter", "vox_offset"})   # held once as _parse holds them
