@@ -11,7 +11,8 @@ the 100k run. Medians of --repeat runs, interleaved.
 With ``--release N [N ...]`` it times the whole ``curator validate --profile mosmed`` (JSON report) on a MosMed
 release of N studies: one tiny NIfTI study hard-linked N times (so a million files cost directory entries, not
 data), listed in a registry CSV of N rows and a SHA256SUMS of N lines, all correct. ``--baseline CHECKOUT`` runs
-another checkout's curator (e.g. main, before a change) in the same rounds:
+another checkout's curator (e.g. main, before a change) in the same rounds. Each build has its own cache: round 1
+reads every file, later rounds are cached reruns; each round is printed with its CPU seconds:
 
     python benchmarks/registry_at_scale.py --release 100000 1000000 --repeat 1 --baseline ../main
 """
@@ -58,18 +59,18 @@ def make_registry(path: Path, rows: int) -> None:
 
 def measure(root: Path, rows: int, env: dict[str, str]) -> tuple[float, float]:
     """(seconds, peak RSS in MB) of one child run."""
-    return measured([sys.executable, "-c", CHILD, str(root), str(rows)], root, env)
+    return measured([sys.executable, "-c", CHILD, str(root), str(rows)], root, env)[:2]
 
 
-def measured(command: list[str], cwd: Path, env: dict[str, str], expect: int = 0) -> tuple[float, float]:
-    """(seconds, peak RSS in MB) of one child process, whose exit code must be ``expect``."""
+def measured(command: list[str], cwd: Path, env: dict[str, str], expect: int = 0) -> tuple[float, float, float]:
+    """(seconds, peak RSS in MB, CPU seconds) of one child process, whose exit code must be ``expect``."""
     started = time.perf_counter()
     child = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL)
     _, status, usage = os.wait4(child.pid, 0)
     seconds = time.perf_counter() - started
     if os.waitstatus_to_exitcode(status) != expect:
         raise SystemExit(f"{' '.join(command)} exited {os.waitstatus_to_exitcode(status)}, not {expect}")
-    return seconds, usage.ru_maxrss / 1024
+    return seconds, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
 
 
 LINKS = 50_000
@@ -101,12 +102,14 @@ fresh copy every LINKS names)."""
 
 
 def releases(work: Path, sizes: list[int], repeat: int, baseline: Path | None) -> None:
-    """The whole validate command on releases of ``sizes`` studies, interleaved rounds, medians."""
+    """The whole validate command on releases of ``sizes`` studies, interleaved rounds, each round printed."""
     env = {**os.environ}
     env.pop("PYTHONDONTWRITEBYTECODE", None)   # users keep compiled bytecode
     builds = {"": env}
     if baseline is not None:
         builds = {"before: ": {**env, "PYTHONPATH": str(baseline.resolve())}, "": env}
+    for number, build in enumerate(builds.values()):   # each build its own cache: the first round reads every
+        build["CURATOR_CACHE_DIR"] = str(work / f"cache-{number}")   # file, the later ones are cached reruns
     roots = {}
     for size in sizes:
         started = time.perf_counter()
@@ -114,17 +117,18 @@ def releases(work: Path, sizes: list[int], repeat: int, baseline: Path | None) -
         make_release(roots[size], size)
         print(f"release of {size:,} studies made in {time.perf_counter() - started:.1f} s")
     command = [sys.executable, "-m", "curator", "validate", ".", "--profile", "mosmed", "--format", "json"]
-    runs: dict[tuple[str, int], list[tuple[float, float]]] = {}
+    runs: dict[tuple[str, int], list[tuple[float, float, float]]] = {}
     for _ in range(repeat):
         for size in sizes:
             for tag, build in builds.items():
                 # exit 1: the release has no README, so REQUIRED_FILE_MISSING; nothing per file
                 runs.setdefault((tag, size), []).append(measured(command, roots[size], build, expect=1))
-    print(f"load {os.getloadavg()[0]:.2f}; {'run':<20} {'studies':>10} {'seconds':>8} {'peak MB':>8} {'files/s':>9}")
+    print(f"load {os.getloadavg()[0]:.2f}; round 1 reads every file (empty cache), later rounds are cached reruns")
+    print(f"{'run':<30} {'studies':>10} {'round':>5} {'seconds':>8} {'CPU s':>8} {'peak MB':>8} {'files/s':>9}")
     for (tag, size), results in runs.items():
-        seconds = statistics.median(r[0] for r in results)
-        megabytes = statistics.median(r[1] for r in results)
-        print(f"{tag + 'curator validate':<30} {size:>10,} {seconds:>8.2f} {megabytes:>8.0f} {size / seconds:>9,.0f}")
+        for number, (seconds, megabytes, cpu) in enumerate(results, start=1):
+            print(f"{tag + 'curator validate':<30} {size:>10,} {number:>5} {seconds:>8.2f} {cpu:>8.1f} "
+                  f"{megabytes:>8.0f} {size / seconds:>9,.0f}")
 
 
 def main() -> int:

@@ -24,7 +24,7 @@ from curator.io.deid_table import DEID_EDITION
 from curator.io.facts import Facts, Readme
 from curator.io.git import changed_files
 from curator.io.inventory import walk
-from curator.io.manifest import parse_manifest
+from curator.io.manifest import read_manifest
 from curator.io.nifti import NiftiHeader, header_from_json, header_to_json, read_header
 from curator.io.payload import Payload, scan_unit
 from curator.io.registry import (
@@ -192,7 +192,7 @@ def gather(root: Path, profile: Profile, options: ValidateOptions, cache: Cache 
         if name not in files:
             continue
         try:
-            facts.manifests.append(parse_manifest(root / name))
+            facts.manifests.append(read_manifest(root / name))
         except ReadError as error:
             facts.manifest_errors[name] = str(error)
 
@@ -206,7 +206,8 @@ def gather(root: Path, profile: Profile, options: ValidateOptions, cache: Cache 
         module, function = gatherer.split(":")
         getattr(import_module(module), function)(facts)
     if options.checksums:
-        rest = {p: e for p, e in files.items() if p not in facts.payloads and facts.in_scope(p)}
+        rest = files if not facts.payloads and facts.scope is None else {   # no release-sized copy when all are
+            p: e for p, e in files.items() if p not in facts.payloads and facts.in_scope(p)}   # still to hash
         facts.digests.update(hash_listed(root, facts.manifests, rest, options.jobs,
                                          progress=_phase(options.progress, "checksums"), cache=cache))
     return facts
@@ -223,19 +224,17 @@ def _scope(facts: Facts, changed: set[str]) -> set[str]:
     return scope
 
 
+HEADER_CHUNK = 4096   # headers looked up, read and cached a chunk at a time: no release-sized cache keys or JSON
+
+
 def _read_headers(root: Path, paths: list[str], options: ValidateOptions,
                   cache: Cache | None) -> dict[str, NiftiHeader | str]:
-    """NIfTI headers, from the cache where the file is unchanged, else read (in parallel)."""
+    """NIfTI headers, from the cache where the file is unchanged, else read (in parallel). A chunk of paths at a
+    time: its cache keys, its cached values and the fresh headers' JSON are dropped before the next chunk, so only
+    the headers themselves grow with the release."""
     headers: dict[str, NiftiHeader | str] = {}
-    keys: dict[str, str] = {}
-    if cache is not None:
-        keys = file_keys(root, paths)
-        known = cache.get_many("nifti-header", keys.values())
-        for path, key in keys.items():
-            if key in known:
-                value = known[key]
-                headers[path] = value["error"] if "error" in value else header_from_json(value)
-    missing = [p for p in paths if p not in headers]
+    phase = _phase(options.progress, "headers")
+    done = 0
 
     def header_task(path: str) -> NiftiHeader | str:
         try:
@@ -243,13 +242,33 @@ def _read_headers(root: Path, paths: list[str], options: ValidateOptions,
         except ReadError as error:
             return str(error)
 
-    read = run_tasks(header_task, missing, options.jobs, progress=_phase(options.progress, "headers"))
-    fresh = dict(zip(missing, read, strict=True))
-    if cache is not None:
-        cache.put_many("nifti-header", {keys[p]: {"error": h} if isinstance(h, str) else header_to_json(h)
-                                        for p, h in fresh.items() if p in keys})
-    headers.update(fresh)
-    return {p: headers[p] for p in paths}
+    for start in range(0, len(paths), HEADER_CHUNK):
+        chunk = paths[start : start + HEADER_CHUNK]
+        keys: dict[str, str] = {}
+        known: dict[str, NiftiHeader | str] = {}
+        if cache is not None:
+            keys = file_keys(root, chunk)
+            values = cache.get_many("nifti-header", keys.values())
+            known = {path: values[key]["error"] if "error" in values[key] else header_from_json(values[key])
+                     for path, key in keys.items() if key in values}
+            del values
+        missing = [p for p in chunk if p not in known]
+        read = run_tasks(header_task, missing, options.jobs, progress=_offset(phase, done, len(paths)))
+        done += len(missing)
+        fresh = dict(zip(missing, read, strict=True))
+        if cache is not None:
+            cache.put_many("nifti-header", {keys[p]: {"error": h} if isinstance(h, str) else header_to_json(h)
+                                            for p, h in fresh.items() if p in keys})
+        for path in chunk:
+            headers[path] = known[path] if path in known else fresh[path]
+    return headers
+
+
+def _offset(progress: Progress | None, before: int, total: int) -> Progress | None:
+    """``progress`` for one chunk of a phase's tasks: ``before`` done in the chunks before it, of ``total``."""
+    if progress is None:
+        return None
+    return lambda done, _chunk: progress(before + done, total)
 
 
 def _phase(progress: PhaseProgress | None, name: str) -> Progress | None:

@@ -46,18 +46,19 @@ def walk(root: Path) -> list[Entry]:
     while pending:
         prefix, folder = pending.pop()
         try:
-            children = list(os.scandir(folder))
+            listing = os.scandir(folder)
         except OSError:
             continue  # an unreadable folder: its entry is listed with kind "dir"; nothing more to see
-        for child in children:
-            if child.name in VCS_FOLDERS and child.is_dir(follow_symlinks=False):
-                continue
-            rel = f"{prefix}{child.name}"
-            info = child.stat(follow_symlinks=False)
-            kind = mode_kind(info.st_mode)
-            entries.append(Entry(rel, kind, info.st_size if kind == "file" else 0))
-            if kind == "dir":
-                pending.append((rel + "/", Path(child.path)))
+        found: list[Entry] = []   # this folder's entries; its DirEntry objects are not held (1M in one folder)
+        with listing:
+            for child in listing:
+                if child.name in VCS_FOLDERS and child.is_dir(follow_symlinks=False):
+                    continue
+                info = child.stat(follow_symlinks=False)
+                kind = mode_kind(info.st_mode)
+                found.append(Entry(f"{prefix}{child.name}", kind, info.st_size if kind == "file" else 0))
+        entries += found
+        pending += [(e.path + "/", folder / e.path[len(prefix):]) for e in found if e.kind == "dir"]
     entries.sort(key=lambda e: e.path)
     return entries
 

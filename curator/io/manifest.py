@@ -83,6 +83,27 @@ def parse_manifest(path: Path, algorithm: str | None = None) -> Manifest:
     return parse_manifest_bytes(data, path, algorithm)
 
 
+def read_manifest(path: Path, algorithm: str | None = None) -> Manifest:
+    """:func:`parse_manifest` of a sum file read a block of lines at a time (:func:`stream_entries`): the entries
+    and problems are the same, but the file's bytes, text and lines are never held whole (a million-line
+    SHA256SUMS was ~300 MB of them at once). A line longer than :data:`LINE_LIMIT` is one problem, not parsed."""
+    algorithm = algorithm or MANIFEST_ALGORITHMS.get(path.name, "sha256")
+    manifest = Manifest(path=path, algorithm=algorithm)
+    seen: dict[str, int] = {}
+    problems, entries = manifest.problems, manifest.entries
+    for block in stream_entries(path, algorithm):
+        for item in block:
+            if not isinstance(item, ManifestEntry):
+                problems.append(item)
+                continue
+            first = seen.setdefault(item.path, item.line)
+            if first != item.line:
+                problems.append((item.line, f"{item.path} is listed again (first on line {first})"))
+                continue
+            entries.append(item)
+    return manifest
+
+
 def parse_manifest_bytes(data: bytes, path: Path, algorithm: str | None = None) -> Manifest:
     """Parse manifest text already read (e.g. from inside an archive); ``path`` names it in findings."""
     algorithm = algorithm or MANIFEST_ALGORITHMS.get(path.name, "sha256")

@@ -9,6 +9,7 @@ import dataclasses
 import io
 import math
 import struct
+import sys
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -233,14 +234,14 @@ def _parse(raw: bytes, klass: type[Any], *, compressed: bool, file_size: int, is
         shape=shared(dims[1 : ndim + 1]),
         dims_raw=shared(dims),
         pixdim_raw=shared(tuple(shared(float(p)) for p in header["pixdim"])),
-        datatype=datatype,
-        dtype_str=dtype_str,
+        datatype=sys.intern(datatype),   # a few names in a release, each held once
+        dtype_str=sys.intern(dtype_str),
         # unset scaling (NaN or a zero slope) means identity, as nibabel reads it
-        scl_slope=slope if math.isfinite(slope) and slope != 0 else 1.0,
-        scl_inter=inter if math.isfinite(inter) else 0.0,
+        scl_slope=shared(slope if math.isfinite(slope) and slope != 0 else 1.0),
+        scl_inter=shared(inter if math.isfinite(inter) else 0.0),
         bitpix=int(header["bitpix"]),
         # vox_offset 0 in a single-file NIfTI (the real MosMed masks have it) means "right after the header"
-        vox_offset=max(raw_offset, float(len(raw) + 4)),
+        vox_offset=shared(max(raw_offset, float(len(raw) + 4))),
         qform_code=int(header["qform_code"]),
         sform_code=int(header["sform_code"]),
         affine=affine,
@@ -292,8 +293,29 @@ def header_to_json(header: NiftiHeader) -> dict[str, Any]:
 
 
 def header_from_json(data: dict[str, Any]) -> NiftiHeader:
-    """The inverse of :func:`header_to_json` (lists back to tuples)."""
+    """The inverse of :func:`header_to_json` (lists back to tuples, shared as :func:`_parse` shares them: a million
+    cached headers would otherwise each hold their own matrices)."""
     def tuples(value: Any) -> Any:
-        return tuple(tuples(v) for v in value) if isinstance(value, list) else value
+        return shared(tuple(tuples(v) if isinstance(v, list) else shared(v) for v in value))
 
-    return NiftiHeader(**{key: tuples(value) for key, value in data.items()})
+    def one(key: str, value: Any) -> Any:
+        if isinstance(value, list):   # the same JSON text, the same tuple: one repr, not a shared() per number
+            text = repr(value)        # (repr keeps -0.0 apart; a NaN is never remembered, as shared() does)
+            found = _FROM_JSON.get(text)
+            if found is None:
+                found = tuples(value)
+                if "nan" not in text:
+                    if len(_FROM_JSON) >= SHARED_MAX:
+                        _FROM_JSON.clear()
+                    _FROM_JSON[text] = found
+            return found
+        if key in _INTERNED and isinstance(value, str):
+            return sys.intern(value)
+        return shared(value) if key in _SHARED_FLOATS else value
+
+    return NiftiHeader(**{key: one(key, value) for key, value in data.items()})
+
+
+_FROM_JSON: dict[str, Any] = {}   # a cached list's repr -> its shared tuple (bounded as _SHARED is)
+_INTERNED = frozenset({"datatype", "dtype_str"})                   # fields a release holds few values of, each
+_SHARED_FLOATS = frozenset({"scl_slope", "scl_inter", "vox_offset"})   # held once as _parse holds them
