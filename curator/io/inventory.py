@@ -51,12 +51,15 @@ def walk(root: Path) -> list[Entry]:
             continue  # an unreadable folder: its entry is listed with kind "dir"; nothing more to see
         found: list[Entry] = []   # this folder's entries; its DirEntry objects are not held (1M in one folder)
         with listing:
-            for child in listing:
-                if child.name in VCS_FOLDERS and child.is_dir(follow_symlinks=False):
-                    continue
-                info = child.stat(follow_symlinks=False)
-                kind = mode_kind(info.st_mode)
-                found.append(Entry(f"{prefix}{child.name}", kind, info.st_size if kind == "file" else 0))
+            try:
+                for child in listing:
+                    if child.name in VCS_FOLDERS and child.is_dir(follow_symlinks=False):
+                        continue
+                    info = child.stat(follow_symlinks=False)
+                    kind = mode_kind(info.st_mode)
+                    found.append(Entry(f"{prefix}{child.name}", kind, info.st_size if kind == "file" else 0))
+            except OSError:
+                pass   # listing failed part way (an I/O error): what was listed is kept, as for an unreadable folder
         entries += found
         pending += [(e.path + "/", folder / e.path[len(prefix):]) for e in found if e.kind == "dir"]
     entries.sort(key=lambda e: e.path)
