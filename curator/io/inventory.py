@@ -36,6 +36,17 @@ def mode_kind(mode: int) -> str:
 VCS_FOLDERS = frozenset({".git", ".hg", ".svn", ".dvc", ".datalad"})
 
 
+def _listed(listing: Iterator[os.DirEntry[str]]) -> Iterator[os.DirEntry[str]]:
+    """A folder's entries as read; a listing that fails part way (an I/O error) ends there, with what it gave kept,
+    as an unreadable folder is skipped."""
+    while True:
+        try:
+            child = next(listing)
+        except (StopIteration, OSError):
+            return
+        yield child
+
+
 def walk(root: Path) -> list[Entry]:
     """Every entry under ``root`` (not ``root`` itself), sorted by path. Links are listed, never followed.
 
@@ -51,15 +62,12 @@ def walk(root: Path) -> list[Entry]:
             continue  # an unreadable folder: its entry is listed with kind "dir"; nothing more to see
         found: list[Entry] = []   # this folder's entries; its DirEntry objects are not held (1M in one folder)
         with listing:
-            try:
-                for child in listing:
-                    if child.name in VCS_FOLDERS and child.is_dir(follow_symlinks=False):
-                        continue
-                    info = child.stat(follow_symlinks=False)
-                    kind = mode_kind(info.st_mode)
-                    found.append(Entry(f"{prefix}{child.name}", kind, info.st_size if kind == "file" else 0))
-            except OSError:
-                pass   # listing failed part way (an I/O error): what was listed is kept, as for an unreadable folder
+            for child in _listed(listing):
+                if child.name in VCS_FOLDERS and child.is_dir(follow_symlinks=False):
+                    continue
+                info = child.stat(follow_symlinks=False)
+                kind = mode_kind(info.st_mode)
+                found.append(Entry(f"{prefix}{child.name}", kind, info.st_size if kind == "file" else 0))
         entries += found
         pending += [(e.path + "/", folder / e.path[len(prefix):]) for e in found if e.kind == "dir"]
     entries.sort(key=lambda e: e.path)
