@@ -15,13 +15,14 @@ from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from functools import partial
 from itertools import chain, islice
+from operator import itemgetter
 from pathlib import Path
 
 from curator.checks.listing import Problem, accounted_for, label, malformed, mismatch, missing
 from curator.errors import RunError
 from curator.executor import Progress, batches, default_jobs, run_batches
 from curator.io.cache import Cache, file_keys, stat_key
-from curator.io.hashing import hash_file
+from curator.io.hashing import hash_file, hash_one
 from curator.io.inventory import walk_files
 from curator.io.manifest import Manifest, ManifestEntry, stream_entries
 
@@ -51,6 +52,25 @@ def hash_batch(root: str, batch: list[tuple[str, tuple[str, ...]]]) -> list[Dige
             results.append(hash_file(f"{root}/{rel}", algorithms))
         except OSError as error:
             results.append(f"cannot read the file ({error.strerror or error})")
+    return results
+
+
+def check_batch(root: str, batch: list[tuple[str, str, str, int]]) -> list[Digests | None]:
+    """For each (path relative to ``root``, algorithm, expected hex digest, size): None when the file's digest is
+    the expected one, else its digests (or the reason it cannot be read).
+
+    A streamed comparison's task: a batch of intact files sends back a list of None, not a dict per file, so that
+    the process reading the listing spends nothing per intact file but taking it off its queue.
+    """
+    results: list[Digests | None] = []
+    append = results.append
+    for rel, algorithm, expected, _ in batch:
+        try:
+            digest = hash_one(f"{root}/{rel}", algorithm)
+        except OSError as error:
+            append(f"cannot read the file ({error.strerror or error})")
+            continue
+        append(None if digest == expected else {algorithm: digest})
     return results
 
 
@@ -212,19 +232,17 @@ def stream_listed(root: Path, listing: Manifest, jobs: int | None, *, cache: Cac
     jobs = jobs or default_jobs()
     items = found.unknown(sent)
     head = list(islice(items, MANY_FILES))   # the first files tell small from large (the count is not known)
-    small = len(head) >= MANY_FILES and sum(found.sizes.values()) <= SMALL_FILE * len(head)
+    small = len(head) >= MANY_FILES and sum(item[3] for item in head) <= SMALL_FILE * len(head)
     size = STREAM_BATCH if len(head) >= MANY_FILES else _batch_size(len(head), jobs)
     store: dict[str, object] = {}
-    sizes = found.sizes
-    for digests in run_batches(partial(hash_batch, str(root)), chain(head, items), jobs,
-                               weigh=lambda item: sizes.pop(item[0], 0), batch_bytes=BATCH_BYTES, batch_size=size,
-                               processes=small and jobs > 1):
+    for digests in run_batches(partial(check_batch, str(root)), chain(head, items), jobs, weigh=itemgetter(3),
+                               batch_bytes=BATCH_BYTES, batch_size=size, processes=small and jobs > 1):
         entry, key = sent.popleft()
-        if not (isinstance(digests, dict) and digests.get(entry.algorithm) == entry.digest):
+        if digests is not None:   # None: the expected digest
             found.judge(entry, digests)
         counter.one()
-        if key is not None and isinstance(digests, dict):
-            store[key] = digests
+        if key is not None and not isinstance(digests, str):
+            store[key] = digests if digests is not None else {entry.algorithm: entry.digest}
             if len(store) >= LOOKUP:
                 cache.put_many("digests", store)  # type: ignore[union-attr]  # a key is made only with a cache
                 store = {}
@@ -244,7 +262,6 @@ class _Merge(Streamed):
         self.rel = label(listing.path, root)
         self.base = str(root.resolve())
         self.malformed: list[Problem] = []
-        self.sizes: dict[str, int] = {}    # the sizes of files sent to hashing and not yet put in a batch
         self.hits = self.misses = 0
 
     def judge(self, entry: ManifestEntry, digests: Digests | None) -> None:
@@ -266,16 +283,15 @@ class _Merge(Streamed):
         self.problems[:0] = self.malformed
         return self
 
-    def unknown(self, sent: deque[tuple[ManifestEntry, str | None]]) -> Iterator[tuple[str, tuple[str, ...]]]:
-        """(path, algorithms) of each listed file on disk that the cache does not know, to hash; everything else
-        is judged here (the cache's files, missing and unlisted files, malformed and repeated lines)."""
+    def unknown(self, sent: deque[tuple[ManifestEntry, str | None]]) -> Iterator[tuple[str, str, str, int]]:
+        """(path, algorithm, expected digest, size) of each listed file on disk that the cache does not know, to
+        hash (:func:`check_batch`); everything else is judged here (the cache's files, missing and unlisted files, malformed and repeated lines)."""
         rel, form, select, cache, base = self.rel, self.listing.form, self.select, self.cache, self.base
         disk = walk_files(self.root)
         on_disk = next(disk, None)
         scan = cache.scan("digests", base) if cache is not None else iter(())
         row = next(scan, None)
         before: ManifestEntry | None = None    # the entry above, the first of its path
-        shared: dict[str, tuple[str, ...]] = {}
         for block in stream_entries(self.listing.path, self.listing.algorithm):
             for entry in block:
                 if not isinstance(entry, ManifestEntry):
@@ -319,8 +335,7 @@ class _Merge(Streamed):
                     else:
                         self.misses += 1
                 sent.append((entry, key))
-                self.sizes[path] = info.st_size
-                yield path, shared.setdefault(entry.algorithm, (entry.algorithm,))
+                yield path, entry.algorithm, entry.digest, info.st_size
         while on_disk is not None:
             self.unlisted(*on_disk)
             on_disk = next(disk, None)
