@@ -10,6 +10,7 @@ to processes (reading and hashing a 1 KB file is mostly Python holding the GIL);
 
 from __future__ import annotations
 
+import json
 import os
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
@@ -234,7 +235,7 @@ def stream_listed(root: Path, listing: Manifest, jobs: int | None, *, cache: Cac
     head = list(islice(items, MANY_FILES))   # the first files tell small from large (the count is not known)
     small = len(head) >= MANY_FILES and sum(item[3] for item in head) <= SMALL_FILE * len(head)
     size = STREAM_BATCH if len(head) >= MANY_FILES else _batch_size(len(head), jobs)
-    store: dict[str, object] = {}
+    store: dict[str, str] = {}   # cache key: the digests as JSON text
     for digests in run_batches(partial(check_batch, str(root)), chain(head, items), jobs, weigh=itemgetter(3),
                                batch_bytes=BATCH_BYTES, batch_size=size, processes=small and jobs > 1):
         entry, key = sent.popleft()
@@ -242,12 +243,14 @@ def stream_listed(root: Path, listing: Manifest, jobs: int | None, *, cache: Cac
             found.judge(entry, digests)
         counter.one()
         if key is not None and not isinstance(digests, str):
-            store[key] = digests if digests is not None else {entry.algorithm: entry.digest}
+            # json.dumps of {algorithm: digest}, as _Merge.unknown compares it (names and hex digits need no escape)
+            store[key] = (f'{{"{entry.algorithm}": "{entry.digest}"}}' if digests is None
+                          else json.dumps(digests))
             if len(store) >= LOOKUP:
-                cache.put_many("digests", store)  # type: ignore[union-attr]  # a key is made only with a cache
+                cache.put_texts("digests", store)  # type: ignore[union-attr]  # a key is made only with a cache
                 store = {}
     if cache is not None:
-        cache.put_many("digests", store)
+        cache.put_texts("digests", store)
         cache.hits, cache.misses = cache.hits + found.hits, cache.misses + found.misses
     return found.finished()
 

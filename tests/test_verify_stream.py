@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sqlite3
 import tracemalloc
 from pathlib import Path
 from typing import Any
@@ -104,6 +105,11 @@ def test_the_cache_changes_only_its_counts(damaged: Path, tmp_path: Path) -> Non
     assert filling["stats"].pop("cache") == {"hits": 0, "misses": 1198}
     assert cached["stats"].pop("cache") == {"hits": 1198, "misses": 0}
     assert plain == filling == cached
+    with sqlite3.connect(next(cache.glob("cache-v*.sqlite"))) as db:
+        values = [value for (value,) in db.execute("SELECT value FROM entries WHERE kind = 'digests'")]
+    # worded as json.dumps words them: the rerun's fast comparison of the text, not a decode per file, finds them
+    assert len(values) == 1198 and all(value == json.dumps(json.loads(value)) for value in values)
+    assert sum(value.startswith('{"sha256": "') for value in values) == 1198
 
 
 def test_a_sum_file_out_of_path_order_is_read_whole_with_the_same_findings(tmp_path: Path) -> None:
