@@ -16,7 +16,6 @@ from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from functools import partial
 from itertools import chain, islice
-from operator import itemgetter
 from pathlib import Path
 
 from curator.checks.listing import Problem, accounted_for, label, malformed, mismatch, missing
@@ -24,7 +23,7 @@ from curator.errors import RunError
 from curator.executor import Progress, batches, default_jobs, run_batches
 from curator.io.cache import Cache, file_keys, stat_key
 from curator.io.hashing import hash_file, hash_one
-from curator.io.inventory import walk_files
+from curator.io.inventory import walk_file_names, walk_files
 from curator.io.manifest import Manifest, ManifestEntry, stream_entries
 
 Digests = dict[str, str] | str    # a file's digests by algorithm, or why it could not be read
@@ -56,22 +55,26 @@ def hash_batch(root: str, batch: list[tuple[str, tuple[str, ...]]]) -> list[Dige
     return results
 
 
-def check_batch(root: str, batch: list[tuple[str, str, str, int]]) -> list[Digests | None]:
-    """For each (path relative to ``root``, algorithm, expected hex digest, size): None when the file's digest is
-    the expected one, else its digests (or the reason it cannot be read).
+Checked = int | tuple[dict[str, str], int] | str   # what check_batch tells of a file
 
-    A streamed comparison's task: a batch of intact files sends back a list of None, not a dict per file, so that
-    the process reading the listing spends nothing per intact file but taking it off its queue.
+
+def check_batch(root: str, batch: list[tuple[str, str, str, int]]) -> list[Checked]:
+    """For each (path relative to ``root``, algorithm, expected hex digest, size or -1): the bytes read when the
+    file's digest is the expected one, else (its digests, the bytes read), or the reason it cannot be read.
+
+    A streamed comparison's task: a batch of intact files sends back a list of numbers, not a dict per file, so
+    that the process reading the listing spends nothing per intact file but taking it off its queue (and need not
+    ``lstat`` it for its size).
     """
-    results: list[Digests | None] = []
+    results: list[Checked] = []
     append = results.append
     for rel, algorithm, expected, _ in batch:
         try:
-            digest = hash_one(f"{root}/{rel}", algorithm)
+            digest, size = hash_one(f"{root}/{rel}", algorithm)
         except OSError as error:
             append(f"cannot read the file ({error.strerror or error})")
             continue
-        append(None if digest == expected else {algorithm: digest})
+        append(size if digest == expected else ({algorithm: digest}, size))
     return results
 
 
@@ -228,19 +231,30 @@ def stream_listed(root: Path, listing: Manifest, jobs: int | None, *, cache: Cac
     (then read the listing whole), and the manifest's :class:`~curator.io.manifest.ManifestReadError`.
     """
     found = _Merge(root, listing, select, cache)
-    sent: deque[tuple[ManifestEntry, str | None]] = deque()   # each file sent to hashing, with its cache key
+    sent: deque[tuple[ManifestEntry, str | None, int]] = deque()   # each file sent to hashing: key, size or -1
     counter = _Streaming(progress, found)
     jobs = jobs or default_jobs()
     items = found.unknown(sent)
     head = list(islice(items, MANY_FILES))   # the first files tell small from large (the count is not known)
     small = len(head) >= MANY_FILES and sum(item[3] for item in head) <= SMALL_FILE * len(head)
+    found.sized = not small   # many small files: the rest are weighed by their count, sized by their reading
     size = STREAM_BATCH if len(head) >= MANY_FILES else _batch_size(len(head), jobs)
     store: dict[str, str] = {}   # cache key: the digests as JSON text
-    for digests in run_batches(partial(check_batch, str(root)), chain(head, items), jobs, weigh=itemgetter(3),
-                               batch_bytes=BATCH_BYTES, batch_size=size, processes=small and jobs > 1):
-        entry, key = sent.popleft()
-        if digests is not None:   # None: the expected digest
+    for checked in run_batches(partial(check_batch, str(root)), chain(head, items), jobs,
+                               weigh=_weight, batch_bytes=BATCH_BYTES, batch_size=size,
+                               processes=small and jobs > 1):
+        entry, key, known_size = sent.popleft()
+        digests: Digests | None = None   # None: the expected digest
+        if isinstance(checked, int):
+            read = checked
+        elif isinstance(checked, tuple):
+            digests, read = checked
+        else:
+            digests, read = checked, found.size_of(entry.path) if known_size < 0 else 0
+        if digests is not None:
             found.judge(entry, digests)
+        if known_size < 0:
+            found.bytes += read
         counter.one()
         if key is not None and not isinstance(digests, str):
             # json.dumps of {algorithm: digest}, as _Merge.unknown compares it (names and hex digits need no escape)
@@ -255,8 +269,17 @@ def stream_listed(root: Path, listing: Manifest, jobs: int | None, *, cache: Cac
     return found.finished()
 
 
+def _weight(item: tuple[str, str, str, int]) -> int:
+    return item[3] if item[3] > 0 else 0
+
+
 class _Merge(Streamed):
-    """The sum file's entries merged with the files on disk and the cache's entries, all in path order."""
+    """The sum file's entries merged with the files on disk and the cache's entries, all in path order.
+
+    Without a cache the files on disk are walked by name only (:func:`~curator.io.inventory.walk_file_names`): a
+    file's size is ``lstat``'ed here only while ``sized`` (the first files, which tell small from large, and every
+    file of a release of large ones, whose tasks are cut by bytes); the others' sizes are the bytes their task read.
+    """
 
     def __init__(self, root: Path, listing: Manifest, select: Callable[[str], bool] | None,
                  cache: Cache | None) -> None:
@@ -266,16 +289,24 @@ class _Merge(Streamed):
         self.base = str(root.resolve())
         self.malformed: list[Problem] = []
         self.hits = self.misses = 0
+        self.sized = True
+
+    def size_of(self, path: str) -> int:
+        """The size of a file on disk (0 when it cannot be ``lstat``'ed any more)."""
+        try:
+            return os.lstat(f"{self.root}/{path}").st_size
+        except OSError:
+            return 0
 
     def judge(self, entry: ManifestEntry, digests: Digests | None) -> None:
         problem = mismatch(entry, digests, self.rel)
         if problem is not None:
             self.problems.append(problem)
 
-    def unlisted(self, path: str, info: os.stat_result) -> None:
+    def unlisted(self, path: str, info: os.stat_result | None) -> None:
         if self.select is None or self.select(path):
             self.files += 1
-            self.bytes += info.st_size
+            self.bytes += info.st_size if info is not None else self.size_of(path)
             if not accounted_for(path, self.listing.accounts_for):
                 self.problems.append(Problem("FILE_UNLISTED", path, {"expected_in": self.rel}))
 
@@ -286,11 +317,13 @@ class _Merge(Streamed):
         self.problems[:0] = self.malformed
         return self
 
-    def unknown(self, sent: deque[tuple[ManifestEntry, str | None]]) -> Iterator[tuple[str, str, str, int]]:
-        """(path, algorithm, expected digest, size) of each listed file on disk that the cache does not know, to
-        hash (:func:`check_batch`); everything else is judged here (the cache's files, missing and unlisted files, malformed and repeated lines)."""
+    def unknown(self, sent: deque[tuple[ManifestEntry, str | None, int]]) -> Iterator[tuple[str, str, str, int]]:
+        """(path, algorithm, expected digest, size or -1 when not ``sized``) of each listed file on disk that the
+        cache does not know, to hash (:func:`check_batch`); everything else is judged here (the cache's files,
+        missing and unlisted files, malformed and repeated lines)."""
         rel, form, select, cache, base = self.rel, self.listing.form, self.select, self.cache, self.base
-        disk = walk_files(self.root)
+        disk: Iterator[tuple[str, os.stat_result | None]] = (walk_files(self.root) if cache is not None
+                                                             else walk_file_names(self.root))
         on_disk = next(disk, None)
         scan = cache.scan("digests", base) if cache is not None else iter(())
         row = next(scan, None)
@@ -320,6 +353,12 @@ class _Merge(Streamed):
                 info = on_disk[1]
                 on_disk = next(disk, None)
                 self.files += 1
+                if info is None:   # walked by name: no cache
+                    size = self.size_of(path) if self.sized else -1
+                    self.bytes += max(size, 0)
+                    sent.append((entry, None, size))
+                    yield path, entry.algorithm, entry.digest, size
+                    continue
                 self.bytes += info.st_size
                 key = None
                 if cache is not None:
@@ -337,7 +376,7 @@ class _Merge(Streamed):
                             continue
                     else:
                         self.misses += 1
-                sent.append((entry, key))
+                sent.append((entry, key, info.st_size))
                 yield path, entry.algorithm, entry.digest, info.st_size
         while on_disk is not None:
             self.unlisted(*on_disk)

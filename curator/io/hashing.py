@@ -52,7 +52,7 @@ def hash_file(path: Path | str, algorithms: Iterable[str]) -> dict[str, str]:
     system calls each, not a file object and a buffer. Larger ones are read into one buffer of :data:`CHUNK`.
     """
     if isinstance(algorithms, tuple) and len(algorithms) == 1:
-        return {algorithms[0]: hash_one(path, algorithms[0])}
+        return {algorithms[0]: hash_one(path, algorithms[0])[0]}
     hashers = [(name, new_hasher(name)) for name in algorithms]
     fd = os.open(path, _FLAGS)
     try:
@@ -74,25 +74,29 @@ def hash_file(path: Path | str, algorithms: Iterable[str]) -> dict[str, str]:
     return {name: hasher.hexdigest() for name, hasher in hashers}
 
 
-def hash_one(path: Path | str, algorithm: str) -> str:
-    """The hex digest of ``path`` for one algorithm, read as :func:`hash_file` reads it; the common case of many
-    small files listed in one sum file, with as little Python per file as the reading allows."""
+def hash_one(path: Path | str, algorithm: str) -> tuple[str, int]:
+    """The hex digest of ``path`` for one algorithm and the bytes read, read as :func:`hash_file` reads it; the
+    common case of many small files listed in one sum file, with as little Python per file as the reading allows."""
     hasher = _constructor(algorithm)()
     fd = os.open(path, _FLAGS)
+    size = 0
     try:
         data = os.read(fd, SMALL_READ)
         if len(data) < SMALL_READ:   # a small file: the next read is its end (or what grew meanwhile)
             while data:
                 hasher.update(data)
+                size += len(data)
                 data = os.read(fd, SMALL_READ)
         else:
             hasher.update(data)
+            size = len(data)
             view = memoryview(bytearray(CHUNK))
             while count := os.readv(fd, [view]):
                 hasher.update(view[:count])
+                size += count
     finally:
         os.close(fd)
-    return hasher.hexdigest()
+    return hasher.hexdigest(), size
 
 
 def sha256_of(path: Path) -> str:
