@@ -59,6 +59,30 @@ def test_damaged_files_inside_batches_are_named_exactly_whatever_the_jobs(releas
     assert {k: v for k, v in one.items() if k != "stats"} == filling == cached
 
 
+def test_files_past_the_first_thousands_are_counted_by_the_bytes_read(release: tuple[Path, list[str]],
+                                                                       tmp_path: Path) -> None:
+    """Without a cache, files after the first MANY_FILES are not lstat'ed: their sizes are what their tasks read.
+    The counts must be those of the cached runs, which lstat every file, and of the disk."""
+    root, paths = release
+    grown, extra = root / paths[MANY_FILES + 100], root / paths[MANY_FILES + 200].replace(".png", "-extra.png")
+    kept = grown.read_bytes()
+    grown.write_bytes(kept * 100)   # 100 KB where 1 KB is listed: a mismatch whose bytes count too
+    extra.write_bytes(b"x" * 5000)  # unlisted, among the files not lstat'ed
+    try:
+        on_disk = [p.stat().st_size for p in root.rglob("*") if p.is_file()]
+        plain = _report(root, tmp_path / "plain.json", "--jobs", "2", "--no-cache", exit_code=1)
+        cache = tmp_path / "cache"
+        filling = _report(root, tmp_path / "fill.json", "--jobs", "2", "--cache-dir", str(cache), exit_code=1)
+    finally:
+        grown.write_bytes(kept)
+        extra.unlink()
+    assert [(f["code"], f["path"]) for f in plain["findings"]] == [
+        ("CHECKSUM_MISMATCH", paths[MANY_FILES + 100]), ("FILE_UNLISTED", extra.relative_to(root).as_posix())]
+    assert (plain["stats"]["files"], plain["stats"]["bytes"]) == (len(on_disk), sum(on_disk))
+    filling["stats"].pop("cache")
+    assert plain == filling
+
+
 def test_a_file_that_cannot_be_read_is_named_in_place_within_its_batch(tmp_path: Path) -> None:
     for name in ("a", "c"):
         (tmp_path / name).write_bytes(b"x")

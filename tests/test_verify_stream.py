@@ -16,7 +16,7 @@ import pytest
 
 from curator.cli.verify import run
 from curator.io import checksum_listings
-from curator.io.inventory import walk, walk_files
+from curator.io.inventory import walk, walk_file_names, walk_files
 from curator.io.manifest import LINE_LIMIT, ManifestEntry, parse_manifest_bytes, stream_entries
 from curator.root_and_hashes import stream_listed
 from curator.verify import read_release
@@ -140,6 +140,9 @@ def test_walk_files_gives_the_regular_files_of_walk_in_its_order(tmp_path: Path)
     assert streamed == [(e.path, e.size) for e in walk(root) if e.kind == "file"]
     assert [rel for rel, _ in streamed] == sorted(rel for rel, _ in streamed)
     assert "b/.git/config" not in dict(streamed)
+    (root / "a" / "file-link").symlink_to("../a.txt")
+    # by name only (verify --no-cache): the same paths, no link, pipe or repository file
+    assert [rel for rel, _ in walk_file_names(root)] == [rel for rel, _ in streamed]
 
 
 MANIFEST = ("# a comment\n"
