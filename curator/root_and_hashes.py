@@ -23,7 +23,7 @@ from curator.errors import RunError
 from curator.executor import Progress, batches, default_jobs, run_batches
 from curator.io.cache import Cache, file_keys, stat_key
 from curator.io.hashing import hash_file, hash_one
-from curator.io.inventory import walk_file_names, walk_files
+from curator.io.inventory import walk_file_names
 from curator.io.manifest import Manifest, ManifestEntry, stream_entries
 
 Digests = dict[str, str] | str    # a file's digests by algorithm, or why it could not be read
@@ -58,23 +58,32 @@ def hash_batch(root: str, batch: list[tuple[str, tuple[str, ...]]]) -> list[Dige
 Checked = int | tuple[dict[str, str], int] | str   # what check_batch tells of a file
 
 
-def check_batch(root: str, batch: list[tuple[str, str, str, int]]) -> list[Checked]:
+def check_batch(root: str, base: str | None, batch: list[tuple[str, str, str, int]]) -> list[tuple[str | None,
+                                                                                              Checked]]:
     """For each (path relative to ``root``, algorithm, expected hex digest, size or -1): the bytes read when the
-    file's digest is the expected one, else (its digests, the bytes read), or the reason it cannot be read.
+    file's digest is the expected one, else (its digests, the bytes read), or the reason it cannot be read; with
+    the file's cache key (:func:`~curator.io.cache.stat_key` of its ``lstat`` before the read, as ``base``, the
+    resolved root, names it) when ``base`` is given and the size is -1 (the caller has not ``lstat``'ed the file).
 
     A streamed comparison's task: a batch of intact files sends back a list of numbers, not a dict per file, so
-    that the process reading the listing spends nothing per intact file but taking it off its queue (and need not
-    ``lstat`` it for its size).
+    that the process reading the listing spends nothing per intact file but taking it off its queue, and need not
+    ``lstat`` it for its size or its cache key.
     """
-    results: list[Checked] = []
+    results: list[tuple[str | None, Checked]] = []
     append = results.append
-    for rel, algorithm, expected, _ in batch:
+    for rel, algorithm, expected, size in batch:
+        key = None
+        if base is not None and size < 0:
+            try:
+                key = stat_key(f"{base}/{rel}", os.lstat(f"{base}/{rel}"))
+            except OSError:
+                key = None   # gone: the read says why
         try:
-            digest, size = hash_one(f"{root}/{rel}", algorithm)
+            digest, read = hash_one(f"{root}/{rel}", algorithm)
         except OSError as error:
-            append(f"cannot read the file ({error.strerror or error})")
+            append((key, f"cannot read the file ({error.strerror or error})"))
             continue
-        append(size if digest == expected else ({algorithm: digest}, size))
+        append((key, read if digest == expected else ({algorithm: digest}, read)))
     return results
 
 
@@ -220,10 +229,13 @@ def stream_listed(root: Path, listing: Manifest, jobs: int | None, *, cache: Cac
                   select: Callable[[str], bool] | None = None, progress: Progress | None = None) -> Streamed:
     """Compare a sum file with the disk and hash what it lists, as three streams in path order: the sum file's lines
     (:func:`~curator.io.manifest.stream_entries`), the regular files under ``root``
-    (:func:`~curator.io.inventory.walk_files`) and the cache's entries under ``root``
-    (:meth:`~curator.io.cache.Cache.scan`). One ``lstat`` a file serves the walk, the cache key and the counts; the
-    files the cache does not know go to :func:`hash_batch` tasks as they are met. Nothing is held per file but the
-    problems, so a million entries cost what a thousand do.
+    (:func:`~curator.io.inventory.walk_file_names`, by name) and the cache's entries under ``root``
+    (:meth:`~curator.io.cache.Cache.scan`). This process ``lstat``'s only a file the cache has an entry for (its
+    key decides), and the first :data:`MANY_FILES` (they tell small from large; a release of large files is
+    ``lstat``'ed whole, its tasks cut by bytes); the others go to :func:`check_batch` tasks as they are met, which
+    ``lstat`` them for their cache keys and count their bytes (so a release of many small files, read the first
+    time, costs this process no system call a file). Nothing is held per file but the problems, so a million
+    entries cost what a thousand do.
 
     The problems are those :func:`curator.checks.listing.compare` finds in the same listing, worded alike.
     ``listing`` is the sum file's record without entries (its path, algorithm and ``accounts_for``); ``select``
@@ -240,10 +252,11 @@ def stream_listed(root: Path, listing: Manifest, jobs: int | None, *, cache: Cac
     found.sized = not small   # many small files: the rest are weighed by their count, sized by their reading
     size = STREAM_BATCH if len(head) >= MANY_FILES else _batch_size(len(head), jobs)
     store: dict[str, str] = {}   # cache key: the digests as JSON text
-    for checked in run_batches(partial(check_batch, str(root)), chain(head, items), jobs,
-                               weigh=_weight, batch_bytes=BATCH_BYTES, batch_size=size,
-                               processes=small and jobs > 1):
+    task = partial(check_batch, str(root), found.base if cache is not None else None)
+    for made, checked in run_batches(task, chain(head, items), jobs, weigh=_weight, batch_bytes=BATCH_BYTES,
+                                     batch_size=size, processes=small and jobs > 1):
         entry, key, known_size = sent.popleft()
+        key = key if key is not None else made
         digests: Digests | None = None   # None: the expected digest
         if isinstance(checked, int):
             read = checked
@@ -291,6 +304,12 @@ class _Merge(Streamed):
         self.hits = self.misses = 0
         self.sized = True
 
+    def lstat(self, path: str) -> os.stat_result | None:
+        try:
+            return os.lstat(f"{self.base}/{path}")
+        except OSError:
+            return None
+
     def size_of(self, path: str) -> int:
         """The size of a file on disk (0 when it cannot be ``lstat``'ed any more)."""
         try:
@@ -322,8 +341,7 @@ class _Merge(Streamed):
         cache does not know, to hash (:func:`check_batch`); everything else is judged here (the cache's files,
         missing and unlisted files, malformed and repeated lines)."""
         rel, form, select, cache, base = self.rel, self.listing.form, self.select, self.cache, self.base
-        disk: Iterator[tuple[str, os.stat_result | None]] = (walk_files(self.root) if cache is not None
-                                                             else walk_file_names(self.root))
+        disk = walk_file_names(self.root)
         on_disk = next(disk, None)
         scan = cache.scan("digests", base) if cache is not None else iter(())
         row = next(scan, None)
@@ -350,14 +368,19 @@ class _Merge(Streamed):
                 if on_disk is None or on_disk[0] != path:
                     self.problems.append(missing(entry, rel))
                     continue
-                info = on_disk[1]
                 on_disk = next(disk, None)
                 self.files += 1
-                if info is None:   # walked by name: no cache
-                    size = self.size_of(path) if self.sized else -1
-                    self.bytes += max(size, 0)
-                    sent.append((entry, None, size))
-                    yield path, entry.algorithm, entry.digest, size
+                stored = False   # the cache has an entry for this path (the file's current identity or another)
+                if cache is not None:
+                    prefix = f"{base}/{path}\0"   # every key of the path, and only those, starts so
+                    while row is not None and row[0] < prefix:
+                        row = next(scan, None)
+                    stored = row is not None and row[0].startswith(prefix)
+                info = self.lstat(path) if self.sized or stored else None
+                if info is None:   # neither sized nor known: the task reads its size (and makes its cache key)
+                    self.misses += cache is not None
+                    sent.append((entry, None, -1))
+                    yield path, entry.algorithm, entry.digest, -1
                     continue
                 self.bytes += info.st_size
                 key = None

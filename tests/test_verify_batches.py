@@ -4,6 +4,7 @@ depend on the batches, the jobs, or the cache."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +82,29 @@ def test_files_past_the_first_thousands_are_counted_by_the_bytes_read(release: t
     assert (plain["stats"]["files"], plain["stats"]["bytes"]) == (len(on_disk), sum(on_disk))
     filling["stats"].pop("cache")
     assert plain == filling
+
+
+def test_a_file_rewritten_with_its_size_and_mtime_kept_is_read_again(release: tuple[Path, list[str]],
+                                                                      tmp_path: Path) -> None:
+    """The cache's guarantee, for a file this process keys (among the first MANY_FILES) and for one a task keys
+    (after them): a write that keeps the size and puts the mtime back still changes the ctime, so the rerun reads
+    the file again and finds the damage."""
+    root, paths = release
+    cache = tmp_path / "cache"
+    _report(root, tmp_path / "fill.json", "--jobs", "2", "--cache-dir", str(cache), exit_code=0)
+    changed = [paths[10], paths[MANY_FILES + 150]]
+    kept = {rel: ((root / rel).read_bytes(), (root / rel).stat()) for rel in changed}
+    try:
+        for rel, (data, info) in kept.items():
+            (root / rel).write_bytes(bytes([data[0] ^ 1]) + data[1:])
+            os.utime(root / rel, ns=(info.st_atime_ns, info.st_mtime_ns))
+            assert (root / rel).stat().st_mtime_ns == info.st_mtime_ns
+        again = _report(root, tmp_path / "again.json", "--jobs", "2", "--cache-dir", str(cache), exit_code=1)
+    finally:
+        for rel, (data, _) in kept.items():
+            (root / rel).write_bytes(data)
+    assert [(f["code"], f["path"]) for f in again["findings"]] == [("CHECKSUM_MISMATCH", rel) for rel in changed]
+    assert again["stats"]["cache"] == {"hits": COUNT - 2, "misses": 2}
 
 
 def test_a_file_that_cannot_be_read_is_named_in_place_within_its_batch(tmp_path: Path) -> None:
