@@ -10,6 +10,7 @@ to processes (reading and hashing a 1 KB file is mostly Python holding the GIL);
 
 from __future__ import annotations
 
+import json
 import os
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
@@ -21,8 +22,8 @@ from curator.checks.listing import Problem, accounted_for, label, malformed, mis
 from curator.errors import RunError
 from curator.executor import Progress, batches, default_jobs, run_batches
 from curator.io.cache import Cache, file_keys, stat_key
-from curator.io.hashing import hash_file
-from curator.io.inventory import walk_files
+from curator.io.hashing import hash_file, hash_one
+from curator.io.inventory import walk_file_names
 from curator.io.manifest import Manifest, ManifestEntry, stream_entries
 
 Digests = dict[str, str] | str    # a file's digests by algorithm, or why it could not be read
@@ -51,6 +52,38 @@ def hash_batch(root: str, batch: list[tuple[str, tuple[str, ...]]]) -> list[Dige
             results.append(hash_file(f"{root}/{rel}", algorithms))
         except OSError as error:
             results.append(f"cannot read the file ({error.strerror or error})")
+    return results
+
+
+Checked = int | tuple[dict[str, str], int] | str   # what check_batch tells of a file
+
+
+def check_batch(root: str, base: str | None, batch: list[tuple[str, str, str, int]]) -> list[tuple[str | None,
+                                                                                              Checked]]:
+    """For each (path relative to ``root``, algorithm, expected hex digest, size or -1): the bytes read when the
+    file's digest is the expected one, else (its digests, the bytes read), or the reason it cannot be read; with
+    the file's cache key (:func:`~curator.io.cache.stat_key` of its ``lstat`` before the read, as ``base``, the
+    resolved root, names it) when ``base`` is given and the size is -1 (the caller has not ``lstat``'ed the file).
+
+    A streamed comparison's task: a batch of intact files sends back a list of numbers, not a dict per file, so
+    that the process reading the listing spends nothing per intact file but taking it off its queue, and need not
+    ``lstat`` it for its size or its cache key.
+    """
+    results: list[tuple[str | None, Checked]] = []
+    append = results.append
+    for rel, algorithm, expected, size in batch:
+        key = None
+        if base is not None and size < 0:
+            try:
+                key = stat_key(f"{base}/{rel}", os.lstat(f"{base}/{rel}"))
+            except OSError:
+                key = None   # gone: the read says why
+        try:
+            digest, read = hash_one(f"{root}/{rel}", algorithm)
+        except OSError as error:
+            append((key, f"cannot read the file ({error.strerror or error})"))
+            continue
+        append((key, read if digest == expected else ({algorithm: digest}, read)))
     return results
 
 
@@ -196,10 +229,13 @@ def stream_listed(root: Path, listing: Manifest, jobs: int | None, *, cache: Cac
                   select: Callable[[str], bool] | None = None, progress: Progress | None = None) -> Streamed:
     """Compare a sum file with the disk and hash what it lists, as three streams in path order: the sum file's lines
     (:func:`~curator.io.manifest.stream_entries`), the regular files under ``root``
-    (:func:`~curator.io.inventory.walk_files`) and the cache's entries under ``root``
-    (:meth:`~curator.io.cache.Cache.scan`). One ``lstat`` a file serves the walk, the cache key and the counts; the
-    files the cache does not know go to :func:`hash_batch` tasks as they are met. Nothing is held per file but the
-    problems, so a million entries cost what a thousand do.
+    (:func:`~curator.io.inventory.walk_file_names`, by name) and the cache's entries under ``root``
+    (:meth:`~curator.io.cache.Cache.scan`). This process ``lstat``'s only a file the cache has an entry for (its
+    key decides), and the first :data:`MANY_FILES` (they tell small from large; a release of large files is
+    ``lstat``'ed whole, its tasks cut by bytes); the others go to :func:`check_batch` tasks as they are met, which
+    ``lstat`` them for their cache keys and count their bytes (so a release of many small files, read the first
+    time, costs this process no system call a file). Nothing is held per file but the problems, so a million
+    entries cost what a thousand do.
 
     The problems are those :func:`curator.checks.listing.compare` finds in the same listing, worded alike.
     ``listing`` is the sum file's record without entries (its path, algorithm and ``accounts_for``); ``select``
@@ -207,35 +243,56 @@ def stream_listed(root: Path, listing: Manifest, jobs: int | None, *, cache: Cac
     (then read the listing whole), and the manifest's :class:`~curator.io.manifest.ManifestReadError`.
     """
     found = _Merge(root, listing, select, cache)
-    sent: deque[tuple[ManifestEntry, str | None]] = deque()   # each file sent to hashing, with its cache key
+    sent: deque[tuple[ManifestEntry, str | None, int]] = deque()   # each file sent to hashing: key, size or -1
     counter = _Streaming(progress, found)
     jobs = jobs or default_jobs()
     items = found.unknown(sent)
     head = list(islice(items, MANY_FILES))   # the first files tell small from large (the count is not known)
-    small = len(head) >= MANY_FILES and sum(found.sizes.values()) <= SMALL_FILE * len(head)
+    small = len(head) >= MANY_FILES and sum(item[3] for item in head) <= SMALL_FILE * len(head)
+    found.sized = not small   # many small files: the rest are weighed by their count, sized by their reading
     size = STREAM_BATCH if len(head) >= MANY_FILES else _batch_size(len(head), jobs)
-    store: dict[str, object] = {}
-    sizes = found.sizes
-    for digests in run_batches(partial(hash_batch, str(root)), chain(head, items), jobs,
-                               weigh=lambda item: sizes.pop(item[0], 0), batch_bytes=BATCH_BYTES, batch_size=size,
-                               processes=small and jobs > 1):
-        entry, key = sent.popleft()
-        if not (isinstance(digests, dict) and digests.get(entry.algorithm) == entry.digest):
+    store: dict[str, str] = {}   # cache key: the digests as JSON text
+    task = partial(check_batch, str(root), found.base if cache is not None else None)
+    for made, checked in run_batches(task, chain(head, items), jobs, weigh=_weight, batch_bytes=BATCH_BYTES,
+                                     batch_size=size, processes=small and jobs > 1):
+        entry, key, known_size = sent.popleft()
+        key = key if key is not None else made
+        digests: Digests | None = None   # None: the expected digest
+        if isinstance(checked, int):
+            read = checked
+        elif isinstance(checked, tuple):
+            digests, read = checked
+        else:
+            digests, read = checked, found.size_of(entry.path) if known_size < 0 else 0
+        if digests is not None:
             found.judge(entry, digests)
+        if known_size < 0:
+            found.bytes += read
         counter.one()
-        if key is not None and isinstance(digests, dict):
-            store[key] = digests
+        if key is not None and not isinstance(digests, str):
+            # json.dumps of {algorithm: digest}, as _Merge.unknown compares it (names and hex digits need no escape)
+            store[key] = (f'{{"{entry.algorithm}": "{entry.digest}"}}' if digests is None
+                          else json.dumps(digests))
             if len(store) >= LOOKUP:
-                cache.put_many("digests", store)  # type: ignore[union-attr]  # a key is made only with a cache
+                cache.put_texts("digests", store)  # type: ignore[union-attr]  # a key is made only with a cache
                 store = {}
     if cache is not None:
-        cache.put_many("digests", store)
+        cache.put_texts("digests", store)
         cache.hits, cache.misses = cache.hits + found.hits, cache.misses + found.misses
     return found.finished()
 
 
+def _weight(item: tuple[str, str, str, int]) -> int:
+    return item[3] if item[3] > 0 else 0
+
+
 class _Merge(Streamed):
-    """The sum file's entries merged with the files on disk and the cache's entries, all in path order."""
+    """The sum file's entries merged with the files on disk and the cache's entries, all in path order.
+
+    Without a cache the files on disk are walked by name only (:func:`~curator.io.inventory.walk_file_names`): a
+    file's size is ``lstat``'ed here only while ``sized`` (the first files, which tell small from large, and every
+    file of a release of large ones, whose tasks are cut by bytes); the others' sizes are the bytes their task read.
+    """
 
     def __init__(self, root: Path, listing: Manifest, select: Callable[[str], bool] | None,
                  cache: Cache | None) -> None:
@@ -244,18 +301,31 @@ class _Merge(Streamed):
         self.rel = label(listing.path, root)
         self.base = str(root.resolve())
         self.malformed: list[Problem] = []
-        self.sizes: dict[str, int] = {}    # the sizes of files sent to hashing and not yet put in a batch
         self.hits = self.misses = 0
+        self.sized = True
+
+    def lstat(self, path: str) -> os.stat_result | None:
+        try:
+            return os.lstat(f"{self.base}/{path}")
+        except OSError:
+            return None
+
+    def size_of(self, path: str) -> int:
+        """The size of a file on disk (0 when it cannot be ``lstat``'ed any more)."""
+        try:
+            return os.lstat(f"{self.root}/{path}").st_size
+        except OSError:
+            return 0
 
     def judge(self, entry: ManifestEntry, digests: Digests | None) -> None:
         problem = mismatch(entry, digests, self.rel)
         if problem is not None:
             self.problems.append(problem)
 
-    def unlisted(self, path: str, info: os.stat_result) -> None:
+    def unlisted(self, path: str, info: os.stat_result | None) -> None:
         if self.select is None or self.select(path):
             self.files += 1
-            self.bytes += info.st_size
+            self.bytes += info.st_size if info is not None else self.size_of(path)
             if not accounted_for(path, self.listing.accounts_for):
                 self.problems.append(Problem("FILE_UNLISTED", path, {"expected_in": self.rel}))
 
@@ -266,16 +336,16 @@ class _Merge(Streamed):
         self.problems[:0] = self.malformed
         return self
 
-    def unknown(self, sent: deque[tuple[ManifestEntry, str | None]]) -> Iterator[tuple[str, tuple[str, ...]]]:
-        """(path, algorithms) of each listed file on disk that the cache does not know, to hash; everything else
-        is judged here (the cache's files, missing and unlisted files, malformed and repeated lines)."""
+    def unknown(self, sent: deque[tuple[ManifestEntry, str | None, int]]) -> Iterator[tuple[str, str, str, int]]:
+        """(path, algorithm, expected digest, size or -1 when not ``sized``) of each listed file on disk that the
+        cache does not know, to hash (:func:`check_batch`); everything else is judged here (the cache's files,
+        missing and unlisted files, malformed and repeated lines)."""
         rel, form, select, cache, base = self.rel, self.listing.form, self.select, self.cache, self.base
-        disk = walk_files(self.root)
+        disk = walk_file_names(self.root)
         on_disk = next(disk, None)
         scan = cache.scan("digests", base) if cache is not None else iter(())
         row = next(scan, None)
         before: ManifestEntry | None = None    # the entry above, the first of its path
-        shared: dict[str, tuple[str, ...]] = {}
         for block in stream_entries(self.listing.path, self.listing.algorithm):
             for entry in block:
                 if not isinstance(entry, ManifestEntry):
@@ -298,9 +368,20 @@ class _Merge(Streamed):
                 if on_disk is None or on_disk[0] != path:
                     self.problems.append(missing(entry, rel))
                     continue
-                info = on_disk[1]
                 on_disk = next(disk, None)
                 self.files += 1
+                stored = False   # the cache has an entry for this path (the file's current identity or another)
+                if cache is not None:
+                    prefix = f"{base}/{path}\0"   # every key of the path, and only those, starts so
+                    while row is not None and row[0] < prefix:
+                        row = next(scan, None)
+                    stored = row is not None and row[0].startswith(prefix)
+                info = self.lstat(path) if self.sized or stored else None
+                if info is None:   # neither sized nor known: the task reads its size (and makes its cache key)
+                    self.misses += cache is not None
+                    sent.append((entry, None, -1))
+                    yield path, entry.algorithm, entry.digest, -1
+                    continue
                 self.bytes += info.st_size
                 key = None
                 if cache is not None:
@@ -318,9 +399,8 @@ class _Merge(Streamed):
                             continue
                     else:
                         self.misses += 1
-                sent.append((entry, key))
-                self.sizes[path] = info.st_size
-                yield path, shared.setdefault(entry.algorithm, (entry.algorithm,))
+                sent.append((entry, key, info.st_size))
+                yield path, entry.algorithm, entry.digest, info.st_size
         while on_disk is not None:
             self.unlisted(*on_disk)
             on_disk = next(disk, None)

@@ -4,6 +4,7 @@ depend on the batches, the jobs, or the cache."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,53 @@ def test_damaged_files_inside_batches_are_named_exactly_whatever_the_jobs(releas
     assert filling.pop("stats")["cache"] == {"hits": 0, "misses": COUNT - 1}
     assert cached.pop("stats")["cache"] == {"hits": COUNT - 1, "misses": 0}
     assert {k: v for k, v in one.items() if k != "stats"} == filling == cached
+
+
+def test_files_past_the_first_thousands_are_counted_by_the_bytes_read(release: tuple[Path, list[str]],
+                                                                       tmp_path: Path) -> None:
+    """Without a cache, files after the first MANY_FILES are not lstat'ed: their sizes are what their tasks read.
+    The counts must be those of the cached runs, which lstat every file, and of the disk."""
+    root, paths = release
+    grown, extra = root / paths[MANY_FILES + 100], root / paths[MANY_FILES + 200].replace(".png", "-extra.png")
+    kept = grown.read_bytes()
+    grown.write_bytes(kept * 100)   # 100 KB where 1 KB is listed: a mismatch whose bytes count too
+    extra.write_bytes(b"x" * 5000)  # unlisted, among the files not lstat'ed
+    try:
+        on_disk = [p.stat().st_size for p in root.rglob("*") if p.is_file()]
+        plain = _report(root, tmp_path / "plain.json", "--jobs", "2", "--no-cache", exit_code=1)
+        cache = tmp_path / "cache"
+        filling = _report(root, tmp_path / "fill.json", "--jobs", "2", "--cache-dir", str(cache), exit_code=1)
+    finally:
+        grown.write_bytes(kept)
+        extra.unlink()
+    assert [(f["code"], f["path"]) for f in plain["findings"]] == [
+        ("CHECKSUM_MISMATCH", paths[MANY_FILES + 100]), ("FILE_UNLISTED", extra.relative_to(root).as_posix())]
+    assert (plain["stats"]["files"], plain["stats"]["bytes"]) == (len(on_disk), sum(on_disk))
+    filling["stats"].pop("cache")
+    assert plain == filling
+
+
+def test_a_file_rewritten_with_its_size_and_mtime_kept_is_read_again(release: tuple[Path, list[str]],
+                                                                      tmp_path: Path) -> None:
+    """The cache's guarantee, for a file this process keys (among the first MANY_FILES) and for one a task keys
+    (after them): a write that keeps the size and puts the mtime back still changes the ctime, so the rerun reads
+    the file again and finds the damage."""
+    root, paths = release
+    cache = tmp_path / "cache"
+    _report(root, tmp_path / "fill.json", "--jobs", "2", "--cache-dir", str(cache), exit_code=0)
+    changed = [paths[10], paths[MANY_FILES + 150]]
+    kept = {rel: ((root / rel).read_bytes(), (root / rel).stat()) for rel in changed}
+    try:
+        for rel, (data, info) in kept.items():
+            (root / rel).write_bytes(bytes([data[0] ^ 1]) + data[1:])
+            os.utime(root / rel, ns=(info.st_atime_ns, info.st_mtime_ns))
+            assert (root / rel).stat().st_mtime_ns == info.st_mtime_ns
+        again = _report(root, tmp_path / "again.json", "--jobs", "2", "--cache-dir", str(cache), exit_code=1)
+    finally:
+        for rel, (data, _) in kept.items():
+            (root / rel).write_bytes(data)
+    assert [(f["code"], f["path"]) for f in again["findings"]] == [("CHECKSUM_MISMATCH", rel) for rel in changed]
+    assert again["stats"]["cache"] == {"hits": COUNT - 2, "misses": 2}
 
 
 def test_a_file_that_cannot_be_read_is_named_in_place_within_its_batch(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sqlite3
 import tracemalloc
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ import pytest
 
 from curator.cli.verify import run
 from curator.io import checksum_listings
-from curator.io.inventory import walk, walk_files
+from curator.io.inventory import walk, walk_file_names, walk_files
 from curator.io.manifest import LINE_LIMIT, ManifestEntry, parse_manifest_bytes, stream_entries
 from curator.root_and_hashes import stream_listed
 from curator.verify import read_release
@@ -104,6 +105,11 @@ def test_the_cache_changes_only_its_counts(damaged: Path, tmp_path: Path) -> Non
     assert filling["stats"].pop("cache") == {"hits": 0, "misses": 1198}
     assert cached["stats"].pop("cache") == {"hits": 1198, "misses": 0}
     assert plain == filling == cached
+    with sqlite3.connect(next(cache.glob("cache-v*.sqlite"))) as db:
+        values = [value for (value,) in db.execute("SELECT value FROM entries WHERE kind = 'digests'")]
+    # worded as json.dumps words them: the rerun's fast comparison of the text, not a decode per file, finds them
+    assert len(values) == 1198 and all(value == json.dumps(json.loads(value)) for value in values)
+    assert sum(value.startswith('{"sha256": "') for value in values) == 1198
 
 
 def test_a_sum_file_out_of_path_order_is_read_whole_with_the_same_findings(tmp_path: Path) -> None:
@@ -134,6 +140,9 @@ def test_walk_files_gives_the_regular_files_of_walk_in_its_order(tmp_path: Path)
     assert streamed == [(e.path, e.size) for e in walk(root) if e.kind == "file"]
     assert [rel for rel, _ in streamed] == sorted(rel for rel, _ in streamed)
     assert "b/.git/config" not in dict(streamed)
+    (root / "a" / "file-link").symlink_to("../a.txt")
+    # by name only (verify --no-cache): the same paths, no link, pipe or repository file
+    assert [rel for rel, _ in walk_file_names(root)] == [rel for rel, _ in streamed]
 
 
 MANIFEST = ("# a comment\n"
