@@ -10,18 +10,23 @@ themselves, bytes never pass through the caller.
 from __future__ import annotations
 
 import io
+import time
+import warnings
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import BinaryIO, cast
 
 from curator.errors import OptionsError, RunError
 from curator.executor import Progress, run_batches
-from curator.io import ReadError
+from curator.io import ReadError, dicom_audit
+from curator.io import dicom as dicom_files
 from curator.io.card import card_from_text
 from curator.io.checksum_listings import SUM_FILES, sum_algorithm
 from curator.io.dicom import HEAD_BYTES
-from curator.io.dicom_audit import AuditedFile, audit_task
+from curator.io.dicom_audit import AuditedFile, AuditElement, Together, audit_task
+from curator.io.dicom_raw import HEAD_CHUNK
 from curator.io.facts import Facts, Readme
 from curator.io.hashing import CHUNK
 from curator.io.identifiers import IdentifierList
@@ -251,6 +256,60 @@ def remote_dicom_batch(url: str, batch: list[tuple[str, int]]) -> list[AuditedFi
     return [audit_task((root, rel), _dicom_opener(store, rel, size), size) for rel, size in batch]
 
 
+def _dicom_object(store: Store, root: Path, rel: str, size: int, audit: bool) -> Together:
+    """:func:`curator.io.dicom_audit.together_batch`'s reading of one object, by ranged GETs: its first
+    :data:`~curator.io.dicom_raw.HEAD_CHUNK` bytes parsed once for the header and the audit (more only when the
+    header is longer; after the pixel data only what follows it); the readers one by one when it takes another road.
+    Every view of the object shares what any of them fetched."""
+    segments: dict[int, bytes] = {}
+
+    def opener() -> BinaryIO:
+        return io.BufferedReader(RangeFile(store, rel, size, greedy=True, segments=segments), HEAD_BYTES)
+
+    try:
+        both = dicom_audit._parse_together(root, rel, audit, opener)
+    except Exception:
+        both = None
+    if both is not None:
+        return both
+    try:   # as curator.io.dicom.read_task: whatever a hostile object does becomes a reason
+        header = dicom_files.read_file(root, rel, False, opener)[0]
+    except Exception as error:
+        header = " ".join(str(error).split()) or type(error).__name__
+    return header, audit_task((root, rel), opener, size) if audit else None
+
+
+def remote_together_batch(url: str, batch: list[tuple[str, int, bool]]) -> list[Together]:
+    """Profile dicom's fast tier of each (path, size, audit it too) under ``url``, read by the worker itself
+    (:func:`_dicom_object`); equal audit elements of the batch are one object, pickled once. A function of plain
+    data: any executor (a Dask worker) can run it."""
+    store = open_store(url)
+    root = local_root(store)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        results = [_dicom_object(store, root, rel, size, audit) for rel, size, audit in batch]
+    shared: dict[AuditElement, AuditElement] = {}
+    return [(header, replace(result, elements=tuple(shared.setdefault(e, e) for e in result.elements))
+             if isinstance(result, AuditedFile) else result) for header, result in results]
+
+
+def remote_dicom_deep_batch(url: str, batch: list[tuple[str, int]]) -> list[tuple[dicom_files.DicomFile | str | None,
+                                                                                   dicom_files.Decoding | None]]:
+    """Profile dicom's deep tier (:func:`curator.io.dicom.read_task` with its pixels decoded) of each (path, size)
+    under ``url``: the object read whole by the worker, in GETs of up to a chunk. A function of plain data."""
+    store = open_store(url)
+    root = local_root(store)
+    results: list[tuple[dicom_files.DicomFile | str | None, dicom_files.Decoding | None]] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for rel, size in batch:
+            try:
+                results.append(dicom_files.read_file(root, rel, True, _buffered(store, rel, size)))
+            except Exception as error:
+                results.append((" ".join(str(error).split()) or type(error).__name__, None))
+    return results
+
+
 def _buffered(store: Store, rel: str, size: int) -> Callable[[], BinaryIO]:
     """Opens an object through a buffer that reads what the reader asks for, as a local file does."""
     return lambda: io.BufferedReader(RangeFile(store, rel, size, greedy=True))
@@ -450,6 +509,34 @@ class RemoteRelease:
                                 weigh=lambda item: min(item[1], AUDIT_WEIGHT), batch_bytes=BATCH_BYTES,
                                 batch_size=HEADER_BATCH, total=len(items), progress=progress))
         return [kept[p] if p in kept else next(read) for p in paths]
+
+    def dicom(self, facts: Facts, jobs: int | None, progress: Progress | None = None) -> None:
+        """Profile dicom (:func:`curator.io.dicom.gather`) of the objects, by the workers: the fast tier parses each
+        object's head once for ``facts.dicom`` and the privacy audit together (as
+        :func:`curator.io.dicom_audit.read_together`); the deep tier reads each object whole to decode it."""
+        started = time.perf_counter()
+        paths = dicom_files.candidates(facts)
+        if facts.deep:
+            sized = [(p, self.objects[p].size) for p in paths]
+            facts.dicom = dicom_files.assemble(paths, run_batches(
+                partial(remote_dicom_deep_batch, self.store.url), iter(sized), jobs or READ_JOBS,
+                weigh=lambda item: item[1], batch_bytes=BATCH_BYTES, batch_size=BATCH_FILES, total=len(sized),
+                progress=progress))
+            return
+        audited, skipped = dicom_audit.candidates(facts)
+        wanted = set(audited)
+        items = [(p, self.objects[p].size, p in wanted) for p in paths]
+        headers: list[dicom_files.DicomFile | str | None] = []
+        audits: list[AuditedFile | str | None] = []
+        read = run_batches(partial(remote_together_batch, self.store.url), iter(items), jobs or HEADER_JOBS,
+                           weigh=lambda item: min(item[1], HEAD_CHUNK), batch_bytes=BATCH_BYTES,
+                           batch_size=HEADER_BATCH, total=len(items), progress=progress)
+        for (_, _, audit), (header, result) in zip(items, read, strict=True):
+            headers.append(header)
+            if audit:
+                audits.append(result)
+        facts.dicom = dicom_files.assemble(paths, ((header, None) for header in headers))
+        facts.dicom.audit = dicom_audit._collect(facts, audited, skipped, audits, started)
 
     def digests(self, manifests: list[Manifest], jobs: int | None, progress: Progress | None = None,
                 have: Iterable[str] = ()) -> tuple[dict[str, Digests], dict[str, dict[str, int]]]:

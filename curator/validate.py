@@ -53,7 +53,8 @@ PhaseProgress = Callable[[str, int, int], None]   # (phase, tasks done, tasks in
 # only when a check that declares it in its READERS has a selected code: `--ignore privacy` reads no file for
 # the audit.
 GATHERERS: tuple[str, ...] = ("curator.io.dicom_audit:gather", "curator.io.privacy_files:gather")
-SLICES_GATHERER = "curator.io.slices:gather"   # the one profile gatherer that also reads objects in a store
+SLICES_GATHERER = "curator.io.slices:gather"   # the profile gatherers that also read objects in a store
+DICOM_GATHERER = "curator.io.dicom:gather"
 
 
 @dataclass(frozen=True)
@@ -370,18 +371,18 @@ def _validate_url(url: str, options: ValidateOptions, started: float) -> Report:
     options = _merge(options, config)
     selection = _selection(options)
     named = get_profile(options.profile) if options.profile else None
-    if named is not None and named.gatherer not in (None, SLICES_GATHERER):
+    if named is not None and named.gatherer not in (None, SLICES_GATHERER, DICOM_GATHERER):
         raise OptionsError(f"{url}: the {named.name} profile is read from a local copy only; on a URL curator "
-                           "validates MosMed-style (NIfTI) and slices (PNG/JPEG) releases")
+                           "validates MosMed-style (NIfTI), slices (PNG/JPEG) and DICOM releases")
     release = RemoteRelease.open(store)
     profile = named or detect_profile_in(release.kinds())
     if profile is None:
         finding = make_finding("LAYOUT_UNRECOGNISED", "", profiles=", ".join(sorted(load_profiles())))
         report = finish_report(release.root, None, [finding], None, started, options.fail_on or Severity.error)
         return report.model_copy(update={"root": url})   # the URL as typed (the contract)
-    if profile.gatherer not in (None, SLICES_GATHERER):
+    if profile.gatherer not in (None, SLICES_GATHERER, DICOM_GATHERER):
         raise OptionsError(f"{url}: the {profile.name} profile is read from a local copy only; on a URL curator "
-                           "validates MosMed-style (NIfTI) and slices (PNG/JPEG) releases")
+                           "validates MosMed-style (NIfTI), slices (PNG/JPEG) and DICOM releases")
     profile = _tuned(profile, options, config)
     # the privacy audit reads what it reads locally, by ranged GETs (a NIfTI object's with its header or stream)
     readers = readers_needed(selection.keeps)
@@ -399,6 +400,8 @@ def _validate_url(url: str, options: ValidateOptions, started: float) -> Report:
 
         slices.gather(facts, partial(release.slices, deep=options.deep, jobs=options.jobs,
                                      progress=_phase(options.progress, "slices")), release.opener)
+    if profile.gatherer == DICOM_GATHERER:   # each object's head (--deep: the whole object) by the workers
+        release.dicom(facts, options.jobs, progress=_phase(options.progress, "dicom"))
     if "curator.io.dicom_audit:gather" in readers:   # the DICOM objects' audit (a stray .dcm in a NIfTI release)
         from curator.io import dicom_audit
 

@@ -113,3 +113,20 @@ def write_radiographs(folder: Path, count: int = 2, modality: str = "CR") -> lis
         ds.save_as(path, enforce_file_format=True)
         written.append(path)
     return written
+
+
+def write_dicom_release(root: Path, *, size: int = 512) -> Path:
+    """A small damaged DICOM release (profile dicom): P1's series of ``size``x``size`` slices lacks its 4th slice,
+    P2's three slices keep their patient's name and IDs (tests.dicom_privacy_factories.write_planted); every file
+    listed in a SHA256SUMS (what an HTTP base is read through)."""
+    import hashlib
+
+    from tests.dicom_privacy_factories import write_planted
+
+    write_series(root / "P1" / "series", positions=[0.0, 2.5, 5.0, 10.0, 12.5, 15.0], rows=size, columns=size)
+    write_planted(root / "P2" / "series")
+    files = sorted(p for p in root.rglob("*") if p.is_file())
+    (root / "SHA256SUMS").write_text("".join(
+        f"{hashlib.sha256(p.read_bytes()).hexdigest()}  {p.relative_to(root).as_posix()}\n" for p in files),
+        encoding="utf-8")
+    return root

@@ -378,16 +378,18 @@ def pixel_extent(handle: IO[bytes], ds: Dataset) -> int | None:
         header_size, length = 8, int.from_bytes(element[4:8], "little")
     if length == 0xFFFFFFFF:
         return None
-    size = os.fstat(handle.fileno()).st_size
+    size = handle.seek(0, os.SEEK_END)   # the file's size, also of an object read by ranges (no fileno)
     return max(0, min(length, size - start - header_size))
 
 
-def read_file(root: Path, rel: str, deep: bool) -> tuple[DicomFile | str | None, Decoding | None]:
+def read_file(root: Path, rel: str, deep: bool, opener: Callable[[], BinaryIO] | None = None
+              ) -> tuple[DicomFile | str | None, Decoding | None]:
     """(header, decoding) of one file; the header is None for a non-DICOM file and a reason when unreadable. The
-    file is opened once: its first bytes classify it (:func:`dicom_head`), and the same handle is parsed."""
+    file is opened once: its first bytes classify it (:func:`dicom_head`), and the same handle is parsed.
+    ``opener``: opens an object in a store instead (read by ranges)."""
     path = root / rel
     try:
-        handle = open_regular(path, "rb")
+        handle: IO[bytes] | None = opener() if opener is not None else open_regular(path, "rb")
     except OSError:
         handle = None
     try:
@@ -408,7 +410,7 @@ def _read_opened(rel: str, path: Path, handle: IO[bytes] | None, deep: bool
             return None, None  # not DICOM, and not pretending to be
         if marked is None:
             return "the file cannot be opened", None
-        size = path.stat().st_size
+        size = handle.seek(0, os.SEEK_END) if handle is not None else 0
         return ("it has no 'DICM' marker at byte 128, so it is not a DICOM (Part 10) file" if size >= 132
                 else f"it is only {size} bytes long, too short for a DICOM file"), None
     present = None

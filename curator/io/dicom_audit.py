@@ -561,10 +561,10 @@ def _together(root: Path, rel: str, audit: bool) -> Together:
     return both
 
 
-def _parse_together(root: Path, rel: str, audit: bool) -> Together | None:
+def _parse_together(root: Path, rel: str, audit: bool, opener: Callable[[], BinaryIO] | None = None) -> Together | None:
     """One parse for both readers, or None when the file takes another road in either (not Part 10, a parse
     error, a deflated data set, no elements)."""
-    with open_regular(root / rel, "rb") as handle:
+    with opener() if opener is not None else open_regular(root / rel, "rb") as handle:   # opener: an object's
         head = handle.read(dicom_raw.HEAD_CHUNK)
         if dicom_files.dicom_head(head[:dicom_files.HEAD_BYTES]) != dicom_files.PART10:
             return None
