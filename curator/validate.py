@@ -358,7 +358,8 @@ def _tuned(profile: Profile, options: ValidateOptions, config: ValidationConfig)
 def _validate_url(url: str, options: ValidateOptions, started: float) -> Report:
     """validate of a release in object storage (s3://, http(s)://): the fast tier from the listing, documents read
     whole within limits, each NIfTI header by ranged reads, and the manifests' digests from the store's checksums
-    where it keeps them (else each object streamed once); profile slices' slice headers; the privacy audit's readers
+    where it keeps them (else each object streamed once); profile slices' slice headers; profile dicom's headers and
+    DICOM audit from each object's head (--deep: the whole object); the privacy audit's readers
     (DICOM and non-DICOM) through openers of ranged GETs, reading what they read locally. The report equals the
     local one but for ``root`` (the URL as typed) and the run's stats. The configuration file is not looked for in
     the store (stated in README)."""
