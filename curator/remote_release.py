@@ -475,14 +475,17 @@ class RemoteRelease:
               progress: Progress | None = None) -> list[FileAudit]:
         """The privacy audit of each (path, size), as :func:`curator.io.privacy_files.gather` runs it: the NIfTI
         objects read with their headers or streams already, the others read now, by the workers, in batches."""
+        # the NIfTI objects audited with their headers or streams searched no --identifiers list: with one, they
+        # are read again by the audit (ranged GETs of what the local audit reads), so the list reaches them too
+        audited = dict(self.audited) if identifiers is None else {}
         for rel, size in items:   # the documents this process read whole already: from their bytes, no GET
-            if rel in self.kept and rel not in self.audited:
-                self.audited[rel] = _audit(self.store, rel, size, identifiers, {0: self.kept[rel]})
-        rest = [item for item in items if item[0] not in self.audited]
+            if rel in self.kept and rel not in audited:
+                audited[rel] = _audit(self.store, rel, size, identifiers, {0: self.kept[rel]})
+        rest = [item for item in items if item[0] not in audited]
         read = iter(run_batches(partial(remote_audit_batch, self.store.url, identifiers), iter(rest),
                                 jobs or HEADER_JOBS, weigh=lambda item: min(item[1], AUDIT_WEIGHT),
                                 batch_bytes=BATCH_BYTES, batch_size=HEADER_BATCH, total=len(rest), progress=progress))
-        return [self.audited[rel] if rel in self.audited else next(read) for rel, _ in items]
+        return [audited[rel] if rel in audited else next(read) for rel, _ in items]
 
     def slices(self, items: list[tuple[str, bool]], deep: bool, jobs: int | None,
                progress: Progress | None = None) -> Iterable[SliceHeader | str]:

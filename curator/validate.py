@@ -366,8 +366,8 @@ def _validate_url(url: str, options: ValidateOptions, started: float) -> Report:
     from curator.remote_release import RemoteRelease
 
     store = open_store(url)
-    if options.changed_since or options.identifiers:
-        raise OptionsError(f"{url}: --changed-since and --identifiers need a local copy of the release")
+    if options.changed_since:
+        raise OptionsError(f"{url}: --changed-since needs a local copy of the release (its git history)")
     config = options.config or (load_config(options.config_file) if options.config_file else ValidationConfig())
     options = _merge(options, config)
     selection = _selection(options)
@@ -390,6 +390,7 @@ def _validate_url(url: str, options: ValidateOptions, started: float) -> Report:
     audit = "curator.io.privacy_files:gather" in readers
     facts = release.facts(profile, deep=options.deep, jobs=options.jobs,
                           progress=_phase(options.progress, "headers"), audit=audit)
+    facts.identifiers = options.identifiers   # the curator's own list: a local file, read by the audit's gather
     if options.deep:   # each NIfTI object streamed once through the local deep tier, its digests taken on the way
         nifti_paths = [p for p in facts.files if p.endswith((".nii", ".nii.gz"))]
         _scan_payloads(facts, nifti_paths, options.jobs, options.progress,

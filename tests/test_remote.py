@@ -235,6 +235,30 @@ def test_unreachable_or_missing_stores_are_exit_3(s3_server: S3Server) -> None:
     assert "Could not connect" in run.stderr
 
 
+def test_identifiers_are_looked_for_on_a_url_as_locally(release: Path, s3_environment: S3Server,
+                                                        range_server: Any, tmp_path: Path) -> None:
+    """--identifiers on a URL: the curator's list reaches every reader it reaches locally (a document read whole,
+    a NIfTI object's descrip and DICOM extension, a stray DICOM file, file names), fast and --deep, over S3 and
+    HTTP; the report equals the local one and never prints a listed identifier."""
+    damaged_with_names(release)
+    readme = release / "README_EN.md"
+    readme.write_text(readme.read_text(encoding="utf-8") + "\nWith thanks to Иванов Иван Иванович.\n",
+                      encoding="utf-8")
+    listed = tmp_path / "ids.txt"
+    listed.write_text("Ivanov Ivan Ivanovich\nIvanov Petr\n", encoding="utf-8")
+    upload_folder(s3_environment.client(), "listed", release, "release/")
+    shutil.copytree(release, range_server.folder, dirs_exist_ok=True)
+    for deep in ((), ("--deep",)):
+        local = validate_report(release, *deep, "--identifiers", str(listed), "--no-cache", exit_code=1)
+        found = sorted(f["path"] for f in local["findings"] if f["code"] == "PHI_IDENTIFIER_FOUND")
+        assert "README_EN.md" in found and PLANTED in found
+        for url in ("s3://listed/release", range_server.url):
+            remote = validate_report(url, *deep, "--identifiers", str(listed), exit_code=1)
+            assert normalised(remote) == normalised(local)
+            dump = json.dumps(remote, ensure_ascii=False)
+            assert "Иванов" not in dump and "Ivanov" not in dump and "IVANOV" not in dump
+
+
 def test_usage_errors_on_urls_are_exit_2(tmp_path: Path) -> None:
     blocked = tmp_path / "blocked"
     blocked.mkdir()
@@ -248,7 +272,7 @@ def test_usage_errors_on_urls_are_exit_2(tmp_path: Path) -> None:
     assert "password" not in run.stdout and "user name or password" in run.stderr
     run = run_bounded(["validate", "http://127.0.0.1:9/x", "--changed-since", "HEAD"], timeout=120)
     run.assert_bounded(exit_code=2, seconds=30, megabytes=300)
-    assert "need a local copy" in run.stderr
+    assert "needs a local copy" in run.stderr
 
 
 def test_an_object_gone_mid_run_is_a_finding_not_a_crash(built_release: Path, s3_environment: S3Server) -> None:
