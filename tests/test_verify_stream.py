@@ -231,3 +231,35 @@ def test_whole_reading_grows_with_the_files(sizes: list[Path], monkeypatch: pyte
         assert reading.problems is None
     # measured: 5.7 and 22.4 MB
     assert peaks[1] > peaks[0] * 2.5, peaks
+
+
+@pytest.mark.parametrize("algorithms", [("sha256",), ("sha256", "md5")])
+def test_hashing_refuses_a_fifo_put_in_a_listed_file_s_place_without_waiting(tmp_path: Path,
+                                                                              algorithms: tuple[str, ...]) -> None:
+    """The walk leaves FIFOs out, but a name can be swapped for one before a worker opens it: the hashing (one
+    algorithm: hash_one; several: hash_file) must refuse it as not a regular file, not wait for a writer."""
+    import contextlib
+    import threading
+
+    from curator.io.hashing import hash_file
+    from curator.io.regular import NotRegularFile
+
+    fifo = tmp_path / "slice_0001.png"
+    os.mkfifo(fifo)
+    outcome: list[object] = []
+
+    def read() -> None:
+        try:
+            outcome.append(hash_file(fifo, algorithms))
+        except OSError as error:
+            outcome.append(error)
+
+    worker = threading.Thread(target=read, daemon=True)
+    worker.start()
+    worker.join(10)
+    waited = worker.is_alive()
+    with contextlib.suppress(OSError):   # a reader blocked in open() is let go, so that a failing run ends
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+    assert not waited
+    assert len(outcome) == 1 and isinstance(outcome[0], NotRegularFile)
+    assert "FIFO" in str(outcome[0])

@@ -8,9 +8,10 @@ from functools import partial
 from pathlib import Path
 from typing import Protocol
 
+from curator.io.regular import regular_fd
+
 CHUNK = 1 << 20
 SMALL_READ = 64 << 10   # the least a read asks for (a file that grows while read is still read in full)
-_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
 ALGORITHMS = ("sha256", "md5", "sha1", "sha512", "xxh128")
 
 
@@ -54,7 +55,7 @@ def hash_file(path: Path | str, algorithms: Iterable[str]) -> dict[str, str]:
     if isinstance(algorithms, tuple) and len(algorithms) == 1:
         return {algorithms[0]: hash_one(path, algorithms[0])[0]}
     hashers = [(name, new_hasher(name)) for name in algorithms]
-    fd = os.open(path, _FLAGS)
+    fd = regular_fd(path)   # a FIFO or device swapped in for a listed file: refused, never waited on
     try:
         data = os.read(fd, SMALL_READ)
         if len(data) < SMALL_READ:   # the common case of a small file: the rest is the end
@@ -78,7 +79,7 @@ def hash_one(path: Path | str, algorithm: str) -> tuple[str, int]:
     """The hex digest of ``path`` for one algorithm and the bytes read, read as :func:`hash_file` reads it; the
     common case of many small files listed in one sum file, with as little Python per file as the reading allows."""
     hasher = _constructor(algorithm)()
-    fd = os.open(path, _FLAGS)
+    fd = regular_fd(path)   # a FIFO or device swapped in for a listed file: refused, never waited on
     size = 0
     try:
         data = os.read(fd, SMALL_READ)
