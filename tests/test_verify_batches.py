@@ -116,7 +116,7 @@ def test_a_file_that_cannot_be_read_is_named_in_place_within_its_batch(tmp_path:
     assert results[3] == {"md5": "9dd4e461268c8034f5c8564e155c67a6",
                           "sha256": "2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881"}
     assert results[0] == {"sha256": "2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881"}
-    assert results[1] == "cannot read the file (expected a regular file; found a folder)"
+    assert results[1] == "cannot read the file (Is a directory)"
     assert results[2] == "cannot read the file (No such file or directory)"
 
 

@@ -8,7 +8,11 @@ from functools import partial
 from pathlib import Path
 from typing import Protocol
 
-from curator.io.regular import regular_fd
+from curator.io.regular import ensure_regular
+
+# O_NONBLOCK: a FIFO swapped in for a listed file between the walk and the open is opened without waiting for a
+# writer (reads of a regular file ignore the flag); _first_read then refuses it. No fstat for an ordinary small file.
+_FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
 
 CHUNK = 1 << 20
 SMALL_READ = 64 << 10   # the least a read asks for (a file that grows while read is still read in full)
@@ -46,6 +50,19 @@ def _constructor(algorithm: str) -> Callable[[], _Hasher]:
     return made
 
 
+def _first_read(fd: int, path: Path | str) -> bytes:
+    """The first read of a file opened with :data:`_FLAGS`. What reads nothing or would block is checked to be a
+    regular file (an empty one passes); a FIFO or device is refused (:class:`~curator.io.regular.NotRegularFile`)."""
+    try:
+        data = os.read(fd, SMALL_READ)
+    except BlockingIOError:
+        ensure_regular(fd, path)
+        raise
+    if not data:
+        ensure_regular(fd, path)
+    return data
+
+
 def hash_file(path: Path | str, algorithms: Iterable[str]) -> dict[str, str]:
     """Hex digests of ``path`` for each algorithm, from one read of the file.
 
@@ -55,15 +72,20 @@ def hash_file(path: Path | str, algorithms: Iterable[str]) -> dict[str, str]:
     if isinstance(algorithms, tuple) and len(algorithms) == 1:
         return {algorithms[0]: hash_one(path, algorithms[0])[0]}
     hashers = [(name, new_hasher(name)) for name in algorithms]
-    fd = regular_fd(path)   # a FIFO or device swapped in for a listed file: refused, never waited on
+    fd = os.open(path, _FLAGS)
     try:
-        data = os.read(fd, SMALL_READ)
+        data = _first_read(fd, path)
         if len(data) < SMALL_READ:   # the common case of a small file: the rest is the end
+            checked = False
             while data:
                 for _, hasher in hashers:
                     hasher.update(data)
                 data = os.read(fd, SMALL_READ)
+                if data and not checked:   # it grew, or it is a pipe: only a regular file is read on
+                    ensure_regular(fd, path)
+                    checked = True
         else:
+            ensure_regular(fd, path)   # one fstat among many reads
             for _, hasher in hashers:
                 hasher.update(data)
             view = memoryview(bytearray(CHUNK))
@@ -79,16 +101,19 @@ def hash_one(path: Path | str, algorithm: str) -> tuple[str, int]:
     """The hex digest of ``path`` for one algorithm and the bytes read, read as :func:`hash_file` reads it; the
     common case of many small files listed in one sum file, with as little Python per file as the reading allows."""
     hasher = _constructor(algorithm)()
-    fd = regular_fd(path)   # a FIFO or device swapped in for a listed file: refused, never waited on
+    fd = os.open(path, _FLAGS)
     size = 0
     try:
-        data = os.read(fd, SMALL_READ)
+        data = _first_read(fd, path)
         if len(data) < SMALL_READ:   # a small file: the next read is its end (or what grew meanwhile)
             while data:
                 hasher.update(data)
                 size += len(data)
                 data = os.read(fd, SMALL_READ)
+                if data and size <= SMALL_READ:   # it grew, or it is a pipe: only a regular file is read on
+                    ensure_regular(fd, path)
         else:
+            ensure_regular(fd, path)   # one fstat among many reads
             hasher.update(data)
             size = len(data)
             view = memoryview(bytearray(CHUNK))

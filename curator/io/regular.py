@@ -22,7 +22,7 @@ from typing import IO, Any
 
 from curator.io.inventory import mode_kind
 
-__all__ = ["NotRegularFile", "file_kind", "open_regular", "read_regular_bytes", "read_regular_text", "regular_fd"]
+__all__ = ["NotRegularFile", "ensure_regular", "file_kind", "open_regular", "read_regular_bytes", "read_regular_text"]
 
 
 class NotRegularFile(OSError):  # noqa: N818 - an OSError: the callers' handlers report it
@@ -41,28 +41,21 @@ def file_kind(mode: int) -> str:
     return _WORDS.get(kind, kind) if kind != "other" else f"special file (mode {stat.S_IFMT(mode):o})"
 
 
-def regular_fd(path: Path | str) -> int:
-    """A descriptor of ``path`` for reading, when it is a regular file (else :class:`NotRegularFile`), opened without
-    ever waiting. It keeps ``O_NONBLOCK``, which reads of a regular file ignore: for callers that open many small
-    files (the hashing of 200,000 slices), one system call fewer than :func:`open_regular`."""
+def ensure_regular(fd: int, path: Path | str) -> None:
+    """Raise :class:`NotRegularFile` unless the open descriptor ``fd`` (of ``path``) is a regular file."""
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        raise NotRegularFile(errno.EINVAL, f"expected a regular file; found a {file_kind(mode)}", str(path))
+
+
+def _open_fd(path: Path | str) -> int:
     flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
         fd = os.open(path, flags)
     except IsADirectoryError as error:
         raise NotRegularFile(errno.EISDIR, "expected a regular file; found a folder", str(path)) from error
     try:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            raise NotRegularFile(errno.EINVAL, f"expected a regular file; found a {file_kind(mode)}", str(path))
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
-
-
-def _open_fd(path: Path | str) -> int:
-    fd = regular_fd(path)
-    try:
+        ensure_regular(fd, path)
         fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
     except BaseException:
         os.close(fd)
