@@ -27,10 +27,8 @@ from tests.factories import (
     write_nifti,
 )
 from tests.reports import validate_report
+from tests.test_payload import PHI, STUDY
 
-PHI = b"PatientName=Ivanov^Ivan;" * 1000
-STUDY = "studies/CT-0/study_0001.nii.gz"
-MASK = "masks/study_0003_mask.nii.gz"
 SHAPE = (64, 64, 20)
 STREAM = 352 + 64 * 64 * 20 * 2   # bytes of a SHAPE int16 NIfTI stream
 
