@@ -390,3 +390,26 @@ def test_chest_radiographs_are_not_asked_for_slice_geometry(tmp_path: Path) -> N
     report = run(tmp_path, exit_code=0)
     assert {(f["code"], f["path"]) for f in report["findings"] if f["code"].startswith("SERIES_")} == {
         ("SERIES_MODALITY_UNEXPECTED", "P1/cr"), ("SERIES_MODALITY_UNEXPECTED", "P2/dx")}
+
+
+def _imports_pydicom(root: Path, *args: str) -> list[str]:
+    """[exit code, whether pydicom was imported] of ``curator validate ROOT ARGS`` in a fresh interpreter."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from click.testing import CliRunner; from curator.cli.main import main; "
+            f"r = CliRunner().invoke(main, ['validate', {str(root)!r}, *{list(args)!r}, '--jobs', '1', '--no-cache']); "
+            "print(r.exit_code, 'pydicom' in sys.modules)")
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+
+
+@pytest.mark.parametrize("deep", [False, True])
+def test_validate_without_dicom_files_imports_no_pydicom(release: Path, deep: bool) -> None:
+    """Issue 15: pydicom (~0.4 s of imports) is loaded where a DICOM file is read, never for a NIfTI release."""
+    assert _imports_pydicom(release, *(["--deep"] if deep else [])) == ["0", "False"]
+
+
+def test_validate_with_dicom_files_imports_pydicom(tmp_path: Path) -> None:
+    """The other side of the test above: the probe sees pydicom when a DICOM file is read."""
+    write_series(tmp_path / "P1" / "series", count=3)
+    assert _imports_pydicom(tmp_path, "--profile", "dicom")[1] == "True"

@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydicom.datadict import keyword_for_tag
 
 from curator.resources import schema_dir
 
@@ -156,6 +155,8 @@ def _rule(row: Mapping[str, Any]) -> DeidRule:
     tag = str(row["tag"])
     keyword = ""
     if _TAG.match(tag) and "X" not in tag:
+        from pydicom.datadict import keyword_for_tag  # here, not at import: validate without DICOM never loads pydicom
+
         keyword = keyword_for_tag(int(tag[1:5] + tag[6:10], 16)) or ""
     return DeidRule(name=" ".join(str(row["name"]).split()), tag=tag, action=action, options=options,
                     in_standard_iod=row.get("stdCompIOD") == "Y", keyword=keyword)

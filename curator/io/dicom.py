@@ -16,20 +16,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, BinaryIO, cast
 
-from pydicom import dcmread
-from pydicom.datadict import tag_for_keyword
-from pydicom.dataelem import RawDataElement
-from pydicom.dataset import Dataset
-from pydicom.tag import BaseTag
-from pydicom.uid import UID
-from pydicom.values import convert_value
-
 from curator.executor import run_tasks
 from curator.io.dicom_values import _integer, _number, _vector, element_value, finite_numbers, group_value, whole_number
 from curator.io.junk import is_junk_path
 from curator.io.regular import open_regular
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:   # pydicom is imported where a file is read: validate without DICOM files never loads it
+    from pydicom.dataset import Dataset
+    from pydicom.tag import BaseTag
+
     from curator.io.dicom_audit import DicomAudit
     from curator.io.facts import Facts
 
@@ -152,6 +147,8 @@ class DicomFacts:
 def _syntax_name(uid: str) -> str:
     if not uid:
         return "unknown transfer syntax"
+    from pydicom.uid import UID
+
     name = UID(uid).name
     return f"{name} ({uid})" if name != uid else uid
 
@@ -415,6 +412,8 @@ def _read_opened(rel: str, path: Path, handle: IO[bytes] | None, deep: bool
                 else f"it is only {size} bytes long, too short for a DICOM file"), None
     present = None
     try:
+        from pydicom import dcmread
+
         handle.seek(0)
         ds = dcmread(handle, stop_before_pixels=not deep, force=False)
         if not deep:  # pydicom stopped at the pixel data element: measure it without reading it
@@ -439,6 +438,9 @@ def _tag(keyword: str) -> BaseTag | None:
     """The tag of a dictionary keyword (remembered), None for any other name."""
     tag = _HEADER_TAGS.get(keyword)
     if tag is None:
+        from pydicom.datadict import tag_for_keyword
+        from pydicom.tag import BaseTag
+
         number = tag_for_keyword(keyword)
         if number is None:
             return None
@@ -454,6 +456,10 @@ class _Values:
     implicit element, another VR, a value the converter refuses) is ``ds.get`` itself."""
 
     def __init__(self, ds: Dataset) -> None:
+        from pydicom.dataelem import RawDataElement
+        from pydicom.values import convert_value
+
+        self._raw_type, self._convert = RawDataElement, convert_value
         self._ds = ds
         self._encoding: str | MutableSequence[str] | None = None
         self.file_meta = getattr(ds, "file_meta", None)
@@ -468,12 +474,12 @@ class _Values:
         if tag is None or tag == 0x00080005:
             return ds.get(key, default)
         raw = ds._dict.get(tag)
-        if isinstance(raw, RawDataElement) and raw.VR in _DIRECT_VRS and raw.length and raw.value is not None \
+        if isinstance(raw, self._raw_type) and raw.VR in _DIRECT_VRS and raw.length and raw.value is not None \
                 and raw.length != 0xFFFFFFFF and not raw.is_implicit_VR:
             if self._encoding is None:
                 self._encoding = ds.original_character_set or ds._character_set
             try:
-                value = convert_value(raw.VR, raw, self._encoding)
+                value = self._convert(raw.VR, raw, self._encoding)
             except Exception:  # pydicom's own road words (or repairs) it
                 return ds.get(key, default)
             if not isinstance(value, list) or len(value) != 1:   # one value: the element holds it bare (pydicom)
@@ -489,7 +495,7 @@ def interpret(rel: str, ds: Dataset, present: int | None) -> DicomFile | str:
     pixel data the file holds, :func:`pixel_extent`). Shared with the audit, which parses each file once for
     both (``curator.io.dicom_audit.read_together``)."""
     try:
-        header = _header(rel, cast(Dataset, _Values(ds)), present)
+        header = _header(rel, cast("Dataset", _Values(ds)), present)
     except Exception as error:
         return f"the DICOM header cannot be interpreted: {error}"
     if not header.sop_class_uid and not header.sop_instance_uid:

@@ -24,17 +24,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Literal, NamedTuple
 
-from pydicom import dcmread
-from pydicom.charset import default_encoding
-from pydicom.datadict import dictionary_VR, keyword_for_tag
-from pydicom.dataelem import DataElement, RawDataElement, convert_raw_data_element
-from pydicom.dataset import Dataset
-from pydicom.filereader import read_dataset
-from pydicom.multival import MultiValue
-from pydicom.tag import _LUT_DESCRIPTOR_TAGS, BaseTag
-from pydicom.valuerep import AMBIGUOUS_VR
-from pydicom.values import convert_value
-
 from curator.executor import run_batches, run_tasks
 from curator.io import dicom as dicom_files
 from curator.io import dicom_raw
@@ -43,7 +32,10 @@ from curator.io.dicom import DICOM_SUFFIXES, MEDIA_STORAGE_DIRECTORY, _named_dic
 from curator.io.dicom_raw import RAW_STRING_VRS, RAW_TEXT_VRS, RAW_VALUE_VRS, raw_string, raw_text
 from curator.io.regular import open_regular
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:   # pydicom is imported where a file is read: validate without DICOM files never loads it
+    from pydicom.dataelem import DataElement
+    from pydicom.dataset import Dataset
+
     from curator.io.facts import Facts
 
 __all__ = ["TEXT_VRS", "AuditElement", "AuditedFile", "DicomAudit", "audit_file", "audit_task", "gather",
@@ -122,8 +114,12 @@ class DicomAudit:
 def _text(value: object) -> str:
     if value is None:
         return ""
+    if type(value) is str:
+        return value.strip().strip("\x00").strip()
     if isinstance(value, bytes):
         return ""
+    from pydicom.multival import MultiValue
+
     if isinstance(value, list | tuple | MultiValue):
         return "\\".join(_text(v) for v in value)
     return str(value).strip().strip("\x00").strip()
@@ -142,6 +138,8 @@ def _tag_text(tag: int) -> str:
 
 
 def _creator(ds: Dataset, tag: int) -> str:
+    from pydicom.tag import BaseTag
+
     block = (tag & 0xFFFF) >> 8
     if not 0x10 <= block <= 0xFF:
         return ""
@@ -158,6 +156,9 @@ _WALKED_VRS = TEXT_VRS | {"SQ", "", "UN"}
 
 def _raw_vr(ds: Dataset, tag: int) -> str:
     """The element's VR without decoding its value ("" when neither the file nor the dictionary says)."""
+    from pydicom.datadict import dictionary_VR
+    from pydicom.tag import BaseTag
+
     try:
         raw = ds.get_item(BaseTag(tag))
         if raw is not None and raw.VR:
@@ -171,6 +172,11 @@ def _element(ds: Dataset, tag: int) -> DataElement:
     """``ds[tag]``, without storing the converted element back into ``ds``: on headers of a few hundred elements
     pydicom's store and lookups around it cost more than the conversion itself (issue 15's profile). Sequences and
     ambiguous VRs (US or SS, OB or OW), which pydicom corrects from the data set, go through ``ds[tag]``."""
+    from pydicom.charset import default_encoding
+    from pydicom.dataelem import RawDataElement, convert_raw_data_element
+    from pydicom.tag import BaseTag
+    from pydicom.valuerep import AMBIGUOUS_VR
+
     raw = ds.get_item(BaseTag(tag))
     if not isinstance(raw, RawDataElement) or (raw.value is None and raw.length):   # converted, or deferred
         return ds[tag]
@@ -186,6 +192,11 @@ def _walk(ds: Dataset, prefix: str, meta: bool, notes: list[str]) -> Iterator[Au
     text, then other explicit VRs) are converted straight from their bytes (``curator.io.dicom_raw.raw_text``,
     pydicom's ``convert_value``): exactly what pydicom's conversion gives, without its element objects and hooks
     (issue 15's profile); every other element goes through pydicom's own conversion (:func:`_walk_element`)."""
+    from pydicom.charset import default_encoding
+    from pydicom.dataelem import RawDataElement
+    from pydicom.tag import _LUT_DESCRIPTOR_TAGS
+    from pydicom.values import convert_value
+
     encodings: list[str | MutableSequence[str]] = []   # the character sets, looked up once when a value needs them
     creators: dict[int, str] = {}
     for key, raw in list(ds.items()):
@@ -237,7 +248,7 @@ def _walk_element(ds: Dataset, tag: int, prefix: str, meta: bool, notes: list[st
     except Exception as error:  # the message may quote the value: only its kind is kept
         notes.append(f"{prefix}{_tag_text(tag)} cannot be decoded ({type(error).__name__})")
         return
-    keyword = element.keyword or (keyword_for_tag(tag) if not private else "") or _tag_text(tag)  # 60xx too
+    keyword = element.keyword or (_keyword(tag) if not private else "") or _tag_text(tag)  # 60xx too
     location = f"{prefix}{keyword}"
     vr = str(element.VR)
     if vr == "SQ":
@@ -300,6 +311,8 @@ def _keyword(tag: int) -> str:
     """The element's name as :func:`_walk_element` words it: its keyword (60xx repeaters too), else its tag."""
     known = _KEYWORDS.get(tag)
     if known is None:
+        from pydicom.datadict import keyword_for_tag
+
         known = _KEYWORDS[tag] = ((keyword_for_tag(tag) if not (tag >> 16) & 1 else "") or _tag_text(tag))
     return known
 
@@ -309,6 +322,9 @@ def _creator_of(ds: Dataset, tag: int, creators: dict[int, str]) -> str:
     block = (tag & 0xFFFF0000) | ((tag & 0xFFFF) >> 8)
     known = creators.get(block)
     if known is None:
+        from pydicom.dataelem import RawDataElement
+        from pydicom.tag import BaseTag
+
         raw = ds.get_item(BaseTag(block)) if 0x10 <= block & 0xFFFF <= 0xFF else None
         text = None
         if isinstance(raw, RawDataElement) and raw.VR == "LO" and raw.value is not None \
@@ -384,6 +400,8 @@ def _tail(handle: BinaryIO, ds: Dataset, syntax: str, notes: list[str]) -> Datas
         notes.append(f"elements after the pixel data were not read: {rest} bytes follow it")
         return None
     data = handle.read(rest)
+    from pydicom.filereader import read_dataset
+
     try:
         tail = read_dataset(io.BytesIO(data), syntax == "1.2.840.10008.1.2", syntax != "1.2.840.10008.1.2.2",
                             parent_encoding=ds._character_set)
@@ -394,6 +412,8 @@ def _tail(handle: BinaryIO, ds: Dataset, syntax: str, notes: list[str]) -> Datas
 
 
 def _parse(path: Path, marked: bool, opener: Callable[[], BinaryIO] | None = None) -> tuple[Dataset, list[str]]:
+    from pydicom import dcmread
+
     notes: list[str] = []
     with (opener() if opener is not None else path.open("rb")) as handle:
         ds = dcmread(handle, stop_before_pixels=True, force=not marked)

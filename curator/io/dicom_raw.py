@@ -13,10 +13,9 @@ from __future__ import annotations
 import codecs
 import io
 from collections.abc import Sequence
+from functools import cache
+from types import ModuleType
 from typing import IO, TYPE_CHECKING
-
-from pydicom import config
-from pydicom.charset import default_encoding
 
 if TYPE_CHECKING:
     from pydicom.dataset import Dataset
@@ -45,6 +44,8 @@ def raw_text(vr: str, data: bytes, encodings: str | Sequence[str]) -> str | None
     if _ESC in data:
         return None
     if not data.isascii():
+        from pydicom.charset import default_encoding
+
         first = encodings if isinstance(encodings, str) else (encodings[0] if encodings else default_encoding)
         if vr in ("AE", "UR") or _codec(first) not in _LATIN1:   # AE and UR are decoded as the default repertoire
             return None
@@ -61,9 +62,17 @@ def raw_text(vr: str, data: bytes, encodings: str | Sequence[str]) -> str | None
 def raw_string(data: bytes) -> str | None:
     """The audit's text of a raw value of one of RAW_STRING_VRS; None while pydicom converts dates and times to
     objects (``pydicom.config.datetime_conversion``)."""
-    if config.datetime_conversion:
+    if _config().datetime_conversion:
         return None
     return "\\".join(clean(part) for part in data.decode("latin-1").rstrip("\0 ").split("\\"))
+
+
+@cache
+def _config() -> ModuleType:
+    """pydicom's configuration module, imported when a value is first read (not when curator is)."""
+    from pydicom import config
+
+    return config
 
 
 def clean(text: str) -> str:

@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from pydicom.dataset import Dataset
+if TYPE_CHECKING:   # values are read from data sets someone else parsed: pydicom is not needed to import this
+    from pydicom.dataset import Dataset
 
 __all__ = ["element_value", "finite_numbers", "group_value", "whole_number"]
 
