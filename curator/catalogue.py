@@ -80,7 +80,17 @@ def relocated(finding: Finding, path: str) -> Finding:
     rule = catalogue()[finding.code]
     context = {k: list(v) if isinstance(v, list) else v for k, v in finding.context.items()}
     message = rule.render("en", {"path": path, "study_id": finding.study_id, **context})
-    return finding.model_copy(update={"path": path, "message": message, "context": context})
+    # what finding.model_copy(update=...) makes, without its generic copying (~40% of this function's time)
+    copied = Finding.__new__(Finding)
+    _set(copied, "__dict__", {**finding.__dict__, "path": path, "message": message, "context": context})
+    _set(copied, "__pydantic_extra__", None)
+    _set(copied, "__pydantic_fields_set__", finding.__pydantic_fields_set__ | _RELOCATED)
+    _set(copied, "__pydantic_private__", None)
+    return copied
+
+
+_set = object.__setattr__
+_RELOCATED = frozenset({"path", "message", "context"})
 
 
 def localise_finding(finding: Finding, lang: str) -> Finding:

@@ -63,3 +63,7 @@ def test_a_remembered_verdict_relocated_is_the_finding_made_for_the_file() -> No
     assert moved == make_finding("PHI_DICOM_ELEMENT", "P001/series/IM1.dcm", **context)
     assert "P001/series/IM1.dcm" in moved.message and moved.context["kinds"] is not template.context["kinds"]
 
+    made = make_finding("PHI_DICOM_ELEMENT", "P001/series/IM1.dcm", **context)
+    assert moved.model_fields_set == made.model_fields_set   # built without model_copy: the same pydantic state
+    assert moved.model_dump(exclude_unset=True) == made.model_dump(exclude_unset=True)
+    assert moved.model_dump_json() == made.model_dump_json()
