@@ -132,3 +132,25 @@ def test_headers_longer_than_the_first_read_are_read_whole(tmp_path: Path) -> No
     assert any(e.tag == 0x00291001 and e.size == 100_000 for e in long.elements)
     cut = dict(expected["audited"])["P3/IM0012.dcm"]   # pydicom reads the cut element short, as from the file
     assert any(e.tag == 0x00291001 and 0 < e.size < 100_000 for e in cut.elements)
+
+
+@pytest.mark.parametrize("mode", [None, 1, 2])   # pydicom's default (unset), WARN, RAISE
+def test_a_batch_reads_without_value_validation_and_restores_the_setting(tmp_path: Path, mode: int | None) -> None:
+    """The fast tier reads with pydicom's value validation off (its WARN default only warns, and warnings are
+    ignored there: the same values, test_one_parse_reads_what_the_two_readers_read); the caller's setting is
+    restored, even when the read fails."""
+    from pydicom import config
+
+    root = _tree(tmp_path / "release")
+    config.settings._reading_validation_mode = mode
+    try:
+        seen: list[int] = []
+        with dicom_raw.unvalidated():
+            seen.append(config.settings.reading_validation_mode)
+        assert dicom_audit.together_batch([(root, "P1/IM0001.dcm", True)])[0][0] is not None
+        assert config.settings._reading_validation_mode == mode and seen == [config.IGNORE]
+        with pytest.raises(RuntimeError), dicom_raw.unvalidated():
+            raise RuntimeError
+        assert config.settings._reading_validation_mode == mode
+    finally:
+        config.settings._reading_validation_mode = None

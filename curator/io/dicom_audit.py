@@ -15,14 +15,12 @@ with a non-empty value. Identical elements are shared between files (a series re
 
 from __future__ import annotations
 
-import io
-import os
 import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator, MutableSequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, Literal, NamedTuple
+from typing import TYPE_CHECKING, BinaryIO, NamedTuple
 
 from curator.executor import run_batches, run_tasks
 from curator.io import dicom as dicom_files
@@ -30,6 +28,8 @@ from curator.io import dicom_raw
 from curator.io.deid_table import deid_table
 from curator.io.dicom import DICOM_SUFFIXES, MEDIA_STORAGE_DIRECTORY, _named_dicom, _skipped
 from curator.io.dicom_raw import RAW_STRING_VRS, RAW_TEXT_VRS, RAW_VALUE_VRS, raw_string, raw_text
+from curator.io.dicom_raw import read_tail as _tail
+from curator.io.dicom_raw import unvalidated as _unvalidated
 from curator.io.regular import open_regular
 
 if TYPE_CHECKING:   # pydicom is imported where a file is read: validate without DICOM files never loads it
@@ -49,11 +49,7 @@ NOT_DICOM_SUFFIXES = (".nii", ".nii.gz", ".mgz", ".nrrd", ".png", ".jpg", ".jpeg
                       ".txt", ".html", ".zip", ".tar", ".gz", ".tgz", ".xz", ".bz2", ".zst", ".7z", ".npy", ".npz",
                       ".py", ".sha256", ".md5")
 MAX_VALUE = 1024          # characters of a value kept for the checks (a longer text is cut)
-MAX_TAIL = 16 << 20       # bytes after the pixel data read for trailing elements
-MAX_FRAGMENTS = 1 << 20   # encapsulated pixel data items skipped before giving up
 DEFLATED = "1.2.840.10008.1.2.1.99"
-PIXEL_DATA = 0x7FE00010
-ITEM, SEQUENCE_END = 0xFFFEE000, 0xFFFEE0DD
 META_GROUP = 0x0002
 
 
@@ -351,66 +347,6 @@ def _single(ds: Dataset, keyword: str) -> str | None:
         return ""
 
 
-def _skip_element(handle: BinaryIO, syntax: str) -> str:
-    """Move past the (7FE0,0010) element at the handle; "" when done, else why not."""
-    start = handle.tell()
-    little = syntax != "1.2.840.10008.1.2.2"
-    order: Literal["little", "big"] = "little" if little else "big"
-    head = handle.read(8)
-    if len(head) < 8:
-        return ""  # the file ends at the pixel data element: nothing after it
-    if int.from_bytes(head[0:2], order) << 16 | int.from_bytes(head[2:4], order) != PIXEL_DATA:
-        handle.seek(start)
-        return ""
-    if syntax == "1.2.840.10008.1.2":  # implicit VR: tag, length
-        length = int.from_bytes(head[4:8], "little")
-    else:  # explicit VR: tag, VR, 2 reserved bytes, 4-byte length (OB/OW)
-        more = handle.read(4)
-        if len(more) < 4:
-            return "the pixel data element is cut short"
-        length = int.from_bytes(more, order)
-    if length != 0xFFFFFFFF:
-        handle.seek(length, os.SEEK_CUR)
-        return ""
-    for _ in range(MAX_FRAGMENTS):  # encapsulated: items up to the sequence delimiter
-        item = handle.read(8)
-        if len(item) < 8:
-            return "the encapsulated pixel data has no sequence delimiter"
-        tag = int.from_bytes(item[0:2], order) << 16 | int.from_bytes(item[2:4], order)
-        size = int.from_bytes(item[4:8], order)
-        if tag == SEQUENCE_END:
-            return ""
-        if tag != ITEM:
-            return f"unexpected tag {_tag_text(tag)} inside the encapsulated pixel data"
-        handle.seek(size, os.SEEK_CUR)
-    return "too many pixel data fragments to skip"
-
-
-def _tail(handle: BinaryIO, ds: Dataset, syntax: str, notes: list[str]) -> Dataset | None:
-    """The elements stored after the pixel data, when there are any."""
-    why = _skip_element(handle, syntax)
-    if why:
-        notes.append(f"elements after the pixel data were not read: {why}")
-        return None
-    position = handle.tell()   # the size by seeking, not fstat: an object in a store (read by ranges) has no descriptor
-    rest = handle.seek(0, io.SEEK_END) - handle.seek(position)
-    if rest <= 0:
-        return None
-    if rest > MAX_TAIL:
-        notes.append(f"elements after the pixel data were not read: {rest} bytes follow it")
-        return None
-    data = handle.read(rest)
-    from pydicom.filereader import read_dataset
-
-    try:
-        tail = read_dataset(io.BytesIO(data), syntax == "1.2.840.10008.1.2", syntax != "1.2.840.10008.1.2.2",
-                            parent_encoding=ds._character_set)
-    except Exception as error:
-        notes.append(f"elements after the pixel data cannot be parsed: {' '.join(str(error).split())}")
-        return None
-    return tail
-
-
 def _parse(path: Path, marked: bool, opener: Callable[[], BinaryIO] | None = None) -> tuple[Dataset, list[str]]:
     from pydicom import dcmread
 
@@ -563,7 +499,7 @@ BATCH_FILES = 48   # files per task of read_together: a few hundred tasks for a 
 def together_batch(batch: list[tuple[Path, str, bool]]) -> list[Together]:
     """A task of :func:`read_together` (picklable): ``(root, path, audit it too)`` -> (header, audit) per file.
     Equal elements of the batch's files are one object, pickled once (a series repeats them in every slice)."""
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _unvalidated():
         warnings.simplefilter("ignore")
         results = [_together(root, rel, audit) for root, rel, audit in batch]
     shared: dict[AuditElement, AuditElement] = {}
