@@ -12,7 +12,8 @@ With ``--copies N`` (issue 15: P001 x20 = 2,960 real JPEG-lossless slices) the f
 temporary release (one patient folder per copy, never into the repository) and the *whole command* ``curator
 validate --profile dicom`` (fast tier, text report) is timed against the plain header read, interleaved, medians of
 --repeat: ``--jobs 1`` and all cores, and with ``--baseline CHECKOUT`` the same commands of another checkout of
-curator (e.g. the main branch) in the same run. Each command's CPU time (its worker processes included) is printed
+curator (e.g. the main branch) in the same run, after checking that both write the same JSON report byte for byte
+(``stats.seconds`` dropped). Each command's CPU time (its worker processes included) is printed
 too, per file and against the plain read's: on a shared, loaded machine it varies far less than the wall time.
 
     python benchmarks/dicom_audit_throughput.py [FOLDER] --repeat 3
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -91,11 +93,31 @@ def command(name: str, checkout: Path, root: Path, jobs: str) -> Callable[[], No
     return run
 
 
+def json_report(checkout: Path, root: Path) -> str:
+    """``validate --format json`` of ``checkout`` on ``root``, its run time (stats.seconds) dropped."""
+    run = subprocess.run([sys.executable, "-m", "curator", "validate", str(root), "--profile", "dicom", "--jobs", "2",
+                          "--no-cache", "--format", "json"], env={**os.environ, "PYTHONPATH": str(checkout)},
+                         capture_output=True, text=True, cwd=checkout)
+    if run.returncode not in (0, 1):
+        raise SystemExit(f"validate --format json failed ({run.returncode}): {run.stderr[-2000:]}")
+    return re.sub(r'\n    "seconds": [0-9.eE+-]+', '\n    "seconds": 0', run.stdout, count=1)
+
+
+def same_report(here: Path, baseline: Path, root: Path) -> None:
+    """The report must not change: the JSON of both checkouts, byte for byte but the run time."""
+    ours, theirs = json_report(here, root), json_report(baseline, root)
+    if ours != theirs:
+        raise SystemExit(f"the JSON report differs from the baseline's ({len(ours)} vs {len(theirs)} characters)")
+    print(f"JSON report byte-identical to the baseline's ({len(ours):,} characters, stats.seconds dropped)")
+
+
 def whole_command(source: Path, count: int, repeat: int, baseline: Path | None) -> None:
     """The issue 15 row: the whole validate command against a plain pydicom header read, interleaved."""
     here = Path(__file__).resolve().parents[1]
     with tempfile.TemporaryDirectory(prefix="dicom-bench-") as temporary:
         root = copies(source, count, Path(temporary))
+        if baseline is not None:
+            same_report(here, baseline, root)
         paths = sorted(root.rglob("*.dcm"))
         cores = str(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
 
