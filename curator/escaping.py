@@ -75,16 +75,6 @@ def _json_escape(char: str) -> str:
     return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
 
 
-def _valid_unicode(value: Any) -> Any:
-    if isinstance(value, str):
-        return _SURROGATE.sub(lambda m: _escape(m.group()), value) if _SURROGATE.search(value) else value
-    if isinstance(value, dict):
-        return {_valid_unicode(k): _valid_unicode(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_valid_unicode(v) for v in value]
-    return value
-
-
 def displayed(document: Any) -> Any:
     """``document`` (JSON-like) with every string, keys included, as :func:`display` shows it: for a page that puts
     the data on screen itself (the review page's script)."""
@@ -100,12 +90,18 @@ def displayed(document: Any) -> Any:
 def json_text(document: Any, *, indent: int | None = 2) -> str:
     """``document`` as JSON text that every parser accepts and no terminal interprets (see above)."""
     import json
+    from json.encoder import encode_basestring
 
-    valid = _valid_unicode(document)
-    text = json.dumps(valid, ensure_ascii=False) if indent is None else _indented(valid, " " * indent)
+    text = json.dumps(document, ensure_ascii=False) if indent is None else _indented(document, " " * indent)
+    # a lone surrogate (an undecodable byte of a name) stays raw in a JSON string and is no valid UTF-8: each is
+    # written as its visible escape, JSON-escaped in turn. Surrogates occur only inside strings, and JSON escapes
+    # a string character by character, so this is the text of the document with its strings escaped first
+    # (without copying the whole document for the rare surrogate: issue 15's 74k-finding report)
+    if _SURROGATE.search(text):
+        text = _SURROGATE.sub(lambda m: encode_basestring(_escape(m.group()))[1:-1], text)
     # json.dumps escapes C0 controls but leaves DEL, C1, format and separator characters raw; outside strings
     # there is only the indentation's newlines and spaces
-    if all(line.isprintable() for line in text.split("\n")):
+    if text.replace("\n", "").isprintable():
         return text
     return "".join(c if c.isprintable() or c == "\n" else _json_escape(c) for c in text)
 

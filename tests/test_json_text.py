@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from curator.escaping import json_text
+from curator.escaping import _SURROGATE, _escape, _json_escape, json_text
 from curator.models.findings import Counts, Finding, Report, Severity, Stats
 
 
@@ -61,3 +61,37 @@ def test_json_text_refuses_what_json_refuses(document: Any) -> None:
         json.dumps(document, indent=2)
     with pytest.raises(TypeError):
         json_text(document)
+
+
+def _before(document: Any, indent: int | None) -> str:
+    """json_text as it was before issue 15: every string of the document copied with its surrogates escaped, then
+    json.dumps, then characters a terminal would interpret escaped."""
+    def valid(value: Any) -> Any:
+        if isinstance(value, str):
+            return _SURROGATE.sub(lambda m: _escape(m.group()), value)
+        if isinstance(value, dict):
+            return {valid(k): valid(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [valid(v) for v in value]
+        return value
+
+    text = json.dumps(valid(document), indent=indent, ensure_ascii=False)
+    if all(line.isprintable() for line in text.split("\n")):
+        return text
+    return "".join(c if c.isprintable() or c == "\n" else _json_escape(c) for c in text)
+
+
+HOSTILE: list[Any] = [
+    "bad\udcff\udcfename.txt", {"p\udcff": ["a\udcff\x1b[31m", {"k": "\ud800\"\\\n"}]}, "\x9b\u202e\u2028\x7f\x00",
+    {"nested": [("tuple\udc80", 1.5), {"\udcff": None}], "ok": "é"}, ["\u200b", "\ufeff", "\U000e0001"],
+]
+
+
+@pytest.mark.parametrize("indent", [None, 0, 2])
+@pytest.mark.parametrize("document", HOSTILE, ids=range(len(HOSTILE)))
+def test_hostile_text_is_escaped_as_before(document: Any, indent: int | None) -> None:
+    """Undecodable bytes (surrogates), controls, format and separator characters: escaped as they were before
+    the surrogates were escaped in the finished text instead of in a copy of the document."""
+    text = json_text(document, indent=indent)
+    assert text == _before(document, indent)
+    text.encode("utf-8")   # valid UTF-8: no surrogate left
