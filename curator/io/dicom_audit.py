@@ -20,7 +20,7 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator, MutableSequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, NamedTuple
+from typing import IO, TYPE_CHECKING, BinaryIO, NamedTuple
 
 from curator.executor import run_batches, run_tasks
 from curator.io import dicom as dicom_files
@@ -499,7 +499,7 @@ BATCH_FILES = 48   # files per task of read_together: a few hundred tasks for a 
 def together_batch(batch: list[tuple[Path, str, bool]]) -> list[Together]:
     """A task of :func:`read_together` (picklable): ``(root, path, audit it too)`` -> (header, audit) per file.
     Equal elements of the batch's files are one object, pickled once (a series repeats them in every slice)."""
-    with warnings.catch_warnings(), _unvalidated():
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         results = [_together(root, rel, audit) for root, rel, audit in batch]
     shared: dict[AuditElement, AuditElement] = {}
@@ -524,18 +524,23 @@ def _parse_together(root: Path, rel: str, audit: bool, opener: Callable[[], Bina
         head = handle.read(dicom_raw.HEAD_CHUNK)
         if dicom_files.dicom_head(head[:dicom_files.HEAD_BYTES]) != dicom_files.PART10:
             return None
-        ds = dicom_raw.read_head(handle, head)
-        meta = getattr(ds, "file_meta", None)
-        syntax = _text(meta.get("TransferSyntaxUID")) if meta is not None else ""
-        if syntax == DEFLATED or not len(ds):
-            return None
-        position = handle.tell()
-        header = dicom_files.interpret(rel, ds, dicom_files.pixel_extent(handle, ds))
-        if not audit:
-            return header, None
-        handle.seek(position)
-        notes: list[str] = []
-        tail = _tail(handle, ds, syntax or "1.2.840.10008.1.2.1", notes)  # type: ignore[arg-type]
+        with _unvalidated():   # a Part 10 file, read by pydicom: without its value validation (dicom_raw)
+            return _read_both(handle, head, rel, audit)
+
+
+def _read_both(handle: IO[bytes], head: bytes, rel: str, audit: bool) -> Together | None:
+    ds = dicom_raw.read_head(handle, head)
+    meta = getattr(ds, "file_meta", None)
+    syntax = _text(meta.get("TransferSyntaxUID")) if meta is not None else ""
+    if syntax == DEFLATED or not len(ds):
+        return None
+    position = handle.tell()
+    header = dicom_files.interpret(rel, ds, dicom_files.pixel_extent(handle, ds))
+    if not audit:
+        return header, None
+    handle.seek(position)
+    notes: list[str] = []
+    tail = _tail(handle, ds, syntax or "1.2.840.10008.1.2.1", notes)
     if tail is not None:
         for element in tail:
             ds[element.tag] = element

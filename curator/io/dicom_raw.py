@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import cache
 from types import ModuleType
-from typing import IO, TYPE_CHECKING, BinaryIO, Literal
+from typing import IO, TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
     from pydicom.dataset import Dataset
@@ -127,7 +127,7 @@ PIXEL_DATA = 0x7FE00010
 ITEM, SEQUENCE_END = 0xFFFEE000, 0xFFFEE0DD
 
 
-def skip_pixel_data(handle: BinaryIO, syntax: str) -> str:
+def skip_pixel_data(handle: IO[bytes], syntax: str) -> str:
     """Move past the (7FE0,0010) element at the handle; "" when done, else why not."""
     start = handle.tell()
     little = syntax != "1.2.840.10008.1.2.2"
@@ -162,7 +162,7 @@ def skip_pixel_data(handle: BinaryIO, syntax: str) -> str:
     return "too many pixel data fragments to skip"
 
 
-def read_tail(handle: BinaryIO, ds: Dataset, syntax: str, notes: list[str]) -> Dataset | None:
+def read_tail(handle: IO[bytes], ds: Dataset, syntax: str, notes: list[str]) -> Dataset | None:
     """The elements stored after the pixel data, when there are any."""
     why = skip_pixel_data(handle, syntax)
     if why:
