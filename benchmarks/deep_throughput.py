@@ -100,14 +100,20 @@ def main() -> int:
     parser.add_argument("--gigabytes", type=float, default=1.0, help="compressed size of the release")
     parser.add_argument("--shape", type=int, nargs=3, default=(512, 512, 40))
     parser.add_argument("--repeat", type=int, default=3, help="runs of each column (the median is shown)")
-    parser.add_argument("--baseline", type=Path, metavar="CHECKOUT",
-                        help="also time this checkout's curator (e.g. ../main, before a change) in the same rounds")
-    parser.add_argument("--dir", type=Path, help="work folder (default: a temporary one, removed after)")
+    parser.add_argument("--baseline", type=Path, metavar="CHECKOUT", action="append", default=[],
+                        help="also time this checkout's curator (e.g. ../main, before a change) in the same rounds; "
+                             "may be given more than once (e.g. a merge of another branch's start-up work)")
+    parser.add_argument("--dir", type=Path, help="work folder (default: a temporary one, removed after); a release "
+                                                 "already made there by this script is reused")
     args = parser.parse_args()
     work = args.dir or Path(tempfile.mkdtemp(prefix="curator-deep-bench-"))
     root = work / "release"
     try:
-        count, size = make_release(root, args.gigabytes, tuple(args.shape))
+        if (root / "dataset_registry.csv").is_file():   # made by an earlier run with --dir
+            found = sorted(root.glob("*/**/*.nii.gz"))
+            count, size = len(found), sum(p.stat().st_size for p in found)
+        else:
+            count, size = make_release(root, args.gigabytes, tuple(args.shape))
         files = sorted(root.glob("*/**/*.nii.gz"))
         print(f"data: {count} NIfTI files (studies + masks), {size / 1e9:.2f} GB compressed")
         plain_decompress(files, zlib)                                   # warm the page cache
@@ -119,7 +125,8 @@ def main() -> int:
         except ImportError:
             isal_zlib = None
             print("isal not installed: ISA-L column skipped (pip install isal)")
-        builds = {"": None} if args.baseline is None else {"before: ": args.baseline, "": None}
+        builds: dict[str, Path | None] = {f"{path.name}: ": path for path in args.baseline}
+        builds[""] = None
         for _ in range(args.repeat):  # interleaved, so a change in the machine's load hits every column alike
             runs.setdefault("plain zlib (stdlib gzip), 1 core", []).append(plain_decompress(files, zlib))
             if isal_zlib is not None:

@@ -20,6 +20,7 @@ from curator.io.hashing import CHUNK, new_hasher
 from curator.io.nifti import GZIP_MAGIC, HEADER_PREFIX, NiftiHeader, parse_header
 
 if TYPE_CHECKING:
+    import numpy as np
     import numpy.typing as npt
 
 MAX_DISTINCT = 64          # a mask with more distinct values than this is not a label map; stop counting
@@ -113,9 +114,12 @@ class LesionStats:
         count = int(np.count_nonzero(mask))  # most blocks of a mask mark nothing: no boolean array for them
         if not count:
             return
-        hu = study[mask != 0]  # summed in float64 without a float64 copy; counted without a sum over booleans
+        # a 0/1 mask of one byte a voxel is its own boolean array (a view, no comparison pass); compress gathers the
+        # marked voxels ~1.5x faster than boolean indexing
+        binary = mask.dtype.itemsize == 1 and mask.dtype.kind in "ub" and int(mask.max()) <= 1
+        hu = np.compress(mask.view(np.bool_) if binary else mask != 0, study)
         self.voxels += count
-        self.hu_total += float(hu.sum(dtype=np.float64))
+        self.hu_total += float(hu.sum(dtype=np.float64))  # summed in float64 without a float64 copy
         self.air += int(np.count_nonzero(hu < AIR_HU))
 
 
@@ -246,7 +250,8 @@ class NiftiStream:
                 return
             if header is not None:
                 break
-            if len(self._input) >= MAX_HEADER or not self._more_input(min(len(self._input) + want, MAX_HEADER)):
+            had = len(self._input)   # the file may end past the header but before the bytes asked for: parse again
+            if had >= MAX_HEADER or (not self._more_input(min(had + want, MAX_HEADER)) and len(self._input) == had):
                 self._fail("truncated", f"the file ends inside the header of gzip member {self.members + 1}")
                 return
             want *= 4
@@ -296,8 +301,10 @@ class NiftiStream:
             self._input = b""
             self._state = "done"
 
-    def _read(self, size: int) -> bytes:
-        """The next ``size`` decompressed bytes (fewer at the end of the stream).
+    def _read(self, size: int, *, whole: bool = True) -> bytes:
+        """The next ``size`` decompressed bytes (fewer at the end of the stream); with ``whole=False``, whatever
+        the first call that produces any gives (at most ``size``): a piece as the inflater hands it out, not
+        joined with the next one.
 
         The inflater is asked for exactly what is needed (``max_length``), so memory stays at one block however
         well a mask compresses, and each member's trailer is checked only once everything before it has been
@@ -309,7 +316,7 @@ class NiftiStream:
             parts.append(self._pushback[:need])
             self._pushback = self._pushback[need:]
             need -= len(parts[0])
-        while need > 0 and self._state != "done":
+        while need > 0 and self._state != "done" and (whole or not parts):
             if self._state == "raw":
                 if not self._input and not self._next_input():
                     self._state = "done"
@@ -348,10 +355,11 @@ class NiftiStream:
                     break
                 self._crc = inflate.crc32(piece, self._crc)
                 self._member_size += len(piece)
-            self.decompressed += len(piece)
-            parts.append(piece)
-            need -= len(piece)
-        return parts[0] if len(parts) == 1 else b"".join(parts)
+            if piece:
+                self.decompressed += len(piece)
+                parts.append(piece)
+                need -= len(piece)
+        return b"" if not parts else parts[0] if len(parts) == 1 else b"".join(parts)
 
     def _parse(self, head: bytes) -> NiftiHeader | str:
         try:
@@ -365,11 +373,8 @@ class NiftiStream:
         return (isinstance(header, NiftiHeader) and bool(header.dtype_str) and header.bitpix % 8 == 0
                 and all(n > 0 for n in header.shape))
 
-    def voxel_blocks(self, per_block: int = VOXELS_PER_STEP) -> Iterator[npt.NDArray[Any]]:
-        """The voxels not yet read, in file order, ``per_block`` at a time, scaled by scl_slope/scl_inter.
-
-        Calling it again continues where the previous generator stopped.
-        """
+    def _voxel_start(self) -> np.dtype[Any]:
+        """The voxels' dtype; the first call skips to vox_offset."""
         import numpy as np
 
         header = self.header
@@ -378,19 +383,69 @@ class NiftiStream:
         if self._voxels_left is None:
             self._read(int(header.vox_offset))
             self._voxels_left = (header.data_bytes - int(header.vox_offset)) // dtype.itemsize
-        scaled = (header.scl_slope, header.scl_inter) != (1.0, 0.0)
-        while self._voxels_left > 0:
-            want = min(per_block, self._voxels_left)
-            data = self._read(want * dtype.itemsize)
-            usable = len(data) - len(data) % dtype.itemsize
-            if usable == 0:
+        return dtype
+
+    def _voxels(self, data: bytes | memoryview, dtype: np.dtype[Any]) -> npt.NDArray[Any]:
+        """``data`` (whole voxels) as an array without a copy, scaled by scl_slope/scl_inter."""
+        import numpy as np
+
+        header = self.header
+        assert isinstance(header, NiftiHeader)
+        block = np.frombuffer(data, dtype=dtype)
+        assert self._voxels_left is not None
+        self._voxels_left -= block.size
+        if (header.scl_slope, header.scl_inter) != (1.0, 0.0):
+            return block.astype(np.float64) * header.scl_slope + header.scl_inter
+        return block
+
+    def next_voxels(self, count: int) -> npt.NDArray[Any]:
+        """The next ``count`` voxels (fewer at the end of the voxels or of the stream; none after), scaled."""
+        dtype = self._voxel_start()
+        assert self._voxels_left is not None
+        want = min(count, self._voxels_left)
+        data = self._read(want * dtype.itemsize) if want > 0 else b""
+        usable = len(data) - len(data) % dtype.itemsize
+        block = self._voxels(data[:usable] if usable < len(data) else data, dtype)
+        if usable < want * dtype.itemsize:  # the stream ended first
+            self._voxels_left = 0
+        return block
+
+    def voxel_blocks(self, per_block: int = VOXELS_PER_STEP) -> Iterator[npt.NDArray[Any]]:
+        """The voxels not yet read, in file order, ``per_block`` at a time, scaled by scl_slope/scl_inter.
+
+        Calling it again continues where the previous generator stopped.
+        """
+        self._voxel_start()
+        while self._voxels_left:
+            block = self.next_voxels(per_block)
+            if not block.size:
+                return
+            yield block
+
+    def voxel_pieces(self, per_piece: int = VOXELS_PER_STEP) -> Iterator[npt.NDArray[Any]]:
+        """The voxels not yet read, in file order and scaled, in pieces of at most ``per_piece`` as the inflater
+        hands them out: each piece is viewed as an array where it lies, not joined with the next into a fixed-size
+        block (a copy of every byte). A voxel split between two pieces comes alone, as a block of one.
+
+        For one stream's statistics; a study and its mask in lockstep take the mask's :meth:`next_voxels` for each
+        of the study's pieces.
+        """
+        dtype = self._voxel_start()
+        size = dtype.itemsize
+        while self._voxels_left:
+            data = self._read(min(per_piece, self._voxels_left) * size, whole=False)
+            if not data:
                 self._voxels_left = 0
                 return
-            block = np.frombuffer(data[:usable], dtype=dtype)
-            self._voxels_left -= block.size
-            if usable < want * dtype.itemsize:
-                self._voxels_left = 0
-            yield block.astype(np.float64) * header.scl_slope + header.scl_inter if scaled else block
+            split = len(data) - len(data) % size
+            if split:
+                yield self._voxels(memoryview(data)[:split] if split < len(data) else data, dtype)
+            if split < len(data):   # the rest of the split voxel starts the next piece
+                tail = data[split:] + self._read(size - (len(data) - split))
+                if len(tail) < size:   # the stream ended inside it
+                    self._voxels_left = 0
+                    return
+                yield self._voxels(tail, dtype)
 
     def finish(self) -> Payload:
         """Read whatever is left (the hashes and the gzip trailers need every byte) and summarise."""
@@ -419,7 +474,7 @@ def scan_nifti(path: Path, algorithms: list[str], *, low: float = -2048, high: f
     stats = None
     if stream.readable_voxels:
         stats = VoxelStats(low=low, high=high, values=Counter() if count_values else None)
-        for block in stream.voxel_blocks():
+        for block in stream.voxel_pieces():
             stats.update(block)
     payload = stream.finish()
     payload.voxels = stats
@@ -440,24 +495,23 @@ def scan_pair(study_path: Path, mask_path: Path, study_algorithms: list[str], ma
                  and study.header.shape[:3] == mask.header.shape[:3])
     if study.readable_voxels and mask.readable_voxels and same_grid:
         study_stats, mask_stats, lesion = VoxelStats(low=low, high=high, values=None), VoxelStats(), LesionStats()
-        for study_block, mask_block in zip(study.voxel_blocks(), mask.voxel_blocks(), strict=False):
+        # the study's pieces as inflated, the mask's voxels read to match each: no block is joined from pieces
+        for study_block in study.voxel_pieces():
+            mask_block = mask.next_voxels(study_block.size)
             study_stats.update(study_block)
-            mask_stats.update(mask_block)
-            if study_block.size == mask_block.size:
-                lesion.update(study_block, mask_block)
-        # a truncated stream stops the zip early; what is left of the other still counts
-        for block in study.voxel_blocks():
-            study_stats.update(block)
-        for block in mask.voxel_blocks():
+            if mask_block.size:   # where one stream ends first (truncated, a 4-D study), the voxels both have
+                mask_stats.update(mask_block)
+                lesion.update(study_block[: mask_block.size], mask_block)
+        for block in mask.voxel_pieces():   # a truncated study: what is left of the mask still counts
             mask_stats.update(block)
     else:
         if study.readable_voxels:
             study_stats = VoxelStats(low=low, high=high, values=None)
-            for block in study.voxel_blocks():
+            for block in study.voxel_pieces():
                 study_stats.update(block)
         if mask.readable_voxels:
             mask_stats = VoxelStats()
-            for block in mask.voxel_blocks():
+            for block in mask.voxel_pieces():
                 mask_stats.update(block)
     study_payload, mask_payload = study.finish(), mask.finish()
     study_payload.voxels, mask_payload.voxels, mask_payload.lesion = study_stats, mask_stats, lesion
