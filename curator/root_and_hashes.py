@@ -21,7 +21,7 @@ from pathlib import Path
 from curator.checks.listing import Problem, accounted_for, label, malformed, mismatch, missing
 from curator.errors import RunError
 from curator.executor import Progress, batches, default_jobs, run_batches
-from curator.io.cache import Cache, file_keys, folder_states, stat_key
+from curator.io.cache import Cache, FolderState, file_keys, folder_states, stat_key
 from curator.io.hashing import hash_file, hash_one
 from curator.io.inventory import walk_file_names
 from curator.io.manifest import Manifest, ManifestEntry, stream_entries
@@ -418,6 +418,7 @@ SNAPSHOT = "verified"       # the cache's kind of record of a whole streamed com
 SNAPSHOT_FORMAT = 1
 SNAPSHOT_PROBLEMS = 10_000  # a comparison with more problems is not recorded (its record would be large)
 PARALLEL_FOLDERS = 32       # folders whose states are taken on processes (fewer: in this process)
+SNAPSHOT_FOLDERS = 100_000  # a release of more folders is not recorded (its record would be large)
 
 
 class _Snapshot:
@@ -436,7 +437,7 @@ class _Snapshot:
         self.answer: Streamed | None = None
         self.states: dict[str, list[object]] | None = None
         try:
-            info = os.stat(listing.path)
+            info = Path(listing.path).stat()
         except OSError:
             self.manifest = None
             return
@@ -444,43 +445,41 @@ class _Snapshot:
         self.key = f"{self.base}\0{Path(listing.path).resolve()}"
         self.facts = [SNAPSHOT_FORMAT, _version(), listing.algorithm, listing.form, sorted(listing.accounts_for)]
         recorded = cache.recall(SNAPSHOT, self.key)
+        taken: dict[str, FolderState | None] = {}
         if isinstance(recorded, dict) and recorded.get("manifest") == self.manifest \
                 and recorded.get("facts") == self.facts and isinstance(recorded.get("folders"), dict):
             folders: dict[str, list[object]] = recorded["folders"]
-            states = self._states(list(folders), sum(_count(state) for state in folders.values()))
-            if states == folders:
+            taken = self._take(list(folders), sum(_count(state) for state in folders.values()))
+            if all(state is not None and [state[0], state[1]] == folders[rel] for rel, state in taken.items()):
                 self.answer = _recorded(recorded, cache)
                 if self.answer is not None:
                     return
-        self.states = self._discover()
+        self.states = self._discover(taken)
 
-    def _states(self, folders: list[str], entries: int) -> dict[str, list[object]] | None:
-        """The state of each folder (digest, entries), or None when one cannot be listed."""
+    def _take(self, folders: list[str], entries: int) -> dict[str, FolderState | None]:
+        """The state of each folder (None when it cannot be listed), in batches (on processes when many)."""
         size = max(1, -(-len(folders) // (self.jobs * 4)))
         processes = self.jobs > 1 and (entries >= MANY_FILES or len(folders) >= PARALLEL_FOLDERS)
-        states: dict[str, list[object]] = {}
-        for rel, state in zip(folders, run_batches(partial(folder_states, self.base), folders, self.jobs,
-                                                   batch_size=size, processes=processes), strict=True):
-            if state is None:
-                return None
-            states[rel] = [state[0], state[1]]
-        return states
+        return dict(zip(folders, run_batches(partial(folder_states, self.base), folders, self.jobs, batch_size=size,
+                                             processes=processes), strict=True))
 
-    def _discover(self) -> dict[str, list[object]] | None:
-        """Every folder's state, walking down from the root a level at a time (a level's folders on the workers)."""
+    def _discover(self, taken: dict[str, FolderState | None]) -> dict[str, list[object]] | None:
+        """Every folder's state, walking down from the root a level at a time (each level's folders not ``taken``
+        yet, by a record's folders, in one :meth:`_take`); None when a folder cannot be listed or they are too many
+        to record."""
         states: dict[str, list[object]] = {}
         level = [""]
         while level:
-            size = max(1, -(-len(level) // (self.jobs * 4)))
+            taken.update(self._take([rel for rel in level if rel not in taken], 0))
             below: list[str] = []
-            for rel, state in zip(level, run_batches(partial(folder_states, self.base), level, self.jobs,
-                                                     batch_size=size,
-                                                     processes=self.jobs > 1 and len(level) >= PARALLEL_FOLDERS),
-                                  strict=True):
+            for rel in level:
+                state = taken[rel]
                 if state is None:
                     return None
                 states[rel] = [state[0], state[1]]
                 below += state[2]
+            if len(states) + len(below) > SNAPSHOT_FOLDERS:
+                return None
             level = below
         return states
 

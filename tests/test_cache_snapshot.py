@@ -101,12 +101,13 @@ def test_a_file_swapped_for_another_by_rename_is_read_again(release: tuple[Path,
     cache = tmp_path / "cache"
     _report(root, tmp_path / "first.json", cache, exit_code=0)
     target, twin = root / paths[10], root / "slices" / "0000" / "twin.tmp"
-    before = target.stat()
+    before, parent = target.stat(), target.parent.stat()
     twin.write_bytes(bytes([target.read_bytes()[0] ^ 1]) + target.read_bytes()[1:])
     os.utime(twin, ns=(before.st_atime_ns, before.st_mtime_ns))
-    os.rename(twin, target)
-    parent = target.parent.stat()
+    twin.rename(target)
     os.utime(target.parent, ns=(parent.st_atime_ns, parent.st_mtime_ns))   # the folder's mtime too: ctime remains
+    assert (target.parent.stat().st_mtime_ns, target.stat().st_mtime_ns) == (parent.st_mtime_ns,
+                                                                            before.st_mtime_ns)
     again = _report(root, tmp_path / "again.json", cache, exit_code=1)
     assert _findings(again) == [("CHECKSUM_MISMATCH", paths[10])]
 
@@ -218,7 +219,7 @@ def test_a_folder_state_changes_with_each_change_a_file_can_suffer(tmp_path: Pat
     (folder / "c").unlink()
     states.add(_digest(base))
     _tick()
-    os.chmod(folder / "b", 0o600)
+    (folder / "b").chmod(0o600)
     states.add(_digest(base))
     _tick()
     (folder / "sub" / "x").write_bytes(b"")   # a subfolder's own listing: its entry in the parent changes too

@@ -66,7 +66,10 @@ def file_keys(root: Path, paths: Iterable[str]) -> dict[str, str]:
     return keys
 
 
-def folder_state(base: str, rel: str) -> tuple[str, int, list[str]] | None:
+FolderState = tuple[str, int, list[str]]   # a folder's digest, its number of entries, its subfolders
+
+
+def folder_state(base: str, rel: str) -> FolderState | None:
     """The identity of a folder's listing: a digest of the folder's own ``lstat`` and every entry's (name, mode,
     size, mtime, ctime, inode, device), the number of entries, and the subfolders a walk enters (relative to
     ``base``; version-control folders are neither entered nor counted, as :func:`~curator.io.inventory.walk` does).
@@ -77,13 +80,13 @@ def folder_state(base: str, rel: str) -> tuple[str, int, list[str]] | None:
     with the same content as far as the cache's file keys (:func:`stat_key`) can tell, at one ``lstat`` an entry
     and no object kept per file.
     """
-    import hashlib   # not at start-up: a verify without a cache never needs it here
+    import hashlib  # not at start-up: a verify without a cache never needs it here
 
     folder = f"{base}/{rel}" if rel else base
     prefix = f"{rel}/" if rel else ""
     try:
         info = os.lstat(folder)
-        names = sorted(os.listdir(folder))
+        names = sorted(os.listdir(folder))  # noqa: PTH208 - names as strings: a Path an entry costs more than its lstat
     except OSError:   # not a folder (any more), or unreadable
         return None
     for name in _VCS_FOLDERS.intersection(names[: bisect_right(names, _LAST_VCS)]):   # (sorted: few to look at)
@@ -119,7 +122,7 @@ def _packed(numbers: Iterable[int]) -> bytes:
         return b"r" + repr(values).encode()
 
 
-def folder_states(base: str, batch: list[str]) -> list[tuple[str, int, list[str]] | None]:
+def folder_states(base: str, batch: list[str]) -> list[FolderState | None]:
     """:func:`folder_state` of each folder of ``batch``: a task of plain data (a process, a thread, a Dask worker)."""
     return [folder_state(base, rel) for rel in batch]
 
