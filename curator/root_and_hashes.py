@@ -237,12 +237,16 @@ def stream_listed(root: Path, listing: Manifest, jobs: int | None, *, cache: Cac
     time, costs this process no system call a file). Nothing is held per file but the problems, so a million
     entries cost what a thousand do.
 
+    With a cache (and no ``select``), a rerun over a release whose sum file and folders are unchanged is answered
+    from the record of the last comparison (:class:`_Snapshot`): one ``lstat`` an entry, on the workers.
+
     The problems are those :func:`curator.checks.listing.compare` finds in the same listing, worded alike.
     ``listing`` is the sum file's record without entries (its path, algorithm and ``accounts_for``); ``select``
     keeps only the paths it accepts (``--only``). Raises :class:`Unsorted` when a path comes before the one above it
     (then read the listing whole), and the manifest's :class:`~curator.io.manifest.ManifestReadError`.
     """
-    snapshot = _Snapshot(root, listing, jobs, cache) if cache is not None and select is None else None
+    snapshot = _Snapshot(root, listing, jobs, cache) if cache is not None and cache.usable and select is None \
+        else None
     if snapshot is not None and snapshot.answer is not None:
         if progress is not None:
             progress(snapshot.answer.files, snapshot.answer.files)

@@ -292,6 +292,11 @@ class Cache:
             self._recover(_WrongSchema(f"a cached value is not JSON ({error})"))
             return None
 
+    @property
+    def usable(self) -> bool:
+        """False when the cache could not be opened: every lookup misses, nothing is remembered."""
+        return self._db is not None
+
     def recall(self, kind: str, key: str) -> Any:
         """The value stored for one key (None when there is none or it is not JSON), not counted as a hit or miss:
         a record about many files (a whole verified release), not a file's."""
