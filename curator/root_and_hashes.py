@@ -21,7 +21,7 @@ from pathlib import Path
 from curator.checks.listing import Problem, accounted_for, label, malformed, mismatch, missing
 from curator.errors import RunError
 from curator.executor import Progress, batches, default_jobs, run_batches
-from curator.io.cache import Cache, file_keys, stat_key
+from curator.io.cache import Cache, FolderState, file_keys, folder_states, stat_key
 from curator.io.hashing import hash_file, hash_one
 from curator.io.inventory import walk_file_names
 from curator.io.manifest import Manifest, ManifestEntry, stream_entries
@@ -237,11 +237,20 @@ def stream_listed(root: Path, listing: Manifest, jobs: int | None, *, cache: Cac
     time, costs this process no system call a file). Nothing is held per file but the problems, so a million
     entries cost what a thousand do.
 
+    With a cache (and no ``select``), a rerun over a release whose sum file and folders are unchanged is answered
+    from the record of the last comparison (:class:`_Snapshot`): one ``lstat`` an entry, on the workers.
+
     The problems are those :func:`curator.checks.listing.compare` finds in the same listing, worded alike.
     ``listing`` is the sum file's record without entries (its path, algorithm and ``accounts_for``); ``select``
     keeps only the paths it accepts (``--only``). Raises :class:`Unsorted` when a path comes before the one above it
     (then read the listing whole), and the manifest's :class:`~curator.io.manifest.ManifestReadError`.
     """
+    snapshot = _Snapshot(root, listing, jobs, cache) if cache is not None and cache.usable and select is None \
+        else None
+    if snapshot is not None and snapshot.answer is not None:
+        if progress is not None:
+            progress(snapshot.answer.files, snapshot.answer.files)
+        return snapshot.answer
     found = _Merge(root, listing, select, cache)
     sent: deque[tuple[ManifestEntry, str | None, int]] = deque()   # each file sent to hashing: key, size or -1
     counter = _Streaming(progress, found)
@@ -279,7 +288,10 @@ def stream_listed(root: Path, listing: Manifest, jobs: int | None, *, cache: Cac
     if cache is not None:
         cache.put_texts("digests", store)
         cache.hits, cache.misses = cache.hits + found.hits, cache.misses + found.misses
-    return found.finished()
+    found.finished()
+    if snapshot is not None:
+        snapshot.record(found)
+    return found
 
 
 def _weight(item: tuple[str, str, str, int]) -> int:
@@ -404,6 +416,111 @@ class _Merge(Streamed):
         while on_disk is not None:
             self.unlisted(*on_disk)
             on_disk = next(disk, None)
+
+
+SNAPSHOT = "verified"       # the cache's kind of record of a whole streamed comparison
+SNAPSHOT_FORMAT = 1
+SNAPSHOT_PROBLEMS = 10_000  # a comparison with more problems is not recorded (its record would be large)
+PARALLEL_FOLDERS = 32       # folders whose states are taken on processes (fewer: in this process)
+SNAPSHOT_FOLDERS = 100_000  # a release of more folders is not recorded (its record would be large)
+
+
+class _Snapshot:
+    """A cached rerun of a whole streamed comparison: one record per release and sum file, holding the sum file's
+    identity, every folder's state (:func:`~curator.io.cache.folder_state`: one ``lstat`` an entry, taken in
+    batches on the workers) and the comparison's outcome (its problems and counts). When the sum file and every
+    folder are as recorded, no file and no listing line is read again and no cache row looked up per file: the
+    recorded outcome is the answer. Otherwise the comparison runs as without it (with the per-file cache), and its
+    outcome is recorded with the states taken *before* it, so that a file changed during the run is seen changed
+    next time. Nothing is recorded when a file could not be read (that is tried again), a folder could not be
+    listed, or the problems are many."""
+
+    def __init__(self, root: Path, listing: Manifest, jobs: int | None, cache: Cache) -> None:
+        self.cache, self.jobs = cache, jobs or default_jobs()
+        self.base = str(root.resolve())
+        self.answer: Streamed | None = None
+        self.states: dict[str, list[object]] | None = None
+        try:
+            info = Path(listing.path).stat()
+        except OSError:
+            self.manifest = None
+            return
+        self.manifest = [info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino, info.st_dev]
+        self.key = f"{self.base}\0{Path(listing.path).resolve()}"
+        self.facts = [SNAPSHOT_FORMAT, _version(), listing.algorithm, listing.form, sorted(listing.accounts_for)]
+        recorded = cache.recall(SNAPSHOT, self.key)
+        taken: dict[str, FolderState | None] = {}
+        if isinstance(recorded, dict) and recorded.get("manifest") == self.manifest \
+                and recorded.get("facts") == self.facts and isinstance(recorded.get("folders"), dict):
+            folders: dict[str, list[object]] = recorded["folders"]
+            taken = self._take(list(folders), sum(_count(state) for state in folders.values()))
+            if all(state is not None and [state[0], state[1]] == folders[rel] for rel, state in taken.items()):
+                self.answer = _recorded(recorded, cache)
+                if self.answer is not None:
+                    return
+        self.states = self._discover(taken)
+
+    def _take(self, folders: list[str], entries: int) -> dict[str, FolderState | None]:
+        """The state of each folder (None when it cannot be listed), in batches (on processes when many)."""
+        size = max(1, -(-len(folders) // (self.jobs * 4)))
+        processes = self.jobs > 1 and (entries >= MANY_FILES or len(folders) >= PARALLEL_FOLDERS)
+        return dict(zip(folders, run_batches(partial(folder_states, self.base), folders, self.jobs, batch_size=size,
+                                             processes=processes), strict=True))
+
+    def _discover(self, taken: dict[str, FolderState | None]) -> dict[str, list[object]] | None:
+        """Every folder's state, walking down from the root a level at a time (each level's folders not ``taken``
+        yet, by a record's folders, in one :meth:`_take`); None when a folder cannot be listed or they are too many
+        to record."""
+        states: dict[str, list[object]] = {}
+        level = [""]
+        while level:
+            taken.update(self._take([rel for rel in level if rel not in taken], 0))
+            below: list[str] = []
+            for rel in level:
+                state = taken[rel]
+                if state is None:
+                    return None
+                states[rel] = [state[0], state[1]]
+                below += state[2]
+            if len(states) + len(below) > SNAPSHOT_FOLDERS:
+                return None
+            level = below
+        return states
+
+    def record(self, found: Streamed) -> None:
+        if self.states is None or self.manifest is None or len(found.problems) > SNAPSHOT_PROBLEMS \
+                or any("reason" in problem.context and problem.code == "CHECKSUM_MISMATCH"
+                       for problem in found.problems):
+            return
+        checked = found.hits + found.misses if isinstance(found, _Merge) else 0
+        record = {"manifest": self.manifest, "facts": self.facts, "folders": self.states,
+                  "problems": [list(problem) for problem in found.problems],
+                  "counts": [found.files, found.bytes, found.listed, checked]}
+        self.cache.put_texts(SNAPSHOT, {self.key: json.dumps(record)})
+
+
+def _count(state: object) -> int:
+    return state[1] if isinstance(state, list) and len(state) == 2 and isinstance(state[1], int) else 0
+
+
+def _recorded(record: dict[str, object], cache: Cache) -> Streamed | None:
+    """The outcome a snapshot recorded, or None when the record is not of the expected shape."""
+    try:
+        files, size, listed, checked = (int(n) for n in record["counts"])  # type: ignore[attr-defined]
+        problems = [Problem(str(code), str(path), dict(context))
+                    for code, path, context in record["problems"]]  # type: ignore[attr-defined]
+    except (KeyError, TypeError, ValueError):
+        return None
+    answer = Streamed()
+    answer.problems, answer.files, answer.bytes, answer.listed = problems, files, size, listed
+    cache.hits += checked
+    return answer
+
+
+def _version() -> str:
+    from curator import __version__
+
+    return __version__
 
 
 class _Streaming:

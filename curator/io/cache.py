@@ -11,10 +11,17 @@ import contextlib
 import json
 import os
 import sqlite3
+import stat
 import time
+from array import array
+from bisect import bisect_right
 from collections.abc import Iterable, Iterator
+from itertools import chain, compress
+from operator import attrgetter, itemgetter
 from pathlib import Path
 from typing import Any
+
+from curator.io.inventory import VCS_FOLDERS as _VCS_FOLDERS
 
 SCHEMA_VERSION = 1
 
@@ -57,6 +64,67 @@ def file_keys(root: Path, paths: Iterable[str]) -> dict[str, str]:
             continue
         keys[rel] = stat_key(name, info)
     return keys
+
+
+FolderState = tuple[str, int, list[str]]   # a folder's digest, its number of entries, its subfolders
+
+
+def folder_state(base: str, rel: str) -> FolderState | None:
+    """The identity of a folder's listing: a digest of the folder's own ``lstat`` and every entry's (name, mode,
+    size, mtime, ctime, inode, device), the number of entries, and the subfolders a walk enters (relative to
+    ``base``; version-control folders are neither entered nor counted, as :func:`~curator.io.inventory.walk` does).
+    None when the folder cannot be listed or an entry is gone meanwhile.
+
+    Adding, removing or renaming an entry changes the folder's mtime and ctime; any write to a file (even restoring
+    its size and mtime) its ctime; a file swapped for another its inode. So two equal states mean the same files
+    with the same content as far as the cache's file keys (:func:`stat_key`) can tell, at one ``lstat`` an entry
+    and no object kept per file.
+    """
+    import hashlib  # not at start-up: a verify without a cache never needs it here
+
+    folder = f"{base}/{rel}" if rel else base
+    prefix = f"{rel}/" if rel else ""
+    try:
+        info = os.lstat(folder)
+        names = sorted(os.listdir(folder))  # noqa: PTH208 - names as strings: a Path an entry costs more than its lstat
+    except OSError:   # not a folder (any more), or unreadable
+        return None
+    for name in _VCS_FOLDERS.intersection(names[: bisect_right(names, _LAST_VCS)]):   # (sorted: few to look at)
+        with contextlib.suppress(OSError):
+            if stat.S_ISDIR(os.lstat(f"{folder}/{name}").st_mode):
+                names.remove(name)   # a repository's folder is not walked: its changes do not count
+    digest = hashlib.sha256(_packed(_STATE(info)))
+    subfolders: list[str] = []
+    for start in range(0, len(names), _CHUNK):   # a folder of a million files is not held as stat results
+        chunk = names[start : start + _CHUNK]
+        try:   # C loops, no Python per entry: a rerun over 200,000 files is their lstat and little more
+            states = list(map(_STATE, map(os.lstat, [f"{folder}/{name}" for name in chunk])))
+        except OSError:   # an entry gone meanwhile
+            return None
+        digest.update(_packed(chain.from_iterable(states)))
+        digest.update("/".join(chunk).encode("utf-8", "surrogateescape") + b"/")
+        subfolders += [prefix + name for name in compress(chunk, map(stat.S_ISDIR, map(itemgetter(0), states)))]
+    count = len(names)
+    return digest.hexdigest(), count, subfolders
+
+
+_CHUNK = 4096
+_LAST_VCS = max(_VCS_FOLDERS)
+_STATE = attrgetter("st_mode", "st_size", "st_mtime_ns", "st_ctime_ns", "st_ino", "st_dev")
+
+
+def _packed(numbers: Iterable[int]) -> bytes:
+    """The numbers as bytes, 8 each; in text when one does not fit (an inode number above 2**63)."""
+    values = numbers if isinstance(numbers, tuple) else tuple(numbers)
+    try:
+        return b"q" + array("q", values).tobytes()
+    except OverflowError:
+        return b"r" + repr(values).encode()
+
+
+def folder_states(base: str, batch: list[str]) -> list[FolderState | None]:
+    """:func:`folder_state` of each folder of ``batch``: a task of plain data (a process, a thread, a Dask worker)."""
+    return [folder_state(base, rel) for rel in batch]
 
 
 _DAMAGED = frozenset({11, 26})   # SQLITE_CORRUPT, SQLITE_NOTADB: the file is not (or no longer) a cache database
@@ -222,6 +290,24 @@ class Cache:
             return json.loads(value)
         except (ValueError, TypeError) as error:
             self._recover(_WrongSchema(f"a cached value is not JSON ({error})"))
+            return None
+
+    @property
+    def usable(self) -> bool:
+        """False when the cache could not be opened: every lookup misses, nothing is remembered."""
+        return self._db is not None
+
+    def recall(self, kind: str, key: str) -> Any:
+        """The value stored for one key (None when there is none or it is not JSON), not counted as a hit or miss:
+        a record about many files (a whole verified release), not a file's."""
+        if self._db is None:
+            return None
+        try:
+            row = self._db.execute("SELECT value FROM entries WHERE kind = ? AND key = ?",
+                                   (kind, _stored(key))).fetchone()
+            return json.loads(row[0]) if row is not None else None
+        except (sqlite3.Error, ValueError, TypeError) as error:
+            self._recover(error if isinstance(error, sqlite3.Error) else _WrongSchema(str(error)))
             return None
 
     def put_many(self, kind: str, items: dict[str, Any]) -> None:
