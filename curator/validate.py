@@ -11,6 +11,7 @@ from importlib import import_module
 from pathlib import Path
 
 from curator.catalogue import make_finding, rules_for_selector
+from curator.checks import manifest as manifest_check
 from curator.checks import registry as registry_check
 from curator.checks.all_checks import CHECK_MODULES
 from curator.checks.waivers import apply_config
@@ -210,7 +211,8 @@ def gather(root: Path, profile: Profile, options: ValidateOptions, cache: Cache 
         rest = files if not facts.payloads and facts.scope is None else {   # no release-sized copy when all are
             p: e for p, e in files.items() if p not in facts.payloads and facts.in_scope(p)}   # still to hash
         facts.digests.update(hash_listed(root, facts.manifests, rest, options.jobs,
-                                         progress=_phase(options.progress, "checksums"), cache=cache))
+                                         progress=_phase(options.progress, "checksums"), cache=cache,
+                                         keep=manifest_check.differs(facts.manifests)))
     return facts
 
 

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from curator.errors import OptionsError
-from curator.executor import run_tasks
+from curator.executor import iter_tasks
 from curator.io.gzip_header import GzipHeader
 from curator.io.identifiers import IdentifierList, IdentifierListError, mask, read_identifiers
 from curator.io.privacy_files_documents import audit_ooxml, audit_pdf, audit_text
@@ -167,6 +167,22 @@ def _audit_item(root: Path, identifiers: IdentifierList | None, item: tuple[str,
 AuditRunner = Callable[[list[tuple[str, int]], "IdentifierList | None"], Iterable[FileAudit]]
 
 
+def _kept(audit: FileAudit) -> bool:
+    """Whether an audit holds anything for the check to judge. A clean NIfTI or gzip file's record (no text field,
+    extension, named or commented gzip header, hit or problem) is dropped as it returns: a release of a million
+    studies holds none of them."""
+    if audit.hits or audit.error or audit.incomplete:
+        return True
+    if audit.kind in ("other", "bare", "text", "dicom"):
+        return False
+    if audit.kind not in ("nifti", "gzip"):
+        return True
+    header = audit.gzip
+    return bool(audit.nifti_fields or audit.extensions or audit.image_items or audit.document or audit.values
+                or audit.trailing_bytes or audit.table is not None
+                or (header is not None and (header.name is not None or header.comment is not None)))
+
+
 def gather(facts: Facts, run: AuditRunner | None = None) -> None:
     """Audit every regular file of the release (in parallel, threads) into ``facts.privacy_files``. ``run``: how
     the (path, size) items are audited when the files are not local (a release in object storage)."""
@@ -183,12 +199,11 @@ def gather(facts: Facts, run: AuditRunner | None = None) -> None:
     items = [(p, files[p].size) for p in paths]
     if run is None:
         # a task is a module-level function of (path, size): on a Dask cluster it carries no map of every file
-        audits: Iterable[FileAudit] = run_tasks(partial(_audit_item, facts.root, identifiers), items, facts.jobs)
+        audits: Iterable[FileAudit] = iter_tasks(partial(_audit_item, facts.root, identifiers), items, facts.jobs)
     else:
         audits = run(items, identifiers)
     result = PrivacyFacts(identifiers=identifiers)
-    result.files = {p: a for p, a in zip(paths, audits, strict=True)
-                    if a.kind not in ("other", "bare", "text", "dicom") or a.hits or a.error or a.incomplete}
+    result.files = {p: a for p, a in zip(paths, audits, strict=True) if _kept(a)}
     if identifiers is not None:
         result.name_hits = _name_hits(identifiers, ((e.path, e.kind) for e in facts.entries))
     result.seconds = time.perf_counter() - started
