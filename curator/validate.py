@@ -195,7 +195,7 @@ def gather(root: Path, profile: Profile, options: ValidateOptions, cache: Cache 
         if name not in files:
             continue
         try:
-            facts.manifests.append(read_manifest(root / name))
+            facts.manifests.append(read_manifest(root / name, on_disk=files))
         except ReadError as error:
             facts.manifest_errors[name] = str(error)
 
