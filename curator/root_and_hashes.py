@@ -88,7 +88,8 @@ def check_batch(root: str, base: str | None, batch: list[tuple[str, str, str, in
 
 
 def hash_listed(root: Path, manifests: list[Manifest], files: Mapping[str, object], jobs: int | None, *,
-                progress: Progress | None = None, cache: Cache | None = None) -> dict[str, Digests]:
+                progress: Progress | None = None, cache: Cache | None = None,
+                keep: Callable[[str, Digests], bool] | None = None) -> dict[str, Digests]:
     """Digests of every listed regular file, one read per file for all the algorithms it needs.
 
     With a cache, a file whose identity (size, times, inode) is unchanged since it was last hashed is not read.
@@ -96,7 +97,8 @@ def hash_listed(root: Path, manifests: list[Manifest], files: Mapping[str, objec
 
     Streamed: the cache is asked about :data:`LOOKUP` files at a time, the files it does not know go to the hashing
     tasks as they are found, and their digests are remembered as they come back; no list of every file's cache key
-    or result is held besides the digests returned.
+    or result is held besides the digests returned. With ``keep``, only the digests it keeps are returned (validate
+    keeps those that differ from the manifests: matching files are judged as they are read, not held).
     """
     wanted = _wanted(manifests, files)
     paths = sorted(wanted)
@@ -112,7 +114,8 @@ def hash_listed(root: Path, manifests: list[Manifest], files: Mapping[str, objec
                 key = keys.get(path)
                 cached = known.get(key) if key is not None else None
                 if isinstance(cached, dict) and all(a in cached for a in wanted[path]):
-                    results[path] = cached
+                    if keep is None or keep(path, cached):
+                        results[path] = cached
                     count.one(path)
                 else:
                     sent.append((path, key))
@@ -126,7 +129,8 @@ def hash_listed(root: Path, manifests: list[Manifest], files: Mapping[str, objec
     store: dict[str, object] = {}
     for digests in fresh:
         path, key = sent.popleft()
-        results[path] = digests
+        if keep is None or keep(path, digests):
+            results[path] = digests
         count.one(path)
         if cache is not None and key is not None and isinstance(digests, dict):
             store[key] = digests

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from functools import partial
 from importlib import import_module
 from pathlib import Path
 
 from curator.catalogue import make_finding, rules_for_selector
+from curator.checks import headers as headers_check
+from curator.checks import manifest as manifest_check
 from curator.checks import registry as registry_check
 from curator.checks.all_checks import CHECK_MODULES
 from curator.checks.waivers import apply_config
@@ -193,7 +195,7 @@ def gather(root: Path, profile: Profile, options: ValidateOptions, cache: Cache 
         if name not in files:
             continue
         try:
-            facts.manifests.append(read_manifest(root / name))
+            facts.manifests.append(read_manifest(root / name, on_disk=files))
         except ReadError as error:
             facts.manifest_errors[name] = str(error)
 
@@ -201,7 +203,7 @@ def gather(root: Path, profile: Profile, options: ValidateOptions, cache: Cache 
     if options.deep:
         _scan_payloads(facts, nifti_paths, options.jobs, options.progress)
     else:
-        facts.headers = _read_headers(root, nifti_paths, options, cache)
+        _judge_headers(facts, _read_headers(root, nifti_paths, options, cache))
     wanted = tuple(g for g in GATHERERS if readers is None or g in readers)
     for gatherer in ((profile.gatherer,) if profile.gatherer else ()) + wanted:
         module, function = gatherer.split(":")
@@ -210,7 +212,8 @@ def gather(root: Path, profile: Profile, options: ValidateOptions, cache: Cache 
         rest = files if not facts.payloads and facts.scope is None else {   # no release-sized copy when all are
             p: e for p, e in files.items() if p not in facts.payloads and facts.in_scope(p)}   # still to hash
         facts.digests.update(hash_listed(root, facts.manifests, rest, options.jobs,
-                                         progress=_phase(options.progress, "checksums"), cache=cache))
+                                         progress=_phase(options.progress, "checksums"), cache=cache,
+                                         keep=manifest_check.differs(facts.manifests)))
     return facts
 
 
@@ -228,12 +231,26 @@ def _scope(facts: Facts, changed: set[str]) -> set[str]:
 HEADER_CHUNK = 4096   # headers looked up, read and cached a chunk at a time: no release-sized cache keys or JSON
 
 
+def _judge_headers(facts: Facts, headers: Iterator[tuple[str, NiftiHeader | str]]) -> None:
+    """Each header judged as it is read (checks.headers.judge): only those with a finding of their own, or in a
+    mask pair (judged across files), are kept in ``facts.headers``; every readable one's orientation is counted in
+    ``facts.orientations``. A million clean headers are not held."""
+    paired = {path for pair in facts.mask_pairs() for path in pair[:2]}
+    orientations: dict[str, list[str]] = {}
+    for path, header in headers:
+        speaks, orientation = headers_check.judge(facts, path, header)
+        if orientation is not None:
+            orientations.setdefault(orientation, []).append(path)
+        if speaks or path in paired:
+            facts.headers[path] = header
+    facts.orientations = orientations
+
+
 def _read_headers(root: Path, paths: list[str], options: ValidateOptions,
-                  cache: Cache | None) -> dict[str, NiftiHeader | str]:
-    """NIfTI headers, from the cache where the file is unchanged, else read (in parallel). A chunk of paths at a
-    time: its cache keys, its cached values and the fresh headers' JSON are dropped before the next chunk, so only
-    the headers themselves grow with the release."""
-    headers: dict[str, NiftiHeader | str] = {}
+                  cache: Cache | None) -> Iterator[tuple[str, NiftiHeader | str]]:
+    """NIfTI headers in ``paths``' order, from the cache where the file is unchanged, else read (in parallel). A
+    chunk of paths at a time: its cache keys, its cached values and the fresh headers' JSON are dropped before the
+    next chunk, and each header is given to the caller as its chunk is done."""
     phase = _phase(options.progress, "headers")
     done = 0
 
@@ -261,8 +278,7 @@ def _read_headers(root: Path, paths: list[str], options: ValidateOptions,
             cache.put_many("nifti-header", {keys[p]: {"error": h} if isinstance(h, str) else header_to_json(h)
                                             for p, h in fresh.items() if p in keys})
         for path in chunk:
-            headers[path] = known[path] if path in known else fresh[path]
-    return headers
+            yield path, known[path] if path in known else fresh[path]
 
 
 def _offset(progress: Progress | None, before: int, total: int) -> Progress | None:

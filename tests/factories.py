@@ -312,6 +312,34 @@ def small_files_release(root: Path, count: int, *, per_folder: int = 500) -> lis
     return paths
 
 
+def linked_studies_release(root: Path, count: int) -> list[str]:
+    """A correct MosMed release of ``count`` studies (all CT-1, no masks, no README) in the shape of
+    benchmarks/registry_at_scale.py: one tiny phantom hard-linked under every name, a registry CSV of ``count`` rows,
+    a SHA256SUMS of ``count`` lines and a LICENSE. Returns the studies' paths."""
+    import hashlib
+    import os
+
+    from curator.phantom import PhantomSpec, make_phantom, phantom_affine
+    from curator.phantom import write_nifti as write_phantom
+
+    spec = PhantomSpec(seed=1, category=1, shape=(16, 16, 2), spacing=(0.7, 0.7, 8.0))
+    folder = root / "studies" / "CT-1"
+    folder.mkdir(parents=True)
+    proto = root / "proto.nii.gz"
+    write_phantom(proto, make_phantom(spec)[0], phantom_affine(spec))
+    digest = hashlib.sha256(proto.read_bytes()).hexdigest()
+    paths = [f"studies/CT-1/study_{n:04d}.nii.gz" for n in range(1, count + 1)]
+    for rel in paths:
+        os.link(proto, root / rel)
+    proto.unlink()
+    rows = "".join(f"{n},CT-1,/{rel},\r\n" for n, rel in enumerate(paths, start=1))
+    (root / "dataset_registry.csv").write_text("study_id,category,study_file,mask_file\r\n" + rows,
+                                               encoding="utf-8", newline="")
+    (root / "SHA256SUMS").write_text("".join(f"{digest}  {rel}\n" for rel in paths), encoding="utf-8")
+    (root / "LICENSE").write_text("CC-BY-4.0\n", encoding="utf-8")
+    return paths
+
+
 def large_file_release(root: Path, size: int, *, rel: str = "data/volume.bin") -> str:
     """A release of one file of ``size`` pseudo-random bytes (incompressible, deterministic) and a small README,
     both listed in SHA256SUMS and MD5SUMS: big enough to interrupt a download mid-file. Returns the big file's path."""

@@ -68,12 +68,12 @@ def test_headers_are_cached_a_chunk_at_a_time_and_come_back_the_same(release: Pa
     paths = sorted(p.relative_to(release).as_posix() for p in release.rglob("*.nii.gz"))
     assert len(paths) >= 5
     options = ValidateOptions(jobs=1)
-    plain = validate_module._read_headers(release, paths, options, None)
+    plain = dict(validate_module._read_headers(release, paths, options, None))
     first = _CountingCache(tmp_path / "cache")
-    filled = validate_module._read_headers(release, paths, options, first)
+    filled = dict(validate_module._read_headers(release, paths, options, first))
     first.close()
     again = _CountingCache(tmp_path / "cache")
-    cached = validate_module._read_headers(release, paths, options, again)
+    cached = dict(validate_module._read_headers(release, paths, options, again))
     again.close()
     assert list(plain) == list(filled) == list(cached) == paths
     assert plain == filled == cached

@@ -71,38 +71,57 @@ def truncation(header: NiftiHeader) -> tuple[int, int] | None:
 
 def check(facts: Facts) -> Iterator[Finding]:
     for path, header in sorted(facts.headers.items()):
-        kind = facts.data_kind(path)
-        study_id = int(kind.groups["study_id"]) if kind and kind.groups.get("study_id") else None
-        if isinstance(header, str):
-            yield make_finding("IMAGE_UNREADABLE", path, study_id=study_id, reason=header)
-            continue
-        problems = header_problems(header)
-        for reason in problems:
-            yield make_finding("IMAGE_HEADER_INVALID", path, study_id=study_id, reason=reason)
-        for reason in [] if problems else header_oddities(header):
-            yield make_finding("IMAGE_HEADER_SUSPECT", path, study_id=study_id, reason=reason)
-        if header.qform is not None and header.sform is not None and not problems and header.qform != header.sform:
-            off = misalignment(header.sform, header.qform, header.shape)
-            tolerance = facts.profile.geometry
-            if off.shift_voxels > tolerance.voxel_fraction or off.rotation_deg > tolerance.degrees:
-                yield make_finding("IMAGE_XFORM_INCONSISTENT", path, study_id=study_id,
-                                   shift_mm=round(off.shift_mm, 3), rotation_deg=round(off.rotation_deg, 3))
-        if kind and kind.kind == "mask":
-            type_problem = _mask_type_problem(header)
-            if type_problem:
-                yield make_finding("MASK_DTYPE_INVALID", path, study_id=study_id, datatype=header.datatype,
-                                   reason=type_problem)
-        # --deep knows better than the trailer; an invalid header implies no size
-        sizes = None if path in facts.payloads or problems else truncation(header)
-        if sizes:
-            measured = ("the file holds" if not header.compressed else "the gzip trailer records"
-                        if header.stream_size is None else "the gzip stream decompresses to")
-            yield make_finding("IMAGE_TRUNCATED", path, study_id=study_id, expected_bytes=sizes[0],
-                               actual_bytes=sizes[1],
-                               reason=f"the header implies {sizes[0]:,} bytes of uncompressed data, {measured} "
-                                      f"{sizes[1]:,}" + (f" ({header.stream_error})" if header.stream_error else ""))
+        yield from file_findings(facts, path, header)
     yield from _mask_grids(facts)
     yield from _orientations(facts)
+
+
+def judge(facts: Facts, path: str, header: NiftiHeader | str) -> tuple[bool, str | None]:
+    """What validate keeps of a header as it is read: whether :func:`file_findings` has anything to say of it
+    (else the header need not be held for the check), and its voxel orientation when the orientation check counts it
+    (``facts.orientations``)."""
+    speaks = next(iter(file_findings(facts, path, header)), None) is not None
+    return speaks, _orientation(header)
+
+
+def _orientation(header: NiftiHeader | str) -> str | None:
+    if isinstance(header, NiftiHeader) and header.affine is not None and not header_problems(header):
+        return axcodes(header.affine)
+    return None
+
+
+def file_findings(facts: Facts, path: str, header: NiftiHeader | str) -> Iterator[Finding]:
+    """What one header says by itself (the pairs and the orientations are judged across files)."""
+    kind = facts.data_kind(path)
+    study_id = int(kind.groups["study_id"]) if kind and kind.groups.get("study_id") else None
+    if isinstance(header, str):
+        yield make_finding("IMAGE_UNREADABLE", path, study_id=study_id, reason=header)
+        return
+    problems = header_problems(header)
+    for reason in problems:
+        yield make_finding("IMAGE_HEADER_INVALID", path, study_id=study_id, reason=reason)
+    for reason in [] if problems else header_oddities(header):
+        yield make_finding("IMAGE_HEADER_SUSPECT", path, study_id=study_id, reason=reason)
+    if header.qform is not None and header.sform is not None and not problems and header.qform != header.sform:
+        off = misalignment(header.sform, header.qform, header.shape)
+        tolerance = facts.profile.geometry
+        if off.shift_voxels > tolerance.voxel_fraction or off.rotation_deg > tolerance.degrees:
+            yield make_finding("IMAGE_XFORM_INCONSISTENT", path, study_id=study_id,
+                               shift_mm=round(off.shift_mm, 3), rotation_deg=round(off.rotation_deg, 3))
+    if kind and kind.kind == "mask":
+        type_problem = _mask_type_problem(header)
+        if type_problem:
+            yield make_finding("MASK_DTYPE_INVALID", path, study_id=study_id, datatype=header.datatype,
+                               reason=type_problem)
+    # --deep knows better than the trailer; an invalid header implies no size
+    sizes = None if path in facts.payloads or problems else truncation(header)
+    if sizes:
+        measured = ("the file holds" if not header.compressed else "the gzip trailer records"
+                    if header.stream_size is None else "the gzip stream decompresses to")
+        yield make_finding("IMAGE_TRUNCATED", path, study_id=study_id, expected_bytes=sizes[0],
+                           actual_bytes=sizes[1],
+                           reason=f"the header implies {sizes[0]:,} bytes of uncompressed data, {measured} "
+                                  f"{sizes[1]:,}" + (f" ({header.stream_error})" if header.stream_error else ""))
 
 
 def _mask_type_problem(header: NiftiHeader) -> str | None:
@@ -115,20 +134,22 @@ def _mask_type_problem(header: NiftiHeader) -> str | None:
 
 def _orientations(facts: Facts) -> Iterator[Finding]:
     """One voxel orientation for the whole release; name the files that differ from the majority."""
-    seen: dict[str, str] = {}
-    for path, header in facts.headers.items():
-        if isinstance(header, NiftiHeader) and header.affine is not None and not header_problems(header):
-            seen[path] = axcodes(header.affine)
-    if len(set(seen.values())) < 2:
+    seen = facts.orientations   # validate counted them as the headers were read
+    if seen is None:
+        seen = {}
+        for path, header in facts.headers.items():
+            orientation = _orientation(header)
+            if orientation is not None:
+                seen.setdefault(orientation, []).append(path)
+    if len(seen) < 2:
         return
-    tally = Counter(seen.values())
+    tally = Counter({orientation: len(paths) for orientation, paths in seen.items()})
     majority, count = tally.most_common(1)[0]
     if list(tally.values()).count(count) > 1:
         return  # no clear majority: nothing to call the odd one out
-    for path, orientation in sorted(seen.items()):
-        if orientation != majority:
-            yield make_finding("ORIENTATION_INCONSISTENT", path, orientation=orientation, majority=majority,
-                               count=count)
+    for path, orientation in sorted((p, o) for o, paths in seen.items() if o != majority for p in paths):
+        yield make_finding("ORIENTATION_INCONSISTENT", path, orientation=orientation, majority=majority,
+                           count=count)
 
 
 def _mask_grids(facts: Facts) -> Iterator[Finding]:

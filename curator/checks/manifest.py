@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from curator.catalogue import make_finding
-from curator.checks.listing import Problem, compare, label
+from curator.checks.listing import Problem, compare, label, mismatch
 from curator.io.facts import Facts
+from curator.io.manifest import Manifest, ManifestEntry
 from curator.models.findings import Finding
 
-__all__ = ["CODES", "check", "findings", "label"]
+__all__ = ["CODES", "check", "differs", "findings", "label"]
 
 CODES = frozenset({"MANIFEST_MISSING", "MANIFEST_MALFORMED", "CHECKSUM_MISMATCH", "FILE_MISSING", "FILE_UNLISTED",
                    "CHECKSUM_LISTING_INVALID"})
@@ -35,3 +36,22 @@ def findings(facts: Facts, problems: Iterable[Problem]) -> Iterator[Finding]:
 def _study_id(facts: Facts, path: str) -> int | None:
     kind = facts.data_kind(path)
     return int(kind.groups["study_id"]) if kind and kind.groups.get("study_id") else None
+
+
+def differs(manifests: list[Manifest]) -> Callable[[str, dict[str, str] | str], bool]:
+    """Whether a file's digests (or why it could not be read) would make :func:`check` name it: they differ from
+    one of its entries. validate keeps only those digests (``facts.digests``), judging the others as they are read;
+    the entries by path are held while the files are hashed (no new strings: the entries' own)."""
+    entries: dict[str, ManifestEntry | tuple[ManifestEntry, ...]] = {}
+    for manifest in manifests:
+        for entry in manifest.entries:
+            known = entries.get(entry.path)
+            # an entry is itself a tuple (a NamedTuple): one path's several entries are a plain tuple of them
+            entries[entry.path] = entry if known is None else (
+                (known, entry) if isinstance(known, ManifestEntry) else (*known, entry))
+
+    def differ(path: str, found: dict[str, str] | str) -> bool:
+        listed = entries.get(path, ())
+        return any(mismatch(entry, found, "") is not None
+                   for entry in ((listed,) if isinstance(listed, ManifestEntry) else listed))
+    return differ

@@ -56,6 +56,9 @@ class Facts:
     # rows that passed their schema: a compact view on the registry table (io.registry.Records)
     rows: Sequence[tuple[int, RegistryRecord]] = field(default_factory=list)
     headers: dict[str, NiftiHeader | str] = field(default_factory=dict)  # path -> header or read error
+    # when validate judged the headers as they were read: every readable header's voxel orientation ("RAS" -> its
+    # paths, in path order), and ``headers`` holds only those with a finding of their own or in a mask pair
+    orientations: dict[str, list[str]] | None = None
     manifests: list[Manifest] = field(default_factory=list)
     manifest_errors: dict[str, str] = field(default_factory=dict)       # manifest path -> read error
     digests: dict[str, dict[str, str] | str] = field(default_factory=dict)  # path -> {algo: hex} or error

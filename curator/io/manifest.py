@@ -9,11 +9,12 @@ listing's kind, and whatever reads it compares entries the same way.
 # loads (about 0.7 ms a field), a cost `curator verify` pays on every run.
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import NamedTuple
 
 from curator.io import ReadError
+from curator.io.inventory import Entry
 from curator.io.regular import open_regular, read_regular_bytes
 
 # manifest file name -> algorithm
@@ -83,10 +84,13 @@ def parse_manifest(path: Path, algorithm: str | None = None) -> Manifest:
     return parse_manifest_bytes(data, path, algorithm)
 
 
-def read_manifest(path: Path, algorithm: str | None = None) -> Manifest:
+def read_manifest(path: Path, algorithm: str | None = None, *,
+                  on_disk: Mapping[str, Entry] | None = None) -> Manifest:
     """:func:`parse_manifest` of a sum file read a block of lines at a time (:func:`stream_entries`): the entries
     and problems are the same, but the file's bytes, text and lines are never held whole (a million-line
-    SHA256SUMS was ~300 MB of them at once). A line longer than :data:`LINE_LIMIT` is one problem, not parsed."""
+    SHA256SUMS was ~300 MB of them at once). A line longer than :data:`LINE_LIMIT` is one problem, not parsed.
+    ``on_disk``: the walk's files by path; an entry of a file on disk shares the walk's path string (one string a
+    file, not two, in validate's memory)."""
     algorithm = algorithm or MANIFEST_ALGORITHMS.get(path.name, "sha256")
     manifest = Manifest(path=path, algorithm=algorithm)
     seen: dict[str, int] = {}
@@ -100,6 +104,9 @@ def read_manifest(path: Path, algorithm: str | None = None) -> Manifest:
             if first != item.line:
                 problems.append((item.line, f"{item.path} is listed again (first on line {first})"))
                 continue
+            disk = on_disk.get(item.path) if on_disk is not None else None
+            if disk is not None:
+                item = ManifestEntry(disk.path, item.digest, item.algorithm, item.line)
             entries.append(item)
     return manifest
 
