@@ -6,8 +6,9 @@
 import os
 import stat
 from collections.abc import Iterator
+from enum import Enum
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 
 class Entry(NamedTuple):   # not a dataclass: verify reads the tree without importing dataclasses
@@ -36,66 +37,33 @@ def mode_kind(mode: int) -> str:
 VCS_FOLDERS = frozenset({".git", ".hg", ".svn", ".dvc", ".datalad"})
 
 
-def _listed(listing: Iterator[os.DirEntry[str]]) -> Iterator[os.DirEntry[str]]:
-    """A folder's entries as read; a listing that fails part way (an I/O error) ends there, with what it gave kept,
-    as an unreadable folder is skipped."""
-    while True:
-        try:
-            child = next(listing)
-        except (StopIteration, OSError):
-            return
-        yield child
+class _Mark(Enum):
+    ENTER = "enter"   # in a folder's sorted children: here the walk goes into the named folder
+
+
+_Child = tuple[str, str, "os.stat_result | _Mark | None"]   # (sort key, name, lstat or None, or ENTER)
 
 
 def walk(root: Path) -> list[Entry]:
     """Every entry under ``root`` (not ``root`` itself), sorted by path. Links are listed, never followed.
 
     Version-control folders (.git, ...) are the repository's bookkeeping, not the release: not entered.
+    The rules are :func:`_tree`'s, which :func:`walk_files` and :func:`walk_file_names` share.
     """
     entries: list[Entry] = []
-    pending = [("", root)]
-    while pending:
-        prefix, folder = pending.pop()
-        try:
-            listing = os.scandir(folder)
-        except OSError:
-            continue  # an unreadable folder: its entry is listed with kind "dir"; nothing more to see
-        found: list[Entry] = []   # this folder's entries; its DirEntry objects are not held (1M in one folder)
-        with listing:
-            for child in _listed(listing):
-                if child.name in VCS_FOLDERS and child.is_dir(follow_symlinks=False):
-                    continue
-                info = child.stat(follow_symlinks=False)
-                kind = mode_kind(info.st_mode)
-                found.append(Entry(f"{prefix}{child.name}", kind, info.st_size if kind == "file" else 0))
-        entries += found
-        pending += [(e.path + "/", folder / e.path[len(prefix):]) for e in found if e.kind == "dir"]
-    entries.sort(key=lambda e: e.path)
+    add, is_regular = entries.append, stat.S_ISREG
+    for path, info in cast("Iterator[tuple[str, os.stat_result]]", _tree(str(root), True, True)):
+        mode = info.st_mode
+        add(Entry(path, mode_kind(mode), info.st_size if is_regular(mode) else 0))
     return entries
 
 
 def walk_files(root: Path | str) -> Iterator[tuple[str, os.stat_result]]:
     """Every regular file under ``root`` with its ``lstat``, in the order of :func:`walk` (sorted by path), read as
-    it is needed: a release of a million files is never held as a list. The same rules as :func:`walk`: links are
-    not followed, version-control folders not entered, an unreadable folder passed over.
-
-    Each folder's names are sorted with a folder's name as ``name/``: that gives the paths in the order a sort of
-    every path would (``a-b`` < ``a/c`` < ``a0``).
+    it is needed: a release of a million files is never held as a list. The same rules as :func:`walk` (they are
+    :func:`_tree`'s): links are not followed, version-control folders not entered, an unreadable folder passed over.
     """
-    is_dir, is_regular = stat.S_ISDIR, stat.S_ISREG
-    stack = [("", str(root), iter(_sorted_children(str(root))))]
-    while stack:
-        prefix, folder, children = stack[-1]
-        for name, info in children:
-            mode = info.st_mode
-            if is_regular(mode):
-                yield prefix + name, info
-            elif is_dir(mode) and name not in VCS_FOLDERS:
-                path = f"{folder}/{name}"
-                stack.append((f"{prefix}{name}/", path, iter(_sorted_children(path))))
-                break   # into the folder; this one's iterator resumes after it
-        else:
-            stack.pop()
+    return cast("Iterator[tuple[str, os.stat_result]]", _tree(str(root), True, False))
 
 
 def walk_file_names(root: Path | str) -> Iterator[tuple[str, None]]:
@@ -103,56 +71,72 @@ def walk_file_names(root: Path | str) -> Iterator[tuple[str, None]]:
     from the folder listing (``d_type``; a file system that does not give them costs the ``lstat`` anyway). For a
     reader that learns each file's size by reading it (``curator verify --no-cache``: the ``lstat`` of 200,000
     small files was a third of its main process). Each path comes as ``(path, None)``: no stat result."""
-    stack = [("", str(root), iter(_sorted_kinds(str(root))))]
+    return cast("Iterator[tuple[str, None]]", _tree(str(root), False, False))
+
+
+def _tree(root: str, stat_them: bool, everything: bool) -> Iterator[tuple[str, os.stat_result | None]]:
+    """``(path, lstat)`` (``(path, None)`` when not ``stat_them``) of the regular files under ``root``, and of every
+    other entry when ``everything`` (which needs ``stat_them``), in the order of a sort of their paths, depth first:
+    the one home of the walkers' rules (with :func:`_children`). A folder is listed when the walk reaches it, so
+    only the sorted names of the folders on the current path are held, never the tree."""
+    stack = [("", root, iter(_children(root, stat_them, everything)))]
+    enter = _Mark.ENTER
     while stack:
         prefix, folder, children = stack[-1]
-        for name, kind in children:
-            if kind == "file":
-                yield prefix + name, None
-            elif kind == "dir" and name not in VCS_FOLDERS:
+        for _, name, info in children:
+            if info is enter:
                 path = f"{folder}/{name}"
-                stack.append((f"{prefix}{name}/", path, iter(_sorted_kinds(path))))
+                stack.append((f"{prefix}{name}/", path, iter(_children(path, stat_them, everything))))
                 break   # into the folder; this one's iterator resumes after it
+            yield prefix + name, info
         else:
             stack.pop()
 
 
-def _sorted_kinds(folder: str) -> list[tuple[str, str]]:
-    """(name, "file" / "dir" / "other") of each child, no link followed, sorted as :func:`_sorted_children`."""
-    children = []
+def _children(folder: str, stat_them: bool, everything: bool) -> list[_Child]:
+    """A folder's children as :func:`_tree` walks them, sorted by key: a file (or, with ``everything``, any entry)
+    under its name, and a folder to go into under ``name/``, which puts its paths where a sort of every path would
+    (``a-b`` < ``a/c`` < ``a0``). The rules:
+
+    - links are never followed: kinds are the ``lstat``'s (``stat_them``) or the listing's ``d_type`` (no ``lstat``
+      where the file system gives it); a link, FIFO, device or socket is listed only with ``everything``;
+    - a version-control folder (:data:`VCS_FOLDERS`) is neither listed nor entered (a file of that name is listed);
+    - an unreadable folder gives nothing (its own entry is listed); a listing that fails part way (an I/O error)
+      keeps what it gave; a name gone between the listing and its ``lstat`` is left out;
+    - no ``DirEntry`` is held: a folder of a million files holds its names, not a million ``DirEntry`` objects.
+    """
+    children: list[_Child] = []
+    add, is_regular, is_dir = children.append, stat.S_ISREG, stat.S_ISDIR
     try:
-        with os.scandir(folder) as listing:
+        listing = os.scandir(folder)
+    except OSError:
+        return children
+    with listing:
+        try:
             for child in listing:
+                name = child.name
                 try:
-                    kind = ("file" if child.is_file(follow_symlinks=False)
-                            else "dir" if child.is_dir(follow_symlinks=False) else "other")
-                except OSError:   # a name gone since the folder was listed: leave it out
+                    if stat_them:
+                        lstat = child.stat(follow_symlinks=False)
+                        mode, info = lstat.st_mode, lstat
+                        regular, directory = is_regular(mode), is_dir(mode)
+                    else:
+                        info = None
+                        regular = child.is_file(follow_symlinks=False)
+                        directory = not regular and child.is_dir(follow_symlinks=False)
+                except OSError:
                     continue
-                children.append((child.name, kind))
-    except OSError:
-        return []
-    children.sort(key=lambda child: child[0] + "/" if child[1] == "dir" else child[0])
-    return children
-
-
-def _sorted_children(folder: str) -> list[tuple[str, os.stat_result]]:
-    try:
-        with os.scandir(folder) as listing:
-            entries = list(listing)
-    except OSError:
-        return []
-    try:
-        children = [(child.name, child.stat(follow_symlinks=False)) for child in entries]
-    except OSError:   # a name gone since the folder was listed: leave it out
-        children = []
-        for child in entries:
-            try:
-                children.append((child.name, child.stat(follow_symlinks=False)))
-            except OSError:
-                continue
-    is_dir = stat.S_ISDIR
-    if any(is_dir(info.st_mode) for _, info in children):
-        children.sort(key=lambda child: child[0] + "/" if is_dir(child[1].st_mode) else child[0])
-    else:
-        children.sort()   # the names differ, so the stat results are never compared
+                if regular:
+                    add((name, name, info))
+                elif directory:
+                    if name in VCS_FOLDERS:
+                        continue
+                    if everything:
+                        add((name, name, info))
+                    add((name + "/", name, _Mark.ENTER))
+                elif everything:
+                    add((name, name, info))
+        except OSError:
+            pass   # the listing failed part way: what it gave is kept
+    children.sort()   # the keys differ (no name holds "/"), so nothing past a key is ever compared
     return children
