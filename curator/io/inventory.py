@@ -6,7 +6,6 @@
 import os
 import stat
 from collections.abc import Iterator
-from enum import Enum
 from pathlib import Path
 from typing import NamedTuple, cast
 
@@ -37,11 +36,7 @@ def mode_kind(mode: int) -> str:
 VCS_FOLDERS = frozenset({".git", ".hg", ".svn", ".dvc", ".datalad"})
 
 
-class _Mark(Enum):
-    ENTER = "enter"   # in a folder's sorted children: here the walk goes into the named folder
-
-
-_Child = tuple[str, str, "os.stat_result | _Mark | None"]   # (sort key, name, lstat or None, or ENTER)
+_NAMES, _FILES, _ENTRIES = 0, 1, 2   # what _tree gives: files by name, files with their lstat, every entry's lstat
 
 
 def walk(root: Path) -> list[Entry]:
@@ -52,7 +47,7 @@ def walk(root: Path) -> list[Entry]:
     """
     entries: list[Entry] = []
     add, is_regular = entries.append, stat.S_ISREG
-    for path, info in cast("Iterator[tuple[str, os.stat_result]]", _tree(str(root), True, True)):
+    for path, info in cast("Iterator[tuple[str, os.stat_result]]", _tree(str(root), _ENTRIES)):
         mode = info.st_mode
         add(Entry(path, mode_kind(mode), info.st_size if is_regular(mode) else 0))
     return entries
@@ -63,7 +58,7 @@ def walk_files(root: Path | str) -> Iterator[tuple[str, os.stat_result]]:
     it is needed: a release of a million files is never held as a list. The same rules as :func:`walk` (they are
     :func:`_tree`'s): links are not followed, version-control folders not entered, an unreadable folder passed over.
     """
-    return cast("Iterator[tuple[str, os.stat_result]]", _tree(str(root), True, False))
+    return cast("Iterator[tuple[str, os.stat_result]]", _tree(str(root), _FILES))
 
 
 def walk_file_names(root: Path | str) -> Iterator[tuple[str, None]]:
@@ -71,42 +66,53 @@ def walk_file_names(root: Path | str) -> Iterator[tuple[str, None]]:
     from the folder listing (``d_type``; a file system that does not give them costs the ``lstat`` anyway). For a
     reader that learns each file's size by reading it (``curator verify --no-cache``: the ``lstat`` of 200,000
     small files was a third of its main process). Each path comes as ``(path, None)``: no stat result."""
-    return cast("Iterator[tuple[str, None]]", _tree(str(root), False, False))
+    return cast("Iterator[tuple[str, None]]", _tree(str(root), _NAMES))
 
 
-def _tree(root: str, stat_them: bool, everything: bool) -> Iterator[tuple[str, os.stat_result | None]]:
-    """``(path, lstat)`` (``(path, None)`` when not ``stat_them``) of the regular files under ``root``, and of every
-    other entry when ``everything`` (which needs ``stat_them``), in the order of a sort of their paths, depth first:
-    the one home of the walkers' rules (with :func:`_children`). A folder is listed when the walk reaches it, so
-    only the sorted names of the folders on the current path are held, never the tree."""
-    stack = [("", root, iter(_children(root, stat_them, everything)))]
-    enter = _Mark.ENTER
+def _tree(root: str, gives: int) -> Iterator[tuple[str, os.stat_result | None]]:
+    """The one traversal of the walkers, in the order of a sort of every path, depth first: ``(path, None)`` of each
+    regular file (``_NAMES``), ``(path, lstat)`` of each regular file (``_FILES``) or of every entry (``_ENTRIES``).
+
+    The rules, with :func:`_children`'s:
+    - links are never followed: a link, FIFO, device or socket is given only as an entry (``_ENTRIES``);
+    - the kinds are the folder listing's (``d_type``), the ``lstat`` made as a path is given: a folder holds its
+      sorted names only (never a ``DirEntry`` or ``lstat`` of each child: a folder of a million files);
+    - a name gone before its ``lstat`` is left out, and so is one no longer a regular file (``_FILES``).
+    """
+    lstat, is_regular = os.lstat, stat.S_ISREG
+    stack = [("", root, iter(_children(root, gives == _ENTRIES)))]
     while stack:
         prefix, folder, children = stack[-1]
-        for _, name, info in children:
-            if info is enter:
+        for key, name in children:
+            if key is not name:   # "name/": into the folder; this one's iterator resumes after it
                 path = f"{folder}/{name}"
-                stack.append((f"{prefix}{name}/", path, iter(_children(path, stat_them, everything))))
-                break   # into the folder; this one's iterator resumes after it
-            yield prefix + name, info
+                stack.append((f"{prefix}{name}/", path, iter(_children(path, gives == _ENTRIES))))
+                break
+            if gives == _NAMES:
+                yield prefix + name, None
+                continue
+            try:
+                info = lstat(f"{folder}/{name}")
+            except OSError:
+                continue
+            if gives == _ENTRIES or is_regular(info.st_mode):
+                yield prefix + name, info
         else:
             stack.pop()
 
 
-def _children(folder: str, stat_them: bool, everything: bool) -> list[_Child]:
-    """A folder's children as :func:`_tree` walks them, sorted by key: a file (or, with ``everything``, any entry)
-    under its name, and a folder to go into under ``name/``, which puts its paths where a sort of every path would
-    (``a-b`` < ``a/c`` < ``a0``). The rules:
+def _children(folder: str, everything: bool) -> list[tuple[str, str]]:
+    """A folder's children as :func:`_tree` walks them, sorted by key: ``(name, name)`` (the same string) for a
+    regular file, or with ``everything`` for any entry, and ``(name + "/", name)`` for a folder to go into, which
+    puts its paths where a sort of every path would (``a-b`` < ``a/c`` < ``a0``). The rules:
 
-    - links are never followed: kinds are the ``lstat``'s (``stat_them``) or the listing's ``d_type`` (no ``lstat``
-      where the file system gives it); a link, FIFO, device or socket is listed only with ``everything``;
+    - the kinds are the listing's, no link followed (``d_type``; a file system that gives none costs an ``lstat``);
     - a version-control folder (:data:`VCS_FOLDERS`) is neither listed nor entered (a file of that name is listed);
     - an unreadable folder gives nothing (its own entry is listed); a listing that fails part way (an I/O error)
-      keeps what it gave; a name gone between the listing and its ``lstat`` is left out;
-    - no ``DirEntry`` is held: a folder of a million files holds its names, not a million ``DirEntry`` objects.
+      keeps what it gave; a name gone before its kind is known is left out.
     """
-    children: list[_Child] = []
-    add, is_regular, is_dir = children.append, stat.S_ISREG, stat.S_ISDIR
+    children: list[tuple[str, str]] = []
+    add = children.append
     try:
         listing = os.scandir(folder)
     except OSError:
@@ -116,27 +122,21 @@ def _children(folder: str, stat_them: bool, everything: bool) -> list[_Child]:
             for child in listing:
                 name = child.name
                 try:
-                    if stat_them:
-                        lstat = child.stat(follow_symlinks=False)
-                        mode, info = lstat.st_mode, lstat
-                        regular, directory = is_regular(mode), is_dir(mode)
-                    else:
-                        info = None
-                        regular = child.is_file(follow_symlinks=False)
-                        directory = not regular and child.is_dir(follow_symlinks=False)
+                    if child.is_file(follow_symlinks=False):
+                        add((name, name))
+                        continue
+                    directory = child.is_dir(follow_symlinks=False)
                 except OSError:
                     continue
-                if regular:
-                    add((name, name, info))
-                elif directory:
+                if directory:
                     if name in VCS_FOLDERS:
                         continue
                     if everything:
-                        add((name, name, info))
-                    add((name + "/", name, _Mark.ENTER))
+                        add((name, name))
+                    add((name + "/", name))
                 elif everything:
-                    add((name, name, info))
+                    add((name, name))
         except OSError:
             pass   # the listing failed part way: what it gave is kept
-    children.sort()   # the keys differ (no name holds "/"), so nothing past a key is ever compared
+    children.sort()   # the keys differ (no name holds "/"), so no name is ever compared
     return children
