@@ -86,7 +86,7 @@ def _scandir(monkeypatch: pytest.MonkeyPatch, *, unreadable: str = "", fail_at: 
     real = os.scandir
 
     def scandir(folder: str) -> _Listing:
-        if unreadable and os.path.basename(folder) == unreadable:
+        if unreadable and Path(folder).name == unreadable:
             raise PermissionError(errno.EACCES, "Permission denied", folder)
         with real(folder) as listing:
             entries = sorted(listing, key=lambda entry: entry.name)
@@ -162,8 +162,8 @@ def test_a_name_gone_before_its_lstat_is_left_out(tmp_path: Path, monkeypatch: p
         (root / name).write_bytes(b"x")
 
     def remove_gone(entry: os.DirEntry[str]) -> None:
-        if entry.name == "gone" and os.path.lexists(entry.path):
-            os.unlink(entry.path)
+        if entry.name == "gone":
+            Path(entry.path).unlink(missing_ok=True)
 
     _scandir(monkeypatch, before_yield=remove_gone)
     assert [e.path for e in walk(root)] == ["a", "z"]
@@ -222,7 +222,7 @@ def test_walk_file_names_asks_no_entry_for_its_lstat(tmp_path: Path, monkeypatch
 
 def test_a_walk_holds_a_folder_s_names_not_its_entries(tmp_path: Path) -> None:
     """Streaming: walking a folder of 20,000 files holds its sorted names, no DirEntry or lstat result of each
-    (measured 135 and 129 bytes a file; walk_files held both, 898 bytes a file)."""
+    (measured 79 bytes a file for both; before, walk_file_names held 147 and walk_files, which held both, 898)."""
     folder = tmp_path / "flat"
     folder.mkdir()
     for index in range(20_000):
@@ -232,4 +232,4 @@ def test_a_walk_holds_a_folder_s_names_not_its_entries(tmp_path: Path) -> None:
         with traced() as memory:
             first = next(walked)
         assert first[0] == "slice_0000000.png"
-        assert memory.peak / 20_000 < 200, (view.__name__, memory.peak / 20_000)
+        assert memory.peak / 20_000 < 120, (view.__name__, memory.peak / 20_000)

@@ -80,38 +80,39 @@ def _tree(root: str, gives: int) -> Iterator[tuple[str, os.stat_result | None]]:
     - a name gone before its ``lstat`` is left out, and so is one no longer a regular file (``_FILES``).
     """
     lstat, is_regular = os.lstat, stat.S_ISREG
-    stack = [("", root, iter(_children(root, gives == _ENTRIES)))]
+    everything, names_only = gives == _ENTRIES, gives == _NAMES
+    stack = [("", root, iter(_children(root, everything)))]
     while stack:
         prefix, folder, children = stack[-1]
-        for key, name in children:
-            if key is not name:   # "name/": into the folder; this one's iterator resumes after it
-                path = f"{folder}/{name}"
-                stack.append((f"{prefix}{name}/", path, iter(_children(path, gives == _ENTRIES))))
+        for name in children:
+            if name[-1] == "/":   # into the folder; this one's iterator resumes after it
+                path = f"{folder}/{name[:-1]}"
+                stack.append((prefix + name, path, iter(_children(path, everything))))
                 break
-            if gives == _NAMES:
+            if names_only:
                 yield prefix + name, None
                 continue
             try:
                 info = lstat(f"{folder}/{name}")
             except OSError:
                 continue
-            if gives == _ENTRIES or is_regular(info.st_mode):
+            if everything or is_regular(info.st_mode):
                 yield prefix + name, info
         else:
             stack.pop()
 
 
-def _children(folder: str, everything: bool) -> list[tuple[str, str]]:
-    """A folder's children as :func:`_tree` walks them, sorted by key: ``(name, name)`` (the same string) for a
-    regular file, or with ``everything`` for any entry, and ``(name + "/", name)`` for a folder to go into, which
-    puts its paths where a sort of every path would (``a-b`` < ``a/c`` < ``a0``). The rules:
+def _children(folder: str, everything: bool) -> list[str]:
+    """A folder's children as :func:`_tree` walks them, sorted: the name of a regular file (with ``everything``, of
+    any entry), and ``name/`` for a folder to go into, which puts its paths where a sort of every path would
+    (``a-b`` < ``a/c`` < ``a0``); no name holds a ``/``. The rules:
 
     - the kinds are the listing's, no link followed (``d_type``; a file system that gives none costs an ``lstat``);
     - a version-control folder (:data:`VCS_FOLDERS`) is neither listed nor entered (a file of that name is listed);
     - an unreadable folder gives nothing (its own entry is listed); a listing that fails part way (an I/O error)
       keeps what it gave; a name gone before its kind is known is left out.
     """
-    children: list[tuple[str, str]] = []
+    children: list[str] = []
     add = children.append
     try:
         listing = os.scandir(folder)
@@ -123,7 +124,7 @@ def _children(folder: str, everything: bool) -> list[tuple[str, str]]:
                 name = child.name
                 try:
                     if child.is_file(follow_symlinks=False):
-                        add((name, name))
+                        add(name)
                         continue
                     directory = child.is_dir(follow_symlinks=False)
                 except OSError:
@@ -132,11 +133,11 @@ def _children(folder: str, everything: bool) -> list[tuple[str, str]]:
                     if name in VCS_FOLDERS:
                         continue
                     if everything:
-                        add((name, name))
-                    add((name + "/", name))
+                        add(name)
+                    add(name + "/")
                 elif everything:
-                    add((name, name))
+                    add(name)
         except OSError:
             pass   # the listing failed part way: what it gave is kept
-    children.sort()   # the keys differ (no name holds "/"), so no name is ever compared
+    children.sort()
     return children
