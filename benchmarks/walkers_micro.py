@@ -1,8 +1,9 @@
 """Micro benchmarks of the core readers: the three walkers of ``curator/io/inventory.py`` and the hashing read
 loops of ``curator/io/hashing.py``, this checkout against ``--baseline CHECKOUT``, interleaved, best of --repeat.
 
-Each measurement is a fresh process (the checkout first on ``sys.path``) that imports the module and times only the
-call, on warm files: wall and CPU seconds, and the ``lstat`` calls of a walk (``strace -c`` when ``--strace``):
+Both checkouts' modules are loaded side by side in one process (``curator/io/inventory.py`` and ``hashing.py`` by
+file), and each round times each candidate in turn on the same warm files: best wall and CPU seconds of the rounds
+(a loaded machine slows both alike), and with ``--strace`` the ``lstat`` calls of each walk (``strace -c``):
 
     python benchmarks/walkers_micro.py --walk 200000 --baseline /work/main
     python benchmarks/walkers_micro.py --hash 20000 --baseline /work/main
@@ -11,46 +12,42 @@ call, on warm files: wall and CPU seconds, and the ``lstat`` calls of a walk (``
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import re
 import subprocess
 import sys
 import tempfile
+import time
+from collections.abc import Callable, Iterable
+from functools import partial
 from pathlib import Path
+from types import ModuleType
 
 HERE = Path(__file__).resolve().parent.parent
 
-WALK = """
-import sys, time
-from pathlib import Path
-sys.path.insert(0, {checkout!r})
-from curator.io import inventory
-assert inventory.__file__.startswith({checkout!r}), inventory.__file__
-view = getattr(inventory, {name!r})
-wall, cpu = time.perf_counter(), time.process_time()
-count = sum(1 for _ in view(Path({root!r})))
-print(count, time.perf_counter() - wall, time.process_time() - cpu)
-"""
-
-HASH = """
-import sys, time, os
-sys.path.insert(0, {checkout!r})
-from curator.io import hashing
-assert hashing.__file__.startswith({checkout!r}), hashing.__file__
-paths = [os.path.join({root!r}, name) for name in sorted(os.listdir({root!r}))]
-call = {call}
-wall, cpu = time.perf_counter(), time.process_time()
-for path in paths:
-    call(path)
-print(len(paths), time.perf_counter() - wall, time.process_time() - cpu)
-"""
-
-HASH_CALLS = {
-    "hash_one sha256": "lambda path: hashing.hash_one(path, 'sha256')",
-    "hash_file (sha256,)": "lambda path: hashing.hash_file(path, ('sha256',))",
-    "hash_file [sha256]": "lambda path: hashing.hash_file(path, ['sha256'])",
-    "hash_file sha256+md5": "lambda path: hashing.hash_file(path, ('sha256', 'md5'))",
+HASH_CALLS: dict[str, Callable[[ModuleType, str], object]] = {
+    "hash_one sha256": lambda hashing, path: hashing.hash_one(path, "sha256"),
+    "hash_file (sha256,)": lambda hashing, path: hashing.hash_file(path, ("sha256",)),
+    "hash_file [sha256]": lambda hashing, path: hashing.hash_file(path, ["sha256"]),
+    "hash_file sha256+md5": lambda hashing, path: hashing.hash_file(path, ("sha256", "md5")),
 }
+
+
+def load(checkout: str, module: str) -> ModuleType:
+    """``curator/io/<module>.py`` of a checkout as a module of its own (both checkouts in one process)."""
+    spec = importlib.util.spec_from_file_location(f"{module}_{abs(hash(checkout))}",
+                                                  Path(checkout) / "curator" / "io" / f"{module}.py")
+    assert spec is not None and spec.loader is not None
+    loaded = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(loaded)
+    return loaded
+
+
+def timed(work: Callable[[], int]) -> tuple[float, float, int]:
+    wall, cpu = time.perf_counter(), time.process_time()
+    count = work()
+    return time.perf_counter() - wall, time.process_time() - cpu, count
 
 
 def make_tree(root: Path, count: int) -> None:
@@ -72,38 +69,36 @@ def make_flat(root: Path, count: int) -> None:
         (root / f"f{index:06d}.bin").write_bytes(index.to_bytes(8, "little") * 128)
 
 
-def run(script: str, strace: bool) -> tuple[int, float, float, int | None]:
-    command = [sys.executable, "-c", script]
-    if strace:
-        with tempfile.NamedTemporaryFile("r", suffix=".strace") as out:
-            subprocess.run(["strace", "-f", "-c", "-o", out.name, *command], check=True, capture_output=True)
-            calls = sum(int(m.group(1)) for m in re.finditer(r"^\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?"
-                                                              r"(?:newfstatat|lstat|statx)\s*$", out.read(), re.M))
-        return 0, 0.0, 0.0, calls
-    done = subprocess.run(command, check=True, capture_output=True, text=True)
-    count, wall, cpu = done.stdout.split()
-    return int(count), float(wall), float(cpu), None
-
-
-def measure(cases: dict[str, str], checkouts: dict[str, str], repeat: int) -> None:
+def measure(cases: dict[str, dict[str, Callable[[], int]]], repeat: int) -> None:
+    """Best wall and CPU time of each case and candidate, the candidates run in turn within each round."""
     best: dict[tuple[str, str], tuple[float, float, int]] = {}
     for _ in range(repeat):
-        for case, template in cases.items():
-            for label, checkout in checkouts.items():   # interleaved: each round runs every candidate once
-                count, wall, cpu, _ = run(template.format(checkout=checkout), strace=False)
-                old = best.get((case, label))
-                best[(case, label)] = (min(wall, old[0]) if old else wall, min(cpu, old[1]) if old else cpu, count)
+        for case, candidates in cases.items():
+            for label, work in candidates.items():
+                wall, cpu, count = timed(work)
+                old = best.get((case, label), (wall, cpu, count))
+                best[(case, label)] = (min(wall, old[0]), min(cpu, old[1]), count)
     print(f"load average {os.getloadavg()}")
-    for case in cases:
-        cells = []
-        for label in checkouts:
-            wall, cpu, count = best[(case, label)]
-            cells.append(f"{label} {wall * 1e3:8.1f} ms wall {cpu * 1e3:8.1f} ms CPU ({count} items)")
+    for case, candidates in cases.items():
+        cells = [f"{label} {best[(case, label)][0] * 1e3:8.1f} ms wall {best[(case, label)][1] * 1e3:8.1f} ms CPU "
+                 f"({best[(case, label)][2]} items)" for label in candidates]
         ratio = ""
-        if len(checkouts) == 2:
-            ours, base = (best[(case, label)][0] for label in checkouts)
-            ratio = f"  ours/base {ours / base:.3f}"
+        if len(candidates) == 2:
+            ours, base = (best[(case, label)] for label in candidates)
+            ratio = f"  ours/base wall {ours[0] / base[0]:.3f} CPU {ours[1] / base[1]:.3f}"
         print(f"{case:22s} " + " | ".join(cells) + ratio)
+
+
+def stat_calls(checkout: str, name: str, root: Path) -> int:
+    """The lstat calls of one walk (strace -c of a process that runs only it)."""
+    script = (f"import importlib.util, sys; sys.path.insert(0, {str(HERE / 'benchmarks')!r}); import walkers_micro; "
+              f"sum(1 for _ in getattr(walkers_micro.load({checkout!r}, 'inventory'), {name!r})"
+              f"(walkers_micro.Path({str(root)!r})))")
+    with tempfile.NamedTemporaryFile("r", suffix=".strace") as out:
+        subprocess.run(["strace", "-f", "-c", "-o", out.name, sys.executable, "-c", script], check=True,
+                       capture_output=True)
+        return sum(int(m.group(1)) for m in re.finditer(
+            r"^\s*[\d.]+\s+[\d.]+\s+\d+\s+(\d+)\s+(?:\d+\s+)?(?:newfstatat|lstat|statx)\s*$", out.read(), re.M))
 
 
 def main() -> None:
@@ -123,20 +118,31 @@ def main() -> None:
             root = args.tree / f"tree{args.walk}" if args.tree else Path(scratch) / "tree"
             if not root.exists():
                 make_tree(root, args.walk)
-            cases = {name: WALK.replace("{root!r}", repr(str(root))).replace("{name!r}", repr(name))
-                     for name in ("walk", "walk_files", "walk_file_names")}
-            measure(cases, checkouts, args.repeat)
+            walkers = {label: load(checkout, "inventory") for label, checkout in checkouts.items()}
+            measure({name: {label: partial(_count, getattr(module, name), root) for label, module in walkers.items()}
+                     for name in ("walk", "walk_files", "walk_file_names")}, args.repeat)
             if args.strace:
-                for case, template in cases.items():
+                for name in ("walk", "walk_files", "walk_file_names"):
                     for label, checkout in checkouts.items():
-                        print(f"{case:22s} {label}: {run(template.format(checkout=checkout), True)[3]} stat calls")
+                        print(f"{name:22s} {label}: {stat_calls(checkout, name, root)} stat calls")
         if args.hash:
             root = args.tree / f"flat{args.hash}" if args.tree else Path(scratch) / "flat"
             if not root.exists():
                 make_flat(root, args.hash)
-            cases = {case: HASH.replace("{root!r}", repr(str(root))).replace("{call}", call)
-                     for case, call in HASH_CALLS.items()}
-            measure(cases, checkouts, args.repeat)
+            paths = sorted(str(path) for path in root.iterdir())
+            hashers = {label: load(checkout, "hashing") for label, checkout in checkouts.items()}
+            measure({case: {label: partial(_each, call, module, paths) for label, module in hashers.items()}
+                     for case, call in HASH_CALLS.items()}, args.repeat)
+
+
+def _count(view: Callable[[Path], Iterable[object]], root: Path) -> int:
+    return sum(1 for _ in view(root))
+
+
+def _each(call: Callable[[ModuleType, str], object], module: ModuleType, paths: list[str]) -> int:
+    for path in paths:
+        call(module, path)
+    return len(paths)
 
 
 if __name__ == "__main__":
