@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Protocol
@@ -65,52 +65,48 @@ def _first_read(fd: int, path: Path | str) -> bytes:
 
 def hash_file(path: Path | str, algorithms: Iterable[str]) -> dict[str, str]:
     """Hex digests of ``path`` for each algorithm, from one read of the file (:func:`_read_into`)."""
-    if isinstance(algorithms, tuple) and len(algorithms) == 1:
+    if isinstance(algorithms, tuple | list) and len(algorithms) == 1:
         return {algorithms[0]: hash_one(path, algorithms[0])[0]}
-    hashers = [(name, new_hasher(name)) for name in algorithms]
-    if len(hashers) == 1:
-        _read_into(path, hashers[0][1].update)
-    else:
-        updates = [hasher.update for _, hasher in hashers]
-
-        def update(data: bytes | memoryview) -> None:
-            for each in updates:
-                each(data)
-
-        _read_into(path, update)
-    return {name: hasher.hexdigest() for name, hasher in hashers}
+    names = list(algorithms)
+    hashers = [new_hasher(name) for name in names]
+    _read_into(path, hashers)
+    return {name: hasher.hexdigest() for name, hasher in zip(names, hashers, strict=True)}
 
 
 def hash_one(path: Path | str, algorithm: str) -> tuple[str, int]:
     """The hex digest of ``path`` for one algorithm and the bytes read, read as :func:`hash_file` reads it; the
     common case of many small files listed in one sum file, with as little Python per file as the reading allows."""
     hasher = _constructor(algorithm)()
-    size = _read_into(path, hasher.update)
+    size = _read_into(path, (hasher,))
     return hasher.hexdigest(), size
 
 
-def _read_into(path: Path | str, update: Callable[[bytes | memoryview], object]) -> int:
-    """Give every byte of ``path`` to ``update`` in order, and return how many there were: the one read loop of the
-    hashers. Small files take one ``read`` (and one more to see the end): hashing thousands of 1 KB files must cost a
-    few system calls each, not a file object and a buffer. Larger ones are read into one buffer of :data:`CHUNK`.
-    Only a regular file is read (:func:`_first_read`; a file that reads on is checked once)."""
+def _read_into(path: Path | str, hashers: Sequence[_Hasher]) -> int:
+    """Give every byte of ``path`` to each of ``hashers`` in order, and return how many there were: the one read loop
+    of :func:`hash_one` and :func:`hash_file`. Small files take one ``read`` (and one more to see the end): hashing
+    thousands of 1 KB files must cost a few system calls each, not a file object and a buffer. Larger ones are read
+    into one buffer of :data:`CHUNK`. Only a regular file is read (:func:`_first_read`; a file that reads on is
+    checked once)."""
     fd = os.open(path, _FLAGS)
     try:
         data = _first_read(fd, path)
         size = len(data)
         if size < SMALL_READ:   # a small file: the next read is its end (or what grew meanwhile)
             while data:
-                update(data)
+                for hasher in hashers:
+                    hasher.update(data)
                 data = os.read(fd, SMALL_READ)
                 if data and size <= SMALL_READ:   # it grew, or it is a pipe: only a regular file is read on
                     ensure_regular(fd, path)
                 size += len(data)
         else:
             ensure_regular(fd, path)   # one fstat among many reads
-            update(data)
+            for hasher in hashers:
+                hasher.update(data)
             view = memoryview(bytearray(CHUNK))
             while count := os.readv(fd, [view]):
-                update(view[:count])
+                for hasher in hashers:
+                    hasher.update(view[:count])
                 size += count
     finally:
         os.close(fd)
