@@ -67,10 +67,9 @@ def hash_file(path: Path | str, algorithms: Iterable[str]) -> dict[str, str]:
     """Hex digests of ``path`` for each algorithm, from one read of the file (:func:`_read_into`)."""
     if isinstance(algorithms, tuple | list) and len(algorithms) == 1:
         return {algorithms[0]: hash_one(path, algorithms[0])[0]}
-    names = list(algorithms)
-    hashers = [new_hasher(name) for name in names]
-    _read_into(path, hashers)
-    return {name: hasher.hexdigest() for name, hasher in zip(names, hashers, strict=True)}
+    hashers = [(name, new_hasher(name)) for name in algorithms]
+    _read_into(path, [hasher for _, hasher in hashers])
+    return {name: hasher.hexdigest() for name, hasher in hashers}
 
 
 def hash_one(path: Path | str, algorithm: str) -> tuple[str, int]:
