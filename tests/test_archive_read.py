@@ -11,7 +11,6 @@ import stat
 import sys
 import tarfile
 import threading
-import tracemalloc
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -46,6 +45,7 @@ from tests.archive_factories import (
     zip_bomb,
     zip_with_mode,
 )
+from tests.memory import traced
 
 # 7z and RAR need the optional packages py7zr and rarfile: their tests skip without them
 needs_7z = pytest.mark.skipif(importlib.util.find_spec("py7zr") is None, reason="py7zr is not installed")
@@ -238,12 +238,9 @@ def bombs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def test_a_bomb_is_stopped_by_the_ratio_before_it_is_expanded(fmt: str, bombs: dict[str, Path]) -> None:
     path = bombs[fmt]
     assert path.stat().st_size < 1 << 20  # 100 MiB of zeros
-    tracemalloc.start()
-    try:
+    with traced() as memory:
         found, yielded = problem(path, Limits(ratio_floor=2 << 20, max_ratio=20))
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    peak = memory.peak
     assert (found.code, found.member, yielded) == ("ARCHIVE_BOMB", "bomb.dcm", [])
     assert "max_ratio" in found.message
     expanded = int(found.message.split("more than ")[1].split(" ")[0].replace(",", ""))

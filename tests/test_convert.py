@@ -6,7 +6,6 @@ import gzip
 import io
 import random
 import struct
-import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 
@@ -31,6 +30,7 @@ from tests.convert_factories import (
     tilted_series,
     world_lps,
 )
+from tests.memory import traced
 
 OBLIQUE = (float(np.cos(0.5)), float(np.sin(0.5)), 0.0, float(-np.sin(0.5) * np.cos(0.3)),
            float(np.cos(0.5) * np.cos(0.3)), float(np.sin(0.3)))
@@ -312,13 +312,9 @@ def _siz_dimensions(frame: bytes, height: int, width: int) -> bytes:
 
 
 def _peak_refusal(datasets: list[Dataset], match: str) -> int:
-    tracemalloc.start()
-    try:
-        with pytest.raises(ConversionError, match=match):
-            convert_series(datasets)
-        return tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    with traced() as memory, pytest.raises(ConversionError, match=match):
+        convert_series(datasets)
+    return memory.peak
 
 
 Encoder = Callable[[Dataset], bytes]

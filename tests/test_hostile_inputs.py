@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tracemalloc
 import zipfile
 import zlib
 from pathlib import Path
@@ -22,6 +21,7 @@ import pytest
 from curator.io.archive_read import SPILL_BYTES, Limits, iter_members
 from tests.archive_factories import RawMember, deflated_repeat, make_7z, make_tar, tar_gz_bomb, write_raw_zip, zip_bomb
 from tests.hostile import Run, run_bounded, snapshot, written_outside
+from tests.memory import traced
 
 KEY = {"CURATOR_ANON_KEY": "k" * 32}
 GIB = 1 << 30
@@ -122,12 +122,9 @@ def test_a_kept_member_spills_to_a_private_file_beyond_the_memory_threshold(tmp_
         content = bytes(128) + b"DICM" + bytes(size - 132)
         (make_tar if kind == "tar" else make_7z)(path, {"IM1.dcm": content, "IM2.dcm": b"x"})
     members = iter_members(path, Limits(max_ratio=1e6), take=lambda name, head: head[128:132] == b"DICM")
-    tracemalloc.start()
-    try:
+    with traced() as memory:
         first = next(members)
-        _, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    peak = memory.peak
     assert (first.name, first.size, first.data, first.kept) == ("IM1.dcm", size, b"", True)
     spilled = first.spilled
     assert spilled is not None and spilled.stat().st_size == size

@@ -6,7 +6,6 @@ from __future__ import annotations
 import gzip
 import struct
 import threading
-import tracemalloc
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from tests.factories import (
     write_hidden_zeros,
     write_nifti,
 )
+from tests.memory import traced
 from tests.reports import validate_report
 from tests.test_payload import PHI, STUDY
 
@@ -168,11 +168,8 @@ def test_a_gzip_bomb_stays_bounded(backend: str, tmp_path: Path) -> None:
     # 256 MiB of zeros behind the voxels in ~0.3 MB of gzip: every byte is counted, never held
     zeros = 256 << 20
     path = write_hidden_zeros(tmp_path / "bomb.nii.gz", ct_volume(), zeros)
-    tracemalloc.start()
-    try:
+    with traced() as memory:
         payload = bounded_scan(path, seconds=60)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
+    peak = memory.peak
     assert (payload.stream_error, payload.decompressed) == (None, 352 + 8 * 8 * 4 * 2 + zeros)
     assert peak < 24 << 20, f"peak {peak / 2**20:.1f} MiB of Python allocations"

@@ -7,6 +7,7 @@ Everything goes through the CLI (or the public ``convert_series``), so the tests
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import gzip
 import io
@@ -15,7 +16,6 @@ import os
 import shutil
 import stat
 import struct
-import tracemalloc
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -30,6 +30,7 @@ from pydicom.uid import generate_uid
 
 from curator.cli.main import main
 from tests.ingest_factories import PATIENTS, UID_ROOT, ct_image, write_study
+from tests.memory import traced
 
 KEY = "k" * 32
 OTHER_KEY = "z" * 32
@@ -314,15 +315,9 @@ def test_one_hostile_dicom_header_is_a_finding_not_an_internal_error(study: Path
 def _peak_while_converting(datasets: list[pydicom.Dataset]) -> int:
     from curator.ingest.convert import ConversionError, convert_series
 
-    tracemalloc.start()
-    try:
+    with traced() as memory, contextlib.suppress(ConversionError):
         convert_series(datasets)
-    except ConversionError:
-        pass
-    finally:
-        peak = tracemalloc.get_traced_memory()[1]
-        tracemalloc.stop()
-    return peak
+    return memory.peak
 
 
 def _reread(ds: pydicom.Dataset) -> pydicom.Dataset:
@@ -465,10 +460,9 @@ def test_memory_does_not_grow_with_the_number_of_studies_in_one_input(tmp_path: 
     assert run(one, tmp_path / "warm", "--category", "CT-1", "--jobs", "1")[0] == 0
     peaks = []
     for folder in (one, many):
-        tracemalloc.start()
-        code, output = run(folder, tmp_path / f"out-{folder.name}", "--category", "CT-1", "--jobs", "1")
-        peaks.append(tracemalloc.get_traced_memory()[1])
-        tracemalloc.stop()
+        with traced() as memory:
+            code, output = run(folder, tmp_path / f"out-{folder.name}", "--category", "CT-1", "--jobs", "1")
+        peaks.append(memory.peak)
         assert code == 0, output
     assert peaks[1] < 1.6 * peaks[0], [p / 2**20 for p in peaks]
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import tracemalloc
 from pathlib import Path
 
 import nibabel as nib
@@ -14,6 +13,7 @@ import numpy as np
 from curator.io import nifti
 from curator.io.nifti import read_header, shared
 from tests.factories import ct_volume, write_nifti
+from tests.memory import traced
 
 
 def test_shared_numbers_keep_their_sign_and_nan_stays_apart() -> None:
@@ -53,12 +53,9 @@ def test_a_header_of_a_known_protocol_costs_well_under_a_kilobyte(tmp_path: Path
     path = tmp_path / "study.nii.gz"
     write_nifti(path, ct_volume(), np.diag([0.7, 0.7, 8.0, 1.0]))
     read_header(path)
-    tracemalloc.start()
-    try:
+    with traced() as memory:
         headers = [read_header(path) for _ in range(2000)]
-        held = tracemalloc.get_traced_memory()[0]
-    finally:
-        tracemalloc.stop()
+    held = memory.held
     assert len(headers) == 2000
     assert held / 2000 < 1000, held / 2000
 
@@ -70,12 +67,9 @@ def test_headers_from_the_cache_share_their_values_as_read_ones_do(tmp_path: Pat
     write_nifti(path, ct_volume(), np.diag([0.7, 0.7, 8.0, 1.0]))
     read = read_header(path)
     stored = json.loads(json.dumps(nifti.header_to_json(read)))   # as the cache stores and gives it
-    tracemalloc.start()
-    try:
+    with traced() as memory:
         cached = [nifti.header_from_json(stored) for _ in range(2000)]
-        held = tracemalloc.get_traced_memory()[0]
-    finally:
-        tracemalloc.stop()
+    held = memory.held
     assert cached[0] == read
     assert cached[0].affine is cached[1].affine is read.affine
     assert cached[0].pixdim_raw is cached[1].pixdim_raw

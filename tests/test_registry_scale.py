@@ -17,6 +17,7 @@ from curator.io.registry import RegistryReadError, Rows, read_registry
 from curator.models.registry import REGISTRY_COLUMNS, RegistryRecord, RegistryRow
 from curator.validate import read_registries
 from tests.check_facts import gather_facts
+from tests.memory import traced
 
 COLUMNS = list(REGISTRY_COLUMNS)
 
@@ -163,13 +164,10 @@ def test_a_large_registry_is_held_in_a_few_hundred_bytes_a_row(tmp_path: Path) -
     # (7.5 MB at once after the remote tests); that resize is not the registry's and is left out
     intern_line = next(number for number, line in enumerate(Path(registry_io.__file__).read_text().splitlines(), 1)
                        if "sys.intern(" in line)
-    tracemalloc.start()
-    try:
-        before = tracemalloc.take_snapshot()
+    with traced(snapshots=True) as memory:
         read_registries(facts)
-        after = tracemalloc.take_snapshot()
-    finally:
-        tracemalloc.stop()
+    before, after = memory.before, memory.after
+    assert before is not None and after is not None
     keep = [tracemalloc.Filter(False, registry_io.__file__, lineno=intern_line)]
     held = sum(stat.size_diff for stat in after.filter_traces(keep).compare_to(before.filter_traces(keep), "lineno"))
     assert len(facts.rows) == rows

@@ -3,7 +3,6 @@ file among healthy ones named exactly, and a registry whose rows the quick path 
 
 from __future__ import annotations
 
-import tracemalloc
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ from curator.io.manifest import parse_manifest, read_manifest
 from curator.validate import ValidateOptions
 from tests.check_facts import STUDY
 from tests.factories import flip_byte
+from tests.memory import traced
 from tests.reports import validate_report
 
 
@@ -105,12 +105,9 @@ def test_validate_reads_a_manifest_a_block_at_a_time_with_the_whole_file_parse_s
         for number in range(200_000):
             out.write(f"{number:064x}  studies/CT-1/a-rather-long-study-folder-name/study_{number:07d}.nii.gz\n")
     size = big.stat().st_size
-    tracemalloc.start()
-    try:
+    with traced() as memory:
         manifest = read_manifest(big)
-        held, peak = tracemalloc.get_traced_memory()
-    finally:
-        tracemalloc.stop()
+    held, peak = memory.held, memory.peak
     assert len(manifest.entries) == 200_000 and not manifest.problems
     # beyond the entries kept: the duplicate index and one block (measured 7.9 MB of a 25 MB file; parse_manifest 94 MB)
     assert peak - held < size // 2, (peak - held, size)

@@ -8,7 +8,6 @@ import hashlib
 import json
 import os
 import sqlite3
-import tracemalloc
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ from curator.root_and_hashes import stream_listed
 from curator.verify import read_release
 from tests.factories import flip_byte, small_files_release
 from tests.hostile import run_bounded, snapshot
+from tests.memory import traced
 
 
 def _report(root: Path, out: Path, *args: str, exit_code: int) -> dict[str, Any]:
@@ -210,10 +210,9 @@ def test_memory_does_not_grow_with_the_files_compared(sizes: list[Path]) -> None
     for root in sizes:
         listing = checksum_listings.sum_file_unread(root)
         assert listing is not None
-        tracemalloc.start()
-        found = stream_listed(root, listing, 1)
-        peaks.append(tracemalloc.get_traced_memory()[1])
-        tracemalloc.stop()
+        with traced() as memory:
+            found = stream_listed(root, listing, 1)
+        peaks.append(memory.peak)
         assert found.problems == []
     # measured: 3.9 and 4.2 MB (the block of the sum file, a folder's names, the first files' look)
     assert peaks[1] < peaks[0] * 1.5, peaks
@@ -224,10 +223,9 @@ def test_whole_reading_grows_with_the_files(sizes: list[Path], monkeypatch: pyte
     _whole(monkeypatch)
     peaks = []
     for root in sizes:
-        tracemalloc.start()
-        reading = read_release(root, jobs=1)
-        peaks.append(tracemalloc.get_traced_memory()[1])
-        tracemalloc.stop()
+        with traced() as memory:
+            reading = read_release(root, jobs=1)
+        peaks.append(memory.peak)
         assert reading.problems is None
     # measured: 5.7 and 22.4 MB
     assert peaks[1] > peaks[0] * 2.5, peaks

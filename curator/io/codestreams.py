@@ -107,9 +107,23 @@ class Segment:
     end: int                # where the walk goes on: after the segment and, after a JPEG SOS, after its scan data
 
 
-def _byte_error(kind: str, marker: int, offset: int, length: int, size: int) -> str:
-    return (f"the {kind} FF{marker:02X} segment at byte {offset} gives {length} bytes, which run past the end of the "
-            f"codestream at byte {size} (truncated)")
+def _segment_length(data: bytes, view: memoryview, kind: str, marker: int, offset: int) -> int:
+    """The length field of the ``kind`` (JPEG, JPEG 2000) marker segment whose FF is at ``offset``, checked to be
+    whole in ``data``: CodestreamError when the field is cut off, below its own 2 bytes, or runs past the end (with
+    the part there is as ``partial``)."""
+    size = len(data)
+    if offset + 4 > size:
+        raise CodestreamError(f"the {kind} codestream ends inside the FF{marker:02X} segment at byte {offset} "
+                              "(truncated)", offset, at_end=True)
+    length = int.from_bytes(data[offset + 2:offset + 4], "big")
+    if length < 2:
+        raise CodestreamError(f"the {kind} FF{marker:02X} segment at byte {offset} gives its length as {length}, "
+                              "less than the 2 bytes of the length field itself", offset)
+    if offset + 2 + length > size:
+        raise CodestreamError(f"the {kind} FF{marker:02X} segment at byte {offset} gives {length} bytes, which run "
+                              f"past the end of the codestream at byte {size} (truncated)", offset, at_end=True,
+                              partial=Segment(marker, offset, length, view[offset + 4:size], size))
+    return length
 
 
 def _marker_at(data: bytes, at: int, strict: bool) -> int | None:
@@ -157,7 +171,6 @@ def jpeg_segments(data: bytes, *, strict: bool = True, scans: bool = True,
     if data[:2] != b"\xff\xd8":
         raise CodestreamError("the JPEG codestream does not start with a start-of-image marker (FFD8)", 0)
     view = memoryview(data)
-    size = len(data)
     yield Segment(JPEG_SOI, 0, 0, view[2:2], 2)
     at, count, ls = 2, 1, False
     while True:
@@ -176,18 +189,8 @@ def jpeg_segments(data: bytes, *, strict: bool = True, scans: bool = True,
             continue
         if marker == JPEG_SOI:
             raise CodestreamError(f"byte {offset} of the JPEG codestream holds a second start-of-image marker", offset)
-        if offset + 4 > size:
-            raise CodestreamError(f"the JPEG codestream ends inside the FF{marker:02X} segment at byte {offset} "
-                                  "(truncated)", offset, at_end=True)
-        length = int.from_bytes(data[offset + 2:offset + 4], "big")
+        length = _segment_length(data, view, "JPEG", marker, offset)
         end = offset + 2 + length
-        if length < 2:
-            raise CodestreamError(f"the JPEG FF{marker:02X} segment at byte {offset} gives its length as {length}, "
-                                  "less than the 2 bytes of the length field itself", offset)
-        if end > size:
-            partial = Segment(marker, offset, length, view[offset + 4:size], size)
-            raise CodestreamError(_byte_error("JPEG", marker, offset, length, size), offset, at_end=True,
-                                  partial=partial)
         if marker in JPEG_FRAMES:
             ls = marker in JPEG_LS_FRAMES
         if marker == JPEG_SOS and not scans:
@@ -245,17 +248,8 @@ def j2k_segments(data: bytes, start: int = 0, limit: int = MAX_SEGMENTS) -> Iter
         if marker == J2K_EOC:
             yield Segment(marker, at, 0, view[at + 2:at + 2], at + 2)
             return
-        if at + 4 > size:
-            raise CodestreamError(f"the JPEG 2000 codestream ends inside the FF{marker:02X} segment at byte {at} "
-                                  "(truncated)", at, at_end=True)
-        length = int.from_bytes(data[at + 2:at + 4], "big")
+        length = _segment_length(data, view, "JPEG 2000", marker, at)
         end = at + 2 + length
-        if length < 2:
-            raise CodestreamError(f"the JPEG 2000 FF{marker:02X} segment at byte {at} gives its length as {length}, "
-                                  "less than the 2 bytes of the length field itself", at)
-        if end > size:
-            raise CodestreamError(_byte_error("JPEG 2000", marker, at, length, size), at, at_end=True,
-                                  partial=Segment(marker, at, length, view[at + 4:size], size))
         yield Segment(marker, at, length, view[at + 4:end], end)
         if marker == J2K_SOT:
             return

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Protocol
@@ -64,36 +64,11 @@ def _first_read(fd: int, path: Path | str) -> bytes:
 
 
 def hash_file(path: Path | str, algorithms: Iterable[str]) -> dict[str, str]:
-    """Hex digests of ``path`` for each algorithm, from one read of the file.
-
-    Small files take one ``read`` (and one more to see the end): hashing thousands of 1 KB files must cost a few
-    system calls each, not a file object and a buffer. Larger ones are read into one buffer of :data:`CHUNK`.
-    """
-    if isinstance(algorithms, tuple) and len(algorithms) == 1:
+    """Hex digests of ``path`` for each algorithm, from one read of the file (:func:`_read_into`)."""
+    if isinstance(algorithms, tuple | list) and len(algorithms) == 1:
         return {algorithms[0]: hash_one(path, algorithms[0])[0]}
     hashers = [(name, new_hasher(name)) for name in algorithms]
-    fd = os.open(path, _FLAGS)
-    try:
-        data = _first_read(fd, path)
-        if len(data) < SMALL_READ:   # the common case of a small file: the rest is the end
-            checked = False
-            while data:
-                for _, hasher in hashers:
-                    hasher.update(data)
-                data = os.read(fd, SMALL_READ)
-                if data and not checked:   # it grew, or it is a pipe: only a regular file is read on
-                    ensure_regular(fd, path)
-                    checked = True
-        else:
-            ensure_regular(fd, path)   # one fstat among many reads
-            for _, hasher in hashers:
-                hasher.update(data)
-            view = memoryview(bytearray(CHUNK))
-            while count := os.readv(fd, [view]):
-                for _, hasher in hashers:
-                    hasher.update(view[:count])
-    finally:
-        os.close(fd)
+    _read_into(path, [hasher for _, hasher in hashers])
     return {name: hasher.hexdigest() for name, hasher in hashers}
 
 
@@ -101,28 +76,40 @@ def hash_one(path: Path | str, algorithm: str) -> tuple[str, int]:
     """The hex digest of ``path`` for one algorithm and the bytes read, read as :func:`hash_file` reads it; the
     common case of many small files listed in one sum file, with as little Python per file as the reading allows."""
     hasher = _constructor(algorithm)()
+    size = _read_into(path, (hasher,))
+    return hasher.hexdigest(), size
+
+
+def _read_into(path: Path | str, hashers: Sequence[_Hasher]) -> int:
+    """Give every byte of ``path`` to each of ``hashers`` in order, and return how many there were: the one read loop
+    of :func:`hash_one` and :func:`hash_file`. Small files take one ``read`` (and one more to see the end): hashing
+    thousands of 1 KB files must cost a few system calls each, not a file object and a buffer. Larger ones are read
+    into one buffer of :data:`CHUNK`. Only a regular file is read (:func:`_first_read`; a file that reads on is
+    checked once)."""
     fd = os.open(path, _FLAGS)
-    size = 0
     try:
         data = _first_read(fd, path)
-        if len(data) < SMALL_READ:   # a small file: the next read is its end (or what grew meanwhile)
+        size = len(data)
+        if size < SMALL_READ:   # a small file: the next read is its end (or what grew meanwhile)
             while data:
-                hasher.update(data)
-                size += len(data)
+                for hasher in hashers:
+                    hasher.update(data)
                 data = os.read(fd, SMALL_READ)
                 if data and size <= SMALL_READ:   # it grew, or it is a pipe: only a regular file is read on
                     ensure_regular(fd, path)
+                size += len(data)
         else:
             ensure_regular(fd, path)   # one fstat among many reads
-            hasher.update(data)
-            size = len(data)
+            for hasher in hashers:
+                hasher.update(data)
             view = memoryview(bytearray(CHUNK))
             while count := os.readv(fd, [view]):
-                hasher.update(view[:count])
+                for hasher in hashers:
+                    hasher.update(view[:count])
                 size += count
     finally:
         os.close(fd)
-    return hasher.hexdigest(), size
+    return size
 
 
 def sha256_of(path: Path) -> str:

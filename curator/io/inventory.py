@@ -7,7 +7,7 @@ import os
 import stat
 from collections.abc import Iterator
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 
 class Entry(NamedTuple):   # not a dataclass: verify reads the tree without importing dataclasses
@@ -36,66 +36,29 @@ def mode_kind(mode: int) -> str:
 VCS_FOLDERS = frozenset({".git", ".hg", ".svn", ".dvc", ".datalad"})
 
 
-def _listed(listing: Iterator[os.DirEntry[str]]) -> Iterator[os.DirEntry[str]]:
-    """A folder's entries as read; a listing that fails part way (an I/O error) ends there, with what it gave kept,
-    as an unreadable folder is skipped."""
-    while True:
-        try:
-            child = next(listing)
-        except (StopIteration, OSError):
-            return
-        yield child
+_NAMES, _FILES, _ENTRIES = 0, 1, 2   # what _tree gives: files by name, files with their lstat, every entry's lstat
 
 
 def walk(root: Path) -> list[Entry]:
     """Every entry under ``root`` (not ``root`` itself), sorted by path. Links are listed, never followed.
 
     Version-control folders (.git, ...) are the repository's bookkeeping, not the release: not entered.
+    The rules are :func:`_tree`'s, which :func:`walk_files` and :func:`walk_file_names` share.
     """
     entries: list[Entry] = []
-    pending = [("", root)]
-    while pending:
-        prefix, folder = pending.pop()
-        try:
-            listing = os.scandir(folder)
-        except OSError:
-            continue  # an unreadable folder: its entry is listed with kind "dir"; nothing more to see
-        found: list[Entry] = []   # this folder's entries; its DirEntry objects are not held (1M in one folder)
-        with listing:
-            for child in _listed(listing):
-                if child.name in VCS_FOLDERS and child.is_dir(follow_symlinks=False):
-                    continue
-                info = child.stat(follow_symlinks=False)
-                kind = mode_kind(info.st_mode)
-                found.append(Entry(f"{prefix}{child.name}", kind, info.st_size if kind == "file" else 0))
-        entries += found
-        pending += [(e.path + "/", folder / e.path[len(prefix):]) for e in found if e.kind == "dir"]
-    entries.sort(key=lambda e: e.path)
+    add, is_regular = entries.append, stat.S_ISREG
+    for path, info in cast("Iterator[tuple[str, os.stat_result]]", _tree(str(root), _ENTRIES)):
+        mode = info.st_mode
+        add(Entry(path, mode_kind(mode), info.st_size if is_regular(mode) else 0))
     return entries
 
 
 def walk_files(root: Path | str) -> Iterator[tuple[str, os.stat_result]]:
     """Every regular file under ``root`` with its ``lstat``, in the order of :func:`walk` (sorted by path), read as
-    it is needed: a release of a million files is never held as a list. The same rules as :func:`walk`: links are
-    not followed, version-control folders not entered, an unreadable folder passed over.
-
-    Each folder's names are sorted with a folder's name as ``name/``: that gives the paths in the order a sort of
-    every path would (``a-b`` < ``a/c`` < ``a0``).
+    it is needed: a release of a million files is never held as a list. The same rules as :func:`walk` (they are
+    :func:`_tree`'s): links are not followed, version-control folders not entered, an unreadable folder passed over.
     """
-    is_dir, is_regular = stat.S_ISDIR, stat.S_ISREG
-    stack = [("", str(root), iter(_sorted_children(str(root))))]
-    while stack:
-        prefix, folder, children = stack[-1]
-        for name, info in children:
-            mode = info.st_mode
-            if is_regular(mode):
-                yield prefix + name, info
-            elif is_dir(mode) and name not in VCS_FOLDERS:
-                path = f"{folder}/{name}"
-                stack.append((f"{prefix}{name}/", path, iter(_sorted_children(path))))
-                break   # into the folder; this one's iterator resumes after it
-        else:
-            stack.pop()
+    return cast("Iterator[tuple[str, os.stat_result]]", _tree(str(root), _FILES))
 
 
 def walk_file_names(root: Path | str) -> Iterator[tuple[str, None]]:
@@ -103,56 +66,78 @@ def walk_file_names(root: Path | str) -> Iterator[tuple[str, None]]:
     from the folder listing (``d_type``; a file system that does not give them costs the ``lstat`` anyway). For a
     reader that learns each file's size by reading it (``curator verify --no-cache``: the ``lstat`` of 200,000
     small files was a third of its main process). Each path comes as ``(path, None)``: no stat result."""
-    stack = [("", str(root), iter(_sorted_kinds(str(root))))]
+    return cast("Iterator[tuple[str, None]]", _tree(str(root), _NAMES))
+
+
+def _tree(root: str, gives: int) -> Iterator[tuple[str, os.stat_result | None]]:
+    """The one traversal of the walkers, in the order of a sort of every path, depth first: ``(path, None)`` of each
+    regular file (``_NAMES``), ``(path, lstat)`` of each regular file (``_FILES``) or of every entry (``_ENTRIES``).
+
+    The rules, with :func:`_children`'s:
+    - links are never followed: a link, FIFO, device or socket is given only as an entry (``_ENTRIES``);
+    - the kinds are the folder listing's (``d_type``), the ``lstat`` made as a path is given: a folder holds its
+      sorted names only (never a ``DirEntry`` or ``lstat`` of each child: a folder of a million files);
+    - a name gone before its ``lstat`` is left out, and so is one no longer a regular file (``_FILES``).
+    """
+    lstat, is_regular = os.lstat, stat.S_ISREG
+    everything, names_only = gives == _ENTRIES, gives == _NAMES
+    stack = [("", root, iter(_children(root, everything)))]
     while stack:
         prefix, folder, children = stack[-1]
-        for name, kind in children:
-            if kind == "file":
+        for name in children:
+            if name[-1] == "/":   # into the folder; this one's iterator resumes after it
+                path = f"{folder}/{name[:-1]}"
+                stack.append((prefix + name, path, iter(_children(path, everything))))
+                break
+            if names_only:
                 yield prefix + name, None
-            elif kind == "dir" and name not in VCS_FOLDERS:
-                path = f"{folder}/{name}"
-                stack.append((f"{prefix}{name}/", path, iter(_sorted_kinds(path))))
-                break   # into the folder; this one's iterator resumes after it
+                continue
+            try:
+                info = lstat(f"{folder}/{name}")
+            except OSError:
+                continue
+            if everything or is_regular(info.st_mode):
+                yield prefix + name, info
         else:
             stack.pop()
 
 
-def _sorted_kinds(folder: str) -> list[tuple[str, str]]:
-    """(name, "file" / "dir" / "other") of each child, no link followed, sorted as :func:`_sorted_children`."""
-    children = []
+def _children(folder: str, everything: bool) -> list[str]:
+    """A folder's children as :func:`_tree` walks them, sorted: the name of a regular file (with ``everything``, of
+    any entry), and ``name/`` for a folder to go into, which puts its paths where a sort of every path would
+    (``a-b`` < ``a/c`` < ``a0``); no name holds a ``/``. The rules:
+
+    - the kinds are the listing's, no link followed (``d_type``; a file system that gives none costs an ``lstat``);
+    - a version-control folder (:data:`VCS_FOLDERS`) is neither listed nor entered (a file of that name is listed);
+    - an unreadable folder gives nothing (its own entry is listed); a listing that fails part way (an I/O error)
+      keeps what it gave; a name gone before its kind is known is left out.
+    """
+    children: list[str] = []
+    add = children.append
     try:
-        with os.scandir(folder) as listing:
+        listing = os.scandir(folder)
+    except OSError:
+        return children
+    with listing:
+        try:
             for child in listing:
+                name = child.name
                 try:
-                    kind = ("file" if child.is_file(follow_symlinks=False)
-                            else "dir" if child.is_dir(follow_symlinks=False) else "other")
-                except OSError:   # a name gone since the folder was listed: leave it out
+                    if child.is_file(follow_symlinks=False):
+                        add(name)
+                        continue
+                    directory = child.is_dir(follow_symlinks=False)
+                except OSError:
                     continue
-                children.append((child.name, kind))
-    except OSError:
-        return []
-    children.sort(key=lambda child: child[0] + "/" if child[1] == "dir" else child[0])
-    return children
-
-
-def _sorted_children(folder: str) -> list[tuple[str, os.stat_result]]:
-    try:
-        with os.scandir(folder) as listing:
-            entries = list(listing)
-    except OSError:
-        return []
-    try:
-        children = [(child.name, child.stat(follow_symlinks=False)) for child in entries]
-    except OSError:   # a name gone since the folder was listed: leave it out
-        children = []
-        for child in entries:
-            try:
-                children.append((child.name, child.stat(follow_symlinks=False)))
-            except OSError:
-                continue
-    is_dir = stat.S_ISDIR
-    if any(is_dir(info.st_mode) for _, info in children):
-        children.sort(key=lambda child: child[0] + "/" if is_dir(child[1].st_mode) else child[0])
-    else:
-        children.sort()   # the names differ, so the stat results are never compared
+                if directory:
+                    if name in VCS_FOLDERS:
+                        continue
+                    if everything:
+                        add(name)
+                    add(name + "/")
+                elif everything:
+                    add(name)
+        except OSError:
+            pass   # the listing failed part way: what it gave is kept
+    children.sort()
     return children
