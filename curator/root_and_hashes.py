@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from functools import partial
@@ -451,7 +452,7 @@ class _Snapshot:
             return
         self.manifest = [info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino, info.st_dev]
         self.key = f"{self.base}\0{Path(listing.path).resolve()}"
-        self.facts = [SNAPSHOT_FORMAT, _version(), listing.algorithm, listing.form, sorted(listing.accounts_for)]
+        self.facts = [SNAPSHOT_FORMAT, _code(), listing.algorithm, listing.form, sorted(listing.accounts_for)]
         recorded = cache.recall(SNAPSHOT, self.key)
         taken: dict[str, FolderState | None] = {}
         if isinstance(recorded, dict) and recorded.get("manifest") == self.manifest \
@@ -521,10 +522,25 @@ def _recorded(record: dict[str, object], cache: Cache) -> Streamed | None:
     return answer
 
 
-def _version() -> str:
+_JUDGES = ("curator.root_and_hashes", "curator.checks.listing", "curator.checks.names", "curator.io.manifest",
+           "curator.io.inventory", "curator.io.hashing", "curator.io.cache")
+
+
+def _code() -> list[object]:
+    """What made a recorded outcome: curator's version and the identity (size, mtime) of the modules that judge a
+    streamed comparison, so that a record made by other code (an edited checkout, a reinstall of the same version)
+    is not taken for this code's answer."""
     from curator import __version__
 
-    return __version__
+    code: list[object] = [__version__]
+    for name in _JUDGES:
+        file = getattr(sys.modules.get(name), "__file__", None)
+        try:
+            info = Path(file).stat() if file else None
+        except OSError:
+            info = None
+        code.append([info.st_size, info.st_mtime_ns] if info is not None else None)
+    return code
 
 
 class _Streaming:

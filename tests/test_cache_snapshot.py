@@ -243,3 +243,37 @@ def _digest(base: str) -> str:
     state = folder_state(base, "f")
     assert state is not None
     return state[0]
+
+
+def test_a_record_made_by_other_code_is_not_the_answer(release: tuple[Path, list[str]], tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """The record holds judgements, not only digests: after curator's judging modules change (an edited checkout, a
+    reinstall under the same version), the sum file is read again."""
+    root, _ = release
+    cache = tmp_path / "cache"
+    _report(root, tmp_path / "first.json", cache, exit_code=0)
+    read: list[object] = []
+    real = root_and_hashes.stream_entries
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        read.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(root_and_hashes, "stream_entries", counted)
+    monkeypatch.setattr(root_and_hashes, "_code", lambda: ["0.1.0", "another build"])
+    again = _report(root, tmp_path / "again.json", cache, exit_code=0)
+    assert read
+    assert again["stats"]["cache"] == {"hits": COUNT, "misses": 0}   # the per-file digests still serve
+
+
+def test_the_code_identity_follows_the_judging_modules_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    module = tmp_path / "judge.py"
+    module.write_text("X = 1\n", encoding="utf-8")
+    fake = type(os)("curator_test_judge")
+    fake.__file__ = str(module)
+    monkeypatch.setitem(__import__("sys").modules, "curator_test_judge", fake)
+    monkeypatch.setattr(root_and_hashes, "_JUDGES", ("curator_test_judge",))
+    before = root_and_hashes._code()
+    module.write_text("X = 22\n", encoding="utf-8")
+    assert root_and_hashes._code() != before
+    assert before[1] is not None
