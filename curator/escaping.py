@@ -119,6 +119,19 @@ def _indented(document: Any, step: str) -> str:
     def name_of(value: Any) -> str:
         return encode_basestring(value) if type(value) is str else _json_key(value)
 
+    def member(prefix: str, item: Any, inner: str) -> None:
+        """One member of an object or array: ``prefix`` (separator, indentation and any name) and its value."""
+        kind = type(item)
+        if kind is str:
+            append(prefix + encode_basestring(item))
+            return
+        append(prefix)
+        text = None if kind is dict or kind is list else _json_scalar(item)
+        if text is None:
+            encode(item, inner)
+        else:
+            append(text)
+
     def encode(value: Any, newline: str) -> None:   # json's order of types: str, None, True, False, int, float, ...
         if type(value) is dict:
             if not value:
@@ -127,16 +140,7 @@ def _indented(document: Any, step: str) -> str:
             inner = newline + step
             separator = "{" + inner
             for name, item in value.items():
-                kind = type(item)
-                if kind is str:
-                    append(f"{separator}{name_of(name)}: {encode_basestring(item)}")
-                else:
-                    append(f"{separator}{name_of(name)}: ")
-                    text = None if kind is dict or kind is list else _json_scalar(item)
-                    if text is None:
-                        encode(item, inner)
-                    else:
-                        append(text)
+                member(f"{separator}{name_of(name)}: ", item, inner)
                 separator = "," + inner
             append(newline + "}")
         elif type(value) is list:
@@ -146,16 +150,7 @@ def _indented(document: Any, step: str) -> str:
             inner = newline + step
             separator = "[" + inner
             for item in value:
-                kind = type(item)
-                if kind is str:
-                    append(separator + encode_basestring(item))
-                else:
-                    append(separator)
-                    text = None if kind is dict or kind is list else _json_scalar(item)
-                    if text is None:
-                        encode(item, inner)
-                    else:
-                        append(text)
+                member(separator, item, inner)
                 separator = "," + inner
             append(newline + "]")
         else:
@@ -178,9 +173,9 @@ _INFINITY = float("inf")
 
 def _json_scalar(value: Any) -> str | None:
     """A JSON scalar as ``json.dumps`` writes it (NaN and infinities too); None for anything else."""
-    from json.encoder import encode_basestring
+    if isinstance(value, str):   # (a str itself is written by the caller; this is a subclass, or a whole document)
+        from json.encoder import encode_basestring
 
-    if isinstance(value, str):
         return encode_basestring(value)
     if value is None:
         return "null"
