@@ -17,8 +17,10 @@ pool's window is bounded, so memory is bounded by the tasks in flight, never by 
 
 from __future__ import annotations
 
+import itertools
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sized
 from contextlib import contextmanager
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -101,50 +103,72 @@ def run_tasks(function: Callable[[T], R], items: Iterable[T], jobs: int | None =
 def iter_tasks(function: Callable[[T], R], items: Iterable[T], jobs: int | None = None, *,
                processes: bool = False, progress: Progress | None = None) -> Iterator[R]:
     """Like :func:`run_tasks`, each result yielded as soon as it and those before it are done, so the caller
-    can commit work as it goes (``curator ingest`` keeps finished studies when a run is cut off)."""
-    work = list(items)
+    can commit work as it goes (``curator ingest`` keeps finished studies when a run is cut off).
+
+    ``items`` is consumed lazily: at most ``2 * jobs`` items are taken ahead of the results yielded, so a
+    generator of a million items is never listed. ``progress(done, total)``: ``total`` is ``len(items)`` when
+    ``items`` has a length, else the items taken so far.
+    """
+    total = len(items) if isinstance(items, Sized) else None
+    work = iter(items)
     jobs = jobs or default_jobs()
-    total = len(work)
     if _engine is not None:
-        yield from _dask_tasks(_engine, function, work, progress)
+        yield from _dask_tasks(_engine, function, work, total, progress)
         return
-    if jobs <= 1 or total <= 1:
-        for index, item in enumerate(work, start=1):
+    first = next(work, _END)
+    second = next(work, _END) if first is not _END else _END
+    if first is _END:
+        return
+    if jobs <= 1 or second is _END:
+        for index, item in enumerate(_ahead(first, second, work), start=1):
             yield function(item)
             if progress:
-                progress(index, total)
+                progress(index, total if total is not None else index)
         return
-    from concurrent.futures import ThreadPoolExecutor  # not at start-up: a fully cached verify runs no task
+    yield from _pooled(function, _ahead(first, second, work), jobs, processes, total, progress)
 
-    pool: Executor
-    if processes:
-        # imported here, not at start-up: process pools bring multiprocessing, which verify never needs
-        from concurrent.futures import ProcessPoolExecutor
-        from multiprocessing import get_all_start_methods, get_context
 
-        # fork is cheap and shares the loaded modules; "spawn" would re-import numpy in every worker
-        method = "fork" if "fork" in get_all_start_methods() else "spawn"
-        pool = ProcessPoolExecutor(max_workers=jobs, mp_context=get_context(method))
-    else:
-        pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="curator")
-    with pool:
-        window = jobs * 2
-        futures: list[Future[R]] = []
-        next_item = 0
-        while next_item < total and len(futures) < window:
-            futures.append(pool.submit(function, work[next_item]))
-            next_item += 1
-        done = 0
+_END: Any = object()   # what next() returns at the end of the items (an item may be None)
+
+
+def _ahead(first: T, second: T, rest: Iterator[T]) -> Iterator[T]:
+    """The items again, with the two already taken (to tell one item from many) in front."""
+    yield first
+    if second is not _END:
+        yield second
+        yield from rest
+
+
+def _pooled(function: Callable[[T], R], work: Iterator[T], jobs: int, processes: bool, total: int | None,
+            progress: Progress | None) -> Iterator[R]:
+    """:func:`iter_tasks` on the local pool: a window of ``2 * jobs`` futures, refilled from ``work`` as each
+    result is yielded."""
+    window = jobs * 2
+    futures: deque[Future[R]] = deque()
+    taken = 0
+    with _pool(jobs, processes) as pool:
         try:
+            for item in itertools.islice(work, window):
+                futures.append(pool.submit(function, item))
+                taken += 1
+            done = 0
+            broken: Exception | None = None   # the items' own error: raised after the results of those taken
             while futures:
-                result = futures.pop(0).result()
+                result = futures.popleft().result()
                 done += 1
+                if broken is None:
+                    try:
+                        item = next(work, _END)
+                    except Exception as error:
+                        broken, item = error, _END
+                    if item is not _END:
+                        futures.append(pool.submit(function, item))
+                        taken += 1
                 if progress:
-                    progress(done, total)
-                if next_item < total:
-                    futures.append(pool.submit(function, work[next_item]))
-                    next_item += 1
+                    progress(done, total if total is not None else taken)
                 yield result
+            if broken is not None:
+                raise broken
         finally:
             for future in futures:
                 future.cancel()
@@ -247,20 +271,38 @@ def _checked(function: Callable[[list[T]], list[R]], batch: list[T]) -> list[R]:
     return results
 
 
-def _dask_tasks(back_end: DaskEngine, function: Callable[[T], R], work: list[T],
+def _dask_tasks(back_end: DaskEngine, function: Callable[[T], R], work: Iterator[T], total: int | None,
                 progress: Progress | None) -> Iterator[R]:
     """:func:`iter_tasks` on Dask: the items in batches (enough of them to balance the workers), each item's result
-    or exception kept apart, so an item that raises is raised at its place in the order, as locally."""
-    total = len(work)
-    size = max(1, min(TASK_BATCH, total // (back_end.thread_count * 4)))
+    or exception kept apart, so an item that raises is raised at its place in the order, as locally.
+
+    The batch size comes from the number of items: ``total`` when the caller's items have a length, else from the
+    items read ahead, at most ``TASK_BATCH`` batches a worker thread's worth (bounded); when there are more, every
+    batch has ``TASK_BATCH`` items. The batches are submitted as the items are read (``map_batches``' window).
+    """
+    balance = back_end.thread_count * 4
+    if total is None:
+        head = list(itertools.islice(work, TASK_BATCH * balance))
+        if len(head) < TASK_BATCH * balance:
+            total = len(head)
+        work = itertools.chain(head, work)
+    size = max(1, min(TASK_BATCH, (total if total is not None else TASK_BATCH * balance) // balance))
     done = 0
-    for outcomes in back_end.map_batches(partial(_each, function), batches(work, size)):
+    taken = 0
+
+    def counted() -> Iterator[list[T]]:
+        nonlocal taken
+        for batch in batches(work, size):
+            taken += len(batch)
+            yield batch
+
+    for outcomes in back_end.map_batches(partial(_each, function), counted()):
         for ok, value in outcomes:
             if not ok:
                 raise value
             done += 1
             if progress:
-                progress(done, total)
+                progress(done, total if total is not None else taken)
             yield value
 
 
