@@ -207,7 +207,12 @@ def gather(root: Path, profile: Profile, options: ValidateOptions, cache: Cache 
     wanted = tuple(g for g in GATHERERS if readers is None or g in readers)
     for gatherer in ((profile.gatherer,) if profile.gatherer else ()) + wanted:
         module, function = gatherer.split(":")
-        getattr(import_module(module), function)(facts)
+        read = getattr(import_module(module), function)
+        if gatherer == "curator.io.privacy_files:gather":   # only the audits the check finds something in are kept
+            from curator.checks.privacy_files import says_something
+
+            read = partial(read, keep=says_something(facts))
+        read(facts)
     if options.checksums:
         rest = files if not facts.payloads and facts.scope is None else {   # no release-sized copy when all are
             p: e for p, e in files.items() if p not in facts.payloads and facts.in_scope(p)}   # still to hash
@@ -426,10 +431,12 @@ def _validate_url(url: str, options: ValidateOptions, started: float) -> Report:
         dicom_audit.gather(facts, partial(release.dicom_audit, jobs=options.jobs,
                                           progress=_phase(options.progress, "dicom audit")))
     if audit:
+        from curator.checks.privacy_files import says_something
         from curator.io import privacy_files
 
         privacy_files.gather(facts, partial(release.audit, jobs=options.jobs,
-                                            progress=_phase(options.progress, "privacy")))
+                                            progress=_phase(options.progress, "privacy")),
+                             keep=says_something(facts))
     checked_by: dict[str, dict[str, int]] = {}
     if options.checksums and selection.keeps("CHECKSUM_MISMATCH"):   # digests only when a check judges them
         digests, checked_by = release.digests(facts.manifests, options.jobs,

@@ -150,6 +150,33 @@ def map_ints(add: int, batch: list[str]) -> list[int]:
     return [int(item) + add for item in batch]
 
 
+def test_iter_tasks_reads_a_generator_lazily_in_the_batches_of_a_list(local_cluster: str) -> None:
+    """iter_tasks on Dask takes a generator's items as the batches are submitted (a bounded window ahead of the
+    results, never the whole input) and cuts them as it would a list of the same length."""
+    taken = 0
+
+    def source(count: int) -> Iterator[str]:
+        nonlocal taken
+        for n in range(count):
+            taken += 1
+            yield str(n)
+
+    with executor.engine("dask", scheduler=local_cluster):
+        stream = executor.iter_tasks(int, source(1_000_000))
+        assert [next(stream) for _ in range(10)] == list(range(10))
+        stream.close()
+    # a window of 16 batches (2 workers: MIN_WINDOW) of TASK_BATCH items, and the batch being cut
+    assert taken <= 17 * executor.TASK_BATCH
+    sizes: dict[str, object] = {}
+    for name, items in (("generator", lambda: source(5000)), ("list", lambda: [str(n) for n in range(5000)])):
+        with executor.engine("dask", scheduler=local_cluster) as running:
+            assert list(executor.iter_tasks(int, items())) == list(range(5000))
+            facts = running.facts()
+        assert facts is not None
+        sizes[name] = facts["batches"]
+    assert sizes == {"generator": 79, "list": 79}   # 5000 / TASK_BATCH (64), rounded up
+
+
 def test_many_tiny_items_go_in_fewer_bigger_tasks_on_dask(local_cluster: str) -> None:
     """A caller batching hundreds of tiny items (verify's small files: 512 a task) gets DASK_BATCH_ITEMS a task on
     Dask, whose tasks cost the cluster ~5-10 ms of CPU each; a caller asking for the default 256 or fewer (remote

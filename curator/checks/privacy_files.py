@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from functools import cache
 from typing import Any
 
@@ -56,20 +56,33 @@ def check(facts: Facts) -> Iterator[Finding]:
     if data is None:
         return
     for path, audit in sorted(data.files.items()):
-        yield from _nifti(path, audit)
-        yield from _gzip(path, audit)
-        yield from _image(path, audit)
-        yield from _document(path, audit, _declared_people(facts))
-        if audit.table is not None:
-            yield from _table(path, audit.table)
-        yield from _values(path, audit)
-        yield from _incomplete(facts, path, audit)
-        yield from _identifier_findings(path, audit.hits)
+        yield from judge(facts, path, audit)
     yield from _names(facts)
     for path, hits in sorted(data.name_hits.items()):
         yield from _identifier_findings(path, hits)
     if data.identifiers is not None:
         yield from _dicom_identifiers(facts, data)
+
+
+def judge(facts: Facts, path: str, audit: FileAudit) -> Iterator[Finding]:
+    """The findings of one file's audit, lazily: the one place that decides what an audit says. validate keeps only
+    the audits this yields something for (``says_something``), so a clean file's record is dropped as it is read."""
+    yield from _nifti(path, audit)
+    yield from _gzip(path, audit)
+    yield from _image(path, audit)
+    if audit.document:
+        yield from _document(path, audit, _declared_people(facts))
+    if audit.table is not None:
+        yield from _table(path, audit.table)
+    yield from _values(path, audit)
+    yield from _incomplete(facts, path, audit)
+    yield from _identifier_findings(path, audit.hits)
+
+
+def says_something(facts: Facts) -> Callable[[str, FileAudit], bool]:
+    """``keep(path, audit)`` for ``curator.io.privacy_files.gather``: whether :func:`judge` finds anything in it
+    (stopping at its first finding)."""
+    return lambda path, audit: next(judge(facts, path, audit), None) is not None
 
 
 # --- NIfTI and gzip ----------------------------------------------------------------------------------------

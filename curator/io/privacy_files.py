@@ -29,12 +29,11 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from functools import partial
-from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from curator.errors import OptionsError
-from curator.executor import batches, iter_tasks
+from curator.executor import iter_tasks
 from curator.io.gzip_header import GzipHeader
 from curator.io.identifiers import IdentifierList, IdentifierListError, mask, read_identifiers
 from curator.io.privacy_files_documents import audit_ooxml, audit_pdf, audit_text
@@ -166,30 +165,15 @@ def _audit_item(root: Path, identifiers: IdentifierList | None, item: tuple[str,
 
 
 AuditRunner = Callable[[list[tuple[str, int]], "IdentifierList | None"], Iterable[FileAudit]]
+Keep = Callable[[str, FileAudit], bool]   # (path, audit) -> whether the audit is kept for the check
 
 
-AUDIT_CHUNK = 4096   # files handed to the audit's tasks at a time
-
-
-def _kept(audit: FileAudit) -> bool:
-    """Whether an audit holds anything for the check to judge. A clean NIfTI or gzip file's record (no text field,
-    extension, named or commented gzip header, hit or problem) is dropped as it returns: a release of a million
-    studies holds none of them."""
-    if audit.hits or audit.error or audit.incomplete:
-        return True
-    if audit.kind in ("other", "bare", "text", "dicom"):
-        return False
-    if audit.kind not in ("nifti", "gzip"):
-        return True
-    header = audit.gzip
-    return bool(audit.nifti_fields or audit.extensions or audit.image_items or audit.document or audit.values
-                or audit.trailing_bytes or audit.table is not None
-                or (header is not None and (header.name is not None or header.comment is not None)))
-
-
-def gather(facts: Facts, run: AuditRunner | None = None) -> None:
+def gather(facts: Facts, run: AuditRunner | None = None, keep: Keep | None = None) -> None:
     """Audit every regular file of the release (in parallel, threads) into ``facts.privacy_files``. ``run``: how
-    the (path, size) items are audited when the files are not local (a release in object storage)."""
+    the (path, size) items are audited when the files are not local (a release in object storage). ``keep``: which
+    audits are stored, decided as each returns (validate passes the check's own judgement,
+    ``curator.checks.privacy_files.says_something``: a release of a million clean files stores none); without it,
+    every audit is stored."""
     started = time.perf_counter()
     identifiers = None
     list_path = facts.identifiers
@@ -201,16 +185,16 @@ def gather(facts: Facts, run: AuditRunner | None = None) -> None:
     files = facts.files
     paths = sorted(p for p in files if facts.in_scope(p))   # --changed-since: only the files in scope are read
     items = ((p, files[p].size) for p in paths)
+    audits: Iterable[FileAudit]
     if run is None:
         # a task is a module-level function of (path, size): on a Dask cluster it carries no map of every file;
-        # AUDIT_CHUNK items are listed at a time, not the release's
-        audit = partial(_audit_item, facts.root, identifiers)
-        audits: Iterable[FileAudit] = chain.from_iterable(
-            iter_tasks(audit, chunk, facts.jobs) for chunk in batches(items, AUDIT_CHUNK))
+        # the items are taken as the tasks run (iter_tasks is lazy), never listed
+        audits = iter_tasks(partial(_audit_item, facts.root, identifiers), items, facts.jobs)
     else:
         audits = run(list(items), identifiers)
     result = PrivacyFacts(identifiers=identifiers)
-    result.files = {p: a for p, a in zip(paths, audits, strict=True) if _kept(a)}
+    pairs = zip(paths, audits, strict=True)
+    result.files = {p: a for p, a in pairs if keep(p, a)} if keep is not None else dict(pairs)
     if identifiers is not None:
         result.name_hits = _name_hits(identifiers, ((e.path, e.kind) for e in facts.entries))
     result.seconds = time.perf_counter() - started
