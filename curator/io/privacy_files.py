@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from curator.errors import OptionsError
-from curator.executor import iter_tasks
+from curator.executor import run_batches
 from curator.io.gzip_header import GzipHeader
 from curator.io.identifiers import IdentifierList, IdentifierListError, mask, read_identifiers
 from curator.io.privacy_files_documents import audit_ooxml, audit_pdf, audit_text
@@ -160,8 +160,8 @@ def _name_hits(identifiers: IdentifierList, paths: Iterator[tuple[str, str]]) ->
     return found
 
 
-def _audit_item(root: Path, identifiers: IdentifierList | None, item: tuple[str, int]) -> FileAudit:
-    return audit_file(root, item[0], item[1], identifiers)
+def _audit_batch(root: Path, identifiers: IdentifierList | None, items: list[tuple[str, int]]) -> list[FileAudit]:
+    return [audit_file(root, rel, size, identifiers) for rel, size in items]
 
 
 AuditRunner = Callable[[list[tuple[str, int]], "IdentifierList | None"], Iterable[FileAudit]]
@@ -187,9 +187,10 @@ def gather(facts: Facts, run: AuditRunner | None = None, keep: Keep | None = Non
     items = ((p, files[p].size) for p in paths)
     audits: Iterable[FileAudit]
     if run is None:
-        # a task is a module-level function of (path, size): on a Dask cluster it carries no map of every file;
-        # the items are taken as the tasks run (iter_tasks is lazy), never listed
-        audits = iter_tasks(partial(_audit_item, facts.root, identifiers), items, facts.jobs)
+        # a task is a module-level function of a batch of (path, size): on a Dask cluster it carries no map of
+        # every file; the items are taken as the batches run, never listed. A batch, not a task a file: 20,000
+        # clean studies, 2 threads, in-process best of 5: 2.1 CPU s against 3.0 (256 a batch; 64: 2.6)
+        audits = run_batches(partial(_audit_batch, facts.root, identifiers), items, facts.jobs)
     else:
         audits = run(list(items), identifiers)
     result = PrivacyFacts(identifiers=identifiers)
