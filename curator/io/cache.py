@@ -86,8 +86,9 @@ def folder_state(base: str, rel: str) -> FolderState | None:
     prefix = f"{rel}/" if rel else ""
     # Not the traversal core's listing (inventory._children): it takes each entry's kind from scandir in a Python
     # loop (it must: it has no lstat to learn kinds from), which listdir's C loop here does not need, since every
-    # entry is lstat'ed below anyway. Measured, 200 folders of 1,000 files, in-process best of 7: listing by the
-    # core 1.15 s against listdir 0.92 s of folder_state's 5.6 s (load 9): +4% on the cached rerun's main cost.
+    # entry is lstat'ed below anyway. Measured, 200 folders of 1,000 files, in-process best of 7, two runs (load
+    # 7-9): listing by the core 1.15-1.17 s against listdir 0.78-0.92 s, of folder_state's 5.6-6.4 s: +4-6% on
+    # the cached rerun's main cost.
     # What the two share is the rule, VCS_FOLDERS (imported from inventory), not the loop.
     try:
         info = os.lstat(folder)
