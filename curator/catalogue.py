@@ -135,9 +135,10 @@ class Relocation:
 def finding_at(code: str, path: str, **context: Any) -> Finding:
     """``make_finding(code, path, **context)``, remembered for its code and context and copied to each path
     (:class:`Relocation`): for a check that words the same finding for many files. A context of text, whole
-    numbers, booleans, None and lists of text is remembered (bounded); any other is made afresh."""
+    numbers, booleans, None and lists of text is remembered (bounded); any other, or another language, is made
+    afresh."""
     key = _key(context)
-    if key is None:
+    if key is None or "lang" in context:   # (a copy is worded in English)
         return make_finding(code, path, **context)
     return _relocation(code, key).at(path)
 

@@ -107,3 +107,6 @@ def test_finding_at_is_make_finding_remembered_per_context() -> None:
                      **nested),
           make_finding("PHI_DICOM_PRIVATE", "C/1.dcm", count=2, groups="0009", creators=[], claims_safe_private=True,
                        **nested))
+    russian = finding_at("PHI_DICOM_NOT_DEIDENTIFIED", "C/1.dcm", reason="x", lang="ru")
+    _same(russian, make_finding("PHI_DICOM_NOT_DEIDENTIFIED", "C/1.dcm", reason="x", lang="ru"))
+    assert russian.message != finding_at("PHI_DICOM_NOT_DEIDENTIFIED", "C/1.dcm", reason="x").message
