@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
+from string import Formatter
 from typing import Any
 
 import yaml
@@ -76,20 +77,97 @@ def relocated(finding: Finding, path: str) -> Finding:
     """``finding`` (made by :func:`make_finding`) about the file at ``path``: worded again, its context copied, and
     not validated again (its fields were when it was made). What ``make_finding(finding.code, path, ...)`` gives
     with the same context and severity, at a fraction of the cost: a DICOM release repeats one element's findings
-    in every slice (issue 15: 74k findings)."""
-    rule = catalogue()[finding.code]
-    context = {k: list(v) if isinstance(v, list) else v for k, v in finding.context.items()}
-    message = rule.render("en", {"path": path, "study_id": finding.study_id, **context})
-    # what finding.model_copy(update=...) makes, without its generic copying (~40% of this function's time)
-    copied = Finding.__new__(Finding)
-    _set(copied, "__dict__", {**finding.__dict__, "path": path, "message": message, "context": context})
-    _set(copied, "__pydantic_extra__", None)
-    _set(copied, "__pydantic_fields_set__", finding.__pydantic_fields_set__ | _RELOCATED)
-    _set(copied, "__pydantic_private__", None)
-    return copied
+    in every slice (issue 15: 74k findings). Copying one finding to many paths: :class:`Relocation`."""
+    return Relocation(finding).at(path)
+
+
+_SENTINEL = "\ue000path\ue001"   # private-use characters: in no message's own text, escaped by !r
+
+
+class Relocation:
+    """A finding made once (by :func:`make_finding`, about any path) and copied to each path it is about: the
+    message worded once with the path left out (its parts joined with each path), the context copied (a list in
+    it too: each copy owns its context), the fields not validated again. Each copy equals what ``make_finding``
+    gives for that path with the same context and severity (issue 15: a DICOM release repeats one element's
+    findings in every slice, 74k of them)."""
+
+    __slots__ = ("_fields", "_lists", "_parts", "_rule", "finding")
+
+    def __init__(self, finding: Finding) -> None:
+        self.finding = finding
+        self._rule = catalogue()[finding.code]
+        self._fields = finding.__pydantic_fields_set__ | _RELOCATED
+        self._lists = tuple(k for k, v in finding.context.items() if isinstance(v, list))
+        self._parts: list[str] | None = None
+        values = {"path": _SENTINEL, "study_id": finding.study_id, **finding.context}
+        variant = self._rule.variants.get(str(values.get("variant") or ""))
+        template = ((variant.message if variant else self._rule.message).get("en") or self._rule.message["en"])
+        try:
+            fields = [(name, spec, conversion) for _, name, spec, conversion in Formatter().parse(template)
+                      if name is not None]
+        except ValueError:
+            return   # a malformed template: each copy worded in full (render keeps it visible)
+        paths = [field for field in fields if field[0] == "path"]
+        message = self._rule.render("en", values)
+        if all(spec == "" and conversion is None for _, spec, conversion in paths) and \
+                message.count(_SENTINEL) == len(paths):
+            self._parts = message.split(_SENTINEL)
+
+    def at(self, path: str) -> Finding:
+        """The finding about ``path``."""
+        finding = self.finding
+        context = finding.context.copy()
+        for key in self._lists:
+            context[key] = list(context[key])
+        if self._parts is not None:
+            message = path.join(self._parts)
+        else:
+            message = self._rule.render("en", {"path": path, "study_id": finding.study_id, **context})
+        # what finding.model_copy(update=...) makes, without its generic copying
+        copied = _new(Finding)   # (BaseModel has no __new__ of its own)
+        _set(copied, "__dict__", {**finding.__dict__, "path": path, "message": message, "context": context})
+        _set(copied, "__pydantic_extra__", None)
+        _set(copied, "__pydantic_fields_set__", self._fields)
+        _set(copied, "__pydantic_private__", None)
+        return copied
+
+
+def finding_at(code: str, path: str, **context: Any) -> Finding:
+    """``make_finding(code, path, **context)``, remembered for its code and context and copied to each path
+    (:class:`Relocation`): for a check that words the same finding for many files. A context of text, whole
+    numbers, booleans, None and lists of text is remembered (bounded); any other, or another language, is made
+    afresh."""
+    key = _key(context)
+    if key is None or "lang" in context:   # (a copy is worded in English)
+        return make_finding(code, path, **context)
+    return _relocation(code, key).at(path)
+
+
+_KEYED = (str, int, bool, type(None))   # values whose equality is their identity in JSON once typed (not 0.0/-0.0)
+
+
+def _key(context: dict[str, Any]) -> tuple[tuple[str, type, Any], ...] | None:
+    items = []
+    for name, value in context.items():
+        kind = type(value)
+        if kind is list:
+            if not all(type(item) is str for item in value):
+                return None
+            value = tuple(value)
+        elif kind not in _KEYED:
+            return None
+        items.append((name, kind, value))
+    return tuple(items)
+
+
+@lru_cache(maxsize=1 << 12)
+def _relocation(code: str, key: tuple[tuple[str, type, Any], ...]) -> Relocation:
+    context: dict[str, Any] = {name: list(value) if kind is list else value for name, kind, value in key}
+    return Relocation(make_finding(code, "", **context))
 
 
 _set = object.__setattr__
+_new = object.__new__
 _RELOCATED = frozenset({"path", "message", "context"})
 
 

@@ -33,7 +33,7 @@ def test_check_modules_only_emit_declared_codes() -> None:
     for module in CHECK_MODULES:
         source = "".join(Path(m.__file__ or "").read_text(encoding="utf-8")
                          for m in [module, *helpers.get(module.__name__, [])])
-        used = set(re.findall(r'(?:make_finding|Problem)\(\s*"([A-Z_]+)"', source))
+        used = set(re.findall(r'(?:make_finding|finding_at|Problem)\(\s*"([A-Z_]+)"', source))
         assert used <= set(module.CODES), (module.__name__, used - set(module.CODES))
         assert used == set(module.CODES), (module.__name__, set(module.CODES) - used)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from curator.catalogue import make_finding, relocated
+from curator.catalogue import Relocation, finding_at, make_finding, relocated
 from curator.checks import privacy_dicom
 from tests.check_facts import gather_facts, rows
 from tests.dicom_privacy_factories import clean_slice, write_undecodable
@@ -67,3 +67,46 @@ def test_a_remembered_verdict_relocated_is_the_finding_made_for_the_file() -> No
     assert moved.model_fields_set == made.model_fields_set   # built without model_copy: the same pydantic state
     assert moved.model_dump(exclude_unset=True) == made.model_dump(exclude_unset=True)
     assert moved.model_dump_json() == made.model_dump_json()
+
+
+def _same(one: Any, other: Any) -> None:
+    assert one == other
+    assert one.model_fields_set == other.model_fields_set
+    assert one.model_dump_json() == other.model_dump_json()
+
+
+def test_a_relocation_words_each_path_as_make_finding_does() -> None:
+    """catalogue.Relocation (issue 15): a finding's message worded once with the path left out, joined with each
+    path; a path twice in the message, a variant's wording, and a path or value that looks like a placeholder."""
+    paired = make_finding("SLICE_PAIR_MISSING", "", counterpart="mask/1/2.png")   # {path} twice
+    assert paired.message.count("{path}") == 0
+    for path in ("image/1/2.jpg", "", "a/{path}/b.jpg", "x\ue000path\ue001y.jpg"):
+        _same(Relocation(paired).at(path), make_finding("SLICE_PAIR_MISSING", path, counterpart="mask/1/2.png"))
+    context: dict[str, Any] = {"counterpart": "\ue000path\ue001"}   # the sentinel itself in a value: worded in full
+    _same(Relocation(make_finding("SLICE_PAIR_MISSING", "", **context)).at("a.jpg"),
+          make_finding("SLICE_PAIR_MISSING", "a.jpg", **context))
+    variant = make_finding("REQUIRED_FILE_MISSING", "", variant="in_source")
+    assert "build source" in Relocation(variant).at("studies.csv").message
+    _same(Relocation(variant).at("studies.csv"), make_finding("REQUIRED_FILE_MISSING", "studies.csv",
+                                                              variant="in_source"))
+
+
+def test_finding_at_is_make_finding_remembered_per_context() -> None:
+    """finding_at remembers a finding per code and context (issue 15) and never mixes up contexts that Python
+    calls equal but JSON does not (True and 1), and gives each copy its own lists."""
+    one = finding_at("PHI_DICOM_PRIVATE", "A/1.dcm", count=1, groups="0009", creators=["X"], claims_safe_private=False)
+    _same(one, make_finding("PHI_DICOM_PRIVATE", "A/1.dcm", count=1, groups="0009", creators=["X"],
+                            claims_safe_private=False))
+    again = finding_at("PHI_DICOM_PRIVATE", "B/1.dcm", count=True, groups="0009", creators=["X"],
+                       claims_safe_private=0)
+    assert again.context["count"] is True and again.context["claims_safe_private"] == 0
+    assert '"count":true' in again.model_dump_json() and '"claims_safe_private":0' in again.model_dump_json()
+    assert again.context["creators"] is not one.context["creators"]
+    nested = {"values": {"a": 1}}   # a value that cannot be remembered: made afresh, equal all the same
+    _same(finding_at("PHI_DICOM_PRIVATE", "C/1.dcm", count=2, groups="0009", creators=[], claims_safe_private=True,
+                     **nested),
+          make_finding("PHI_DICOM_PRIVATE", "C/1.dcm", count=2, groups="0009", creators=[], claims_safe_private=True,
+                       **nested))
+    russian = finding_at("PHI_DICOM_NOT_DEIDENTIFIED", "C/1.dcm", reason="x", lang="ru")
+    _same(russian, make_finding("PHI_DICOM_NOT_DEIDENTIFIED", "C/1.dcm", reason="x", lang="ru"))
+    assert russian.message != finding_at("PHI_DICOM_NOT_DEIDENTIFIED", "C/1.dcm", reason="x").message

@@ -36,9 +36,17 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from curator.catalogue import make_finding, relocated
+from curator.catalogue import Relocation, finding_at, make_finding
 from curator.checks.phi_text import is_placeholder, mask, pseudonym_kinds, text_kinds, untabled_text_kinds
-from curator.io.deid_table import BASIC_PROFILE, OPTION_NAMES, DeidRule, deid_table, safe_private, uid_roots
+from curator.io.deid_table import (
+    BASIC_PROFILE,
+    OPTION_NAMES,
+    DeidRule,
+    UidRoot,
+    deid_table,
+    safe_private,
+    uid_roots,
+)
 from curator.io.dicom_audit import TEXT_VRS, AuditedFile, AuditElement
 from curator.io.facts import Facts
 from curator.models.findings import Finding
@@ -104,7 +112,7 @@ def _marking(audited: AuditedFile) -> Iterator[Finding]:
         reason = "(0012,0062) is YES but neither (0012,0063) nor (0012,0064) says which method was applied"
     else:
         return
-    yield make_finding("PHI_DICOM_NOT_DEIDENTIFIED", audited.path, reason=reason)
+    yield finding_at("PHI_DICOM_NOT_DEIDENTIFIED", audited.path, reason=reason)
 
 
 def _shown(element: AuditElement) -> str:
@@ -166,8 +174,8 @@ def _text_verdict(element: AuditElement) -> Verdict:
     kinds = text_kinds(element.value)
     if not kinds:
         return ()
-    return (make_finding("PHI_DICOM_TEXT", "", keyword=element.location, tag=_tag(element.tag), kinds=", ".join(kinds),
-                         value=mask(element.value)),)
+    return (Relocation(make_finding("PHI_DICOM_TEXT", "", keyword=element.location, tag=_tag(element.tag),
+                                    kinds=", ".join(kinds), value=mask(element.value))),)
 
 
 def _tag(tag: int) -> str:
@@ -194,12 +202,22 @@ def _check_uids(element: AuditElement, uids: _Uids) -> None:
     for uid in element.values:
         if not uid or uid.startswith(WELL_KNOWN_UID) or fresh_uid(uid):
             continue
-        for root in uid_roots():
-            if uid.startswith(root.root + "."):   # (a UID that is only a root is judged below: never shown whole)
-                uids.vendor.setdefault((root.root, root.organisation), []).append(element.location)
-                break
+        root = _vendor_root(uid.rpartition(".")[0]) if "." in uid else None
+        if root is not None:   # (a UID that is only a root is judged below: never shown whole)
+            uids.vendor.setdefault((root.root, root.organisation), []).append(element.location)
         else:
             uids.other.append((element.location, uid))
+
+
+@lru_cache(maxsize=1 << 12)   # the slices of a series share their UIDs' stems
+def _vendor_root(stem: str) -> UidRoot | None:
+    """The known root (the longest) a UID lies under, from its arcs but the last (``stem``): a root followed by a
+    dot begins the UID exactly when it begins ``stem`` followed by a dot, since the last arc has no dot."""
+    prefix = stem + "."
+    for root in uid_roots():
+        if prefix.startswith(root.root + "."):
+            return root
+    return None
 
 
 def _common_root(uids: list[str]) -> str:
@@ -220,14 +238,14 @@ def _common_root(uids: list[str]) -> str:
 def _uid_findings(path: str, uids: _Uids) -> Iterator[Finding]:
     for (root, organisation), attributes in sorted(uids.vendor.items()):
         names = sorted(set(attributes))
-        yield make_finding("PHI_DICOM_UID_ROOT", path, count=len(attributes), keywords=", ".join(names[:8]),
-                           organisation=organisation, root=root, attributes=names)
+        yield finding_at("PHI_DICOM_UID_ROOT", path, count=len(attributes), keywords=", ".join(names[:8]),
+                         organisation=organisation, root=root, attributes=names)
     if uids.other:
         names = sorted({a for a, _ in uids.other})
-        yield make_finding("PHI_DICOM_UID_NOT_REMAPPED", path, count=len(uids.other),
-                           keywords=", ".join(names[:8]),
-                           root=_common_root([u for _, u in uids.other]) or "(none: not a dotted UID)",
-                           attributes=names)
+        yield finding_at("PHI_DICOM_UID_NOT_REMAPPED", path, count=len(uids.other),
+                         keywords=", ".join(names[:8]),
+                         root=_common_root([u for _, u in uids.other]) or "(none: not a dotted UID)",
+                         attributes=names)
 
 
 def _allowed(rule: DeidRule, element: AuditElement, declared: bool) -> bool:
@@ -250,22 +268,24 @@ def judge_file(audited: AuditedFile) -> Iterator[Finding]:
     declared = _declared(audited)
     yield from _marking(audited)
     for note in audited.notes:
-        yield make_finding("PHI_DICOM_AUDIT_INCOMPLETE", path, reason=note)
+        yield finding_at("PHI_DICOM_AUDIT_INCOMPLETE", path, reason=note)
 
     private: list[AuditElement] = []
     uids = _Uids()
     for element in audited.elements:
-        if element.is_private:
+        if element.tag & 0x10000:   # a private element (odd group): judged with the file's others
             private.append(element)
             continue
         verdict = _verdict(element, declared, claimed)
         if verdict is None:
             _check_uids(element, uids)
             continue
-        for template in verdict:   # the same finding, in this file
-            yield relocated(template, path)
+        for relocation in verdict:   # the same finding, in this file
+            yield relocation.at(path)
     yield from _uid_findings(path, uids)
-    yield from _private(audited, private, claimed)
+    if private:
+        for relocation in _private(tuple(private), claimed):
+            yield relocation.at(path)
     yield from _burned_in(audited)
     yield from _contradictions(audited, claimed)
 
@@ -274,7 +294,7 @@ def judge_file(audited: AuditedFile) -> Iterator[Finding]:
 # other UIDs. The same element recurs in every file of a series (the audit shares it), so each verdict is
 # remembered (issue 15: judging 2,960 slices element by element cost more than reading them); bounded, so memory
 # does not grow with the release
-Verdict = tuple[Finding, ...]
+Verdict = tuple[Relocation, ...]
 
 
 @lru_cache(maxsize=1 << 14)   # at most a few tens of MB of remembered findings
@@ -284,14 +304,15 @@ def _verdict(element: AuditElement, declared: bool, claimed: frozenset[str]) -> 
         kinds = untabled_text_kinds(element.keyword, element.vr, element.value, nested="[" in element.location)
         if not kinds:
             return ()
-        return (make_finding("PHI_DICOM_TEXT", "", keyword=element.location, tag=_tag(element.tag),
-                             kinds=", ".join(kinds), value=mask(element.value)),)
+        return (Relocation(make_finding("PHI_DICOM_TEXT", "", keyword=element.location, tag=_tag(element.tag),
+                                        kinds=", ".join(kinds), value=mask(element.value))),)
     direct = element.keyword in DIRECT_IDENTIFIERS
     if element.keyword == "PatientAge":
         years = _age_years(element.value)
         capped = declared and element.value.strip().upper() == AGE_CAP  # the "90 or older" category
         if years is not None and years >= AGE_LIMIT and not capped:
-            return (make_finding("PHI_DICOM_AGE_NINETY_PLUS", "", keyword=element.location, limit=AGE_LIMIT),)
+            return (Relocation(make_finding("PHI_DICOM_AGE_NINETY_PLUS", "", keyword=element.location,
+                                            limit=AGE_LIMIT)),)
     option = None if direct else rule.option(claimed)
     if option is not None:  # kept (K) or cleaned (C) under an option the file claims
         return _text_verdict(element)
@@ -306,14 +327,18 @@ def _verdict(element: AuditElement, declared: bool, claimed: frozenset[str]) -> 
         kinds = text_kinds(element.value)
         if kinds:
             context["looks_like"] = kinds
-    return (make_finding("PHI_DICOM_ELEMENT", "", keyword=element.location, tag=_tag(element.tag),
-                         action=ACTION_TEXT.get(rule.action, rule.action), value=_shown(element),
-                         direct_identifier=direct, rule_source=rule.source, **context),)
+    return (Relocation(make_finding("PHI_DICOM_ELEMENT", "", keyword=element.location, tag=_tag(element.tag),
+                                    action=ACTION_TEXT.get(rule.action, rule.action), value=_shown(element),
+                                    direct_identifier=direct, rule_source=rule.source, **context)),)
 
 
-def _private(audited: AuditedFile, elements: list[AuditElement], claimed: frozenset[str]) -> Iterator[Finding]:
-    if not elements:
-        return
+@lru_cache(maxsize=1 << 10)   # a series repeats its private elements in every slice
+def _private(elements: tuple[AuditElement, ...], claimed: frozenset[str]) -> tuple[Relocation, ...]:
+    """The findings about a file's private elements, made without its path."""
+    return tuple(Relocation(finding) for finding in _private_findings(elements, claimed))
+
+
+def _private_findings(elements: tuple[AuditElement, ...], claimed: frozenset[str]) -> Iterator[Finding]:
     allowed = safe_private()
     safe: list[AuditElement] = []
     unsafe: list[AuditElement] = []
@@ -330,10 +355,10 @@ def _private(audited: AuditedFile, elements: list[AuditElement], claimed: frozen
     if unsafe:
         groups = sorted({f"{e.tag >> 16:04X}" for e in unsafe})
         names = sorted({(e.value if e.is_private_creator else e.creator).strip() for e in unsafe} - {""})
-        yield make_finding("PHI_DICOM_PRIVATE", audited.path, count=len(unsafe), groups=", ".join(groups),
+        yield make_finding("PHI_DICOM_PRIVATE", "", count=len(unsafe), groups=", ".join(groups),
                            creators=names, claims_safe_private="113111" in claimed)
     if safe and claimed and "113111" not in claimed:
-        yield make_finding("PHI_DICOM_CLAIM_CONTRADICTED", audited.path, option=_option_label(BASIC_PROFILE),
+        yield make_finding("PHI_DICOM_CLAIM_CONTRADICTED", "", option=_option_label(BASIC_PROFILE),
                            reason=f"{len(safe)} private attributes (known safe ones) are still present without a claim "
                                   "of 113111 Retain Safe Private Option, and the Basic Profile removes all private "
                                   "attributes")
@@ -341,24 +366,24 @@ def _private(audited: AuditedFile, elements: list[AuditElement], claimed: frozen
 
 def _burned_in(audited: AuditedFile) -> Iterator[Finding]:
     if audited.burned_in == "YES":
-        yield make_finding("PHI_DICOM_BURNED_IN", audited.path, keyword="BurnedInAnnotation (0028,0301)")
+        yield finding_at("PHI_DICOM_BURNED_IN", audited.path, keyword="BurnedInAnnotation (0028,0301)")
     if audited.visual_features == "YES":
-        yield make_finding("PHI_DICOM_BURNED_IN", audited.path, keyword="RecognizableVisualFeatures (0028,0302)")
+        yield finding_at("PHI_DICOM_BURNED_IN", audited.path, keyword="RecognizableVisualFeatures (0028,0302)")
 
 
 def _contradictions(audited: AuditedFile, claimed: frozenset[str]) -> Iterator[Finding]:
     temporal = audited.temporal
     if "113106" in claimed and "113107" in claimed:
-        yield make_finding("PHI_DICOM_CLAIM_CONTRADICTED", audited.path, option=_option_label("113106"),
-                           reason="the file also claims 113107 (modified dates); dates are either kept or modified")
+        yield finding_at("PHI_DICOM_CLAIM_CONTRADICTED", audited.path, option=_option_label("113106"),
+                         reason="the file also claims 113107 (modified dates); dates are either kept or modified")
     elif "113107" in claimed and temporal != "MODIFIED":
-        yield make_finding("PHI_DICOM_CLAIM_CONTRADICTED", audited.path, option=_option_label("113107"),
-                           reason="(0028,0303) Longitudinal Temporal Information Modified is "
-                                  + (f"{temporal[:16]!r}" if temporal else "missing") + ", not MODIFIED")
+        yield finding_at("PHI_DICOM_CLAIM_CONTRADICTED", audited.path, option=_option_label("113107"),
+                         reason="(0028,0303) Longitudinal Temporal Information Modified is "
+                                + (f"{temporal[:16]!r}" if temporal else "missing") + ", not MODIFIED")
     elif "113106" in claimed and temporal == "MODIFIED":
-        yield make_finding("PHI_DICOM_CLAIM_CONTRADICTED", audited.path, option=_option_label("113106"),
-                           reason="(0028,0303) Longitudinal Temporal Information Modified says the dates were "
-                                  "MODIFIED, which keeping full dates rules out")
+        yield finding_at("PHI_DICOM_CLAIM_CONTRADICTED", audited.path, option=_option_label("113106"),
+                         reason="(0028,0303) Longitudinal Temporal Information Modified says the dates were "
+                                "MODIFIED, which keeping full dates rules out")
     if "113101" in claimed and audited.burned_in == "YES":
-        yield make_finding("PHI_DICOM_CLAIM_CONTRADICTED", audited.path, option=_option_label("113101"),
-                           reason="(0028,0301) Burned In Annotation is still YES")
+        yield finding_at("PHI_DICOM_CLAIM_CONTRADICTED", audited.path, option=_option_label("113101"),
+                         reason="(0028,0301) Burned In Annotation is still YES")

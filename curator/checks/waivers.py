@@ -25,18 +25,19 @@ def _matches(waiver: Waiver, finding: Finding) -> bool:
 
 def apply_config(findings: list[Finding], config: ValidationConfig, where: str, today: dt.date) -> Outcome:
     """Override severities, then drop findings covered by a live waiver; report expired and unused waivers."""
-    overridden = [f.model_copy(update={"severity": config.severity[f.code]}) if f.code in config.severity else f
-                  for f in findings]
     live = [w for w in config.waivers if w.expires >= today]
     used: set[int] = set()
-    outcome = Outcome(findings=[])
-    for finding in overridden:
-        index = next((i for i, waiver in enumerate(live) if _matches(waiver, finding)), None)
-        if index is None:
-            outcome.findings.append(finding)
-        else:
-            used.add(index)
-            outcome.waived.append(finding)
+    outcome = Outcome(findings=[] if config.severity or live else list(findings))   # else nothing to override or
+    if config.severity or live:                                                       # waive (issue 15: 74k)
+        overridden = [f.model_copy(update={"severity": config.severity[f.code]}) if f.code in config.severity
+                      else f for f in findings]
+        for finding in overridden:
+            index = next((i for i, waiver in enumerate(live) if _matches(waiver, finding)), None)
+            if index is None:
+                outcome.findings.append(finding)
+            else:
+                used.add(index)
+                outcome.waived.append(finding)
     for waiver in config.waivers:
         if waiver.expires < today:
             outcome.findings.append(make_finding("WAIVER_EXPIRED", where, waived=waiver.code, pattern=waiver.path,
