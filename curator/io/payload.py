@@ -526,6 +526,7 @@ def scan_unit(job: tuple[Path, tuple[str, ...], tuple[tuple[str, ...], ...]],
     gives a reason string in its place. ``opener``: how a file is opened (a remote release's objects are streamed).
     """
     root, unit, algorithms = job
+    inflate.steady_heap()
     try:
         if len(unit) == 2:
             return list(scan_pair(root / unit[0], root / unit[1], list(algorithms[0]), list(algorithms[1]),
