@@ -172,3 +172,51 @@ def test_a_real_file_cut_at_every_byte_of_its_header(realdata: Path, tmp_path: P
         (tmp_path / f"cut{cut}.dcm").write_bytes(data[:cut])
         ours, theirs = _both(tmp_path, f"cut{cut}.dcm")
         assert ours == theirs, cut
+
+
+def _same_dataset(ours: object, theirs: object, where: str = "") -> None:
+    """Two pydicom data sets built alike: attributes (but the buffer read from), elements (raw elements equal as
+    tuples; sequences as sequences of data sets built alike)."""
+    from pydicom.dataelem import DataElement
+
+    assert type(ours) is type(theirs), where
+    skip = {"_dict", "buffer", "file_meta", "fileobj_type"}
+    assert {k: v for k, v in vars(ours).items() if k not in skip} == \
+        {k: v for k, v in vars(theirs).items() if k not in skip}, where
+    if "file_meta" in vars(theirs):
+        _same_dataset(vars(ours)["file_meta"], vars(theirs)["file_meta"], where + "meta.")
+    mine, other = ours._dict, theirs._dict   # type: ignore[attr-defined]
+    assert list(mine) == list(other), where
+    for tag, element in other.items():
+        found = mine[tag]
+        assert type(found) is type(element), (where, tag)
+        if isinstance(element, DataElement) and element.VR == "SQ":
+            assert (found.tag, found.VR, found.file_tell, found.is_undefined_length) == \
+                (element.tag, element.VR, element.file_tell, element.is_undefined_length), (where, tag)
+            assert found.value.is_undefined_length == element.value.is_undefined_length
+            assert len(found.value) == len(element.value), (where, tag)
+            for index, (a, b) in enumerate(zip(found.value, element.value, strict=True)):
+                _same_dataset(a, b, f"{where}{tag}[{index}].")
+        else:
+            assert found == element, (where, tag)
+
+
+@pytest.mark.realdata
+def test_the_reader_builds_what_pydicom_builds(realdata: Path, tmp_path: Path) -> None:
+    """The objects themselves (what downstream code may read beyond today's callers): a real P001 slice with
+    undefined-length sequences, the factories' nested, implicit and awkward files."""
+    import io
+
+    from pydicom import dcmread
+
+    _factory_files(tmp_path)
+    paths = [realdata / P001 / "P001" / "98C14734-ASSH_1.dcm", tmp_path / "nested.dcm", tmp_path / "implicit.dcm",
+             tmp_path / "awkward/utf8.dcm", tmp_path / "conformance/ct/IM0001.dcm"]
+    for path in paths:
+        head = path.read_bytes()[:dicom_raw.HEAD_CHUNK]
+        own = dicom_elements.read(head, len(head) < dicom_raw.HEAD_CHUNK)
+        assert own is not None, path
+        buffer = io.BytesIO(head)
+        theirs = dcmread(buffer, stop_before_pixels=True)
+        assert own[1] == buffer.tell()
+        _same_dataset(own[0], theirs, path.name + ":")
