@@ -69,6 +69,7 @@ def _pydicom() -> Any:
         refused=frozenset({pydicom.uid.ExplicitVRBigEndian, pydicom.uid.DeflatedExplicitVRLittleEndian,
                            *pydicom.uid.PrivateTransferSyntaxes}),
         empty_values={},
+        blank=dict(vars(Dataset())),   # the attributes of a new data set, copied into each item's
     )
     return parts
 
@@ -203,7 +204,8 @@ class _Reader:
             value = head[pos:stop] if length else empty(vr)
             if tag == _CHARSET:
                 encoding = p.convert_encodings(p.convert_string(value or b"", True))
-            found[base_tag(tag)] = raw_type(base_tag(tag), vr, length, value, pos, implicit, True)
+            key = base_tag(tag)
+            found[key] = raw_type(key, vr, length, value, pos, implicit, True)
             pos = stop
 
     def _empty(self, vr: str | None) -> Any:
@@ -260,12 +262,14 @@ class _Reader:
             if start + length > self.size:
                 raise _Declined
             raw, self.after = self.elements(start, implicit, encoding, end=start + length)
-        ds = p.Dataset(raw, parent_encoding=encoding)
+        ds = p.Dataset.__new__(p.Dataset)   # what Dataset(raw, parent_encoding=encoding) sets, without its hooks
+        attributes = ds.__dict__
+        for name, default in p.blank.items():
+            attributes[name] = default.copy() if isinstance(default, dict | list | set) else default
         own = p.convert_encodings(p.convert_raw(raw[_CHARSET]).value) if _CHARSET in raw else encoding
-        ds.set_original_encoding(implicit, True, own)
-        ds.is_undefined_length_sequence_item = length == 0xFFFFFFFF
-        ds.seq_item_tell = pos
-        ds.file_tell = pos
+        attributes.update(_dict=raw, _parent_encoding=encoding, _read_implicit=implicit, _read_little=True,
+                          _read_charset=own, is_undefined_length_sequence_item=length == 0xFFFFFFFF,
+                          seq_item_tell=pos, file_tell=pos)
         return ds
 
     after = 0
