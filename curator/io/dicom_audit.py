@@ -20,7 +20,7 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator, MutableSequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, BinaryIO, NamedTuple
+from typing import IO, TYPE_CHECKING, BinaryIO, NamedTuple, cast
 
 from curator.executor import run_batches, run_tasks
 from curator.io import dicom as dicom_files
@@ -33,7 +33,7 @@ from curator.io.dicom_raw import unvalidated as _unvalidated
 from curator.io.regular import open_regular
 
 if TYPE_CHECKING:   # pydicom is imported where a file is read: validate without DICOM files never loads it
-    from pydicom.dataelem import DataElement
+    from pydicom.dataelem import DataElement, RawDataElement
     from pydicom.dataset import Dataset
 
     from curator.io.facts import Facts
@@ -185,52 +185,78 @@ def _element(ds: Dataset, tag: int) -> DataElement:
 
 def _walk(ds: Dataset, prefix: str, meta: bool, notes: list[str]) -> Iterator[AuditElement]:
     """Every element of ``ds`` a privacy rule looks at, recursively. Raw elements of the common kinds (explicit
-    text, then other explicit VRs) are converted straight from their bytes (``curator.io.dicom_raw.raw_text``,
-    pydicom's ``convert_value``): exactly what pydicom's conversion gives, without its element objects and hooks
-    (issue 15's profile); every other element goes through pydicom's own conversion (:func:`_walk_element`)."""
-    from pydicom.charset import default_encoding
+    text, then other explicit VRs) are converted straight from their bytes (:func:`_raw_outcome`): exactly what
+    pydicom's conversion gives, without its element objects and hooks (issue 15's profile); every other element goes
+    through pydicom's own conversion (:func:`_walk_element`). A short raw value's outcome is remembered per process
+    (:data:`_OUTCOMES`): a series repeats most of its elements, value for value, in every slice."""
     from pydicom.dataelem import RawDataElement
-    from pydicom.tag import _LUT_DESCRIPTOR_TAGS
-    from pydicom.values import convert_value
 
-    encodings: list[str | MutableSequence[str]] = []   # the character sets, looked up once when a value needs them
+    encoding: str | MutableSequence[str] | None = None   # the character sets, looked up when a value needs them
+    encoding_key: object = None
     creators: dict[int, str] = {}
+    outcomes = _OUTCOMES if dicom_raw.own_reading() else {}
     for key, raw in list(ds.items()):
         tag = int(key)
         private = bool((tag >> 16) & 1)
         if isinstance(raw, RawDataElement) and raw.VR is not None and raw.length != 0xFFFFFFFF \
                 and raw.value is not None:
             vr = str(raw.VR)
-            kept = meta or private or _tabled(tag)
-            if vr in RAW_TEXT_VRS:
-                if not encodings:
-                    encodings.append(_encoding(ds))
-                text = raw_text(vr, raw.value, encodings[0])
-                if text is not None:
-                    if text:
-                        yield AuditElement(prefix + _keyword(tag), tag, vr, text[:MAX_VALUE], len(text),
-                                           _creator_of(ds, tag, creators) if private else "", meta)
-                    continue
-            elif not kept and vr not in _WALKED_VRS:
+            if not (meta or private or vr in _WALKED_VRS or _tabled(tag)):
                 continue  # nothing a privacy rule looks at (geometry, pixel description, codes): not even decoded
-            elif vr in RAW_STRING_VRS and (text := raw_string(raw.value)) is not None:
-                if text:
-                    yield AuditElement(prefix + _keyword(tag), tag, vr, text[:MAX_VALUE], len(text),
-                                       _creator_of(ds, tag, creators) if private else "", meta)
+            if encoding is None:
+                encoding = _encoding(ds)
+                encoding_key = encoding if isinstance(encoding, str) else ("", *encoding)
+            value = raw.value
+            memo = (tag, vr, value, raw.is_little_endian, raw.is_implicit_VR, prefix, meta, encoding_key) \
+                if len(value) <= MAX_REMEMBERED else None
+            found = _UNKNOWN if memo is None else outcomes.get(memo, _UNKNOWN)
+            if found is _UNKNOWN:
+                found = _raw_outcome(raw, tag, vr, prefix, meta, private, encoding)
+                if memo is not None:
+                    if len(outcomes) >= MAX_OUTCOMES:
+                        outcomes.clear()
+                    outcomes[memo] = found
+            if found is not _PYDICOM:
+                if found is not None:
+                    element = cast(AuditElement, found)
+                    yield element._replace(creator=_creator_of(ds, tag, creators)) if private else element
                 continue
-            elif vr in RAW_VALUE_VRS and tag not in _LUT_DESCRIPTOR_TAGS:
-                if not encodings:
-                    encodings.append(_encoding(ds))
-                try:
-                    value = convert_value(vr, raw, default_encoding if tag == 0x00080005 else encodings[0])
-                except Exception:  # pydicom's own road below words (or repairs) it
-                    pass
-                else:
-                    found = _valued(prefix + _keyword(tag), tag, vr, value, private, meta, kept)
-                    if found is not None:
-                        yield found._replace(creator=_creator_of(ds, tag, creators)) if private else found
-                    continue
         yield from _walk_element(ds, tag, prefix, meta, notes)
+
+
+_UNKNOWN, _PYDICOM = object(), object()
+MAX_REMEMBERED = 256       # bytes of a raw value whose outcome is remembered
+MAX_OUTCOMES = 1 << 16     # outcomes remembered per process (then forgotten at once)
+_OUTCOMES: dict[tuple[object, ...], object] = {}
+
+
+def _raw_outcome(raw: RawDataElement, tag: int, vr: str, prefix: str, meta: bool, private: bool,
+                 encoding: str | MutableSequence[str]) -> object:
+    """The audit's element for a raw explicit element (its creator not yet set), None when it yields none, or
+    _PYDICOM when it takes pydicom's road (:func:`_walk_element`)."""
+    from pydicom.charset import default_encoding
+    from pydicom.tag import _LUT_DESCRIPTOR_TAGS
+    from pydicom.values import convert_value
+
+    value = raw.value or b""
+    kept = meta or private or _tabled(tag)
+    if vr in RAW_TEXT_VRS:
+        text = raw_text(vr, value, encoding)
+        if text is not None:
+            return AuditElement(prefix + _keyword(tag), tag, vr, text[:MAX_VALUE], len(text), "", meta) \
+                if text else None
+    elif not kept and vr not in _WALKED_VRS:
+        return None  # nothing a privacy rule looks at (geometry, pixel description, codes): not even decoded
+    elif vr in RAW_STRING_VRS and (text := raw_string(value)) is not None:
+        return AuditElement(prefix + _keyword(tag), tag, vr, text[:MAX_VALUE], len(text), "", meta) \
+            if text else None
+    elif vr in RAW_VALUE_VRS and tag not in _LUT_DESCRIPTOR_TAGS:
+        try:
+            converted = convert_value(vr, raw, default_encoding if tag == 0x00080005 else encoding)
+        except Exception:  # pydicom's own road words (or repairs) it
+            return _PYDICOM
+        return _valued(prefix + _keyword(tag), tag, vr, converted, private, meta, kept)
+    return _PYDICOM
 
 
 def _walk_element(ds: Dataset, tag: int, prefix: str, meta: bool, notes: list[str]) -> Iterator[AuditElement]:

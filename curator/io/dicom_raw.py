@@ -24,8 +24,8 @@ from curator.io import dicom_elements
 if TYPE_CHECKING:
     from pydicom.dataset import Dataset
 
-__all__ = ["HEAD_CHUNK", "RAW_STRING_VRS", "RAW_TEXT_VRS", "RAW_VALUE_VRS", "clean", "pydicom_only", "raw_string",
-           "raw_text", "read_head", "read_tail", "skip_pixel_data", "unvalidated"]
+__all__ = ["HEAD_CHUNK", "RAW_STRING_VRS", "RAW_TEXT_VRS", "RAW_VALUE_VRS", "clean", "own_reading", "pydicom_only",
+           "raw_string", "raw_text", "read_head", "read_tail", "skip_pixel_data", "unvalidated"]
 
 # explicit VRs whose raw bytes :func:`raw_text` turns into the audit's text the way pydicom's converter for the VR
 # and the audit's text rule would: split into values at backslashes (LO, SH, UC, AE) or not (LT, ST, UT, UR)
@@ -133,9 +133,16 @@ def read_head(handle: IO[bytes], head: bytes) -> Dataset:
 _OWN_READER = [True]   # False inside :func:`pydicom_only`
 
 
+def own_reading() -> bool:
+    """Whether the fast tier reads with its own reader and remembers outcomes (not inside :func:`pydicom_only`)."""
+    return _OWN_READER[0]
+
+
 @contextmanager
 def pydicom_only() -> Iterator[None]:
-    """:func:`read_head` by pydicom alone while inside (the reference the own reader is compared with)."""
+    """The fast tier's reading as it was before its own reader, while inside: :func:`read_head` by pydicom alone,
+    every value converted afresh (``dicom_audit._walk`` remembers no outcome): the reference the own reading is
+    compared with."""
     before = _OWN_READER[0]
     _OWN_READER[0] = False
     try:
