@@ -13,10 +13,12 @@ import warnings
 from collections import Counter
 from collections.abc import Callable, Iterable, MutableSequence
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, BinaryIO, cast
 
 from curator.executor import run_tasks
+from curator.io.dicom_raw import own_reading
 from curator.io.dicom_values import _integer, _number, _vector, element_value, finite_numbers, group_value, whole_number
 from curator.io.junk import is_junk_path
 from curator.io.regular import open_regular
@@ -448,20 +450,37 @@ def _tag(keyword: str) -> BaseTag | None:
     return tag
 
 
+@cache
+def _converters() -> tuple[type, Callable[..., object]]:
+    """pydicom's RawDataElement and convert_value, imported once (an import from ``pydicom.dataelem`` inside a
+    function costs an AttributeError raised and caught by its module ``__getattr__``)."""
+    from pydicom.dataelem import RawDataElement
+    from pydicom.values import convert_value
+
+    return RawDataElement, convert_value
+
+
+_UNKNOWN = object()
+MAX_REMEMBERED = 256      # bytes of a raw value whose converted value is remembered
+MAX_CONVERTED = 1 << 14   # values remembered per process (then forgotten at once)
+_CONVERTED: dict[tuple[object, ...], object] = {}   # (VR, raw bytes, little endian, character sets) -> value
+
+
 class _Values:
     """``ds`` as :func:`_header` reads it (``get``, ``in``, ``file_meta``), each raw explicit element of a plain VR
     converted straight by pydicom's value converter (``convert_value``, what ``ds.get(keyword)`` runs for it, with
     the same character sets) and not stored back: issue 15's profile of the fast tier had ``ds.get`` (element
     objects, hooks, the store) cost more than parsing the file. Anything else (an empty, deferred, sequence or
-    implicit element, another VR, a value the converter refuses) is ``ds.get`` itself."""
+    implicit element, another VR, a value the converter refuses) is ``ds.get`` itself. A short value's conversion
+    is remembered per process (values are only read here, never changed: the header keeps its own copies)."""
 
     def __init__(self, ds: Dataset) -> None:
-        from pydicom.dataelem import RawDataElement
-        from pydicom.values import convert_value
-
-        self._raw_type, self._convert = RawDataElement, convert_value
+        self._raw_type, self._convert = _converters()
         self._ds = ds
         self._encoding: str | MutableSequence[str] | None = None
+        self._key: object = None
+        # converted values remembered per process (a series repeats most of them), not on the reference path
+        self._memo = _CONVERTED if own_reading() else None
         self.file_meta = getattr(ds, "file_meta", None)
 
     def __contains__(self, name: str) -> bool:
@@ -478,10 +497,19 @@ class _Values:
                 and raw.length != 0xFFFFFFFF and not raw.is_implicit_VR:
             if self._encoding is None:
                 self._encoding = ds.original_character_set or ds._character_set
-            try:
-                value = self._convert(raw.VR, raw, self._encoding)
-            except Exception:  # pydicom's own road words (or repairs) it
-                return ds.get(key, default)
+                self._key = self._encoding if isinstance(self._encoding, str) else ("", *self._encoding)
+            memo = (raw.VR, raw.value, raw.is_little_endian, self._key) if self._memo is not None \
+                and raw.length <= MAX_REMEMBERED else None
+            value = _UNKNOWN if memo is None else self._memo.get(memo, _UNKNOWN)   # type: ignore[union-attr]
+            if value is _UNKNOWN:
+                try:
+                    value = self._convert(raw.VR, raw, self._encoding)
+                except Exception:  # pydicom's own road words (or repairs) it
+                    return ds.get(key, default)
+                if memo is not None:
+                    if len(_CONVERTED) >= MAX_CONVERTED:
+                        _CONVERTED.clear()
+                    _CONVERTED[memo] = value
             if not isinstance(value, list) or len(value) != 1:   # one value: the element holds it bare (pydicom)
                 return value
         return ds.get(key, default)

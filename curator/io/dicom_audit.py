@@ -19,6 +19,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator, MutableSequence
 from dataclasses import dataclass, field, replace
+from functools import cache
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, BinaryIO, NamedTuple, cast
 
@@ -164,15 +165,25 @@ def _raw_vr(ds: Dataset, tag: int) -> str:
         return ""
 
 
+@cache
+def _elements_module() -> tuple[type[RawDataElement], Callable[..., DataElement]]:
+    """pydicom's RawDataElement and convert_raw_data_element, imported once: ``pydicom.dataelem`` has a module
+    ``__getattr__``, so each ``from pydicom.dataelem import ...`` inside a function raises and catches an
+    AttributeError (for ``__path__``), tens of microseconds a call (issue 15's profile of the audit walk)."""
+    from pydicom.dataelem import RawDataElement, convert_raw_data_element
+
+    return RawDataElement, convert_raw_data_element
+
+
 def _element(ds: Dataset, tag: int) -> DataElement:
     """``ds[tag]``, without storing the converted element back into ``ds``: on headers of a few hundred elements
     pydicom's store and lookups around it cost more than the conversion itself (issue 15's profile). Sequences and
     ambiguous VRs (US or SS, OB or OW), which pydicom corrects from the data set, go through ``ds[tag]``."""
     from pydicom.charset import default_encoding
-    from pydicom.dataelem import RawDataElement, convert_raw_data_element
     from pydicom.tag import BaseTag
     from pydicom.valuerep import AMBIGUOUS_VR
 
+    RawDataElement, convert_raw_data_element = _elements_module()   # noqa: N806
     raw = ds.get_item(BaseTag(tag))
     if not isinstance(raw, RawDataElement) or (raw.value is None and raw.length):   # converted, or deferred
         return ds[tag]
@@ -189,7 +200,7 @@ def _walk(ds: Dataset, prefix: str, meta: bool, notes: list[str]) -> Iterator[Au
     pydicom's conversion gives, without its element objects and hooks (issue 15's profile); every other element goes
     through pydicom's own conversion (:func:`_walk_element`). A short raw value's outcome is remembered per process
     (:data:`_OUTCOMES`): a series repeats most of its elements, value for value, in every slice."""
-    from pydicom.dataelem import RawDataElement
+    RawDataElement = _elements_module()[0]   # noqa: N806
 
     encoding: str | MutableSequence[str] | None = None   # the character sets, looked up when a value needs them
     encoding_key: object = None
@@ -344,9 +355,9 @@ def _creator_of(ds: Dataset, tag: int, creators: dict[int, str]) -> str:
     block = (tag & 0xFFFF0000) | ((tag & 0xFFFF) >> 8)
     known = creators.get(block)
     if known is None:
-        from pydicom.dataelem import RawDataElement
         from pydicom.tag import BaseTag
 
+        RawDataElement = _elements_module()[0]   # noqa: N806
         raw = ds.get_item(BaseTag(block)) if 0x10 <= block & 0xFFFF <= 0xFF else None
         text = None
         if isinstance(raw, RawDataElement) and raw.VR == "LO" and raw.value is not None \
