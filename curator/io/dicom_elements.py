@@ -152,10 +152,12 @@ class _Reader:
         raw_type, base_tag, vrs, empty = p.Raw, p.BaseTag, p.vrs, self._empty
         unpack_explicit, unpack_implicit, unpack_long = _EXPLICIT.unpack_from, _IMPLICIT.unpack_from, _LONG.unpack_from
         found: dict[Any, Any] = {}
+        bounded = end is not None
         limit = size if end is None else end
+        make = tuple.__new__   # RawDataElement(...) without its namedtuple constructor's extra call
         while True:
-            if end is not None and pos >= end:
-                if pos != end:
+            if bounded and pos >= limit:
+                if pos != limit:
                     raise _Declined
                 return found, pos
             if pos + 8 > size:
@@ -182,18 +184,19 @@ class _Reader:
                     length = unpack_long(head, pos)[0]
                     pos += 4
             tag = group << 16 | number
-            if tag == _ITEM_END:
-                if end is not None or meta or top or length:
-                    raise _Declined
-                return found, pos
-            if meta and group != 2:
-                return found, start
-            if top and tag in _STOPS:
+            if group == 0xFFFE:   # an item's end, where one is due; any other item tag is out of place here
+                if tag == _ITEM_END and not (bounded or meta or top or length):
+                    return found, pos
+                raise _Declined
+            if meta:
+                if group != 2:
+                    return found, start
+            elif top and tag in _STOPS:
                 if tag != _PIXEL_DATA:
                     raise _Declined
                 return found, start
-            if group == 0xFFFE or (vr is None and not implicit):
-                raise _Declined   # an item tag out of place; a switch to implicit VR, an unknown VR
+            if vr is None and not implicit:
+                raise _Declined   # a switch to implicit VR, an unknown VR
             if length == 0xFFFFFFFF:
                 found[base_tag(tag)] = self.sequence(tag, vr, pos, implicit, encoding)
                 pos = self.after
@@ -205,7 +208,7 @@ class _Reader:
             if tag == _CHARSET:
                 encoding = p.convert_encodings(p.convert_string(value or b"", True))
             key = base_tag(tag)
-            found[key] = raw_type(key, vr, length, value, pos, implicit, True)
+            found[key] = make(raw_type, (key, vr, length, value, pos, implicit, True, True, False))
             pos = stop
 
     def _empty(self, vr: str | None) -> Any:
