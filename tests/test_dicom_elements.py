@@ -16,9 +16,16 @@ from pydicom.uid import ImplicitVRLittleEndian
 
 from curator.io import dicom_audit, dicom_elements, dicom_raw
 from curator.io.dicom import PART10, dicom_head
-from tests.dicom_factories import (UNDEFINED, insert_before_pixels, nested_sequences, raw_element, write_series)
-from tests.dicom_privacy_factories import (AWKWARD_VALUES, planted_slice, with_awkward_text, with_overlong_element,
-                                           with_trailing_private, with_untabled_text, write_conformance_corpus)
+from tests.dicom_factories import UNDEFINED, insert_before_pixels, nested_sequences, raw_element, write_series
+from tests.dicom_privacy_factories import (
+    AWKWARD_VALUES,
+    planted_slice,
+    with_awkward_text,
+    with_overlong_element,
+    with_trailing_private,
+    with_untabled_text,
+    write_conformance_corpus,
+)
 from tests.hostile import run_bounded, snapshot
 
 P001 = "covid_ct_md_dicom/Sample data/COVID-19 subjects"
@@ -168,7 +175,7 @@ def test_a_real_file_cut_at_every_byte_of_its_header(realdata: Path, tmp_path: P
     # header (12 bytes), where pydicom stops at the pixels
     assert read[-4:] == [pixels + 12, pixels + 13, pixels + 14, pixels + 15]
     assert len(read) == 104
-    for cut in read + [pixels, pixels // 2, 400]:
+    for cut in [*read, pixels, pixels // 2, 400]:
         (tmp_path / f"cut{cut}.dcm").write_bytes(data[:cut])
         ours, theirs = _both(tmp_path, f"cut{cut}.dcm")
         assert ours == theirs, cut

@@ -36,7 +36,7 @@ _ITEM_TAG_BYTES = b"\xfe\xff\x00\xe0"
 _IMPLICIT_SYNTAX = "1.2.840.10008.1.2"
 
 
-class _Declined(Exception):
+class _DeclinedError(Exception):
     """The bytes are not the common case this reader mirrors exactly."""
 
 
@@ -89,7 +89,7 @@ def read(head: bytes, whole: bool) -> tuple[FileDataset, int] | None:
         return None
     try:
         return _read(p, head, whole)
-    except (_Declined, RecursionError, ValueError, LookupError, TypeError, UnicodeError, OverflowError) as _:
+    except (_DeclinedError, RecursionError, ValueError, LookupError, TypeError, UnicodeError, OverflowError) as _:
         return None
     except Exception:   # anything surprising: pydicom's road words it
         return None
@@ -99,11 +99,11 @@ def _read(p: Any, head: bytes, whole: bool) -> tuple[FileDataset, int]:
     import io
 
     if head[128:132] != b"DICM" or head[132:134] != b"\x02\x00":
-        raise _Declined
+        raise _DeclinedError
     reader = _Reader(p, head, whole)
     meta_raw, position = reader.elements(132, False, p.default_encoding, meta=True)
     if not meta_raw:
-        raise _Declined
+        raise _DeclinedError
     meta_ds = p.Dataset(meta_raw, parent_encoding=p.default_encoding)
     meta_ds.set_original_encoding(False, True, p.default_encoding)
     file_meta = p.FileMetaDataset(meta_ds)
@@ -114,15 +114,15 @@ def _read(p: Any, head: bytes, whole: bool) -> tuple[FileDataset, int]:
         file_meta.FileMetaInformationGroupLength   # noqa: B018 (pydicom converts it here too)
     raw_syntax = file_meta._dict.get(0x00020010)
     if raw_syntax is None or raw_syntax.VR != "UI":
-        raise _Declined
+        raise _DeclinedError
     syntax = file_meta.get("TransferSyntaxUID")
     if not isinstance(syntax, str) or syntax in p.refused:
-        raise _Declined
+        raise _DeclinedError
     if position + 8 > len(head) or int.from_bytes(head[position:position + 2], "little") == 0:
-        raise _Declined   # no data set in the bytes at hand, or a command set group (0000)
+        raise _DeclinedError   # no data set in the bytes at hand, or a command set group (0000)
     implicit = syntax == _IMPLICIT_SYNTAX
     if _looks_implicit(head, position) != implicit:
-        raise _Declined   # pydicom warns and switches
+        raise _DeclinedError   # pydicom warns and switches
     raw, end = reader.elements(position, implicit, p.default_encoding, top=True)
     dataset = p.Dataset(raw, parent_encoding=p.default_encoding)
     encoding = p.convert_encodings(p.convert_raw(raw[_CHARSET]).value) if _CHARSET in raw else p.default_encoding
@@ -158,12 +158,12 @@ class _Reader:
         while True:
             if bounded and pos >= limit:
                 if pos != limit:
-                    raise _Declined
+                    raise _DeclinedError
                 return found, pos
             if pos + 8 > size:
                 if top and pos == size and self.whole:
                     return found, pos   # the file ends before any pixel data
-                raise _Declined
+                raise _DeclinedError
             start = pos
             if implicit:
                 group, number, length = unpack_implicit(head, pos)
@@ -180,30 +180,30 @@ class _Reader:
                 pos += 8
                 if long:
                     if pos + 4 > size:
-                        raise _Declined
+                        raise _DeclinedError
                     length = unpack_long(head, pos)[0]
                     pos += 4
             tag = group << 16 | number
             if group == 0xFFFE:   # an item's end, where one is due; any other item tag is out of place here
                 if tag == _ITEM_END and not (bounded or meta or top or length):
                     return found, pos
-                raise _Declined
+                raise _DeclinedError
             if meta:
                 if group != 2:
                     return found, start
             elif top and tag in _STOPS:
                 if tag != _PIXEL_DATA:
-                    raise _Declined
+                    raise _DeclinedError
                 return found, start
             if vr is None and not implicit:
-                raise _Declined   # a switch to implicit VR, an unknown VR
+                raise _DeclinedError   # a switch to implicit VR, an unknown VR
             if length == 0xFFFFFFFF:
                 found[base_tag(tag)] = self.sequence(tag, vr, pos, implicit, encoding)
                 pos = self.after
                 continue
             stop = pos + length
             if stop > limit:
-                raise _Declined   # past the bytes at hand (or the item): pydicom's road
+                raise _DeclinedError   # past the bytes at hand (or the item): pydicom's road
             value = head[pos:stop] if length else empty(vr)
             if tag == _CHARSET:
                 encoding = p.convert_encodings(p.convert_string(value or b"", True))
@@ -227,22 +227,22 @@ class _Reader:
             except KeyError:
                 vr = "SQ" if head[pos:pos + 4] == _ITEM_TAG_BYTES else None
         if vr != "SQ":
-            raise _Declined   # an undefined-length value that is no sequence (or an explicit UN)
+            raise _DeclinedError   # an undefined-length value that is no sequence (or an explicit UN)
         self.depth += 1
         if self.depth > MAX_DEPTH:
-            raise _Declined
+            raise _DeclinedError
         value_tell = pos
         items = []
         while True:
             if pos + 8 > self.size:
-                raise _Declined
+                raise _DeclinedError
             group, number, length = _IMPLICIT.unpack_from(head, pos)
             item_tag = group << 16 | number
             if item_tag == _SEQUENCE_END:
                 pos += 8
                 break
             if item_tag != _ITEM:
-                raise _Declined
+                raise _DeclinedError
             items.append(self.item(pos, length, implicit, encoding))
             pos = self.after
         self.depth -= 1
@@ -257,13 +257,13 @@ class _Reader:
         start = pos + 8
         if not implicit:   # an item of an explicit sequence may be implicit VR (pydicom's test)
             if start + 6 > self.size:
-                raise _Declined
+                raise _DeclinedError
             implicit = _looks_implicit(head, start)
         if length == 0xFFFFFFFF:
             raw, self.after = self.elements(start, implicit, encoding)
         else:
             if start + length > self.size:
-                raise _Declined
+                raise _DeclinedError
             raw, self.after = self.elements(start, implicit, encoding, end=start + length)
         ds = p.Dataset.__new__(p.Dataset)   # what Dataset(raw, parent_encoding=encoding) sets, without its hooks
         attributes = ds.__dict__

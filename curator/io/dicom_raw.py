@@ -13,7 +13,7 @@ from __future__ import annotations
 import codecs
 import io
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, MutableSequence, Sequence
 from contextlib import contextmanager
 from functools import cache
 from types import ModuleType
@@ -22,10 +22,12 @@ from typing import IO, TYPE_CHECKING, Literal
 from curator.io import dicom_elements
 
 if TYPE_CHECKING:
+    from pydicom.dataelem import RawDataElement
     from pydicom.dataset import Dataset
+    from pydicom.tag import BaseTag
 
-__all__ = ["HEAD_CHUNK", "RAW_STRING_VRS", "RAW_TEXT_VRS", "RAW_VALUE_VRS", "clean", "own_reading", "pydicom_only",
-           "raw_string", "raw_text", "read_head", "read_tail", "skip_pixel_data", "unvalidated"]
+__all__ = ["HEAD_CHUNK", "RAW_STRING_VRS", "RAW_TEXT_VRS", "RAW_VALUE_VRS", "HeaderValues", "clean", "own_reading",
+           "pydicom_only", "raw_string", "raw_text", "read_head", "read_tail", "skip_pixel_data", "unvalidated"]
 
 # explicit VRs whose raw bytes :func:`raw_text` turns into the audit's text the way pydicom's converter for the VR
 # and the audit's text rule would: split into values at backslashes (LO, SH, UC, AE) or not (LT, ST, UT, UR)
@@ -230,3 +232,90 @@ def unvalidated() -> Iterator[None]:
         yield
     finally:
         config.settings._reading_validation_mode = before
+
+
+# VRs whose raw explicit values :class:`HeaderValues` converts straight through pydicom's converter
+_DIRECT_VRS = frozenset({"AE", "CS", "DS", "IS", "LO", "SH", "UI", "UL", "US"})
+_HEADER_TAGS: dict[str, BaseTag] = {}
+
+
+def _tag(keyword: str) -> BaseTag | None:
+    """The tag of a dictionary keyword (remembered), None for any other name."""
+    tag = _HEADER_TAGS.get(keyword)
+    if tag is None:
+        from pydicom.datadict import tag_for_keyword
+        from pydicom.tag import BaseTag
+
+        number = tag_for_keyword(keyword)
+        if number is None:
+            return None
+        tag = _HEADER_TAGS[keyword] = BaseTag(number)
+    return tag
+
+
+@cache
+def _converters() -> tuple[type[RawDataElement], Callable[..., object]]:
+    """pydicom's RawDataElement and convert_value, imported once (an import from ``pydicom.dataelem`` inside a
+    function costs an AttributeError raised and caught by its module ``__getattr__``)."""
+    from pydicom.dataelem import RawDataElement
+    from pydicom.values import convert_value
+
+    return RawDataElement, convert_value
+
+
+_UNKNOWN = object()
+MAX_REMEMBERED = 256      # bytes of a raw value whose converted value is remembered
+MAX_CONVERTED = 1 << 14   # values remembered per process (then forgotten at once)
+_CONVERTED: dict[tuple[object, ...], object] = {}   # (VR, raw bytes, little endian, character sets) -> value
+
+
+class HeaderValues:
+    """``ds`` as :func:`_header` reads it (``get``, ``in``, ``file_meta``), each raw explicit element of a plain VR
+    converted straight by pydicom's value converter (``convert_value``, what ``ds.get(keyword)`` runs for it, with
+    the same character sets) and not stored back: issue 15's profile of the fast tier had ``ds.get`` (element
+    objects, hooks, the store) cost more than parsing the file. Anything else (an empty, deferred, sequence or
+    implicit element, another VR, a value the converter refuses) is ``ds.get`` itself. A short value's conversion
+    is remembered per process (values are only read here, never changed: the header keeps its own copies)."""
+
+    def __init__(self, ds: Dataset) -> None:
+        self._raw_type, self._convert = _converters()
+        self._ds = ds
+        self._encoding: str | MutableSequence[str] | None = None
+        self._key: object = None
+        # converted values remembered per process (a series repeats most of them), not on the reference path
+        self._memo = _CONVERTED if own_reading() else None
+        self.file_meta = getattr(ds, "file_meta", None)
+
+    def __contains__(self, name: str) -> bool:
+        tag = _tag(name)
+        return name in self._ds if tag is None else tag in self._ds._dict
+
+    def get(self, key: str, default: object = None) -> object:
+        ds = self._ds
+        tag = _tag(key)
+        if tag is None or tag == 0x00080005:
+            return ds.get(key, default)
+        raw = ds._dict.get(tag)
+        if isinstance(raw, self._raw_type) and raw.VR in _DIRECT_VRS and raw.length and raw.value is not None \
+                and raw.length != 0xFFFFFFFF and not raw.is_implicit_VR:
+            if self._encoding is None:
+                self._encoding = ds.original_character_set or ds._character_set
+                self._key = self._encoding if isinstance(self._encoding, str) else ("", *self._encoding)
+            memo = (raw.VR, raw.value, raw.is_little_endian, self._key) if self._memo is not None \
+                and raw.length <= MAX_REMEMBERED else None
+            value = _UNKNOWN if memo is None else self._memo.get(memo, _UNKNOWN)   # type: ignore[union-attr]
+            if value is _UNKNOWN:
+                try:
+                    value = self._convert(raw.VR, raw, self._encoding)
+                except Exception:  # pydicom's own road words (or repairs) it
+                    return ds.get(key, default)
+                if memo is not None:
+                    if len(_CONVERTED) >= MAX_CONVERTED:
+                        _CONVERTED.clear()
+                    _CONVERTED[memo] = value
+            if not isinstance(value, list) or len(value) != 1:   # one value: the element holds it bare (pydicom)
+                return value
+        return ds.get(key, default)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._ds, name)
