@@ -166,13 +166,13 @@ def _raw_vr(ds: Dataset, tag: int) -> str:
 
 
 @cache
-def _elements_module() -> tuple[type[RawDataElement], Callable[..., DataElement]]:
+def _elements_module() -> tuple[type[RawDataElement], Callable[..., DataElement], type[DataElement]]:
     """pydicom's RawDataElement and convert_raw_data_element, imported once: ``pydicom.dataelem`` has a module
     ``__getattr__``, so each ``from pydicom.dataelem import ...`` inside a function raises and catches an
     AttributeError (for ``__path__``), tens of microseconds a call (issue 15's profile of the audit walk)."""
-    from pydicom.dataelem import RawDataElement, convert_raw_data_element
+    from pydicom.dataelem import DataElement, RawDataElement, convert_raw_data_element
 
-    return RawDataElement, convert_raw_data_element
+    return RawDataElement, convert_raw_data_element, DataElement
 
 
 def _element(ds: Dataset, tag: int) -> DataElement:
@@ -183,7 +183,7 @@ def _element(ds: Dataset, tag: int) -> DataElement:
     from pydicom.tag import BaseTag
     from pydicom.valuerep import AMBIGUOUS_VR
 
-    RawDataElement, convert_raw_data_element = _elements_module()   # noqa: N806
+    RawDataElement, convert_raw_data_element, _ = _elements_module()   # noqa: N806
     raw = ds.get_item(BaseTag(tag))
     if not isinstance(raw, RawDataElement) or (raw.value is None and raw.length):   # converted, or deferred
         return ds[tag]
@@ -205,7 +205,9 @@ def _walk(ds: Dataset, prefix: str, meta: bool, notes: list[str]) -> Iterator[Au
     encoding: str | MutableSequence[str] | None = None   # the character sets, looked up when a value needs them
     encoding_key: object = None
     creators: dict[int, str] = {}
-    outcomes = _OUTCOMES if dicom_raw.own_reading() else {}
+    own = dicom_raw.own_reading()
+    outcomes = _OUTCOMES if own else {}
+    sequence_type = _elements_module()[2]
     for key, raw in list(ds.items()):
         tag = int(key)
         private = bool((tag >> 16) & 1)
@@ -232,6 +234,10 @@ def _walk(ds: Dataset, prefix: str, meta: bool, notes: list[str]) -> Iterator[Au
                     element = cast(AuditElement, found)
                     yield element._replace(creator=_creator_of(ds, tag, creators)) if private else element
                 continue
+        elif own and type(raw) is sequence_type and raw.VR == "SQ":   # a sequence of undefined length, as read
+            keyword = raw.keyword or (_keyword(tag) if not private else "") or _tag_text(tag)
+            yield from _sequence(ds, tag, raw, prefix + keyword, meta, notes)
+            continue
         yield from _walk_element(ds, tag, prefix, meta, notes)
 
 
@@ -285,13 +291,7 @@ def _walk_element(ds: Dataset, tag: int, prefix: str, meta: bool, notes: list[st
     location = f"{prefix}{keyword}"
     vr = str(element.VR)
     if vr == "SQ":
-        items = element.value or []
-        if not items:
-            return
-        if meta or private or table.lookup(tag) is not None:
-            yield AuditElement(location, tag, vr, "", len(items), _creator(ds, tag) if private else "", meta)
-        for index, item in enumerate(items):
-            yield from _walk(item, f"{location}[{index}].", meta, notes)
+        yield from _sequence(ds, tag, element, location, meta, notes)
         return
     try:
         value = element.value
@@ -301,6 +301,19 @@ def _walk_element(ds: Dataset, tag: int, prefix: str, meta: bool, notes: list[st
     found = _valued(location, tag, vr, value, private, meta, meta or private or table.lookup(tag) is not None)
     if found is not None:
         yield found._replace(creator=_creator(ds, tag)) if private else found
+
+
+def _sequence(ds: Dataset, tag: int, element: DataElement, location: str, meta: bool,
+              notes: list[str]) -> Iterator[AuditElement]:
+    """A sequence element of ``ds`` (converted) and its items, recursively."""
+    items = element.value or []
+    if not items:
+        return
+    private = bool((tag >> 16) & 1)
+    if meta or private or _tabled(tag):
+        yield AuditElement(location, tag, "SQ", "", len(items), _creator(ds, tag) if private else "", meta)
+    for index, item in enumerate(items):
+        yield from _walk(item, f"{location}[{index}].", meta, notes)
 
 
 def _valued(location: str, tag: int, vr: str, value: object, private: bool, meta: bool,
