@@ -160,7 +160,7 @@ def test_hostile_release_is_bounded(tmp_path: Path) -> None:
         _hostile(release / "P1", name, raw)
     before = snapshot(release)
     run = run_bounded(["validate", str(release), "--profile", "dicom", "--no-cache"], cwd=tmp_path, timeout=60)
-    run.assert_bounded(exit_code=1, seconds=30, megabytes=300)
+    run.assert_bounded(exit_code=1, seconds=30, megabytes=150)   # measured 7.7 s (load 11), 75 MB
     assert snapshot(release) == before
 
 
