@@ -243,7 +243,7 @@ def _walk(ds: Dataset, prefix: str, meta: bool, notes: list[str]) -> Iterator[Au
 
 _UNKNOWN, _PYDICOM = object(), object()
 MAX_REMEMBERED = 256       # bytes of a raw value whose outcome is remembered
-MAX_OUTCOMES = 1 << 16     # outcomes remembered per process (then forgotten at once)
+MAX_OUTCOMES = 1 << 14     # outcomes remembered per process, then forgotten at once (<= ~16 MB)
 _OUTCOMES: dict[tuple[object, ...], object] = {}
 
 
