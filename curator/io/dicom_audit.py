@@ -19,7 +19,6 @@ import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator, MutableSequence
 from dataclasses import dataclass, field, replace
-from functools import cache
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, BinaryIO, NamedTuple, cast
 
@@ -165,16 +164,6 @@ def _raw_vr(ds: Dataset, tag: int) -> str:
         return ""
 
 
-@cache
-def _elements_module() -> tuple[type[RawDataElement], Callable[..., DataElement], type[DataElement]]:
-    """pydicom's RawDataElement and convert_raw_data_element, imported once: ``pydicom.dataelem`` has a module
-    ``__getattr__``, so each ``from pydicom.dataelem import ...`` inside a function raises and catches an
-    AttributeError (for ``__path__``), tens of microseconds a call (issue 15's profile of the audit walk)."""
-    from pydicom.dataelem import DataElement, RawDataElement, convert_raw_data_element
-
-    return RawDataElement, convert_raw_data_element, DataElement
-
-
 def _element(ds: Dataset, tag: int) -> DataElement:
     """``ds[tag]``, without storing the converted element back into ``ds``: on headers of a few hundred elements
     pydicom's store and lookups around it cost more than the conversion itself (issue 15's profile). Sequences and
@@ -183,7 +172,7 @@ def _element(ds: Dataset, tag: int) -> DataElement:
     from pydicom.tag import BaseTag
     from pydicom.valuerep import AMBIGUOUS_VR
 
-    RawDataElement, convert_raw_data_element, _ = _elements_module()   # noqa: N806
+    RawDataElement, convert_raw_data_element, _, _ = dicom_raw.pydicom_elements()   # noqa: N806
     raw = ds.get_item(BaseTag(tag))
     if not isinstance(raw, RawDataElement) or (raw.value is None and raw.length):   # converted, or deferred
         return ds[tag]
@@ -200,14 +189,14 @@ def _walk(ds: Dataset, prefix: str, meta: bool, notes: list[str]) -> Iterator[Au
     pydicom's conversion gives, without its element objects and hooks (issue 15's profile); every other element goes
     through pydicom's own conversion (:func:`_walk_element`). A short raw value's outcome is remembered per process
     (:data:`_OUTCOMES`): a series repeats most of its elements, value for value, in every slice."""
-    RawDataElement = _elements_module()[0]   # noqa: N806
+    RawDataElement = dicom_raw.pydicom_elements()[0]   # noqa: N806
 
     encoding: str | MutableSequence[str] | None = None   # the character sets, looked up when a value needs them
     encoding_key: object = None
     creators: dict[int, str] = {}
     own = dicom_raw.own_reading()
     outcomes = _OUTCOMES if own else {}
-    sequence_type = _elements_module()[2]
+    sequence_type = dicom_raw.pydicom_elements()[2]
     for key, raw in list(ds.items()):
         tag = int(key)
         private = bool((tag >> 16) & 1)
@@ -370,7 +359,7 @@ def _creator_of(ds: Dataset, tag: int, creators: dict[int, str]) -> str:
     if known is None:
         from pydicom.tag import BaseTag
 
-        RawDataElement = _elements_module()[0]   # noqa: N806
+        RawDataElement = dicom_raw.pydicom_elements()[0]   # noqa: N806
         raw = ds.get_item(BaseTag(block)) if 0x10 <= block & 0xFFFF <= 0xFF else None
         text = None
         if isinstance(raw, RawDataElement) and raw.VR == "LO" and raw.value is not None \

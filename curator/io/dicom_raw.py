@@ -22,12 +22,13 @@ from typing import IO, TYPE_CHECKING, Literal
 from curator.io import dicom_elements
 
 if TYPE_CHECKING:
-    from pydicom.dataelem import RawDataElement
+    from pydicom.dataelem import DataElement, RawDataElement
     from pydicom.dataset import Dataset
     from pydicom.tag import BaseTag
 
 __all__ = ["HEAD_CHUNK", "RAW_STRING_VRS", "RAW_TEXT_VRS", "RAW_VALUE_VRS", "HeaderValues", "clean", "own_reading",
-           "pydicom_only", "raw_string", "raw_text", "read_head", "read_tail", "skip_pixel_data", "unvalidated"]
+           "pydicom_elements", "pydicom_only", "raw_string", "raw_text", "read_head", "read_tail", "skip_pixel_data",
+           "unvalidated"]
 
 # explicit VRs whose raw bytes :func:`raw_text` turns into the audit's text the way pydicom's converter for the VR
 # and the audit's text rule would: split into values at backslashes (LO, SH, UC, AE) or not (LT, ST, UT, UR)
@@ -254,13 +255,15 @@ def _tag(keyword: str) -> BaseTag | None:
 
 
 @cache
-def _converters() -> tuple[type[RawDataElement], Callable[..., object]]:
-    """pydicom's RawDataElement and convert_value, imported once (an import from ``pydicom.dataelem`` inside a
-    function costs an AttributeError raised and caught by its module ``__getattr__``)."""
-    from pydicom.dataelem import RawDataElement
+def pydicom_elements() -> tuple[type[RawDataElement], Callable[..., DataElement], type[DataElement],
+                                Callable[..., object]]:
+    """pydicom's RawDataElement, convert_raw_data_element, DataElement and convert_value, imported once per process:
+    ``pydicom.dataelem`` has a module ``__getattr__``, so an import from it inside a function raises and catches an
+    AttributeError (for ``__path__``) at every call, tens of microseconds (issue 15's profile of the audit walk)."""
+    from pydicom.dataelem import DataElement, RawDataElement, convert_raw_data_element
     from pydicom.values import convert_value
 
-    return RawDataElement, convert_value
+    return RawDataElement, convert_raw_data_element, DataElement, convert_value
 
 
 _UNKNOWN = object()
@@ -278,7 +281,7 @@ class HeaderValues:
     is remembered per process (values are only read here, never changed: the header keeps its own copies)."""
 
     def __init__(self, ds: Dataset) -> None:
-        self._raw_type, self._convert = _converters()
+        self._raw_type, _, _, self._convert = pydicom_elements()
         self._ds = ds
         self._encoding: str | MutableSequence[str] | None = None
         self._key: object = None
