@@ -18,6 +18,7 @@ too, per file and against the plain read's: on a shared, loaded machine it varie
 
     python benchmarks/dicom_audit_throughput.py [FOLDER] --repeat 3
     python benchmarks/dicom_audit_throughput.py --copies 20 --repeat 3 [--baseline ../main]
+    python benchmarks/dicom_audit_throughput.py --copies 20 --workers [--baseline ../main]   # the workers' CPU alone
 """
 
 from __future__ import annotations
@@ -155,13 +156,57 @@ def whole_command(source: Path, count: int, repeat: int, baseline: Path | None) 
                   f"the plain read's CPU")
 
 
+WORKER = """
+import sys, time, warnings
+from pathlib import Path
+from curator.io.dicom_audit import together_batch
+root = Path(sys.argv[1])
+items = [(root, p.relative_to(root).as_posix(), True) for p in sorted(root.rglob("*.dcm"))]
+warnings.simplefilter("ignore")
+best = float("inf")
+for _ in range(int(sys.argv[2])):
+    started = time.process_time()
+    for start in range(0, len(items), 48):
+        together_batch(items[start:start + 48])
+    best = min(best, time.process_time() - started)
+print(1000 * best / len(items))
+"""
+
+
+def worker_cpu(source: Path, count: int, repeat: int, baseline: Path | None) -> None:
+    """The workers' side alone: CPU per file of ``together_batch`` (the fast tier's task: parse, header facts,
+    audit) over the copies, in one process per checkout, best of ``repeat`` passes, the checkouts interleaved."""
+    here = Path(__file__).resolve().parents[1]
+    with tempfile.TemporaryDirectory(prefix="dicom-bench-") as temporary:
+        root = copies(source, count, Path(temporary))
+        found: dict[str, list[float]] = {}
+        for _ in range(3):
+            for name, checkout in (("curator", here), ("baseline", baseline)):
+                if checkout is not None:
+                    run = subprocess.run([sys.executable, "-c", WORKER, str(root), str(repeat)], check=True,
+                                         capture_output=True, text=True, cwd=checkout,
+                                         env={**os.environ, "PYTHONPATH": str(checkout)})
+                    found.setdefault(name, []).append(float(run.stdout))
+        print(f"together_batch worker CPU per file, {count} x {source.name}, best of {repeat} in each of 3 "
+              f"interleaved processes, load average {os.getloadavg()[0]:.1f} at the end")
+        for name, each in found.items():
+            print(f"  {name:10s} {min(each):.3f} ms per file  (processes: {', '.join(f'{v:.3f}' for v in each)})")
+        if "baseline" in found:
+            print(f"  ratio curator/baseline {min(found['curator']) / min(found['baseline']):.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("folder", nargs="?", type=Path, default=DEFAULT)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--copies", type=int, default=0, help="time the whole command on N copies of FOLDER")
     parser.add_argument("--baseline", type=Path, help="another curator checkout timed in the same run")
+    parser.add_argument("--workers", action="store_true",
+                        help="with --copies: only the workers' CPU per file (together_batch), per checkout")
     args = parser.parse_args()
+    if args.copies and args.workers:
+        worker_cpu(args.folder, args.copies, args.repeat, args.baseline)
+        return
     if args.copies:
         whole_command(args.folder, args.copies, args.repeat, args.baseline)
         return

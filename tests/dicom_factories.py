@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -130,3 +131,40 @@ def write_dicom_release(root: Path, *, size: int = 512) -> Path:
         f"{hashlib.sha256(p.read_bytes()).hexdigest()}  {p.relative_to(root).as_posix()}\n" for p in files),
         encoding="utf-8")
     return root
+
+
+# --- raw element bytes (explicit VR little endian) for readers of the bytes themselves (io/dicom_elements) -------
+
+ITEM_START, ITEM_END, SEQUENCE_END = b"\xfe\xff\x00\xe0", b"\xfe\xff\x0d\xe0", b"\xfe\xff\xdd\xe0"
+UNDEFINED = 0xFFFFFFFF
+
+
+def raw_element(tag: int, vr: str, value: bytes = b"", length: int | None = None) -> bytes:
+    """One explicit VR little endian element: tag, VR, its length (``length``: a lie, when given), value."""
+    size = len(value) if length is None else length
+    head = struct.pack("<HH", tag >> 16, tag & 0xFFFF) + vr.encode("ascii")
+    if vr in ("OB", "OD", "OF", "OL", "OV", "OW", "SQ", "UC", "UN", "UR", "UT", "UV"):
+        return head + b"\0\0" + struct.pack("<I", size) + value
+    return head + struct.pack("<H", size) + value
+
+
+def nested_sequences(depth: int, *, delimited: bool = True) -> bytes:
+    """A private sequence (0029,1001) of undefined length holding one undefined-length item holding the next,
+    ``depth`` deep, the innermost item with a text value; ``delimited=False``: the innermost item has no item
+    delimiter (nor do the sequences around it)."""
+    inner = raw_element(0x00291002, "LO", b"deep")
+    body = inner
+    for level in range(depth):
+        item = ITEM_START + struct.pack("<I", UNDEFINED) + body
+        if delimited or level:
+            item += ITEM_END + b"\0\0\0\0"
+        sequence = raw_element(0x00291001, "SQ", length=UNDEFINED) + item
+        body = sequence + (SEQUENCE_END + b"\0\0\0\0" if delimited else b"")
+    return raw_element(0x00290010, "LO", b"ACME") + body
+
+
+def insert_before_pixels(path: Path, raw: bytes) -> None:
+    """Put ``raw`` (element bytes) just before the (7FE0,0010) element of the explicit VR little endian file."""
+    data = path.read_bytes()
+    at = data.rindex(b"\xe0\x7f\x10\x00O")
+    path.write_bytes(data[:at] + raw + data[at:])

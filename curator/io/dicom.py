@@ -11,19 +11,19 @@ import os
 import posixpath
 import warnings
 from collections import Counter
-from collections.abc import Callable, Iterable, MutableSequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, BinaryIO, cast
 
 from curator.executor import run_tasks
+from curator.io.dicom_raw import HeaderValues
 from curator.io.dicom_values import _integer, _number, _vector, element_value, finite_numbers, group_value, whole_number
 from curator.io.junk import is_junk_path
 from curator.io.regular import open_regular
 
 if TYPE_CHECKING:   # pydicom is imported where a file is read: validate without DICOM files never loads it
     from pydicom.dataset import Dataset
-    from pydicom.tag import BaseTag
 
     from curator.io.dicom_audit import DicomAudit
     from curator.io.facts import Facts
@@ -429,73 +429,12 @@ def _read_opened(rel: str, path: Path, handle: IO[bytes] | None, deep: bool
     return header, decoding
 
 
-# VRs whose raw explicit values :class:`_Values` converts straight through pydicom's converter: what the header reads
-_DIRECT_VRS = frozenset({"AE", "CS", "DS", "IS", "LO", "SH", "UI", "UL", "US"})
-_HEADER_TAGS: dict[str, BaseTag] = {}
-
-
-def _tag(keyword: str) -> BaseTag | None:
-    """The tag of a dictionary keyword (remembered), None for any other name."""
-    tag = _HEADER_TAGS.get(keyword)
-    if tag is None:
-        from pydicom.datadict import tag_for_keyword
-        from pydicom.tag import BaseTag
-
-        number = tag_for_keyword(keyword)
-        if number is None:
-            return None
-        tag = _HEADER_TAGS[keyword] = BaseTag(number)
-    return tag
-
-
-class _Values:
-    """``ds`` as :func:`_header` reads it (``get``, ``in``, ``file_meta``), each raw explicit element of a plain VR
-    converted straight by pydicom's value converter (``convert_value``, what ``ds.get(keyword)`` runs for it, with
-    the same character sets) and not stored back: issue 15's profile of the fast tier had ``ds.get`` (element
-    objects, hooks, the store) cost more than parsing the file. Anything else (an empty, deferred, sequence or
-    implicit element, another VR, a value the converter refuses) is ``ds.get`` itself."""
-
-    def __init__(self, ds: Dataset) -> None:
-        from pydicom.dataelem import RawDataElement
-        from pydicom.values import convert_value
-
-        self._raw_type, self._convert = RawDataElement, convert_value
-        self._ds = ds
-        self._encoding: str | MutableSequence[str] | None = None
-        self.file_meta = getattr(ds, "file_meta", None)
-
-    def __contains__(self, name: str) -> bool:
-        tag = _tag(name)
-        return name in self._ds if tag is None else tag in self._ds._dict
-
-    def get(self, key: str, default: object = None) -> object:
-        ds = self._ds
-        tag = _tag(key)
-        if tag is None or tag == 0x00080005:
-            return ds.get(key, default)
-        raw = ds._dict.get(tag)
-        if isinstance(raw, self._raw_type) and raw.VR in _DIRECT_VRS and raw.length and raw.value is not None \
-                and raw.length != 0xFFFFFFFF and not raw.is_implicit_VR:
-            if self._encoding is None:
-                self._encoding = ds.original_character_set or ds._character_set
-            try:
-                value = self._convert(raw.VR, raw, self._encoding)
-            except Exception:  # pydicom's own road words (or repairs) it
-                return ds.get(key, default)
-            if not isinstance(value, list) or len(value) != 1:   # one value: the element holds it bare (pydicom)
-                return value
-        return ds.get(key, default)
-
-    def __getattr__(self, name: str) -> object:
-        return getattr(self._ds, name)
-
-
 def interpret(rel: str, ds: Dataset, present: int | None) -> DicomFile | str:
     """The header of a parsed Part 10 data set with elements, or why it is none (``present``: the bytes of native
     pixel data the file holds, :func:`pixel_extent`). Shared with the audit, which parses each file once for
     both (``curator.io.dicom_audit.read_together``)."""
     try:
-        header = _header(rel, cast("Dataset", _Values(ds)), present)
+        header = _header(rel, cast("Dataset", HeaderValues(ds)), present)
     except Exception as error:
         return f"the DICOM header cannot be interpreted: {error}"
     if not header.sop_class_uid and not header.sop_instance_uid:

@@ -20,7 +20,7 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator, MutableSequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, BinaryIO, NamedTuple
+from typing import IO, TYPE_CHECKING, BinaryIO, NamedTuple, cast
 
 from curator.executor import run_batches, run_tasks
 from curator.io import dicom as dicom_files
@@ -33,7 +33,7 @@ from curator.io.dicom_raw import unvalidated as _unvalidated
 from curator.io.regular import open_regular
 
 if TYPE_CHECKING:   # pydicom is imported where a file is read: validate without DICOM files never loads it
-    from pydicom.dataelem import DataElement
+    from pydicom.dataelem import DataElement, RawDataElement
     from pydicom.dataset import Dataset
 
     from curator.io.facts import Facts
@@ -169,10 +169,10 @@ def _element(ds: Dataset, tag: int) -> DataElement:
     pydicom's store and lookups around it cost more than the conversion itself (issue 15's profile). Sequences and
     ambiguous VRs (US or SS, OB or OW), which pydicom corrects from the data set, go through ``ds[tag]``."""
     from pydicom.charset import default_encoding
-    from pydicom.dataelem import RawDataElement, convert_raw_data_element
     from pydicom.tag import BaseTag
     from pydicom.valuerep import AMBIGUOUS_VR
 
+    RawDataElement, convert_raw_data_element, _, _ = dicom_raw.pydicom_elements()   # noqa: N806
     raw = ds.get_item(BaseTag(tag))
     if not isinstance(raw, RawDataElement) or (raw.value is None and raw.length):   # converted, or deferred
         return ds[tag]
@@ -185,52 +185,84 @@ def _element(ds: Dataset, tag: int) -> DataElement:
 
 def _walk(ds: Dataset, prefix: str, meta: bool, notes: list[str]) -> Iterator[AuditElement]:
     """Every element of ``ds`` a privacy rule looks at, recursively. Raw elements of the common kinds (explicit
-    text, then other explicit VRs) are converted straight from their bytes (``curator.io.dicom_raw.raw_text``,
-    pydicom's ``convert_value``): exactly what pydicom's conversion gives, without its element objects and hooks
-    (issue 15's profile); every other element goes through pydicom's own conversion (:func:`_walk_element`)."""
-    from pydicom.charset import default_encoding
-    from pydicom.dataelem import RawDataElement
-    from pydicom.tag import _LUT_DESCRIPTOR_TAGS
-    from pydicom.values import convert_value
+    text, then other explicit VRs) are converted straight from their bytes (:func:`_raw_outcome`): exactly what
+    pydicom's conversion gives, without its element objects and hooks (issue 15's profile); every other element goes
+    through pydicom's own conversion (:func:`_walk_element`). A short raw value's outcome is remembered per process
+    (:data:`_OUTCOMES`): a series repeats most of its elements, value for value, in every slice."""
+    RawDataElement = dicom_raw.pydicom_elements()[0]   # noqa: N806
 
-    encodings: list[str | MutableSequence[str]] = []   # the character sets, looked up once when a value needs them
+    encoding: str | MutableSequence[str] | None = None   # the character sets, looked up when a value needs them
+    encoding_key: object = None
     creators: dict[int, str] = {}
+    own = dicom_raw.own_reading()
+    outcomes = _OUTCOMES if own else {}
+    sequence_type = dicom_raw.pydicom_elements()[2]
     for key, raw in list(ds.items()):
         tag = int(key)
         private = bool((tag >> 16) & 1)
         if isinstance(raw, RawDataElement) and raw.VR is not None and raw.length != 0xFFFFFFFF \
                 and raw.value is not None:
             vr = str(raw.VR)
-            kept = meta or private or _tabled(tag)
-            if vr in RAW_TEXT_VRS:
-                if not encodings:
-                    encodings.append(_encoding(ds))
-                text = raw_text(vr, raw.value, encodings[0])
-                if text is not None:
-                    if text:
-                        yield AuditElement(prefix + _keyword(tag), tag, vr, text[:MAX_VALUE], len(text),
-                                           _creator_of(ds, tag, creators) if private else "", meta)
-                    continue
-            elif not kept and vr not in _WALKED_VRS:
+            if not (meta or private or vr in _WALKED_VRS or _tabled(tag)):
                 continue  # nothing a privacy rule looks at (geometry, pixel description, codes): not even decoded
-            elif vr in RAW_STRING_VRS and (text := raw_string(raw.value)) is not None:
-                if text:
-                    yield AuditElement(prefix + _keyword(tag), tag, vr, text[:MAX_VALUE], len(text),
-                                       _creator_of(ds, tag, creators) if private else "", meta)
+            if encoding is None:
+                encoding = _encoding(ds)
+                encoding_key = encoding if isinstance(encoding, str) else ("", *encoding)
+            value = raw.value
+            memo = (tag, vr, value, raw.is_little_endian, raw.is_implicit_VR, prefix, meta, encoding_key) \
+                if len(value) <= MAX_REMEMBERED else None
+            found = _UNKNOWN if memo is None else outcomes.get(memo, _UNKNOWN)
+            if found is _UNKNOWN:
+                found = _raw_outcome(raw, tag, vr, prefix, meta, private, encoding)
+                if memo is not None:
+                    if len(outcomes) >= MAX_OUTCOMES:
+                        outcomes.clear()
+                    outcomes[memo] = found
+            if found is not _PYDICOM:
+                if found is not None:
+                    element = cast(AuditElement, found)
+                    yield element._replace(creator=_creator_of(ds, tag, creators)) if private else element
                 continue
-            elif vr in RAW_VALUE_VRS and tag not in _LUT_DESCRIPTOR_TAGS:
-                if not encodings:
-                    encodings.append(_encoding(ds))
-                try:
-                    value = convert_value(vr, raw, default_encoding if tag == 0x00080005 else encodings[0])
-                except Exception:  # pydicom's own road below words (or repairs) it
-                    pass
-                else:
-                    found = _valued(prefix + _keyword(tag), tag, vr, value, private, meta, kept)
-                    if found is not None:
-                        yield found._replace(creator=_creator_of(ds, tag, creators)) if private else found
-                    continue
+        elif own and type(raw) is sequence_type and raw.VR == "SQ":   # a sequence of undefined length, as read
+            keyword = raw.keyword or (_keyword(tag) if not private else "") or _tag_text(tag)
+            yield from _sequence(ds, tag, raw, prefix + keyword, meta, notes)
+            continue
         yield from _walk_element(ds, tag, prefix, meta, notes)
+
+
+_UNKNOWN, _PYDICOM = object(), object()
+MAX_REMEMBERED = 256       # bytes of a raw value whose outcome is remembered
+MAX_OUTCOMES = 1 << 14     # outcomes remembered per process, then forgotten at once (<= ~16 MB)
+_OUTCOMES: dict[tuple[object, ...], object] = {}
+
+
+def _raw_outcome(raw: RawDataElement, tag: int, vr: str, prefix: str, meta: bool, private: bool,
+                 encoding: str | MutableSequence[str]) -> object:
+    """The audit's element for a raw explicit element (its creator not yet set), None when it yields none, or
+    _PYDICOM when it takes pydicom's road (:func:`_walk_element`)."""
+    from pydicom.charset import default_encoding
+    from pydicom.tag import _LUT_DESCRIPTOR_TAGS
+    from pydicom.values import convert_value
+
+    value = raw.value or b""
+    kept = meta or private or _tabled(tag)
+    if vr in RAW_TEXT_VRS:
+        text = raw_text(vr, value, encoding)
+        if text is not None:
+            return AuditElement(prefix + _keyword(tag), tag, vr, text[:MAX_VALUE], len(text), "", meta) \
+                if text else None
+    elif not kept and vr not in _WALKED_VRS:
+        return None  # nothing a privacy rule looks at (geometry, pixel description, codes): not even decoded
+    elif vr in RAW_STRING_VRS and (text := raw_string(value)) is not None:
+        return AuditElement(prefix + _keyword(tag), tag, vr, text[:MAX_VALUE], len(text), "", meta) \
+            if text else None
+    elif vr in RAW_VALUE_VRS and tag not in _LUT_DESCRIPTOR_TAGS:
+        try:
+            converted = convert_value(vr, raw, default_encoding if tag == 0x00080005 else encoding)
+        except Exception:  # pydicom's own road words (or repairs) it
+            return _PYDICOM
+        return _valued(prefix + _keyword(tag), tag, vr, converted, private, meta, kept)
+    return _PYDICOM
 
 
 def _walk_element(ds: Dataset, tag: int, prefix: str, meta: bool, notes: list[str]) -> Iterator[AuditElement]:
@@ -248,13 +280,7 @@ def _walk_element(ds: Dataset, tag: int, prefix: str, meta: bool, notes: list[st
     location = f"{prefix}{keyword}"
     vr = str(element.VR)
     if vr == "SQ":
-        items = element.value or []
-        if not items:
-            return
-        if meta or private or table.lookup(tag) is not None:
-            yield AuditElement(location, tag, vr, "", len(items), _creator(ds, tag) if private else "", meta)
-        for index, item in enumerate(items):
-            yield from _walk(item, f"{location}[{index}].", meta, notes)
+        yield from _sequence(ds, tag, element, location, meta, notes)
         return
     try:
         value = element.value
@@ -264,6 +290,19 @@ def _walk_element(ds: Dataset, tag: int, prefix: str, meta: bool, notes: list[st
     found = _valued(location, tag, vr, value, private, meta, meta or private or table.lookup(tag) is not None)
     if found is not None:
         yield found._replace(creator=_creator(ds, tag)) if private else found
+
+
+def _sequence(ds: Dataset, tag: int, element: DataElement, location: str, meta: bool,
+              notes: list[str]) -> Iterator[AuditElement]:
+    """A sequence element of ``ds`` (converted) and its items, recursively."""
+    items = element.value or []
+    if not items:
+        return
+    private = bool((tag >> 16) & 1)
+    if meta or private or _tabled(tag):
+        yield AuditElement(location, tag, "SQ", "", len(items), _creator(ds, tag) if private else "", meta)
+    for index, item in enumerate(items):
+        yield from _walk(item, f"{location}[{index}].", meta, notes)
 
 
 def _valued(location: str, tag: int, vr: str, value: object, private: bool, meta: bool,
@@ -318,9 +357,9 @@ def _creator_of(ds: Dataset, tag: int, creators: dict[int, str]) -> str:
     block = (tag & 0xFFFF0000) | ((tag & 0xFFFF) >> 8)
     known = creators.get(block)
     if known is None:
-        from pydicom.dataelem import RawDataElement
         from pydicom.tag import BaseTag
 
+        RawDataElement = dicom_raw.pydicom_elements()[0]   # noqa: N806
         raw = ds.get_item(BaseTag(block)) if 0x10 <= block & 0xFFFF <= 0xFF else None
         text = None
         if isinstance(raw, RawDataElement) and raw.VR == "LO" and raw.value is not None \

@@ -13,17 +13,22 @@ from __future__ import annotations
 import codecs
 import io
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, MutableSequence, Sequence
 from contextlib import contextmanager
 from functools import cache
 from types import ModuleType
 from typing import IO, TYPE_CHECKING, Literal
 
-if TYPE_CHECKING:
-    from pydicom.dataset import Dataset
+from curator.io import dicom_elements
 
-__all__ = ["HEAD_CHUNK", "RAW_STRING_VRS", "RAW_TEXT_VRS", "RAW_VALUE_VRS", "clean", "raw_string", "raw_text",
-           "read_head", "read_tail", "skip_pixel_data", "unvalidated"]
+if TYPE_CHECKING:
+    from pydicom.dataelem import DataElement, RawDataElement
+    from pydicom.dataset import Dataset
+    from pydicom.tag import BaseTag
+
+__all__ = ["HEAD_CHUNK", "RAW_STRING_VRS", "RAW_TEXT_VRS", "RAW_VALUE_VRS", "HeaderValues", "clean", "own_reading",
+           "pydicom_elements", "pydicom_only", "raw_string", "raw_text", "read_head", "read_tail", "skip_pixel_data",
+           "unvalidated"]
 
 # explicit VRs whose raw bytes :func:`raw_text` turns into the audit's text the way pydicom's converter for the VR
 # and the audit's text rule would: split into values at backslashes (LO, SH, UC, AE) or not (LT, ST, UT, UR)
@@ -105,7 +110,14 @@ def read_head(handle: IO[bytes], head: bytes) -> Dataset:
     Parsed from ``head`` (the file's first HEAD_CHUNK bytes, already read) when the elements end inside it: at a
     little-endian (7FE0,0010) or at the end of a file shorter than the chunk. Otherwise (a longer header, another
     stop) the file is parsed again from its start. pydicom asks a file for its position at every element, a system
-    call each; a buffer answers from memory (issue 15's profile: 6% of the fast tier's worker time)."""
+    call each; a buffer answers from memory (issue 15's profile: 6% of the fast tier's worker time).
+    The common case (the meta group and a little-endian data set up to the pixel data, all in ``head``) is read by
+    ``curator.io.dicom_elements`` into the same objects without pydicom's parser; anything else by pydicom."""
+    if _OWN_READER[0]:
+        own = dicom_elements.read(head, len(head) < HEAD_CHUNK)   # our reader of the common case, else pydicom's
+        if own is not None:
+            handle.seek(own[1])
+            return own[0]
     from pydicom import dcmread
 
     buffer = io.BytesIO(head)
@@ -119,6 +131,27 @@ def read_head(handle: IO[bytes], head: bytes) -> Dataset:
         return ds
     handle.seek(0)
     return dcmread(handle, stop_before_pixels=True, force=False)
+
+
+_OWN_READER = [True]   # False inside :func:`pydicom_only`
+
+
+def own_reading() -> bool:
+    """Whether the fast tier reads with its own reader and remembers outcomes (not inside :func:`pydicom_only`)."""
+    return _OWN_READER[0]
+
+
+@contextmanager
+def pydicom_only() -> Iterator[None]:
+    """The fast tier's reading as it was before its own reader, while inside: :func:`read_head` by pydicom alone,
+    every value converted afresh (``dicom_audit._walk`` remembers no outcome): the reference the own reading is
+    compared with."""
+    before = _OWN_READER[0]
+    _OWN_READER[0] = False
+    try:
+        yield
+    finally:
+        _OWN_READER[0] = before
 
 
 MAX_TAIL = 16 << 20       # bytes after the pixel data read for trailing elements
@@ -200,3 +233,92 @@ def unvalidated() -> Iterator[None]:
         yield
     finally:
         config.settings._reading_validation_mode = before
+
+
+# VRs whose raw explicit values :class:`HeaderValues` converts straight through pydicom's converter
+_DIRECT_VRS = frozenset({"AE", "CS", "DS", "IS", "LO", "SH", "UI", "UL", "US"})
+_HEADER_TAGS: dict[str, BaseTag] = {}
+
+
+def _tag(keyword: str) -> BaseTag | None:
+    """The tag of a dictionary keyword (remembered), None for any other name."""
+    tag = _HEADER_TAGS.get(keyword)
+    if tag is None:
+        from pydicom.datadict import tag_for_keyword
+        from pydicom.tag import BaseTag
+
+        number = tag_for_keyword(keyword)
+        if number is None:
+            return None
+        tag = _HEADER_TAGS[keyword] = BaseTag(number)
+    return tag
+
+
+@cache
+def pydicom_elements() -> tuple[type[RawDataElement], Callable[..., DataElement], type[DataElement],
+                                Callable[..., object]]:
+    """pydicom's RawDataElement, convert_raw_data_element, DataElement and convert_value, imported once per process:
+    ``pydicom.dataelem`` has a module ``__getattr__``, so an import from it inside a function raises and catches an
+    AttributeError (for ``__path__``) at every call, tens of microseconds (issue 15's profile of the audit walk)."""
+    from pydicom.dataelem import DataElement, RawDataElement, convert_raw_data_element
+    from pydicom.values import convert_value
+
+    return RawDataElement, convert_raw_data_element, DataElement, convert_value
+
+
+_UNKNOWN = object()
+MAX_REMEMBERED = 256      # bytes of a raw value whose converted value is remembered
+MAX_CONVERTED = 1 << 14   # values remembered per process (then forgotten at once)
+_CONVERTED: dict[tuple[object, ...], object] = {}   # (VR, raw bytes, little endian, character sets) -> value
+
+
+class HeaderValues:
+    """``ds`` as :func:`_header` reads it (``get``, ``in``, ``file_meta``), each raw explicit element of a plain VR
+    converted straight by pydicom's value converter (``convert_value``, what ``ds.get(keyword)`` runs for it, with
+    the same character sets) and not stored back: issue 15's profile of the fast tier had ``ds.get`` (element
+    objects, hooks, the store) cost more than parsing the file. Anything else (an empty, deferred, sequence or
+    implicit element, another VR, a value the converter refuses) is ``ds.get`` itself. A short value's conversion
+    is remembered per process (values are only read here, never changed: the header keeps its own copies)."""
+
+    def __init__(self, ds: Dataset) -> None:
+        self._raw_type, _, _, self._convert = pydicom_elements()
+        self._ds = ds
+        self._encoding: str | MutableSequence[str] | None = None
+        self._key: object = None
+        # converted values remembered per process (a series repeats most of them), not on the reference path
+        self._memo = _CONVERTED if own_reading() else None
+        self.file_meta = getattr(ds, "file_meta", None)
+
+    def __contains__(self, name: str) -> bool:
+        tag = _tag(name)
+        return name in self._ds if tag is None else tag in self._ds._dict
+
+    def get(self, key: str, default: object = None) -> object:
+        ds = self._ds
+        tag = _tag(key)
+        if tag is None or tag == 0x00080005:
+            return ds.get(key, default)
+        raw = ds._dict.get(tag)
+        if isinstance(raw, self._raw_type) and raw.VR in _DIRECT_VRS and raw.length and raw.value is not None \
+                and raw.length != 0xFFFFFFFF and not raw.is_implicit_VR:
+            if self._encoding is None:
+                self._encoding = ds.original_character_set or ds._character_set
+                self._key = self._encoding if isinstance(self._encoding, str) else ("", *self._encoding)
+            memo = (raw.VR, raw.value, raw.is_little_endian, self._key) if self._memo is not None \
+                and raw.length <= MAX_REMEMBERED else None
+            value = _UNKNOWN if memo is None else self._memo.get(memo, _UNKNOWN)   # type: ignore[union-attr]
+            if value is _UNKNOWN:
+                try:
+                    value = self._convert(raw.VR, raw, self._encoding)
+                except Exception:  # pydicom's own road words (or repairs) it
+                    return ds.get(key, default)
+                if memo is not None:
+                    if len(_CONVERTED) >= MAX_CONVERTED:
+                        _CONVERTED.clear()
+                    _CONVERTED[memo] = value
+            if not isinstance(value, list) or len(value) != 1:   # one value: the element holds it bare (pydicom)
+                return value
+        return ds.get(key, default)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._ds, name)
