@@ -165,6 +165,8 @@ def _duplicates(facts: Facts, rel: str) -> Iterator[Finding]:
             return
         ids.append(value)
     values = numpy.frombuffer(ids, dtype=numpy.int64)
+    if bool((values[1:] > values[:-1]).all()):   # ids in increasing order (the usual registry): none repeated,
+        return                                     # and no sort of a million ids
     unique, first, counts = numpy.unique(values, return_index=True, return_counts=True)
     repeated = counts > 1
     if not repeated.any():
