@@ -23,9 +23,9 @@ from curator.io import ReadError
 from curator.io.cache import Cache, file_keys
 from curator.io.card import load_card
 from curator.io.deid_table import DEID_EDITION
-from curator.io.facts import Facts, Readme
+from curator.io.facts import Facts, Readme, Walk
 from curator.io.git import changed_files
-from curator.io.inventory import walk
+from curator.io.inventory import walk_entries
 from curator.io.manifest import read_manifest
 from curator.io.nifti import NiftiHeader, header_from_json, header_to_json, read_header
 from curator.io.payload import Payload, scan_unit
@@ -184,7 +184,8 @@ def gather(root: Path, profile: Profile, options: ValidateOptions, cache: Cache 
     never raised."""
     card = _card(root)
     facts = Facts(root=root, profile=profile, languages=list(card.languages if card else profile.languages),
-                  entries=walk(root), deep=options.deep, jobs=options.jobs, identifiers=options.identifiers)
+                  entries=Walk(walk_entries(root)), deep=options.deep, jobs=options.jobs,
+                  identifiers=options.identifiers)
     if options.changed_since:
         facts.scope = _scope(facts, changed_files(root, options.changed_since))
     _read_documents(facts, card)

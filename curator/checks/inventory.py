@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from curator.catalogue import make_finding
 from curator.checks.names import case_collisions, is_junk, path_name_problems
 from curator.io.facts import Facts
+from curator.io.inventory import Entry
 from curator.models.findings import Finding
 
 CODES = frozenset({"REQUIRED_FILE_MISSING", "FILE_JUNK", "FILE_NAME_INVALID", "FILE_UNSAFE"})
@@ -31,7 +32,6 @@ def check(facts: Facts) -> Iterator[Finding]:
             yield make_finding("REQUIRED_FILE_MISSING", path)
 
     junk_reported: set[str] = set()
-    clean = []
     for entry in facts.entries:
         if entry.kind not in ("file", "dir"):  # a link named .DS_Store is still a link
             yield make_finding("FILE_UNSAFE", entry.path, kind=entry.kind)
@@ -41,20 +41,24 @@ def check(facts: Facts) -> Iterator[Finding]:
             if top not in junk_reported:
                 junk_reported.add(top)
                 yield make_finding("FILE_JUNK", top)
-            continue
-        clean.append(entry)
+
+    def clean() -> Iterator[Entry]:
+        """The files and folders that are not litter, walked again each time (not a list of a million entries)."""
+        for entry in facts.entries:
+            if entry.kind in ("file", "dir") and not is_junk(entry.path):
+                yield entry
 
     named: set[tuple[str, str]] = set()
-    for entry in clean:
+    for entry in clean():
         for where, reason in path_name_problems(entry.path):   # a folder's bad name once, not per file in it
             if (where, reason) not in named:
                 named.add((where, reason))
                 yield make_finding("FILE_NAME_INVALID", where, reason=reason)
-    for path, other in case_collisions(e.path for e in clean).items():
+    for path, other in case_collisions(e.path for e in clean()).items():
         yield make_finding("FILE_NAME_INVALID", path, reason=f"differs only in letter case from {other}")
 
     data_roots = tuple(root.rstrip("/") + "/" for root in facts.profile.data_roots)
-    for entry in clean:
+    for entry in clean():
         if entry.kind != "file":
             continue
         if entry.path.startswith(data_roots):

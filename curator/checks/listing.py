@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from curator.checks.names import is_junk, is_repository_file
-from curator.io.manifest import LINE_FORMS, MANIFEST_ALGORITHMS, Manifest, ManifestEntry
+from curator.io.manifest import LINE_FORMS, MANIFEST_ALGORITHMS, Manifest, ManifestEntries, ManifestEntry
 
 
 class Problem(NamedTuple):
@@ -41,10 +41,12 @@ def compare(manifests: list[Manifest], root: Path, files: Mapping[str, object],
                 yield problem
     if not manifests:
         return
-    listed = {entry.path for entry in manifests[0].entries}
+    first = manifests[0].entries
+    # a compactly held listing is looked up in place (no set of a million paths)
+    lists = first.lists if isinstance(first, ManifestEntries) else {entry.path for entry in first}.__contains__
     primary = label(manifests[0].path, root)
     for path in files:
-        if not (path in listed or accounted_for(path, manifests[0].accounts_for)):
+        if not (lists(path) or accounted_for(path, manifests[0].accounts_for)):
             yield Problem("FILE_UNLISTED", path, {"expected_in": primary})
 
 

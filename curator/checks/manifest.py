@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Iterator
 from curator.catalogue import make_finding
 from curator.checks.listing import Problem, compare, label, mismatch
 from curator.io.facts import Facts
-from curator.io.manifest import Manifest, ManifestEntry
+from curator.io.manifest import Manifest, ManifestEntries, ManifestEntry
 from curator.models.findings import Finding
 
 __all__ = ["CODES", "check", "differs", "findings", "label"]
@@ -40,10 +40,14 @@ def _study_id(facts: Facts, path: str) -> int | None:
 
 def differs(manifests: list[Manifest]) -> Callable[[str, dict[str, str] | str], bool]:
     """Whether a file's digests (or why it could not be read) would make :func:`check` name it: they differ from
-    one of its entries. validate keeps only those digests (``facts.digests``), judging the others as they are read;
-    the entries by path are held while the files are hashed (no new strings: the entries' own)."""
+    one of its entries. validate keeps only those digests (``facts.digests``), judging the others as they are read.
+    A compactly held listing (validate's, :class:`~curator.io.manifest.ManifestEntries`) is looked up in place; the
+    entries of another are held by path while the files are hashed (no new strings: the entries' own)."""
+    compact = [m.entries for m in manifests if isinstance(m.entries, ManifestEntries)]
     entries: dict[str, ManifestEntry | tuple[ManifestEntry, ...]] = {}
     for manifest in manifests:
+        if isinstance(manifest.entries, ManifestEntries):
+            continue
         for entry in manifest.entries:
             known = entries.get(entry.path)
             # an entry is itself a tuple (a NamedTuple): one path's several entries are a plain tuple of them
@@ -52,6 +56,12 @@ def differs(manifests: list[Manifest]) -> Callable[[str, dict[str, str] | str], 
 
     def differ(path: str, found: dict[str, str] | str) -> bool:
         listed = entries.get(path, ())
-        return any(mismatch(entry, found, "") is not None
-                   for entry in ((listed,) if isinstance(listed, ManifestEntry) else listed))
+        if any(mismatch(entry, found, "") is not None
+               for entry in ((listed,) if isinstance(listed, ManifestEntry) else listed)):
+            return True
+        for held in compact:
+            entry = held.find(path)
+            if entry is not None and mismatch(entry, found, "") is not None:
+                return True
+        return False
     return differ

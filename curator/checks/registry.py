@@ -5,14 +5,14 @@ from __future__ import annotations
 import re
 from array import array
 from collections import Counter, defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy
 from pydantic import ValidationError
 
 from curator.catalogue import make_finding
-from curator.io.facts import Facts
+from curator.io.facts import Facts, Walk
 from curator.io.registry import Records, Rows
 from curator.models.findings import Finding
 from curator.models.registry import REGISTRY_COLUMNS, RegistryRecord, RegistryRow
@@ -165,6 +165,8 @@ def _duplicates(facts: Facts, rel: str) -> Iterator[Finding]:
             return
         ids.append(value)
     values = numpy.frombuffer(ids, dtype=numpy.int64)
+    if bool((values[1:] > values[:-1]).all()):   # ids in increasing order (the usual registry): none repeated,
+        return                                     # and no sort of a million ids
     unique, first, counts = numpy.unique(values, return_index=True, return_counts=True)
     repeated = counts > 1
     if not repeated.any():
@@ -193,20 +195,27 @@ def _duplicates_of_any(rows: Rows, rel: str) -> Iterator[Finding]:
 def _against_disk(facts: Facts, rel: str) -> Iterator[Finding]:
     """Listed files missing from the disk (in row order), then data files on disk no row lists (in path order).
     What is listed is marked in a byte per file, not kept as a set of a million path strings."""
-    files = {entry.path: index for index, entry in enumerate(facts.entries) if entry.kind == "file"}
-    listed = bytearray(len(facts.entries))
+    entries = facts.entries
+    position: Callable[[str], int | None]
+    files: Callable[[], Iterable[tuple[str, int]]]
+    if isinstance(entries, Walk):   # validate's compact walk: files found by bisection, no dict of a million
+        position, files = entries.position, entries.file_positions
+    else:
+        by_path = {entry.path: index for index, entry in enumerate(entries) if entry.kind == "file"}
+        position, files = by_path.get, by_path.items
+    listed = bytearray(len(entries))
     for number, row in facts.rows:
         for listed_path in (row.study_file, row.mask_file):
             if listed_path is None:
                 continue
             path = listed_path.lstrip("/")
-            index = files.get(path)
+            index = position(path)
             if index is None:
                 yield make_finding("FILE_MISSING", path, study_id=row.study_id, listed_in=rel, row=number)
             else:
                 listed[index] = 1
     listed_ids: set[int] | None = None   # made when an unlisted mask needs it
-    for path, index in files.items():
+    for path, index in files():
         if listed[index]:
             continue
         kind = facts.data_kind(path)

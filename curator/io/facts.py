@@ -8,7 +8,9 @@ and the checks that need it yield nothing.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from array import array
+from bisect import bisect_left
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
@@ -30,6 +32,108 @@ if TYPE_CHECKING:   # the readers import Facts for their gather(facts); importin
     from curator.io.slices import SliceFacts
 
 
+_KINDS = ("file", "dir", "symbolic link", "device", "named pipe", "socket", "other")   # io.inventory.mode_kind's
+_FILE = 0
+
+
+class Walk(Sequence[Entry]):
+    """The entries of a walk (:func:`~curator.io.inventory.walk`, in its order: sorted by path), held compactly:
+    the paths in one list, the kinds as a byte each, the sizes in an ``array``; an :class:`Entry` is made when it is
+    asked for (its path the string held). ~100 B a file in all, not the ~250 B of an Entry, its size and a dict of
+    the files (issue 15: a million-file release). Equal to a list of the same entries, in order."""
+
+    __slots__ = ("_count", "_index", "_kinds", "_paths", "_sizes", "_sorted")
+
+    def __init__(self, entries: Iterable[Entry] = ()) -> None:
+        self._paths: list[str] = []
+        self._kinds = bytearray()
+        self._sizes = array("q")
+        self._count = 0          # regular files
+        self._sorted = True      # every path after the one before it (bisect finds a path)
+        self._index: dict[str, int] | None = None   # path -> position, made when a path is looked up unsorted
+        paths, kinds, sizes, codes = self._paths, self._kinds, self._sizes, {k: i for i, k in enumerate(_KINDS)}
+        last = ""
+        for path, kind, size in entries:
+            if path <= last:
+                self._sorted = False
+            last = path
+            paths.append(path)
+            code = codes.get(kind, len(_KINDS) - 1)
+            kinds.append(code)
+            sizes.append(size)
+            self._count += code == _FILE
+
+    def __len__(self) -> int:
+        return len(self._paths)
+
+    def _entry(self, at: int) -> Entry:
+        return Entry(self._paths[at], _KINDS[self._kinds[at]], self._sizes[at])
+
+    def __getitem__(self, at: int | slice) -> Entry | list[Entry]:  # type: ignore[override]
+        if isinstance(at, slice):
+            return [self._entry(i) for i in range(*at.indices(len(self._paths)))]
+        if at < 0:
+            at += len(self._paths)
+        if not 0 <= at < len(self._paths):
+            raise IndexError("walk entry index out of range")
+        return self._entry(at)
+
+    def __iter__(self) -> Iterator[Entry]:
+        return map(self._entry, range(len(self._paths)))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (list, Walk)):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def position(self, path: str) -> int | None:
+        """Where the regular file ``path`` is among the entries, or None when it is not one."""
+        paths = self._paths
+        if self._sorted:
+            at = bisect_left(paths, path)
+            found: int | None = at if at < len(paths) and paths[at] == path else None
+        else:
+            if self._index is None:
+                self._index = {p: i for i, p in enumerate(paths)}
+            found = self._index.get(path)
+        return found if found is not None and self._kinds[found] == _FILE else None
+
+    def file_positions(self) -> Iterator[tuple[str, int]]:
+        """(path, position) of each regular file, in path order."""
+        kinds = self._kinds
+        return ((path, at) for at, path in enumerate(self._paths) if kinds[at] == _FILE)
+
+    @property
+    def files(self) -> WalkFiles:
+        return WalkFiles(self)
+
+
+class WalkFiles(Mapping[str, Entry]):
+    """The regular files of a :class:`Walk` by path, in path order: a view, no dict of its own."""
+
+    __slots__ = ("_walk",)
+
+    def __init__(self, walk: Walk) -> None:
+        self._walk = walk
+
+    def __getitem__(self, path: str) -> Entry:
+        at = self._walk.position(path) if isinstance(path, str) else None
+        if at is None:
+            raise KeyError(path)
+        return self._walk._entry(at)
+
+    def __contains__(self, path: object) -> bool:
+        return isinstance(path, str) and self._walk.position(path) is not None
+
+    def __iter__(self) -> Iterator[str]:
+        return (path for path, _ in self._walk.file_positions())
+
+    def __len__(self) -> int:
+        return self._walk._count
+
+
 class DataKind(NamedTuple):
     """Which of the profile's data patterns a path matches: its kind ("study", "mask", "image", ...) and the named
     groups the pattern captured (``study_id``, ``case``, ``slice``)."""
@@ -48,7 +152,7 @@ class Facts:
     root: Path
     profile: Profile
     languages: list[str]
-    entries: list[Entry]
+    entries: list[Entry] | Walk   # validate's is a Walk (compact)
     registry: RegistryTable | None = None
     registry_error: str | None = None
     registry_copy: RegistryTable | None = None      # the CSV twin, when the xlsx is the registry
@@ -86,17 +190,18 @@ class Facts:
         return self.scope is None or path in self.scope  # what a profile's own gatherer read (DICOM series, ...)
 
     # files, made once for the entries they were made from (17 readers and checks ask; a million-file release's
-    # dict is ~100 MB and 0.3 s each time)
-    _files: tuple[list[Entry], int, dict[str, Entry]] | None = field(default=None, init=False, repr=False,
-                                                                     compare=False)
+    # dict is ~100 MB and 0.3 s each time); a Walk's is a view on it, no dict
+    _files: tuple[list[Entry] | Walk, int, Mapping[str, Entry]] | None = field(default=None, init=False,
+                                                                               repr=False, compare=False)
 
     @property
-    def files(self) -> dict[str, Entry]:
-        """The regular files among the entries, by path (in path order). Do not change the dict: it is shared."""
+    def files(self) -> Mapping[str, Entry]:
+        """The regular files among the entries, by path (in path order). Do not change it: it is shared."""
         made = self._files
         if made is None or made[0] is not self.entries or made[1] != len(self.entries):
-            made = self._files = (self.entries, len(self.entries), {e.path: e for e in self.entries
-                                                                     if e.kind == "file"})
+            entries = self.entries
+            made = self._files = (entries, len(entries), entries.files if isinstance(entries, Walk) else
+                                  {e.path: e for e in entries if e.kind == "file"})
         return made[2]
 
     def data_kind(self, path: str) -> DataKind | None:

@@ -53,6 +53,13 @@ def walk(root: Path) -> list[Entry]:
     return entries
 
 
+def walk_entries(root: Path | str) -> Iterator[Entry]:
+    """The entries :func:`walk` lists, in its order, one at a time (for a caller that holds them compactly)."""
+    for path, info in cast("Iterator[tuple[str, os.stat_result]]", _tree(str(root), _ENTRIES)):
+        mode = info.st_mode
+        yield Entry(path, mode_kind(mode), info.st_size if stat.S_ISREG(mode) else 0)
+
+
 def walk_files(root: Path | str) -> Iterator[tuple[str, os.stat_result]]:
     """Every regular file under ``root`` with its ``lstat``, in the order of :func:`walk` (sorted by path), read as
     it is needed: a release of a million files is never held as a list. The same rules as :func:`walk` (they are

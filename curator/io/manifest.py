@@ -9,7 +9,9 @@ listing's kind, and whatever reads it compares entries the same way.
 # loads (about 0.7 ms a field), a cost `curator verify` pays on every run.
 
 import re
-from collections.abc import Iterator, Mapping
+from array import array
+from bisect import bisect_left
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -51,6 +53,125 @@ class ManifestEntry(NamedTuple):
     line: int
 
 
+class ManifestEntries(Sequence[ManifestEntry]):
+    """A sum file's entries, held compactly: the paths in one list (a path on disk is the walk's own string), the
+    digests as bytes in one ``bytearray``, the line numbers in an ``array``; an entry is made when it is asked for.
+    A million-line SHA256SUMS holds ~50 B a line here, not the ~220 B of a ``ManifestEntry`` with its hex string
+    (issue 15). An entry of another algorithm (a tagged line) or whose digest is not the algorithm's lowercase hex
+    is kept whole. Equal to a list of the same entries, in order."""
+
+    __slots__ = ("_digests", "_lines", "_odd", "_order", "_paths", "_sorted", "_width", "algorithm")
+
+    def __init__(self, algorithm: str) -> None:
+        self.algorithm = algorithm
+        self._paths: list[str] = []
+        self._digests = bytearray()
+        self._lines = array("q")
+        self._odd: dict[int, ManifestEntry] = {}   # position -> an entry not held compactly
+        self._width = _HEX_LENGTH.get(algorithm, 64) // 2
+        self._sorted = True                        # every path after the one before it (bisect finds a path)
+        self._order: array[int] | None = None      # positions in path order, made when a path is looked up unsorted
+
+    def append(self, entry: ManifestEntry) -> None:
+        paths = self._paths
+        if self._sorted and paths and entry.path <= paths[-1]:
+            self._sorted = False
+        raw = b""
+        if entry.algorithm == self.algorithm:
+            try:
+                raw = bytes.fromhex(entry.digest)
+            except ValueError:
+                raw = b""
+        if len(raw) != self._width or raw.hex() != entry.digest:
+            self._odd[len(paths)] = entry
+            raw = bytes(self._width)
+        paths.append(entry.path)
+        self._digests += raw
+        self._lines.append(entry.line)
+        self._order = None
+
+    def __len__(self) -> int:
+        return len(self._paths)
+
+    def _entry(self, at: int) -> ManifestEntry:
+        odd = self._odd.get(at) if self._odd else None
+        if odd is not None:
+            return odd
+        width = self._width
+        return ManifestEntry(self._paths[at], self._digests[at * width : (at + 1) * width].hex(), self.algorithm,
+                             self._lines[at])
+
+    def __getitem__(self, at: int | slice) -> "ManifestEntry | list[ManifestEntry]":  # type: ignore[override]
+        if isinstance(at, slice):
+            return [self._entry(i) for i in range(*at.indices(len(self._paths)))]
+        if at < 0:
+            at += len(self._paths)
+        if not 0 <= at < len(self._paths):
+            raise IndexError("manifest entry index out of range")
+        return self._entry(at)
+
+    def __iter__(self) -> Iterator[ManifestEntry]:
+        return map(self._entry, range(len(self._paths)))
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (list, ManifestEntries)):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def find(self, path: str) -> ManifestEntry | None:
+        """The entry of ``path`` (the first, when listed again), or None: a bisection of the paths when they are in
+        order (a sorted sum file), else of their positions in path order (8 B a line, made once)."""
+        paths = self._paths
+        if self._sorted:
+            at = bisect_left(paths, path)
+            return self._entry(at) if at < len(paths) and paths[at] == path else None
+        order = self.path_order()
+        at = bisect_left(order, path, key=paths.__getitem__)
+        return self._entry(order[at]) if at < len(order) and paths[order[at]] == path else None
+
+    def path_order(self) -> "array[int]":
+        """The positions of the entries in path order (a path listed more than once: in line order)."""
+        if self._order is None:
+            paths = self._paths
+            self._order = array("q", range(len(paths)) if self._sorted else sorted(range(len(paths)),
+                                                                                     key=paths.__getitem__))
+        return self._order
+
+    def again(self) -> list[tuple[int, int]]:
+        """(position, first position) of each entry whose path an entry before it has, in position order."""
+        if self._sorted:   # every path after the one before it: none is listed again
+            return []
+        paths, found, previous, first = self._paths, [], -1, 0
+        for at in self.path_order():
+            if previous >= 0 and paths[at] == paths[previous]:
+                found.append((at, first))
+            else:
+                first = at
+            previous = at
+        return sorted(found)
+
+    def drop(self, positions: set[int]) -> None:
+        """Leave out the entries at ``positions``."""
+        width, kept = self._width, [at for at in range(len(self._paths)) if at not in positions]
+        self._paths = [self._paths[at] for at in kept]
+        self._digests = bytearray().join(self._digests[at * width : (at + 1) * width] for at in kept)
+        self._lines = array("q", (self._lines[at] for at in kept))
+        self._odd = {new: self._odd[old] for new, old in enumerate(kept) if old in self._odd}
+        self._order = None
+
+    def line(self, at: int) -> int:
+        return self._lines[at]
+
+    def path(self, at: int) -> str:
+        return self._paths[at]
+
+    def lists(self, path: str) -> bool:
+        """Whether ``path`` has an entry."""
+        return self.find(path) is not None
+
+
 class Manifest:
     """The entries of one checksum listing file and the problems met reading it.
 
@@ -63,11 +184,11 @@ class Manifest:
 
     __slots__ = ("accounts_for", "algorithm", "entries", "form", "path", "problems")
 
-    def __init__(self, path: Path, algorithm: str, entries: list[ManifestEntry] | None = None,
+    def __init__(self, path: Path, algorithm: str, entries: "list[ManifestEntry] | ManifestEntries | None" = None,
                  problems: list[tuple[int, str]] | None = None, *, form: str = SUM_FILE,
                  accounts_for: frozenset[str] = frozenset()) -> None:
         self.path, self.algorithm, self.form, self.accounts_for = path, algorithm, form, accounts_for
-        self.entries: list[ManifestEntry] = entries if entries is not None else []
+        self.entries: list[ManifestEntry] | ManifestEntries = entries if entries is not None else []
         self.problems: list[tuple[int, str]] = problems if problems is not None else []   # (line number, reason)
 
     def __repr__(self) -> str:
@@ -92,22 +213,32 @@ def read_manifest(path: Path, algorithm: str | None = None, *,
     ``on_disk``: the walk's files by path; an entry of a file on disk shares the walk's path string (one string a
     file, not two, in validate's memory)."""
     algorithm = algorithm or MANIFEST_ALGORITHMS.get(path.name, "sha256")
-    manifest = Manifest(path=path, algorithm=algorithm)
-    seen: dict[str, int] = {}
-    problems, entries = manifest.problems, manifest.entries
+    entries = ManifestEntries(algorithm)
+    manifest = Manifest(path=path, algorithm=algorithm, entries=entries)
+    problems = manifest.problems
+    last, last_line = "", 0   # while the paths are in order, a path listed again is the one just before
     for block in stream_entries(path, algorithm):
         for item in block:
             if not isinstance(item, ManifestEntry):
                 problems.append(item)
                 continue
-            first = seen.setdefault(item.path, item.line)
-            if first != item.line:
-                problems.append((item.line, f"{item.path} is listed again (first on line {first})"))
+            rel = item.path
+            if rel == last:
+                problems.append((item.line, f"{rel} is listed again (first on line {last_line})"))
                 continue
-            disk = on_disk.get(item.path) if on_disk is not None else None
+            if rel > last:
+                last, last_line = rel, item.line
+            disk = on_disk.get(rel) if on_disk is not None else None
             if disk is not None:
                 item = ManifestEntry(disk.path, item.digest, item.algorithm, item.line)
             entries.append(item)
+    again = entries.again()   # out of order: a path listed again is found in path order, not a dict of paths
+    if again:
+        for at, first in again:
+            problems.append((entries.line(at), f"{entries.path(at)} is listed again (first on line "
+                                               f"{entries.line(first)})"))
+        entries.drop({at for at, _ in again})
+        problems.sort(key=lambda problem: problem[0])   # in line order, as they were met
     return manifest
 
 
