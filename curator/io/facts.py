@@ -20,6 +20,7 @@ from curator.io.manifest import Manifest
 from curator.io.nifti import NiftiHeader
 from curator.io.payload import Payload
 from curator.io.registry import RegistryTable
+from curator.io.rows import PathRows
 from curator.models.card import DatasetCard
 from curator.models.profile import Profile
 from curator.models.registry import RegistryRecord
@@ -36,12 +37,13 @@ _KINDS = ("file", "dir", "symbolic link", "device", "named pipe", "socket", "oth
 _FILE = 0
 
 
-class Walk(Sequence[Entry]):
+class Walk(PathRows[Entry]):
     """The entries of a walk (:func:`~curator.io.inventory.walk`, in its order: sorted by path), held compactly:
     the paths in one list, the kinds as a byte each, the sizes in an ``array``; an :class:`Entry` is made when it is
     asked for (its path the string held). ~100 B a file in all, not the ~250 B of an Entry, its size and a dict of
     the files (issue 15: a million-file release). Equal to a list of the same entries, in order."""
 
+    _what = "walk entry"
     __slots__ = ("_count", "_index", "_kinds", "_paths", "_sizes", "_sorted")
 
     def __init__(self, entries: Iterable[Entry] = ()) -> None:
@@ -63,30 +65,8 @@ class Walk(Sequence[Entry]):
             sizes.append(size)
             self._count += code == _FILE
 
-    def __len__(self) -> int:
-        return len(self._paths)
-
     def _entry(self, at: int) -> Entry:
         return Entry(self._paths[at], _KINDS[self._kinds[at]], self._sizes[at])
-
-    def __getitem__(self, at: int | slice) -> Entry | list[Entry]:  # type: ignore[override]
-        if isinstance(at, slice):
-            return [self._entry(i) for i in range(*at.indices(len(self._paths)))]
-        if at < 0:
-            at += len(self._paths)
-        if not 0 <= at < len(self._paths):
-            raise IndexError("walk entry index out of range")
-        return self._entry(at)
-
-    def __iter__(self) -> Iterator[Entry]:
-        return map(self._entry, range(len(self._paths)))
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, (list, Walk)):
-            return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
-        return NotImplemented
-
-    __hash__ = None  # type: ignore[assignment]
 
     def position(self, path: str) -> int | None:
         """Where the regular file ``path`` is among the entries, or None when it is not one."""

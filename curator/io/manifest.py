@@ -11,13 +11,14 @@ listing's kind, and whatever reads it compares entries the same way.
 import re
 from array import array
 from bisect import bisect_left
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import NamedTuple
 
 from curator.io import ReadError
 from curator.io.inventory import Entry
 from curator.io.regular import open_regular, read_regular_bytes
+from curator.io.rows import PathRows
 
 # manifest file name -> algorithm
 MANIFEST_ALGORITHMS = {
@@ -53,13 +54,14 @@ class ManifestEntry(NamedTuple):
     line: int
 
 
-class ManifestEntries(Sequence[ManifestEntry]):
+class ManifestEntries(PathRows[ManifestEntry]):
     """A sum file's entries, held compactly: the paths in one list (a path on disk is the walk's own string), the
     digests as bytes in one ``bytearray``, the line numbers in an ``array``; an entry is made when it is asked for.
     A million-line SHA256SUMS holds ~50 B a line here, not the ~220 B of a ``ManifestEntry`` with its hex string
     (issue 15). An entry of another algorithm (a tagged line) or whose digest is not the algorithm's lowercase hex
     is kept whole. Equal to a list of the same entries, in order."""
 
+    _what = "manifest entry"
     __slots__ = ("_digests", "_lines", "_odd", "_order", "_paths", "_sorted", "_width", "algorithm")
 
     def __init__(self, algorithm: str) -> None:
@@ -90,9 +92,6 @@ class ManifestEntries(Sequence[ManifestEntry]):
         self._lines.append(entry.line)
         self._order = None
 
-    def __len__(self) -> int:
-        return len(self._paths)
-
     def _entry(self, at: int) -> ManifestEntry:
         odd = self._odd.get(at) if self._odd else None
         if odd is not None:
@@ -100,25 +99,6 @@ class ManifestEntries(Sequence[ManifestEntry]):
         width = self._width
         return ManifestEntry(self._paths[at], self._digests[at * width : (at + 1) * width].hex(), self.algorithm,
                              self._lines[at])
-
-    def __getitem__(self, at: int | slice) -> "ManifestEntry | list[ManifestEntry]":  # type: ignore[override]
-        if isinstance(at, slice):
-            return [self._entry(i) for i in range(*at.indices(len(self._paths)))]
-        if at < 0:
-            at += len(self._paths)
-        if not 0 <= at < len(self._paths):
-            raise IndexError("manifest entry index out of range")
-        return self._entry(at)
-
-    def __iter__(self) -> Iterator[ManifestEntry]:
-        return map(self._entry, range(len(self._paths)))
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, (list, ManifestEntries)):
-            return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
-        return NotImplemented
-
-    __hash__ = None  # type: ignore[assignment]
 
     def find(self, path: str) -> ManifestEntry | None:
         """The entry of ``path`` (the first, when listed again), or None: a bisection of the paths when they are in
