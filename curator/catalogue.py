@@ -100,8 +100,7 @@ class Relocation:
         self._lists = tuple(k for k, v in finding.context.items() if isinstance(v, list))
         self._parts: list[str] | None = None
         values = {"path": _SENTINEL, "study_id": finding.study_id, **finding.context}
-        variant = self._rule.variants.get(str(values.get("variant") or ""))
-        template = ((variant.message if variant else self._rule.message).get("en") or self._rule.message["en"])
+        template = self._rule.messages(values)["en"]   # the template render words in English
         try:
             fields = [(name, spec, conversion) for _, name, spec, conversion in Formatter().parse(template)
                       if name is not None]

@@ -27,11 +27,13 @@ def apply_config(findings: list[Finding], config: ValidationConfig, where: str, 
     """Override severities, then drop findings covered by a live waiver; report expired and unused waivers."""
     live = [w for w in config.waivers if w.expires >= today]
     used: set[int] = set()
-    outcome = Outcome(findings=[] if config.severity or live else list(findings))   # else nothing to override or
-    if config.severity or live:                                                       # waive (issue 15: 74k)
-        overridden = [f.model_copy(update={"severity": config.severity[f.code]}) if f.code in config.severity
-                      else f for f in findings]
-        for finding in overridden:
+    if not config.severity and not live:   # nothing to override or waive: the findings as they are (issue 15: 74k)
+        outcome = Outcome(findings=list(findings))
+    else:
+        outcome = Outcome(findings=[])
+        for finding in findings:
+            if finding.code in config.severity:
+                finding = finding.model_copy(update={"severity": config.severity[finding.code]})
             index = next((i for i, waiver in enumerate(live) if _matches(waiver, finding)), None)
             if index is None:
                 outcome.findings.append(finding)

@@ -44,5 +44,10 @@ class Rule(BaseModel):
 
         A finding whose context names a ``variant`` of the rule is worded by that variant's message.
         """
+        return render_template(self.messages(values), lang, values)
+
+    def messages(self, values: dict[str, Any]) -> dict[str, str]:
+        """The message templates by language that word a finding with these ``values``: its variant's, when the
+        context names one, else the rule's."""
         variant = self.variants.get(str(values.get("variant") or ""))
-        return render_template(variant.message if variant else self.message, lang, values)
+        return variant.message if variant else self.message

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from functools import partial
 
 from curator.catalogue import catalogue, localise_finding
 from curator.escaping import display, json_text
@@ -30,19 +30,8 @@ def summary(report: Report, command: str = "validate", lang: str = "en") -> str:
                         report.stats.files, report.stats.bytes, report.stats.seconds, where, lang=lang)
 
 
-def _lines(findings: list[Finding], lang: str, limit: int | None) -> Iterator[Line]:
-    """A line per finding for :func:`curator.wording.group_lines`; worded only for the first ``limit`` of each run
-    of one code (and the first, whose level heads the group), which are the ones shown; the rest are only counted
-    (issue 15: 74k findings of a DICOM release)."""
-    code, run, counted = None, 0, Line("", "", "", "")
-    for finding in findings:
-        if finding.code != code:
-            code, run, counted = finding.code, 0, Line(finding.code, "", "", "")
-        run += 1
-        if run == 1 or limit is None or run <= limit:
-            yield Line(code, finding.severity.value, finding.path, localise_finding(finding, lang).message)
-        else:
-            yield counted   # past the group's limit: counted in "N more", never shown
+def _line(finding: Finding, lang: str) -> Line:
+    return Line(finding.code, finding.severity.value, finding.path, localise_finding(finding, lang).message)
 
 
 def to_text(report: Report, *, command: str = "validate", lang: str = "en", limit: int | None = GROUP_LIMIT,
@@ -50,7 +39,8 @@ def to_text(report: Report, *, command: str = "validate", lang: str = "en", limi
     """Findings grouped by code (errors first), each group capped at ``limit`` lines, then the summary."""
     rules = catalogue()
     titles = {code: rule.title_in(lang) for code, rule in rules.items()}
-    lines = group_lines(_lines(report.findings, lang, limit), titles, limit=limit, colour=colour, lang=lang)
+    lines = group_lines(report.findings, titles, limit=limit, colour=colour, lang=lang,
+                        word=partial(_line, lang=lang))   # only the lines shown are worded
     extra = report.stats.model_extra or {}
     if "categories" in extra:
         per = ", ".join(f"{display(k)} {v}" for k, v in extra["categories"].items())
