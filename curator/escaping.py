@@ -29,7 +29,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-__all__ = ["display", "displayed", "json_text", "markdown_plain", "markdown_text", "markdown_url", "path_bytes"]
+__all__ = ["display", "displayed", "json_bytes", "json_text", "markdown_plain", "markdown_text", "markdown_url",
+           "path_bytes", "plain"]
 
 _ESCAPED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
 _SHORT = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
@@ -103,7 +104,64 @@ def json_text(document: Any, *, indent: int | None = 2) -> str:
     # there is only the indentation's newlines and spaces
     if text.replace("\n", "").isprintable():
         return text
+    return _printable_json(text)
+
+
+def _printable_json(text: str) -> str:
+    """JSON text with every character that is not printable (but the indentation's newlines) as a JSON escape."""
     return "".join(c if c.isprintable() or c == "\n" else _json_escape(c) for c in text)
+
+
+def json_bytes(document: Any, *, indent: int = 2, checked: bool = False) -> bytes:
+    """``json_text(document, indent=indent).encode()``, byte for byte, written by orjson (in Rust, ~20x faster than
+    :func:`_indented`: issue 15's 49 MB report of 74,000 findings) when the indent is 2 and the document is
+    :func:`plain` (``checked``: the caller has made sure of it, checking only what its types leave open); otherwise,
+    and whatever orjson refuses (a lone surrogate, an undecodable byte of a name; an int beyond 64 bits; a key that
+    is not a str), through :func:`json_text`."""
+    if indent == 2 and (checked or plain(document)):
+        import orjson
+
+        try:   # dataclasses and datetimes, which orjson would write and json refuses: refused too
+            data = orjson.dumps(document, option=orjson.OPT_INDENT_2 | orjson.OPT_PASSTHROUGH_DATACLASS
+                                | orjson.OPT_PASSTHROUGH_DATETIME)
+        except TypeError:   # orjson.JSONEncodeError
+            data = None
+        if data is not None:
+            # JSON escapes C0 controls inside strings and has only newlines and spaces outside them: in ASCII text
+            # DEL is the one character json_text would escape further
+            if data.isascii() and b"\x7f" not in data:
+                return data
+            text = data.decode()
+            return data if text.replace("\n", "").isprintable() else _printable_json(text).encode()
+    return json_text(document, indent=indent).encode()
+
+
+def plain(document: Any) -> bool:
+    """Whether ``document`` holds only what orjson writes exactly as ``json.dumps`` does, or refuses: dicts, lists,
+    tuples, str (and its subclasses, a StrEnum included, written as their text by both), int, bool, None, and
+    floats that are 0 or of magnitude in [1e-4, 1e16) (beyond, orjson writes ``0.00001`` where ``repr`` writes
+    ``1e-05``, and older orjson ``1e16`` for ``1e+16``; NaN and infinities it writes as null). Other types are left
+    to :func:`json_text` too. A loop over a stack, strings skipped where they are met: the contexts of 74,000
+    findings in ~50 ms."""
+    stack = [document]
+    pop, push = stack.pop, stack.append
+    while stack:
+        value = pop()
+        kind = type(value)
+        if kind is dict:
+            for item in value.values():
+                if type(item) is not str:
+                    push(item)
+        elif kind is list or kind is tuple:
+            for item in value:
+                if type(item) is not str:
+                    push(item)
+        elif kind is float:
+            if not (value == 0 or 1e-4 <= abs(value) < 1e16):   # NaN compares false
+                return False
+        elif not (kind is int or kind is bool or value is None or isinstance(value, str)):
+            return False
+    return True
 
 
 def _indented(document: Any, step: str) -> str:

@@ -68,19 +68,29 @@ class BytesProgress:
         self.line.with_bytes(self.phase, done, total, done_bytes, total_bytes)
 
 
-def write_report(output: Path, text: str) -> None:
+def write_report(output: Path, text: str | bytes) -> None:
     """Write a report file atomically (curator.outputs): a failure never leaves a 0-byte or half-written report,
-    nor spoils an older one."""
+    nor spoils an older one. Bytes are a renderer's UTF-8 (the JSON and SARIF writers'), written as they are."""
     from curator.outputs import atomic_write
 
     if not output.parent.is_dir():   # a report goes into a folder that exists: a typo must not make folders
         raise FileNotFoundError(2, "no such folder", str(output.parent))
-    atomic_write(output, text.encode("utf-8", "backslashreplace"))   # renderers escape names; this guards a bug
+    # renderers escape names; backslashreplace guards a bug
+    atomic_write(output, text if isinstance(text, bytes) else text.encode("utf-8", "backslashreplace"))
 
 
-def emit(text: str, output: Path | None) -> None:
+def emit(text: str | bytes, output: Path | None) -> None:
     if output is None:
-        sys.stdout.write(text)
+        if isinstance(text, bytes):   # a 49 MB report is not decoded only to be encoded again (issue 15)
+            sys.stdout.flush()
+            buffer = getattr(sys.stdout, "buffer", None)
+            if buffer is None:
+                sys.stdout.write(text.decode())
+            else:
+                buffer.write(text)
+                buffer.flush()
+        else:
+            sys.stdout.write(text)
         sys.stdout.flush()
         return
     try:
@@ -123,16 +133,16 @@ def present(report: Report, formats: tuple[str, ...], outputs: tuple[Path, ...],
     from curator.render.github import job_summary, to_github
     from curator.render.junit import to_junit
     from curator.render.markdown import to_markdown
-    from curator.render.report import GROUP_LIMIT, to_json, to_text
-    from curator.render.sarif import to_sarif
+    from curator.render.report import GROUP_LIMIT, json_report, to_text
+    from curator.render.sarif import sarif_report
 
     formats = check_pairing(formats, outputs)
     colour = not outputs[len(formats) - 1:] and colour_wanted()
-    renderers: dict[str, Callable[[], str]] = {
+    renderers: dict[str, Callable[[], str | bytes]] = {
         "text": lambda: to_text(report, command=command, lang=lang, limit=None if verbose else GROUP_LIMIT,
                                 colour=colour),
-        "json": lambda: to_json(report),
-        "sarif": lambda: to_sarif(report, command),
+        "json": lambda: json_report(report),
+        "sarif": lambda: sarif_report(report, command),
         "junit": lambda: to_junit(report, command),
         "github": lambda: to_github(report, command),
         "markdown": lambda: to_markdown(report, command),

@@ -7,7 +7,7 @@ from urllib.parse import quote
 
 from curator import __version__
 from curator.catalogue import catalogue
-from curator.escaping import display, json_text, path_bytes
+from curator.escaping import display, json_bytes, path_bytes, plain
 from curator.models.findings import Report, Severity
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -15,6 +15,12 @@ _LEVEL = {Severity.error: "error", Severity.warning: "warning", Severity.info: "
 
 
 def to_sarif(report: Report, command: str = "validate") -> str:
+    return sarif_report(report, command).decode()
+
+
+def sarif_report(report: Report, command: str = "validate") -> bytes:
+    """:func:`to_sarif` as UTF-8 bytes, what a report file or a pipe is given (written by
+    :func:`curator.escaping.json_bytes`: the contexts are the only values of any type, checked once)."""
     rules = catalogue()
     used = sorted({f.code for f in report.findings})
     index = {code: i for i, code in enumerate(used)}
@@ -30,18 +36,24 @@ def to_sarif(report: Report, command: str = "validate") -> str:
             "properties": {"tags": list(rule.tags)},
         })
     results = []
+    places: dict[str, list[object]] = {}   # a file's findings share its "locations" (a DICOM file has ~25)
     for finding in report.findings:
+        properties: dict[str, object] = {"context": finding.context}
+        if finding.study_id is not None:
+            properties["studyId"] = finding.study_id
         result: dict[str, object] = {
             "ruleId": finding.code,
             "ruleIndex": index[finding.code],
             "level": _LEVEL[finding.severity],
             "message": {"text": display(finding.message)},
-            "properties": {"context": finding.context, **({"studyId": finding.study_id}
-                                                            if finding.study_id is not None else {})},
+            "properties": properties,
         }
         if finding.path:
-            result["locations"] = [{"physicalLocation": {"artifactLocation": {
-                "uri": quote(path_bytes(finding.path)), "uriBaseId": "RELEASEROOT"}}}]
+            place = places.get(finding.path)
+            if place is None:
+                place = places[finding.path] = [{"physicalLocation": {"artifactLocation": {
+                    "uri": quote(path_bytes(finding.path)), "uriBaseId": "RELEASEROOT"}}}]
+            result["locations"] = place
         results.append(result)
     root_uri = Path(report.root).absolute().as_uri() + "/"
     document = {
@@ -56,4 +68,4 @@ def to_sarif(report: Report, command: str = "validate") -> str:
             "results": results,
         }],
     }
-    return json_text(document) + "\n"
+    return json_bytes(document, checked=plain([f.context for f in report.findings])) + b"\n"
