@@ -19,8 +19,12 @@ def to_sarif(report: Report, command: str = "validate") -> str:
 
 
 def sarif_report(report: Report, command: str = "validate") -> bytes:
-    """:func:`to_sarif` as UTF-8 bytes, what a report file or a pipe is given (written by
-    :func:`curator.escaping.json_bytes`: the contexts are the only values of any type, checked once)."""
+    """:func:`to_sarif` as UTF-8 bytes, what a report file or a pipe is given: :func:`sarif_document` written by
+    :func:`curator.escaping.json_bytes` (the findings' contexts are its only values of any type: checked once)."""
+    return json_bytes(sarif_document(report, command), checked=plain([f.context for f in report.findings])) + b"\n"
+
+
+def sarif_document(report: Report, command: str = "validate") -> dict[str, object]:
     rules = catalogue()
     used = sorted({f.code for f in report.findings})
     index = {code: i for i, code in enumerate(used)}
@@ -56,7 +60,7 @@ def sarif_report(report: Report, command: str = "validate") -> bytes:
             result["locations"] = place
         results.append(result)
     root_uri = Path(report.root).absolute().as_uri() + "/"
-    document = {
+    document: dict[str, object] = {
         "$schema": SARIF_SCHEMA,
         "version": "2.1.0",
         "runs": [{
@@ -68,4 +72,4 @@ def sarif_report(report: Report, command: str = "validate") -> bytes:
             "results": results,
         }],
     }
-    return json_bytes(document, checked=plain([f.context for f in report.findings])) + b"\n"
+    return document
