@@ -201,8 +201,9 @@ def test_the_command_writes_the_same_bytes_to_a_file_and_to_standard_output(tmp_
     root = write_dicom_release(tmp_path / "release", size=64)
     for fmt in ("json", "sarif"):
         output = tmp_path / f"report.{fmt}"
-        validate_output(root, "--profile", "dicom", "--jobs", "1", "--no-cache", "--format", fmt, "-o", str(output), exit_code=1)
-        printed = validate_output(root, "--profile", "dicom", "--jobs", "1", "--no-cache", "--format", fmt, exit_code=1)
+        options = ("--profile", "dicom", "--jobs", "1", "--no-cache", "--format", fmt)
+        validate_output(root, *options, "-o", str(output), exit_code=1)
+        printed = validate_output(root, *options, exit_code=1)
         written = output.read_text(encoding="utf-8")
         assert _timeless(written) == _timeless(printed)   # the run time is the one difference between two runs
         assert json.loads(written)
