@@ -5,6 +5,7 @@ exactly what ``json_text`` (``json.dumps(indent=2, ensure_ascii=False)`` plus th
 from __future__ import annotations
 
 import dataclasses
+import gc
 import datetime as dt
 import json
 import math
@@ -211,3 +212,16 @@ def test_the_command_writes_the_same_bytes_to_a_file_and_to_standard_output(tmp_
 
 def _timeless(text: str) -> str:
     return re.sub(r'"seconds": [0-9.e+-]+', '"seconds": 0', text)
+
+
+def test_sarif_leaves_garbage_collection_as_it_found_it() -> None:
+    """The SARIF writer pauses cyclic collection while it makes the document, and only then."""
+    report = _report(_findings()[:5])
+    sarif_report(report)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        sarif_report(report)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
