@@ -5,8 +5,8 @@ exactly what ``json_text`` (``json.dumps(indent=2, ensure_ascii=False)`` plus th
 from __future__ import annotations
 
 import dataclasses
-import gc
 import datetime as dt
+import gc
 import json
 import math
 import random
