@@ -64,6 +64,7 @@ REFUSED: list[Any] = [{"p": Path("a")}, {"s": {1}}, [object()], {"d": dt.date(20
 @pytest.mark.parametrize("document", DOCUMENTS + HOSTILE + EDGES, ids=range(len(DOCUMENTS + HOSTILE + EDGES)))
 def test_json_bytes_is_json_text_byte_for_byte(document: Any) -> None:
     assert json_bytes(document) == json_text(document).encode()
+    assert json_bytes(document, newline=True) == (json_text(document) + "\n").encode()
 
 
 def test_json_bytes_on_floats_of_every_magnitude() -> None:

@@ -26,7 +26,7 @@ def json_report(report: Report) -> bytes:
     document = _document(report)
     if document is None:
         return (json_text(report.model_dump(mode="json")) + "\n").encode()
-    return json_bytes(document, checked=True) + b"\n"
+    return json_bytes(document, checked=True, newline=True)
 
 
 def _document(report: Report) -> dict[str, Any] | None:

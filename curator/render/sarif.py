@@ -26,7 +26,7 @@ def sarif_report(report: Report, command: str = "validate") -> bytes:
     :func:`curator.escaping.json_bytes` (the findings' contexts are its only values of any type: checked once)."""
     with _uncollected():
         document = sarif_document(report, command)
-    return json_bytes(document, checked=plain([f.context for f in report.findings])) + b"\n"
+    return json_bytes(document, checked=plain([f.context for f in report.findings]), newline=True)
 
 
 @contextmanager
