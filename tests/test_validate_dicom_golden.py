@@ -1,0 +1,106 @@
+"""validate --profile dicom judges each audited file as its batch returns from the workers (issue 15), not after
+the last one; the reports must not change. Every output format of a small damaged DICOM release (planted
+identifiers, private elements after the pixel data, a truncated file, an undecodable element, an empty data set, a
+text file named .dcm, a clean series) is compared with a golden taken from the code before the change
+(tests/golden/dicom_privacy/), read in batches of 2 files on 2 jobs so that judging crosses batch boundaries.
+
+Regenerate (only when a report is meant to change): ``python -m tests.test_validate_dicom_golden``.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import pytest
+from pydicom.dataset import Dataset
+
+from curator.io import dicom_audit
+from tests.dicom_factories import write_series
+from tests.dicom_privacy_factories import (
+    declared,
+    planted_slice,
+    with_trailing_private,
+    with_untabled_text,
+    write_undecodable,
+)
+from tests.reports import validate_output
+
+GOLDEN = Path(__file__).resolve().parent / "golden" / "dicom_privacy"
+FORMATS = {"text": "report.txt", "json": "report.json", "sarif": "report.sarif", "junit": "report.xml",
+           "github": "report.github", "markdown": "report.md"}
+
+
+def damaged_release(root: Path) -> Path:
+    """Planted slices (two declared, one with an option claim, one with names in untabled text), two with private elements after the pixel data,
+    one cut short, an undecodable element, an empty data set, a text file named .dcm, a clean series, a README."""
+    folder = root / "P1"
+    folder.mkdir(parents=True)
+    for instance in range(1, 10):
+        ds = planted_slice(instance, z=instance * 2.5)
+        if instance in (7, 8):
+            ds = with_trailing_private(ds, encapsulated=instance == 8)
+        if instance in (4, 5):
+            ds = declared(ds, *(("113107",) if instance == 5 else ()))
+        if instance == 6:
+            ds = with_untabled_text(ds)
+        ds.save_as(folder / f"IM{instance:04d}.dcm", enforce_file_format=True)
+    cut = folder / "IM0003.dcm"
+    cut.write_bytes(cut.read_bytes()[:300])   # the file meta, then nothing
+    write_undecodable(root / "P2" / "IM0001.dcm", planted_slice(10, z=40.0))
+    empty = Dataset()
+    empty.file_meta = planted_slice(11).file_meta
+    empty.save_as(root / "P2" / "IM0002.dcm", enforce_file_format=True)
+    (root / "P2" / "notes.dcm").write_text("not an image\n" * 20, encoding="utf-8")
+    write_series(root / "P3" / "series", count=5)
+    (root / "README.md").write_text("# Release\n", encoding="utf-8")
+    return root
+
+
+def _normalised(text: str, root: Path) -> str:
+    """The output without what differs between runs: the release's folder and the run time."""
+    text = text.replace(root.as_uri(), "file:///ROOT").replace(str(root), "ROOT")
+    text = re.sub(r'"seconds": [0-9.eE+-]+', '"seconds": 0', text)
+    text = re.sub(r'time="[0-9.]+"', 'time="0"', text)
+    return re.sub(r"in [0-9.]+ s\b", "in 0 s", text)
+
+
+def outputs(root: Path) -> dict[str, str]:
+    """Each format's output of ``validate --profile dicom --jobs 2`` of ``root``, normalised."""
+    return {name: _normalised(validate_output(root, "--profile", "dicom", "--jobs", "2", "--no-cache",
+                                              "--format", name, exit_code=1), root)
+            for name in FORMATS}
+
+
+@pytest.mark.parametrize("name", sorted(FORMATS))
+def test_every_output_equals_the_golden_taken_before_judging_as_read(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str) -> None:
+    monkeypatch.setattr(dicom_audit, "BATCH_FILES", 2)   # several batches: files judged as each one returns
+    root = damaged_release(tmp_path / "release")
+    got = _normalised(validate_output(root, "--profile", "dicom", "--jobs", "2", "--no-cache", "--format", name,
+                                      exit_code=1), root)
+    assert got == (GOLDEN / FORMATS[name]).read_text(encoding="utf-8")
+
+
+def test_the_golden_release_has_privacy_findings_of_many_kinds() -> None:
+    """The comparison is not between two empty reports: the golden holds the findings the judging makes."""
+    text = (GOLDEN / "report.json").read_text(encoding="utf-8")
+    for code in ("PHI_DICOM_ELEMENT", "PHI_DICOM_PRIVATE", "PHI_DICOM_UID_ROOT", "PHI_DICOM_NOT_DEIDENTIFIED",
+                 "PHI_DICOM_AGE_NINETY_PLUS", "PHI_DICOM_TEXT", "PHI_DICOM_CLAIM_CONTRADICTED", "DICOM_UNREADABLE"):
+        assert f'"code": "{code}"' in text, code
+
+
+def write_golden(work: Path) -> None:   # pragma: no cover - run by hand
+    root = damaged_release(work / "release")
+    GOLDEN.mkdir(parents=True, exist_ok=True)
+    for name, text in outputs(root).items():
+        (GOLDEN / FORMATS[name]).write_text(text, encoding="utf-8")
+
+
+if __name__ == "__main__":   # pragma: no cover
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as temporary:
+        write_golden(Path(temporary))
+    sys.exit(0)
