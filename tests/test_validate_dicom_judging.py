@@ -4,7 +4,7 @@ identifiers, private elements after the pixel data, a truncated file, an undecod
 text file named .dcm, a clean series) is compared with a golden taken from the code before the change
 (tests/golden/dicom_privacy/), read in batches of 2 files on 2 jobs so that judging crosses batch boundaries.
 
-Regenerate (only when a report is meant to change): ``python -m tests.test_validate_dicom_golden``.
+Regenerate (only when a report is meant to change): ``python -m tests.test_validate_dicom_judging``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,11 @@ from pathlib import Path
 import pytest
 from pydicom.dataset import Dataset
 
+from curator import validate
+from curator.checks import privacy_dicom
 from curator.io import dicom_audit
+from curator.io.facts import Facts
+from curator.profiles import get_profile
 from tests.dicom_factories import write_series
 from tests.dicom_privacy_factories import (
     declared,
@@ -33,8 +37,9 @@ FORMATS = {"text": "report.txt", "json": "report.json", "sarif": "report.sarif",
 
 
 def damaged_release(root: Path) -> Path:
-    """Planted slices (two declared, one with an option claim, one with names in untabled text), two with private elements after the pixel data,
-    one cut short, an undecodable element, an empty data set, a text file named .dcm, a clean series, a README."""
+    """Planted slices (two declared, one with an option claim, one with names in untabled text), two with private
+    elements after the pixel data, one cut short, an undecodable element, an empty data set, a text file named .dcm,
+    a clean series, a README."""
     folder = root / "P1"
     folder.mkdir(parents=True)
     for instance in range(1, 10):
@@ -89,6 +94,51 @@ def test_the_golden_release_has_privacy_findings_of_many_kinds() -> None:
     for code in ("PHI_DICOM_ELEMENT", "PHI_DICOM_PRIVATE", "PHI_DICOM_UID_ROOT", "PHI_DICOM_NOT_DEIDENTIFIED",
                  "PHI_DICOM_AGE_NINETY_PLUS", "PHI_DICOM_TEXT", "PHI_DICOM_CLAIM_CONTRADICTED", "DICOM_UNREADABLE"):
         assert f'"code": "{code}"' in text, code
+
+
+def test_each_audited_file_is_judged_as_its_batch_returns(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """validate's gather judges a file as soon as its batch is back (not after the last one), and keeps for the
+    check exactly the findings judge_file makes of it, for every audited file."""
+    root = damaged_release(tmp_path / "release")
+    monkeypatch.setattr(dicom_audit, "BATCH_FILES", 2)
+    read: list[int] = []
+    batch = dicom_audit.together_batch
+
+    def counted(items: list[tuple[Path, str, bool]]) -> list[dicom_audit.Together]:   # observes, changes nothing
+        read.append(len(items))
+        return batch(items)
+
+    monkeypatch.setattr(dicom_audit, "together_batch", counted)
+    batches_at_judging: list[int] = []
+    judge = validate._judge_dicom
+
+    def observed(facts: Facts, wanted: tuple[str, ...]) -> dict[str, object]:
+        made = judge(facts, wanted)
+        inner = made["judge"]
+        assert callable(inner)
+
+        def judging(audited: dicom_audit.AuditedFile) -> None:
+            batches_at_judging.append(len(read))
+            inner(audited)
+
+        return {"judge": judging}
+
+    monkeypatch.setitem(validate.AS_READ, validate.DICOM_GATHERER, observed)
+    facts = validate.gather(root, get_profile("dicom"), validate.ValidateOptions(jobs=1))
+    assert facts.dicom_audit is not None and facts.dicom_judged is not None
+    assert len(read) >= 4 and batches_at_judging[0] == 1 < len(read)   # the first file judged after one batch
+    assert sorted(facts.dicom_judged) == sorted(facts.dicom_audit.files)
+    for path, audited in facts.dicom_audit.files.items():
+        assert facts.dicom_judged[path] == list(privacy_dicom.judge_file(audited))
+
+
+def test_nothing_is_judged_as_read_when_the_privacy_check_does_not_run(tmp_path: Path) -> None:
+    root = damaged_release(tmp_path / "release")
+    selection = validate._selection(validate.ValidateOptions(ignore=("privacy",)))
+    facts = validate.gather(root, get_profile("dicom"), validate.ValidateOptions(jobs=1), None,
+                            validate.readers_needed(selection.keeps))
+    assert facts.dicom is not None and facts.dicom.files   # read, but not judged
+    assert facts.dicom_judged is None
 
 
 def write_golden(work: Path) -> None:   # pragma: no cover - run by hand
