@@ -9,6 +9,7 @@ Regenerate (only when a report is meant to change): ``python -m tests.test_valid
 
 from __future__ import annotations
 
+import random
 import re
 import sys
 from pathlib import Path
@@ -17,10 +18,14 @@ import pytest
 from pydicom.dataset import Dataset
 
 from curator import validate
+from curator.catalogue import make_finding
 from curator.checks import privacy_dicom
 from curator.io import dicom_audit
 from curator.io.facts import Facts
+from curator.models.findings import Finding, Severity
+from curator.models.severity import sort_index
 from curator.profiles import get_profile
+from curator.report_closing import ordered
 from tests.dicom_factories import write_series
 from tests.dicom_privacy_factories import (
     declared,
@@ -154,3 +159,32 @@ if __name__ == "__main__":   # pragma: no cover
     with tempfile.TemporaryDirectory() as temporary:
         write_golden(Path(temporary))
     sys.exit(0)
+
+
+def _key_order(findings: list[Finding]) -> list[Finding]:
+    """The report's order as a key per finding (most severe first, then code, path, row; ties as given)."""
+    def row(finding: Finding) -> int:
+        value = finding.context.get("row", 0)
+        return value if isinstance(value, int) else 0
+    return sorted(findings, key=lambda f: (sort_index(f.severity), f.code, f.path, row(f)))
+
+
+@pytest.mark.parametrize("rows", [False, True])
+def test_the_report_order_is_the_key_order_with_ties_as_given(rows: bool) -> None:
+    """report_closing.ordered sorts in stable passes (path, code, level) when no finding has a row: the same
+    list, object for object, as the one key, for shuffled findings of every level with equal paths and codes; a
+    severity overridden (a warning code reported as an error) and, with ``rows``, registry rows too."""
+    rng = random.Random(15)
+    findings = []
+    for number in range(600):
+        code = rng.choice(["PHI_DICOM_ELEMENT", "PHI_DICOM_PRIVATE", "DICOM_UNREADABLE", "PHI_DICOM_UID_ROOT"])
+        severity = rng.choice([Severity.error, Severity.warning, Severity.info])
+        context = {"row": rng.randint(1, 5)} if rows and number % 3 == 0 else {}
+        findings.append(make_finding(code, f"P{rng.randint(1, 4)}/IM{rng.randint(1, 6)}.dcm", severity=severity,
+                                     keyword=str(number), tag="(0010,0010)", action="X", value="x",
+                                     direct_identifier=False, rule_source="t", count=1, groups="0009",
+                                     creators=[], claims_safe_private=False, reason="r", organisation="o",
+                                     root="1.2", keywords="k", attributes=[], **context))
+    got = ordered(findings)
+    assert [id(f) for f in got] == [id(f) for f in _key_order(findings)]
+    assert got[0].severity == Severity.error and got[-1].severity == Severity.info
