@@ -228,20 +228,24 @@ def _keep_audits(facts: Facts, wanted: tuple[str, ...]) -> dict[str, object]:
 
 
 def _judge_dicom(facts: Facts, wanted: tuple[str, ...]) -> dict[str, object]:
-    """The DICOM readers' ``judge``: each audited file judged as it arrives (checks.privacy_dicom.judge_file), while
-    the workers read the next ones; its findings kept in ``facts.dicom_judged`` for the check. Nothing when the
-    privacy check does not run (its reader not wanted)."""
+    """The DICOM readers' ``judge``: each audited file judged as it arrives (checks.privacy_dicom.judge_file, and
+    the path components carrying its identity: checks.phi_paths.path_matches), while the workers read the next ones;
+    kept in ``facts.dicom_judged`` and ``facts.dicom_path_matches`` for the checks. Nothing when the privacy checks
+    do not run (their reader not wanted)."""
     if "curator.io.dicom_audit:gather" not in wanted:
         return {}
+    from curator.checks.phi_paths import path_matches
     from curator.checks.privacy_dicom import judge_file
     from curator.io.dicom_audit import AuditedFile
 
-    if facts.dicom_judged is None:
-        facts.dicom_judged = {}
-    judged = facts.dicom_judged
+    if facts.dicom_judged is None or facts.dicom_path_matches is None:
+        facts.dicom_judged, facts.dicom_path_matches = {}, {}
+    judged, matched = facts.dicom_judged, facts.dicom_path_matches
 
     def judge(audited: AuditedFile) -> None:
-        judged[audited.path] = list(judge_file(audited))
+        path = audited.path
+        judged[path] = list(judge_file(audited))
+        matched[path] = path_matches(path, audited)
 
     return {"judge": judge}
 

@@ -19,7 +19,7 @@ from pydicom.dataset import Dataset
 
 from curator import validate
 from curator.catalogue import make_finding
-from curator.checks import privacy_dicom
+from curator.checks import phi_paths, privacy_dicom
 from curator.io import dicom_audit
 from curator.io.facts import Facts
 from curator.models.findings import Finding, Severity
@@ -28,10 +28,12 @@ from curator.profiles import get_profile
 from curator.report_closing import ordered
 from tests.dicom_factories import write_series
 from tests.dicom_privacy_factories import (
+    PATH_ID,
     declared,
     planted_slice,
     with_trailing_private,
     with_untabled_text,
+    write_named,
     write_undecodable,
 )
 from tests.reports import validate_output
@@ -44,7 +46,7 @@ FORMATS = {"text": "report.txt", "json": "report.json", "sarif": "report.sarif",
 def damaged_release(root: Path) -> Path:
     """Planted slices (two declared, one with an option claim, one with names in untabled text), two with private
     elements after the pixel data, one cut short, an undecodable element, an empty data set, a text file named .dcm,
-    a clean series, a README."""
+    a clean series, two files in a folder named after their patient, a README."""
     folder = root / "P1"
     folder.mkdir(parents=True)
     for instance in range(1, 10):
@@ -64,6 +66,8 @@ def damaged_release(root: Path) -> Path:
     empty.save_as(root / "P2" / "IM0002.dcm", enforce_file_format=True)
     (root / "P2" / "notes.dcm").write_text("not an image\n" * 20, encoding="utf-8")
     write_series(root / "P3" / "series", count=5)
+    for instance in (1, 2):   # folders and files named after the patient of their headers (PHI_PATH)
+        write_named(root, f"{PATH_ID}/KOWALCZYK_{instance}.dcm", instance)
     (root / "README.md").write_text("# Release\n", encoding="utf-8")
     return root
 
@@ -97,7 +101,8 @@ def test_the_golden_release_has_privacy_findings_of_many_kinds() -> None:
     """The comparison is not between two empty reports: the golden holds the findings the judging makes."""
     text = (GOLDEN / "report.json").read_text(encoding="utf-8")
     for code in ("PHI_DICOM_ELEMENT", "PHI_DICOM_PRIVATE", "PHI_DICOM_UID_ROOT", "PHI_DICOM_NOT_DEIDENTIFIED",
-                 "PHI_DICOM_AGE_NINETY_PLUS", "PHI_DICOM_TEXT", "PHI_DICOM_CLAIM_CONTRADICTED", "DICOM_UNREADABLE"):
+                 "PHI_DICOM_AGE_NINETY_PLUS", "PHI_DICOM_TEXT", "PHI_DICOM_CLAIM_CONTRADICTED", "DICOM_UNREADABLE",
+                 "PHI_PATH"):
         assert f'"code": "{code}"' in text, code
 
 
@@ -133,8 +138,11 @@ def test_each_audited_file_is_judged_as_its_batch_returns(tmp_path: Path, monkey
     assert facts.dicom_audit is not None and facts.dicom_judged is not None
     assert len(read) >= 4 and batches_at_judging[0] == 1 < len(read)   # the first file judged after one batch
     assert sorted(facts.dicom_judged) == sorted(facts.dicom_audit.files)
+    assert facts.dicom_path_matches is not None and sorted(facts.dicom_path_matches) == sorted(facts.dicom_judged)
     for path, audited in facts.dicom_audit.files.items():
         assert facts.dicom_judged[path] == list(privacy_dicom.judge_file(audited))
+        assert facts.dicom_path_matches[path] == phi_paths.path_matches(path, audited)
+    assert facts.dicom_path_matches[f"{PATH_ID}/KOWALCZYK_1.dcm"]   # a path that carries its patient's identity
 
 
 def test_nothing_is_judged_as_read_when_the_privacy_check_does_not_run(tmp_path: Path) -> None:
@@ -143,7 +151,7 @@ def test_nothing_is_judged_as_read_when_the_privacy_check_does_not_run(tmp_path:
     facts = validate.gather(root, get_profile("dicom"), validate.ValidateOptions(jobs=1), None,
                             validate.readers_needed(selection.keeps))
     assert facts.dicom is not None and facts.dicom.files   # read, but not judged
-    assert facts.dicom_judged is None
+    assert facts.dicom_judged is None and facts.dicom_path_matches is None
 
 
 def write_golden(work: Path) -> None:   # pragma: no cover - run by hand

@@ -165,6 +165,8 @@ class Facts:
     # when validate judged each audited DICOM file as it was read (checks.privacy_dicom.judge_file, overlapping the
     # readers): path -> its privacy findings, which checks.privacy_dicom.check gives instead of judging again
     dicom_judged: dict[str, list[Finding]] | None = None
+    # and the components of its path that carry its identity (checks.phi_paths.path_matches), for flagged_components
+    dicom_path_matches: dict[str, list[tuple[int, str, tuple[str, ...]]]] | None = None
 
     def is_release_file(self, path: str) -> bool:
         """One of the profile's non-data release files (README, LICENSE, figures/*.png, ...)."""
