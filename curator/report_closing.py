@@ -36,7 +36,7 @@ def ordered(findings: list[Finding]) -> list[Finding]:
 
     Without rows (only the registry's findings have them) it is three stable passes with keys made in C -- path,
     then code, then each level's share -- instead of a key tuple made per finding in Python (issue 15: 74k DICOM
-    findings, 0.25 s -> 0.11 s on a loaded machine)."""
+    findings: 0.175 -> 0.129 s, best of 5 on a loaded machine)."""
     index = {level: sort_index(level) for level in ORDER}   # Enum.value is a slow descriptor (issue 15: 74k findings)
     if any("row" in finding.context for finding in findings):
         return sorted(findings, key=lambda f: (index[f.severity], f.code, f.path, _row(f)))
