@@ -238,9 +238,9 @@ def _judge_dicom(facts: Facts, wanted: tuple[str, ...]) -> dict[str, object]:
     from curator.checks.privacy_dicom import judge_file
     from curator.io.dicom_audit import AuditedFile
 
-    if facts.dicom_judged is None or facts.dicom_path_matches is None:
-        facts.dicom_judged, facts.dicom_path_matches = {}, {}
-    judged, matched = facts.dicom_judged, facts.dicom_path_matches
+    judged: dict[str, list[Finding]] = {}
+    matched: dict[str, list[tuple[int, str, tuple[str, ...]]]] = {}
+    facts.dicom_judged, facts.dicom_path_matches = judged, matched
 
     def judge(audited: AuditedFile) -> None:
         path = audited.path
@@ -254,8 +254,7 @@ def _judge_dicom(facts: Facts, wanted: tuple[str, ...]) -> dict[str, object]:
 # of each thing it reads, made as it is read (keyword -> callable)
 AS_READ: dict[str, Callable[[Facts, tuple[str, ...]], dict[str, object]]] = {
     "curator.io.privacy_files:gather": _keep_audits,
-    DICOM_GATHERER: _judge_dicom,
-    "curator.io.dicom_audit:gather": _judge_dicom,
+    DICOM_GATHERER: _judge_dicom,   # (the audit's own gather, for --deep and other profiles: judged by the check)
 }
 
 

@@ -474,24 +474,20 @@ def candidates(facts: Facts) -> tuple[list[str], int]:
     return wanted, len(files) - len(wanted)
 
 
-def gather(facts: Facts, run: Callable[[list[str]], Iterable[AuditedFile | str | None]] | None = None,
-           judge: Callable[[AuditedFile], object] | None = None) -> None:
+def gather(facts: Facts, run: Callable[[list[str]], Iterable[AuditedFile | str | None]] | None = None) -> None:
     """Audit-read every DICOM file of the release into ``facts.dicom_audit`` (taken from the profile dicom's
-    reader when it already read the audit in the same parse: :func:`read_together`; ``run``: objects in a store;
-    ``judge``: given each audited file as it arrives)."""
+    reader when it already read the audit in the same parse: :func:`read_together`; ``run``: objects in a store)."""
     if facts.dicom is not None and facts.dicom.audit is not None:
         facts.dicom_audit, facts.dicom.audit = facts.dicom.audit, None
         return
     started = time.perf_counter()
     paths, skipped = candidates(facts)
     results = run(paths) if run else run_tasks(audit_task, [(facts.root, rel) for rel in paths], facts.jobs)
-    facts.dicom_audit = _collect(facts, paths, skipped, results, started, judge)
+    facts.dicom_audit = _collect(facts, paths, skipped, results, started)
 
 
 def _collect(facts: Facts, paths: list[str], skipped: int, results: Iterable[AuditedFile | str | None],
              started: float, judge: Callable[[AuditedFile], object] | None = None) -> DicomAudit:
-    """The audit of ``paths`` from their ``results`` (in that order), each kept as it arrives; ``judge``: called
-    with each audited file as it arrives (validate judges it while the next ones are read)."""
     audit = DicomAudit(looked_at=len(paths), skipped=skipped)
     shared: dict[AuditElement, AuditElement] = {}
     files = facts.files
@@ -514,33 +510,24 @@ Together = tuple[dicom_files.DicomFile | str | None, AuditedFile | str | None]  
 
 
 def read_together(facts: Facts, judge: Callable[[AuditedFile], object] | None = None) -> None:
-    """The fast tier of profile dicom: each file parsed once for both readers, ``facts.dicom`` (headers and
-    series) and the privacy audit, kept in ``facts.dicom.audit`` until :func:`gather` takes it.
+    """The fast tier of profile dicom: each file parsed once for both readers, ``facts.dicom`` (headers and series)
+    and the privacy audit (in ``facts.dicom.audit`` until :func:`gather` takes it; each file given to ``judge``).
 
-    Parsing holds the GIL, so the files go to processes in batches of ``BATCH_FILES`` (one task per batch, the
-    results streamed back in order: :func:`curator.executor.run_batches`). The results are exactly those of the two
-    readers run one after the other (``curator.io.dicom.read_task`` and :func:`audit_task`). Each audit is kept (and
-    given to ``judge``) as its batch returns, while the workers read the next ones.
-    """
+    Parsing holds the GIL: batches of ``BATCH_FILES`` on processes, streamed back in order (``run_batches``), each
+    file read exactly as the two readers one after the other read it (``dicom.read_task``, :func:`audit_task`)."""
     started = time.perf_counter()
     paths = dicom_files.candidates(facts)
     audited, skipped = candidates(facts)
     wanted = set(audited)
     headers: list[dicom_files.DicomFile | str | None] = []
     items = [(facts.root, rel, rel in wanted) for rel in paths]
-
-    def audits() -> Iterator[AuditedFile | str | None]:   # each file's audit as its batch returns; headers kept
-        for (_, _, audit), (header, result) in zip(items, run_batches(together_batch, items, facts.jobs,
-                                                                       batch_size=BATCH_FILES, processes=True),
-                                                   strict=True):
+    results = run_batches(together_batch, items, facts.jobs, batch_size=BATCH_FILES, processes=True)
+    def audits() -> Iterator[AuditedFile | str | None]:   # each as its batch returns; run to its end (strict zip)
+        for (_, _, audit), (header, result) in zip(items, results, strict=True):
             headers.append(header)
             if audit:
                 yield result
-
-    results = audits()
-    audit = _collect(facts, audited, skipped, results, started, judge)
-    for _ in results:   # (none: strict zip ran it to its end) the headers after the last audited file, if any
-        pass
+    audit = _collect(facts, audited, skipped, audits(), started, judge)
     facts.dicom = dicom_files.assemble(paths, ((header, None) for header in headers))
     facts.dicom.audit = audit
 
