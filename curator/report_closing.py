@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from operator import attrgetter
 from pathlib import Path
 
 from curator import __version__
@@ -25,10 +26,26 @@ def count_findings(findings: list[Finding]) -> Counts:
     return Counts(**{str(level): count for level, count in counted.items()})
 
 
+_PATH = attrgetter("path")
+_CODE = attrgetter("code")
+_LEVELS = tuple(Severity(level) for level in ORDER)
+
+
 def ordered(findings: list[Finding]) -> list[Finding]:
-    """The report's order of findings: most severe first, then by code, path and row."""
+    """The report's order of findings: most severe first, then by code, path and row (ties in the given order).
+
+    Without rows (only the registry's findings have them) it is three stable passes with keys made in C -- path,
+    then code, then each level's share -- instead of a key tuple made per finding in Python (issue 15: 74k DICOM
+    findings: 0.175 -> 0.129 s, best of 5 on a loaded machine)."""
     index = {level: sort_index(level) for level in ORDER}   # Enum.value is a slow descriptor (issue 15: 74k findings)
-    return sorted(findings, key=lambda f: (index[f.severity], f.code, f.path, _row(f)))
+    if any("row" in finding.context for finding in findings):
+        return sorted(findings, key=lambda f: (index[f.severity], f.code, f.path, _row(f)))
+    by_code = sorted(findings, key=_PATH)
+    by_code.sort(key=_CODE)
+    levels = [[f for f in by_code if f.severity is level] for level in _LEVELS]   # (`is`: an Enum's == is slow)
+    if sum(map(len, levels)) != len(findings):   # a level as text, or one ORDER does not know: the key's way
+        return sorted(findings, key=lambda f: (index[f.severity], f.code, f.path, _row(f)))
+    return [finding for level in levels for finding in level]
 
 
 def finish_report(root: Path, profile: str | None, findings: list[Finding], facts: Facts | None,

@@ -209,11 +209,8 @@ def gather(root: Path, profile: Profile, options: ValidateOptions, cache: Cache 
     for gatherer in ((profile.gatherer,) if profile.gatherer else ()) + wanted:
         module, function = gatherer.split(":")
         read = getattr(import_module(module), function)
-        if gatherer == "curator.io.privacy_files:gather":   # only the audits the check finds something in are kept
-            from curator.checks.privacy_files import says_something
-
-            read = partial(read, keep=says_something(facts))
-        read(facts)
+        as_read = AS_READ.get(gatherer)
+        read(facts, **(as_read(facts, wanted) if as_read else {}))
     if options.checksums:
         rest = files if not facts.payloads and facts.scope is None else {   # no release-sized copy when all are
             p: e for p, e in files.items() if p not in facts.payloads and facts.in_scope(p)}   # still to hash
@@ -221,6 +218,44 @@ def gather(root: Path, profile: Profile, options: ValidateOptions, cache: Cache 
                                          progress=_phase(options.progress, "checksums"), cache=cache,
                                          keep=manifest_check.differs(facts.manifests)))
     return facts
+
+
+def _keep_audits(facts: Facts, wanted: tuple[str, ...]) -> dict[str, object]:
+    """privacy_files.gather's ``keep``: only the audits the check finds something in are kept."""
+    from curator.checks.privacy_files import says_something
+
+    return {"keep": says_something(facts)}
+
+
+def _judge_dicom(facts: Facts, wanted: tuple[str, ...]) -> dict[str, object]:
+    """The DICOM readers' ``judge``: each audited file judged as it arrives (checks.privacy_dicom.judge_file, and
+    the path components carrying its identity: checks.phi_paths.path_matches), while the workers read the next ones;
+    kept in ``facts.dicom_judged`` and ``facts.dicom_path_matches`` for the checks. Nothing when the privacy checks
+    do not run (their reader not wanted)."""
+    if "curator.io.dicom_audit:gather" not in wanted:
+        return {}
+    from curator.checks.phi_paths import path_matches
+    from curator.checks.privacy_dicom import judge_file
+    from curator.io.dicom_audit import AuditedFile
+
+    judged: dict[str, list[Finding]] = {}
+    matched: dict[str, list[tuple[int, str, tuple[str, ...]]]] = {}
+    facts.dicom_judged, facts.dicom_path_matches = judged, matched
+
+    def judge(audited: AuditedFile) -> None:
+        path = audited.path
+        judged[path] = list(judge_file(audited))
+        matched[path] = path_matches(path, audited)
+
+    return {"judge": judge}
+
+
+# what a gatherer of gather's loop is given besides Facts, made from the facts and the readers wanted: a judgement
+# of each thing it reads, made as it is read (keyword -> callable)
+AS_READ: dict[str, Callable[[Facts, tuple[str, ...]], dict[str, object]]] = {
+    "curator.io.privacy_files:gather": _keep_audits,
+    DICOM_GATHERER: _judge_dicom,   # (the audit's own gather, for --deep and other profiles: judged by the check)
+}
 
 
 def _scope(facts: Facts, changed: set[str]) -> set[str]:

@@ -47,7 +47,7 @@ from functools import lru_cache
 from curator.catalogue import make_finding
 from curator.checks.phi_text import is_placeholder
 from curator.checks.privacy_dicom import PLACEHOLDER_DATES, _declared, _is_placeholder, _pseudonym
-from curator.io.dicom_audit import AuditElement, DicomAudit
+from curator.io.dicom_audit import AuditedFile, AuditElement, DicomAudit
 from curator.io.facts import Facts
 from curator.io.identifiers import fold_token
 from curator.models.findings import Finding
@@ -328,6 +328,13 @@ class _Flagged:
 _FLAGGED: weakref.WeakKeyDictionary[DicomAudit, dict[str, _Flagged]] = weakref.WeakKeyDictionary()
 
 
+def path_matches(path: str, audited: AuditedFile) -> list[tuple[int, str, tuple[str, ...]]]:
+    """What :func:`flagged_components` takes from one audited file: the components of its path that carry a value
+    of its identity (validate finds them as each file is read)."""
+    identity = audited_identity(audited.elements, _declared(audited))
+    return match_path(path, identity) if identity else []
+
+
 def flagged_components(facts: Facts) -> Mapping[str, _Flagged]:
     """Path of each offending component (the folder or the file itself) -> what it carries; computed once per
     run from ``facts.dicom_audit``."""
@@ -338,12 +345,15 @@ def flagged_components(facts: Facts) -> Mapping[str, _Flagged]:
     if cached is not None:
         return cached
     flagged: dict[str, _Flagged] = {}
+    known = facts.dicom_path_matches or {}   # validate matched each file as it was read (the same matches)
     for path, audited in sorted(audit.files.items()):
-        identity = audited_identity(audited.elements, _declared(audited))
-        if not identity:
+        matches = known.get(path)
+        if matches is None:
+            matches = path_matches(path, audited)
+        if not matches:
             continue
         parts = path.split("/")
-        for index, component, attributes in match_path(path, identity):
+        for index, component, attributes in matches:
             prefix = "/".join(parts[: index + 1])
             entry = flagged.setdefault(prefix, _Flagged(component, [], path))
             entry.attributes.extend(a for a in attributes if a not in entry.attributes)

@@ -89,8 +89,10 @@ def check(facts: Facts) -> Iterator[Finding]:
     for path, reason in sorted(audit.unreadable.items()):
         yield make_finding("PHI_DICOM_NOT_DEIDENTIFIED", path,
                            reason=f"the file cannot be read, so it was not audited: {reason}")
+    judged = facts.dicom_judged or {}   # validate judged each file as it was read (the same findings)
     for path in sorted(audit.files):
-        yield from judge_file(audit.files[path])
+        found = judged.get(path)
+        yield from judge_file(audit.files[path]) if found is None else found
 
 
 def _option_label(code: str) -> str:

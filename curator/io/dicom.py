@@ -25,7 +25,7 @@ from curator.io.regular import open_regular
 if TYPE_CHECKING:   # pydicom is imported where a file is read: validate without DICOM files never loads it
     from pydicom.dataset import Dataset
 
-    from curator.io.dicom_audit import DicomAudit
+    from curator.io.dicom_audit import AuditedFile, DicomAudit
     from curator.io.facts import Facts
 
 __all__ = [
@@ -492,17 +492,17 @@ def read_task(job: tuple[Path, str, bool]) -> tuple[DicomFile | str | None, Deco
             return " ".join(str(error).split()) or type(error).__name__, None
 
 
-def gather(facts: Facts) -> None:
+def gather(facts: Facts, judge: Callable[[AuditedFile], object] | None = None) -> None:
     """Read every DICOM file of the release (in parallel) into ``facts.dicom``.
 
     Decoding pixels (--deep) is CPU work that holds the GIL in places, so it runs on processes. The fast tier
     parses each file once for the headers and the privacy audit together, in batches on processes (parsing holds
-    the GIL): :func:`curator.io.dicom_audit.read_together`.
+    the GIL): :func:`curator.io.dicom_audit.read_together`, which gives ``judge`` each audited file as it arrives.
     """
     if not facts.deep:  # the fast tier: one parse of each file for the headers and the privacy audit together
         from curator.io.dicom_audit import read_together  # it imports this module
 
-        read_together(facts)
+        read_together(facts, judge)
         return
     paths = candidates(facts)
     jobs = [(facts.root, rel, facts.deep) for rel in paths]

@@ -487,7 +487,7 @@ def gather(facts: Facts, run: Callable[[list[str]], Iterable[AuditedFile | str |
 
 
 def _collect(facts: Facts, paths: list[str], skipped: int, results: Iterable[AuditedFile | str | None],
-             started: float) -> DicomAudit:
+             started: float, judge: Callable[[AuditedFile], object] | None = None) -> DicomAudit:
     audit = DicomAudit(looked_at=len(paths), skipped=skipped)
     shared: dict[AuditElement, AuditElement] = {}
     files = facts.files
@@ -498,8 +498,10 @@ def _collect(facts: Facts, paths: list[str], skipped: int, results: Iterable[Aud
             audit.unreadable[rel] = result
             continue
         elements = tuple(shared.setdefault(e, e) for e in result.elements)
-        audit.files[rel] = replace(result, elements=elements)
+        audited = audit.files[rel] = replace(result, elements=elements)
         audit.bytes += files[rel].size
+        if judge is not None:
+            judge(audited)
     audit.seconds = round(time.perf_counter() - started, 3)
     return audit
 
@@ -507,29 +509,27 @@ def _collect(facts: Facts, paths: list[str], skipped: int, results: Iterable[Aud
 Together = tuple[dicom_files.DicomFile | str | None, AuditedFile | str | None]   # (header, audit) of one file
 
 
-def read_together(facts: Facts) -> None:
-    """The fast tier of profile dicom: each file parsed once for both readers, ``facts.dicom`` (headers and
-    series) and the privacy audit, kept in ``facts.dicom.audit`` until :func:`gather` takes it.
+def read_together(facts: Facts, judge: Callable[[AuditedFile], object] | None = None) -> None:
+    """The fast tier of profile dicom: each file parsed once for both readers, ``facts.dicom`` (headers and series)
+    and the privacy audit (in ``facts.dicom.audit`` until :func:`gather` takes it; each file given to ``judge``).
 
-    Parsing holds the GIL, so the files go to processes in batches of ``BATCH_FILES`` (one task per batch, the
-    results streamed back in order: :func:`curator.executor.run_batches`). The results are exactly those of the two
-    readers run one after the other (``curator.io.dicom.read_task`` and :func:`audit_task`).
-    """
+    Parsing holds the GIL: batches of ``BATCH_FILES`` on processes, streamed back in order (``run_batches``), each
+    file read exactly as the two readers one after the other read it (``dicom.read_task``, :func:`audit_task`)."""
     started = time.perf_counter()
     paths = dicom_files.candidates(facts)
     audited, skipped = candidates(facts)
     wanted = set(audited)
     headers: list[dicom_files.DicomFile | str | None] = []
-    audits: list[AuditedFile | str | None] = []
     items = [(facts.root, rel, rel in wanted) for rel in paths]
-    for (_, _, audit), (header, result) in zip(items, run_batches(together_batch, items, facts.jobs,
-                                                                   batch_size=BATCH_FILES, processes=True),
-                                               strict=True):
-        headers.append(header)
-        if audit:
-            audits.append(result)
+    results = run_batches(together_batch, items, facts.jobs, batch_size=BATCH_FILES, processes=True)
+    def audits() -> Iterator[AuditedFile | str | None]:   # each as its batch returns; run to its end (strict zip)
+        for (_, _, audit), (header, result) in zip(items, results, strict=True):
+            headers.append(header)
+            if audit:
+                yield result
+    audit = _collect(facts, audited, skipped, audits(), started, judge)
     facts.dicom = dicom_files.assemble(paths, ((header, None) for header in headers))
-    facts.dicom.audit = _collect(facts, audited, skipped, audits, started)
+    facts.dicom.audit = audit
 
 
 BATCH_FILES = 48   # files per task of read_together: a few hundred tasks for a large series, little pickling each

@@ -31,6 +31,7 @@ if TYPE_CHECKING:   # the readers import Facts for their gather(facts); importin
     from curator.io.dicom_audit import DicomAudit
     from curator.io.privacy_files import PrivacyFacts
     from curator.io.slices import SliceFacts
+    from curator.models.findings import Finding
 
 
 _KINDS = ("file", "dir", "symbolic link", "device", "named pipe", "socket", "other")   # io.inventory.mode_kind's
@@ -161,6 +162,11 @@ class Facts:
     # what the readers of validate.GATHERERS read; None when no selected check declares the reader
     dicom_audit: DicomAudit | None = None      # io.dicom_audit: every DICOM file's elements, for the privacy audit
     privacy_files: PrivacyFacts | None = None  # io.privacy_files: metadata of NIfTI, gzip, images, documents
+    # when validate judged each audited DICOM file as it was read (checks.privacy_dicom.judge_file, overlapping the
+    # readers): path -> its privacy findings, which checks.privacy_dicom.check gives instead of judging again
+    dicom_judged: dict[str, list[Finding]] | None = None
+    # and the components of its path that carry its identity (checks.phi_paths.path_matches), for flagged_components
+    dicom_path_matches: dict[str, list[tuple[int, str, tuple[str, ...]]]] | None = None
 
     def is_release_file(self, path: str) -> bool:
         """One of the profile's non-data release files (README, LICENSE, figures/*.png, ...)."""
