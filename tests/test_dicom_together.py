@@ -197,3 +197,9 @@ def test_no_pydicom_before_the_fork_without_part10_files(tmp_path: Path) -> None
     for index in range(5):
         (tmp_path / f"IM{index}.dcm").write_bytes(bytes(400))
     assert _fork_state(tmp_path) == ["False", "False", "0", "0", "False"]
+
+
+def test_pydicom_elements_are_imported_once_per_process() -> None:
+    """The audit walk asks for pydicom's element classes several times an element: an import inside a function
+    from pydicom.dataelem costs tens of microseconds (its module __getattr__), so the lookup is remembered."""
+    assert dicom_raw.pydicom_elements() is dicom_raw.pydicom_elements()

@@ -254,7 +254,6 @@ def _tag(keyword: str) -> BaseTag | None:
     return tag
 
 
-@cache
 def load_pydicom(*loaders: Callable[[], object]) -> None:
     """Import the parts of pydicom the reader uses, and run ``loaders`` (tables the readers or their judges use), in
     this process: called before worker processes are forked, they inherit them instead of each importing pydicom
@@ -267,6 +266,7 @@ def load_pydicom(*loaders: Callable[[], object]) -> None:
         load()
 
 
+@cache
 def pydicom_elements() -> tuple[type[RawDataElement], Callable[..., DataElement], type[DataElement],
                                 Callable[..., object]]:
     """pydicom's RawDataElement, convert_raw_data_element, DataElement and convert_value, imported once per process:
