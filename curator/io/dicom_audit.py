@@ -2,10 +2,9 @@
 and the file meta information. No judgement here (that is ``curator.checks.privacy_dicom``).
 
 ``gather(facts)`` runs for every profile (``curator.validate.GATHERERS``) and stores a ``DicomAudit`` in
-``facts.dicom_audit``. A file is read when it carries the ``DICM`` marker at byte 128, or has a DICOM
-suffix and parses as a DICOM data set without one; files known to be something else (NIfTI, PNG, spreadsheets,
-...) are skipped without being opened. Reads stop at the pixel data; elements stored after it (trailing
-private attributes, padding) are read by skipping over the pixel data element.
+``facts.dicom_audit``. A file is read when it carries the ``DICM`` marker at byte 128, or has a DICOM suffix and
+parses as a DICOM data set without one; files known to be something else (NIfTI, PNG, spreadsheets, ...) are skipped
+unopened. Reads stop at the pixel data; elements after it (trailing private attributes, padding) are read past it.
 
 Only what a privacy rule can judge is kept, so memory stays small on clean releases: file meta elements,
 elements Table E.1-1 lists, private elements, and text (person names, descriptions, comments) anywhere; each
