@@ -19,6 +19,7 @@ too, per file and against the plain read's: on a shared, loaded machine it varie
     python benchmarks/dicom_audit_throughput.py [FOLDER] --repeat 3
     python benchmarks/dicom_audit_throughput.py --copies 20 --repeat 3 [--baseline ../main]
     python benchmarks/dicom_audit_throughput.py --copies 20 --workers [--baseline ../main]   # the workers' CPU alone
+    python benchmarks/dicom_audit_throughput.py --copies 20 --startup [--baseline ../main]   # time to the first task
 """
 
 from __future__ import annotations
@@ -195,6 +196,54 @@ def worker_cpu(source: Path, count: int, repeat: int, baseline: Path | None) -> 
             print(f"  ratio curator/baseline {min(found['curator']) / min(found['baseline']):.2f}")
 
 
+STARTUP = """
+import contextlib, io, os, resource, sys, time
+started, cpu = time.perf_counter(), time.process_time()
+import curator.executor as executor
+first = []
+pool = executor._pool
+def watched(jobs, processes):   # the local pool, its first task timed
+    opened = pool(jobs, processes)
+    submit = opened.submit
+    def first_submit(*args, **kwargs):
+        if not first:
+            first.append((time.perf_counter() - started, time.process_time() - cpu))
+        return submit(*args, **kwargs)
+    opened.submit = first_submit
+    return opened
+executor._pool = watched
+from curator.cli.main import main
+sys.argv = ["curator", "validate", sys.argv[1], "--profile", "dicom", "--jobs", "2", "--no-cache"]
+with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()):
+    main()
+children = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(*first[0], time.perf_counter() - started, time.process_time() - cpu, children.ru_utime + children.ru_stime,
+      children.ru_minflt)
+"""
+
+
+def start_up(source: Path, count: int, repeat: int, baseline: Path | None) -> None:
+    """The start-up of ``validate --profile dicom --jobs 2``: the time and the main process's CPU until the pool's
+    first task, then the whole run's wall, main and worker CPU and the workers' minor page faults; checkouts
+    interleaved, medians of ``repeat``."""
+    here = Path(__file__).resolve().parents[1]
+    with tempfile.TemporaryDirectory(prefix="dicom-bench-") as temporary:
+        root = copies(source, count, Path(temporary))
+        found: dict[str, list[list[float]]] = {}
+        for _ in range(repeat):
+            for name, checkout in (("curator", here), ("baseline", baseline)):
+                if checkout is not None:
+                    run = subprocess.run([sys.executable, "-c", STARTUP, str(root)], check=True, capture_output=True,
+                                         text=True, cwd=checkout, env={**os.environ, "PYTHONPATH": str(checkout)})
+                    found.setdefault(name, []).append([float(v) for v in run.stdout.split()])
+        print(f"validate --jobs 2 start-up, {count} x {source.name}, medians of {repeat}, load average "
+              f"{os.getloadavg()[0]:.1f} at the end")
+        for name, runs in found.items():
+            first, first_cpu, wall, cpu, workers, faults = (statistics.median(c) for c in zip(*runs, strict=True))
+            print(f"  {name:10s} first task at {first:.2f} s (main CPU {first_cpu:.2f} s); whole run {wall:.2f} s, "
+                  f"main CPU {cpu:.2f} s, workers' CPU {workers:.2f} s, workers' minor faults {faults:.0f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("folder", nargs="?", type=Path, default=DEFAULT)
@@ -203,7 +252,12 @@ def main() -> None:
     parser.add_argument("--baseline", type=Path, help="another curator checkout timed in the same run")
     parser.add_argument("--workers", action="store_true",
                         help="with --copies: only the workers' CPU per file (together_batch), per checkout")
+    parser.add_argument("--startup", action="store_true",
+                        help="with --copies: the start-up (time to the pool's first task) on 2 jobs, per checkout")
     args = parser.parse_args()
+    if args.copies and args.startup:
+        start_up(args.folder, args.copies, args.repeat, args.baseline)
+        return
     if args.copies and args.workers:
         worker_cpu(args.folder, args.copies, args.repeat, args.baseline)
         return

@@ -327,7 +327,17 @@ def _pool(jobs: int, processes: bool) -> Executor:
 
         # fork is cheap and shares the loaded modules; "spawn" would re-import numpy in every worker
         method = "fork" if "fork" in get_all_start_methods() else "spawn"
-        return ProcessPoolExecutor(max_workers=jobs, mp_context=get_context(method))
+        return ProcessPoolExecutor(max_workers=jobs, mp_context=get_context(method), initializer=_frozen_heap)
     from concurrent.futures import ThreadPoolExecutor  # not at start-up: a fully cached verify runs no task
 
     return ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="curator")
+
+
+def _frozen_heap() -> None:
+    """In a new worker process: the objects it inherited from the parent (every module, the walk, the facts) are
+    left out of its garbage collections (:func:`gc.freeze`, O(1)). A full collection would otherwise visit each of them
+    and write its header, copying nearly every page of the parent's heap into the worker (issue 15: two workers cost
+    more CPU a file than one)."""
+    import gc
+
+    gc.freeze()

@@ -267,7 +267,7 @@ def _dicom_object(store: Store, root: Path, rel: str, size: int, audit: bool) ->
         return io.BufferedReader(RangeFile(store, rel, size, greedy=True, segments=segments), HEAD_BYTES)
 
     try:
-        both = dicom_audit._parse_together(root, rel, audit, opener)
+        both = dicom_audit.parse_together(root, rel, audit, opener)
     except Exception:
         both = None
     if both is not None:

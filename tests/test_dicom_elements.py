@@ -1,6 +1,6 @@
 """Our own reader of the common DICOM header (curator.io.dicom_elements, issue 15) must give exactly what pydicom's
 parse gives to the fast tier of profile dicom (the ``DicomFile`` header facts and the ``AuditedFile`` of
-``dicom_audit._parse_together``), or decline so that pydicom reads the file: on every real DICOM file, on the
+``dicom_audit.parse_together``), or decline so that pydicom reads the file: on every real DICOM file, on the
 factories' files, on hostile bytes and on a real file cut at every byte of its header."""
 
 from __future__ import annotations

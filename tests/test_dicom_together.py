@@ -154,3 +154,52 @@ def test_a_batch_reads_without_value_validation_and_restores_the_setting(tmp_pat
         assert config.settings._reading_validation_mode == mode
     finally:
         config.settings._reading_validation_mode = None
+
+
+PROBE = """
+import sys
+from pathlib import Path
+from curator.io import dicom_audit
+from curator.io.facts import Facts
+from curator.io.inventory import walk
+from curator.profiles import get_profile
+root = Path(sys.argv[1])
+facts = Facts(root=root, profile=get_profile("dicom"), languages=["en"], entries=walk(root), jobs=2)
+loaded = ["pydicom" in sys.modules]
+real = dicom_audit.run_batches
+def spy(*args, **kwargs):   # what the main process holds when the pool forks its workers
+    loaded.append("pydicom" in sys.modules and "pydicom.filereader" in sys.modules)
+    return real(*args, **kwargs)
+dicom_audit.run_batches = spy
+dicom_audit.BATCH_FILES = 2
+dicom_audit.read_together(facts)
+print(*loaded, len(facts.dicom.series), len(facts.dicom.audit.files), "pydicom" in sys.modules)
+"""
+
+
+def _fork_state(root: Path) -> list[str]:
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-c", PROBE, str(root)], capture_output=True, text=True,
+                          check=True).stdout.split()
+
+
+def test_the_workers_inherit_pydicom_from_the_main_process(tmp_path: Path) -> None:
+    """Issue 15: each worker imported pydicom itself (~0.45 s of CPU a worker), and the main process again when the
+    first result came back; now the main imports it before the pool forks, when the first files are Part 10."""
+    write_series(tmp_path / "P1" / "series", count=5)
+    assert _fork_state(tmp_path) == ["False", "True", "1", "5", "True"]
+
+
+def test_no_pydicom_before_the_fork_without_part10_files(tmp_path: Path) -> None:
+    """The other side: files named .dcm that are no DICOM do not load pydicom in the main process."""
+    for index in range(5):
+        (tmp_path / f"IM{index}.dcm").write_bytes(bytes(400))
+    assert _fork_state(tmp_path) == ["False", "False", "0", "0", "False"]
+
+
+def test_pydicom_elements_are_imported_once_per_process() -> None:
+    """The audit walk asks for pydicom's element classes several times an element: an import inside a function
+    from pydicom.dataelem costs tens of microseconds (its module __getattr__), so the lookup is remembered."""
+    assert dicom_raw.pydicom_elements() is dicom_raw.pydicom_elements()

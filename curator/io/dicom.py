@@ -7,6 +7,7 @@ other files are skipped. A candidate that pydicom cannot parse (``force=False``)
 
 from __future__ import annotations
 
+import itertools
 import os
 import posixpath
 import warnings
@@ -220,6 +221,15 @@ def dicom_kind(path: Path, opener: Callable[[], BinaryIO] | None = None) -> str 
         return dicom_head(head_of(path, opener=opener))
     except OSError:
         return False
+
+
+def part10_among(root: Path, paths: Iterable[str], count: int = 16) -> bool:
+    """Whether one of the first ``count`` of ``paths`` (names of other kinds left out) is a Part 10 file: a hint, from
+    their first bytes, that the release's reading will need pydicom."""
+    from curator.io.dicom_audit import NOT_DICOM_SUFFIXES
+
+    named = (rel for rel in paths if not rel.lower().endswith(NOT_DICOM_SUFFIXES))
+    return any(dicom_kind(root / rel) == PART10 for rel in itertools.islice(named, count))
 
 
 def _marker(path: Path) -> bool | None:

@@ -2,11 +2,9 @@
 and the file meta information. No judgement here (that is ``curator.checks.privacy_dicom``).
 
 ``gather(facts)`` runs for every profile (``curator.validate.GATHERERS``) and stores a ``DicomAudit`` in
-``facts.dicom_audit``. A file is read when it carries the ``DICM`` marker at byte 128, or has a DICOM
-suffix and parses as a DICOM data set without one; files known to be something else (NIfTI, PNG, spreadsheets,
-...) are skipped without being opened. Reads stop at the pixel data; elements stored after it (trailing
-private attributes, padding) are read by skipping over the pixel data element. Reading is I/O and runs on
-threads.
+``facts.dicom_audit``. A file is read when it carries the ``DICM`` marker at byte 128, or has a DICOM suffix and
+parses as a DICOM data set without one; files known to be something else (NIfTI, PNG, spreadsheets, ...) are skipped
+unopened. Reads stop at the pixel data; elements after it (trailing private attributes, padding) are read past it.
 
 Only what a privacy rule can judge is kept, so memory stays small on clean releases: file meta elements,
 elements Table E.1-1 lists, private elements, and text (person names, descriptions, comments) anywhere; each
@@ -22,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, BinaryIO, NamedTuple, cast
 
-from curator.executor import run_batches, run_tasks
+from curator.executor import default_jobs, run_batches, run_tasks
 from curator.io import dicom as dicom_files
 from curator.io import dicom_raw
 from curator.io.deid_table import deid_table
@@ -39,7 +37,7 @@ if TYPE_CHECKING:   # pydicom is imported where a file is read: validate without
     from curator.io.facts import Facts
 
 __all__ = ["TEXT_VRS", "AuditElement", "AuditedFile", "DicomAudit", "audit_file", "audit_task", "gather",
-           "text_values"]
+           "parse_together", "text_values"]
 
 TEXT_VRS = frozenset({"AE", "LO", "LT", "PN", "SH", "ST", "UC", "UR", "UT"})
 BINARY_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "UN"})
@@ -521,6 +519,8 @@ def read_together(facts: Facts, judge: Callable[[AuditedFile], object] | None = 
     wanted = set(audited)
     headers: list[dicom_files.DicomFile | str | None] = []
     items = [(facts.root, rel, rel in wanted) for rel in paths]
+    if len(items) > BATCH_FILES and (facts.jobs or default_jobs()) > 1 and dicom_files.part10_among(facts.root, paths):
+        dicom_raw.load_pydicom(deid_table)   # before the workers fork, so that they inherit it
     results = run_batches(together_batch, items, facts.jobs, batch_size=BATCH_FILES, processes=True)
     def audits() -> Iterator[AuditedFile | str | None]:   # each as its batch returns; run to its end (strict zip)
         for (_, _, audit), (header, result) in zip(items, results, strict=True):
@@ -548,7 +548,7 @@ def together_batch(batch: list[tuple[Path, str, bool]]) -> list[Together]:
 
 def _together(root: Path, rel: str, audit: bool) -> Together:
     try:
-        both = _parse_together(root, rel, audit)
+        both = parse_together(root, rel, audit)
     except Exception:
         both = None
     if both is None:  # not a plainly readable Part 10 file: each reader on its own, with its own wording
@@ -556,7 +556,7 @@ def _together(root: Path, rel: str, audit: bool) -> Together:
     return both
 
 
-def _parse_together(root: Path, rel: str, audit: bool, opener: Callable[[], BinaryIO] | None = None) -> Together | None:
+def parse_together(root: Path, rel: str, audit: bool, opener: Callable[[], BinaryIO] | None = None) -> Together | None:
     """One parse for both readers, or None when the file takes another road in either (not Part 10, a parse
     error, a deflated data set, no elements)."""
     with opener() if opener is not None else open_regular(root / rel, "rb") as handle:   # opener: an object's
