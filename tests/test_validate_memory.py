@@ -10,10 +10,12 @@ import gc
 import tracemalloc
 from pathlib import Path
 
+from curator import root_and_hashes
 from curator import validate as validate_module
 from curator.io import registry as registry_io
 from curator.io.facts import Walk
-from curator.io.inventory import walk_entries
+from curator.io.inventory import Entry, walk_entries
+from curator.io.manifest import Manifest, ManifestEntries, ManifestEntry, read_manifest
 from curator.profiles import get_profile
 from curator.validate import ValidateOptions
 from tests.check_facts import MASK, STUDY, gather_facts
@@ -117,3 +119,34 @@ def test_a_registry_row_holds_no_second_copy_of_the_path_the_walk_holds(tmp_path
     cells = [raw["study_file"] for _, raw in facts.registry.rows]
     assert cells == [f"/{path}" for path in paths] + ["/studies/CT-1/study_20001.nii.gz"]
     assert [row.study_file for _, row in facts.rows] == cells
+
+
+def test_the_hashing_phase_lists_what_each_file_needs_in_a_byte_not_a_dict(tmp_path: Path) -> None:
+    """root_and_hashes._Wanted: the listed regular files in path order, each once, with the algorithms of every
+    sum file listing it; held as the path list and a byte a file. The dict of every listed path to its tuple it
+    replaces peaked at 31 B a file with its sorted copy (20,000 files; ~50 B at a million, where the dict's table is
+    sparser), now 9.7 B."""
+    (tmp_path / "b").write_bytes(b"b")
+    (tmp_path / "a").write_bytes(b"a")
+    (tmp_path / "d").write_bytes(b"d")
+    (tmp_path / "c").mkdir()
+    sums = tmp_path / "SHA256SUMS"
+    sums.write_text(f"{'1' * 64}  b\n{'2' * 64}  a\n{'3' * 64}  c\n{'4' * 64}  gone\n"
+                    f"MD5 (d) = {'5' * 32}\n", encoding="utf-8")
+    md5 = tmp_path / "MD5SUMS"
+    md5.write_text(f"{'6' * 32}  b\n", encoding="utf-8")
+    files = Walk(walk_entries(tmp_path)).files
+    wanted = root_and_hashes._Wanted([read_manifest(sums), read_manifest(md5)], files)
+    assert wanted.paths == ["a", "b", "d"]
+    assert [wanted.algorithms(at) for at in range(3)] == [("sha256",), ("md5", "sha256"), ("md5",)]
+
+    count = 20_000
+    entries = Walk(Entry(f"studies/CT-1/study_{n:06d}.nii.gz", "file", 100) for n in range(count))
+    listing = ManifestEntries("sha256")
+    for number, (path, _) in enumerate(entries.file_positions(), start=1):
+        listing.append(ManifestEntry(path, "0" * 64, "sha256", number))
+    manifest = Manifest(tmp_path / "SHA256SUMS", "sha256", listing)
+    with traced() as memory:
+        wanted = root_and_hashes._Wanted([manifest], entries.files)
+    assert len(wanted.paths) == count and wanted.algorithms(count - 1) == ("sha256",)
+    assert memory.peak / count < 25, memory.peak / count
