@@ -200,7 +200,8 @@ class _Wanted:
         self._codes = bytearray()
         self._combinations: list[tuple[str, ...]] = []
         codes: dict[tuple[str, ...], int] = {}
-        last, have = None, ()   # the path being gathered and its algorithms so far
+        last: str | None = None   # the path being gathered and its algorithms so far
+        have: tuple[str, ...] = ()
         for path, algorithm in heapq.merge(*map(_in_path_order, manifests), key=itemgetter(0)):
             if path != last:
                 if last is not None:

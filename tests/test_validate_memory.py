@@ -13,7 +13,7 @@ from pathlib import Path
 from curator import root_and_hashes
 from curator import validate as validate_module
 from curator.io import registry as registry_io
-from curator.io.facts import Walk
+from curator.io.facts import Facts, Walk
 from curator.io.inventory import Entry, walk_entries
 from curator.io.manifest import Manifest, ManifestEntries, ManifestEntry, read_manifest
 from curator.profiles import get_profile
@@ -101,7 +101,7 @@ def test_a_registry_row_holds_no_second_copy_of_the_path_the_walk_holds(tmp_path
     registry = tmp_path / "dataset_registry.csv"
     registry.write_text(registry.read_text(encoding="utf-8") + "20001,CT-1,/studies/CT-1/study_20001.nii.gz,\r\n",
                         encoding="utf-8", newline="")
-    facts = validate_module.Facts(root=tmp_path, profile=get_profile("mosmed"), languages=["en"],
+    facts = Facts(root=tmp_path, profile=get_profile("mosmed"), languages=["en"],
                                   entries=Walk(walk_entries(tmp_path)))
     validate_module.read_registries(facts)   # warms what the reading imports and caches
     intern_line = next(number for number, line in enumerate(Path(registry_io.__file__).read_text().splitlines(), 1)
