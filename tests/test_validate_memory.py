@@ -102,7 +102,7 @@ def test_a_registry_row_holds_no_second_copy_of_the_path_the_walk_holds(tmp_path
     registry.write_text(registry.read_text(encoding="utf-8") + "20001,CT-1,/studies/CT-1/study_20001.nii.gz,\r\n",
                         encoding="utf-8", newline="")
     facts = Facts(root=tmp_path, profile=get_profile("mosmed"), languages=["en"],
-                                  entries=Walk(walk_entries(tmp_path)))
+                  entries=Walk(walk_entries(tmp_path)))
     validate_module.read_registries(facts)   # warms what the reading imports and caches
     intern_line = next(number for number, line in enumerate(Path(registry_io.__file__).read_text().splitlines(), 1)
                        if "sys.intern(" in line)
