@@ -188,10 +188,8 @@ class _Count:
 
 class _Wanted:
     """The listed regular files in path order (``paths``, each once) and the algorithms each is hashed with
-    (``algorithms(at)``): a code byte a file into the distinct combinations, so a million files listed with sha256
-    cost their list slot and a byte, not a dict entry and a tuple reference (~60 B a file at a million). Each
-    manifest's entries are taken in path order (:meth:`~curator.io.manifest.ManifestEntries.path_order`) and merged,
-    so no dict of the paths is made either."""
+    (``algorithms(at)``): a byte a file coding the distinct combinations, the manifests merged in path order, so a
+    million files cost their list slot and a byte, not a dict of every path (~50 B a file at a million)."""
 
     __slots__ = ("_codes", "_combinations", "paths")
 
