@@ -10,6 +10,7 @@ to processes (reading and hashing a 1 KB file is mostly Python holding the GIL);
 
 from __future__ import annotations
 
+import heapq
 import json
 import os
 import sys
@@ -17,6 +18,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from functools import partial
 from itertools import chain, islice
+from operator import attrgetter, itemgetter
 from pathlib import Path
 
 from curator.checks.listing import Problem, accounted_for, label, malformed, mismatch, missing
@@ -25,7 +27,7 @@ from curator.executor import Progress, batches, default_jobs, run_batches
 from curator.io.cache import Cache, FolderState, file_keys, folder_states, stat_key
 from curator.io.hashing import hash_file, hash_one
 from curator.io.inventory import walk_file_names
-from curator.io.manifest import Manifest, ManifestEntry, stream_entries
+from curator.io.manifest import Manifest, ManifestEntries, ManifestEntry, stream_entries
 
 Digests = dict[str, str] | str    # a file's digests by algorithm, or why it could not be read
 SMALL_FILE = 256 << 10            # files this small on average, and many of them, are hashed on processes
@@ -101,26 +103,29 @@ def hash_listed(root: Path, manifests: list[Manifest], files: Mapping[str, objec
     or result is held besides the digests returned. With ``keep``, only the digests it keeps are returned (validate
     keeps those that differ from the manifests: matching files are judged as they are read, not held).
     """
-    wanted = _wanted(manifests, files)
-    paths = sorted(wanted)
+    wanted = _Wanted(manifests, files)
+    paths = wanted.paths
     results: dict[str, Digests] = {}
     sent: deque[tuple[str, str | None]] = deque()   # (path, cache key) of each file sent to hashing, in order
     count = _Count(root, files, paths, progress)
 
     def unknown() -> Iterator[tuple[str, tuple[str, ...]]]:
+        start = 0
         for chunk in batches(paths, LOOKUP):
             keys = file_keys(root, chunk) if cache is not None else {}
             known = cache.get_many("digests", keys.values()) if cache is not None else {}
-            for path in chunk:
+            for at, path in enumerate(chunk, start=start):
                 key = keys.get(path)
                 cached = known.get(key) if key is not None else None
-                if isinstance(cached, dict) and all(a in cached for a in wanted[path]):
+                algorithms = wanted.algorithms(at)
+                if isinstance(cached, dict) and all(a in cached for a in algorithms):
                     if keep is None or keep(path, cached):
                         results[path] = cached
                     count.one(path)
                 else:
                     sent.append((path, key))
-                    yield path, wanted[path]
+                    yield path, algorithms
+            start += len(chunk)
 
     jobs = jobs or default_jobs()
     small = len(paths) >= MANY_FILES and count.total_bytes() <= SMALL_FILE * len(paths)
@@ -181,20 +186,54 @@ class _Count:
                 self.progress(self.done, self.total)
 
 
-def _wanted(manifests: list[Manifest], files: Mapping[str, object]) -> dict[str, tuple[str, ...]]:
-    """The algorithms each listed file is hashed with; equal tuples are one object (a million files listed with
-    sha256 hold one tuple, not a million sets)."""
-    wanted: dict[str, tuple[str, ...]] = {}
-    shared: dict[tuple[str, ...], tuple[str, ...]] = {}
-    for manifest in manifests:
-        for entry in manifest.entries:
-            path = entry.path
-            if path in files:
-                have = wanted.get(path, ())
-                if entry.algorithm not in have:
-                    both = tuple(sorted((*have, entry.algorithm)))
-                    wanted[path] = shared.setdefault(both, both)
-    return wanted
+class _Wanted:
+    """The listed regular files in path order (``paths``, each once) and the algorithms each is hashed with
+    (``algorithms(at)``): a byte a file coding the distinct combinations, the manifests merged in path order, so a
+    million files cost their list slot and a byte, not a dict of every path (~50 B a file at a million)."""
+
+    __slots__ = ("_codes", "_combinations", "paths")
+
+    def __init__(self, manifests: list[Manifest], files: Mapping[str, object]) -> None:
+        self.paths: list[str] = []
+        self._codes = bytearray()
+        self._combinations: list[tuple[str, ...]] = []
+        codes: dict[tuple[str, ...], int] = {}
+        last: str | None = None   # the path being gathered and its algorithms so far
+        have: tuple[str, ...] = ()
+        for path, algorithm in heapq.merge(*map(_in_path_order, manifests), key=itemgetter(0)):
+            if path != last:
+                if last is not None:
+                    self._add(last, have, codes)
+                last, have = path, ()
+            if algorithm not in have and path in files:
+                have = tuple(sorted((*have, algorithm)))
+        if last is not None:
+            self._add(last, have, codes)
+
+    def _add(self, path: str, algorithms: tuple[str, ...], codes: dict[tuple[str, ...], int]) -> None:
+        if not algorithms:   # listed, but not a regular file on disk
+            return
+        code = codes.get(algorithms)
+        if code is None:
+            code = codes[algorithms] = len(self._combinations)
+            self._combinations.append(algorithms)   # at most 255 distinct algorithm sets: 8 algorithms known
+        self.paths.append(path)
+        self._codes.append(code)
+
+    def algorithms(self, at: int) -> tuple[str, ...]:
+        """The algorithms the file at ``paths[at]`` is hashed with, sorted."""
+        return self._combinations[self._codes[at]]
+
+
+def _in_path_order(manifest: Manifest) -> Iterator[tuple[str, str]]:
+    """(path, algorithm) of each of a manifest's entries, in path order (a path listed twice: in line order)."""
+    entries = manifest.entries
+    if isinstance(entries, ManifestEntries):
+        for at in entries.positions_in_path_order():
+            yield entries.path(at), entries.algorithm_of(at)
+        return
+    for entry in sorted(entries, key=attrgetter("path")):
+        yield entry.path, entry.algorithm
 
 
 def _size(root: Path, path: str, entry: object) -> int:

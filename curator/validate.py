@@ -30,6 +30,7 @@ from curator.io.manifest import read_manifest
 from curator.io.nifti import NiftiHeader, header_from_json, header_to_json, read_header
 from curator.io.payload import Payload, scan_unit
 from curator.io.registry import (
+    PATH_COLUMNS,
     XLSX_MAX_TOTAL_BYTES,
     RegistryReadError,
     RegistryTable,
@@ -175,6 +176,10 @@ def read_registries(facts: Facts, *, copy: bool = True,
                 facts.registry_copy = table(root / spec.csv, None)
             except ReadError as error:
                 facts.registry_copy_error = str(error)
+    if isinstance(facts.entries, Walk):   # a listed file's path held once, by the walk (issue 15)
+        for read_table in (facts.registry, facts.registry_copy):
+            if read_table is not None:
+                read_table.rows.share_paths(PATH_COLUMNS, facts.entries.position, facts.entries.path)
     facts.rows, _ = registry_check.parse_rows(facts)
 
 

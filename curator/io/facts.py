@@ -81,6 +81,10 @@ class Walk(PathRows[Entry]):
             found = self._index.get(path)
         return found if found is not None and self._kinds[found] == _FILE else None
 
+    def path(self, at: int) -> str:
+        """The path of the entry at ``at`` (the string the walk holds)."""
+        return self._paths[at]
+
     def file_positions(self) -> Iterator[tuple[str, int]]:
         """(path, position) of each regular file, in path order."""
         kinds = self._kinds

@@ -11,7 +11,7 @@ listing's kind, and whatever reads it compares entries the same way.
 import re
 from array import array
 from bisect import bisect_left
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import NamedTuple
 
@@ -118,6 +118,15 @@ class ManifestEntries(PathRows[ManifestEntry]):
             self._order = array("q", range(len(paths)) if self._sorted else sorted(range(len(paths)),
                                                                                      key=paths.__getitem__))
         return self._order
+
+    def positions_in_path_order(self) -> "Iterable[int]":
+        """:meth:`path_order`, with no array made (nor kept) for a sorted sum file: its positions are in order."""
+        return range(len(self._paths)) if self._sorted else self.path_order()
+
+    def algorithm_of(self, at: int) -> str:
+        """The algorithm of the entry at ``at`` (a tagged line's may differ from the sum file's)."""
+        odd = self._odd.get(at) if self._odd else None
+        return self.algorithm if odd is None else odd.algorithm
 
     def again(self) -> list[tuple[int, int]]:
         """(position, first position) of each entry whose path an entry before it has, in position order."""

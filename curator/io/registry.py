@@ -7,7 +7,7 @@ import io
 import sys
 import zipfile
 from array import array
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, overload
@@ -25,15 +25,17 @@ class _Column:
     """One column's cells, compactly: the text of every string cell in one UTF-8 buffer, and per cell a kind byte
     and one 64-bit slot (the text's place in the buffer, or an integer's value). A cell costs 9 bytes plus its
     text, where a str object costs 49 bytes plus its text and a tuple slot to hold it. Cells of other types
-    (floats, dates, long texts, huge integers) are kept as they are."""
+    (floats, dates, long texts, huge integers) are kept as they are. After :meth:`share_paths`, a cell naming a
+    file of the walk (``/`` and its path) holds the walk's position instead of its text."""
 
-    __slots__ = ("_blob", "_kinds", "_objects", "_slots")
+    __slots__ = ("_blob", "_kinds", "_objects", "_path_of", "_slots")
 
     def __init__(self) -> None:
         self._blob = bytearray()
         self._kinds = bytearray()
         self._slots = array("q")
         self._objects: list[Any] = []
+        self._path_of: Callable[[int], str] | None = None
 
     def append(self, value: Any) -> None:
         kind = type(value)
@@ -65,14 +67,38 @@ class _Column:
             start = slot >> _LENGTH_BITS
             text = self._blob[start:start + (slot & _LENGTH_MASK)].decode("utf-8", "surrogatepass")
             return sys.intern(text) if len(text) <= 16 else text
+        if kind == _PATH:
+            assert self._path_of is not None, "a path cell without its walk"
+            return "/" + self._path_of(slot)
         if kind == _INT:
             return slot
         if kind == _NONE:
             return None
         return self._objects[slot]
 
+    def share_paths(self, position: Callable[[str], int | None], path_of: Callable[[int], str]) -> None:
+        """Hold each text cell ``/<path>`` whose path is a file of the walk as that file's position (``position``
+        finds it, ``path_of`` gives its path back): the walk's path string is then the only copy of the path (a
+        MosMed registry's study_file column was ~40 B a row of text again, issue 15). The cells read the same."""
+        blob, kinds, slots = self._blob, self._kinds, self._slots
+        kept = bytearray()
+        for index, kind in enumerate(kinds):
+            if kind != _TEXT:
+                continue
+            slot = slots[index]
+            start, length = slot >> _LENGTH_BITS, slot & _LENGTH_MASK
+            data = blob[start:start + length]
+            if data[:1] == b"/":
+                at = position(data[1:].decode("utf-8", "surrogatepass"))
+                if at is not None:
+                    kinds[index], slots[index] = _PATH, at
+                    continue
+            slots[index] = len(kept) << _LENGTH_BITS | length
+            kept += data
+        self._blob, self._path_of = kept, path_of
 
-_NONE, _TEXT, _INT, _OBJECT = 0, 1, 2, 3
+
+_NONE, _TEXT, _INT, _OBJECT, _PATH = 0, 1, 2, 3, 4
 _LENGTH_BITS = 24
 _LENGTH_MASK = (1 << _LENGTH_BITS) - 1
 _MAX_LENGTH = 1 << _LENGTH_BITS
@@ -100,6 +126,14 @@ class Rows(Sequence[tuple[int, dict[str, Any]]]):
     def number(self, index: int) -> int:
         """The spreadsheet row number of the row at ``index``."""
         return self._numbers[index]
+
+    def share_paths(self, names: Sequence[str], position: Callable[[str], int | None],
+                    path_of: Callable[[int], str]) -> None:
+        """:meth:`_Column.share_paths` of the columns ``names`` the table has."""
+        for name in names:
+            column = self.column(name)
+            if column is not None:
+                column.share_paths(position, path_of)
 
     def column(self, name: str) -> _Column | None:
         """The cells of the column ``name`` (index them by row index), None when the table has no such column."""
@@ -188,6 +222,7 @@ class Records(Sequence[tuple[int, RegistryRecord]]):
 
 
 _RECORD_TEXT = ("category", "study_file", "mask_file")
+PATH_COLUMNS = ("study_file", "mask_file")   # cells naming a file of the release (Rows.share_paths)
 
 
 @dataclass
