@@ -233,14 +233,15 @@ def _keep_audits(facts: Facts, wanted: tuple[str, ...]) -> dict[str, object]:
 
 
 def _judge_dicom(facts: Facts, wanted: tuple[str, ...]) -> dict[str, object]:
-    """The DICOM readers' ``judge``: each audited file judged as it arrives (checks.privacy_dicom.judge_file, and
-    the path components carrying its identity: checks.phi_paths.path_matches), while the workers read the next ones;
-    kept in ``facts.dicom_judged`` and ``facts.dicom_path_matches`` for the checks. Nothing when the privacy checks
-    do not run (their reader not wanted)."""
+    """The DICOM readers' ``task`` and ``judge``: each audited file judged in the worker that read it
+    (:func:`curator.dicom_judging.judged_batch`: checks.privacy_dicom.judge_file, and the path components carrying
+    its identity: checks.phi_paths.path_matches), its findings rebuilt here as it arrives; kept in
+    ``facts.dicom_judged`` and ``facts.dicom_path_matches`` for the checks. Each file's elements come back only for
+    ``--identifiers`` (the only check still reading them). Nothing when the privacy checks do not run (their reader
+    not wanted)."""
     if "curator.io.dicom_audit:gather" not in wanted:
         return {}
-    from curator.checks.phi_paths import path_matches
-    from curator.checks.privacy_dicom import judge_file
+    from curator.dicom_judging import JudgedFile, judged_batch, rebuilt
     from curator.io.dicom_audit import AuditedFile
 
     judged: dict[str, list[Finding]] = {}
@@ -248,11 +249,10 @@ def _judge_dicom(facts: Facts, wanted: tuple[str, ...]) -> dict[str, object]:
     facts.dicom_judged, facts.dicom_path_matches = judged, matched
 
     def judge(audited: AuditedFile) -> None:
-        path = audited.path
-        judged[path] = list(judge_file(audited))
-        matched[path] = path_matches(path, audited)
+        if isinstance(audited, JudgedFile) and audited.matches is not None:
+            judged[audited.path], matched[audited.path] = rebuilt(audited), audited.matches
 
-    return {"judge": judge}
+    return {"judge": judge, "task": partial(judged_batch, elements=facts.identifiers is not None)}
 
 
 # what a gatherer of gather's loop is given besides Facts, made from the facts and the readers wanted: a judgement

@@ -20,7 +20,7 @@ LAYERS: dict[str, int] = {
     "io": 2, "profiles": 2, "config": 2,
     "checks": 3, "root_and_hashes": 3, "remote_release": 3,
     "validate": 4, "report_closing": 4, "verify": 4, "release": 4, "ingest": 4, "anonymise": 4, "diff": 4,
-    "fetch": 4,
+    "fetch": 4, "dicom_judging": 4,
     "phantom": 5, "render": 5, "review": 5, "demo": 5, "publish": 5,
     "cli": 6, "__main__": 6,
 }

@@ -131,7 +131,7 @@ def test_each_audited_file_is_judged_as_its_batch_returns(tmp_path: Path, monkey
             batches_at_judging.append(len(read))
             inner(audited)
 
-        return {"judge": judging}
+        return {**made, "judge": judging}
 
     monkeypatch.setitem(validate.AS_READ, validate.DICOM_GATHERER, observed)
     facts = validate.gather(root, get_profile("dicom"), validate.ValidateOptions(jobs=1))
@@ -139,7 +139,9 @@ def test_each_audited_file_is_judged_as_its_batch_returns(tmp_path: Path, monkey
     assert len(read) >= 4 and batches_at_judging[0] == 1 < len(read)   # the first file judged after one batch
     assert sorted(facts.dicom_judged) == sorted(facts.dicom_audit.files)
     assert facts.dicom_path_matches is not None and sorted(facts.dicom_path_matches) == sorted(facts.dicom_judged)
-    for path, audited in facts.dicom_audit.files.items():
+    for path in facts.dicom_audit.files:   # (judged in the worker: the main keeps no elements)
+        audited = dicom_audit.audit_task((root, path))
+        assert isinstance(audited, dicom_audit.AuditedFile)
         assert facts.dicom_judged[path] == list(privacy_dicom.judge_file(audited))
         assert facts.dicom_path_matches[path] == phi_paths.path_matches(path, audited)
     assert facts.dicom_path_matches[f"{PATH_ID}/KOWALCZYK_1.dcm"]   # a path that carries its patient's identity

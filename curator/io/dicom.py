@@ -502,17 +502,19 @@ def read_task(job: tuple[Path, str, bool]) -> tuple[DicomFile | str | None, Deco
             return " ".join(str(error).split()) or type(error).__name__, None
 
 
-def gather(facts: Facts, judge: Callable[[AuditedFile], object] | None = None) -> None:
+def gather(facts: Facts, judge: Callable[[AuditedFile], object] | None = None,
+           task: Callable[[list[tuple[Path, str, bool]]], list[Together]] | None = None) -> None:
     """Read every DICOM file of the release (in parallel) into ``facts.dicom``.
 
     Decoding pixels (--deep) is CPU work that holds the GIL in places, so it runs on processes. The fast tier
     parses each file once for the headers and the privacy audit together, in batches on processes (parsing holds
-    the GIL): :func:`curator.io.dicom_audit.read_together`, which gives ``judge`` each audited file as it arrives.
+    the GIL): :func:`curator.io.dicom_audit.read_together`, which gives ``judge`` each audited file as it arrives
+    (``task``: the batch function, e.g. one judging each file in the worker).
     """
     if not facts.deep:  # the fast tier: one parse of each file for the headers and the privacy audit together
         from curator.io.dicom_audit import read_together  # it imports this module
 
-        read_together(facts, judge)
+        read_together(facts, judge, task)
         return
     paths = candidates(facts)
     jobs = [(facts.root, rel, facts.deep) for rel in paths]

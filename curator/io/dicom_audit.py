@@ -507,21 +507,21 @@ def _collect(facts: Facts, paths: list[str], skipped: int, results: Iterable[Aud
 Together = tuple[dicom_files.DicomFile | str | None, AuditedFile | str | None]   # (header, audit) of one file
 
 
-def read_together(facts: Facts, judge: Callable[[AuditedFile], object] | None = None) -> None:
+def read_together(facts: Facts, judge: Callable[[AuditedFile], object] | None = None,
+                  task: Callable[[list[tuple[Path, str, bool]]], list[Together]] | None = None) -> None:
     """The fast tier of profile dicom: each file parsed once for both readers, ``facts.dicom`` (headers and series)
     and the privacy audit (in ``facts.dicom.audit`` until :func:`gather` takes it; each file given to ``judge``).
 
-    Parsing holds the GIL: batches of ``BATCH_FILES`` on processes, streamed back in order (``run_batches``), each
-    file read exactly as the two readers one after the other read it (``dicom.read_task``, :func:`audit_task`)."""
-    started = time.perf_counter()
-    paths = dicom_files.candidates(facts)
-    audited, skipped = candidates(facts)
-    wanted = set(audited)
-    headers: list[dicom_files.DicomFile | str | None] = []
+    Batches of ``BATCH_FILES`` on processes (parsing holds the GIL), streamed back in order, each file read as the
+    two readers read it (``dicom.read_task``, :func:`audit_task`): ``task``, :func:`together_batch` or one around it
+    (one judging in the workers: pydicom is not preloaded here, validate's main process never needs it)."""
+    started, paths, (audited, skipped) = time.perf_counter(), dicom_files.candidates(facts), candidates(facts)
+    wanted, headers = set(audited), cast(list[dicom_files.DicomFile | str | None], [])
     items = [(facts.root, rel, rel in wanted) for rel in paths]
-    if len(items) > BATCH_FILES and (facts.jobs or default_jobs()) > 1 and dicom_files.part10_among(facts.root, paths):
+    if not task and len(items) > BATCH_FILES and (facts.jobs or default_jobs()) > 1 and dicom_files.part10_among(
+            facts.root, paths):
         dicom_raw.load_pydicom(deid_table)   # before the workers fork, so that they inherit it
-    results = run_batches(together_batch, items, facts.jobs, batch_size=BATCH_FILES, processes=True)
+    results = run_batches(task or together_batch, items, facts.jobs, batch_size=BATCH_FILES, processes=True)
     def audits() -> Iterator[AuditedFile | str | None]:   # each as its batch returns; run to its end (strict zip)
         for (_, _, audit), (header, result) in zip(items, results, strict=True):
             headers.append(header)
