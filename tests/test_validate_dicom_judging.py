@@ -9,18 +9,23 @@ Regenerate (only when a report is meant to change): ``python -m tests.test_valid
 
 from __future__ import annotations
 
+import json
 import random
 import re
+import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 from pydicom.dataset import Dataset
 
-from curator import validate
+from curator import dicom_judging, validate
 from curator.catalogue import make_finding
 from curator.checks import phi_paths, privacy_dicom
 from curator.io import dicom_audit
+from curator.io.dicom import DicomFile
 from curator.io.facts import Facts
 from curator.models.findings import Finding, Severity
 from curator.models.severity import sort_index
@@ -154,6 +159,86 @@ def test_nothing_is_judged_as_read_when_the_privacy_check_does_not_run(tmp_path:
                             validate.readers_needed(selection.keeps))
     assert facts.dicom is not None and facts.dicom.files   # read, but not judged
     assert facts.dicom_judged is None and facts.dicom_path_matches is None
+
+
+PROBE = """
+import sys
+from curator.io import dicom_audit
+dicom_audit.BATCH_FILES = 2   # several batches, so that the pool (or the cluster) runs them
+from tests.reports import validate_output
+text = validate_output(sys.argv[1], "--profile", "dicom", "--no-cache", "--format", "json", *sys.argv[2:],
+                       exit_code=1)
+print(any(name == "pydicom" or name.startswith("pydicom.") for name in sys.modules))
+print(text, end="")
+"""
+
+
+def _probed(root: Path, *args: str) -> tuple[str, dict[str, Any]]:
+    """(whether the main process imported pydicom, the normalised JSON report without ``stats.executor``, which
+    only Dask writes) of validate in a fresh interpreter."""
+    run = subprocess.run([sys.executable, "-c", PROBE, str(root), *args], capture_output=True, text=True,
+                         cwd=Path(__file__).resolve().parents[1], timeout=300)
+    assert run.returncode == 0, run.stderr[-3000:]
+    imported, _, text = run.stdout.partition("\n")
+    report: dict[str, Any] = json.loads(_normalised(text, root))
+    report["stats"].pop("executor", None)
+    return imported, report
+
+
+def test_each_file_is_judged_in_the_worker_that_read_it_on_every_executor(tmp_path: Path) -> None:
+    """Issue 15: on the pool and on Dask the workers judge; the main process receives no pydicom object, so it never
+    imports pydicom (it used to preload it before the fork and judge every file). The report equals the golden on
+    --jobs 1 (judged in process), --jobs 2 and --executor dask alike."""
+    root = damaged_release(tmp_path / "release")
+    golden = json.loads((GOLDEN / "report.json").read_text(encoding="utf-8"))
+    assert _probed(root, "--jobs", "1") == ("True", golden)   # (in process: the main reads, so it imports it)
+    assert _probed(root, "--jobs", "2") == ("False", golden)
+    assert _probed(root, "--executor", "dask", "--jobs", "2") == ("False", golden)
+
+
+def test_a_batch_sends_each_kind_of_finding_once_and_the_main_rebuilds_them(tmp_path: Path) -> None:
+    """judged_batch's findings are references to one finding per kind in the batch (pickled once); rebuilt about
+    each path they equal judge_file's of the whole audited file, whose elements stay in the worker."""
+    root = damaged_release(tmp_path / "release")
+    rels = [f"P1/IM{instance:04d}.dcm" for instance in (1, 2, 9)]
+    judged = [audited for _, audited in dicom_judging.judged_batch([(root, rel, True) for rel in rels])]
+    assert all(isinstance(audited, dicom_judging.JudgedFile) and audited.elements == () for audited in judged)
+    first, second, _ = cast(list[dicom_judging.JudgedFile], judged)
+    assert first.findings and first.findings[0][0] is not None and first.findings[0] is second.findings[0]
+    for rel, audited in zip(rels, judged, strict=True):
+        whole = dicom_audit.audit_task((root, rel))
+        assert isinstance(whole, dicom_audit.AuditedFile) and isinstance(audited, dicom_judging.JudgedFile)
+        assert dicom_judging.rebuilt(audited) == list(privacy_dicom.judge_file(whole))
+        assert audited.matches == phi_paths.path_matches(rel, whole)
+    kept = dicom_judging.judged_batch([(root, rels[0], True)], elements=True)[0][1]   # --identifiers reads them
+    assert isinstance(kept, dicom_judging.JudgedFile) and kept.elements
+
+
+def test_a_finding_worded_otherwise_is_sent_as_it_is() -> None:
+    """Only a finding Relocation words the same about its own path is shared; another is sent whole."""
+    made = make_finding("PHI_DICOM_TEXT", "P1/IM0001.dcm", keyword="StudyDescription", tag="(0008,1030)",
+                        value="J*** S****", kinds="a name")
+    odd = made.model_copy(update={"message": "worded by hand"})
+    shared: dict[tuple[object, ...], object] = {}
+    assert dicom_judging._shared(made, shared)[0] is not None   # type: ignore[arg-type]
+    assert dicom_judging._shared(odd, {}) == (None, odd)   # type: ignore[arg-type]
+    floated = make_finding("PHI_DICOM_TEXT", "P1/IM0001.dcm", keyword="x", tag="y", value=-0.0, kinds="z")
+    assert dicom_judging._shared(floated, {}) == (None, floated)   # 0.0 and -0.0: equal, but not in JSON
+
+
+def test_a_zero_padded_series_number_is_kept_as_read(tmp_path: Path) -> None:
+    """The header's numbers become plain ints (the main unpickles them without pydicom) only where they print the
+    same: an IS read as "005" keeps its text ("#005" in a series label)."""
+    from pydicom.valuerep import IS
+
+    write_series(tmp_path / "P1" / "series", count=1)
+    header = dicom_judging.judged_batch([(tmp_path, "P1/series/IM0001.dcm", False)])[0][0]
+    assert isinstance(header, DicomFile)
+    padded = replace(header, series_number=IS("005"), instance_number=IS("7"))
+    assert dicom_judging._portable(padded) is padded
+    plain = dicom_judging._portable(replace(header, series_number=IS("5"), instance_number=IS("7")))
+    assert isinstance(plain, DicomFile)
+    assert (type(plain.series_number), plain.series_number, type(plain.instance_number)) == (int, 5, int)
 
 
 def write_golden(work: Path) -> None:   # pragma: no cover - run by hand
