@@ -158,9 +158,12 @@ def whole_command(source: Path, count: int, repeat: int, baseline: Path | None) 
 
 
 WORKER = """
-import sys, time, warnings
+import pickle, sys, time, warnings
 from pathlib import Path
-from curator.io.dicom_audit import together_batch
+try:   # the task validate's workers run: reading and judging (issue 15), else (an older checkout) reading alone
+    from curator.dicom_judging import judged_batch as task
+except ImportError:
+    from curator.io.dicom_audit import together_batch as task
 root = Path(sys.argv[1])
 items = [(root, p.relative_to(root).as_posix(), True) for p in sorted(root.rglob("*.dcm"))]
 warnings.simplefilter("ignore")
@@ -168,15 +171,16 @@ best = float("inf")
 for _ in range(int(sys.argv[2])):
     started = time.process_time()
     for start in range(0, len(items), 48):
-        together_batch(items[start:start + 48])
+        pickle.dumps(task(items[start:start + 48]))
     best = min(best, time.process_time() - started)
 print(1000 * best / len(items))
 """
 
 
 def worker_cpu(source: Path, count: int, repeat: int, baseline: Path | None) -> None:
-    """The workers' side alone: CPU per file of ``together_batch`` (the fast tier's task: parse, header facts,
-    audit) over the copies, in one process per checkout, best of ``repeat`` passes, the checkouts interleaved."""
+    """The workers' side alone: CPU per file of the fast tier's task, its result pickled (``judged_batch``: parse,
+    header facts, audit, judgement; an older checkout's ``together_batch`` does not judge, its main process does)
+    over the copies, in one process per checkout, best of ``repeat`` passes, the checkouts interleaved."""
     here = Path(__file__).resolve().parents[1]
     with tempfile.TemporaryDirectory(prefix="dicom-bench-") as temporary:
         root = copies(source, count, Path(temporary))
@@ -188,7 +192,7 @@ def worker_cpu(source: Path, count: int, repeat: int, baseline: Path | None) -> 
                                          capture_output=True, text=True, cwd=checkout,
                                          env={**os.environ, "PYTHONPATH": str(checkout)})
                     found.setdefault(name, []).append(float(run.stdout))
-        print(f"together_batch worker CPU per file, {count} x {source.name}, best of {repeat} in each of 3 "
+        print(f"worker task CPU per file (result pickled), {count} x {source.name}, best of {repeat} in each of 3 "
               f"interleaved processes, load average {os.getloadavg()[0]:.1f} at the end")
         for name, each in found.items():
             print(f"  {name:10s} {min(each):.3f} ms per file  (processes: {', '.join(f'{v:.3f}' for v in each)})")

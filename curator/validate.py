@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from functools import partial
 from importlib import import_module
@@ -19,6 +20,7 @@ from curator.checks.waivers import apply_config
 from curator.config import find_config, load_config
 from curator.errors import OptionsError, RunError
 from curator.executor import Progress, run_tasks
+from curator.gc_pauses import fewer_collections
 from curator.io import ReadError
 from curator.io.cache import Cache, file_keys
 from curator.io.card import load_card
@@ -58,6 +60,7 @@ PhaseProgress = Callable[[str, int, int], None]   # (phase, tasks done, tasks in
 GATHERERS: tuple[str, ...] = ("curator.io.dicom_audit:gather", "curator.io.privacy_files:gather")
 SLICES_GATHERER = "curator.io.slices:gather"   # the profile gatherers that also read objects in a store
 DICOM_GATHERER = "curator.io.dicom:gather"
+COLLECT_EVERY = 100_000   # the DICOM readers' results arrive: first generation collected every 100k objects, not 700
 
 
 @dataclass(frozen=True)
@@ -215,7 +218,8 @@ def gather(root: Path, profile: Profile, options: ValidateOptions, cache: Cache 
         module, function = gatherer.split(":")
         read = getattr(import_module(module), function)
         as_read = AS_READ.get(gatherer)
-        read(facts, **(as_read(facts, wanted) if as_read else {}))
+        with fewer_collections(COLLECT_EVERY) if gatherer == DICOM_GATHERER else nullcontext():
+            read(facts, **(as_read(facts, wanted) if as_read else {}))   # (its results, ~25 findings a file, live on)
     if options.checksums:
         rest = files if not facts.payloads and facts.scope is None else {   # no release-sized copy when all are
             p: e for p, e in files.items() if p not in facts.payloads and facts.in_scope(p)}   # still to hash

@@ -26,7 +26,7 @@ from curator.io.regular import open_regular
 if TYPE_CHECKING:   # pydicom is imported where a file is read: validate without DICOM files never loads it
     from pydicom.dataset import Dataset
 
-    from curator.io.dicom_audit import AuditedFile, DicomAudit
+    from curator.io.dicom_audit import AuditedFile, DicomAudit, Together
     from curator.io.facts import Facts
 
 __all__ = [
