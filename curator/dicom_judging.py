@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
+
 from curator.catalogue import Relocation, _key
 from curator.checks.phi_paths import path_matches
 from curator.checks.privacy_dicom import judge_file
@@ -68,7 +69,7 @@ def _portable(header: DicomFile | str | None) -> DicomFile | str | None:
     if not isinstance(header, DicomFile):
         return header
     series, instance = header.series_number, header.instance_number
-    if type(series) is int and type(instance) is int or not (_plain_int(series) and _plain_int(instance)):
+    if (type(series) is int and type(instance) is int) or not (_plain_int(series) and _plain_int(instance)):
         return header
     return replace(header, series_number=None if series is None else int(series),
                    instance_number=None if instance is None else int(instance))

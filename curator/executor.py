@@ -84,6 +84,11 @@ def engine(kind: str = "local", *, scheduler: str | None = None, jobs: int | Non
         back_end.close()
 
 
+def local_pool() -> bool:
+    """Whether tasks run on the local pool (not on Dask)."""
+    return _engine is None
+
+
 def default_jobs() -> int:
     """The tasks worth running at once: the CPUs this process may use, or on Dask the cluster's worker threads."""
     if _engine is not None:

@@ -239,12 +239,14 @@ def _keep_audits(facts: Facts, wanted: tuple[str, ...]) -> dict[str, object]:
 def _judge_dicom(facts: Facts, wanted: tuple[str, ...]) -> dict[str, object]:
     """The DICOM readers' ``task`` and ``judge``: each audited file judged in the worker that read it
     (:func:`curator.dicom_judging.judged_batch`: checks.privacy_dicom.judge_file, and the path components carrying
-    its identity: checks.phi_paths.path_matches), its findings rebuilt here as it arrives; kept in
-    ``facts.dicom_judged`` and ``facts.dicom_path_matches`` for the checks. Each file's elements come back only for
-    ``--identifiers`` (the only check still reading them). Nothing when the privacy checks do not run (their reader
-    not wanted)."""
+    its identity: checks.phi_paths.path_matches), its findings rebuilt here as it arrives (a file read in this
+    process is judged here); kept in ``facts.dicom_judged`` and ``facts.dicom_path_matches`` for the checks. A
+    worker sends each file's elements back only for ``--identifiers`` (the only check still reading them). Nothing
+    when the privacy checks do not run (their reader not wanted)."""
     if "curator.io.dicom_audit:gather" not in wanted:
         return {}
+    from curator.checks.phi_paths import path_matches
+    from curator.checks.privacy_dicom import judge_file
     from curator.dicom_judging import JudgedFile, judged_batch, rebuilt
     from curator.io.dicom_audit import AuditedFile
 
@@ -252,9 +254,12 @@ def _judge_dicom(facts: Facts, wanted: tuple[str, ...]) -> dict[str, object]:
     matched: dict[str, list[tuple[int, str, tuple[str, ...]]]] = {}
     facts.dicom_judged, facts.dicom_path_matches = judged, matched
 
-    def judge(audited: AuditedFile) -> None:
+    def judge(audited: AuditedFile) -> None:   # (judged here when read here: one batch, or --jobs 1)
+        path = audited.path
         if isinstance(audited, JudgedFile) and audited.matches is not None:
-            judged[audited.path], matched[audited.path] = rebuilt(audited), audited.matches
+            judged[path], matched[path] = rebuilt(audited), audited.matches
+        else:
+            judged[path], matched[path] = list(judge_file(audited)), path_matches(path, audited)
 
     return {"judge": judge, "task": partial(judged_batch, elements=facts.identifiers is not None)}
 

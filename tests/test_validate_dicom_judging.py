@@ -163,37 +163,44 @@ def test_nothing_is_judged_as_read_when_the_privacy_check_does_not_run(tmp_path:
 
 PROBE = """
 import sys
+from curator.checks import privacy_dicom
 from curator.io import dicom_audit
 dicom_audit.BATCH_FILES = 2   # several batches, so that the pool (or the cluster) runs them
+judged = []
+judge_file = privacy_dicom.judge_file
+def counted(audited):   # counts the files judged in this process (a forked worker counts in its own copy)
+    judged.append(audited.path)
+    return judge_file(audited)
+privacy_dicom.judge_file = counted
 from tests.reports import validate_output
 text = validate_output(sys.argv[1], "--profile", "dicom", "--no-cache", "--format", "json", *sys.argv[2:],
                        exit_code=1)
-print(any(name == "pydicom" or name.startswith("pydicom.") for name in sys.modules))
+print(len(judged), any(name == "pydicom" or name.startswith("pydicom.") for name in sys.modules))
 print(text, end="")
 """
 
 
 def _probed(root: Path, *args: str) -> tuple[str, dict[str, Any]]:
-    """(whether the main process imported pydicom, the normalised JSON report without ``stats.executor``, which
-    only Dask writes) of validate in a fresh interpreter."""
+    """("files judged in the main process, whether it imported pydicom", the normalised JSON report without
+    ``stats.executor``, which only Dask writes) of validate in a fresh interpreter."""
     run = subprocess.run([sys.executable, "-c", PROBE, str(root), *args], capture_output=True, text=True,
                          cwd=Path(__file__).resolve().parents[1], timeout=300)
     assert run.returncode == 0, run.stderr[-3000:]
-    imported, _, text = run.stdout.partition("\n")
+    found, _, text = run.stdout.partition("\n")
     report: dict[str, Any] = json.loads(_normalised(text, root))
     report["stats"].pop("executor", None)
-    return imported, report
+    return found, report
 
 
 def test_each_file_is_judged_in_the_worker_that_read_it_on_every_executor(tmp_path: Path) -> None:
-    """Issue 15: on the pool and on Dask the workers judge; the main process receives no pydicom object, so it never
-    imports pydicom (it used to preload it before the fork and judge every file). The report equals the golden on
-    --jobs 1 (judged in process), --jobs 2 and --executor dask alike."""
+    """Issue 15: on the pool and on Dask the workers judge, the main process judges no file (it judged all 16); on
+    Dask it never imports pydicom either (the pool's workers inherit it from the main, loaded before the fork). The
+    report equals the golden on --jobs 1 (read and judged in process), --jobs 2 and --executor dask alike."""
     root = damaged_release(tmp_path / "release")
     golden = json.loads((GOLDEN / "report.json").read_text(encoding="utf-8"))
-    assert _probed(root, "--jobs", "1") == ("True", golden)   # (in process: the main reads, so it imports it)
-    assert _probed(root, "--jobs", "2") == ("False", golden)
-    assert _probed(root, "--executor", "dask", "--jobs", "2") == ("False", golden)
+    assert _probed(root, "--jobs", "1") == ("16 True", golden)
+    assert _probed(root, "--jobs", "2") == ("0 True", golden)
+    assert _probed(root, "--executor", "dask", "--jobs", "2") == ("0 False", golden)
 
 
 def test_a_batch_sends_each_kind_of_finding_once_and_the_main_rebuilds_them(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, BinaryIO, NamedTuple, cast
 
-from curator.executor import default_jobs, run_batches, run_tasks
+from curator.executor import default_jobs, local_pool, run_batches, run_tasks
 from curator.io import dicom as dicom_files
 from curator.io import dicom_raw
 from curator.io.deid_table import deid_table
@@ -513,15 +513,15 @@ def read_together(facts: Facts, judge: Callable[[AuditedFile], object] | None = 
     and the privacy audit (in ``facts.dicom.audit`` until :func:`gather` takes it; each file given to ``judge``).
 
     Batches of ``BATCH_FILES`` on processes (parsing holds the GIL), streamed back in order, each file read as the
-    two readers read it (``dicom.read_task``, :func:`audit_task`): ``task``, :func:`together_batch` or one around it
-    (one judging in the workers: pydicom is not preloaded here, validate's main process never needs it)."""
+    two readers read it: by ``task`` (e.g. judging in the workers) on other processes, else :func:`together_batch`."""
     started, paths, (audited, skipped) = time.perf_counter(), dicom_files.candidates(facts), candidates(facts)
     wanted, headers = set(audited), cast(list[dicom_files.DicomFile | str | None], [])
     items = [(facts.root, rel, rel in wanted) for rel in paths]
-    if not task and len(items) > BATCH_FILES and (facts.jobs or default_jobs()) > 1 and dicom_files.part10_among(
-            facts.root, paths):
+    forked = local_pool() and len(items) > BATCH_FILES and (facts.jobs or default_jobs()) > 1   # else in process
+    if forked and dicom_files.part10_among(facts.root, paths):
         dicom_raw.load_pydicom(deid_table)   # before the workers fork, so that they inherit it
-    results = run_batches(task or together_batch, items, facts.jobs, batch_size=BATCH_FILES, processes=True)
+    batch = task if task is not None and (forked or not local_pool()) else together_batch
+    results = run_batches(batch, items, facts.jobs, batch_size=BATCH_FILES, processes=True)
     def audits() -> Iterator[AuditedFile | str | None]:   # each as its batch returns; run to its end (strict zip)
         for (_, _, audit), (header, result) in zip(items, results, strict=True):
             headers.append(header)
