@@ -41,7 +41,7 @@ from tests.dicom_privacy_factories import (
     write_named,
     write_undecodable,
 )
-from tests.reports import validate_output
+from tests.reports import validate_output, validate_report
 
 GOLDEN = Path(__file__).resolve().parent / "golden" / "dicom_privacy"
 FORMATS = {"text": "report.txt", "json": "report.json", "sarif": "report.sarif", "junit": "report.xml",
@@ -172,7 +172,7 @@ def counted(audited):   # counts the files judged in this process (a forked work
     judged.append(audited.path)
     return judge_file(audited)
 privacy_dicom.judge_file = counted
-from tests.reports import validate_output
+from tests.reports import validate_output, validate_report
 text = validate_output(sys.argv[1], "--profile", "dicom", "--no-cache", "--format", "json", *sys.argv[2:],
                        exit_code=1)
 print(len(judged), any(name == "pydicom" or name.startswith("pydicom.") for name in sys.modules))
@@ -219,6 +219,24 @@ def test_a_batch_sends_each_kind_of_finding_once_and_the_main_rebuilds_them(tmp_
         assert audited.matches == phi_paths.path_matches(rel, whole)
     kept = dicom_judging.judged_batch([(root, rels[0], True)], elements=True)[0][1]   # --identifiers reads them
     assert isinstance(kept, dicom_judging.JudgedFile) and kept.elements
+
+
+def test_the_identifier_search_reads_the_elements_the_workers_send_back_for_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--identifiers is the one check still reading each file's elements: judged in the workers (batches of 2 on 2
+    jobs), its findings equal those of the files read and judged in process (--jobs 1)."""
+    monkeypatch.setattr(dicom_audit, "BATCH_FILES", 2)
+    root = damaged_release(tmp_path / "release")
+    identifiers = tmp_path / "ids.txt"
+    identifiers.write_text("MRN-4471\n", encoding="utf-8")   # planted_slice's PatientID
+
+    def hits(jobs: str) -> list[dict[str, Any]]:
+        report = validate_report(root, "--profile", "dicom", "--no-cache", "--identifiers", str(identifiers),
+                                 "--jobs", jobs, exit_code=1)
+        return [f for f in report["findings"] if f["code"] == "PHI_IDENTIFIER_FOUND"]
+
+    found = hits("2")
+    assert len(found) >= 8 and found == hits("1")
 
 
 def test_a_finding_worded_otherwise_is_sent_as_it_is() -> None:
