@@ -4,7 +4,8 @@
 (:func:`curator.io.dicom_audit.together_batch`). :func:`judged_batch` is that task followed, in the same worker, by
 the privacy judgement of each audited file (``checks.privacy_dicom.judge_file``) and the path components carrying
 its identity (``checks.phi_paths.path_matches``): the main process only rebuilds the findings, so it never runs
-the judgement, never receives pydicom's objects and need not import pydicom at all.
+the judgement and never receives pydicom's objects (on Dask it never imports pydicom; the local pool's workers
+inherit it from the main, loaded before the fork: one import instead of one a worker).
 
 What comes back is compact: a :class:`JudgedFile` per audited file, its findings as references to the batch's
 distinct findings (a series repeats one element's findings in every slice; pickle sends an object shared by the
