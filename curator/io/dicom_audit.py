@@ -219,7 +219,8 @@ def _walk(ds: Dataset, prefix: str, meta: bool, notes: list[str]) -> Iterator[Au
             if found is not _PYDICOM:
                 if found is not None:
                     element = cast(AuditElement, found)
-                    yield element._replace(creator=_creator_of(ds, tag, creators)) if private else element
+                    yield _new_tuple(AuditElement, (*element[:5], _creator_of(ds, tag, creators), element[6])) \
+                        if private else element   # (element._replace: a Python call of namedtuple's)
                 continue
         elif own and type(raw) is sequence_type and raw.VR == "SQ":   # a sequence of undefined length, as read
             keyword = raw.keyword or (_keyword(tag) if not private else "") or _tag_text(tag)
@@ -229,6 +230,7 @@ def _walk(ds: Dataset, prefix: str, meta: bool, notes: list[str]) -> Iterator[Au
 
 
 _UNKNOWN, _PYDICOM = object(), object()
+_new_tuple = tuple.__new__
 MAX_REMEMBERED = 256       # bytes of a raw value whose outcome is remembered
 MAX_OUTCOMES = 1 << 14     # outcomes remembered per process, then forgotten at once (<= ~16 MB)
 _OUTCOMES: dict[tuple[object, ...], object] = {}
@@ -298,7 +300,7 @@ def _sequence(ds: Dataset, tag: int, element: DataElement, location: str, meta: 
         return
     private = bool((tag >> 16) & 1)
     if meta or private or _tabled(tag):
-        yield AuditElement(location, tag, "SQ", "", len(items), _creator(ds, tag) if private else "", meta)
+        yield AuditElement(location, tag, "SQ", "", len(items), _creator_of(ds, tag, {}) if private else "", meta)
     for index, item in enumerate(items):
         yield from _walk(item, f"{location}[{index}].", meta, notes)
 
@@ -441,13 +443,14 @@ def _audited(rel: str, ds: Dataset, notes: list[str]) -> AuditedFile:
     if meta is not None:
         elements.extend(_walk(meta, "", True, notes))
     elements.extend(_walk(ds, "", False, notes))
-    sop_class = _text(ds.get("SOPClassUID")) or (_text(meta.get("MediaStorageSOPClassUID")) if meta else "")
-    method = ds.get("DeidentificationMethod")
+    values = cast("Dataset", dicom_raw.HeaderValues(ds))   # ds.get's values, plain ones converted straight
+    sop_class = _text(values.get("SOPClassUID")) or (_text(meta.get("MediaStorageSOPClassUID")) if meta else "")
+    method = values.get("DeidentificationMethod")
     return AuditedFile(
-        path=rel, elements=tuple(elements), identity_removed=_single(ds, "PatientIdentityRemoved"),
+        path=rel, elements=tuple(elements), identity_removed=_single(values, "PatientIdentityRemoved"),
         method=tuple(v for v in _text(method).split("\\") if v) if method is not None else (),
-        method_codes=_code_values(ds), temporal=_single(ds, "LongitudinalTemporalInformationModified"),
-        burned_in=_single(ds, "BurnedInAnnotation"), visual_features=_single(ds, "RecognizableVisualFeatures"),
+        method_codes=_code_values(ds), temporal=_single(values, "LongitudinalTemporalInformationModified"),
+        burned_in=_single(values, "BurnedInAnnotation"), visual_features=_single(values, "RecognizableVisualFeatures"),
         directory=sop_class == MEDIA_STORAGE_DIRECTORY, notes=tuple(notes))
 
 
