@@ -66,6 +66,7 @@ ATTRIBUTES: dict[str, str] = {
     "PatientName": "name", "OtherPatientNames": "name", "PatientBirthDate": "date",
 }
 _OTHER_ID_ITEM = re.compile(r"OtherPatientIDsSequence\[\d+\]\.PatientID")
+_OTHER_ID_PREFIX = "OtherPatientIDsSequence["   # what each location _OTHER_ID_ITEM matches begins with
 _SEPARATORS = re.compile(r"[\W_]+")
 _LETTERS = re.compile(r"[^\W\d_]+")
 _NAME_SPLIT = re.compile(r"[\W\d_]+")
@@ -109,7 +110,8 @@ def audited_identity(elements: Iterable[AuditElement], declared: bool) -> Identi
         if element.vr == "SQ" or not element.value:
             continue
         location = element.location
-        if location not in ATTRIBUTES and not _OTHER_ID_ITEM.fullmatch(location):
+        if location not in ATTRIBUTES and not (location.startswith(_OTHER_ID_PREFIX) and
+                                               _OTHER_ID_ITEM.fullmatch(location)):
             continue
         if _is_placeholder(element) or _pseudonym(element, declared):
             continue
