@@ -17,7 +17,6 @@ from curator.io.dicom_raw import RAW_STRING_VRS, RAW_TEXT_VRS, RAW_VALUE_VRS, ra
 if TYPE_CHECKING:   # pydicom is imported where a file is read
     from pydicom.dataelem import DataElement, RawDataElement
     from pydicom.dataset import Dataset
-    from pydicom.tag import BaseTag
 
 __all__ = ["BINARY_VRS", "MAX_VALUE", "TEXT_VRS", "AuditElement", "value_text", "walk"]
 
@@ -170,8 +169,10 @@ def walk(ds: Dataset, prefix: str, meta: bool, notes: list[str]) -> Iterator[Aud
             if found is not _PYDICOM:
                 if found is not None:
                     element = cast(AuditElement, found)
-                    yield _new_tuple(AuditElement, (*element[:5], _creator_of(ds, tag, creators), element[6])) \
-                        if private else element   # (element._replace: a Python call of namedtuple's)
+                    if private:   # (not element._replace: a Python call of namedtuple's)
+                        element = _new_tuple(AuditElement, (*element[:5], _creator_of(ds, tag, creators, encoding),
+                                                            element[6]))
+                    yield element
                 continue
         elif own and type(raw) is sequence_type:
             if raw.VR == "SQ":   # a sequence of undefined length, as read
@@ -330,24 +331,19 @@ def _keyword(tag: int) -> str:
     return known
 
 
-def _creator_of(ds: Dataset, tag: int, creators: dict[int, str]) -> str:
-    """:func:`_creator`, remembered per data set walk (a private block has many elements)."""
+def _creator_of(ds: Dataset, tag: int, creators: dict[int, str],
+                encoding: str | MutableSequence[str] | None = None) -> str:
+    """:func:`_creator`, remembered per data set walk (a private block has many elements); ``encoding``: the data
+    set's character sets when the caller has them."""
     block = (tag & 0xFFFF0000) | ((tag & 0xFFFF) >> 8)
     known = creators.get(block)
     if known is None:
         RawDataElement = dicom_raw.pydicom_elements()[0]   # noqa: N806
-        raw = ds.get_item(_base_tag()(block)) if 0x10 <= block & 0xFFFF <= 0xFF else None
+        # ds.get_item's element where it is raw with its value at hand (get_item reads a deferred one)
+        raw = cast("dict[int, object]", ds._dict).get(block) if 0x10 <= block & 0xFFFF <= 0xFF else None
         text = None
         if isinstance(raw, RawDataElement) and raw.VR == "LO" and raw.value is not None \
                 and raw.length != 0xFFFFFFFF:   # a creator is an LO: its text without pydicom's element around it
-            text = raw_text("LO", raw.value, _encoding(ds))
+            text = raw_text("LO", raw.value, _encoding(ds) if encoding is None else encoding)
         known = creators[block] = _creator(ds, tag) if text is None else text
     return known
-
-
-@cache
-def _base_tag() -> type[BaseTag]:
-    """pydicom's BaseTag (an import statement at each lookup cost more than the lookup)."""
-    from pydicom.tag import BaseTag
-
-    return BaseTag
