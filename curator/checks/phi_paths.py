@@ -107,11 +107,11 @@ def audited_identity(elements: Iterable[AuditElement], declared: bool) -> Identi
     privacy audit accepts (placeholders; a harmless pseudonym in a declared file)."""
     pairs = []
     for element in elements:
-        if element.vr == "SQ" or not element.value:
-            continue
-        location = element.location
+        location = element.location   # (tested first: most elements are not of the identity)
         if location not in ATTRIBUTES and not (location.startswith(_OTHER_ID_PREFIX) and
                                                _OTHER_ID_ITEM.fullmatch(location)):
+            continue
+        if element.vr == "SQ" or not element.value:
             continue
         if _is_placeholder(element) or _pseudonym(element, declared):
             continue
