@@ -75,6 +75,8 @@ class DicomAudit:
 
 def _code_values(ds: Dataset) -> tuple[str, ...]:
     try:
+        if "DeidentificationMethodCodeSequence" not in ds:   # (absent in most files: not looked up by keyword)
+            return ()
         items = ds.get("DeidentificationMethodCodeSequence")
         return tuple(_text(item.get("CodeValue")) for item in (items or []) if _text(item.get("CodeValue")))
     except Exception:
@@ -153,7 +155,7 @@ def _audited(rel: str, ds: Dataset, notes: list[str]) -> AuditedFile:
     return AuditedFile(
         path=rel, elements=tuple(elements), identity_removed=_single(values, "PatientIdentityRemoved"),
         method=tuple(v for v in _text(method).split("\\") if v) if method is not None else (),
-        method_codes=_code_values(ds), temporal=_single(values, "LongitudinalTemporalInformationModified"),
+        method_codes=_code_values(values), temporal=_single(values, "LongitudinalTemporalInformationModified"),
         burned_in=_single(values, "BurnedInAnnotation"), visual_features=_single(values, "RecognizableVisualFeatures"),
         directory=sop_class == MEDIA_STORAGE_DIRECTORY, notes=tuple(notes))
 
