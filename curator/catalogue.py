@@ -9,6 +9,7 @@ from string import Formatter
 from typing import Any
 
 import yaml
+from pydantic import BaseModel
 
 from curator.models.findings import Finding, Severity
 from curator.models.rules import Rule
@@ -122,12 +123,15 @@ class Relocation:
             message = path.join(self._parts)
         else:
             message = self._rule.render("en", {"path": path, "study_id": finding.study_id, **context})
-        # what finding.model_copy(update=...) makes, without its generic copying
+        # what finding.model_copy(update=...) makes, without its generic copying: BaseModel's slots set through
+        # their descriptors (half the cost of object.__setattr__; 68k copies for P001 x20)
+        fields = finding.__dict__.copy()
+        fields["path"], fields["message"], fields["context"] = path, message, context
         copied = _new(Finding)   # (BaseModel has no __new__ of its own)
-        _set(copied, "__dict__", {**finding.__dict__, "path": path, "message": message, "context": context})
-        _set(copied, "__pydantic_extra__", None)
-        _set(copied, "__pydantic_fields_set__", self._fields)
-        _set(copied, "__pydantic_private__", None)
+        _set_dict(copied, fields)
+        _set_extra(copied, None)
+        _set_fields(copied, self._fields)
+        _set_private(copied, None)
         return copied
 
 
@@ -165,8 +169,10 @@ def _relocation(code: str, key: tuple[tuple[str, type, Any], ...]) -> Relocation
     return Relocation(make_finding(code, "", **context))
 
 
-_set = object.__setattr__
 _new = object.__new__
+_set_dict, _set_extra, _set_fields, _set_private = (
+    BaseModel.__dict__[name].__set__
+    for name in ("__dict__", "__pydantic_extra__", "__pydantic_fields_set__", "__pydantic_private__"))
 _RELOCATED = frozenset({"path", "message", "context"})
 
 

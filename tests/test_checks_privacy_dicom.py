@@ -110,3 +110,31 @@ def test_finding_at_is_make_finding_remembered_per_context() -> None:
     russian = finding_at("PHI_DICOM_NOT_DEIDENTIFIED", "C/1.dcm", reason="x", lang="ru")
     _same(russian, make_finding("PHI_DICOM_NOT_DEIDENTIFIED", "C/1.dcm", reason="x", lang="ru"))
     assert russian.message != finding_at("PHI_DICOM_NOT_DEIDENTIFIED", "C/1.dcm", reason="x").message
+
+
+def test_the_uids_of_slices_of_a_series_are_judged_per_file() -> None:
+    """What each element's UIDs are is remembered (issue 15: a series repeats its study and series UIDs in every
+    slice); a slice whose instance UID differs from the previous slice's gets its own findings: here one under a
+    vendor root (Siemens) after one under no known root, then the first slice again."""
+    from curator.io.dicom_audit import AuditedFile, AuditElement
+
+    study = AuditElement("StudyInstanceUID", 0x0020000D, "UI", "1.2.826.0.1.3680043.2.1125.7", 28)
+
+    def audited(path: str, instance: str) -> AuditedFile:
+        sop = AuditElement("SOPInstanceUID", 0x00080018, "UI", instance, len(instance))
+        return AuditedFile(path=path, elements=(sop, study), identity_removed="YES", method=("curator",),
+                           method_codes=(), temporal=None, burned_in=None, visual_features=None)
+
+    def uid_rows(found: AuditedFile) -> list[tuple[str, dict[str, Any]]]:
+        return [(f.code, {k: f.context[k] for k in ("count", "attributes", "root")})
+                for f in privacy_dicom.judge_file(found) if f.code.startswith("PHI_DICOM_UID")]
+
+    first = audited("P001/IM1.dcm", "1.2.826.0.1.3680043.2.1125.8")
+    second = audited("P001/IM2.dcm", "1.3.12.2.1107.5.1.4.93005.3000002003050733337320001")
+    assert uid_rows(first) == [("PHI_DICOM_UID_NOT_REMAPPED", {
+        "count": 2, "attributes": ["SOPInstanceUID", "StudyInstanceUID"], "root": "1.2.826.0.1.3680043.2.1125"})]
+    assert uid_rows(second) == [
+        ("PHI_DICOM_UID_ROOT", {"count": 1, "attributes": ["SOPInstanceUID"], "root": "1.3.12.2.1107.5"}),
+        ("PHI_DICOM_UID_NOT_REMAPPED", {"count": 1, "attributes": ["StudyInstanceUID"],
+                                        "root": "1.2.826.0.1.3680043.2.1125"})]
+    assert uid_rows(first) == uid_rows(audited("P001/IM3.dcm", "1.2.826.0.1.3680043.2.1125.8"))

@@ -156,3 +156,23 @@ def test_real_headers_read_raw_as_pydicom_gets_them(realdata: Path) -> None:
         fast, plain = _headers(path, path.name)
         assert fast == plain, path
     assert len(files) >= 250
+
+
+def test_converted_elements_are_remembered_by_value_and_place() -> None:
+    """The walk remembers the outcome of an element pydicom has already converted (the file meta's, the character
+    set: ``dicom_walk.walk``) per process: a different value, the same value at another place or in the file meta
+    each get their own outcome, as pydicom's own conversion gives it."""
+    def walked(ds: Dataset, prefix: str = "", meta: bool = False) -> list[tuple[str, str]]:
+        notes: list[str] = []
+        found = [(e.location, e.value) for e in dicom_audit._walk(ds, prefix, meta, notes)]
+        assert notes == []
+        return found
+
+    first, second = Dataset(), Dataset()
+    first.StudyDescription, second.StudyDescription = "CT chest", "Ivanov Petr"
+    first.Rows = second.Rows = 512   # kept only in the file meta (no rule looks at it elsewhere)
+    assert walked(first) == [("StudyDescription", "CT chest")]
+    assert walked(second) == [("StudyDescription", "Ivanov Petr")]
+    assert walked(second, "ProcedureCodeSequence[0].") == [("ProcedureCodeSequence[0].StudyDescription", "Ivanov Petr")]
+    assert walked(first, meta=True) == [("StudyDescription", "CT chest"), ("Rows", "512")]
+    assert walked(first) == [("StudyDescription", "CT chest")]

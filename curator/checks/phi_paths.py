@@ -66,6 +66,7 @@ ATTRIBUTES: dict[str, str] = {
     "PatientName": "name", "OtherPatientNames": "name", "PatientBirthDate": "date",
 }
 _OTHER_ID_ITEM = re.compile(r"OtherPatientIDsSequence\[\d+\]\.PatientID")
+_OTHER_ID_PREFIX = "OtherPatientIDsSequence["   # what each location _OTHER_ID_ITEM matches begins with
 _SEPARATORS = re.compile(r"[\W_]+")
 _LETTERS = re.compile(r"[^\W\d_]+")
 _NAME_SPLIT = re.compile(r"[\W\d_]+")
@@ -106,10 +107,11 @@ def audited_identity(elements: Iterable[AuditElement], declared: bool) -> Identi
     privacy audit accepts (placeholders; a harmless pseudonym in a declared file)."""
     pairs = []
     for element in elements:
-        if element.vr == "SQ" or not element.value:
+        location = element.location   # (tested first: most elements are not of the identity)
+        if location not in ATTRIBUTES and not (location.startswith(_OTHER_ID_PREFIX) and
+                                               _OTHER_ID_ITEM.fullmatch(location)):
             continue
-        location = element.location
-        if location not in ATTRIBUTES and not _OTHER_ID_ITEM.fullmatch(location):
+        if element.vr == "SQ" or not element.value:
             continue
         if _is_placeholder(element) or _pseudonym(element, declared):
             continue

@@ -201,14 +201,24 @@ def fresh_uid(uid: str) -> bool:
 
 
 def _check_uids(element: AuditElement, uids: _Uids) -> None:
+    for root, uid in _uid_roots(element):
+        if root is not None:   # (a UID that is only a root is judged below: never shown whole)
+            uids.vendor.setdefault(root, []).append(element.location)
+        else:
+            uids.other.append((element.location, uid))
+
+
+@lru_cache(maxsize=1 << 12)   # a series repeats its study, series and frame of reference UIDs in every slice
+def _uid_roots(element: AuditElement) -> tuple[tuple[tuple[str, str] | None, str], ...]:
+    """(the known vendor root and its organisation, or None; the UID) of each of the element's UIDs that is neither
+    DICOM's own nor made fresh by a de-identifier."""
+    found: list[tuple[tuple[str, str] | None, str]] = []
     for uid in element.values:
         if not uid or uid.startswith(WELL_KNOWN_UID) or fresh_uid(uid):
             continue
         root = _vendor_root(uid.rpartition(".")[0]) if "." in uid else None
-        if root is not None:   # (a UID that is only a root is judged below: never shown whole)
-            uids.vendor.setdefault((root.root, root.organisation), []).append(element.location)
-        else:
-            uids.other.append((element.location, uid))
+        found.append(((root.root, root.organisation) if root is not None else None, uid))
+    return tuple(found)
 
 
 @lru_cache(maxsize=1 << 12)   # the slices of a series share their UIDs' stems

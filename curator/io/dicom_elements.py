@@ -104,9 +104,9 @@ def _read(p: Any, head: bytes, whole: bool) -> tuple[FileDataset, int]:
     meta_raw, position = reader.elements(132, False, p.default_encoding, meta=True)
     if not meta_raw:
         raise _DeclinedError
-    meta_ds = p.Dataset(meta_raw, parent_encoding=p.default_encoding)
-    meta_ds.set_original_encoding(False, True, p.default_encoding)
-    file_meta = p.FileMetaDataset(meta_ds)
+    # pydicom wraps each dict in a Dataset first, then in the FileMetaDataset or FileDataset, which keep only its
+    # dict (Dataset.__init__): the dicts are given to them directly, the same objects without two data sets a file
+    file_meta = p.FileMetaDataset(meta_raw)
     file_meta.set_original_encoding(is_implicit_vr=False, is_little_endian=True,
                                     character_encoding=p.default_encoding)
     file_meta[next(iter(file_meta._dict))]   # what pydicom's reader does: converts (and stores) the first element
@@ -124,11 +124,8 @@ def _read(p: Any, head: bytes, whole: bool) -> tuple[FileDataset, int]:
     if _looks_implicit(head, position) != implicit:
         raise _DeclinedError   # pydicom warns and switches
     raw, end = reader.elements(position, implicit, p.default_encoding, top=True)
-    dataset = p.Dataset(raw, parent_encoding=p.default_encoding)
-    encoding = p.convert_encodings(p.convert_raw(raw[_CHARSET]).value) if _CHARSET in raw else p.default_encoding
-    dataset.set_original_encoding(implicit, True, encoding)
-    ds = p.FileDataset(io.BytesIO(head), dataset, head[:128], file_meta, implicit, True)
-    ds.set_original_encoding(implicit, True, dataset._character_set)
+    ds = p.FileDataset(io.BytesIO(head), raw, head[:128], file_meta, implicit, True)
+    ds.set_original_encoding(implicit, True, ds._character_set)   # (converts and stores (0008,0005), as pydicom)
     return ds, end
 
 

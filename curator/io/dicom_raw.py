@@ -308,7 +308,7 @@ class HeaderValues:
     def get(self, key: str, default: object = None) -> object:
         ds = self._ds
         tag = _tag(key)
-        if tag is None or tag == 0x00080005:
+        if tag is None or key == "SpecificCharacterSet":   # (the keyword of 0x00080005: BaseTag's == is Python's)
             return ds.get(key, default)
         raw = ds._dict.get(tag)
         if isinstance(raw, self._raw_type) and raw.VR in _DIRECT_VRS and raw.length and raw.value is not None \
