@@ -259,7 +259,8 @@ def test_ingest_of_p001_writes_what_it_wrote_before_issue_15s_work(realdata: Pat
 
 def test_the_ingest_command_loads_no_check_it_does_not_run(tmp_path: Path) -> None:
     """Regression (issue 15): ingest imported the anonymise command's audit and naming (the release checks behind
-    them, ~0.2 s CPU) and nibabel for masks it was not given."""
+    them, ~0.2 s CPU), nibabel for masks it was not given and the dataset card's model for the wording of an
+    error in the rules."""
     write_study(tmp_path / "raw" / "case01", PATIENTS[0], images=3)
     code = (
         "import sys\n"
@@ -270,7 +271,8 @@ def test_the_ingest_command_loads_no_check_it_does_not_run(tmp_path: Path) -> No
         "except SystemExit as done:\n"
         "    print('EXIT', done.code)\n"
         "heavy = ('curator.checks.privacy_dicom', 'curator.checks.phi_paths', 'curator.io.dicom_audit', "
-        "'curator.io.facts', 'curator.anonymise.paths', 'curator.ingest.masks')\n"
+        "'curator.io.facts', 'curator.anonymise.paths', 'curator.ingest.masks', 'curator.io.card', "
+        "'curator.models.card')\n"
         "print('HEAVY', sorted(m for m in heavy if m in sys.modules))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False,
