@@ -29,6 +29,7 @@ import warnings
 from collections import defaultdict
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 from pydicom import dcmread
@@ -259,8 +260,8 @@ def test_ingest_of_p001_writes_what_it_wrote_before_issue_15s_work(realdata: Pat
 
 def test_the_ingest_command_loads_no_check_it_does_not_run(tmp_path: Path) -> None:
     """Regression (issue 15): ingest imported the anonymise command's audit and naming (the release checks behind
-    them, ~0.2 s CPU), nibabel for masks it was not given and the dataset card's model for the wording of an
-    error in the rules."""
+    them, ~0.2 s CPU), nibabel for masks it was not given and for the volume's header, and the dataset card's
+    model for the wording of an error in the rules."""
     write_study(tmp_path / "raw" / "case01", PATIENTS[0], images=3)
     code = (
         "import sys\n"
@@ -272,10 +273,32 @@ def test_the_ingest_command_loads_no_check_it_does_not_run(tmp_path: Path) -> No
         "    print('EXIT', done.code)\n"
         "heavy = ('curator.checks.privacy_dicom', 'curator.checks.phi_paths', 'curator.io.dicom_audit', "
         "'curator.io.facts', 'curator.anonymise.paths', 'curator.ingest.masks', 'curator.io.card', "
-        "'curator.models.card')\n"
+        "'curator.models.card', 'nibabel')\n"
         "print('HEAVY', sorted(m for m in heavy if m in sys.modules))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False,
                           env={**os.environ, "CURATOR_ANON_KEY": KEY})
     assert "EXIT 0" in done.stdout and "HEAVY []" in done.stdout, done.stdout + done.stderr
     assert len(list((tmp_path / "out").glob("volumes/*/*.nii.gz"))) == 1
+
+
+@pytest.mark.parametrize("dtype", ["u1", "<i2", "<i4", "<f4", "<f8", "i1", "<u2", "<u4", "<i8", "<u8"])
+def test_the_nifti_header_is_nibabels_byte_for_byte(dtype: str) -> None:
+    """write_nifti makes the header without importing nibabel (issue 15); it must be what nibabel made before:
+    random affines (scaled, rotated, sheared, flipped), every axis flip, 2 to 7 dimensions, a description."""
+    from curator.io.nifti_writer import _nibabel_block, header_block
+
+    rng = np.random.default_rng(15)
+    affines = []
+    for _ in range(30):
+        affine = np.eye(4)
+        affine[:3, :3] = rng.normal(size=(3, 3)) * rng.uniform(0.1, 5.0)
+        affine[:3, 3] = rng.normal(size=3) * 100
+        affines.append(affine)
+    affines += [np.diag([*(0.7 * np.array(signs)), 1.0]) for signs in np.ndindex(2, 2, 2)
+                for signs in [[1 - 2 * bit for bit in signs]]]
+    for shape in ((3, 4), (5, 6, 7), (2, 3, 4, 5), (1, 1, 1, 1, 1, 1, 2)):
+        array = np.zeros(shape, dtype=dtype)
+        for number, affine in enumerate(affines):
+            text = b"x" * (number % 81)
+            assert header_block(array, affine, text) == _nibabel_block(array, affine, text), (shape, number)
