@@ -236,6 +236,8 @@ def main() -> None:
     args = parser.parse_args()
     dcm2niix = find_dcm2niix()
     folders = list(args.folders) or ([P001] if P001.is_dir() else [])
+    if not folders and args.no_synthetic:   # nothing to measure: say so rather than print nothing
+        raise SystemExit(f"the real series is not at {P001} (beside the checkout): give its folder")
     version = subprocess.run([dcm2niix, "--version"], capture_output=True, text=True).stdout.strip().splitlines()
     print(f"dcm2niix: {version[0] if version else '?'}")
     with tempfile.TemporaryDirectory(prefix="convert-bench-") as temporary:

@@ -6,11 +6,14 @@ import time
 from collections import Counter
 from operator import attrgetter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from curator import __version__
-from curator.io.facts import Facts
 from curator.models.findings import Counts, Finding, Report, Severity, Stats
 from curator.models.severity import ORDER, sort_index
+
+if TYPE_CHECKING:   # an annotation only: ingest closes its report without the release's facts (and their imports)
+    from curator.io.facts import Facts
 
 __all__ = ["count_findings", "finish_report", "ingest_report", "ordered"]
 
@@ -37,15 +40,20 @@ def ordered(findings: list[Finding]) -> list[Finding]:
     Without rows (only the registry's findings have them) it is three stable passes with keys made in C -- path,
     then code, then each level's share -- instead of a key tuple made per finding in Python (issue 15: 74k DICOM
     findings: 0.175 -> 0.129 s, best of 5 on a loaded machine)."""
-    index = {level: sort_index(level) for level in ORDER}   # Enum.value is a slow descriptor (issue 15: 74k findings)
     if any("row" in finding.context for finding in findings):
-        return sorted(findings, key=lambda f: (index[f.severity], f.code, f.path, _row(f)))
+        return _by_key(findings)
     by_code = sorted(findings, key=_PATH)
     by_code.sort(key=_CODE)
     levels = [[f for f in by_code if f.severity is level] for level in _LEVELS]   # (`is`: an Enum's == is slow)
     if sum(map(len, levels)) != len(findings):   # a level as text, or one ORDER does not know: the key's way
-        return sorted(findings, key=lambda f: (index[f.severity], f.code, f.path, _row(f)))
+        return _by_key(findings)
     return [finding for level in levels for finding in level]
+
+
+def _by_key(findings: list[Finding]) -> list[Finding]:
+    """:func:`ordered` by one key tuple per finding: with rows, or a level that ORDER does not know."""
+    index = {level: sort_index(level) for level in ORDER}   # Enum.value is a slow descriptor (issue 15: 74k findings)
+    return sorted(findings, key=lambda f: (index[f.severity], f.code, f.path, _row(f)))
 
 
 def finish_report(root: Path, profile: str | None, findings: list[Finding], facts: Facts | None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -342,6 +343,30 @@ def write_undecodable(path: Path, ds: Dataset) -> Path:
     assert data.count(marker) == 1
     path.write_bytes(data.replace(marker, b"\x18\x00\x87\x90UN"))
     return path
+
+
+def write_damaged_patients(root: Path, count: int, vary: Callable[[int, Dataset], Dataset] | None = None) -> Path:
+    """P1: ``count`` planted slices (``vary`` may change each; 7 and 8 get private elements after the pixel data,
+    native and encapsulated), IM0003.dcm cut short after its file meta; P2: an undecodable element (IM0001.dcm), an
+    empty data set (IM0002.dcm) and a text file named notes.dcm; a README."""
+    folder = root / "P1"
+    folder.mkdir(parents=True)
+    for instance in range(1, count + 1):
+        ds = planted_slice(instance, z=instance * 2.5)
+        if instance in (7, 8):
+            ds = with_trailing_private(ds, encapsulated=instance == 8)
+        if vary is not None:
+            ds = vary(instance, ds)
+        ds.save_as(folder / f"IM{instance:04d}.dcm", enforce_file_format=True)
+    cut = folder / "IM0003.dcm"
+    cut.write_bytes(cut.read_bytes()[:300])   # the file meta, then nothing
+    write_undecodable(root / "P2" / "IM0001.dcm", planted_slice(count + 1, z=40.0))
+    empty = Dataset()
+    empty.file_meta = planted_slice(count + 2).file_meta
+    empty.save_as(root / "P2" / "IM0002.dcm", enforce_file_format=True)
+    (root / "P2" / "notes.dcm").write_text("not an image\n" * 20, encoding="utf-8")
+    (root / "README.md").write_text("# Release\n", encoding="utf-8")
+    return root
 
 
 # values whose padding and separators each text converter of pydicom treats its own way (issue 15: the audit reads

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pydicom.dataset import Dataset
 
 from curator.io import dicom as dicom_files
 from curator.io import dicom_audit, dicom_raw
@@ -17,7 +16,7 @@ from curator.io.facts import Facts
 from curator.io.inventory import walk
 from curator.profiles import get_profile
 from tests.dicom_factories import write_series
-from tests.dicom_privacy_factories import planted_slice, with_trailing_private, write_undecodable
+from tests.dicom_privacy_factories import planted_slice, write_damaged_patients
 from tests.reports import validate_report
 
 TRUNCATED = "P1/IM0003.dcm"
@@ -25,25 +24,10 @@ NOT_DICOM = "P2/notes.dcm"
 
 
 def _tree(root: Path) -> Path:
-    """A patient with planted slices, one cut short in the middle, two with private elements after the pixel
-    data (native and encapsulated); a patient with an undecodable element, an empty data set, a text file named
-    .dcm and a README."""
-    folder = root / "P1"
-    folder.mkdir(parents=True)
-    for instance in range(1, 9):
-        ds = planted_slice(instance, z=instance * 2.5)
-        if instance in (7, 8):
-            ds = with_trailing_private(ds, encapsulated=instance == 8)
-        ds.save_as(folder / f"IM{instance:04d}.dcm", enforce_file_format=True)
-    cut = root / TRUNCATED
-    cut.write_bytes(cut.read_bytes()[:300])   # the file meta, then nothing
-    write_undecodable(root / "P2" / "IM0001.dcm", planted_slice(9, z=40.0))
-    empty = Dataset()
-    empty.file_meta = planted_slice(10).file_meta
-    empty.save_as(root / "P2" / "IM0002.dcm", enforce_file_format=True)
-    (root / NOT_DICOM).write_text("not an image\n" * 20, encoding="utf-8")
-    (root / "README.md").write_text("# Release\n", encoding="utf-8")
-    return root
+    """A patient with planted slices, one cut short in the middle (TRUNCATED), two with private elements after the
+    pixel data (native and encapsulated); a patient with an undecodable element, an empty data set, a text file
+    named .dcm (NOT_DICOM) and a README."""
+    return write_damaged_patients(root, 8)
 
 
 def _facts(root: Path, jobs: int) -> Facts:

@@ -35,11 +35,9 @@ from tests.dicom_factories import write_series
 from tests.dicom_privacy_factories import (
     PATH_ID,
     declared,
-    planted_slice,
-    with_trailing_private,
     with_untabled_text,
+    write_damaged_patients,
     write_named,
-    write_undecodable,
 )
 from tests.reports import validate_output, validate_report
 
@@ -52,29 +50,18 @@ def damaged_release(root: Path) -> Path:
     """Planted slices (two declared, one with an option claim, one with names in untabled text), two with private
     elements after the pixel data, one cut short, an undecodable element, an empty data set, a text file named .dcm,
     a clean series, two files in a folder named after their patient, a README."""
-    folder = root / "P1"
-    folder.mkdir(parents=True)
-    for instance in range(1, 10):
-        ds = planted_slice(instance, z=instance * 2.5)
-        if instance in (7, 8):
-            ds = with_trailing_private(ds, encapsulated=instance == 8)
-        if instance in (4, 5):
-            ds = declared(ds, *(("113107",) if instance == 5 else ()))
-        if instance == 6:
-            ds = with_untabled_text(ds)
-        ds.save_as(folder / f"IM{instance:04d}.dcm", enforce_file_format=True)
-    cut = folder / "IM0003.dcm"
-    cut.write_bytes(cut.read_bytes()[:300])   # the file meta, then nothing
-    write_undecodable(root / "P2" / "IM0001.dcm", planted_slice(10, z=40.0))
-    empty = Dataset()
-    empty.file_meta = planted_slice(11).file_meta
-    empty.save_as(root / "P2" / "IM0002.dcm", enforce_file_format=True)
-    (root / "P2" / "notes.dcm").write_text("not an image\n" * 20, encoding="utf-8")
+    write_damaged_patients(root, 9, _planted)
     write_series(root / "P3" / "series", count=5)
     for instance in (1, 2):   # folders and files named after the patient of their headers (PHI_PATH)
         write_named(root, f"{PATH_ID}/KOWALCZYK_{instance}.dcm", instance)
-    (root / "README.md").write_text("# Release\n", encoding="utf-8")
     return root
+
+
+def _planted(instance: int, ds: Dataset) -> Dataset:
+    """Two slices declared de-identified (one claiming an option), one with names in untabled text."""
+    if instance in (4, 5):
+        return declared(ds, *(("113107",) if instance == 5 else ()))
+    return with_untabled_text(ds) if instance == 6 else ds
 
 
 def _normalised(text: str, root: Path) -> str:

@@ -26,24 +26,27 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydicom import dcmread
 
 from curator.anonymise.dicom import FilePlan, anonymise_file, date_offset, pseudonym, remap_uid
-from curator.anonymise.paths import IDENTITY_TAGS, default_name_map, identity_of, name_map_bytes, plan_names
-from curator.checks.phi_paths import Identity
 from curator.checks.phi_text import mask
-from curator.checks.privacy_dicom import judge_file
 from curator.errors import OptionsError, RunError
 from curator.executor import Progress, run_tasks
 from curator.io import dicom as dicom_files
 from curator.io.deid_table import DEID_EDITION
 from curator.io.dicom import DICOM_SUFFIXES, MEDIA_STORAGE_DIRECTORY, _skipped
-from curator.io.dicom_audit import audit_task
-from curator.io.inventory import Entry, walk
 from curator.io.regular import open_regular, read_regular_bytes
 from curator.models.findings import Severity
 from curator.outputs import atomic_write, lock, output_error, overlap, staged
+
+# The naming (curator.anonymise.paths), the audit of each copy and the walk of SRC are imported by the functions of
+# the anonymise command that use them: `curator ingest` imports this package for the key and the anonymiser alone,
+# and must not pay for the checks behind them (issue 15).
+if TYPE_CHECKING:
+    from curator.checks.phi_paths import Identity
+    from curator.io.inventory import Entry
 
 __all__ = ["KEY_ENV", "MIN_KEY_CHARS", "AnonymiseError", "AnonymiseOptions", "AnonymiseSummary", "anonymise",
            "date_offset", "key_file_exposure", "load_key", "load_mapping", "pseudonym", "remap_uid", "summary_text"]
@@ -210,17 +213,25 @@ def summary_text(summary: AnonymiseSummary) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _no_identity() -> Identity:
+    from curator.checks.phi_paths import Identity
+
+    return Identity()
+
+
 @dataclass(frozen=True)
 class _Found:
     kind: str              # "dicom", "directory", "other", "failed"
     patient_id: str = ""
     force: bool = False
     reason: str = ""
-    identity: Identity = field(default_factory=Identity)   # the values a file or folder name must not carry
+    identity: Identity = field(default_factory=_no_identity)   # the values a file or folder name must not carry
 
 
 def _look(path: Path) -> _Found:
     """Whether ``path`` is a DICOM file, and whose (read from its header only)."""
+    from curator.anonymise.paths import IDENTITY_TAGS, identity_of
+
     kind = dicom_files.dicom_kind(path)   # from the first bytes only: a large file of zeros is never parsed
     if kind is False:
         return _Found("failed", reason="the file cannot be opened")
@@ -256,6 +267,9 @@ def mirrored(path: str, key: bytes) -> str:
 
 def _task(plan: FilePlan) -> dict[str, int] | str:
     """Anonymise one file, then audit the copy as `curator validate` would (write, verify, then move)."""
+    from curator.checks.privacy_dicom import judge_file
+    from curator.io.dicom_audit import audit_task
+
     try:
         counts = anonymise_file(plan)
     except OSError as error:   # a full or read-only output is not the file's fault: the run stops (exit 3)
@@ -290,6 +304,8 @@ def _check_places(source: Path, out: Path, force: bool) -> None:
 def anonymise(source: Path | str, out: Path | str, options: AnonymiseOptions,
               echo: Callable[[str], None] | None = None) -> AnonymiseSummary:
     """Write the anonymised copy of ``source`` to ``out``; raise AnonymiseError when it cannot be made."""
+    from curator.anonymise.paths import default_name_map
+
     started = time.perf_counter()
     source, out = Path(source), Path(out)
     _check_places(source, out, options.force)
@@ -309,6 +325,8 @@ def anonymise(source: Path | str, out: Path | str, options: AnonymiseOptions,
 def _survey(source: Path, options: AnonymiseOptions, summary: AnonymiseSummary
             ) -> tuple[dict[str, Entry], list[str], dict[str, _Found]]:
     """The files of SRC (by path), those to look at, and what each is; what is left out is noted in ``summary``."""
+    from curator.io.inventory import walk
+
     entries = walk(source)
     files = {e.path: e for e in entries if e.kind == "file"}
     for entry in entries:
@@ -342,6 +360,8 @@ def _claimed(summary: AnonymiseSummary, options: AnonymiseOptions) -> list[str]:
 
 
 def _anonymise(source: Path, out: Path, options: AnonymiseOptions, name_map: Path) -> AnonymiseSummary:
+    from curator.anonymise.paths import name_map_bytes, plan_names
+
     summary = AnonymiseSummary(source=str(source), out=str(out))
     files, paths, found = _survey(source, options, summary)
     dicom = [p for p in paths if found[p].kind == "dicom"]

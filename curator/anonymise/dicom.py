@@ -46,7 +46,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pydicom import dcmread
-from pydicom.dataelem import DataElement
+from pydicom.dataelem import DataElement, RawDataElement
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
@@ -59,7 +59,7 @@ from curator.checks.phi_text import untabled_text_kinds
 from curator.io.deid_table import BASIC_PROFILE, DEID_EDITION, OPTION_NAMES, DeidRule, deid_table, safe_private
 from curator.io.iod_types import choose_action
 
-__all__ = ["FilePlan", "anonymise_dataset", "anonymise_file", "date_offset", "pseudonym", "remap_uid"]
+__all__ = ["FilePlan", "SeriesMemo", "anonymise_dataset", "anonymise_file", "date_offset", "pseudonym", "remap_uid"]
 
 WELL_KNOWN_UID = "1.2.840.10008."
 MODIFIED_DATES = "113107"
@@ -112,9 +112,86 @@ class FilePlan:
     retain_patient_characteristics: bool = False
 
 
+# Explicit VRs whose raw bytes alone (with the byte order and the file's character set) decide the element pydicom
+# converts them to: not SQ (items are data sets), not UN (pydicom looks its VR up), never an ambiguous "US or SS"
+# (a file with explicit VRs states them). SeriesMemo remembers what the scrub did to such elements.
+REMEMBERED_VRS = frozenset({"AE", "AS", "AT", "CS", "DA", "DS", "DT", "FD", "FL", "IS", "LO", "LT", "OB", "OD", "OF",
+                            "OL", "OV", "OW", "PN", "SH", "SL", "SS", "ST", "SV", "TM", "UC", "UI", "UL", "UR", "US",
+                            "UT", "UV"})
+_KEPT, _DELETED, _SET = range(3)
+
+
+@dataclass(frozen=True)
+class _Done:
+    """What the scrub did to one top-level element: kept its value as read, deleted it, or set it to ``vr`` and
+    ``value``; and what it added to the counts."""
+
+    kind: int
+    counts: tuple[tuple[str, int], ...]
+    vr: str = ""
+    value: object = None
+
+    @classmethod
+    def of(cls, ds: Dataset, tag: int, counted: Counter[str], changed: bool) -> _Done:
+        counts = tuple(counted.items())
+        if tag not in ds:
+            return cls(_DELETED, counts)
+        if not changed:   # kept with the value it was read with: a later file keeps its element as read
+            return cls(_KEPT, counts)
+        element = ds[tag]
+        value = element.value
+        return cls(_SET, counts, str(element.VR), list(value) if isinstance(value, MultiValue) else value)
+
+    def apply(self, ds: Dataset, tag: int, counts: Counter[str]) -> None:
+        if self.kind == _DELETED:
+            del ds[tag]
+        elif self.kind == _SET:   # a new element (and list) per file: files of a series share no mutable value
+            ds[tag] = DataElement(tag, self.vr, list(self.value) if isinstance(self.value, list) else self.value)
+        for name, count in self.counts:
+            counts[name] += count
+
+
+class SeriesMemo:
+    """What the profile did to the top-level elements of the files already anonymised with one plan (for
+    ``curator ingest``: the images of one series, whose headers are mostly the same bytes), so that a later file's
+    element gets the same result without pydicom converting and the audit judging it again.
+
+    An element is looked up by its raw form: tag, explicit VR (:data:`REMEMBERED_VRS`), byte order and value bytes.
+    With the file's character set, SOP class and the plan (key, pseudonym, date offset, options) equal, which
+    :meth:`begin` checks for each file (forgetting everything when they differ), these decide all the scrub does to
+    the element (its rule, its converted value, the audit's judgement of its text, the dummy or remapped value).
+    Private elements, sequences, UN, implicit VRs, deferred or undefined-length values and anything converted
+    before the scrub are always done afresh. The anonymised data set is the same, element for element and byte for
+    byte when written, as without the memo (tests/test_ingest_speed.py).
+    """
+
+    def __init__(self) -> None:
+        self.done: dict[tuple[object, ...], _Done] = {}
+        self._context: tuple[object, ...] | None = None
+
+    def begin(self, ds: Dataset, plan: FilePlan, sop_class: str) -> None:
+        charset = ds.original_character_set
+        context = (plan.key, plan.pseudonym, plan.offset_days, plan.keep_safe_private,
+                   plan.retain_patient_characteristics, sop_class,
+                   tuple(charset) if isinstance(charset, list | MultiValue) else charset,
+                   getattr(ds.get_item(0x00080005), "value", None))
+        if context != self._context:
+            self.done.clear()
+            self._context = context
+
+    @staticmethod
+    def key_of(raw: object) -> tuple[object, ...] | None:
+        """The raw form of a top-level element as read, or None when it must be done afresh."""
+        if not isinstance(raw, RawDataElement) or raw.is_implicit_VR or raw.VR not in REMEMBERED_VRS \
+                or raw.value is None or raw.length == 0xFFFFFFFF or raw.tag == 0x00080005:
+            return None
+        return raw.tag, raw.VR, raw.is_little_endian, raw.value
+
+
 class _Scrubber:
-    def __init__(self, plan: FilePlan) -> None:
+    def __init__(self, plan: FilePlan, memo: SeriesMemo | None = None) -> None:
         self.plan = plan
+        self.memo = memo                    # what earlier files of the series had done to their top-level elements
         self.table = deid_table()
         self.safe = safe_private() if plan.keep_safe_private else {}
         self.counts: Counter[str] = Counter()
@@ -215,19 +292,23 @@ class _Scrubber:
                 del ds[tag]
                 self.counts["private removed"] += 1
 
-    def _untabled_text(self, element: DataElement, nested: bool) -> None:
-        """Replace a text value the table does not name when the audit's decision finds it identifying."""
+    def _untabled_text(self, element: DataElement, nested: bool) -> bool:
+        """Replace a text value the table does not name when the audit's decision finds it identifying; whether it
+        was replaced."""
         value = element.value
         if value is None or isinstance(value, bytes) or value == "":
-            return
+            return False
         values = value if isinstance(value, MultiValue | list) else [value]
         text = "\\".join(str(v).strip().strip("\x00").strip() for v in values)
         if untabled_text_kinds(element.keyword, str(element.VR), text.strip(), nested=nested):
             element.value = DUMMY_TEXT
             self.counts["text cleaned"] += 1
+            return True
+        return False
 
     def scrub(self, ds: Dataset, nested: bool = False) -> None:
         self._private(ds)
+        memo = None if nested else self.memo
         for key in list(ds.keys()):
             tag = int(key)
             if tag >> 16 & 1:
@@ -237,22 +318,37 @@ class _Scrubber:
                 del ds[tag]
                 self.counts["X"] += 1
                 continue
-            rule = self.table.lookup(tag)
-            if rule is None and _unjudged(ds.get_item(tag)):
-                continue  # untabled, and not text the audit judges (untabled_text_kinds): kept, its value unconverted
-            element = ds[tag]
-            keyword = element.keyword
-            if keyword in ("PatientID", "PatientName"):
-                element.value = self.plan.pseudonym
-                self.counts["pseudonymised"] += 1
+            seen = memo.key_of(ds.get_item(tag)) if memo is not None else None
+            if seen is None:
+                self._element(ds, tag, nested)
                 continue
-            if rule is None:
-                if element.VR == "SQ":
-                    self._items(element)
-                else:
-                    self._untabled_text(element, nested)
+            assert memo is not None
+            done = memo.done.get(seen)
+            if done is not None:
+                done.apply(ds, tag, self.counts)
                 continue
-            self._apply(ds, tag, element, rule)
+            before = self.counts.copy()
+            changed = self._element(ds, tag, nested)
+            memo.done[seen] = _Done.of(ds, tag, self.counts - before, changed)
+
+    def _element(self, ds: Dataset, tag: int, nested: bool) -> bool:
+        """Apply the profile to the element ``tag`` of ``ds`` (neither private nor an overlay); whether its value was
+        changed or it was removed (False: kept with the value it was read with)."""
+        rule = self.table.lookup(tag)
+        if rule is None and _unjudged(ds.get_item(tag)):
+            return False  # untabled, and not text the audit judges (untabled_text_kinds): kept, its value unconverted
+        element = ds[tag]
+        keyword = element.keyword
+        if keyword in ("PatientID", "PatientName"):
+            element.value = self.plan.pseudonym
+            self.counts["pseudonymised"] += 1
+            return True
+        if rule is None:
+            if element.VR == "SQ":
+                self._items(element)
+                return True
+            return self._untabled_text(element, nested)
+        return self._apply(ds, tag, element, rule)
 
     def _items(self, element: DataElement) -> None:
         self.path.append(int(element.tag))
@@ -262,25 +358,27 @@ class _Scrubber:
         finally:
             self.path.pop()
 
-    def _apply(self, ds: Dataset, tag: int, element: DataElement, rule: DeidRule) -> None:
+    def _apply(self, ds: Dataset, tag: int, element: DataElement, rule: DeidRule) -> bool:
+        """Apply ``rule``; False when the element keeps the value it was read with (a retain option)."""
         vr = str(element.VR)
         option = rule.option(self.options)
         if option == "K":
             if element.keyword == "PatientAge" and _age_years(str(element.value or "")) >= 90:
                 element.value = "090Y"
                 self.counts["D"] += 1
-            else:
-                self.counts["kept (option)"] += 1
+                return True
+            self.counts["kept (option)"] += 1
             if vr == "SQ":
                 self._items(element)
-            return
+                return True
+            return False
         if option == "C" and rule.options.get(MODIFIED_DATES) == "C" and vr in ("DA", "DT", "TM"):
             if vr == "TM" or element.value in (None, ""):
                 self.counts["kept (option)"] += 1
-                return
+                return False
             if self._shift(element):
                 self.counts["dates shifted"] += 1
-                return
+                return True
         action = choose_action(rule.action, self.sop_class, (*self.path, tag), sequence=vr == "SQ")
         if vr == "SQ":
             if action == "X/Z/U*":
@@ -294,7 +392,7 @@ class _Scrubber:
             else:
                 del ds[tag]
                 self.counts["X"] += 1
-            return
+            return True
         if action == "X":
             del ds[tag]
             self.counts["X"] += 1
@@ -305,6 +403,7 @@ class _Scrubber:
         else:  # Z, or X/Z/U* outside a sequence
             element.value = element.empty_value
             self.counts["Z"] += 1
+        return True
 
 
 # VRs (as read, before pydicom converts the value) whose untabled elements untabled_text_kinds never judges and whose
@@ -377,11 +476,11 @@ def _mark(ds: Dataset, applied: list[str], shifted: bool) -> None:
         del ds.LongitudinalTemporalInformationModified
 
 
-def anonymise_dataset(ds: Dataset, plan: FilePlan) -> dict[str, int]:
+def anonymise_dataset(ds: Dataset, plan: FilePlan, memo: SeriesMemo | None = None) -> dict[str, int]:
     """De-identify ``ds`` in place (``plan.source``/``plan.target`` are not used); the counts of what was done.
 
-    ``curator ingest`` calls this on datasets read from archives, before it converts them; ``anonymise_file``
-    wraps it for files.
+    ``curator ingest`` calls this on the datasets of each series it converts, with one ``memo`` per series (the
+    same result, less work: :class:`SeriesMemo`); ``anonymise_file`` wraps it for files.
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -389,9 +488,11 @@ def anonymise_dataset(ds: Dataset, plan: FilePlan) -> dict[str, int]:
                        "LongitudinalTemporalInformationModified"):
             if marker in ds:
                 del ds[marker]  # a former de-identification's claims are replaced by what is done here
-        scrubber = _Scrubber(plan)
+        scrubber = _Scrubber(plan, memo)
         meta = getattr(ds, "file_meta", None)
         scrubber.sop_class = str(ds.get("SOPClassUID") or (meta.get("MediaStorageSOPClassUID", "") if meta else ""))
+        if memo is not None:
+            memo.begin(ds, plan, scrubber.sop_class)
         scrubber.scrub(ds)
         _file_meta(ds, plan.key, plan.name, scrubber.counts)
         shifted = scrubber.counts["dates shifted"] > 0

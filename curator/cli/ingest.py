@@ -57,16 +57,17 @@ class IngestArguments:
 
 
 def _rules(preset: str, rules_file: Path | None, overrides: dict[tuple[str, str], Any]) -> Any:
-    import yaml
     from pydantic import ValidationError
 
     from curator.errors import OptionsError
-    from curator.io.card import describe_validation_error
-    from curator.io.regular import read_regular_text
     from curator.models.ingest import PRESETS, IngestRules
 
     data = PRESETS[preset].model_dump()
-    if rules_file is not None:
+    if rules_file is not None:   # yaml, and the card's error wording below, only when they are needed (issue 15)
+        import yaml
+
+        from curator.io.regular import read_regular_text
+
         try:
             loaded = yaml.safe_load(read_regular_text(rules_file)) or {}
         except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
@@ -84,6 +85,8 @@ def _rules(preset: str, rules_file: Path | None, overrides: dict[tuple[str, str]
     try:
         return IngestRules.model_validate(data)
     except ValidationError as error:
+        from curator.io.card import describe_validation_error
+
         raise OptionsError(f"invalid ingest rules: {describe_validation_error(error, limit=5)}") from error
 
 

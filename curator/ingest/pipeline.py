@@ -38,7 +38,6 @@ from curator.catalogue import make_finding
 from curator.errors import OptionsError, RunError
 from curator.executor import Progress, iter_tasks
 from curator.ingest.categories import CategoryMap
-from curator.ingest.masks import stage_mask
 from curator.ingest.units import StudyOutput, Unit, UnitResult, UnitTask, discover, display, process_unit
 from curator.io.archive_read import Limits
 from curator.io.deid_table import DEID_EDITION
@@ -442,6 +441,8 @@ def _studies_table(out: Path, results: dict[str, tuple[dict[str, Any], list[dict
             if assignment.mask is None and study.mask:     # from the input's DICOM SEG objects
                 mask = study.mask
             elif assignment.mask is not None:
+                from curator.ingest.masks import stage_mask  # NIfTI masks (nibabel) only when a mask is given
+
                 rel = study.volume.replace("volumes/", "masks/", 1).replace(".nii.gz", "_mask.nii.gz")
                 staged = stage_mask(assignment.mask, out / study.volume, out / rel)
                 if staged.problem is None:
@@ -464,13 +465,15 @@ def _studies_table(out: Path, results: dict[str, tuple[dict[str, Any], list[dict
 
 def _provenance(results: Mapping[str, tuple[dict[str, Any], list[dict[str, str]], list[StudyOutput]]],
                 options: IngestOptions, key_check: str, table: Sequence[Mapping[str, Any]] = ()) -> str:
-    import nibabel
+    from importlib.metadata import version
+
     import numpy
     import pydicom
 
     document = {
         "tool": {"name": "curator", "version": __version__, "command": "ingest"},
-        "libraries": {"pydicom": pydicom.__version__, "nibabel": nibabel.__version__, "numpy": numpy.__version__},
+        # nibabel reads the masks given alongside: its version from its metadata, without importing it for nothing
+        "libraries": {"pydicom": pydicom.__version__, "nibabel": version("nibabel"), "numpy": numpy.__version__},
         "rules": options.rules.model_dump(mode="json"),
         "anonymisation": {
             "profile": f"DICOM PS3.15 {DEID_EDITION} Basic Application Level Confidentiality Profile",

@@ -23,7 +23,7 @@ import numpy as np
 from pydicom import dcmread
 from pydicom.dataset import Dataset
 
-from curator.anonymise.dicom import FilePlan, anonymise_dataset, date_offset, pseudonym
+from curator.anonymise.dicom import FilePlan, SeriesMemo, anonymise_dataset, date_offset, pseudonym
 from curator.escaping import display as display  # re-exported: ingest.pipeline imports it from here
 from curator.ingest.convert import ConversionError, Volume, convert_series, write_volume
 from curator.ingest.seg import SegError, is_segmentation, mask_from_seg, referenced_instances, referenced_series
@@ -271,12 +271,14 @@ def study_key(key: bytes, label: str, study_uid: str, patient_id: str = "") -> s
     return _digest(key, "study", study_uid or f"input\0{label}\0{patient_id}")
 
 
-def _anonymised(data: bytes | Path, header: ImageHeader, task: UnitTask, alias: str, offset: int) -> Dataset:
+def _anonymised(data: bytes | Path, header: ImageHeader, task: UnitTask, alias: str, offset: int,
+                memo: SeriesMemo) -> Dataset:
+    """The image read and anonymised in memory; ``memo``: one per series (its images share most header bytes)."""
     ds = dcmread(io.BytesIO(data if isinstance(data, bytes) else data.read_bytes()), force=True)
     plan = FilePlan(source=Path(header.name), target=Path(header.name), key=task.key, pseudonym=alias,
                     offset_days=offset, name=header.name,
                     retain_patient_characteristics=task.rules.anonymisation.retain_patient_characteristics)
-    anonymise_dataset(ds, plan)
+    anonymise_dataset(ds, plan, memo)
     return ds
 
 
@@ -361,7 +363,8 @@ def _process_in(task: UnitTask, spill_folder: str) -> UnitResult:
             described = {"number": series.series_number, "images": series.frames,
                          "kept": sum(h.frames for h in series.kept), "instance_rule": rules.instances.describe()}
             try:
-                datasets = [_anonymised(payloads[h.name], h, task, alias, offset) for h in series.kept]
+                memo = SeriesMemo()
+                datasets = [_anonymised(payloads[h.name], h, task, alias, offset, memo) for h in series.kept]
                 volume = convert_series(datasets, tilt=rules.conversion.tilt, uneven=rules.conversion.uneven)
             except ConversionError as error:
                 reason = str(error).rstrip(".")   # the catalogue's message ends the sentence

@@ -22,7 +22,7 @@ import numpy.typing as npt
 
 from curator.outputs import atomic_file
 
-__all__ = ["NIFTI_HEADER_BYTES", "write_nifti"]
+__all__ = ["NIFTI_HEADER_BYTES", "header_block", "write_nifti"]
 
 ISAL_LEVEL = 2                     # ISA-L's scale (0..3); as small as zlib 6 on CT and much faster
 ZLIB_LEVEL = 6
@@ -44,6 +44,87 @@ def unsheared(affine: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     return qform
 
 
+# the fields written (offsets of NIfTI-1; nibabel's Nifti1Header has the same types), the rest of the 348 bytes zero
+_HEADER = np.dtype({
+    "names": ["sizeof_hdr", "dim", "datatype", "bitpix", "pixdim", "vox_offset", "scl_slope", "scl_inter",
+              "xyzt_units", "descrip", "qform_code", "sform_code", "quatern", "qoffset", "srow", "magic"],
+    "formats": ["<i4", ("<i2", (8,)), "<i2", "<i2", ("<f4", (8,)), "<f4", "<f4", "<f4", "u1", "S80", "<i2", "<i2",
+                ("<f4", (3,)), ("<f4", (3,)), ("<f4", (3, 4)), "S4"],
+    "offsets": [0, 40, 70, 72, 76, 108, 112, 116, 123, 148, 252, 254, 256, 268, 280, 344], "itemsize": 348})
+# NIfTI-1 datatype code and bits of the plain numbers (nibabel's table); any other type goes through nibabel
+_DATATYPES = {np.dtype(name): (code, bits) for name, code, bits in (
+    ("u1", 2, 8), ("<i2", 4, 16), ("<i4", 8, 32), ("<f4", 16, 32), ("<f8", 64, 64), ("i1", 256, 8), ("<u2", 512, 16),
+    ("<u4", 768, 32), ("<i8", 1024, 64), ("<u8", 1280, 64))}
+MM_AND_SECONDS = 2 + 8             # xyzt_units: NIFTI_UNITS_MM + NIFTI_UNITS_SEC
+
+
+def header_block(array: npt.NDArray[Any], matrix: npt.NDArray[np.float64], descrip: bytes) -> bytes:
+    """The 352 bytes before the voxels: the header nibabel's ``Nifti1Header`` makes with ``set_data_dtype``,
+    ``set_data_shape``, ``set_qform(unsheared(matrix), code=1)``, ``set_sform(matrix, code=1)``, units mm and s,
+    ``descrip``, ``vox_offset`` 352 and scaling 1/0, byte for byte, then the empty extension flag. Made here with
+    nibabel's own arithmetic (the same numpy operations in the same order) because importing nibabel costs the
+    ingest command more than writing the header (issue 15); an array nibabel would judge otherwise (another type,
+    more than 7 dimensions, a dimension beyond int16) is given to nibabel itself. tests/test_ingest_speed.py
+    compares the two."""
+    coded = _DATATYPES.get(array.dtype)
+    if coded is None or array.ndim > 7 or max(array.shape) > 32767:
+        return _nibabel_block(array, matrix, descrip)
+    fields = np.zeros((), dtype=_HEADER)
+    fields["sizeof_hdr"], fields["magic"] = 348, b"n+1"
+    fields["datatype"], fields["bitpix"] = coded
+    fields["dim"] = [array.ndim, *array.shape, *[1] * (7 - array.ndim)]
+    fields["pixdim"] = 1.0
+    # nibabel's set_qform: zooms, the sign of the determinant (qfac), the closest rotation (polar decomposition)
+    qform = unsheared(matrix)
+    rzs = qform[:3, :3]
+    zooms = np.sqrt(np.sum(rzs * rzs, axis=0))
+    rotation = rzs / zooms
+    qfac = 1 if np.linalg.det(rotation) > 0 else -1
+    if qfac < 0:
+        rotation[:, -1] *= -1
+    p, _, qs = np.linalg.svd(rotation)
+    fields["qoffset"] = qform[:3, 3]
+    fields["pixdim"][0] = qfac
+    fields["pixdim"][1:4] = zooms
+    fields["quatern"] = _quaternion(np.dot(p, qs))[1:]
+    fields["srow"] = matrix[:3, :]
+    fields["qform_code"] = fields["sform_code"] = 1
+    fields["xyzt_units"] = MM_AND_SECONDS
+    fields["descrip"] = descrip
+    fields["vox_offset"] = NIFTI_HEADER_BYTES
+    fields["scl_slope"], fields["scl_inter"] = 1.0, 0.0
+    return fields.tobytes() + b"\x00\x00\x00\x00"  # extension flag: none
+
+
+def _quaternion(rotation: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """nibabel.quaternions.mat2quat: the quaternion (w, x, y, z) of a rotation matrix, w positive."""
+    qxx, qyx, qzx, qxy, qyy, qzy, qxz, qyz, qzz = rotation.flat
+    k = np.array([[qxx - qyy - qzz, 0, 0, 0], [qyx + qxy, qyy - qxx - qzz, 0, 0],
+                  [qzx + qxz, qzy + qyz, qzz - qxx - qyy, 0], [qyz - qzy, qzx - qxz, qxy - qyx, qxx + qyy + qzz]]) / 3.0
+    values, vectors = np.linalg.eigh(k)
+    q: npt.NDArray[np.float64] = vectors[[3, 0, 1, 2], np.argmax(values)]
+    if q[0] < 0:
+        q *= -1
+    return q
+
+
+def _nibabel_block(array: npt.NDArray[Any], matrix: npt.NDArray[np.float64], descrip: bytes) -> bytes:
+    from nibabel.nifti1 import Nifti1Header  # imported here: nibabel costs ~0.1-0.4 s to import
+
+    header: Any = Nifti1Header(endianness="<")  # type: ignore[no-untyped-call]
+    header.set_data_dtype(array.dtype)
+    header.set_data_shape(array.shape)
+    header.set_qform(unsheared(matrix), code=1)
+    header.set_sform(matrix, code=1)
+    header.set_xyzt_units("mm", "sec")
+    header["descrip"] = descrip
+    header["vox_offset"] = NIFTI_HEADER_BYTES
+    header["scl_slope"], header["scl_inter"] = 1.0, 0.0
+    block: bytes = header.binaryblock + b"\x00\x00\x00\x00"  # extension flag: none
+    assert len(block) == NIFTI_HEADER_BYTES
+    return block
+
+
 def _compressor(handle: IO[bytes]) -> IO[bytes]:
     """A gzip writer without name or time: ISA-L where installed, else zlib."""
     try:
@@ -61,8 +142,6 @@ def write_nifti(path: Path | str, data: npt.ArrayLike, affine: npt.ArrayLike, *,
 
     Raises ValueError for arguments that make no NIfTI file, OSError when the file cannot be written (the
     target is then left as it was)."""
-    from nibabel.nifti1 import Nifti1Header  # imported here: nibabel costs ~0.3 s to import
-
     target = Path(path)
     if not target.name.endswith(".nii.gz"):
         raise ValueError(f"NIfTI output must end with .nii.gz: {target}")
@@ -82,17 +161,7 @@ def write_nifti(path: Path | str, data: npt.ArrayLike, affine: npt.ArrayLike, *,
         raise ValueError(f"descrip is limited to {MAX_DESCRIP} bytes")
     array = array.astype(array.dtype.newbyteorder("<"), copy=False)
 
-    header: Any = Nifti1Header(endianness="<")  # type: ignore[no-untyped-call]
-    header.set_data_dtype(array.dtype)
-    header.set_data_shape(array.shape)
-    header.set_qform(unsheared(matrix), code=1)
-    header.set_sform(matrix, code=1)
-    header.set_xyzt_units("mm", "sec")
-    header["descrip"] = text
-    header["vox_offset"] = NIFTI_HEADER_BYTES
-    header["scl_slope"], header["scl_inter"] = 1.0, 0.0
-    block = header.binaryblock + b"\x00\x00\x00\x00"  # extension flag: none
-    assert len(block) == NIFTI_HEADER_BYTES
+    block = header_block(array, matrix, text)
 
     # NIfTI stores voxels in Fortran order: the last axis varies slowest, so slabs along it follow file order
     slabs = array.reshape((*array.shape[:2], -1), order="F")
