@@ -4,8 +4,9 @@ the sequence behaviour of :class:`curator.io.facts.Walk` and :class:`curator.io.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from typing import TypeVar, overload
+from array import array
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Protocol, TypeVar, overload, runtime_checkable
 
 Row = TypeVar("Row")
 
@@ -15,7 +16,7 @@ class PathRows(Sequence[Row]):
     to a list of the same rows, in order, and to another view of the same class with the same rows."""
 
     __slots__ = ()
-    _paths: list[str]
+    _paths: Sequence[str]
     _what = "row"   # in the IndexError's wording
 
     def _entry(self, at: int) -> Row:
@@ -31,16 +32,17 @@ class PathRows(Sequence[Row]):
     def __getitem__(self, at: slice) -> list[Row]: ...
 
     def __getitem__(self, at: int | slice) -> Row | list[Row]:
+        count = len(self)
         if isinstance(at, slice):
-            return [self._entry(i) for i in range(*at.indices(len(self._paths)))]
+            return [self._entry(i) for i in range(*at.indices(count))]
         if at < 0:
-            at += len(self._paths)
-        if not 0 <= at < len(self._paths):
+            at += count
+        if not 0 <= at < count:
             raise IndexError(f"{self._what} index out of range")
         return self._entry(at)
 
     def __iter__(self) -> Iterator[Row]:
-        return map(self._entry, range(len(self._paths)))
+        return map(self._entry, range(len(self)))
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, (list, type(self))):
@@ -48,3 +50,78 @@ class PathRows(Sequence[Row]):
         return NotImplemented
 
     __hash__ = None  # type: ignore[assignment]
+
+
+@runtime_checkable
+class PathStore(Protocol):
+    """Where paths are held once (:class:`curator.io.facts.Walk`): a regular file's position, and a position's path."""
+
+    def position(self, path: str) -> int | None: ...
+
+    def path(self, at: int) -> str: ...
+
+
+class PathList(Sequence[str]):
+    """A list of paths that holds each path ``store`` has as its position there (8 B), and any other as its string:
+    a million-file release's lists of paths (the sum file's, the NIfTI files', each orientation's, the files to hash
+    or audit) do not hold a million strings of their own (issue 15). A path is made when it is read."""
+
+    __slots__ = ("_at", "_others", "_store")
+
+    def __init__(self, store: PathStore | None = None) -> None:
+        self._store = store
+        self._at = array("q")        # >= 0: the position in the store; < 0: ~index in _others
+        self._others: list[str] = []
+
+    def append(self, path: str, at: int | None = None) -> None:
+        """Add ``path`` (``at``: its position in the store, when the caller knows it; else looked up)."""
+        if at is None and self._store is not None:
+            at = self._store.position(path)
+        if at is None:
+            at = ~len(self._others)
+            self._others.append(path)
+        self._at.append(at)
+
+    def taken(self, indexes: Iterable[int]) -> PathList:
+        """A new list of the paths at ``indexes``, in that order."""
+        taken = PathList(self._store)
+        for index in indexes:
+            at = self._at[index]
+            if at < 0:
+                taken.append(self._others[~at])
+            else:
+                taken._at.append(at)
+        return taken
+
+    def _path(self, at: int) -> str:
+        if at < 0:
+            return self._others[~at]
+        assert self._store is not None, "a position without its store"
+        return self._store.path(at)
+
+    def __len__(self) -> int:
+        return len(self._at)
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[str]: ...
+
+    def __getitem__(self, index: int | slice) -> str | list[str]:
+        if isinstance(index, slice):
+            return [self._path(at) for at in self._at[index]]
+        return self._path(self._at[index])
+
+    def __iter__(self) -> Iterator[str]:
+        return map(self._path, self._at)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (list, PathList)):
+            return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"PathList({list(self)!r})"
