@@ -14,7 +14,8 @@ from curator.checks import inventory as inventory_check
 from curator.checks.names import case_collisions
 from curator.io.facts import Walk
 from curator.io.inventory import Entry, walk
-from curator.io.manifest import ManifestEntries, parse_manifest, read_manifest
+from curator.io.manifest import ManifestEntries, ManifestEntry, parse_manifest, read_manifest
+from curator.io.registry import Rows
 from curator.io.rows import PathList
 from tests.check_facts import gather_facts
 from tests.factories import linked_studies_release
@@ -31,13 +32,13 @@ def linked(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_a_walk_is_held_in_about_fifty_bytes_a_file_paths_included() -> None:
     """A list of Entry and a dict of the files by path held ~250 B a file besides the path (~330 B with it); a Walk
     of path strings ~100 B a file (a str object of 80 B and its list slot); the Walk holds the paths' bytes in one
-    buffer with an 8-byte end each, a kind byte and a size: measured 53.5 B a file for these 32-character paths."""
+    buffer with a 4-byte end each, a kind byte and a size: measured 49.3 B a file for these 32-character paths."""
     count = 20_000
     with traced() as memory:
         held = Walk(Entry(f"studies/CT-1/study_{n:06d}.nii.gz", "file", 1000 + n) for n in range(count))
         files = held.files
         assert len(files) == count
-    assert memory.held / count < 65, memory.held / count
+    assert memory.held / count < 60, memory.held / count
     assert files["studies/CT-1/study_019999.nii.gz"] == Entry("studies/CT-1/study_019999.nii.gz", "file", 20_999)
 
 
@@ -149,3 +150,31 @@ def test_the_inventory_check_holds_no_entry_or_folded_path_per_file(linked: Path
     assert codes == ["REQUIRED_FILE_MISSING"] * 3   # the linked release has no README nor workbook
     assert peak < 60, peak
 
+
+
+class _NumberedPaths:
+    """A store whose every position is a path: for positions no walk in a test could have."""
+
+    def position(self, path: str) -> int | None:
+        return int(path[1:]) if path[:1] == "p" else None
+
+    def path(self, at: int) -> str:
+        return f"p{at}"
+
+
+def test_the_32_bit_columns_widen_to_64_bits_when_a_value_does_not_fit() -> None:
+    """Positions, line and row numbers are held in 32-bit arrays (half the bytes at a million files); a value past
+    2**31 widens the array instead of raising OverflowError."""
+    huge = 2**40
+    paths = PathList(_NumberedPaths())
+    for path in ("p1", f"p{huge}", "elsewhere"):
+        paths.append(path)
+    assert paths == ["p1", f"p{huge}", "elsewhere"] and paths.taken([1]) == [f"p{huge}"]
+    listing = ManifestEntries("sha256")
+    for line in (1, huge, 3):
+        listing.append(ManifestEntry(f"f{line}", "0" * 64, "sha256", line))
+    assert [entry.line for entry in listing] == [1, huge, 3]
+    rows = Rows(["study_id"])
+    for number in (2, huge):
+        rows.append((number, {"study_id": number}))
+    assert [rows.number(0), rows.number(1), rows[1]] == [2, huge, (huge, {"study_id": huge})]

@@ -20,7 +20,7 @@ from curator.io.manifest import Manifest
 from curator.io.nifti import NiftiHeader
 from curator.io.payload import Payload
 from curator.io.registry import RegistryTable
-from curator.io.rows import PathList, PathRows
+from curator.io.rows import PathList, PathRows, appended
 from curator.models.card import DatasetCard
 from curator.models.profile import Profile
 from curator.models.registry import RegistryRecord
@@ -51,7 +51,7 @@ class Walk(PathRows[Entry]):
 
     def __init__(self, entries: Iterable[Entry] = ()) -> None:
         self._blob = bytearray()   # every path's UTF-8 bytes (lone surrogates kept: surrogatepass), in order
-        self._ends = array("q")    # where each path's bytes end in the blob
+        self._ends = array("I")    # where each path's bytes end in the blob (widened past 4 GiB: rows.appended)
         self._kinds = bytearray()
         self._sizes = array("q")
         self._count = 0          # regular files
@@ -66,7 +66,7 @@ class Walk(PathRows[Entry]):
                 self._sorted = False
             last = path
             blob += path.encode("utf-8", "surrogatepass")
-            ends.append(len(blob))
+            ends = self._ends = appended(ends, len(blob))
             code = codes.get(kind, len(_KINDS) - 1)
             kinds.append(code)
             sizes.append(size)

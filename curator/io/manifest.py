@@ -18,7 +18,7 @@ from typing import NamedTuple
 from curator.io import ReadError
 from curator.io.inventory import Entry
 from curator.io.regular import open_regular, read_regular_bytes
-from curator.io.rows import PathList, PathRows, PathStore
+from curator.io.rows import PathList, PathRows, PathStore, appended
 
 # manifest file name -> algorithm
 MANIFEST_ALGORITHMS = {
@@ -71,7 +71,7 @@ class ManifestEntries(PathRows[ManifestEntry]):
         self._last: str | None = None              # the path appended last
         self._found = -1                           # the position found last (lookups in path order: the next one)
         self._digests = bytearray()
-        self._lines = array("q")
+        self._lines = array("I")   # widened past 2**32 (rows.appended)
         self._odd: dict[int, ManifestEntry] = {}   # position -> an entry not held compactly
         self._width = _HEX_LENGTH.get(algorithm, 64) // 2
         self._sorted = True                        # every path after the one before it (bisect finds a path)
@@ -94,7 +94,7 @@ class ManifestEntries(PathRows[ManifestEntry]):
             raw = bytes(self._width)
         paths.append(entry.path, at)
         self._digests += raw
-        self._lines.append(entry.line)
+        self._lines = appended(self._lines, entry.line)
         self._order = None
 
     def _entry(self, at: int) -> ManifestEntry:

@@ -52,6 +52,17 @@ class PathRows(Sequence[Row]):
     __hash__ = None  # type: ignore[assignment]
 
 
+def appended(values: array[int], value: int) -> array[int]:
+    """``values`` (a 32-bit ``array`` of positions, line or row numbers: half the bytes of a 64-bit one) with ``value``
+    appended; when it does not fit, the array is first widened to 64 bits (a copy, once)."""
+    try:
+        values.append(value)
+    except OverflowError:
+        values = array("q", values)
+        values.append(value)
+    return values
+
+
 @runtime_checkable
 class PathStore(Protocol):
     """Where paths are held once (:class:`curator.io.facts.Walk`): a regular file's position, and a position's path."""
@@ -70,7 +81,7 @@ class PathList(Sequence[str]):
 
     def __init__(self, store: PathStore | None = None) -> None:
         self._store = store
-        self._at = array("q")        # >= 0: the position in the store; < 0: ~index in _others
+        self._at = array("i")        # >= 0: the position in the store; < 0: ~index in _others (widened: appended)
         self._others: list[str] = []
 
     def append(self, path: str, at: int | None = None) -> None:
@@ -80,7 +91,7 @@ class PathList(Sequence[str]):
         if at is None:
             at = ~len(self._others)
             self._others.append(path)
-        self._at.append(at)
+        self._at = appended(self._at, at)
 
     def taken(self, indexes: Iterable[int]) -> PathList:
         """A new list of the paths at ``indexes``, in that order."""
@@ -90,7 +101,7 @@ class PathList(Sequence[str]):
             if at < 0:
                 taken.append(self._others[~at])
             else:
-                taken._at.append(at)
+                taken._at = appended(taken._at, at)
         return taken
 
     def _path(self, at: int) -> str:
