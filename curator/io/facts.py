@@ -104,6 +104,11 @@ class Walk(PathRows[Entry]):
         self._last = found
         return found
 
+    @property
+    def in_order(self) -> bool:
+        """Whether every path comes after the one before it: the positions are in path order."""
+        return self._sorted
+
     def path(self, at: int) -> str:
         """The path of the entry at ``at``."""
         return self._raw(at).decode("utf-8", "surrogatepass")
@@ -156,6 +161,10 @@ class WalkFiles(Mapping[str, Entry]):
 
     def path(self, at: int) -> str:
         return self._walk.path(at)
+
+    @property
+    def in_order(self) -> bool:
+        return self._walk.in_order
 
 
 class DataKind(NamedTuple):

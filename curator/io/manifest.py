@@ -124,9 +124,7 @@ class ManifestEntries(PathRows[ManifestEntry]):
     def path_order(self) -> "array[int]":
         """The positions of the entries in path order (a path listed more than once: in line order)."""
         if self._order is None:
-            paths = self._paths
-            self._order = array("q", range(len(paths)) if self._sorted else sorted(range(len(paths)),
-                                                                                     key=paths.__getitem__))
+            self._order = array("i", range(len(self._paths))) if self._sorted else self._paths.path_order()
         return self._order
 
     def positions_in_path_order(self) -> "Iterable[int]":
