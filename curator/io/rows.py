@@ -7,7 +7,7 @@ from __future__ import annotations
 import heapq
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Protocol, TypeVar, overload, runtime_checkable
+from typing import Any, Protocol, TypeVar, overload, runtime_checkable
 
 Row = TypeVar("Row")
 
@@ -123,13 +123,14 @@ class PathList(Sequence[str]):
             return _indexes(sorted(range(count), key=self.__getitem__))
         import numpy  # only for an unsorted listing: verify imports this module and need not load numpy
 
-        positions = numpy.array(at, dtype=numpy.int64)
+        positions: Any = numpy.frombuffer(at, dtype=numpy.int32 if at.typecode == "i" else numpy.int64)   # no copy
+        if positions.min() >= 0:   # every path the store's: ~20 B a path at the peak
+            made = array("i" if count < 2**31 else "q")
+            order = numpy.argsort(positions, kind="stable")
+            made.frombytes(order.astype(numpy.int32 if made.typecode == "i" else numpy.int64).tobytes())
+            return made
         held = numpy.flatnonzero(positions >= 0)
         held = held[numpy.argsort(positions[held], kind="stable")]
-        if len(held) == count:
-            made = array("i" if count < 2**31 else "q")
-            made.frombytes(held.astype(numpy.int32 if made.typecode == "i" else numpy.int64).tobytes())
-            return made
         others = sorted((index for index in range(count) if at[index] < 0), key=self.__getitem__)
         return _indexes(heapq.merge(map(int, held), others, key=self.__getitem__))
 
