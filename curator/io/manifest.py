@@ -10,7 +10,6 @@ listing's kind, and whatever reads it compares entries the same way.
 
 import re
 from array import array
-from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import NamedTuple
@@ -112,14 +111,14 @@ class ManifestEntries(PathRows[ManifestEntry]):
         if self._sorted:
             at = self._found + 1
             if not (at < len(paths) and paths[at] == path):
-                at = bisect_left(paths, path)
-            if at < len(paths) and paths[at] == path:
-                self._found = at
-                return self._entry(at)
-            return None
-        order = self.path_order()
-        at = bisect_left(order, path, key=paths.__getitem__)
-        return self._entry(order[at]) if at < len(order) and paths[order[at]] == path else None
+                found = paths.index_of(path, range(len(paths)))
+                if found is None:
+                    return None
+                at = found
+            self._found = at
+            return self._entry(at)
+        found = paths.index_of(path, self.path_order())
+        return None if found is None else self._entry(found)
 
     def path_order(self) -> "array[int]":
         """The positions of the entries in path order (a path listed more than once: in line order)."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import heapq
 from array import array
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Protocol, TypeVar, overload, runtime_checkable
 
@@ -133,6 +134,21 @@ class PathList(Sequence[str]):
         held = held[numpy.argsort(positions[held], kind="stable")]
         others = sorted((index for index in range(count) if at[index] < 0), key=self.__getitem__)
         return _indexes(heapq.merge(map(int, held), others, key=self.__getitem__))
+
+    def index_of(self, path: str, order: Sequence[int]) -> int | None:
+        """The index of ``path`` (the first in ``order``, the indexes in path order), or None. With every path held
+        as a position in a store that keeps its paths in order, a position is looked up once and the positions
+        bisected (in C); else the paths, made one by one."""
+        if not self._others and self._store is not None and getattr(self._store, "in_order", False):
+            position = self._store.position(path)
+            if position is None:
+                return None
+            found = bisect_left(order, position, key=self._at.__getitem__)
+        else:
+            found = bisect_left(order, path, key=self.__getitem__)
+        if found < len(order) and self[order[found]] == path:
+            return order[found]
+        return None
 
     def _path(self, at: int) -> str:
         if at < 0:
