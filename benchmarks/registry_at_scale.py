@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
 import shutil
 import statistics
@@ -62,11 +63,14 @@ def measure(root: Path, rows: int, env: dict[str, str]) -> tuple[float, float]:
     return measured([sys.executable, "-c", CHILD, str(root), str(rows)], root, env)[:2]
 
 
-def measured(command: list[str], cwd: Path, env: dict[str, str], expect: int = 0) -> tuple[float, float, float]:
-    """(seconds, peak RSS in MB, CPU seconds) of one child process, whose exit code must be ``expect``."""
+def measured(command: list[str], cwd: Path, env: dict[str, str], expect: int = 0,
+             output: Path | None = None) -> tuple[float, float, float]:
+    """(seconds, peak RSS in MB, CPU seconds) of one child process, whose exit code must be ``expect`` (its standard
+    output written to ``output`` when given)."""
     started = time.perf_counter()
-    child = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL)
-    _, status, usage = os.wait4(child.pid, 0)
+    with (output or Path(os.devnull)).open("wb") as sink:
+        child = subprocess.Popen(command, cwd=cwd, env=env, stdout=sink)
+        _, status, usage = os.wait4(child.pid, 0)
     seconds = time.perf_counter() - started
     if os.waitstatus_to_exitcode(status) != expect:
         raise SystemExit(f"{' '.join(command)} exited {os.waitstatus_to_exitcode(status)}, not {expect}")
@@ -105,6 +109,20 @@ in one tight loop, so a million studies take about a minute rather than an hour.
     (root / "LICENSE").write_text("CC-BY-4.0\n", encoding="utf-8")
 
 
+def same_reports(paths: list[Path], size: int) -> None:
+    """Stop unless the JSON reports at ``paths`` are the same but for their timing and cache counts."""
+    reports = []
+    for path in paths:
+        report = json.loads(path.read_bytes())
+        report["stats"].pop("seconds", None)
+        report["stats"].pop("cache", None)
+        reports.append(report)
+        path.unlink()
+    if any(report != reports[0] for report in reports[1:]):
+        raise SystemExit(f"the reports of the release of {size:,} studies differ")
+    print(f"release of {size:,} studies: {len(reports[0]['findings'])} findings, the same in every build's report")
+
+
 def releases(work: Path, sizes: list[int], repeat: int, baseline: Path | None, keep: bool = False) -> None:
     """The whole validate command on releases of ``sizes`` studies, interleaved rounds, each round printed."""
     env = {**os.environ}
@@ -126,11 +144,15 @@ def releases(work: Path, sizes: list[int], repeat: int, baseline: Path | None, k
         print(f"release of {size:,} studies made in {time.perf_counter() - started:.1f} s")
     command = [sys.executable, "-m", "curator", "validate", ".", "--profile", "mosmed", "--format", "json"]
     runs: dict[tuple[str, int], list[tuple[float, float, float]]] = {}
-    for _ in range(repeat):
+    for round_number in range(repeat):
         for size in sizes:
+            reports = {tag: work / f"report-{number}-{size}.json" for number, tag in enumerate(builds)}
             for tag, build in builds.items():
                 # exit 1: the release has no README, so REQUIRED_FILE_MISSING; nothing per file
-                runs.setdefault((tag, size), []).append(measured(command, roots[size], build, expect=1))
+                runs.setdefault((tag, size), []).append(measured(command, roots[size], build, expect=1,
+                                                                 output=reports[tag] if round_number == 0 else None))
+            if round_number == 0:
+                same_reports(list(reports.values()), size)
     print(f"load {os.getloadavg()[0]:.2f}; round 1 reads every file (empty cache), later rounds are cached reruns")
     print(f"{'run':<30} {'studies':>10} {'round':>5} {'seconds':>8} {'CPU s':>8} {'peak MB':>8} {'files/s':>9}")
     for (tag, size), results in runs.items():

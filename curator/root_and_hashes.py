@@ -15,7 +15,7 @@ import json
 import os
 import sys
 from collections import deque
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from functools import partial
 from itertools import chain, islice
 from operator import attrgetter, itemgetter
@@ -28,6 +28,7 @@ from curator.io.cache import Cache, FolderState, file_keys, folder_states, stat_
 from curator.io.hashing import hash_file, hash_one
 from curator.io.inventory import walk_file_names
 from curator.io.manifest import Manifest, ManifestEntries, ManifestEntry, stream_entries
+from curator.io.rows import PathList, PathStore
 
 Digests = dict[str, str] | str    # a file's digests by algorithm, or why it could not be read
 SMALL_FILE = 256 << 10            # files this small on average, and many of them, are hashed on processes
@@ -153,10 +154,10 @@ class _Count:
 
     EVERY = 256   # files between two calls of the callback
 
-    def __init__(self, root: Path, files: Mapping[str, object], paths: list[str], progress: Progress | None) -> None:
-        self.root, self.files, self.progress = root, files, progress
+    def __init__(self, root: Path, files: Mapping[str, object], paths: Sequence[str],
+                 progress: Progress | None) -> None:
+        self.root, self.files, self.progress, self.paths = root, files, progress, paths
         self.total, self.done, self.done_bytes = len(paths), 0, 0
-        self.paths = paths
         self.bytes = progress is not None and getattr(progress, "wants_bytes", False)
         self._total_bytes: int | None = None
 
@@ -187,14 +188,13 @@ class _Count:
 
 
 class _Wanted:
-    """The listed regular files in path order (``paths``, each once) and the algorithms each is hashed with
-    (``algorithms(at)``): a byte a file coding the distinct combinations, the manifests merged in path order, so a
-    million files cost their list slot and a byte, not a dict of every path (~50 B a file at a million)."""
+    """The listed regular files in path order (``paths``, each once: the walk's positions) and the algorithms each is
+    hashed with (``algorithms(at)``, a byte a file coding the distinct combinations): ~9 B a file, no dict of paths."""
 
     __slots__ = ("_codes", "_combinations", "paths")
 
     def __init__(self, manifests: list[Manifest], files: Mapping[str, object]) -> None:
-        self.paths: list[str] = []
+        self.paths = PathList(files if isinstance(files, PathStore) else None)   # the walk's: positions
         self._codes = bytearray()
         self._combinations: list[tuple[str, ...]] = []
         codes: dict[tuple[str, ...], int] = {}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -40,6 +40,7 @@ from curator.io.registry import (
     registry_from_bytes,
 )
 from curator.io.remote import is_url, open_store
+from curator.io.rows import PathList
 from curator.models.card import DatasetCard
 from curator.models.config import ValidationConfig
 from curator.models.findings import Finding, Report, Severity
@@ -208,7 +209,7 @@ def gather(root: Path, profile: Profile, options: ValidateOptions, cache: Cache 
         except ReadError as error:
             facts.manifest_errors[name] = str(error)
 
-    nifti_paths = [p for p in files if p.endswith((".nii", ".nii.gz")) and facts.in_scope(p)]
+    nifti_paths = facts.file_paths(lambda p: p.endswith((".nii", ".nii.gz")) and facts.in_scope(p))
     if options.deep:
         _scan_payloads(facts, nifti_paths, options.jobs, options.progress)
     else:
@@ -291,17 +292,20 @@ def _judge_headers(facts: Facts, headers: Iterator[tuple[str, NiftiHeader | str]
     mask pair (judged across files), are kept in ``facts.headers``; every readable one's orientation is counted in
     ``facts.orientations``. A million clean headers are not held."""
     paired = {path for pair in facts.mask_pairs() for path in pair[:2]}
-    orientations: dict[str, list[str]] = {}
+    orientations: dict[str, PathList] = {}   # each the walk's positions
     for path, header in headers:
         speaks, orientation = headers_check.judge(facts, path, header)
         if orientation is not None:
-            orientations.setdefault(orientation, []).append(path)
+            held = orientations.get(orientation)
+            if held is None:
+                held = orientations[orientation] = PathList(facts.entries if isinstance(facts.entries, Walk) else None)
+            held.append(path)
         if speaks or path in paired:
             facts.headers[path] = header
     facts.orientations = orientations
 
 
-def _read_headers(root: Path, paths: list[str], options: ValidateOptions,
+def _read_headers(root: Path, paths: Sequence[str], options: ValidateOptions,
                   cache: Cache | None) -> Iterator[tuple[str, NiftiHeader | str]]:
     """NIfTI headers in ``paths``' order, from the cache where the file is unchanged, else read (in parallel). A
     chunk of paths at a time: its cache keys, its cached values and the fresh headers' JSON are dropped before the
@@ -352,7 +356,7 @@ def _phase(progress: PhaseProgress | None, name: str) -> Progress | None:
 ScanRunner = Callable[[list[tuple[tuple[str, ...], tuple[tuple[str, ...], ...]]]], list[list[Payload | str]]]
 
 
-def _scan_payloads(facts: Facts, paths: list[str], jobs: int | None, progress: PhaseProgress | None,
+def _scan_payloads(facts: Facts, paths: Sequence[str], jobs: int | None, progress: PhaseProgress | None,
                    run: ScanRunner | None = None) -> None:
     """--deep: read each NIfTI file once, feeding its hashers, the decompressor and the voxel statistics.
     ``run``: how the (paths, algorithms) units are read when not local files (a remote release's scan)."""

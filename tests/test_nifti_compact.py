@@ -3,6 +3,7 @@ between headers, without changing a value, a sign of zero, or how anything compa
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -75,3 +76,18 @@ def test_headers_from_the_cache_share_their_values_as_read_ones_do(tmp_path: Pat
     assert cached[0].pixdim_raw is cached[1].pixdim_raw
     assert cached[0].datatype is cached[1].datatype
     assert held / 2000 < 1000, held / 2000
+
+
+def test_a_header_goes_to_the_cache_as_dataclasses_asdict_gives_it(tmp_path: Path) -> None:
+    """header_to_json reads the fields without asdict's deep copy: the same keys in the same order, the same
+    values, the same JSON text, for a plain header and one with problems and a measured stream; and back."""
+    path = tmp_path / "study.nii.gz"
+    write_nifti(path, ct_volume(), np.diag([0.7, 0.7, 8.0, 1.0]))
+    read = read_header(path)
+    odd = dataclasses.replace(read, problems=("one", "two"), stream_size=12, stream_error="stopped", isize=None,
+                              qform=None)
+    for header in (read, odd):
+        made = nifti.header_to_json(header)
+        assert list(made.items()) == list(dataclasses.asdict(header).items())
+        assert json.dumps(made) == json.dumps(dataclasses.asdict(header))
+        assert nifti.header_from_json(json.loads(json.dumps(made))) == header

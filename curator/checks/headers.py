@@ -10,6 +10,7 @@ from curator.catalogue import make_finding
 from curator.checks.geometry import axcodes, misalignment, voxel_order
 from curator.io.facts import Facts
 from curator.io.nifti import NiftiHeader
+from curator.io.rows import PathList
 from curator.models.findings import Finding
 
 CODES = frozenset({"IMAGE_UNREADABLE", "IMAGE_HEADER_INVALID", "IMAGE_TRUNCATED", "MASK_SHAPE_MISMATCH",
@@ -140,7 +141,7 @@ def _orientations(facts: Facts) -> Iterator[Finding]:
         for path, header in facts.headers.items():
             orientation = _orientation(header)
             if orientation is not None:
-                seen.setdefault(orientation, []).append(path)
+                seen.setdefault(orientation, PathList()).append(path)
     if len(seen) < 2:
         return
     tally = Counter({orientation: len(paths) for orientation, paths in seen.items()})

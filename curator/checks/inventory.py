@@ -6,8 +6,9 @@ from collections.abc import Iterator
 
 from curator.catalogue import make_finding
 from curator.checks.names import case_collisions, is_junk, path_name_problems
-from curator.io.facts import Facts
+from curator.io.facts import Facts, Walk
 from curator.io.inventory import Entry
+from curator.io.rows import PathList
 from curator.models.findings import Finding
 
 CODES = frozenset({"REQUIRED_FILE_MISSING", "FILE_JUNK", "FILE_NAME_INVALID", "FILE_UNSAFE"})
@@ -54,7 +55,7 @@ def check(facts: Facts) -> Iterator[Finding]:
             if (where, reason) not in named:
                 named.add((where, reason))
                 yield make_finding("FILE_NAME_INVALID", where, reason=reason)
-    for path, other in case_collisions(e.path for e in clean()).items():
+    for path, other in case_collisions(_clean_paths(facts)).items():
         yield make_finding("FILE_NAME_INVALID", path, reason=f"differs only in letter case from {other}")
 
     data_roots = tuple(root.rstrip("/") + "/" for root in facts.profile.data_roots)
@@ -72,6 +73,16 @@ def check(facts: Facts) -> Iterator[Finding]:
             where = (f"imaging files belong under {', '.join(sorted(data_roots))}" if data_roots
                      else f"imaging files must be named like {templates}")
             yield make_finding("FILE_NAME_INVALID", entry.path, reason=where)
+
+
+def _clean_paths(facts: Facts) -> PathList:
+    """The paths of the files and folders that are not litter, in the walk's order (a Walk's: its positions)."""
+    walk = facts.entries if isinstance(facts.entries, Walk) else None
+    paths = PathList(walk)
+    for at, entry in enumerate(facts.entries):
+        if entry.kind in ("file", "dir") and not is_junk(entry.path):
+            paths.append(entry.path, at if walk is not None else None)
+    return paths
 
 
 def _junk_root(path: str) -> str:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from itertools import pairwise
 
 from curator.escaping import display
 from curator.io.junk import is_junk_path
@@ -69,8 +70,9 @@ def case_collisions(paths: Iterable[str]) -> dict[str, str]:
 
     Of many paths, only those whose folded copy's hash another's shares are looked at (the hashes in one numpy
     array, 8 bytes a path), not every path held in a dict by its folded copy (~250 B a path, a million-file
-    release's ~250 MB)."""
-    ordered = sorted(paths)
+    release's ~250 MB). Paths given as a sequence already in order (the walk's :class:`~curator.io.rows.PathList`)
+    are not copied: a path string is made when it is read."""
+    ordered = paths if isinstance(paths, Sequence) and all(a <= b for a, b in pairwise(paths)) else sorted(paths)
     candidates: Iterable[str] = ordered
     if len(ordered) >= MANY_PATHS:
         import numpy  # only for a large release: verify imports this module and need not load numpy

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 from array import array
-from bisect import bisect_left
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
@@ -20,7 +20,7 @@ from curator.io.manifest import Manifest
 from curator.io.nifti import NiftiHeader
 from curator.io.payload import Payload
 from curator.io.registry import RegistryTable
-from curator.io.rows import PathRows
+from curator.io.rows import PathList, PathRows, appended
 from curator.models.card import DatasetCard
 from curator.models.profile import Profile
 from curator.models.registry import RegistryRecord
@@ -36,59 +36,101 @@ if TYPE_CHECKING:   # the readers import Facts for their gather(facts); importin
 
 _KINDS = ("file", "dir", "symbolic link", "device", "named pipe", "socket", "other")   # io.inventory.mode_kind's
 _FILE = 0
+_SAMPLE = 64   # Walk.position bisects a str of every 64th path (~1.4 MB at a million files), then 6 of the block's
 
 
 class Walk(PathRows[Entry]):
     """The entries of a walk (:func:`~curator.io.inventory.walk`, in its order: sorted by path), held compactly:
-    the paths in one list, the kinds as a byte each, the sizes in an ``array``; an :class:`Entry` is made when it is
-    asked for (its path the string held). ~100 B a file in all, not the ~250 B of an Entry, its size and a dict of
-    the files (issue 15: a million-file release). Equal to a list of the same entries, in order."""
+    the paths' UTF-8 bytes in one buffer with the end of each in an ``array``, the kinds as a byte each, the sizes in
+    an ``array``; an :class:`Entry` (and a path string) is made when it is asked for. ~50 B a file in all for a path
+    of 33 characters, not the ~100 B of a str object and its list slot, nor the ~250 B of an Entry, its size and a
+    dict of the files (issue 15: a million-file release). Equal to a list of the same entries, in order. Lists of
+    its paths hold their positions (:class:`~curator.io.rows.PathList`)."""
 
     _what = "walk entry"
-    __slots__ = ("_count", "_index", "_kinds", "_paths", "_sizes", "_sorted")
+    __slots__ = ("_blob", "_count", "_ends", "_index", "_kinds", "_last", "_sample", "_sizes", "_sorted")
 
     def __init__(self, entries: Iterable[Entry] = ()) -> None:
-        self._paths: list[str] = []
+        self._blob = bytearray()   # every path's UTF-8 bytes (lone surrogates kept: surrogatepass), in order
+        self._ends = array("I")    # where each path's bytes end in the blob (widened past 4 GiB: rows.appended)
         self._kinds = bytearray()
         self._sizes = array("q")
         self._count = 0          # regular files
         self._sorted = True      # every path after the one before it (bisect finds a path)
         self._index: dict[str, int] | None = None   # path -> position, made when a path is looked up unsorted
-        paths, kinds, sizes, codes = self._paths, self._kinds, self._sizes, {k: i for i, k in enumerate(_KINDS)}
+        self._last = -1          # the position found last: lookups in path order look just after it first
+        self._sample: list[str] | None = None   # every _SAMPLE-th path, made at the first lookup out of order
+        blob, ends, kinds, sizes = self._blob, self._ends, self._kinds, self._sizes
+        codes = {k: i for i, k in enumerate(_KINDS)}
         last = ""
         for path, kind, size in entries:
             if path <= last:
                 self._sorted = False
             last = path
-            paths.append(path)
+            blob += path.encode("utf-8", "surrogatepass")
+            ends = self._ends = appended(ends, len(blob))
             code = codes.get(kind, len(_KINDS) - 1)
             kinds.append(code)
             sizes.append(size)
             self._count += code == _FILE
 
+    def __len__(self) -> int:
+        return len(self._ends)
+
     def _entry(self, at: int) -> Entry:
-        return Entry(self._paths[at], _KINDS[self._kinds[at]], self._sizes[at])
+        return Entry(self.path(at), _KINDS[self._kinds[at]], self._sizes[at])
+
+    def _raw(self, at: int) -> bytearray:
+        return self._blob[self._ends[at - 1] if at else 0 : self._ends[at]]
 
     def position(self, path: str) -> int | None:
-        """Where the regular file ``path`` is among the entries, or None when it is not one."""
-        paths = self._paths
+        """Where the regular file ``path`` is among the entries, or None when it is not one. Looked up in path order
+        (a sorted list of files), each is found next to the one before it: a few comparisons, not a bisection."""
+        count = len(self._ends)
+        found: int | None = None
         if self._sorted:
-            at = bisect_left(paths, path)
-            found: int | None = at if at < len(paths) and paths[at] == path else None
+            raw, raw_at = bytearray(path.encode("utf-8", "surrogatepass")), self._raw
+            for at in range(max(self._last, 0), min(self._last + 4, count)):
+                if raw_at(at) == raw:
+                    found = at
+                    break
+            else:   # a bisection of every SAMPLE-th path (str objects, compared in C), then of its block's bytes
+                if self._sample is None:
+                    self._sample = [self.path(at) for at in range(0, count, _SAMPLE)]
+                start = max(bisect_right(self._sample, path) - 1, 0) * _SAMPLE
+                at = bisect_left(range(count), raw, start, min(start + _SAMPLE, count), key=raw_at)
+                found = at if at < count and raw_at(at) == raw else None
         else:
             if self._index is None:
-                self._index = {p: i for i, p in enumerate(paths)}
+                self._index = {self.path(i): i for i in range(count)}
             found = self._index.get(path)
-        return found if found is not None and self._kinds[found] == _FILE else None
+        if found is None or self._kinds[found] != _FILE:
+            return None
+        self._last = found
+        return found
+
+    @property
+    def in_order(self) -> bool:
+        """Whether every path comes after the one before it: the positions are in path order."""
+        return self._sorted
 
     def path(self, at: int) -> str:
-        """The path of the entry at ``at`` (the string the walk holds)."""
-        return self._paths[at]
+        """The path of the entry at ``at``."""
+        return self._raw(at).decode("utf-8", "surrogatepass")
 
     def file_positions(self) -> Iterator[tuple[str, int]]:
-        """(path, position) of each regular file, in path order."""
-        kinds = self._kinds
-        return ((path, at) for at, path in enumerate(self._paths) if kinds[at] == _FILE)
+        """(path, position) of each regular file, in the walk's order."""
+        kinds, path = self._kinds, self.path
+        return ((path(at), at) for at in range(len(self._ends)) if kinds[at] == _FILE)
+
+    def file_paths(self, keep: Callable[[str], bool] | None = None) -> PathList:
+        """The paths of the regular files (those ``keep`` keeps), in path order, held as positions."""
+        paths = PathList(self)
+        order = self.file_positions() if self._sorted else iter(sorted(self.file_positions()))
+        for path, at in order:
+            if keep is None or keep(path):
+                paths.append(path, at)
+        return paths
 
     @property
     def files(self) -> WalkFiles:
@@ -117,6 +159,17 @@ class WalkFiles(Mapping[str, Entry]):
 
     def __len__(self) -> int:
         return self._walk._count
+
+    def position(self, path: str) -> int | None:
+        """The walk's :meth:`Walk.position`: these views are a :class:`~curator.io.rows.PathStore`."""
+        return self._walk.position(path)
+
+    def path(self, at: int) -> str:
+        return self._walk.path(at)
+
+    @property
+    def in_order(self) -> bool:
+        return self._walk.in_order
 
 
 class DataKind(NamedTuple):
@@ -147,7 +200,7 @@ class Facts:
     headers: dict[str, NiftiHeader | str] = field(default_factory=dict)  # path -> header or read error
     # when validate judged the headers as they were read: every readable header's voxel orientation ("RAS" -> its
     # paths, in path order), and ``headers`` holds only those with a finding of their own or in a mask pair
-    orientations: dict[str, list[str]] | None = None
+    orientations: dict[str, PathList] | None = None
     manifests: list[Manifest] = field(default_factory=list)
     manifest_errors: dict[str, str] = field(default_factory=dict)       # manifest path -> read error
     digests: dict[str, dict[str, str] | str] = field(default_factory=dict)  # path -> {algo: hex} or error
@@ -193,6 +246,12 @@ class Facts:
             made = self._files = (entries, len(entries), entries.files if isinstance(entries, Walk) else
                                   {e.path: e for e in entries if e.kind == "file"})
         return made[2]
+
+    def file_paths(self, keep: Callable[[str], bool]) -> Sequence[str]:
+        """The paths of the regular files ``keep`` keeps, in path order (a Walk's: held as its positions)."""
+        if isinstance(self.entries, Walk):
+            return self.entries.file_paths(keep)
+        return sorted(path for path in self.files if keep(path))
 
     def data_kind(self, path: str) -> DataKind | None:
         """The kind and named groups of the profile's data pattern ``path`` matches, or None."""

@@ -10,7 +10,6 @@ listing's kind, and whatever reads it compares entries the same way.
 
 import re
 from array import array
-from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import NamedTuple
@@ -18,7 +17,7 @@ from typing import NamedTuple
 from curator.io import ReadError
 from curator.io.inventory import Entry
 from curator.io.regular import open_regular, read_regular_bytes
-from curator.io.rows import PathRows
+from curator.io.rows import PathList, PathRows, PathStore, appended
 
 # manifest file name -> algorithm
 MANIFEST_ALGORITHMS = {
@@ -55,29 +54,34 @@ class ManifestEntry(NamedTuple):
 
 
 class ManifestEntries(PathRows[ManifestEntry]):
-    """A sum file's entries, held compactly: the paths in one list (a path on disk is the walk's own string), the
-    digests as bytes in one ``bytearray``, the line numbers in an ``array``; an entry is made when it is asked for.
-    A million-line SHA256SUMS holds ~50 B a line here, not the ~220 B of a ``ManifestEntry`` with its hex string
-    (issue 15). An entry of another algorithm (a tagged line) or whose digest is not the algorithm's lowercase hex
-    is kept whole. Equal to a list of the same entries, in order."""
+    """A sum file's entries, held compactly: the paths in a :class:`~curator.io.rows.PathList` (a path on disk as
+    its position in the walk, ``store``), the digests as bytes in one ``bytearray``, the line numbers in an
+    ``array``; an entry is made when it is asked for. A million-line SHA256SUMS holds ~50 B a line here, not the
+    ~220 B of a ``ManifestEntry`` with its hex string (issue 15). An entry of another algorithm (a tagged line) or
+    whose digest is not the algorithm's lowercase hex is kept whole. Equal to a list of the same entries, in order."""
 
     _what = "manifest entry"
-    __slots__ = ("_digests", "_lines", "_odd", "_order", "_paths", "_sorted", "_width", "algorithm")
+    __slots__ = ("_digests", "_found", "_last", "_lines", "_odd", "_order", "_paths", "_sorted", "_width",
+                 "algorithm")
 
-    def __init__(self, algorithm: str) -> None:
+    def __init__(self, algorithm: str, store: PathStore | None = None) -> None:
         self.algorithm = algorithm
-        self._paths: list[str] = []
+        self._paths: PathList = PathList(store)
+        self._last: str | None = None              # the path appended last
+        self._found = -1                           # the position found last (lookups in path order: the next one)
         self._digests = bytearray()
-        self._lines = array("q")
+        self._lines = array("I")   # widened past 2**32 (rows.appended)
         self._odd: dict[int, ManifestEntry] = {}   # position -> an entry not held compactly
         self._width = _HEX_LENGTH.get(algorithm, 64) // 2
         self._sorted = True                        # every path after the one before it (bisect finds a path)
         self._order: array[int] | None = None      # positions in path order, made when a path is looked up unsorted
 
-    def append(self, entry: ManifestEntry) -> None:
+    def append(self, entry: ManifestEntry, at: int | None = None) -> None:
+        """Add ``entry`` (``at``: its path's position in the store, when the caller has looked it up)."""
         paths = self._paths
-        if self._sorted and paths and entry.path <= paths[-1]:
+        if self._sorted and self._last is not None and entry.path <= self._last:
             self._sorted = False
+        self._last = entry.path
         raw = b""
         if entry.algorithm == self.algorithm:
             try:
@@ -87,9 +91,9 @@ class ManifestEntries(PathRows[ManifestEntry]):
         if len(raw) != self._width or raw.hex() != entry.digest:
             self._odd[len(paths)] = entry
             raw = bytes(self._width)
-        paths.append(entry.path)
+        paths.append(entry.path, at)
         self._digests += raw
-        self._lines.append(entry.line)
+        self._lines = appended(self._lines, entry.line)
         self._order = None
 
     def _entry(self, at: int) -> ManifestEntry:
@@ -105,18 +109,21 @@ class ManifestEntries(PathRows[ManifestEntry]):
         order (a sorted sum file), else of their positions in path order (8 B a line, made once)."""
         paths = self._paths
         if self._sorted:
-            at = bisect_left(paths, path)
-            return self._entry(at) if at < len(paths) and paths[at] == path else None
-        order = self.path_order()
-        at = bisect_left(order, path, key=paths.__getitem__)
-        return self._entry(order[at]) if at < len(order) and paths[order[at]] == path else None
+            at = self._found + 1
+            if not (at < len(paths) and paths[at] == path):
+                found = paths.index_of(path, range(len(paths)))
+                if found is None:
+                    return None
+                at = found
+            self._found = at
+            return self._entry(at)
+        found = paths.index_of(path, self.path_order())
+        return None if found is None else self._entry(found)
 
     def path_order(self) -> "array[int]":
         """The positions of the entries in path order (a path listed more than once: in line order)."""
         if self._order is None:
-            paths = self._paths
-            self._order = array("q", range(len(paths)) if self._sorted else sorted(range(len(paths)),
-                                                                                     key=paths.__getitem__))
+            self._order = array("i", range(len(self._paths))) if self._sorted else self._paths.path_order()
         return self._order
 
     def positions_in_path_order(self) -> "Iterable[int]":
@@ -144,7 +151,7 @@ class ManifestEntries(PathRows[ManifestEntry]):
     def drop(self, positions: set[int]) -> None:
         """Leave out the entries at ``positions``."""
         width, kept = self._width, [at for at in range(len(self._paths)) if at not in positions]
-        self._paths = [self._paths[at] for at in kept]
+        self._paths = self._paths.taken(kept)
         self._digests = bytearray().join(self._digests[at * width : (at + 1) * width] for at in kept)
         self._lines = array("q", (self._lines[at] for at in kept))
         self._odd = {new: self._odd[old] for new, old in enumerate(kept) if old in self._odd}
@@ -199,10 +206,12 @@ def read_manifest(path: Path, algorithm: str | None = None, *,
     """:func:`parse_manifest` of a sum file read a block of lines at a time (:func:`stream_entries`): the entries
     and problems are the same, but the file's bytes, text and lines are never held whole (a million-line
     SHA256SUMS was ~300 MB of them at once). A line longer than :data:`LINE_LIMIT` is one problem, not parsed.
-    ``on_disk``: the walk's files by path; an entry of a file on disk shares the walk's path string (one string a
-    file, not two, in validate's memory)."""
+    ``on_disk``: the walk's files by path; an entry of a file on disk holds the walk's position of its path when
+    ``on_disk`` is a :class:`~curator.io.rows.PathStore` (validate's walk), else shares its path string."""
     algorithm = algorithm or MANIFEST_ALGORITHMS.get(path.name, "sha256")
-    entries = ManifestEntries(algorithm)
+    store = on_disk if isinstance(on_disk, PathStore) else None   # the walk's files: a path on disk held as its
+    position = store.position if store is not None else None     # position in the walk
+    entries = ManifestEntries(algorithm, store)
     manifest = Manifest(path=path, algorithm=algorithm, entries=entries)
     problems = manifest.problems
     last, last_line = "", 0   # while the paths are in order, a path listed again is the one just before
@@ -217,6 +226,9 @@ def read_manifest(path: Path, algorithm: str | None = None, *,
                 continue
             if rel > last:
                 last, last_line = rel, item.line
+            if position is not None:
+                entries.append(item, position(rel))
+                continue
             disk = on_disk.get(rel) if on_disk is not None else None
             if disk is not None:
                 item = ManifestEntry(disk.path, item.digest, item.algorithm, item.line)

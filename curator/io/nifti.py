@@ -288,8 +288,13 @@ def shared(value: _T) -> _T:
 
 
 def header_to_json(header: NiftiHeader) -> dict[str, Any]:
-    """A header as plain JSON data, for the cache."""
-    return dataclasses.asdict(header)
+    """A header as plain JSON data, for the cache: its fields by name, in order, equal to ``dataclasses.asdict``'s
+    (the values are numbers, strings, None and tuples of them, which need no copy). asdict's recursive deep copy cost
+    ~60x this, a third of a header's read (issue 15: a million headers written to the cache)."""
+    return {name: getattr(header, name) for name in _HEADER_FIELDS}
+
+
+_HEADER_FIELDS = tuple(field.name for field in dataclasses.fields(NiftiHeader))
 
 
 def header_from_json(data: dict[str, Any]) -> NiftiHeader:

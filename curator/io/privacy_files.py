@@ -183,7 +183,8 @@ def gather(facts: Facts, run: AuditRunner | None = None, keep: Keep | None = Non
         except IdentifierListError as error:
             raise OptionsError(f"--identifiers: {error}") from error
     files = facts.files
-    paths = sorted(p for p in files if facts.in_scope(p))   # --changed-since: only the files in scope are read
+    # --changed-since: only the files in scope are read; the walk's paths are held as its positions (issue 15)
+    paths = facts.file_paths(facts.in_scope)
     items = ((p, files[p].size) for p in paths)
     audits: Iterable[FileAudit]
     if run is None:

@@ -14,6 +14,7 @@ from typing import Any, overload
 
 from curator.io import ReadError
 from curator.io.regular import open_regular, read_regular_bytes
+from curator.io.rows import appended
 from curator.models.registry import RegistryRecord
 
 
@@ -114,12 +115,12 @@ class Rows(Sequence[tuple[int, dict[str, Any]]]):
 
     def __init__(self, header: Sequence[str]) -> None:
         self._header = tuple(header)
-        self._numbers = array("q")
+        self._numbers = array("i")   # widened when a number does not fit (rows.appended)
         self._columns = tuple(_Column() for _ in self._header)
 
     def append(self, item: tuple[int, dict[str, Any]]) -> None:
         number, record = item
-        self._numbers.append(number)
+        self._numbers = appended(self._numbers, number)
         for name, column in zip(self._header, self._columns, strict=True):
             column.append(record.get(name))
 
@@ -179,12 +180,12 @@ class Records(Sequence[tuple[int, RegistryRecord]]):
         self._rows = rows
         # a row passes its schema only with a category and a study file: only mask_file's column may be absent
         self._category, self._study, self._mask = (rows.column(name) for name in _RECORD_TEXT)
-        self._indexes = array("q")
+        self._indexes = array("i")   # widened when an index does not fit (rows.appended)
         self._ids = array("q")
 
     def append(self, index: int, study_id: int) -> None:
         """Keep the row at ``index`` of the table, whose validated study id is ``study_id``."""
-        self._indexes.append(index)
+        self._indexes = appended(self._indexes, index)
         self._ids.append(study_id)
 
     def _record(self, position: int) -> tuple[int, RegistryRecord]:
