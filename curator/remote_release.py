@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 import time
 import warnings
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
@@ -500,7 +500,7 @@ class RemoteRelease:
         """Opens the object ``rel`` (a metadata file of profile slices) through a buffer of ranged GETs."""
         return _buffered(self.store, rel, self.objects[rel].size)
 
-    def dicom_audit(self, paths: list[str], jobs: int | None,
+    def dicom_audit(self, paths: Sequence[str], jobs: int | None,
                     progress: Progress | None = None) -> Iterable[AuditedFile | str | None]:
         """The DICOM privacy audit of each path, as :func:`curator.io.dicom_audit.gather` runs it: by the workers
         (the documents this process read whole already: from their bytes)."""

@@ -12,6 +12,7 @@ import pytest
 
 from curator.checks import inventory as inventory_check
 from curator.checks.names import case_collisions
+from curator.io import dicom_audit
 from curator.io.facts import Walk
 from curator.io.inventory import Entry, walk
 from curator.io.manifest import ManifestEntries, ManifestEntry, parse_manifest, read_manifest
@@ -150,6 +151,21 @@ def test_the_inventory_check_holds_no_entry_or_folded_path_per_file(linked: Path
     assert codes == ["REQUIRED_FILE_MISSING"] * 3   # the linked release has no README nor workbook
     assert peak < 60, peak
 
+
+
+def test_the_dicom_audits_candidates_hold_no_string_a_file(linked: Path) -> None:
+    """io.dicom_audit.candidates listed ``sorted(facts.files)``: with the walk's paths in one buffer that made a new
+    string for every file of the release (~90 B a file at the 1M benchmark's peak), to keep none of a NIfTI release.
+    Now the walk's files are filtered one at a time and the kept ones held as positions."""
+    facts = gather_facts(linked)
+    dicom_audit.candidates(facts)   # once for its imports and caches
+    gc.collect()
+    with traced() as memory:
+        paths, skipped = dicom_audit.candidates(facts)
+    assert memory.peak / len(facts.files) < 10, memory.peak / len(facts.files)
+    expected = [path for path in sorted(facts.files)
+                if path not in facts.headers and not path.lower().endswith(dicom_audit.NOT_DICOM_SUFFIXES)]
+    assert list(paths) == expected == ["LICENSE", "SHA256SUMS"] and skipped == len(facts.files) - 2
 
 
 class _NumberedPaths:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 import warnings
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, BinaryIO, cast
@@ -173,15 +173,18 @@ def audit_task(job: tuple[Path, str], opener: Callable[[], BinaryIO] | None = No
         return result[:300] if isinstance(result, str) else result
 
 
-def candidates(facts: Facts) -> tuple[list[str], int]:
-    """The files worth opening, and how many were skipped by name or because another reader knows them."""
-    files = facts.files
-    wanted = [p for p in sorted(files) if not _skipped(p) and p not in facts.headers and facts.in_scope(p)
-              and not p.lower().endswith(NOT_DICOM_SUFFIXES)]
-    return wanted, len(files) - len(wanted)
+def candidates(facts: Facts) -> tuple[Sequence[str], int]:
+    """The files worth opening, in path order, and how many were skipped by name or because another reader knows
+    them (a walk's paths held as its positions: no string a file at 1M files, issue 15)."""
+    def wanted(path: str) -> bool:
+        return not _skipped(path) and path not in facts.headers and facts.in_scope(path) \
+            and not path.lower().endswith(NOT_DICOM_SUFFIXES)
+
+    paths = facts.file_paths(wanted)
+    return paths, len(facts.files) - len(paths)
 
 
-def gather(facts: Facts, run: Callable[[list[str]], Iterable[AuditedFile | str | None]] | None = None) -> None:
+def gather(facts: Facts, run: Callable[[Sequence[str]], Iterable[AuditedFile | str | None]] | None = None) -> None:
     """Audit-read every DICOM file of the release into ``facts.dicom_audit`` (taken from the profile dicom's
     reader when it already read the audit in the same parse: :func:`read_together`; ``run``: objects in a store)."""
     if facts.dicom is not None and facts.dicom.audit is not None:
@@ -193,7 +196,7 @@ def gather(facts: Facts, run: Callable[[list[str]], Iterable[AuditedFile | str |
     facts.dicom_audit = _collect(facts, paths, skipped, results, started)
 
 
-def _collect(facts: Facts, paths: list[str], skipped: int, results: Iterable[AuditedFile | str | None],
+def _collect(facts: Facts, paths: Sequence[str], skipped: int, results: Iterable[AuditedFile | str | None],
              started: float, judge: Callable[[AuditedFile], object] | None = None) -> DicomAudit:
     audit = DicomAudit(looked_at=len(paths), skipped=skipped)
     shared: dict[AuditElement, AuditElement] = {}
