@@ -303,3 +303,16 @@ def test_the_nifti_header_is_nibabels_byte_for_byte(dtype: str) -> None:
         for number, affine in enumerate(affines):
             text = b"x" * (number % 81)
             assert header_block(array, affine, text) == _nibabel_block(array, affine, text), (shape, number)
+
+
+@pytest.mark.parametrize("affine", [np.diag([1.0, 1.0, 0.0, 1.0]), np.zeros((4, 4)),
+                                    np.array([[1, 1, 0, 0], [1, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1.0]])])
+def test_a_singular_affine_is_refused_with_a_plain_error_and_nothing_written(tmp_path: Path,
+                                                                            affine: np.ndarray) -> None:
+    """nibabel refused these (HeaderDataError); the header made without it said "SVD did not converge"."""
+    from curator.io.nifti_writer import write_nifti
+
+    with warnings.catch_warnings(), pytest.raises(ValueError, match="affine is singular"):
+        warnings.simplefilter("ignore", RuntimeWarning)   # numpy's, on the way (invalid value in a division)
+        write_nifti(tmp_path / "v.nii.gz", np.zeros((4, 4, 3), np.int16), affine)
+    assert list(tmp_path.iterdir()) == []

@@ -78,6 +78,8 @@ def header_block(array: npt.NDArray[Any], matrix: npt.NDArray[np.float64], descr
     qform = unsheared(matrix)
     rzs = qform[:3, :3]
     zooms = np.sqrt(np.sum(rzs * rzs, axis=0))
+    if not (np.all(np.isfinite(qform)) and np.all(zooms > 0) and np.linalg.det(rzs) != 0):
+        raise ValueError("affine is singular: no orientation (qform) can be made of it")   # (nibabel: HeaderDataError)
     rotation = rzs / zooms
     qfac = 1 if np.linalg.det(rotation) > 0 else -1
     if qfac < 0:
