@@ -140,7 +140,7 @@ def finding_at(code: str, path: str, **context: Any) -> Finding:
     (:class:`Relocation`): for a check that words the same finding for many files. A context of text, whole
     numbers, booleans, None and lists of text is remembered (bounded); any other, or another language, is made
     afresh."""
-    key = _key(context)
+    key = context_key(context)
     if key is None or "lang" in context:   # (a copy is worded in English)
         return make_finding(code, path, **context)
     return _relocation(code, key).at(path)
@@ -149,7 +149,9 @@ def finding_at(code: str, path: str, **context: Any) -> Finding:
 _KEYED = (str, int, bool, type(None))   # values whose equality is their identity in JSON once typed (not 0.0/-0.0)
 
 
-def _key(context: dict[str, Any]) -> tuple[tuple[str, type, Any], ...] | None:
+def context_key(context: dict[str, Any]) -> tuple[tuple[str, type, Any], ...] | None:
+    """A finding's context as the key :func:`finding_at` remembers it by (each value typed: no float, whose 0.0 and
+    -0.0 are equal but differ in JSON); None for a context it does not remember."""
     items = []
     for name, value in context.items():
         kind = type(value)

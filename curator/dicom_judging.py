@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
-from curator.catalogue import Relocation, _key
+from curator.catalogue import Relocation, context_key
 from curator.checks.phi_paths import path_matches
 from curator.checks.privacy_dicom import judge_file
 from curator.io import dicom_audit
@@ -84,7 +84,7 @@ def _shared(finding: Finding, shared: dict[Key, Shared | None]) -> Shared:
     """The batch's one copy of ``finding``'s kind: equal code, severity, study and context (typed as
     ``catalogue.finding_at`` remembers them: no float, whose 0.0 and -0.0 are equal but differ in JSON), checked
     once a batch to be worded as :class:`Relocation` words it; any other finding is sent as it is."""
-    context = _key(finding.context)
+    context = context_key(finding.context)
     if context is None:
         return None, finding
     key = (finding.code, finding.severity, finding.study_id, context)
