@@ -100,7 +100,9 @@ def small_files(work: Path, count: int, repeat: int, baseline: Path | None) -> N
     for attempt in range(repeat):   # interleaved: the peer and curator share each round's load
         rounds = [("sha256sum -c SHA256SUMS", peer, env)]
         for tag, build in builds.items():
-            cache = {**build, "CURATOR_CACHE_DIR": str(work / f"cache-{attempt}-{len(tag)}")}
+            cache_dir = work / f"cache-{attempt}-{len(tag)}"
+            shutil.rmtree(cache_dir, ignore_errors=True)   # a --dir kept from an earlier run keeps its caches too
+            cache = {**build, "CURATOR_CACHE_DIR": str(cache_dir)}
             rounds += [(f"{tag}curator verify --no-cache (all cores)", [*curator, "--no-cache"], build),
                        (f"{tag}curator verify, filling an empty cache", curator, cache),
                        (f"{tag}curator verify, rerun with the cache", curator, cache)]

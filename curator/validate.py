@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from importlib import import_module
 from pathlib import Path
+from typing import NamedTuple
 
 from curator.catalogue import make_finding, rules_for_selector
 from curator.checks import headers as headers_check
@@ -61,7 +62,6 @@ PhaseProgress = Callable[[str, int, int], None]   # (phase, tasks done, tasks in
 GATHERERS: tuple[str, ...] = ("curator.io.dicom_audit:gather", "curator.io.privacy_files:gather")
 SLICES_GATHERER = "curator.io.slices:gather"   # the profile gatherers that also read objects in a store
 DICOM_GATHERER = "curator.io.dicom:gather"
-COLLECT_EVERY = 100_000   # the DICOM readers' results arrive: first generation collected every 100k objects, not 700
 
 
 @dataclass(frozen=True)
@@ -218,9 +218,9 @@ def gather(root: Path, profile: Profile, options: ValidateOptions, cache: Cache 
     for gatherer in ((profile.gatherer,) if profile.gatherer else ()) + wanted:
         module, function = gatherer.split(":")
         read = getattr(import_module(module), function)
-        as_read = AS_READ.get(gatherer)
-        with fewer_collections(COLLECT_EVERY) if gatherer == DICOM_GATHERER else nullcontext():
-            read(facts, **(as_read(facts, wanted) if as_read else {}))   # (its results, ~25 findings a file, live on)
+        as_read = AS_READ.get(gatherer, AsRead())
+        with fewer_collections(as_read.collect_every) if as_read.collect_every else nullcontext():
+            read(facts, **as_read.given(facts, wanted))
     if options.checksums:
         rest = files if not facts.payloads and facts.scope is None else {   # no release-sized copy when all are
             p: e for p, e in files.items() if p not in facts.payloads and facts.in_scope(p)}   # still to hash
@@ -265,11 +265,27 @@ def _judge_dicom(facts: Facts, wanted: tuple[str, ...]) -> dict[str, object]:
     return {"judge": judge, "task": partial(judged_batch, elements=facts.identifiers is not None)}
 
 
-# what a gatherer of gather's loop is given besides Facts, made from the facts and the readers wanted: a judgement
-# of each thing it reads, made as it is read (keyword -> callable)
-AS_READ: dict[str, Callable[[Facts, tuple[str, ...]], dict[str, object]]] = {
-    "curator.io.privacy_files:gather": _keep_audits,
-    DICOM_GATHERER: _judge_dicom,   # (the audit's own gather, for --deep and other profiles: judged by the check)
+def _nothing(facts: Facts, wanted: tuple[str, ...]) -> dict[str, object]:
+    return {}
+
+
+class AsRead(NamedTuple):
+    """How a gatherer of gather's loop runs besides being given Facts."""
+
+    # its keyword arguments, made from the facts and the readers wanted: a judgement of each thing it reads, made
+    # as it is read
+    given: Callable[[Facts, tuple[str, ...]], dict[str, object]] = _nothing
+    # while it reads, the first generation collected every so many new objects instead of 700
+    # (curator.gc_pauses): for a reader whose results, many objects a file, live on; None: Python's default
+    collect_every: int | None = None
+
+
+COLLECT_EVERY = 100_000   # the DICOM readers' results (~25 findings a file) arrive: full collections 4 -> 1
+
+AS_READ: dict[str, AsRead] = {
+    "curator.io.privacy_files:gather": AsRead(_keep_audits),
+    # (the audit's own gather, for --deep and other profiles: judged by the check)
+    DICOM_GATHERER: AsRead(_judge_dicom, collect_every=COLLECT_EVERY),
 }
 
 

@@ -59,7 +59,8 @@ def test_the_dicom_results_arrive_under_the_raised_threshold_and_it_is_restored_
 
         return {**made, "judge": judging}
 
-    monkeypatch.setitem(validate.AS_READ, validate.DICOM_GATHERER, observed)
+    monkeypatch.setitem(validate.AS_READ, validate.DICOM_GATHERER,
+                        validate.AS_READ[validate.DICOM_GATHERER]._replace(given=observed))
     facts = validate.gather(tmp_path, get_profile("dicom"), validate.ValidateOptions(jobs=1))
     assert facts.dicom_judged is not None and len(facts.dicom_judged) == 3
     assert seen == [validate.COLLECT_EVERY] * 3

@@ -125,7 +125,8 @@ def test_each_audited_file_is_judged_as_its_batch_returns(tmp_path: Path, monkey
 
         return {**made, "judge": judging}
 
-    monkeypatch.setitem(validate.AS_READ, validate.DICOM_GATHERER, observed)
+    monkeypatch.setitem(validate.AS_READ, validate.DICOM_GATHERER,
+                        validate.AS_READ[validate.DICOM_GATHERER]._replace(given=observed))
     facts = validate.gather(root, get_profile("dicom"), validate.ValidateOptions(jobs=1))
     assert facts.dicom_audit is not None and facts.dicom_judged is not None
     assert len(read) >= 4 and batches_at_judging[0] == 1 < len(read)   # the first file judged after one batch
