@@ -29,6 +29,7 @@ from curator.checks.privacy_dicom import judge_file
 from curator.io import dicom_audit
 from curator.io.dicom import DicomFile
 from curator.io.dicom_audit import AuditedFile, Together
+from curator.memo import BoundedMemo
 from curator.models.findings import Finding
 
 __all__ = ["JudgedFile", "judged_batch", "rebuilt"]
@@ -97,15 +98,11 @@ def _shared(finding: Finding, shared: dict[Key, Shared | None]) -> Shared:
 def _relocation(key: Key, finding: Finding) -> Relocation:
     """The :class:`Relocation` of a finding's kind, remembered per process (bounded)."""
     relocation = _RELOCATIONS.get(key)
-    if relocation is None:
-        if len(_RELOCATIONS) >= MAX_RELOCATIONS:
-            _RELOCATIONS.clear()
-        relocation = _RELOCATIONS[key] = Relocation(finding)
-    return relocation
+    return _RELOCATIONS.remember(key, Relocation(finding)) if relocation is None else relocation
 
 
 MAX_RELOCATIONS = 1 << 12   # finding kinds remembered per process (then forgotten at once)
-_RELOCATIONS: dict[Key, Relocation] = {}
+_RELOCATIONS: BoundedMemo[Key, Relocation] = BoundedMemo(MAX_RELOCATIONS)
 
 
 def rebuilt(judged: JudgedFile) -> list[Finding]:

@@ -112,7 +112,7 @@ KERNEL = 0x00181210         # ConvolutionKernel, LO: untabled text, judged and k
 PATIENT_NAME = 0x00100010
 
 
-def _series(count: int = 6) -> list[bytes]:
+def _series(count: int = 6, size: int = 4) -> list[bytes]:
     """One series as written files: the same patient, study and series in every header; per image its own instance
     UID, number and position, a comment naming someone in every other image, a private element and a coded
     sequence."""
@@ -120,7 +120,7 @@ def _series(count: int = 6) -> list[bytes]:
     for instance in range(1, count + 1):
         ds = ct_image(patient={**PATIENTS[1], "age": "093Y"}, study_uid="1.2.826.0.1.3680043.8.498.1",
                       series_uid="1.2.826.0.1.3680043.8.498.2", series_number=2, description="BODY 0.8 B31f",
-                      kernel="B31f", instance=instance, z=0.8 * instance, size=4)
+                      kernel="B31f", instance=instance, z=0.8 * instance, size=size)
         if instance % 2:
             ds.add_new(COMMENT, "LT", TEXT)
         ds.add_new(0x00090010, "LO", "ACME 1.0")
@@ -183,6 +183,23 @@ def test_a_memo_forgets_what_was_done_under_another_plan() -> None:
     ((alone, alone_counts),) = _anonymised(images[1:], other, None)
     assert ds.PatientName == "ANON-2" and ds.StudyDate == alone.StudyDate != "20200417"
     assert counts == alone_counts and _write(ds) == _write(alone)
+
+
+def test_a_memo_holds_no_pixel_data_and_stays_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Review of issue 15's memo: the raw value of every top-level element was a key, pixel data included (20 slices
+    of 512 x 512 uint16 kept 10 MB alive after their data sets were gone), and the memo had no bound. Values longer
+    than MAX_REMEMBERED are done afresh; at most MAX_DONE elements are remembered."""
+    from curator.anonymise import dicom as anonymise_dicom
+
+    memo = SeriesMemo()
+    _anonymised(_series(4, size=64), _plan(), memo)   # 8 KB of pixel data an image
+    assert memo.done and all(len(key[3]) <= anonymise_dicom.MAX_REMEMBERED for key in memo.done)   # type: ignore
+    assert not any(key[0] == 0x7FE00010 for key in memo.done)
+    monkeypatch.setattr(memo.done, "limit", 8)
+    images = _series(3)
+    remembered = _anonymised(images, _plan(), memo)
+    assert 0 < len(memo.done) <= 8
+    _same(_anonymised(images, _plan(), None), remembered)   # forgetting changes nothing done
 
 
 @pytest.mark.realdata

@@ -219,3 +219,17 @@ def test_an_unsorted_sum_file_is_put_in_path_order_with_no_string_a_line() -> No
         mixed.append(ManifestEntry(path, f"{number:064x}", "sha256", number))
     assert list(mixed.path_order()) == sorted(range(len(listed)), key=listed.__getitem__)
     assert [entry.line for entry in mixed if entry.path == paths[5]] == [1, 5]
+
+
+def test_a_folder_held_as_a_walk_position_is_found_by_index_of() -> None:
+    """Review of issue 15's PathList: index_of asked the walk for the position of a regular file only, so a folder
+    held as a position (inventory's clean paths hold folders) was never found."""
+    walk = Walk([Entry("a", "dir", 0), Entry("a/x", "file", 1), Entry("b", "dir", 0)])
+    held = PathList(walk)
+    for at, path in enumerate(("a", "a/x", "b")):
+        held.append(path, at)   # (as checks.inventory holds its clean paths: the walk's positions, folders too)
+    as_text = PathList()
+    for path in ("a", "a/x", "b"):
+        as_text.append(path)
+    for paths in (held, as_text):
+        assert [paths.index_of(path, range(3)) for path in ("a", "a/x", "b", "c")] == [0, 1, 2, None]

@@ -57,7 +57,9 @@ from curator import __version__
 from curator.anonymise.integrity import payload_lost, pixel_payload, short_elements
 from curator.checks.phi_text import untabled_text_kinds
 from curator.io.deid_table import BASIC_PROFILE, DEID_EDITION, OPTION_NAMES, DeidRule, deid_table, safe_private
+from curator.io.dicom_raw import charset_key
 from curator.io.iod_types import choose_action
+from curator.memo import MAX_REMEMBERED, BoundedMemo
 
 __all__ = ["FilePlan", "SeriesMemo", "anonymise_dataset", "anonymise_file", "date_offset", "pseudonym", "remap_uid"]
 
@@ -151,6 +153,9 @@ class _Done:
             counts[name] += count
 
 
+MAX_DONE = 1 << 14   # elements a SeriesMemo remembers (each value at most MAX_REMEMBERED bytes), then forgets at once
+
+
 class SeriesMemo:
     """What the profile did to the top-level elements of the files already anonymised with one plan (for
     ``curator ingest``: the images of one series, whose headers are mostly the same bytes), so that a later file's
@@ -160,20 +165,19 @@ class SeriesMemo:
     With the file's character set, SOP class and the plan (key, pseudonym, date offset, options) equal, which
     :meth:`begin` checks for each file (forgetting everything when they differ), these decide all the scrub does to
     the element (its rule, its converted value, the audit's judgement of its text, the dummy or remapped value).
-    Private elements, sequences, UN, implicit VRs, deferred or undefined-length values and anything converted
-    before the scrub are always done afresh. The anonymised data set is the same, element for element and byte for
-    byte when written, as without the memo (tests/test_ingest_speed.py).
+    Private elements, sequences, UN, implicit VRs, deferred, undefined-length or long values (pixel data) and
+    anything converted before the scrub are always done afresh; at most :data:`MAX_DONE` are remembered. The
+    anonymised data set is the same, element for element and byte for byte when written, as without the memo
+    (tests/test_ingest_speed.py).
     """
 
     def __init__(self) -> None:
-        self.done: dict[tuple[object, ...], _Done] = {}
+        self.done: BoundedMemo[tuple[object, ...], _Done] = BoundedMemo(MAX_DONE)
         self._context: tuple[object, ...] | None = None
 
     def begin(self, ds: Dataset, plan: FilePlan, sop_class: str) -> None:
-        charset = ds.original_character_set
         context = (plan.key, plan.pseudonym, plan.offset_days, plan.keep_safe_private,
-                   plan.retain_patient_characteristics, sop_class,
-                   tuple(charset) if isinstance(charset, list | MultiValue) else charset,
+                   plan.retain_patient_characteristics, sop_class, charset_key(ds.original_character_set),
                    getattr(ds.get_item(0x00080005), "value", None))
         if context != self._context:
             self.done.clear()
@@ -183,7 +187,8 @@ class SeriesMemo:
     def key_of(raw: object) -> tuple[object, ...] | None:
         """The raw form of a top-level element as read, or None when it must be done afresh."""
         if not isinstance(raw, RawDataElement) or raw.is_implicit_VR or raw.VR not in REMEMBERED_VRS \
-                or raw.value is None or raw.length == 0xFFFFFFFF or raw.tag == 0x00080005:
+                or raw.value is None or raw.length == 0xFFFFFFFF or raw.tag == 0x00080005 \
+                or len(raw.value) > MAX_REMEMBERED:   # (pixel data and other blobs: unique to a file)
             return None
         return raw.tag, raw.VR, raw.is_little_endian, raw.value
 
@@ -329,7 +334,7 @@ class _Scrubber:
                 continue
             before = self.counts.copy()
             changed = self._element(ds, tag, nested)
-            memo.done[seen] = _Done.of(ds, tag, self.counts - before, changed)
+            memo.done.remember(seen, _Done.of(ds, tag, self.counts - before, changed))
 
     def _element(self, ds: Dataset, tag: int, nested: bool) -> bool:
         """Apply the profile to the element ``tag`` of ``ds`` (neither private nor an overlay); whether its value was

@@ -20,6 +20,7 @@ from types import ModuleType
 from typing import IO, TYPE_CHECKING, Literal
 
 from curator.io import dicom_elements
+from curator.memo import MAX_REMEMBERED, BoundedMemo
 
 if TYPE_CHECKING:
     from pydicom.dataelem import DataElement, RawDataElement
@@ -279,9 +280,14 @@ def pydicom_elements() -> tuple[type[RawDataElement], Callable[..., DataElement]
 
 
 _UNKNOWN = object()
-MAX_REMEMBERED = 256      # bytes of a raw value whose converted value is remembered
 MAX_CONVERTED = 1 << 14   # values remembered per process (then forgotten at once)
-_CONVERTED: dict[tuple[object, ...], object] = {}   # (VR, raw bytes, little endian, character sets) -> value
+# (VR, raw bytes of at most MAX_REMEMBERED, little endian, character sets) -> value
+_CONVERTED: BoundedMemo[tuple[object, ...], object] = BoundedMemo(MAX_CONVERTED)
+
+
+def charset_key(encoding: str | Sequence[str]) -> object:
+    """A data set's character set(s) (as pydicom gives them: a str or a list) as a memo's key part."""
+    return encoding if isinstance(encoding, str) else ("", *encoding)
 
 
 class HeaderValues:
@@ -315,7 +321,7 @@ class HeaderValues:
                 and raw.length != 0xFFFFFFFF and not raw.is_implicit_VR:
             if self._encoding is None:
                 self._encoding = ds.original_character_set or ds._character_set
-                self._key = self._encoding if isinstance(self._encoding, str) else ("", *self._encoding)
+                self._key = charset_key(self._encoding)
             memo = (raw.VR, raw.value, raw.is_little_endian, self._key) if self._memo is not None \
                 and raw.length <= MAX_REMEMBERED else None
             value = _UNKNOWN if memo is None else self._memo.get(memo, _UNKNOWN)   # type: ignore[union-attr]
@@ -325,9 +331,7 @@ class HeaderValues:
                 except Exception:  # pydicom's own road words (or repairs) it
                     return ds.get(key, default)
                 if memo is not None:
-                    if len(_CONVERTED) >= MAX_CONVERTED:
-                        _CONVERTED.clear()
-                    _CONVERTED[memo] = value
+                    _CONVERTED.remember(memo, value)
             if not isinstance(value, list) or len(value) != 1:   # one value: the element holds it bare (pydicom)
                 return value
         return ds.get(key, default)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, NamedTuple, cast
 from curator.io import dicom_raw
 from curator.io.deid_table import deid_table
 from curator.io.dicom_raw import RAW_STRING_VRS, RAW_TEXT_VRS, RAW_VALUE_VRS, raw_string, raw_text
+from curator.memo import MAX_REMEMBERED, BoundedMemo
 
 if TYPE_CHECKING:   # pydicom is imported where a file is read
     from pydicom.dataelem import DataElement, RawDataElement
@@ -143,7 +144,7 @@ def walk(ds: Dataset, prefix: str, meta: bool, notes: list[str]) -> Iterator[Aud
     encoding_key: object = None
     creators: dict[int, str] = {}
     own = dicom_raw.own_reading()
-    outcomes = _OUTCOMES if own else {}
+    outcomes = _OUTCOMES if own else BoundedMemo[tuple[object, ...], object](MAX_OUTCOMES)
     sequence_type = dicom_raw.pydicom_elements()[2]
     for key, raw in list(ds.items()):
         tag = int(key)
@@ -155,7 +156,7 @@ def walk(ds: Dataset, prefix: str, meta: bool, notes: list[str]) -> Iterator[Aud
                 continue  # nothing a privacy rule looks at (geometry, pixel description, codes): not even decoded
             if encoding is None:
                 encoding = _encoding(ds)
-                encoding_key = encoding if isinstance(encoding, str) else ("", *encoding)
+                encoding_key = dicom_raw.charset_key(encoding)
             value = raw.value
             memo = (tag, vr, value, raw.is_little_endian, raw.is_implicit_VR, prefix, meta, encoding_key) \
                 if len(value) <= MAX_REMEMBERED else None
@@ -163,9 +164,7 @@ def walk(ds: Dataset, prefix: str, meta: bool, notes: list[str]) -> Iterator[Aud
             if found is _UNKNOWN:
                 found = _raw_outcome(raw, tag, vr, prefix, meta, private, encoding)
                 if memo is not None:
-                    if len(outcomes) >= MAX_OUTCOMES:
-                        outcomes.clear()
-                    outcomes[memo] = found
+                    outcomes.remember(memo, found)
             if found is not _PYDICOM:
                 if found is not None:
                     element = cast(AuditElement, found)
@@ -184,21 +183,19 @@ def walk(ds: Dataset, prefix: str, meta: bool, notes: list[str]) -> Iterator[Aud
             if not private and type(value) in plain and raw.VR not in ambiguous \
                     and (type(value) is int or len(value) <= MAX_REMEMBERED):
                 # converted already (the file meta's, the character set): its outcome depends on these alone
-                converted = (_CONVERTED, tag, raw.VR, type(value), value, prefix, meta)
+                converted = (_ALREADY_CONVERTED, tag, raw.VR, type(value), value, prefix, meta)
                 known = cast("tuple[AuditElement, ...] | None", outcomes.get(converted))
                 if known is None:
                     before = len(notes)
                     known = tuple(_walk_element(ds, tag, prefix, meta, notes))
                     if len(notes) == before:
-                        if len(outcomes) >= MAX_OUTCOMES:
-                            outcomes.clear()
-                        outcomes[converted] = known
+                        outcomes.remember(converted, known)
                 yield from known
                 continue
         yield from _walk_element(ds, tag, prefix, meta, notes)
 
 
-_UNKNOWN, _PYDICOM, _CONVERTED = object(), object(), object()
+_UNKNOWN, _PYDICOM, _ALREADY_CONVERTED = object(), object(), object()
 _new_tuple = tuple.__new__
 
 
@@ -210,9 +207,8 @@ def _converted_kinds() -> tuple[frozenset[type], frozenset[str]]:
     from pydicom.valuerep import AMBIGUOUS_VR
 
     return frozenset({str, bytes, int, UID}), frozenset(AMBIGUOUS_VR)
-MAX_REMEMBERED = 256       # bytes of a raw value whose outcome is remembered
 MAX_OUTCOMES = 1 << 14     # outcomes remembered per process, then forgotten at once (<= ~16 MB)
-_OUTCOMES: dict[tuple[object, ...], object] = {}
+_OUTCOMES: BoundedMemo[tuple[object, ...], object] = BoundedMemo(MAX_OUTCOMES)
 
 
 def _raw_outcome(raw: RawDataElement, tag: int, vr: str, prefix: str, meta: bool, private: bool,

@@ -19,6 +19,7 @@ from typing import IO, Any, TypeVar
 from curator.io import ReadError, inflate
 from curator.io.formats import GZIP_MAGIC as GZIP_MAGIC
 from curator.io.gzip_header import MAX_FIELD, GzipHeaderError, read_gzip_header_from
+from curator.memo import BoundedMemo
 
 _NIFTI1_SIZE = 348
 _NIFTI2_SIZE = 540
@@ -255,8 +256,8 @@ def _parse(raw: bytes, klass: type[Any], *, compressed: bool, file_size: int, is
     )
 
 
-_SHARED: dict[Any, Any] = {}
 SHARED_MAX = 1 << 16   # values remembered per process; then the memo starts again (bounded for any input)
+_SHARED: BoundedMemo[Any, Any] = BoundedMemo(SHARED_MAX)
 _T = TypeVar("_T")
 
 
@@ -281,10 +282,7 @@ def shared(value: _T) -> _T:
     found = _SHARED.get(key)
     if found is not None:
         return found  # type: ignore[no-any-return]
-    if len(_SHARED) >= SHARED_MAX:
-        _SHARED.clear()
-    _SHARED[key] = value
-    return value
+    return _SHARED.remember(key, value)  # type: ignore[no-any-return]
 
 
 def header_to_json(header: NiftiHeader) -> dict[str, Any]:
@@ -310,9 +308,7 @@ def header_from_json(data: dict[str, Any]) -> NiftiHeader:
             if found is None:
                 found = tuples(value)
                 if "nan" not in text:
-                    if len(_FROM_JSON) >= SHARED_MAX:
-                        _FROM_JSON.clear()
-                    _FROM_JSON[text] = found
+                    _FROM_JSON.remember(text, found)
             return found
         if key in _INTERNED and isinstance(value, str):
             return sys.intern(value)
@@ -321,6 +317,6 @@ def header_from_json(data: dict[str, Any]) -> NiftiHeader:
     return NiftiHeader(**{key: one(key, value) for key, value in data.items()})
 
 
-_FROM_JSON: dict[str, Any] = {}   # a cached list's repr -> its shared tuple (bounded as _SHARED is)
+_FROM_JSON: BoundedMemo[str, Any] = BoundedMemo(SHARED_MAX)   # a cached list's repr -> its shared tuple
 _INTERNED = frozenset({"datatype", "dtype_str"})                   # fields a release holds few values of, each
 _SHARED_FLOATS = frozenset({"scl_slope", "scl_inter", "vox_offset"})   # held once as _parse holds them

@@ -137,12 +137,11 @@ class PathList(Sequence[str]):
 
     def index_of(self, path: str, order: Sequence[int]) -> int | None:
         """The index of ``path`` (the first in ``order``, the indexes in path order), or None. With every path held
-        as a position in a store that keeps its paths in order, a position is looked up once and the positions
-        bisected (in C); else the paths, made one by one."""
-        if not self._others and self._store is not None and getattr(self._store, "in_order", False):
-            position = self._store.position(path)
-            if position is None:
-                return None
+        as a position in a store that keeps its paths in order, the file's position is looked up once and the
+        positions bisected (in C); else (or for a path that is no regular file: a folder) the paths, made one by one."""
+        position = self._store.position(path) if not self._others and self._store is not None \
+            and getattr(self._store, "in_order", False) else None
+        if position is not None:
             found = bisect_left(order, position, key=self._at.__getitem__)
         else:
             found = bisect_left(order, path, key=self.__getitem__)
