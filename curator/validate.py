@@ -312,10 +312,7 @@ def _judge_headers(facts: Facts, headers: Iterator[tuple[str, NiftiHeader | str]
     for path, header in headers:
         speaks, orientation = headers_check.judge(facts, path, header)
         if orientation is not None:
-            held = orientations.get(orientation)
-            if held is None:
-                held = orientations[orientation] = PathList(facts.entries if isinstance(facts.entries, Walk) else None)
-            held.append(path)
+            headers_check.count_orientation(facts, orientations, path, orientation)
         if speaks or path in paired:
             facts.headers[path] = header
     facts.orientations = orientations

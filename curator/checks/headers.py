@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 from curator.catalogue import make_finding
 from curator.checks.geometry import axcodes, misalignment, voxel_order
-from curator.io.facts import Facts
+from curator.io.facts import Facts, Walk
 from curator.io.nifti import NiftiHeader
 from curator.io.rows import PathList
 from curator.models.findings import Finding
@@ -85,6 +85,15 @@ def judge(facts: Facts, path: str, header: NiftiHeader | str) -> tuple[bool, str
     return speaks, _orientation(header)
 
 
+def count_orientation(facts: Facts, seen: dict[str, PathList], path: str, orientation: str) -> None:
+    """``path`` added to its orientation's list in ``seen`` (what ``facts.orientations`` holds), as the walk's
+    position when the walk holds it."""
+    held = seen.get(orientation)
+    if held is None:
+        held = seen[orientation] = PathList(facts.entries if isinstance(facts.entries, Walk) else None)
+    held.append(path)
+
+
 def _orientation(header: NiftiHeader | str) -> str | None:
     if isinstance(header, NiftiHeader) and header.affine is not None and not header_problems(header):
         return axcodes(header.affine)
@@ -141,7 +150,7 @@ def _orientations(facts: Facts) -> Iterator[Finding]:
         for path, header in facts.headers.items():
             orientation = _orientation(header)
             if orientation is not None:
-                seen.setdefault(orientation, PathList()).append(path)
+                count_orientation(facts, seen, path, orientation)
     if len(seen) < 2:
         return
     tally = Counter({orientation: len(paths) for orientation, paths in seen.items()})
