@@ -15,7 +15,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "curator"
 # unit (first name below curator) -> layer; `curator` is the package's own __init__ (the version)
 LAYERS: dict[str, int] = {
     "curator": 0, "resources": 0, "errors": 0, "rule_texts": 0, "executor": 0, "executor_dask": 0,
-    "outputs": 0, "escaping": 0, "wording": 0, "gc_pauses": 0,
+    "outputs": 0, "escaping": 0, "wording": 0, "gc_pauses": 0, "memo": 0,
     "models": 1, "catalogue": 1, "label_schemes": 1,
     "io": 2, "profiles": 2, "config": 2,
     "checks": 3, "root_and_hashes": 3, "remote_release": 3,
