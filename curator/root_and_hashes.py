@@ -35,7 +35,7 @@ SMALL_FILE = 256 << 10            # files this small on average, and many of the
 MANY_FILES = 4096
 BATCH_BYTES = 16 << 20            # bytes read by one task at most (one large file is a task of its own)
 LOOKUP = 8192                     # files looked up in (and written to) the cache at once
-STREAM_BATCH = 512                # files in one task of a streamed comparison (whose count is not known ahead)
+STREAM_BATCH = 4096               # files in one task of a streamed comparison (whose count is not known ahead)
 
 
 def check_root(root: Path) -> None:
@@ -297,7 +297,7 @@ def stream_listed(root: Path, listing: Manifest, jobs: int | None, *, cache: Cac
         return snapshot.answer
     found = _Merge(root, listing, select, cache)
     sent: deque[tuple[ManifestEntry, str | None, int]] = deque()   # each file sent to hashing: key, size or -1
-    counter = _Streaming(progress, found)
+    counter, telling = _Streaming(progress, found), progress is not None
     jobs = jobs or default_jobs()
     items = found.unknown(sent)
     head = list(islice(items, MANY_FILES))   # the first files tell small from large (the count is not known)
@@ -306,8 +306,9 @@ def stream_listed(root: Path, listing: Manifest, jobs: int | None, *, cache: Cac
     size = STREAM_BATCH if len(head) >= MANY_FILES else _batch_size(len(head), jobs)
     store: dict[str, str] = {}   # cache key: the digests as JSON text
     task = partial(check_batch, str(root), found.base if cache is not None else None)
-    for made, checked in run_batches(task, chain(head, items), jobs, weigh=_weight, batch_bytes=BATCH_BYTES,
-                                     batch_size=size, processes=small and jobs > 1):
+    # (small files are cut by count alone: no weighing call a file)
+    for made, checked in run_batches(task, chain(head, items), jobs, weigh=None if small else _weight,
+                                     batch_bytes=BATCH_BYTES, batch_size=size, processes=small and jobs > 1):
         entry, key, known_size = sent.popleft()
         key = key if key is not None else made
         digests: Digests | None = None   # None: the expected digest
@@ -321,7 +322,9 @@ def stream_listed(root: Path, listing: Manifest, jobs: int | None, *, cache: Cac
             found.judge(entry, digests)
         if known_size < 0:
             found.bytes += read
-        counter.one()
+        counter.done += 1   # (counted here, told every _Count.EVERY: not a call a file)
+        if telling and counter.done % _Count.EVERY == 0:
+            counter.tell()
         if key is not None and not isinstance(digests, str):
             # json.dumps of {algorithm: digest}, as _Merge.unknown compares it (names and hex digits need no escape)
             store[key] = (f'{{"{entry.algorithm}": "{entry.digest}"}}' if digests is None
@@ -590,10 +593,8 @@ class _Streaming:
         self.bytes = progress is not None and getattr(progress, "wants_bytes", False)
         self.done = 0
 
-    def one(self) -> None:
-        self.done += 1
-        if self.progress is not None and self.done % _Count.EVERY == 0:
-            if self.bytes:
-                self.progress.with_bytes(self.done, self.found.files, 0, 0)  # type: ignore[attr-defined]
-            else:
-                self.progress(self.done, self.found.files)
+    def tell(self) -> None:
+        if self.bytes:
+            self.progress.with_bytes(self.done, self.found.files, 0, 0)  # type: ignore[union-attr]
+        elif self.progress is not None:
+            self.progress(self.done, self.found.files)

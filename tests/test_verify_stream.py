@@ -193,10 +193,10 @@ def test_a_line_longer_than_any_manifest_line_is_one_malformed_line(tmp_path: Pa
 
 @pytest.fixture(scope="module")
 def sizes(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
-    """Two intact releases, of 6,000 and 24,000 files (both over the first look of MANY_FILES and several blocks
-    of the sum file)."""
+    """Two intact releases, of 24,000 and 96,000 files (both over the first look of MANY_FILES, several blocks of
+    the sum file and the batches held at once: two of STREAM_BATCH files in process)."""
     roots = []
-    for count in (6000, 24000):
+    for count in (24000, 96000):
         root = tmp_path_factory.mktemp("size") / f"r{count}"
         small_files_release(root, count)
         roots.append(root)
@@ -204,8 +204,8 @@ def sizes(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 
 
 def test_memory_does_not_grow_with_the_files_compared(sizes: list[Path]) -> None:
-    """The streamed comparison holds the problems, not the files: its peak (traced) memory at 24,000 files is that
-    at 6,000 files, where a reading held whole grows by hundreds of bytes a file (the test below)."""
+    """The streamed comparison holds the problems, not the files: its peak (traced) memory at 96,000 files is that
+    at 24,000 files, where a reading held whole grows by hundreds of bytes a file (the test below)."""
     peaks = []
     for root in sizes:
         listing = checksum_listings.sum_file_unread(root)
@@ -214,7 +214,8 @@ def test_memory_does_not_grow_with_the_files_compared(sizes: list[Path]) -> None
             found = stream_listed(root, listing, 1)
         peaks.append(memory.peak)
         assert found.problems == []
-    # measured: 3.9 and 4.2 MB (the block of the sum file, a folder's names, the first files' look)
+    # measured: 7.1 and 7.7 MB (the block of the sum file, a folder's names, the first files' look, two batches of
+    # 4,096 files; 5.4 MB at 12,000 files, before the second batch is full)
     assert peaks[1] < peaks[0] * 1.5, peaks
 
 
@@ -261,3 +262,32 @@ def test_hashing_refuses_a_fifo_put_in_a_listed_file_s_place_without_waiting(tmp
     assert not waited
     assert len(outcome) == 1 and isinstance(outcome[0], NotRegularFile)
     assert "FIFO" in str(outcome[0])
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_the_streamed_comparison_tells_its_progress_every_256_files(tmp_path: Path, jobs: int) -> None:
+    """The progress callback hears (files hashed, files met so far) every 256 files hashed, in files, or with bytes
+    when it asks for them (``wants_bytes``), whether the files are hashed here or on processes."""
+    small_files_release(tmp_path, 600, per_folder=100)
+    listing = checksum_listings.sum_file_unread(tmp_path)
+    assert listing is not None
+    heard: list[tuple[int, int]] = []
+    stream_listed(tmp_path, listing, jobs, progress=lambda done, total: heard.append((done, total)))
+    assert [done for done, _ in heard] == [256, 512]
+    assert all(done <= total <= 601 for done, total in heard)   # (files met: the 600 and SHA256SUMS)
+
+    class WithBytes:
+        wants_bytes = True
+
+        def __init__(self) -> None:
+            self.heard: list[tuple[int, int, int, int]] = []
+
+        def __call__(self, done: int, total: int) -> None:
+            raise AssertionError("a callback that wants bytes is told with_bytes")
+
+        def with_bytes(self, done: int, total: int, done_bytes: int, total_bytes: int) -> None:
+            self.heard.append((done, total, done_bytes, total_bytes))
+
+    told = WithBytes()
+    stream_listed(tmp_path, listing, jobs, progress=told)
+    assert [row[0] for row in told.heard] == [256, 512]

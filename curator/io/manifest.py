@@ -362,13 +362,14 @@ def _block(data: bytes, first: int, algorithm: str, bulk: "re.Pattern[str]") -> 
         lines = text.count("\n") + (0 if text.endswith("\n") else 1)
         if len(found) == lines:
             items: list[ManifestEntry | LineProblem] = []
+            new, entry_type = tuple.__new__, ManifestEntry   # (not the NamedTuple's __new__: a Python call a line)
             for number, (digest, rel) in enumerate(found, start=first):
                 if rel[0] in "./" or ".." in rel or "\0" in rel:
                     parsed = parse_line(number, f"{digest}  {rel}", algorithm)
                     if parsed is not None:
                         items.append(parsed if isinstance(parsed, ManifestEntry) else (number, parsed))
                 else:
-                    items.append(ManifestEntry(rel, digest.lower(), algorithm, number))
+                    items.append(new(entry_type, (rel, digest.lower(), algorithm, number)))
             return items
     items = []
     for number, line, not_text in _lines(data.removesuffix(b"\n"), first):
