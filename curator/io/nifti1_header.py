@@ -14,19 +14,20 @@ from typing import Any
 
 import numpy as np
 
-# (name, numpy type, offset) of the fields io.nifti reads; nibabel's header_dtd gives the same types
+# (name, numpy type, offset) of the fields io.nifti reads and io.nifti_writer writes; nibabel's header_dtd gives
+# the same types
 _FIELDS = [("sizeof_hdr", "<i4", 0), ("dim", ("<i2", (8,)), 40), ("datatype", "<i2", 70), ("bitpix", "<i2", 72),
            ("pixdim", ("<f4", (8,)), 76), ("vox_offset", "<f4", 108), ("scl_slope", "<f4", 112),
            ("scl_inter", "<f4", 116), ("xyzt_units", "u1", 123), ("qform_code", "<i2", 252),
            ("sform_code", "<i2", 254), ("quatern_b", "<f4", 256), ("quatern_c", "<f4", 260),
            ("quatern_d", "<f4", 264), ("qoffset_x", "<f4", 268), ("qoffset_y", "<f4", 272),
            ("qoffset_z", "<f4", 276), ("srow_x", ("<f4", (4,)), 280), ("srow_y", ("<f4", (4,)), 296),
-           ("srow_z", ("<f4", (4,)), 312)]
-_DTYPE = np.dtype({"names": [f[0] for f in _FIELDS], "formats": [f[1] for f in _FIELDS],
-                   "offsets": [f[2] for f in _FIELDS], "itemsize": 348})
+           ("srow_z", ("<f4", (4,)), 312), ("descrip", "S80", 148), ("magic", "S4", 344)]
+HEADER_DTYPE = np.dtype({"names": [f[0] for f in _FIELDS], "formats": [f[1] for f in _FIELDS],
+                         "offsets": [f[2] for f in _FIELDS], "itemsize": 348})
 # NIfTI-1 datatype codes of plain numbers (nibabel's table; RGB, complex, float128 and the rest go to nibabel)
-_NUMERIC = {2: "u1", 4: "<i2", 8: "<i4", 16: "<f4", 64: "<f8", 256: "i1", 512: "<u2", 768: "<u4", 1024: "<i8",
-            1280: "<u8"}
+NUMERIC_TYPES = {2: "u1", 4: "<i2", 8: "<i4", 16: "<f4", 64: "<f8", 256: "i1", 512: "<u2", 768: "<u4",
+                 1024: "<i8", 1280: "<u8"}
 _QUATERNION_THRESHOLD = np.finfo(np.float32).eps * 3   # nibabel's Nifti1Header.quaternion_threshold
 _FLOAT_EPS = np.finfo(float).eps
 
@@ -46,21 +47,21 @@ class Nifti1Fields:
         """Whether the NIfTI-1 header ``raw`` is of the kind read here (else nibabel reads it)."""
         if len(raw) < 348:
             return False
-        fields = np.frombuffer(raw, dtype=_DTYPE, count=1)[0]
+        fields = np.frombuffer(raw, dtype=HEADER_DTYPE, count=1)[0]
         return (int(fields["sizeof_hdr"]) == 348 and 1 <= int(fields["dim"][0]) <= 7
-                and int(fields["datatype"]) in _NUMERIC
+                and int(fields["datatype"]) in NUMERIC_TYPES
                 and (int(fields["qform_code"]) != 0 or int(fields["sform_code"]) != 0))
 
     @classmethod
     def from_fileobj(cls, handle: io.BytesIO, check: bool = False) -> Nifti1Fields:
         """The header in ``handle``, whose 348 bytes ``common`` accepted."""
-        return cls(np.frombuffer(handle.read(348), dtype=_DTYPE, count=1)[0])
+        return cls(np.frombuffer(handle.read(348), dtype=HEADER_DTYPE, count=1)[0])
 
     def __getitem__(self, name: str) -> Any:
         return self._fields[name]
 
     def get_data_dtype(self) -> np.dtype[Any]:
-        return np.dtype(_NUMERIC[int(self._fields["datatype"])])
+        return np.dtype(NUMERIC_TYPES[int(self._fields["datatype"])])
 
     def get_slope_inter(self) -> tuple[float | None, float | None]:
         slope = float(self._fields["scl_slope"])

@@ -20,6 +20,7 @@ from typing import IO, Any, cast
 import numpy as np
 import numpy.typing as npt
 
+from curator.io.nifti1_header import HEADER_DTYPE, NUMERIC_TYPES
 from curator.outputs import atomic_file
 
 __all__ = ["NIFTI_HEADER_BYTES", "header_block", "write_nifti"]
@@ -44,17 +45,8 @@ def unsheared(affine: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     return qform
 
 
-# the fields written (offsets of NIfTI-1; nibabel's Nifti1Header has the same types), the rest of the 348 bytes zero
-_HEADER = np.dtype({
-    "names": ["sizeof_hdr", "dim", "datatype", "bitpix", "pixdim", "vox_offset", "scl_slope", "scl_inter",
-              "xyzt_units", "descrip", "qform_code", "sform_code", "quatern", "qoffset", "srow", "magic"],
-    "formats": ["<i4", ("<i2", (8,)), "<i2", "<i2", ("<f4", (8,)), "<f4", "<f4", "<f4", "u1", "S80", "<i2", "<i2",
-                ("<f4", (3,)), ("<f4", (3,)), ("<f4", (3, 4)), "S4"],
-    "offsets": [0, 40, 70, 72, 76, 108, 112, 116, 123, 148, 252, 254, 256, 268, 280, 344], "itemsize": 348})
-# NIfTI-1 datatype code and bits of the plain numbers (nibabel's table); any other type goes through nibabel
-_DATATYPES = {np.dtype(name): (code, bits) for name, code, bits in (
-    ("u1", 2, 8), ("<i2", 4, 16), ("<i4", 8, 32), ("<f4", 16, 32), ("<f8", 64, 64), ("i1", 256, 8), ("<u2", 512, 16),
-    ("<u4", 768, 32), ("<i8", 1024, 64), ("<u8", 1280, 64))}
+# NIfTI-1 datatype code and bits of the plain numbers (the reader's table); any other type goes through nibabel
+_DATATYPES = {np.dtype(name): (code, np.dtype(name).itemsize * 8) for code, name in NUMERIC_TYPES.items()}
 MM_AND_SECONDS = 2 + 8             # xyzt_units: NIFTI_UNITS_MM + NIFTI_UNITS_SEC
 
 
@@ -69,7 +61,7 @@ def header_block(array: npt.NDArray[Any], matrix: npt.NDArray[np.float64], descr
     coded = _DATATYPES.get(array.dtype)
     if coded is None or array.ndim > 7 or max(array.shape) > 32767:
         return _nibabel_block(array, matrix, descrip)
-    fields = np.zeros((), dtype=_HEADER)
+    fields = np.zeros((), dtype=HEADER_DTYPE)   # (the reader's fields; the rest of the 348 bytes zero)
     fields["sizeof_hdr"], fields["magic"] = 348, b"n+1"
     fields["datatype"], fields["bitpix"] = coded
     fields["dim"] = [array.ndim, *array.shape, *[1] * (7 - array.ndim)]
@@ -85,11 +77,11 @@ def header_block(array: npt.NDArray[Any], matrix: npt.NDArray[np.float64], descr
     if qfac < 0:
         rotation[:, -1] *= -1
     p, _, qs = np.linalg.svd(rotation)
-    fields["qoffset"] = qform[:3, 3]
+    fields["qoffset_x"], fields["qoffset_y"], fields["qoffset_z"] = qform[:3, 3]
     fields["pixdim"][0] = qfac
     fields["pixdim"][1:4] = zooms
-    fields["quatern"] = _quaternion(np.dot(p, qs))[1:]
-    fields["srow"] = matrix[:3, :]
+    fields["quatern_b"], fields["quatern_c"], fields["quatern_d"] = _quaternion(np.dot(p, qs))[1:]
+    fields["srow_x"], fields["srow_y"], fields["srow_z"] = matrix[:3, :]
     fields["qform_code"] = fields["sform_code"] = 1
     fields["xyzt_units"] = MM_AND_SECONDS
     fields["descrip"] = descrip
