@@ -23,7 +23,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sized
 from contextlib import contextmanager
 from functools import partial
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 if TYPE_CHECKING:
     from concurrent.futures import Executor, Future
@@ -84,9 +84,13 @@ def engine(kind: str = "local", *, scheduler: str | None = None, jobs: int | Non
         back_end.close()
 
 
-def local_pool() -> bool:
-    """Whether tasks run on the local pool (not on Dask)."""
-    return _engine is None
+def where_batches_run(items: int, batch_size: int, jobs: int | None) -> Literal["here", "pool", "dask"]:
+    """Where :func:`run_batches` runs ``items`` items cut by count into batches of ``batch_size``: in this process
+    ("here": one batch, or one job, as :func:`iter_batch_results` decides), on the local pool's forked workers
+    ("pool") or on Dask. A caller that prepares the workers (loads what they inherit) asks this first."""
+    if _engine is not None:
+        return "dask"
+    return "pool" if items > batch_size and (jobs or default_jobs()) > 1 else "here"
 
 
 def default_jobs() -> int:
@@ -242,7 +246,7 @@ def iter_batch_results(function: Callable[[list[T]], list[R]], work: Iterator[li
     if first is None:
         return
     second = next(work, None)
-    if jobs <= 1 or second is None:
+    if jobs <= 1 or second is None:   # (the rule where_batches_run tells ahead)
         yield _checked(function, first)
         if second is not None:
             yield _checked(function, second)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Generator, Iterator
 
 import pytest
 
-from curator.executor import batches, run_batches
+from curator.executor import batches, run_batches, where_batches_run
 
 
 def squares(batch: list[int]) -> list[int]:
@@ -83,3 +84,16 @@ def test_pool_workers_leave_the_inherited_heap_out_of_their_collections() -> Non
     frozen = list(run_batches(_frozen, range(8), 2, batch_size=2, processes=True))
     assert len(frozen) == 8 and min(frozen) > 1000
     assert gc.get_freeze_count() == 0
+
+
+def _pids(batch: list[int]) -> list[int]:
+    return [os.getpid()] * len(batch)
+
+
+@pytest.mark.parametrize(("items", "jobs", "where"), [(48, 2, "here"), (49, 2, "pool"), (200, 1, "here")])
+def test_where_batches_run_tells_where_run_batches_runs_them(items: int, jobs: int, where: str) -> None:
+    """The DICOM reader loads pydicom before the pool forks only when the batches will run there: the rule told
+    ahead must be run_batches' own."""
+    assert where_batches_run(items, 48, jobs) == where
+    pids = set(run_batches(_pids, range(items), jobs, batch_size=48, processes=True))
+    assert (pids == {os.getpid()}) == (where == "here")

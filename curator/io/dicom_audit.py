@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, BinaryIO, cast
 
-from curator.executor import default_jobs, local_pool, run_batches, run_tasks
+from curator.executor import run_batches, run_tasks, where_batches_run
 from curator.io import dicom as dicom_files
 from curator.io import dicom_raw
 from curator.io.deid_table import deid_table
@@ -229,10 +229,10 @@ def read_together(facts: Facts, judge: Callable[[AuditedFile], object] | None = 
     started, paths, (audited, skipped) = time.perf_counter(), dicom_files.candidates(facts), candidates(facts)
     wanted, headers = set(audited), cast(list[dicom_files.DicomFile | str | None], [])
     items = [(facts.root, rel, rel in wanted) for rel in paths]
-    forked = local_pool() and len(items) > BATCH_FILES and (facts.jobs or default_jobs()) > 1   # else in process
-    if forked and dicom_files.part10_among(facts.root, paths):
+    where = where_batches_run(len(items), BATCH_FILES, facts.jobs)
+    if where == "pool" and dicom_files.part10_among(facts.root, paths):
         dicom_raw.load_pydicom(deid_table)   # before the workers fork, so that they inherit it
-    batch = task if task is not None and (forked or not local_pool()) else together_batch
+    batch = task if task is not None and where != "here" else together_batch
     results = run_batches(batch, items, facts.jobs, batch_size=BATCH_FILES, processes=True)
     def audits() -> Iterator[AuditedFile | str | None]:   # each as its batch returns; run to its end (strict zip)
         for (_, _, audit), (header, result) in zip(items, results, strict=True):
