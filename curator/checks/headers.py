@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 from curator.catalogue import make_finding
 from curator.checks.geometry import axcodes, misalignment, voxel_order
-from curator.io.facts import Facts, Walk
+from curator.io.facts import Facts
 from curator.io.nifti import NiftiHeader
 from curator.io.rows import PathList
 from curator.models.findings import Finding
@@ -90,7 +90,7 @@ def count_orientation(facts: Facts, seen: dict[str, PathList], path: str, orient
     position when the walk holds it."""
     held = seen.get(orientation)
     if held is None:
-        held = seen[orientation] = PathList(facts.entries if isinstance(facts.entries, Walk) else None)
+        held = seen[orientation] = facts.path_list()
     held.append(path)
 
 

@@ -77,11 +77,10 @@ def check(facts: Facts) -> Iterator[Finding]:
 
 def _clean_paths(facts: Facts) -> PathList:
     """The paths of the files and folders that are not litter, in the walk's order (a Walk's: its positions)."""
-    walk = facts.entries if isinstance(facts.entries, Walk) else None
-    paths = PathList(walk)
+    paths, walked = facts.path_list(), isinstance(facts.entries, Walk)
     for at, entry in enumerate(facts.entries):
         if entry.kind in ("file", "dir") and not is_junk(entry.path):
-            paths.append(entry.path, at if walk is not None else None)
+            paths.append(entry.path, at if walked else None)
     return paths
 
 

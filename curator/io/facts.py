@@ -247,6 +247,10 @@ class Facts:
                                   {e.path: e for e in entries if e.kind == "file"})
         return made[2]
 
+    def path_list(self) -> PathList:
+        """An empty list of paths that holds a path of the walk as its position (when the entries are a Walk)."""
+        return PathList(self.entries if isinstance(self.entries, Walk) else None)
+
     def file_paths(self, keep: Callable[[str], bool]) -> Sequence[str]:
         """The paths of the regular files ``keep`` keeps, in path order (a Walk's: held as its positions)."""
         if isinstance(self.entries, Walk):
