@@ -153,7 +153,7 @@ class ManifestEntries(PathRows[ManifestEntry]):
         width, kept = self._width, [at for at in range(len(self._paths)) if at not in positions]
         self._paths = self._paths.taken(kept)
         self._digests = bytearray().join(self._digests[at * width : (at + 1) * width] for at in kept)
-        self._lines = array("q", (self._lines[at] for at in kept))
+        self._lines = array(self._lines.typecode, (self._lines[at] for at in kept))   # (32-bit unless widened)
         self._odd = {new: self._odd[old] for new, old in enumerate(kept) if old in self._odd}
         self._order = None
 
