@@ -7,10 +7,13 @@ one place the tests build Facts for a check.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from curator import validate
 from curator.io.facts import Facts
 from curator.models.findings import Finding
 from curator.profiles import get_profile
@@ -36,3 +39,22 @@ def rows(findings: Iterable[Finding]) -> list[tuple[str, str, dict[str, Any]]]:
 
 def codes_and_paths(findings: Iterable[Finding]) -> list[tuple[str, str]]:
     return [(f.code, f.path) for f in findings]
+
+
+def observe_dicom_judging(monkeypatch: pytest.MonkeyPatch, seen: Callable[[Any], None]) -> None:
+    """Call ``seen`` with each audited file just before validate's gather judges it (the judging itself unchanged):
+    for tests of when and how the DICOM fast tier's files are judged."""
+    entry = validate.AS_READ[validate.DICOM_GATHERER]
+
+    def observed(facts: Facts, wanted: tuple[str, ...]) -> dict[str, object]:
+        made = entry.given(facts, wanted)
+        inner = made["judge"]
+        assert callable(inner)
+
+        def judging(audited: Any) -> None:
+            seen(audited)
+            inner(audited)
+
+        return {**made, "judge": judging}
+
+    monkeypatch.setitem(validate.AS_READ, validate.DICOM_GATHERER, entry._replace(given=observed))

@@ -11,8 +11,8 @@ import pytest
 
 from curator import validate
 from curator.gc_pauses import fewer_collections
-from curator.io.facts import Facts
 from curator.profiles import get_profile
+from tests.check_facts import observe_dicom_judging
 from tests.dicom_factories import write_series
 from tests.memory import traced
 
@@ -46,21 +46,7 @@ def test_the_dicom_results_arrive_under_the_raised_threshold_and_it_is_restored_
     write_series(tmp_path / "P1" / "series", count=3)
     before = gc.get_threshold()
     seen: list[int] = []
-    judge = validate._judge_dicom
-
-    def observed(facts: Facts, wanted: tuple[str, ...]) -> dict[str, object]:
-        made = judge(facts, wanted)
-        inner = made["judge"]
-        assert callable(inner)
-
-        def judging(audited: object) -> None:
-            seen.append(gc.get_threshold()[0])
-            inner(audited)
-
-        return {**made, "judge": judging}
-
-    monkeypatch.setitem(validate.AS_READ, validate.DICOM_GATHERER,
-                        validate.AS_READ[validate.DICOM_GATHERER]._replace(given=observed))
+    observe_dicom_judging(monkeypatch, lambda audited: seen.append(gc.get_threshold()[0]))
     facts = validate.gather(tmp_path, get_profile("dicom"), validate.ValidateOptions(jobs=1))
     assert facts.dicom_judged is not None and len(facts.dicom_judged) == 3
     assert seen == [validate.COLLECT_EVERY] * 3

@@ -26,11 +26,11 @@ from curator.catalogue import make_finding
 from curator.checks import phi_paths, privacy_dicom
 from curator.io import dicom_audit
 from curator.io.dicom import DicomFile
-from curator.io.facts import Facts
 from curator.models.findings import Finding, Severity
 from curator.models.severity import sort_index
 from curator.profiles import get_profile
 from curator.report_closing import ordered
+from tests.check_facts import observe_dicom_judging
 from tests.dicom_factories import write_series
 from tests.dicom_privacy_factories import (
     PATH_ID,
@@ -112,21 +112,7 @@ def test_each_audited_file_is_judged_as_its_batch_returns(tmp_path: Path, monkey
 
     monkeypatch.setattr(dicom_audit, "together_batch", counted)
     batches_at_judging: list[int] = []
-    judge = validate._judge_dicom
-
-    def observed(facts: Facts, wanted: tuple[str, ...]) -> dict[str, object]:
-        made = judge(facts, wanted)
-        inner = made["judge"]
-        assert callable(inner)
-
-        def judging(audited: dicom_audit.AuditedFile) -> None:
-            batches_at_judging.append(len(read))
-            inner(audited)
-
-        return {**made, "judge": judging}
-
-    monkeypatch.setitem(validate.AS_READ, validate.DICOM_GATHERER,
-                        validate.AS_READ[validate.DICOM_GATHERER]._replace(given=observed))
+    observe_dicom_judging(monkeypatch, lambda audited: batches_at_judging.append(len(read)))
     facts = validate.gather(root, get_profile("dicom"), validate.ValidateOptions(jobs=1))
     assert facts.dicom_audit is not None and facts.dicom_judged is not None
     assert len(read) >= 4 and batches_at_judging[0] == 1 < len(read)   # the first file judged after one batch
